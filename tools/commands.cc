@@ -1,0 +1,30 @@
+// The table of subcommands.
+
+#include "tools/commands.h"
+
+#include <map>
+#include <string>
+
+namespace wfstore::tools {
+namespace {
+
+std::map<std::string, Action>& actions() {
+  static std::map<std::string, Action> table;
+  return table;
+}
+
+}  // namespace
+
+void register_commands(CLI::App& app) {
+  add_demo_command(app, actions()["demo"]);
+}
+
+int run_selected(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) {
+    auto it = actions().find(sub->get_name());
+    if (it != actions().end() && it->second) return it->second();
+  }
+  return 2;
+}
+
+}  // namespace wfstore::tools

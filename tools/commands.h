@@ -1,0 +1,23 @@
+// Registration of the wfstore subcommands. Each subcommand lives in its own file and adds
+// itself to the CLI11 app; run_selected() runs the one that was parsed.
+
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace wfstore::tools {
+
+// A parsed subcommand's action: returns the process exit code.
+using Action = std::function<int()>;
+
+// Adds every subcommand to `app`.
+void register_commands(CLI::App& app);
+// Runs the action of the parsed subcommand. Throws what the action throws.
+int run_selected(const CLI::App& app);
+
+// Per-subcommand registration, one per file.
+void add_demo_command(CLI::App& app, Action& action);
+
+}  // namespace wfstore::tools

@@ -288,13 +288,20 @@ TEST_F(EventCodecTest, EdgeValuesRoundTrip) {
                    .stage.context.is_decoded());
 }
 
-TEST_F(EventCodecTest, EncodeRejectsEmptyAndOversizedCommits) {
+TEST_F(EventCodecTest, EncodeRejectsEmptyCommits) {
   EXPECT_THAT([] { encode_commit_body(sample_audit(), {}); },
               ThrowsMessage<InvalidArgumentError>(HasSubstr("at least one")));
-  const std::vector<EventPayload> too_many(kMaxCommitEvents + 1,
-                                           QueueCleared{});
-  EXPECT_THAT([&] { encode_commit_body(sample_audit(), too_many); },
-              ThrowsMessage<InvalidArgumentError>(HasSubstr("100001 events")));
+}
+
+TEST_F(EventCodecTest, DecodeRejectsMoreEventsThanTheCommitLimit) {
+  const std::size_t count = kMaxCommitEvents + 1;
+  std::vector<std::string> events(
+      count, encode_event_for_testing(EventType::kQueueCleared, 1, "",
+                                      encode_payload(QueueCleared{})));
+  const std::string body = encode_body_for_testing(sample_audit(), events);
+  EXPECT_THAT([&] { decode(body, count); },
+              ThrowsMessage<CorruptionError>(
+                  HasSubstr("100001 events exceed the limit of 100000")));
 }
 
 TEST_F(EventCodecTest, GoldenFilesDecodeAndReencodeToTheSameBytes) {

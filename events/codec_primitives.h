@@ -35,30 +35,32 @@ inline constexpr std::size_t kMaxVarintBytes = 10;
 // A stream buffer that appends everything written to a string.
 class StringSink : public std::streambuf {
  public:
-  // `out` must outlive the sink.
-  explicit StringSink(std::string& out) : out_(out) {}
+  // `out` must outlive the sink (or the next reset()).
+  explicit StringSink(std::string& out) : out_(&out) {}
+  void reset(std::string& out) { out_ = &out; }
 
  protected:
   std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.append(s, static_cast<std::size_t>(n));
+    out_->append(s, static_cast<std::size_t>(n));
     return n;
   }
   int_type overflow(int_type ch) override {
     if (!traits_type::eq_int_type(ch, traits_type::eof())) {
-      out_.push_back(traits_type::to_char_type(ch));
+      out_->push_back(traits_type::to_char_type(ch));
     }
     return traits_type::not_eof(ch);
   }
 
  private:
-  std::string& out_;
+  std::string* out_;
 };
 
 // A read-only stream buffer over borrowed bytes that knows how many remain.
 class ViewSource : public std::streambuf {
  public:
   // `data` must outlive the source. The buffer is never written through.
-  explicit ViewSource(std::string_view data) {
+  explicit ViewSource(std::string_view data) { reset(data); }
+  void reset(std::string_view data) {
     char* begin = const_cast<char*>(data.data());
     setg(begin, begin, begin + data.size());
   }
@@ -67,6 +69,12 @@ class ViewSource : public std::streambuf {
   }
   std::size_t position() const {
     return static_cast<std::size_t>(gptr() - eback());
+  }
+  // The next byte, consumed. REQUIRES: remaining() > 0.
+  std::uint8_t next() {
+    const auto byte = static_cast<std::uint8_t>(*gptr());
+    gbump(1);
+    return byte;
   }
   // The next `n` bytes, consumed. REQUIRES: n <= remaining().
   std::string_view take(std::size_t n) {
@@ -90,17 +98,28 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
+  // Writes from now on go to `out`, starting with the little-endian tag, as
+  // for a new Writer (without the cost of a new stream). `out` must outlive
+  // the writer or the next restart().
+  void restart(std::string& out) {
+    sink_.reset(out);
+    u8(kLittleEndianTag);
+  }
+
   void u8(std::uint8_t value) { archive_(value); }
   void u16(std::uint16_t value) { archive_(value); }
   void i64(std::int64_t value) { archive_(value); }
   void u64(std::uint64_t value) { archive_(value); }
   void boolean(bool value) { u8(value ? 1 : 0); }
   void varint(std::uint64_t value) {
+    char buffer[kMaxVarintBytes];
+    std::size_t n = 0;
     while (value >= 0x80) {
-      u8(static_cast<std::uint8_t>(value | 0x80));
+      buffer[n++] = static_cast<char>(value | 0x80);
       value >>= 7;
     }
-    u8(static_cast<std::uint8_t>(value));
+    buffer[n++] = static_cast<char>(value);
+    archive_(cereal::binary_data(buffer, n));
   }
   // len:varint byte*len; also the encoding of str.
   void bytes(std::string_view value) {
@@ -135,6 +154,15 @@ class Reader {
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
+  // Reads `data` from now on, as a new Reader would (checking its tag),
+  // without the cost of a new stream. `data` must outlive the reader or the
+  // next restart().
+  void restart(std::string_view data, std::size_t base_offset = 0) {
+    base_offset_ = base_offset;
+    source_.reset(check_tag(data, what_, base_offset));
+    source_.take(1);
+  }
+
   std::size_t remaining() const { return source_.remaining(); }
 
   std::uint8_t u8(std::string_view field) { return fixed<std::uint8_t>(field); }
@@ -155,7 +183,8 @@ class Reader {
   std::uint64_t varint(std::string_view field) {
     std::uint64_t value = 0;
     for (std::size_t i = 0; i < kMaxVarintBytes; ++i) {
-      const std::uint8_t byte = u8(field);
+      if (remaining() == 0) fail(field, "truncated");
+      const std::uint8_t byte = source_.next();
       const std::uint64_t bits = byte & 0x7fU;
       // The tenth byte may only hold the top bit of a 64-bit value.
       if (i == kMaxVarintBytes - 1 && bits > 1) fail(field, "varint overflow");

@@ -480,22 +480,19 @@ void get(Reader& r, std::string_view field, T& v) {
   }
 }
 
+// Decodes a current-version payload of type P from `r`, which holds exactly
+// the payload.
 template <typename P>
-EventPayload decode_as(std::string_view bytes) {
-  try {
-    Reader r(bytes, "payload");
-    P payload;
-    In in{r};
-    visit_fields(in, payload);
-    r.expect_end();
-    return payload;
-  } catch (const cereal::Exception& e) {
-    throw CorruptionError(fmt::format("payload: {}", e.what()));
-  }
+EventPayload decode_as(Reader& r) {
+  P payload;
+  In in{r};
+  visit_fields(in, payload);
+  r.expect_end();
+  return payload;
 }
 
 // The catalogue's decoder for `type`, or nullptr.
-using BuiltinDecoder = EventPayload (*)(std::string_view);
+using BuiltinDecoder = EventPayload (*)(Reader&);
 
 struct BuiltinType {
   std::uint16_t version = 0;
@@ -668,11 +665,29 @@ std::string encode_payload(const EventPayload& payload) {
   return out;
 }
 
-EventPayload decode_payload(EventType type, std::uint16_t schema_version,
-                            std::string_view payload) {
+namespace {
+
+// Runs a built-in decoder over `payload`, reusing `reader` when it holds one.
+EventPayload run_builtin(BuiltinDecoder decode, std::string_view payload,
+                         std::optional<Reader>& reader) {
+  try {
+    if (reader) {
+      reader->restart(payload);
+    } else {
+      reader.emplace(payload, "payload");
+    }
+    return decode(*reader);
+  } catch (const cereal::Exception& e) {
+    throw CorruptionError(fmt::format("payload: {}", e.what()));
+  }
+}
+
+EventPayload decode_payload_with(EventType type, std::uint16_t schema_version,
+                                 std::string_view payload,
+                                 std::optional<Reader>& reader) {
   const BuiltinType builtin = find_builtin(type);
   if (builtin.version != 0 && schema_version == builtin.version) {
-    return builtin.decode(payload);
+    return run_builtin(builtin.decode, payload, reader);
   }
   std::optional<TestType> test;
   std::uint16_t current = builtin.version;
@@ -705,7 +720,9 @@ EventPayload decode_payload(EventType type, std::uint16_t schema_version,
     upcast = run_upcaster(*step, bytes, type, v);
     bytes = upcast;
   }
-  if (builtin.decode != nullptr) return builtin.decode(bytes);
+  if (builtin.decode != nullptr) {
+    return run_builtin(builtin.decode, bytes, reader);
+  }
   try {
     return test->decode(bytes);
   } catch (const std::bad_alloc&) {
@@ -716,6 +733,14 @@ EventPayload decode_payload(EventType type, std::uint16_t schema_version,
     throw CorruptionError(
         fmt::format("decoding {}: {}", Registry::describe(type), e.what()));
   }
+}
+
+}  // namespace
+
+EventPayload decode_payload(EventType type, std::uint16_t schema_version,
+                            std::string_view payload) {
+  std::optional<Reader> reader;
+  return decode_payload_with(type, schema_version, payload, reader);
 }
 
 std::string encode_commit_body(const AuditMetadata& audit,
@@ -733,8 +758,16 @@ std::string encode_commit_body(const AuditMetadata& audit,
   Writer w(body);
   write_audit(w, audit);
   w.varint(payloads.size());
+  std::string bytes;
+  std::optional<Writer> payload_writer;
   for (const EventPayload& payload : payloads) {
-    const std::string bytes = encode_payload(payload);
+    bytes.clear();
+    if (payload_writer) {
+      payload_writer->restart(bytes);
+    } else {
+      payload_writer.emplace(bytes);
+    }
+    std::visit([&](const auto& p) { put(*payload_writer, p); }, payload);
     write_event(w, event_type(payload),
                 std::visit([](const auto& p) { return p.kVersion; }, payload),
                 event_workflow_id(payload), bytes);
@@ -762,6 +795,7 @@ DecodedCommit decode_commit_body(std::uint64_t first_lsn,
         kCommitBodyFormatVersion));
   }
   DecodedCommit commit;
+  std::optional<Reader> payload_reader;
   try {
     Reader r(body.substr(1), "commit body", 1);
     commit.audit.actor = r.str("audit.actor");
@@ -788,7 +822,8 @@ DecodedCommit decode_commit_body(std::uint64_t first_lsn,
                               version);
         std::string workflow_id = r.str("event.workflow_id");
         const std::string_view payload = r.bytes("event.payload");
-        EventPayload decoded = decode_payload(type, version, payload);
+        EventPayload decoded =
+            decode_payload_with(type, version, payload, payload_reader);
         std::string derived = event_workflow_id(decoded);
         if (derived != workflow_id) {
           throw CorruptionError(

@@ -136,6 +136,7 @@ class Registry {
       check(mdb_env_set_mapsize(raw, options.map_size), "mdb_env_set_mapsize",
             path);
       flags = writer_flags();
+      if (!options.write_map) flags &= ~static_cast<unsigned>(MDB_WRITEMAP);
     }
     check(mdb_env_open(raw, path.c_str(), flags, 0644), "mdb_env_open", path);
     if (!options.read_only) {

@@ -49,6 +49,8 @@ struct EnvOptions {
   unsigned max_readers = 1024;
   // Named databases (mdb_env_set_maxdbs).
   unsigned max_dbs = 32;
+  // Writer only: MDB_WRITEMAP (default). Off only to measure its effect.
+  bool write_map = true;
 };
 
 // The environment flags a writer opens with: MDB_NOTLS | MDB_NOSYNC |

@@ -22,7 +22,9 @@ RawBenchResult raw_lmdb_put_rate(const std::filesystem::path& dir,
   }
   RawBenchResult result;
   {
-    std::shared_ptr<lmdb::Env> env = lmdb::Env::open(dir, lmdb::EnvOptions{});
+    lmdb::EnvOptions env_options;
+    env_options.write_map = options.write_map;
+    std::shared_ptr<lmdb::Env> env = lmdb::Env::open(dir, env_options);
     const MDB_dbi dbi = *env->dbis({"raw_bench"}, true).front();
     const std::string value(options.value_size, 'v');
     std::string key;

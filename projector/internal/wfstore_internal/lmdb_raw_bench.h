@@ -21,6 +21,8 @@ struct RawBenchOptions {
   // Keys are 8-byte big-endian numbers: scattered (a fixed odd multiplier
   // permutes the counter) when true, ascending when false.
   bool scattered_keys = true;
+  // MDB_WRITEMAP as the views use it; false measures the flag's effect.
+  bool write_map = true;
 };
 
 struct RawBenchResult {

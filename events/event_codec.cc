@@ -452,7 +452,7 @@ void get(Reader& r, std::string_view field, T& v) {
   } else if constexpr (IsVector<T>::value) {
     const std::size_t n = r.count(field, kMinItemBytes);
     v.clear();
-    v.reserve(n);
+    // No reserve(n): n is bounded by the input, but not by the item size.
     for (std::size_t i = 0; i < n; ++i) get(r, field, v.emplace_back());
   } else if constexpr (std::is_same_v<T, std::set<std::string>>) {
     const std::size_t n = r.count(field, kMinItemBytes);

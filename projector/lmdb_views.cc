@@ -12,6 +12,8 @@ namespace wfstore {
 
 struct LmdbViews::Impl {
   std::shared_ptr<lmdb::Env> env;
+  // This open's mode: a read-only open may share a writer's environment.
+  bool read_only = false;
   std::array<MDB_dbi, kTableCount> dbis{};
 
   MDB_dbi dbi(Table table) const { return dbis[table_index(table)]; }
@@ -85,10 +87,11 @@ std::unique_ptr<LmdbViews> LmdbViews::open(const std::filesystem::path& dir,
   env_options.max_dbs = kTableCount + 8;
   auto impl = std::make_unique<Impl>();
   impl->env = lmdb::Env::open(dir, env_options);
+  impl->read_only = options.read_only;
   std::vector<std::string> names;
   for (Table table : kAllTables) names.emplace_back(table_name(table));
   const std::vector<std::optional<MDB_dbi>> handles =
-      impl->env->dbis(names, !impl->env->read_only());
+      impl->env->dbis(names, !options.read_only);
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (!handles[i]) {
       throw CorruptionError(fmt::format("{}: views table '{}' is missing",
@@ -101,8 +104,9 @@ std::unique_ptr<LmdbViews> LmdbViews::open(const std::filesystem::path& dir,
 
 LmdbViews::WriteTxn LmdbViews::begin_write() {
   lmdb::Env& env = *impl_->env;
-  if (env.read_only())
+  if (impl_->read_only) {
     throw IOError(fmt::format("{}: views are open read-only", env.path()));
+  }
   // Growing before the map fills keeps MapFullError (and redone work) rare.
   const std::uint64_t size = env.map_size();
   if (env.used_size() > size / 2) env.grow(size);
@@ -142,7 +146,9 @@ void LmdbViews::drop_all() {
   });
 }
 
-void LmdbViews::sync() { impl_->env->sync(); }
+void LmdbViews::sync() {
+  if (!impl_->read_only) impl_->env->sync();
+}
 
 std::uint64_t LmdbViews::map_size() const { return impl_->env->map_size(); }
 
@@ -152,7 +158,7 @@ void LmdbViews::grow_map(std::uint64_t seen_map_size) {
 
 const std::string& LmdbViews::path() const { return impl_->env->path(); }
 
-bool LmdbViews::read_only() const { return impl_->env->read_only(); }
+bool LmdbViews::read_only() const { return impl_->read_only; }
 
 const void* LmdbViews::environment_for_testing() const {
   return impl_->env->get();

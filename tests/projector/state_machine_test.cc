@@ -543,6 +543,53 @@ TEST_F(StateMachineTest, QueueEventsKeepRecords) {
   EXPECT_EQ(next_delivery_id(h_.views), 9u);
 }
 
+std::uint64_t colliding_hash(std::string_view) { return 42; }
+
+TEST(StateMachineInterningTest, HashCollisionsKeepEveryIdApart) {
+  keys::ScopedIdHashForTesting all_collide(&colliding_hash);
+  Harness h;
+  h.apply(StoreWorkflow{testing::diamond_workflow("a")});
+  h.apply(StoreWorkflow{testing::diamond_workflow("b")});
+  h.apply(MarkMessageProcessed{"m", std::nullopt, "a"});
+  EXPECT_EQ(dump_table(h.views, Table::kIds).size(), 1u);  // one hash bucket
+  EXPECT_EQ(load_workflow(h.views, "a", true),
+            stored_form(testing::diamond_workflow("a")));
+  EXPECT_EQ(load_workflow(h.views, "b", true),
+            stored_form(testing::diamond_workflow("b")));
+  EXPECT_TRUE(is_message_processed(h.views, "m"));
+  EXPECT_FALSE(is_message_processed(h.views, "a"));
+  EXPECT_FALSE(workflow_exists(h.views, "m"));
+  h.apply(DeleteWorkflow{"a"});
+  EXPECT_FALSE(workflow_exists(h.views, "a"));
+  EXPECT_TRUE(workflow_exists(h.views, "b"));
+}
+
+TEST_F(StateMachineTest, DecidingOverAnOverlaySeesPendingEventsOnly) {
+  // A transaction's eager checks: decide over a snapshot plus pending events.
+  OverlayViewStore overlay(h_.views);
+  const auto before = dump_all(h_.views);
+  StageExecution s = stage("wf.deploy");
+  Decision first =
+      decide(StoreStage{s, std::nullopt}, overlay, DecideContext{5});
+  for (const Event& e : make_events(first.events, 0, 5)) fold(e, overlay);
+  // Storing the same copy again conflicts; the bumped copy succeeds.
+  EXPECT_THROW(decide(StoreStage{s, std::nullopt}, overlay, DecideContext{5}),
+               ConcurrencyError);
+  apply_store_stage_result(first.events, s);
+  EXPECT_EQ(decide(StoreStage{s, std::nullopt}, overlay, DecideContext{5})
+                .events.size(),
+            1u);
+  Decision mark = decide(MarkMessageProcessed{"m", std::nullopt, std::nullopt},
+                         overlay, DecideContext{5});
+  for (const Event& e : make_events(mark.events, 0, 5)) fold(e, overlay);
+  EXPECT_TRUE(decide(MarkMessageProcessed{"m", std::nullopt, std::nullopt},
+                     overlay, DecideContext{5})
+                  .events.empty());
+  EXPECT_TRUE(is_message_processed(overlay, "m"));
+  EXPECT_FALSE(is_message_processed(h_.views, "m"));
+  EXPECT_EQ(dump_all(h_.views), before);
+}
+
 // ---- determinism ----
 
 // A seeded random command sequence touching every command.

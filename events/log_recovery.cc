@@ -74,6 +74,65 @@ std::uint64_t max_vouched(const FileSystem& fs,
   return vouched;
 }
 
+struct Tail {
+  std::uint64_t last_lsn = 0;
+  Hash last_hash{};
+};
+
+// The last commit of a sealed segment, read from the last block that starts a
+// record. Any damage or incomplete record in what it reads is corruption.
+Tail sealed_tail(const FileSystem& fs, const std::filesystem::path& path,
+                 const SegmentHeader& header) {
+  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
+  const std::uint64_t size = file->size();
+  std::uint64_t start = size == 0 ? 0 : (size - 1) / kBlockSize * kBlockSize;
+  for (; start > 0; start -= kBlockSize) {
+    char h[kHeaderSize];
+    if (file->read(start, kHeaderSize, h) != kHeaderSize) continue;
+    const auto type = static_cast<std::uint8_t>(h[6]);
+    if (type == static_cast<std::uint8_t>(RecordType::kFull) ||
+        type == static_cast<std::uint8_t>(RecordType::kFirst)) {
+      break;
+    }
+  }
+  std::optional<Damage> damage;
+  SegmentReader reader(*file, path.filename().string(), [&](const Damage& d) {
+    if (!damage) damage = d;
+  });
+  reader.seek(start);
+  Tail tail{header.prev_last_lsn, header.prev_last_hash};
+  std::string payload;
+  RecordType type = RecordType::kZero;
+  std::uint64_t offset = 0;
+  bool chained = start == 0;
+  while (reader.read(&payload, &type, &offset)) {
+    if (damage) break;
+    if (type == RecordType::kSegmentHeader && offset == 0) continue;
+    Commit c;
+    std::string error;
+    if (type != RecordType::kFull)
+      error = "segment header in the middle of a segment";
+    if (!error.empty() || !decode_commit(payload, &c, &error))
+      corrupt(path, offset, error);
+    if (chained &&
+        (c.first_lsn != tail.last_lsn + 1 || c.prev_hash != tail.last_hash)) {
+      corrupt(path, offset,
+              fmt::format(
+                  "commit {} does not follow lsn {} in the lsn and hash chain",
+                  c.first_lsn, tail.last_lsn));
+    }
+    chained = true;
+    tail = Tail{c.last_lsn(), c.hash};
+  }
+  if (damage)
+    corrupt(path, damage->offset, damage->reason + " in a sealed segment");
+  if (reader.position() < size) {
+    corrupt(path, reader.position(),
+            "incomplete record at the end of a sealed segment");
+  }
+  return tail;
+}
+
 void warn(const Logger& logger, const std::string& message) {
   if (logger) logger(LogLevel::kWarning, message);
 }
@@ -218,6 +277,26 @@ RecoveredLog recover_log(FileSystem& fs, const std::filesystem::path& log_dir,
                     "(missing or reordered segment)",
                     segment_file_name(h.prev_first_lsn),
                     segment_file_name(previous)));
+    }
+    if (i > 0) {
+      const std::filesystem::path prev_path =
+          log_dir / segment_file_name(previous);
+      const Tail tail = sealed_tail(fs, prev_path, headers.back());
+      if (tail.last_lsn != h.prev_last_lsn) {
+        corrupt(
+            path, 0,
+            fmt::format(
+                "lsn gap between segments: {} ends at lsn {}, this one starts "
+                "at lsn {}",
+                prev_path.filename().string(), tail.last_lsn, h.first_lsn));
+      }
+      if (tail.last_hash != h.prev_last_hash) {
+        corrupt(path, 0,
+                fmt::format("hash chain broken: the header's prev_last_hash "
+                            "differs from the "
+                            "last commit of {}",
+                            prev_path.filename().string()));
+      }
     }
     headers.push_back(h);
   }

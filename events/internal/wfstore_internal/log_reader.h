@@ -57,6 +57,9 @@ class SegmentReader {
   // Throws IOError.
   bool read(std::string* payload, RecordType* type, std::uint64_t* offset);
 
+  // Continues reading at `offset`, a block boundary or the start of a record.
+  void seek(std::uint64_t offset) { pos_ = offset; }
+
   // Offset just past the last record read() returned or skipped (where the next
   // starts).
   std::uint64_t position() const { return pos_; }

@@ -174,11 +174,11 @@ bool SegmentReader::read(std::string* payload, RecordType* type,
 }
 
 Reader::Reader(std::shared_ptr<FileSystem> fs, std::filesystem::path log_dir,
-               const Uuid& store_uuid, std::uint64_t from_lsn,
+               const StoreId& store_id, std::uint64_t from_lsn,
                Reporter reporter)
     : fs_(std::move(fs)),
       log_dir_(std::move(log_dir)),
-      store_uuid_(store_uuid),
+      store_uuid_(store_id.bytes),
       from_lsn_(from_lsn),
       reporter_(std::move(reporter)) {}
 

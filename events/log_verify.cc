@@ -16,7 +16,7 @@ namespace wfstore::log {
 
 VerifyReport verify_log(std::shared_ptr<FileSystem> fs,
                         const std::filesystem::path& log_dir,
-                        const Uuid& store_uuid) {
+                        const StoreId& store_id) {
   VerifyReport report;
   const std::vector<std::uint64_t> segments = list_segments(*fs, log_dir);
   for (std::uint64_t first : segments) {
@@ -24,7 +24,7 @@ VerifyReport verify_log(std::shared_ptr<FileSystem> fs,
         fs->open_readable(log_dir / segment_file_name(first))->size();
   }
   std::optional<Damage> damage;
-  Reader reader(fs, log_dir, store_uuid, 0, [&](const Damage& d) {
+  Reader reader(fs, log_dir, store_id, 0, [&](const Damage& d) {
     if (!damage) damage = d;
   });
   Commit commit;

@@ -14,11 +14,11 @@
 namespace wfstore::log {
 
 Writer::Writer(PrivateTag, std::shared_ptr<FileSystem> fs,
-               std::filesystem::path log_dir, const Uuid& store_uuid,
+               std::filesystem::path log_dir, const StoreId& store_id,
                WriterOptions options)
     : fs_(std::move(fs)),
       log_dir_(std::move(log_dir)),
-      store_uuid_(store_uuid),
+      store_uuid_(store_id.bytes),
       options_(std::move(options)) {}
 
 Writer::~Writer() {
@@ -35,7 +35,7 @@ Writer::~Writer() {
 
 std::unique_ptr<Writer> Writer::open(std::shared_ptr<FileSystem> fs,
                                      const std::filesystem::path& log_dir,
-                                     const Uuid& store_uuid,
+                                     const StoreId& store_id,
                                      WriterOptions options) {
   if (options.roll_bytes == 0)
     throw InvalidArgumentError("roll_bytes must be positive");
@@ -43,10 +43,10 @@ std::unique_ptr<Writer> Writer::open(std::shared_ptr<FileSystem> fs,
     fs->create_directories(log_dir);
     if (log_dir.has_parent_path()) fs->sync_dir(log_dir.parent_path());
   }
-  auto w = std::make_unique<Writer>(PrivateTag(), fs, log_dir, store_uuid,
+  auto w = std::make_unique<Writer>(PrivateTag(), fs, log_dir, store_id,
                                     std::move(options));
   RecoveredLog recovered =
-      recover_log(*fs, log_dir, store_uuid, w->options_.logger);
+      recover_log(*fs, log_dir, store_id.bytes, w->options_.logger);
   if (!recovered.file) {
     w->create_segment(1, 0);
     return w;

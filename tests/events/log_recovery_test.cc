@@ -152,7 +152,7 @@ TEST_F(LogRecoveryTest, ZeroFilledTailIsTruncated) {
 class OddRecordTest : public LogRecoveryTest {
  protected:
   std::uint64_t build(std::uint8_t type, const std::string& payload) {
-    SegmentBuilder b(uuid_, 1);
+    SegmentBuilder b(store_id_, 1);
     b.commit(1, 0);
     const std::uint64_t at = b.raw(type, payload);
     b.commit(1, 1);
@@ -187,7 +187,7 @@ TEST_F(OddRecordTest, FirstWithoutLastIsDamage) {
 }
 
 TEST_F(OddRecordTest, FirstWithoutLastAtTheTailIsTornTail) {
-  SegmentBuilder b(uuid_, 1);
+  SegmentBuilder b(store_id_, 1);
   b.commit(1, 0);
   const std::uint64_t end = b.bytes().size();
   b.raw(static_cast<std::uint8_t>(RecordType::kFirst), "half of a commit");
@@ -249,7 +249,7 @@ TEST_F(LogRecoveryTest, TamperedCommitWithValidChecksumIsCorruption) {
 
 TEST_F(LogRecoveryTest, ForeignStoreUuidIsCorruption) {
   write_vouched_log();
-  uuid_ = make_uuid(2);
+  store_id_ = make_store_id(2);
   expect_corruption_at(0, "foreign store");
 }
 
@@ -308,10 +308,11 @@ TEST_F(SegmentChainTest, TruncatedSealedSegmentIsCorruption) {
 }
 
 TEST_F(LogRecoveryTest, LsnGapBetweenSegmentsIsCorruption) {
-  SegmentBuilder first(uuid_, 1);
+  SegmentBuilder first(store_id_, 1);
   first.commit(1, 0);
-  first.commit(2, 1);                                     // lsns 1..3
-  SegmentBuilder second(uuid_, 5, 1, first.last_hash());  // lsn 4 is missing
+  first.commit(2, 1);  // lsns 1..3
+  SegmentBuilder second(store_id_, 5, 1,
+                        first.last_hash());  // lsn 4 is missing
   second.commit(1, 3);
   std::filesystem::create_directories(dir_);
   first.write(segment_path(1));
@@ -326,10 +327,10 @@ TEST_F(LogRecoveryTest, LsnGapBetweenSegmentsIsCorruption) {
 }
 
 TEST_F(LogRecoveryTest, LsnGapInsideASegmentIsCorruption) {
-  SegmentBuilder b(uuid_, 1);
+  SegmentBuilder b(store_id_, 1);
   b.commit(1, 0);
   std::string bytes = b.bytes();
-  SegmentBuilder skip(uuid_, 1);
+  SegmentBuilder skip(store_id_, 1);
   skip.commit(1, 0);
   skip.commit(1, 1);  // lsn 2, dropped below
   const std::uint64_t at = skip.bytes().size();
@@ -349,7 +350,7 @@ TEST_F(LogRecoveryTest, TornHeaderInAFreshLastSegmentIsRemoved) {
   }
   ASSERT_EQ(list_segments(*fs_, dir_), (std::vector<std::uint64_t>{1, 4}));
   // A roll to segment 6 that crashed while writing its header.
-  SegmentBuilder fresh(uuid_, 6, 4);
+  SegmentBuilder fresh(store_id_, 6, 4);
   spit(segment_path(6), fresh.bytes().substr(0, 30));
   auto w = open_writer(850);
   EXPECT_EQ(list_segments(*fs_, dir_), (std::vector<std::uint64_t>{1, 4}));
@@ -376,7 +377,7 @@ TEST_F(LogRecoveryTest, EmptyFreshLastSegmentIsRemoved) {
 }
 
 TEST_F(LogRecoveryTest, TornHeaderWithVouchedDataIsCorruption) {
-  SegmentBuilder b(uuid_, 1);
+  SegmentBuilder b(store_id_, 1);
   b.commit(1, 0, 40000);  // its LAST fragment and c2 lie in block 1
   b.commit(1, 1);
   std::fill(b.bytes().begin(), b.bytes().begin() + 10, '\0');

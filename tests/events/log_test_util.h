@@ -23,11 +23,12 @@
 
 namespace wfstore::log::testing {
 
-inline Uuid make_uuid(std::uint8_t seed) {
-  Uuid u{};
-  for (std::size_t i = 0; i < u.size(); ++i)
-    u[i] = static_cast<std::uint8_t>(seed * 31 + i);
-  return u;
+inline StoreId make_store_id(std::uint8_t seed) {
+  StoreId id;
+  for (std::size_t i = 0; i < id.bytes.size(); ++i) {
+    id.bytes[i] = static_cast<std::uint8_t>(seed * 31 + i);
+  }
+  return id;
 }
 
 // A body that depends only on (first_lsn, size), so any reader can check it is
@@ -89,12 +90,12 @@ void rewrite_record(const std::filesystem::path& path, std::uint64_t offset,
 // produces.
 class SegmentBuilder {
  public:
-  SegmentBuilder(const Uuid& uuid, std::uint64_t first_lsn,
+  SegmentBuilder(const StoreId& store_id, std::uint64_t first_lsn,
                  std::uint64_t prev_first_lsn = 0,
                  const Hash& prev_hash = Hash{})
       : next_lsn_(first_lsn), last_hash_(prev_hash) {
     SegmentHeader h;
-    h.store_uuid = uuid;
+    h.store_uuid = store_id.bytes;
     h.first_lsn = first_lsn;
     h.prev_first_lsn = prev_first_lsn;
     h.prev_last_lsn = first_lsn - 1;
@@ -147,7 +148,7 @@ class LogFixture : public ::testing::Test {
     options.logger = [this](LogLevel, std::string_view text) {
       warnings_.emplace_back(text);
     };
-    return Writer::open(fs_, dir_, uuid_, options);
+    return Writer::open(fs_, dir_, store_id_, options);
   }
 
   // Appends a commit of `events` LSNs with body_for(first_lsn, size); returns
@@ -162,7 +163,7 @@ class LogFixture : public ::testing::Test {
 
   std::vector<Commit> read_all(std::uint64_t from = 0) {
     damages_.clear();
-    Reader reader(fs_, dir_, uuid_, from,
+    Reader reader(fs_, dir_, store_id_, from,
                   [this](const Damage& d) { damages_.push_back(d); });
     std::vector<Commit> out;
     Commit c;
@@ -177,7 +178,7 @@ class LogFixture : public ::testing::Test {
   wfstore::testing::TempDir tmp_;
   std::shared_ptr<FileSystem> fs_ = posix_file_system();
   std::filesystem::path dir_ = tmp_ / "log";
-  Uuid uuid_ = make_uuid(1);
+  StoreId store_id_ = make_store_id(1);
   std::vector<std::string> warnings_;
   std::vector<Damage> damages_;
 };

@@ -20,6 +20,7 @@
 #include "wfstore/file_system.h"
 
 #include "wfstore_internal/log_format.h"
+#include "wfstore_internal/store_dir.h"
 
 namespace wfstore::log {
 
@@ -93,10 +94,10 @@ class SegmentReader {
 class Reader {
  public:
   // Reads commits whose LSN range reaches `from_lsn` or beyond (the first
-  // commit returned may start below it). `store_uuid` is the expected store
+  // commit returned may start below it). `store_id` is the expected store
   // UUID.
   Reader(std::shared_ptr<FileSystem> fs, std::filesystem::path log_dir,
-         const Uuid& store_uuid, std::uint64_t from_lsn, Reporter reporter);
+         const StoreId& store_id, std::uint64_t from_lsn, Reporter reporter);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;

@@ -11,6 +11,7 @@
 #include "wfstore/file_system.h"
 
 #include "wfstore_internal/log_format.h"
+#include "wfstore_internal/store_dir.h"
 
 namespace wfstore::log {
 
@@ -24,7 +25,7 @@ struct VerifyReport {
 };
 
 // Reads every segment of `log_dir` from the first and checks every record
-// checksum, every segment header (magic, version, `store_uuid`, first LSN ==
+// checksum, every segment header (magic, version, `store_id`, first LSN ==
 // file name, the chain of previous first LSN, last LSN and last hash), every
 // commit hash, the hash chain and LSN continuity. An incomplete record at the
 // end of the last segment (a live writer, or a torn tail not yet recovered) is
@@ -33,6 +34,6 @@ struct VerifyReport {
 // failed reads. Never writes.
 VerifyReport verify_log(std::shared_ptr<FileSystem> fs,
                         const std::filesystem::path& log_dir,
-                        const Uuid& store_uuid);
+                        const StoreId& store_id);
 
 }  // namespace wfstore::log

@@ -19,6 +19,7 @@
 #include "wfstore/logger.h"
 
 #include "wfstore_internal/log_format.h"
+#include "wfstore_internal/store_dir.h"
 
 namespace wfstore::log {
 
@@ -41,12 +42,13 @@ class Writer {
   // recovery (every segment header checked, the last segment scanned, a torn
   // tail truncated with a warning) and fdatasyncs the last segment, so
   // durable_lsn() == last_lsn(). An empty log gets its first segment, starting
-  // at LSN 1. `store_uuid` is the store's UUID (STORE file). Throws
-  // CorruptionError naming segment and offset for damage recovery must not
-  // repair, IOError for failed I/O. The caller holds the store's LOCK.
+  // at LSN 1. `store_id` is the store id (STORE file) that every segment header
+  // carries. Throws CorruptionError naming segment and offset for damage
+  // recovery must not repair, IOError for failed I/O. The caller holds the
+  // store's LOCK.
   static std::unique_ptr<Writer> open(std::shared_ptr<FileSystem> fs,
                                       const std::filesystem::path& log_dir,
-                                      const Uuid& store_uuid,
+                                      const StoreId& store_id,
                                       WriterOptions options = {});
 
   ~Writer();
@@ -85,7 +87,7 @@ class Writer {
 
   // Use open().
   Writer(PrivateTag, std::shared_ptr<FileSystem> fs,
-         std::filesystem::path log_dir, const Uuid& store_uuid,
+         std::filesystem::path log_dir, const StoreId& store_id,
          WriterOptions options);
 
  private:

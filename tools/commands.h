@@ -1,5 +1,6 @@
-// Registration of the wfstore subcommands. Each subcommand lives in its own file and adds
-// itself to the CLI11 app; run_selected() runs the one that was parsed.
+// Registration of the wfstore subcommands. Each subcommand lives in its own
+// file and adds itself to the CLI11 app; run_selected() runs the one that was
+// parsed.
 
 #pragma once
 
@@ -19,5 +20,7 @@ int run_selected(const CLI::App& app);
 
 // Per-subcommand registration, one per file.
 void add_demo_command(CLI::App& app, Action& action);
+void add_verify_command(CLI::App& app, Action& action);
+void add_bench_command(CLI::App& app, Action& action);
 
 }  // namespace wfstore::tools

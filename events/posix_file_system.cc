@@ -8,7 +8,6 @@
 #include <system_error>
 #include <utility>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -269,23 +268,14 @@ class PosixFileSystem final : public FileSystem {
 
   std::vector<std::string> list_dir(
       const std::filesystem::path& dir) const override {
-    UniqueFd fd = open_fd(dir, O_RDONLY | O_DIRECTORY);
-    DIR* raw = ::fdopendir(fd.get());
-    if (raw == nullptr) throw_errno(dir, "fdopendir");
-    fd.release();  // Owned by the DIR stream now.
-    const std::unique_ptr<DIR, int (*)(DIR*)> stream(raw, &::closedir);
+    std::error_code ec;
+    std::filesystem::directory_iterator it(dir, ec);
+    if (ec) throw_errno(dir, "opendir", ec.value());
     std::vector<std::string> names;
-    for (;;) {
-      errno = 0;
-      const dirent* entry = ::readdir(stream.get());
-      if (entry == nullptr) {
-        if (errno != 0) throw_errno(dir, "readdir");
-        break;
-      }
-      const std::string_view name = entry->d_name;
-      if (name == "." || name == "..") continue;
-      names.emplace_back(name);
+    for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      names.push_back(it->path().filename().string());
     }
+    if (ec) throw_errno(dir, "readdir", ec.value());
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -308,9 +298,9 @@ class PosixFileSystem final : public FileSystem {
 }  // namespace
 
 std::shared_ptr<FileSystem> posix_file_system() {
-  static const std::shared_ptr<FileSystem> instance =
+  static const std::shared_ptr<FileSystem> kInstance =
       std::make_shared<PosixFileSystem>();
-  return instance;
+  return kInstance;
 }
 
 }  // namespace wfstore

@@ -431,13 +431,14 @@ TEST_F(FaultFileSystemTest, TruncateIsDurableAtOnce) {
 }
 
 TEST_F(FaultFileSystemTest, ConcurrentWritersAreCountedExactly) {
-  constexpr int kThreads = 4;
-  constexpr int kAppends = 200;
+  constexpr std::uint64_t kThreads = 4;
+  constexpr std::uint64_t kAppends = 200;
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
+  threads.reserve(kThreads);
+  for (std::uint64_t t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       auto file = fs_.open_writable(dir_ / ("f" + std::to_string(t)));
-      for (int i = 0; i < kAppends; ++i) {
+      for (std::uint64_t i = 0; i < kAppends; ++i) {
         file->append("abc");
         if (i % 10 == 0) file->sync();
       }
@@ -445,10 +446,10 @@ TEST_F(FaultFileSystemTest, ConcurrentWritersAreCountedExactly) {
   }
   for (auto& thread : threads) thread.join();
   const FaultStats stats = fs_.stats();
-  EXPECT_EQ(stats.appends, std::uint64_t{kThreads * kAppends});
-  EXPECT_EQ(stats.bytes_appended, std::uint64_t{3 * kThreads * kAppends});
-  EXPECT_EQ(stats.file_syncs, std::uint64_t{kThreads * kAppends / 10});
-  for (int t = 0; t < kThreads; ++t) {
+  EXPECT_EQ(stats.appends, kThreads * kAppends);
+  EXPECT_EQ(stats.bytes_appended, 3 * kThreads * kAppends);
+  EXPECT_EQ(stats.file_syncs, kThreads * kAppends / 10);
+  for (std::uint64_t t = 0; t < kThreads; ++t) {
     EXPECT_EQ(read("f" + std::to_string(t)).size(), 3u * kAppends);
   }
 }

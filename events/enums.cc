@@ -1,4 +1,5 @@
-// Names, integers and predicate sets of the model's enums (spec §1.1, §1.3, §1.7).
+// Names, integers and predicate sets of the model's enums (spec §1.1, §1.3,
+// §1.7).
 
 #include <array>
 #include <cstddef>
@@ -46,23 +47,29 @@ const StatusInfo& info(WorkflowStatus status) {
 
 // Finds `name` in `names`; the index is the enum's integer.
 template <typename Enum, std::size_t N>
-Enum parse_name(const std::array<std::string_view, N>& names, std::string_view name,
-                std::string_view field, std::string_view what) {
+Enum parse_name(const std::array<std::string_view, N>& names,
+                std::string_view name, std::string_view field,
+                std::string_view what) {
   for (std::size_t i = 0; i < N; ++i) {
     if (names[i] == name) return static_cast<Enum>(i);
   }
-  throw InvalidArgumentError(fmt::format("{}: unknown {} '{}'", field, what, name));
+  throw InvalidArgumentError(
+      fmt::format("{}: unknown {} '{}'", field, what, name));
 }
 
-constexpr std::array<std::string_view, 2> kWorkflowTypes = {"PIPELINE", "ORCHESTRATION"};
-constexpr std::array<std::string_view, 2> kOwners = {"STAGE_BEFORE", "STAGE_AFTER"};
-constexpr std::array<std::string_view, 5> kJoinTypes = {"AND", "OR", "MULTI_MERGE",
-                                                        "DISCRIMINATOR", "N_OF_M"};
+constexpr std::array<std::string_view, 2> kWorkflowTypes = {"PIPELINE",
+                                                            "ORCHESTRATION"};
+constexpr std::array<std::string_view, 2> kOwners = {"STAGE_BEFORE",
+                                                     "STAGE_AFTER"};
+constexpr std::array<std::string_view, 5> kJoinTypes = {
+    "AND", "OR", "MULTI_MERGE", "DISCRIMINATOR", "N_OF_M"};
 constexpr std::array<std::string_view, 2> kSplitTypes = {"AND", "OR"};
 
 }  // namespace
 
-std::string_view status_name(WorkflowStatus status) { return info(status).name; }
+std::string_view status_name(WorkflowStatus status) {
+  return info(status).name;
+}
 
 std::optional<WorkflowStatus> find_status(std::string_view name) {
   for (std::size_t i = 0; i < kStatuses.size(); ++i) {
@@ -73,7 +80,8 @@ std::optional<WorkflowStatus> find_status(std::string_view name) {
 
 WorkflowStatus parse_status(std::string_view name, std::string_view field) {
   if (auto status = find_status(name)) return *status;
-  throw InvalidArgumentError(fmt::format("{}: unknown status '{}'", field, name));
+  throw InvalidArgumentError(
+      fmt::format("{}: unknown status '{}'", field, name));
 }
 
 std::optional<WorkflowStatus> status_from_int(int value) {
@@ -92,15 +100,18 @@ bool is_dirty(WorkflowStatus status) { return info(status).dirty; }
 std::string_view workflow_type_name(WorkflowType type) {
   return kWorkflowTypes.at(static_cast<std::size_t>(type));
 }
-WorkflowType parse_workflow_type(std::string_view name, std::string_view field) {
+WorkflowType parse_workflow_type(std::string_view name,
+                                 std::string_view field) {
   return parse_name<WorkflowType>(kWorkflowTypes, name, field, "workflow type");
 }
 
 std::string_view synthetic_stage_owner_name(SyntheticStageOwner owner) {
   return kOwners.at(static_cast<std::size_t>(owner));
 }
-SyntheticStageOwner parse_synthetic_stage_owner(std::string_view name, std::string_view field) {
-  return parse_name<SyntheticStageOwner>(kOwners, name, field, "synthetic stage owner");
+SyntheticStageOwner parse_synthetic_stage_owner(std::string_view name,
+                                                std::string_view field) {
+  return parse_name<SyntheticStageOwner>(kOwners, name, field,
+                                         "synthetic stage owner");
 }
 
 std::string_view join_type_name(JoinType type) {

@@ -12,6 +12,7 @@ WorkflowNotFoundError::WorkflowNotFoundError(const std::string& workflow_id)
       workflow_id_(workflow_id) {}
 
 StageNotFoundError::StageNotFoundError(const std::string& stage_id)
-    : NotFoundError(ErrorCode::kStageNotFound, fmt::format("Stage {} not found", stage_id)) {}
+    : NotFoundError(ErrorCode::kStageNotFound,
+                    fmt::format("Stage {} not found", stage_id)) {}
 
 }  // namespace wfstore

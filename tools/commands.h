@@ -1,5 +1,6 @@
-// Registration of the wfstore subcommands. Each subcommand lives in its own file and adds
-// itself to the CLI11 app; run_selected() runs the one that was parsed.
+// Registration of the wfstore subcommands. Each subcommand lives in its own
+// file and adds itself to the CLI11 app; run_selected() runs the one that was
+// parsed.
 
 #pragma once
 

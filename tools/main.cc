@@ -1,5 +1,6 @@
-// The wfstore command-line tool. Every subcommand parses its arguments and calls a tested
-// library function; exit codes are 0 ok, 1 error ("wfstore: <message>" on stderr), 2 usage.
+// The wfstore command-line tool. Every subcommand parses its arguments and
+// calls a tested library function; exit codes are 0 ok, 1 error ("wfstore:
+// <message>" on stderr), 2 usage.
 
 #include <exception>
 #include <iostream>

@@ -1,7 +1,5 @@
 #include "tests/testutil/temp_dir.h"
 
-#include <stdlib.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,15 +7,18 @@
 #include <system_error>
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 namespace wfstore::testing {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/wfstore-test-XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+      "/wfstore-test-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
-    throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
+    throw std::system_error(errno, std::generic_category(),
+                            "mkdtemp " + pattern);
   }
   path_ = pattern;
 }
@@ -32,11 +33,14 @@ std::uint32_t random_seed() {
     auto s = static_cast<std::uint32_t>(::testing::GTEST_FLAG(random_seed));
     if (s == 0) {
       const long from_env = env_knob("WFSTORE_SEED", 0);
-      s = from_env != 0 ? static_cast<std::uint32_t>(from_env)
-                        : static_cast<std::uint32_t>(
-                              std::chrono::steady_clock::now().time_since_epoch().count());
+      s = from_env != 0
+              ? static_cast<std::uint32_t>(from_env)
+              : static_cast<std::uint32_t>(std::chrono::steady_clock::now()
+                                               .time_since_epoch()
+                                               .count());
     }
-    std::fprintf(stderr, "random seed: %u (rerun with WFSTORE_SEED=%u)\n", s, s);
+    std::fprintf(stderr, "random seed: %u (rerun with WFSTORE_SEED=%u)\n", s,
+                 s);
     return s;
   }();
   return seed;

@@ -1,8 +1,8 @@
 // Exception types thrown by the public wfstore API.
 //
-// Every class maps to one exception of the Python reference (DESIGN.md's error table), with
-// the same name where one exists; every one derives from wfstore::Error and carries a stable
-// ErrorCode for bindings, tools and logs.
+// Every class maps to one exception of the Python reference (DESIGN.md's error
+// table), with the same name where one exists; every one derives from
+// wfstore::Error and carries a stable ErrorCode for bindings, tools and logs.
 
 #pragma once
 
@@ -58,43 +58,49 @@ class StageNotFoundError : public NotFoundError {
   explicit StageNotFoundError(const std::string& stage_id);
 };
 
-// An optimistic-lock failure: version or phase mismatch, task conflict, or a rival commit
-// won. Messages keep the reference's text ("Optimistic lock failed for stage ...").
+// An optimistic-lock failure: version or phase mismatch, task conflict, or a
+// rival commit won. Messages keep the reference's text ("Optimistic lock failed
+// for stage ...").
 class ConcurrencyError : public Error {
  public:
   explicit ConcurrencyError(const std::string& message)
       : Error(ErrorCode::kConcurrency, message) {}
 };
 
-// store() of an existing workflow id; a duplicate stage id or (execution, ref_id).
+// store() of an existing workflow id; a duplicate stage id or (execution,
+// ref_id).
 class DuplicateError : public Error {
  public:
   explicit DuplicateError(const std::string& message)
       : Error(ErrorCode::kDuplicate, message) {}
 };
 
-// Bad input: a limit exceeded, an unknown name, a detached stage. The message names the
-// field.
+// Bad input: a limit exceeded, an unknown name, a detached stage. The message
+// names the field.
 class InvalidArgumentError : public Error {
  public:
   explicit InvalidArgumentError(const std::string& message)
       : Error(ErrorCode::kInvalidArgument, message) {}
 };
 
-// Damaged files or encodings. The message names the file and offset where known.
+// Damaged files or encodings. The message names the file and offset where
+// known.
 class CorruptionError : public Error {
  public:
   explicit CorruptionError(const std::string& message)
       : Error(ErrorCode::kCorruption, message) {}
 };
 
-// Failed I/O, or a writer or views poisoned by an earlier failure. Names the file.
+// Failed I/O, or a writer or views poisoned by an earlier failure. Names the
+// file.
 class IOError : public Error {
  public:
-  explicit IOError(const std::string& message) : Error(ErrorCode::kIO, message) {}
+  explicit IOError(const std::string& message)
+      : Error(ErrorCode::kIO, message) {}
 };
 
-// Another writer (in this process or another) holds the store's LOCK. Names the directory.
+// Another writer (in this process or another) holds the store's LOCK. Names the
+// directory.
 class StoreLockedError : public Error {
  public:
   explicit StoreLockedError(const std::string& message)

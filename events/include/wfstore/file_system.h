@@ -1,9 +1,10 @@
-// The file seam: every write, fsync, rename and truncate wfstore makes goes through a
-// FileSystem, so tests can inject faults (failed or short writes, ENOSPC, failed fsync,
-// power cuts) and count fdatasyncs at every layer. posix_file_system() is the real one.
+// The file seam: every write, fsync, rename and truncate wfstore makes goes
+// through a FileSystem, so tests can inject faults (failed or short writes,
+// ENOSPC, failed fsync, power cuts) and count fdatasyncs at every layer.
+// posix_file_system() is the real one.
 //
-// Thread-safety: a FileSystem is safe for concurrent use. A WritableFile or ReadableFile
-// is used by one thread at a time.
+// Thread-safety: a FileSystem is safe for concurrent use. A WritableFile or
+// ReadableFile is used by one thread at a time.
 
 #pragma once
 
@@ -22,13 +23,14 @@ class WritableFile {
  public:
   virtual ~WritableFile() = default;
 
-  // Appends all of `data` at the end. A short write is retried until done or failed.
-  // Throws IOError naming the file (ENOSPC included).
+  // Appends all of `data` at the end. A short write is retried until done or
+  // failed. Throws IOError naming the file (ENOSPC included).
   virtual void append(std::string_view data) = 0;
-  // fdatasync: the data appended so far survives a machine crash. Throws IOError.
+  // fdatasync: the data appended so far survives a machine crash. Throws
+  // IOError.
   virtual void sync() = 0;
-  // Cuts the file to `size` bytes (<= its size); later appends go to the new end.
-  // Throws IOError.
+  // Cuts the file to `size` bytes (<= its size); later appends go to the new
+  // end. Throws IOError.
   virtual void truncate(std::uint64_t size) = 0;
   // Current size in bytes, appended data included.
   virtual std::uint64_t size() const = 0;
@@ -42,9 +44,10 @@ class ReadableFile {
  public:
   virtual ~ReadableFile() = default;
 
-  // Reads up to `n` bytes at `offset` into `dst`; returns the count read (less than `n`
-  // only at end of file). Throws IOError.
-  virtual std::size_t read(std::uint64_t offset, std::size_t n, char* dst) const = 0;
+  // Reads up to `n` bytes at `offset` into `dst`; returns the count read (less
+  // than `n` only at end of file). Throws IOError.
+  virtual std::size_t read(std::uint64_t offset, std::size_t n,
+                           char* dst) const = 0;
   // Current size in bytes (it may grow while a writer appends).
   virtual std::uint64_t size() const = 0;
   virtual const std::filesystem::path& path() const = 0;
@@ -60,31 +63,38 @@ class FileSystem {
  public:
   virtual ~FileSystem() = default;
 
-  // Opens `path` for appending, creating it if missing (not synced: call sync_dir for
-  // that). Throws IOError.
-  virtual std::unique_ptr<WritableFile> open_writable(const std::filesystem::path& path) = 0;
-  // Opens an existing file for reading. Throws IOError (a missing file included).
+  // Opens `path` for appending, creating it if missing (not synced: call
+  // sync_dir for that). Throws IOError.
+  virtual std::unique_ptr<WritableFile> open_writable(
+      const std::filesystem::path& path) = 0;
+  // Opens an existing file for reading. Throws IOError (a missing file
+  // included).
   virtual std::unique_ptr<ReadableFile> open_readable(
       const std::filesystem::path& path) const = 0;
   // Reads a whole (small) file. Throws IOError.
   virtual std::string read_file(const std::filesystem::path& path) const = 0;
 
   // Atomically replaces `to` with `from` (rename(2)). Throws IOError.
-  virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
+  virtual void rename(const std::filesystem::path& from,
+                      const std::filesystem::path& to) = 0;
   // Removes a file; a missing file is not an error. Throws IOError.
   virtual void remove(const std::filesystem::path& path) = 0;
   // Creates a directory and its missing parents. Throws IOError.
   virtual void create_directories(const std::filesystem::path& path) = 0;
-  // fsyncs a directory, making creations, renames and removals in it durable. Throws IOError.
+  // fsyncs a directory, making creations, renames and removals in it durable.
+  // Throws IOError.
   virtual void sync_dir(const std::filesystem::path& path) = 0;
 
   virtual bool exists(const std::filesystem::path& path) const = 0;
   // Names (not paths) of the entries of `dir`, sorted. Throws IOError.
-  virtual std::vector<std::string> list_dir(const std::filesystem::path& dir) const = 0;
+  virtual std::vector<std::string> list_dir(
+      const std::filesystem::path& dir) const = 0;
 
-  // Takes an exclusive, non-blocking lock on `path` (created if missing). Returns nullptr
-  // if another holder (this process or another) has it. Throws IOError.
-  virtual std::unique_ptr<FileLock> try_lock(const std::filesystem::path& path) = 0;
+  // Takes an exclusive, non-blocking lock on `path` (created if missing).
+  // Returns nullptr if another holder (this process or another) has it. Throws
+  // IOError.
+  virtual std::unique_ptr<FileLock> try_lock(
+      const std::filesystem::path& path) = 0;
 };
 
 // The real file system (POSIX calls, fdatasync). Shared; lives for the process.

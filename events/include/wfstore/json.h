@@ -1,14 +1,14 @@
-// wfstore::Json, the value type of every JSON field of the model (contexts, outputs,
-// exception details, trigger parts, message payloads).
+// wfstore::Json, the value type of every JSON field of the model (contexts,
+// outputs, exception details, trigger parts, message payloads).
 //
-// A Json holds either CBOR bytes (as read from the log or the views) or a parsed
-// nlohmann::json value, and decodes the bytes on first access, so reading a workflow does
-// not pay for JSON nobody looks at. A value that was never accessed re-encodes to exactly
-// the bytes it was created from.
+// A Json holds either CBOR bytes (as read from the log or the views) or a
+// parsed nlohmann::json value, and decodes the bytes on first access, so
+// reading a workflow does not pay for JSON nobody looks at. A value that was
+// never accessed re-encodes to exactly the bytes it was created from.
 //
-// Thread-safety: like a standard value type. Concurrent const access to one Json (including
-// the first, decoding access) is safe; any non-const access requires external
-// synchronization.
+// Thread-safety: like a standard value type. Concurrent const access to one
+// Json (including the first, decoding access) is safe; any non-const access
+// requires external synchronization.
 
 #pragma once
 
@@ -25,29 +25,33 @@ class Json {
  public:
   // An empty JSON object, {}.
   Json();
-  // Holds `value` as parsed. Not validated here: entry points call validate_json().
-  Json(nlohmann::json value);  // NOLINT(google-explicit-constructor): a JSON literal is a Json
+  // Holds `value` as parsed. Not validated here: entry points call
+  // validate_json().
+  Json(nlohmann::json value);  // NOLINT(google-explicit-constructor): a JSON
+                               // literal is a Json
   Json(const Json& other);
   Json(Json&& other) noexcept;
   Json& operator=(const Json& other);
   Json& operator=(Json&& other) noexcept;
   ~Json();
 
-  // Wraps CBOR bytes without decoding them. Checks that `cbor` is one well-formed CBOR item
-  // within the limits (kMaxJsonBytes, kMaxJsonDepth, no binary or non-finite values, no
-  // indefinite lengths, sizes bounded by the input) in one pass that allocates nothing
-  // beyond `cbor`, so a later decode can neither fail nor exhaust memory. Throws
-  // CorruptionError naming `field` when it is not.
+  // Wraps CBOR bytes without decoding them. Checks that `cbor` is one
+  // well-formed CBOR item within the limits (kMaxJsonBytes, kMaxJsonDepth, no
+  // binary or non-finite values, no indefinite lengths, sizes bounded by the
+  // input) in one pass that allocates nothing beyond `cbor`, so a later decode
+  // can neither fail nor exhaust memory. Throws CorruptionError naming `field`
+  // when it is not.
   static Json from_cbor(std::string cbor, std::string_view field = "json");
 
-  // The parsed value; decodes the CBOR bytes on the first call. The reference is valid
-  // until the next non-const access.
+  // The parsed value; decodes the CBOR bytes on the first call. The reference
+  // is valid until the next non-const access.
   const nlohmann::json& value() const;
-  // The parsed value for modification; decodes first and forgets the original bytes.
+  // The parsed value for modification; decodes first and forgets the original
+  // bytes.
   nlohmann::json& mutable_value();
 
-  // The CBOR encoding: the original bytes if the value was never mutably accessed,
-  // otherwise a fresh encoding.
+  // The CBOR encoding: the original bytes if the value was never mutably
+  // accessed, otherwise a fresh encoding.
   std::string cbor() const;
 
   // True once the value has been decoded (or was constructed parsed).
@@ -63,8 +67,8 @@ class Json {
 };
 
 // Throws InvalidArgumentError naming `field` if `value` is nested deeper than
-// kMaxJsonDepth, encodes to more than kMaxJsonBytes of CBOR, or holds a binary, NaN or
-// infinite value.
+// kMaxJsonDepth, encodes to more than kMaxJsonBytes of CBOR, or holds a binary,
+// NaN or infinite value.
 void validate_json(const Json& value, std::string_view field);
 
 }  // namespace wfstore

@@ -1,5 +1,5 @@
-// The limits every public entry point enforces (DESIGN.md "Limits"). Exceeding one is an
-// InvalidArgumentError naming the field.
+// The limits every public entry point enforces (DESIGN.md "Limits"). Exceeding
+// one is an InvalidArgumentError naming the field.
 
 #pragma once
 
@@ -8,7 +8,8 @@
 
 namespace wfstore {
 
-// Any id or name string, in bytes of UTF-8. Primary keys must also be non-empty.
+// Any id or name string, in bytes of UTF-8. Primary keys must also be
+// non-empty.
 inline constexpr std::size_t kMaxStringBytes = 1024;
 // Nesting depth of one JSON value (the value itself is depth 1).
 inline constexpr std::size_t kMaxJsonDepth = 128;

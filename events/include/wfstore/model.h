@@ -1,6 +1,6 @@
-// The domain model of wfstore: workflows, stages and tasks with every field the reference
-// persists (spec §1.1-1.4), their enums with stable names and integers, and the helpers
-// that work on a workflow and a stage in it.
+// The domain model of wfstore: workflows, stages and tasks with every field the
+// reference persists (spec §1.1-1.4), their enums with stable names and
+// integers, and the helpers that work on a workflow and a stage in it.
 //
 // Model types are plain values. Thread-safety: as for standard value types.
 
@@ -19,8 +19,8 @@
 
 namespace wfstore {
 
-// The status of a workflow, a stage or a task (spec §1.1). The integers are the encoded
-// form and never change; the names are the persisted and wire form.
+// The status of a workflow, a stage or a task (spec §1.1). The integers are the
+// encoded form and never change; the names are the persisted and wire form.
 enum class WorkflowStatus : std::uint8_t {
   kNotStarted = 0,
   kRunning = 1,
@@ -41,7 +41,8 @@ inline constexpr int kWorkflowStatusCount = 12;
 std::string_view status_name(WorkflowStatus status);
 // The status named `name`, or nullopt.
 std::optional<WorkflowStatus> find_status(std::string_view name);
-// The status named `name`. Throws InvalidArgumentError naming `field` if there is none.
+// The status named `name`. Throws InvalidArgumentError naming `field` if there
+// is none.
 WorkflowStatus parse_status(std::string_view name, std::string_view field);
 // The status with encoded integer `value`, or nullopt.
 std::optional<WorkflowStatus> status_from_int(int value);
@@ -50,21 +51,26 @@ std::optional<WorkflowStatus> status_from_int(int value);
 bool is_complete(WorkflowStatus status);    // COMPLETED_STATUSES
 bool is_halt(WorkflowStatus status);        // HALT_STATUSES
 bool is_successful(WorkflowStatus status);  // SUCCEEDED, SKIPPED
-bool is_failure(WorkflowStatus status);     // FAILED_CONTINUE, TERMINAL, STOPPED
-bool is_continuable(WorkflowStatus status); // CONTINUABLE_STATUSES
-bool is_active(WorkflowStatus status);      // ACTIVE_STATUSES
-bool is_dirty(WorkflowStatus status);       // RUNNING, REDIRECT
+bool is_failure(WorkflowStatus status);  // FAILED_CONTINUE, TERMINAL, STOPPED
+bool is_continuable(WorkflowStatus status);  // CONTINUABLE_STATUSES
+bool is_active(WorkflowStatus status);       // ACTIVE_STATUSES
+bool is_dirty(WorkflowStatus status);        // RUNNING, REDIRECT
 
 enum class WorkflowType : std::uint8_t { kPipeline = 0, kOrchestration = 1 };
-std::string_view workflow_type_name(WorkflowType type);  // "PIPELINE", "ORCHESTRATION"
+std::string_view workflow_type_name(
+    WorkflowType type);  // "PIPELINE", "ORCHESTRATION"
 // Throws InvalidArgumentError naming `field` for an unknown name.
 WorkflowType parse_workflow_type(std::string_view name, std::string_view field);
 
-// Owner of a synthetic stage. There is no on-failure owner: on-failure stages are
-// kStageAfter (spec §1.3).
-enum class SyntheticStageOwner : std::uint8_t { kStageBefore = 0, kStageAfter = 1 };
+// Owner of a synthetic stage. There is no on-failure owner: on-failure stages
+// are kStageAfter (spec §1.3).
+enum class SyntheticStageOwner : std::uint8_t {
+  kStageBefore = 0,
+  kStageAfter = 1
+};
 std::string_view synthetic_stage_owner_name(SyntheticStageOwner owner);
-SyntheticStageOwner parse_synthetic_stage_owner(std::string_view name, std::string_view field);
+SyntheticStageOwner parse_synthetic_stage_owner(std::string_view name,
+                                                std::string_view field);
 
 enum class JoinType : std::uint8_t {
   kAnd = 0,
@@ -73,7 +79,8 @@ enum class JoinType : std::uint8_t {
   kDiscriminator = 3,
   kNOfM = 4,
 };
-std::string_view join_type_name(JoinType type);  // "AND", "OR", "MULTI_MERGE", ...
+std::string_view join_type_name(
+    JoinType type);  // "AND", "OR", "MULTI_MERGE", ...
 JoinType parse_join_type(std::string_view name, std::string_view field);
 
 enum class SplitType : std::uint8_t { kAnd = 0, kOr = 1 };
@@ -84,9 +91,9 @@ SplitType parse_split_type(std::string_view name, std::string_view field);
 struct Trigger {
   std::string type = "manual";
   std::string user = "anonymous";
-  Json parameters;                                 // {}
-  Json artifacts = nlohmann::json::array();        // []
-  Json payload;                                    // {}
+  Json parameters;                           // {}
+  Json artifacts = nlohmann::json::array();  // []
+  Json payload;                              // {}
 
   friend bool operator==(const Trigger& a, const Trigger& b);
 };
@@ -99,7 +106,9 @@ struct PausedDetails {
   std::int64_t paused_ms = 0;
 
   // pause_time set and resume_time not.
-  bool is_paused() const { return pause_time.has_value() && !resume_time.has_value(); }
+  bool is_paused() const {
+    return pause_time.has_value() && !resume_time.has_value();
+  }
   friend bool operator==(const PausedDetails& a, const PausedDetails& b);
 };
 
@@ -113,7 +122,8 @@ struct MultiInstanceConfig {
   std::int64_t join_threshold = 0;
   bool cancel_remaining = false;
 
-  friend bool operator==(const MultiInstanceConfig& a, const MultiInstanceConfig& b);
+  friend bool operator==(const MultiInstanceConfig& a,
+                         const MultiInstanceConfig& b);
 };
 
 // (status name, version): what an optimistic-lock check compares.
@@ -149,7 +159,8 @@ struct StageExecution {
   Json outputs;  // {}
   // In the caller's order, which the store keeps.
   std::vector<TaskExecution> tasks;
-  // ref_ids of the direct upstream stages in the same workflow; a set, as in the reference.
+  // ref_ids of the direct upstream stages in the same workflow; a set, as in
+  // the reference.
   std::set<std::string> requisite_stage_ref_ids;
   // The parent's id (not ref_id) for a synthetic stage.
   std::optional<std::string> parent_stage_id;
@@ -174,10 +185,11 @@ struct StageExecution {
   // parent_stage_id is set.
   bool is_synthetic() const { return parent_stage_id.has_value(); }
   PhaseVersion phase_version() const;
-  // context["_output_reducers"] as a map (key -> reducer name); empty when absent or not
-  // an object of strings.
+  // context["_output_reducers"] as a map (key -> reducer name); empty when
+  // absent or not an object of strings.
   std::map<std::string, std::string> output_reducers() const;
-  // Writes `reducers` to context["_output_reducers"] (removes the key when empty).
+  // Writes `reducers` to context["_output_reducers"] (removes the key when
+  // empty).
   void set_output_reducers(const std::map<std::string, std::string>& reducers);
 
   friend bool operator==(const StageExecution& a, const StageExecution& b);
@@ -206,21 +218,22 @@ struct Workflow {
   bool keep_waiting_pipelines = false;
   std::string origin = "unknown";
 
-  // The stage with this id / ref_id, or nullptr. The pointer is valid while `stages` is
-  // not resized.
+  // The stage with this id / ref_id, or nullptr. The pointer is valid while
+  // `stages` is not resized.
   const StageExecution* find_stage(std::string_view stage_id) const;
   StageExecution* find_stage(std::string_view stage_id);
   const StageExecution* find_stage_by_ref(std::string_view ref_id) const;
 
-  // The outputs of the non-synthetic stages merged in topological order (ties in
-  // insertion order) with the merge rule of merge_outputs() (spec §1.2, §10 item 69).
+  // The outputs of the non-synthetic stages merged in topological order (ties
+  // in insertion order) with the merge rule of merge_outputs() (spec §1.2, §10
+  // item 69).
   nlohmann::json get_context() const;
 
   friend bool operator==(const Workflow& a, const Workflow& b);
 };
 
-// Filters for the listing queries (spec §2). An empty `statuses` means no filter; a
-// page_size of 0 means no limit.
+// Filters for the listing queries (spec §2). An empty `statuses` means no
+// filter; a page_size of 0 means no limit.
 struct WorkflowCriteria {
   std::int64_t page_size = 20;
   std::set<WorkflowStatus> statuses;
@@ -229,22 +242,24 @@ struct WorkflowCriteria {
 };
 
 // Graph helpers over a stage in `workflow` (spec §1.3). Results point into
-// `workflow.stages`, in insertion order; valid while the workflow is not modified.
+// `workflow.stages`, in insertion order; valid while the workflow is not
+// modified.
 std::vector<const StageExecution*> upstream_stages(const Workflow& workflow,
                                                    const StageExecution& stage);
-std::vector<const StageExecution*> downstream_stages(const Workflow& workflow,
-                                                     const StageExecution& stage);
+std::vector<const StageExecution*> downstream_stages(
+    const Workflow& workflow, const StageExecution& stage);
 // Stages whose parent_stage_id is stage.id (both owners).
-std::vector<const StageExecution*> synthetic_stages(const Workflow& workflow,
-                                                    const StageExecution& stage);
+std::vector<const StageExecution*> synthetic_stages(
+    const Workflow& workflow, const StageExecution& stage);
 std::vector<const StageExecution*> before_stages(const Workflow& workflow,
                                                  const StageExecution& stage);
 std::vector<const StageExecution*> after_stages(const Workflow& workflow,
                                                 const StageExecution& stage);
 
-// Merges `next` into `into` (both JSON objects) with the reference rule: for a key present
-// in both where both values are arrays, append each item of `next` not already in `into`'s
-// array; otherwise `next`'s value replaces the earlier one (no deep merge).
+// Merges `next` into `into` (both JSON objects) with the reference rule: for a
+// key present in both where both values are arrays, append each item of `next`
+// not already in `into`'s array; otherwise `next`'s value replaces the earlier
+// one (no deep merge).
 void merge_outputs(nlohmann::json& into, const nlohmann::json& next);
 
 // Validation of every limit (DESIGN.md "Limits") and model rule. Each throws
@@ -252,10 +267,11 @@ void merge_outputs(nlohmann::json& into, const nlohmann::json& next);
 // "stages[2].tasks[0].id: must not be empty").
 void validate_task(const TaskExecution& task, std::string_view field = "task");
 // Also checks stage.execution_id against `execution_id` when that is given.
-void validate_stage(const StageExecution& stage, std::string_view field = "stage",
-                    std::optional<std::string_view> execution_id = std::nullopt);
-// Also checks each stage's execution_id equals workflow.id. (Duplicate stage ids or
-// ref_ids are DuplicateError, decided by the store.)
+void validate_stage(
+    const StageExecution& stage, std::string_view field = "stage",
+    std::optional<std::string_view> execution_id = std::nullopt);
+// Also checks each stage's execution_id equals workflow.id. (Duplicate stage
+// ids or ref_ids are DuplicateError, decided by the store.)
 void validate_workflow(const Workflow& workflow);
 // A primary key: non-empty, valid UTF-8, at most kMaxStringBytes.
 void validate_key(std::string_view value, std::string_view field);

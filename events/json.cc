@@ -1,0 +1,347 @@
+// wfstore::Json: CBOR bytes decoded lazily, and the CBOR checker that makes the
+// lazy decode safe on bytes read from disk.
+
+#include "wfstore/json.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "wfstore/errors.h"
+#include "wfstore/limits.h"
+
+#include "events/utf8.h"
+
+namespace wfstore {
+
+// Invariant: at least one of `cbor` (has_cbor) and `value` (decoded) is valid;
+// both are then the same value. Each flag is set once under `mu` and read with
+// acquire ordering, so const access is safe from many threads.
+struct Json::State {
+  std::mutex mu;
+  std::string cbor;
+  nlohmann::json value;
+  std::atomic<bool> has_cbor{false};
+  std::atomic<bool> decoded{false};
+};
+
+namespace {
+
+const nlohmann::json& empty_object() {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  return kEmpty;
+}
+
+// One pass over a CBOR item: well-formed, within the limits, only the types
+// that nlohmann::json produces for finite JSON. Allocates only the container
+// stack (bounded by kMaxJsonDepth). Throws CorruptionError naming `field`.
+class CborChecker {
+ public:
+  CborChecker(std::string_view data, std::string_view field)
+      : data_(data), field_(field) {}
+
+  void check() {
+    if (data_.size() > kMaxJsonBytes) fail("value exceeds the JSON size limit");
+    if (data_.empty()) fail("empty CBOR value");
+    // Each entry counts the items still expected by an open container.
+    std::vector<std::uint64_t> open;
+    bool expect_key = false;
+    std::vector<bool> is_map;
+    item(open, is_map, expect_key);
+    while (!open.empty()) {
+      if (open.back() == 0) {
+        open.pop_back();
+        is_map.pop_back();
+        continue;
+      }
+      --open.back();
+      expect_key = !is_map.empty() && is_map.back() && open.back() % 2 == 1;
+      item(open, is_map, expect_key);
+    }
+    if (pos_ != data_.size()) fail("trailing bytes after the CBOR value");
+  }
+
+ private:
+  [[noreturn]] void fail(std::string_view what) const {
+    throw CorruptionError(fmt::format(
+        "{}: malformed JSON encoding at byte {}: {}", field_, pos_, what));
+  }
+
+  std::uint8_t byte() {
+    if (pos_ >= data_.size()) fail("truncated");
+    return static_cast<std::uint8_t>(data_[pos_++]);
+  }
+
+  std::uint64_t argument(std::uint8_t info) {
+    if (info < 24) return info;
+    int width = 0;
+    switch (info) {
+      case 24:
+        width = 1;
+        break;
+      case 25:
+        width = 2;
+        break;
+      case 26:
+        width = 4;
+        break;
+      case 27:
+        width = 8;
+        break;
+      default:
+        fail("indefinite or reserved length");
+    }
+    std::uint64_t v = 0;
+    for (int i = 0; i < width; ++i) v = (v << 8) | byte();
+    return v;
+  }
+
+  std::uint64_t remaining() const { return data_.size() - pos_; }
+
+  void item(std::vector<std::uint64_t>& open, std::vector<bool>& is_map,
+            bool expect_key) {
+    const std::uint8_t initial = byte();
+    const auto major = static_cast<std::uint8_t>(initial >> 5);
+    const auto info = static_cast<std::uint8_t>(initial & 0x1f);
+    if (expect_key && major != 3) fail("object key is not a string");
+    switch (major) {
+      case 0:
+      case 1:
+        argument(info);
+        return;
+      case 2:
+        fail("binary values are not allowed");
+      case 3: {
+        const std::uint64_t n = argument(info);
+        if (n > remaining()) fail("truncated string");
+        const std::string_view text =
+            data_.substr(pos_, static_cast<std::size_t>(n));
+        if (!utf8::is_valid(text)) fail("string is not valid UTF-8");
+        pos_ += static_cast<std::size_t>(n);
+        return;
+      }
+      case 4:
+      case 5: {
+        const std::uint64_t n = argument(info);
+        const std::uint64_t items = major == 5 ? n * 2 : n;
+        // Every item takes at least one byte, which bounds counts by the input
+        // size.
+        if (n > remaining() || items > remaining())
+          fail("container larger than its input");
+        if (open.size() >= kMaxJsonDepth)
+          fail("nesting deeper than the JSON depth limit");
+        open.push_back(items);
+        is_map.push_back(major == 5);
+        return;
+      }
+      case 6:
+        fail("tagged values are not allowed");
+      default:
+        break;
+    }
+    switch (info) {
+      case 20:
+      case 21:
+      case 22:
+        return;
+      case 25: {
+        const auto half = static_cast<std::uint16_t>(argument(info));
+        if ((half & 0x7c00) == 0x7c00) fail("non-finite number");
+        return;
+      }
+      case 26: {
+        const auto bits = static_cast<std::uint32_t>(argument(info));
+        float f = 0;
+        std::memcpy(&f, &bits, sizeof f);
+        if (!std::isfinite(f)) fail("non-finite number");
+        return;
+      }
+      case 27: {
+        const std::uint64_t bits = argument(info);
+        double d = 0;
+        std::memcpy(&d, &bits, sizeof d);
+        if (!std::isfinite(d)) fail("non-finite number");
+        return;
+      }
+      default:
+        fail("unsupported simple value");
+    }
+  }
+
+  std::string_view data_;
+  std::string_view field_;
+  std::size_t pos_ = 0;
+};
+
+[[noreturn]] void invalid(std::string_view field, std::string_view what) {
+  throw InvalidArgumentError(fmt::format("{}: {}", field, what));
+}
+
+// Depth, binary, non-finite and UTF-8 checks over a parsed value, without
+// recursion.
+void check_value(const nlohmann::json& root, std::string_view field) {
+  struct Frame {
+    const nlohmann::json* value;
+    std::size_t depth;
+  };
+  std::vector<Frame> stack{{&root, 0}};
+  while (!stack.empty()) {
+    const Frame frame = stack.back();
+    stack.pop_back();
+    const nlohmann::json& v = *frame.value;
+    switch (v.type()) {
+      case nlohmann::json::value_t::binary:
+        invalid(field, "binary values are not allowed in JSON");
+      case nlohmann::json::value_t::number_float:
+        if (!std::isfinite(v.get<double>()))
+          invalid(field, "NaN and infinity are not allowed");
+        break;
+      case nlohmann::json::value_t::string:
+        if (!utf8::is_valid(v.get_ref<const std::string&>())) {
+          invalid(field, "string is not valid UTF-8");
+        }
+        break;
+      case nlohmann::json::value_t::object:
+      case nlohmann::json::value_t::array:
+        if (frame.depth + 1 > kMaxJsonDepth) {
+          invalid(field, fmt::format("JSON nested deeper than {} levels",
+                                     kMaxJsonDepth));
+        }
+        for (auto it = v.begin(); it != v.end(); ++it) {
+          if (v.is_object() && !utf8::is_valid(it.key())) {
+            invalid(field, "object key is not valid UTF-8");
+          }
+          stack.push_back({&*it, frame.depth + 1});
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+Json::Json() : state_(std::make_unique<State>()) {
+  state_->value = nlohmann::json::object();
+  state_->decoded.store(true, std::memory_order_release);
+}
+
+Json::Json(nlohmann::json value) : state_(std::make_unique<State>()) {
+  state_->value = std::move(value);
+  state_->decoded.store(true, std::memory_order_release);
+}
+
+Json::Json(const Json& other) : state_(std::make_unique<State>()) {
+  if (!other.state_) {
+    state_->value = nlohmann::json::object();
+    state_->decoded.store(true, std::memory_order_release);
+    return;
+  }
+  const bool decoded = other.state_->decoded.load(std::memory_order_acquire);
+  const bool has_cbor = other.state_->has_cbor.load(std::memory_order_acquire);
+  if (has_cbor) {
+    state_->cbor = other.state_->cbor;
+    state_->has_cbor.store(true, std::memory_order_release);
+  }
+  if (decoded) {
+    state_->value = other.state_->value;
+    state_->decoded.store(true, std::memory_order_release);
+  }
+}
+
+Json::Json(Json&& other) noexcept = default;
+
+Json& Json::operator=(const Json& other) {
+  if (this != &other) *this = Json(other);
+  return *this;
+}
+
+Json& Json::operator=(Json&& other) noexcept = default;
+
+Json::~Json() = default;
+
+Json Json::from_cbor(std::string cbor, std::string_view field) {
+  CborChecker(cbor, field).check();
+  Json json;
+  json.state_->value = nullptr;
+  json.state_->decoded.store(false, std::memory_order_release);
+  json.state_->cbor = std::move(cbor);
+  json.state_->has_cbor.store(true, std::memory_order_release);
+  return json;
+}
+
+const nlohmann::json& Json::value() const {
+  if (!state_) return empty_object();
+  if (!state_->decoded.load(std::memory_order_acquire)) {
+    std::scoped_lock lock(state_->mu);
+    if (!state_->decoded.load(std::memory_order_relaxed)) {
+      // The bytes passed CborChecker, so this parse is bounded and cannot fail.
+      state_->value = nlohmann::json::from_cbor(state_->cbor);
+      state_->decoded.store(true, std::memory_order_release);
+    }
+  }
+  return state_->value;
+}
+
+nlohmann::json& Json::mutable_value() {
+  if (!state_) {
+    state_ = std::make_unique<State>();
+    state_->value = nlohmann::json::object();
+    state_->decoded.store(true, std::memory_order_release);
+  }
+  value();
+  state_->has_cbor.store(false, std::memory_order_release);
+  state_->cbor.clear();
+  state_->cbor.shrink_to_fit();
+  return state_->value;
+}
+
+std::string Json::cbor() const {
+  if (!state_) {
+    const std::vector<std::uint8_t> bytes =
+        nlohmann::json::to_cbor(empty_object());
+    return std::string(bytes.begin(), bytes.end());
+  }
+  if (!state_->has_cbor.load(std::memory_order_acquire)) {
+    std::scoped_lock lock(state_->mu);
+    if (!state_->has_cbor.load(std::memory_order_relaxed)) {
+      const std::vector<std::uint8_t> bytes =
+          nlohmann::json::to_cbor(state_->value);
+      state_->cbor.assign(bytes.begin(), bytes.end());
+      state_->has_cbor.store(true, std::memory_order_release);
+    }
+  }
+  return state_->cbor;
+}
+
+bool Json::is_decoded() const noexcept {
+  return !state_ || state_->decoded.load(std::memory_order_acquire);
+}
+
+bool operator==(const Json& a, const Json& b) {
+  if (a.state_ && b.state_ && !a.is_decoded() && !b.is_decoded()) {
+    return a.state_->cbor == b.state_->cbor || a.value() == b.value();
+  }
+  return a.value() == b.value();
+}
+
+void validate_json(const Json& value, std::string_view field) {
+  if (!value.is_decoded())
+    return;  // Checked by from_cbor, and unchanged since.
+  check_value(value.value(), field);
+  const std::size_t size = value.cbor().size();
+  if (size > kMaxJsonBytes) {
+    invalid(field,
+            fmt::format("JSON value of {} bytes exceeds the limit of {} bytes",
+                        size, kMaxJsonBytes));
+  }
+}
+
+}  // namespace wfstore

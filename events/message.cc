@@ -354,9 +354,9 @@ std::string_view message_type_name(const Message& message) {
 }
 
 const std::vector<std::string_view>& message_type_names() {
-  static const std::vector<std::string_view> names(kTypeNames.begin(),
-                                                   kTypeNames.end());
-  return names;
+  static const std::vector<std::string_view> kNames(kTypeNames.begin(),
+                                                    kTypeNames.end());
+  return kNames;
 }
 
 const MessageCommon& message_common(const Message& message) {

@@ -41,7 +41,12 @@ using nlohmann::json;
 // 2026-11-28T12:34:56.789 UTC.
 constexpr std::int64_t kCreatedAtMs = 1795869296789;
 
-const std::regex kIsoLocal(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?)");
+// Python's naive datetime.isoformat(): microseconds only when non-zero.
+bool is_iso_local(const std::string& text) {
+  static const std::regex kIsoLocal(
+      R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?)");
+  return std::regex_match(text, kIsoLocal);
+}
 
 struct Fixture {
   std::string type;
@@ -52,7 +57,7 @@ struct Fixture {
 // Every fixture file, keyed by type name; checks each file is named after its
 // type.
 const std::map<std::string, Fixture>& fixtures() {
-  static const std::map<std::string, Fixture> loaded = [] {
+  static const std::map<std::string, Fixture> kLoaded = [] {
     std::map<std::string, Fixture> result;
     std::filesystem::path dir =
         std::filesystem::path(WFSTORE_TEST_DATA_DIR) / "fixtures" / "messages";
@@ -67,7 +72,7 @@ const std::map<std::string, Fixture>& fixtures() {
     }
     return result;
   }();
-  return loaded;
+  return kLoaded;
 }
 
 // `wire` without created_at, after checking created_at has Python's isoformat()
@@ -77,8 +82,7 @@ json without_created_at(json wire) {
   if (wire.contains("created_at")) {
     EXPECT_TRUE(wire["created_at"].is_string()) << wire.dump();
     if (wire["created_at"].is_string()) {
-      EXPECT_TRUE(
-          std::regex_match(wire["created_at"].get<std::string>(), kIsoLocal))
+      EXPECT_TRUE(is_iso_local(wire["created_at"].get<std::string>()))
           << wire["created_at"];
     }
     wire.erase("created_at");
@@ -100,7 +104,9 @@ Message default_message(std::size_t index) {
       index, std::make_index_sequence<std::variant_size_v<Message>>{});
 }
 
-// Sets TZ for the lifetime of the object and restores the previous value.
+// Sets TZ for the lifetime of the object and restores the previous value. The
+// environment calls are not thread-safe; these tests run on one thread.
+// NOLINTBEGIN(concurrency-mt-unsafe)
 class ScopedTimeZone {
  public:
   explicit ScopedTimeZone(const char* tz) {
@@ -122,6 +128,7 @@ class ScopedTimeZone {
  private:
   std::optional<std::string> old_;
 };
+// NOLINTEND(concurrency-mt-unsafe)
 
 std::string created_at(std::int64_t ms) {
   return message_to_wire(StartWorkflow{}, ms)

@@ -1,0 +1,117 @@
+// The store directory: its STORE identity file, the writer's LOCK, and the
+// paths of the log and the views inside it.
+//
+//   <dir>/STORE  := magic:u8[8] = "WFSTORE\n"
+//                   format_version:u32                  (little-endian; now 1)
+//                   store_uuid:u8[16]                   (random, RFC 4122
+//                   version 4) crc:u32 (little-endian)
+//   crc is the masked crc32c of every byte before it. Every format version
+//   keeps the magic first, the version next and the crc as the last four bytes,
+//   so any version's file can be checked before its version is judged.
+//   <dir>/LOCK   flock'd by the one writer; empty.
+//
+// STORE is written once, when the store is created (STORE.tmp, fdatasync,
+// rename, fsync of the directory), and never changed.
+//
+// Thread-safety: a StoreDir is immutable after it is opened; its accessors may
+// be called concurrently.
+
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "wfstore/file_system.h"
+
+namespace wfstore {
+
+inline constexpr std::string_view kStoreFileName = "STORE";
+inline constexpr std::string_view kStoreTempFileName = "STORE.tmp";
+inline constexpr std::string_view kLockFileName = "LOCK";
+inline constexpr std::string_view kStoreMagic = "WFSTORE\n";
+// The STORE format this code writes and the newest it reads.
+inline constexpr std::uint32_t kStoreFormatVersion = 1;
+// Size of a version-1 STORE file: magic, version, uuid, crc.
+inline constexpr std::size_t kStoreFileSize = 8 + 4 + 16 + 4;
+
+// The identity of a store, written in its STORE file and in every segment
+// header.
+struct StoreId {
+  std::array<std::uint8_t, 16> bytes{};
+
+  // A fresh random (version 4) id from std::random_device.
+  static StoreId random();
+  // Lowercase 8-4-4-4-12 hex, e.g. "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0".
+  std::string to_string() const;
+
+  friend bool operator==(const StoreId& a, const StoreId& b) {
+    return a.bytes == b.bytes;
+  }
+  friend bool operator!=(const StoreId& a, const StoreId& b) {
+    return !(a == b);
+  }
+};
+
+// Returns the bytes of a STORE file (grammar above). Any version may be
+// encoded, for tests of version checks; only kStoreFormatVersion is ever
+// written to a store.
+std::string encode_store_file(const StoreId& id, std::uint32_t format_version);
+
+// An open store directory; holds the LOCK when opened as the writer.
+// Move-only; destroying it releases the LOCK.
+class StoreDir {
+ public:
+  // Opens the store in `dir` as its one writer, creating it if `dir` is missing
+  // or empty: takes dir/LOCK, writes STORE (temp file, sync, rename, directory
+  // sync) and creates dir/log. A directory holding only the leftovers of an
+  // interrupted creation (LOCK, STORE.tmp) counts as empty. Throws
+  // InvalidArgumentError if `dir` is not empty and has no STORE, if STORE's
+  // magic is wrong, or if its format version is newer than kStoreFormatVersion;
+  // CorruptionError if STORE fails its checksum or has the wrong size;
+  // StoreLockedError if another writer (this process or another) holds the
+  // LOCK; IOError. Nothing is written before STORE checks pass and the LOCK is
+  // held.
+  static StoreDir create_or_open(std::shared_ptr<FileSystem> fs,
+                                 const std::filesystem::path& dir);
+
+  // Opens an existing store without creating anything. With `lock` false
+  // (read-only opens, replicas) it never writes and takes no lock. With `lock`
+  // true it takes the writer's LOCK (creating dir/LOCK if missing, its only
+  // write), for offline tools that change an existing store. Throws as
+  // create_or_open(), and InvalidArgumentError if `dir` is missing or has no
+  // STORE.
+  static StoreDir open_existing(std::shared_ptr<FileSystem> fs,
+                                const std::filesystem::path& dir, bool lock);
+
+  StoreDir(StoreDir&&) noexcept = default;
+  StoreDir& operator=(StoreDir&&) noexcept = default;
+  StoreDir(const StoreDir&) = delete;
+  StoreDir& operator=(const StoreDir&) = delete;
+  ~StoreDir() = default;
+
+  const StoreId& id() const { return id_; }
+  std::uint32_t format_version() const { return format_version_; }
+  // True if this holds the writer's LOCK.
+  bool holds_lock() const { return lock_ != nullptr; }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path log_dir() const { return dir_ / "log"; }
+  std::filesystem::path views_dir() const { return dir_ / "views"; }
+  const std::shared_ptr<FileSystem>& file_system() const { return fs_; }
+
+ private:
+  StoreDir(std::shared_ptr<FileSystem> fs, std::filesystem::path dir,
+           StoreId id, std::uint32_t format_version,
+           std::unique_ptr<FileLock> lock);
+
+  std::shared_ptr<FileSystem> fs_;
+  std::filesystem::path dir_;
+  StoreId id_;
+  std::uint32_t format_version_ = 0;
+  std::unique_ptr<FileLock> lock_;
+};
+
+}  // namespace wfstore

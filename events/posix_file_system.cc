@@ -1,0 +1,306 @@
+// The real FileSystem: POSIX calls on file descriptors, fdatasync for file
+// syncs, fsync of a directory descriptor for directory syncs, and flock for the
+// writer's LOCK.
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wfstore/errors.h"
+#include "wfstore/file_system.h"
+
+#include "wfstore_internal/posix_error.h"
+
+namespace wfstore {
+
+void throw_errno(const std::filesystem::path& path, std::string_view op,
+                 int err) {
+  throw IOError(fmt::format("{} {}: {}", op, path.string(),
+                            std::generic_category().message(err)));
+}
+
+void throw_errno(const std::filesystem::path& path, std::string_view op) {
+  throw_errno(path, op, errno);
+}
+
+namespace {
+
+constexpr mode_t kFileMode = 0644;
+constexpr mode_t kDirMode = 0755;
+
+// An owned file descriptor, closed when destroyed.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Gives up ownership; returns the descriptor.
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_ = -1;
+};
+
+UniqueFd open_fd(const std::filesystem::path& path, int flags,
+                 mode_t mode = 0) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw_errno(path, "open");
+  return UniqueFd(fd);
+}
+
+std::uint64_t fd_size(int fd, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_errno(path, "fstat");
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+// Closes `fd`, throwing on failure. EINTR is not retried: Linux has released
+// the descriptor already, and a retry could close a descriptor another thread
+// just opened.
+void close_fd(UniqueFd& fd, const std::filesystem::path& path) {
+  const int raw = fd.release();
+  if (::close(raw) != 0 && errno != EINTR) throw_errno(path, "close");
+}
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::filesystem::path path, UniqueFd fd)
+      : path_(std::move(path)),
+        fd_(std::move(fd)),
+        size_(fd_size(fd_.get(), path_)) {}
+
+  void append(std::string_view data) override {
+    check_open("write");
+    const char* p = data.data();
+    std::size_t left = data.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd_.get(), p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno(path_, "write");
+      }
+      if (n == 0) throw_errno(path_, "write", EIO);
+      const auto written = static_cast<std::size_t>(n);
+      p += written;
+      left -= written;
+      size_ += written;
+    }
+  }
+
+  void sync() override {
+    check_open("fdatasync");
+    int rc;
+    do {
+      rc = ::fdatasync(fd_.get());
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) throw_errno(path_, "fdatasync");
+  }
+
+  void truncate(std::uint64_t size) override {
+    check_open("ftruncate");
+    if (size > size_) {
+      throw IOError(fmt::format("ftruncate {}: size {} is past the end ({})",
+                                path_.string(), size, size_));
+    }
+    int rc;
+    do {
+      rc = ::ftruncate(fd_.get(), static_cast<off_t>(size));
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) throw_errno(path_, "ftruncate");
+    size_ = size;
+  }
+
+  std::uint64_t size() const override { return size_; }
+
+  void close() override {
+    if (fd_.valid()) close_fd(fd_, path_);
+  }
+
+  const std::filesystem::path& path() const override { return path_; }
+
+ private:
+  void check_open(std::string_view op) const {
+    if (!fd_.valid()) throw_errno(path_, op, EBADF);
+  }
+
+  std::filesystem::path path_;
+  UniqueFd fd_;
+  std::uint64_t size_;
+};
+
+class PosixReadableFile final : public ReadableFile {
+ public:
+  PosixReadableFile(std::filesystem::path path, UniqueFd fd)
+      : path_(std::move(path)), fd_(std::move(fd)) {}
+
+  std::size_t read(std::uint64_t offset, std::size_t n,
+                   char* dst) const override {
+    std::size_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(fd_.get(), dst + done, n - done,
+                                  static_cast<off_t>(offset + done));
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        throw_errno(path_, "pread");
+      }
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    return done;
+  }
+
+  std::uint64_t size() const override { return fd_size(fd_.get(), path_); }
+
+  const std::filesystem::path& path() const override { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  UniqueFd fd_;
+};
+
+// flock is per open file description: closing the descriptor releases the lock.
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+
+ private:
+  UniqueFd fd_;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  std::unique_ptr<WritableFile> open_writable(
+      const std::filesystem::path& path) override {
+    return std::make_unique<PosixWritableFile>(
+        path, open_fd(path, O_WRONLY | O_APPEND | O_CREAT, kFileMode));
+  }
+
+  std::unique_ptr<ReadableFile> open_readable(
+      const std::filesystem::path& path) const override {
+    return std::make_unique<PosixReadableFile>(path, open_fd(path, O_RDONLY));
+  }
+
+  std::string read_file(const std::filesystem::path& path) const override {
+    UniqueFd fd = open_fd(path, O_RDONLY);
+    std::string out;
+    char buf[16384];
+    for (;;) {
+      const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno(path, "read");
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+  void rename(const std::filesystem::path& from,
+              const std::filesystem::path& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      throw_errno(to, fmt::format("rename {} to", from.string()));
+    }
+  }
+
+  void remove(const std::filesystem::path& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      throw_errno(path, "unlink");
+  }
+
+  void create_directories(const std::filesystem::path& path) override {
+    std::filesystem::path partial;
+    for (const auto& part : path) {
+      partial /= part;
+      if (part.empty() || part == partial.root_path()) continue;
+      if (::mkdir(partial.c_str(), kDirMode) == 0) continue;
+      const int err = errno;
+      struct stat st {};
+      if (err == EEXIST && ::stat(partial.c_str(), &st) == 0 &&
+          S_ISDIR(st.st_mode))
+        continue;
+      throw_errno(partial, "mkdir", err);
+    }
+  }
+
+  void sync_dir(const std::filesystem::path& path) override {
+    UniqueFd fd = open_fd(path, O_RDONLY | O_DIRECTORY);
+    int rc;
+    do {
+      rc = ::fsync(fd.get());
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) throw_errno(path, "fsync");
+    close_fd(fd, path);
+  }
+
+  bool exists(const std::filesystem::path& path) const override {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) return true;
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    throw_errno(path, "stat");
+  }
+
+  std::vector<std::string> list_dir(
+      const std::filesystem::path& dir) const override {
+    std::error_code ec;
+    std::filesystem::directory_iterator it(dir, ec);
+    if (ec) throw_errno(dir, "opendir", ec.value());
+    std::vector<std::string> names;
+    for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      names.push_back(it->path().filename().string());
+    }
+    if (ec) throw_errno(dir, "readdir", ec.value());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::unique_ptr<FileLock> try_lock(
+      const std::filesystem::path& path) override {
+    UniqueFd fd = open_fd(path, O_RDWR | O_CREAT, kFileMode);
+    int rc;
+    do {
+      rc = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      if (errno == EWOULDBLOCK) return nullptr;
+      throw_errno(path, "flock");
+    }
+    return std::make_unique<PosixFileLock>(std::move(fd));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<FileSystem> posix_file_system() {
+  static const std::shared_ptr<FileSystem> kInstance =
+      std::make_shared<PosixFileSystem>();
+  return kInstance;
+}
+
+}  // namespace wfstore

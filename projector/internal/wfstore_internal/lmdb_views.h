@@ -1,0 +1,159 @@
+// The LMDB environment of a store's views: one named database per Table, write
+// transactions that implement ViewStore, read snapshots that implement
+// ViewReader, map growth, rebuild support.
+
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "wfstore_internal/view_store.h"
+
+namespace wfstore {
+
+struct LmdbViewsOptions {
+  // Initial map size in bytes: a sparse file for a writer; doubled whenever it
+  // fills. Default 64 GiB. Ignored by read-only opens, which follow the
+  // writer's size.
+  std::uint64_t map_size = std::uint64_t{64} << 30;
+  // Opens with MDB_RDONLY: never creates or writes data.mdb; begin_write() and
+  // drop_all() throw IOError.
+  bool read_only = false;
+  // LMDB reader slots for all threads and processes using the views.
+  unsigned max_readers = 1024;
+};
+
+// A views directory. Opens share one LMDB environment per directory per
+// process, so a read-only open of views this process writes sees every commit
+// at once.
+//
+// Thread-safe. Write transactions are serialized by LMDB: a thread that begins
+// one while another is active waits. A thread must not hold a read snapshot
+// while it begins a write transaction (map growth waits for every transaction
+// of the process to end).
+class LmdbViews {
+ public:
+  class WriteTxn;
+  class Snapshot;
+
+  // Opens (a writer also creates) the views in `dir` with every table. Throws
+  // IOError (also when a writer open meets views this process holds read-only),
+  // CorruptionError (a damaged environment; for read-only opens also a missing
+  // table).
+  static std::unique_ptr<LmdbViews> open(const std::filesystem::path& dir,
+                                         const LmdbViewsOptions& options = {});
+  ~LmdbViews();
+  LmdbViews(const LmdbViews&) = delete;
+  LmdbViews& operator=(const LmdbViews&) = delete;
+
+  // Begins a write transaction, first doubling the map if more than half of it
+  // is used. Throws IOError (read-only views).
+  WriteTxn begin_write();
+
+  // Runs fn in a write transaction and commits it. When the map fills
+  // (MapFullError from fn or the commit) it aborts, grows the map and runs fn
+  // again in a fresh transaction, so fn must be repeatable. Throws IOError,
+  // CorruptionError, whatever fn throws.
+  void write(const std::function<void(WriteTxn&)>& fn);
+
+  // Begins a read snapshot of the last commit. Throws IOError.
+  Snapshot begin_read() const;
+
+  // Ordered dump of `table` from a fresh snapshot. Throws IOError,
+  // CorruptionError.
+  std::vector<std::pair<std::string, std::string>> dump(Table table) const;
+
+  // Empties every table (meta included) in one transaction, for a rebuild.
+  // Throws IOError.
+  void drop_all();
+
+  // Flushes the map to disk (the writer opens with MDB_NOSYNC); no-op when
+  // read-only. Throws IOError.
+  void sync();
+
+  // The current map size in bytes. Throws IOError.
+  std::uint64_t map_size() const;
+  // Doubles the map unless another thread already grew it past `seen_map_size`.
+  // REQUIRES: the calling thread holds no transaction. Throws IOError.
+  void grow_map(std::uint64_t seen_map_size);
+
+  // The canonical directory.
+  const std::string& path() const;
+  bool read_only() const;
+
+  // Identity of the shared LMDB environment: equal for opens that share one.
+  const void* environment_for_testing() const;
+
+  // Implementation details; use open().
+  struct Impl;
+  explicit LmdbViews(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// A write transaction over the views. Aborts unless commit() is called. Writes
+// are visible to this transaction's own reads at once, to others after
+// commit().
+//
+// Not thread-safe. REQUIRES: the LmdbViews outlives it.
+class LmdbViews::WriteTxn final : public ViewStore {
+ public:
+  WriteTxn(WriteTxn&&) noexcept;
+  WriteTxn& operator=(WriteTxn&&) noexcept;
+  ~WriteTxn() override;
+
+  std::optional<std::string> get(Table table,
+                                 std::string_view key) const override;
+  void scan(Table table, std::string_view from_key, std::string_view to_key,
+            const ScanFn& fn, bool reverse = false) const override;
+  void put(Table table, std::string_view key, std::string_view value) override;
+  void del(Table table, std::string_view key) override;
+
+  // Commits. Finished either way. Throws MapFullError, IOError; IOError also
+  // once finished.
+  void commit();
+  // Aborts if active; idempotent.
+  void abort() noexcept;
+  bool active() const noexcept;
+
+ private:
+  friend class LmdbViews;
+  struct State;
+  explicit WriteTxn(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// A read snapshot of the views: sees the last commit before it began.
+// Short-lived: it blocks map growth while alive. Every call after it ends
+// throws IOError.
+//
+// Not thread-safe, but may move between threads (MDB_NOTLS). REQUIRES: the
+// LmdbViews outlives it.
+class LmdbViews::Snapshot final : public ViewReader {
+ public:
+  Snapshot(Snapshot&&) noexcept;
+  Snapshot& operator=(Snapshot&&) noexcept;
+  ~Snapshot() override;
+
+  std::optional<std::string> get(Table table,
+                                 std::string_view key) const override;
+  void scan(Table table, std::string_view from_key, std::string_view to_key,
+            const ScanFn& fn, bool reverse = false) const override;
+
+  // Ends the snapshot early; idempotent.
+  void release() noexcept;
+
+ private:
+  friend class LmdbViews;
+  struct State;
+  explicit Snapshot(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace wfstore

@@ -1,0 +1,353 @@
+// The LMDB wrapper: error translation, the process-wide environment registry,
+// map growth.
+
+#include "projector/lmdb.h"
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <system_error>
+#include <tuple>
+#include <utility>
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace wfstore::lmdb {
+namespace {
+
+MDB_val to_val(std::string_view s) noexcept {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+std::string_view from_val(const MDB_val& v) noexcept {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+[[noreturn]] void throw_error(int rc, std::string_view what,
+                              const std::string& path) {
+  std::string message = fmt::format("{}: {}: {}", path, what, mdb_strerror(rc));
+  switch (rc) {
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+      throw CorruptionError(message);
+    case MDB_MAP_FULL:
+      throw MapFullError(message);
+    default:
+      throw IOError(message);
+  }
+}
+
+}  // namespace
+
+void check(int rc, std::string_view what, const std::string& path) {
+  if (rc != MDB_SUCCESS) throw_error(rc, what, path);
+}
+
+unsigned writer_flags() {
+  return MDB_NOTLS | MDB_NOSYNC | MDB_WRITEMAP | MDB_NOMETASYNC;
+}
+
+// The process-wide registry: one MDB_env per directory per process. Entries
+// inherited through fork() belong to the parent (their pid differs) and are
+// ignored, never closed.
+class Registry {
+ public:
+  static Registry& instance() {
+    static Registry registry;
+    return registry;
+  }
+
+  std::shared_ptr<Env> open(const std::filesystem::path& dir,
+                            const EnvOptions& options) {
+    std::error_code ec;
+    if (!options.read_only) {
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        throw IOError(fmt::format("{}: create views directory: {}",
+                                  dir.string(), ec.message()));
+      }
+    }
+    const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
+    if (ec)
+      throw IOError(
+          fmt::format("{}: open views: {}", dir.string(), ec.message()));
+    struct stat st {};
+    if (::stat(canonical.c_str(), &st) != 0) {
+      throw IOError(fmt::format("{}: stat: {}", canonical.string(),
+                                std::strerror(errno)));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      throw IOError(
+          fmt::format("{}: open views: not a directory", canonical.string()));
+    }
+    Key key{st.st_dev, st.st_ino, canonical.string()};
+
+    std::scoped_lock lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.pid == ::getpid()) {
+      if (std::shared_ptr<Env> env = it->second.env.lock()) {
+        if (env->read_only() && !options.read_only) {
+          throw IOError(
+              fmt::format("{}: open views for writing: this process has them "
+                          "open read-only; close those "
+                          "first",
+                          key.path));
+        }
+        return env;
+      }
+    }
+    std::shared_ptr<Env> env = create(key.path, options);
+    entries_[key] = Entry{env, ::getpid()};
+    return env;
+  }
+
+ private:
+  struct Key {
+    dev_t dev;
+    ino_t ino;
+    std::string path;
+    bool operator<(const Key& o) const {
+      return std::tie(dev, ino, path) < std::tie(o.dev, o.ino, o.path);
+    }
+  };
+  struct Entry {
+    std::weak_ptr<Env> env;
+    pid_t pid;
+  };
+
+  // Opens a new environment. The deleter closes it under the registry mutex, so
+  // that a concurrent open of the same directory never overlaps the close
+  // (closing a second handle of lock.mdb would drop this process's fcntl locks
+  // on it).
+  std::shared_ptr<Env> create(const std::string& path,
+                              const EnvOptions& options) {
+    MDB_env* raw = nullptr;
+    check(mdb_env_create(&raw), "mdb_env_create", path);
+    auto env =
+        std::make_unique<Env>(Env::Passkey{}, raw, path, options.read_only);
+    check(mdb_env_set_maxreaders(raw, options.max_readers),
+          "mdb_env_set_maxreaders", path);
+    check(mdb_env_set_maxdbs(raw, options.max_dbs), "mdb_env_set_maxdbs", path);
+    unsigned flags = MDB_NOTLS | MDB_RDONLY;
+    if (!options.read_only) {
+      check(mdb_env_set_mapsize(raw, options.map_size), "mdb_env_set_mapsize",
+            path);
+      flags = writer_flags();
+      if (!options.write_map) flags &= ~static_cast<unsigned>(MDB_WRITEMAP);
+    }
+    check(mdb_env_open(raw, path.c_str(), flags, 0644), "mdb_env_open", path);
+    if (!options.read_only) {
+      int dead = 0;
+      check(mdb_reader_check(raw, &dead), "mdb_reader_check", path);
+    }
+    return std::shared_ptr<Env>(env.release(), [this](Env* e) {
+      std::scoped_lock lock(mu_);
+      for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+        if (it->first.path == e->path() && it->second.pid == ::getpid() &&
+            it->second.env.expired()) {
+          entries_.erase(it);
+          break;
+        }
+      }
+      std::unique_ptr<Env> owned(e);
+    });
+  }
+
+  std::mutex mu_;
+  std::map<Key, Entry> entries_;  // Guarded by mu_.
+};
+
+std::shared_ptr<Env> Env::open(const std::filesystem::path& dir,
+                               const EnvOptions& options) {
+  return Registry::instance().open(dir, options);
+}
+
+Env::Env(Passkey, MDB_env* env, std::string path, bool read_only)
+    : env_(env),
+      path_(std::move(path)),
+      read_only_(read_only),
+      opened_by_pid_(::getpid()) {}
+
+Env::~Env() {
+  // A child of fork() must not close its parent's environment: mdb_env_close
+  // would release the parent's reader slots.
+  if (opened_by_pid_ == ::getpid()) mdb_env_close(env_);
+}
+
+std::uint64_t Env::map_size() const {
+  MDB_envinfo info{};
+  check(mdb_env_info(env_, &info), "mdb_env_info", path_);
+  return info.me_mapsize;
+}
+
+std::uint64_t Env::used_size() const {
+  MDB_envinfo info{};
+  check(mdb_env_info(env_, &info), "mdb_env_info", path_);
+  MDB_stat stat{};
+  check(mdb_env_stat(env_, &stat), "mdb_env_stat", path_);
+  return (std::uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+}
+
+void Env::grow(std::uint64_t seen_map_size) {
+  std::unique_lock lock(resize_mu_);
+  const std::uint64_t current = map_size();
+  if (current != seen_map_size) return;
+  check(mdb_env_set_mapsize(env_, current * 2), "mdb_env_set_mapsize", path_);
+}
+
+void Env::adopt_map_size() {
+  std::unique_lock lock(resize_mu_);
+  check(mdb_env_set_mapsize(env_, 0), "mdb_env_set_mapsize", path_);
+}
+
+void Env::sync() {
+  if (read_only_) return;
+  check(mdb_env_sync(env_, 1), "mdb_env_sync", path_);
+}
+
+std::vector<std::optional<MDB_dbi>> Env::dbis(
+    const std::vector<std::string>& names, bool create) {
+  std::scoped_lock lock(dbi_mu_);
+  std::vector<std::optional<MDB_dbi>> handles(names.size());
+  bool all_cached = true;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto it = dbi_cache_.find(names[i]);
+    if (it != dbi_cache_.end()) {
+      handles[i] = it->second;
+    } else {
+      all_cached = false;
+    }
+  }
+  if (all_cached) return handles;
+  const bool write = create && !read_only_;
+  Txn txn(*this, !write);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (handles[i]) continue;
+    MDB_dbi dbi = 0;
+    const int rc =
+        mdb_dbi_open(txn.get(), names[i].c_str(), write ? MDB_CREATE : 0, &dbi);
+    if (rc == MDB_NOTFOUND) continue;
+    check(rc, "mdb_dbi_open " + names[i], path_);
+    handles[i] = dbi;
+  }
+  // Committing (also a read transaction) keeps the handles open for the
+  // environment.
+  txn.commit();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (handles[i]) dbi_cache_[names[i]] = *handles[i];
+  }
+  return handles;
+}
+
+Txn::Txn(Env& env, bool read_only) : env_(&env) {
+  for (;;) {
+    lock_ = std::shared_lock(env.resize_mutex());
+    const int rc =
+        mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
+    if (rc == MDB_MAP_RESIZED) {
+      // Another process grew the map: adopt its size (needs no transaction
+      // active here).
+      txn_ = nullptr;
+      lock_.unlock();
+      env.adopt_map_size();
+      continue;
+    }
+    if (rc != MDB_SUCCESS) {
+      txn_ = nullptr;
+      lock_.unlock();
+      throw_error(rc, "mdb_txn_begin", env.path());
+    }
+    return;
+  }
+}
+
+Txn::Txn(Txn&& other) noexcept
+    : env_(other.env_),
+      txn_(std::exchange(other.txn_, nullptr)),
+      lock_(std::move(other.lock_)) {}
+
+Txn& Txn::operator=(Txn&& other) noexcept {
+  if (this != &other) {
+    abort();
+    env_ = other.env_;
+    txn_ = std::exchange(other.txn_, nullptr);
+    lock_ = std::move(other.lock_);
+  }
+  return *this;
+}
+
+void Txn::commit() {
+  // LMDB frees the handle even when the commit fails.
+  MDB_txn* txn = std::exchange(txn_, nullptr);
+  const int rc = mdb_txn_commit(txn);
+  if (lock_.owns_lock()) lock_.unlock();
+  check(rc, "mdb_txn_commit", env_->path());
+}
+
+void Txn::abort() noexcept {
+  if (txn_ != nullptr) mdb_txn_abort(std::exchange(txn_, nullptr));
+  if (lock_.owns_lock()) lock_.unlock();
+}
+
+void Txn::fail(int rc, std::string_view what) {
+  // After a failed write LMDB allows nothing but abort on the transaction.
+  abort();
+  throw_error(rc, what, env_->path());
+}
+
+std::optional<std::string_view> Txn::get(MDB_dbi dbi,
+                                         std::string_view key) const {
+  MDB_val k = to_val(key);
+  MDB_val v{0, nullptr};
+  const int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  check(rc, "mdb_get", env_->path());
+  return from_val(v);
+}
+
+void Txn::put(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = to_val(key);
+  MDB_val v = to_val(value);
+  const int rc = mdb_put(txn_, dbi, &k, &v, 0);
+  if (rc != MDB_SUCCESS) fail(rc, "mdb_put");
+}
+
+bool Txn::del(MDB_dbi dbi, std::string_view key) {
+  MDB_val k = to_val(key);
+  const int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != MDB_SUCCESS) fail(rc, "mdb_del");
+  return true;
+}
+
+void Txn::clear(MDB_dbi dbi) {
+  const int rc = mdb_drop(txn_, dbi, 0);
+  if (rc != MDB_SUCCESS) fail(rc, "mdb_drop");
+}
+
+Cursor::Cursor(const Txn& txn, MDB_dbi dbi) : txn_(txn) {
+  check(mdb_cursor_open(txn.get(), dbi, &cursor_), "mdb_cursor_open",
+        txn.env().path());
+}
+
+Cursor::~Cursor() {
+  if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+}
+
+bool Cursor::move(MDB_cursor_op op, std::string_view key) {
+  if (op == MDB_SET_RANGE || op == MDB_SET || op == MDB_SET_KEY)
+    key_ = to_val(key);
+  const int rc = mdb_cursor_get(cursor_, &key_, &value_, op);
+  if (rc == MDB_NOTFOUND) return false;
+  check(rc, "mdb_cursor_get", txn_.env().path());
+  return true;
+}
+
+std::string_view Cursor::key() const noexcept { return from_val(key_); }
+
+std::string_view Cursor::value() const noexcept { return from_val(value_); }
+
+}  // namespace wfstore::lmdb

@@ -1,0 +1,203 @@
+// RAII wrapper over LMDB: environments shared through a process-wide registry,
+// transactions that abort unless committed, cursors, and check(), the one
+// translation point from LMDB return codes to wfstore exceptions. The only file
+// of the project that includes lmdb.h.
+
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <lmdb.h>
+
+#include "wfstore/errors.h"
+
+#include "wfstore_internal/view_store.h"
+
+namespace wfstore::lmdb {
+
+// Thrown by put/commit when the map is full (MDB_MAP_FULL). The transaction is
+// finished (aborted); grow the environment with Env::grow() and redo the
+// transaction's work.
+using MapFullError = wfstore::MapFullError;
+
+// Throws nothing if rc is MDB_SUCCESS. Otherwise throws CorruptionError for
+// MDB_CORRUPTED, MDB_PAGE_NOTFOUND and MDB_INVALID, MapFullError for
+// MDB_MAP_FULL, and IOError for every other code; the message is "{path}:
+// {what}: {mdb_strerror(rc)}". MDB_NOTFOUND is not an error: callers test for
+// it before calling check().
+void check(int rc, std::string_view what, const std::string& path);
+
+// Options of an environment. Only the first opener of a directory in a process
+// decides them; later opens share its environment.
+struct EnvOptions {
+  // Initial map size in bytes (a sparse file for a writer). Grows by doubling
+  // on MDB_MAP_FULL. Default 64 GiB.
+  std::uint64_t map_size = std::uint64_t{64} << 30;
+  // MDB_RDONLY: never creates or writes the data file; fails if the directory
+  // or the environment is missing.
+  bool read_only = false;
+  // Reader slots shared by all threads and processes (mdb_env_set_maxreaders).
+  unsigned max_readers = 1024;
+  // Named databases (mdb_env_set_maxdbs).
+  unsigned max_dbs = 32;
+  // Writer only: MDB_WRITEMAP (default). Off only to measure its effect.
+  bool write_map = true;
+};
+
+// The environment flags a writer opens with: MDB_NOTLS | MDB_NOSYNC |
+// MDB_WRITEMAP | MDB_NOMETASYNC. Read-only opens use MDB_NOTLS | MDB_RDONLY.
+unsigned writer_flags();
+
+// One MDB_env, shared by every open of its directory in this process (a
+// process-wide registry keyed by device, inode and canonical path). Holds a
+// mutex that transactions take shared for their lifetime and grow() takes
+// exclusively, because mdb_env_set_mapsize needs a moment with no transaction
+// active in the process.
+//
+// Thread-safe. The environment closes when the last shared_ptr goes away.
+class Env {
+ public:
+  // Returns the environment of `dir`, opening it (and for a writer creating
+  // `dir`) if this process has none. A writer open creates data.mdb/lock.mdb if
+  // missing; it reaps stale reader slots. Throws IOError if `dir` cannot be
+  // opened or created, if a writer open meets an environment this process
+  // opened read-only, or for a read-only open of a missing environment;
+  // CorruptionError for a damaged one.
+  static std::shared_ptr<Env> open(const std::filesystem::path& dir,
+                                   const EnvOptions& options);
+
+  // Only the registry constructs environments.
+  class Passkey {
+    friend class Registry;
+    Passkey() = default;
+  };
+  // Takes ownership of `env`, created but possibly not yet opened.
+  Env(Passkey, MDB_env* env, std::string path, bool read_only);
+  ~Env();
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+
+  MDB_env* get() const noexcept { return env_; }
+  // The canonical directory path, for messages.
+  const std::string& path() const noexcept { return path_; }
+  bool read_only() const noexcept { return read_only_; }
+  // The current map size in bytes. Throws IOError.
+  std::uint64_t map_size() const;
+  // Bytes of the map in use as of the last commit. Throws IOError.
+  std::uint64_t used_size() const;
+
+  // Doubles the map size (at least) if it is still `seen_map_size`, else does
+  // nothing (another thread grew it already). Waits until no transaction of
+  // this process is active. REQUIRES: the calling thread holds no transaction.
+  // Throws IOError.
+  void grow(std::uint64_t seen_map_size);
+
+  // Adopts the map size another process grew the environment to
+  // (MDB_MAP_RESIZED). Same locking as grow().
+  void adopt_map_size();
+
+  // Flushes the map to disk (mdb_env_sync with force). Throws IOError.
+  void sync();
+
+  // The handles of the named databases `names`, opened in one transaction (and
+  // created in it if `create` and the environment is writable), cached for the
+  // environment's life. A database that does not exist and is not created is
+  // nullopt. REQUIRES: the calling thread holds no transaction. Throws IOError,
+  // CorruptionError.
+  std::vector<std::optional<MDB_dbi>> dbis(
+      const std::vector<std::string>& names, bool create);
+
+  std::shared_mutex& resize_mutex() noexcept { return resize_mu_; }
+
+ private:
+  MDB_env* env_;
+  std::string path_;
+  bool read_only_;
+  int opened_by_pid_;
+  std::shared_mutex resize_mu_;
+  std::mutex dbi_mu_;
+  std::map<std::string, MDB_dbi> dbi_cache_;  // Guarded by dbi_mu_.
+};
+
+// A transaction that aborts unless commit() was called. Holds the environment's
+// resize mutex shared until it ends. Read transactions use MDB_NOTLS: they may
+// move between threads but not be used by two at once; keep them short, since
+// they block map growth.
+//
+// Not thread-safe. REQUIRES: the Env outlives the Txn.
+class Txn {
+ public:
+  // Begins a transaction (read-only if `read_only`). A read transaction that
+  // meets MDB_MAP_RESIZED adopts the new map size and retries. Throws IOError,
+  // CorruptionError.
+  Txn(Env& env, bool read_only);
+  ~Txn() { abort(); }
+  Txn(Txn&& other) noexcept;
+  Txn& operator=(Txn&& other) noexcept;
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  // Commits. The Txn is finished either way. Throws MapFullError, IOError.
+  void commit();
+  // Aborts if still active; idempotent.
+  void abort() noexcept;
+  bool active() const noexcept { return txn_ != nullptr; }
+
+  MDB_txn* get() const noexcept { return txn_; }
+  Env& env() const noexcept { return *env_; }
+
+  // The value for `key`, or nullopt if absent. The view is valid until the next
+  // write in this transaction or its end. Throws IOError, CorruptionError.
+  std::optional<std::string_view> get(MDB_dbi dbi, std::string_view key) const;
+  // Throws MapFullError (the transaction is then aborted), IOError.
+  void put(MDB_dbi dbi, std::string_view key, std::string_view value);
+  // Returns false if `key` was absent. Throws IOError.
+  bool del(MDB_dbi dbi, std::string_view key);
+  // Deletes every key of `dbi` (mdb_drop without deleting the database). Throws
+  // IOError.
+  void clear(MDB_dbi dbi);
+
+ private:
+  [[noreturn]] void fail(int rc, std::string_view what);
+
+  Env* env_;
+  MDB_txn* txn_ = nullptr;
+  std::shared_lock<std::shared_mutex> lock_;
+};
+
+// A cursor over one database of a transaction. The views it returns are valid
+// until the next write in the transaction or its end.
+//
+// Not thread-safe. REQUIRES: destroyed before its transaction ends.
+class Cursor {
+ public:
+  // Throws IOError.
+  Cursor(const Txn& txn, MDB_dbi dbi);
+  ~Cursor();
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+
+  // Positions the cursor (MDB_FIRST, MDB_LAST, MDB_NEXT, MDB_PREV, ...;
+  // MDB_SET_RANGE seeks to the first key >= `key`). Returns false at the end
+  // (MDB_NOTFOUND). Throws IOError, CorruptionError.
+  bool move(MDB_cursor_op op, std::string_view key = {});
+  std::string_view key() const noexcept;
+  std::string_view value() const noexcept;
+
+ private:
+  const Txn& txn_;
+  MDB_cursor* cursor_ = nullptr;
+  MDB_val key_{0, nullptr};
+  MDB_val value_{0, nullptr};
+};
+
+}  // namespace wfstore::lmdb

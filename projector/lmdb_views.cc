@@ -1,0 +1,237 @@
+// LmdbViews: the views' LMDB environment, its transactions and map growth.
+
+#include "wfstore_internal/lmdb_views.h"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "projector/lmdb.h"
+
+namespace wfstore {
+
+struct LmdbViews::Impl {
+  std::shared_ptr<lmdb::Env> env;
+  // This open's mode: a read-only open may share a writer's environment.
+  bool read_only = false;
+  std::array<MDB_dbi, kTableCount> dbis{};
+
+  MDB_dbi dbi(Table table) const { return dbis[table_index(table)]; }
+};
+
+struct LmdbViews::WriteTxn::State {
+  const Impl* impl;
+  lmdb::Txn txn;
+};
+
+struct LmdbViews::Snapshot::State {
+  const Impl* impl;
+  lmdb::Txn txn;
+};
+
+namespace {
+
+[[noreturn]] void throw_finished(const std::string& path) {
+  throw IOError(fmt::format("{}: views transaction already finished", path));
+}
+
+void txn_scan(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view from_key,
+              std::string_view to_key, const ScanFn& fn, bool reverse) {
+  if (!from_key.empty() && !to_key.empty() && from_key >= to_key) return;
+  lmdb::Cursor cursor(txn, dbi);
+  if (!reverse) {
+    bool ok = from_key.empty() ? cursor.move(MDB_FIRST)
+                               : cursor.move(MDB_SET_RANGE, from_key);
+    for (; ok; ok = cursor.move(MDB_NEXT)) {
+      if (!to_key.empty() && cursor.key() >= to_key) return;
+      if (!fn(cursor.key(), cursor.value())) return;
+    }
+    return;
+  }
+  bool ok = false;
+  if (to_key.empty()) {
+    ok = cursor.move(MDB_LAST);
+  } else {
+    // The last key below to_key: step back from the first key >= to_key, or
+    // start at the last key when every key is below it.
+    ok = cursor.move(MDB_SET_RANGE, to_key) ? cursor.move(MDB_PREV)
+                                            : cursor.move(MDB_LAST);
+  }
+  for (; ok; ok = cursor.move(MDB_PREV)) {
+    if (!from_key.empty() && cursor.key() < from_key) return;
+    if (!fn(cursor.key(), cursor.value())) return;
+  }
+}
+
+std::optional<std::string> txn_get(const LmdbViews::Impl* impl,
+                                   const lmdb::Txn& txn, Table table,
+                                   std::string_view key) {
+  if (!txn.active()) throw_finished(impl->env->path());
+  std::optional<std::string_view> value = txn.get(impl->dbi(table), key);
+  if (!value) return std::nullopt;
+  return std::string(*value);
+}
+
+}  // namespace
+
+LmdbViews::LmdbViews(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+LmdbViews::~LmdbViews() = default;
+
+std::unique_ptr<LmdbViews> LmdbViews::open(const std::filesystem::path& dir,
+                                           const LmdbViewsOptions& options) {
+  lmdb::EnvOptions env_options;
+  env_options.map_size = options.map_size;
+  env_options.read_only = options.read_only;
+  env_options.max_readers = options.max_readers;
+  env_options.max_dbs = kTableCount + 8;
+  auto impl = std::make_unique<Impl>();
+  impl->env = lmdb::Env::open(dir, env_options);
+  impl->read_only = options.read_only;
+  std::vector<std::string> names;
+  for (Table table : kAllTables) names.emplace_back(table_name(table));
+  const std::vector<std::optional<MDB_dbi>> handles =
+      impl->env->dbis(names, !options.read_only);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (!handles[i]) {
+      throw CorruptionError(fmt::format("{}: views table '{}' is missing",
+                                        impl->env->path(), names[i]));
+    }
+    impl->dbis[i] = *handles[i];
+  }
+  return std::make_unique<LmdbViews>(std::move(impl));
+}
+
+LmdbViews::WriteTxn LmdbViews::begin_write() {
+  lmdb::Env& env = *impl_->env;
+  if (impl_->read_only) {
+    throw IOError(fmt::format("{}: views are open read-only", env.path()));
+  }
+  // Growing before the map fills keeps MapFullError (and redone work) rare.
+  const std::uint64_t size = env.map_size();
+  if (env.used_size() > size / 2) env.grow(size);
+  return WriteTxn(std::make_unique<WriteTxn::State>(
+      WriteTxn::State{impl_.get(), lmdb::Txn(env, false)}));
+}
+
+void LmdbViews::write(const std::function<void(WriteTxn&)>& fn) {
+  for (;;) {
+    WriteTxn txn = begin_write();
+    const std::uint64_t seen = impl_->env->map_size();
+    try {
+      fn(txn);
+      txn.commit();
+      return;
+    } catch (const MapFullError&) {
+      txn.abort();
+      impl_->env->grow(seen);
+    }
+  }
+}
+
+LmdbViews::Snapshot LmdbViews::begin_read() const {
+  return Snapshot(std::make_unique<Snapshot::State>(
+      Snapshot::State{impl_.get(), lmdb::Txn(*impl_->env, true)}));
+}
+
+std::vector<std::pair<std::string, std::string>> LmdbViews::dump(
+    Table table) const {
+  const Snapshot snapshot = begin_read();
+  return dump_table(snapshot, table);
+}
+
+void LmdbViews::drop_all() {
+  write([this](WriteTxn& txn) {
+    for (Table table : kAllTables) txn.state_->txn.clear(impl_->dbi(table));
+  });
+}
+
+void LmdbViews::sync() {
+  if (!impl_->read_only) impl_->env->sync();
+}
+
+std::uint64_t LmdbViews::map_size() const { return impl_->env->map_size(); }
+
+void LmdbViews::grow_map(std::uint64_t seen_map_size) {
+  impl_->env->grow(seen_map_size);
+}
+
+const std::string& LmdbViews::path() const { return impl_->env->path(); }
+
+bool LmdbViews::read_only() const { return impl_->read_only; }
+
+const void* LmdbViews::environment_for_testing() const {
+  return impl_->env->get();
+}
+
+LmdbViews::WriteTxn::WriteTxn(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+LmdbViews::WriteTxn::WriteTxn(WriteTxn&&) noexcept = default;
+LmdbViews::WriteTxn& LmdbViews::WriteTxn::operator=(WriteTxn&&) noexcept =
+    default;
+LmdbViews::WriteTxn::~WriteTxn() = default;
+
+std::optional<std::string> LmdbViews::WriteTxn::get(
+    Table table, std::string_view key) const {
+  return txn_get(state_->impl, state_->txn, table, key);
+}
+
+void LmdbViews::WriteTxn::scan(Table table, std::string_view from_key,
+                               std::string_view to_key, const ScanFn& fn,
+                               bool reverse) const {
+  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  txn_scan(state_->txn, state_->impl->dbi(table), from_key, to_key, fn,
+           reverse);
+}
+
+void LmdbViews::WriteTxn::put(Table table, std::string_view key,
+                              std::string_view value) {
+  check_view_key(table, key);
+  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  state_->txn.put(state_->impl->dbi(table), key, value);
+}
+
+void LmdbViews::WriteTxn::del(Table table, std::string_view key) {
+  check_view_key(table, key);
+  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  state_->txn.del(state_->impl->dbi(table), key);
+}
+
+void LmdbViews::WriteTxn::commit() {
+  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  state_->txn.commit();
+}
+
+void LmdbViews::WriteTxn::abort() noexcept {
+  if (state_) state_->txn.abort();
+}
+
+bool LmdbViews::WriteTxn::active() const noexcept {
+  return state_ && state_->txn.active();
+}
+
+LmdbViews::Snapshot::Snapshot(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+LmdbViews::Snapshot::Snapshot(Snapshot&&) noexcept = default;
+LmdbViews::Snapshot& LmdbViews::Snapshot::operator=(Snapshot&&) noexcept =
+    default;
+LmdbViews::Snapshot::~Snapshot() = default;
+
+std::optional<std::string> LmdbViews::Snapshot::get(
+    Table table, std::string_view key) const {
+  return txn_get(state_->impl, state_->txn, table, key);
+}
+
+void LmdbViews::Snapshot::scan(Table table, std::string_view from_key,
+                               std::string_view to_key, const ScanFn& fn,
+                               bool reverse) const {
+  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  txn_scan(state_->txn, state_->impl->dbi(table), from_key, to_key, fn,
+           reverse);
+}
+
+void LmdbViews::Snapshot::release() noexcept {
+  if (state_) state_->txn.abort();
+}
+
+}  // namespace wfstore

@@ -1,0 +1,100 @@
+// Database is one store directory: the append-only log, its single writer with group
+// commit, and the LMDB read models folded from the log.
+//
+// Thread-safety: all methods may be called concurrently. The Database must outlive every
+// object obtained from it (the WorkflowStore, ranges, listeners).
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "wfstore/file_system.h"
+#include "wfstore/logger.h"
+#include "wfstore/workflow_store.h"
+
+namespace wfstore {
+
+enum class Durability : std::uint8_t {
+  // A commit returns after its group's fdatasync: a machine crash loses nothing
+  // acknowledged.
+  kSync = 0,
+  // A commit returns once written to the log file: a process crash loses nothing, a
+  // machine crash may lose the last few milliseconds (a background thread fdatasyncs).
+  kBuffered = 1,
+};
+
+// The store's source of time. Tests use a fake one.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Epoch milliseconds.
+  virtual std::int64_t now_ms() = 0;
+};
+
+// The system clock.
+std::shared_ptr<Clock> system_clock();
+
+struct DatabaseOptions {
+  // Default durability of commits; see Durability.
+  Durability durability = Durability::kSync;
+  // How often the background syncer fdatasyncs buffered commits.
+  std::chrono::milliseconds buffered_sync_interval{5};
+  // Time source for event timestamps, pause/resume times and queue times. Null: system.
+  std::shared_ptr<Clock> clock;
+  // Receives warnings (torn tail dropped, views rebuilt). Null: stderr.
+  Logger logger;
+  // Every file operation goes through this. Null: the POSIX file system.
+  std::shared_ptr<FileSystem> file_system;
+  // Initial LMDB map size (sparse); it grows on demand.
+  std::uint64_t map_size = std::uint64_t{64} << 30;
+};
+
+// Counters for tests and `wfstore stats`.
+struct DatabaseStats {
+  std::uint64_t commits = 0;        // committed (non-empty) commits
+  std::uint64_t groups = 0;         // writer groups
+  std::uint64_t fdatasyncs = 0;     // log syncs
+  std::uint64_t bytes_appended = 0;
+  std::uint64_t applied_lsn = 0;    // views
+  std::uint64_t durable_lsn = 0;    // log
+};
+
+class Database {
+ public:
+  // Opens or creates the store in `dir` as its one writer: recovers the log, catches the
+  // views up (or rebuilds them, with a warning). Throws StoreLockedError, CorruptionError,
+  // IOError, InvalidArgumentError (not a store, newer format).
+  static std::unique_ptr<Database> open(const std::filesystem::path& dir,
+                                        const DatabaseOptions& options = {});
+  // Opens `dir` for reading only; never writes. Serves the views as they are. Throws
+  // CorruptionError (views need a rebuild), IOError, InvalidArgumentError.
+  static std::unique_ptr<Database> open_read_only(const std::filesystem::path& dir,
+                                                  const DatabaseOptions& options = {});
+
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  // Best effort close; call close() to observe errors.
+  ~Database();
+
+  // The store; valid while this Database lives.
+  WorkflowStore& workflow_store();
+
+  DatabaseStats stats() const;
+
+  // Syncs, stops the background syncer, marks a clean close and releases files.
+  // Idempotent. Throws IOError.
+  void close();
+
+  class Impl;
+
+ private:
+  explicit Database(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wfstore

@@ -1,0 +1,255 @@
+// The POSIX FileSystem on real files: appends, reads, truncation, renames,
+// directories, errno translation, and flock semantics within and across
+// processes.
+
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wfstore/errors.h"
+#include "wfstore/file_system.h"
+
+#include "tests/testutil/temp_dir.h"
+
+namespace wfstore {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::ThrowsMessage;
+
+class PosixFileSystemTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<FileSystem> fs_ = posix_file_system();
+  testing::TempDir dir_;
+};
+
+TEST_F(PosixFileSystemTest, SameInstanceEveryTime) {
+  EXPECT_EQ(posix_file_system().get(), fs_.get());
+}
+
+TEST_F(PosixFileSystemTest, AppendSyncCloseThenReadBack) {
+  const auto path = dir_ / "a";
+  auto file = fs_->open_writable(path);
+  EXPECT_EQ(file->path(), path);
+  EXPECT_EQ(file->size(), 0u);
+  file->append("hello");
+  file->append("");
+  file->append(" world");
+  EXPECT_EQ(file->size(), 11u);
+  file->sync();
+  file->close();
+  file->close();
+  EXPECT_EQ(fs_->read_file(path), "hello world");
+
+  auto reader = fs_->open_readable(path);
+  EXPECT_EQ(reader->size(), 11u);
+  char buf[100];
+  ASSERT_EQ(reader->read(6, sizeof buf, buf), 5u);
+  EXPECT_EQ(std::string(buf, 5), "world");
+  EXPECT_EQ(reader->read(11, sizeof buf, buf), 0u);
+  EXPECT_EQ(reader->read(500, sizeof buf, buf), 0u);
+}
+
+TEST_F(PosixFileSystemTest, LargeAppendRoundTrips) {
+  std::string data;
+  for (int i = 0; i < (1 << 20); ++i)
+    data.push_back(static_cast<char>(i * 7 + i / 251));
+  auto file = fs_->open_writable(dir_ / "big");
+  file->append(data);
+  file->close();
+  EXPECT_EQ(fs_->read_file(dir_ / "big"), data);
+}
+
+TEST_F(PosixFileSystemTest, ReopenAppendsAtTheEnd) {
+  fs_->open_writable(dir_ / "a")->append("abc");
+  auto file = fs_->open_writable(dir_ / "a");
+  EXPECT_EQ(file->size(), 3u);
+  file->append("def");
+  EXPECT_EQ(file->size(), 6u);
+  EXPECT_EQ(fs_->read_file(dir_ / "a"), "abcdef");
+}
+
+TEST_F(PosixFileSystemTest, TruncateThenAppendGoesToTheNewEnd) {
+  auto file = fs_->open_writable(dir_ / "a");
+  file->append("0123456789");
+  file->truncate(4);
+  EXPECT_EQ(file->size(), 4u);
+  file->append("xy");
+  EXPECT_EQ(file->size(), 6u);
+  EXPECT_EQ(fs_->read_file(dir_ / "a"), "0123xy");
+  EXPECT_THAT([&] { file->truncate(7); },
+              ThrowsMessage<IOError>(HasSubstr("past the end")));
+  EXPECT_EQ(fs_->read_file(dir_ / "a"), "0123xy");
+}
+
+TEST_F(PosixFileSystemTest, ReaderSeesTheFileGrow) {
+  auto file = fs_->open_writable(dir_ / "a");
+  file->append("ab");
+  auto reader = fs_->open_readable(dir_ / "a");
+  EXPECT_EQ(reader->size(), 2u);
+  file->append("cd");
+  EXPECT_EQ(reader->size(), 4u);
+  char buf[4];
+  ASSERT_EQ(reader->read(0, 4, buf), 4u);
+  EXPECT_EQ(std::string(buf, 4), "abcd");
+}
+
+TEST_F(PosixFileSystemTest, UseAfterCloseThrows) {
+  auto file = fs_->open_writable(dir_ / "a");
+  file->close();
+  EXPECT_THAT([&] { file->append("x"); },
+              ThrowsMessage<IOError>(HasSubstr("write")));
+  EXPECT_THROW(file->sync(), IOError);
+  EXPECT_THROW(file->truncate(0), IOError);
+}
+
+TEST_F(PosixFileSystemTest, MissingFileErrorsNameTheOperationAndPath) {
+  const auto missing = dir_ / "missing";
+  const std::string expected =
+      "open " + missing.string() + ": No such file or directory";
+  EXPECT_THAT([&] { fs_->open_readable(missing); },
+              ThrowsMessage<IOError>(expected));
+  EXPECT_THAT([&] { fs_->read_file(missing); },
+              ThrowsMessage<IOError>(expected));
+  EXPECT_THAT([&] { fs_->open_writable(dir_ / "no" / "such"); },
+              ThrowsMessage<IOError>(HasSubstr("No such file or directory")));
+  EXPECT_FALSE(fs_->exists(missing));
+}
+
+TEST_F(PosixFileSystemTest, EnospcIsAnIOError) {
+  if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  auto file = fs_->open_writable("/dev/full");
+  EXPECT_THAT(
+      [&] { file->append("x"); },
+      ThrowsMessage<IOError>("write /dev/full: No space left on device"));
+}
+
+// RLIMIT_FSIZE turns the first write into a short one and the retry into EFBIG:
+// the loop must retry after a short write and then report the failure.
+TEST_F(PosixFileSystemTest, ShortWriteIsRetriedUntilItFails) {
+  const auto path = dir_ / "limited";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{4096, 4096};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(10);
+    auto file = posix_file_system()->open_writable(path);
+    try {
+      file->append(std::string(10000, 'x'));
+    } catch (const IOError& e) {
+      const bool ok =
+          std::string(e.what()).find("File too large") != std::string::npos &&
+          file->size() == 4096;
+      _exit(ok ? 0 : 11);
+    }
+    _exit(12);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(fs_->read_file(path), std::string(4096, 'x'));
+}
+
+TEST_F(PosixFileSystemTest, RenameReplacesTheTarget) {
+  fs_->open_writable(dir_ / "tmp")->append("new");
+  fs_->open_writable(dir_ / "cur")->append("old");
+  fs_->rename(dir_ / "tmp", dir_ / "cur");
+  EXPECT_FALSE(fs_->exists(dir_ / "tmp"));
+  EXPECT_EQ(fs_->read_file(dir_ / "cur"), "new");
+  EXPECT_THAT([&] { fs_->rename(dir_ / "tmp", dir_ / "cur"); },
+              ThrowsMessage<IOError>(
+                  HasSubstr("rename " + (dir_ / "tmp").string() + " to " +
+                            (dir_ / "cur").string() + ": No such file")));
+}
+
+TEST_F(PosixFileSystemTest, RemoveIsIdempotent) {
+  fs_->open_writable(dir_ / "a")->append("x");
+  EXPECT_TRUE(fs_->exists(dir_ / "a"));
+  fs_->remove(dir_ / "a");
+  EXPECT_FALSE(fs_->exists(dir_ / "a"));
+  fs_->remove(dir_ / "a");
+}
+
+TEST_F(PosixFileSystemTest, CreateDirectoriesMakesParentsAndIsIdempotent) {
+  const auto deep = dir_ / "x" / "y" / "z";
+  fs_->create_directories(deep);
+  fs_->create_directories(deep);
+  fs_->create_directories(dir_ / "x" / "y" / "z" / "");
+  EXPECT_TRUE(std::filesystem::is_directory(deep));
+  fs_->sync_dir(deep);
+  fs_->sync_dir(dir_ / "x");
+  fs_->open_writable(dir_ / "file")->append("x");
+  EXPECT_THAT(
+      [&] { fs_->create_directories(dir_ / "file" / "sub"); },
+      ThrowsMessage<IOError>(HasSubstr("mkdir " + (dir_ / "file").string())));
+}
+
+TEST_F(PosixFileSystemTest, SyncDirOfAMissingDirectoryThrows) {
+  EXPECT_THAT([&] { fs_->sync_dir(dir_ / "nope"); },
+              ThrowsMessage<IOError>(HasSubstr((dir_ / "nope").string())));
+}
+
+TEST_F(PosixFileSystemTest, ListDirIsSortedNamesOnly) {
+  for (const char* name : {"b", "a", "c.log", "B"})
+    fs_->open_writable(dir_ / name);
+  fs_->create_directories(dir_ / "sub");
+  EXPECT_THAT(fs_->list_dir(dir_.path()),
+              ElementsAre("B", "a", "b", "c.log", "sub"));
+  EXPECT_TRUE(fs_->list_dir(dir_ / "sub").empty());
+  EXPECT_THAT([&] { fs_->list_dir(dir_ / "nope"); },
+              ThrowsMessage<IOError>(HasSubstr("No such file")));
+}
+
+TEST_F(PosixFileSystemTest, TryLockIsExclusiveWithinTheProcess) {
+  const auto path = dir_ / "LOCK";
+  auto lock = fs_->try_lock(path);
+  ASSERT_NE(lock, nullptr);
+  EXPECT_TRUE(fs_->exists(path));
+  EXPECT_EQ(fs_->try_lock(path), nullptr);
+  lock.reset();
+  auto again = fs_->try_lock(path);
+  EXPECT_NE(again, nullptr);
+}
+
+// Returns the child's exit code: 0 if the lock was busy, 1 if it got it, 2 on
+// error.
+int try_lock_in_child(const std::filesystem::path& path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    try {
+      _exit(posix_file_system()->try_lock(path) == nullptr ? 0 : 1);
+    } catch (const Error&) {
+      _exit(2);
+    }
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+    return -1;
+  return WEXITSTATUS(status);
+}
+
+TEST_F(PosixFileSystemTest, TryLockIsExclusiveAcrossProcesses) {
+  const auto path = dir_ / "LOCK";
+  auto lock = fs_->try_lock(path);
+  ASSERT_NE(lock, nullptr);
+  EXPECT_EQ(try_lock_in_child(path), 0);
+  lock.reset();
+  EXPECT_EQ(try_lock_in_child(path), 1);
+}
+
+TEST_F(PosixFileSystemTest, TryLockInAMissingDirectoryThrows) {
+  EXPECT_THAT([&] { fs_->try_lock(dir_ / "nope" / "LOCK"); },
+              ThrowsMessage<IOError>(HasSubstr("open")));
+}
+
+}  // namespace
+}  // namespace wfstore

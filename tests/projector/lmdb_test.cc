@@ -1,0 +1,299 @@
+// Tests of the LMDB wrapper: transactions, error translation, the environment
+// registry, read-only opens, map growth, and a reader in another process.
+
+#include "projector/lmdb.h"
+
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wfstore/errors.h"
+
+#include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/keys.h"
+#include "wfstore_internal/lmdb_views.h"
+
+namespace wfstore {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::ThrowsMessage;
+
+class LmdbTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<lmdb::Env> open_env(bool read_only = false) {
+    lmdb::EnvOptions options;
+    options.read_only = read_only;
+    options.map_size = std::uint64_t{1} << 30;
+    return lmdb::Env::open(dir_.path() / "views", options);
+  }
+
+  static MDB_dbi table(lmdb::Env& env) {
+    return *env.dbis({"t"}, true).front();
+  }
+
+  static std::optional<std::string> read(lmdb::Env& env, std::string_view key) {
+    lmdb::Txn txn(env, true);
+    auto value = txn.get(table(env), key);
+    return value ? std::optional<std::string>(*value) : std::nullopt;
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(LmdbTest, TxnAbortedOnDestructionLeavesNothing) {
+  auto env = open_env();
+  const MDB_dbi dbi = table(*env);
+  {
+    lmdb::Txn txn(*env, false);
+    txn.put(dbi, "k", "v");
+    EXPECT_EQ(txn.get(dbi, "k"), "v");
+  }
+  EXPECT_EQ(read(*env, "k"), std::nullopt);
+}
+
+TEST_F(LmdbTest, CommitIsVisibleToLaterReadTxns) {
+  auto env = open_env();
+  const MDB_dbi dbi = table(*env);
+  lmdb::Txn before(*env, true);
+  lmdb::Txn txn(*env, false);
+  txn.put(dbi, "k", "v");
+  txn.commit();
+  EXPECT_FALSE(txn.active());
+  EXPECT_EQ(before.get(dbi, "k"),
+            std::nullopt);  // A snapshot from before the commit.
+  EXPECT_EQ(read(*env, "k"), "v");
+}
+
+TEST_F(LmdbTest, DelAndCursorWalkInKeyOrder) {
+  auto env = open_env();
+  const MDB_dbi dbi = table(*env);
+  lmdb::Txn txn(*env, false);
+  for (const char* key : {"b", "a", "c"}) txn.put(dbi, key, key);
+  EXPECT_TRUE(txn.del(dbi, "b"));
+  EXPECT_FALSE(txn.del(dbi, "b"));
+  std::string keys;
+  {
+    lmdb::Cursor cursor(txn, dbi);
+    for (bool ok = cursor.move(MDB_FIRST); ok; ok = cursor.move(MDB_NEXT))
+      keys += cursor.key();
+  }
+  EXPECT_EQ(keys, "ac");
+}
+
+TEST_F(LmdbTest, CheckTranslatesReturnCodes) {
+  EXPECT_NO_THROW(lmdb::check(MDB_SUCCESS, "mdb_get", "/v"));
+  for (int rc : {MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID}) {
+    EXPECT_THAT(
+        [&] { lmdb::check(rc, "mdb_get", "/some/views"); },
+        ThrowsMessage<CorruptionError>(HasSubstr("/some/views: mdb_get: ")));
+  }
+  EXPECT_THROW(lmdb::check(MDB_MAP_FULL, "mdb_put", "/v"), MapFullError);
+  EXPECT_THAT([&] { lmdb::check(EIO, "mdb_txn_commit", "/v"); },
+              ThrowsMessage<IOError>(
+                  HasSubstr("/v: mdb_txn_commit: Input/output error")));
+}
+
+TEST_F(LmdbTest, DamagedDataFileIsCorruptionNamingThePath) {
+  std::filesystem::create_directories(dir_ / "views");
+  std::ofstream(dir_ / "views" / "data.mdb") << std::string(16384, 'x');
+  EXPECT_THAT(
+      [&] { open_env(true); },
+      ThrowsMessage<CorruptionError>(HasSubstr((dir_ / "views").string())));
+}
+
+TEST_F(LmdbTest, RegistrySharesOneEnvironmentPerDirectory) {
+  auto writer = open_env();
+  auto reader = open_env(true);
+  EXPECT_EQ(writer.get(), reader.get());
+  EXPECT_FALSE(reader->read_only());
+  // Another spelling of the same directory finds the same environment.
+  std::filesystem::create_symlink(dir_ / "views", dir_ / "link");
+  lmdb::EnvOptions options;
+  options.read_only = true;
+  EXPECT_EQ(lmdb::Env::open(dir_ / "link", options).get(), writer.get());
+  EXPECT_EQ(lmdb::Env::open(dir_.path() / "." / "views", options).get(),
+            writer.get());
+}
+
+TEST_F(LmdbTest, ReadOnlyViewsShareTheWritersEnvironmentAndSeeItsCommits) {
+  LmdbViewsOptions options;
+  auto writer = LmdbViews::open(dir_ / "views", options);
+  options.read_only = true;
+  auto reader = LmdbViews::open(dir_ / "views", options);
+  EXPECT_EQ(writer->environment_for_testing(),
+            reader->environment_for_testing());
+  LmdbViews::WriteTxn txn = writer->begin_write();
+  txn.put(Table::kWorkflows, "w", "1");
+  txn.commit();
+  EXPECT_EQ(reader->begin_read().get(Table::kWorkflows, "w"), "1");
+  EXPECT_THROW(reader->begin_write(), IOError);
+}
+
+TEST_F(LmdbTest, WriterOpenWhileReadOnlyOpenInThisProcessFails) {
+  { LmdbViews::open(dir_ / "views"); }
+  LmdbViewsOptions options;
+  options.read_only = true;
+  auto reader = LmdbViews::open(dir_ / "views", options);
+  EXPECT_THAT([&] { LmdbViews::open(dir_ / "views"); },
+              ThrowsMessage<IOError>(HasSubstr("read-only")));
+  reader.reset();
+  EXPECT_NO_THROW(
+      LmdbViews::open(dir_ / "views"));  // The registry forgot the closed one.
+}
+
+TEST_F(LmdbTest, ReadOnlyOpenOfMissingViewsFailsAndCreatesNothing) {
+  LmdbViewsOptions options;
+  options.read_only = true;
+  EXPECT_THAT([&] { LmdbViews::open(dir_ / "views", options); },
+              ThrowsMessage<IOError>(HasSubstr((dir_ / "views").string())));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "views"));
+  std::filesystem::create_directories(dir_ / "empty");
+  EXPECT_THROW(LmdbViews::open(dir_ / "empty", options), IOError);
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "empty"));
+}
+
+struct FileState {
+  std::string bytes;
+  struct stat st {};
+};
+
+FileState file_state(const std::filesystem::path& path) {
+  FileState state;
+  std::ifstream in(path, std::ios::binary);
+  state.bytes.assign(std::istreambuf_iterator<char>(in),
+                     std::istreambuf_iterator<char>());
+  EXPECT_EQ(::stat(path.c_str(), &state.st), 0) << path;
+  return state;
+}
+
+std::set<std::string> listing(const std::filesystem::path& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    names.insert(entry.path().filename().string());
+  }
+  return names;
+}
+
+TEST_F(LmdbTest, ReadOnlyOpenNeverWritesTheDataFile) {
+  {
+    LmdbViewsOptions options;
+    options.map_size = std::uint64_t{1}
+                       << 20;  // data.mdb is as large as the map.
+    auto writer = LmdbViews::open(dir_ / "views", options);
+    writer->write([](LmdbViews::WriteTxn& txn) {
+      for (std::uint64_t i = 0; i < 100; ++i)
+        txn.put(Table::kStages, keys::encode_u64(i), "stage");
+    });
+  }
+  const auto names = listing(dir_ / "views");
+  const FileState data = file_state(dir_ / "views" / "data.mdb");
+  const FileState lock = file_state(dir_ / "views" / "lock.mdb");
+  ::usleep(20000);  // Let a write, if there were one, land on a later mtime.
+  {
+    LmdbViewsOptions options;
+    options.read_only = true;
+    auto reader = LmdbViews::open(dir_ / "views", options);
+    EXPECT_EQ(reader->dump(Table::kStages).size(), 100u);
+    EXPECT_NO_THROW(reader->sync());
+    EXPECT_THROW(reader->drop_all(), IOError);
+  }
+  const FileState data_after = file_state(dir_ / "views" / "data.mdb");
+  EXPECT_EQ(data_after.bytes, data.bytes);
+  EXPECT_EQ(data_after.st.st_size, data.st.st_size);
+  EXPECT_EQ(data_after.st.st_mtim.tv_sec, data.st.st_mtim.tv_sec);
+  EXPECT_EQ(data_after.st.st_mtim.tv_nsec, data.st.st_mtim.tv_nsec);
+  EXPECT_EQ(file_state(dir_ / "views" / "lock.mdb").st.st_size,
+            lock.st.st_size);
+  EXPECT_EQ(listing(dir_ / "views"), names);
+}
+
+TEST_F(LmdbTest, MapGrowsWhenATransactionOverflowsIt) {
+  LmdbViewsOptions options;
+  options.map_size = std::uint64_t{1} << 20;
+  auto views = LmdbViews::open(dir_ / "views", options);
+  int runs = 0;
+  views->write([&](LmdbViews::WriteTxn& txn) {
+    ++runs;
+    for (std::uint64_t j = 0; j < 1024; ++j) {
+      txn.put(Table::kStages, keys::encode_u64(j), std::string(1024, 'v'));
+    }
+  });
+  EXPECT_GT(runs, 1);
+  EXPECT_GE(views->map_size(), std::uint64_t{2} << 20);
+  EXPECT_EQ(views->dump(Table::kStages).size(), 1024u);
+}
+
+// Writes one byte to `fd` and reads one from `in_fd`; false on failure.
+bool signal_byte(int fd) { return ::write(fd, "x", 1) == 1; }
+bool wait_byte(int fd) {
+  char c = 0;
+  return ::read(fd, &c, 1) == 1;
+}
+
+// The child's side of ReaderProcessSeesTheWritersCommits; returns its exit
+// code.
+int run_reader_child(const std::filesystem::path& dir, int to_parent,
+                     int from_parent) {
+  try {
+    LmdbViewsOptions options;
+    options.read_only = true;
+    auto views = LmdbViews::open(dir, options);
+    if (views->begin_read().get(Table::kWorkflows, "first") != "1") return 10;
+    if (!signal_byte(to_parent) || !wait_byte(from_parent)) return 11;
+    // The writer has grown the map past this process's mapping:
+    // MDB_MAP_RESIZED.
+    LmdbViews::Snapshot snapshot = views->begin_read();
+    if (snapshot.get(Table::kWorkflows, "second") != "2") return 12;
+    if (dump_table(snapshot, Table::kStages).size() != 2048) return 13;
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "reader child: %s\n", e.what());
+    return 20;
+  }
+}
+
+TEST_F(LmdbTest, ReaderProcessSeesTheWritersCommits) {
+  LmdbViewsOptions options;
+  options.map_size = std::uint64_t{1} << 20;
+  auto writer = LmdbViews::open(dir_ / "views", options);
+  writer->write([](LmdbViews::WriteTxn& txn) {
+    txn.put(Table::kWorkflows, "first", "1");
+  });
+  const std::uint64_t map_before = writer->map_size();
+  int to_parent[2];
+  int to_child[2];
+  ASSERT_EQ(::pipe(to_parent), 0);
+  ASSERT_EQ(::pipe(to_child), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0)
+    ::_exit(run_reader_child(dir_ / "views", to_parent[1], to_child[0]));
+  ASSERT_TRUE(wait_byte(to_parent[0]));
+  writer->write([](LmdbViews::WriteTxn& txn) {
+    for (std::uint64_t i = 0; i < 2048; ++i) {
+      txn.put(Table::kStages, keys::encode_u64(i), std::string(1024, 'v'));
+    }
+    txn.put(Table::kWorkflows, "second", "2");
+  });
+  EXPECT_GT(writer->map_size(), map_before);
+  ASSERT_TRUE(signal_byte(to_child[1]));
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  for (int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]})
+    ::close(fd);
+  // The child's exit closed none of this process's environment.
+  EXPECT_EQ(writer->begin_read().get(Table::kWorkflows, "second"), "2");
+}
+
+}  // namespace
+}  // namespace wfstore

@@ -1,0 +1,333 @@
+// The sample workflows of sample_workflows.h.
+
+#include "tests/testutil/sample_workflows.h"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "wfstore/limits.h"
+
+namespace wfstore::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t kStart = 1'717'171'717'000;  // epoch ms, June 2024
+
+TaskExecution make_task(const std::string& stage_id, int index,
+                        std::string name, std::string implementing_class,
+                        WorkflowStatus status) {
+  TaskExecution task;
+  task.id = stage_id + ".t" + std::to_string(index);
+  task.name = std::move(name);
+  task.implementing_class = std::move(implementing_class);
+  task.status = status;
+  return task;
+}
+
+StageExecution make_stage(const std::string& workflow_id, std::string ref_id,
+                          std::string type, std::string name,
+                          WorkflowStatus status) {
+  StageExecution stage;
+  stage.id = workflow_id + "." + ref_id;
+  stage.execution_id = workflow_id;
+  stage.ref_id = std::move(ref_id);
+  stage.type = std::move(type);
+  stage.name = std::move(name);
+  stage.status = status;
+  return stage;
+}
+
+// A finished task (times set, version bumped by its two updates).
+void finish(TaskExecution& task, std::int64_t start, std::int64_t end) {
+  task.start_time = start;
+  task.end_time = end;
+  task.version = 2;
+}
+
+}  // namespace
+
+Workflow diamond_workflow(std::string id) {
+  Workflow w;
+  w.id = std::move(id);
+  w.type = WorkflowType::kPipeline;
+  w.application = "payments";
+  w.name = "release-2024.06";
+  w.status = WorkflowStatus::kRunning;
+  w.context = json{{"environment", "production"},
+                   {"requested_by", "ci-bot"},
+                   {"regions", json::array({"eu-west-1", "us-east-1"})}};
+  w.trigger.type = "webhook";
+  w.trigger.user = "ci-bot";
+  w.trigger.parameters = json{{"branch", "main"}, {"commit", "9f1c2ab"}};
+  w.trigger.artifacts = json::array(
+      {json{{"type", "docker"}, {"reference", "registry/payments:9f1c2ab"}}});
+  w.trigger.payload = json{{"pusher", "alice"}, {"forced", false}};
+  w.start_time = kStart;
+  w.pipeline_config_id = "payments-release";
+  w.origin = "api";
+
+  StageExecution setup =
+      make_stage(w.id, "setup", "setup", "Set up", WorkflowStatus::kSucceeded);
+  setup.context = json{{"workspace", "/srv/build"}};
+  setup.outputs = json{{"artifact_version", "1.4.2"},
+                       {"artifacts", json::array({"manifest.json"})},
+                       {"winner", "setup"}};
+  setup.start_time = kStart;
+  setup.end_time = kStart + 1'200;
+  setup.version = 3;
+  setup.tasks.push_back(make_task(setup.id, 0, "checkout",
+                                  "stabilize.tasks.Checkout",
+                                  WorkflowStatus::kSucceeded));
+  finish(setup.tasks.back(), kStart, kStart + 1'200);
+
+  StageExecution linux_build =
+      make_stage(w.id, "build_linux", "build", "Build (linux)",
+                 WorkflowStatus::kSucceeded);
+  linux_build.requisite_stage_ref_ids = {"setup"};
+  linux_build.context = json{{"platform", "linux"}, {"jobs", 8}};
+  linux_build.outputs = json{{"binary", "payments-linux.tar.gz"},
+                             {"artifacts", json::array({"linux.tar.gz"})},
+                             {"winner", "build_linux"}};
+  linux_build.start_time = kStart + 1'300;
+  linux_build.end_time = kStart + 60'000;
+  linux_build.version = 4;
+  linux_build.tasks.push_back(make_task(linux_build.id, 0, "compile",
+                                        "stabilize.tasks.Shell",
+                                        WorkflowStatus::kSucceeded));
+  finish(linux_build.tasks.back(), kStart + 1'300, kStart + 50'000);
+  linux_build.tasks.push_back(make_task(linux_build.id, 1, "package",
+                                        "stabilize.tasks.Shell",
+                                        WorkflowStatus::kSucceeded));
+  finish(linux_build.tasks.back(), kStart + 50'000, kStart + 60'000);
+  linux_build.tasks.front().stage_start = true;
+  linux_build.tasks.back().stage_end = true;
+
+  StageExecution mac_build = make_stage(
+      w.id, "build_mac", "build", "Build (macOS)", WorkflowStatus::kSucceeded);
+  mac_build.requisite_stage_ref_ids = {"setup"};
+  mac_build.context = json{{"platform", "macos"}, {"jobs", 4}};
+  mac_build.outputs = json{{"binary", "payments-macos.tar.gz"},
+                           {"artifacts", json::array({"macos.tar.gz"})},
+                           {"winner", "build_mac"}};
+  mac_build.start_time = kStart + 1'300;
+  mac_build.end_time = kStart + 90'000;
+  mac_build.version = 4;
+  mac_build.tasks.push_back(make_task(mac_build.id, 0, "compile",
+                                      "stabilize.tasks.Shell",
+                                      WorkflowStatus::kSucceeded));
+  finish(mac_build.tasks.back(), kStart + 1'300, kStart + 90'000);
+
+  StageExecution deploy =
+      make_stage(w.id, "deploy", "deploy", "Deploy", WorkflowStatus::kRunning);
+  deploy.requisite_stage_ref_ids = {"build_linux", "build_mac"};
+  deploy.context = json{{"strategy", "red-black"},
+                        {"_output_reducers", json{{"artifacts", "concat"}}}};
+  deploy.start_time = kStart + 90'100;
+  deploy.version = 2;
+  deploy.join_type = JoinType::kAnd;
+  deploy.mutex_key = "payments-production";
+  deploy.tasks.push_back(make_task(deploy.id, 0, "rollout",
+                                   "stabilize.tasks.Deploy",
+                                   WorkflowStatus::kRunning));
+  deploy.tasks.back().start_time = kStart + 90'200;
+  deploy.tasks.back().version = 1;
+  deploy.tasks.push_back(make_task(deploy.id, 1, "wait_for_healthy",
+                                   "stabilize.tasks.WaitForHealthy",
+                                   WorkflowStatus::kNotStarted));
+
+  StageExecution precheck =
+      make_stage(w.id, "deploy_precheck", "precheck", "Pre-deploy check",
+                 WorkflowStatus::kSucceeded);
+  precheck.parent_stage_id = deploy.id;
+  precheck.synthetic_stage_owner = SyntheticStageOwner::kStageBefore;
+  precheck.context = json{{"checks", json::array({"quota", "capacity"})}};
+  precheck.outputs = json{{"precheck", "ok"}, {"winner", "deploy_precheck"}};
+  precheck.start_time = kStart + 90'000;
+  precheck.end_time = kStart + 90'100;
+  precheck.version = 3;
+  precheck.tasks.push_back(make_task(precheck.id, 0, "check_quota",
+                                     "stabilize.tasks.CheckQuota",
+                                     WorkflowStatus::kSucceeded));
+  finish(precheck.tasks.back(), kStart + 90'000, kStart + 90'100);
+
+  StageExecution verify =
+      make_stage(w.id, "deploy_verify", "verify", "Verify deployment",
+                 WorkflowStatus::kNotStarted);
+  verify.parent_stage_id = deploy.id;
+  verify.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  verify.context = json{{"smoke_tests", json::array({"login", "charge"})}};
+  verify.outputs = json{{"winner", "deploy_verify"}};
+  verify.tasks.push_back(make_task(verify.id, 0, "smoke_test",
+                                   "stabilize.tasks.SmokeTest",
+                                   WorkflowStatus::kNotStarted));
+
+  StageExecution notify =
+      make_stage(w.id, "deploy_notify", "notify", "Notify channel",
+                 WorkflowStatus::kNotStarted);
+  notify.parent_stage_id = deploy.id;
+  notify.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  notify.requisite_stage_ref_ids = {"deploy_verify"};
+  notify.context = json{{"channel", "#releases"}};
+  notify.tasks.push_back(make_task(notify.id, 0, "post_message",
+                                   "stabilize.tasks.Notify",
+                                   WorkflowStatus::kNotStarted));
+
+  w.stages = {std::move(setup),  std::move(linux_build), std::move(mac_build),
+              std::move(deploy), std::move(precheck),    std::move(verify),
+              std::move(notify)};
+  return w;
+}
+
+Workflow full_workflow(std::string id) {
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::uint64_t kUMax = std::numeric_limits<std::uint64_t>::max();
+
+  const json nested = [] {
+    json inner = json{{"leaf", "🌿 blatt"}};
+    for (int depth = 0; depth < 20; ++depth) {
+      inner = json{{"level", depth}, {"child", std::move(inner)}};
+    }
+    return inner;
+  }();
+  const json rich =
+      json{{"int64_min", kMin},
+           {"int64_max", kMax},
+           {"uint64_max", kUMax},
+           {"negative_one", -1},
+           {"double", 3.141592653589793},
+           {"tiny_double", 5e-324},
+           {"big_double", 1.7976931348623157e308},
+           {"null", nullptr},
+           {"true", true},
+           {"false", false},
+           {"empty_object", json::object()},
+           {"empty_array", json::array()},
+           {"empty_string", ""},
+           {"nul inside", std::string("a\0b", 3)},
+           {"ключ 🔑", "значение — 値"},
+           {"mixed", json::array({1, "two", 3.5, nullptr, json{{"k", "v"}}})},
+           {"nested", nested}};
+
+  Workflow w;
+  w.id = std::move(id);
+  w.type = WorkflowType::kOrchestration;
+  w.application = "applicación-ü";
+  w.name = "全部のフィールド workflow";
+  w.status = WorkflowStatus::kSuspended;
+  w.context = json{{"rich", rich}, {"region", "東京"}};
+  w.trigger.type = "cron";
+  w.trigger.user = "ünïcødé-üser";
+  w.trigger.parameters = json{{"schedule", "0 * * * *"}, {"rich", rich}};
+  w.trigger.artifacts =
+      json::array({json{{"type", "s3"}, {"uri", "s3://bucket/ключ"}}, nested});
+  w.trigger.payload = json{{"payload", rich}};
+  w.start_time = kStart;
+  w.end_time = kMax;
+  w.start_time_expiry = kMin;
+  w.is_canceled = true;
+  w.canceled_by = "opérateur";
+  // Exactly kMaxStringBytes bytes, with a multi-byte character at the end.
+  w.cancellation_reason = std::string(kMaxStringBytes - 4, 'r') + "🛑";
+  w.paused = PausedDetails{"pauser 🙈", kStart + 1, kStart + 2, 12345};
+  w.pipeline_config_id = "config-Ω";
+  w.is_limit_concurrent = true;
+  w.max_concurrent_executions = kMax;
+  w.keep_waiting_pipelines = true;
+  w.origin = "deck-üi";
+
+  StageExecution prepare = make_stage(w.id, "prepare", "prepare", "Prépare",
+                                      WorkflowStatus::kSucceeded);
+  prepare.context = json{{"input", rich}};
+  prepare.outputs = json{{"prepared", true}, {"items", json::array({1, 2, 3})}};
+  prepare.start_time = kStart;
+  prepare.end_time = kStart + 10;
+  prepare.version = 1;
+  prepare.tasks.push_back(make_task(prepare.id, 0, "prepare",
+                                    "stabilize.tasks.Prepare",
+                                    WorkflowStatus::kSucceeded));
+
+  StageExecution hook_a = make_stage(w.id, "prepare_hook_a", "hook", "Hook A",
+                                     WorkflowStatus::kSucceeded);
+  hook_a.parent_stage_id = prepare.id;
+  hook_a.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  hook_a.outputs = json{{"hook", "a"}};
+
+  StageExecution hook_b =
+      make_stage(w.id, "prepare_hook_b", "hook ü", "Hook B — every field",
+                 WorkflowStatus::kFailedContinue);
+  hook_b.context =
+      json{{"rich", rich},
+           {"_output_reducers", json{{"items", "concat"}, {"total", "sum"}}}};
+  hook_b.outputs = json{{"rich", rich}, {"items", json::array({4, 5})}};
+  hook_b.requisite_stage_ref_ids = {"prepare_hook_a"};
+  hook_b.parent_stage_id = prepare.id;
+  hook_b.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  hook_b.start_time = kMin;
+  hook_b.end_time = kMax;
+  hook_b.start_time_expiry = kMax - 1;
+  hook_b.scheduled_time = kMin + 1;
+  hook_b.version = (std::int64_t{1} << 53) + 1;
+  hook_b.join_type = JoinType::kNOfM;
+  hook_b.join_threshold = kMax;
+  hook_b.split_type = SplitType::kOr;
+  hook_b.split_conditions = {{"fan_out", "ctx['items'] > 2"},
+                             {"später", "ctx[\"ü\"] == '✓'"}};
+  hook_b.mi_config =
+      MultiInstanceConfig{kMax, "item_count", false, true, "items_ü", 2, true};
+  hook_b.deferred_choice_group = "choice-α";
+  hook_b.milestone_ref_id = "milestone-β";
+  hook_b.milestone_status = "SUCCEEDED";
+  hook_b.mutex_key = "mutex-γ";
+  hook_b.cancel_region = "region-δ";
+  TaskExecution full_task =
+      make_task(hook_b.id, 0, "tâche complète", "stabilize.tasks.Everything",
+                WorkflowStatus::kFailedContinue);
+  full_task.start_time = kMin;
+  full_task.end_time = kMax;
+  full_task.stage_start = true;
+  full_task.stage_end = true;
+  full_task.loop_start = true;
+  full_task.loop_end = true;
+  full_task.task_exception_details =
+      json{{"exception", json{{"type", "ValueError"},
+                              {"message", "ungültig: \"x\""},
+                              {"traceback", json::array({"a.py:1", "b.py:2"})},
+                              {"rich", rich}}}};
+  full_task.version = kMax - 1;
+  hook_b.tasks.push_back(std::move(full_task));
+  hook_b.tasks.push_back(make_task(hook_b.id, 1, "second",
+                                   "stabilize.tasks.Second",
+                                   WorkflowStatus::kTerminal));
+
+  StageExecution fan_out = make_stage(w.id, "fan_out", "fan_out", "Fan out ⇶",
+                                      WorkflowStatus::kRunning);
+  fan_out.requisite_stage_ref_ids = {"prepare"};
+  fan_out.context = json{{"items", json::array({"a", "b", "c"})}};
+  fan_out.start_time = kStart + 20;
+  fan_out.version = 7;
+  fan_out.join_type = JoinType::kNOfM;
+  fan_out.join_threshold = 2;
+  fan_out.split_type = SplitType::kOr;
+  fan_out.split_conditions = {{"next", "True"}};
+  fan_out.mi_config =
+      MultiInstanceConfig{3, "", true, false, "items", 2, false};
+  for (int i = 0; i < 3; ++i) {
+    fan_out.tasks.push_back(
+        make_task(fan_out.id, i, "instance-" + std::to_string(i),
+                  "stabilize.tasks.Instance", WorkflowStatus::kRunning));
+    fan_out.tasks.back().loop_start = i == 0;
+    fan_out.tasks.back().loop_end = i == 2;
+  }
+
+  w.stages = {std::move(prepare), std::move(hook_a), std::move(hook_b),
+              std::move(fan_out)};
+  return w;
+}
+
+}  // namespace wfstore::testing

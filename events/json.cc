@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <ostream>
 #include <streambuf>
@@ -25,6 +26,9 @@ namespace wfstore {
 // Invariant: at least one of `cbor` (has_cbor) and `value` (decoded) is valid;
 // both are then the same value. Each flag is set once under `mu` and read with
 // acquire ordering, so const access is safe from many threads.
+// The implicit constructor is noexcept; nlohmann's null constructor only
+// asserts its invariant.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct Json::State {
   std::mutex mu;
   std::string cbor;
@@ -147,8 +151,13 @@ class CborChecker {
     if (expect_key && major != 3) fail("object key is not a string");
     switch (major) {
       case 0:
-      case 1:
         argument(info);
+        return;
+      case 1:
+        // nlohmann decodes -1 - n into an int64 and would silently wrap.
+        if (argument(info) > static_cast<std::uint64_t>(
+                                 std::numeric_limits<std::int64_t>::max()))
+          fail("negative integer out of range");
         return;
       case 2:
         fail("binary values are not allowed");

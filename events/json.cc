@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <ostream>
+#include <streambuf>
 #include <utility>
 #include <vector>
 
@@ -36,6 +38,39 @@ namespace {
 const nlohmann::json& empty_object() {
   static const nlohmann::json kEmpty = nlohmann::json::object();
   return kEmpty;
+}
+
+std::string encode(const nlohmann::json& value) {
+  std::string bytes;
+  nlohmann::json::to_cbor(value, bytes);
+  return bytes;
+}
+
+// A stream buffer that only counts what is written to it.
+class CountingBuffer : public std::streambuf {
+ public:
+  std::size_t count() const { return count_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) ++count_;
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char* /*s*/, std::streamsize n) override {
+    count_ += static_cast<std::size_t>(n);
+    return n;
+  }
+
+ private:
+  std::size_t count_ = 0;
+};
+
+// The size of the CBOR encoding of `value`, without materializing it.
+std::size_t encoded_size(const nlohmann::json& value) {
+  CountingBuffer buffer;
+  std::ostream out(&buffer);
+  nlohmann::json::to_cbor(value, out);
+  return buffer.count();
 }
 
 // One pass over a CBOR item: well-formed, within the limits, only the types
@@ -304,17 +339,11 @@ nlohmann::json& Json::mutable_value() {
 }
 
 std::string Json::cbor() const {
-  if (!state_) {
-    const std::vector<std::uint8_t> bytes =
-        nlohmann::json::to_cbor(empty_object());
-    return std::string(bytes.begin(), bytes.end());
-  }
+  if (!state_) return encode(empty_object());
   if (!state_->has_cbor.load(std::memory_order_acquire)) {
     std::scoped_lock lock(state_->mu);
     if (!state_->has_cbor.load(std::memory_order_relaxed)) {
-      const std::vector<std::uint8_t> bytes =
-          nlohmann::json::to_cbor(state_->value);
-      state_->cbor.assign(bytes.begin(), bytes.end());
+      state_->cbor = encode(state_->value);
       state_->has_cbor.store(true, std::memory_order_release);
     }
   }
@@ -336,7 +365,7 @@ void validate_json(const Json& value, std::string_view field) {
   if (!value.is_decoded())
     return;  // Checked by from_cbor, and unchanged since.
   check_value(value.value(), field);
-  const std::size_t size = value.cbor().size();
+  const std::size_t size = encoded_size(value.value());
   if (size > kMaxJsonBytes) {
     invalid(field,
             fmt::format("JSON value of {} bytes exceeds the limit of {} bytes",

@@ -1,0 +1,301 @@
+// The record codec of the read models.
+
+#include "projector/view_records.h"
+
+#include <utility>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "wfstore/errors.h"
+
+#include "wfstore_internal/event_codec.h"
+
+namespace wfstore::records {
+namespace {
+
+template <typename Payload>
+Payload decode_versioned(RecordReader& reader, Table table) {
+  const std::uint16_t version = reader.u16();
+  EventPayload payload = decode_payload(Payload::kType, version, reader.rest());
+  auto* typed = std::get_if<Payload>(&payload);
+  if (typed == nullptr) {
+    throw CorruptionError(fmt::format(
+        "views table {}: record decoded to the wrong type", table_name(table)));
+  }
+  return std::move(*typed);
+}
+
+}  // namespace
+
+void RecordWriter::str(std::string_view s) {
+  const auto size = static_cast<std::uint32_t>(s.size());
+  out_.push_back(static_cast<char>(size >> 24));
+  out_.push_back(static_cast<char>((size >> 16) & 0xff));
+  out_.push_back(static_cast<char>((size >> 8) & 0xff));
+  out_.push_back(static_cast<char>(size & 0xff));
+  out_.append(s);
+}
+
+void RecordWriter::opt_str(const std::optional<std::string>& s) {
+  u8(s ? 1 : 0);
+  if (s) str(*s);
+}
+
+void RecordWriter::opt_i64(const std::optional<std::int64_t>& v) {
+  u8(v ? 1 : 0);
+  if (v) i64(*v);
+}
+
+std::string_view RecordReader::take(std::size_t n) {
+  if (bytes_.size() - pos_ < n) {
+    fail(fmt::format("needs {} more bytes at byte {}", n, pos_));
+  }
+  std::string_view part = bytes_.substr(pos_, n);
+  pos_ += n;
+  return part;
+}
+
+void RecordReader::fail(std::string_view why) const {
+  throw CorruptionError(
+      fmt::format("views table {}: record {}", table_name(table_), why));
+}
+
+std::uint8_t RecordReader::u8() {
+  return static_cast<std::uint8_t>(take(1)[0]);
+}
+
+std::uint16_t RecordReader::u16() {
+  const std::string_view b = take(2);
+  return static_cast<std::uint16_t>((static_cast<std::uint8_t>(b[0]) << 8) |
+                                    static_cast<std::uint8_t>(b[1]));
+}
+
+std::uint64_t RecordReader::u64() { return keys::decode_u64(take(8)); }
+
+std::int64_t RecordReader::i64() { return keys::decode_i64(take(8)); }
+
+std::string_view RecordReader::str() {
+  const std::string_view b = take(4);
+  std::uint32_t size = 0;
+  for (char c : b) size = (size << 8) | static_cast<std::uint8_t>(c);
+  return take(size);
+}
+
+std::optional<std::string> RecordReader::opt_str() {
+  const std::uint8_t present = u8();
+  if (present > 1) fail(fmt::format("bad presence byte {}", present));
+  if (present == 0) return std::nullopt;
+  return std::string(str());
+}
+
+std::optional<std::int64_t> RecordReader::opt_i64() {
+  const std::uint8_t present = u8();
+  if (present > 1) fail(fmt::format("bad presence byte {}", present));
+  if (present == 0) return std::nullopt;
+  return i64();
+}
+
+std::string_view RecordReader::rest() {
+  std::string_view r = bytes_.substr(pos_);
+  pos_ = bytes_.size();
+  return r;
+}
+
+void RecordReader::expect_end() const {
+  if (pos_ != bytes_.size()) {
+    fail(fmt::format("has {} trailing bytes", bytes_.size() - pos_));
+  }
+}
+
+std::string encode_workflow_record(const Workflow& summary,
+                                   std::uint64_t next_position) {
+  RecordWriter w;
+  w.u64(next_position);
+  w.u16(WorkflowStored::kVersion);
+  w.rest(encode_payload(WorkflowStored{summary}));
+  return w.take();
+}
+
+WorkflowRecord decode_workflow_record(std::string_view value) {
+  RecordReader r(value, Table::kWorkflows);
+  WorkflowRecord record;
+  record.next_position = r.u64();
+  record.summary =
+      decode_versioned<WorkflowStored>(r, Table::kWorkflows).workflow;
+  return record;
+}
+
+std::string encode_stage_record(const StageExecution& stage,
+                                std::uint64_t workflow,
+                                std::uint64_t position) {
+  RecordWriter w;
+  w.u64(workflow);
+  w.u64(position);
+  w.u16(StageAdded::kVersion);
+  w.rest(encode_payload(StageAdded{stage}));
+  return w.take();
+}
+
+StageRecord decode_stage_record(std::string_view value) {
+  RecordReader r(value, Table::kStages);
+  StageRecord record;
+  record.workflow = r.u64();
+  record.position = r.u64();
+  record.stage = decode_versioned<StageAdded>(r, Table::kStages).stage;
+  return record;
+}
+
+std::string encode_stage_order(std::uint64_t stage, std::uint64_t parent,
+                               std::string_view ref_id) {
+  RecordWriter w;
+  w.u64(stage);
+  w.u64(parent);
+  w.rest(ref_id);
+  return w.take();
+}
+
+StageOrderEntry decode_stage_order(std::string_view value) {
+  RecordReader r(value, Table::kStageOrder);
+  StageOrderEntry entry;
+  entry.stage = r.u64();
+  entry.parent = r.u64();
+  entry.ref_id = r.rest();
+  return entry;
+}
+
+void append_start_time(std::string& key, std::optional<std::int64_t> time) {
+  if (time) {
+    key.push_back('\0');
+    keys::append_u64(key, keys::descending(static_cast<std::uint64_t>(*time) ^
+                                           (std::uint64_t{1} << 63)));
+  } else {
+    key.push_back('\1');
+    keys::append_u64(key, 0);
+  }
+}
+
+std::optional<std::int64_t> decode_start_time(std::string_view bytes) {
+  if (bytes.size() != kStartTimeBytes ||
+      static_cast<std::uint8_t>(bytes[0]) > 1) {
+    throw CorruptionError(
+        fmt::format("view key part {}: not a start time", keys::hex(bytes)));
+  }
+  if (bytes[0] == '\1') return std::nullopt;
+  return static_cast<std::int64_t>(
+      keys::descending(keys::decode_u64(bytes.substr(1))) ^
+      (std::uint64_t{1} << 63));
+}
+
+std::string start_index_key(std::optional<std::uint64_t> owner,
+                            std::optional<std::int64_t> start_time,
+                            std::uint64_t workflow) {
+  std::string key;
+  key.reserve(25);
+  if (owner) keys::append_u64(key, *owner);
+  append_start_time(key, start_time);
+  keys::append_u64(key, workflow);
+  return key;
+}
+
+std::string start_index_value(WorkflowStatus status,
+                              std::string_view workflow_id) {
+  RecordWriter w;
+  w.u8(static_cast<std::uint8_t>(status));
+  w.rest(workflow_id);
+  return w.take();
+}
+
+std::string encode_processed(const ProcessedRecord& record) {
+  RecordWriter w;
+  w.i64(record.processed_at);
+  w.u64(record.lsn);
+  w.opt_str(record.handler_type);
+  w.opt_str(record.execution_id);
+  return w.take();
+}
+
+ProcessedRecord decode_processed(std::string_view value) {
+  RecordReader r(value, Table::kProcessedMessages);
+  ProcessedRecord record;
+  record.processed_at = r.i64();
+  record.lsn = r.u64();
+  record.handler_type = r.opt_str();
+  record.execution_id = r.opt_str();
+  r.expect_end();
+  return record;
+}
+
+std::string encode_claim(const ClaimRecord& record) {
+  RecordWriter w;
+  w.str(record.execution_id);
+  w.str(record.claim_key);
+  w.str(record.stage_id);
+  w.i64(record.claimed_at);
+  return w.take();
+}
+
+ClaimRecord decode_claim(std::string_view value) {
+  RecordReader r(value, Table::kClaims);
+  ClaimRecord record;
+  record.execution_id = std::string(r.str());
+  record.claim_key = std::string(r.str());
+  record.stage_id = std::string(r.str());
+  record.claimed_at = r.i64();
+  r.expect_end();
+  return record;
+}
+
+std::string encode_queue(const QueueRecord& record) {
+  RecordWriter w;
+  w.str(record.execution_id);
+  w.str(record.message_type);
+  w.str(record.payload_cbor);
+  w.i64(record.deliver_at);
+  w.opt_i64(record.max_attempts);
+  w.i64(record.attempts);
+  w.opt_i64(record.lease_until);
+  return w.take();
+}
+
+QueueRecord decode_queue(std::string_view value) {
+  RecordReader r(value, Table::kQueueMessages);
+  QueueRecord record;
+  record.execution_id = std::string(r.str());
+  record.message_type = std::string(r.str());
+  record.payload_cbor = std::string(r.str());
+  record.deliver_at = r.i64();
+  record.max_attempts = r.opt_i64();
+  record.attempts = r.i64();
+  record.lease_until = r.opt_i64();
+  r.expect_end();
+  return record;
+}
+
+std::string encode_dead_letter(const DeadLetterRecord& record) {
+  RecordWriter w;
+  w.str(record.execution_id);
+  w.str(record.message_type);
+  w.str(record.payload_cbor);
+  w.opt_i64(record.max_attempts);
+  w.i64(record.attempts);
+  w.str(record.error);
+  w.i64(record.moved_at);
+  return w.take();
+}
+
+DeadLetterRecord decode_dead_letter(std::string_view value) {
+  RecordReader r(value, Table::kDeadLetters);
+  DeadLetterRecord record;
+  record.execution_id = std::string(r.str());
+  record.message_type = std::string(r.str());
+  record.payload_cbor = std::string(r.str());
+  record.max_attempts = r.opt_i64();
+  record.attempts = r.i64();
+  record.error = std::string(r.str());
+  record.moved_at = r.i64();
+  r.expect_end();
+  return record;
+}
+
+}  // namespace wfstore::records

@@ -1,0 +1,175 @@
+// The byte layouts of the read models' keys and values (see the table in
+// wfstore_internal/state_machine.h) and the small record codec that fold()
+// writes them with and the read side decodes them with. Workflow and stage
+// records reuse the event codec's payload encoding (WorkflowStored /
+// StageAdded), prefixed by the payload's schema version so that an older
+// record upcasts like an old event.
+
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "wfstore/event.h"
+#include "wfstore/model.h"
+
+#include "wfstore_internal/keys.h"
+#include "wfstore_internal/view_store.h"
+
+namespace wfstore::records {
+
+// Appends big-endian integers and length-prefixed strings.
+class RecordWriter {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u16(std::uint16_t v) {
+    out_.push_back(static_cast<char>(v >> 8));
+    out_.push_back(static_cast<char>(v & 0xff));
+  }
+  void u64(std::uint64_t v) { keys::append_u64(out_, v); }
+  void i64(std::int64_t v) { keys::append_i64(out_, v); }
+  // u32be length, bytes.
+  void str(std::string_view s);
+  // u8 present, then the value when present.
+  void opt_str(const std::optional<std::string>& s);
+  void opt_i64(const std::optional<std::int64_t>& v);
+  // The remaining bytes, unprefixed (only as the last field).
+  void rest(std::string_view s) { out_.append(s); }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Reads what RecordWriter wrote. Every read checks the remaining size and
+// throws CorruptionError naming the table.
+class RecordReader {
+ public:
+  RecordReader(std::string_view bytes, Table table)
+      : bytes_(bytes), table_(table) {}
+
+  std::uint8_t u8();
+  std::uint16_t u16();
+  std::uint64_t u64();
+  std::int64_t i64();
+  std::string_view str();
+  std::optional<std::string> opt_str();
+  std::optional<std::int64_t> opt_i64();
+  std::string_view rest();
+  void expect_end() const;
+
+ private:
+  std::string_view take(std::size_t n);
+  [[noreturn]] void fail(std::string_view why) const;
+
+  std::string_view bytes_;
+  Table table_;
+  std::size_t pos_ = 0;
+};
+
+// kWorkflows value: next_position:u64 payload_version:u16
+// WorkflowStored-payload (the workflow without stages).
+struct WorkflowRecord {
+  Workflow summary;  // stages empty
+  std::uint64_t next_position = 0;
+};
+std::string encode_workflow_record(const Workflow& summary,
+                                   std::uint64_t next_position);
+WorkflowRecord decode_workflow_record(std::string_view value);
+
+// kStages value: workflow:u64 position:u64 payload_version:u16
+// StageAdded-payload (the stage with its tasks in order).
+struct StageRecord {
+  StageExecution stage;
+  std::uint64_t workflow = 0;  // surrogate
+  std::uint64_t position = 0;  // in the workflow's stage order
+};
+std::string encode_stage_record(const StageExecution& stage,
+                                std::uint64_t workflow, std::uint64_t position);
+StageRecord decode_stage_record(std::string_view value);
+
+// kStageOrder value: stage:u64 parent:u64 (0: not synthetic) ref_id:rest.
+struct StageOrderEntry {
+  std::uint64_t stage = 0;
+  std::uint64_t parent = 0;
+  std::string_view ref_id;  // borrowed from the value
+};
+std::string encode_stage_order(std::uint64_t stage, std::uint64_t parent,
+                               std::string_view ref_id);
+StageOrderEntry decode_stage_order(std::string_view value);
+
+// The (null flag, descending time) part of the start-time index keys:
+// u8 0 then ~(time with the sign bit flipped) for a set time, u8 1 then 0
+// for none, so bytewise order is start_time descending, NULLs last.
+void append_start_time(std::string& key, std::optional<std::int64_t> time);
+inline constexpr std::size_t kStartTimeBytes = 9;
+// Decodes the kStartTimeBytes that append_start_time wrote. Throws
+// CorruptionError for any other size or a bad flag.
+std::optional<std::int64_t> decode_start_time(std::string_view bytes);
+
+// kByApplication / kByPipelineConfig key: (owner:u64, start time, wf:u64);
+// kByStartTime key: (start time, wf:u64). Value of all three:
+// status:u8 workflow-id:rest.
+std::string start_index_key(std::optional<std::uint64_t> owner,
+                            std::optional<std::int64_t> start_time,
+                            std::uint64_t workflow);
+std::string start_index_value(WorkflowStatus status,
+                              std::string_view workflow_id);
+
+// kProcessedMessages value: processed_at:i64 lsn:u64 handler_type:opt<str>
+// execution_id:opt<str>. kProcessedByTime key (processed_at:i64, lsn:u64),
+// value message:u64 message-id:rest.
+struct ProcessedRecord {
+  std::int64_t processed_at = 0;
+  std::uint64_t lsn = 0;
+  std::optional<std::string> handler_type;
+  std::optional<std::string> execution_id;
+};
+std::string encode_processed(const ProcessedRecord& record);
+ProcessedRecord decode_processed(std::string_view value);
+
+// kClaims key (execution:u64, claim_key:u64), value execution_id:str
+// claim_key:str stage_id:str claimed_at:i64.
+struct ClaimRecord {
+  std::string execution_id;
+  std::string claim_key;
+  std::string stage_id;
+  std::int64_t claimed_at = 0;
+};
+std::string encode_claim(const ClaimRecord& record);
+ClaimRecord decode_claim(std::string_view value);
+
+// kQueueMessages key delivery:u64, value execution_id:str message_type:str
+// payload:str (CBOR) deliver_at:i64 max_attempts:opt<i64> attempts:i64
+// lease_until:opt<i64>.
+struct QueueRecord {
+  std::string execution_id;
+  std::string message_type;
+  std::string payload_cbor;
+  std::int64_t deliver_at = 0;
+  std::optional<std::int64_t> max_attempts;
+  std::int64_t attempts = 0;
+  std::optional<std::int64_t> lease_until;
+};
+std::string encode_queue(const QueueRecord& record);
+QueueRecord decode_queue(std::string_view value);
+
+// kDeadLetters key delivery:u64, value execution_id:str message_type:str
+// payload:str (CBOR) max_attempts:opt<i64> attempts:i64 error:str
+// moved_at:i64.
+struct DeadLetterRecord {
+  std::string execution_id;
+  std::string message_type;
+  std::string payload_cbor;
+  std::optional<std::int64_t> max_attempts;
+  std::int64_t attempts = 0;
+  std::string error;
+  std::int64_t moved_at = 0;
+};
+std::string encode_dead_letter(const DeadLetterRecord& record);
+DeadLetterRecord decode_dead_letter(std::string_view value);
+
+}  // namespace wfstore::records

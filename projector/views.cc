@@ -1,0 +1,401 @@
+// Loads and queries over the read models.
+
+#include "wfstore_internal/views.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "wfstore/errors.h"
+
+#include "projector/view_records.h"
+#include "wfstore_internal/keys.h"
+#include "wfstore_internal/stage_graph.h"
+#include "wfstore_internal/state_machine.h"
+
+namespace wfstore {
+namespace {
+
+std::optional<std::uint64_t> workflow_surrogate(const ViewReader& views,
+                                                std::string_view id) {
+  const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, id);
+  if (!surrogate ||
+      !views.get(Table::kWorkflows, keys::encode_u64(*surrogate))) {
+    return std::nullopt;
+  }
+  return surrogate;
+}
+
+StageExecution load_stage_by_surrogate(const ViewReader& views,
+                                       std::uint64_t stage) {
+  const std::optional<std::string> value =
+      views.get(Table::kStages, keys::encode_u64(stage));
+  if (!value) {
+    throw CorruptionError(fmt::format(
+        "views table stage_order names stage {} that table stages lacks",
+        stage));
+  }
+  return records::decode_stage_record(*value).stage;
+}
+
+// Calls fn(entry) for each stage_order entry of workflow `wf`, in order.
+template <typename Fn>
+void for_each_stage_entry(const ViewReader& views, std::uint64_t wf, Fn fn) {
+  const std::string prefix = keys::encode_u64(wf);
+  views.scan(Table::kStageOrder, prefix, keys::prefix_end(prefix),
+             [&](std::string_view, std::string_view value) {
+               fn(records::decode_stage_order(value));
+               return true;
+             });
+}
+
+std::vector<StageExecution> load_stages(const ViewReader& views,
+                                        std::uint64_t wf) {
+  std::vector<std::uint64_t> surrogates;
+  for_each_stage_entry(views, wf, [&](const records::StageOrderEntry& entry) {
+    surrogates.push_back(entry.stage);
+  });
+  std::vector<StageExecution> stages;
+  stages.reserve(surrogates.size());
+  for (std::uint64_t stage : surrogates) {
+    stages.push_back(load_stage_by_surrogate(views, stage));
+  }
+  return stages;
+}
+
+// The whole workflow for the graph queries: every stage with tasks.
+std::optional<Workflow> load_full(const ViewReader& views,
+                                  std::string_view workflow_id) {
+  return load_workflow(views, workflow_id, true);
+}
+
+template <typename Select>
+StageList select_stages(const ViewReader& views, std::string_view workflow_id,
+                        Select select) {
+  StageList list;
+  std::optional<Workflow> workflow = load_full(views, workflow_id);
+  if (!workflow) return list;
+  for (const StageExecution& stage : workflow->stages) {
+    if (select(*workflow, stage)) list.stages.push_back(stage);
+  }
+  for (StageExecution& stage : workflow->stages) stage.tasks.clear();
+  list.execution = std::make_shared<const Workflow>(std::move(*workflow));
+  return list;
+}
+
+void check_page_size(const WorkflowCriteria& criteria) {
+  validate_criteria(criteria);
+}
+
+struct IndexEntry {
+  std::string start;  // the kStartTimeBytes of the key
+  std::string id;
+};
+
+// Scans index `table` under `prefix` (owner surrogate or empty) and returns
+// the ids `keep` accepts, ordered start_time DESC, NULLs last, then id, at
+// most `limit` (0: all). `keep(status, start_time)`.
+template <typename Keep>
+std::vector<std::string> query_index(const ViewReader& views, Table table,
+                                     const std::string& prefix,
+                                     std::int64_t limit, Keep keep) {
+  std::vector<IndexEntry> entries;
+  const std::size_t start_at = prefix.size();
+  views.scan(
+      table, prefix, prefix.empty() ? std::string() : keys::prefix_end(prefix),
+      [&](std::string_view key, std::string_view value) {
+        if (key.size() != start_at + records::kStartTimeBytes + 8 ||
+            value.empty()) {
+          throw CorruptionError(
+              fmt::format("views table {}: malformed entry {}",
+                          table_name(table), keys::hex(key)));
+        }
+        const std::string_view start =
+            key.substr(start_at, records::kStartTimeBytes);
+        if (limit > 0 && entries.size() >= static_cast<std::size_t>(limit) &&
+            entries.back().start != start) {
+          return false;
+        }
+        const auto status_value = static_cast<std::uint8_t>(value[0]);
+        const std::optional<WorkflowStatus> status =
+            status_from_int(status_value);
+        if (!status) {
+          throw CorruptionError(fmt::format("views table {}: bad status {}",
+                                            table_name(table), status_value));
+        }
+        if (keep(*status, records::decode_start_time(start))) {
+          entries.push_back({std::string(start), std::string(value.substr(1))});
+        }
+        return true;
+      });
+  // Ties (equal start times) are in surrogate order: re-sort them by id.
+  for (std::size_t i = 0; i < entries.size();) {
+    std::size_t j = i + 1;
+    while (j < entries.size() && entries[j].start == entries[i].start) ++j;
+    std::sort(
+        entries.begin() + static_cast<std::ptrdiff_t>(i),
+        entries.begin() + static_cast<std::ptrdiff_t>(j),
+        [](const IndexEntry& a, const IndexEntry& b) { return a.id < b.id; });
+    i = j;
+  }
+  if (limit > 0 && entries.size() > static_cast<std::size_t>(limit)) {
+    entries.resize(static_cast<std::size_t>(limit));
+  }
+  std::vector<std::string> ids;
+  ids.reserve(entries.size());
+  for (IndexEntry& entry : entries) ids.push_back(std::move(entry.id));
+  return ids;
+}
+
+std::vector<std::string> query_by_owner(
+    const ViewReader& views, Table table, std::string_view owner,
+    const std::optional<WorkflowCriteria>& criteria) {
+  if (criteria) check_page_size(*criteria);
+  const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, owner);
+  if (!surrogate) return {};
+  const std::string prefix = keys::encode_u64(*surrogate);
+  if (!criteria) {
+    return query_index(
+        views, table, prefix, 0,
+        [](WorkflowStatus, std::optional<std::int64_t>) { return true; });
+  }
+  const WorkflowCriteria& c = *criteria;
+  return query_index(
+      views, table, prefix, c.page_size,
+      [&](WorkflowStatus status, std::optional<std::int64_t> start) {
+        if (!c.statuses.empty() && c.statuses.count(status) == 0) return false;
+        if (c.start_time_after && (!start || *start <= *c.start_time_after)) {
+          return false;
+        }
+        if (c.start_time_before && (!start || *start >= *c.start_time_before)) {
+          return false;
+        }
+        return true;
+      });
+}
+
+std::uint64_t meta_u64(const ViewReader& views, std::string_view key,
+                       std::uint64_t fallback) {
+  const std::optional<std::string> value = views.get(Table::kMeta, key);
+  return value ? keys::decode_u64(*value) : fallback;
+}
+
+}  // namespace
+
+std::optional<Workflow> load_workflow(const ViewReader& views,
+                                      std::string_view id, bool with_stages) {
+  const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, id);
+  if (!surrogate) return std::nullopt;
+  const std::optional<std::string> value =
+      views.get(Table::kWorkflows, keys::encode_u64(*surrogate));
+  if (!value) return std::nullopt;
+  Workflow workflow = records::decode_workflow_record(*value).summary;
+  if (with_stages) workflow.stages = load_stages(views, *surrogate);
+  return workflow;
+}
+
+std::optional<StageExecution> load_stage(const ViewReader& views,
+                                         std::string_view stage_id) {
+  const std::optional<std::uint64_t> surrogate =
+      keys::lookup_id(views, stage_id);
+  if (!surrogate) return std::nullopt;
+  const std::optional<std::string> value =
+      views.get(Table::kStages, keys::encode_u64(*surrogate));
+  if (!value) return std::nullopt;
+  return records::decode_stage_record(*value).stage;
+}
+
+std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
+                                              std::string_view stage_id) {
+  const std::optional<std::uint64_t> surrogate =
+      keys::lookup_id(views, stage_id);
+  if (!surrogate) return std::nullopt;
+  const std::optional<std::string> value =
+      views.get(Table::kStages, keys::encode_u64(*surrogate));
+  if (!value) return std::nullopt;
+  records::StageRecord record = records::decode_stage_record(*value);
+  const std::optional<std::string> wf_value =
+      views.get(Table::kWorkflows, keys::encode_u64(record.workflow));
+  if (!wf_value) {
+    throw CorruptionError(fmt::format(
+        "views table stages: stage {} names a missing workflow", stage_id));
+  }
+  StageInWorkflow result;
+  result.execution = records::decode_workflow_record(*wf_value).summary;
+  const std::set<std::string>& requisites =
+      record.stage.requisite_stage_ref_ids;
+  std::vector<std::uint64_t> upstream;
+  std::vector<std::uint64_t> children;
+  for_each_stage_entry(
+      views, record.workflow, [&](const records::StageOrderEntry& entry) {
+        if (entry.stage == *surrogate) return;
+        if (entry.parent == *surrogate) {
+          children.push_back(entry.stage);
+        } else if (requisites.count(std::string(entry.ref_id)) != 0) {
+          upstream.push_back(entry.stage);
+        }
+      });
+  result.execution.stages.reserve(1 + upstream.size() + children.size());
+  result.execution.stages.push_back(std::move(record.stage));
+  for (std::uint64_t stage : upstream) {
+    result.execution.stages.push_back(load_stage_by_surrogate(views, stage));
+  }
+  for (std::uint64_t stage : children) {
+    result.execution.stages.push_back(load_stage_by_surrogate(views, stage));
+  }
+  return result;
+}
+
+StageList upstream_stages(const ViewReader& views, std::string_view workflow_id,
+                          std::string_view stage_ref_id) {
+  std::optional<std::set<std::string>> requisites;
+  return select_stages(
+      views, workflow_id,
+      [&](const Workflow& workflow, const StageExecution& stage) {
+        if (!requisites) {
+          const StageExecution* target =
+              workflow.find_stage_by_ref(stage_ref_id);
+          requisites = target != nullptr ? target->requisite_stage_ref_ids
+                                         : std::set<std::string>();
+        }
+        return requisites->count(stage.ref_id) != 0;
+      });
+}
+
+StageList downstream_stages(const ViewReader& views,
+                            std::string_view workflow_id,
+                            std::string_view stage_ref_id) {
+  const std::string ref(stage_ref_id);
+  return select_stages(views, workflow_id,
+                       [&](const Workflow&, const StageExecution& stage) {
+                         return stage.requisite_stage_ref_ids.count(ref) != 0;
+                       });
+}
+
+StageList synthetic_stages(const ViewReader& views,
+                           std::string_view workflow_id,
+                           std::string_view parent_stage_id) {
+  return select_stages(views, workflow_id,
+                       [&](const Workflow&, const StageExecution& stage) {
+                         return stage.parent_stage_id &&
+                                *stage.parent_stage_id == parent_stage_id;
+                       });
+}
+
+nlohmann::json merged_ancestor_outputs(const ViewReader& views,
+                                       std::string_view workflow_id,
+                                       std::string_view stage_ref_id) {
+  const std::optional<Workflow> workflow = load_full(views, workflow_id);
+  if (!workflow) return nlohmann::json::object();
+  return internal::merged_ancestor_outputs(*workflow, stage_ref_id);
+}
+
+std::vector<std::string> workflow_ids_by_application(
+    const ViewReader& views, std::string_view application,
+    const std::optional<WorkflowCriteria>& criteria) {
+  return query_by_owner(views, Table::kByApplication, application, criteria);
+}
+
+std::vector<std::string> workflow_ids_by_pipeline_config_id(
+    const ViewReader& views, std::string_view pipeline_config_id,
+    const std::optional<WorkflowCriteria>& criteria) {
+  return query_by_owner(views, Table::kByPipelineConfig, pipeline_config_id,
+                        criteria);
+}
+
+std::vector<std::string> pending_workflow_ids(
+    const ViewReader& views, const WorkflowCriteria& criteria) {
+  check_page_size(criteria);
+  return query_index(
+      views, Table::kByStartTime, std::string(), criteria.page_size,
+      [&](WorkflowStatus status, std::optional<std::int64_t> start) {
+        if (!criteria.statuses.empty() &&
+            criteria.statuses.count(status) == 0) {
+          return false;
+        }
+        return !criteria.start_time_after || !start ||
+               *start >= *criteria.start_time_after;
+      });
+}
+
+std::size_t count_by_application(const ViewReader& views,
+                                 std::string_view application) {
+  const std::optional<std::uint64_t> surrogate =
+      keys::lookup_id(views, application);
+  if (!surrogate) return 0;
+  const std::string prefix = keys::encode_u64(*surrogate);
+  std::size_t count = 0;
+  views.scan(Table::kByApplication, prefix, keys::prefix_end(prefix),
+             [&](std::string_view, std::string_view) {
+               ++count;
+               return true;
+             });
+  return count;
+}
+
+bool workflow_exists(const ViewReader& views, std::string_view workflow_id) {
+  return workflow_surrogate(views, workflow_id).has_value();
+}
+
+bool is_message_processed(const ViewReader& views,
+                          std::string_view message_id) {
+  const std::optional<std::uint64_t> surrogate =
+      keys::lookup_id(views, message_id);
+  return surrogate &&
+         views.get(Table::kProcessedMessages, keys::encode_u64(*surrogate));
+}
+
+std::vector<std::string> processed_message_ids(
+    const ViewReader& views, std::optional<std::size_t> limit) {
+  std::vector<std::string> ids;
+  if (limit && *limit == 0) return ids;
+  views.scan(Table::kProcessedByTime, "", "",
+             [&](std::string_view, std::string_view value) {
+               records::RecordReader reader(value, Table::kProcessedByTime);
+               reader.u64();
+               ids.emplace_back(reader.rest());
+               return !limit || ids.size() < *limit;
+             });
+  return ids;
+}
+
+std::optional<std::string> claim_holder(const ViewReader& views,
+                                        std::string_view execution_id,
+                                        std::string_view claim_key) {
+  const std::optional<std::uint64_t> execution =
+      keys::lookup_id(views, execution_id);
+  const std::optional<std::uint64_t> claim = keys::lookup_id(views, claim_key);
+  if (!execution || !claim) return std::nullopt;
+  const std::optional<std::string> value =
+      views.get(Table::kClaims, keys::make_key({*execution, *claim}));
+  if (!value) return std::nullopt;
+  return records::decode_claim(*value).stage_id;
+}
+
+std::vector<std::uint64_t> workflow_event_lsns(const ViewReader& views,
+                                               std::string_view workflow_id) {
+  std::vector<std::uint64_t> lsns;
+  const std::optional<std::uint64_t> wf = keys::lookup_id(views, workflow_id);
+  if (!wf) return lsns;
+  const std::string prefix = keys::encode_u64(*wf);
+  views.scan(Table::kWorkflowEvents, prefix, keys::prefix_end(prefix),
+             [&](std::string_view key, std::string_view) {
+               keys::KeyReader reader(key);
+               reader.u64();
+               lsns.push_back(reader.u64());
+               return true;
+             });
+  return lsns;
+}
+
+std::uint64_t applied_lsn(const ViewReader& views) {
+  return meta_u64(views, kMetaAppliedLsn, 0);
+}
+
+std::uint64_t next_delivery_id(const ViewReader& views) {
+  return meta_u64(views, kMetaNextDeliveryId, 1);
+}
+
+}  // namespace wfstore

@@ -1,0 +1,229 @@
+// Unit tests of the read side over the views: criteria queries (order, filters,
+// Q1 bounds, page sizes), the recovery query, counts, the partial parent of
+// retrieve_stage and the graph queries.
+
+#include "wfstore_internal/views.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "wfstore/errors.h"
+
+#include "tests/projector/state_machine_harness.h"
+#include "tests/testutil/sample_workflows.h"
+#include "wfstore_internal/stage_graph.h"
+
+namespace wfstore {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::Harness;
+using ::testing::IsEmpty;
+
+using Ids = std::vector<std::string>;
+
+Workflow bare(const std::string& id, const std::string& application,
+              std::optional<std::int64_t> start, WorkflowStatus status,
+              std::optional<std::string> config = std::nullopt) {
+  Workflow w;
+  w.id = id;
+  w.application = application;
+  w.start_time = start;
+  w.status = status;
+  w.pipeline_config_id = std::move(config);
+  return w;
+}
+
+class CriteriaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    using S = WorkflowStatus;
+    store(bare("e", "app", 300, S::kRunning, "cfg"));
+    store(bare("a", "app", std::nullopt, S::kNotStarted, "cfg"));
+    store(bare("c", "app", 300, S::kSucceeded, "cfg"));
+    store(bare("b", "app", 100, S::kRunning));
+    store(bare("d", "app", 200, S::kNotStarted, "cfg"));
+    store(bare("z", "app", std::nullopt, S::kRunning));
+    store(bare("o1", "other", 250, S::kRunning, "cfg2"));
+    store(bare("o2", "other", std::nullopt, S::kNotStarted));
+  }
+  void store(const Workflow& w) {
+    ASSERT_EQ(h_.apply(StoreWorkflow{w}).events.size(), 1u);
+  }
+  Ids by_app(const std::optional<WorkflowCriteria>& c) {
+    return workflow_ids_by_application(h_.views, "app", c);
+  }
+  Harness h_;
+};
+
+TEST_F(CriteriaTest, OrderIsStartTimeDescendingNullsLastThenId) {
+  EXPECT_EQ(by_app(std::nullopt), (Ids{"c", "e", "d", "b", "a", "z"}));
+  EXPECT_EQ(workflow_ids_by_pipeline_config_id(h_.views, "cfg", std::nullopt),
+            (Ids{"c", "e", "d", "a"}));
+  EXPECT_THAT(by_app(WorkflowCriteria{}), ::testing::SizeIs(6));  // page 20
+  EXPECT_THAT(workflow_ids_by_application(h_.views, "nobody", std::nullopt),
+              IsEmpty());
+}
+
+TEST_F(CriteriaTest, PageSizeLimitsAfterOrderingTies) {
+  WorkflowCriteria c;
+  c.page_size = 1;
+  EXPECT_EQ(by_app(c), (Ids{"c"}));
+  c.page_size = 3;
+  EXPECT_EQ(by_app(c), (Ids{"c", "e", "d"}));
+  c.page_size = 5;
+  EXPECT_EQ(by_app(c), (Ids{"c", "e", "d", "b", "a"}));
+  c.page_size = 0;  // no limit
+  EXPECT_THAT(by_app(c), ::testing::SizeIs(6));
+  c.page_size = -1;
+  EXPECT_THROW(by_app(c), InvalidArgumentError);
+  EXPECT_THROW(pending_workflow_ids(h_.views, c), InvalidArgumentError);
+}
+
+TEST_F(CriteriaTest, StatusesFilterOnlyWhenNonEmpty) {
+  WorkflowCriteria c;
+  c.statuses = {WorkflowStatus::kRunning};
+  EXPECT_EQ(by_app(c), (Ids{"e", "b", "z"}));
+  c.statuses = {WorkflowStatus::kRunning, WorkflowStatus::kNotStarted};
+  EXPECT_EQ(by_app(c), (Ids{"e", "d", "b", "a", "z"}));
+  c.statuses.clear();
+  EXPECT_THAT(by_app(c), ::testing::SizeIs(6));
+}
+
+TEST_F(CriteriaTest, TimeBoundsAreExclusiveAndExcludeNulls) {
+  WorkflowCriteria c;
+  c.start_time_after = 100;
+  EXPECT_EQ(by_app(c), (Ids{"c", "e", "d"}));
+  c.start_time_after.reset();
+  c.start_time_before = 300;
+  EXPECT_EQ(by_app(c), (Ids{"d", "b"}));
+  c.start_time_after = 100;
+  EXPECT_EQ(by_app(c), (Ids{"d"}));
+}
+
+TEST_F(CriteriaTest, PendingQueryKeepsNeverStartedAndIgnoresBefore) {
+  WorkflowCriteria c;
+  c.page_size = 0;
+  c.statuses = {WorkflowStatus::kRunning, WorkflowStatus::kNotStarted};
+  c.start_time_after = 200;  // inclusive, NULLs kept
+  c.start_time_before = 1;   // ignored
+  EXPECT_EQ(pending_workflow_ids(h_.views, c),
+            (Ids{"e", "o1", "d", "a", "o2", "z"}));
+  c.page_size = 2;
+  EXPECT_EQ(pending_workflow_ids(h_.views, c), (Ids{"e", "o1"}));
+}
+
+TEST_F(CriteriaTest, IndexesFollowStatusAndStartTimeChanges) {
+  Workflow b = *load_workflow(h_.views, "b", false);
+  b.start_time = 1000;
+  b.status = WorkflowStatus::kSucceeded;
+  h_.apply(UpdateStatus::of(b));
+  EXPECT_EQ(by_app(std::nullopt), (Ids{"b", "c", "e", "d", "a", "z"}));
+  WorkflowCriteria c;
+  c.statuses = {WorkflowStatus::kRunning};
+  EXPECT_EQ(by_app(c), (Ids{"e", "z"}));
+  h_.apply(Pause{"e", "x"});
+  EXPECT_EQ(by_app(c), (Ids{"z"}));
+  h_.apply(Resume{"e"});
+  EXPECT_EQ(by_app(c), (Ids{"e", "z"}));
+  h_.apply(SetWorkflowStatus{"z", WorkflowStatus::kRunning, 5, std::nullopt});
+  EXPECT_EQ(by_app(c), (Ids{"e", "z"}));
+  EXPECT_EQ(by_app(std::nullopt), (Ids{"b", "c", "e", "d", "z", "a"}));
+  EXPECT_EQ(count_by_application(h_.views, "app"), 6u);
+  h_.apply(DeleteWorkflow{"c"});
+  EXPECT_EQ(count_by_application(h_.views, "app"), 5u);
+  EXPECT_EQ(workflow_ids_by_pipeline_config_id(h_.views, "cfg", std::nullopt),
+            (Ids{"e", "d", "a"}));
+  EXPECT_EQ(count_by_application(h_.views, "other"), 2u);
+  EXPECT_EQ(count_by_application(h_.views, "none"), 0u);
+}
+
+class GraphTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h_.apply(StoreWorkflow{testing::diamond_workflow("wf")});
+  }
+  static std::vector<std::string> ids(
+      const std::vector<StageExecution>& stages) {
+    std::vector<std::string> out;
+    for (const StageExecution& s : stages) out.push_back(s.id);
+    return out;
+  }
+  Harness h_;
+};
+
+TEST_F(GraphTest, RetrieveStageBuildsThePartialParent) {
+  std::optional<StageInWorkflow> r = retrieve_stage(h_.views, "wf.deploy");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->index, 0u);
+  EXPECT_EQ(ids(r->execution.stages),
+            (std::vector<std::string>{"wf.deploy", "wf.build_linux",
+                                      "wf.build_mac", "wf.deploy_precheck",
+                                      "wf.deploy_verify", "wf.deploy_notify"}));
+  for (const StageExecution& s : r->execution.stages)
+    EXPECT_FALSE(s.tasks.empty()) << s.id;
+  EXPECT_EQ(r->execution.application, "payments");
+  EXPECT_EQ(r->execution.context, testing::diamond_workflow("wf").context);
+  // No downstream, siblings, synthetic parent or grand-ancestors.
+  r = retrieve_stage(h_.views, "wf.deploy_notify");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(ids(r->execution.stages),
+            (std::vector<std::string>{"wf.deploy_notify", "wf.deploy_verify"}));
+  r = retrieve_stage(h_.views, "wf.setup");
+  EXPECT_EQ(ids(r->execution.stages), (std::vector<std::string>{"wf.setup"}));
+  EXPECT_FALSE(retrieve_stage(h_.views, "missing").has_value());
+}
+
+TEST_F(GraphTest, UpstreamDownstreamAndSyntheticQueries) {
+  StageList up = upstream_stages(h_.views, "wf", "deploy");
+  EXPECT_EQ(ids(up.stages),
+            (std::vector<std::string>{"wf.build_linux", "wf.build_mac"}));
+  ASSERT_NE(up.execution, nullptr);
+  EXPECT_EQ(up.execution->stages.size(), 7u);
+  for (const StageExecution& s : up.execution->stages)
+    EXPECT_TRUE(s.tasks.empty());
+  for (const StageExecution& s : up.stages) EXPECT_FALSE(s.tasks.empty());
+  EXPECT_EQ(ids(downstream_stages(h_.views, "wf", "setup").stages),
+            (std::vector<std::string>{"wf.build_linux", "wf.build_mac"}));
+  EXPECT_EQ(ids(synthetic_stages(h_.views, "wf", "wf.deploy").stages),
+            (std::vector<std::string>{"wf.deploy_precheck", "wf.deploy_verify",
+                                      "wf.deploy_notify"}));
+  EXPECT_THAT(synthetic_stages(h_.views, "wf", "deploy").stages,
+              IsEmpty());  // id, not ref
+  EXPECT_THAT(upstream_stages(h_.views, "wf", "setup").stages, IsEmpty());
+  EXPECT_THAT(upstream_stages(h_.views, "wf", "nope").stages, IsEmpty());
+  StageList none = upstream_stages(h_.views, "missing", "deploy");
+  EXPECT_EQ(none.execution, nullptr);
+  EXPECT_THAT(none.stages, IsEmpty());
+}
+
+TEST_F(GraphTest, MergedAncestorOutputsUsesTheStoredWorkflow) {
+  const Workflow w = testing::diamond_workflow("wf");
+  EXPECT_EQ(merged_ancestor_outputs(h_.views, "wf", "deploy"),
+            internal::merged_ancestor_outputs(w, "deploy"));
+  EXPECT_FALSE(merged_ancestor_outputs(h_.views, "wf", "deploy").empty());
+  EXPECT_EQ(merged_ancestor_outputs(h_.views, "missing", "deploy"),
+            nlohmann::json::object());
+  EXPECT_EQ(merged_ancestor_outputs(h_.views, "wf", "nope"),
+            nlohmann::json::object());
+}
+
+TEST(ViewsTest, EmptyViews) {
+  MemoryViewStore views;
+  EXPECT_EQ(applied_lsn(views), 0u);
+  EXPECT_EQ(next_delivery_id(views), 1u);
+  EXPECT_FALSE(workflow_exists(views, "x"));
+  EXPECT_FALSE(load_workflow(views, "x", true).has_value());
+  EXPECT_FALSE(is_message_processed(views, "x"));
+  EXPECT_THAT(processed_message_ids(views, std::nullopt), IsEmpty());
+  EXPECT_THAT(pending_workflow_ids(views, WorkflowCriteria{}), IsEmpty());
+}
+
+}  // namespace
+}  // namespace wfstore

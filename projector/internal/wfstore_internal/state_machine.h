@@ -81,6 +81,11 @@ struct Decision {
 // is not PAUSED, a repeated mark, a cleanup that finds nothing, a claim that
 // is re-entrant or refused).
 //
+// Notes on store_stage: a new stage needs its workflow (stage.execution_id);
+// for an existing stage the stored execution id wins and the caller's
+// structural fields are ignored (Q8). Task ids are unique within their stage
+// (the reference's global task primary key is not enforced across stages).
+//
 // Throws:
 //   InvalidArgumentError  a limit; an expected_phase that is not a status
 //                         name; a negative max age; an enum out of range

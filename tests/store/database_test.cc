@@ -565,6 +565,21 @@ TEST_F(DatabaseTest, AuditScopeGoesIntoCommits) {
   EXPECT_EQ(actors, (std::vector<std::string>{"alice", "bob", "alice", ""}));
 }
 
+TEST_F(DatabaseTest, SmallMapGrowsUnderLoad) {
+  DatabaseOptions o = options();
+  o.map_size = std::uint64_t{1} << 20;
+  o.durability = Durability::kBuffered;
+  auto db = Database::open(dir_.path(), o);
+  const std::uint64_t initial = database_impl(*db).views().map_size();
+  for (int i = 0; i < 150; ++i) {
+    db->workflow_store().store(testing::full_workflow(fmt::format("wf{}", i)));
+  }
+  EXPECT_GT(database_impl(*db).views().map_size(), initial);
+  for (int i = 0; i < 150; ++i)
+    EXPECT_TRUE(db->workflow_store().exists(fmt::format("wf{}", i)));
+  EXPECT_EQ(db->stats().commits, 150u);
+}
+
 TEST_F(DatabaseTest, TimestampsNeverDecrease) {
   auto db = open();
   db->workflow_store().mark_message_processed("a");

@@ -26,6 +26,9 @@ namespace wfstore {
 // Invariant: at least one of `cbor` (has_cbor) and `value` (decoded) is valid;
 // both are then the same value. Each flag is set once under `mu` and read with
 // acquire ordering, so const access is safe from many threads.
+// The implicit constructor is noexcept; nlohmann's null constructor only
+// asserts its invariant.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct Json::State {
   std::mutex mu;
   std::string cbor;

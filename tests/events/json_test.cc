@@ -63,7 +63,7 @@ TEST(JsonTest, FromCborIsNotDecodedUntilAccessed) {
   EXPECT_FALSE(j.is_decoded());
   EXPECT_EQ(j.cbor(), encoded);
   EXPECT_FALSE(j.is_decoded());
-  const Json copy = j;
+  const Json copy = j;  // NOLINT(performance-unnecessary-copy-initialization)
   EXPECT_FALSE(copy.is_decoded());
   EXPECT_TRUE(copy == j);  // Equal bytes: no decode needed.
   EXPECT_FALSE(j.is_decoded());
@@ -86,8 +86,9 @@ TEST(JsonTest, DecodedAtMostOnce) {
   EXPECT_EQ(list_storage(j), storage);
   (void)j.cbor();
   EXPECT_EQ(list_storage(j), storage);
-  const Json copy = j;
+  const Json copy = j;  // NOLINT(performance-unnecessary-copy-initialization)
   EXPECT_EQ(list_storage(j), storage);
+  EXPECT_EQ(copy.value(), j.value());
 }
 
 TEST(JsonTest, ConcurrentFirstAccessDecodesOnce) {
@@ -114,7 +115,7 @@ TEST(JsonTest, ReadBackValueReencodesToIdenticalBytes) {
   ASSERT_NE(encode(j.value()), original);
   // ...but a value that was only read keeps its bytes, also in copies.
   EXPECT_EQ(j.cbor(), original);
-  const Json copy = j;
+  const Json copy = j;  // NOLINT(performance-unnecessary-copy-initialization)
   EXPECT_EQ(copy.cbor(), original);
   Json assigned;
   assigned = j;

@@ -31,6 +31,7 @@ using ::testing::ThrowsMessage;
 std::vector<std::string> refs(
     const std::vector<const StageExecution*>& stages) {
   std::vector<std::string> result;
+  result.reserve(stages.size());
   for (const StageExecution* stage : stages) result.push_back(stage->ref_id);
   return result;
 }
@@ -206,6 +207,7 @@ TEST(ModelTest, TopologicalOrderKeepsInsertionOrderAmongReadyStages) {
       simple_stage("e", {"f"}, {}), simple_stage("f", {"e"}, {}),
   };
   std::vector<const StageExecution*> pointers;
+  pointers.reserve(stages.size());
   for (const StageExecution& s : stages) pointers.push_back(&s);
   // b (1) and a (2) are ready first; c (0) becomes ready after a; e, f cycle.
   EXPECT_THAT(internal::topological_order(pointers), ElementsAre(1, 2, 0, 3));

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -199,7 +200,9 @@ TEST(ValidationTest, EveryStringFieldHasTheLengthLimit) {
   // 1024 bytes made of 2-byte characters.
   std::string multibyte;
   while (multibyte.size() < kMaxStringBytes) multibyte += "é";
-  for (const auto& [field, set] : string_fields()) {
+  for (const auto& entry : string_fields()) {
+    const std::string& field = entry.first;
+    const StringSetter& set = entry.second;
     SCOPED_TRACE(field);
     EXPECT_NO_THROW(
         validate_workflow(with([&](Workflow& w) { set(w, at_limit); })));
@@ -221,7 +224,9 @@ TEST(ValidationTest, EveryStringFieldMustBeUtf8) {
       "\xf4\x90\x80\x80",  // past U+10FFFF
       "\xe2\x82",          // truncated sequence
   };
-  for (const auto& [field, set] : string_fields()) {
+  for (const auto& entry : string_fields()) {
+    const std::string& field = entry.first;
+    const StringSetter& set = entry.second;
     for (std::size_t i = 0; i < invalid.size(); ++i) {
       const std::string& bad = invalid[i];
       SCOPED_TRACE(field + " case " + std::to_string(i));
@@ -243,7 +248,9 @@ TEST(ValidationTest, ExecutionIdMustMatchTheWorkflow) {
 }
 
 TEST(ValidationTest, JsonDepthLimit) {
-  for (const auto& [field, set] : json_fields()) {
+  for (const auto& entry : json_fields()) {
+    const std::string& field = entry.first;
+    const JsonSetter& set = entry.second;
     SCOPED_TRACE(field);
     EXPECT_NO_THROW(validate_workflow(
         with([&](Workflow& w) { set(w, nested(kMaxJsonDepth)); })));
@@ -270,7 +277,9 @@ TEST(ValidationTest, JsonSizeLimit) {
     return value;
   };
   EXPECT_NO_THROW(validate_json(value_of_size(kMaxJsonBytes), "outputs"));
-  for (const auto& [field, set] : json_fields()) {
+  for (const auto& entry : json_fields()) {
+    const std::string& field = entry.first;
+    const JsonSetter& set = entry.second;
     SCOPED_TRACE(field);
     expect_rejected(
         with([&](Workflow& w) { set(w, value_of_size(kMaxJsonBytes + 1)); }),
@@ -289,11 +298,13 @@ TEST(ValidationTest, JsonBinaryAndNonFiniteValuesAreRejected) {
       {json{{"x", "\xff"}}, "string is not valid UTF-8"},
       {json{{"\xc0\xaf", 1}}, "object key is not valid UTF-8"},
   };
-  for (const auto& [field, set] : json_fields()) {
-    for (const auto& [value, what] : cases) {
-      SCOPED_TRACE(field + " " + what);
-      expect_rejected(with([&](Workflow& w) { set(w, value); }),
-                      field + ": " + what);
+  for (const auto& entry : json_fields()) {
+    const std::string& field = entry.first;
+    const JsonSetter& set = entry.second;
+    for (const auto& bad : cases) {
+      const std::string expected = fmt::format("{}: {}", field, bad.second);
+      SCOPED_TRACE(expected);
+      expect_rejected(with([&](Workflow& w) { set(w, bad.first); }), expected);
     }
   }
 }

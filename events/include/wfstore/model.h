@@ -259,7 +259,9 @@ std::vector<const StageExecution*> after_stages(const Workflow& workflow,
 // Merges `next` into `into` (both JSON objects) with the reference rule: for a
 // key present in both where both values are arrays, append each item of `next`
 // not already in `into`'s array; otherwise `next`'s value replaces the earlier
-// one (no deep merge).
+// one (no deep merge). A `next` that is not an object contributes nothing; an
+// `into` that is not an object is reset to {} first. Complexity: list merging
+// compares each new item with every existing one.
 void merge_outputs(nlohmann::json& into, const nlohmann::json& next);
 
 // Validation of every limit (DESIGN.md "Limits") and model rule. Each throws

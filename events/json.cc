@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <ostream>
 #include <streambuf>
@@ -147,8 +148,13 @@ class CborChecker {
     if (expect_key && major != 3) fail("object key is not a string");
     switch (major) {
       case 0:
-      case 1:
         argument(info);
+        return;
+      case 1:
+        // nlohmann decodes -1 - n into an int64 and would silently wrap.
+        if (argument(info) > static_cast<std::uint64_t>(
+                                 std::numeric_limits<std::int64_t>::max()))
+          fail("negative integer out of range");
         return;
       case 2:
         fail("binary values are not allowed");

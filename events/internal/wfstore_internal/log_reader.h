@@ -1,0 +1,147 @@
+// Reading the append-only log: SegmentReader parses the block framing of one
+// segment file, Reader iterates commits from any LSN across segments and checks
+// the LSN and hash chains. Both only report damage through a callback; what
+// damage means (a torn tail to drop, corruption to throw) is decided by
+// recovery and verify.
+//
+// Thread-safety: a reader is used by one thread at a time. Any number of
+// readers may read a log while its one writer appends.
+
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wfstore/file_system.h"
+
+#include "wfstore_internal/log_format.h"
+#include "wfstore_internal/store_dir.h"
+
+namespace wfstore::log {
+
+// Damage found while reading: `bytes` skipped at `offset` of segment file
+// `segment`.
+struct Damage {
+  std::string segment;
+  std::uint64_t offset = 0;
+  std::uint64_t bytes = 0;
+  std::string reason;
+};
+
+using Reporter = std::function<void(const Damage&)>;
+
+// First LSNs of the segment files in `log_dir`, sorted (other names are
+// ignored; a missing directory has none). Throws IOError.
+std::vector<std::uint64_t> list_segments(const FileSystem& fs,
+                                         const std::filesystem::path& log_dir);
+
+// Reads the logical records of one segment file. An incomplete record at the
+// end of the file (a truncated header or payload, a FIRST without its LAST yet)
+// is "end for now": read() returns false without consuming it, and a later
+// read() returns it once it is whole. A checksum mismatch or bad length is
+// reported and the reader resyncs at the next block; a fragment out of order or
+// an unknown type without kIgnorableBit is reported and skipped.
+class SegmentReader {
+ public:
+  // `file` must outlive the reader. `segment` names the file in reports.
+  SegmentReader(const ReadableFile& file, std::string segment,
+                Reporter reporter);
+
+  // Reads the next logical record into *payload, its type (kFull for an
+  // assembled record, or kSegmentHeader) into *type, the offset of its first
+  // fragment into *offset. Returns false at the end of the readable data.
+  // Throws IOError.
+  bool read(std::string* payload, RecordType* type, std::uint64_t* offset);
+
+  // Continues reading at `offset`, a block boundary or the start of a record.
+  void seek(std::uint64_t offset) { pos_ = offset; }
+
+  // Offset just past the last record read() returned or skipped (where the next
+  // starts).
+  std::uint64_t position() const { return pos_; }
+
+ private:
+  enum class Physical { kOk, kEnd, kBad };
+
+  Physical read_physical(std::uint8_t* type, std::string_view* payload,
+                         std::uint64_t* offset);
+  // Makes the block holding pos_ available in block_ with as many bytes as the
+  // file has.
+  void fill_block(std::size_t needed);
+  void report(std::uint64_t offset, std::uint64_t bytes,
+              std::string reason) const;
+
+  const ReadableFile& file_;
+  std::string segment_;
+  Reporter reporter_;
+  std::uint64_t pos_ = 0;
+  std::string block_;
+  std::uint64_t block_start_ = 0;
+};
+
+// Iterates the commits of a log directory in LSN order, from any LSN, across
+// segments. Checks every segment header (magic, version, store UUID, first LSN
+// == file name, the chain to the previous segment), every record checksum, the
+// commit hashes, the hash chain and LSN continuity; every problem is reported,
+// never thrown, and the offending commit is not returned. The end of the last
+// segment is "end for now": after next() returned false, a later next() returns
+// commits the writer appended since, and moves on to new segments.
+class Reader {
+ public:
+  // Reads commits whose LSN range reaches `from_lsn` or beyond (the first
+  // commit returned may start below it). `store_id` is the expected store
+  // UUID.
+  Reader(std::shared_ptr<FileSystem> fs, std::filesystem::path log_dir,
+         const StoreId& store_id, std::uint64_t from_lsn, Reporter reporter);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  // Reads the next commit into *commit. Returns false when no more is available
+  // now. Throws IOError.
+  bool next(Commit* commit);
+
+  // Segments opened so far (for verify), and the last commit's LSN and hash
+  // seen.
+  std::size_t segments_read() const { return segments_read_; }
+  std::uint64_t last_lsn() const { return last_lsn_; }
+  const Hash& last_hash() const { return last_hash_; }
+
+ private:
+  bool open_next_segment();
+  // Re-lists the directory; on the first call also positions on the segment of
+  // from_lsn.
+  bool refresh_segments();
+  void check_header(std::string_view payload);
+  // Reads the next commit of the current segment; false at its end for now.
+  bool next_in_segment(Commit* commit);
+  void report(std::uint64_t offset, std::uint64_t bytes,
+              std::string reason) const;
+
+  std::shared_ptr<FileSystem> fs_;
+  std::filesystem::path log_dir_;
+  Uuid store_uuid_;
+  std::uint64_t from_lsn_;
+  Reporter reporter_;
+
+  std::vector<std::uint64_t> segments_;  // first LSNs, sorted
+  std::size_t index_ = 0;                // segment being read, in segments_
+  bool started_ = false;
+  std::unique_ptr<ReadableFile> file_;
+  std::unique_ptr<SegmentReader> segment_reader_;
+  bool header_read_ = false;
+  bool sealed_ = false;  // a later segment exists: this one's end is final
+  std::size_t segments_read_ = 0;
+
+  bool have_last_ =
+      false;  // last_lsn_ / last_hash_ describe a commit or header seen
+  std::uint64_t last_lsn_ = 0;
+  Hash last_hash_{};
+};
+
+}  // namespace wfstore::log

@@ -1,0 +1,347 @@
+// SegmentReader (block framing of one segment) and Reader (commits across
+// segments).
+
+#include "wfstore_internal/log_reader.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "wfstore_internal/crc32c.h"
+
+namespace wfstore::log {
+namespace {
+
+std::uint32_t load_u32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+  return v;
+}
+
+}  // namespace
+
+std::vector<std::uint64_t> list_segments(const FileSystem& fs,
+                                         const std::filesystem::path& log_dir) {
+  std::vector<std::uint64_t> out;
+  if (!fs.exists(log_dir)) return out;
+  for (const std::string& name : fs.list_dir(log_dir)) {
+    if (auto lsn = parse_segment_file_name(name)) out.push_back(*lsn);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+SegmentReader::SegmentReader(const ReadableFile& file, std::string segment,
+                             Reporter reporter)
+    : file_(file),
+      segment_(std::move(segment)),
+      reporter_(std::move(reporter)) {}
+
+void SegmentReader::report(std::uint64_t offset, std::uint64_t bytes,
+                           std::string reason) const {
+  if (reporter_) reporter_(Damage{segment_, offset, bytes, std::move(reason)});
+}
+
+void SegmentReader::fill_block(std::size_t needed) {
+  const std::uint64_t start = pos_ - pos_ % kBlockSize;
+  const auto in_block = static_cast<std::size_t>(pos_ - start);
+  if (start == block_start_ &&
+      (block_.size() >= in_block + needed || block_.size() == kBlockSize))
+    return;
+  block_.resize(kBlockSize);
+  const std::size_t n = file_.read(start, kBlockSize, block_.data());
+  block_.resize(n);
+  block_start_ = start;
+}
+
+SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
+                                                     std::string_view* payload,
+                                                     std::uint64_t* offset) {
+  for (;;) {
+    const auto in_block = static_cast<std::size_t>(pos_ % kBlockSize);
+    const std::size_t left_in_block = kBlockSize - in_block;
+    *offset = pos_;
+    if (left_in_block < kHeaderSize) {
+      // The trailer: the next record starts at the next block, once there is
+      // one.
+      if (file_.size() <= pos_ + left_in_block) return Physical::kEnd;
+      pos_ += left_in_block;
+      continue;
+    }
+    fill_block(kHeaderSize);
+    const std::size_t avail =
+        block_.size() > in_block ? block_.size() - in_block : 0;
+    if (avail < kHeaderSize) return Physical::kEnd;
+    const char* h = block_.data() + in_block;
+    const std::uint32_t stored_crc = load_u32(h);
+    const std::size_t len =
+        static_cast<std::size_t>(static_cast<std::uint8_t>(h[4])) |
+        (static_cast<std::size_t>(static_cast<std::uint8_t>(h[5])) << 8);
+    const auto t = static_cast<std::uint8_t>(h[6]);
+    if (t == 0 && len == 0 && stored_crc == 0) {
+      report(pos_, std::min(avail, left_in_block), "zero-filled block");
+      pos_ += left_in_block;
+      return Physical::kBad;
+    }
+    if (kHeaderSize + len > left_in_block) {
+      report(pos_, std::min(avail, left_in_block),
+             fmt::format("bad record length {} (crosses the block end)", len));
+      pos_ += left_in_block;
+      return Physical::kBad;
+    }
+    fill_block(kHeaderSize + len);
+    const std::size_t avail2 = block_.size() - in_block;
+    if (kHeaderSize + len > avail2) return Physical::kEnd;
+    const char* rec = block_.data() + in_block;
+    const std::uint32_t actual = crc32c::extend(0, rec + 6, 1 + len);
+    if (crc32c::unmask(stored_crc) != actual) {
+      report(pos_, std::min(avail2, left_in_block), "checksum mismatch");
+      pos_ += left_in_block;
+      return Physical::kBad;
+    }
+    *type = t;
+    *payload = std::string_view(rec + kHeaderSize, len);
+    pos_ += kHeaderSize + len;
+    return Physical::kOk;
+  }
+}
+
+bool SegmentReader::read(std::string* payload, RecordType* type,
+                         std::uint64_t* offset) {
+  std::string scratch;
+  bool in_fragment = false;
+  std::uint64_t fragment_start = 0;
+  const auto drop_partial = [&](std::uint64_t upto, const char* why) {
+    if (in_fragment) report(fragment_start, upto - fragment_start, why);
+    in_fragment = false;
+    scratch.clear();
+  };
+  for (;;) {
+    std::uint8_t t = 0;
+    std::string_view fragment;
+    std::uint64_t at = 0;
+    switch (read_physical(&t, &fragment, &at)) {
+      case Physical::kEnd:
+        if (in_fragment)
+          pos_ = fragment_start;  // Not whole yet: read it again later.
+        return false;
+      case Physical::kBad:
+        drop_partial(at, "fragmented record cut by damage");
+        continue;
+      case Physical::kOk:
+        break;
+    }
+    const std::uint64_t bytes = kHeaderSize + fragment.size();
+    switch (t) {
+      case static_cast<std::uint8_t>(RecordType::kFull):
+      case static_cast<std::uint8_t>(RecordType::kSegmentHeader):
+        drop_partial(at, "FIRST fragment without LAST");
+        payload->assign(fragment.data(), fragment.size());
+        *type = static_cast<RecordType>(t);
+        *offset = at;
+        return true;
+      case static_cast<std::uint8_t>(RecordType::kFirst):
+        drop_partial(at, "FIRST fragment without LAST");
+        scratch.assign(fragment.data(), fragment.size());
+        in_fragment = true;
+        fragment_start = at;
+        continue;
+      case static_cast<std::uint8_t>(RecordType::kMiddle):
+        if (!in_fragment) {
+          report(at, bytes, "MIDDLE fragment without FIRST");
+        } else {
+          scratch.append(fragment);
+        }
+        continue;
+      case static_cast<std::uint8_t>(RecordType::kLast):
+        if (!in_fragment) {
+          report(at, bytes, "LAST fragment without FIRST");
+          continue;
+        }
+        scratch.append(fragment);
+        *payload = std::move(scratch);
+        *type = RecordType::kFull;
+        *offset = fragment_start;
+        return true;
+      default:
+        if ((t & kIgnorableBit) != 0) continue;
+        drop_partial(at, "fragmented record cut by an unknown record");
+        report(at, bytes, fmt::format("unknown record type {}", t));
+        continue;
+    }
+  }
+}
+
+Reader::Reader(std::shared_ptr<FileSystem> fs, std::filesystem::path log_dir,
+               const StoreId& store_id, std::uint64_t from_lsn,
+               Reporter reporter)
+    : fs_(std::move(fs)),
+      log_dir_(std::move(log_dir)),
+      store_uuid_(store_id.bytes),
+      from_lsn_(from_lsn),
+      reporter_(std::move(reporter)) {}
+
+Reader::~Reader() = default;
+
+void Reader::report(std::uint64_t offset, std::uint64_t bytes,
+                    std::string reason) const {
+  if (!reporter_) return;
+  reporter_(Damage{
+      index_ < segments_.size() ? segment_file_name(segments_[index_]) : "",
+      offset, bytes, std::move(reason)});
+}
+
+bool Reader::open_next_segment() {
+  if (index_ >= segments_.size()) return false;
+  segment_reader_.reset();
+  file_ = fs_->open_readable(log_dir_ / segment_file_name(segments_[index_]));
+  segment_reader_ = std::make_unique<SegmentReader>(
+      *file_, segment_file_name(segments_[index_]), reporter_);
+  header_read_ = false;
+  sealed_ = false;
+  ++segments_read_;
+  return true;
+}
+
+bool Reader::refresh_segments() {
+  const std::uint64_t current =
+      index_ < segments_.size() ? segments_[index_] : 0;
+  segments_ = list_segments(*fs_, log_dir_);
+  if (segments_.empty()) return false;
+  if (!started_) {
+    started_ = true;
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), from_lsn_);
+    index_ = it == segments_.begin()
+                 ? 0
+                 : static_cast<std::size_t>(it - segments_.begin()) - 1;
+    return open_next_segment();
+  }
+  auto it = std::lower_bound(segments_.begin(), segments_.end(), current);
+  index_ = static_cast<std::size_t>(it - segments_.begin());
+  return true;
+}
+
+bool Reader::next(Commit* commit) {
+  if (!segment_reader_ && !refresh_segments()) return false;
+  for (;;) {
+    if (next_in_segment(commit)) {
+      if (commit->last_lsn() < from_lsn_) continue;
+      return true;
+    }
+    if (!sealed_) {
+      if (index_ + 1 >= segments_.size()) refresh_segments();
+      if (index_ + 1 >= segments_.size()) return false;
+      // A later segment exists, so this one was sealed before it was created:
+      // read whatever the writer appended before sealing, then move on.
+      sealed_ = true;
+      continue;
+    }
+    const std::uint64_t size = file_->size();
+    if (!header_read_) {
+      report(0, size, "sealed segment has no segment header");
+    } else if (segment_reader_->position() < size) {
+      report(segment_reader_->position(), size - segment_reader_->position(),
+             "incomplete record at the end of a sealed segment");
+    }
+    ++index_;
+    open_next_segment();
+  }
+}
+
+bool Reader::next_in_segment(Commit* commit) {
+  std::string payload;
+  RecordType type = RecordType::kZero;
+  std::uint64_t offset = 0;
+  while (segment_reader_->read(&payload, &type, &offset)) {
+    if (!header_read_) {
+      header_read_ = true;
+      if (type != RecordType::kSegmentHeader || offset != 0) {
+        report(offset, payload.size(),
+               "segment does not start with a segment header");
+      } else {
+        check_header(payload);
+        continue;
+      }
+    }
+    if (type == RecordType::kSegmentHeader) {
+      report(offset, payload.size(),
+             "segment header in the middle of a segment");
+      continue;
+    }
+    std::string error;
+    if (!decode_commit(payload, commit, &error)) {
+      report(offset, payload.size(), error);
+      continue;
+    }
+    const bool chained = have_last_;
+    const std::uint64_t expected = last_lsn_ + 1;
+    const Hash expected_hash = last_hash_;
+    have_last_ = true;
+    last_lsn_ = commit->last_lsn();
+    last_hash_ = commit->hash;
+    if (chained && commit->first_lsn != expected) {
+      report(offset, payload.size(),
+             fmt::format("lsn gap: expected commit at lsn {}, found {}",
+                         expected, commit->first_lsn));
+      continue;
+    }
+    if (chained && commit->prev_hash != expected_hash) {
+      report(offset, payload.size(),
+             fmt::format("hash chain broken at commit {}", commit->first_lsn));
+      continue;
+    }
+    commit->segment = segment_file_name(segments_[index_]);
+    commit->offset = offset;
+    return true;
+  }
+  return false;
+}
+
+void Reader::check_header(std::string_view payload) {
+  std::string error;
+  const std::optional<SegmentHeader> h = decode_segment_header(payload, &error);
+  if (!h) {
+    report(0, payload.size(), error);
+    return;
+  }
+  const std::uint64_t name_lsn = segments_[index_];
+  if (h->store_uuid != store_uuid_) {
+    report(0, payload.size(),
+           "segment belongs to a foreign store (store uuid differs)");
+  }
+  if (h->first_lsn != name_lsn) {
+    report(
+        0, payload.size(),
+        fmt::format("segment header first_lsn {} does not match the file name",
+                    h->first_lsn));
+  }
+  const std::uint64_t previous_file = index_ == 0 ? 0 : segments_[index_ - 1];
+  if (h->prev_first_lsn != previous_file) {
+    report(0, payload.size(),
+           previous_file == 0
+               ? fmt::format("segment follows segment {} which is missing",
+                             h->prev_first_lsn)
+               : fmt::format(
+                     "segment follows segment {} but the previous file is {} "
+                     "(missing or reordered segment)",
+                     segment_file_name(h->prev_first_lsn),
+                     segment_file_name(previous_file)));
+  }
+  if (have_last_ && h->prev_last_lsn != last_lsn_) {
+    report(
+        0, payload.size(),
+        fmt::format(
+            "lsn gap: previous segment ends at lsn {}, this one starts at {}",
+            last_lsn_, h->first_lsn));
+  } else if (have_last_ && h->prev_last_hash != last_hash_) {
+    report(0, payload.size(),
+           "hash chain broken: header's prev_last_hash differs from the "
+           "previous segment's last commit");
+  }
+  have_last_ = true;
+  last_lsn_ = h->prev_last_lsn;
+  last_hash_ = h->prev_last_hash;
+}
+
+}  // namespace wfstore::log

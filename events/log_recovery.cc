@@ -1,0 +1,308 @@
+// Recovery of the append-only log on open: header checks, the last segment's
+// scan, and the torn-tail versus corruption policy.
+
+#include "events/log_recovery.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "wfstore/errors.h"
+
+#include "wfstore_internal/log_reader.h"
+
+namespace wfstore::log {
+namespace {
+
+[[noreturn]] void corrupt(const std::filesystem::path& segment,
+                          std::uint64_t offset, std::string_view what) {
+  throw CorruptionError(fmt::format("log segment {}: offset {}: {}",
+                                    segment.string(), offset, what));
+}
+
+struct HeaderRead {
+  std::optional<SegmentHeader> header;
+  bool torn = false;  // no whole header record at offset 0 (empty, cut short or
+                      // damaged)
+  std::string problem;
+};
+
+HeaderRead read_header(const FileSystem& fs,
+                       const std::filesystem::path& path) {
+  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
+  std::vector<Damage> damages;
+  SegmentReader reader(*file, path.filename().string(),
+                       [&](const Damage& d) { damages.push_back(d); });
+  std::string payload;
+  RecordType type = RecordType::kZero;
+  std::uint64_t offset = 0;
+  const bool got = reader.read(&payload, &type, &offset);
+  HeaderRead out;
+  if (!damages.empty() && damages.front().offset == 0) {
+    out.torn = true;
+    out.problem = "damaged segment header: " + damages.front().reason;
+  } else if (!got) {
+    out.torn = true;
+    out.problem = fmt::format("torn segment header ({} bytes)", file->size());
+  } else if (type != RecordType::kSegmentHeader || offset != 0) {
+    out.problem = "segment does not start with a segment header";
+  } else {
+    out.header = decode_segment_header(payload, &out.problem);
+  }
+  return out;
+}
+
+// Max durable_lsn over the valid commit records of a segment (0 if none).
+std::uint64_t max_vouched(const FileSystem& fs,
+                          const std::filesystem::path& path) {
+  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
+  SegmentReader reader(*file, path.filename().string(), nullptr);
+  std::string payload;
+  RecordType type = RecordType::kZero;
+  std::uint64_t offset = 0;
+  std::uint64_t vouched = 0;
+  while (reader.read(&payload, &type, &offset)) {
+    Commit c;
+    std::string error;
+    if (type == RecordType::kFull && decode_commit(payload, &c, &error)) {
+      vouched = std::max(vouched, c.durable_lsn);
+    }
+  }
+  return vouched;
+}
+
+struct Tail {
+  std::uint64_t last_lsn = 0;
+  Hash last_hash{};
+};
+
+// The last commit of a sealed segment, read from the last block that starts a
+// record. Any damage or incomplete record in what it reads is corruption.
+Tail sealed_tail(const FileSystem& fs, const std::filesystem::path& path,
+                 const SegmentHeader& header) {
+  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
+  const std::uint64_t size = file->size();
+  std::uint64_t start = size == 0 ? 0 : (size - 1) / kBlockSize * kBlockSize;
+  for (; start > 0; start -= kBlockSize) {
+    char h[kHeaderSize];
+    if (file->read(start, kHeaderSize, h) != kHeaderSize) continue;
+    const auto type = static_cast<std::uint8_t>(h[6]);
+    if (type == static_cast<std::uint8_t>(RecordType::kFull) ||
+        type == static_cast<std::uint8_t>(RecordType::kFirst)) {
+      break;
+    }
+  }
+  std::optional<Damage> damage;
+  SegmentReader reader(*file, path.filename().string(), [&](const Damage& d) {
+    if (!damage) damage = d;
+  });
+  reader.seek(start);
+  Tail tail{header.prev_last_lsn, header.prev_last_hash};
+  std::string payload;
+  RecordType type = RecordType::kZero;
+  std::uint64_t offset = 0;
+  bool chained = start == 0;
+  while (reader.read(&payload, &type, &offset)) {
+    if (damage) break;
+    if (type == RecordType::kSegmentHeader && offset == 0) continue;
+    Commit c;
+    std::string error;
+    if (type != RecordType::kFull)
+      error = "segment header in the middle of a segment";
+    if (!error.empty() || !decode_commit(payload, &c, &error))
+      corrupt(path, offset, error);
+    if (chained &&
+        (c.first_lsn != tail.last_lsn + 1 || c.prev_hash != tail.last_hash)) {
+      corrupt(path, offset,
+              fmt::format(
+                  "commit {} does not follow lsn {} in the lsn and hash chain",
+                  c.first_lsn, tail.last_lsn));
+    }
+    chained = true;
+    tail = Tail{c.last_lsn(), c.hash};
+  }
+  if (damage)
+    corrupt(path, damage->offset, damage->reason + " in a sealed segment");
+  if (reader.position() < size) {
+    corrupt(path, reader.position(),
+            "incomplete record at the end of a sealed segment");
+  }
+  return tail;
+}
+
+void warn(const Logger& logger, const std::string& message) {
+  if (logger) logger(LogLevel::kWarning, message);
+}
+
+// Scans the last segment; truncates a torn tail or throws CorruptionError. A
+// `sealed` segment was fdatasynced whole, so any damage in it is corruption.
+RecoveredLog recover_last(FileSystem& fs, const std::filesystem::path& path,
+                          const SegmentHeader& header, bool sealed,
+                          const Logger& logger) {
+  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
+  std::vector<Damage> damages;
+  SegmentReader reader(*file, path.filename().string(),
+                       [&](const Damage& d) { damages.push_back(d); });
+  std::string payload;
+  RecordType type = RecordType::kZero;
+  std::uint64_t offset = 0;
+  reader.read(&payload, &type, &offset);  // the header, checked already
+
+  bool good = true;
+  std::uint64_t good_end = reader.position();
+  std::uint64_t good_last = header.first_lsn - 1;
+  Hash last_hash = header.prev_last_hash;
+  std::uint64_t vouched = sealed ? UINT64_MAX : header.first_lsn - 1;
+  std::optional<Damage> first_damage;
+  const auto note_damage = [&] {
+    if (good && !damages.empty()) {
+      first_damage = damages.front();
+      good = false;
+    }
+  };
+  while (reader.read(&payload, &type, &offset)) {
+    note_damage();
+    if (type == RecordType::kSegmentHeader) {
+      if (good)
+        corrupt(path, offset, "segment header in the middle of a segment");
+      continue;
+    }
+    Commit c;
+    std::string error;
+    if (!decode_commit(payload, &c, &error)) {
+      // A whole record with a valid checksum is no torn write.
+      if (good) corrupt(path, offset, error);
+      continue;
+    }
+    vouched = std::max(vouched, c.durable_lsn);
+    if (!good) continue;
+    if (c.first_lsn != good_last + 1) {
+      corrupt(path, offset,
+              fmt::format("lsn gap: expected commit at lsn {}, found {}",
+                          good_last + 1, c.first_lsn));
+    }
+    if (c.prev_hash != last_hash) {
+      corrupt(path, offset,
+              fmt::format("hash chain broken at commit {}", c.first_lsn));
+    }
+    good_last = c.last_lsn();
+    last_hash = c.hash;
+    good_end = reader.position();
+  }
+  note_damage();
+  const std::uint64_t size = file->size();
+  if (!first_damage && good_end < size) {
+    first_damage = Damage{path.filename().string(), good_end, size - good_end,
+                          "incomplete record at the end of the segment"};
+  }
+  if (first_damage && vouched > good_last) {
+    corrupt(path, first_damage->offset,
+            sealed
+                ? fmt::format("{} in a sealed segment", first_damage->reason)
+                : fmt::format(
+                      "{}, before lsn {} which a later record vouches for as "
+                      "durable",
+                      first_damage->reason, vouched));
+  }
+  RecoveredLog out;
+  out.file = fs.open_writable(path);
+  if (size > good_end) {
+    out.file->truncate(good_end);
+    warn(logger,
+         fmt::format(
+             "log segment {}: dropped {} bytes of torn tail at offset {} ({})",
+             path.string(), size - good_end, good_end, first_damage->reason));
+  }
+  out.file->sync();
+  out.segment_first_lsn = header.first_lsn;
+  out.last_lsn = good_last;
+  out.last_hash = last_hash;
+  return out;
+}
+
+}  // namespace
+
+RecoveredLog recover_log(FileSystem& fs, const std::filesystem::path& log_dir,
+                         const Uuid& store_uuid, const Logger& logger) {
+  std::vector<std::uint64_t> segments = list_segments(fs, log_dir);
+  std::vector<SegmentHeader> headers;
+  bool removed_torn = false;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const std::filesystem::path path = log_dir / segment_file_name(segments[i]);
+    HeaderRead read = read_header(fs, path);
+    if (!read.header) {
+      if (!read.torn || i + 1 != segments.size())
+        corrupt(path, 0, read.problem);
+      const std::uint64_t vouched = max_vouched(fs, path);
+      if (vouched >= segments[i]) {
+        corrupt(
+            path, 0,
+            fmt::format("{}, but a later record vouches for lsn {} as durable",
+                        read.problem, vouched));
+      }
+      // Created by a writer that crashed before the header was durable: nothing
+      // in it was ever acknowledged.
+      fs.remove(path);
+      fs.sync_dir(log_dir);
+      warn(logger,
+           fmt::format("log segment {}: removed a fresh segment with a {}",
+                       path.string(), read.problem));
+      segments.pop_back();
+      removed_torn = true;
+      break;
+    }
+    const SegmentHeader& h = *read.header;
+    if (h.store_uuid != store_uuid) {
+      corrupt(path, 0,
+              "segment belongs to a foreign store (store uuid differs)");
+    }
+    if (h.first_lsn != segments[i]) {
+      corrupt(path, 0,
+              fmt::format(
+                  "segment header first_lsn {} does not match the file name",
+                  h.first_lsn));
+    }
+    const std::uint64_t previous = i == 0 ? 0 : segments[i - 1];
+    if (h.prev_first_lsn != previous) {
+      corrupt(
+          path, 0,
+          previous == 0
+              ? fmt::format("segment follows segment {} which is missing",
+                            segment_file_name(h.prev_first_lsn))
+              : fmt::format(
+                    "segment follows segment {} but the previous file is {} "
+                    "(missing or reordered segment)",
+                    segment_file_name(h.prev_first_lsn),
+                    segment_file_name(previous)));
+    }
+    if (i > 0) {
+      const std::filesystem::path prev_path =
+          log_dir / segment_file_name(previous);
+      const Tail tail = sealed_tail(fs, prev_path, headers.back());
+      if (tail.last_lsn != h.prev_last_lsn) {
+        corrupt(
+            path, 0,
+            fmt::format(
+                "lsn gap between segments: {} ends at lsn {}, this one starts "
+                "at lsn {}",
+                prev_path.filename().string(), tail.last_lsn, h.first_lsn));
+      }
+      if (tail.last_hash != h.prev_last_hash) {
+        corrupt(path, 0,
+                fmt::format("hash chain broken: the header's prev_last_hash "
+                            "differs from the "
+                            "last commit of {}",
+                            prev_path.filename().string()));
+      }
+    }
+    headers.push_back(h);
+  }
+  if (segments.empty()) return {};
+  return recover_last(fs, log_dir / segment_file_name(segments.back()),
+                      headers.back(), removed_torn, logger);
+}
+
+}  // namespace wfstore::log

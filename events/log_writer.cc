@@ -1,0 +1,176 @@
+// The log writer: appends, segment rolls, syncs and poisoning.
+
+#include "wfstore_internal/log_writer.h"
+
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "wfstore/errors.h"
+#include "wfstore/limits.h"
+
+#include "events/log_recovery.h"
+
+namespace wfstore::log {
+
+Writer::Writer(PrivateTag, std::shared_ptr<FileSystem> fs,
+               std::filesystem::path log_dir, const StoreId& store_id,
+               WriterOptions options)
+    : fs_(std::move(fs)),
+      log_dir_(std::move(log_dir)),
+      store_uuid_(store_id.bytes),
+      options_(std::move(options)) {}
+
+Writer::~Writer() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    if (options_.logger) {
+      options_.logger(
+          LogLevel::kError,
+          fmt::format("closing log segment {}: {}", segment(), e.what()));
+    }
+  }
+}
+
+std::unique_ptr<Writer> Writer::open(std::shared_ptr<FileSystem> fs,
+                                     const std::filesystem::path& log_dir,
+                                     const StoreId& store_id,
+                                     WriterOptions options) {
+  if (options.roll_bytes == 0)
+    throw InvalidArgumentError("roll_bytes must be positive");
+  if (!fs->exists(log_dir)) {
+    fs->create_directories(log_dir);
+    if (log_dir.has_parent_path()) fs->sync_dir(log_dir.parent_path());
+  }
+  auto w = std::make_unique<Writer>(PrivateTag(), fs, log_dir, store_id,
+                                    std::move(options));
+  RecoveredLog recovered =
+      recover_log(*fs, log_dir, store_id.bytes, w->options_.logger);
+  if (!recovered.file) {
+    w->create_segment(1, 0);
+    return w;
+  }
+  w->file_ = std::move(recovered.file);
+  w->segment_first_lsn_ = recovered.segment_first_lsn;
+  w->block_offset_ = static_cast<std::size_t>(w->file_->size() % kBlockSize);
+  w->last_lsn_ = recovered.last_lsn;
+  w->durable_lsn_ = recovered.last_lsn;
+  w->last_hash_ = recovered.last_hash;
+  return w;
+}
+
+void Writer::check_usable() const {
+  if (poisoned_) {
+    throw IOError(fmt::format(
+        "log writer for {} is unusable after an earlier failure ({}); "
+        "reopen it",
+        log_dir_.string(), poison_reason_));
+  }
+  if (closed_)
+    throw IOError(
+        fmt::format("log writer for {} is closed", log_dir_.string()));
+}
+
+Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
+                    std::int64_t timestamp_ms, std::string_view body) {
+  check_usable();
+  if (first_lsn != last_lsn_ + 1) {
+    throw InvalidArgumentError(
+        fmt::format("first_lsn {} is not dense: the log's next lsn is {}",
+                    first_lsn, last_lsn_ + 1));
+  }
+  if (event_count == 0)
+    throw InvalidArgumentError("event_count must be at least 1");
+  if (event_count > kMaxCommitEvents) {
+    throw InvalidArgumentError(
+        fmt::format("event_count {} exceeds the limit of {} per commit",
+                    event_count, kMaxCommitEvents));
+  }
+  if (body.size() > kMaxCommitBytes) {
+    throw InvalidArgumentError(
+        fmt::format("commit body of {} bytes exceeds the limit of {}",
+                    body.size(), kMaxCommitBytes));
+  }
+  try {
+    const std::uint64_t size = kCommitFixedSize + body.size();
+    if (last_lsn_ >= segment_first_lsn_ &&
+        file_->size() + framed_size(size, block_offset_) >
+            options_.roll_bytes) {
+      roll();
+    }
+    Hash hash{};
+    const std::string payload =
+        encode_commit(first_lsn, event_count, timestamp_ms, durable_lsn_,
+                      last_hash_, body, &hash);
+    std::string framed;
+    std::size_t block_offset = block_offset_;
+    frame_record(payload, &block_offset, &framed);
+    file_->append(framed);
+    block_offset_ = block_offset;
+    last_lsn_ = first_lsn + event_count - 1;
+    last_hash_ = hash;
+    return hash;
+  } catch (const std::exception& e) {
+    poisoned_ = true;
+    poison_reason_ = e.what();
+    throw;
+  }
+}
+
+void Writer::sync() {
+  check_usable();
+  if (durable_lsn_ == last_lsn_) return;
+  try {
+    file_->sync();
+  } catch (const std::exception& e) {
+    poisoned_ = true;
+    poison_reason_ = e.what();
+    throw;
+  }
+  durable_lsn_ = last_lsn_;
+}
+
+void Writer::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (file_) file_->close();
+}
+
+void Writer::roll() {
+  file_->sync();  // Seal: the old segment is durable before the next header
+                  // exists.
+  durable_lsn_ = last_lsn_;
+  file_->close();
+  create_segment(last_lsn_ + 1, segment_first_lsn_);
+}
+
+void Writer::create_segment(std::uint64_t first_lsn,
+                            std::uint64_t prev_first_lsn) {
+  const std::filesystem::path path = log_dir_ / segment_file_name(first_lsn);
+  std::unique_ptr<WritableFile> file = fs_->open_writable(path);
+  if (file->size() != 0) {
+    throw CorruptionError(
+        fmt::format("log segment {}: offset 0: a segment file with this name "
+                    "already exists",
+                    path.string()));
+  }
+  SegmentHeader header;
+  header.store_uuid = store_uuid_;
+  header.first_lsn = first_lsn;
+  header.prev_first_lsn = prev_first_lsn;
+  header.prev_last_lsn = first_lsn - 1;
+  header.prev_last_hash = last_hash_;
+  std::string framed;
+  std::size_t block_offset = 0;
+  frame_physical(static_cast<std::uint8_t>(RecordType::kSegmentHeader),
+                 encode_segment_header(header), &block_offset, &framed);
+  file->append(framed);
+  file->sync();
+  fs_->sync_dir(log_dir_);
+  file_ = std::move(file);
+  segment_first_lsn_ = first_lsn;
+  block_offset_ = block_offset;
+}
+
+}  // namespace wfstore::log

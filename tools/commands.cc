@@ -17,6 +17,8 @@ std::map<std::string, Action>& actions() {
 
 void register_commands(CLI::App& app) {
   add_demo_command(app, actions()["demo"]);
+  add_verify_command(app, actions()["verify"]);
+  add_bench_command(app, actions()["bench"]);
 }
 
 int run_selected(const CLI::App& app) {

@@ -20,5 +20,7 @@ int run_selected(const CLI::App& app);
 
 // Per-subcommand registration, one per file.
 void add_demo_command(CLI::App& app, Action& action);
+void add_verify_command(CLI::App& app, Action& action);
+void add_bench_command(CLI::App& app, Action& action);
 
 }  // namespace wfstore::tools

@@ -110,7 +110,7 @@ struct Commit {
   std::uint64_t last_lsn() const { return first_lsn + event_count - 1; }
 };
 
-// The 76-byte payload of a segment header record.
+// The 84-byte payload of a segment header record.
 std::string encode_segment_header(const SegmentHeader& header);
 // Parses a segment header payload; on failure returns nullopt and sets *error
 // (what is wrong, naming the field). Does not check the store UUID or the file

@@ -62,6 +62,7 @@ struct DatabaseStats {
   std::uint64_t bytes_appended = 0;
   std::uint64_t applied_lsn = 0;    // views
   std::uint64_t durable_lsn = 0;    // log
+  std::uint64_t queued_commits = 0; // in the writer queue now, the group in flight included
 };
 
 class Database {
@@ -91,6 +92,8 @@ class Database {
   void close();
 
   class Impl;
+  // For wfstore's own tests and tools.
+  friend Impl& database_impl(Database& database);
 
  private:
   explicit Database(std::unique_ptr<Impl> impl);

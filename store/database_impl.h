@@ -1,0 +1,60 @@
+// Database::Impl: the parts of an open store and the open and close rules of DESIGN.md
+// ("The log" recovery bullets, "Read models"). Tests and maintenance functions reach the
+// pipeline and views through it.
+
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "wfstore/database.h"
+
+#include "store/commit_pipeline.h"
+#include "store/workflow_store_impl.h"
+#include "wfstore_internal/lmdb_views.h"
+#include "wfstore_internal/log_writer.h"
+#include "wfstore_internal/store_dir.h"
+
+namespace wfstore {
+
+class Database::Impl {
+ public:
+  // The writer open (read_only false) or a read-only open.
+  static std::unique_ptr<Impl> open(const std::filesystem::path& dir,
+                                    const DatabaseOptions& options, bool read_only);
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  void close();
+  DatabaseStats stats() const;
+
+  // Null for a read-only open or after close().
+  CommitPipeline* pipeline() { return pipeline_.get(); }
+  LmdbViews& views() { return *views_; }
+  WorkflowStoreImpl& store() { return *store_; }
+  const StoreDir& store_dir() const { return *store_dir_; }
+  const std::shared_ptr<FileSystem>& file_system() const { return fs_; }
+  bool read_only() const { return read_only_; }
+
+  Impl() = default;
+
+ private:
+  std::shared_ptr<FileSystem> fs_;
+  Logger logger_;
+  bool read_only_ = false;
+  std::optional<StoreDir> store_dir_;
+  std::unique_ptr<log::Writer> writer_;
+  std::unique_ptr<LmdbViews> views_;
+  std::unique_ptr<CommitPipeline> pipeline_;
+  std::unique_ptr<WorkflowStoreImpl> store_;
+  std::mutex close_mu_;
+  bool closed_ = false;  // Guarded by close_mu_.
+};
+
+// The Impl of `database`, for tests and maintenance code inside wfstore.
+Database::Impl& database_impl(Database& database);
+
+}  // namespace wfstore

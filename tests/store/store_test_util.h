@@ -1,0 +1,85 @@
+// Helpers for the store tests: opening a Database with captured warnings, ordered dumps of
+// every view table, the log's size, a fake clock.
+
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "wfstore/database.h"
+
+#include "store/database_impl.h"
+#include "wfstore_internal/view_store.h"
+
+namespace wfstore::testing {
+
+// Every warning a Database logged.
+class Warnings {
+ public:
+  Logger logger() {
+    return [this](LogLevel level, std::string_view message) {
+      std::scoped_lock lock(mu_);
+      messages_.push_back(fmt_level(level) + std::string(message));
+    };
+  }
+  std::vector<std::string> messages() const {
+    std::scoped_lock lock(mu_);
+    return messages_;
+  }
+  bool contains(std::string_view text) const {
+    std::scoped_lock lock(mu_);
+    for (const std::string& m : messages_) {
+      if (m.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+ private:
+  static std::string fmt_level(LogLevel level) {
+    return std::string(log_level_name(level)) + ": ";
+  }
+  mutable std::mutex mu_;
+  std::vector<std::string> messages_;
+};
+
+// A clock the test sets.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(std::int64_t now) : now_(now) {}
+  std::int64_t now_ms() override { return now_.load(); }
+  void set(std::int64_t now) { now_ = now; }
+  void advance(std::int64_t ms) { now_ += ms; }
+
+ private:
+  std::atomic<std::int64_t> now_;
+};
+
+using TableDump = std::vector<std::vector<std::pair<std::string, std::string>>>;
+
+// Ordered dumps of every table (meta included when `with_meta`).
+inline TableDump dump_all(Database& db, bool with_meta = true) {
+  TableDump out;
+  LmdbViews& views = database_impl(db).views();
+  for (Table table : kAllTables) {
+    if (table == Table::kMeta && !with_meta) continue;
+    out.push_back(views.dump(table));
+  }
+  return out;
+}
+
+// Total size of the log's segment files.
+inline std::uint64_t log_bytes(const std::filesystem::path& dir) {
+  std::uint64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "log")) {
+    total += entry.file_size();
+  }
+  return total;
+}
+
+}  // namespace wfstore::testing

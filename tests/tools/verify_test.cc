@@ -1,0 +1,74 @@
+// `wfstore verify --dir D` run as a real process: prints the head hash of a
+// sound log, exits 1 with a message naming segment and offset on damage.
+
+#include <array>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "tests/events/log_test_util.h"
+#include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/log_writer.h"
+#include "wfstore_internal/store_dir.h"
+
+namespace wfstore::log::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct ToolRun {
+  int status = -1;
+  std::string output;
+};
+
+ToolRun run_tool(const std::string& args) {
+  ToolRun r;
+  const std::string cmd = std::string(WFSTORE_TOOL_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    r.output.append(buf.data(), n);
+  const int status = pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(VerifyToolTest, PrintsTheHeadHashOfASoundLogAndFailsOnDamage) {
+  wfstore::testing::TempDir tmp;
+  const auto dir = tmp / "store";
+  Hash head{};
+  {
+    const StoreDir store = StoreDir::create_or_open(posix_file_system(), dir);
+    auto w = Writer::open(posix_file_system(), store.log_dir(), store.id());
+    for (std::uint64_t lsn = 1; lsn <= 5; ++lsn)
+      w->append(lsn, 1, 0, body_for(lsn, 200));
+    w->sync();
+    head = w->last_hash();
+  }
+  const ToolRun ok = run_tool("verify --dir " + dir.string());
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("commits:   5"));
+  EXPECT_THAT(ok.output, HasSubstr("last lsn:  5"));
+  EXPECT_THAT(ok.output, HasSubstr("head hash: " + to_hex(head)));
+
+  const auto segment = dir / "log" / segment_file_name(1);
+  flip_bit(segment, kHeaderSize + kSegmentHeaderSize + 50);
+  const ToolRun bad = run_tool("verify --dir " + dir.string());
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_THAT(
+      bad.output,
+      HasSubstr("wfstore: log segment " + segment.string() + ": offset " +
+                std::to_string(kHeaderSize + kSegmentHeaderSize) + ":"));
+
+  const ToolRun missing =
+      run_tool("verify --dir " + (tmp / "nothing").string());
+  EXPECT_EQ(missing.status, 1) << missing.output;
+}
+
+}  // namespace
+}  // namespace wfstore::log::testing

@@ -1,0 +1,156 @@
+// `wfstore bench --log`: the log's append+fdatasync rate against a raw
+// write()+fdatasync loop of the same record size in the same directory, plus
+// group-sync and no-sync rates.
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "wfstore/errors.h"
+#include "wfstore/file_system.h"
+
+#include "tools/commands.h"
+#include "wfstore_internal/log_format.h"
+#include "wfstore_internal/log_writer.h"
+#include "wfstore_internal/store_dir.h"
+
+namespace wfstore::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchOptions {
+  std::string dir = ".";
+  double seconds = 2.0;
+  std::size_t body_bytes = 500;
+};
+
+// Runs `op` (which does `per_op` units of work) until `seconds` pass or
+// `max_units` are done; returns units per second.
+double measure(double seconds, std::uint64_t per_op, std::uint64_t max_units,
+               const std::function<void()>& op) {
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  std::uint64_t units = 0;
+  while (Clock::now() < deadline && units < max_units) {
+    op();
+    units += per_op;
+  }
+  const double elapsed =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  return static_cast<double>(units) / elapsed;
+}
+
+[[noreturn]] void throw_io(const std::filesystem::path& path,
+                           const char* what) {
+  throw IOError(
+      fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
+}
+
+double raw_rate(const std::filesystem::path& path, std::size_t record,
+                double seconds) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw_io(path, "open");
+  const std::string buf(record, 'r');
+  double rate = 0;
+  try {
+    rate = measure(seconds, 1, UINT64_MAX, [&] {
+      if (::write(fd, buf.data(), buf.size()) !=
+          static_cast<ssize_t>(buf.size())) {
+        throw_io(path, "write");
+      }
+      if (::fdatasync(fd) != 0) throw_io(path, "fdatasync");
+    });
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return rate;
+}
+
+// Commits per second with a sync after every `per_sync` commits (0: never).
+double log_rate(const std::filesystem::path& log_dir, const std::string& body,
+                std::uint64_t per_sync, double seconds) {
+  auto w = log::Writer::open(posix_file_system(), log_dir, StoreId::random());
+  const std::uint64_t max_units = per_sync == 0 ? 200000 : UINT64_MAX;
+  return measure(seconds, per_sync == 0 ? 1 : per_sync, max_units, [&] {
+    for (std::uint64_t i = 0; i < (per_sync == 0 ? 1 : per_sync); ++i) {
+      w->append(w->last_lsn() + 1, 1, 0, body);
+    }
+    if (per_sync != 0) w->sync();
+  });
+}
+
+int run_log_bench(const BenchOptions& o) {
+  const std::filesystem::path dir = std::filesystem::absolute(o.dir) /
+                                    fmt::format("wfstore-bench-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{dir};
+  const std::string body(o.body_bytes, 'b');
+  const std::size_t record = static_cast<std::size_t>(
+      log::framed_size(log::kCommitFixedSize + body.size(), 0));
+  std::cout << fmt::format(
+      "wfstore bench --log: {}-byte records ({}-byte body), {} s per run, in "
+      "{}\n",
+      record, o.body_bytes, o.seconds, dir.string());
+  const double raw = raw_rate(dir / "raw.dat", record, o.seconds);
+  std::cout << fmt::format("  raw write+fdatasync       {:>10.0f} records/s\n",
+                           raw);
+  const double one = log_rate(dir / "log1", body, 1, o.seconds);
+  std::cout << fmt::format(
+      "  log, 1 commit per sync    {:>10.0f} commits/s  ratio to raw {:.2f} "
+      "(target >= 0.80)\n",
+      one, one / raw);
+  for (std::uint64_t k : {std::uint64_t{8}, std::uint64_t{64}}) {
+    const double r =
+        log_rate(dir / fmt::format("log{}", k), body, k, o.seconds);
+    std::cout << fmt::format(
+        "  log, {:<2} commits per sync {:>10.0f} commits/s\n", k, r);
+  }
+  const double nosync = log_rate(dir / "lognosync", body, 0, o.seconds);
+  std::cout << fmt::format("  log, no sync              {:>10.0f} commits/s\n",
+                           nosync);
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Action& action) {
+  CLI::App* cmd =
+      app.add_subcommand("bench", "Measure wfstore against raw loops");
+  auto o = std::make_shared<BenchOptions>();
+  auto log_flag = std::make_shared<bool>(false);
+  cmd->add_flag("--log", *log_flag, "Benchmark the append-only log");
+  cmd->add_option("--dir", o->dir,
+                  "Directory to run in (a scratch subdirectory is made)");
+  cmd->add_option("--seconds", o->seconds, "Seconds per measurement")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--body-bytes", o->body_bytes, "Commit body size");
+  action = [o, log_flag] {
+    if (!*log_flag) {
+      std::cerr << "wfstore: bench: choose a benchmark (--log)\n";
+      return 2;
+    }
+    return run_log_bench(*o);
+  };
+}
+
+}  // namespace wfstore::tools

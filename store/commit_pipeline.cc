@@ -14,6 +14,7 @@
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/overlay_view_store.h"
+#include "wfstore_internal/views.h"
 
 namespace wfstore {
 namespace {
@@ -70,8 +71,8 @@ struct CommitPipeline::Request {
   }
 };
 
-CommitPipeline::CommitPipeline(log::Writer& writer, LmdbViews& views, PipelineOptions options,
-                               PipelineStart start)
+CommitPipeline::CommitPipeline(log::Writer& writer, LmdbViews& views,
+                               PipelineOptions options, PipelineStart start)
     : writer_(writer),
       views_(views),
       options_(std::move(options)),
@@ -105,8 +106,8 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
   request.commands = std::move(commands);
   request.durability = durability.value_or(options_.durability);
   const AuditFields& audit = AuditScope::current();
-  request.audit = AuditMetadata{audit.actor, audit.correlation_id, audit.causation_id,
-                                audit.source};
+  request.audit = AuditMetadata{audit.actor, audit.correlation_id,
+                                audit.causation_id, audit.source};
   request.sync_only = request.commands.empty();
 
   std::unique_lock lock(mu_);
@@ -117,13 +118,14 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
   if (!request.done) {
     // This thread leads the group at the head of the queue.
     const std::size_t count = std::min(queue_.size(), kMaxGroupCommits);
-    std::vector<Request*> group(queue_.begin(),
-                                queue_.begin() + static_cast<std::ptrdiff_t>(count));
+    std::vector<Request*> group(
+        queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
     lock.unlock();
     try {
       run_group(group);
     } catch (const std::exception& e) {
-      // run_group stores every expected failure in its requests; this is a bug guard.
+      // run_group stores every expected failure in its requests; this is a bug
+      // guard.
       const std::exception_ptr error = std::make_exception_ptr(
           IOError(fmt::format("commit group failed: {}", e.what())));
       for (Request* r : group) {
@@ -146,8 +148,8 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
     }
     queued_ = queue_.size();
     if (!queue_.empty()) queue_.front()->cv.notify_one();
-    const std::vector<CommitListener> listeners = first == 0 ? std::vector<CommitListener>{}
-                                                             : listeners_;
+    const std::vector<CommitListener> listeners =
+        first == 0 ? std::vector<CommitListener>{} : listeners_;
     lock.unlock();
     for (const CommitListener& listener : listeners) listener(first, last);
   } else {
@@ -164,12 +166,14 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
 }
 
 bool CommitPipeline::decide_request(Request& request, ViewStore& views,
-                                    std::int64_t timestamp_ms, std::uint64_t first_lsn) {
+                                    std::int64_t timestamp_ms,
+                                    std::uint64_t first_lsn) {
   const DecideContext context{timestamp_ms};
   request.first_lsn = first_lsn;
   try {
     if (request.commands.size() == 1) {
-      request.decisions.push_back(decide(request.commands.front(), views, context));
+      request.decisions.push_back(
+          decide(request.commands.front(), views, context));
     } else {
       OverlayViewStore overlay(views);
       std::uint64_t lsn = first_lsn;
@@ -189,7 +193,8 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
     }
     std::vector<EventPayload> payloads;
     for (const Decision& decision : request.decisions) {
-      for (const EventPayload& payload : decision.events) payloads.push_back(payload);
+      for (const EventPayload& payload : decision.events)
+        payloads.push_back(payload);
     }
     if (payloads.empty()) return false;
     request.body = encode_commit_body(request.audit, payloads);
@@ -214,17 +219,21 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
   }
 }
 
-void CommitPipeline::write_meta(ViewStore& txn, std::uint64_t applied, const ViewChecksum& checksum,
+void CommitPipeline::write_meta(ViewStore& txn, std::uint64_t applied,
+                                const ViewChecksum& checksum,
                                 std::int64_t timestamp_ms) {
   txn.put(Table::kMeta, kMetaAppliedLsn, keys::encode_u64(applied));
-  txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(writer_.durable_lsn()));
+  txn.put(Table::kMeta, kMetaDurableLsn,
+          keys::encode_u64(writer_.durable_lsn()));
   txn.put(Table::kMeta, kMetaLastTimestamp, keys::encode_i64(timestamp_ms));
   write_checksum(txn, checksum);
 }
 
 void CommitPipeline::poison(const std::string& reason) {
   std::scoped_lock lock(mu_);
-  if (!poisoned_) poison_reason_ = fmt::format("writer poisoned by an earlier failure: {}", reason);
+  if (!poisoned_)
+    poison_reason_ =
+        fmt::format("writer poisoned by an earlier failure: {}", reason);
   poisoned_ = true;
 }
 
@@ -236,12 +245,15 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
       std::scoped_lock lock(mu_);
       reason = poison_reason_;
     }
-    for (Request* r : group) r->error = std::make_exception_ptr(IOError(reason));
+    for (Request* r : group)
+      r->error = std::make_exception_ptr(IOError(reason));
     return;
   }
-  const std::int64_t timestamp_ms = std::max(last_timestamp_ms_, options_.clock->now_ms());
+  const std::int64_t timestamp_ms =
+      std::max(last_timestamp_ms_, options_.clock->now_ms());
   bool want_sync = false;
-  for (const Request* r : group) want_sync |= r->durability == Durability::kSync;
+  for (const Request* r : group)
+    want_sync |= r->durability == Durability::kSync;
 
   std::vector<Request*> appended;
   std::optional<LmdbViews::WriteTxn> txn;
@@ -287,8 +299,8 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   // Append the group's records and sync once.
   try {
     for (Request* r : appended) {
-      writer_.append(r->first_lsn, static_cast<std::uint32_t>(r->events.size()), timestamp_ms,
-                     r->body);
+      writer_.append(r->first_lsn, static_cast<std::uint32_t>(r->events.size()),
+                     timestamp_ms, r->body);
       bytes_appended_.fetch_add(r->body.size(), std::memory_order_relaxed);
     }
     if (!appended.empty()) appended_lsn_ = writer_.last_lsn();
@@ -300,8 +312,8 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   } catch (const Error& e) {
     poison(e.what());
     if (txn) txn->abort();
-    const std::exception_ptr error =
-        std::make_exception_ptr(IOError(fmt::format("log write failed: {}", e.what())));
+    const std::exception_ptr error = std::make_exception_ptr(
+        IOError(fmt::format("log write failed: {}", e.what())));
     for (Request* r : group) {
       if (!r->error) r->error = error;
     }
@@ -372,8 +384,9 @@ DatabaseStats CommitPipeline::stats() const {
 
 void CommitPipeline::check_views() const {
   if (views_poisoned_) {
-    throw IOError(fmt::format("{}: views poisoned by a failed commit; reopen the store",
-                              views_.path()));
+    throw IOError(
+        fmt::format("{}: views poisoned by a failed commit; reopen the store",
+                    views_.path()));
   }
 }
 
@@ -404,7 +417,22 @@ void CommitPipeline::stop() {
   }
   syncer_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();
-  if (!poisoned_) sync();
+  if (poisoned_) {
+    std::scoped_lock lock(mu_);
+    throw IOError(poison_reason_);
+  }
+  sync();
+}
+
+void CommitPipeline::abandon_for_testing() {
+  {
+    std::scoped_lock lock(syncer_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+  }
+  syncer_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 }  // namespace wfstore

@@ -1,7 +1,8 @@
-// The single-writer commit pipeline of DESIGN.md "The write path": a LevelDB-style writer
-// queue whose head leads a group of commits on its own thread (one LMDB write transaction,
-// one log record per commit, at most one fdatasync and one LMDB commit per group), plus the
-// background syncer of buffered commits.
+// The single-writer commit pipeline of DESIGN.md "The write path": a
+// LevelDB-style writer queue whose head leads a group of commits on its own
+// thread (one LMDB write transaction, one log record per commit, at most one
+// fdatasync and one LMDB commit per group), plus the background syncer of
+// buffered commits.
 //
 // Thread-safety: commit(), sync(), stats() and the listener calls may be called
 // concurrently from any thread. stop() once, after every committer returned.
@@ -47,15 +48,18 @@ inline constexpr std::uint64_t kViewSchemaVersion = 1;
 
 // The outcome of one commit.
 struct CommitResult {
-  // One per command, in order; each command's events were appended (none for a no-op).
+  // One per command, in order; each command's events were appended (none for a
+  // no-op).
   std::vector<Decision> decisions;
   // LSNs of the commit's record; both 0 when every command was a no-op.
   std::uint64_t first_lsn = 0;
   std::uint64_t last_lsn = 0;
 };
 
-// Called after each group with the LSN range it appended; must not block or throw.
-using CommitListener = std::function<void(std::uint64_t first_lsn, std::uint64_t last_lsn)>;
+// Called after each group with the LSN range it appended; must not block or
+// throw.
+using CommitListener =
+    std::function<void(std::uint64_t first_lsn, std::uint64_t last_lsn)>;
 
 struct PipelineOptions {
   Durability durability = Durability::kSync;
@@ -64,7 +68,8 @@ struct PipelineOptions {
   Logger logger;
 };
 
-// What the pipeline starts from: the views' checksum and the last commit's timestamp.
+// What the pipeline starts from: the views' checksum and the last commit's
+// timestamp.
 struct PipelineStart {
   ViewChecksum checksum{};
   std::int64_t last_timestamp_ms = 0;
@@ -72,18 +77,20 @@ struct PipelineStart {
 
 class CommitPipeline {
  public:
-  // `writer` and `views` must outlive the pipeline. Starts the background syncer.
+  // `writer` and `views` must outlive the pipeline. Starts the background
+  // syncer.
   CommitPipeline(log::Writer& writer, LmdbViews& views, PipelineOptions options,
                  PipelineStart start);
   ~CommitPipeline();
   CommitPipeline(const CommitPipeline&) = delete;
   CommitPipeline& operator=(const CommitPipeline&) = delete;
 
-  // Decides `commands` in order against the current views (each sees the events of the
-  // ones before), appends their events as one log record and folds them into the views.
-  // Returns once the record is written (and fdatasynced for kSync) and visible to readers.
-  // Throws what decide() throws (nothing appended), IOError (a failed write or sync: the
-  // pipeline is poisoned and every later commit throws IOError).
+  // Decides `commands` in order against the current views (each sees the events
+  // of the ones before), appends their events as one log record and folds them
+  // into the views. Returns once the record is written (and fdatasynced for
+  // kSync) and visible to readers. Throws what decide() throws (nothing
+  // appended), IOError (a failed write or sync: the pipeline is poisoned and
+  // every later commit throws IOError).
   CommitResult commit(std::vector<Command> commands,
                       std::optional<Durability> durability = std::nullopt);
 
@@ -92,6 +99,9 @@ class CommitPipeline {
 
   // Stops the syncer and syncs. Idempotent. Throws IOError.
   void stop();
+
+  // Stops the syncer without syncing, as if the process died (tests).
+  void abandon_for_testing();
 
   // Registers `listener`; called on a committing thread after each group.
   void add_listener(CommitListener listener);
@@ -109,13 +119,14 @@ class CommitPipeline {
   struct Request;
 
   void run_group(const std::vector<Request*>& group);
-  // Decides one request against `views`; fills its events, body and LSNs. Returns false
-  // (and stores the error) when a command was rejected or everything was a no-op.
-  bool decide_request(Request& request, ViewStore& views, std::int64_t timestamp_ms,
-                      std::uint64_t first_lsn);
+  // Decides one request against `views`; fills its events, body and LSNs.
+  // Returns false (and stores the error) when a command was rejected or
+  // everything was a no-op.
+  bool decide_request(Request& request, ViewStore& views,
+                      std::int64_t timestamp_ms, std::uint64_t first_lsn);
   void refold(const std::vector<Request*>& appended);
-  void write_meta(ViewStore& txn, std::uint64_t applied_lsn, const ViewChecksum& checksum,
-                  std::int64_t timestamp_ms);
+  void write_meta(ViewStore& txn, std::uint64_t applied_lsn,
+                  const ViewChecksum& checksum, std::int64_t timestamp_ms);
   void poison(const std::string& reason);
   void syncer_loop();
   void warn(std::string_view message) const;
@@ -129,9 +140,9 @@ class CommitPipeline {
   std::int64_t last_timestamp_ms_ = 0;
 
   mutable std::mutex mu_;
-  std::deque<Request*> queue_;  // Guarded by mu_.
+  std::deque<Request*> queue_;             // Guarded by mu_.
   std::vector<CommitListener> listeners_;  // Guarded by mu_.
-  std::string poison_reason_;  // Guarded by mu_.
+  std::string poison_reason_;              // Guarded by mu_.
   std::atomic<bool> poisoned_{false};
   std::atomic<bool> views_poisoned_{false};
 

@@ -28,38 +28,44 @@ class SystemClock final : public Clock {
 
 Logger stderr_logger() {
   return [](LogLevel level, std::string_view message) {
-    std::fprintf(stderr, "wfstore: %s: %.*s\n", std::string(log_level_name(level)).c_str(),
+    std::fprintf(stderr, "wfstore: %s: %.*s\n",
+                 std::string(log_level_name(level)).c_str(),
                  static_cast<int>(message.size()), message.data());
   };
 }
 
-// Why the views must be rebuilt before they serve the log, or empty when they need not.
+// Why the views must be rebuilt before they serve the log, or empty when they
+// need not.
 std::string rebuild_reason(const ViewReader& views, std::uint64_t log_end,
                            const std::string& boot_id, const std::string& dir) {
   const std::optional<std::uint64_t> durable = meta_u64(views, kMetaDurableLsn);
   if (durable && log_end < *durable) {
-    throw CorruptionError(fmt::format(
-        "{}: the log ends at lsn {} below the views' durable lsn {}: acknowledged commits "
-        "were lost",
-        dir, log_end, *durable));
+    throw CorruptionError(
+        fmt::format("{}: the log ends at lsn {} below the views' durable lsn "
+                    "{}: acknowledged commits "
+                    "were lost",
+                    dir, log_end, *durable));
   }
-  const std::optional<std::uint64_t> schema = meta_u64(views, kMetaSchemaVersion);
+  const std::optional<std::uint64_t> schema =
+      meta_u64(views, kMetaSchemaVersion);
   const std::uint64_t applied = meta_u64(views, kMetaAppliedLsn).value_or(0);
   if (!schema) {
     if (applied == 0) return {};
     return "the views have no schema version";
   }
   if (*schema != kViewSchemaVersion) {
-    return fmt::format("view schema version {} differs from this build's {}", *schema,
-                       kViewSchemaVersion);
+    return fmt::format("view schema version {} differs from this build's {}",
+                       *schema, kViewSchemaVersion);
   }
   if (log_end < applied) {
-    return fmt::format("the log ends at lsn {} below the views' applied lsn {} (a lost "
-                       "buffered tail)",
-                       log_end, applied);
+    return fmt::format(
+        "the log ends at lsn {} below the views' applied lsn {} (a lost "
+        "buffered tail)",
+        log_end, applied);
   }
   const bool clean = meta_u64(views, kMetaCleanClose).value_or(0) == 1;
-  const std::optional<std::string> stored_boot = views.get(Table::kMeta, kMetaBootId);
+  const std::optional<std::string> stored_boot =
+      views.get(Table::kMeta, kMetaBootId);
   if (!clean && stored_boot.value_or("") != boot_id) {
     return "the views were not closed cleanly before a reboot";
   }
@@ -73,9 +79,9 @@ std::shared_ptr<Clock> system_clock() {
   return clock;
 }
 
-std::unique_ptr<Database::Impl> Database::Impl::open(const std::filesystem::path& dir,
-                                                     const DatabaseOptions& options,
-                                                     bool read_only) {
+std::unique_ptr<Database::Impl> Database::Impl::open(
+    const std::filesystem::path& dir, const DatabaseOptions& options,
+    bool read_only) {
   auto impl = std::make_unique<Impl>();
   impl->fs_ = options.file_system ? options.file_system : posix_file_system();
   impl->logger_ = options.logger ? options.logger : stderr_logger();
@@ -86,26 +92,32 @@ std::unique_ptr<Database::Impl> Database::Impl::open(const std::filesystem::path
     impl->store_dir_.emplace(StoreDir::open_existing(impl->fs_, dir, false));
     if (!impl->fs_->exists(impl->store_dir_->views_dir() / "data.mdb")) {
       throw CorruptionError(fmt::format(
-          "{}: the store has no views yet; open it as its writer first", dir.string()));
+          "{}: the store has no views yet; open it as its writer first",
+          dir.string()));
     }
     LmdbViewsOptions views_options;
     views_options.read_only = true;
-    impl->views_ = LmdbViews::open(impl->store_dir_->views_dir(), views_options);
+    impl->views_ =
+        LmdbViews::open(impl->store_dir_->views_dir(), views_options);
     {
       const LmdbViews::Snapshot snapshot = impl->views_->begin_read();
-      const std::uint64_t applied = meta_u64(snapshot, kMetaAppliedLsn).value_or(0);
-      std::string reason = rebuild_reason(snapshot, applied, boot_id, dir.string());
+      const std::uint64_t applied =
+          meta_u64(snapshot, kMetaAppliedLsn).value_or(0);
+      std::string reason =
+          rebuild_reason(snapshot, applied, boot_id, dir.string());
       if (!meta_u64(snapshot, kMetaSchemaVersion) && applied != 0) {
         reason = "the views have no schema version";
       }
       if (!reason.empty()) {
-        throw CorruptionError(fmt::format(
-            "{}: the views need a rebuild ({}); open the store as its writer or run "
-            "'wfstore rebuild'",
-            dir.string(), reason));
+        throw CorruptionError(
+            fmt::format("{}: the views need a rebuild ({}); open the store as "
+                        "its writer or run "
+                        "'wfstore rebuild'",
+                        dir.string(), reason));
       }
     }
-    impl->store_ = std::make_unique<WorkflowStoreImpl>(*impl->views_, nullptr, dir);
+    impl->store_ =
+        std::make_unique<WorkflowStoreImpl>(*impl->views_, nullptr, dir);
     return impl;
   }
 
@@ -113,8 +125,8 @@ std::unique_ptr<Database::Impl> Database::Impl::open(const std::filesystem::path
   const StoreDir& store_dir = *impl->store_dir_;
   log::WriterOptions writer_options;
   writer_options.logger = impl->logger_;
-  impl->writer_ = log::Writer::open(impl->fs_, store_dir.log_dir(), store_dir.id(),
-                                    std::move(writer_options));
+  impl->writer_ = log::Writer::open(impl->fs_, store_dir.log_dir(),
+                                    store_dir.id(), std::move(writer_options));
   LmdbViewsOptions views_options;
   views_options.map_size = options.map_size;
   impl->views_ = LmdbViews::open(store_dir.views_dir(), views_options);
@@ -123,25 +135,29 @@ std::unique_ptr<Database::Impl> Database::Impl::open(const std::filesystem::path
   FoldProgress progress;
   {
     const LmdbViews::Snapshot snapshot = impl->views_->begin_read();
-    reason = rebuild_reason(snapshot, impl->writer_->last_lsn(), boot_id, dir.string());
+    reason = rebuild_reason(snapshot, impl->writer_->last_lsn(), boot_id,
+                            dir.string());
     progress = read_progress(snapshot);
   }
   if (!reason.empty()) {
     impl->logger_(LogLevel::kWarning,
-                  fmt::format("{}: rebuilding the views from the log: {}", dir.string(), reason));
-    progress = rebuild_views(*impl->views_, impl->fs_, store_dir.log_dir(), store_dir.id());
+                  fmt::format("{}: rebuilding the views from the log: {}",
+                              dir.string(), reason));
+    progress = rebuild_views(*impl->views_, impl->fs_, store_dir.log_dir(),
+                             store_dir.id());
   } else {
-    progress = fold_log_into(*impl->views_, impl->fs_, store_dir.log_dir(), store_dir.id(),
-                             progress);
+    progress = fold_log_into(*impl->views_, impl->fs_, store_dir.log_dir(),
+                             store_dir.id(), progress);
   }
   if (progress.applied_lsn != impl->writer_->last_lsn()) {
-    throw CorruptionError(fmt::format("{}: the views reached lsn {} but the log ends at lsn {}",
-                                      dir.string(), progress.applied_lsn,
-                                      impl->writer_->last_lsn()));
+    throw CorruptionError(fmt::format(
+        "{}: the views reached lsn {} but the log ends at lsn {}", dir.string(),
+        progress.applied_lsn, impl->writer_->last_lsn()));
   }
   const std::uint64_t durable = impl->writer_->durable_lsn();
   impl->views_->write([&](LmdbViews::WriteTxn& txn) {
-    txn.put(Table::kMeta, kMetaSchemaVersion, keys::encode_u64(kViewSchemaVersion));
+    txn.put(Table::kMeta, kMetaSchemaVersion,
+            keys::encode_u64(kViewSchemaVersion));
     txn.put(Table::kMeta, kMetaBootId, boot_id);
     txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(0));
     txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
@@ -156,7 +172,8 @@ std::unique_ptr<Database::Impl> Database::Impl::open(const std::filesystem::path
   impl->pipeline_ = std::make_unique<CommitPipeline>(
       *impl->writer_, *impl->views_, std::move(pipeline_options),
       PipelineStart{progress.checksum, progress.last_timestamp_ms});
-  impl->store_ = std::make_unique<WorkflowStoreImpl>(*impl->views_, impl->pipeline_.get(), dir);
+  impl->store_ = std::make_unique<WorkflowStoreImpl>(
+      *impl->views_, impl->pipeline_.get(), dir);
   return impl;
 }
 
@@ -164,7 +181,8 @@ Database::Impl::~Impl() {
   try {
     close();
   } catch (const Error& e) {
-    if (logger_) logger_(LogLevel::kError, fmt::format("closing the store: {}", e.what()));
+    if (logger_)
+      logger_(LogLevel::kError, fmt::format("closing the store: {}", e.what()));
   }
 }
 
@@ -204,6 +222,17 @@ void Database::Impl::close() {
   if (error) std::rethrow_exception(error);
 }
 
+void Database::Impl::simulate_crash_for_testing() {
+  std::scoped_lock lock(close_mu_);
+  if (closed_) return;
+  closed_ = true;
+  if (store_) store_->mark_closed();
+  if (pipeline_) pipeline_->abandon_for_testing();
+  pipeline_.reset();
+  writer_.reset();
+  store_dir_.reset();
+}
+
 DatabaseStats Database::Impl::stats() const {
   if (pipeline_ != nullptr) return pipeline_->stats();
   DatabaseStats stats;
@@ -223,12 +252,14 @@ Database::~Database() = default;
 
 std::unique_ptr<Database> Database::open(const std::filesystem::path& dir,
                                          const DatabaseOptions& options) {
-  return std::unique_ptr<Database>(new Database(Impl::open(dir, options, false)));
+  return std::unique_ptr<Database>(
+      new Database(Impl::open(dir, options, false)));
 }
 
-std::unique_ptr<Database> Database::open_read_only(const std::filesystem::path& dir,
-                                                   const DatabaseOptions& options) {
-  return std::unique_ptr<Database>(new Database(Impl::open(dir, options, true)));
+std::unique_ptr<Database> Database::open_read_only(
+    const std::filesystem::path& dir, const DatabaseOptions& options) {
+  return std::unique_ptr<Database>(
+      new Database(Impl::open(dir, options, true)));
 }
 
 WorkflowStore& Database::workflow_store() { return impl_->store(); }

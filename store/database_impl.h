@@ -1,6 +1,7 @@
-// Database::Impl: the parts of an open store and the open and close rules of DESIGN.md
-// ("The log" recovery bullets, "Read models"). Tests and maintenance functions reach the
-// pipeline and views through it.
+// Database::Impl: the parts of an open store and the open and close rules of
+// DESIGN.md
+// ("The log" recovery bullets, "Read models"). Tests and maintenance functions
+// reach the pipeline and views through it.
 
 #pragma once
 
@@ -23,12 +24,17 @@ class Database::Impl {
  public:
   // The writer open (read_only false) or a read-only open.
   static std::unique_ptr<Impl> open(const std::filesystem::path& dir,
-                                    const DatabaseOptions& options, bool read_only);
+                                    const DatabaseOptions& options,
+                                    bool read_only);
   ~Impl();
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
   void close();
+  // Drops the writer as a killed process would: no sync, no clean-close mark;
+  // the LOCK is released and later calls throw IOError. Views stay open for
+  // inspection (tests).
+  void simulate_crash_for_testing();
   DatabaseStats stats() const;
 
   // Null for a read-only open or after close().

@@ -19,16 +19,18 @@
 #include "wfstore_internal/memory_view_store.h"
 #include "wfstore_internal/state_machine.h"
 #include "wfstore_internal/store_dir.h"
+#include "wfstore_internal/views.h"
 
 namespace wfstore {
 namespace {
 
-// Meta keys that are a function of the log alone (the rest is bookkeeping of one copy).
-constexpr std::string_view kFoldedMetaKeys[] = {kMetaAppliedLsn, kMetaNextDeliveryId,
-                                                keys::kMetaNextId};
+// Meta keys that are a function of the log alone (the rest is bookkeeping of
+// one copy).
+constexpr std::string_view kFoldedMetaKeys[] = {
+    kMetaAppliedLsn, kMetaNextDeliveryId, keys::kMetaNextId};
 
-std::vector<std::pair<std::string, std::string>> comparable_dump(const ViewReader& views,
-                                                                 Table table) {
+std::vector<std::pair<std::string, std::string>> comparable_dump(
+    const ViewReader& views, Table table) {
   if (table != Table::kMeta) return dump_table(views, table);
   std::vector<std::pair<std::string, std::string>> out;
   for (std::string_view key : kFoldedMetaKeys) {
@@ -39,9 +41,9 @@ std::vector<std::pair<std::string, std::string>> comparable_dump(const ViewReade
   return out;
 }
 
-std::string describe_difference(Table table,
-                                const std::vector<std::pair<std::string, std::string>>& views,
-                                const std::vector<std::pair<std::string, std::string>>& rebuilt) {
+std::string describe_difference(
+    Table table, const std::vector<std::pair<std::string, std::string>>& views,
+    const std::vector<std::pair<std::string, std::string>>& rebuilt) {
   std::map<std::string, std::string> a(views.begin(), views.end());
   std::map<std::string, std::string> b(rebuilt.begin(), rebuilt.end());
   std::size_t differ = 0;
@@ -50,38 +52,44 @@ std::string describe_difference(Table table,
     const auto it = b.find(key);
     if (it == b.end() || it->second != value) {
       if (first.empty()) {
-        first = fmt::format("key {} {}", keys::hex(key),
-                            it == b.end() ? "missing from the rebuild" : "has another value");
+        first = fmt::format(
+            "key {} {}", keys::hex(key),
+            it == b.end() ? "missing from the rebuild" : "has another value");
       }
       ++differ;
     }
   }
   for (const auto& [key, value] : b) {
     if (a.find(key) == a.end()) {
-      if (first.empty()) first = fmt::format("key {} missing from the views", keys::hex(key));
+      if (first.empty())
+        first = fmt::format("key {} missing from the views", keys::hex(key));
       ++differ;
     }
   }
-  return fmt::format("table '{}': {} keys differ, first {}", table_name(table), differ, first);
+  return fmt::format("table '{}': {} keys differ, first {}", table_name(table),
+                     differ, first);
 }
 
 }  // namespace
 
-RebuildReport rebuild_store_views(const std::filesystem::path& dir, Logger logger) {
+RebuildReport rebuild_store_views(const std::filesystem::path& dir,
+                                  Logger logger) {
   const auto start = std::chrono::steady_clock::now();
   const std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, true);
   log::WriterOptions writer_options;
   writer_options.logger = logger;
-  const std::unique_ptr<log::Writer> writer =
-      log::Writer::open(fs, store.log_dir(), store.id(), std::move(writer_options));
+  const std::unique_ptr<log::Writer> writer = log::Writer::open(
+      fs, store.log_dir(), store.id(), std::move(writer_options));
   const std::unique_ptr<LmdbViews> views = LmdbViews::open(store.views_dir());
-  const FoldProgress progress = rebuild_views(*views, fs, store.log_dir(), store.id());
+  const FoldProgress progress =
+      rebuild_views(*views, fs, store.log_dir(), store.id());
   const std::string boot_id = current_boot_id();
   views->write([&](LmdbViews::WriteTxn& txn) {
     txn.put(Table::kMeta, kMetaBootId, boot_id);
     txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(1));
-    txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(writer->durable_lsn()));
+    txn.put(Table::kMeta, kMetaDurableLsn,
+            keys::encode_u64(writer->durable_lsn()));
   });
   views->sync();
   writer->close();
@@ -90,7 +98,8 @@ RebuildReport rebuild_store_views(const std::filesystem::path& dir, Logger logge
   report.events = progress.events;
   report.checksum = to_hex(progress.checksum);
   report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return report;
 }
 
@@ -98,21 +107,25 @@ ViewsVerifyReport verify_store_views(const std::filesystem::path& dir) {
   const std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, false);
   if (!fs->exists(store.views_dir() / "data.mdb")) {
-    throw CorruptionError(fmt::format("{}: the store has no views", dir.string()));
+    throw CorruptionError(
+        fmt::format("{}: the store has no views", dir.string()));
   }
   LmdbViewsOptions options;
   options.read_only = true;
-  const std::unique_ptr<LmdbViews> views = LmdbViews::open(store.views_dir(), options);
+  const std::unique_ptr<LmdbViews> views =
+      LmdbViews::open(store.views_dir(), options);
   const LmdbViews::Snapshot snapshot = views->begin_read();
   ViewsVerifyReport report;
   report.applied_lsn = applied_lsn(snapshot);
   report.checksum = to_hex(read_checksum(snapshot));
   MemoryViewStore rebuilt;
   const FoldProgress progress =
-      fold_log_into(rebuilt, fs, store.log_dir(), store.id(), FoldProgress{}, report.applied_lsn);
+      fold_log_into(rebuilt, fs, store.log_dir(), store.id(), FoldProgress{},
+                    report.applied_lsn);
   if (progress.applied_lsn != report.applied_lsn) {
-    throw CorruptionError(fmt::format("{}: the views are at lsn {} but the log ends at lsn {}",
-                                      dir.string(), report.applied_lsn, progress.applied_lsn));
+    throw CorruptionError(
+        fmt::format("{}: the views are at lsn {} but the log ends at lsn {}",
+                    dir.string(), report.applied_lsn, progress.applied_lsn));
   }
   report.rebuilt_checksum = to_hex(progress.checksum);
   for (Table table : kAllTables) {

@@ -21,48 +21,53 @@ namespace {
 // Events folded per LMDB transaction during catch-up and rebuild.
 constexpr std::uint64_t kEventsPerTxn = 20000;
 
-// Reads the commits after `after_lsn` (up to `up_to_lsn` when non-zero) and calls `fn`
-// with each one's decoded events, in LSN order.
+// Reads the commits after `after_lsn` (up to `up_to_lsn` when non-zero) and
+// calls `fn` with each one's decoded events, in LSN order.
 template <typename Fn>
-void for_each_commit(std::shared_ptr<FileSystem> fs, const std::filesystem::path& log_dir,
-                     const StoreId& store_id, std::uint64_t after_lsn, std::uint64_t up_to_lsn,
-                     Fn&& fn) {
+void for_each_commit(std::shared_ptr<FileSystem> fs,
+                     const std::filesystem::path& log_dir,
+                     const StoreId& store_id, std::uint64_t after_lsn,
+                     std::uint64_t up_to_lsn, Fn&& fn) {
   std::string damage;
   log::Reader reader(std::move(fs), log_dir, store_id, after_lsn + 1,
                      [&damage](const log::Damage& d) {
                        if (damage.empty()) {
-                         damage = fmt::format("segment {} offset {}: {}", d.segment, d.offset,
-                                              d.reason);
+                         damage = fmt::format("segment {} offset {}: {}",
+                                              d.segment, d.offset, d.reason);
                        }
                      });
   log::Commit commit;
   std::uint64_t expected = after_lsn + 1;
   while (reader.next(&commit)) {
-    if (!damage.empty()) throw CorruptionError(fmt::format("log damaged: {}", damage));
+    if (!damage.empty())
+      throw CorruptionError(fmt::format("log damaged: {}", damage));
     if (commit.last_lsn() <= after_lsn) continue;
     if (up_to_lsn != 0 && commit.first_lsn > up_to_lsn) break;
     if (commit.first_lsn != expected) {
       throw CorruptionError(fmt::format(
-          "segment {} offset {}: commit at lsn {} where lsn {} was expected", commit.segment,
-          commit.offset, commit.first_lsn, expected));
+          "segment {} offset {}: commit at lsn {} where lsn {} was expected",
+          commit.segment, commit.offset, commit.first_lsn, expected));
     }
-    DecodedCommit decoded =
-        decode_commit_body(commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
+    DecodedCommit decoded = decode_commit_body(
+        commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
     expected = commit.last_lsn() + 1;
     fn(std::move(decoded.events), commit);
   }
-  if (!damage.empty()) throw CorruptionError(fmt::format("log damaged: {}", damage));
+  if (!damage.empty())
+    throw CorruptionError(fmt::format("log damaged: {}", damage));
 }
 
 }  // namespace
 
-std::optional<std::uint64_t> meta_u64(const ViewReader& views, std::string_view key) {
+std::optional<std::uint64_t> meta_u64(const ViewReader& views,
+                                      std::string_view key) {
   const std::optional<std::string> value = views.get(Table::kMeta, key);
   if (!value) return std::nullopt;
   return keys::decode_u64(*value);
 }
 
-std::optional<std::int64_t> meta_i64(const ViewReader& views, std::string_view key) {
+std::optional<std::int64_t> meta_i64(const ViewReader& views,
+                                     std::string_view key) {
   const std::optional<std::string> value = views.get(Table::kMeta, key);
   if (!value) return std::nullopt;
   return keys::decode_i64(*value);
@@ -77,11 +82,13 @@ FoldProgress read_progress(const ViewReader& views) {
 }
 
 FoldProgress fold_log_into(ViewStore& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir, const StoreId& store_id,
-                           FoldProgress start, std::uint64_t up_to_lsn) {
+                           const std::filesystem::path& log_dir,
+                           const StoreId& store_id, FoldProgress start,
+                           std::uint64_t up_to_lsn) {
   ChecksumViewStore cs(views, start.checksum);
   FoldProgress progress = start;
-  for_each_commit(std::move(fs), log_dir, store_id, start.applied_lsn, up_to_lsn,
+  for_each_commit(std::move(fs), log_dir, store_id, start.applied_lsn,
+                  up_to_lsn,
                   [&](std::vector<Event>&& events, const log::Commit& commit) {
                     fold_events(events, cs);
                     progress.applied_lsn = commit.last_lsn();
@@ -90,13 +97,14 @@ FoldProgress fold_log_into(ViewStore& views, std::shared_ptr<FileSystem> fs,
                   });
   progress.checksum = cs.checksum();
   write_checksum(views, progress.checksum);
-  views.put(Table::kMeta, kMetaLastTimestamp, keys::encode_i64(progress.last_timestamp_ms));
+  views.put(Table::kMeta, kMetaLastTimestamp,
+            keys::encode_i64(progress.last_timestamp_ms));
   return progress;
 }
 
 FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir, const StoreId& store_id,
-                           FoldProgress start) {
+                           const std::filesystem::path& log_dir,
+                           const StoreId& store_id, FoldProgress start) {
   FoldProgress committed = start;
   std::vector<std::vector<Event>> batch;
   std::vector<std::int64_t> batch_times;
@@ -115,7 +123,8 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
       }
       next.checksum = cs.checksum();
       write_checksum(txn, next.checksum);
-      txn.put(Table::kMeta, kMetaLastTimestamp, keys::encode_i64(next.last_timestamp_ms));
+      txn.put(Table::kMeta, kMetaLastTimestamp,
+              keys::encode_i64(next.last_timestamp_ms));
     });
     committed = next;
     batch.clear();
@@ -134,10 +143,12 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
 }
 
 FoldProgress rebuild_views(LmdbViews& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir, const StoreId& store_id) {
+                           const std::filesystem::path& log_dir,
+                           const StoreId& store_id) {
   views.drop_all();
   views.write([](LmdbViews::WriteTxn& txn) {
-    txn.put(Table::kMeta, kMetaSchemaVersion, keys::encode_u64(kViewSchemaVersion));
+    txn.put(Table::kMeta, kMetaSchemaVersion,
+            keys::encode_u64(kViewSchemaVersion));
   });
   return fold_log_into(views, std::move(fs), log_dir, store_id, FoldProgress{});
 }

@@ -1,7 +1,8 @@
-// Bringing the views up to the log: folding the log's commits after a given LSN into a
-// view store (catch-up, rebuild), and the bookkeeping records in meta.
+// Bringing the views up to the log: folding the log's commits after a given LSN
+// into a view store (catch-up, rebuild), and the bookkeeping records in meta.
 //
-// Thread-safety: functions keep no state; the caller owns the views exclusively.
+// Thread-safety: functions keep no state; the caller owns the views
+// exclusively.
 
 #pragma once
 
@@ -30,27 +31,33 @@ struct FoldProgress {
   std::uint64_t events = 0;
 };
 
-// The u64 (or i64) stored under `key` in meta, or nullopt. Throws CorruptionError for a
-// value of the wrong size.
-std::optional<std::uint64_t> meta_u64(const ViewReader& views, std::string_view key);
-std::optional<std::int64_t> meta_i64(const ViewReader& views, std::string_view key);
+// The u64 (or i64) stored under `key` in meta, or nullopt. Throws
+// CorruptionError for a value of the wrong size.
+std::optional<std::uint64_t> meta_u64(const ViewReader& views,
+                                      std::string_view key);
+std::optional<std::int64_t> meta_i64(const ViewReader& views,
+                                     std::string_view key);
 
-// Folds every commit of the log in `log_dir` whose LSNs lie after `start.applied_lsn`
-// (and at most `up_to_lsn` when non-zero) into `views`, continuing `start`'s checksum,
-// writing applied LSN and checksum to meta as it goes. Throws CorruptionError for damage
-// in the log, a commit that straddles start.applied_lsn or a gap; IOError.
+// Folds every commit of the log in `log_dir` whose LSNs lie after
+// `start.applied_lsn` (and at most `up_to_lsn` when non-zero) into `views`,
+// continuing `start`'s checksum, writing applied LSN and checksum to meta as it
+// goes. Throws CorruptionError for damage in the log, a commit that straddles
+// start.applied_lsn or a gap; IOError.
 FoldProgress fold_log_into(ViewStore& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir, const StoreId& store_id,
-                           FoldProgress start, std::uint64_t up_to_lsn = 0);
+                           const std::filesystem::path& log_dir,
+                           const StoreId& store_id, FoldProgress start,
+                           std::uint64_t up_to_lsn = 0);
 
 // The same into LMDB, committing every few thousand events.
 FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir, const StoreId& store_id,
-                           FoldProgress start);
+                           const std::filesystem::path& log_dir,
+                           const StoreId& store_id, FoldProgress start);
 
-// Empties the views and folds the whole log into them, writing the schema version.
+// Empties the views and folds the whole log into them, writing the schema
+// version.
 FoldProgress rebuild_views(LmdbViews& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir, const StoreId& store_id);
+                           const std::filesystem::path& log_dir,
+                           const StoreId& store_id);
 
 // The progress recorded in `views`' meta.
 FoldProgress read_progress(const ViewReader& views);

@@ -46,7 +46,9 @@ WorkflowRange WorkflowStoreImpl::range(std::vector<std::string> ids) const {
   });
 }
 
-void WorkflowStoreImpl::store(const Workflow& workflow) { commit(StoreWorkflow{workflow}); }
+void WorkflowStoreImpl::store(const Workflow& workflow) {
+  commit(StoreWorkflow{workflow});
+}
 
 Workflow WorkflowStoreImpl::retrieve(std::string_view workflow_id) const {
   const LmdbViews::Snapshot snapshot = read();
@@ -55,9 +57,11 @@ Workflow WorkflowStoreImpl::retrieve(std::string_view workflow_id) const {
   return std::move(*workflow);
 }
 
-Workflow WorkflowStoreImpl::retrieve_execution_summary(std::string_view workflow_id) const {
+Workflow WorkflowStoreImpl::retrieve_execution_summary(
+    std::string_view workflow_id) const {
   const LmdbViews::Snapshot snapshot = read();
-  std::optional<Workflow> workflow = load_workflow(snapshot, workflow_id, false);
+  std::optional<Workflow> workflow =
+      load_workflow(snapshot, workflow_id, false);
   if (!workflow) throw WorkflowNotFoundError(std::string(workflow_id));
   return std::move(*workflow);
 }
@@ -72,37 +76,44 @@ void WorkflowStoreImpl::delete_workflow(std::string_view workflow_id) {
 
 void WorkflowStoreImpl::store_stage(StageExecution& stage,
                                     std::optional<std::string> expected_phase) {
-  const CommitResult result = commit(StoreStage{stage, std::move(expected_phase)});
-  if (!result.decisions.empty()) apply_store_stage_result(result.decisions.front().events, stage);
+  const CommitResult result =
+      commit(StoreStage{stage, std::move(expected_phase)});
+  if (!result.decisions.empty())
+    apply_store_stage_result(result.decisions.front().events, stage);
 }
 
-void WorkflowStoreImpl::add_stage(StageExecution& stage) { store_stage(stage, std::nullopt); }
+void WorkflowStoreImpl::add_stage(StageExecution& stage) {
+  store_stage(stage, std::nullopt);
+}
 
-void WorkflowStoreImpl::remove_stage(std::string_view workflow_id, std::string_view stage_id) {
+void WorkflowStoreImpl::remove_stage(std::string_view workflow_id,
+                                     std::string_view stage_id) {
   commit(RemoveStage{std::string(workflow_id), std::string(stage_id)});
 }
 
-StageInExecution WorkflowStoreImpl::retrieve_stage(std::string_view stage_id) const {
+StageInExecution WorkflowStoreImpl::retrieve_stage(
+    std::string_view stage_id) const {
   const LmdbViews::Snapshot snapshot = read();
-  std::optional<StageInWorkflow> found = wfstore::retrieve_stage(snapshot, stage_id);
+  std::optional<StageInWorkflow> found =
+      wfstore::retrieve_stage(snapshot, stage_id);
   if (!found) throw StageNotFoundError(std::string(stage_id));
   return StageInExecution{std::move(found->execution), found->index};
 }
 
-StageSet WorkflowStoreImpl::get_upstream_stages(std::string_view workflow_id,
-                                                std::string_view stage_ref_id) const {
+StageSet WorkflowStoreImpl::get_upstream_stages(
+    std::string_view workflow_id, std::string_view stage_ref_id) const {
   const LmdbViews::Snapshot snapshot = read();
   return to_stage_set(upstream_stages(snapshot, workflow_id, stage_ref_id));
 }
 
-StageSet WorkflowStoreImpl::get_downstream_stages(std::string_view workflow_id,
-                                                  std::string_view stage_ref_id) const {
+StageSet WorkflowStoreImpl::get_downstream_stages(
+    std::string_view workflow_id, std::string_view stage_ref_id) const {
   const LmdbViews::Snapshot snapshot = read();
   return to_stage_set(downstream_stages(snapshot, workflow_id, stage_ref_id));
 }
 
-StageSet WorkflowStoreImpl::get_synthetic_stages(std::string_view workflow_id,
-                                                 std::string_view parent_stage_id) const {
+StageSet WorkflowStoreImpl::get_synthetic_stages(
+    std::string_view workflow_id, std::string_view parent_stage_id) const {
   const LmdbViews::Snapshot snapshot = read();
   return to_stage_set(synthetic_stages(snapshot, workflow_id, parent_stage_id));
 }
@@ -114,17 +125,20 @@ nlohmann::json WorkflowStoreImpl::get_merged_ancestor_outputs(
 }
 
 WorkflowRange WorkflowStoreImpl::retrieve_by_pipeline_config_id(
-    std::string_view pipeline_config_id, const std::optional<WorkflowCriteria>& criteria) const {
+    std::string_view pipeline_config_id,
+    const std::optional<WorkflowCriteria>& criteria) const {
   std::vector<std::string> ids;
   {
     const LmdbViews::Snapshot snapshot = read();
-    ids = workflow_ids_by_pipeline_config_id(snapshot, pipeline_config_id, criteria);
+    ids = workflow_ids_by_pipeline_config_id(snapshot, pipeline_config_id,
+                                             criteria);
   }
   return range(std::move(ids));
 }
 
 WorkflowRange WorkflowStoreImpl::retrieve_by_application(
-    std::string_view application, const std::optional<WorkflowCriteria>& criteria) const {
+    std::string_view application,
+    const std::optional<WorkflowCriteria>& criteria) const {
   std::vector<std::string> ids;
   {
     const LmdbViews::Snapshot snapshot = read();
@@ -143,7 +157,8 @@ WorkflowRange WorkflowStoreImpl::get_all_pending_workflows(
   return range(std::move(ids));
 }
 
-std::size_t WorkflowStoreImpl::count_by_application(std::string_view application) const {
+std::size_t WorkflowStoreImpl::count_by_application(
+    std::string_view application) const {
   const LmdbViews::Snapshot snapshot = read();
   return wfstore::count_by_application(snapshot, application);
 }
@@ -153,7 +168,8 @@ bool WorkflowStoreImpl::exists(std::string_view workflow_id) const {
   return workflow_exists(snapshot, workflow_id);
 }
 
-void WorkflowStoreImpl::pause(std::string_view workflow_id, std::string_view paused_by) {
+void WorkflowStoreImpl::pause(std::string_view workflow_id,
+                              std::string_view paused_by) {
   commit(Pause{std::string(workflow_id), std::string(paused_by)});
 }
 
@@ -161,26 +177,32 @@ void WorkflowStoreImpl::resume(std::string_view workflow_id) {
   commit(Resume{std::string(workflow_id)});
 }
 
-void WorkflowStoreImpl::cancel(std::string_view workflow_id, std::string_view canceled_by,
+void WorkflowStoreImpl::cancel(std::string_view workflow_id,
+                               std::string_view canceled_by,
                                std::string_view reason) {
-  commit(Cancel{std::string(workflow_id), std::string(canceled_by), std::string(reason)});
+  commit(Cancel{std::string(workflow_id), std::string(canceled_by),
+                std::string(reason)});
 }
 
-bool WorkflowStoreImpl::is_message_processed(std::string_view message_id) const {
+bool WorkflowStoreImpl::is_message_processed(
+    std::string_view message_id) const {
   const LmdbViews::Snapshot snapshot = read();
   return wfstore::is_message_processed(snapshot, message_id);
 }
 
-void WorkflowStoreImpl::mark_message_processed(std::string_view message_id,
-                                               std::optional<std::string> handler_type,
-                                               std::optional<std::string> execution_id) {
+void WorkflowStoreImpl::mark_message_processed(
+    std::string_view message_id, std::optional<std::string> handler_type,
+    std::optional<std::string> execution_id) {
   commit(MarkMessageProcessed{std::string(message_id), std::move(handler_type),
                               std::move(execution_id)});
 }
 
-std::size_t WorkflowStoreImpl::cleanup_old_processed_messages(std::chrono::milliseconds max_age) {
+std::size_t WorkflowStoreImpl::cleanup_old_processed_messages(
+    std::chrono::milliseconds max_age) {
   const CommitResult result = commit(CleanupProcessedMessages{max_age.count()});
-  return result.decisions.empty() ? 0 : static_cast<std::size_t>(result.decisions.front().count);
+  return result.decisions.empty()
+             ? 0
+             : static_cast<std::size_t>(result.decisions.front().count);
 }
 
 std::vector<std::string> WorkflowStoreImpl::get_processed_message_ids(

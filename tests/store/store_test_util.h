@@ -1,5 +1,5 @@
-// Helpers for the store tests: opening a Database with captured warnings, ordered dumps of
-// every view table, the log's size, a fake clock.
+// Helpers for the store tests: opening a Database with captured warnings,
+// ordered dumps of every view table, the log's size, a fake clock.
 
 #pragma once
 

@@ -1,8 +1,9 @@
-// AuditScope: who, why and from where, for every commit made on this thread while the
-// scope is alive (DESIGN.md "The WorkflowStore API"). The metadata is stored in each
-// commit record of the log.
+// AuditScope: who, why and from where, for every commit made on this thread
+// while the scope is alive (DESIGN.md "The WorkflowStore API"). The metadata is
+// stored in each commit record of the log.
 //
-// Thread-safety: scopes are thread-local; each thread has its own stack of scopes.
+// Thread-safety: scopes are thread-local; each thread has its own stack of
+// scopes.
 
 #pragma once
 
@@ -18,9 +19,10 @@ struct AuditFields {
   std::string source;
 };
 
-// RAII: while alive, commits made on the constructing thread carry `fields`. Scopes nest:
-// the innermost one wins and the outer one is restored when it ends. REQUIRES: destroyed
-// on the thread that created it, in reverse order of creation.
+// RAII: while alive, commits made on the constructing thread carry `fields`.
+// Scopes nest: the innermost one wins and the outer one is restored when it
+// ends. REQUIRES: destroyed on the thread that created it, in reverse order of
+// creation.
 class AuditScope {
  public:
   explicit AuditScope(AuditFields fields);

@@ -1,8 +1,8 @@
-// Database is one store directory: the append-only log, its single writer with group
-// commit, and the LMDB read models folded from the log.
+// Database is one store directory: the append-only log, its single writer with
+// group commit, and the LMDB read models folded from the log.
 //
-// Thread-safety: all methods may be called concurrently. The Database must outlive every
-// object obtained from it (the WorkflowStore, ranges, listeners).
+// Thread-safety: all methods may be called concurrently. The Database must
+// outlive every object obtained from it (the WorkflowStore, ranges, listeners).
 
 #pragma once
 
@@ -23,8 +23,10 @@ enum class Durability : std::uint8_t {
   // A commit returns after its group's fdatasync: a machine crash loses nothing
   // acknowledged.
   kSync = 0,
-  // A commit returns once written to the log file: a process crash loses nothing, a
-  // machine crash may lose the last few milliseconds (a background thread fdatasyncs).
+  // A commit returns once written to the log file: a process crash loses
+  // nothing, a
+  // machine crash may lose the last few milliseconds (a background thread
+  // fdatasyncs).
   kBuffered = 1,
 };
 
@@ -44,7 +46,8 @@ struct DatabaseOptions {
   Durability durability = Durability::kSync;
   // How often the background syncer fdatasyncs buffered commits.
   std::chrono::milliseconds buffered_sync_interval{5};
-  // Time source for event timestamps, pause/resume times and queue times. Null: system.
+  // Time source for event timestamps, pause/resume times and queue times. Null:
+  // system.
   std::shared_ptr<Clock> clock;
   // Receives warnings (torn tail dropped, views rebuilt). Null: stderr.
   Logger logger;
@@ -56,26 +59,29 @@ struct DatabaseOptions {
 
 // Counters for tests and `wfstore stats`.
 struct DatabaseStats {
-  std::uint64_t commits = 0;        // committed (non-empty) commits
-  std::uint64_t groups = 0;         // writer groups
-  std::uint64_t fdatasyncs = 0;     // log syncs
+  std::uint64_t commits = 0;     // committed (non-empty) commits
+  std::uint64_t groups = 0;      // writer groups
+  std::uint64_t fdatasyncs = 0;  // log syncs
   std::uint64_t bytes_appended = 0;
-  std::uint64_t applied_lsn = 0;    // views
-  std::uint64_t durable_lsn = 0;    // log
-  std::uint64_t queued_commits = 0; // in the writer queue now, the group in flight included
+  std::uint64_t applied_lsn = 0;  // views
+  std::uint64_t durable_lsn = 0;  // log
+  std::uint64_t queued_commits =
+      0;  // in the writer queue now, the group in flight included
 };
 
 class Database {
  public:
-  // Opens or creates the store in `dir` as its one writer: recovers the log, catches the
-  // views up (or rebuilds them, with a warning). Throws StoreLockedError, CorruptionError,
-  // IOError, InvalidArgumentError (not a store, newer format).
+  // Opens or creates the store in `dir` as its one writer: recovers the log,
+  // catches the views up (or rebuilds them, with a warning). Throws
+  // StoreLockedError, CorruptionError, IOError, InvalidArgumentError (not a
+  // store, newer format).
   static std::unique_ptr<Database> open(const std::filesystem::path& dir,
                                         const DatabaseOptions& options = {});
-  // Opens `dir` for reading only; never writes. Serves the views as they are. Throws
-  // CorruptionError (views need a rebuild), IOError, InvalidArgumentError.
-  static std::unique_ptr<Database> open_read_only(const std::filesystem::path& dir,
-                                                  const DatabaseOptions& options = {});
+  // Opens `dir` for reading only; never writes. Serves the views as they are.
+  // Throws CorruptionError (views need a rebuild), IOError,
+  // InvalidArgumentError.
+  static std::unique_ptr<Database> open_read_only(
+      const std::filesystem::path& dir, const DatabaseOptions& options = {});
 
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

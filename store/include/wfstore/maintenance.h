@@ -1,7 +1,9 @@
-// Offline maintenance of a store's views: rebuilding them from the log, and checking that
-// they equal a rebuild (the `wfstore rebuild` and `wfstore verify` subcommands).
+// Offline maintenance of a store's views: rebuilding them from the log, and
+// checking that they equal a rebuild (the `wfstore rebuild` and `wfstore
+// verify` subcommands).
 //
-// Thread-safety: each function opens the store itself; call them from any thread.
+// Thread-safety: each function opens the store itself; call them from any
+// thread.
 
 #pragma once
 
@@ -21,25 +23,30 @@ struct RebuildReport {
   double seconds = 0;
 };
 
-// Drops the views of the store in `dir` and folds its whole log into them again. Takes the
-// writer's LOCK (recovering the log's tail like an open). Throws StoreLockedError,
-// CorruptionError, IOError, InvalidArgumentError (not a store).
-RebuildReport rebuild_store_views(const std::filesystem::path& dir, Logger logger = {});
+// Drops the views of the store in `dir` and folds its whole log into them
+// again. Takes the writer's LOCK (recovering the log's tail like an open).
+// Throws StoreLockedError, CorruptionError, IOError, InvalidArgumentError (not
+// a store).
+RebuildReport rebuild_store_views(const std::filesystem::path& dir,
+                                  Logger logger = {});
 
 struct ViewsVerifyReport {
   std::uint64_t applied_lsn = 0;  // the views' LSN; the rebuild stopped there
   std::string checksum;           // the views' stored checksum, lowercase hex
   std::string rebuilt_checksum;   // the rebuild's checksum, lowercase hex
-  // One line per table that differs ("table 'stages': 3 keys differ, first ..."); empty
-  // when the views equal the rebuild.
+  // One line per table that differs ("table 'stages': 3 keys differ, first
+  // ..."); empty when the views equal the rebuild.
   std::vector<std::string> differences;
-  bool equal() const { return differences.empty() && checksum == rebuilt_checksum; }
+  bool equal() const {
+    return differences.empty() && checksum == rebuilt_checksum;
+  }
 };
 
-// Folds the log of the store in `dir` up to the views' applied LSN into memory and compares
-// the ordered dump of every table and the checksum with the stored views. Never writes and
-// takes no lock (a live writer may go on). Throws CorruptionError (damaged log or views),
-// IOError, InvalidArgumentError (not a store).
+// Folds the log of the store in `dir` up to the views' applied LSN into memory
+// and compares the ordered dump of every table and the checksum with the stored
+// views. Never writes and takes no lock (a live writer may go on). Throws
+// CorruptionError (damaged log or views), IOError, InvalidArgumentError (not a
+// store).
 ViewsVerifyReport verify_store_views(const std::filesystem::path& dir);
 
 }  // namespace wfstore

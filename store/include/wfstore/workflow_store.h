@@ -1,6 +1,7 @@
-// The WorkflowStore interface: stabilize's persistence interface method by method (spec §5),
-// with the decisions of DESIGN.md "The WorkflowStore API". Every write appends its event(s)
-// to the log; a write that is a no-op by the reference semantics appends nothing.
+// The WorkflowStore interface: stabilize's persistence interface method by
+// method (spec §5), with the decisions of DESIGN.md "The WorkflowStore API".
+// Every write appends its event(s) to the log; a write that is a no-op by the
+// reference semantics appends nothing.
 //
 // Thread-safety: every method may be called concurrently from any thread.
 
@@ -22,9 +23,9 @@
 
 namespace wfstore {
 
-// retrieve_stage()'s result: the stage at `execution.stages[index]` inside the partial parent
-// of spec §5.11 (metadata; the stage with tasks; its direct upstream stages with tasks; its
-// direct synthetic children with tasks).
+// retrieve_stage()'s result: the stage at `execution.stages[index]` inside the
+// partial parent of spec §5.11 (metadata; the stage with tasks; its direct
+// upstream stages with tasks; its direct synthetic children with tasks).
 struct StageInExecution {
   Workflow execution;
   std::size_t index = 0;
@@ -33,15 +34,16 @@ struct StageInExecution {
   const StageExecution& stage() const { return execution.stages.at(index); }
 };
 
-// The graph queries' result (spec §5.10): `stages` with tasks, in insertion order, and
-// `execution` holding all stages of the workflow without tasks.
+// The graph queries' result (spec §5.10): `stages` with tasks, in insertion
+// order, and `execution` holding all stages of the workflow without tasks.
 struct StageSet {
   std::shared_ptr<const Workflow> execution;
   std::vector<StageExecution> stages;
 };
 
-// A lazy range of workflows: ids read in one snapshot, each workflow loaded in its own short
-// read when the iterator reaches it; workflows deleted in between are skipped. Single pass.
+// A lazy range of workflows: ids read in one snapshot, each workflow loaded in
+// its own short read when the iterator reaches it; workflows deleted in between
+// are skipped. Single pass.
 class WorkflowRange {
  public:
   // Returns the workflow or nullopt if it no longer exists.
@@ -66,12 +68,19 @@ class WorkflowRange {
       load();
       return *this;
     }
-    friend bool operator==(const iterator& a, const iterator& b) { return a.pos_ == b.pos_; }
-    friend bool operator!=(const iterator& a, const iterator& b) { return !(a == b); }
+    friend bool operator==(const iterator& a, const iterator& b) {
+      return a.pos_ == b.pos_;
+    }
+    friend bool operator!=(const iterator& a, const iterator& b) {
+      return !(a == b);
+    }
 
    private:
     friend class WorkflowRange;
-    iterator(const WorkflowRange* range, std::size_t pos) : range_(range), pos_(pos) { load(); }
+    iterator(const WorkflowRange* range, std::size_t pos)
+        : range_(range), pos_(pos) {
+      load();
+    }
     void load() {
       current_.reset();
       while (range_ != nullptr && pos_ < range_->ids_.size()) {
@@ -87,7 +96,8 @@ class WorkflowRange {
 
   iterator begin() const { return iterator(this, 0); }
   iterator end() const { return iterator(nullptr, ids_.size()); }
-  // The ids selected by the query, in result order (some may be deleted by now).
+  // The ids selected by the query, in result order (some may be deleted by
+  // now).
   const std::vector<std::string>& ids() const { return ids_; }
 
  private:
@@ -99,76 +109,91 @@ class WorkflowStore {
  public:
   virtual ~WorkflowStore() = default;
 
-  // Stores a new workflow with all its stages and tasks (tasks stored at version 0).
-  // Throws InvalidArgumentError (limits, mismatched execution_id), DuplicateError (the id
-  // exists; duplicate stage id or ref_id), IOError.
+  // Stores a new workflow with all its stages and tasks (tasks stored at
+  // version 0). Throws InvalidArgumentError (limits, mismatched execution_id),
+  // DuplicateError (the id exists; duplicate stage id or ref_id), IOError.
   virtual void store(const Workflow& workflow) = 0;
   // The workflow with all stages (insertion order) and tasks (list order).
   // Throws WorkflowNotFoundError.
   virtual Workflow retrieve(std::string_view workflow_id) const = 0;
   // The workflow's fields with no stages. Throws WorkflowNotFoundError.
-  virtual Workflow retrieve_execution_summary(std::string_view workflow_id) const = 0;
-  // Writes status, start_time, end_time, is_canceled, canceled_by, cancellation_reason and
-  // paused (spec §5.4); a missing id is a silent no-op.
+  virtual Workflow retrieve_execution_summary(
+      std::string_view workflow_id) const = 0;
+  // Writes status, start_time, end_time, is_canceled, canceled_by,
+  // cancellation_reason and paused (spec §5.4); a missing id is a silent no-op.
   virtual void update_status(const Workflow& workflow) = 0;
-  // Deletes the workflow with its stages and tasks; dedup rows, claims, queue messages and
-  // history stay. A missing id is a no-op.
+  // Deletes the workflow with its stages and tasks; dedup rows, claims, queue
+  // messages and history stay. A missing id is a no-op.
   virtual void delete_workflow(std::string_view workflow_id) = 0;
 
-  // Inserts the stage if its id is new (version and expected_phase ignored), else updates
-  // status, context, outputs, start_time and end_time if the stored version equals
-  // stage.version and, when given, the stored status is named expected_phase; tasks are
-  // upserted in list order. On success bumps stage.version and every listed task's version
-  // (new tasks stay at 0); on failure leaves `stage` untouched. Throws ConcurrencyError,
-  // InvalidArgumentError (limits; expected_phase not a status name), WorkflowNotFoundError
-  // for a stage whose workflow does not exist, DuplicateError (a new stage reusing a ref_id).
-  virtual void store_stage(StageExecution& stage,
-                           std::optional<std::string> expected_phase = std::nullopt) = 0;
+  // Inserts the stage if its id is new (version and expected_phase ignored),
+  // else updates status, context, outputs, start_time and end_time if the
+  // stored version equals stage.version and, when given, the stored status is
+  // named expected_phase; tasks are upserted in list order. On success bumps
+  // stage.version and every listed task's version (new tasks stay at 0); on
+  // failure leaves `stage` untouched. Throws ConcurrencyError,
+  // InvalidArgumentError (limits; expected_phase not a status name),
+  // WorkflowNotFoundError for a stage whose workflow does not exist,
+  // DuplicateError (a new stage reusing a ref_id).
+  virtual void store_stage(
+      StageExecution& stage,
+      std::optional<std::string> expected_phase = std::nullopt) = 0;
   // store_stage(stage) with no phase (spec §5.7).
   virtual void add_stage(StageExecution& stage) = 0;
-  // Deletes the stage and its tasks; `workflow_id` is checked only for limits, as the
-  // reference ignores it. A missing id is a no-op.
-  virtual void remove_stage(std::string_view workflow_id, std::string_view stage_id) = 0;
+  // Deletes the stage and its tasks; `workflow_id` is checked only for limits,
+  // as the reference ignores it. A missing id is a no-op.
+  virtual void remove_stage(std::string_view workflow_id,
+                            std::string_view stage_id) = 0;
   // Throws StageNotFoundError ("Stage {id} not found").
   virtual StageInExecution retrieve_stage(std::string_view stage_id) const = 0;
 
   virtual StageSet get_upstream_stages(std::string_view workflow_id,
                                        std::string_view stage_ref_id) const = 0;
-  virtual StageSet get_downstream_stages(std::string_view workflow_id,
-                                         std::string_view stage_ref_id) const = 0;
-  virtual StageSet get_synthetic_stages(std::string_view workflow_id,
-                                        std::string_view parent_stage_id) const = 0;
+  virtual StageSet get_downstream_stages(
+      std::string_view workflow_id, std::string_view stage_ref_id) const = 0;
+  virtual StageSet get_synthetic_stages(
+      std::string_view workflow_id, std::string_view parent_stage_id) const = 0;
   // Spec §5.9; {} when the workflow or the ref is missing.
-  virtual nlohmann::json get_merged_ancestor_outputs(std::string_view workflow_id,
-                                                     std::string_view stage_ref_id) const = 0;
+  virtual nlohmann::json get_merged_ancestor_outputs(
+      std::string_view workflow_id, std::string_view stage_ref_id) const = 0;
 
-  // Spec §2 with Q1/Q2: nullopt criteria means no filter and no limit; start_time DESC,
-  // NULLs last, then id. Throws InvalidArgumentError for a negative page size.
+  // Spec §2 with Q1/Q2: nullopt criteria means no filter and no limit;
+  // start_time DESC, NULLs last, then id. Throws InvalidArgumentError for a
+  // negative page size.
   virtual WorkflowRange retrieve_by_pipeline_config_id(
       std::string_view pipeline_config_id,
       const std::optional<WorkflowCriteria>& criteria = std::nullopt) const = 0;
   virtual WorkflowRange retrieve_by_application(
       std::string_view application,
       const std::optional<WorkflowCriteria>& criteria = std::nullopt) const = 0;
-  // The recovery query: statuses filter, start_time >= start_time_after or NULL.
-  virtual WorkflowRange get_all_pending_workflows(const WorkflowCriteria& criteria) const = 0;
-  virtual std::size_t count_by_application(std::string_view application) const = 0;
+  // The recovery query: statuses filter, start_time >= start_time_after or
+  // NULL.
+  virtual WorkflowRange get_all_pending_workflows(
+      const WorkflowCriteria& criteria) const = 0;
+  virtual std::size_t count_by_application(
+      std::string_view application) const = 0;
   virtual bool exists(std::string_view workflow_id) const = 0;
 
-  // Spec §5.13-5.15: unconditional pause; resume only from PAUSED (else a logged no-op);
-  // cancel sets the three cancel fields only. Missing ids are no-ops.
-  virtual void pause(std::string_view workflow_id, std::string_view paused_by) = 0;
+  // Spec §5.13-5.15: unconditional pause; resume only from PAUSED (else a
+  // logged no-op); cancel sets the three cancel fields only. Missing ids are
+  // no-ops.
+  virtual void pause(std::string_view workflow_id,
+                     std::string_view paused_by) = 0;
   virtual void resume(std::string_view workflow_id) = 0;
-  virtual void cancel(std::string_view workflow_id, std::string_view canceled_by,
+  virtual void cancel(std::string_view workflow_id,
+                      std::string_view canceled_by,
                       std::string_view reason) = 0;
 
   // Dedup ledger (spec §5.16): insert-if-absent, first writer wins.
   virtual bool is_message_processed(std::string_view message_id) const = 0;
-  virtual void mark_message_processed(std::string_view message_id,
-                                      std::optional<std::string> handler_type = std::nullopt,
-                                      std::optional<std::string> execution_id = std::nullopt) = 0;
-  // Deletes marks with processed_at < now - max_age (exact times, Q4); returns the count.
-  virtual std::size_t cleanup_old_processed_messages(std::chrono::milliseconds max_age) = 0;
+  virtual void mark_message_processed(
+      std::string_view message_id,
+      std::optional<std::string> handler_type = std::nullopt,
+      std::optional<std::string> execution_id = std::nullopt) = 0;
+  // Deletes marks with processed_at < now - max_age (exact times, Q4); returns
+  // the count.
+  virtual std::size_t cleanup_old_processed_messages(
+      std::chrono::milliseconds max_age) = 0;
   // Up to `limit` processed ids (all when nullopt), in processing order.
   virtual std::vector<std::string> get_processed_message_ids(
       std::optional<std::size_t> limit = std::nullopt) const = 0;

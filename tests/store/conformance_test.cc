@@ -204,7 +204,9 @@ TEST_F(ConformanceTest, Item1IsHealthyOnWorkingStore) {
 TEST_F(ConformanceTest, Item2StoreThenRetrieveReturnsTheWorkflow) {
   durability_ = Durability::kSync;
   const Workflow workflow = make_workflow(ulid());
+  const std::uint64_t syncs_before = db().stats().fdatasyncs;
   store().store(workflow);
+  EXPECT_GT(db().stats().fdatasyncs, syncs_before);
   for (int pass = 0; pass < 2; ++pass) {
     const Workflow got = store().retrieve(workflow.id);
     EXPECT_EQ(got.id, workflow.id);
@@ -448,7 +450,20 @@ TEST_F(ConformanceTest, Item17DeleteRemovesAnExistingWorkflow) {
   EXPECT_THROW(store().retrieve_stage(workflow.stages[0].id),
                StageNotFoundError);
   EXPECT_EQ(store().count_by_application("test-app"), 0U);
+  EXPECT_THAT(ids_of(store().retrieve_by_application("test-app")), IsEmpty());
+  EXPECT_THAT(store().get_downstream_stages(workflow.id, "1").stages,
+              IsEmpty());
+
+  Workflow successor = make_workflow(ulid(), "other-app");
+  successor.stages[0].id = workflow.stages[0].id;
+  successor.stages[0].execution_id = successor.id;
+  store().store(successor);
+  EXPECT_EQ(store().retrieve_stage(successor.stages[0].id).execution.id,
+            successor.id);
+  EXPECT_THROW(store().store(workflow), DuplicateError);
+  store().delete_workflow(successor.id);
   store().store(workflow);
+  EXPECT_THROW(store().store(workflow), DuplicateError);
   EXPECT_EQ(store().retrieve(workflow.id), workflow);
 }
 
@@ -757,6 +772,8 @@ TEST_F(ConformanceTest, Spec12Item1InsertPathIgnoresVersionAndExpectedPhase) {
   EXPECT_EQ(again.version, 6);
   EXPECT_EQ(store().retrieve_stage(added.id).stage().status,
             WorkflowStatus::kRunning);
+  EXPECT_THAT(stage_ids(store().retrieve(workflow.id).stages),
+              ElementsAre(workflow.stages[0].id, added.id));
 }
 
 TEST_F(ConformanceTest, Spec12Item2OnlyTheMutableSurfaceChanges) {
@@ -1178,10 +1195,17 @@ TEST_F(ConformanceTest, Spec12Item13CriteriaFilterLimitAndOrder) {
   EXPECT_THAT([&] { store().retrieve_by_application("test-app", negative); },
               ThrowsMessage<InvalidArgumentError>(HasSubstr("page_size")));
 
-  for (const Workflow& workflow : store().retrieve_by_application("test-app")) {
+  const WorkflowRange range = store().retrieve_by_application("test-app");
+  store().delete_workflow(ids[24]);
+  EXPECT_THAT(range.ids(), ElementsAreArray(newest_first));
+  std::vector<std::string> loaded;
+  for (const Workflow& workflow : range) {
+    loaded.push_back(workflow.id);
     ASSERT_THAT(workflow.stages, SizeIs(1));
     EXPECT_EQ(workflow.stages[0].context.value(), (json{{"key", "value"}}));
   }
+  EXPECT_THAT(loaded,
+              ElementsAreArray(newest_first.begin() + 1, newest_first.end()));
 }
 
 TEST_F(ConformanceTest, Spec12Item13RecoveryQueryKeepsNeverStartedWorkflows) {
@@ -1204,6 +1228,10 @@ TEST_F(ConformanceTest, Spec12Item13RecoveryQueryKeepsNeverStartedWorkflows) {
   criteria.page_size = 2;
   EXPECT_THAT(ids_of(store().get_all_pending_workflows(criteria)),
               ElementsAre(newest, at_cutoff));
+  criteria.page_size = 0;
+  criteria.start_time_before = cutoff;
+  EXPECT_THAT(ids_of(store().get_all_pending_workflows(criteria)),
+              ElementsAre(newest, at_cutoff, never_started));
 }
 
 TEST_F(ConformanceTest, Spec12Item15SerializationFidelity) {

@@ -1043,6 +1043,17 @@ TEST_F(ConformanceTest, Spec12Item9UpdateStatusWritesExactlySevenFields) {
   EXPECT_EQ(store().retrieve(original.id), expected);
   EXPECT_EQ(store().count_by_application("payments"), 1U);
   EXPECT_EQ(store().count_by_application("other-app"), 0U);
+
+  Workflow cleared = expected;
+  cleared.status = WorkflowStatus::kNotStarted;
+  cleared.start_time = std::nullopt;
+  cleared.end_time = std::nullopt;
+  cleared.is_canceled = false;
+  cleared.canceled_by = std::nullopt;
+  cleared.cancellation_reason = std::nullopt;
+  cleared.paused = std::nullopt;
+  store().update_status(cleared);
+  EXPECT_EQ(store().retrieve(original.id), cleared);
 }
 
 TEST_F(ConformanceTest, Spec12Item9PauseResumeAndCancelTouchTheirFieldsOnly) {
@@ -1297,6 +1308,14 @@ TEST_F(ConformanceTest, GetProcessedMessageIdsInProcessingOrderWithLimit) {
                 ElementsAreArray(order));
     reopen();
   }
+
+  const std::vector<std::string> same_millisecond = {"zz-1", "aa-2", "mm-3"};
+  for (const std::string& id : same_millisecond) {
+    store().mark_message_processed(id);
+  }
+  std::vector<std::string> all = order;
+  all.insert(all.end(), same_millisecond.begin(), same_millisecond.end());
+  EXPECT_THAT(store().get_processed_message_ids(), ElementsAreArray(all));
 }
 
 // ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -502,6 +503,44 @@ TEST_F(ConformanceTest, Item19StaleCopyRaisesConcurrencyError) {
   const StageExecution stored = store().retrieve_stage(stage_id).stage();
   EXPECT_EQ(stored.context.value(), (json{{"writer", "A"}}));
   EXPECT_EQ(stored.version, 1);
+}
+
+TEST_F(ConformanceTest, Item19ConcurrentCopiesExactlyOneWins) {
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 15;
+  Workflow workflow = make_workflow(ulid());
+  workflow.stages[0].tasks.push_back(make_task("contended"));
+  store().store(workflow);
+  const std::string& stage_id = workflow.stages[0].id;
+  for (int round = 0; round < kRounds; ++round) {
+    const StageExecution base = store().retrieve_stage(stage_id).stage();
+    std::atomic<int> ready{0};
+    std::atomic<int> wins{0};
+    std::atomic<int> conflicts{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        StageExecution copy = base;
+        copy.context = json{{"writer", t}, {"round", round}};
+        copy.tasks[0].status = WorkflowStatus::kRunning;
+        ++ready;
+        while (ready.load() < kThreads) std::this_thread::yield();
+        try {
+          store().store_stage(copy);
+          ++wins;
+        } catch (const ConcurrencyError&) {
+          ++conflicts;
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    ASSERT_EQ(wins.load(), 1) << "round " << round;
+    ASSERT_EQ(conflicts.load(), kThreads - 1) << "round " << round;
+    const StageExecution stored = store().retrieve_stage(stage_id).stage();
+    EXPECT_EQ(stored.version, base.version + 1);
+    EXPECT_EQ(stored.tasks[0].version, base.tasks[0].version + 1);
+    EXPECT_EQ(stored.context.value().at("round"), round);
+  }
 }
 
 TEST_F(ConformanceTest, Item20LosingWritersTaskChangesAreNotPersisted) {

@@ -19,6 +19,7 @@ void register_commands(CLI::App& app) {
   add_demo_command(app, actions()["demo"]);
   add_verify_command(app, actions()["verify"]);
   add_bench_command(app, actions()["bench"]);
+  add_rebuild_command(app, actions()["rebuild"]);
 }
 
 int run_selected(const CLI::App& app) {

@@ -22,5 +22,6 @@ int run_selected(const CLI::App& app);
 void add_demo_command(CLI::App& app, Action& action);
 void add_verify_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_rebuild_command(CLI::App& app, Action& action);
 
 }  // namespace wfstore::tools

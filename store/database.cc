@@ -116,8 +116,8 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
                         dir.string(), reason));
       }
     }
-    impl->store_ =
-        std::make_unique<WorkflowStoreImpl>(*impl->views_, nullptr, dir);
+    impl->store_ = std::make_unique<WorkflowStoreImpl>(*impl->views_, nullptr,
+                                                       dir, impl->logger_);
     return impl;
   }
 
@@ -173,7 +173,7 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
       *impl->writer_, *impl->views_, std::move(pipeline_options),
       PipelineStart{progress.checksum, progress.last_timestamp_ms});
   impl->store_ = std::make_unique<WorkflowStoreImpl>(
-      *impl->views_, impl->pipeline_.get(), dir);
+      *impl->views_, impl->pipeline_.get(), dir, impl->logger_);
   return impl;
 }
 

@@ -20,8 +20,11 @@ StageSet to_stage_set(StageList list) {
 }  // namespace
 
 WorkflowStoreImpl::WorkflowStoreImpl(LmdbViews& views, CommitPipeline* pipeline,
-                                     std::filesystem::path dir)
-    : views_(views), pipeline_(pipeline), dir_(std::move(dir)) {}
+                                     std::filesystem::path dir, Logger logger)
+    : views_(views),
+      pipeline_(pipeline),
+      dir_(std::move(dir)),
+      logger_(std::move(logger)) {}
 
 CommitResult WorkflowStoreImpl::commit(Command command) {
   if (closed_) throw IOError(fmt::format("store {} is closed", dir_.string()));
@@ -174,7 +177,17 @@ void WorkflowStoreImpl::pause(std::string_view workflow_id,
 }
 
 void WorkflowStoreImpl::resume(std::string_view workflow_id) {
-  commit(Resume{std::string(workflow_id)});
+  const CommitResult result = commit(Resume{std::string(workflow_id)});
+  const bool resumed =
+      !result.decisions.empty() && !result.decisions.front().events.empty();
+  // Spec §5.14: a workflow that is not PAUSED (or is missing) is left as it is,
+  // with a warning.
+  if (!resumed && logger_) {
+    logger_(LogLevel::kWarning,
+            fmt::format("resume of workflow '{}' had no effect: it is not "
+                        "PAUSED",
+                        workflow_id));
+  }
 }
 
 void WorkflowStoreImpl::cancel(std::string_view workflow_id,

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "wfstore/logger.h"
 #include "wfstore/workflow_store.h"
 
 #include "store/commit_pipeline.h"
@@ -21,8 +22,10 @@ class WorkflowStoreImpl final : public WorkflowStore {
  public:
   // `views` must outlive this; `pipeline` too, or is null for a read-only store
   // (writes then throw IOError). `dir` names the store in messages.
+  // `logger` receives the warnings of logged no-ops (resume of a workflow that
+  // is not PAUSED).
   WorkflowStoreImpl(LmdbViews& views, CommitPipeline* pipeline,
-                    std::filesystem::path dir);
+                    std::filesystem::path dir, Logger logger);
 
   // Makes every later call throw IOError ("store ... is closed").
   void mark_closed() { closed_ = true; }
@@ -85,6 +88,7 @@ class WorkflowStoreImpl final : public WorkflowStore {
   LmdbViews& views_;
   CommitPipeline* pipeline_;
   std::filesystem::path dir_;
+  Logger logger_;
   std::atomic<bool> closed_{false};
 };
 

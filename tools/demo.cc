@@ -1,12 +1,12 @@
-// `wfstore demo`: the main job, a realistic demonstration of what wfstore does
-// today.
+// `wfstore demo`: the main job, a realistic demonstration of what wfstore does.
 //
-// It builds two deployment workflows (parallel test branches joining into a
-// canary deploy with synthetic before/after stages), produces the events that
-// storing and running them produces, commits them (one log record per commit,
-// as a transaction would) to a real append-only log with fdatasync, reads the
-// log back, decodes every event and prints it as JSON, then verifies checksums,
-// LSN continuity and the hash chain and prints the head hash.
+// It opens a store, stores two deployment workflows (parallel test branches
+// joining into a canary deploy with synthetic before/after stages), runs one
+// the way an engine does (compare-and-set per stage, ancestor outputs as
+// inputs, dedup marks), pauses, resumes and cancels the other, shows a stale
+// copy and bad input refused, reopens the store, queries it, prints the decoded
+// history from the log, and verifies the hash chain and that the views equal a
+// rebuild.
 
 #include <cstdint>
 #include <filesystem>
@@ -18,17 +18,19 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "wfstore/audit_scope.h"
+#include "wfstore/database.h"
+#include "wfstore/errors.h"
 #include "wfstore/event.h"
 #include "wfstore/file_system.h"
-#include "wfstore/message.h"
+#include "wfstore/logger.h"
+#include "wfstore/maintenance.h"
 #include "wfstore/model.h"
 
 #include "tools/commands.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/log_verify.h"
-#include "wfstore_internal/log_writer.h"
-#include "wfstore_internal/stage_graph.h"
 #include "wfstore_internal/store_dir.h"
 
 namespace wfstore::tools {
@@ -114,109 +116,74 @@ Workflow deployment(const std::string& id, const std::string& service,
   return wf;
 }
 
-// One commit: the events of one store call or transaction, and who made it.
-struct DemoCommit {
-  AuditMetadata audit;
-  std::vector<EventPayload> events;
-};
-
-// The commits of running a stage: start it (stage RUNNING + its StartStage
-// message consumed), then complete it with outputs and queue the downstream
-// stages' StartStage.
-void run_stage(const Workflow& wf, StageExecution& stage, std::int64_t& now,
-               std::uint64_t& delivery_id, nlohmann::json outputs,
-               std::vector<DemoCommit>& commits) {
-  const AuditMetadata audit{"engine@worker-1", wf.id, "StartStage:" + stage.id,
-                            "demo"};
+// Runs one stage the way an engine does: claim it with a compare-and-set from
+// NOT_STARTED, plan its inputs from its ancestors' outputs, complete it with a
+// compare-and-set from RUNNING, and mark the message that started it processed.
+void run_stage(WorkflowStore& store, const std::string& stage_id,
+               std::int64_t& now, int delivery) {
+  StageInExecution found = store.retrieve_stage(stage_id);
+  StageExecution& stage = found.stage();
+  const nlohmann::json inputs =
+      store.get_merged_ancestor_outputs(stage.execution_id, stage.ref_id);
   stage.status = WorkflowStatus::kRunning;
   stage.start_time = now;
-  StageUpdated running{
-      wf.id,         stage.id,      stage.version + 1, stage.status,
-      stage.context, stage.outputs, stage.start_time,  stage.end_time,
-      stage.tasks};
-  stage.version += 1;
   for (TaskExecution& task : stage.tasks) {
     task.status = WorkflowStatus::kRunning;
     task.start_time = now;
   }
-  running.tasks = stage.tasks;
-  for (TaskExecution& task : running.tasks) task.version += 1;
-  for (TaskExecution& task : stage.tasks) task.version += 1;
-  commits.push_back({audit, {running}});
-
+  store.store_stage(stage, "NOT_STARTED");
   now += 1500;
   stage.status = WorkflowStatus::kSucceeded;
   stage.end_time = now;
-  stage.outputs = Json(std::move(outputs));
+  stage.outputs.mutable_value() = {
+      {"result", stage.ref_id + " ok"},
+      {"artifacts", {fmt::format("{}.log", stage.ref_id)}}};
   for (TaskExecution& task : stage.tasks) {
     task.status = WorkflowStatus::kSucceeded;
     task.end_time = now;
-    task.version += 1;
   }
-  stage.version += 1;
-  DemoCommit done{audit, {}};
-  done.events.push_back(StageUpdated{
-      wf.id, stage.id, stage.version, stage.status, stage.context,
-      stage.outputs, stage.start_time, stage.end_time, stage.tasks});
-  for (const StageExecution* next : downstream_stages(wf, stage)) {
-    StartStage message;
-    message.execution_id = wf.id;
-    message.stage_id = next->id;
-    done.events.push_back(MessagePushed{
-        ++delivery_id, wf.id, "StartStage",
-        Json(message_to_wire(Message(message), now)), now, std::nullopt});
-  }
-  done.events.push_back(MessageProcessed{std::to_string(delivery_id),
-                                         "StartStageHandler", wf.id, now});
-  commits.push_back(std::move(done));
+  store.store_stage(stage, "RUNNING");
+  store.mark_message_processed(std::to_string(delivery), "StartStageHandler",
+                               stage.execution_id);
+  const std::string result =
+      inputs.contains("result") ? inputs["result"].dump() : "none";
+  const std::size_t artifacts =
+      inputs.contains("artifacts") ? inputs["artifacts"].size() : 0;
+  std::cout << fmt::format(
+      "  {:<18} inputs: result {:<24} {} artifacts  -> stage version {}\n",
+      stage.ref_id, result, artifacts, stage.version);
   now += 200;
 }
 
-std::vector<DemoCommit> scenario(std::vector<Workflow>& workflows) {
-  std::vector<DemoCommit> commits;
-  std::int64_t now = kBaseMs;
-  std::uint64_t delivery_id = 0;
-  workflows.push_back(
-      deployment("01JDEPLOYPAYMENTSAPI000001", "payments-api", 418));
-  workflows.push_back(deployment("01JDEPLOYLEDGER00000000002", "ledger", 77));
-  for (const Workflow& wf : workflows) {
-    commits.push_back(
-        {{"alice@example.com", wf.id, "", "api"}, {WorkflowStored{wf}}});
-  }
-  Workflow& wf = workflows.front();
-  wf.status = WorkflowStatus::kRunning;
-  wf.start_time = now;
-  commits.push_back(
-      {{"engine@worker-1", wf.id, "StartWorkflow", "demo"},
-       {WorkflowStatusSet{wf.id, wf.status, wf.start_time, wf.end_time}}});
-  int n = 0;
-  for (const std::string ref :
-       {"build", "unit-tests", "integration-tests", "canary-lock", "canary",
-        "canary-notify", "prod"}) {
-    for (StageExecution& stage : wf.stages) {
-      if (stage.ref_id != ref) continue;
-      run_stage(wf, stage, now, delivery_id,
-                {{"result", ref + " ok"},
-                 {"artifacts", {fmt::format("{}-{}.log", ref, ++n)}}},
-                commits);
+// Prints every event of the log with its position, commit and actor.
+std::size_t print_history(const std::filesystem::path& dir, bool json) {
+  std::shared_ptr<FileSystem> fs = posix_file_system();
+  const StoreDir store = StoreDir::open_existing(fs, dir, /*lock=*/false);
+  log::Reader reader(fs, store.log_dir(), store.id(), 1,
+                     [](const log::Damage& damage) {
+                       std::cerr << "damage: " << damage.reason << "\n";
+                     });
+  log::Commit commit;
+  std::size_t events = 0;
+  while (reader.next(&commit)) {
+    const DecodedCommit body = decode_commit_body(
+        commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
+    for (const Event& event : body.events) {
+      ++events;
+      if (json) {
+        std::cout << event_to_json(event).dump() << "\n";
+      } else {
+        std::cout << fmt::format("  lsn {:>3} commit {:>3} {:<24} {:<27} {}\n",
+                                 event.lsn, event.commit_id,
+                                 event_type_name(event.type()),
+                                 event.workflow_id, event.audit.actor);
+      }
     }
   }
-  wf.status = WorkflowStatus::kSucceeded;
-  wf.end_time = now;
-  commits.push_back(
-      {{"engine@worker-1", wf.id, "CompleteWorkflow", "demo"},
-       {WorkflowStatusSet{wf.id, wf.status, wf.start_time, wf.end_time}}});
-  Workflow& other = workflows.back();
-  commits.push_back({{"bob@example.com", other.id, "", "cli"},
-                     {WorkflowPaused{other.id, "bob@example.com", now}}});
-  commits.push_back({{"bob@example.com", other.id, "", "cli"},
-                     {WorkflowCancelRequested{other.id, "bob@example.com",
-                                              "freeze window"}}});
-  return commits;
+  return events;
 }
 
 int run_demo(const DemoOptions& options) {
-  std::shared_ptr<FileSystem> fs = posix_file_system();
   std::filesystem::path dir = options.dir;
   std::filesystem::path scratch;
   if (dir.empty()) {
@@ -225,68 +192,101 @@ int run_demo(const DemoOptions& options) {
     std::filesystem::remove_all(scratch);
     dir = scratch;
   }
-  std::vector<Workflow> workflows;
-  const std::vector<DemoCommit> commits = scenario(workflows);
-  for (const Workflow& wf : workflows) validate_workflow(wf);
+  DatabaseOptions db_options;
+  db_options.logger = [](LogLevel level, std::string_view message) {
+    std::cout << "  [" << log_level_name(level) << "] " << message << "\n";
+  };
+  Workflow api = deployment("01JDEPLOYPAYMENTSAPI000001", "payments-api", 418);
+  Workflow ledger = deployment("01JDEPLOYLEDGER00000000002", "ledger", 77);
+  std::int64_t now = kBaseMs;
 
   std::cout << "# wfstore demo: store directory " << dir.string() << "\n";
-  std::uint64_t last_lsn = 0;
   {
-    StoreDir store = StoreDir::create_or_open(fs, dir);
-    std::cout << "# store id " << store.id().to_string() << "\n";
-    auto writer = log::Writer::open(fs, store.log_dir(), store.id());
-    std::int64_t timestamp = kBaseMs;
-    for (const DemoCommit& commit : commits) {
-      const std::uint64_t first = writer->last_lsn() + 1;
-      writer->append(first, static_cast<std::uint32_t>(commit.events.size()),
-                     timestamp++,
-                     encode_commit_body(commit.audit, commit.events));
-      writer->sync();
+    auto db = Database::open(dir, db_options);
+    WorkflowStore& store = db->workflow_store();
+    {
+      AuditScope audit({"alice@example.com", "release-2025-11-28", "", "api"});
+      store.store(api);
+      store.store(ledger);
     }
-    last_lsn = writer->last_lsn();
-    writer->close();
-  }
-  std::cout << fmt::format("# {} commits, {} events appended and fdatasynced\n",
-                           commits.size(), last_lsn);
+    std::cout << "# stored 2 workflows with 7 stages each (durable: fdatasync "
+                 "per commit)\n";
 
-  StoreDir store = StoreDir::open_existing(fs, dir, /*lock=*/false);
-  log::Reader reader(fs, store.log_dir(), store.id(), 1,
-                     [](const log::Damage& damage) {
-                       std::cerr << "damage: " << damage.reason << "\n";
-                     });
-  log::Commit commit;
-  std::size_t decoded = 0;
-  while (reader.next(&commit)) {
-    const DecodedCommit body = decode_commit_body(
-        commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
-    for (const Event& event : body.events) {
-      ++decoded;
-      const nlohmann::json doc = event_to_json(event);
-      if (options.json) {
-        std::cout << doc.dump() << "\n";
-      } else {
-        std::cout << fmt::format(
-            "lsn {:>3}  commit {:>3}  {:<24} {:<28} actor={}\n", event.lsn,
-            event.commit_id, event_type_name(event.type()), event.workflow_id,
-            event.audit.actor);
-      }
+    std::cout << "# running '" << api.name
+              << "' stage by stage (compare-and-set on each stage):\n";
+    AuditScope engine({"engine@worker-1", api.id, "", "engine"});
+    api.status = WorkflowStatus::kRunning;
+    api.start_time = now;
+    store.update_status(api);
+    int delivery = 0;
+    for (const std::string ref :
+         {"build", "unit-tests", "integration-tests", "canary-lock", "canary",
+          "canary-notify", "prod"}) {
+      run_stage(store, api.find_stage_by_ref(ref)->id, now, ++delivery);
     }
+    api.status = WorkflowStatus::kSucceeded;
+    api.end_time = now;
+    store.update_status(api);
+
+    StageExecution stale = api.stages.front();  // still at version 0
+    stale.status = WorkflowStatus::kTerminal;
+    try {
+      store.store_stage(stale);
+    } catch (const ConcurrencyError& e) {
+      std::cout << "# a stale copy is refused: " << e.what() << "\n";
+    }
+    const std::uint64_t lsn_before = db->stats().applied_lsn;
+    Workflow bad = ledger;
+    bad.id.clear();
+    try {
+      store.store(bad);
+    } catch (const InvalidArgumentError& e) {
+      std::cout << "# bad input is refused and appends nothing: " << e.what()
+                << " (lsn still " << db->stats().applied_lsn
+                << " == " << lsn_before << ")\n";
+    }
+    std::cout << "# 'StartStage' delivery 3 already handled: " << std::boolalpha
+              << store.is_message_processed("3") << "\n";
+
+    AuditScope operator_scope({"bob@example.com", ledger.id, "", "cli"});
+    store.pause(ledger.id, "bob@example.com");
+    store.resume(ledger.id);
+    store.resume(ledger.id);  // not PAUSED any more: a logged no-op
+    store.cancel(ledger.id, "bob@example.com", "freeze window");
+    db->close();
   }
+
+  auto db = Database::open(dir, db_options);
+  WorkflowStore& store = db->workflow_store();
+  std::cout << "# reopened; workflows of application 'payments' (newest "
+               "first):\n";
+  for (const Workflow& wf : store.retrieve_by_application("payments")) {
+    std::cout << fmt::format("  {} {:<24} {:<10} canceled={} stages={}\n",
+                             wf.id, wf.name, status_name(wf.status),
+                             wf.is_canceled, wf.stages.size());
+  }
+  std::cout << "# 'prod' sees its ancestors' outputs: "
+            << store.get_merged_ancestor_outputs(api.id, "prod").dump() << "\n";
+  const DatabaseStats stats = db->stats();
+  std::cout << fmt::format("# stats: applied lsn {}, durable lsn {}\n",
+                           stats.applied_lsn, stats.durable_lsn);
+  db->close();
+
+  std::cout << "# the history (the log, decoded):\n";
+  const std::size_t events = print_history(dir, options.json);
+  std::shared_ptr<FileSystem> fs = posix_file_system();
+  const StoreDir store_dir = StoreDir::open_existing(fs, dir, /*lock=*/false);
   const log::VerifyReport report =
-      log::verify_log(fs, store.log_dir(), store.id());
+      log::verify_log(fs, store_dir.log_dir(), store_dir.id());
+  const ViewsVerifyReport views = verify_store_views(dir);
   std::cout << fmt::format(
-      "# read back {} events; verify: {} segment(s), {} commits, "
-      "LSN {}..{}, head hash {}\n",
-      decoded, report.segments, report.commits, report.first_lsn,
-      report.last_lsn, log::to_hex(report.head_hash));
-
-  const Workflow& wf = workflows.front();
-  std::cout << "# merged ancestor outputs seen by 'prod': "
-            << internal::merged_ancestor_outputs(wf, "prod").dump() << "\n";
-  std::cout << "# workflow context (get_context): " << wf.get_context().dump()
-            << "\n";
+      "# verify: {} events in {} commits, LSN {}..{}, hash chain intact, head "
+      "hash {}\n# views {} a rebuild from the log (checksum {})\n",
+      events, report.commits, report.first_lsn, report.last_lsn,
+      log::to_hex(report.head_hash), views.equal() ? "equal" : "DIFFER FROM",
+      views.checksum.substr(0, 16));
   if (!scratch.empty()) std::filesystem::remove_all(scratch);
-  return 0;
+  return views.equal() ? 0 : 1;
 }
 
 }  // namespace

@@ -7,10 +7,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <stdio.h>
 #include <sys/wait.h>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/testutil/temp_dir.h"
 
@@ -40,7 +39,7 @@ ToolRun run_tool(const std::string& args) {
 }
 
 constexpr std::array<const char*, 7> kPhases = {
-    "store", "retrieve", "stage_update", "query",
+    "store",     "retrieve",   "stage_update", "query",
     "ancestors", "dedup_mark", "dedup_check"};
 
 TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
@@ -68,8 +67,8 @@ TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
 
 TEST(BenchToolTest, JsonIsOneDocument) {
   const testing::TempDir tmp;
-  const ToolRun run = run_tool("bench --n 10 --durability buffered --json --dir " +
-                               tmp.path().string());
+  const ToolRun run = run_tool(
+      "bench --n 10 --durability buffered --json --dir " + tmp.path().string());
   ASSERT_EQ(run.status, 0) << run.output;
   const nlohmann::json doc = nlohmann::json::parse(run.output);
   ASSERT_EQ(doc.at("runs").size(), 1U);

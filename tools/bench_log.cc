@@ -19,6 +19,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/file_system.h"
 
+#include "tools/bench.h"
 #include "tools/commands.h"
 #include "wfstore_internal/log_format.h"
 #include "wfstore_internal/log_writer.h"
@@ -27,29 +28,7 @@
 namespace wfstore::tools {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct BenchOptions {
-  std::string dir = ".";
-  double seconds = 2.0;
-  std::size_t body_bytes = 500;
-};
-
-// Runs `op` (which does `per_op` units of work) until `seconds` pass or
-// `max_units` are done; returns units per second.
-double measure(double seconds, std::uint64_t per_op, std::uint64_t max_units,
-               const std::function<void()>& op) {
-  const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration<double>(seconds);
-  std::uint64_t units = 0;
-  while (Clock::now() < deadline && units < max_units) {
-    op();
-    units += per_op;
-  }
-  const double elapsed =
-      std::chrono::duration<double>(Clock::now() - start).count();
-  return static_cast<double>(units) / elapsed;
-}
+using SteadyClock = std::chrono::steady_clock;
 
 [[noreturn]] void throw_io(const std::filesystem::path& path,
                            const char* what) {
@@ -57,28 +36,54 @@ double measure(double seconds, std::uint64_t per_op, std::uint64_t max_units,
       fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
 }
 
-double raw_rate(const std::filesystem::path& path, std::size_t record,
-                double seconds) {
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw_io(path, "open");
-  const std::string buf(record, 'r');
-  double rate = 0;
-  try {
-    rate = measure(seconds, 1, UINT64_MAX, [&] {
-      if (::write(fd, buf.data(), buf.size()) !=
-          static_cast<ssize_t>(buf.size())) {
-        throw_io(path, "write");
-      }
-      if (::fdatasync(fd) != 0) throw_io(path, "fdatasync");
-    });
-  } catch (...) {
-    ::close(fd);
-    throw;
+}  // namespace
+
+double measure(double seconds, std::uint64_t per_op, std::uint64_t max_units,
+               const std::function<void()>& op) {
+  const auto start = SteadyClock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  std::uint64_t units = 0;
+  while (SteadyClock::now() < deadline && units < max_units) {
+    op();
+    units += per_op;
   }
-  ::close(fd);
-  return rate;
+  const double elapsed =
+      std::chrono::duration<double>(SteadyClock::now() - start).count();
+  return static_cast<double>(units) / elapsed;
 }
+
+RawAppendFile::RawAppendFile(const std::filesystem::path& path)
+    : path_(path),
+      fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                 0644)) {
+  if (fd_ < 0) throw_io(path_, "open");
+}
+
+RawAppendFile::~RawAppendFile() { ::close(fd_); }
+
+void RawAppendFile::append(std::string_view bytes, bool sync) {
+  if (::write(fd_, bytes.data(), bytes.size()) !=
+      static_cast<ssize_t>(bytes.size())) {
+    throw_io(path_, "write");
+  }
+  if (sync && ::fdatasync(fd_) != 0) throw_io(path_, "fdatasync");
+}
+
+double raw_append_sync_rate(const std::filesystem::path& path,
+                            std::size_t record, double seconds,
+                            std::uint64_t max_ops) {
+  RawAppendFile file(path);
+  const std::string buf(record, 'r');
+  return measure(seconds, 1, max_ops, [&] { file.append(buf, true); });
+}
+
+namespace {
+
+struct BenchOptions {
+  std::string dir = ".";
+  double seconds = 2.0;
+  std::size_t body_bytes = 500;
+};
 
 // Commits per second with a sync after every `per_sync` commits (0: never).
 double log_rate(const std::filesystem::path& log_dir, const std::string& body,
@@ -111,7 +116,7 @@ int run_log_bench(const BenchOptions& o) {
       "wfstore bench --log: {}-byte records ({}-byte body), {} s per run, in "
       "{}\n",
       record, o.body_bytes, o.seconds, dir.string());
-  const double raw = raw_rate(dir / "raw.dat", record, o.seconds);
+  const double raw = raw_append_sync_rate(dir / "raw.dat", record, o.seconds);
   std::cout << fmt::format("  raw write+fdatasync       {:>10.0f} records/s\n",
                            raw);
   const double one = log_rate(dir / "log1", body, 1, o.seconds);
@@ -138,17 +143,27 @@ void add_bench_command(CLI::App& app, Action& action) {
       app.add_subcommand("bench", "Measure wfstore against raw loops");
   auto o = std::make_shared<BenchOptions>();
   auto log_flag = std::make_shared<bool>(false);
-  cmd->add_flag("--log", *log_flag, "Benchmark the append-only log");
-  cmd->add_option("--dir", o->dir,
-                  "Directory to run in (a scratch subdirectory is made)");
+  auto store = std::make_shared<StoreBenchOptions>();
+  cmd->add_flag("--log", *log_flag,
+                "Benchmark the append-only log instead of the workload");
+  cmd->add_option("--n", store->n, "Workflows of the standard workload")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--durability", store->durability,
+                  "sync, buffered or both (sync first)")
+      ->check(CLI::IsMember({"sync", "buffered", "both"}));
+  cmd->add_flag("--json", store->json, "Print one JSON document");
+  cmd->add_option("--thread-seconds", store->thread_seconds,
+                  "Seconds per thread count of the commit-throughput run")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--dir", store->dir,
+                  "Directory to run in (a scratch subdirectory is made; "
+                  "default: the temporary directory, or . for --log)");
   cmd->add_option("--seconds", o->seconds, "Seconds per measurement")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--body-bytes", o->body_bytes, "Commit body size");
-  action = [o, log_flag] {
-    if (!*log_flag) {
-      std::cerr << "wfstore: bench: choose a benchmark (--log)\n";
-      return 2;
-    }
+  action = [o, log_flag, store] {
+    if (!*log_flag) return run_store_bench(*store);
+    if (!store->dir.empty()) o->dir = store->dir;
     return run_log_bench(*o);
   };
 }

@@ -7,6 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace wfstore {
 
@@ -60,5 +64,39 @@ inline RawBenchResult raw_lmdb_batched_put_rate(
   options.puts_per_txn = puts_per_txn;
   return raw_lmdb_put_rate(dir, options);
 }
+
+// The shape of one write transaction of a store operation: `gets` gets of
+// keys written earlier, `big_puts` puts of `big_value_size` bytes and
+// `small_puts` puts of `small_value_size` bytes under fresh keys.
+struct RawTxnShape {
+  std::size_t gets = 1;
+  std::size_t big_puts = 1;
+  std::size_t big_value_size = 400;
+  std::size_t small_puts = 2;
+  std::size_t small_value_size = 16;
+};
+
+// Runs `count` write transactions of `shape` in a fresh environment in `dir`
+// (REQUIRES: missing or empty; writer flags of the views), calling `after_op`
+// after each commit (e.g. a log write), and times the loop. Throws IOError,
+// InvalidArgumentError for a zero count, what `after_op` throws.
+RawBenchResult raw_lmdb_txn_rate(const std::filesystem::path& dir,
+                                 std::uint64_t count, const RawTxnShape& shape,
+                                 const std::function<void()>& after_op);
+
+// Puts `records` into a fresh environment in `dir` (REQUIRES: missing or
+// empty), then times `count` read transactions, each getting
+// `gets_per_op` consecutive records (cyclically) and passing each to
+// `decode`. Throws IOError, InvalidArgumentError for no records or a zero
+// count, what `decode` throws.
+RawBenchResult raw_lmdb_get_rate(
+    const std::filesystem::path& dir, const std::vector<std::string>& records,
+    std::size_t gets_per_op, std::uint64_t count,
+    const std::function<void(std::string_view)>& decode);
+
+// The number of entries in all named databases of the environment in `dir`,
+// opened read-only (REQUIRES: no writer open of it in this process). Throws
+// IOError, CorruptionError.
+std::uint64_t lmdb_entry_count(const std::filesystem::path& dir);
 
 }  // namespace wfstore

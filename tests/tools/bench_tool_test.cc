@@ -1,0 +1,90 @@
+// `wfstore bench` as a real process on a tiny workload: every phase of the
+// standard workload is measured, checked and printed with its bound and ratio.
+
+#include <array>
+#include <regex>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "tests/testutil/temp_dir.h"
+
+namespace wfstore {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct ToolRun {
+  int status = -1;
+  std::string output;
+};
+
+ToolRun run_tool(const std::string& args) {
+  ToolRun r;
+  const std::string cmd = std::string(WFSTORE_TOOL_PATH) + " " + args;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) {
+    r.output.append(buf.data(), n);
+  }
+  const int status = pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+constexpr std::array<const char*, 7> kPhases = {
+    "store",     "retrieve",   "stage_update", "query",
+    "ancestors", "dedup_mark", "dedup_check"};
+
+TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
+  const testing::TempDir tmp;
+  const ToolRun run = run_tool("bench --n 20 --durability buffered --dir " +
+                               tmp.path().string());
+  ASSERT_EQ(run.status, 0) << run.output;
+  for (const char* phase : kPhases) {
+    const std::regex line(std::string("(^|\n)phase=") + phase +
+                          " n=[0-9]+ seconds=[0-9.]+ ops_per_sec=[0-9]+ "
+                          "bound=[1-9][0-9]* ratio=[0-9]+\\.[0-9]+\n");
+    EXPECT_TRUE(std::regex_search(run.output, line))
+        << phase << " missing in:\n"
+        << run.output;
+  }
+  EXPECT_THAT(run.output, HasSubstr("phase=stage_update n=200 "));
+  EXPECT_THAT(run.output, HasSubstr("phase=dedup_check n=10000 "));
+  EXPECT_THAT(run.output, HasSubstr("# durability=buffered\n"));
+  EXPECT_THAT(run.output, HasSubstr("# txn: not yet (queue issue)\n"));
+  EXPECT_THAT(run.output, HasSubstr("# rebuild durability=buffered events="));
+  EXPECT_THAT(run.output, HasSubstr("nproc="));
+  // The scratch directory is removed afterwards.
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
+}
+
+TEST(BenchToolTest, JsonIsOneDocument) {
+  const testing::TempDir tmp;
+  const ToolRun run = run_tool(
+      "bench --n 10 --durability buffered --json --dir " + tmp.path().string());
+  ASSERT_EQ(run.status, 0) << run.output;
+  const nlohmann::json doc = nlohmann::json::parse(run.output);
+  ASSERT_EQ(doc.at("runs").size(), 1U);
+  EXPECT_EQ(doc["runs"][0]["durability"], "buffered");
+  ASSERT_EQ(doc["runs"][0]["phases"].size(), kPhases.size());
+  for (std::size_t i = 0; i < kPhases.size(); ++i) {
+    EXPECT_EQ(doc["runs"][0]["phases"][i]["phase"], kPhases[i]);
+    EXPECT_GT(doc["runs"][0]["phases"][i]["bound"].get<double>(), 0);
+  }
+}
+
+TEST(BenchToolTest, RejectsAnUnknownDurability) {
+  const ToolRun run = run_tool("bench --durability fast 2>&1");
+  EXPECT_NE(run.status, 0);
+  EXPECT_THAT(run.output, HasSubstr("--durability"));
+}
+
+}  // namespace
+}  // namespace wfstore

@@ -14,7 +14,7 @@
 
 namespace wfstore::log {
 
-VerifyReport verify_log(std::shared_ptr<FileSystem> fs,
+VerifyReport verify_log(const std::shared_ptr<FileSystem>& fs,
                         const std::filesystem::path& log_dir,
                         const StoreId& store_id) {
   VerifyReport report;

@@ -33,7 +33,7 @@ Writer::~Writer() {
   }
 }
 
-std::unique_ptr<Writer> Writer::open(std::shared_ptr<FileSystem> fs,
+std::unique_ptr<Writer> Writer::open(const std::shared_ptr<FileSystem>& fs,
                                      const std::filesystem::path& log_dir,
                                      const StoreId& store_id,
                                      WriterOptions options) {

@@ -77,7 +77,7 @@ class Registry {
     struct stat st {};
     if (::stat(canonical.c_str(), &st) != 0) {
       throw IOError(fmt::format("{}: stat: {}", canonical.string(),
-                                std::strerror(errno)));
+                                std::generic_category().message(errno)));
     }
     if (!S_ISDIR(st.st_mode)) {
       throw IOError(

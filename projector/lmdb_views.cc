@@ -89,6 +89,7 @@ std::unique_ptr<LmdbViews> LmdbViews::open(const std::filesystem::path& dir,
   impl->env = lmdb::Env::open(dir, env_options);
   impl->read_only = options.read_only;
   std::vector<std::string> names;
+  names.reserve(kAllTables.size());
   for (Table table : kAllTables) names.emplace_back(table_name(table));
   const std::vector<std::optional<MDB_dbi>> handles =
       impl->env->dbis(names, !options.read_only);

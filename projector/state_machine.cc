@@ -681,7 +681,7 @@ void bump_next_delivery(ViewStore& views, std::uint64_t delivery_id) {
 }
 
 void push_message(ViewStore& views, std::uint64_t delivery,
-                  records::QueueRecord record) {
+                  const records::QueueRecord& record) {
   const std::string key = keys::encode_u64(delivery);
   if (views.get(Table::kQueueMessages, key)) return;
   views.put(Table::kQueueReady, ready_key(record.deliver_at, delivery), "");

@@ -75,8 +75,8 @@ std::string rebuild_reason(const ViewReader& views, std::uint64_t log_end,
 }  // namespace
 
 std::shared_ptr<Clock> system_clock() {
-  static const std::shared_ptr<Clock> clock = std::make_shared<SystemClock>();
-  return clock;
+  static const std::shared_ptr<Clock> kClock = std::make_shared<SystemClock>();
+  return kClock;
 }
 
 std::unique_ptr<Database::Impl> Database::Impl::open(

@@ -78,7 +78,7 @@ RebuildReport rebuild_store_views(const std::filesystem::path& dir,
   const std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, true);
   log::WriterOptions writer_options;
-  writer_options.logger = logger;
+  writer_options.logger = std::move(logger);
   const std::unique_ptr<log::Writer> writer = log::Writer::open(
       fs, store.log_dir(), store.id(), std::move(writer_options));
   const std::unique_ptr<LmdbViews> views = LmdbViews::open(store.views_dir());

@@ -32,7 +32,7 @@ struct VerifyReport {
 // not damage and is not counted. Returns the counts and the head hash. Throws
 // CorruptionError naming segment and offset at the first damage, IOError for
 // failed reads. Never writes.
-VerifyReport verify_log(std::shared_ptr<FileSystem> fs,
+VerifyReport verify_log(const std::shared_ptr<FileSystem>& fs,
                         const std::filesystem::path& log_dir,
                         const StoreId& store_id);
 

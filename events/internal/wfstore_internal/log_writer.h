@@ -46,7 +46,7 @@ class Writer {
   // carries. Throws CorruptionError naming segment and offset for damage
   // recovery must not repair, IOError for failed I/O. The caller holds the
   // store's LOCK.
-  static std::unique_ptr<Writer> open(std::shared_ptr<FileSystem> fs,
+  static std::unique_ptr<Writer> open(const std::shared_ptr<FileSystem>& fs,
                                       const std::filesystem::path& log_dir,
                                       const StoreId& store_id,
                                       WriterOptions options = {});

@@ -52,7 +52,7 @@ class WorkflowRange {
   WorkflowRange(std::vector<std::string> ids, Loader loader)
       : ids_(std::move(ids)), loader_(std::move(loader)) {}
 
-  class iterator {
+  class Iterator {
    public:
     using iterator_category = std::input_iterator_tag;
     using value_type = Workflow;
@@ -60,24 +60,24 @@ class WorkflowRange {
     using pointer = const Workflow*;
     using reference = const Workflow&;
 
-    iterator() = default;
+    Iterator() = default;
     const Workflow& operator*() const { return *current_; }
     const Workflow* operator->() const { return &*current_; }
-    iterator& operator++() {
+    Iterator& operator++() {
       ++pos_;
       load();
       return *this;
     }
-    friend bool operator==(const iterator& a, const iterator& b) {
+    friend bool operator==(const Iterator& a, const Iterator& b) {
       return a.pos_ == b.pos_;
     }
-    friend bool operator!=(const iterator& a, const iterator& b) {
+    friend bool operator!=(const Iterator& a, const Iterator& b) {
       return !(a == b);
     }
 
    private:
     friend class WorkflowRange;
-    iterator(const WorkflowRange* range, std::size_t pos)
+    Iterator(const WorkflowRange* range, std::size_t pos)
         : range_(range), pos_(pos) {
       load();
     }
@@ -93,6 +93,8 @@ class WorkflowRange {
     std::size_t pos_ = 0;
     std::optional<Workflow> current_;
   };
+
+  using iterator = Iterator;
 
   iterator begin() const { return iterator(this, 0); }
   iterator end() const { return iterator(nullptr, ids_.size()); }

@@ -8,35 +8,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <stdio.h>
-#include <sys/wait.h>
 
+#include "tests/testutil/run_tool.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
 namespace {
 
 using ::testing::HasSubstr;
-
-struct ToolRun {
-  int status = -1;
-  std::string output;
-};
-
-ToolRun run_tool(const std::string& args) {
-  ToolRun r;
-  const std::string cmd = std::string(WFSTORE_TOOL_PATH) + " " + args;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) {
-    r.output.append(buf.data(), n);
-  }
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using wfstore::testing::run_tool;
+using wfstore::testing::ToolRun;
 
 constexpr std::array<const char*, 7> kPhases = {
     "store",     "retrieve",   "stage_update", "query",
@@ -44,8 +25,8 @@ constexpr std::array<const char*, 7> kPhases = {
 
 TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
   const testing::TempDir tmp;
-  const ToolRun run = run_tool("bench --n 20 --durability buffered --dir " +
-                               tmp.path().string());
+  const ToolRun run = run_tool(
+      "bench --n 20 --durability buffered --dir " + tmp.path().string(), false);
   ASSERT_EQ(run.status, 0) << run.output;
   for (const char* phase : kPhases) {
     const std::regex line(std::string("(^|\n)phase=") + phase +
@@ -68,7 +49,8 @@ TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
 TEST(BenchToolTest, JsonIsOneDocument) {
   const testing::TempDir tmp;
   const ToolRun run = run_tool(
-      "bench --n 10 --durability buffered --json --dir " + tmp.path().string());
+      "bench --n 10 --durability buffered --json --dir " + tmp.path().string(),
+      false);
   ASSERT_EQ(run.status, 0) << run.output;
   const nlohmann::json doc = nlohmann::json::parse(run.output);
   ASSERT_EQ(doc.at("runs").size(), 1U);
@@ -81,7 +63,7 @@ TEST(BenchToolTest, JsonIsOneDocument) {
 }
 
 TEST(BenchToolTest, RejectsAnUnknownDurability) {
-  const ToolRun run = run_tool("bench --durability fast 2>&1");
+  const ToolRun run = run_tool("bench --durability fast");
   EXPECT_NE(run.status, 0);
   EXPECT_THAT(run.output, HasSubstr("--durability"));
 }

@@ -6,12 +6,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdio.h>
-#include <sys/wait.h>
 
 #include "wfstore/database.h"
 #include "wfstore/maintenance.h"
 
+#include "tests/testutil/run_tool.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/lmdb_views.h"
@@ -20,25 +19,8 @@ namespace wfstore {
 namespace {
 
 using ::testing::HasSubstr;
-
-struct ToolRun {
-  int status = -1;
-  std::string output;
-};
-
-ToolRun run_tool(const std::string& args) {
-  ToolRun r;
-  const std::string cmd = std::string(WFSTORE_TOOL_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using wfstore::testing::run_tool;
+using wfstore::testing::ToolRun;
 
 TEST(RebuildVerifyToolTest,
      VerifyComparesViewsWithARebuildAndRebuildRepairsThem) {

@@ -22,6 +22,7 @@
 #include "wfstore/model.h"
 
 #include "events/codec_primitives.h"
+#include "events/type_traits.h"
 #include "events/utf8.h"
 
 namespace wfstore {
@@ -40,15 +41,6 @@ namespace {
 
 using codec::Reader;
 using codec::Writer;
-
-template <typename T>
-struct IsOptional : std::false_type {};
-template <typename T>
-struct IsOptional<std::optional<T>> : std::true_type {};
-template <typename T>
-struct IsVector : std::false_type {};
-template <typename T>
-struct IsVector<std::vector<T>> : std::true_type {};
 
 // The smallest encoding of a list item: no item is shorter than one byte.
 constexpr std::size_t kMinItemBytes = 1;

@@ -12,17 +12,10 @@
 #include "wfstore/event.h"
 #include "wfstore/model.h"
 
+#include "events/type_traits.h"
+
 namespace wfstore {
 namespace {
-
-template <typename T>
-struct IsOptional : std::false_type {};
-template <typename T>
-struct IsOptional<std::optional<T>> : std::true_type {};
-template <typename T>
-struct IsVector : std::false_type {};
-template <typename T>
-struct IsVector<std::vector<T>> : std::true_type {};
 
 nlohmann::json to_json_value(const TaskExecution& task);
 nlohmann::json to_json_value(const StageExecution& stage);

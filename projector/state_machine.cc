@@ -25,6 +25,9 @@ struct Overloaded : Fs... {
 template <typename... Fs>
 Overloaded(Fs...) -> Overloaded<Fs...>;
 
+using records::find_stage;
+using records::FoundStage;
+using records::load_workflow_record;
 using records::StageRecord;
 using records::WorkflowRecord;
 
@@ -52,35 +55,11 @@ std::optional<std::uint64_t> workflow_surrogate(const ViewReader& views,
   return surrogate;
 }
 
-std::optional<WorkflowRecord> load_workflow_record(const ViewReader& views,
-                                                   std::uint64_t surrogate) {
-  const std::optional<std::string> value =
-      views.get(Table::kWorkflows, keys::encode_u64(surrogate));
-  if (!value) return std::nullopt;
-  return records::decode_workflow_record(*value);
-}
-
 std::optional<WorkflowRecord> find_workflow(const ViewReader& views,
                                             std::string_view id) {
   const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, id);
   if (!surrogate) return std::nullopt;
   return load_workflow_record(views, *surrogate);
-}
-
-struct FoundStage {
-  std::uint64_t surrogate = 0;
-  StageRecord record;
-};
-
-std::optional<FoundStage> find_stage(const ViewReader& views,
-                                     std::string_view stage_id) {
-  const std::optional<std::uint64_t> surrogate =
-      keys::lookup_id(views, stage_id);
-  if (!surrogate) return std::nullopt;
-  const std::optional<std::string> value =
-      views.get(Table::kStages, keys::encode_u64(*surrogate));
-  if (!value) return std::nullopt;
-  return FoundStage{*surrogate, records::decode_stage_record(*value)};
 }
 
 bool stage_exists(const ViewReader& views, std::string_view stage_id) {

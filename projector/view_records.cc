@@ -298,4 +298,23 @@ DeadLetterRecord decode_dead_letter(std::string_view value) {
   return record;
 }
 
+std::optional<WorkflowRecord> load_workflow_record(const ViewReader& views,
+                                                   std::uint64_t surrogate) {
+  const std::optional<std::string> value =
+      views.get(Table::kWorkflows, keys::encode_u64(surrogate));
+  if (!value) return std::nullopt;
+  return decode_workflow_record(*value);
+}
+
+std::optional<FoundStage> find_stage(const ViewReader& views,
+                                     std::string_view stage_id) {
+  const std::optional<std::uint64_t> surrogate =
+      keys::lookup_id(views, stage_id);
+  if (!surrogate) return std::nullopt;
+  const std::optional<std::string> value =
+      views.get(Table::kStages, keys::encode_u64(*surrogate));
+  if (!value) return std::nullopt;
+  return FoundStage{*surrogate, decode_stage_record(*value)};
+}
+
 }  // namespace wfstore::records

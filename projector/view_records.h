@@ -172,4 +172,15 @@ struct DeadLetterRecord {
 std::string encode_dead_letter(const DeadLetterRecord& record);
 DeadLetterRecord decode_dead_letter(std::string_view value);
 
+// Lookups of stored records through the ids table. Each returns nullopt when
+// the id or the record is absent. Throw CorruptionError for a bad record.
+std::optional<WorkflowRecord> load_workflow_record(const ViewReader& views,
+                                                   std::uint64_t surrogate);
+struct FoundStage {
+  std::uint64_t surrogate = 0;
+  StageRecord record;
+};
+std::optional<FoundStage> find_stage(const ViewReader& views,
+                                     std::string_view stage_id);
+
 }  // namespace wfstore::records

@@ -188,23 +188,20 @@ std::optional<Workflow> load_workflow(const ViewReader& views,
                                       std::string_view id, bool with_stages) {
   const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, id);
   if (!surrogate) return std::nullopt;
-  const std::optional<std::string> value =
-      views.get(Table::kWorkflows, keys::encode_u64(*surrogate));
-  if (!value) return std::nullopt;
-  Workflow workflow = records::decode_workflow_record(*value).summary;
+  std::optional<records::WorkflowRecord> record =
+      records::load_workflow_record(views, *surrogate);
+  if (!record) return std::nullopt;
+  Workflow workflow = std::move(record->summary);
   if (with_stages) workflow.stages = load_stages(views, *surrogate);
   return workflow;
 }
 
 std::optional<StageExecution> load_stage(const ViewReader& views,
                                          std::string_view stage_id) {
-  const std::optional<std::uint64_t> surrogate =
-      keys::lookup_id(views, stage_id);
-  if (!surrogate) return std::nullopt;
-  const std::optional<std::string> value =
-      views.get(Table::kStages, keys::encode_u64(*surrogate));
-  if (!value) return std::nullopt;
-  return records::decode_stage_record(*value).stage;
+  std::optional<records::FoundStage> found =
+      records::find_stage(views, stage_id);
+  if (!found) return std::nullopt;
+  return std::move(found->record.stage);
 }
 
 std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,

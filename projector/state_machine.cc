@@ -28,7 +28,6 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 using records::find_stage;
 using records::FoundStage;
 using records::load_workflow_record;
-using records::StageRecord;
 using records::WorkflowRecord;
 
 void check_status(WorkflowStatus status, std::string_view field) {

@@ -12,6 +12,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/model.h"
 
+#include "projector/queue_machine.h"
 #include "projector/view_records.h"
 #include "wfstore_internal/keys.h"
 
@@ -640,148 +641,6 @@ void fold_claims_purged(const ClaimsPurged& event, ViewStore& views) {
   }
 }
 
-std::string ready_key(std::int64_t deliver_at, std::uint64_t delivery) {
-  std::string key = keys::encode_i64(deliver_at);
-  keys::append_u64(key, delivery);
-  return key;
-}
-
-void bump_next_delivery(ViewStore& views, std::uint64_t delivery_id) {
-  std::uint64_t next = 1;
-  if (const std::optional<std::string> value =
-          views.get(Table::kMeta, kMetaNextDeliveryId)) {
-    next = keys::decode_u64(*value);
-  }
-  if (delivery_id + 1 > next) {
-    views.put(Table::kMeta, kMetaNextDeliveryId,
-              keys::encode_u64(delivery_id + 1));
-  }
-}
-
-void push_message(ViewStore& views, std::uint64_t delivery,
-                  const records::QueueRecord& record) {
-  const std::string key = keys::encode_u64(delivery);
-  if (views.get(Table::kQueueMessages, key)) return;
-  views.put(Table::kQueueReady, ready_key(record.deliver_at, delivery), "");
-  views.put(Table::kQueueMessages, key, records::encode_queue(record));
-  bump_next_delivery(views, delivery);
-}
-
-std::optional<records::QueueRecord> find_message(const ViewReader& views,
-                                                 std::uint64_t delivery) {
-  const std::optional<std::string> value =
-      views.get(Table::kQueueMessages, keys::encode_u64(delivery));
-  if (!value) return std::nullopt;
-  return records::decode_queue(*value);
-}
-
-// Removes the delivery from the ready index and the leases.
-void unschedule(ViewStore& views, std::uint64_t delivery,
-                const records::QueueRecord& record) {
-  if (record.lease_until) {
-    views.del(Table::kQueueLeases, keys::encode_u64(delivery));
-  } else {
-    views.del(Table::kQueueReady, ready_key(record.deliver_at, delivery));
-  }
-}
-
-void clear_table(ViewStore& views, Table table) {
-  std::vector<std::string> doomed;
-  views.scan(table, "", "", [&](std::string_view key, std::string_view) {
-    doomed.emplace_back(key);
-    return true;
-  });
-  for (const std::string& key : doomed) views.del(table, key);
-}
-
-void fold_queue(const EventPayload& payload, ViewStore& views) {
-  std::visit(
-      Overloaded{
-          [&](const MessagePushed& e) {
-            push_message(views, e.delivery_id,
-                         {e.execution_id, e.message_type, e.payload.cbor(),
-                          e.deliver_at, e.max_attempts, 0, std::nullopt});
-          },
-          [&](const MessageLeased& e) {
-            std::optional<records::QueueRecord> record =
-                find_message(views, e.delivery_id);
-            if (!record) return;
-            unschedule(views, e.delivery_id, *record);
-            record->attempts = e.attempt;
-            record->lease_until = e.lease_until;
-            views.put(Table::kQueueLeases, keys::encode_u64(e.delivery_id),
-                      keys::encode_i64(e.lease_until));
-            views.put(Table::kQueueMessages, keys::encode_u64(e.delivery_id),
-                      records::encode_queue(*record));
-          },
-          [&](const MessageAcked& e) {
-            const std::optional<records::QueueRecord> record =
-                find_message(views, e.delivery_id);
-            if (!record) return;
-            unschedule(views, e.delivery_id, *record);
-            views.del(Table::kQueueMessages, keys::encode_u64(e.delivery_id));
-          },
-          [&](const MessageRescheduled& e) {
-            std::optional<records::QueueRecord> record =
-                find_message(views, e.delivery_id);
-            if (!record) return;
-            unschedule(views, e.delivery_id, *record);
-            record->lease_until.reset();
-            record->deliver_at = e.deliver_at;
-            views.put(Table::kQueueReady,
-                      ready_key(e.deliver_at, e.delivery_id), "");
-            views.put(Table::kQueueMessages, keys::encode_u64(e.delivery_id),
-                      records::encode_queue(*record));
-          },
-          [&](const MessageLeaseExtended& e) {
-            std::optional<records::QueueRecord> record =
-                find_message(views, e.delivery_id);
-            if (!record || !record->lease_until) return;
-            record->lease_until = e.lease_until;
-            views.put(Table::kQueueLeases, keys::encode_u64(e.delivery_id),
-                      keys::encode_i64(e.lease_until));
-            views.put(Table::kQueueMessages, keys::encode_u64(e.delivery_id),
-                      records::encode_queue(*record));
-          },
-          [&](const MessageDeadLettered& e) {
-            const std::optional<records::QueueRecord> record =
-                find_message(views, e.delivery_id);
-            if (!record) return;
-            unschedule(views, e.delivery_id, *record);
-            views.del(Table::kQueueMessages, keys::encode_u64(e.delivery_id));
-            views.put(Table::kDeadLetters, keys::encode_u64(e.delivery_id),
-                      records::encode_dead_letter(
-                          {record->execution_id, record->message_type,
-                           record->payload_cbor, record->max_attempts,
-                           record->attempts, e.error, e.moved_at}));
-          },
-          [&](const DeadLetterReplayed& e) {
-            const std::string key = keys::encode_u64(e.delivery_id);
-            const std::optional<std::string> value =
-                views.get(Table::kDeadLetters, key);
-            if (!value) return;
-            records::DeadLetterRecord letter =
-                records::decode_dead_letter(*value);
-            views.del(Table::kDeadLetters, key);
-            push_message(views, e.new_delivery_id,
-                         {letter.execution_id, letter.message_type,
-                          std::move(letter.payload_cbor), e.deliver_at,
-                          letter.max_attempts, 0, std::nullopt});
-          },
-          [&](const QueueCleared&) {
-            clear_table(views, Table::kQueueMessages);
-            clear_table(views, Table::kQueueReady);
-            clear_table(views, Table::kQueueLeases);
-            clear_table(views, Table::kQueueTaskIndex);
-          },
-          [&](const DeadLetterQueueCleared&) {
-            clear_table(views, Table::kDeadLetters);
-          },
-          [](const auto&) {},
-      },
-      payload);
-}
-
 }  // namespace
 
 UpdateStatus UpdateStatus::of(const Workflow& workflow) {
@@ -820,6 +679,18 @@ const char* command_name(const Command& command) {
           [](const CleanupCompletedStageClaims&) {
             return "CleanupCompletedStageClaims";
           },
+          [](const PushMessage&) { return "PushMessage"; },
+          [](const LeaseNext&) { return "LeaseNext"; },
+          [](const AckMessage&) { return "AckMessage"; },
+          [](const RescheduleMessage&) { return "RescheduleMessage"; },
+          [](const ExtendLease&) { return "ExtendLease"; },
+          [](const MoveToDeadLetters&) { return "MoveToDeadLetters"; },
+          [](const MoveExpiredToDeadLetters&) {
+            return "MoveExpiredToDeadLetters";
+          },
+          [](const ReplayDeadLetter&) { return "ReplayDeadLetter"; },
+          [](const ClearQueue&) { return "ClearQueue"; },
+          [](const ClearDeadLetters&) { return "ClearDeadLetters"; },
       },
       command);
 }
@@ -850,6 +721,9 @@ Decision decide(const Command& command, const ViewReader& views,
           },
           [&](const CleanupCompletedStageClaims&) {
             return decide_cleanup_claims(views);
+          },
+          [&](const auto& c) {
+            return queue_machine::decide(c, views, context);
           },
       },
       command);
@@ -927,7 +801,7 @@ void fold(const Event& event, ViewStore& views) {
                       e.claimed_at);
           },
           [&](const ClaimsPurged& e) { fold_claims_purged(e, views); },
-          [&](const auto&) { fold_queue(event.payload, views); },
+          [&](const auto&) { queue_machine::fold(event.payload, views); },
       },
       event.payload);
 }

@@ -28,6 +28,13 @@ struct FoldFailed {};
 std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
 
+// A commit with one of these events can make a waiting poll succeed.
+bool makes_delivery_due(const EventPayload& payload) {
+  return std::holds_alternative<MessagePushed>(payload) ||
+         std::holds_alternative<MessageRescheduled>(payload) ||
+         std::holds_alternative<DeadLetterReplayed>(payload);
+}
+
 }  // namespace
 
 std::string current_boot_id() {
@@ -132,12 +139,14 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
         if (!r->error) r->error = error;
       }
     }
-    std::uint64_t first = 0;
-    std::uint64_t last = 0;
+    CommitNotice notice;
     for (const Request* r : group) {
-      if (r->error || r->first_lsn == 0) continue;
-      if (first == 0) first = r->first_lsn;
-      last = r->first_lsn + r->events.size() - 1;
+      if (r->error || r->events.empty()) continue;
+      if (notice.first_lsn == 0) notice.first_lsn = r->first_lsn;
+      notice.last_lsn = r->first_lsn + r->events.size() - 1;
+      for (const Event& event : r->events) {
+        notice.queue_changed |= makes_delivery_due(event.payload);
+      }
     }
     lock.lock();
     for (std::size_t i = 0; i < count; ++i) {
@@ -148,10 +157,8 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
     }
     queued_ = queue_.size();
     if (!queue_.empty()) queue_.front()->cv.notify_one();
-    const std::vector<CommitListener> listeners =
-        first == 0 ? std::vector<CommitListener>{} : listeners_;
     lock.unlock();
-    for (const CommitListener& listener : listeners) listener(first, last);
+    if (notice.first_lsn != 0) notify_listeners(notice);
   } else {
     lock.unlock();
   }
@@ -365,9 +372,28 @@ void CommitPipeline::sync() {
   commit({}, Durability::kSync);
 }
 
-void CommitPipeline::add_listener(CommitListener listener) {
-  std::scoped_lock lock(mu_);
-  listeners_.push_back(std::move(listener));
+std::uint64_t CommitPipeline::add_listener(CommitListener listener) {
+  std::unique_lock lock(listeners_mu_);
+  const std::uint64_t id = next_listener_++;
+  listeners_.emplace_back(id, std::move(listener));
+  return id;
+}
+
+void CommitPipeline::remove_listener(std::uint64_t id) {
+  std::unique_lock lock(listeners_mu_);
+  std::erase_if(listeners_,
+                [id](const auto& entry) { return entry.first == id; });
+}
+
+void CommitPipeline::notify_listeners(const CommitNotice& notice) {
+  std::shared_lock lock(listeners_mu_);
+  for (const auto& [id, listener] : listeners_) {
+    try {
+      listener(notice);
+    } catch (const std::exception& e) {
+      warn(fmt::format("commit listener {} threw: {}", id, e.what()));
+    }
+  }
 }
 
 DatabaseStats CommitPipeline::stats() const {

@@ -20,8 +20,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "wfstore/database.h"
@@ -55,11 +57,6 @@ struct CommitResult {
   std::uint64_t first_lsn = 0;
   std::uint64_t last_lsn = 0;
 };
-
-// Called after each group with the LSN range it appended; must not block or
-// throw.
-using CommitListener =
-    std::function<void(std::uint64_t first_lsn, std::uint64_t last_lsn)>;
 
 struct PipelineOptions {
   Durability durability = Durability::kSync;
@@ -103,8 +100,12 @@ class CommitPipeline {
   // Stops the syncer without syncing, as if the process died (tests).
   void abandon_for_testing();
 
-  // Registers `listener`; called on a committing thread after each group.
-  void add_listener(CommitListener listener);
+  // Registers `listener`; called on a committing thread after each group
+  // that appended something. Returns its id for remove_listener().
+  std::uint64_t add_listener(CommitListener listener);
+  // Once this returns, listener `id` is not running and is not called again.
+  // REQUIRES: not called from a listener.
+  void remove_listener(std::uint64_t id);
 
   // Counters (applied_lsn is the views', durable_lsn the log's).
   DatabaseStats stats() const;
@@ -128,6 +129,7 @@ class CommitPipeline {
   void write_meta(ViewStore& txn, std::uint64_t applied_lsn,
                   const ViewChecksum& checksum, std::int64_t timestamp_ms);
   void poison(const std::string& reason);
+  void notify_listeners(const CommitNotice& notice);
   void syncer_loop();
   void warn(std::string_view message) const;
 
@@ -140,9 +142,13 @@ class CommitPipeline {
   std::int64_t last_timestamp_ms_ = 0;
 
   mutable std::mutex mu_;
-  std::deque<Request*> queue_;             // Guarded by mu_.
-  std::vector<CommitListener> listeners_;  // Guarded by mu_.
-  std::string poison_reason_;              // Guarded by mu_.
+  std::deque<Request*> queue_;  // Guarded by mu_.
+  // Listener calls hold listeners_mu_ shared; changes hold it exclusively.
+  mutable std::shared_mutex listeners_mu_;
+  std::vector<std::pair<std::uint64_t, CommitListener>>
+      listeners_;                    // Guarded by listeners_mu_.
+  std::uint64_t next_listener_ = 1;  // Guarded by listeners_mu_.
+  std::string poison_reason_;        // Guarded by mu_.
   std::atomic<bool> poisoned_{false};
   std::atomic<bool> views_poisoned_{false};
 

@@ -82,9 +82,23 @@ std::shared_ptr<Clock> system_clock() {
 std::unique_ptr<Database::Impl> Database::Impl::open(
     const std::filesystem::path& dir, const DatabaseOptions& options,
     bool read_only) {
+  if (options.queue.max_attempts < 1) {
+    throw InvalidArgumentError(
+        fmt::format("queue.max_attempts must be at least 1 (got {})",
+                    options.queue.max_attempts));
+  }
+  if (options.queue.lease_duration.count() <= 0) {
+    throw InvalidArgumentError(
+        fmt::format("queue.lease_duration must be positive (got {} ms)",
+                    options.queue.lease_duration.count()));
+  }
   auto impl = std::make_unique<Impl>();
   impl->fs_ = options.file_system ? options.file_system : posix_file_system();
   impl->logger_ = options.logger ? options.logger : stderr_logger();
+  impl->options_ = options;
+  impl->options_.file_system = impl->fs_;
+  impl->options_.logger = impl->logger_;
+  if (!impl->options_.clock) impl->options_.clock = system_clock();
   impl->read_only_ = read_only;
   const std::string boot_id = current_boot_id();
 
@@ -265,6 +279,32 @@ std::unique_ptr<Database> Database::open_read_only(
 WorkflowStore& Database::workflow_store() { return impl_->store(); }
 
 DatabaseStats Database::stats() const { return impl_->stats(); }
+
+const DatabaseOptions& Database::options() const { return impl_->options(); }
+
+std::uint64_t Database::add_commit_listener(CommitListener listener) {
+  CommitPipeline* pipeline = impl_->pipeline();
+  if (pipeline == nullptr) {
+    throw IOError("commit listeners need a store open as its writer");
+  }
+  return pipeline->add_listener(std::move(listener));
+}
+
+void Database::remove_commit_listener(std::uint64_t id) {
+  if (CommitPipeline* pipeline = impl_->pipeline()) {
+    pipeline->remove_listener(id);
+  }
+}
+
+bool Database::Impl::attach_queue(const Queue* queue) {
+  const Queue* expected = nullptr;
+  return queue_.compare_exchange_strong(expected, queue);
+}
+
+void Database::Impl::detach_queue(const Queue* queue) {
+  const Queue* expected = queue;
+  queue_.compare_exchange_strong(expected, nullptr);
+}
 
 void Database::close() { impl_->close(); }
 

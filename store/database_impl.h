@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -44,10 +45,20 @@ class Database::Impl {
   const StoreDir& store_dir() const { return *store_dir_; }
   const std::shared_ptr<FileSystem>& file_system() const { return fs_; }
   bool read_only() const { return read_only_; }
+  // The options as opened, with the file system, logger and clock filled in.
+  const DatabaseOptions& options() const { return options_; }
+
+  // The store's one Queue (DESIGN.md "Queue"): attach_queue returns false
+  // when another is attached; detach_queue ignores a queue that is not.
+  bool attach_queue(const Queue* queue);
+  void detach_queue(const Queue* queue);
+  const Queue* queue() const { return queue_.load(); }
 
   Impl() = default;
 
  private:
+  DatabaseOptions options_;
+  std::atomic<const Queue*> queue_{nullptr};
   std::shared_ptr<FileSystem> fs_;
   Logger logger_;
   bool read_only_ = false;

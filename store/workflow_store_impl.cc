@@ -224,6 +224,17 @@ std::vector<std::string> WorkflowStoreImpl::get_processed_message_ids(
   return processed_message_ids(snapshot, limit);
 }
 
+std::size_t WorkflowStoreImpl::cleanup_completed_stage_claims() {
+  const CommitResult result = commit(CleanupCompletedStageClaims{});
+  return result.decisions.empty()
+             ? 0
+             : static_cast<std::size_t>(result.decisions.front().count);
+}
+
+Transaction WorkflowStoreImpl::transaction(Queue*) {
+  throw IOError("transactions are not available yet");
+}
+
 bool WorkflowStoreImpl::is_healthy() const noexcept {
   try {
     const LmdbViews::Snapshot snapshot = read();

@@ -78,6 +78,8 @@ class WorkflowStoreImpl final : public WorkflowStore {
       std::chrono::milliseconds max_age) override;
   std::vector<std::string> get_processed_message_ids(
       std::optional<std::size_t> limit = std::nullopt) const override;
+  std::size_t cleanup_completed_stage_claims() override;
+  Transaction transaction(Queue* queue = nullptr) override;
   bool is_healthy() const noexcept override;
 
  private:

@@ -2,7 +2,6 @@
 // WorkflowStore and of its transactions, as decide() takes them (DESIGN.md
 // "The write path"). Commands are plain values; decide() validates them.
 //
-// Queue commands (issue 5) join the Command variant as further alternatives;
 // decide() and the code that visits commands handle every alternative, so
 // adding one is a compile error until it is decided.
 
@@ -13,6 +12,7 @@
 #include <string>
 #include <variant>
 
+#include "wfstore/message.h"
 #include "wfstore/model.h"
 
 namespace wfstore {
@@ -108,11 +108,79 @@ struct AcquireClaim {
 // cleanup_completed_stage_claims() (spec §5.17).
 struct CleanupCompletedStageClaims {};
 
-using Command =
-    std::variant<StoreWorkflow, UpdateStatus, DeleteWorkflow, StoreStage,
-                 RemoveStage, Pause, Resume, Cancel, MarkMessageProcessed,
-                 CleanupProcessedMessages, SetWorkflowStatus, AcquireClaim,
-                 CleanupCompletedStageClaims>;
+// The queue's commands (DESIGN.md "Queue", spec §4.3-4.4). Times are the
+// decide context's clock; durations are milliseconds. `queue_max_attempts` is
+// the queue's limit, used for a message pushed without its own (Q5).
+
+// push / ensure / txn.push_message: a new delivery id (meta next_delivery_id),
+// deliver_at = now + delay_ms, the message's max_attempts when set.
+struct PushMessage {
+  Message message;
+  std::int64_t delay_ms = 0;
+};
+
+// poll_one: leases the first deliverable message by (deliver_at, delivery):
+// deliver_at <= now, not leased or lease_until < now, attempts below its
+// max_attempts (or queue_max_attempts). attempts + 1, lease_until = now +
+// lease_ms. No deliverable message: no events.
+struct LeaseNext {
+  std::int64_t lease_ms = 0;
+  std::int64_t queue_max_attempts = 0;
+};
+
+// ack(id): removes the delivery; an unknown id is a no-op.
+struct AckMessage {
+  std::uint64_t delivery_id = 0;
+};
+
+// reschedule(id, delay): deliver_at = now + delay_ms, lease cleared, attempts
+// kept; an unknown id is a no-op.
+struct RescheduleMessage {
+  std::uint64_t delivery_id = 0;
+  std::int64_t delay_ms = 0;
+};
+
+// extend_lock(id, duration): lease_until = now + lease_ms for an existing
+// delivery, leased or not (the reference's UPDATE); Decision::result is false
+// for an unknown id.
+struct ExtendLease {
+  std::uint64_t delivery_id = 0;
+  std::int64_t lease_ms = 0;
+};
+
+// move_to_dlq(id, error): Decision::result false (no events) for an unknown id.
+struct MoveToDeadLetters {
+  std::uint64_t delivery_id = 0;
+  std::string error = "Max attempts exceeded";
+};
+
+// check_and_move_expired(): every delivery with attempts >= its max_attempts
+// (or queue_max_attempts) moves with error "Exceeded max_attempts
+// ({attempts})", in delivery order; Decision::count is the number moved.
+struct MoveExpiredToDeadLetters {
+  std::int64_t queue_max_attempts = 0;
+};
+
+// replay_dlq(id): the dead letter becomes a new delivery (new id, attempts 0,
+// deliver_at now, its max_attempts kept). Decision::result false for an
+// unknown id; Decision::delivery_id is the new id.
+struct ReplayDeadLetter {
+  std::uint64_t delivery_id = 0;
+};
+
+// clear(): every queued delivery goes (not the dead letters). Decision::count
+// is the number removed; an empty queue appends nothing.
+struct ClearQueue {};
+
+// clear_dlq(): every dead letter goes; Decision::count is the number removed.
+struct ClearDeadLetters {};
+
+using Command = std::variant<
+    StoreWorkflow, UpdateStatus, DeleteWorkflow, StoreStage, RemoveStage, Pause,
+    Resume, Cancel, MarkMessageProcessed, CleanupProcessedMessages,
+    SetWorkflowStatus, AcquireClaim, CleanupCompletedStageClaims, PushMessage,
+    LeaseNext, AckMessage, RescheduleMessage, ExtendLease, MoveToDeadLetters,
+    MoveExpiredToDeadLetters, ReplayDeadLetter, ClearQueue, ClearDeadLetters>;
 
 // "StoreWorkflow", "StoreStage", ...: for messages and logs.
 const char* command_name(const Command& command);

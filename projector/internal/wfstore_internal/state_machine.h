@@ -29,8 +29,10 @@
 //                    stage id, claimed_at
 //   queue_messages   delivery -> execution id, type, payload CBOR,
 //                    deliver_at, max_attempts, attempts, lease_until
-//   queue_ready      (deliver_at, delivery) -> "" (not leased)
-//   queue_leases     delivery -> lease_until
+//   queue_ready      (deliver_at, delivery) -> "" (deliveries not leased)
+//   queue_leases     (lease_until, delivery) -> "" (leased deliveries)
+//   queue_task_index (u16 length, task id bytes, delivery) -> "" for every
+//                    queued delivery whose payload has a non-empty task_id
 //   dead_letters     delivery -> execution id, type, payload CBOR,
 //                    max_attempts, attempts, error, moved_at
 //   workflow_events  (wf, lsn) -> event type u16 (kept after a delete)
@@ -38,14 +40,16 @@
 //                    than the largest delivery id pushed), "applied_lsn"
 //                    (u64, written by fold_events)
 //
-// queue_task_index is left to the queue issue. Positions in stage_order come
-// from the workflow's next_position and are never reused.
+// Meta also counts "queue_size" and "dlq_size" (u64). Positions in stage_order
+// come from the workflow's next_position and are never reused.
 //
 // Thread-safety: the functions keep no state; the views' own rules apply.
 
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -65,13 +69,30 @@ struct DecideContext {
   std::int64_t now_ms = 0;
 };
 
+// A message as the queue holds it, returned by a LeaseNext decision.
+struct LeasedMessage {
+  std::uint64_t delivery_id = 0;
+  std::string message_type;
+  // The wire JSON as CBOR.
+  std::string payload_cbor;
+  // Counting this delivery.
+  std::int64_t attempts = 0;
+  std::int64_t lease_until = 0;
+};
+
 struct Decision {
   // In the order they must be appended and folded; empty for a no-op.
   std::vector<EventPayload> events;
-  // acquire_claim's answer (true for every other command).
+  // acquire_claim's answer; false for an unknown delivery of ExtendLease,
+  // MoveToDeadLetters, ReplayDeadLetter; true for every other command.
   bool result = true;
-  // The number of rows a cleanup removes (0 for other commands).
+  // The number of rows a cleanup, sweep or clear removes (0 for other
+  // commands).
   std::uint64_t count = 0;
+  // PushMessage: the new delivery id; ReplayDeadLetter: the replayed one's.
+  std::uint64_t delivery_id = 0;
+  // LeaseNext: the leased message, or nullopt when none was deliverable.
+  std::optional<LeasedMessage> leased;
 };
 
 // Decides `command` against `views`. Validates the command first (every limit

@@ -115,4 +115,51 @@ std::vector<std::uint64_t> workflow_event_lsns(const ViewReader& views,
 std::uint64_t applied_lsn(const ViewReader& views);
 std::uint64_t next_delivery_id(const ViewReader& views);
 
+// The queue (DESIGN.md "Queue").
+
+// Every queued delivery: delayed, leased and attempt-exhausted ones too.
+std::uint64_t queue_size(const ViewReader& views);
+std::uint64_t dead_letter_count(const ViewReader& views);
+
+// True when a queued delivery's payload has task_id == `task_id` exactly.
+bool has_pending_message_for_task(const ViewReader& views,
+                                  std::string_view task_id);
+
+// A queued delivery as stored.
+struct QueuedMessage {
+  std::uint64_t delivery_id = 0;
+  std::string execution_id;
+  std::string message_type;
+  std::string payload_cbor;  // the wire JSON as CBOR
+  std::int64_t deliver_at = 0;
+  std::optional<std::int64_t> max_attempts;  // unset: the queue's
+  std::int64_t attempts = 0;
+  std::optional<std::int64_t> lease_until;  // set while leased
+};
+std::optional<QueuedMessage> find_queued_message(const ViewReader& views,
+                                                 std::uint64_t delivery_id);
+
+// A dead letter as stored (DESIGN.md "Queue"); `id` is the delivery id.
+struct StoredDeadLetter {
+  std::uint64_t id = 0;
+  std::string execution_id;
+  std::string message_type;
+  std::string payload_cbor;
+  std::optional<std::int64_t> max_attempts;
+  std::int64_t attempts = 0;
+  std::string error;
+  std::int64_t moved_at = 0;
+};
+// Up to `limit` dead letters, moved_at descending then id descending,
+// only of `message_type` when given.
+std::vector<StoredDeadLetter> list_dead_letters(
+    const ViewReader& views, std::size_t limit,
+    std::optional<std::string_view> message_type);
+
+// The earliest time after `now_ms` at which a delivery becomes due: the first
+// deliver_at > now_ms of an unleased delivery, or the first lease_until + 1 >
+// now_ms of a leased one (attempt limits ignored); nullopt when none will.
+std::optional<std::int64_t> next_queue_due_time(const ViewReader& views,
+                                                std::int64_t now_ms);
+
 }  // namespace wfstore

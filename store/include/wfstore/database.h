@@ -41,6 +41,34 @@ class Clock {
 // The system clock.
 std::shared_ptr<Clock> system_clock();
 
+// Options of the store's queue (one queue per store; DESIGN.md "Queue").
+struct QueueOptions {
+  // How long a polled delivery stays invisible unless acked, rescheduled or
+  // extended (the reference SqliteQueue's default).
+  std::chrono::milliseconds lease_duration{60000};
+  // Attempts after which a delivery is no longer polled and the DLQ sweep
+  // moves it; a message's own max_attempts, when set, wins (Q5). >= 1.
+  int max_attempts = 10;
+  // Durability of leases, acks, reschedules and lease extensions: losing one
+  // loses an attempt increment or redelivers a message, which at-least-once
+  // delivery allows. Pushes and dead-letter moves use the store's default.
+  Durability lease_durability = Durability::kBuffered;
+};
+
+// One committed group of commits, as commit listeners see it.
+struct CommitNotice {
+  std::uint64_t first_lsn = 0;
+  std::uint64_t last_lsn = 0;
+  // The group made a delivery due or visible sooner: a push, a reschedule,
+  // a dead-letter replay, a cleared lease.
+  bool queue_changed = false;
+};
+
+// Called on a committing thread after each group's callers were woken, in
+// LSN order. Must be quick, must not block on the store, and must not throw
+// (an exception is logged and dropped).
+using CommitListener = std::function<void(const CommitNotice& notice)>;
+
 struct DatabaseOptions {
   // Default durability of commits; see Durability.
   Durability durability = Durability::kSync;
@@ -55,6 +83,8 @@ struct DatabaseOptions {
   std::shared_ptr<FileSystem> file_system;
   // Initial LMDB map size (sparse); it grows on demand.
   std::uint64_t map_size = std::uint64_t{64} << 30;
+  // The queue's options.
+  QueueOptions queue;
 };
 
 // Counters for tests and `wfstore stats`.
@@ -92,6 +122,17 @@ class Database {
   WorkflowStore& workflow_store();
 
   DatabaseStats stats() const;
+
+  // The options the store was opened with (clock and file system filled in).
+  const DatabaseOptions& options() const;
+
+  // Registers `listener` for every later committed group; returns its id.
+  // Throws IOError for a read-only store.
+  std::uint64_t add_commit_listener(CommitListener listener);
+  // Unregisters listener `id`; once this returns, the listener is not running
+  // and will not be called again. REQUIRES: not called from a listener.
+  // Unknown ids are ignored.
+  void remove_commit_listener(std::uint64_t id);
 
   // Syncs, stops the background syncer, marks a clean close and releases files.
   // Idempotent. Throws IOError.

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "wfstore/model.h"
+#include "wfstore/transaction.h"
 
 namespace wfstore {
 
@@ -199,6 +200,18 @@ class WorkflowStore {
   // Up to `limit` processed ids (all when nullopt), in processing order.
   virtual std::vector<std::string> get_processed_message_ids(
       std::optional<std::size_t> limit = std::nullopt) const = 0;
+
+  // Deletes the claims of workflows whose status is complete (spec §5.17)
+  // and returns the count.
+  virtual std::size_t cleanup_completed_stage_claims() = 0;
+
+  // Opens a transaction (DESIGN.md "Transactions"). `queue` exists for
+  // parity with the reference: it must be null or this store's own queue
+  // (InvalidArgumentError otherwise). Throws InvalidArgumentError when this
+  // thread already has an open transaction on this store (no nesting),
+  // IOError for a read-only or closed store. A non-transactional call made
+  // while a transaction is open commits on its own.
+  virtual Transaction transaction(Queue* queue = nullptr) = 0;
 
   // True when the views can be read; never throws.
   virtual bool is_healthy() const noexcept = 0;

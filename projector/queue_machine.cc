@@ -1,0 +1,560 @@
+// The queue's decide and fold: deliveries keyed by their dense delivery id,
+// an order index of unleased deliveries (deliver_at, id), a lease index
+// (lease_until, id), a task index for has_pending_message_for_task, dead
+// letters, and two counters in meta.
+
+#include "projector/queue_machine.h"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "wfstore/errors.h"
+#include "wfstore/message.h"
+
+#include "projector/view_records.h"
+#include "wfstore_internal/keys.h"
+#include "wfstore_internal/views.h"
+
+namespace wfstore::queue_machine {
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+constexpr std::string_view kMetaQueueSize = "queue_size";
+constexpr std::string_view kMetaDlqSize = "dlq_size";
+
+std::string ready_key(std::int64_t deliver_at, std::uint64_t delivery) {
+  std::string key = keys::encode_i64(deliver_at);
+  keys::append_u64(key, delivery);
+  return key;
+}
+
+// Leases order by lease_until, then delivery: the same shape as ready keys.
+std::string lease_key(std::int64_t lease_until, std::uint64_t delivery) {
+  return ready_key(lease_until, delivery);
+}
+
+std::string task_prefix(std::string_view task_id) {
+  std::string key;
+  key.push_back(static_cast<char>((task_id.size() >> 8) & 0xFF));
+  key.push_back(static_cast<char>(task_id.size() & 0xFF));
+  key.append(task_id);
+  return key;
+}
+
+std::string task_key(std::string_view task_id, std::uint64_t delivery) {
+  std::string key = task_prefix(task_id);
+  keys::append_u64(key, delivery);
+  return key;
+}
+
+// The payload's task_id when it is a non-empty string, else "".
+std::string payload_task_id(const Json& payload) {
+  const nlohmann::json& value = payload.value();
+  if (!value.is_object()) return "";
+  const auto it = value.find("task_id");
+  if (it == value.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+std::int64_t add_ms(std::int64_t now, std::int64_t delta) {
+  if (delta > std::numeric_limits<std::int64_t>::max() - now) {
+    return std::numeric_limits<std::int64_t>::max();
+  }
+  return now + delta;
+}
+
+std::uint64_t meta_counter(const ViewReader& views, std::string_view name) {
+  const std::optional<std::string> value = views.get(Table::kMeta, name);
+  return value ? keys::decode_u64(*value) : 0;
+}
+
+void add_counter(ViewStore& views, std::string_view name, std::int64_t delta) {
+  const std::uint64_t current = meta_counter(views, name);
+  const std::uint64_t next =
+      delta < 0 ? current - std::min<std::uint64_t>(current, -delta)
+                : current + static_cast<std::uint64_t>(delta);
+  views.put(Table::kMeta, name, keys::encode_u64(next));
+}
+
+std::optional<records::QueueRecord> find_record(const ViewReader& views,
+                                                std::uint64_t delivery) {
+  const std::optional<std::string> value =
+      views.get(Table::kQueueMessages, keys::encode_u64(delivery));
+  if (!value) return std::nullopt;
+  return records::decode_queue(*value);
+}
+
+std::int64_t limit_of(const records::QueueRecord& record,
+                      std::int64_t queue_max_attempts) {
+  return record.max_attempts.value_or(queue_max_attempts);
+}
+
+void check_delay(std::int64_t delay_ms, std::string_view field) {
+  if (delay_ms < 0) {
+    throw InvalidArgumentError(
+        fmt::format("{} must not be negative (got {} ms)", field, delay_ms));
+  }
+}
+
+void check_positive(std::int64_t value, std::string_view field) {
+  if (value <= 0) {
+    throw InvalidArgumentError(
+        fmt::format("{} must be positive (got {})", field, value));
+  }
+}
+
+// --- fold helpers -----------------------------------------------------------
+
+void put_record(ViewStore& views, std::uint64_t delivery,
+                const records::QueueRecord& record) {
+  views.put(Table::kQueueMessages, keys::encode_u64(delivery),
+            records::encode_queue(record));
+}
+
+// Removes the delivery from the order index or the lease index.
+void unschedule(ViewStore& views, std::uint64_t delivery,
+                const records::QueueRecord& record) {
+  if (record.lease_until) {
+    views.del(Table::kQueueLeases, lease_key(*record.lease_until, delivery));
+  } else {
+    views.del(Table::kQueueReady, ready_key(record.deliver_at, delivery));
+  }
+}
+
+void bump_next_delivery(ViewStore& views, std::uint64_t delivery_id) {
+  if (delivery_id + 1 > next_delivery_id(views)) {
+    views.put(Table::kMeta, kMetaNextDeliveryId,
+              keys::encode_u64(delivery_id + 1));
+  }
+}
+
+void insert_delivery(ViewStore& views, std::uint64_t delivery,
+                     const records::QueueRecord& record,
+                     const std::string& task_id) {
+  const std::string key = keys::encode_u64(delivery);
+  if (views.get(Table::kQueueMessages, key)) return;
+  views.put(Table::kQueueReady, ready_key(record.deliver_at, delivery), "");
+  if (!task_id.empty()) {
+    views.put(Table::kQueueTaskIndex, task_key(task_id, delivery), "");
+  }
+  put_record(views, delivery, record);
+  add_counter(views, kMetaQueueSize, 1);
+  bump_next_delivery(views, delivery);
+}
+
+// Removes the delivery and its index entries.
+void remove_delivery(ViewStore& views, std::uint64_t delivery,
+                     const records::QueueRecord& record) {
+  unschedule(views, delivery, record);
+  const std::string task_id =
+      payload_task_id(Json::from_cbor(record.payload_cbor, "payload"));
+  if (!task_id.empty()) {
+    views.del(Table::kQueueTaskIndex, task_key(task_id, delivery));
+  }
+  views.del(Table::kQueueMessages, keys::encode_u64(delivery));
+  add_counter(views, kMetaQueueSize, -1);
+}
+
+void clear_table(ViewStore& views, Table table) {
+  std::vector<std::string> doomed;
+  views.scan(table, "", "", [&](std::string_view key, std::string_view) {
+    doomed.emplace_back(key);
+    return true;
+  });
+  for (const std::string& key : doomed) views.del(table, key);
+}
+
+void lease(ViewStore& views, std::uint64_t delivery,
+           records::QueueRecord& record, std::int64_t lease_until) {
+  unschedule(views, delivery, record);
+  record.lease_until = lease_until;
+  views.put(Table::kQueueLeases, lease_key(lease_until, delivery), "");
+  put_record(views, delivery, record);
+}
+
+// --- decide helpers ---------------------------------------------------------
+
+struct Candidate {
+  std::uint64_t delivery = 0;
+  records::QueueRecord record;
+};
+
+bool before(const Candidate& a, const Candidate& b) {
+  return std::pair(a.record.deliver_at, a.delivery) <
+         std::pair(b.record.deliver_at, b.delivery);
+}
+
+std::uint64_t delivery_of(std::string_view key) {
+  return keys::decode_u64(key.substr(8, 8));
+}
+
+}  // namespace
+
+Decision decide(const PushMessage& command, const ViewReader& views,
+                const DecideContext& context) {
+  check_delay(command.delay_ms, "delay");
+  validate_message(command.message);
+  const std::optional<int>& max_attempts =
+      message_common(command.message).max_attempts;
+  if (max_attempts) check_positive(*max_attempts, "max_attempts");
+  Decision decision;
+  decision.delivery_id = next_delivery_id(views);
+  MessagePushed pushed;
+  pushed.delivery_id = decision.delivery_id;
+  pushed.execution_id = std::string(message_execution_id(command.message));
+  pushed.message_type = std::string(message_type_name(command.message));
+  pushed.payload = Json(message_to_wire(command.message, context.now_ms));
+  pushed.deliver_at = add_ms(context.now_ms, command.delay_ms);
+  if (max_attempts) pushed.max_attempts = *max_attempts;
+  decision.events.emplace_back(std::move(pushed));
+  return decision;
+}
+
+Decision decide(const LeaseNext& command, const ViewReader& views,
+                const DecideContext& context) {
+  check_positive(command.lease_ms, "lease duration");
+  check_positive(command.queue_max_attempts, "max_attempts");
+  const std::int64_t now = context.now_ms;
+  std::optional<Candidate> best;
+  // Expired leases (lease_until < now): usually few; pick the oldest.
+  views.scan(
+      Table::kQueueLeases, "", lease_key(now, 0),
+      [&](std::string_view key, std::string_view) {
+        const std::uint64_t delivery = delivery_of(key);
+        std::optional<records::QueueRecord> record =
+            find_record(views, delivery);
+        if (!record) return true;
+        if (record->attempts >= limit_of(*record, command.queue_max_attempts)) {
+          return true;
+        }
+        Candidate candidate{delivery, std::move(*record)};
+        if (!best || before(candidate, *best)) {
+          best = std::move(candidate);
+        }
+        return true;
+      });
+  // Unleased deliveries due now, in order: the first within its limit.
+  views.scan(
+      Table::kQueueReady, "", ready_key(add_ms(now, 1), 0),
+      [&](std::string_view key, std::string_view) {
+        const std::uint64_t delivery = delivery_of(key);
+        std::optional<records::QueueRecord> record =
+            find_record(views, delivery);
+        if (!record) return true;
+        if (record->attempts >= limit_of(*record, command.queue_max_attempts)) {
+          return true;
+        }
+        Candidate candidate{delivery, std::move(*record)};
+        if (!best || before(candidate, *best)) {
+          best = std::move(candidate);
+        }
+        return false;
+      });
+  Decision decision;
+  if (!best) return decision;
+  LeasedMessage leased;
+  leased.delivery_id = best->delivery;
+  leased.message_type = best->record.message_type;
+  leased.payload_cbor = std::move(best->record.payload_cbor);
+  leased.attempts = best->record.attempts + 1;
+  leased.lease_until = add_ms(now, command.lease_ms);
+  decision.events.emplace_back(
+      MessageLeased{best->delivery, best->record.execution_id, leased.attempts,
+                    leased.lease_until});
+  decision.delivery_id = best->delivery;
+  decision.leased = std::move(leased);
+  return decision;
+}
+
+Decision decide(const AckMessage& command, const ViewReader& views,
+                const DecideContext&) {
+  Decision decision;
+  const std::optional<records::QueueRecord> record =
+      find_record(views, command.delivery_id);
+  if (!record) return decision;
+  decision.events.emplace_back(
+      MessageAcked{command.delivery_id, record->execution_id});
+  return decision;
+}
+
+Decision decide(const RescheduleMessage& command, const ViewReader& views,
+                const DecideContext& context) {
+  check_delay(command.delay_ms, "delay");
+  Decision decision;
+  const std::optional<records::QueueRecord> record =
+      find_record(views, command.delivery_id);
+  if (!record) return decision;
+  decision.events.emplace_back(
+      MessageRescheduled{command.delivery_id, record->execution_id,
+                         add_ms(context.now_ms, command.delay_ms)});
+  return decision;
+}
+
+Decision decide(const ExtendLease& command, const ViewReader& views,
+                const DecideContext& context) {
+  check_positive(command.lease_ms, "lease duration");
+  Decision decision;
+  const std::optional<records::QueueRecord> record =
+      find_record(views, command.delivery_id);
+  if (!record) {
+    decision.result = false;
+    return decision;
+  }
+  decision.events.emplace_back(
+      MessageLeaseExtended{command.delivery_id, record->execution_id,
+                           add_ms(context.now_ms, command.lease_ms)});
+  return decision;
+}
+
+Decision decide(const MoveToDeadLetters& command, const ViewReader& views,
+                const DecideContext& context) {
+  validate_string(command.error, "error");
+  Decision decision;
+  const std::optional<records::QueueRecord> record =
+      find_record(views, command.delivery_id);
+  if (!record) {
+    decision.result = false;
+    return decision;
+  }
+  decision.events.emplace_back(
+      MessageDeadLettered{command.delivery_id, record->execution_id,
+                          command.error, context.now_ms});
+  decision.count = 1;
+  return decision;
+}
+
+Decision decide(const MoveExpiredToDeadLetters& command,
+                const ViewReader& views, const DecideContext& context) {
+  check_positive(command.queue_max_attempts, "max_attempts");
+  Decision decision;
+  views.scan(
+      Table::kQueueMessages, "", "",
+      [&](std::string_view key, std::string_view value) {
+        const records::QueueRecord record = records::decode_queue(value);
+        if (record.attempts < limit_of(record, command.queue_max_attempts)) {
+          return true;
+        }
+        decision.events.emplace_back(MessageDeadLettered{
+            keys::decode_u64(key), record.execution_id,
+            fmt::format("Exceeded max_attempts ({})", record.attempts),
+            context.now_ms});
+        return true;
+      });
+  decision.count = decision.events.size();
+  return decision;
+}
+
+Decision decide(const ReplayDeadLetter& command, const ViewReader& views,
+                const DecideContext& context) {
+  Decision decision;
+  const std::optional<std::string> value =
+      views.get(Table::kDeadLetters, keys::encode_u64(command.delivery_id));
+  if (!value) {
+    decision.result = false;
+    return decision;
+  }
+  const records::DeadLetterRecord letter = records::decode_dead_letter(*value);
+  decision.delivery_id = next_delivery_id(views);
+  decision.events.emplace_back(
+      DeadLetterReplayed{command.delivery_id, decision.delivery_id,
+                         letter.execution_id, context.now_ms});
+  return decision;
+}
+
+Decision decide(const ClearQueue&, const ViewReader& views,
+                const DecideContext&) {
+  Decision decision;
+  decision.count = queue_size(views);
+  if (decision.count > 0) decision.events.emplace_back(QueueCleared{});
+  return decision;
+}
+
+Decision decide(const ClearDeadLetters&, const ViewReader& views,
+                const DecideContext&) {
+  Decision decision;
+  decision.count = dead_letter_count(views);
+  if (decision.count > 0)
+    decision.events.emplace_back(DeadLetterQueueCleared{});
+  return decision;
+}
+
+void fold(const EventPayload& payload, ViewStore& views) {
+  std::visit(
+      Overloaded{
+          [&](const MessagePushed& e) {
+            insert_delivery(views, e.delivery_id,
+                            {e.execution_id, e.message_type, e.payload.cbor(),
+                             e.deliver_at, e.max_attempts, 0, std::nullopt},
+                            payload_task_id(e.payload));
+          },
+          [&](const MessageLeased& e) {
+            std::optional<records::QueueRecord> record =
+                find_record(views, e.delivery_id);
+            if (!record) return;
+            record->attempts = e.attempt;
+            lease(views, e.delivery_id, *record, e.lease_until);
+          },
+          [&](const MessageAcked& e) {
+            const std::optional<records::QueueRecord> record =
+                find_record(views, e.delivery_id);
+            if (record) remove_delivery(views, e.delivery_id, *record);
+          },
+          [&](const MessageRescheduled& e) {
+            std::optional<records::QueueRecord> record =
+                find_record(views, e.delivery_id);
+            if (!record) return;
+            unschedule(views, e.delivery_id, *record);
+            record->lease_until.reset();
+            record->deliver_at = e.deliver_at;
+            views.put(Table::kQueueReady,
+                      ready_key(e.deliver_at, e.delivery_id), "");
+            put_record(views, e.delivery_id, *record);
+          },
+          [&](const MessageLeaseExtended& e) {
+            std::optional<records::QueueRecord> record =
+                find_record(views, e.delivery_id);
+            if (record) lease(views, e.delivery_id, *record, e.lease_until);
+          },
+          [&](const MessageDeadLettered& e) {
+            const std::optional<records::QueueRecord> record =
+                find_record(views, e.delivery_id);
+            if (!record) return;
+            remove_delivery(views, e.delivery_id, *record);
+            views.put(Table::kDeadLetters, keys::encode_u64(e.delivery_id),
+                      records::encode_dead_letter(
+                          {record->execution_id, record->message_type,
+                           record->payload_cbor, record->max_attempts,
+                           record->attempts, e.error, e.moved_at}));
+            add_counter(views, kMetaDlqSize, 1);
+          },
+          [&](const DeadLetterReplayed& e) {
+            const std::string key = keys::encode_u64(e.delivery_id);
+            const std::optional<std::string> value =
+                views.get(Table::kDeadLetters, key);
+            if (!value) return;
+            records::DeadLetterRecord letter =
+                records::decode_dead_letter(*value);
+            views.del(Table::kDeadLetters, key);
+            add_counter(views, kMetaDlqSize, -1);
+            Json payload_json = Json::from_cbor(letter.payload_cbor, "payload");
+            const std::string task_id = payload_task_id(payload_json);
+            insert_delivery(views, e.new_delivery_id,
+                            {letter.execution_id, letter.message_type,
+                             std::move(letter.payload_cbor), e.deliver_at,
+                             letter.max_attempts, 0, std::nullopt},
+                            task_id);
+          },
+          [&](const QueueCleared&) {
+            clear_table(views, Table::kQueueMessages);
+            clear_table(views, Table::kQueueReady);
+            clear_table(views, Table::kQueueLeases);
+            clear_table(views, Table::kQueueTaskIndex);
+            views.put(Table::kMeta, kMetaQueueSize, keys::encode_u64(0));
+          },
+          [&](const DeadLetterQueueCleared&) {
+            clear_table(views, Table::kDeadLetters);
+            views.put(Table::kMeta, kMetaDlqSize, keys::encode_u64(0));
+          },
+          [](const auto&) {},
+      },
+      payload);
+}
+
+}  // namespace wfstore::queue_machine
+
+namespace wfstore {
+
+std::uint64_t queue_size(const ViewReader& views) {
+  return queue_machine::meta_counter(views, queue_machine::kMetaQueueSize);
+}
+
+std::uint64_t dead_letter_count(const ViewReader& views) {
+  return queue_machine::meta_counter(views, queue_machine::kMetaDlqSize);
+}
+
+bool has_pending_message_for_task(const ViewReader& views,
+                                  std::string_view task_id) {
+  if (task_id.empty() || task_id.size() > 0xFFFF) return false;
+  const std::string from = queue_machine::task_prefix(task_id);
+  std::string to = from;
+  to.append(8, '\xFF');
+  to.push_back('\xFF');
+  bool found = false;
+  views.scan(Table::kQueueTaskIndex, from, to,
+             [&](std::string_view, std::string_view) {
+               found = true;
+               return false;
+             });
+  return found;
+}
+
+std::optional<QueuedMessage> find_queued_message(const ViewReader& views,
+                                                 std::uint64_t delivery_id) {
+  std::optional<records::QueueRecord> record =
+      queue_machine::find_record(views, delivery_id);
+  if (!record) return std::nullopt;
+  return QueuedMessage{delivery_id,
+                       std::move(record->execution_id),
+                       std::move(record->message_type),
+                       std::move(record->payload_cbor),
+                       record->deliver_at,
+                       record->max_attempts,
+                       record->attempts,
+                       record->lease_until};
+}
+
+std::vector<StoredDeadLetter> list_dead_letters(
+    const ViewReader& views, std::size_t limit,
+    std::optional<std::string_view> message_type) {
+  std::vector<StoredDeadLetter> letters;
+  views.scan(Table::kDeadLetters, "", "",
+             [&](std::string_view key, std::string_view value) {
+               records::DeadLetterRecord r = records::decode_dead_letter(value);
+               if (message_type && r.message_type != *message_type) return true;
+               letters.push_back(StoredDeadLetter{
+                   keys::decode_u64(key), std::move(r.execution_id),
+                   std::move(r.message_type), std::move(r.payload_cbor),
+                   r.max_attempts, r.attempts, std::move(r.error), r.moved_at});
+               return true;
+             });
+  std::sort(letters.begin(), letters.end(),
+            [](const StoredDeadLetter& a, const StoredDeadLetter& b) {
+              return std::pair(a.moved_at, a.id) > std::pair(b.moved_at, b.id);
+            });
+  if (letters.size() > limit) letters.resize(limit);
+  return letters;
+}
+
+std::optional<std::int64_t> next_queue_due_time(const ViewReader& views,
+                                                std::int64_t now_ms) {
+  std::optional<std::int64_t> due;
+  views.scan(Table::kQueueReady,
+             queue_machine::ready_key(queue_machine::add_ms(now_ms, 1), 0), "",
+             [&](std::string_view key, std::string_view) {
+               due = keys::decode_i64(key.substr(0, 8));
+               return false;
+             });
+  // A lease is due at lease_until + 1 > now_ms: lease_until >= now_ms.
+  views.scan(Table::kQueueLeases, queue_machine::lease_key(now_ms, 0), "",
+             [&](std::string_view key, std::string_view) {
+               const std::int64_t at =
+                   queue_machine::add_ms(keys::decode_i64(key.substr(0, 8)), 1);
+               if (!due || at < *due) due = at;
+               return false;
+             });
+  return due;
+}
+
+}  // namespace wfstore

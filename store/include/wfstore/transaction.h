@@ -1,0 +1,118 @@
+// Atomic transactions over the store and its queue (DESIGN.md "Transactions",
+// spec §6): stage writes, the 3-field workflow status update, queue pushes,
+// dedup marks and claims made through one Transaction are appended as one log
+// record when it commits, or not at all.
+//
+// Thread-safety: a Transaction belongs to the thread that opened it; its
+// methods must not be called concurrently. Different threads may run their
+// own transactions at the same time.
+
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "wfstore/message.h"
+#include "wfstore/model.h"
+
+namespace wfstore {
+
+class Queue;
+class WorkflowStore;
+
+// The LSN range a commit appended; both 0 when every operation was a no-op.
+struct CommitRange {
+  std::uint64_t first_lsn = 0;
+  std::uint64_t last_lsn = 0;
+};
+
+// Obtained from WorkflowStore::transaction(). Each operation is checked at
+// once against a read snapshot taken when the transaction opened plus the
+// transaction's own pending events (a second store_stage of one stage sees
+// version + 1; a mark is visible to this transaction only); nothing is written
+// until commit(). Destruction without commit() rolls back.
+//
+// Rollback (rollback(), destruction, a failed commit) appends nothing and
+// restores the version of every stage and task this transaction bumped.
+// REQUIRES: the stages passed to store_stage outlive the transaction and do
+// not move.
+//
+// After commit() or rollback() every operation throws InvalidArgumentError
+// ("transaction already committed" / "... rolled back").
+class Transaction {
+ public:
+  class Impl;
+  explicit Transaction(std::unique_ptr<Impl> impl);
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) noexcept;
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  // Rolls back unless committed. Never throws.
+  ~Transaction();
+
+  // store_stage (spec §5.6) inside the transaction: bumps stage.version and
+  // each listed task's version at once (rolled back with the transaction).
+  // Throws as WorkflowStore::store_stage does; a failed operation leaves the
+  // transaction usable and `stage` untouched.
+  void store_stage(StageExecution& stage,
+                   std::optional<std::string> expected_phase = std::nullopt);
+
+  // Status, start_time and end_time only (spec §6.1, Q7). A missing workflow
+  // is a no-op. Throws InvalidArgumentError.
+  void update_workflow_status(const Workflow& workflow);
+
+  // Enqueues `message` deliverable after `delay`, with the message's own
+  // max_attempts when set (else the queue's). Its delivery id is assigned at
+  // commit. Throws InvalidArgumentError (negative delay, limits).
+  void push_message(const Message& message,
+                    std::chrono::milliseconds delay = std::chrono::milliseconds{
+                        0});
+
+  // Insert-if-absent of the dedup mark (spec §5.16); visible to this
+  // transaction at once, to others after commit. Throws InvalidArgumentError.
+  void mark_message_processed(
+      std::string_view message_id,
+      std::optional<std::string> handler_type = std::nullopt,
+      std::optional<std::string> execution_id = std::nullopt);
+
+  // Spec §5.17: true when the claim was inserted, is already held by
+  // `stage_id`, or was stolen from a missing or complete owner with
+  // steal_if_owner_terminal. Throws InvalidArgumentError.
+  bool acquire_claim(std::string_view execution_id, std::string_view claim_key,
+                     std::string_view stage_id,
+                     bool steal_if_owner_terminal = false);
+
+  // Always true: every operation commits or none does.
+  bool is_atomic() const { return true; }
+
+  // Decides every operation again against the current state and appends them
+  // as one log record (nothing when all were no-ops). Commit listeners are
+  // notified once for it. Throws ConcurrencyError (a rival commit changed
+  // what an operation depended on, e.g. a stage version or a claim: nothing
+  // appended, versions restored), IOError, and what the operations throw.
+  CommitRange commit();
+
+  // Discards the pending operations and restores versions. Idempotent.
+  void rollback() noexcept;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs fn(txn) in a new transaction of `store` and commits it. On a
+// ConcurrencyError from commit() (not from an operation inside fn), rolls back
+// and runs fn again with a fresh transaction, at most `max_attempts` times in
+// all; the last ConcurrencyError propagates. Any other exception rolls back
+// and propagates. `queue` is as for WorkflowStore::transaction(). Returns the
+// committed range.
+CommitRange run_transaction(WorkflowStore& store, Queue* queue,
+                            const std::function<void(Transaction&)>& fn,
+                            int max_attempts = 5);
+
+}  // namespace wfstore

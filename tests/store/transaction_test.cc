@@ -389,6 +389,7 @@ TEST_F(TransactionTest, Item27ConcurrentMarksOfOneIdAllCommit) {
     std::atomic<int> committed{0};
     std::atomic<int> errors{0};
     std::vector<std::thread> workers;
+    workers.reserve(static_cast<std::size_t>(threads));
     for (int i = 0; i < threads; ++i) {
       workers.emplace_back([&, i] {
         try {
@@ -488,6 +489,7 @@ TEST_F(TransactionTest, Item29CommittedTransactionIsNotifiedOnceAfterCommit) {
   constexpr int kThreads = 8;
   std::vector<CommitRange> ranges(kThreads);
   std::vector<std::thread> workers;
+  workers.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     workers.emplace_back([&, i] {
       ranges[static_cast<std::size_t>(i)] =

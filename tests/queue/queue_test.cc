@@ -383,6 +383,7 @@ TEST_F(QueueTest, Item57ConcurrentMovesOfOneMessageMakeOneDeadLetter) {
   constexpr int kThreads = 8;
   std::atomic<int> ready{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       ready.fetch_add(1);
@@ -400,6 +401,7 @@ TEST_F(QueueTest, Item57ConcurrentMovesOfOneMessageMakeOneDeadLetter) {
 
 TEST_F(QueueTest, Item58FiftyConcurrentMovesAllSucceed) {
   std::vector<std::uint64_t> ids;
+  ids.reserve(50);
   for (int i = 0; i < 50; ++i) {
     ids.push_back(queue().push(start_workflow(std::to_string(i))));
   }
@@ -769,6 +771,24 @@ TEST_F(QueueTest, UnparseablePayloadIsDeadLetteredAtPoll) {
             "Deserialization failed for message type: NoSuchType");
   EXPECT_EQ(letters[0].attempts, 1);
   EXPECT_EQ(letters[0].message, Message{});
+}
+
+TEST_F(QueueTest, LeasesAndAcksUseTheLeaseDurability) {
+  options_.durability = Durability::kSync;
+  options_.buffered_sync_interval = std::chrono::hours{1};
+  for (const Durability lease : {Durability::kBuffered, Durability::kSync}) {
+    options_.queue.lease_durability = lease;
+    if (db_) reopen();
+    const std::uint64_t syncs = db().stats().fdatasyncs;
+    queue().push(start_workflow("wf-1"));
+    EXPECT_EQ(db().stats().fdatasyncs, syncs + 1);  // the store's default
+    const std::uint64_t id = queue().poll_one()->id;
+    queue().extend_lock(id);
+    queue().reschedule(id, 0ms);
+    queue().ack(queue().poll_one()->id);
+    const std::uint64_t lease_syncs = db().stats().fdatasyncs - syncs - 1;
+    EXPECT_EQ(lease_syncs, lease == Durability::kSync ? 5u : 0u);
+  }
 }
 
 TEST_F(QueueTest, DestroyingTheQueueDetachesIt) {

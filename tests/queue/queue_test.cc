@@ -731,6 +731,27 @@ TEST_F(QueueTest, BlockingPollIsWokenByALeaseExpiry) {
   EXPECT_LT(waited, 30s);
 }
 
+TEST_F(QueueTest, BlockingPollIsWokenByAShortenedLease) {
+  system_clock_ = true;
+  open();
+  queue().push(start_workflow("wf-1"));
+  const std::optional<Delivery> first = queue().poll_one();  // 60 s lease
+  ASSERT_TRUE(first);
+  std::thread shortener([&] {
+    std::this_thread::sleep_for(100ms);
+    queue().extend_lock(first->id, 1ms);
+  });
+  // Without a wake-up on the extension the poll would sleep until the
+  // original lease ends, past its timeout.
+  const auto start = std::chrono::steady_clock::now();
+  const std::optional<Delivery> second = queue().poll_one(20s);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  shortener.join();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->attempts, 2);
+  EXPECT_LT(waited, 15s);
+}
+
 TEST_F(QueueTest, BlockingPollReturnsNothingAfterTheTimeoutWithoutBusyPolling) {
   system_clock_ = true;
   open();

@@ -186,17 +186,8 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
       OverlayViewStore overlay(views);
       std::uint64_t lsn = first_lsn;
       for (const Command& command : request.commands) {
-        Decision decision = decide(command, overlay, context);
-        for (const EventPayload& payload : decision.events) {
-          Event event;
-          event.lsn = lsn++;
-          event.commit_id = first_lsn;
-          event.timestamp_ms = timestamp_ms;
-          event.workflow_id = event_workflow_id(payload);
-          event.payload = payload;
-          fold(event, overlay);
-        }
-        request.decisions.push_back(std::move(decision));
+        request.decisions.push_back(
+            decide_and_fold(command, overlay, context, first_lsn, lsn));
       }
     }
     std::vector<EventPayload> payloads;

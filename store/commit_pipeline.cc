@@ -32,6 +32,7 @@ std::string boot_id_override;  // Guarded by boot_id_mu.
 bool makes_delivery_due(const EventPayload& payload) {
   return std::holds_alternative<MessagePushed>(payload) ||
          std::holds_alternative<MessageRescheduled>(payload) ||
+         std::holds_alternative<MessageLeaseExtended>(payload) ||
          std::holds_alternative<DeadLetterReplayed>(payload);
 }
 

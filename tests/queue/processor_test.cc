@@ -90,7 +90,9 @@ class ProcessorTest : public ::testing::Test {
 // before a crash, and redelivered after the restart, is not executed again by
 // a fresh processor; it is still acked.
 TEST_F(ProcessorTest, Item40MarkedBeforeRestartIsNotReExecuted) {
-  open();
+  QueueOptions options;
+  options.lease_duration = milliseconds{200};  // the dead lease expires soon
+  open(options);
   const std::uint64_t done_id = queue().push(start_stage("w1", "w1.a"));
   const std::uint64_t fresh_id = queue().push(start_stage("w1", "w1.b"));
   {
@@ -104,8 +106,6 @@ TEST_F(ProcessorTest, Item40MarkedBeforeRestartIsNotReExecuted) {
   }
   close();
 
-  QueueOptions options;
-  options.lease_duration = milliseconds{200};  // the dead lease expires soon
   open(options);
   std::mutex mu;
   std::vector<std::string> executed;

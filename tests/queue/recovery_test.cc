@@ -400,8 +400,9 @@ TEST_F(RecoveryTest, Rule5StartTaskForFirstNotStartedTask) {
   expected.task_id = s.tasks[1].id;
   EXPECT_EQ(messages, std::vector<Message>{expected});
 
-  // With that StartTask pending, a second run queues nothing more.
-  queue().push(expected);
+  // With that StartTask still queued (leased by drain()), a second run
+  // queues nothing more.
+  ASSERT_EQ(queue().size(), 1u);
   const RecoveryResult again =
       result_for(recover_pending(store(), queue()), "w");
   EXPECT_EQ(again.outcome, Outcome::kSkipped);

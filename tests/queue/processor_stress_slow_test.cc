@@ -98,6 +98,7 @@ TEST(ProcessorStressSlowTest, EightProducersEightWorkersExactlyOnce) {
 
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::thread> producers;
+  producers.reserve(kProducers);
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&, p] {
       for (long n = p; n < total; n += kProducers) queue.push(numbered(n));
@@ -234,6 +235,7 @@ TEST(ProcessorStressSlowTest, PoisonMessageKillingItsConsumerReachesDlq) {
       finished = true;
     }
   }
+  std::printf("consumers killed by the poison message: %d\n", killed);
   ASSERT_TRUE(finished);
   // One killed consumer per delivery of the poison: attempts are counted at
   // poll and survive the crash, so the limit ends the cycle.

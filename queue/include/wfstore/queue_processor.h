@@ -94,7 +94,9 @@ class QueueProcessor {
   // already started; a stopped processor may be started again.
   void start();
   // Graceful stop: no new polls; waits for running handlers to finish (their
-  // messages are marked and acked or rescheduled as usual). Idempotent.
+  // messages are marked and acked or rescheduled as usual) and for idle
+  // workers' blocking polls (up to poll_frequency). Idempotent. Must not be
+  // called from a handler (it joins the workers).
   void stop();
 
   // One pass of a worker on the calling thread, without blocking: polls one

@@ -916,12 +916,7 @@ TEST_F(QueueTest, BadInputQueueOnAReadOnlyStore) {
   EXPECT_EQ(database_impl(*read_only).queue(), nullptr);
 }
 
-// Transactions are implemented in store/transaction.cc; until that file
-// exists the test cannot link, so it skips (remove the guard once it lands).
 TEST_F(QueueTest, BadInputQueueOfAnotherStoreInATransaction) {
-#if !__has_include("store/transaction.cc")
-  GTEST_SKIP() << "store/transaction.cc is not built yet";
-#else
   testing::TempDir other_dir;
   std::unique_ptr<Database> other = Database::open(other_dir.path());
   Queue other_queue(*other);
@@ -930,7 +925,6 @@ TEST_F(QueueTest, BadInputQueueOfAnotherStoreInATransaction) {
   EXPECT_THROW(db().workflow_store().transaction(&other_queue),
                InvalidArgumentError);
   EXPECT_EQ(state(), before);
-#endif
 }
 
 TEST_F(QueueTest, BadInputUnknownDeliveryIds) {

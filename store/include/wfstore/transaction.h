@@ -114,7 +114,9 @@ class Transaction {
 // and runs fn again with a fresh transaction, at most `max_attempts` times in
 // all; the last ConcurrencyError propagates. Any other exception rolls back
 // and propagates. `queue` is as for WorkflowStore::transaction(). Returns the
-// committed range.
+// committed range. REQUIRES: stages passed to txn.store_stage outlive this
+// call (commit and rollback run after fn returns): declare them outside fn
+// and assign them inside it.
 CommitRange run_transaction(WorkflowStore& store, Queue* queue,
                             const std::function<void(Transaction&)>& fn,
                             int max_attempts = 5);

@@ -155,6 +155,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--thread-seconds", store->thread_seconds,
                   "Seconds per thread count of the commit-throughput run")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--wakeup-samples", store->wakeup_samples,
+                  "Samples of the blocking-poll wake-up latency")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--dir", store->dir,
                   "Directory to run in (a scratch subdirectory is made; "
                   "default: the temporary directory, or . for --log)");

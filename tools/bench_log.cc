@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -32,8 +31,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 [[noreturn]] void throw_io(const std::filesystem::path& path,
                            const char* what) {
-  throw IOError(
-      fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
+  throw IOError(fmt::format("{} {}: {}", what, path.string(),
+                            std::generic_category().message(errno)));
 }
 
 }  // namespace

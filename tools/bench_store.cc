@@ -614,6 +614,7 @@ ThreadRun run_threads(Database& db, int threads, double seconds) {
   const auto start = SteadyClock::now();
   const auto deadline = start + std::chrono::duration<double>(seconds);
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&store, deadline, threads, t] {
       for (std::uint64_t i = 0; SteadyClock::now() < deadline; ++i) {

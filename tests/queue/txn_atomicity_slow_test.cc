@@ -21,6 +21,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -131,7 +132,9 @@ void run_engine(const std::filesystem::path& dir, Durability durability,
         continue;
       }
       const auto& start = std::get<StartStage>(delivery->message);
-      const auto [k, i] = parse_stage_id(start.stage_id);
+      const std::pair<int, int> position = parse_stage_id(start.stage_id);
+      const int k = position.first;
+      const int i = position.second;
       StageInExecution found = store.retrieve_stage(start.stage_id);
       StageExecution& stage = found.stage();
       stage.status = WorkflowStatus::kSucceeded;
@@ -240,7 +243,7 @@ StoreCounts check_store(const std::filesystem::path& dir, Durability durability,
         const StageExecution& stage = wf.stages[static_cast<std::size_t>(i)];
         const bool succeeded = stage.status == WorkflowStatus::kSucceeded;
         const bool started =
-            i == 0 || wf.stages[static_cast<std::size_t>(i - 1)].status ==
+            i == 0 || wf.stages[static_cast<std::size_t>(i) - 1].status ==
                           WorkflowStatus::kSucceeded;
         const std::vector<QueuedStart>& mine = queued[stage.id];
         if (succeeded) {
@@ -274,7 +277,7 @@ StoreCounts check_store(const std::filesystem::path& dir, Durability durability,
         // or already handled.
         if (i + 1 < kStages) {
           const StageExecution& next =
-              wf.stages[static_cast<std::size_t>(i + 1)];
+              wf.stages[static_cast<std::size_t>(i) + 1];
           const bool next_exists = !queued[next.id].empty() ||
                                    next.status == WorkflowStatus::kSucceeded;
           EXPECT_EQ(succeeded, next_exists);

@@ -83,8 +83,9 @@ std::uint64_t meta_counter(const ViewReader& views, std::string_view name) {
 void add_counter(ViewStore& views, std::string_view name, std::int64_t delta) {
   const std::uint64_t current = meta_counter(views, name);
   const std::uint64_t next =
-      delta < 0 ? current - std::min<std::uint64_t>(current, -delta)
-                : current + static_cast<std::uint64_t>(delta);
+      delta < 0
+          ? current - std::min(current, static_cast<std::uint64_t>(-delta))
+          : current + static_cast<std::uint64_t>(delta);
   views.put(Table::kMeta, name, keys::encode_u64(next));
 }
 

@@ -336,9 +336,9 @@ std::string claim_key_bytes(std::uint64_t execution, std::uint64_t claim) {
   return keys::make_key({execution, claim});
 }
 
-Decision decide_acquire_claim(const AcquireClaim& command,
-                              const ViewReader& views,
-                              const DecideContext& context) {
+Decision decide_acquire_claim_as_is(const AcquireClaim& command,
+                                    const ViewReader& views,
+                                    const DecideContext& context) {
   validate_key(command.execution_id, "execution_id");
   validate_key(command.claim_key, "claim_key");
   validate_key(command.stage_id, "stage_id");
@@ -371,6 +371,20 @@ Decision decide_acquire_claim(const AcquireClaim& command,
     }
   }
   decision.result = false;
+  return decision;
+}
+
+Decision decide_acquire_claim(const AcquireClaim& command,
+                              const ViewReader& views,
+                              const DecideContext& context) {
+  Decision decision = decide_acquire_claim_as_is(command, views, context);
+  if (command.expected_result && *command.expected_result != decision.result) {
+    throw ConcurrencyError(fmt::format(
+        "claim {}/{} changed hands: acquire_claim for stage {} returned {} in "
+        "the transaction but {} at commit",
+        command.execution_id, command.claim_key, command.stage_id,
+        *command.expected_result, decision.result));
+  }
   return decision;
 }
 
@@ -727,6 +741,22 @@ Decision decide(const Command& command, const ViewReader& views,
           },
       },
       command);
+}
+
+Decision decide_and_fold(const Command& command, ViewStore& views,
+                         const DecideContext& context, std::uint64_t commit_id,
+                         std::uint64_t& next_lsn) {
+  Decision decision = decide(command, views, context);
+  for (const EventPayload& payload : decision.events) {
+    Event event;
+    event.lsn = next_lsn++;
+    event.commit_id = commit_id;
+    event.timestamp_ms = context.now_ms;
+    event.workflow_id = event_workflow_id(payload);
+    event.payload = payload;
+    fold(event, views);
+  }
+  return decision;
 }
 
 void fold(const Event& event, ViewStore& views) {

@@ -32,6 +32,7 @@ std::string boot_id_override;  // Guarded by boot_id_mu.
 bool makes_delivery_due(const EventPayload& payload) {
   return std::holds_alternative<MessagePushed>(payload) ||
          std::holds_alternative<MessageRescheduled>(payload) ||
+         std::holds_alternative<MessageLeaseExtended>(payload) ||
          std::holds_alternative<DeadLetterReplayed>(payload);
 }
 
@@ -185,17 +186,8 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
       OverlayViewStore overlay(views);
       std::uint64_t lsn = first_lsn;
       for (const Command& command : request.commands) {
-        Decision decision = decide(command, overlay, context);
-        for (const EventPayload& payload : decision.events) {
-          Event event;
-          event.lsn = lsn++;
-          event.commit_id = first_lsn;
-          event.timestamp_ms = timestamp_ms;
-          event.workflow_id = event_workflow_id(payload);
-          event.payload = payload;
-          fold(event, overlay);
-        }
-        request.decisions.push_back(std::move(decision));
+        request.decisions.push_back(
+            decide_and_fold(command, overlay, context, first_lsn, lsn));
       }
     }
     std::vector<EventPayload> payloads;

@@ -187,7 +187,8 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
       *impl->writer_, *impl->views_, std::move(pipeline_options),
       PipelineStart{progress.checksum, progress.last_timestamp_ms});
   impl->store_ = std::make_unique<WorkflowStoreImpl>(
-      *impl->views_, impl->pipeline_.get(), dir, impl->logger_);
+      *impl->views_, impl->pipeline_.get(), dir, impl->logger_,
+      impl->options_.clock, &impl->queue_);
   return impl;
 }
 

@@ -20,19 +20,27 @@ StageSet to_stage_set(StageList list) {
 }  // namespace
 
 WorkflowStoreImpl::WorkflowStoreImpl(LmdbViews& views, CommitPipeline* pipeline,
-                                     std::filesystem::path dir, Logger logger)
+                                     std::filesystem::path dir, Logger logger,
+                                     std::shared_ptr<Clock> clock,
+                                     const std::atomic<const Queue*>* queue)
     : views_(views),
       pipeline_(pipeline),
       dir_(std::move(dir)),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)),
+      clock_(clock ? std::move(clock) : system_clock()),
+      queue_(queue) {}
 
 CommitResult WorkflowStoreImpl::commit(Command command) {
+  std::vector<Command> commands;
+  commands.push_back(std::move(command));
+  return commit_commands(std::move(commands));
+}
+
+CommitResult WorkflowStoreImpl::commit_commands(std::vector<Command> commands) {
   if (closed_) throw IOError(fmt::format("store {} is closed", dir_.string()));
   if (pipeline_ == nullptr) {
     throw IOError(fmt::format("store {} is open read-only", dir_.string()));
   }
-  std::vector<Command> commands;
-  commands.push_back(std::move(command));
   return pipeline_->commit(std::move(commands));
 }
 
@@ -229,10 +237,6 @@ std::size_t WorkflowStoreImpl::cleanup_completed_stage_claims() {
   return result.decisions.empty()
              ? 0
              : static_cast<std::size_t>(result.decisions.front().count);
-}
-
-Transaction WorkflowStoreImpl::transaction(Queue*) {
-  throw IOError("transactions are not available yet");
 }
 
 bool WorkflowStoreImpl::is_healthy() const noexcept {

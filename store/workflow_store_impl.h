@@ -8,8 +8,11 @@
 
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "wfstore/database.h"
 #include "wfstore/logger.h"
 #include "wfstore/workflow_store.h"
 
@@ -23,9 +26,14 @@ class WorkflowStoreImpl final : public WorkflowStore {
   // `views` must outlive this; `pipeline` too, or is null for a read-only store
   // (writes then throw IOError). `dir` names the store in messages.
   // `logger` receives the warnings of logged no-ops (resume of a workflow that
-  // is not PAUSED).
+  // is not PAUSED). `clock` times a transaction's eager checks (the system
+  // clock when null). `queue` points at the Database's attached-queue slot,
+  // which must outlive this (null: no queue can be attached; transaction()
+  // then accepts only a null queue).
   WorkflowStoreImpl(LmdbViews& views, CommitPipeline* pipeline,
-                    std::filesystem::path dir, Logger logger);
+                    std::filesystem::path dir, Logger logger,
+                    std::shared_ptr<Clock> clock = nullptr,
+                    const std::atomic<const Queue*>* queue = nullptr);
 
   // Makes every later call throw IOError ("store ... is closed").
   void mark_closed() { closed_ = true; }
@@ -82,15 +90,25 @@ class WorkflowStoreImpl final : public WorkflowStore {
   Transaction transaction(Queue* queue = nullptr) override;
   bool is_healthy() const noexcept override;
 
+  // For transactions (store/transaction.cc): commits `commands` as one
+  // record, as CommitPipeline::commit() does. Throws IOError for a closed or
+  // read-only store, and what the pipeline throws.
+  CommitResult commit_commands(std::vector<Command> commands);
+  // A read snapshot of the views. Throws IOError (closed store, poisoned
+  // views).
+  LmdbViews::Snapshot read() const;
+  Clock& clock() const { return *clock_; }
+
  private:
   CommitResult commit(Command command);
-  LmdbViews::Snapshot read() const;
   WorkflowRange range(std::vector<std::string> ids) const;
 
   LmdbViews& views_;
   CommitPipeline* pipeline_;
   std::filesystem::path dir_;
   Logger logger_;
+  std::shared_ptr<Clock> clock_;
+  const std::atomic<const Queue*>* queue_;
   std::atomic<bool> closed_{false};
 };
 

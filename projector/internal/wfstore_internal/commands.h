@@ -98,11 +98,15 @@ struct SetWorkflowStatus {
 };
 
 // txn.acquire_claim(...) (spec §5.17, §12.12).
+// `expected_result` is what a transaction's eager decision returned to its
+// caller: when set, a decision with another result throws ConcurrencyError
+// (a rival took or freed the claim between the operation and the commit).
 struct AcquireClaim {
   std::string execution_id;
   std::string claim_key;
   std::string stage_id;
   bool steal_if_owner_terminal = false;
+  std::optional<bool> expected_result;
 };
 
 // cleanup_completed_stage_claims() (spec §5.17).

@@ -118,10 +118,22 @@ struct Decision {
 //                         {v}[, expected_phase {p}])" for a version or phase
 //                         mismatch; "Task {id} was modified concurrently
 //                         (expected version {v})" for a listed task stored at
-//                         another version
+//                         another version; "claim {execution}/{key} changed
+//                         hands: ..." for an AcquireClaim whose result differs
+//                         from its expected_result
 //   CorruptionError, IOError from the views.
 Decision decide(const Command& command, const ViewReader& views,
                 const DecideContext& context);
+
+// Decides `command` against `views`, then folds its events into `views` as
+// events of commit `commit_id` with LSNs from `next_lsn` on (advanced past
+// them) and timestamp context.now_ms: how a later command of one commit sees
+// the earlier ones (the writer's multi-command commits, a transaction's eager
+// checks). Returns the decision. Throws what decide() throws (the views are
+// then unchanged) and what fold() throws (the views may be partly written).
+Decision decide_and_fold(const Command& command, ViewStore& views,
+                         const DecideContext& context, std::uint64_t commit_id,
+                         std::uint64_t& next_lsn);
 
 // Applies `event` to the views (LSN from event.lsn; every other input from the
 // payload). An event whose target is absent (a stage of a deleted workflow, an

@@ -76,18 +76,22 @@ class Queue {
   // Throws IOError.
   std::optional<Delivery> poll_one();
 
-  // As poll_one(), but waits up to `timeout` for a delivery: woken by a commit
-  // that pushes or reschedules, by the next deliver_at and by a lease expiry
-  // (no busy polling). Times follow the store's clock.
+  // As poll_one(), but waits up to `timeout` (real time; <= 0 polls once) for
+  // a delivery: woken by a commit that pushes, reschedules or replays, by the
+  // next deliver_at and by a lease expiry (no busy polling). deliver_at and
+  // lease times follow the store's clock, and the wait for them is their
+  // distance from the clock's now. Returns nullopt when the timeout passes.
+  // Throws IOError.
   std::optional<Delivery> poll_one(std::chrono::milliseconds timeout);
 
   // poll_one(); when a message came, callback(delivery) and then ack(). An
   // exception from the callback propagates and the message stays leased until
-  // its lease expires. Returns whether a message was handled.
+  // its lease expires. Returns whether a message was handled. Throws IOError.
   bool poll(const std::function<void(const Delivery&)>& callback);
 
   // Removes the delivery; an unknown or finished id is a no-op that appends
-  // nothing.
+  // nothing. Committed with QueueOptions::lease_durability (as are
+  // reschedule, extend_lock and the lease of poll_one). Throws IOError.
   void ack(std::uint64_t delivery_id);
   // Clears the lease and makes the delivery due after `delay`, keeping its
   // attempts. Unknown ids: no-op. Throws InvalidArgumentError for a negative
@@ -109,14 +113,18 @@ class Queue {
 
   // Moves the delivery to the dead-letter queue with `error`. An unknown id
   // logs a warning and appends nothing. Concurrent moves of one delivery yield
-  // one dead letter.
+  // one dead letter (the others warn). An `error` longer than kMaxStringBytes
+  // is truncated at a UTF-8 character boundary rather than rejected, so a long
+  // exception text never blocks a dead-letter move. Throws
+  // InvalidArgumentError (`error` is not valid UTF-8), IOError.
   void move_to_dlq(std::uint64_t delivery_id,
                    std::string_view error = "Max attempts exceeded");
   // Moves every delivery whose attempts reached its limit ("Exceeded
   // max_attempts ({attempts})"); returns how many moved.
   std::size_t check_and_move_expired();
   // Up to `limit` dead letters, most recently moved first, of `message_type`
-  // only when given.
+  // only when given. A stored payload that no longer parses comes back as a
+  // default Message (message_type still names the stored type).
   std::vector<DeadLetter> list_dlq(
       std::size_t limit = 100,
       std::optional<std::string_view> message_type = std::nullopt) const;

@@ -60,7 +60,8 @@ struct CommitNotice {
   std::uint64_t first_lsn = 0;
   std::uint64_t last_lsn = 0;
   // The group made a delivery due or visible sooner: a push, a reschedule,
-  // a dead-letter replay, a cleared lease.
+  // a dead-letter replay, a cleared lease, a lease extension (which may
+  // shorten a lease).
   bool queue_changed = false;
 };
 

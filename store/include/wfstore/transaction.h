@@ -43,6 +43,10 @@ struct CommitRange {
 // REQUIRES: the stages passed to store_stage outlive the transaction and do
 // not move.
 //
+// Lifetime: an open transaction holds a read snapshot of the views until it
+// commits or rolls back; keep it short (growing the views' map waits for every
+// snapshot to end) and end it before the Database closes.
+//
 // After commit() or rollback() every operation throws InvalidArgumentError
 // ("transaction already committed" / "... rolled back").
 class Transaction {

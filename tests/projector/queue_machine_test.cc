@@ -1,0 +1,502 @@
+// Unit tests of the queue's decide() and fold() over the memory view store
+// (DESIGN.md "Queue", spec §4.3-4.4): delivery ids, the order, lease and task
+// indexes, the meta counters, errors that change nothing, next_queue_due_time,
+// and rebuild equivalence of a long random command sequence.
+
+#include "projector/queue_machine.h"
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "wfstore/errors.h"
+#include "wfstore/limits.h"
+#include "wfstore/message.h"
+
+#include "tests/projector/state_machine_harness.h"
+#include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/keys.h"
+#include "wfstore_internal/memory_view_store.h"
+#include "wfstore_internal/state_machine.h"
+#include "wfstore_internal/views.h"
+
+namespace wfstore {
+namespace {
+
+using testing::dump_all;
+using testing::Harness;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using ::testing::ThrowsMessage;
+
+constexpr std::int64_t kLease = 1000;
+constexpr std::int64_t kMaxAttempts = 3;
+
+StartWorkflow workflow_message(std::string execution_id) {
+  StartWorkflow message;
+  message.execution_id = std::move(execution_id);
+  return message;
+}
+
+RunTask task_message(std::string task_id) {
+  RunTask message;
+  message.execution_id = "wf";
+  message.stage_id = "stage";
+  message.task_id = std::move(task_id);
+  return message;
+}
+
+std::uint64_t meta_u64(const ViewReader& views, std::string_view name) {
+  const std::optional<std::string> value = views.get(Table::kMeta, name);
+  return value ? keys::decode_u64(*value) : 0;
+}
+
+std::string ready_key(std::int64_t at, std::uint64_t delivery) {
+  std::string key = keys::encode_i64(at);
+  keys::append_u64(key, delivery);
+  return key;
+}
+
+std::size_t rows(const ViewReader& views, Table table) {
+  return dump_table(views, table).size();
+}
+
+// The indexes agree with the records and the counters with the tables.
+void expect_consistent(const ViewReader& views) {
+  std::size_t leased = 0;
+  std::size_t with_task = 0;
+  for (const auto& [key, value] : dump_table(views, Table::kQueueMessages)) {
+    const std::uint64_t id = keys::decode_u64(key);
+    const std::optional<QueuedMessage> m = find_queued_message(views, id);
+    ASSERT_TRUE(m);
+    if (m->lease_until) {
+      ++leased;
+      EXPECT_TRUE(
+          views.get(Table::kQueueLeases, ready_key(*m->lease_until, id)))
+          << id;
+      EXPECT_FALSE(views.get(Table::kQueueReady, ready_key(m->deliver_at, id)))
+          << id;
+    } else {
+      EXPECT_TRUE(views.get(Table::kQueueReady, ready_key(m->deliver_at, id)))
+          << id;
+    }
+    const nlohmann::json payload = nlohmann::json::from_cbor(m->payload_cbor);
+    if (payload.contains("task_id") && payload["task_id"] != "") ++with_task;
+    EXPECT_LT(id, next_delivery_id(views));
+  }
+  const std::size_t queued = rows(views, Table::kQueueMessages);
+  EXPECT_EQ(rows(views, Table::kQueueLeases), leased);
+  EXPECT_EQ(rows(views, Table::kQueueReady), queued - leased);
+  EXPECT_EQ(rows(views, Table::kQueueTaskIndex), with_task);
+  EXPECT_EQ(queue_size(views), queued);
+  EXPECT_EQ(dead_letter_count(views), rows(views, Table::kDeadLetters));
+}
+
+class QueueMachineTest : public ::testing::Test {
+ protected:
+  std::uint64_t push(const Message& message, std::int64_t delay = 0) {
+    return h_.apply(PushMessage{message, delay}).delivery_id;
+  }
+  Decision lease() { return h_.apply(LeaseNext{kLease, kMaxAttempts}); }
+  std::optional<std::uint64_t> lease_id() {
+    const Decision d = lease();
+    if (!d.leased) return std::nullopt;
+    return d.leased->delivery_id;
+  }
+  // Decides `command` expecting an InvalidArgumentError mentioning `what`,
+  // and checks that nothing changed.
+  void expect_invalid(const Command& command, std::string_view what) {
+    const auto before = dump_all(h_.views);
+    EXPECT_THAT([&] { h_.apply(command); },
+                ThrowsMessage<InvalidArgumentError>(HasSubstr(what)))
+        << command_name(command);
+    EXPECT_EQ(dump_all(h_.views), before);
+  }
+
+  Harness h_;
+};
+
+TEST_F(QueueMachineTest, PushAssignsDenseIdsAndIndexesDeliveries) {
+  EXPECT_EQ(next_delivery_id(h_.views), 1u);
+  EXPECT_EQ(push(workflow_message("wf")), 1u);
+  EXPECT_EQ(push(task_message("t-1"), 50), 2u);
+  const Decision third = h_.apply(PushMessage{task_message("t-1"), 0});
+  EXPECT_EQ(third.delivery_id, 3u);
+  ASSERT_THAT(third.events, SizeIs(1));
+  const MessagePushed& pushed = std::get<MessagePushed>(third.events[0]);
+  EXPECT_EQ(pushed.execution_id, "wf");
+  EXPECT_EQ(pushed.message_type, "RunTask");
+  EXPECT_EQ(pushed.deliver_at, h_.now_ms);
+  EXPECT_FALSE(pushed.max_attempts);
+  EXPECT_EQ(next_delivery_id(h_.views), 4u);
+  EXPECT_EQ(queue_size(h_.views), 3u);
+  EXPECT_EQ(meta_u64(h_.views, "queue_size"), 3u);
+  EXPECT_TRUE(h_.views.get(Table::kQueueReady, ready_key(h_.now_ms + 50, 2)));
+  EXPECT_EQ(rows(h_.views, Table::kQueueTaskIndex), 2u);
+  EXPECT_TRUE(has_pending_message_for_task(h_.views, "t-1"));
+  EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-"));
+  EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-10"));
+  const std::optional<QueuedMessage> stored = find_queued_message(h_.views, 2);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->message_type, "RunTask");
+  EXPECT_EQ(stored->deliver_at, h_.now_ms + 50);
+  EXPECT_EQ(stored->attempts, 0);
+  EXPECT_EQ(message_from_wire("RunTask",
+                              nlohmann::json::from_cbor(stored->payload_cbor)),
+            Message{task_message("t-1")});
+  expect_consistent(h_.views);
+}
+
+TEST_F(QueueMachineTest, PushKeepsTheMessagesOwnMaxAttempts) {
+  StartWorkflow message = workflow_message("wf");
+  message.max_attempts = 1;
+  push(message);
+  EXPECT_EQ(find_queued_message(h_.views, 1)->max_attempts, 1);
+  ASSERT_TRUE(lease_id());
+  h_.now_ms += kLease + 1;
+  EXPECT_FALSE(lease_id());  // its own limit (1), not the queue's (3)
+}
+
+TEST_F(QueueMachineTest, LeaseNextOrdersByDeliverAtThenId) {
+  push(workflow_message("a"), 20);
+  push(workflow_message("b"), 10);
+  push(workflow_message("c"), 10);
+  push(workflow_message("d"));
+  EXPECT_EQ(lease_id(), 4u);
+  EXPECT_FALSE(lease_id());  // the others are not due
+  h_.now_ms += 10;
+  EXPECT_EQ(lease_id(), 2u);
+  EXPECT_EQ(lease_id(), 3u);
+  EXPECT_FALSE(lease_id());
+  h_.now_ms += 10;
+  const Decision d = lease();
+  ASSERT_TRUE(d.leased);
+  EXPECT_EQ(d.leased->delivery_id, 1u);
+  EXPECT_EQ(d.leased->attempts, 1);
+  EXPECT_EQ(d.leased->lease_until, h_.now_ms + kLease);
+  EXPECT_EQ(d.leased->message_type, "StartWorkflow");
+  EXPECT_EQ(d.delivery_id, 1u);
+  ASSERT_THAT(d.events, SizeIs(1));
+  EXPECT_EQ(std::get<MessageLeased>(d.events[0]).attempt, 1);
+  expect_consistent(h_.views);
+}
+
+TEST_F(QueueMachineTest, NothingDeliverableAppendsNothing) {
+  EXPECT_TRUE(lease().events.empty());
+  push(workflow_message("later"), 100);
+  const auto before = dump_all(h_.views);
+  const Decision d = lease();
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_FALSE(d.leased);
+  EXPECT_EQ(dump_all(h_.views), before);
+}
+
+TEST_F(QueueMachineTest, LeasesMoveBetweenTheOrderAndLeaseIndexes) {
+  push(workflow_message("wf"));
+  const std::int64_t pushed_at = h_.now_ms;
+  ASSERT_EQ(lease_id(), 1u);
+  EXPECT_FALSE(h_.views.get(Table::kQueueReady, ready_key(pushed_at, 1)));
+  EXPECT_TRUE(
+      h_.views.get(Table::kQueueLeases, ready_key(h_.now_ms + kLease, 1)));
+  // An expired lease (lease_until < now) is deliverable again.
+  h_.now_ms += kLease;
+  EXPECT_FALSE(lease_id());
+  h_.now_ms += 1;
+  const Decision again = lease();
+  ASSERT_TRUE(again.leased);
+  EXPECT_EQ(again.leased->attempts, 2);
+  expect_consistent(h_.views);
+  // Extending re-keys the lease.
+  h_.now_ms += 5;
+  EXPECT_TRUE(h_.apply(ExtendLease{1, 5000}).result);
+  EXPECT_EQ(find_queued_message(h_.views, 1)->lease_until, h_.now_ms + 5000);
+  EXPECT_EQ(rows(h_.views, Table::kQueueLeases), 1u);
+  // Rescheduling clears it and keeps the attempts.
+  h_.apply(RescheduleMessage{1, 30});
+  const std::optional<QueuedMessage> m = find_queued_message(h_.views, 1);
+  EXPECT_FALSE(m->lease_until);
+  EXPECT_EQ(m->deliver_at, h_.now_ms + 30);
+  EXPECT_EQ(m->attempts, 2);
+  EXPECT_EQ(rows(h_.views, Table::kQueueLeases), 0u);
+  EXPECT_TRUE(h_.views.get(Table::kQueueReady, ready_key(h_.now_ms + 30, 1)));
+  expect_consistent(h_.views);
+  // Extending an unleased delivery leases it (the reference's UPDATE).
+  EXPECT_TRUE(h_.apply(ExtendLease{1, 100}).result);
+  EXPECT_EQ(rows(h_.views, Table::kQueueReady), 0u);
+  expect_consistent(h_.views);
+}
+
+TEST_F(QueueMachineTest, ExhaustedDeliveriesStayCountedUntilTheSweep) {
+  push(workflow_message("wf"));
+  for (int i = 0; i < kMaxAttempts; ++i) {
+    ASSERT_TRUE(lease_id());
+    h_.now_ms += kLease + 1;
+  }
+  EXPECT_FALSE(lease_id());
+  h_.apply(RescheduleMessage{1, 0});
+  EXPECT_FALSE(lease_id());
+  EXPECT_EQ(queue_size(h_.views), 1u);
+  StartWorkflow own = workflow_message("own");
+  own.max_attempts = 5;
+  push(own);
+  const Decision sweep = h_.apply(MoveExpiredToDeadLetters{kMaxAttempts});
+  EXPECT_EQ(sweep.count, 1u);
+  ASSERT_THAT(sweep.events, SizeIs(1));
+  EXPECT_EQ(std::get<MessageDeadLettered>(sweep.events[0]).error,
+            "Exceeded max_attempts (3)");
+  EXPECT_EQ(queue_size(h_.views), 1u);
+  EXPECT_EQ(dead_letter_count(h_.views), 1u);
+  EXPECT_EQ(meta_u64(h_.views, "dlq_size"), 1u);
+  // A sweep that finds nothing appends nothing.
+  EXPECT_TRUE(h_.apply(MoveExpiredToDeadLetters{kMaxAttempts}).events.empty());
+  expect_consistent(h_.views);
+}
+
+TEST_F(QueueMachineTest, AckRemovesTheDeliveryAndItsIndexes) {
+  push(task_message("t-1"));
+  ASSERT_EQ(lease_id(), 1u);
+  const Decision ack = h_.apply(AckMessage{1});
+  ASSERT_THAT(ack.events, SizeIs(1));
+  EXPECT_EQ(std::get<MessageAcked>(ack.events[0]).execution_id, "wf");
+  for (Table table : {Table::kQueueMessages, Table::kQueueReady,
+                      Table::kQueueLeases, Table::kQueueTaskIndex}) {
+    EXPECT_EQ(rows(h_.views, table), 0u) << table_name(table);
+  }
+  EXPECT_EQ(queue_size(h_.views), 0u);
+  EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-1"));
+  EXPECT_EQ(next_delivery_id(h_.views), 2u);  // never reused
+  EXPECT_EQ(push(task_message("t-1")), 2u);
+}
+
+TEST_F(QueueMachineTest, UnknownDeliveriesAreNoOps) {
+  push(workflow_message("wf"));
+  const auto before = dump_all(h_.views);
+  EXPECT_TRUE(h_.apply(AckMessage{9}).events.empty());
+  EXPECT_TRUE(h_.apply(RescheduleMessage{9, 5}).events.empty());
+  const Decision extend = h_.apply(ExtendLease{9, 5});
+  EXPECT_TRUE(extend.events.empty());
+  EXPECT_FALSE(extend.result);
+  const Decision move = h_.apply(MoveToDeadLetters{9, "x"});
+  EXPECT_TRUE(move.events.empty());
+  EXPECT_FALSE(move.result);
+  EXPECT_EQ(move.count, 0u);
+  const Decision replay = h_.apply(ReplayDeadLetter{9});
+  EXPECT_TRUE(replay.events.empty());
+  EXPECT_FALSE(replay.result);
+  EXPECT_EQ(dump_all(h_.views), before);
+  // Folding events of unknown deliveries writes nothing either.
+  for (const EventPayload& payload : std::vector<EventPayload>{
+           MessageLeased{9, "", 1, 5}, MessageAcked{9, ""},
+           MessageRescheduled{9, "", 5}, MessageLeaseExtended{9, "", 5},
+           MessageDeadLettered{9, "", "x", 5},
+           DeadLetterReplayed{9, 10, "", 5}}) {
+    queue_machine::fold(payload, h_.views);
+  }
+  EXPECT_EQ(dump_all(h_.views), before);
+}
+
+TEST_F(QueueMachineTest, DeadLetterAndReplayKeepTheRecord) {
+  StartWorkflow own = workflow_message("wf");
+  own.max_attempts = 7;
+  push(own);
+  push(task_message("t-1"));
+  ASSERT_EQ(lease_id(), 1u);
+  h_.now_ms += 3;
+  const Decision move = h_.apply(MoveToDeadLetters{2, "boom"});
+  EXPECT_TRUE(move.result);
+  EXPECT_EQ(move.count, 1u);
+  h_.apply(MoveToDeadLetters{1, "bang"});
+  EXPECT_EQ(queue_size(h_.views), 0u);
+  EXPECT_EQ(dead_letter_count(h_.views), 2u);
+  EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-1"));
+  const std::vector<StoredDeadLetter> letters =
+      list_dead_letters(h_.views, 10, std::nullopt);
+  ASSERT_THAT(letters, SizeIs(2));
+  EXPECT_EQ(letters[0].id, 2u);  // same moved_at: id descending
+  EXPECT_EQ(letters[1].id, 1u);
+  EXPECT_EQ(letters[1].error, "bang");
+  EXPECT_EQ(letters[1].attempts, 1);
+  EXPECT_EQ(letters[1].max_attempts, 7);
+  EXPECT_EQ(letters[1].moved_at, h_.now_ms);
+  EXPECT_THAT(list_dead_letters(h_.views, 10, "RunTask"), SizeIs(1));
+  EXPECT_THAT(list_dead_letters(h_.views, 1, std::nullopt), SizeIs(1));
+
+  h_.now_ms += 10;
+  const Decision replay = h_.apply(ReplayDeadLetter{2});
+  EXPECT_TRUE(replay.result);
+  EXPECT_EQ(replay.delivery_id, 3u);
+  EXPECT_EQ(dead_letter_count(h_.views), 1u);
+  EXPECT_TRUE(has_pending_message_for_task(h_.views, "t-1"));
+  const std::optional<QueuedMessage> replayed =
+      find_queued_message(h_.views, 3);
+  ASSERT_TRUE(replayed);
+  EXPECT_EQ(replayed->attempts, 0);
+  EXPECT_EQ(replayed->deliver_at, h_.now_ms);
+  EXPECT_EQ(replayed->message_type, "RunTask");
+  h_.apply(ReplayDeadLetter{1});
+  EXPECT_EQ(find_queued_message(h_.views, 4)->max_attempts, 7);
+  EXPECT_EQ(next_delivery_id(h_.views), 5u);
+  expect_consistent(h_.views);
+}
+
+TEST_F(QueueMachineTest, ClearsCountAndEmptyClearsAppendNothing) {
+  EXPECT_TRUE(h_.apply(ClearQueue{}).events.empty());
+  EXPECT_TRUE(h_.apply(ClearDeadLetters{}).events.empty());
+  for (int i = 0; i < 4; ++i) push(task_message("t-" + std::to_string(i)));
+  h_.apply(MoveToDeadLetters{1, "x"});
+  ASSERT_TRUE(lease_id());
+  const Decision clear = h_.apply(ClearQueue{});
+  EXPECT_EQ(clear.count, 3u);
+  for (Table table : {Table::kQueueMessages, Table::kQueueReady,
+                      Table::kQueueLeases, Table::kQueueTaskIndex}) {
+    EXPECT_EQ(rows(h_.views, table), 0u) << table_name(table);
+  }
+  EXPECT_EQ(queue_size(h_.views), 0u);
+  EXPECT_EQ(dead_letter_count(h_.views), 1u);
+  EXPECT_EQ(h_.apply(ClearDeadLetters{}).count, 1u);
+  EXPECT_EQ(dead_letter_count(h_.views), 0u);
+  EXPECT_EQ(next_delivery_id(h_.views), 5u);
+  expect_consistent(h_.views);
+}
+
+TEST_F(QueueMachineTest, InvalidCommandsChangeNothing) {
+  push(workflow_message("wf"));
+  expect_invalid(PushMessage{workflow_message("wf"), -1}, "delay");
+  expect_invalid(
+      PushMessage{workflow_message(std::string(kMaxStringBytes + 1, 'x')), 0},
+      "execution_id");
+  StartWorkflow zero = workflow_message("wf");
+  zero.max_attempts = 0;
+  expect_invalid(PushMessage{zero, 0}, "max_attempts");
+  expect_invalid(LeaseNext{0, kMaxAttempts}, "lease duration");
+  expect_invalid(LeaseNext{kLease, 0}, "max_attempts");
+  expect_invalid(RescheduleMessage{1, -1}, "delay");
+  expect_invalid(RescheduleMessage{9, -1}, "delay");
+  expect_invalid(ExtendLease{1, 0}, "lease duration");
+  expect_invalid(ExtendLease{1, -5}, "lease duration");
+  expect_invalid(MoveToDeadLetters{1, std::string(kMaxStringBytes + 1, 'e')},
+                 "error");
+  expect_invalid(MoveExpiredToDeadLetters{0}, "max_attempts");
+}
+
+TEST_F(QueueMachineTest, TimesSaturateInsteadOfOverflowing) {
+  push(workflow_message("wf"), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(find_queued_message(h_.views, 1)->deliver_at,
+            std::numeric_limits<std::int64_t>::max());
+  EXPECT_FALSE(lease_id());
+  EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms),
+            std::numeric_limits<std::int64_t>::max());
+}
+
+TEST_F(QueueMachineTest, NextQueueDueTime) {
+  EXPECT_FALSE(next_queue_due_time(h_.views, h_.now_ms));
+  push(workflow_message("now"));
+  EXPECT_FALSE(next_queue_due_time(h_.views, h_.now_ms));  // due already
+  push(workflow_message("later"), 500);
+  EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms), h_.now_ms + 500);
+  ASSERT_EQ(lease_id(), 1u);  // lease_until = now + kLease
+  EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms), h_.now_ms + 500);
+  h_.now_ms += 600;
+  ASSERT_EQ(lease_id(), 2u);
+  // Leases end at now - 600 + kLease and now + kLease; due one ms later.
+  EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms),
+            h_.now_ms - 600 + kLease + 1);
+  h_.apply(AckMessage{1});
+  h_.apply(AckMessage{2});
+  EXPECT_FALSE(next_queue_due_time(h_.views, h_.now_ms));
+}
+
+// A long random sequence of queue commands decided and folded one by one
+// gives the same views as all of its events folded at once into a fresh
+// store, and keeps the indexes and counters consistent on the way.
+TEST_F(QueueMachineTest, RandomCommandsRebuildToIdenticalViews) {
+  const std::uint32_t seed = testing::random_seed();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  const long steps = testing::env_knob("WFSTORE_QUEUE_MACHINE_STEPS", 3000);
+  auto pick = [&](std::uint32_t n) { return rng() % n; };
+  auto some_delivery = [&]() -> std::uint64_t {
+    return 1 + pick(static_cast<std::uint32_t>(next_delivery_id(h_.views)) + 1);
+  };
+  for (long step = 0; step < steps; ++step) {
+    h_.now_ms += static_cast<std::int64_t>(pick(400));
+    Command command;
+    switch (pick(12)) {
+      case 0:
+      case 1:
+      case 2: {
+        Message message =
+            pick(2) == 0
+                ? Message{workflow_message("wf")}
+                : Message{task_message("t-" + std::to_string(pick(20)))};
+        if (pick(4) == 0) {
+          message_common(message).max_attempts = static_cast<int>(1 + pick(4));
+        }
+        command = PushMessage{std::move(message),
+                              static_cast<std::int64_t>(pick(3) * 300)};
+        break;
+      }
+      case 3:
+      case 4:
+        command = LeaseNext{kLease, kMaxAttempts};
+        break;
+      case 5:
+        command = AckMessage{some_delivery()};
+        break;
+      case 6:
+        command = RescheduleMessage{some_delivery(),
+                                    static_cast<std::int64_t>(pick(500))};
+        break;
+      case 7:
+        command = ExtendLease{some_delivery(),
+                              static_cast<std::int64_t>(1 + pick(2000))};
+        break;
+      case 8:
+        command = MoveToDeadLetters{some_delivery(), "random"};
+        break;
+      case 9:
+        command = pick(3) == 0 ? Command{MoveExpiredToDeadLetters{kMaxAttempts}}
+                               : Command{ReplayDeadLetter{some_delivery()}};
+        break;
+      case 10:
+        command = pick(20) == 0 ? Command{ClearQueue{}}
+                                : Command{LeaseNext{kLease, kMaxAttempts}};
+        break;
+      default:
+        command = pick(30) == 0 ? Command{ClearDeadLetters{}}
+                                : Command{AckMessage{some_delivery()}};
+        break;
+    }
+    h_.apply(command);
+    if (step % 250 == 0) {
+      expect_consistent(h_.views);
+      if (HasFailure()) return;
+    }
+  }
+  expect_consistent(h_.views);
+  EXPECT_GT(h_.log.size(), static_cast<std::size_t>(steps) / 2);
+  // Every queue event type occurred.
+  std::vector<std::size_t> seen(std::variant_size_v<EventPayload>);
+  for (const Event& event : h_.log) ++seen[event.payload.index()];
+  for (const EventPayload& kind : std::vector<EventPayload>{
+           MessagePushed{}, MessageLeased{}, MessageAcked{},
+           MessageRescheduled{}, MessageLeaseExtended{}, MessageDeadLettered{},
+           DeadLetterReplayed{}, QueueCleared{}, DeadLetterQueueCleared{}}) {
+    EXPECT_GT(seen[kind.index()], 0u) << kind.index();
+  }
+  MemoryViewStore rebuilt;
+  fold_events(h_.log, rebuilt);
+  EXPECT_EQ(dump_all(rebuilt), dump_all(h_.views));
+}
+
+}  // namespace
+}  // namespace wfstore

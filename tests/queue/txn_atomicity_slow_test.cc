@@ -310,8 +310,9 @@ void run_crash_loop(Durability durability) {
   const TempDir dir;
   const std::uint32_t seed = testing::random_seed();
   const long kills = testing::env_knob("WFSTORE_TXN_CRASH_KILLS", 30);
-  // About 10 steps per kill at most: enough work that no child finishes early.
-  const int workflows = static_cast<int>(std::max(20L, kills));
+  // A buffered child makes up to about 10 steps per kill: 13 steps per kill
+  // leave work for the last child.
+  const int workflows = static_cast<int>(std::max(40L, kills * 4 / 3));
   std::mt19937 rng(seed);
   {
     auto db = Database::open(dir.path(), store_options(durability));
@@ -329,17 +330,19 @@ void run_crash_loop(Durability durability) {
   int lost_acks = 0;
   for (long round = 0; round < kills; ++round) {
     SCOPED_TRACE(fmt::format("kill {}, seed {}", round, seed));
-    // Kill after 0-4 reported steps plus 0-3 ms: during open, inside a
-    // transaction, between commit and ack, while polling.
+    // Kill after 0-4 reported steps plus 0-1 ms: during open, inside a
+    // transaction (a sync step takes milliseconds), between commit and ack,
+    // while polling.
     const int wait_steps = std::uniform_int_distribution<int>(0, 4)(rng);
-    const int wait_us = std::uniform_int_distribution<int>(0, 3000)(rng);
+    const int wait_us = std::uniform_int_distribution<int>(0, 1000)(rng);
     ChildProcess child = ChildProcess::spawn(
         [&](int fd) { run_engine(dir.path(), durability, fd); });
     for (int s = 0; s < wait_steps; ++s) {
       const std::optional<std::string> line = child.read_line();
       ASSERT_TRUE(line.has_value())
-          << "the child stopped: "
-          << testing::describe_wait_status(child.wait());
+          << "the child stopped before the kill ("
+          << testing::describe_wait_status(child.wait())
+          << "; exit 0: it ran out of work)";
       acked.push_back(parse_acked(*line));
     }
     std::this_thread::sleep_for(std::chrono::microseconds(wait_us));

@@ -106,7 +106,7 @@ struct AcquireClaim {
   std::string claim_key;
   std::string stage_id;
   bool steal_if_owner_terminal = false;
-  std::optional<bool> expected_result;
+  std::optional<bool> expected_result = std::nullopt;
 };
 
 // cleanup_completed_stage_claims() (spec §5.17).

@@ -20,9 +20,13 @@ struct RecoveryOptions {
   // Only this application's workflows (retrieve_by_application) when set;
   // else get_all_pending_workflows().
   std::optional<std::string> application;
-  // Page size of the candidate query.
+  // Page size of the candidate query: as in the reference, one call looks at
+  // this many candidates at most (0: no limit).
   std::size_t batch_size = 100;
-  // Candidates started at or after now - max_age (never-started ones always).
+  // Candidates started after now - max_age, now by the store's clock.
+  // get_all_pending_workflows() also keeps workflows with no start_time;
+  // retrieve_by_application() (with `application`) drops them, as the
+  // reference's two queries do. >= 0.
   std::chrono::milliseconds max_age{std::chrono::hours{24}};
 };
 
@@ -43,10 +47,15 @@ const char* outcome_name(RecoveryResult::Outcome outcome);
 
 // Spec §13: candidates by the recovery query, each workflow re-read in full,
 // stages classified in order, the messages of one workflow pushed in one
-// transaction. Running it twice does not grow the queue for RUNNING tasks.
+// transaction (one log record). Running it twice does not grow the queue for
+// RUNNING tasks (nor for a RUNNING stage's first NOT_STARTED task); StartStage
+// and StartWorkflow are pushed again on every run, as in the reference.
 // One result per candidate, in query order. A failure of one workflow is
-// reported as kFailed and does not stop the others. Throws IOError when the
-// candidate query fails.
+// reported as kFailed (kPartial when only its push failed, as in the
+// reference) and does not stop the others. `store` must be the WorkflowStore
+// of the queue's Database. Throws InvalidArgumentError (negative max_age, an
+// application over the string limits), IOError when the candidate query
+// fails.
 std::vector<RecoveryResult> recover_pending(
     WorkflowStore& store, Queue& queue, const RecoveryOptions& options = {});
 

@@ -1,0 +1,457 @@
+// QueueProcessor (spec §4.5): dedup against the store across a restart (item
+// 40), the lease heartbeat (item 53), the periodic DLQ sweep (item 65),
+// handlers by type, unhandled types, graceful stop, config validation.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "wfstore/database.h"
+#include "wfstore/errors.h"
+#include "wfstore/message.h"
+#include "wfstore/queue.h"
+#include "wfstore/queue_processor.h"
+
+#include "tests/store/store_test_util.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace wfstore {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::TempDir;
+
+// Polls `done` every few milliseconds for up to `limit` (generous: the
+// machine is shared). Returns its last value.
+bool wait_for(const std::function<bool()>& done,
+              milliseconds limit = milliseconds{30000}) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds{5});
+  }
+  return done();
+}
+
+StartStage start_stage(const std::string& execution_id,
+                       const std::string& stage_id) {
+  StartStage m;
+  m.execution_id = execution_id;
+  m.stage_id = stage_id;
+  return m;
+}
+
+RunTask run_task(const std::string& execution_id, const std::string& task_id) {
+  RunTask m;
+  m.execution_id = execution_id;
+  m.stage_id = execution_id + ".s";
+  m.task_id = task_id;
+  m.task_type = "shell";
+  return m;
+}
+
+class ProcessorTest : public ::testing::Test {
+ protected:
+  void open(QueueOptions queue_options = {}) {
+    DatabaseOptions options;
+    options.durability = Durability::kBuffered;
+    options.queue = queue_options;
+    options.logger = warnings_.logger();
+    db_ = Database::open(dir_.path(), options);
+    queue_ = std::make_unique<Queue>(*db_);
+  }
+  void close() {
+    queue_.reset();
+    db_->close();
+    db_.reset();
+  }
+  void TearDown() override {
+    if (db_) close();
+  }
+
+  WorkflowStore& store() { return db_->workflow_store(); }
+  Queue& queue() { return *queue_; }
+
+  TempDir dir_;
+  testing::Warnings warnings_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<Queue> queue_;
+};
+
+// Item 40: a message marked processed (by the handler's own transaction)
+// before a crash, and redelivered after the restart, is not executed again by
+// a fresh processor; it is still acked.
+TEST_F(ProcessorTest, Item40MarkedBeforeRestartIsNotReExecuted) {
+  QueueOptions options;
+  options.lease_duration = milliseconds{200};  // the dead lease expires soon
+  open(options);
+  const std::uint64_t done_id = queue().push(start_stage("w1", "w1.a"));
+  const std::uint64_t fresh_id = queue().push(start_stage("w1", "w1.b"));
+  {
+    // The first life: the handler committed its mark, then the process died
+    // before the ack, so the delivery is still queued.
+    const std::optional<Delivery> delivery = queue().poll_one();
+    ASSERT_TRUE(delivery);
+    ASSERT_EQ(delivery->id, done_id);
+    store().mark_message_processed(delivery->message_id(), "StartStageHandler",
+                                   "w1");
+  }
+  close();
+
+  open(options);
+  std::mutex mu;
+  std::vector<std::string> executed;
+  QueueProcessorConfig config;
+  config.max_workers = 2;
+  config.dlq_check_interval = milliseconds{0};
+  QueueProcessor processor(store(), queue(), config);
+  processor.register_handler("StartStage", "StartStageHandler",
+                             [&](const Delivery& d) {
+                               std::scoped_lock lock(mu);
+                               executed.push_back(d.message_id());
+                             });
+  processor.start();
+  EXPECT_TRUE(wait_for([&] { return queue().size() == 0; }));
+  processor.stop();
+
+  EXPECT_EQ(executed, std::vector<std::string>{std::to_string(fresh_id)});
+  EXPECT_EQ(processor.stats().deduplicated, 1u);
+  EXPECT_EQ(processor.stats().handled, 1u);
+  EXPECT_TRUE(store().is_message_processed(std::to_string(fresh_id)));
+}
+
+// Item 40 on the calling thread: process_one() skips a processed id.
+TEST_F(ProcessorTest, Item40ProcessOneSkipsProcessedIdAndAcks) {
+  open();
+  const std::uint64_t id = queue().push(start_stage("w1", "w1.a"));
+  store().mark_message_processed(std::to_string(id));
+  QueueProcessor processor(store(), queue());
+  int calls = 0;
+  processor.register_handler("StartStage", "h",
+                             [&](const Delivery&) { ++calls; });
+  EXPECT_TRUE(processor.process_one());
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(queue().size(), 0u);
+  EXPECT_FALSE(processor.process_one());
+}
+
+// With deduplication off the processed id runs again (the check above is
+// what skipped it).
+TEST_F(ProcessorTest, DeduplicationOffRunsProcessedIdAgain) {
+  open();
+  const std::uint64_t id = queue().push(start_stage("w1", "w1.a"));
+  store().mark_message_processed(std::to_string(id));
+  QueueProcessorConfig config;
+  config.enable_deduplication = false;
+  QueueProcessor processor(store(), queue(), config);
+  int calls = 0;
+  processor.register_handler("StartStage", "h",
+                             [&](const Delivery&) { ++calls; });
+  EXPECT_TRUE(processor.process_one());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(processor.stats().deduplicated, 0u);
+}
+
+// Runs one handler of 4x the lease under a processor with 3 workers; returns
+// how often it was invoked.
+int run_long_handler(Database& db, Queue& queue, bool heartbeat) {
+  queue.push(start_stage("w1", "w1.a"));
+  QueueProcessorConfig config;
+  config.max_workers = 3;
+  config.poll_frequency = milliseconds{20};
+  config.enable_lock_heartbeat = heartbeat;
+  config.dlq_check_interval = milliseconds{0};
+  config.retry_delay = milliseconds{0};
+  std::atomic<int> calls{0};
+  std::atomic<int> finished{0};
+  QueueProcessor processor(db.workflow_store(), queue, config);
+  processor.register_handler("StartStage", "slow", [&](const Delivery&) {
+    ++calls;
+    std::this_thread::sleep_for(queue.options().lease_duration * 4);
+    ++finished;
+  });
+  processor.start();
+  EXPECT_TRUE(wait_for([&] { return finished.load() >= 1; }));
+  // Time for a second delivery to start if the lease had lapsed.
+  std::this_thread::sleep_for(queue.options().lease_duration * 2);
+  processor.stop();
+  return calls.load();
+}
+
+// Item 53 (second half): lease 300 ms, a handler of 1.2 s, the heartbeat on:
+// the message is invoked once.
+TEST_F(ProcessorTest, Item53HeartbeatKeepsLongHandlerSingle) {
+  QueueOptions options;
+  options.lease_duration = milliseconds{300};
+  open(options);
+  EXPECT_EQ(run_long_handler(*db_, queue(), /*heartbeat=*/true), 1);
+  EXPECT_EQ(queue().size(), 0u);
+}
+
+// The control: without the heartbeat the lease lapses and another worker
+// takes the message while the first handler still runs.
+TEST_F(ProcessorTest, Item53WithoutHeartbeatTheLeaseLapses) {
+  QueueOptions options;
+  options.lease_duration = milliseconds{300};
+  open(options);
+  EXPECT_GE(run_long_handler(*db_, queue(), /*heartbeat=*/false), 2);
+}
+
+// Item 65: a handler that always throws: attempts are kept across the
+// reschedules, and the periodic sweep moves the message to the DLQ.
+TEST_F(ProcessorTest, Item65AlwaysThrowingHandlerReachesDlqBySweep) {
+  QueueOptions options;
+  options.max_attempts = 3;
+  open(options);
+  const std::uint64_t id = queue().push(start_stage("w1", "w1.a"));
+  QueueProcessorConfig config;
+  config.max_workers = 2;
+  config.retry_delay = milliseconds{10};
+  config.dlq_check_interval = milliseconds{50};
+  QueueProcessor processor(store(), queue(), config);
+  processor.register_handler("StartStage", "boom", [](const Delivery&) {
+    throw std::runtime_error("always fails");
+  });
+  processor.start();
+  EXPECT_TRUE(wait_for([&] { return queue().dlq_size() == 1; }));
+  processor.stop();
+
+  EXPECT_EQ(queue().size(), 0u);
+  const std::vector<DeadLetter> dead = queue().list_dlq();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].id, id);
+  EXPECT_EQ(dead[0].attempts, 3);
+  EXPECT_EQ(dead[0].error, "Exceeded max_attempts (3)");
+  EXPECT_EQ(processor.stats().failed, 3u);
+  EXPECT_EQ(processor.stats().dead_lettered, 1u);
+  EXPECT_FALSE(store().is_message_processed(std::to_string(id)));
+}
+
+// Item 65: with the sweep disabled the exhausted message stays queued.
+TEST_F(ProcessorTest, Item65WithoutSweepTheMessageStays) {
+  QueueOptions options;
+  options.max_attempts = 3;
+  open(options);
+  queue().push(start_stage("w1", "w1.a"));
+  QueueProcessorConfig config;
+  config.max_workers = 2;
+  config.retry_delay = milliseconds{10};
+  config.dlq_check_interval = milliseconds{0};
+  QueueProcessor processor(store(), queue(), config);
+  processor.register_handler("StartStage", "boom", [](const Delivery&) {
+    throw std::runtime_error("always fails");
+  });
+  processor.start();
+  EXPECT_TRUE(wait_for([&] { return processor.stats().failed == 3; }));
+  std::this_thread::sleep_for(milliseconds{300});
+  processor.stop();
+  EXPECT_EQ(processor.stats().failed, 3u);
+  EXPECT_GE(queue().size(), 1u);
+  EXPECT_EQ(queue().dlq_size(), 0u);
+}
+
+// A handler exception reschedules after retry_delay and keeps the attempts.
+TEST_F(ProcessorTest, HandlerExceptionReschedulesAfterRetryDelay) {
+  open();
+  queue().push(start_stage("w1", "w1.a"));
+  QueueProcessorConfig config;
+  config.retry_delay = std::chrono::hours{1};
+  QueueProcessor processor(store(), queue(), config);
+  processor.register_handler("StartStage", "boom", [](const Delivery&) {
+    throw std::runtime_error("fails");
+  });
+  EXPECT_TRUE(processor.process_one());
+  EXPECT_EQ(processor.stats().failed, 1u);
+  EXPECT_EQ(queue().size(), 1u);
+  EXPECT_FALSE(queue().poll_one());  // due in an hour
+}
+
+// Each message goes to the handler of its type; the mark records the
+// handler after it returns.
+TEST_F(ProcessorTest, HandlersByType) {
+  open();
+  const std::uint64_t a = queue().push(start_stage("w1", "w1.a"));
+  const std::uint64_t b = queue().push(run_task("w2", "w2.s.t0"));
+  QueueProcessor processor(store(), queue());
+  std::vector<std::string> seen;
+  processor.register_handler(
+      "StartStage", "StartStageHandler", [&](const Delivery& d) {
+        ASSERT_TRUE(std::holds_alternative<StartStage>(d.message));
+        seen.push_back("stage:" + d.message_id());
+      });
+  processor.register_handler("RunTask", "RunTaskHandler",
+                             [&](const Delivery& d) {
+                               const auto& m = std::get<RunTask>(d.message);
+                               EXPECT_EQ(m.task_id, "w2.s.t0");
+                               seen.push_back("task:" + d.message_id());
+                             });
+  EXPECT_TRUE(processor.process_one());
+  EXPECT_TRUE(processor.process_one());
+  EXPECT_FALSE(processor.process_one());
+  EXPECT_EQ(seen, (std::vector<std::string>{"stage:" + std::to_string(a),
+                                            "task:" + std::to_string(b)}));
+  EXPECT_TRUE(store().is_message_processed(std::to_string(a)));
+  EXPECT_TRUE(store().is_message_processed(std::to_string(b)));
+  EXPECT_EQ(processor.stats().handled, 2u);
+  EXPECT_EQ(queue().size(), 0u);
+}
+
+// A type with no handler is rescheduled and logged; it cycles until its
+// attempts run out, and the sweep moves it to the DLQ.
+TEST_F(ProcessorTest, UnhandledTypeCyclesToDlq) {
+  QueueOptions options;
+  options.max_attempts = 2;
+  open(options);
+  const std::uint64_t id = queue().push(run_task("w1", "w1.s.t0"));
+  QueueProcessorConfig config;
+  config.retry_delay = milliseconds{0};
+  config.dlq_check_interval = milliseconds{20};
+  QueueProcessor processor(store(), queue(), config);
+  processor.register_handler("StartStage", "h", [](const Delivery&) {});
+  processor.start();
+  EXPECT_TRUE(wait_for([&] { return queue().dlq_size() == 1; }));
+  processor.stop();
+  EXPECT_EQ(processor.stats().unhandled, 2u);
+  EXPECT_EQ(processor.stats().handled, 0u);
+  EXPECT_EQ(queue().list_dlq().at(0).id, id);
+  EXPECT_TRUE(
+      warnings_.contains("no handler registered for message type "
+                         "RunTask"));
+}
+
+// stop() waits for a running handler, which is then marked and acked.
+TEST_F(ProcessorTest, GracefulStopLetsRunningHandlerFinish) {
+  open();
+  const std::uint64_t id = queue().push(start_stage("w1", "w1.a"));
+  std::atomic<bool> entered{false};
+  std::atomic<bool> finished{false};
+  QueueProcessorConfig config;
+  config.max_workers = 2;
+  QueueProcessor processor(store(), queue(), config);
+  processor.register_handler("StartStage", "h", [&](const Delivery&) {
+    entered = true;
+    std::this_thread::sleep_for(milliseconds{300});
+    finished = true;
+  });
+  processor.start();
+  ASSERT_TRUE(wait_for([&] { return entered.load(); }));
+  processor.stop();
+  EXPECT_TRUE(finished.load());
+  EXPECT_EQ(queue().size(), 0u);
+  EXPECT_TRUE(store().is_message_processed(std::to_string(id)));
+  EXPECT_EQ(processor.stats().handled, 1u);
+  processor.stop();  // idempotent
+  // No polls after stop: a new message stays queued.
+  queue().push(start_stage("w1", "w1.b"));
+  std::this_thread::sleep_for(milliseconds{100});
+  EXPECT_EQ(queue().size(), 1u);
+}
+
+// The retention sweep deletes old dedup marks.
+TEST_F(ProcessorTest, RetentionSweepDeletesOldMarks) {
+  open();
+  store().mark_message_processed("old-1");
+  QueueProcessorConfig config;
+  config.dlq_check_interval = milliseconds{0};
+  config.retention_sweep_interval = milliseconds{20};
+  config.processed_messages_max_age = milliseconds{1};
+  QueueProcessor processor(store(), queue(), config);
+  processor.start();
+  EXPECT_TRUE(wait_for([&] { return !store().is_message_processed("old-1"); }));
+  processor.stop();
+}
+
+// Bad configuration and registrations: InvalidArgumentError naming the
+// field.
+TEST_F(ProcessorTest, ConfigValidation) {
+  open();
+
+  const auto expect_invalid = [&](QueueProcessorConfig config,
+                                  const std::string& field) {
+    try {
+      QueueProcessor processor(store(), queue(), config);
+      ADD_FAILURE() << "no error for " << field;
+    } catch (const InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos)
+          << e.what();
+    }
+  };
+  QueueProcessorConfig c;
+  c.max_workers = 0;
+  expect_invalid(c, "max_workers");
+  c = {};
+  c.max_workers = 100000;
+  expect_invalid(c, "max_workers");
+  c = {};
+  c.poll_frequency = milliseconds{0};
+  expect_invalid(c, "poll_frequency");
+  c = {};
+  c.retry_delay = milliseconds{-1};
+  expect_invalid(c, "retry_delay");
+  c = {};
+  c.dlq_check_interval = milliseconds{-5};
+  expect_invalid(c, "dlq_check_interval");
+  c = {};
+  c.retention_sweep_interval = milliseconds{-1};
+  expect_invalid(c, "retention_sweep_interval");
+  c = {};
+  c.processed_messages_max_age = milliseconds{-1};
+  expect_invalid(c, "processed_messages_max_age");
+
+  QueueProcessor processor(store(), queue());
+  EXPECT_THROW(
+      processor.register_handler("NoSuchMessage", "h", [](const Delivery&) {}),
+      InvalidArgumentError);
+  EXPECT_THROW(processor.register_handler("StartStage", "h", nullptr),
+               InvalidArgumentError);
+  processor.register_handler("StartStage", "h", [](const Delivery&) {});
+  QueueProcessorConfig idle;
+  idle.dlq_check_interval = milliseconds{0};
+  {
+    QueueProcessor started(store(), queue(), idle);
+    started.start();
+    EXPECT_THROW(started.start(), InvalidArgumentError);
+    EXPECT_THROW(
+        started.register_handler("StartStage", "h", [](const Delivery&) {}),
+        InvalidArgumentError);
+    started.stop();
+  }
+}
+
+// The same validation changes nothing in the store (checked before any
+// processor runs).
+TEST_F(ProcessorTest, BadConfigChangesNothing) {
+  open();
+  queue().push(start_stage("w1", "w1.a"));
+  const testing::TableDump before = testing::dump_all(*db_);
+  const std::uint64_t log_before = testing::log_bytes(dir_.path());
+  QueueProcessorConfig c;
+  c.max_workers = -1;
+  EXPECT_THROW(QueueProcessor(store(), queue(), c), InvalidArgumentError);
+  QueueProcessor processor(store(), queue());
+  EXPECT_THROW(processor.register_handler("Bogus", "h", [](const Delivery&) {}),
+               InvalidArgumentError);
+  EXPECT_EQ(testing::dump_all(*db_), before);
+  EXPECT_EQ(testing::log_bytes(dir_.path()), log_before);
+}
+
+// A store that is not the queue's is rejected.
+TEST_F(ProcessorTest, StoreOfAnotherDatabaseIsRejected) {
+  open();
+  const TempDir other_dir;
+  auto other = Database::open(other_dir.path());
+  EXPECT_THROW(QueueProcessor(other->workflow_store(), queue()),
+               InvalidArgumentError);
+  other->close();
+}
+
+}  // namespace
+}  // namespace wfstore

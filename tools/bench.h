@@ -48,7 +48,8 @@ struct StoreBenchOptions {
   std::string durability = "both";  // sync | buffered | both
   std::string dir;                  // empty: a temporary directory
   bool json = false;
-  double thread_seconds = 1.0;  // per thread count
+  double thread_seconds = 1.0;        // per thread count
+  std::size_t wakeup_samples = 1000;  // blocking-poll wake-up latency samples
 };
 
 // `wfstore bench` without --log: the standard workload with its bounds

@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -32,8 +31,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 [[noreturn]] void throw_io(const std::filesystem::path& path,
                            const char* what) {
-  throw IOError(
-      fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
+  throw IOError(fmt::format("{} {}: {}", what, path.string(),
+                            std::generic_category().message(errno)));
 }
 
 }  // namespace
@@ -154,6 +153,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", store->json, "Print one JSON document");
   cmd->add_option("--thread-seconds", store->thread_seconds,
                   "Seconds per thread count of the commit-throughput run")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--wakeup-samples", store->wakeup_samples,
+                  "Samples of the blocking-poll wake-up latency")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--dir", store->dir,
                   "Directory to run in (a scratch subdirectory is made; "

@@ -1,11 +1,14 @@
 // `wfstore bench`: the standard workload of bench/workload.md phase by phase,
 // each phase checked and set beside the raw loop that bounds it (DESIGN.md
-// "Performance"), then commit throughput by thread count and the rebuild rate.
+// "Performance"), then the queue's push and poll+ack throughput and its
+// blocking-poll wake-up latency, commit throughput by thread count and the
+// rebuild rate.
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -25,6 +28,8 @@
 #include "wfstore/database.h"
 #include "wfstore/maintenance.h"
 #include "wfstore/model.h"
+#include "wfstore/queue.h"
+#include "wfstore/transaction.h"
 
 #include "projector/view_records.h"
 #include "tools/bench.h"
@@ -63,9 +68,17 @@ struct Phase {
   double seconds = 0;
   double bound = 0;  // raw ops/s; 0 until measured
   double gate = 0;   // the least ratio DESIGN.md accepts
-  // What a write phase appended per op, to size its raw loop.
-  double log_bytes_per_op = 0;
+  // Commits the phase made (0 for a read phase) and the log bytes each
+  // appended on average, to shape its raw loop.
+  std::uint64_t commits = 0;
+  double log_bytes_per_commit = 0;
+  // Whether each commit waited for its fdatasync (sync-mode writes; leases and
+  // acks follow QueueOptions::lease_durability).
+  bool synced = false;
 
+  double commits_per_op() const {
+    return n > 0 ? static_cast<double>(commits) / static_cast<double>(n) : 0;
+  }
   double ops_per_sec() const {
     return seconds > 0 ? static_cast<double>(n) / seconds : 0;
   }
@@ -98,9 +111,19 @@ struct RebuildRun {
   double ratio() const { return writes_per_sec() / raw_put_rate; }
 };
 
+// Blocking poll: from a push's commit returning to the waiting poll_one
+// returning, in microseconds.
+struct WakeupLatency {
+  std::size_t samples = 0;
+  double median_us = 0;
+  double p99_us = 0;
+  double max_us = 0;
+};
+
 struct ModeRun {
   std::string durability;
   std::vector<Phase> phases;
+  WakeupLatency wakeup;
   RebuildRun rebuild;
 };
 
@@ -179,8 +202,8 @@ void check_workflow(const Workflow& wf, const std::string& id) {
   }
 }
 
-// Times `body` as phase `name` of `ops` operations; write phases record the
-// log bytes each op appended.
+// Times `body` as phase `name` of `ops` operations; write phases record their
+// commits and the log bytes each appended.
 Phase timed(Database& db, const std::string& name, std::uint64_t ops,
             const std::function<void()>& body) {
   const DatabaseStats before = db.stats();
@@ -192,16 +215,34 @@ Phase timed(Database& db, const std::string& name, std::uint64_t ops,
   phase.seconds =
       std::chrono::duration<double>(SteadyClock::now() - start).count();
   const DatabaseStats after = db.stats();
-  const std::uint64_t commits = after.commits - before.commits;
-  if (commits > 0) {
-    phase.log_bytes_per_op =
+  phase.commits = after.commits - before.commits;
+  if (phase.commits > 0) {
+    phase.log_bytes_per_commit =
         static_cast<double>(after.bytes_appended - before.bytes_appended) /
-        static_cast<double>(commits);
+        static_cast<double>(phase.commits);
   }
   return phase;
 }
 
-std::vector<Phase> run_phases(Database& db, Workload& w) {
+Message start_stage(const Workflow& wf, int stage) {
+  StartStage start;
+  start.execution_id = wf.id;
+  start.stage_id = wf.stages.at(static_cast<std::size_t>(stage)).id;
+  return start;
+}
+
+// Checks that `delivery` is the StartStage of `stage` of `wf`.
+void check_delivery(const std::optional<Delivery>& delivery, const Workflow& wf,
+                    int stage) {
+  expect(
+      delivery.has_value(),
+      fmt::format("poll: no delivery, expected stage {} of {}", stage, wf.id));
+  expect(delivery->message == start_stage(wf, stage),
+         fmt::format("poll: delivery {} is not stage {} of {}", delivery->id,
+                     stage, wf.id));
+}
+
+std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
   WorkflowStore& store = db.workflow_store();
   const std::uint64_t n = w.n;
   const std::uint64_t ancestors = std::min<std::uint64_t>(500, n);
@@ -228,6 +269,23 @@ std::vector<Phase> run_phases(Database& db, Workload& w) {
                            stage.id, stage.version));
       }
     }
+  }));
+  phases.push_back(timed(db, "txn", n, [&] {
+    for (std::uint64_t k = 0; k < n; ++k) {
+      Workflow& wf = w.workflows[k];
+      StageExecution& stage = wf.stages[0];
+      stage.status = WorkflowStatus::kSucceeded;
+      stage.end_time = kBaseMs + static_cast<std::int64_t>(k) * 100 + 1000;
+      Transaction txn = store.transaction(&queue);
+      txn.store_stage(stage, "RUNNING");
+      txn.push_message(start_stage(wf, 1));
+      txn.commit();
+      expect(stage.version == 2,
+             fmt::format("stage {}: version {} after txn, expected 2", stage.id,
+                         stage.version));
+    }
+    expect(queue.size() == n,
+           fmt::format("txn: queue size {}, expected {}", queue.size(), n));
   }));
   phases.push_back(timed(db, "query", n, [&] {
     std::uint64_t total = 0;
@@ -262,13 +320,40 @@ std::vector<Phase> run_phases(Database& db, Workload& w) {
              fmt::format("dedup-msg-{} is not processed", j));
     }
   }));
+  // Beyond the standard workload: the queue on its own. N more pushes (stage_2
+  // of each workflow), then every delivery polled and acked in FIFO order:
+  // the txn phase's N, then these N.
+  phases.push_back(timed(db, "queue_push", n, [&] {
+    for (std::uint64_t k = 0; k < n; ++k)
+      queue.push(start_stage(w.workflows[k], 2));
+    expect(queue.size() == 2 * n,
+           fmt::format("queue_push: queue size {}, expected {}", queue.size(),
+                       2 * n));
+  }));
+  phases.push_back(timed(db, "queue_poll_ack", 2 * n, [&] {
+    for (std::uint64_t j = 0; j < 2 * n; ++j) {
+      const std::optional<Delivery> delivery = queue.poll_one();
+      check_delivery(delivery, w.workflows[j % n], j < n ? 1 : 2);
+      queue.ack(delivery->id);
+    }
+    expect(queue.size() == 0,
+           fmt::format("queue_poll_ack: {} left in the queue", queue.size()));
+  }));
+  const Durability lease_durability = db.options().queue.lease_durability;
+  for (Phase& phase : phases) {
+    const Durability d = phase.name == "queue_poll_ack"
+                             ? lease_durability
+                             : db.options().durability;
+    phase.synced = phase.commits > 0 && d == Durability::kSync;
+  }
   return phases;
 }
 
-// The raw LMDB transaction shape of each write phase: the puts fold() makes
-// (records, ids, indexes, the workflow event index, the applied LSN).
+// The raw LMDB transaction shape of each write phase's commits: the puts
+// fold() makes (records, ids, indexes, the workflow event index, the applied
+// LSN, queue counters).
 RawTxnShape write_shape(const Phase& phase) {
-  const auto bytes = static_cast<std::size_t>(phase.log_bytes_per_op);
+  const auto bytes = static_cast<std::size_t>(phase.log_bytes_per_commit);
   RawTxnShape shape;
   if (phase.name == "store") {
     // The workflow record and 10 stage records; ids, stage order, indexes.
@@ -278,6 +363,23 @@ RawTxnShape write_shape(const Phase& phase) {
   } else if (phase.name == "stage_update") {
     shape.big_value_size = bytes;
     shape.small_puts = 2;
+  } else if (phase.name == "txn") {
+    // The stage record and the queued message; the stage's 2 small puts plus
+    // the ready index, the next delivery id and the queue size.
+    shape.gets = 2;
+    shape.big_puts = 2;
+    shape.big_value_size = bytes / 2;
+    shape.small_puts = 5;
+  } else if (phase.name == "queue_push") {
+    // The queued message; ready index, next id, queue size, event index,
+    // applied LSN.
+    shape.big_value_size = bytes;
+    shape.small_puts = 5;
+  } else if (phase.name == "queue_poll_ack") {
+    // A lease (the message record again, ready -> lease) or an ack (deletes,
+    // the queue size); the applied LSN.
+    shape.big_value_size = bytes;
+    shape.small_puts = 3;
   } else {
     shape.big_value_size = bytes;
     shape.small_puts = 4;
@@ -285,21 +387,24 @@ RawTxnShape write_shape(const Phase& phase) {
   return shape;
 }
 
-void measure_write_bound(Phase& phase, const std::filesystem::path& dir,
-                         bool sync) {
-  const auto record = static_cast<std::size_t>(phase.log_bytes_per_op);
+// The raw loop of a write phase runs the phase's commits (commits_per_op()
+// per op); its rate is divided back into ops.
+void measure_write_bound(Phase& phase, const std::filesystem::path& dir) {
+  const auto record = static_cast<std::size_t>(phase.log_bytes_per_commit);
   const std::filesystem::path scratch = dir / ("bound-" + phase.name);
   std::filesystem::create_directories(scratch);
-  if (sync) {
+  const double per_op = phase.commits_per_op();
+  if (phase.synced) {
     phase.gate = 0.8;
     phase.bound = raw_append_sync_rate(scratch / "raw.log", record,
-                                       kBoundSeconds, phase.n);
+                                       kBoundSeconds, phase.commits) /
+                  per_op;
   } else {
     phase.gate = 0.5;
     RawAppendFile log(scratch / "raw.log");
     const std::string bytes(record, 'r');
     const RawTxnShape shape = write_shape(phase);
-    std::uint64_t count = phase.n;
+    std::uint64_t count = phase.commits;
     // A first short loop sizes the timed one to about kBoundSeconds.
     const RawBenchResult probe = raw_lmdb_txn_rate(
         scratch / "probe", std::min<std::uint64_t>(count, 200), shape,
@@ -307,9 +412,10 @@ void measure_write_bound(Phase& phase, const std::filesystem::path& dir,
     count = std::clamp<std::uint64_t>(
         static_cast<std::uint64_t>(probe.ops_per_second * kBoundSeconds), 1,
         count);
-    phase.bound = raw_lmdb_txn_rate(scratch / "lmdb", count, shape, [&] {
-                    log.append(bytes, false);
-                  }).ops_per_second;
+    phase.bound = raw_lmdb_txn_rate(scratch / "lmdb", count, shape,
+                                    [&] { log.append(bytes, false); })
+                      .ops_per_second /
+                  per_op;
   }
   std::filesystem::remove_all(scratch);
 }
@@ -382,18 +488,73 @@ void measure_read_bound(Phase& phase, const Workload& w,
 }
 
 void measure_bounds(std::vector<Phase>& phases, const Workload& w,
-                    const std::filesystem::path& dir, bool sync) {
+                    const std::filesystem::path& dir) {
   for (Phase& phase : phases) {
-    if (phase.log_bytes_per_op > 0) {
-      measure_write_bound(phase, dir, sync);
+    if (phase.commits > 0) {
+      measure_write_bound(phase, dir);
     } else {
       measure_read_bound(phase, w, dir);
     }
   }
 }
 
+// A consumer thread waits in poll_one(timeout) on the empty `queue`; once it
+// is waiting, this thread pushes one message. Each sample is the time from
+// push() returning (its commit acknowledged) to poll_one() returning, taken on
+// one steady clock; a consumer that wakes before push() returns counts 0.
+WakeupLatency measure_wakeup_latency(Queue& queue, const Workload& w,
+                                     std::size_t samples) {
+  using std::chrono::microseconds;
+  std::vector<SteadyClock::time_point> pushed(samples);
+  std::vector<SteadyClock::time_point> received(samples);
+  std::atomic<std::size_t> waiting{0};  // samples the consumer waits for
+  std::atomic<std::size_t> done{0};     // samples received and acked
+  std::exception_ptr failure;
+  std::thread consumer([&] {
+    try {
+      for (std::size_t s = 0; s < samples; ++s) {
+        waiting.store(s + 1);
+        const std::optional<Delivery> delivery =
+            queue.poll_one(std::chrono::seconds(30));
+        received[s] = SteadyClock::now();
+        check_delivery(delivery, w.workflows[s % w.n], 3);
+        queue.ack(delivery->id);
+        done.store(s + 1);
+      }
+    } catch (...) {
+      failure = std::current_exception();
+      done.store(samples);
+    }
+  });
+  for (std::size_t s = 0; s < samples && done.load() < samples; ++s) {
+    while (waiting.load() < s + 1 && done.load() < samples)
+      std::this_thread::sleep_for(microseconds(20));
+    // Time for the consumer to find the queue empty and block.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    queue.push(start_stage(w.workflows[s % w.n], 3));
+    pushed[s] = SteadyClock::now();
+    while (done.load() < s + 1) std::this_thread::sleep_for(microseconds(20));
+  }
+  consumer.join();
+  if (failure) std::rethrow_exception(failure);
+  std::vector<double> us;
+  us.reserve(samples);
+  for (std::size_t s = 0; s < samples; ++s) {
+    us.push_back(std::max(
+        0.0, std::chrono::duration<double, std::micro>(received[s] - pushed[s])
+                 .count()));
+  }
+  std::sort(us.begin(), us.end());
+  WakeupLatency latency;
+  latency.samples = samples;
+  latency.median_us = us[samples / 2];
+  latency.p99_us = us[std::min(samples - 1, samples * 99 / 100)];
+  latency.max_us = us.back();
+  return latency;
+}
+
 ModeRun run_mode(const std::filesystem::path& dir, Durability durability,
-                 std::uint64_t n) {
+                 std::uint64_t n, std::size_t wakeup_samples) {
   ModeRun run;
   run.durability = durability == Durability::kSync ? "sync" : "buffered";
   const std::filesystem::path store_dir = dir / run.durability;
@@ -405,10 +566,14 @@ ModeRun run_mode(const std::filesystem::path& dir, Durability durability,
     DatabaseOptions options;
     options.durability = durability;
     auto db = Database::open(store_dir, options);
-    run.phases = run_phases(*db, w);
+    {
+      Queue queue(*db);
+      run.phases = run_phases(*db, queue, w);
+      run.wakeup = measure_wakeup_latency(queue, w, wakeup_samples);
+    }
     db->close();
   }
-  measure_bounds(run.phases, w, dir, durability == Durability::kSync);
+  measure_bounds(run.phases, w, dir);
   return run;
 }
 
@@ -449,6 +614,7 @@ ThreadRun run_threads(Database& db, int threads, double seconds) {
   const auto start = SteadyClock::now();
   const auto deadline = start + std::chrono::duration<double>(seconds);
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&store, deadline, threads, t] {
       for (std::uint64_t i = 0; SteadyClock::now() < deadline; ++i) {
@@ -530,7 +696,11 @@ void print_text(const std::vector<ModeRun>& modes,
           "# gate phase={} ratio={:.2f} min={:.1f} gate={}\n", p.name,
           p.ratio(), p.gate, p.pass() ? "pass" : "FAIL");
     }
-    std::cout << "# txn: not yet (queue issue)\n";
+    const WakeupLatency& l = mode.wakeup;
+    std::cout << fmt::format(
+        "# wakeup_latency_us durability={} samples={} median={:.0f} "
+        "p99={:.0f} max={:.0f}\n",
+        mode.durability, l.samples, l.median_us, l.p99_us, l.max_us);
     const RebuildRun& r = mode.rebuild;
     std::cout << fmt::format(
         "# rebuild durability={} events={} seconds={:.3f} "
@@ -567,7 +737,6 @@ void print_json(const std::vector<ModeRun>& modes,
   doc["n"] = n;
   doc["machine"] = {
       {"nproc", nproc()}, {"cpu", cpu_model()}, {"loadavg", load_average()}};
-  doc["txn"] = "not yet (queue issue)";
   for (const ModeRun& mode : modes) {
     nlohmann::json m;
     m["durability"] = mode.durability;
@@ -581,6 +750,11 @@ void print_json(const std::vector<ModeRun>& modes,
                              {"gate_min", p.gate},
                              {"gate", p.pass() ? "pass" : "FAIL"}});
     }
+    const WakeupLatency& l = mode.wakeup;
+    m["wakeup_latency_us"] = {{"samples", l.samples},
+                              {"median", l.median_us},
+                              {"p99", l.p99_us},
+                              {"max", l.max_us}};
     const RebuildRun& r = mode.rebuild;
     m["rebuild"] = {{"events", r.events},
                     {"seconds", r.seconds},
@@ -629,7 +803,8 @@ int run_store_bench(const StoreBenchOptions& options) {
   std::vector<ThreadRun> threads;
   try {
     for (Durability mode : modes) {
-      runs.push_back(run_mode(scratch.path, mode, options.n));
+      runs.push_back(
+          run_mode(scratch.path, mode, options.n, options.wakeup_samples));
       runs.back().rebuild = run_rebuild(scratch.path / runs.back().durability,
                                         scratch.path / "bound-rebuild");
       if (mode == Durability::kSync) {

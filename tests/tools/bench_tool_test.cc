@@ -19,14 +19,17 @@ using ::testing::HasSubstr;
 using wfstore::testing::run_tool;
 using wfstore::testing::ToolRun;
 
-constexpr std::array<const char*, 7> kPhases = {
-    "store",     "retrieve",   "stage_update", "query",
-    "ancestors", "dedup_mark", "dedup_check"};
+// The standard workload's phases, then the queue's.
+constexpr std::array<const char*, 10> kPhases = {
+    "store",     "retrieve",   "stage_update", "txn",        "query",
+    "ancestors", "dedup_mark", "dedup_check",  "queue_push", "queue_poll_ack"};
 
 TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
   const testing::TempDir tmp;
-  const ToolRun run = run_tool(
-      "bench --n 20 --durability buffered --dir " + tmp.path().string(), false);
+  const ToolRun run =
+      run_tool("bench --n 20 --durability buffered --wakeup-samples 20 --dir " +
+                   tmp.path().string(),
+               false);
   ASSERT_EQ(run.status, 0) << run.output;
   for (const char* phase : kPhases) {
     const std::regex line(std::string("(^|\n)phase=") + phase +
@@ -38,8 +41,15 @@ TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
   }
   EXPECT_THAT(run.output, HasSubstr("phase=stage_update n=200 "));
   EXPECT_THAT(run.output, HasSubstr("phase=dedup_check n=10000 "));
+  EXPECT_THAT(run.output, HasSubstr("phase=txn n=20 "));
+  EXPECT_THAT(run.output, HasSubstr("phase=queue_push n=20 "));
+  EXPECT_THAT(run.output, HasSubstr("phase=queue_poll_ack n=40 "));
   EXPECT_THAT(run.output, HasSubstr("# durability=buffered\n"));
-  EXPECT_THAT(run.output, HasSubstr("# txn: not yet (queue issue)\n"));
+  EXPECT_TRUE(std::regex_search(
+      run.output,
+      std::regex("\n# wakeup_latency_us durability=buffered "
+                 "samples=20 median=[0-9]+ p99=[0-9]+ max=[0-9]+\n")))
+      << run.output;
   EXPECT_THAT(run.output, HasSubstr("# rebuild durability=buffered events="));
   EXPECT_THAT(run.output, HasSubstr("nproc="));
   // The scratch directory is removed afterwards.
@@ -49,7 +59,8 @@ TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
 TEST(BenchToolTest, JsonIsOneDocument) {
   const testing::TempDir tmp;
   const ToolRun run = run_tool(
-      "bench --n 10 --durability buffered --json --dir " + tmp.path().string(),
+      "bench --n 10 --durability buffered --json --wakeup-samples 10 --dir " +
+          tmp.path().string(),
       false);
   ASSERT_EQ(run.status, 0) << run.output;
   const nlohmann::json doc = nlohmann::json::parse(run.output);
@@ -60,6 +71,9 @@ TEST(BenchToolTest, JsonIsOneDocument) {
     EXPECT_EQ(doc["runs"][0]["phases"][i]["phase"], kPhases[i]);
     EXPECT_GT(doc["runs"][0]["phases"][i]["bound"].get<double>(), 0);
   }
+  EXPECT_EQ(doc["runs"][0]["wakeup_latency_us"]["samples"], 10);
+  EXPECT_GE(doc["runs"][0]["wakeup_latency_us"]["p99"].get<double>(),
+            doc["runs"][0]["wakeup_latency_us"]["median"].get<double>());
 }
 
 TEST(BenchToolTest, RejectsAnUnknownDurability) {

@@ -10,14 +10,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <thread>
-#include <filesystem>
-#include <iostream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -174,7 +175,8 @@ std::vector<const StageExecution*> ready_stages(const Workflow& wf) {
 // processor dedups, marks, acks and retries around them.
 class DemoEngine {
  public:
-  DemoEngine(WorkflowStore& store, Queue& queue) : store_(store), queue_(queue) {}
+  DemoEngine(WorkflowStore& store, Queue& queue)
+      : store_(store), queue_(queue) {}
 
   void register_with(QueueProcessor& processor) {
     processor.register_handler(
@@ -263,7 +265,8 @@ class DemoEngine {
     }
     say(fmt::format(
         "  delivery {:>3}  StartStage        {:<18} inputs {} -> v{}{}", d.id,
-        stage.ref_id, inputs.contains("result") ? inputs["result"].dump() : "{}",
+        stage.ref_id,
+        inputs.contains("result") ? inputs["result"].dump() : "{}",
         stage.version, claimed ? "" : " (mutex busy)"));
   }
 
@@ -328,7 +331,9 @@ class DemoEngine {
   std::mutex mu_;
 };
 
-// Prints every event of the log with its position, commit and actor.
+// Prints the log's history: with `json` every event as its JSON document;
+// else the event count per type and, in full, the first commit that carries
+// a stage change with its messages (one transaction, one record).
 std::size_t print_history(const std::filesystem::path& dir, bool json) {
   std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, /*lock=*/false);
@@ -338,20 +343,32 @@ std::size_t print_history(const std::filesystem::path& dir, bool json) {
                      });
   log::Commit commit;
   std::size_t events = 0;
+  std::map<std::string_view, std::size_t> per_type;
+  std::vector<Event> shown;
   while (reader.next(&commit)) {
     const DecodedCommit body = decode_commit_body(
         commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
+    bool stage = false;
+    bool push = false;
     for (const Event& event : body.events) {
       ++events;
-      if (json) {
-        std::cout << event_to_json(event).dump() << "\n";
-      } else {
-        std::cout << fmt::format("  lsn {:>3} commit {:>3} {:<24} {:<27} {}\n",
-                                 event.lsn, event.commit_id,
-                                 event_type_name(event.type()),
-                                 event.workflow_id, event.audit.actor);
-      }
+      ++per_type[event_type_name(event.type())];
+      stage |= event.type() == EventType::kStageUpdated;
+      push |= event.type() == EventType::kMessagePushed;
+      if (json) std::cout << event_to_json(event).dump() << "\n";
     }
+    if (shown.empty() && stage && push) shown = body.events;
+  }
+  if (json) return events;
+  for (const auto& [type, count] : per_type) {
+    std::cout << fmt::format("  {:<24} {:>4}\n", type, count);
+  }
+  std::cout << "# one transaction, one log record (commit "
+            << (shown.empty() ? 0 : shown.front().commit_id) << "):\n";
+  for (const Event& event : shown) {
+    std::cout << fmt::format(
+        "  lsn {:>3} {:<18} {}\n", event.lsn, event_type_name(event.type()),
+        payload_to_json(event.payload).dump().substr(0, 90));
   }
   return events;
 }
@@ -470,7 +487,8 @@ int run_demo(const DemoOptions& options) {
 
     // A transaction whose commit loses a race appends nothing.
     {
-      StageExecution stale = store.retrieve_stage(api.stages.front().id).stage();
+      StageExecution stale =
+          store.retrieve_stage(api.stages.front().id).stage();
       StageExecution rival = stale;
       Transaction txn = store.transaction(&queue);
       stale.context.mutable_value()["note"] = "from a stale copy";
@@ -531,13 +549,14 @@ int run_demo(const DemoOptions& options) {
     }
     const DatabaseStats stats = db->stats();
     std::cout << fmt::format(
-        "# stats: {} commits in {} groups, {} fdatasyncs; applied lsn {}, "
+        "# stats since reopening: {} commits in {} groups, {} fdatasyncs; "
+        "applied lsn {}, "
         "durable lsn {}\n",
         stats.commits, stats.groups, stats.fdatasyncs, stats.applied_lsn,
         stats.durable_lsn);
   }
 
-  std::cout << "# the history (the log, decoded):\n";
+  std::cout << "# the history (the log, decoded; --json prints every event):\n";
   const std::size_t events = print_history(dir, options.json);
   std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store_dir = StoreDir::open_existing(fs, dir, /*lock=*/false);

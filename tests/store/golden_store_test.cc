@@ -35,6 +35,7 @@
 
 #include "store/database_impl.h"
 #include "tests/store/store_test_util.h"
+#include "tests/testutil/run_tool.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/event_codec.h"
@@ -275,11 +276,20 @@ std::map<std::string, int> event_counts(const fs::path& dir,
                      });
   std::map<std::string, int> counts;
   log::Commit commit;
+  std::int64_t previous_timestamp = kStartMs;
   while (reader.next(&commit)) {
     const DecodedCommit decoded = decode_commit_body(
         commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
-    EXPECT_EQ(decoded.audit.actor, "golden-generator");
-    EXPECT_EQ(decoded.audit.source, "tests/store/golden_store_test");
+    const AuditMetadata audit = {"golden-generator", "corr-golden",
+                                 "cause-golden",
+                                 "tests/store/golden_store_test"};
+    EXPECT_EQ(decoded.audit, audit) << "commit " << commit.first_lsn;
+    // The fake clock: the first commit at kStartMs, never going back.
+    if (commit.first_lsn == 1) {
+      EXPECT_EQ(commit.timestamp_ms, kStartMs);
+    }
+    EXPECT_GE(commit.timestamp_ms, previous_timestamp);
+    previous_timestamp = commit.timestamp_ms;
     for (const Event& event : decoded.events) {
       ++counts[std::string(event_type_name(event_type(event.payload)))];
     }
@@ -348,6 +358,7 @@ class GoldenStoreOpenTest : public ::testing::Test {
       fs::copy_file(entry.path(), dir_ / "log" / entry.path().filename());
     }
     before_ = history_files(dir_);
+    ASSERT_EQ(before_.size(), 2u);  // STORE and one segment
   }
 
   testing::TempDir temp_;
@@ -437,7 +448,15 @@ TEST_F(GoldenStoreOpenTest, OpensWithTheExpectedContentsAndKeepsItsHistory) {
       << ::testing::PrintToString(views_report.differences);
   EXPECT_EQ(views_report.applied_lsn, kGoldenLastLsn);
 
-  // Opening, reading and closing wrote no byte of history.
+  // The offline tool agrees (log and views).
+  const testing::ToolRun tool =
+      testing::run_tool("verify --dir " + dir_.string());
+  EXPECT_EQ(tool.status, 0) << tool.output;
+  EXPECT_THAT(tool.output, ::testing::HasSubstr("commits:   37"));
+  EXPECT_THAT(tool.output, ::testing::HasSubstr("last lsn:  41"));
+  EXPECT_THAT(tool.output, ::testing::HasSubstr("views ok"));
+
+  // Opening, reading, closing and verifying wrote no byte of history.
   EXPECT_EQ(history_files(dir_), before_);
 }
 

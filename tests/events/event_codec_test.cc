@@ -304,6 +304,12 @@ TEST_F(EventCodecTest, DecodeRejectsMoreEventsThanTheCommitLimit) {
                   HasSubstr("100001 events exceed the limit of 100000")));
 }
 
+// The golden files are the format release's commit bodies, one per event
+// type (tests/data/golden/README.md). They are immutable:
+// WFSTORE_WRITE_GOLDEN=1 only creates the file of an event type that has none
+// yet (a new type); it never rewrites an existing file. A format change adds a
+// new schema version with an upcaster and a new golden file, and the old file
+// must still decode (through the upcaster) and re-encode to its own bytes.
 TEST_F(EventCodecTest, GoldenFilesDecodeAndReencodeToTheSameBytes) {
   const std::filesystem::path dir =
       std::filesystem::path(WFSTORE_TEST_DATA_DIR) / "golden";
@@ -312,13 +318,14 @@ TEST_F(EventCodecTest, GoldenFilesDecodeAndReencodeToTheSameBytes) {
     const std::string name(event_type_name(event_type(payload)));
     SCOPED_TRACE(name);
     const std::filesystem::path path = dir / (name + ".bin");
-    if (write) {
+    if (write && !std::filesystem::exists(path)) {
       std::filesystem::create_directories(dir);
       std::ofstream(path, std::ios::binary | std::ios::trunc)
           << body_of(payload);
     }
     ASSERT_TRUE(std::filesystem::exists(path))
-        << path << " is missing; run with WFSTORE_WRITE_GOLDEN=1 once";
+        << path << " is missing; run with WFSTORE_WRITE_GOLDEN=1 once to "
+        << "create it (existing golden files are never rewritten)";
     const std::string golden = read_file(path);
     const DecodedCommit commit = decode(golden);
     ASSERT_EQ(commit.events.size(), 1u);

@@ -51,7 +51,6 @@ class Transaction::Impl {
         apply(StoreStage{stage, std::move(expected_phase)});
     remember(stage);
     apply_store_stage_result(decision.events, stage);
-    stage_commands_.emplace_back(commands_.size() - 1, &stage);
   }
 
   void update_workflow_status(const Workflow& workflow) {
@@ -98,10 +97,10 @@ class Transaction::Impl {
       rollback();
       throw;
     }
-    restore_versions();
-    for (const auto& [index, stage] : stage_commands_) {
-      apply_store_stage_result(result.decisions[index].events, *stage);
-    }
+    // The caller's versions were bumped by each operation; the leader decided
+    // every StoreStage against the same stored versions (or the commit would
+    // have failed), so they are already what was committed: a successful
+    // commit does not touch the caller's objects again.
     finish(State::kCommitted);
     return CommitRange{result.first_lsn, result.last_lsn};
   }
@@ -194,8 +193,6 @@ class Transaction::Impl {
   std::uint64_t next_lsn_;
   std::vector<Command> commands_;
   std::vector<SavedStage> saved_;
-  // (index in the commands, the caller's stage) of each store_stage.
-  std::vector<std::pair<std::size_t, StageExecution*>> stage_commands_;
   State state_ = State::kOpen;
   std::vector<const WorkflowStoreImpl*>& registry_;
 };

@@ -40,8 +40,9 @@ struct CommitRange {
 //
 // Rollback (rollback(), destruction, a failed commit) appends nothing and
 // restores the version of every stage and task this transaction bumped.
-// REQUIRES: the stages passed to store_stage outlive the transaction and do
-// not move.
+// A successful commit leaves the caller's objects as the operations left
+// them. REQUIRES: the stages passed to store_stage outlive the transaction
+// (its rollback writes their versions back) and do not move.
 //
 // Lifetime: an open transaction holds a read snapshot of the views until it
 // commits or rolls back; keep it short (growing the views' map waits for every

@@ -17,19 +17,13 @@
 #include "wfstore/errors.h"
 #include "wfstore/message.h"
 
+#include "projector/overloaded.h"
 #include "projector/view_records.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore::queue_machine {
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
 
 constexpr std::string_view kMetaQueueSize = "queue_size";
 constexpr std::string_view kMetaDlqSize = "dlq_size";

@@ -12,19 +12,13 @@
 #include "wfstore/errors.h"
 #include "wfstore/model.h"
 
+#include "projector/overloaded.h"
 #include "projector/queue_machine.h"
 #include "projector/view_records.h"
 #include "wfstore_internal/keys.h"
 
 namespace wfstore {
 namespace {
-
-template <typename... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <typename... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
 
 using records::find_stage;
 using records::FoundStage;

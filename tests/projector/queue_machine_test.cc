@@ -23,6 +23,7 @@
 #include "wfstore/message.h"
 
 #include "tests/projector/state_machine_harness.h"
+#include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/memory_view_store.h"
@@ -32,6 +33,9 @@
 namespace wfstore {
 namespace {
 
+using testing::run_task;
+using testing::start_workflow;
+
 using testing::dump_all;
 using testing::Harness;
 using ::testing::HasSubstr;
@@ -40,20 +44,6 @@ using ::testing::ThrowsMessage;
 
 constexpr std::int64_t kLease = 1000;
 constexpr std::int64_t kMaxAttempts = 3;
-
-StartWorkflow workflow_message(std::string execution_id) {
-  StartWorkflow message;
-  message.execution_id = std::move(execution_id);
-  return message;
-}
-
-RunTask task_message(std::string task_id) {
-  RunTask message;
-  message.execution_id = "wf";
-  message.stage_id = "stage";
-  message.task_id = std::move(task_id);
-  return message;
-}
 
 std::uint64_t meta_u64(const ViewReader& views, std::string_view name) {
   const std::optional<std::string> value = views.get(Table::kMeta, name);
@@ -127,9 +117,10 @@ class QueueMachineTest : public ::testing::Test {
 
 TEST_F(QueueMachineTest, PushAssignsDenseIdsAndIndexesDeliveries) {
   EXPECT_EQ(next_delivery_id(h_.views), 1u);
-  EXPECT_EQ(push(workflow_message("wf")), 1u);
-  EXPECT_EQ(push(task_message("t-1"), 50), 2u);
-  const Decision third = h_.apply(PushMessage{task_message("t-1"), 0});
+  EXPECT_EQ(push(start_workflow("wf")), 1u);
+  EXPECT_EQ(push(run_task("wf", "stage", "t-1"), 50), 2u);
+  const Decision third =
+      h_.apply(PushMessage{run_task("wf", "stage", "t-1"), 0});
   EXPECT_EQ(third.delivery_id, 3u);
   ASSERT_THAT(third.events, SizeIs(1));
   const MessagePushed& pushed = std::get<MessagePushed>(third.events[0]);
@@ -152,12 +143,12 @@ TEST_F(QueueMachineTest, PushAssignsDenseIdsAndIndexesDeliveries) {
   EXPECT_EQ(stored->attempts, 0);
   EXPECT_EQ(message_from_wire("RunTask",
                               nlohmann::json::from_cbor(stored->payload_cbor)),
-            Message{task_message("t-1")});
+            Message{run_task("wf", "stage", "t-1")});
   expect_consistent(h_.views);
 }
 
 TEST_F(QueueMachineTest, PushKeepsTheMessagesOwnMaxAttempts) {
-  StartWorkflow message = workflow_message("wf");
+  StartWorkflow message = start_workflow("wf");
   message.max_attempts = 1;
   push(message);
   EXPECT_EQ(find_queued_message(h_.views, 1)->max_attempts, 1);
@@ -167,10 +158,10 @@ TEST_F(QueueMachineTest, PushKeepsTheMessagesOwnMaxAttempts) {
 }
 
 TEST_F(QueueMachineTest, LeaseNextOrdersByDeliverAtThenId) {
-  push(workflow_message("a"), 20);
-  push(workflow_message("b"), 10);
-  push(workflow_message("c"), 10);
-  push(workflow_message("d"));
+  push(start_workflow("a"), 20);
+  push(start_workflow("b"), 10);
+  push(start_workflow("c"), 10);
+  push(start_workflow("d"));
   EXPECT_EQ(lease_id(), 4u);
   EXPECT_FALSE(lease_id());  // the others are not due
   h_.now_ms += 10;
@@ -192,7 +183,7 @@ TEST_F(QueueMachineTest, LeaseNextOrdersByDeliverAtThenId) {
 
 TEST_F(QueueMachineTest, NothingDeliverableAppendsNothing) {
   EXPECT_TRUE(lease().events.empty());
-  push(workflow_message("later"), 100);
+  push(start_workflow("later"), 100);
   const auto before = dump_all(h_.views);
   const Decision d = lease();
   EXPECT_TRUE(d.events.empty());
@@ -201,7 +192,7 @@ TEST_F(QueueMachineTest, NothingDeliverableAppendsNothing) {
 }
 
 TEST_F(QueueMachineTest, LeasesMoveBetweenTheOrderAndLeaseIndexes) {
-  push(workflow_message("wf"));
+  push(start_workflow("wf"));
   const std::int64_t pushed_at = h_.now_ms;
   ASSERT_EQ(lease_id(), 1u);
   EXPECT_FALSE(h_.views.get(Table::kQueueReady, ready_key(pushed_at, 1)));
@@ -236,7 +227,7 @@ TEST_F(QueueMachineTest, LeasesMoveBetweenTheOrderAndLeaseIndexes) {
 }
 
 TEST_F(QueueMachineTest, ExhaustedDeliveriesStayCountedUntilTheSweep) {
-  push(workflow_message("wf"));
+  push(start_workflow("wf"));
   for (int i = 0; i < kMaxAttempts; ++i) {
     ASSERT_TRUE(lease_id());
     h_.now_ms += kLease + 1;
@@ -245,7 +236,7 @@ TEST_F(QueueMachineTest, ExhaustedDeliveriesStayCountedUntilTheSweep) {
   h_.apply(RescheduleMessage{1, 0});
   EXPECT_FALSE(lease_id());
   EXPECT_EQ(queue_size(h_.views), 1u);
-  StartWorkflow own = workflow_message("own");
+  StartWorkflow own = start_workflow("own");
   own.max_attempts = 5;
   push(own);
   const Decision sweep = h_.apply(MoveExpiredToDeadLetters{kMaxAttempts});
@@ -262,7 +253,7 @@ TEST_F(QueueMachineTest, ExhaustedDeliveriesStayCountedUntilTheSweep) {
 }
 
 TEST_F(QueueMachineTest, AckRemovesTheDeliveryAndItsIndexes) {
-  push(task_message("t-1"));
+  push(run_task("wf", "stage", "t-1"));
   ASSERT_EQ(lease_id(), 1u);
   const Decision ack = h_.apply(AckMessage{1});
   ASSERT_THAT(ack.events, SizeIs(1));
@@ -274,11 +265,11 @@ TEST_F(QueueMachineTest, AckRemovesTheDeliveryAndItsIndexes) {
   EXPECT_EQ(queue_size(h_.views), 0u);
   EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-1"));
   EXPECT_EQ(next_delivery_id(h_.views), 2u);  // never reused
-  EXPECT_EQ(push(task_message("t-1")), 2u);
+  EXPECT_EQ(push(run_task("wf", "stage", "t-1")), 2u);
 }
 
 TEST_F(QueueMachineTest, UnknownDeliveriesAreNoOps) {
-  push(workflow_message("wf"));
+  push(start_workflow("wf"));
   const auto before = dump_all(h_.views);
   EXPECT_TRUE(h_.apply(AckMessage{9}).events.empty());
   EXPECT_TRUE(h_.apply(RescheduleMessage{9, 5}).events.empty());
@@ -305,10 +296,10 @@ TEST_F(QueueMachineTest, UnknownDeliveriesAreNoOps) {
 }
 
 TEST_F(QueueMachineTest, DeadLetterAndReplayKeepTheRecord) {
-  StartWorkflow own = workflow_message("wf");
+  StartWorkflow own = start_workflow("wf");
   own.max_attempts = 7;
   push(own);
-  push(task_message("t-1"));
+  push(run_task("wf", "stage", "t-1"));
   ASSERT_EQ(lease_id(), 1u);
   h_.now_ms += 3;
   const Decision move = h_.apply(MoveToDeadLetters{2, "boom"});
@@ -351,7 +342,8 @@ TEST_F(QueueMachineTest, DeadLetterAndReplayKeepTheRecord) {
 TEST_F(QueueMachineTest, ClearsCountAndEmptyClearsAppendNothing) {
   EXPECT_TRUE(h_.apply(ClearQueue{}).events.empty());
   EXPECT_TRUE(h_.apply(ClearDeadLetters{}).events.empty());
-  for (int i = 0; i < 4; ++i) push(task_message("t-" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i)
+    push(run_task("wf", "stage", "t-" + std::to_string(i)));
   h_.apply(MoveToDeadLetters{1, "x"});
   ASSERT_TRUE(lease_id());
   const Decision clear = h_.apply(ClearQueue{});
@@ -369,12 +361,12 @@ TEST_F(QueueMachineTest, ClearsCountAndEmptyClearsAppendNothing) {
 }
 
 TEST_F(QueueMachineTest, InvalidCommandsChangeNothing) {
-  push(workflow_message("wf"));
-  expect_invalid(PushMessage{workflow_message("wf"), -1}, "delay");
+  push(start_workflow("wf"));
+  expect_invalid(PushMessage{start_workflow("wf"), -1}, "delay");
   expect_invalid(
-      PushMessage{workflow_message(std::string(kMaxStringBytes + 1, 'x')), 0},
+      PushMessage{start_workflow(std::string(kMaxStringBytes + 1, 'x')), 0},
       "execution_id");
-  StartWorkflow zero = workflow_message("wf");
+  StartWorkflow zero = start_workflow("wf");
   zero.max_attempts = 0;
   expect_invalid(PushMessage{zero, 0}, "max_attempts");
   expect_invalid(LeaseNext{0, kMaxAttempts}, "lease duration");
@@ -389,7 +381,7 @@ TEST_F(QueueMachineTest, InvalidCommandsChangeNothing) {
 }
 
 TEST_F(QueueMachineTest, TimesSaturateInsteadOfOverflowing) {
-  push(workflow_message("wf"), std::numeric_limits<std::int64_t>::max());
+  push(start_workflow("wf"), std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(find_queued_message(h_.views, 1)->deliver_at,
             std::numeric_limits<std::int64_t>::max());
   EXPECT_FALSE(lease_id());
@@ -399,9 +391,9 @@ TEST_F(QueueMachineTest, TimesSaturateInsteadOfOverflowing) {
 
 TEST_F(QueueMachineTest, NextQueueDueTime) {
   EXPECT_FALSE(next_queue_due_time(h_.views, h_.now_ms));
-  push(workflow_message("now"));
+  push(start_workflow("now"));
   EXPECT_FALSE(next_queue_due_time(h_.views, h_.now_ms));  // due already
-  push(workflow_message("later"), 500);
+  push(start_workflow("later"), 500);
   EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms), h_.now_ms + 500);
   ASSERT_EQ(lease_id(), 1u);  // lease_until = now + kLease
   EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms), h_.now_ms + 500);
@@ -435,9 +427,9 @@ TEST_F(QueueMachineTest, RandomCommandsRebuildToIdenticalViews) {
       case 1:
       case 2: {
         Message message =
-            pick(2) == 0
-                ? Message{workflow_message("wf")}
-                : Message{task_message("t-" + std::to_string(pick(20)))};
+            pick(2) == 0 ? Message{start_workflow("wf")}
+                         : Message{run_task("wf", "stage",
+                                            "t-" + std::to_string(pick(20)))};
         if (pick(4) == 0) {
           message_common(message).max_attempts = static_cast<int>(1 + pick(4));
         }

@@ -21,10 +21,14 @@
 #include "wfstore/queue_processor.h"
 
 #include "tests/store/store_test_util.h"
+#include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
 namespace {
+
+using testing::run_task;
+using testing::start_stage;
 
 using std::chrono::milliseconds;
 using testing::TempDir;
@@ -39,23 +43,6 @@ bool wait_for(const std::function<bool()>& done,
     std::this_thread::sleep_for(milliseconds{5});
   }
   return done();
-}
-
-StartStage start_stage(const std::string& execution_id,
-                       const std::string& stage_id) {
-  StartStage m;
-  m.execution_id = execution_id;
-  m.stage_id = stage_id;
-  return m;
-}
-
-RunTask run_task(const std::string& execution_id, const std::string& task_id) {
-  RunTask m;
-  m.execution_id = execution_id;
-  m.stage_id = execution_id + ".s";
-  m.task_id = task_id;
-  m.task_type = "shell";
-  return m;
 }
 
 class ProcessorTest : public ::testing::Test {
@@ -279,7 +266,7 @@ TEST_F(ProcessorTest, HandlerExceptionReschedulesAfterRetryDelay) {
 TEST_F(ProcessorTest, HandlersByType) {
   open();
   const std::uint64_t a = queue().push(start_stage("w1", "w1.a"));
-  const std::uint64_t b = queue().push(run_task("w2", "w2.s.t0"));
+  const std::uint64_t b = queue().push(run_task("w2", "w2.s", "w2.s.t0"));
   QueueProcessor processor(store(), queue());
   std::vector<std::string> seen;
   processor.register_handler(
@@ -310,7 +297,7 @@ TEST_F(ProcessorTest, UnhandledTypeCyclesToDlq) {
   QueueOptions options;
   options.max_attempts = 2;
   open(options);
-  const std::uint64_t id = queue().push(run_task("w1", "w1.s.t0"));
+  const std::uint64_t id = queue().push(run_task("w1", "w1.s", "w1.s.t0"));
   QueueProcessorConfig config;
   config.retry_delay = milliseconds{0};
   config.dlq_check_interval = milliseconds{20};

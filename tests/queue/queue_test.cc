@@ -32,11 +32,16 @@
 #include "store/database_impl.h"
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 
 namespace wfstore {
 namespace {
+
+using testing::run_task;
+using testing::start_stage;
+using testing::start_workflow;
 
 using testing::FakeClock;
 using ::testing::HasSubstr;
@@ -47,29 +52,6 @@ using namespace std::chrono_literals;
 constexpr std::int64_t kNow = 1'717'243'200'000;
 constexpr std::int64_t kHourMs = 3'600'000;
 constexpr std::int64_t kLeaseMs = 60'000;
-
-StartWorkflow start_workflow(std::string execution_id) {
-  StartWorkflow message;
-  message.execution_id = std::move(execution_id);
-  message.execution_type = "PIPELINE";
-  return message;
-}
-
-StartStage start_stage(std::string execution_id, std::string stage_id) {
-  StartStage message;
-  message.execution_id = std::move(execution_id);
-  message.stage_id = std::move(stage_id);
-  return message;
-}
-
-RunTask run_task(std::string task_id) {
-  RunTask message;
-  message.execution_id = "wf-1";
-  message.stage_id = "stage-1";
-  message.task_id = std::move(task_id);
-  message.task_type = "shell";
-  return message;
-}
 
 // What bad input must leave unchanged: every view table and the log's size.
 struct StoreState {
@@ -296,7 +278,8 @@ TEST_F(QueueTest, Item53ExtendLockDefaultsToTheLeaseDuration) {
 }
 
 TEST_F(QueueTest, Item54HasPendingMessageForTaskIsAnExactMatch) {
-  const std::uint64_t id = queue().push(run_task("task-abc-123"), 1s);
+  const std::uint64_t id =
+      queue().push(run_task("wf-1", "stage-1", "task-abc-123"), 1s);
   queue().push(start_stage("wf-1", "task-abc-123"));
   EXPECT_TRUE(queue().has_pending_message_for_task("task-abc-123"));
   EXPECT_FALSE(queue().has_pending_message_for_task("task-abc"));

@@ -34,12 +34,16 @@
 
 #include "store/database_impl.h"
 #include "tests/store/store_test_util.h"
+#include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
 namespace {
+
+using testing::run_task;
+using testing::start_stage;
 
 using nlohmann::json;
 using ::testing::HasSubstr;
@@ -81,24 +85,6 @@ Workflow make_workflow(const std::string& id,
     workflow.stages.push_back(make_stage(id, ref));
   }
   return workflow;
-}
-
-StartStage start_stage(const std::string& workflow_id,
-                       const std::string& stage_id) {
-  StartStage message;
-  message.execution_id = workflow_id;
-  message.stage_id = stage_id;
-  return message;
-}
-
-RunTask run_task(const std::string& workflow_id, const std::string& stage_id,
-                 const std::string& task_id) {
-  RunTask message;
-  message.execution_id = workflow_id;
-  message.stage_id = stage_id;
-  message.task_id = task_id;
-  message.task_type = "shell";
-  return message;
 }
 
 // Every view table in order, and the log's size: equal before and after means

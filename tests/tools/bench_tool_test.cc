@@ -34,7 +34,8 @@ TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
   for (const char* phase : kPhases) {
     const std::regex line(std::string("(^|\n)phase=") + phase +
                           " n=[0-9]+ seconds=[0-9.]+ ops_per_sec=[0-9]+ "
-                          "bound=[1-9][0-9]* ratio=[0-9]+\\.[0-9]+\n");
+                          "bound=[1-9][0-9]* ratio=[0-9]+\\.[0-9]+ "
+                          "cpu_us_per_op=[0-9]+\\.[0-9]\n");
     EXPECT_TRUE(std::regex_search(run.output, line))
         << phase << " missing in:\n"
         << run.output;

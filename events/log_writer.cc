@@ -62,10 +62,15 @@ std::unique_ptr<Writer> Writer::open(const std::shared_ptr<FileSystem>& fs,
 
 void Writer::check_usable() const {
   if (poisoned_) {
+    std::string reason;
+    {
+      const std::scoped_lock lock(poison_mu_);
+      reason = poison_reason_;
+    }
     throw IOError(fmt::format(
         "log writer for {} is unusable after an earlier failure ({}); "
         "reopen it",
-        log_dir_.string(), poison_reason_));
+        log_dir_.string(), reason));
   }
   if (closed_)
     throw IOError(
@@ -101,46 +106,71 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
     }
     Hash hash{};
     const std::string payload =
-        encode_commit(first_lsn, event_count, timestamp_ms, durable_lsn_,
+        encode_commit(first_lsn, event_count, timestamp_ms, durable_lsn_.load(),
                       last_hash_, body, &hash);
     std::string framed;
     std::size_t block_offset = block_offset_;
     frame_record(payload, &block_offset, &framed);
     file_->append(framed);
     block_offset_ = block_offset;
-    last_lsn_ = first_lsn + event_count - 1;
+    last_lsn_.store(first_lsn + event_count - 1);
     last_hash_ = hash;
     return hash;
   } catch (const std::exception& e) {
-    poisoned_ = true;
-    poison_reason_ = e.what();
+    poison(e.what());
     throw;
   }
+}
+
+void Writer::poison(const char* reason) {
+  {
+    const std::scoped_lock lock(poison_mu_);
+    if (poisoned_) return;
+    poison_reason_ = reason;
+  }
+  poisoned_ = true;
 }
 
 void Writer::sync() {
   check_usable();
-  if (durable_lsn_ == last_lsn_) return;
+  const std::scoped_lock lock(sync_mu_);
+  sync_locked();
+}
+
+bool Writer::sync_concurrently() {
+  const std::scoped_lock lock(sync_mu_);
+  if (closed_) return false;
+  check_usable();
+  return sync_locked();
+}
+
+bool Writer::sync_locked() {
+  // Every byte of the commits up to `target` was written before last_lsn_ was
+  // stored, so this fdatasync covers them.
+  const std::uint64_t target = last_lsn_.load();
+  if (durable_lsn_.load() >= target) return false;
   try {
     file_->sync();
   } catch (const std::exception& e) {
-    poisoned_ = true;
-    poison_reason_ = e.what();
+    poison(e.what());
     throw;
   }
-  durable_lsn_ = last_lsn_;
+  durable_lsn_.store(target);
+  return true;
 }
 
 void Writer::close() {
+  const std::scoped_lock lock(sync_mu_);
   if (closed_) return;
   closed_ = true;
   if (file_) file_->close();
 }
 
 void Writer::roll() {
+  const std::scoped_lock lock(sync_mu_);
   file_->sync();  // Seal: the old segment is durable before the next header
                   // exists.
-  durable_lsn_ = last_lsn_;
+  durable_lsn_.store(last_lsn_.load());
   file_->close();
   create_segment(last_lsn_ + 1, segment_first_lsn_);
 }

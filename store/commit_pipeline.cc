@@ -29,6 +29,13 @@ std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
 
 // A commit with one of these events can make a waiting poll succeed.
+// Raises `value` to `to` unless it is already higher.
+void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
+  std::uint64_t seen = value.load();
+  while (seen < to && !value.compare_exchange_weak(seen, to)) {
+  }
+}
+
 bool makes_delivery_due(const EventPayload& payload) {
   return std::holds_alternative<MessagePushed>(payload) ||
          std::holds_alternative<MessageRescheduled>(payload) ||
@@ -306,7 +313,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     if (want_sync && writer_.durable_lsn() < writer_.last_lsn()) {
       fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
       writer_.sync();
-      durable_lsn_ = writer_.durable_lsn();
+      raise_to(durable_lsn_, writer_.durable_lsn());
     }
   } catch (const Error& e) {
     poison(e.what());
@@ -417,9 +424,14 @@ void CommitPipeline::syncer_loop() {
     if (stopping_) break;
     if (appended_lsn_.load() <= durable_lsn_.load() || poisoned_) continue;
     lock.unlock();
+    // Beside the leader, not through the commit queue: a buffered writer does
+    // not wait for this fdatasync.
     try {
-      commit({}, Durability::kSync);
+      if (writer_.sync_concurrently())
+        fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
+      raise_to(durable_lsn_, writer_.durable_lsn());
     } catch (const Error& e) {
+      poison(e.what());
       warn(fmt::format("background log sync failed: {}", e.what()));
     }
     lock.lock();

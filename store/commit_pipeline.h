@@ -2,7 +2,8 @@
 // LevelDB-style writer queue whose head leads a group of commits on its own
 // thread (one LMDB write transaction, one log record per commit, at most one
 // fdatasync and one LMDB commit per group), plus the background syncer of
-// buffered commits.
+// buffered commits, which fdatasyncs the log beside the leader
+// (log::Writer::sync_concurrently) instead of queueing behind commits.
 //
 // Thread-safety: commit(), sync(), stats() and the listener calls may be called
 // concurrently from any thread. stop() once, after every committer returned.

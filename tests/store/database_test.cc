@@ -6,7 +6,10 @@
 #include "wfstore/database.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -434,6 +437,67 @@ TEST_F(DatabaseTest, LogCutBelowDurableLsnIsCorruption) {
                                commits.back().offset);
   EXPECT_THAT([&] { open(); }, ThrowsMessage<CorruptionError>(HasSubstr(
                                    "below the views' durable lsn 3")));
+}
+
+// The background syncer fdatasyncs beside the commit queue: while its sync is
+// stuck, buffered commits still complete; once it finishes they are durable.
+TEST_F(DatabaseTest, BufferedCommitsDoNotWaitForTheBackgroundSync) {
+  auto fs = std::make_shared<testing::FaultFileSystem>();
+  DatabaseOptions o = options();
+  o.file_system = fs;
+  o.durability = Durability::kBuffered;
+  o.buffered_sync_interval = std::chrono::milliseconds(1);
+  auto db = Database::open(dir_.path(), o);
+  WorkflowStore& store = db->workflow_store();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool syncing = false;  // Guarded by mu.
+  bool release = false;  // Guarded by mu.
+  fs->set_sync_hook([&](const std::filesystem::path& path) {
+    if (path.extension() != ".log") return;
+    std::unique_lock lock(mu);
+    syncing = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
+  });
+  store.mark_message_processed("first");
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(
+        cv.wait_for(lock, std::chrono::seconds(30), [&] { return syncing; }));
+  }
+  // The syncer is inside its fdatasync; these commits must not queue behind
+  // it.
+  std::atomic<bool> committed{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 20; ++i)
+      store.mark_message_processed(fmt::format("m{}", i));
+    committed = true;
+  });
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!committed && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(committed.load());
+  {
+    std::scoped_lock lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  writer.join();
+  fs->set_sync_hook({});
+  const auto synced_by =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (db->stats().durable_lsn < 21 &&
+         std::chrono::steady_clock::now() < synced_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(db->stats().durable_lsn, 21u);
+  // Durable: a power cut keeps all of them.
+  fs->power_cut(testing::random_seed());
+  db.reset();
+  auto reopened = Database::open(dir_.path(), o);
+  EXPECT_TRUE(reopened->workflow_store().is_message_processed("first"));
+  EXPECT_TRUE(reopened->workflow_store().is_message_processed("m19"));
 }
 
 TEST_F(DatabaseTest, LostBufferedTailRebuildsWithWarning) {

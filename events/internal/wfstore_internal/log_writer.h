@@ -3,15 +3,19 @@
 // has no durability modes: the store's writer assigns LSNs, encodes the body
 // and decides when to sync.
 //
-// Thread-safety: none. One thread at a time (the store's group-commit leader)
-// calls a Writer; readers in any thread or process read the files while it
+// Thread-safety: one thread at a time (the store's group-commit leader) calls
+// a Writer, except that sync_concurrently(), durable_lsn(), last_lsn() and
+// poisoned() may be called from one other thread (the background syncer) at
+// the same time; readers in any thread or process read the files while it
 // appends.
 
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -70,20 +74,28 @@ class Writer {
   // writer (a retried fsync can falsely succeed).
   void sync();
 
+  // sync() for a second thread while the leader keeps appending: fdatasyncs
+  // the commits appended before the call (durable_lsn() rises to the
+  // last_lsn() it saw) without blocking append(); a segment roll, sync() or
+  // close() waits for it. A no-op when nothing is unsynced or the writer is
+  // closed. Returns whether it called fdatasync. Throws IOError; a failed sync
+  // poisons the writer.
+  bool sync_concurrently();
+
   // Closes the live segment without syncing. Idempotent; later appends throw
   // IOError. Throws IOError.
   void close();
 
   // LSN up to which everything is fdatasynced.
-  std::uint64_t durable_lsn() const { return durable_lsn_; }
+  std::uint64_t durable_lsn() const { return durable_lsn_.load(); }
   // Last LSN appended (0 for an empty log).
-  std::uint64_t last_lsn() const { return last_lsn_; }
+  std::uint64_t last_lsn() const { return last_lsn_.load(); }
   // Hash of the last commit appended (zeros for an empty log).
   const Hash& last_hash() const { return last_hash_; }
   // File name of the live segment.
   std::string segment() const { return segment_file_name(segment_first_lsn_); }
   // True after a failed write or sync: every later call throws IOError.
-  bool poisoned() const { return poisoned_; }
+  bool poisoned() const { return poisoned_.load(); }
 
   // Use open().
   Writer(PrivateTag, std::shared_ptr<FileSystem> fs,
@@ -93,6 +105,9 @@ class Writer {
  private:
   void check_usable() const;
   void roll();
+  // Returns whether it called fdatasync. REQUIRES: sync_mu_ held.
+  bool sync_locked();
+  void poison(const char* reason);
   void create_segment(std::uint64_t first_lsn, std::uint64_t prev_first_lsn);
 
   std::shared_ptr<FileSystem> fs_;
@@ -102,12 +117,15 @@ class Writer {
   std::unique_ptr<WritableFile> file_;
   std::uint64_t segment_first_lsn_ = 0;
   std::size_t block_offset_ = 0;
-  std::uint64_t durable_lsn_ = 0;
-  std::uint64_t last_lsn_ = 0;
+  // Held while file_ is synced, replaced or closed.
+  std::mutex sync_mu_;
+  std::atomic<std::uint64_t> durable_lsn_{0};  // Written under sync_mu_.
+  std::atomic<std::uint64_t> last_lsn_{0};     // Stored after the bytes.
   Hash last_hash_{};
-  bool poisoned_ = false;
-  bool closed_ = false;
-  std::string poison_reason_;
+  std::atomic<bool> poisoned_{false};
+  std::atomic<bool> closed_{false};
+  mutable std::mutex poison_mu_;
+  std::string poison_reason_;  // Guarded by poison_mu_.
 };
 
 }  // namespace wfstore::log

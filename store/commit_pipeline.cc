@@ -28,7 +28,6 @@ struct FoldFailed {};
 std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
 
-// A commit with one of these events can make a waiting poll succeed.
 // Raises `value` to `to` unless it is already higher.
 void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
   std::uint64_t seen = value.load();
@@ -36,6 +35,7 @@ void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
   }
 }
 
+// A commit with one of these events can make a waiting poll succeed.
 bool makes_delivery_due(const EventPayload& payload) {
   return std::holds_alternative<MessagePushed>(payload) ||
          std::holds_alternative<MessageRescheduled>(payload) ||

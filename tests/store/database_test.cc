@@ -367,6 +367,7 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
     }
   });
   const std::uint64_t syncs_before = db->stats().fdatasyncs;
+  const std::uint64_t groups_before = db->stats().groups;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -383,8 +384,15 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
   EXPECT_EQ(stats.commits, static_cast<std::uint64_t>(kCommits));
   EXPECT_EQ(stats.applied_lsn, static_cast<std::uint64_t>(kCommits));
   EXPECT_EQ(stats.durable_lsn, static_cast<std::uint64_t>(kCommits));
+  // A leader takes its group before it syncs; the threads that queue while the
+  // hook holds that sync form the next group. So groups alternate between
+  // nearly every thread and the few queued at the cut: about two syncs per
+  // round of kThreads commits (16 here, 17 seen under ASan). Four times fewer
+  // syncs than commits shows the batching without riding on that edge.
   EXPECT_LE(stats.fdatasyncs - syncs_before,
-            static_cast<std::uint64_t>(kCommits / 8));
+            static_cast<std::uint64_t>(kCommits / 4));
+  EXPECT_LE(stats.groups - groups_before,
+            static_cast<std::uint64_t>(kCommits / 4));
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kPerThread; ++i) {
       EXPECT_TRUE(store.is_message_processed(fmt::format("m-{}-{}", t, i)));

@@ -26,6 +26,13 @@ namespace wfstore {
 // Invariant: at least one of `cbor` (has_cbor) and `value` (decoded) is valid;
 // both are then the same value. Each flag is set once under `mu` and read with
 // acquire ordering, so const access is safe from many threads.
+//
+// Copies share one State (copy-on-write): a shared State is never changed
+// except by those idempotent first fills. `shared` is set when a second Json
+// takes the State and never cleared, so mutable_value() knows it must clone.
+// `leaked` is set once mutable_value() has handed out a reference into the
+// State; a copy of a leaked State is a deep copy, so writes through that
+// reference never reach another Json.
 // The implicit constructor is noexcept; nlohmann's null constructor only
 // asserts its invariant.
 // NOLINTNEXTLINE(bugprone-exception-escape)
@@ -35,6 +42,8 @@ struct Json::State {
   nlohmann::json value;
   std::atomic<bool> has_cbor{false};
   std::atomic<bool> decoded{false};
+  std::atomic<bool> shared{false};
+  bool leaked = false;  // only written by the sole owner
 };
 
 namespace {
@@ -272,32 +281,36 @@ void check_value(const nlohmann::json& root, std::string_view field) {
 
 }  // namespace
 
-Json::Json() : state_(std::make_unique<State>()) {
-  state_->value = nlohmann::json::object();
-  state_->decoded.store(true, std::memory_order_release);
-}
+Json::Json() = default;
 
-Json::Json(nlohmann::json value) : state_(std::make_unique<State>()) {
+Json::Json(nlohmann::json value) : state_(std::make_shared<State>()) {
   state_->value = std::move(value);
   state_->decoded.store(true, std::memory_order_release);
 }
 
-Json::Json(const Json& other) : state_(std::make_unique<State>()) {
-  if (!other.state_) {
-    state_->value = nlohmann::json::object();
-    state_->decoded.store(true, std::memory_order_release);
-    return;
-  }
-  const bool decoded = other.state_->decoded.load(std::memory_order_acquire);
-  const bool has_cbor = other.state_->has_cbor.load(std::memory_order_acquire);
+std::shared_ptr<Json::State> Json::deep_copy(const State& other) {
+  auto state = std::make_shared<State>();
+  const bool decoded = other.decoded.load(std::memory_order_acquire);
+  const bool has_cbor = other.has_cbor.load(std::memory_order_acquire);
   if (has_cbor) {
-    state_->cbor = other.state_->cbor;
-    state_->has_cbor.store(true, std::memory_order_release);
+    state->cbor = other.cbor;
+    state->has_cbor.store(true, std::memory_order_release);
   }
   if (decoded) {
-    state_->value = other.state_->value;
-    state_->decoded.store(true, std::memory_order_release);
+    state->value = other.value;
+    state->decoded.store(true, std::memory_order_release);
   }
+  return state;
+}
+
+Json::Json(const Json& other) {
+  if (!other.state_) return;
+  if (other.state_->leaked) {
+    state_ = deep_copy(*other.state_);
+    return;
+  }
+  other.state_->shared.store(true, std::memory_order_relaxed);
+  state_ = other.state_;
 }
 
 Json::Json(Json&& other) noexcept = default;
@@ -314,8 +327,7 @@ Json::~Json() = default;
 Json Json::from_cbor(std::string cbor, std::string_view field) {
   CborChecker(cbor, field).check();
   Json json;
-  json.state_->value = nullptr;
-  json.state_->decoded.store(false, std::memory_order_release);
+  json.state_ = std::make_shared<State>();
   json.state_->cbor = std::move(cbor);
   json.state_->has_cbor.store(true, std::memory_order_release);
   return json;
@@ -336,19 +348,30 @@ const nlohmann::json& Json::value() const {
 
 nlohmann::json& Json::mutable_value() {
   if (!state_) {
-    state_ = std::make_unique<State>();
+    state_ = std::make_shared<State>();
     state_->value = nlohmann::json::object();
     state_->decoded.store(true, std::memory_order_release);
+  } else {
+    // A shared State is cloned before the decode, so the other copies keep
+    // their bytes undecoded.
+    if (state_->shared.load(std::memory_order_relaxed)) {
+      state_ = deep_copy(*state_);
+    }
+    value();
   }
-  value();
+  // Sole owner from here on.
+  state_->leaked = true;
   state_->has_cbor.store(false, std::memory_order_release);
   state_->cbor.clear();
   state_->cbor.shrink_to_fit();
   return state_->value;
 }
 
-std::string Json::cbor() const {
-  if (!state_) return encode(empty_object());
+const std::string& Json::cbor() const {
+  if (!state_) {
+    static const std::string kEmptyObject = encode(empty_object());
+    return kEmptyObject;
+  }
   if (!state_->has_cbor.load(std::memory_order_acquire)) {
     std::scoped_lock lock(state_->mu);
     if (!state_->has_cbor.load(std::memory_order_relaxed)) {

@@ -69,7 +69,8 @@ TEST(JsonTest, FromCborIsNotDecodedUntilAccessed) {
   EXPECT_FALSE(j.is_decoded());
   EXPECT_EQ(j.value(), (json{{"a", {1, 2, 3}}}));
   EXPECT_TRUE(j.is_decoded());
-  EXPECT_FALSE(copy.is_decoded());
+  // A copy shares the bytes and so the one decode.
+  EXPECT_TRUE(copy.is_decoded());
 }
 
 // The address of the heap storage of value()["list"]: a second decode would
@@ -300,6 +301,58 @@ TEST(JsonTest, CopiesAreIndependent) {
   assigned = original;
   original.mutable_value()["b"] = 3;
   EXPECT_EQ(assigned.value(), (json{{"a", 1}}));
+}
+
+TEST(JsonTest, CopiesShareTheParsedValueUntilOneIsChanged) {
+  const Json original = json{{"list", {1, 2, 3}}};
+  const Json copy =
+      original;  // NOLINT(performance-unnecessary-copy-initialization)
+  // Copy-on-write: a copy holds the same parsed value, not a clone of it.
+  EXPECT_EQ(&copy.value(), &original.value());
+  EXPECT_EQ(&copy.cbor(), &original.cbor());
+  Json changed = original;
+  changed.mutable_value()["list"].push_back(4);
+  EXPECT_NE(&changed.value(), &original.value());
+  EXPECT_EQ(original.value(), (json{{"list", {1, 2, 3}}}));
+  EXPECT_EQ(copy.value(), (json{{"list", {1, 2, 3}}}));
+  EXPECT_EQ(copy.cbor(), encode(json{{"list", {1, 2, 3}}}));
+  EXPECT_EQ(changed.cbor(), encode(json{{"list", {1, 2, 3, 4}}}));
+}
+
+TEST(JsonTest, AReferenceFromMutableValueNeverReachesACopy) {
+  Json j = json{{"a", 1}};
+  json& ref = j.mutable_value();
+  const Json before = j;  // taken while `ref` is held
+  ref["a"] = 2;
+  EXPECT_EQ(before.value(), (json{{"a", 1}}));
+  EXPECT_EQ(j.value(), (json{{"a", 2}}));
+  const Json after = j;
+  ref["a"] = 3;
+  EXPECT_EQ(after.value(), (json{{"a", 2}}));
+  EXPECT_EQ(j.cbor(), encode(json{{"a", 3}}));
+}
+
+TEST(JsonTest, ConcurrentCopiesAndReadsOfSharedValues) {
+  const Json lazy = Json::from_cbor(encode(json{{"k", "v"}, {"n", 7}}));
+  const Json parsed = json{{"k", "w"}};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        Json a = lazy;
+        Json b = parsed;
+        EXPECT_EQ(a.value().at("n"), 7);
+        EXPECT_EQ(b.cbor(), encode(json{{"k", "w"}}));
+        if ((i + t) % 2 == 0) {
+          a.mutable_value()["n"] = i;
+          EXPECT_EQ(a.value().at("n"), i);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(lazy.value(), (json{{"k", "v"}, {"n", 7}}));
+  EXPECT_EQ(parsed.value(), (json{{"k", "w"}}));
 }
 
 TEST(JsonTest, MovedFromJsonIsUsable) {

@@ -6,6 +6,11 @@
 // reading a workflow does not pay for JSON nobody looks at. A value that was
 // never accessed re-encodes to exactly the bytes it was created from.
 //
+// Copies are cheap: they share the bytes and the parsed value until one of
+// them is changed through mutable_value(), which then takes a private copy
+// (copy-on-write). A copy taken after mutable_value() is a deep copy, so a
+// reference from mutable_value() only ever changes its own Json.
+//
 // Thread-safety: like a standard value type. Concurrent const access to one
 // Json (including the first, decoding access) is safe; any non-const access
 // requires external synchronization.
@@ -23,7 +28,7 @@ namespace wfstore {
 
 class Json {
  public:
-  // An empty JSON object, {}.
+  // An empty JSON object, {}. Allocates nothing.
   Json();
   // Holds `value` as parsed. Not validated here: entry points call
   // validate_json().
@@ -51,8 +56,9 @@ class Json {
   nlohmann::json& mutable_value();
 
   // The CBOR encoding: the original bytes if the value was never mutably
-  // accessed, otherwise a fresh encoding.
-  std::string cbor() const;
+  // accessed, otherwise a fresh encoding (made once, then kept). The
+  // reference is valid until the next non-const access.
+  const std::string& cbor() const;
 
   // True once the value has been decoded (or was constructed parsed).
   bool is_decoded() const noexcept;
@@ -63,7 +69,10 @@ class Json {
 
  private:
   struct State;
-  std::unique_ptr<State> state_;
+  // A private copy of `other`'s bytes and value.
+  static std::shared_ptr<State> deep_copy(const State& other);
+  // Null means {}. Shared between copies; see State in json.cc.
+  std::shared_ptr<State> state_;
 };
 
 // Throws InvalidArgumentError naming `field` if `value` is nested deeper than

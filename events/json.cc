@@ -9,8 +9,6 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <ostream>
-#include <streambuf>
 #include <utility>
 #include <vector>
 
@@ -57,33 +55,6 @@ std::string encode(const nlohmann::json& value) {
   std::string bytes;
   nlohmann::json::to_cbor(value, bytes);
   return bytes;
-}
-
-// A stream buffer that only counts what is written to it.
-class CountingBuffer : public std::streambuf {
- public:
-  std::size_t count() const { return count_; }
-
- protected:
-  int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) ++count_;
-    return traits_type::not_eof(c);
-  }
-  std::streamsize xsputn(const char* /*s*/, std::streamsize n) override {
-    count_ += static_cast<std::size_t>(n);
-    return n;
-  }
-
- private:
-  std::size_t count_ = 0;
-};
-
-// The size of the CBOR encoding of `value`, without materializing it.
-std::size_t encoded_size(const nlohmann::json& value) {
-  CountingBuffer buffer;
-  std::ostream out(&buffer);
-  nlohmann::json::to_cbor(value, out);
-  return buffer.count();
 }
 
 // One pass over a CBOR item: well-formed, within the limits, only the types
@@ -397,7 +368,9 @@ void validate_json(const Json& value, std::string_view field) {
   if (!value.is_decoded())
     return;  // Checked by from_cbor, and unchanged since.
   check_value(value.value(), field);
-  const std::size_t size = encoded_size(value.value());
+  // Encoding once here keeps the bytes in the value (and in the copies that
+  // share it), so the log and view writes that follow reuse them.
+  const std::size_t size = value.cbor().size();
   if (size > kMaxJsonBytes) {
     invalid(field,
             fmt::format("JSON value of {} bytes exceeds the limit of {} bytes",

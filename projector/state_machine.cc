@@ -193,7 +193,7 @@ Decision decide_store_stage(const StoreStage& command,
     decision.events.emplace_back(std::move(event));
     return decision;
   }
-  const StageExecution& current = stored->record.stage;
+  const StageExecution& current = stored->record->stage;
   if (current.version != stage.version || (phase && current.status != *phase)) {
     if (command.expected_phase) {
       throw ConcurrencyError(fmt::format(
@@ -246,7 +246,7 @@ Decision decide_remove_stage(const RemoveStage& command,
   const std::optional<FoundStage> stored = find_stage(views, command.stage_id);
   if (!stored) return decision;
   decision.events.emplace_back(
-      StageRemoved{stored->record.stage.execution_id, command.stage_id});
+      StageRemoved{stored->record->stage.execution_id, command.stage_id});
   return decision;
 }
 
@@ -357,7 +357,7 @@ Decision decide_acquire_claim_as_is(const AcquireClaim& command,
   if (held->stage_id == command.stage_id) return decision;
   if (command.steal_if_owner_terminal) {
     const std::optional<FoundStage> owner = find_stage(views, held->stage_id);
-    if (!owner || is_complete(owner->record.stage.status)) {
+    if (!owner || is_complete(owner->record->stage.status)) {
       decision.events.emplace_back(
           ClaimTransferred{command.execution_id, command.claim_key,
                            held->stage_id, command.stage_id, context.now_ms});
@@ -560,9 +560,9 @@ void fold_stage_added(const StageAdded& event, ViewStore& views) {
 }
 
 void fold_stage_updated(const StageUpdated& event, ViewStore& views) {
-  std::optional<FoundStage> found = find_stage(views, event.stage_id);
+  const std::optional<FoundStage> found = find_stage(views, event.stage_id);
   if (!found) return;
-  StageExecution& stage = found->record.stage;
+  StageExecution stage = found->record->stage;
   stage.version = event.version;
   stage.status = event.status;
   stage.context = event.context;
@@ -584,8 +584,8 @@ void fold_stage_updated(const StageUpdated& event, ViewStore& views) {
     }
   }
   views.put(Table::kStages, keys::encode_u64(found->surrogate),
-            records::encode_stage_record(stage, found->record.workflow,
-                                         found->record.position));
+            records::encode_stage_record(stage, found->record->workflow,
+                                         found->record->position));
 }
 
 void fold_stage_removed(const StageRemoved& event, ViewStore& views) {
@@ -593,7 +593,7 @@ void fold_stage_removed(const StageRemoved& event, ViewStore& views) {
   if (!found) return;
   views.del(Table::kStages, keys::encode_u64(found->surrogate));
   views.del(Table::kStageOrder,
-            keys::make_key({found->record.workflow, found->record.position}));
+            keys::make_key({found->record->workflow, found->record->position}));
 }
 
 void fold_processed(const MessageProcessed& event, std::uint64_t lsn,

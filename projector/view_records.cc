@@ -306,15 +306,39 @@ std::optional<WorkflowRecord> load_workflow_record(const ViewReader& views,
   return decode_workflow_record(*value);
 }
 
-std::optional<FoundStage> find_stage(const ViewReader& views,
-                                     std::string_view stage_id) {
+std::optional<StageBytes> lookup_stage_record(const ViewReader& views,
+                                              std::string_view stage_id) {
   const std::optional<std::uint64_t> surrogate =
       keys::lookup_id(views, stage_id);
   if (!surrogate) return std::nullopt;
-  const std::optional<std::string> value =
+  std::optional<std::string> value =
       views.get(Table::kStages, keys::encode_u64(*surrogate));
   if (!value) return std::nullopt;
-  return FoundStage{*surrogate, decode_stage_record(*value)};
+  return StageBytes{*surrogate, std::move(*value)};
+}
+
+std::optional<FoundStage> find_stage(const ViewReader& views,
+                                     std::string_view stage_id) {
+  const std::optional<StageBytes> found = lookup_stage_record(views, stage_id);
+  if (!found) return std::nullopt;
+  // Larger records are decoded each time rather than kept per thread.
+  constexpr std::size_t kMaxMemoBytes = 64 * 1024;
+  struct Memo {
+    std::string bytes;
+    std::shared_ptr<const StageRecord> record;
+  };
+  thread_local Memo memo;
+  if (memo.record && memo.bytes == found->value) {
+    return FoundStage{found->surrogate, memo.record};
+  }
+  auto record =
+      std::make_shared<const StageRecord>(decode_stage_record(found->value));
+  if (found->value.size() <= kMaxMemoBytes) {
+    memo.record.reset();  // a throwing assign below leaves no stale pair
+    memo.bytes = found->value;
+    memo.record = record;
+  }
+  return FoundStage{found->surrogate, std::move(record)};
 }
 
 }  // namespace wfstore::records

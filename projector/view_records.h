@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -176,9 +177,22 @@ DeadLetterRecord decode_dead_letter(std::string_view value);
 // the id or the record is absent. Throw CorruptionError for a bad record.
 std::optional<WorkflowRecord> load_workflow_record(const ViewReader& views,
                                                    std::uint64_t surrogate);
+// The surrogate and the stored bytes of stage `stage_id`'s record, for
+// readers that decode it once and keep it (decode_stage_record).
+struct StageBytes {
+  std::uint64_t surrogate = 0;
+  std::string value;
+};
+std::optional<StageBytes> lookup_stage_record(const ViewReader& views,
+                                              std::string_view stage_id);
+// find_stage shares the decoded record (never null) with a per-thread memo of
+// the last record it decoded, keyed by the record's bytes: a commit decides a
+// stage update and then folds it, reading the same bytes twice, and the second
+// read costs a compare instead of a decode. Decoding is a pure function of the
+// bytes, so the memo cannot be stale. Copy the record to change it.
 struct FoundStage {
   std::uint64_t surrogate = 0;
-  StageRecord record;
+  std::shared_ptr<const StageRecord> record;
 };
 std::optional<FoundStage> find_stage(const ViewReader& views,
                                      std::string_view stage_id);

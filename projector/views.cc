@@ -198,10 +198,10 @@ std::optional<Workflow> load_workflow(const ViewReader& views,
 
 std::optional<StageExecution> load_stage(const ViewReader& views,
                                          std::string_view stage_id) {
-  std::optional<records::FoundStage> found =
-      records::find_stage(views, stage_id);
+  const std::optional<records::StageBytes> found =
+      records::lookup_stage_record(views, stage_id);
   if (!found) return std::nullopt;
-  return std::move(found->record.stage);
+  return records::decode_stage_record(found->value).stage;
 }
 
 std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,

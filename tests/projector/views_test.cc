@@ -15,8 +15,11 @@
 
 #include "wfstore/errors.h"
 
+#include "projector/view_records.h"
 #include "tests/projector/state_machine_harness.h"
 #include "tests/testutil/sample_workflows.h"
+#include "wfstore_internal/keys.h"
+#include "wfstore_internal/memory_view_store.h"
 #include "wfstore_internal/stage_graph.h"
 
 namespace wfstore {
@@ -223,6 +226,49 @@ TEST(ViewsTest, EmptyViews) {
   EXPECT_FALSE(is_message_processed(views, "x"));
   EXPECT_THAT(processed_message_ids(views, std::nullopt), IsEmpty());
   EXPECT_THAT(pending_workflow_ids(views, WorkflowCriteria{}), IsEmpty());
+}
+
+// find_stage keeps the last record it decoded per thread, keyed by its bytes:
+// two stores holding the same stage id with other contents, and a record
+// rewritten in place, must each read back their own bytes.
+TEST(FindStageTest, TheDecodeMemoNeverAnswersForOtherBytes) {
+  StageExecution stage = testing::diamond_workflow("wf").stages.at(0);
+  stage.version = 0;
+  MemoryViewStore first;
+  MemoryViewStore second;
+  const std::uint64_t id_first = keys::intern_id(first, stage.id);
+  const std::uint64_t id_second = keys::intern_id(second, stage.id);
+  first.put(Table::kStages, keys::encode_u64(id_first),
+            records::encode_stage_record(stage, 7, 1));
+  stage.version = 5;
+  stage.outputs = nlohmann::json{{"second", true}};
+  second.put(Table::kStages, keys::encode_u64(id_second),
+             records::encode_stage_record(stage, 8, 2));
+  for (int round = 0; round < 2; ++round) {
+    const std::optional<records::FoundStage> a =
+        records::find_stage(first, stage.id);
+    const std::optional<records::FoundStage> b =
+        records::find_stage(second, stage.id);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->record->stage.version, 0);
+    EXPECT_EQ(a->record->workflow, 7u);
+    EXPECT_EQ(b->record->stage.version, 5);
+    EXPECT_EQ(b->record->workflow, 8u);
+    EXPECT_EQ(b->record->stage.outputs.value(),
+              (nlohmann::json{{"second", true}}));
+  }
+  // Read twice in a row (a memo hit), then rewritten: the new bytes win.
+  const std::optional<records::FoundStage> hit =
+      records::find_stage(second, stage.id);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->record->stage.version, 5);
+  stage.version = 6;
+  second.put(Table::kStages, keys::encode_u64(id_second),
+             records::encode_stage_record(stage, 8, 2));
+  EXPECT_EQ(records::find_stage(second, stage.id)->record->stage.version, 6);
+  // The record handed out before is unchanged.
+  EXPECT_EQ(hit->record->stage.version, 5);
+  EXPECT_FALSE(records::find_stage(second, "no-such-stage"));
 }
 
 }  // namespace

@@ -76,6 +76,9 @@ void OverlayViewStore::put(Table table, std::string_view key,
   } else {
     it->second = std::string(value);
   }
+  if (keep_journal_) {
+    journal_.push_back({table, std::string(key), std::string(value)});
+  }
 }
 
 void OverlayViewStore::del(Table table, std::string_view key) {
@@ -87,6 +90,7 @@ void OverlayViewStore::del(Table table, std::string_view key) {
   } else {
     it->second.reset();
   }
+  if (keep_journal_) journal_.push_back({table, std::string(key), {}});
 }
 
 std::size_t OverlayViewStore::pending_count() const {
@@ -97,6 +101,18 @@ std::size_t OverlayViewStore::pending_count() const {
 
 void OverlayViewStore::clear() {
   for (Pending& pending : pending_) pending.clear();
+  journal_.clear();
+}
+
+void replay_journal(const std::vector<OverlayViewStore::Write>& journal,
+                    ViewStore& target) {
+  for (const OverlayViewStore::Write& write : journal) {
+    if (write.value) {
+      target.put(write.table, write.key, *write.value);
+    } else {
+      target.del(write.table, write.key);
+    }
+  }
 }
 
 }  // namespace wfstore

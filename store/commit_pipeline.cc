@@ -72,6 +72,11 @@ struct CommitPipeline::Request {
   std::vector<Event> events;
   std::string body;
   std::uint64_t first_lsn = 0;
+  // A request of several commands is folded while it is decided (each command
+  // sees the ones before it); `writes` keeps that fold's view writes in order,
+  // and the leader applies them instead of folding the events again.
+  bool prefolded = false;
+  std::vector<OverlayViewStore::Write> writes;
   std::exception_ptr error;
   bool fold_failed = false;
   bool done = false;  // Guarded by mu_.
@@ -81,6 +86,8 @@ struct CommitPipeline::Request {
     decisions.clear();
     events.clear();
     body.clear();
+    prefolded = false;
+    writes.clear();
     first_lsn = 0;
     if (!fold_failed) error = nullptr;
   }
@@ -190,12 +197,14 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
       request.decisions.push_back(
           decide(request.commands.front(), views, context));
     } else {
-      OverlayViewStore overlay(views);
+      OverlayViewStore overlay(views, /*keep_journal=*/true);
       std::uint64_t lsn = first_lsn;
       for (const Command& command : request.commands) {
         request.decisions.push_back(
             decide_and_fold(command, overlay, context, first_lsn, lsn));
       }
+      request.writes = overlay.take_journal();
+      request.prefolded = true;
     }
     std::vector<EventPayload> payloads;
     for (const Decision& decision : request.decisions) {
@@ -280,7 +289,12 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
         if (r->sync_only || r->fold_failed) continue;
         if (!decide_request(*r, cs, timestamp_ms, next_lsn)) continue;
         failing = r;
-        for (const Event& event : r->events) fold(event, cs);
+        if (r->prefolded) {
+          replay_journal(r->writes, cs);
+          r->writes.clear();
+        } else {
+          for (const Event& event : r->events) fold(event, cs);
+        }
         failing = nullptr;
         next_lsn += r->events.size();
         appended.push_back(r);

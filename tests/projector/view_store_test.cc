@@ -385,6 +385,47 @@ TEST(OverlayRandomTest, MergedScansEqualTheWritesAppliedToACopy) {
   }
 }
 
+TEST(OverlayJournalTest, ReplayGivesTheSameViewsAndChecksumAsTheWrites) {
+  const std::uint32_t seed = testing::random_seed();
+  std::mt19937 rng(seed);
+  const Table tables[] = {Table::kClaims, Table::kStages};
+  MemoryViewStore base;
+  for (int i = 0; i < 20; ++i) {
+    base.put(tables[i % 2], std::string(1, "abcdef"[rng() % 6]), "base");
+  }
+  MemoryViewStore direct_inner = base;
+  MemoryViewStore replayed_inner = base;
+  ChecksumViewStore direct(direct_inner);
+  OverlayViewStore overlay(base, /*keep_journal=*/true);
+  OverlayViewStore silent(base);
+  for (int i = 0; i < 80; ++i) {
+    const Table table = tables[rng() % 2];
+    const std::string key(1, "abcdef"[rng() % 6]);
+    if (rng() % 3 == 0) {  // also deletes of absent keys
+      direct.del(table, key);
+      overlay.del(table, key);
+      silent.del(table, key);
+    } else {
+      direct.put(table, key, std::to_string(i));
+      overlay.put(table, key, std::to_string(i));
+      silent.put(table, key, std::to_string(i));
+    }
+  }
+  EXPECT_TRUE(silent.take_journal().empty());
+  const std::vector<OverlayViewStore::Write> journal = overlay.take_journal();
+  EXPECT_EQ(journal.size(), 80u);
+  EXPECT_TRUE(overlay.take_journal().empty());
+  ChecksumViewStore replayed(replayed_inner);
+  replay_journal(journal, replayed);
+  EXPECT_EQ(to_hex(replayed.checksum()), to_hex(direct.checksum()))
+      << "seed " << seed;
+  for (const Table table : tables) {
+    EXPECT_EQ(dump_table(replayed_inner, table),
+              dump_table(direct_inner, table))
+        << "seed " << seed;
+  }
+}
+
 TEST_F(OverlayTest, WorksOverAnLmdbSnapshot) {
   testing::TempDir dir;
   auto views =

@@ -8,6 +8,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "wfstore_internal/view_store.h"
 
@@ -21,7 +23,18 @@ namespace wfstore {
 // while the overlay is read (a snapshot).
 class OverlayViewStore final : public ViewStore {
  public:
-  explicit OverlayViewStore(const ViewReader& base) : base_(base) {}
+  // One put (value set) or del (value nullopt) as the journal keeps it.
+  struct Write {
+    Table table;
+    std::string key;
+    std::optional<std::string> value;
+  };
+
+  // With `keep_journal`, every put and del is also kept in call order, so
+  // that replay_journal() can give another store the exact write sequence
+  // (the view checksum depends on it) without running the folds again.
+  explicit OverlayViewStore(const ViewReader& base, bool keep_journal = false)
+      : base_(base), keep_journal_(keep_journal) {}
 
   std::optional<std::string> get(Table table,
                                  std::string_view key) const override;
@@ -32,8 +45,11 @@ class OverlayViewStore final : public ViewStore {
 
   // Number of pending puts and deletes (one per key).
   std::size_t pending_count() const;
-  // Forgets every pending write.
+  // Forgets every pending write (and the journal).
   void clear();
+  // The writes so far in call order (empty without keep_journal); leaves the
+  // journal empty.
+  std::vector<Write> take_journal() { return std::move(journal_); }
 
  private:
   using Pending =
@@ -41,6 +57,13 @@ class OverlayViewStore final : public ViewStore {
 
   const ViewReader& base_;
   std::array<Pending, kTableCount> pending_;  // nullopt: deleted.
+  bool keep_journal_ = false;
+  std::vector<Write> journal_;
 };
+
+// Applies `journal`'s writes to `target` in order. Throws what target's put and
+// del throw; a failure leaves the earlier writes applied.
+void replay_journal(const std::vector<OverlayViewStore::Write>& journal,
+                    ViewStore& target);
 
 }  // namespace wfstore

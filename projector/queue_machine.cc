@@ -135,14 +135,15 @@ void bump_next_delivery(ViewStore& views, std::uint64_t delivery_id) {
   }
 }
 
+// Adds the delivery (unleased) and its index entries, `record.task_id`'s
+// among them; a delivery already present is left alone.
 void insert_delivery(ViewStore& views, std::uint64_t delivery,
-                     const records::QueueRecord& record,
-                     const std::string& task_id) {
+                     const records::QueueRecord& record) {
   const std::string key = keys::encode_u64(delivery);
   if (views.get(Table::kQueueMessages, key)) return;
   views.put(Table::kQueueReady, ready_key(record.deliver_at, delivery), "");
-  if (!task_id.empty()) {
-    views.put(Table::kQueueTaskIndex, task_key(task_id, delivery), "");
+  if (!record.task_id.empty()) {
+    views.put(Table::kQueueTaskIndex, task_key(record.task_id, delivery), "");
   }
   put_record(views, delivery, record);
   add_counter(views, kMetaQueueSize, 1);
@@ -153,10 +154,8 @@ void insert_delivery(ViewStore& views, std::uint64_t delivery,
 void remove_delivery(ViewStore& views, std::uint64_t delivery,
                      const records::QueueRecord& record) {
   unschedule(views, delivery, record);
-  const std::string task_id =
-      payload_task_id(Json::from_cbor(record.payload_cbor, "payload"));
-  if (!task_id.empty()) {
-    views.del(Table::kQueueTaskIndex, task_key(task_id, delivery));
+  if (!record.task_id.empty()) {
+    views.del(Table::kQueueTaskIndex, task_key(record.task_id, delivery));
   }
   views.del(Table::kQueueMessages, keys::encode_u64(delivery));
   add_counter(views, kMetaQueueSize, -1);
@@ -389,10 +388,10 @@ void fold(const EventPayload& payload, ViewStore& views) {
   std::visit(
       Overloaded{
           [&](const MessagePushed& e) {
-            insert_delivery(views, e.delivery_id,
-                            {e.execution_id, e.message_type, e.payload.cbor(),
-                             e.deliver_at, e.max_attempts, 0, std::nullopt},
-                            payload_task_id(e.payload));
+            insert_delivery(
+                views, e.delivery_id,
+                {e.execution_id, e.message_type, e.payload.cbor(), e.deliver_at,
+                 e.max_attempts, 0, std::nullopt, payload_task_id(e.payload)});
           },
           [&](const MessageLeased& e) {
             std::optional<records::QueueRecord> record =
@@ -443,13 +442,14 @@ void fold(const EventPayload& payload, ViewStore& views) {
                 records::decode_dead_letter(*value);
             views.del(Table::kDeadLetters, key);
             add_counter(views, kMetaDlqSize, -1);
-            Json payload_json = Json::from_cbor(letter.payload_cbor, "payload");
-            const std::string task_id = payload_task_id(payload_json);
-            insert_delivery(views, e.new_delivery_id,
-                            {letter.execution_id, letter.message_type,
-                             std::move(letter.payload_cbor), e.deliver_at,
-                             letter.max_attempts, 0, std::nullopt},
-                            task_id);
+            // Dead letters keep no task id: replays are rare, decode it.
+            std::string task_id = payload_task_id(
+                Json::from_cbor(letter.payload_cbor, "payload"));
+            insert_delivery(
+                views, e.new_delivery_id,
+                {letter.execution_id, letter.message_type,
+                 std::move(letter.payload_cbor), e.deliver_at,
+                 letter.max_attempts, 0, std::nullopt, std::move(task_id)});
           },
           [&](const QueueCleared&) {
             clear_table(views, Table::kQueueMessages);

@@ -255,6 +255,7 @@ std::string encode_queue(const QueueRecord& record) {
   w.opt_i64(record.max_attempts);
   w.i64(record.attempts);
   w.opt_i64(record.lease_until);
+  w.str(record.task_id);
   return w.take();
 }
 
@@ -268,6 +269,7 @@ QueueRecord decode_queue(std::string_view value) {
   record.max_attempts = r.opt_i64();
   record.attempts = r.i64();
   record.lease_until = r.opt_i64();
+  record.task_id = std::string(r.str());
   r.expect_end();
   return record;
 }

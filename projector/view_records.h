@@ -145,7 +145,8 @@ ClaimRecord decode_claim(std::string_view value);
 
 // kQueueMessages key delivery:u64, value execution_id:str message_type:str
 // payload:str (CBOR) deliver_at:i64 max_attempts:opt<i64> attempts:i64
-// lease_until:opt<i64>.
+// lease_until:opt<i64> task_id:str (the payload's task_id, "" when it has
+// none: the delivery's key in kQueueTaskIndex without decoding the payload).
 struct QueueRecord {
   std::string execution_id;
   std::string message_type;
@@ -154,6 +155,7 @@ struct QueueRecord {
   std::optional<std::int64_t> max_attempts;
   std::int64_t attempts = 0;
   std::optional<std::int64_t> lease_until;
+  std::string task_id;
 };
 std::string encode_queue(const QueueRecord& record);
 QueueRecord decode_queue(std::string_view value);

@@ -206,29 +206,27 @@ std::optional<StageExecution> load_stage(const ViewReader& views,
 
 std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
                                               std::string_view stage_id) {
-  const std::optional<std::uint64_t> surrogate =
-      keys::lookup_id(views, stage_id);
-  if (!surrogate) return std::nullopt;
-  const std::optional<std::string> value =
-      views.get(Table::kStages, keys::encode_u64(*surrogate));
-  if (!value) return std::nullopt;
-  records::StageRecord record = records::decode_stage_record(*value);
-  const std::optional<std::string> wf_value =
-      views.get(Table::kWorkflows, keys::encode_u64(record.workflow));
-  if (!wf_value) {
+  std::optional<records::FoundStage> found =
+      records::find_stage(views, stage_id);
+  if (!found) return std::nullopt;
+  const std::uint64_t surrogate = found->surrogate;
+  records::StageRecord& record = found->record;
+  std::optional<records::WorkflowRecord> workflow =
+      records::load_workflow_record(views, record.workflow);
+  if (!workflow) {
     throw CorruptionError(fmt::format(
         "views table stages: stage {} names a missing workflow", stage_id));
   }
   StageInWorkflow result;
-  result.execution = records::decode_workflow_record(*wf_value).summary;
+  result.execution = std::move(workflow->summary);
   const std::set<std::string>& requisites =
       record.stage.requisite_stage_ref_ids;
   std::vector<std::uint64_t> upstream;
   std::vector<std::uint64_t> children;
   for_each_stage_entry(
       views, record.workflow, [&](const records::StageOrderEntry& entry) {
-        if (entry.stage == *surrogate) return;
-        if (entry.parent == *surrogate) {
+        if (entry.stage == surrogate) return;
+        if (entry.parent == surrogate) {
           children.push_back(entry.stage);
         } else if (requisites.count(std::string(entry.ref_id)) != 0) {
           upstream.push_back(entry.stage);

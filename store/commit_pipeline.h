@@ -46,8 +46,10 @@ inline constexpr std::string_view kMetaSchemaVersion = "view_schema_version";
 inline constexpr std::string_view kMetaBootId = "boot_id";
 inline constexpr std::string_view kMetaCleanClose = "clean_close";
 
-// One schema version for every view; a mismatch rebuilds them all.
-inline constexpr std::uint64_t kViewSchemaVersion = 1;
+// One schema version for every view; a mismatch rebuilds them all. Bump it
+// with every change to a view's keys or values. 2: queue records end with the
+// payload's task id.
+inline constexpr std::uint64_t kViewSchemaVersion = 2;
 
 // The outcome of one commit.
 struct CommitResult {

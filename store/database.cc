@@ -46,17 +46,12 @@ std::string rebuild_reason(const ViewReader& views, std::uint64_t log_end,
                     "were lost",
                     dir, log_end, *durable));
   }
-  const std::optional<std::uint64_t> schema =
-      meta_u64(views, kMetaSchemaVersion);
+  if (std::string mismatch = schema_mismatch(views); !mismatch.empty()) {
+    return mismatch;
+  }
+  // New views (no schema version, nothing folded) need no rebuild.
+  if (!meta_u64(views, kMetaSchemaVersion)) return {};
   const std::uint64_t applied = meta_u64(views, kMetaAppliedLsn).value_or(0);
-  if (!schema) {
-    if (applied == 0) return {};
-    return "the views have no schema version";
-  }
-  if (*schema != kViewSchemaVersion) {
-    return fmt::format("view schema version {} differs from this build's {}",
-                       *schema, kViewSchemaVersion);
-  }
   if (log_end < applied) {
     return fmt::format(
         "the log ends at lsn {} below the views' applied lsn {} (a lost "

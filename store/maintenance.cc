@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <string>
 #include <utility>
 
 #include <fmt/format.h>
@@ -118,6 +119,9 @@ ViewsVerifyReport verify_store_views(const std::filesystem::path& dir) {
   ViewsVerifyReport report;
   report.applied_lsn = applied_lsn(snapshot);
   report.checksum = to_hex(read_checksum(snapshot));
+  if (std::string mismatch = schema_mismatch(snapshot); !mismatch.empty()) {
+    report.differences.push_back(mismatch);
+  }
   MemoryViewStore rebuilt;
   const FoldProgress progress =
       fold_log_into(rebuilt, fs, store.log_dir(), store.id(), FoldProgress{},

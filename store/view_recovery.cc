@@ -81,6 +81,20 @@ FoldProgress read_progress(const ViewReader& views) {
   return progress;
 }
 
+std::string schema_mismatch(const ViewReader& views) {
+  const std::optional<std::uint64_t> schema =
+      meta_u64(views, kMetaSchemaVersion);
+  if (!schema) {
+    if (meta_u64(views, kMetaAppliedLsn).value_or(0) == 0) return {};
+    return "the views have no schema version";
+  }
+  if (*schema != kViewSchemaVersion) {
+    return fmt::format("view schema version {} differs from this build's {}",
+                       *schema, kViewSchemaVersion);
+  }
+  return {};
+}
+
 FoldProgress fold_log_into(ViewStore& views, std::shared_ptr<FileSystem> fs,
                            const std::filesystem::path& log_dir,
                            const StoreId& store_id, FoldProgress start,

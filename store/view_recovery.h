@@ -62,4 +62,10 @@ FoldProgress rebuild_views(LmdbViews& views, std::shared_ptr<FileSystem> fs,
 // The progress recorded in `views`' meta.
 FoldProgress read_progress(const ViewReader& views);
 
+// Why `views` are not of this build's kViewSchemaVersion ("view schema
+// version 1 differs from this build's 2", or "the views have no schema
+// version" when they hold folded events), or empty when they are (or are
+// empty). Throws CorruptionError for a malformed meta value.
+std::string schema_mismatch(const ViewReader& views);
+
 }  // namespace wfstore

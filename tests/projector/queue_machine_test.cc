@@ -1,7 +1,8 @@
 // Unit tests of the queue's decide() and fold() over the memory view store
 // (DESIGN.md "Queue", spec §4.3-4.4): delivery ids, the order, lease and task
-// indexes, the meta counters, errors that change nothing, next_queue_due_time,
-// and rebuild equivalence of a long random command sequence.
+// indexes, the queue record encoding, the meta counters, errors that change
+// nothing, next_queue_due_time, and rebuild equivalence of a long random
+// command sequence.
 
 #include "projector/queue_machine.h"
 
@@ -22,6 +23,7 @@
 #include "wfstore/limits.h"
 #include "wfstore/message.h"
 
+#include "projector/view_records.h"
 #include "tests/projector/state_machine_harness.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
@@ -336,6 +338,85 @@ TEST_F(QueueMachineTest, DeadLetterAndReplayKeepTheRecord) {
   h_.apply(ReplayDeadLetter{1});
   EXPECT_EQ(find_queued_message(h_.views, 4)->max_attempts, 7);
   EXPECT_EQ(next_delivery_id(h_.views), 5u);
+  expect_consistent(h_.views);
+}
+
+// The stored record of delivery `id` (it must exist).
+records::QueueRecord stored_record(const ViewReader& views, std::uint64_t id) {
+  return records::decode_queue(
+      views.get(Table::kQueueMessages, keys::encode_u64(id)).value());
+}
+
+TEST(QueueRecordTest, EveryFieldRoundTripsAndTheTaskIdEndsTheRecord) {
+  records::QueueRecord record{
+      "wf", "RunTask", std::string("\xa1\x00", 2), -5, 7, 3, 42, "t-1"};
+  const std::string bytes = records::encode_queue(record);
+  const records::QueueRecord back = records::decode_queue(bytes);
+  EXPECT_EQ(back.execution_id, "wf");
+  EXPECT_EQ(back.message_type, "RunTask");
+  EXPECT_EQ(back.payload_cbor, record.payload_cbor);
+  EXPECT_EQ(back.deliver_at, -5);
+  EXPECT_EQ(back.max_attempts, 7);
+  EXPECT_EQ(back.attempts, 3);
+  EXPECT_EQ(back.lease_until, 42);
+  EXPECT_EQ(back.task_id, "t-1");
+  // The task id is the last field: u32be length, bytes.
+  EXPECT_EQ(bytes.substr(bytes.size() - 7), std::string("\0\0\0\3t-1", 7));
+
+  record.max_attempts.reset();
+  record.lease_until.reset();
+  record.task_id.clear();
+  const std::string plain = records::encode_queue(record);
+  const records::QueueRecord plain_back = records::decode_queue(plain);
+  EXPECT_FALSE(plain_back.max_attempts);
+  EXPECT_FALSE(plain_back.lease_until);
+  EXPECT_EQ(plain_back.task_id, "");
+  // A record of view schema 1 (no task id) is no record of this schema: the
+  // views are rebuilt when their schema version differs, never read as is.
+  EXPECT_THAT([&] { records::decode_queue(plain.substr(0, plain.size() - 4)); },
+              ThrowsMessage<CorruptionError>(HasSubstr("queue_messages")));
+  EXPECT_THROW(records::decode_queue(plain + "x"), CorruptionError);
+}
+
+TEST_F(QueueMachineTest, RecordsCarryThePayloadsTaskId) {
+  push(run_task("wf", "stage", "t-1"));
+  push(start_workflow("wf"));
+  EXPECT_EQ(stored_record(h_.views, 1).task_id, "t-1");
+  EXPECT_EQ(stored_record(h_.views, 2).task_id, "");
+  // Leases, reschedules and extensions rewrite the record and keep it.
+  ASSERT_EQ(lease_id(), 1u);
+  EXPECT_EQ(stored_record(h_.views, 1).task_id, "t-1");
+  h_.apply(ExtendLease{1, 5});
+  h_.apply(RescheduleMessage{1, 0});
+  EXPECT_EQ(stored_record(h_.views, 1).task_id, "t-1");
+  expect_consistent(h_.views);
+}
+
+// A replayed dead letter gets its task id back (dead letters keep none), so
+// that acking or dead-lettering the replay removes its task index entry.
+TEST_F(QueueMachineTest,
+       ReplayedDeliveriesLeaveTheTaskIndexOnAckAndDeadLetter) {
+  push(run_task("wf", "stage", "t-1"));
+  push(run_task("wf", "stage", "t-2"));
+  h_.apply(MoveToDeadLetters{1, "boom"});
+  h_.apply(MoveToDeadLetters{2, "boom"});
+  EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-1"));
+  EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-2"));
+  ASSERT_TRUE(h_.apply(ReplayDeadLetter{1}).result);
+  ASSERT_TRUE(h_.apply(ReplayDeadLetter{2}).result);
+  EXPECT_EQ(stored_record(h_.views, 3).task_id, "t-1");
+  EXPECT_EQ(stored_record(h_.views, 4).task_id, "t-2");
+  EXPECT_TRUE(has_pending_message_for_task(h_.views, "t-1"));
+  EXPECT_TRUE(has_pending_message_for_task(h_.views, "t-2"));
+  EXPECT_EQ(rows(h_.views, Table::kQueueTaskIndex), 2u);
+
+  ASSERT_EQ(lease_id(), 3u);
+  h_.apply(AckMessage{3});
+  EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-1"));
+  EXPECT_TRUE(has_pending_message_for_task(h_.views, "t-2"));
+  h_.apply(MoveToDeadLetters{4, "again"});
+  EXPECT_FALSE(has_pending_message_for_task(h_.views, "t-2"));
+  EXPECT_EQ(rows(h_.views, Table::kQueueTaskIndex), 0u);
   expect_consistent(h_.views);
 }
 

@@ -30,6 +30,7 @@
 
 #include "projector/view_records.h"
 #include "store/database_impl.h"
+#include "store/view_recovery.h"
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_messages.h"
@@ -775,6 +776,64 @@ TEST_F(QueueTest, UnparseablePayloadIsDeadLetteredAtPoll) {
             "Deserialization failed for message type: NoSuchType");
   EXPECT_EQ(letters[0].attempts, 1);
   EXPECT_EQ(letters[0].message, Message{});
+}
+
+// Views written by a build of view schema 1, whose queue records had no task
+// id, are rebuilt from the log when this build opens the store as its writer
+// (and refused by a read-only open); the rebuilt records carry the task id, so
+// acks and dead-letter moves remove the task index entries.
+TEST_F(QueueTest, ViewsOfSchemaVersion1AreRebuiltOnOpen) {
+  const std::uint64_t first = queue().push(run_task("wf-1", "s-1", "t-1"));
+  queue().push(start_workflow("wf-2"));
+  const std::uint64_t third = queue().push(run_task("wf-1", "s-1", "t-2"));
+  ASSERT_EQ(queue().poll_one()->id, first);
+  const testing::TableDump before = testing::dump_all(db(), false);
+  database_impl(db()).views().write([&](LmdbViews::WriteTxn& txn) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    txn.scan(Table::kQueueMessages, "", "",
+             [&](std::string_view key, std::string_view value) {
+               rows.emplace_back(key, value);
+               return true;
+             });
+    ASSERT_THAT(rows, SizeIs(3));
+    for (const auto& [key, value] : rows) {
+      // Schema 1 ended at lease_until: drop the u32be size and the task id.
+      const std::size_t task_bytes =
+          records::decode_queue(value).task_id.size();
+      txn.put(Table::kQueueMessages, key,
+              value.substr(0, value.size() - 4 - task_bytes));
+    }
+    txn.put(Table::kMeta, kMetaSchemaVersion, keys::encode_u64(1));
+  });
+  queue_.reset();
+  db_->close();
+  db_.reset();
+
+  DatabaseOptions options = options_;
+  options.logger = warnings_.logger();
+  const std::string reason =
+      "view schema version 1 differs from this build's " +
+      std::to_string(kViewSchemaVersion);
+  EXPECT_THAT([&] { Database::open_read_only(dir_.path(), options); },
+              ::testing::ThrowsMessage<CorruptionError>(HasSubstr(reason)));
+  open();
+  EXPECT_EQ(warnings_containing("rebuilding the views from the log: " + reason),
+            1u)
+      << ::testing::PrintToString(warnings_.messages());
+  EXPECT_EQ(testing::dump_all(db(), false), before);
+  EXPECT_EQ(
+      meta_u64(database_impl(db()).views().begin_read(), kMetaSchemaVersion),
+      kViewSchemaVersion);
+  EXPECT_TRUE(queue().has_pending_message_for_task("t-1"));
+  queue().ack(first);
+  EXPECT_FALSE(queue().has_pending_message_for_task("t-1"));
+  EXPECT_TRUE(queue().has_pending_message_for_task("t-2"));
+  queue().move_to_dlq(third, "boom");
+  EXPECT_FALSE(queue().has_pending_message_for_task("t-2"));
+  EXPECT_EQ(queue().size(), 1u);
+  // A reopen of the rebuilt views rebuilds nothing.
+  reopen();
+  EXPECT_EQ(warnings_containing("rebuilding"), 1u);
 }
 
 TEST_F(QueueTest, LeasesAndAcksUseTheLeaseDurability) {

@@ -10,14 +10,17 @@
 #include "wfstore/database.h"
 #include "wfstore/maintenance.h"
 
+#include "store/commit_pipeline.h"
 #include "tests/testutil/run_tool.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/keys.h"
 #include "wfstore_internal/lmdb_views.h"
 
 namespace wfstore {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using wfstore::testing::run_tool;
 using wfstore::testing::ToolRun;
@@ -55,6 +58,36 @@ TEST(RebuildVerifyToolTest,
   EXPECT_EQ(again.status, 0) << again.output;
   auto db = Database::open(dir);
   EXPECT_TRUE(db->workflow_store().exists("wf"));
+}
+
+// Views of another schema version than the build's (here: 1, whose queue
+// records had no task id) are named as such, not only as differing bytes.
+TEST(RebuildVerifyToolTest, VerifyNamesViewsOfAnotherSchemaVersion) {
+  const testing::TempDir tmp;
+  const auto dir = tmp / "store";
+  {
+    auto db = Database::open(dir);
+    db->workflow_store().store(testing::diamond_workflow("wf"));
+    db->close();
+  }
+  {
+    auto views = LmdbViews::open(dir / "views");
+    views->write([](LmdbViews::WriteTxn& txn) {
+      txn.put(Table::kMeta, kMetaSchemaVersion, keys::encode_u64(1));
+    });
+  }
+  const std::string reason =
+      "view schema version 1 differs from this build's " +
+      std::to_string(kViewSchemaVersion);
+  const ToolRun bad = run_tool("verify --dir " + dir.string());
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("differs:   " + reason + "\n"));
+  EXPECT_THAT(verify_store_views(dir).differences, ElementsAre(reason));
+
+  const ToolRun rebuilt = run_tool("rebuild --dir " + dir.string());
+  EXPECT_EQ(rebuilt.status, 0) << rebuilt.output;
+  const ToolRun again = run_tool("verify --dir " + dir.string());
+  EXPECT_EQ(again.status, 0) << again.output;
 }
 
 TEST(RebuildVerifyToolTest, RebuildOfALockedStoreFails) {

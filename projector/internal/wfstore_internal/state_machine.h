@@ -28,7 +28,8 @@
 //   claims           (execution, claim key) -> execution id, claim key,
 //                    stage id, claimed_at
 //   queue_messages   delivery -> execution id, type, payload CBOR,
-//                    deliver_at, max_attempts, attempts, lease_until
+//                    deliver_at, max_attempts, attempts, lease_until,
+//                    the payload's task_id ("" if none)
 //   queue_ready      (deliver_at, delivery) -> "" (deliveries not leased)
 //   queue_leases     (lease_until, delivery) -> "" (leased deliveries)
 //   queue_task_index (u16 length, task id bytes, delivery) -> "" for every

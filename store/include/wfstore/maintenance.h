@@ -34,8 +34,10 @@ struct ViewsVerifyReport {
   std::uint64_t applied_lsn = 0;  // the views' LSN; the rebuild stopped there
   std::string checksum;           // the views' stored checksum, lowercase hex
   std::string rebuilt_checksum;   // the rebuild's checksum, lowercase hex
-  // One line per table that differs ("table 'stages': 3 keys differ, first
-  // ..."); empty when the views equal the rebuild.
+  // First, when the views are of another schema version than this build's,
+  // why ("view schema version 1 differs from this build's 2"); then one line
+  // per table that differs ("table 'stages': 3 keys differ, first ...").
+  // Empty when the views equal the rebuild.
   std::vector<std::string> differences;
   bool equal() const {
     return differences.empty() && checksum == rebuilt_checksum;

@@ -206,11 +206,11 @@ std::optional<StageExecution> load_stage(const ViewReader& views,
 
 std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
                                               std::string_view stage_id) {
-  std::optional<records::FoundStage> found =
-      records::find_stage(views, stage_id);
+  const std::optional<records::StageBytes> found =
+      records::lookup_stage_record(views, stage_id);
   if (!found) return std::nullopt;
   const std::uint64_t surrogate = found->surrogate;
-  records::StageRecord& record = found->record;
+  records::StageRecord record = records::decode_stage_record(found->value);
   std::optional<records::WorkflowRecord> workflow =
       records::load_workflow_record(views, record.workflow);
   if (!workflow) {

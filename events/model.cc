@@ -3,6 +3,7 @@
 
 #include "wfstore/model.h"
 
+#include <charconv>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -25,13 +26,22 @@ constexpr std::string_view kOutputReducersKey = "_output_reducers";
   throw InvalidArgumentError(fmt::format("{}: {}", field, what));
 }
 
+// Field names are built for every validated field, error or not, so these
+// concatenate directly rather than going through fmt's format parser.
 std::string path(std::string_view field, std::string_view member) {
-  return fmt::format("{}.{}", field, member);
+  std::string out;
+  out.reserve(field.size() + 1 + member.size());
+  out.append(field).append(1, '.').append(member);
+  return out;
 }
 
 std::string indexed(std::string_view field, std::string_view member,
                     std::size_t index) {
-  return fmt::format("{}.{}[{}]", field, member, index);
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, index).ptr;
+  std::string out = path(field, member);
+  out.append(1, '[').append(digits, end).append(1, ']');
+  return out;
 }
 
 void validate_optional(const std::optional<std::string>& value,

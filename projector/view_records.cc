@@ -324,7 +324,7 @@ std::optional<FoundStage> find_stage(const ViewReader& views,
   const std::optional<StageBytes> found = lookup_stage_record(views, stage_id);
   if (!found) return std::nullopt;
   // Larger records are decoded each time rather than kept per thread.
-  constexpr std::size_t kMaxMemoBytes = 64 * 1024;
+  constexpr std::size_t kMaxMemoBytes = std::size_t{64} * 1024;
   struct Memo {
     std::string bytes;
     std::shared_ptr<const StageRecord> record;

@@ -45,12 +45,26 @@ bool wait_for(const std::function<bool()>& done,
   return done();
 }
 
+// The system clock plus an offset a test moves forward, as if that much time
+// had passed, without waiting for it.
+class ShiftedClock final : public Clock {
+ public:
+  std::int64_t now_ms() override {
+    return system_->now_ms() + offset_ms.load();
+  }
+  std::atomic<std::int64_t> offset_ms{0};
+
+ private:
+  std::shared_ptr<Clock> system_ = system_clock();
+};
+
 class ProcessorTest : public ::testing::Test {
  protected:
   void open(QueueOptions queue_options = {}) {
     DatabaseOptions options;
     options.durability = Durability::kBuffered;
     options.queue = queue_options;
+    options.clock = clock_;
     options.logger = warnings_.logger();
     db_ = Database::open(dir_.path(), options);
     queue_ = std::make_unique<Queue>(*db_);
@@ -68,6 +82,7 @@ class ProcessorTest : public ::testing::Test {
   Queue& queue() { return *queue_; }
 
   TempDir dir_;
+  std::shared_ptr<ShiftedClock> clock_ = std::make_shared<ShiftedClock>();
   testing::Warnings warnings_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<Queue> queue_;
@@ -77,8 +92,11 @@ class ProcessorTest : public ::testing::Test {
 // before a crash, and redelivered after the restart, is not executed again by
 // a fresh processor; it is still acked.
 TEST_F(ProcessorTest, Item40MarkedBeforeRestartIsNotReExecuted) {
-  QueueOptions options;
-  options.lease_duration = milliseconds{200};  // the dead lease expires soon
+  // The default 60 s lease: a short one could also lapse while the fresh
+  // message's handler runs on a slow (sanitizer) build, and a second worker
+  // would then run it again, as at-least-once delivery allows. The clock is
+  // moved past the dead lease instead.
+  const QueueOptions options;
   open(options);
   const std::uint64_t done_id = queue().push(start_stage("w1", "w1.a"));
   const std::uint64_t fresh_id = queue().push(start_stage("w1", "w1.b"));
@@ -92,6 +110,7 @@ TEST_F(ProcessorTest, Item40MarkedBeforeRestartIsNotReExecuted) {
                                    "w1");
   }
   close();
+  clock_->offset_ms += options.lease_duration.count() + 1;
 
   open(options);
   std::mutex mu;
@@ -173,11 +192,13 @@ int run_long_handler(Database& db, Queue& queue, bool heartbeat) {
   return calls.load();
 }
 
-// Item 53 (second half): lease 300 ms, a handler of 1.2 s, the heartbeat on:
-// the message is invoked once.
+// Item 53 (second half): lease 1 s, a handler of 4 s, the heartbeat on: the
+// message is invoked once. The heartbeat extends every half lease, so a beat
+// may come up to 500 ms late (sanitizer builds on a loaded machine) before
+// the lease lapses.
 TEST_F(ProcessorTest, Item53HeartbeatKeepsLongHandlerSingle) {
   QueueOptions options;
-  options.lease_duration = milliseconds{300};
+  options.lease_duration = milliseconds{1000};
   open(options);
   EXPECT_EQ(run_long_handler(*db_, queue(), /*heartbeat=*/true), 1);
   EXPECT_EQ(queue().size(), 0u);
@@ -187,7 +208,7 @@ TEST_F(ProcessorTest, Item53HeartbeatKeepsLongHandlerSingle) {
 // takes the message while the first handler still runs.
 TEST_F(ProcessorTest, Item53WithoutHeartbeatTheLeaseLapses) {
   QueueOptions options;
-  options.lease_duration = milliseconds{300};
+  options.lease_duration = milliseconds{1000};
   open(options);
   EXPECT_GE(run_long_handler(*db_, queue(), /*heartbeat=*/false), 2);
 }

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -272,9 +273,12 @@ class DemoEngine {
 
   void complete_stage(const Delivery& d) {
     const auto& m = std::get<CompleteStage>(d.message);
-    // Outlives the transaction, as store_stage requires.
+    // Outlive the transaction, as store_stage requires (a deque keeps its
+    // elements in place as it grows).
     StageExecution stage;
+    std::deque<StageExecution> waiting;
     run_transaction(store_, &queue_, [&](Transaction& txn) {
+      waiting.clear();
       stage = store_.retrieve_stage(m.stage_id).stage();
       if (stage.status != WorkflowStatus::kRunning) return;
       stage.status = WorkflowStatus::kSucceeded;
@@ -291,6 +295,20 @@ class DemoEngine {
                                  stage.execution_id);
       Workflow wf = store_.retrieve(stage.execution_id);
       *wf.find_stage(stage.id) = stage;
+      // Two upstream stages of a join that complete at once would each see
+      // the other still running, and neither would start the join. Each
+      // completion therefore also compare-and-sets the stages waiting on it:
+      // of two such transactions the second fails at commit, reruns, and
+      // sees both upstream stages done.
+      for (const StageExecution& other : wf.stages) {
+        if (other.status != WorkflowStatus::kNotStarted) continue;
+        for (const StageExecution* dep : dependencies(wf, other)) {
+          if (dep->id != stage.id) continue;
+          waiting.push_back(other);
+          txn.store_stage(waiting.back(), "NOT_STARTED");
+          break;
+        }
+      }
       push_ready(txn, wf);
       bool done = true;
       for (const StageExecution& s : wf.stages) {

@@ -9,8 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -72,6 +74,16 @@ class DatabaseTest : public ::testing::Test {
     o.logger = warnings_.logger();
     o.clock = clock_;
     o.map_size = std::uint64_t{1} << 26;
+    return o;
+  }
+  // options() in buffered mode over `fs`, the syncer running every
+  // `sync_interval`.
+  DatabaseOptions buffered_options(std::shared_ptr<testing::FaultFileSystem> fs,
+                                   std::chrono::milliseconds sync_interval) {
+    DatabaseOptions o = options();
+    o.file_system = std::move(fs);
+    o.durability = Durability::kBuffered;
+    o.buffered_sync_interval = sync_interval;
     return o;
   }
   std::unique_ptr<Database> open() {
@@ -451,10 +463,7 @@ TEST_F(DatabaseTest, LogCutBelowDurableLsnIsCorruption) {
 // stuck, buffered commits still complete; once it finishes they are durable.
 TEST_F(DatabaseTest, BufferedCommitsDoNotWaitForTheBackgroundSync) {
   auto fs = std::make_shared<testing::FaultFileSystem>();
-  DatabaseOptions o = options();
-  o.file_system = fs;
-  o.durability = Durability::kBuffered;
-  o.buffered_sync_interval = std::chrono::milliseconds(1);
+  const DatabaseOptions o = buffered_options(fs, std::chrono::milliseconds(1));
   auto db = Database::open(dir_.path(), o);
   WorkflowStore& store = db->workflow_store();
   std::mutex mu;
@@ -510,10 +519,7 @@ TEST_F(DatabaseTest, BufferedCommitsDoNotWaitForTheBackgroundSync) {
 
 TEST_F(DatabaseTest, LostBufferedTailRebuildsWithWarning) {
   auto fs = std::make_shared<testing::FaultFileSystem>();
-  DatabaseOptions o = options();
-  o.file_system = fs;
-  o.durability = Durability::kBuffered;
-  o.buffered_sync_interval = std::chrono::hours(1);
+  const DatabaseOptions o = buffered_options(fs, std::chrono::hours(1));
   {
     auto db = Database::open(dir_.path(), o);
     for (int i = 0; i < 3; ++i)

@@ -75,8 +75,8 @@ struct CommitPipeline::Request {
   // A request of several commands is folded while it is decided (each command
   // sees the ones before it); `writes` keeps that fold's view writes in order,
   // and the leader applies them instead of folding the events again.
-  bool prefolded = false;
   std::vector<OverlayViewStore::Write> writes;
+  bool folds_while_deciding() const { return commands.size() > 1; }
   std::exception_ptr error;
   bool fold_failed = false;
   bool done = false;  // Guarded by mu_.
@@ -86,7 +86,6 @@ struct CommitPipeline::Request {
     decisions.clear();
     events.clear();
     body.clear();
-    prefolded = false;
     writes.clear();
     first_lsn = 0;
     if (!fold_failed) error = nullptr;
@@ -193,7 +192,7 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
   const DecideContext context{timestamp_ms};
   request.first_lsn = first_lsn;
   try {
-    if (request.commands.size() == 1) {
+    if (!request.folds_while_deciding()) {
       request.decisions.push_back(
           decide(request.commands.front(), views, context));
     } else {
@@ -204,7 +203,6 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
             decide_and_fold(command, overlay, context, first_lsn, lsn));
       }
       request.writes = overlay.take_journal();
-      request.prefolded = true;
     }
     std::vector<EventPayload> payloads;
     for (const Decision& decision : request.decisions) {
@@ -289,7 +287,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
         if (r->sync_only || r->fold_failed) continue;
         if (!decide_request(*r, cs, timestamp_ms, next_lsn)) continue;
         failing = r;
-        if (r->prefolded) {
+        if (r->folds_while_deciding()) {
           replay_journal(r->writes, cs);
           r->writes.clear();
         } else {

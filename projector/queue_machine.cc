@@ -1,7 +1,15 @@
-// The queue's decide and fold: deliveries keyed by their dense delivery id,
-// an order index of unleased deliveries (deliver_at, id), a lease index
-// (lease_until, id), a task index for has_pending_message_for_task, dead
-// letters, and two counters in meta.
+// The queue's decide and fold: deliveries keyed by their dense delivery id, a
+// poll index (attempt class, deliver_at, id) holding every delivery with its
+// lease in the value (view_records.h), a lease index (expiry, id), a task
+// index for has_pending_message_for_task, dead letters, and two counters in
+// meta.
+//
+// A poll with the queue's limit L reads, in each attempt class below L and in
+// the class of deliveries with a limit of their own still within it, the
+// first entry due; it passes over unexpired leases only. Expired leases are
+// deliverable where they stand, and attempt-exhausted deliveries sit in
+// classes the poll never reads, so neither costs a poll anything: a poll is
+// O(classes present * log n), the classes being at most L + 1.
 
 #include "projector/queue_machine.h"
 
@@ -28,15 +36,11 @@ namespace {
 constexpr std::string_view kMetaQueueSize = "queue_size";
 constexpr std::string_view kMetaDlqSize = "dlq_size";
 
-std::string ready_key(std::int64_t deliver_at, std::uint64_t delivery) {
-  std::string key = keys::encode_i64(deliver_at);
-  keys::append_u64(key, delivery);
-  return key;
-}
+constexpr std::int64_t kMinTime = std::numeric_limits<std::int64_t>::min();
 
-// Leases order by lease_until, then delivery: the same shape as ready keys.
-std::string lease_key(std::int64_t lease_until, std::uint64_t delivery) {
-  return ready_key(lease_until, delivery);
+// The first poll-index key of `queue_class`.
+std::string class_start(std::uint64_t queue_class) {
+  return records::queue_ready_key(queue_class, kMinTime, 0);
 }
 
 std::string task_prefix(std::string_view task_id) {
@@ -91,11 +95,6 @@ std::optional<records::QueueRecord> find_record(const ViewReader& views,
   return records::decode_queue(*value);
 }
 
-std::int64_t limit_of(const records::QueueRecord& record,
-                      std::int64_t queue_max_attempts) {
-  return record.max_attempts.value_or(queue_max_attempts);
-}
-
 void check_delay(std::int64_t delay_ms, std::string_view field) {
   if (delay_ms < 0) {
     throw InvalidArgumentError(
@@ -118,14 +117,43 @@ void put_record(ViewStore& views, std::uint64_t delivery,
             records::encode_queue(record));
 }
 
-// Removes the delivery from the order index or the lease index.
-void unschedule(ViewStore& views, std::uint64_t delivery,
-                const records::QueueRecord& record) {
+// Adds the delivery's poll-index entry and, while leased, its lease-index
+// entry, both derived from `record`.
+void index(ViewStore& views, std::uint64_t delivery,
+           const records::QueueRecord& record) {
+  views.put(Table::kQueueReady,
+            records::queue_ready_key(records::queue_class(record),
+                                     record.deliver_at, delivery),
+            records::queue_ready_value(record));
   if (record.lease_until) {
-    views.del(Table::kQueueLeases, lease_key(*record.lease_until, delivery));
-  } else {
-    views.del(Table::kQueueReady, ready_key(record.deliver_at, delivery));
+    views.put(
+        Table::kQueueLeases,
+        records::queue_lease_key(records::queue_lease_expiry(record), delivery),
+        "");
   }
+}
+
+// Removes the entries index() added for `record`.
+void unindex(ViewStore& views, std::uint64_t delivery,
+             const records::QueueRecord& record) {
+  views.del(Table::kQueueReady,
+            records::queue_ready_key(records::queue_class(record),
+                                     record.deliver_at, delivery));
+  if (record.lease_until) {
+    views.del(Table::kQueueLeases,
+              records::queue_lease_key(records::queue_lease_expiry(record),
+                                       delivery));
+  }
+}
+
+// Replaces the stored `before` of the delivery by `after`, index entries
+// included.
+void update_delivery(ViewStore& views, std::uint64_t delivery,
+                     const records::QueueRecord& before,
+                     const records::QueueRecord& after) {
+  unindex(views, delivery, before);
+  index(views, delivery, after);
+  put_record(views, delivery, after);
 }
 
 void bump_next_delivery(ViewStore& views, std::uint64_t delivery_id) {
@@ -141,7 +169,7 @@ void insert_delivery(ViewStore& views, std::uint64_t delivery,
                      const records::QueueRecord& record) {
   const std::string key = keys::encode_u64(delivery);
   if (views.get(Table::kQueueMessages, key)) return;
-  views.put(Table::kQueueReady, ready_key(record.deliver_at, delivery), "");
+  index(views, delivery, record);
   if (!record.task_id.empty()) {
     views.put(Table::kQueueTaskIndex, task_key(record.task_id, delivery), "");
   }
@@ -153,7 +181,7 @@ void insert_delivery(ViewStore& views, std::uint64_t delivery,
 // Removes the delivery and its index entries.
 void remove_delivery(ViewStore& views, std::uint64_t delivery,
                      const records::QueueRecord& record) {
-  unschedule(views, delivery, record);
+  unindex(views, delivery, record);
   if (!record.task_id.empty()) {
     views.del(Table::kQueueTaskIndex, task_key(record.task_id, delivery));
   }
@@ -170,28 +198,87 @@ void clear_table(ViewStore& views, Table table) {
   for (const std::string& key : doomed) views.del(table, key);
 }
 
-void lease(ViewStore& views, std::uint64_t delivery,
-           records::QueueRecord& record, std::int64_t lease_until) {
-  unschedule(views, delivery, record);
-  record.lease_until = lease_until;
-  views.put(Table::kQueueLeases, lease_key(lease_until, delivery), "");
-  put_record(views, delivery, record);
-}
-
 // --- decide helpers ---------------------------------------------------------
 
+// A deliverable delivery: the poll takes the one first by (deliver_at, id).
 struct Candidate {
+  std::int64_t deliver_at = 0;
   std::uint64_t delivery = 0;
-  records::QueueRecord record;
+
+  bool operator<(const Candidate& other) const {
+    return std::pair(deliver_at, delivery) <
+           std::pair(other.deliver_at, other.delivery);
+  }
 };
 
-bool before(const Candidate& a, const Candidate& b) {
-  return std::pair(a.record.deliver_at, a.delivery) <
-         std::pair(b.record.deliver_at, b.delivery);
+// Lowers `best` to the first deliverable delivery of the poll-index classes
+// [first_class, end_class) that comes before it, if any. Deliverable (spec
+// §4.3): deliver_at <= now, and unleased or lease_until < now. Within a class
+// entries are in (deliver_at, id) order, so the class's first deliverable
+// entry is its best; the scan passes over unexpired leases, stops a class at
+// the first entry not due (or not before `best`) and seeks to the next class.
+void first_deliverable(const ViewReader& views, std::uint64_t first_class,
+                       std::uint64_t end_class, std::int64_t now,
+                       std::optional<Candidate>& best) {
+  const std::string end = class_start(end_class);
+  std::uint64_t from = first_class;
+  while (from < end_class) {
+    std::optional<std::uint64_t> next;
+    views.scan(Table::kQueueReady, class_start(from), end,
+               [&](std::string_view key, std::string_view value) {
+                 const records::QueueReadyEntry entry =
+                     records::decode_queue_ready(key, value);
+                 const Candidate candidate{entry.deliver_at, entry.delivery};
+                 if (entry.deliver_at <= now && (!best || candidate < *best)) {
+                   if (entry.lease_until && *entry.lease_until >= now) {
+                     return true;  // leased: pass over it
+                   }
+                   best = candidate;
+                 }
+                 // Nothing later in this class is better.
+                 next = entry.queue_class + 1;
+                 return false;
+               });
+    if (!next) return;  // the scan reached end_class
+    from = *next;
+  }
 }
 
-std::uint64_t delivery_of(std::string_view key) {
-  return keys::decode_u64(key.substr(8, 8));
+// The first deliver_at > now of an unleased delivery in the poll index, or
+// nullopt; attempt limits are ignored. Leased deliveries are due by the lease
+// index. One seek per class present, plus one entry per leased delivery not
+// yet due passed over.
+std::optional<std::int64_t> next_unleased_due(const ViewReader& views,
+                                              std::int64_t now) {
+  std::optional<std::int64_t> due;
+  const std::int64_t after = add_ms(now, 1);
+  std::optional<std::string> from = records::queue_ready_key(0, after, 0);
+  while (from) {
+    std::optional<std::string> next;
+    views.scan(Table::kQueueReady, *from, "",
+               [&](std::string_view key, std::string_view value) {
+                 const records::QueueReadyEntry entry =
+                     records::decode_queue_ready(key, value);
+                 if (entry.deliver_at < after) {
+                   // The first entry of a class with entries due: seek past
+                   // them.
+                   next = records::queue_ready_key(entry.queue_class, after, 0);
+                   return false;
+                 }
+                 if (!due || entry.deliver_at < *due) {
+                   if (entry.lease_until)
+                     return true;  // due by the lease index
+                   due = entry.deliver_at;
+                 }
+                 // Nothing later in this class is sooner.
+                 if (entry.queue_class != records::kQueueOwnLimitExhausted) {
+                   next = class_start(entry.queue_class + 1);
+                 }
+                 return false;
+               });
+    from = std::move(next);
+  }
+  return due;
 }
 
 }  // namespace
@@ -222,50 +309,28 @@ Decision decide(const LeaseNext& command, const ViewReader& views,
   check_positive(command.queue_max_attempts, "max_attempts");
   const std::int64_t now = context.now_ms;
   std::optional<Candidate> best;
-  // Expired leases (lease_until < now): usually few; pick the oldest.
-  views.scan(
-      Table::kQueueLeases, "", lease_key(now, 0),
-      [&](std::string_view key, std::string_view) {
-        const std::uint64_t delivery = delivery_of(key);
-        std::optional<records::QueueRecord> record =
-            find_record(views, delivery);
-        if (!record) return true;
-        if (record->attempts >= limit_of(*record, command.queue_max_attempts)) {
-          return true;
-        }
-        Candidate candidate{delivery, std::move(*record)};
-        if (!best || before(candidate, *best)) {
-          best = std::move(candidate);
-        }
-        return true;
-      });
-  // Unleased deliveries due now, in order: the first within its limit.
-  views.scan(
-      Table::kQueueReady, "", ready_key(add_ms(now, 1), 0),
-      [&](std::string_view key, std::string_view) {
-        const std::uint64_t delivery = delivery_of(key);
-        std::optional<records::QueueRecord> record =
-            find_record(views, delivery);
-        if (!record) return true;
-        if (record->attempts >= limit_of(*record, command.queue_max_attempts)) {
-          return true;
-        }
-        Candidate candidate{delivery, std::move(*record)};
-        if (!best || before(candidate, *best)) {
-          best = std::move(candidate);
-        }
-        return false;
-      });
+  first_deliverable(views, 0,
+                    static_cast<std::uint64_t>(command.queue_max_attempts), now,
+                    best);
+  first_deliverable(views, records::kQueueOwnLimit,
+                    records::kQueueOwnLimitExhausted, now, best);
   Decision decision;
   if (!best) return decision;
+  std::optional<records::QueueRecord> record =
+      find_record(views, best->delivery);
+  if (!record) {
+    throw CorruptionError(fmt::format(
+        "views table queue_ready names delivery {}, which queue_messages lacks",
+        best->delivery));
+  }
   LeasedMessage leased;
   leased.delivery_id = best->delivery;
-  leased.message_type = best->record.message_type;
-  leased.payload_cbor = std::move(best->record.payload_cbor);
-  leased.attempts = best->record.attempts + 1;
+  leased.message_type = record->message_type;
+  leased.payload_cbor = std::move(record->payload_cbor);
+  leased.attempts = record->attempts + 1;
   leased.lease_until = add_ms(now, command.lease_ms);
   decision.events.emplace_back(
-      MessageLeased{best->delivery, best->record.execution_id, leased.attempts,
+      MessageLeased{best->delivery, record->execution_id, leased.attempts,
                     leased.lease_until});
   decision.delivery_id = best->delivery;
   decision.leased = std::move(leased);
@@ -332,20 +397,35 @@ Decision decide(const MoveToDeadLetters& command, const ViewReader& views,
 Decision decide(const MoveExpiredToDeadLetters& command,
                 const ViewReader& views, const DecideContext& context) {
   check_positive(command.queue_max_attempts, "max_attempts");
-  Decision decision;
+  // The exhausted classes of the poll index: attempts from the queue's limit
+  // on, and deliveries past their own limit. Events go in delivery id order.
+  std::vector<std::uint64_t> exhausted;
+  const ScanFn collect = [&](std::string_view key, std::string_view value) {
+    exhausted.push_back(records::decode_queue_ready(key, value).delivery);
+    return true;
+  };
   views.scan(
-      Table::kQueueMessages, "", "",
-      [&](std::string_view key, std::string_view value) {
-        const records::QueueRecord record = records::decode_queue(value);
-        if (record.attempts < limit_of(record, command.queue_max_attempts)) {
-          return true;
-        }
-        decision.events.emplace_back(MessageDeadLettered{
-            keys::decode_u64(key), record.execution_id,
-            fmt::format("Exceeded max_attempts ({})", record.attempts),
-            context.now_ms});
-        return true;
-      });
+      Table::kQueueReady,
+      class_start(static_cast<std::uint64_t>(command.queue_max_attempts)),
+      class_start(records::kQueueOwnLimit), collect);
+  views.scan(Table::kQueueReady, class_start(records::kQueueOwnLimitExhausted),
+             "", collect);
+  std::sort(exhausted.begin(), exhausted.end());
+  Decision decision;
+  for (const std::uint64_t delivery : exhausted) {
+    const std::optional<records::QueueRecord> record =
+        find_record(views, delivery);
+    if (!record) {
+      throw CorruptionError(fmt::format(
+          "views table queue_ready names delivery {}, which queue_messages "
+          "lacks",
+          delivery));
+    }
+    decision.events.emplace_back(MessageDeadLettered{
+        delivery, record->execution_id,
+        fmt::format("Exceeded max_attempts ({})", record->attempts),
+        context.now_ms});
+  }
   decision.count = decision.events.size();
   return decision;
 }
@@ -394,11 +474,13 @@ void fold(const EventPayload& payload, ViewStore& views) {
                  e.max_attempts, 0, std::nullopt, payload_task_id(e.payload)});
           },
           [&](const MessageLeased& e) {
-            std::optional<records::QueueRecord> record =
+            const std::optional<records::QueueRecord> record =
                 find_record(views, e.delivery_id);
             if (!record) return;
-            record->attempts = e.attempt;
-            lease(views, e.delivery_id, *record, e.lease_until);
+            records::QueueRecord leased = *record;
+            leased.attempts = e.attempt;
+            leased.lease_until = e.lease_until;
+            update_delivery(views, e.delivery_id, *record, leased);
           },
           [&](const MessageAcked& e) {
             const std::optional<records::QueueRecord> record =
@@ -406,20 +488,21 @@ void fold(const EventPayload& payload, ViewStore& views) {
             if (record) remove_delivery(views, e.delivery_id, *record);
           },
           [&](const MessageRescheduled& e) {
-            std::optional<records::QueueRecord> record =
+            const std::optional<records::QueueRecord> record =
                 find_record(views, e.delivery_id);
             if (!record) return;
-            unschedule(views, e.delivery_id, *record);
-            record->lease_until.reset();
-            record->deliver_at = e.deliver_at;
-            views.put(Table::kQueueReady,
-                      ready_key(e.deliver_at, e.delivery_id), "");
-            put_record(views, e.delivery_id, *record);
+            records::QueueRecord rescheduled = *record;
+            rescheduled.lease_until.reset();
+            rescheduled.deliver_at = e.deliver_at;
+            update_delivery(views, e.delivery_id, *record, rescheduled);
           },
           [&](const MessageLeaseExtended& e) {
-            std::optional<records::QueueRecord> record =
+            const std::optional<records::QueueRecord> record =
                 find_record(views, e.delivery_id);
-            if (record) lease(views, e.delivery_id, *record, e.lease_until);
+            if (!record) return;
+            records::QueueRecord extended = *record;
+            extended.lease_until = e.lease_until;
+            update_delivery(views, e.delivery_id, *record, extended);
           },
           [&](const MessageDeadLettered& e) {
             const std::optional<records::QueueRecord> record =
@@ -534,18 +617,13 @@ std::vector<StoredDeadLetter> list_dead_letters(
 
 std::optional<std::int64_t> next_queue_due_time(const ViewReader& views,
                                                 std::int64_t now_ms) {
-  std::optional<std::int64_t> due;
-  views.scan(Table::kQueueReady,
-             queue_machine::ready_key(queue_machine::add_ms(now_ms, 1), 0), "",
+  std::optional<std::int64_t> due =
+      queue_machine::next_unleased_due(views, now_ms);
+  // A leased delivery is due one ms after its expiry: expiry >= now_ms.
+  views.scan(Table::kQueueLeases, records::queue_lease_key(now_ms, 0), "",
              [&](std::string_view key, std::string_view) {
-               due = keys::decode_i64(key.substr(0, 8));
-               return false;
-             });
-  // A lease is due at lease_until + 1 > now_ms: lease_until >= now_ms.
-  views.scan(Table::kQueueLeases, queue_machine::lease_key(now_ms, 0), "",
-             [&](std::string_view key, std::string_view) {
-               const std::int64_t at =
-                   queue_machine::add_ms(keys::decode_i64(key.substr(0, 8)), 1);
+               keys::KeyReader reader(key);
+               const std::int64_t at = queue_machine::add_ms(reader.i64(), 1);
                if (!due || at < *due) due = at;
                return false;
              });

@@ -2,6 +2,8 @@
 
 #include "projector/view_records.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 #include <variant>
 
@@ -272,6 +274,60 @@ QueueRecord decode_queue(std::string_view value) {
   record.task_id = std::string(r.str());
   r.expect_end();
   return record;
+}
+
+std::uint64_t queue_class(const QueueRecord& record) {
+  if (record.max_attempts) {
+    return record.attempts < *record.max_attempts ? kQueueOwnLimit
+                                                  : kQueueOwnLimitExhausted;
+  }
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(record.attempts, 0));
+}
+
+std::string queue_ready_key(std::uint64_t queue_class, std::int64_t deliver_at,
+                            std::uint64_t delivery) {
+  std::string key = keys::encode_u64(queue_class);
+  keys::append_i64(key, deliver_at);
+  keys::append_u64(key, delivery);
+  return key;
+}
+
+std::string queue_ready_value(const QueueRecord& record) {
+  return record.lease_until ? keys::encode_i64(*record.lease_until)
+                            : std::string();
+}
+
+QueueReadyEntry decode_queue_ready(std::string_view key,
+                                   std::string_view value) {
+  keys::KeyReader reader(key);
+  QueueReadyEntry entry;
+  entry.queue_class = reader.u64();
+  entry.deliver_at = reader.i64();
+  entry.delivery = reader.u64();
+  reader.expect_done();
+  if (!value.empty()) {
+    if (value.size() != 8) {
+      throw CorruptionError(
+          fmt::format("views table queue_ready key {}: value of {} bytes",
+                      keys::hex(key), value.size()));
+    }
+    entry.lease_until = keys::decode_i64(value);
+  }
+  return entry;
+}
+
+std::int64_t queue_lease_expiry(const QueueRecord& record) {
+  const std::int64_t before_due =
+      record.deliver_at == std::numeric_limits<std::int64_t>::min()
+          ? record.deliver_at
+          : record.deliver_at - 1;
+  return std::max(record.lease_until.value_or(before_due), before_due);
+}
+
+std::string queue_lease_key(std::int64_t expiry, std::uint64_t delivery) {
+  std::string key = keys::encode_i64(expiry);
+  keys::append_u64(key, delivery);
+  return key;
 }
 
 std::string encode_dead_letter(const DeadLetterRecord& record) {

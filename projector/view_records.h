@@ -160,6 +160,40 @@ struct QueueRecord {
 std::string encode_queue(const QueueRecord& record);
 QueueRecord decode_queue(std::string_view value);
 
+// The queue's poll index, kQueueReady: key (class:u64, deliver_at:i64,
+// delivery:u64), value "" while unleased or lease_until:i64 while leased. The
+// class partitions deliveries by how their attempt limit is known:
+//   - without their own max_attempts: the attempts so far (0 .. 2^63-1), so a
+//     poll with the queue's limit L reads only classes below L and the sweep
+//     only classes from L on;
+//   - with their own max_attempts: kQueueOwnLimit while attempts < that limit,
+//     kQueueOwnLimitExhausted once they reached it.
+// Every delivery has exactly one entry.
+inline constexpr std::uint64_t kQueueOwnLimit = ~std::uint64_t{1};
+inline constexpr std::uint64_t kQueueOwnLimitExhausted = ~std::uint64_t{0};
+std::uint64_t queue_class(const QueueRecord& record);
+std::string queue_ready_key(std::uint64_t queue_class, std::int64_t deliver_at,
+                            std::uint64_t delivery);
+std::string queue_ready_value(const QueueRecord& record);
+// A kQueueReady entry decoded. Throws CorruptionError for a key that is not
+// 24 bytes or a value that is neither empty nor 8 bytes.
+struct QueueReadyEntry {
+  std::uint64_t queue_class = 0;
+  std::int64_t deliver_at = 0;
+  std::uint64_t delivery = 0;
+  std::optional<std::int64_t> lease_until;
+};
+QueueReadyEntry decode_queue_ready(std::string_view key,
+                                   std::string_view value);
+
+// The queue's lease index, kQueueLeases: key (expiry:i64, delivery:u64), value
+// "", for every leased delivery, where expiry is max(lease_until,
+// deliver_at - 1): the delivery is due again one ms after its expiry (a lease
+// set on a delivery not yet due ends no earlier than its deliver_at).
+// REQUIRES (queue_lease_expiry): record.lease_until is set.
+std::int64_t queue_lease_expiry(const QueueRecord& record);
+std::string queue_lease_key(std::int64_t expiry, std::uint64_t delivery);
+
 // kDeadLetters key delivery:u64, value execution_id:str message_type:str
 // payload:str (CBOR) max_attempts:opt<i64> attempts:i64 error:str
 // moved_at:i64.

@@ -48,8 +48,8 @@ inline constexpr std::string_view kMetaCleanClose = "clean_close";
 
 // One schema version for every view; a mismatch rebuilds them all. Bump it
 // with every change to a view's keys or values. 2: queue records end with the
-// payload's task id.
-inline constexpr std::uint64_t kViewSchemaVersion = 2;
+// payload's task id. 3: the queue's poll index is keyed by attempt class.
+inline constexpr std::uint64_t kViewSchemaVersion = 3;
 
 // The outcome of one commit.
 struct CommitResult {

@@ -122,6 +122,7 @@ TEST(LogFormatTest, FramingSplitsIntoFirstMiddleLast) {
   std::string out;
   std::size_t offset = 0;
   frame_record(std::string(2 * kBlockSize, 'y'), &offset, &out);
+  ASSERT_GT(out.size(), 2 * kBlockSize + 6);
   EXPECT_EQ(out[6], static_cast<char>(RecordType::kFirst));
   EXPECT_EQ(out[kBlockSize + 6], static_cast<char>(RecordType::kMiddle));
   EXPECT_EQ(out[2 * kBlockSize + 6], static_cast<char>(RecordType::kLast));

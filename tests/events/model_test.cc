@@ -125,6 +125,7 @@ TEST(ModelTest, FindStageByIdAndRef) {
   EXPECT_EQ(w.find_stage("deploy"), nullptr);
   EXPECT_EQ(w.find_stage_by_ref("d1.deploy"), nullptr);
   EXPECT_EQ(w.find_stage_by_ref("build_mac"), &w.stages[2]);
+  ASSERT_NE(w.find_stage("d1.setup"), nullptr);
   w.find_stage("d1.setup")->name = "renamed";
   EXPECT_EQ(w.stages[0].name, "renamed");
   const Workflow& cw = w;
@@ -245,6 +246,7 @@ TEST(ModelTest, MergedAncestorOutputsChainSeesNearestValue) {
 
 TEST(ModelTest, MergedAncestorOutputsFanInIsDeterministic) {
   Workflow w = testing::diamond_workflow("d1");
+  ASSERT_NE(w.find_stage("d1.deploy"), nullptr);
   w.find_stage("d1.deploy")->outputs = json{{"winner", "deploy"}};
   const json merged = internal::merged_ancestor_outputs(w, "deploy");
   EXPECT_EQ(merged["winner"], "build_mac");  // The later-inserted branch.
@@ -318,9 +320,10 @@ TEST(ModelTest, OutputReducersOfMalformedContextAreEmpty) {
   EXPECT_THAT(stage.output_reducers(), IsEmpty());
   stage.context = json::array();
   EXPECT_THAT(stage.output_reducers(), IsEmpty());
-  EXPECT_EQ(
-      testing::diamond_workflow("d").find_stage("d.deploy")->output_reducers(),
-      (std::map<std::string, std::string>{{"artifacts", "concat"}}));
+  const Workflow diamond = testing::diamond_workflow("d");
+  ASSERT_NE(diamond.find_stage("d.deploy"), nullptr);
+  EXPECT_EQ(diamond.find_stage("d.deploy")->output_reducers(),
+            (std::map<std::string, std::string>{{"artifacts", "concat"}}));
 }
 
 TEST(ModelTest, StatusPredicatesMatchTheSpecTable) {

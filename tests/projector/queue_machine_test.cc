@@ -6,6 +6,7 @@
 
 #include "projector/queue_machine.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -52,45 +53,113 @@ std::uint64_t meta_u64(const ViewReader& views, std::string_view name) {
   return value ? keys::decode_u64(*value) : 0;
 }
 
-std::string ready_key(std::int64_t at, std::uint64_t delivery) {
-  std::string key = keys::encode_i64(at);
-  keys::append_u64(key, delivery);
-  return key;
+// The poll-index key of a delivery without its own limit, `attempts` made.
+std::string ready_key(std::int64_t at, std::uint64_t delivery,
+                      std::uint64_t attempts = 0) {
+  return records::queue_ready_key(attempts, at, delivery);
 }
 
 std::size_t rows(const ViewReader& views, Table table) {
   return dump_table(views, table).size();
 }
 
-// The indexes agree with the records and the counters with the tables.
+// The indexes agree with the records and the counters with the tables: one
+// poll-index entry per delivery, in its attempt class, carrying its lease; a
+// lease-index entry per leased delivery.
 void expect_consistent(const ViewReader& views) {
   std::size_t leased = 0;
   std::size_t with_task = 0;
   for (const auto& [key, value] : dump_table(views, Table::kQueueMessages)) {
     const std::uint64_t id = keys::decode_u64(key);
-    const std::optional<QueuedMessage> m = find_queued_message(views, id);
-    ASSERT_TRUE(m);
-    if (m->lease_until) {
-      ++leased;
-      EXPECT_TRUE(
-          views.get(Table::kQueueLeases, ready_key(*m->lease_until, id)))
-          << id;
-      EXPECT_FALSE(views.get(Table::kQueueReady, ready_key(m->deliver_at, id)))
+    const records::QueueRecord record = records::decode_queue(value);
+    const std::optional<std::string> entry =
+        views.get(Table::kQueueReady,
+                  records::queue_ready_key(records::queue_class(record),
+                                           record.deliver_at, id));
+    ASSERT_TRUE(entry) << id;
+    EXPECT_EQ(*entry, records::queue_ready_value(record)) << id;
+    if (record.max_attempts) {
+      EXPECT_EQ(records::queue_class(record),
+                record.attempts < *record.max_attempts
+                    ? records::kQueueOwnLimit
+                    : records::kQueueOwnLimitExhausted)
           << id;
     } else {
-      EXPECT_TRUE(views.get(Table::kQueueReady, ready_key(m->deliver_at, id)))
+      EXPECT_EQ(records::queue_class(record),
+                static_cast<std::uint64_t>(record.attempts))
           << id;
     }
-    const nlohmann::json payload = nlohmann::json::from_cbor(m->payload_cbor);
+    if (record.lease_until) {
+      ++leased;
+      EXPECT_TRUE(views.get(
+          Table::kQueueLeases,
+          records::queue_lease_key(
+              std::max(*record.lease_until, record.deliver_at - 1), id)))
+          << id;
+    }
+    const nlohmann::json payload =
+        nlohmann::json::from_cbor(record.payload_cbor);
     if (payload.contains("task_id") && payload["task_id"] != "") ++with_task;
     EXPECT_LT(id, next_delivery_id(views));
   }
   const std::size_t queued = rows(views, Table::kQueueMessages);
   EXPECT_EQ(rows(views, Table::kQueueLeases), leased);
-  EXPECT_EQ(rows(views, Table::kQueueReady), queued - leased);
+  EXPECT_EQ(rows(views, Table::kQueueReady), queued);
   EXPECT_EQ(rows(views, Table::kQueueTaskIndex), with_task);
   EXPECT_EQ(queue_size(views), queued);
   EXPECT_EQ(dead_letter_count(views), rows(views, Table::kDeadLetters));
+}
+
+// What a poll must lease, by spec §4.3 over every stored record (no index):
+// the delivery first by (deliver_at, id) among those with deliver_at <= now,
+// unleased or with lease_until < now, and attempts below their limit.
+std::optional<std::uint64_t> reference_poll(const ViewReader& views,
+                                            std::int64_t now,
+                                            std::int64_t queue_limit) {
+  std::optional<std::pair<std::int64_t, std::uint64_t>> best;
+  for (const auto& [key, value] : dump_table(views, Table::kQueueMessages)) {
+    const records::QueueRecord r = records::decode_queue(value);
+    const std::pair<std::int64_t, std::uint64_t> order{r.deliver_at,
+                                                       keys::decode_u64(key)};
+    if (r.deliver_at > now) continue;
+    if (r.lease_until && *r.lease_until >= now) continue;
+    if (r.attempts >= r.max_attempts.value_or(queue_limit)) continue;
+    if (!best || order < *best) best = order;
+  }
+  if (!best) return std::nullopt;
+  return best->second;
+}
+
+// What check_and_move_expired must move, over every stored record: the
+// deliveries whose attempts reached their limit, in id order.
+std::vector<std::uint64_t> reference_exhausted(const ViewReader& views,
+                                               std::int64_t queue_limit) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [key, value] : dump_table(views, Table::kQueueMessages)) {
+    const records::QueueRecord r = records::decode_queue(value);
+    if (r.attempts >= r.max_attempts.value_or(queue_limit)) {
+      ids.push_back(keys::decode_u64(key));
+    }
+  }
+  return ids;
+}
+
+// What next_queue_due_time must say, over every stored record.
+std::optional<std::int64_t> reference_due(const ViewReader& views,
+                                          std::int64_t now) {
+  std::optional<std::int64_t> due;
+  for (const auto& [key, value] : dump_table(views, Table::kQueueMessages)) {
+    const records::QueueRecord r = records::decode_queue(value);
+    std::int64_t at = r.deliver_at;
+    if (r.lease_until &&
+        *r.lease_until < std::numeric_limits<std::int64_t>::max()) {
+      at = std::max(at, *r.lease_until + 1);
+    } else if (r.lease_until) {
+      at = std::numeric_limits<std::int64_t>::max();
+    }
+    if (at > now && (!due || at < *due)) due = at;
+  }
+  return due;
 }
 
 class QueueMachineTest : public ::testing::Test {
@@ -153,7 +222,9 @@ TEST_F(QueueMachineTest, PushKeepsTheMessagesOwnMaxAttempts) {
   StartWorkflow message = start_workflow("wf");
   message.max_attempts = 1;
   push(message);
-  EXPECT_EQ(find_queued_message(h_.views, 1)->max_attempts, 1);
+  const std::optional<QueuedMessage> stored = find_queued_message(h_.views, 1);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->max_attempts, 1);
   ASSERT_TRUE(lease_id());
   h_.now_ms += kLease + 1;
   EXPECT_FALSE(lease_id());  // its own limit (1), not the queue's (3)
@@ -193,13 +264,16 @@ TEST_F(QueueMachineTest, NothingDeliverableAppendsNothing) {
   EXPECT_EQ(dump_all(h_.views), before);
 }
 
-TEST_F(QueueMachineTest, LeasesMoveBetweenTheOrderAndLeaseIndexes) {
+TEST_F(QueueMachineTest, LeasesMoveBetweenAttemptClassesAndTheLeaseIndex) {
   push(start_workflow("wf"));
   const std::int64_t pushed_at = h_.now_ms;
   ASSERT_EQ(lease_id(), 1u);
+  // Attempt class 1 now, the lease in the value and in the lease index.
   EXPECT_FALSE(h_.views.get(Table::kQueueReady, ready_key(pushed_at, 1)));
-  EXPECT_TRUE(
-      h_.views.get(Table::kQueueLeases, ready_key(h_.now_ms + kLease, 1)));
+  EXPECT_EQ(h_.views.get(Table::kQueueReady, ready_key(pushed_at, 1, 1)),
+            keys::encode_i64(h_.now_ms + kLease));
+  EXPECT_TRUE(h_.views.get(Table::kQueueLeases,
+                           records::queue_lease_key(h_.now_ms + kLease, 1)));
   // An expired lease (lease_until < now) is deliverable again.
   h_.now_ms += kLease;
   EXPECT_FALSE(lease_id());
@@ -211,20 +285,33 @@ TEST_F(QueueMachineTest, LeasesMoveBetweenTheOrderAndLeaseIndexes) {
   // Extending re-keys the lease.
   h_.now_ms += 5;
   EXPECT_TRUE(h_.apply(ExtendLease{1, 5000}).result);
-  EXPECT_EQ(find_queued_message(h_.views, 1)->lease_until, h_.now_ms + 5000);
+  const std::optional<QueuedMessage> extended =
+      find_queued_message(h_.views, 1);
+  ASSERT_TRUE(extended);
+  EXPECT_EQ(extended->lease_until, h_.now_ms + 5000);
   EXPECT_EQ(rows(h_.views, Table::kQueueLeases), 1u);
   // Rescheduling clears it and keeps the attempts.
   h_.apply(RescheduleMessage{1, 30});
   const std::optional<QueuedMessage> m = find_queued_message(h_.views, 1);
+  ASSERT_TRUE(m);
   EXPECT_FALSE(m->lease_until);
   EXPECT_EQ(m->deliver_at, h_.now_ms + 30);
   EXPECT_EQ(m->attempts, 2);
   EXPECT_EQ(rows(h_.views, Table::kQueueLeases), 0u);
-  EXPECT_TRUE(h_.views.get(Table::kQueueReady, ready_key(h_.now_ms + 30, 1)));
+  EXPECT_EQ(h_.views.get(Table::kQueueReady, ready_key(h_.now_ms + 30, 1, 2)),
+            "");
   expect_consistent(h_.views);
-  // Extending an unleased delivery leases it (the reference's UPDATE).
-  EXPECT_TRUE(h_.apply(ExtendLease{1, 100}).result);
-  EXPECT_EQ(rows(h_.views, Table::kQueueReady), 0u);
+  // Extending an unleased delivery leases it (the reference's UPDATE); it is
+  // not polled before its deliver_at (spec §4.3: both conditions), and it is
+  // due by the lease index no earlier than that.
+  EXPECT_TRUE(h_.apply(ExtendLease{1, 10}).result);
+  EXPECT_EQ(rows(h_.views, Table::kQueueLeases), 1u);
+  EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms), h_.now_ms + 30);
+  h_.now_ms += 20;  // the lease ended, deliver_at not reached
+  EXPECT_FALSE(lease_id());
+  EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms), h_.now_ms + 10);
+  h_.now_ms += 10;
+  EXPECT_EQ(lease_id(), 1u);
   expect_consistent(h_.views);
 }
 
@@ -336,7 +423,10 @@ TEST_F(QueueMachineTest, DeadLetterAndReplayKeepTheRecord) {
   EXPECT_EQ(replayed->deliver_at, h_.now_ms);
   EXPECT_EQ(replayed->message_type, "RunTask");
   h_.apply(ReplayDeadLetter{1});
-  EXPECT_EQ(find_queued_message(h_.views, 4)->max_attempts, 7);
+  const std::optional<QueuedMessage> own_replayed =
+      find_queued_message(h_.views, 4);
+  ASSERT_TRUE(own_replayed);
+  EXPECT_EQ(own_replayed->max_attempts, 7);
   EXPECT_EQ(next_delivery_id(h_.views), 5u);
   expect_consistent(h_.views);
 }
@@ -463,8 +553,9 @@ TEST_F(QueueMachineTest, InvalidCommandsChangeNothing) {
 
 TEST_F(QueueMachineTest, TimesSaturateInsteadOfOverflowing) {
   push(start_workflow("wf"), std::numeric_limits<std::int64_t>::max());
-  EXPECT_EQ(find_queued_message(h_.views, 1)->deliver_at,
-            std::numeric_limits<std::int64_t>::max());
+  const std::optional<QueuedMessage> stored = find_queued_message(h_.views, 1);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->deliver_at, std::numeric_limits<std::int64_t>::max());
   EXPECT_FALSE(lease_id());
   EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms),
             std::numeric_limits<std::int64_t>::max());
@@ -486,6 +577,121 @@ TEST_F(QueueMachineTest, NextQueueDueTime) {
   h_.apply(AckMessage{1});
   h_.apply(AckMessage{2});
   EXPECT_FALSE(next_queue_due_time(h_.views, h_.now_ms));
+}
+
+// Counts the reads of a view store: each get, each scan (a seek) and each
+// entry a scan visits.
+class CountingViewReader final : public ViewReader {
+ public:
+  explicit CountingViewReader(const ViewReader& base) : base_(base) {}
+
+  std::optional<std::string> get(Table table,
+                                 std::string_view key) const override {
+    ++reads;
+    return base_.get(table, key);
+  }
+  void scan(Table table, std::string_view from_key, std::string_view to_key,
+            const ScanFn& fn, bool reverse) const override {
+    ++reads;
+    base_.scan(
+        table, from_key, to_key,
+        [&](std::string_view key, std::string_view value) {
+          ++reads;
+          return fn(key, value);
+        },
+        reverse);
+  }
+
+  mutable std::size_t reads = 0;
+
+ private:
+  const ViewReader& base_;
+};
+
+struct QueueReads {
+  std::size_t poll = 0;
+  std::optional<std::uint64_t> polled;
+  std::size_t sweep = 0;
+  std::size_t swept = 0;
+  std::size_t due = 0;
+};
+
+// Folds a queue of `stuck` deliveries of each kind a poll must not pay for
+// (attempt-exhausted with an expired lease; exhausted and rescheduled;
+// exhausted under their own limit; expired leases behind one older expired
+// lease), `exhausted` more that the sweep moves, and `fresh` deliverable
+// ones; then counts the view reads of a poll, a sweep and a due time.
+QueueReads count_queue_reads(int stuck, int exhausted, int fresh) {
+  constexpr std::int64_t kNow = 1'000'000;
+  MemoryViewStore views;
+  std::uint64_t id = 0;
+  std::int64_t at = 1000;
+  auto add = [&](std::optional<std::int64_t> own_limit, std::int64_t attempts,
+                 bool expired_lease) {
+    ++id;
+    queue_machine::fold(
+        MessagePushed{id, "wf", "StartWorkflow", Json(nlohmann::json::object()),
+                      ++at, own_limit},
+        views);
+    if (attempts > 0) {
+      queue_machine::fold(
+          MessageLeased{id, "wf", attempts,
+                        expired_lease ? kNow - 10 : kNow + 60'000},
+          views);
+    }
+    return id;
+  };
+  // The oldest deliverable delivery: an expired lease.
+  const std::uint64_t first = add(std::nullopt, 1, true);
+  for (int i = 0; i < stuck; ++i) {
+    add(std::nullopt, kMaxAttempts, true);
+    const std::uint64_t rescheduled = add(std::nullopt, kMaxAttempts + 2, true);
+    queue_machine::fold(MessageRescheduled{rescheduled, "wf", kNow - 5}, views);
+    add(2, 2, true);
+    add(std::nullopt, 1 + i % (kMaxAttempts - 1), true);
+  }
+  for (int i = 0; i < exhausted; ++i) add(std::nullopt, kMaxAttempts, false);
+  for (int i = 0; i < fresh; ++i) add(std::nullopt, 0, false);
+
+  QueueReads result;
+  CountingViewReader counting(views);
+  const Decision poll = queue_machine::decide(LeaseNext{kLease, kMaxAttempts},
+                                              counting, DecideContext{kNow});
+  result.poll = counting.reads;
+  if (poll.leased) result.polled = poll.leased->delivery_id;
+  EXPECT_EQ(result.polled, first);
+  counting.reads = 0;
+  const Decision sweep = queue_machine::decide(
+      MoveExpiredToDeadLetters{kMaxAttempts}, counting, DecideContext{kNow});
+  result.sweep = counting.reads;
+  result.swept = sweep.events.size();
+  counting.reads = 0;
+  next_queue_due_time(counting, kNow);
+  result.due = counting.reads;
+  return result;
+}
+
+// A poll reads a bounded number of entries however many leases expired or
+// deliveries exhausted their attempts: 10,000 of each cost it what 10 do. The
+// sweep reads what it moves, not the queue.
+TEST(QueueReadCostTest, PollReadsDoNotGrowWithExpiredOrExhaustedDeliveries) {
+  const QueueReads few = count_queue_reads(10, 0, 0);
+  const QueueReads many = count_queue_reads(10'000, 0, 0);
+  SCOPED_TRACE(::testing::Message()
+               << "poll reads " << few.poll << " vs " << many.poll);
+  EXPECT_LE(few.poll, 16u);
+  EXPECT_EQ(many.poll, few.poll);
+  EXPECT_LE(many.due, few.due + 2);
+}
+
+TEST(QueueReadCostTest, SweepReadsWhatItMovesNotTheQueue) {
+  const QueueReads small = count_queue_reads(0, 10, 10);
+  const QueueReads large = count_queue_reads(0, 10, 10'000);
+  EXPECT_EQ(small.swept, 10u);
+  EXPECT_EQ(large.swept, 10u);
+  EXPECT_EQ(large.sweep, small.sweep);
+  EXPECT_LE(small.sweep, 3u * 10u + 6u);
+  EXPECT_EQ(large.poll, small.poll);
 }
 
 // A long random sequence of queue commands decided and folded one by one
@@ -520,7 +726,8 @@ TEST_F(QueueMachineTest, RandomCommandsRebuildToIdenticalViews) {
       }
       case 3:
       case 4:
-        command = LeaseNext{kLease, kMaxAttempts};
+        // The queue's limit varies, as across reopens with other options.
+        command = LeaseNext{kLease, static_cast<std::int64_t>(1 + pick(4))};
         break;
       case 5:
         command = AckMessage{some_delivery()};
@@ -537,7 +744,8 @@ TEST_F(QueueMachineTest, RandomCommandsRebuildToIdenticalViews) {
         command = MoveToDeadLetters{some_delivery(), "random"};
         break;
       case 9:
-        command = pick(3) == 0 ? Command{MoveExpiredToDeadLetters{kMaxAttempts}}
+        command = pick(3) == 0 ? Command{MoveExpiredToDeadLetters{
+                                     static_cast<std::int64_t>(1 + pick(4))}}
                                : Command{ReplayDeadLetter{some_delivery()}};
         break;
       case 10:
@@ -549,7 +757,34 @@ TEST_F(QueueMachineTest, RandomCommandsRebuildToIdenticalViews) {
                                 : Command{AckMessage{some_delivery()}};
         break;
     }
-    h_.apply(command);
+    // Polls, sweeps and due times agree with spec §4.3 read off every record.
+    EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms),
+              reference_due(h_.views, h_.now_ms))
+        << "step " << step;
+    std::optional<std::uint64_t> expected_lease;
+    std::vector<std::uint64_t> expected_moves;
+    if (const auto* poll = std::get_if<LeaseNext>(&command)) {
+      expected_lease =
+          reference_poll(h_.views, h_.now_ms, poll->queue_max_attempts);
+    } else if (const auto* sweep =
+                   std::get_if<MoveExpiredToDeadLetters>(&command)) {
+      expected_moves = reference_exhausted(h_.views, sweep->queue_max_attempts);
+    }
+    const Decision decision = h_.apply(command);
+    if (std::holds_alternative<LeaseNext>(command)) {
+      EXPECT_EQ(decision.leased
+                    ? std::optional<std::uint64_t>(decision.leased->delivery_id)
+                    : std::nullopt,
+                expected_lease)
+          << "step " << step;
+    } else if (std::holds_alternative<MoveExpiredToDeadLetters>(command)) {
+      std::vector<std::uint64_t> moved;
+      for (const EventPayload& event : decision.events) {
+        moved.push_back(std::get<MessageDeadLettered>(event).delivery_id);
+      }
+      EXPECT_EQ(moved, expected_moves) << "step " << step;
+    }
+    if (HasFailure()) return;
     if (step % 250 == 0) {
       expect_consistent(h_.views);
       if (HasFailure()) return;

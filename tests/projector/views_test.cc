@@ -265,7 +265,10 @@ TEST(FindStageTest, TheDecodeMemoNeverAnswersForOtherBytes) {
   stage.version = 6;
   second.put(Table::kStages, keys::encode_u64(id_second),
              records::encode_stage_record(stage, 8, 2));
-  EXPECT_EQ(records::find_stage(second, stage.id)->record->stage.version, 6);
+  const std::optional<records::FoundStage> rewritten =
+      records::find_stage(second, stage.id);
+  ASSERT_TRUE(rewritten);
+  EXPECT_EQ(rewritten->record->stage.version, 6);
   // The record handed out before is unchanged.
   EXPECT_EQ(hit->record->stage.version, 5);
   EXPECT_FALSE(records::find_stage(second, "no-such-stage"));

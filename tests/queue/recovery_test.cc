@@ -10,6 +10,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include "wfstore/message.h"
 #include "wfstore/model.h"
 #include "wfstore/queue.h"
+#include "wfstore/queue_processor.h"
 
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -479,6 +482,51 @@ TEST_F(RecoveryTest, Item45SecondRunDoesNotGrowQueue) {
   EXPECT_EQ(second.outcome, Outcome::kSkipped);
   EXPECT_EQ(queue().size(), size);
   EXPECT_TRUE(queue().has_pending_message_for_task(s.tasks[0].id));
+}
+
+// Item 45 end to end: a RUNNING task whose RunTask is already queued,
+// recover_pending run twice, then a processor draining the queue: the task
+// runs exactly once, and nothing else is handled.
+TEST_F(RecoveryTest, Item45TwoRecoveriesOfAQueuedRunTaskRunItOnce) {
+  StageExecution s = stage("w", "a", WorkflowStatus::kRunning);
+  s.start_time = now_ms();
+  s.tasks = {task(s.id, 0, WorkflowStatus::kRunning)};
+  store().store(running_with("w", {s}));
+  RunTask queued;
+  queued.execution_id = "w";
+  queued.stage_id = s.id;
+  queued.task_id = s.tasks[0].id;
+  queued.task_type = "a-type";
+  queue().push(queued);
+
+  for (int run = 0; run < 2; ++run) {
+    SCOPED_TRACE(run);
+    const RecoveryResult result =
+        result_for(recover_pending(store(), queue()), "w");
+    EXPECT_EQ(result.messages_pushed, 0u);
+    EXPECT_EQ(queue().size(), 1u);
+  }
+
+  QueueProcessorConfig config;
+  config.dlq_check_interval = std::chrono::milliseconds{0};
+  QueueProcessor processor(store(), queue(), config);
+  std::vector<std::string> handled;
+  for (std::string_view type : message_type_names()) {
+    processor.register_handler(
+        type, std::string(type) + "Handler", [&handled](const Delivery& d) {
+          handled.emplace_back(message_type_name(d.message));
+          if (const auto* run = std::get_if<RunTask>(&d.message)) {
+            handled.back() += " " + run->task_id;
+          }
+        });
+  }
+  // Bounded: an unexpected message that cycled would not end the loop.
+  for (int i = 0; i < 10 && processor.process_one(); ++i) {
+  }
+  EXPECT_EQ(handled, std::vector<std::string>{"RunTask " + s.tasks[0].id});
+  EXPECT_EQ(processor.stats().handled, 1u);
+  EXPECT_EQ(queue().size(), 0u);
+  EXPECT_EQ(queue().dlq_size(), 0u);
 }
 
 // Bad options: InvalidArgumentError, nothing queued.

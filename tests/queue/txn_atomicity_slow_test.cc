@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "wfstore/database.h"
 #include "wfstore/maintenance.h"
@@ -110,14 +111,20 @@ std::pair<int, int> parse_stage_id(const std::string& id) {
 
 // The child: polls, handles each StartStage in one transaction, reports
 // "k i delivery" once the commit returned, then acks. Returns when the queue
-// is empty.
+// is empty; with a `budget`, once it committed that many steps it reports
+// "idle" and waits to be killed instead, so that a kill never finds it gone
+// however late it comes, and the steps left for later children are known.
 void run_engine(const std::filesystem::path& dir, Durability durability,
-                int report_fd) {
+                int report_fd, std::optional<int> budget = std::nullopt) {
   auto db = Database::open(dir, store_options(durability));
   WorkflowStore& store = db->workflow_store();
   {
     Queue queue(*db);
-    for (;;) {
+    for (int steps = 0;;) {
+      if (budget && steps == *budget) {
+        testing::report_line(report_fd, "idle");
+        for (;;) pause();
+      }
       std::optional<Delivery> delivery =
           queue.poll_one(std::chrono::milliseconds(100));
       if (!delivery) {
@@ -155,6 +162,7 @@ void run_engine(const std::filesystem::path& dir, Durability durability,
         }
         txn.mark_message_processed(message_id, kHandler, workflow_id(k));
       });
+      ++steps;
       testing::report_line(report_fd,
                            fmt::format("{} {} {}", k, i, message_id));
       queue.ack(delivery->id);
@@ -310,9 +318,14 @@ void run_crash_loop(Durability durability) {
   const TempDir dir;
   const std::uint32_t seed = testing::random_seed();
   const long kills = testing::env_knob("WFSTORE_TXN_CRASH_KILLS", 30);
-  // A buffered child makes up to about 10 steps per kill: 13 steps per kill
-  // leave work for the last child.
-  const int workflows = static_cast<int>(std::max(40L, kills * 4 / 3));
+  // A child killed after w reported steps may commit kStepMargin more before
+  // it idles (however late the kill comes: a busy machine), so the kills
+  // consume at most kills * (4 + kStepMargin) steps; the workflows hold more,
+  // and the last child completes the rest.
+  constexpr int kMaxWaitSteps = 4;
+  constexpr int kStepMargin = 40;
+  const int workflows = static_cast<int>(
+      std::max(40L, kills * (kMaxWaitSteps + kStepMargin) / kStages + 5));
   std::mt19937 rng(seed);
   {
     auto db = Database::open(dir.path(), store_options(durability));
@@ -333,16 +346,17 @@ void run_crash_loop(Durability durability) {
     // Kill after 0-4 reported steps plus 0-1 ms: during open, inside a
     // transaction (a sync step takes milliseconds), between commit and ack,
     // while polling.
-    const int wait_steps = std::uniform_int_distribution<int>(0, 4)(rng);
+    const int wait_steps =
+        std::uniform_int_distribution<int>(0, kMaxWaitSteps)(rng);
     const int wait_us = std::uniform_int_distribution<int>(0, 1000)(rng);
-    ChildProcess child = ChildProcess::spawn(
-        [&](int fd) { run_engine(dir.path(), durability, fd); });
+    ChildProcess child = ChildProcess::spawn([&](int fd) {
+      run_engine(dir.path(), durability, fd, wait_steps + kStepMargin);
+    });
     for (int s = 0; s < wait_steps; ++s) {
       const std::optional<std::string> line = child.read_line();
       ASSERT_TRUE(line.has_value())
           << "the child stopped before the kill ("
-          << testing::describe_wait_status(child.wait())
-          << "; exit 0: it ran out of work)";
+          << testing::describe_wait_status(child.wait()) << ")";
       acked.push_back(parse_acked(*line));
     }
     std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
@@ -351,7 +365,7 @@ void run_crash_loop(Durability durability) {
         << "the child ended before the kill: "
         << testing::describe_wait_status(status);
     for (const std::string& line : child.drain()) {
-      acked.push_back(parse_acked(line));
+      if (line != "idle") acked.push_back(parse_acked(line));
     }
     const StoreCounts counts =
         check_store(dir.path(), durability, workflows, acked);

@@ -30,8 +30,11 @@
 //   queue_messages   delivery -> execution id, type, payload CBOR,
 //                    deliver_at, max_attempts, attempts, lease_until,
 //                    the payload's task_id ("" if none)
-//   queue_ready      (deliver_at, delivery) -> "" (deliveries not leased)
-//   queue_leases     (lease_until, delivery) -> "" (leased deliveries)
+//   queue_ready      (attempt class, deliver_at, delivery) -> "" or
+//                    lease_until, for every queued delivery (the poll index:
+//                    view_records.h)
+//   queue_leases     (max(lease_until, deliver_at - 1), delivery) -> "" (leased
+//                    deliveries)
 //   queue_task_index (u16 length, task id bytes, delivery) -> "" for every
 //                    queued delivery whose payload has a non-empty task_id
 //   dead_letters     delivery -> execution id, type, payload CBOR,

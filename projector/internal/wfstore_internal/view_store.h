@@ -41,8 +41,8 @@ enum class Table : std::uint8_t {
   kProcessedMessages = 8,  // message id -> handler, execution, processed time
   kProcessedByTime = 9,    // (processed time, message)
   kQueueMessages = 10,     // delivery id -> message
-  kQueueReady = 11,        // (deliver_at, delivery id)
-  kQueueLeases = 12,       // delivery id -> lease
+  kQueueReady = 11,        // (attempt class, deliver_at, delivery id)
+  kQueueLeases = 12,       // (lease expiry, delivery id)
   kQueueTaskIndex = 13,  // (task, delivery id) for has_pending_message_for_task
   kDeadLetters = 14,     // delivery id -> dead letter
   kClaims = 15,          // claim key -> holder

@@ -157,8 +157,9 @@ std::vector<StoredDeadLetter> list_dead_letters(
     std::optional<std::string_view> message_type);
 
 // The earliest time after `now_ms` at which a delivery becomes due: the first
-// deliver_at > now_ms of an unleased delivery, or the first lease_until + 1 >
-// now_ms of a leased one (attempt limits ignored); nullopt when none will.
+// deliver_at > now_ms of an unleased delivery, or the first
+// max(deliver_at, lease_until + 1) > now_ms of a leased one (attempt limits
+// ignored); nullopt when none will. Reads O(log n) per attempt class present.
 std::optional<std::int64_t> next_queue_due_time(const ViewReader& views,
                                                 std::int64_t now_ms);
 

@@ -250,6 +250,11 @@ int ResizeLock::held_by_this_thread() const {
   return it == holders_.end() ? 0 : it->second;
 }
 
+int ResizeLock::resizes_waiting() const {
+  std::scoped_lock lock(mu_);
+  return resizes_waiting_;
+}
+
 namespace {
 
 // Unlocks a ResizeLock taken exclusively.

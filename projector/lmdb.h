@@ -115,6 +115,8 @@ class ResizeLock {
 
   // The number of shared holds the calling thread has.
   int held_by_this_thread() const;
+  // The number of resizes waiting in lock().
+  int resizes_waiting() const;
 
  private:
   void unlock_shared(std::thread::id owner) noexcept;

@@ -6,6 +6,7 @@
 // test runs under a watchdog that fails the binary, rather than hanging it,
 // when a commit deadlocks.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -208,6 +209,61 @@ TEST_F(MapGrowthTest,
   // With the snapshot gone the next commit grows the map ahead of need.
   store().mark_message_processed("after");
   EXPECT_EQ(map_size(), initial * 2);
+}
+
+TEST_F(MapGrowthTest, RangeIterationLetsCommitsGrowTheMapBetweenItems) {
+  const Watchdog watchdog;
+  for (int i = 0; i < 3; ++i) {
+    store().store(testing::full_workflow(fmt::format("listed-{}", i)));
+  }
+  const std::string application =
+      store().retrieve_execution_summary("base").application;
+  const std::uint64_t initial = map_size();
+  int seen = 0;
+  // Each item is loaded in its own snapshot: none is held while the loop
+  // body commits.
+  for (const Workflow& workflow :
+       store().retrieve_by_application(application)) {
+    EXPECT_FALSE(workflow.id.empty());
+    if (seen < 2) store_until_grown(map_size(), 2);
+    ++seen;
+  }
+  EXPECT_EQ(seen, 4);
+  EXPECT_GE(map_size(), initial * 4);
+}
+
+TEST(ResizeLockTest, NestedHoldOfAThreadDoesNotWaitBehindAWaitingResize) {
+  const Watchdog watchdog;
+  lmdb::ResizeLock lock;
+  std::atomic<bool> resized{false};
+  lmdb::ResizeLock::Hold first = lock.lock_shared();
+  std::thread resizer([&] {
+    lock.lock("test");
+    resized = true;
+    lock.unlock();
+  });
+  while (lock.resizes_waiting() == 0) std::this_thread::yield();
+  // This thread already holds the lock: a second hold does not queue behind
+  // the resize (which waits for the first).
+  lmdb::ResizeLock::Hold second = lock.lock_shared();
+  EXPECT_EQ(lock.held_by_this_thread(), 2);
+  EXPECT_FALSE(resized);
+  // A new reader of another thread waits for the resize.
+  bool reader_saw_resize = false;
+  std::thread reader([&] {
+    const lmdb::ResizeLock::Hold hold = lock.lock_shared();
+    reader_saw_resize = resized;
+  });
+  second.release();
+  first.release();
+  resizer.join();
+  reader.join();
+  EXPECT_TRUE(reader_saw_resize);
+  EXPECT_EQ(lock.held_by_this_thread(), 0);
+  // The resize of a thread that holds the lock fails instead of waiting.
+  const lmdb::ResizeLock::Hold held = lock.lock_shared();
+  EXPECT_THAT([&] { lock.lock("views"); },
+              ThrowsMessage<IOError>(HasSubstr("this thread holds")));
 }
 
 }  // namespace

@@ -191,15 +191,100 @@ std::uint64_t Env::used_size() const {
   return (std::uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
 }
 
+void ResizeLock::Hold::release() noexcept {
+  if (lock_ != nullptr) std::exchange(lock_, nullptr)->unlock_shared(owner_);
+}
+
+ResizeLock::Hold ResizeLock::lock_shared() {
+  const std::thread::id self = std::this_thread::get_id();
+  std::unique_lock lock(mu_);
+  auto it = holders_.find(self);
+  if (it == holders_.end()) {
+    cv_.wait(lock, [&] { return !exclusive_ && resizes_waiting_ == 0; });
+    it = holders_.emplace(self, 0).first;
+  }
+  ++it->second;
+  ++shared_;
+  return Hold(this, self);
+}
+
+void ResizeLock::unlock_shared(std::thread::id owner) noexcept {
+  std::scoped_lock lock(mu_);
+  const auto it = holders_.find(owner);
+  if (it != holders_.end() && --it->second == 0) holders_.erase(it);
+  if (--shared_ == 0) cv_.notify_all();
+}
+
+void ResizeLock::lock(const std::string& path) {
+  std::unique_lock lock(mu_);
+  if (holders_.count(std::this_thread::get_id()) != 0) {
+    throw IOError(fmt::format(
+        "{}: cannot grow the map: this thread holds a transaction of the "
+        "views, which the growth would wait for forever",
+        path));
+  }
+  ++resizes_waiting_;
+  cv_.wait(lock, [&] { return shared_ == 0 && !exclusive_; });
+  --resizes_waiting_;
+  exclusive_ = true;
+}
+
+bool ResizeLock::try_lock() {
+  std::scoped_lock lock(mu_);
+  if (shared_ != 0 || exclusive_) return false;
+  exclusive_ = true;
+  return true;
+}
+
+void ResizeLock::unlock() noexcept {
+  {
+    std::scoped_lock lock(mu_);
+    exclusive_ = false;
+  }
+  cv_.notify_all();
+}
+
+int ResizeLock::held_by_this_thread() const {
+  std::scoped_lock lock(mu_);
+  const auto it = holders_.find(std::this_thread::get_id());
+  return it == holders_.end() ? 0 : it->second;
+}
+
+int ResizeLock::resizes_waiting() const {
+  std::scoped_lock lock(mu_);
+  return resizes_waiting_;
+}
+
+namespace {
+
+// Unlocks a ResizeLock taken exclusively.
+struct ExclusiveGuard {
+  ResizeLock& lock;
+  ~ExclusiveGuard() { lock.unlock(); }
+};
+
+}  // namespace
+
 void Env::grow(std::uint64_t seen_map_size) {
-  std::unique_lock lock(resize_mu_);
+  resize_lock_.lock(path_);
+  const ExclusiveGuard guard{resize_lock_};
   const std::uint64_t current = map_size();
   if (current != seen_map_size) return;
   check(mdb_env_set_mapsize(env_, current * 2), "mdb_env_set_mapsize", path_);
 }
 
+bool Env::try_grow(std::uint64_t seen_map_size) {
+  if (!resize_lock_.try_lock()) return false;
+  const ExclusiveGuard guard{resize_lock_};
+  const std::uint64_t current = map_size();
+  if (current != seen_map_size) return false;
+  check(mdb_env_set_mapsize(env_, current * 2), "mdb_env_set_mapsize", path_);
+  return true;
+}
+
 void Env::adopt_map_size() {
-  std::unique_lock lock(resize_mu_);
+  resize_lock_.lock(path_);
+  const ExclusiveGuard guard{resize_lock_};
   check(mdb_env_set_mapsize(env_, 0), "mdb_env_set_mapsize", path_);
 }
 
@@ -244,20 +329,20 @@ std::vector<std::optional<MDB_dbi>> Env::dbis(
 
 Txn::Txn(Env& env, bool read_only) : env_(&env) {
   for (;;) {
-    lock_ = std::shared_lock(env.resize_mutex());
+    hold_ = env.resize_lock().lock_shared();
     const int rc =
         mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
     if (rc == MDB_MAP_RESIZED) {
       // Another process grew the map: adopt its size (needs no transaction
-      // active here).
+      // active here; throws IOError if this thread holds another one).
       txn_ = nullptr;
-      lock_.unlock();
+      hold_.release();
       env.adopt_map_size();
       continue;
     }
     if (rc != MDB_SUCCESS) {
       txn_ = nullptr;
-      lock_.unlock();
+      hold_.release();
       throw_error(rc, "mdb_txn_begin", env.path());
     }
     return;
@@ -267,14 +352,14 @@ Txn::Txn(Env& env, bool read_only) : env_(&env) {
 Txn::Txn(Txn&& other) noexcept
     : env_(other.env_),
       txn_(std::exchange(other.txn_, nullptr)),
-      lock_(std::move(other.lock_)) {}
+      hold_(std::move(other.hold_)) {}
 
 Txn& Txn::operator=(Txn&& other) noexcept {
   if (this != &other) {
     abort();
     env_ = other.env_;
     txn_ = std::exchange(other.txn_, nullptr);
-    lock_ = std::move(other.lock_);
+    hold_ = std::move(other.hold_);
   }
   return *this;
 }
@@ -283,13 +368,13 @@ void Txn::commit() {
   // LMDB frees the handle even when the commit fails.
   MDB_txn* txn = std::exchange(txn_, nullptr);
   const int rc = mdb_txn_commit(txn);
-  if (lock_.owns_lock()) lock_.unlock();
+  hold_.release();
   check(rc, "mdb_txn_commit", env_->path());
 }
 
 void Txn::abort() noexcept {
   if (txn_ != nullptr) mdb_txn_abort(std::exchange(txn_, nullptr));
-  if (lock_.owns_lock()) lock_.unlock();
+  hold_.release();
 }
 
 void Txn::fail(int rc, std::string_view what) {

@@ -5,15 +5,17 @@
 
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <lmdb.h>
@@ -57,11 +59,80 @@ struct EnvOptions {
 // MDB_WRITEMAP | MDB_NOMETASYNC. Read-only opens use MDB_NOTLS | MDB_RDONLY.
 unsigned writer_flags();
 
+// The lock between an environment's transactions (shared) and the resizes of
+// its map (exclusive): mdb_env_set_mapsize needs a moment with no transaction
+// active in the process. It counts the shared holds of each thread, so that
+// - a thread that holds it shared takes it again at once, while other threads
+//   wait behind a resize that is waiting (a stream of short readers cannot
+//   starve a resize, and a thread never waits for itself);
+// - a resize asked for by a thread that holds it shared fails with IOError
+//   instead of waiting for itself forever.
+// A hold counts for the thread that took it until it is released, on
+// whichever thread.
+//
+// Thread-safe.
+class ResizeLock {
+ public:
+  // One shared hold; releases it when destroyed. Movable.
+  class Hold {
+   public:
+    Hold() = default;
+    ~Hold() { release(); }
+    Hold(Hold&& other) noexcept
+        : lock_(std::exchange(other.lock_, nullptr)), owner_(other.owner_) {}
+    Hold& operator=(Hold&& other) noexcept {
+      if (this != &other) {
+        release();
+        lock_ = std::exchange(other.lock_, nullptr);
+        owner_ = other.owner_;
+      }
+      return *this;
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+    bool held() const noexcept { return lock_ != nullptr; }
+    void release() noexcept;
+
+   private:
+    friend class ResizeLock;
+    Hold(ResizeLock* lock, std::thread::id owner)
+        : lock_(lock), owner_(owner) {}
+    ResizeLock* lock_ = nullptr;
+    std::thread::id owner_;
+  };
+
+  // Takes the lock shared for the calling thread. Waits while a resize runs
+  // or waits, unless this thread already holds it shared.
+  Hold lock_shared();
+
+  // Takes the lock exclusively for a resize, waiting until no thread holds it
+  // shared. Throws IOError naming `path` if the calling thread holds it shared.
+  void lock(const std::string& path);
+  // Takes it exclusively only if no thread holds it; never waits.
+  bool try_lock();
+  void unlock() noexcept;
+
+  // The number of shared holds the calling thread has.
+  int held_by_this_thread() const;
+  // The number of resizes waiting in lock().
+  int resizes_waiting() const;
+
+ private:
+  void unlock_shared(std::thread::id owner) noexcept;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::thread::id, int> holders_;  // Guarded by mu_.
+  int shared_ = 0;                          // Guarded by mu_.
+  int resizes_waiting_ = 0;                 // Guarded by mu_.
+  bool exclusive_ = false;                  // Guarded by mu_.
+};
+
 // One MDB_env, shared by every open of its directory in this process (a
 // process-wide registry keyed by device, inode and canonical path). Holds a
-// mutex that transactions take shared for their lifetime and grow() takes
-// exclusively, because mdb_env_set_mapsize needs a moment with no transaction
-// active in the process.
+// ResizeLock that transactions take shared for their lifetime and grow()
+// takes exclusively.
 //
 // Thread-safe. The environment closes when the last shared_ptr goes away.
 class Env {
@@ -97,13 +168,25 @@ class Env {
 
   // Doubles the map size (at least) if it is still `seen_map_size`, else does
   // nothing (another thread grew it already). Waits until no transaction of
-  // this process is active. REQUIRES: the calling thread holds no transaction.
-  // Throws IOError.
+  // this process is active; new transactions of other threads wait for the
+  // growth. Throws IOError, also when the calling thread holds a transaction
+  // of this environment (growth would wait for it forever).
   void grow(std::uint64_t seen_map_size);
+
+  // As grow(), but only if no transaction of this process is active: never
+  // waits. Returns false when it did not grow (transactions active, or
+  // already grown past `seen_map_size`). Throws IOError.
+  bool try_grow(std::uint64_t seen_map_size);
 
   // Adopts the map size another process grew the environment to
   // (MDB_MAP_RESIZED). Same locking as grow().
   void adopt_map_size();
+
+  // The number of transactions of this environment the calling thread holds
+  // (began and not yet ended).
+  int transactions_held_by_this_thread() const {
+    return resize_lock_.held_by_this_thread();
+  }
 
   // Flushes the map to disk (mdb_env_sync with force). Throws IOError.
   void sync();
@@ -116,22 +199,23 @@ class Env {
   std::vector<std::optional<MDB_dbi>> dbis(
       const std::vector<std::string>& names, bool create);
 
-  std::shared_mutex& resize_mutex() noexcept { return resize_mu_; }
+  ResizeLock& resize_lock() noexcept { return resize_lock_; }
 
  private:
   MDB_env* env_;
   std::string path_;
   bool read_only_;
   int opened_by_pid_;
-  std::shared_mutex resize_mu_;
+  ResizeLock resize_lock_;
   std::mutex dbi_mu_;
   std::map<std::string, MDB_dbi> dbi_cache_;  // Guarded by dbi_mu_.
 };
 
 // A transaction that aborts unless commit() was called. Holds the environment's
-// resize mutex shared until it ends. Read transactions use MDB_NOTLS: they may
-// move between threads but not be used by two at once; keep them short, since
-// they block map growth.
+// resize lock shared until it ends (counted for the thread that began it).
+// Read transactions use MDB_NOTLS: they may move between threads but not be
+// used by two at once; keep them short, since they block map growth, and
+// never hold one while waiting for a commit.
 //
 // Not thread-safe. REQUIRES: the Env outlives the Txn.
 class Txn {
@@ -171,7 +255,7 @@ class Txn {
 
   Env* env_;
   MDB_txn* txn_ = nullptr;
-  std::shared_lock<std::shared_mutex> lock_;
+  ResizeLock::Hold hold_;
 };
 
 // A cursor over one database of a transaction. The views it returns are valid

@@ -109,8 +109,10 @@ LmdbViews::WriteTxn LmdbViews::begin_write() {
     throw IOError(fmt::format("{}: views are open read-only", env.path()));
   }
   // Growing before the map fills keeps MapFullError (and redone work) rare.
+  // It never waits: with read snapshots active it is left to a later write,
+  // or to the MapFullError path, which waits for them.
   const std::uint64_t size = env.map_size();
-  if (env.used_size() > size / 2) env.grow(size);
+  if (env.used_size() > size / 2) env.try_grow(size);
   return WriteTxn(std::make_unique<WriteTxn::State>(
       WriteTxn::State{impl_.get(), lmdb::Txn(env, false)}));
 }
@@ -155,6 +157,10 @@ std::uint64_t LmdbViews::map_size() const { return impl_->env->map_size(); }
 
 void LmdbViews::grow_map(std::uint64_t seen_map_size) {
   impl_->env->grow(seen_map_size);
+}
+
+int LmdbViews::transactions_held_by_this_thread() const {
+  return impl_->env->transactions_held_by_this_thread();
 }
 
 const std::string& LmdbViews::path() const { return impl_->env->path(); }

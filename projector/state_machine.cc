@@ -88,6 +88,32 @@ void check_unique_tasks(const StageExecution& stage, std::string_view field) {
 
 // ---- decide, one function per command ----
 
+const char* kind_name(DecisionKind kind) {
+  switch (kind) {
+    case DecisionKind::kNoOp:
+      return "a no-op";
+    case DecisionKind::kInsert:
+      return "an insert";
+    case DecisionKind::kUpdate:
+      return "an update";
+  }
+  return "?";
+}
+
+// Throws ConcurrencyError when a transaction's eager decision (`expected`)
+// was of another kind than `actual`: a rival commit changed what the
+// operation saw. The message is "{subject()}: the transaction decided {kind},
+// the commit {kind} ({why})".
+template <typename Subject>
+void check_kind(const std::optional<DecisionKind>& expected,
+                DecisionKind actual, const Subject& subject,
+                std::string_view why) {
+  if (!expected || *expected == actual) return;
+  throw ConcurrencyError(
+      fmt::format("{}: the transaction decided {}, the commit {} ({})",
+                  subject(), kind_name(*expected), kind_name(actual), why));
+}
+
 Decision decide_store(const StoreWorkflow& command, const ViewReader& views) {
   const Workflow& workflow = command.workflow;
   validate_workflow(workflow);
@@ -148,7 +174,17 @@ Decision decide_set_status(const SetWorkflowStatus& command,
   validate_key(command.workflow_id, "workflow_id");
   check_status(command.status, "status");
   Decision decision;
-  if (!workflow_surrogate(views, command.workflow_id)) return decision;
+  const bool exists =
+      workflow_surrogate(views, command.workflow_id).has_value();
+  check_kind(
+      command.expected_kind,
+      exists ? DecisionKind::kUpdate : DecisionKind::kNoOp,
+      [&] {
+        return fmt::format("Workflow {} changed concurrently",
+                           command.workflow_id);
+      },
+      "a rival commit stored or deleted the workflow");
+  if (!exists) return decision;
   decision.events.emplace_back(
       WorkflowStatusSet{command.workflow_id, command.status, command.start_time,
                         command.end_time});
@@ -179,6 +215,16 @@ Decision decide_store_stage(const StoreStage& command,
   check_unique_tasks(stage, "stage");
   Decision decision;
   std::optional<FoundStage> stored = find_stage(views, stage.id);
+  // A stage added or removed since the transaction decided: its versions
+  // (already given to the caller) would be wrong.
+  check_kind(
+      command.expected_kind,
+      stored ? DecisionKind::kUpdate : DecisionKind::kInsert,
+      [&] {
+        return fmt::format("Optimistic lock failed for stage {} (version {})",
+                           stage.id, stage.version);
+      },
+      "a rival commit added or removed the stage");
   if (!stored) {
     const std::optional<std::uint64_t> wf =
         workflow_surrogate(views, stage.execution_id);

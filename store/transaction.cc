@@ -1,7 +1,9 @@
 // Transactions (DESIGN.md "Transactions"): each operation is decided eagerly
-// against a read snapshot plus the transaction's own pending events; commit()
-// hands every command to the writer as one multi-command commit, which the
-// leader decides again against the current state.
+// against the latest committed views plus the transaction's own pending
+// commands; commit() hands every command to the writer as one multi-command
+// commit, which the leader decides again against the current state (the
+// authoritative check). A transaction holds no read snapshot between its
+// operations.
 
 #include "wfstore/transaction.h"
 
@@ -26,19 +28,39 @@ namespace {
 // The stores with an open transaction on this thread (no nesting).
 thread_local std::vector<const WorkflowStoreImpl*> open_transactions;
 
+// The views an operation reads through: the read snapshot the operation
+// took, and nothing between operations.
+class SnapshotSlot final : public ViewReader {
+ public:
+  std::optional<std::string> get(Table table,
+                                 std::string_view key) const override {
+    return target().get(table, key);
+  }
+  void scan(Table table, std::string_view from_key, std::string_view to_key,
+            const ScanFn& fn, bool reverse) const override {
+    target().scan(table, from_key, to_key, fn, reverse);
+  }
+  void set(const ViewReader* target) noexcept { target_ = target; }
+
+ private:
+  const ViewReader& target() const {
+    // The overlay reads its base only inside an operation.
+    if (target_ == nullptr) {
+      throw IOError("transaction: read outside an operation");
+    }
+    return *target_;
+  }
+  const ViewReader* target_ = nullptr;
+};
+
 }  // namespace
 
 class Transaction::Impl {
  public:
   // Registers the transaction in `registry` (this thread's open transactions).
-  Impl(WorkflowStoreImpl& store, LmdbViews::Snapshot snapshot,
+  Impl(WorkflowStoreImpl& store,
        std::vector<const WorkflowStoreImpl*>& registry)
-      : store_(store),
-        snapshot_(std::move(snapshot)),
-        overlay_(snapshot_),
-        commit_id_(applied_lsn(snapshot_) + 1),
-        next_lsn_(commit_id_),
-        registry_(registry) {
+      : store_(store), overlay_(base_), registry_(registry) {
     registry_.push_back(&store_);
   }
   ~Impl() { rollback(); }
@@ -73,8 +95,6 @@ class Transaction::Impl {
     const Decision decision = apply(AcquireClaim{
         std::string(execution_id), std::string(claim_key),
         std::string(stage_id), steal_if_owner_terminal, std::nullopt});
-    // The leader must find the same answer at commit, or the commit fails.
-    std::get<AcquireClaim>(commands_.back()).expected_result = decision.result;
     return decision.result;
   }
 
@@ -86,9 +106,6 @@ class Transaction::Impl {
     }
     std::vector<Command> commands = std::move(commands_);
     commands_.clear();
-    // The writer may need to grow the map, which waits for every LMDB
-    // transaction of the process: hold none while committing.
-    snapshot_.release();
     overlay_.clear();
     CommitResult result;
     try {
@@ -98,9 +115,10 @@ class Transaction::Impl {
       throw;
     }
     // The caller's versions were bumped by each operation; the leader decided
-    // every StoreStage against the same stored versions (or the commit would
-    // have failed), so they are already what was committed: a successful
-    // commit does not touch the caller's objects again.
+    // every StoreStage against the same stored versions and as the same kind
+    // (insert or update), or the commit would have failed, so they are
+    // already what was committed: a successful commit does not touch the
+    // caller's objects again.
     finish(State::kCommitted);
     return CommitRange{result.first_lsn, result.last_lsn};
   }
@@ -130,25 +148,74 @@ class Transaction::Impl {
     }
   }
 
-  // Decides `command` against the snapshot plus the pending events, folds its
-  // events into the overlay and keeps it for commit(). A rejected command
-  // throws with nothing changed; a fold that fails part-way leaves the overlay
-  // untrustworthy, so the transaction rolls back.
+  // Decides `command` against the latest committed views plus the pending
+  // commands, folds its events into the overlay and keeps it for commit(),
+  // marked with what was decided (the commit must decide the same). A
+  // rejected command throws with nothing kept.
+  //
+  // The overlay holds the pending commands' writes as folded over the views
+  // at applied LSN `base_lsn_`. When other commits moved the views since,
+  // the pending commands are decided and folded again over the latest views
+  // (with their eager kinds, so a pending command that no longer holds
+  // throws ConcurrencyError here, as the commit would). Delivery ids and LSNs
+  // in the overlay are provisional: the writer assigns them at commit.
   Decision apply(Command command) {
     check_open();
+    const LmdbViews::Snapshot snapshot = store_.read();
+    base_.set(&snapshot);
+    struct Unset {
+      SnapshotSlot& slot;
+      ~Unset() { slot.set(nullptr); }
+    } unset{base_};
     const DecideContext context{store_.clock().now_ms()};
+    const std::uint64_t latest = applied_lsn(snapshot);
+    if (base_lsn_ != latest) refold(latest, context);
     std::uint64_t lsn = next_lsn_;
     Decision decision;
     try {
       decision = decide_and_fold(command, overlay_, context, commit_id_, lsn);
     } catch (...) {
-      // decide() does not write: an LSN was taken only if a fold began.
-      if (lsn != next_lsn_) rollback();
+      // decide() does not write: an LSN was taken only if a fold began, and
+      // then the overlay is folded again at the next operation.
+      if (lsn != next_lsn_) base_lsn_.reset();
       throw;
     }
     next_lsn_ = lsn;
+    expect(command, decision);
     commands_.push_back(std::move(command));
     return decision;
+  }
+
+  // Folds the pending commands again over the views at applied LSN `latest`.
+  void refold(std::uint64_t latest, const DecideContext& context) {
+    base_lsn_.reset();
+    overlay_.clear();
+    commit_id_ = latest + 1;
+    next_lsn_ = commit_id_;
+    for (const Command& pending : commands_) {
+      decide_and_fold(pending, overlay_, context, commit_id_, next_lsn_);
+    }
+    base_lsn_ = latest;
+  }
+
+  // Records in `command` what its eager decision was, for the writer's
+  // decision at commit (state_machine.h, DecisionKind). A push is always a
+  // push; a mark is insert-if-absent whichever way it is decided (spec
+  // §10.3 item 27: concurrent marks of one id all commit), so neither
+  // carries a kind.
+  static void expect(Command& command, const Decision& decision) {
+    if (auto* store_stage = std::get_if<StoreStage>(&command)) {
+      const bool added =
+          !decision.events.empty() &&
+          std::holds_alternative<StageAdded>(decision.events.front());
+      store_stage->expected_kind =
+          added ? DecisionKind::kInsert : DecisionKind::kUpdate;
+    } else if (auto* status = std::get_if<SetWorkflowStatus>(&command)) {
+      status->expected_kind =
+          decision.events.empty() ? DecisionKind::kNoOp : DecisionKind::kUpdate;
+    } else if (auto* claim = std::get_if<AcquireClaim>(&command)) {
+      claim->expected_result = decision.result;
+    }
   }
 
   // Records the versions `stage` and its tasks have before this operation's
@@ -178,19 +245,22 @@ class Transaction::Impl {
 
   void finish(State state) noexcept {
     state_ = state;
-    snapshot_.release();
     overlay_.clear();
+    base_lsn_.reset();
     commands_.clear();
     const auto it = std::find(registry_.begin(), registry_.end(), &store_);
     if (it != registry_.end()) registry_.erase(it);
   }
 
   WorkflowStoreImpl& store_;
-  LmdbViews::Snapshot snapshot_;
-  OverlayViewStore overlay_;  // Over snapshot_.
-  // The commit id and LSNs the overlay's events get: after the snapshot's.
-  std::uint64_t commit_id_;
-  std::uint64_t next_lsn_;
+  SnapshotSlot base_;
+  OverlayViewStore overlay_;  // Over base_.
+  // The applied LSN of the views the overlay was folded over; nullopt when
+  // the overlay must be folded again.
+  std::optional<std::uint64_t> base_lsn_;
+  // The commit id and LSNs the overlay's events get: after base_lsn_'s.
+  std::uint64_t commit_id_ = 0;
+  std::uint64_t next_lsn_ = 0;
   std::vector<Command> commands_;
   std::vector<SavedStage> saved_;
   State state_ = State::kOpen;
@@ -212,9 +282,11 @@ Transaction WorkflowStoreImpl::transaction(Queue* queue) {
         "a transaction is already open on this store in this thread "
         "(transactions do not nest)");
   }
-  LmdbViews::Snapshot snapshot = read();
-  return Transaction(std::make_unique<Transaction::Impl>(
-      *this, std::move(snapshot), open_transactions));
+  // A closed store or poisoned views fail here rather than at the first
+  // operation.
+  (void)read();
+  return Transaction(
+      std::make_unique<Transaction::Impl>(*this, open_transactions));
 }
 
 Transaction::Transaction(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -288,10 +360,12 @@ CommitRange run_transaction(WorkflowStore& store, Queue* queue,
     throw InvalidArgumentError(
         fmt::format("max_attempts: must be at least 1, got {}", max_attempts));
   }
+  // Like stabilize's retry_on_concurrency_error around a transaction block: a
+  // conflict found by an operation (eagerly) or by the commit reruns fn.
   for (int attempt = 1;; ++attempt) {
-    Transaction txn = store.transaction(queue);
-    fn(txn);
     try {
+      Transaction txn = store.transaction(queue);
+      fn(txn);
       return txn.commit();
     } catch (const ConcurrencyError&) {
       if (attempt >= max_attempts) throw;

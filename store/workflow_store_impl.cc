@@ -41,6 +41,13 @@ CommitResult WorkflowStoreImpl::commit_commands(std::vector<Command> commands) {
   if (pipeline_ == nullptr) {
     throw IOError(fmt::format("store {} is open read-only", dir_.string()));
   }
+  // A commit may have to grow the views' map, which waits for every snapshot
+  // of the process: one held by this thread would never end.
+  if (views_.transactions_held_by_this_thread() != 0) {
+    throw IOError(
+        fmt::format("store {}: commit while this thread holds a views snapshot",
+                    dir_.string()));
+  }
   return pipeline_->commit(std::move(commands));
 }
 

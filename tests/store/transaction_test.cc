@@ -44,6 +44,7 @@ namespace {
 
 using testing::run_task;
 using testing::start_stage;
+using testing::start_workflow;
 
 using nlohmann::json;
 using ::testing::HasSubstr;
@@ -921,7 +922,7 @@ TEST_F(TransactionTest, Subtle12ClaimRules) {
 // ---------------------------------------------------------------------------
 // run_transaction.
 
-TEST_F(TransactionTest, RunTransactionRetriesOnlyCommitConflictsBounded) {
+TEST_F(TransactionTest, RunTransactionRerunsOnConflictsBounded) {
   store().store(make_workflow("wf", {"a"}));
   // A rival bumps the stage between the operation and every commit.
   int attempts = 0;
@@ -939,20 +940,310 @@ TEST_F(TransactionTest, RunTransactionRetriesOnlyCommitConflictsBounded) {
                ConcurrencyError);
   EXPECT_EQ(attempts, 3);
 
-  // A ConcurrencyError from an operation inside fn is not retried.
+  // A stale object fails the operation's eager check on every run.
   attempts = 0;
   StageExecution stale = fetch("wf.a");
   stale.version = 0;
-  EXPECT_THROW(run_transaction(store(), nullptr,
-                               [&](Transaction& txn) {
-                                 ++attempts;
-                                 txn.store_stage(stale);
-                               }),
+  EXPECT_THROW(run_transaction(
+                   store(), nullptr,
+                   [&](Transaction& txn) {
+                     ++attempts;
+                     txn.store_stage(stale);
+                   },
+                   3),
                ConcurrencyError);
-  EXPECT_EQ(attempts, 1);
+  EXPECT_EQ(attempts, 3);
+  EXPECT_EQ(stale.version, 0);
   EXPECT_THROW(run_transaction(
                    store(), nullptr, [](Transaction&) {}, 0),
                InvalidArgumentError);
+}
+
+// ---------------------------------------------------------------------------
+// Eager checks read the latest committed state plus the transaction's own
+// pending operations; the commit decides every operation as the same kind.
+
+// Commits `fn` on another thread and waits for it: a rival handler.
+template <typename Fn>
+void on_other_thread(Fn fn) {
+  std::thread rival(fn);
+  rival.join();
+}
+
+TEST_F(TransactionTest,
+       JumpToStageReReadInsideTransactionPassesAfterRivalCommit) {
+  store().store(make_workflow("wf", {"source", "middle", "target"}));
+  store().store(make_workflow("other", {"x"}));
+  StageExecution source = fetch("wf.source");
+  source.status = WorkflowStatus::kRunning;
+  store().store_stage(source);
+
+  // stabilize's JumpToStageHandler._apply_jump: open the transaction, then
+  // re-read each stage (retrieve_stage), mutate it and store it through the
+  // transaction.
+  Transaction txn = store().transaction();
+  // Between the open and the operations another thread commits: an unrelated
+  // workflow's stage and, before its re-read, the middle stage itself.
+  on_other_thread([&] {
+    StageExecution x = fetch("other.x");
+    x.status = WorkflowStatus::kRunning;
+    store().store_stage(x);
+    StageExecution middle = fetch("wf.middle");
+    middle.context = json{{"touched", true}};
+    store().store_stage(middle);
+  });
+  std::vector<StageExecution> fresh;
+  fresh.reserve(3);
+  for (const char* id : {"wf.source", "wf.middle", "wf.target"}) {
+    fresh.push_back(fetch(id));
+  }
+  fresh[0].status = WorkflowStatus::kSucceeded;
+  fresh[1].status = WorkflowStatus::kSkipped;
+  fresh[2].context.mutable_value()["_jump_bypass"] = true;
+  for (StageExecution& stage : fresh) EXPECT_NO_THROW(txn.store_stage(stage));
+  txn.mark_message_processed("jump-1", "JumpToStage", "wf");
+  txn.push_message(start_stage("wf", "wf.target"));
+  // Another commit between the operations and the commit: unrelated, so
+  // the commit holds.
+  on_other_thread([&] {
+    StageExecution x = fetch("other.x");
+    x.status = WorkflowStatus::kSucceeded;
+    store().store_stage(x);
+  });
+  EXPECT_NO_THROW(txn.commit());
+  EXPECT_EQ(fetch("wf.source").status, WorkflowStatus::kSucceeded);
+  const StageExecution middle = fetch("wf.middle");
+  EXPECT_EQ(middle.status, WorkflowStatus::kSkipped);
+  EXPECT_EQ(middle.version, 2);
+  EXPECT_EQ(fresh[1].version, 2);
+  EXPECT_TRUE(fetch("wf.target").context.value().value("_jump_bypass", false));
+  EXPECT_TRUE(store().is_message_processed("jump-1"));
+  EXPECT_EQ(queue_size(), 1u);
+}
+
+TEST_F(TransactionTest, RealConflictAfterTheOperationStillFailsAtCommit) {
+  store().store(make_workflow("wf", {"a"}));
+  Transaction txn = store().transaction();
+  on_other_thread([&] {
+    StageExecution a = fetch("wf.a");
+    store().store_stage(a);
+  });
+  StageExecution a = fetch("wf.a");
+  a.status = WorkflowStatus::kRunning;
+  txn.store_stage(a, "NOT_STARTED");
+  on_other_thread([&] {
+    StageExecution rival = fetch("wf.a");
+    rival.context = json{{"by", "rival"}};
+    store().store_stage(rival);
+  });
+  const StoreState before = state();
+  EXPECT_THAT([&] { txn.commit(); },
+              ThrowsMessage<ConcurrencyError>(HasSubstr("Optimistic lock")));
+  expect_unchanged(before);
+  EXPECT_EQ(a.version, 1);
+  EXPECT_EQ(fetch("wf.a").version, 2);
+}
+
+TEST_F(TransactionTest, PendingOperationsAreDecidedAgainOverLaterCommits) {
+  store().store(make_workflow("wf", {"a", "b"}));
+  Transaction txn = store().transaction();
+  StageExecution a = fetch("wf.a");
+  txn.store_stage(a);  // pending: a at version 1
+  txn.push_message(start_stage("wf", "wf.a"));
+  // Rivals change b and push a message between the operations.
+  on_other_thread([&] {
+    StageExecution b = fetch("wf.b");
+    store().store_stage(b);
+    Transaction rival = store().transaction();
+    rival.push_message(start_stage("wf", "wf.b"));
+    rival.commit();
+  });
+  // The second store of a sees this transaction's version 1 over the latest
+  // state; b is re-read at its latest version.
+  EXPECT_NO_THROW(txn.store_stage(a));
+  EXPECT_EQ(a.version, 2);
+  StageExecution b = fetch("wf.b");
+  EXPECT_NO_THROW(txn.store_stage(b));
+  txn.push_message(start_stage("wf", "wf.b"));
+  txn.commit();
+  EXPECT_EQ(fetch("wf.a").version, 2);
+  EXPECT_EQ(fetch("wf.b").version, 2);
+  // Delivery ids are assigned at commit: three distinct deliveries.
+  const std::vector<Queued> messages = queued();
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(queue_size(), 3u);
+}
+
+TEST_F(TransactionTest,
+       OperationAfterARivalBrokeAnEarlierOneThrowsConcurrency) {
+  store().store(make_workflow("wf", {"a"}));
+  Transaction txn = store().transaction();
+  StageExecution a = fetch("wf.a");
+  txn.store_stage(a);
+  on_other_thread([&] {
+    StageExecution rival = fetch("wf.a");
+    store().store_stage(rival);
+  });
+  // The pending store_stage of a no longer holds over the latest state: the
+  // next operation reports it, as the commit would.
+  EXPECT_THAT([&] { txn.push_message(start_stage("wf", "wf.a")); },
+              ThrowsMessage<ConcurrencyError>(HasSubstr("Optimistic lock")));
+  const StoreState before = state();
+  EXPECT_THROW(txn.commit(), ConcurrencyError);
+  expect_unchanged(before);
+  EXPECT_EQ(a.version, 0);
+}
+
+TEST_F(TransactionTest, RunTransactionRerunsWhenAnOperationFindsAConflict) {
+  store().store(make_workflow("wf", {"a"}));
+  // The first run stores a copy read before a rival's commit; the rerun
+  // re-reads it.
+  const StageExecution stale = fetch("wf.a");
+  on_other_thread([&] {
+    StageExecution rival = fetch("wf.a");
+    store().store_stage(rival);
+  });
+  StageExecution a;
+  int attempts = 0;
+  run_transaction(store(), nullptr, [&](Transaction& txn) {
+    ++attempts;
+    a = attempts == 1 ? stale : fetch("wf.a");
+    a.status = WorkflowStatus::kRunning;
+    txn.store_stage(a);
+  });
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(a.version, 2);
+  EXPECT_EQ(fetch("wf.a").status, WorkflowStatus::kRunning);
+}
+
+TEST_F(TransactionTest, StoreStageDecidedAsInsertFailsWhenARivalAddedItFirst) {
+  store().store(make_workflow("wf", {"a"}));
+  StageExecution fresh = make_stage("wf", "new");
+  {
+    // One operation (the writer decides it alone) ...
+    Transaction txn = store().transaction();
+    txn.store_stage(fresh);
+    EXPECT_EQ(fresh.version, 0);
+    on_other_thread([&] {
+      StageExecution rival = make_stage("wf", "new");
+      store().add_stage(rival);
+    });
+    const StoreState before = state();
+    EXPECT_THAT(
+        [&] { txn.commit(); },
+        ThrowsMessage<ConcurrencyError>(HasSubstr(
+            "the transaction decided an insert, the commit an update")));
+    expect_unchanged(before);
+  }
+  EXPECT_EQ(fresh.version, 0);
+  EXPECT_EQ(fetch("wf.new").version, 0);
+
+  // ... and among others (the writer folds them while deciding).
+  StageExecution another = make_stage("wf", "another");
+  {
+    Transaction txn = store().transaction();
+    txn.store_stage(another);
+    txn.push_message(start_stage("wf", "wf.another"));
+    on_other_thread([&] {
+      StageExecution rival = make_stage("wf", "another");
+      store().add_stage(rival);
+    });
+    const StoreState before = state();
+    EXPECT_THROW(txn.commit(), ConcurrencyError);
+    expect_unchanged(before);
+  }
+  EXPECT_EQ(fetch("wf.another").version, 0);
+}
+
+TEST_F(TransactionTest, StoreStageDecidedAsUpdateFailsWhenARivalRemovedIt) {
+  store().store(make_workflow("wf", {"a", "b"}));
+  StageExecution a = fetch("wf.a");
+  Transaction txn = store().transaction();
+  txn.store_stage(a);
+  txn.mark_message_processed("m-remove", "H", "wf");
+  on_other_thread([&] { store().remove_stage("wf", "wf.a"); });
+  const StoreState before = state();
+  EXPECT_THAT([&] { txn.commit(); },
+              ThrowsMessage<ConcurrencyError>(HasSubstr(
+                  "the transaction decided an update, the commit an insert")));
+  expect_unchanged(before);
+  EXPECT_EQ(a.version, 0);
+  EXPECT_THROW(store().retrieve_stage("wf.a"), StageNotFoundError);
+}
+
+TEST_F(TransactionTest,
+       WorkflowStatusDecidedAsWriteOrNoOpFailsWhenThatChanged) {
+  store().store(make_workflow("wf", {"a"}));
+  Workflow running = store().retrieve_execution_summary("wf");
+  running.status = WorkflowStatus::kRunning;
+  {
+    // A write, but a rival deletes the workflow before the commit.
+    Transaction txn = store().transaction();
+    txn.update_workflow_status(running);
+    on_other_thread([&] { store().delete_workflow("wf"); });
+    const StoreState before = state();
+    EXPECT_THAT([&] { txn.commit(); },
+                ThrowsMessage<ConcurrencyError>(HasSubstr(
+                    "the transaction decided an update, the commit a no-op")));
+    expect_unchanged(before);
+  }
+  {
+    // A no-op (no such workflow), but a rival stores it before the commit.
+    Transaction txn = store().transaction();
+    txn.update_workflow_status(running);
+    txn.push_message(start_workflow("wf"));
+    on_other_thread([&] { store().store(make_workflow("wf", {"a"})); });
+    const StoreState before = state();
+    EXPECT_THAT([&] { txn.commit(); },
+                ThrowsMessage<ConcurrencyError>(HasSubstr(
+                    "the transaction decided a no-op, the commit an update")));
+    expect_unchanged(before);
+  }
+  EXPECT_EQ(store().retrieve_execution_summary("wf").status,
+            WorkflowStatus::kNotStarted);
+  // Unchanged kinds commit whatever else happened meanwhile.
+  Transaction txn = store().transaction();
+  txn.update_workflow_status(running);
+  on_other_thread([&] { store().pause("wf", "ops"); });
+  EXPECT_NO_THROW(txn.commit());
+  EXPECT_EQ(store().retrieve_execution_summary("wf").status,
+            WorkflowStatus::kRunning);
+}
+
+TEST_F(TransactionTest, ClaimAnswerChangedMeanwhileFailsAtCommit) {
+  store().store(make_workflow("wf", {"x", "y"}));
+  Transaction txn = store().transaction();
+  EXPECT_TRUE(txn.acquire_claim("wf", "mutex:db", "wf.x"));
+  on_other_thread([&] {
+    Transaction rival = store().transaction();
+    EXPECT_TRUE(rival.acquire_claim("wf", "mutex:db", "wf.y"));
+    rival.commit();
+  });
+  const StoreState before = state();
+  EXPECT_THAT([&] { txn.commit(); },
+              ThrowsMessage<ConcurrencyError>(HasSubstr("changed hands")));
+  expect_unchanged(before);
+}
+
+TEST_F(TransactionTest, MarksAndPushesCommitWhateverRivalsDidMeanwhile) {
+  store().store(make_workflow("wf", {"a"}));
+  Transaction txn = store().transaction();
+  txn.mark_message_processed("m-both", "Mine", "wf");
+  txn.push_message(start_stage("wf", "wf.a"));
+  on_other_thread([&] {
+    Transaction rival = store().transaction();
+    rival.mark_message_processed("m-both", "Rival", "wf");
+    rival.push_message(start_stage("wf", "wf.a"));
+    rival.commit();
+  });
+  // The mark is insert-if-absent (spec §10.3 item 27) and the push gets its
+  // delivery id at commit: neither conflicts.
+  EXPECT_NO_THROW(txn.commit());
+  const std::vector<std::string> ids = store().get_processed_message_ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "m-both"), 1);
+  const std::vector<Queued> messages = queued();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_NE(messages[0].delivery_id, messages[1].delivery_id);
 }
 
 // ---------------------------------------------------------------------------

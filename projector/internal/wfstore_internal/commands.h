@@ -17,6 +17,14 @@
 
 namespace wfstore {
 
+// What a transaction's eager decision of a command did. The writer decides
+// the command again at commit; a command that carries the eager kind and is
+// decided as another kind there throws ConcurrencyError, since a rival commit
+// changed what the operation saw (a stage added or removed, a workflow stored
+// or deleted). kNoOp: nothing to write; kInsert: a new row; kUpdate: a change
+// of an existing one.
+enum class DecisionKind { kNoOp, kInsert, kUpdate };
+
 // store(workflow) (spec §5.1).
 struct StoreWorkflow {
   Workflow workflow;
@@ -44,9 +52,11 @@ struct DeleteWorkflow {
 
 // store_stage(stage, expected_phase) and add_stage(stage) (no phase) (spec
 // §5.6, §5.7).
+// `expected_kind` (transactions only): kInsert or kUpdate, as decided eagerly.
 struct StoreStage {
   StageExecution stage;
   std::optional<std::string> expected_phase;
+  std::optional<DecisionKind> expected_kind = std::nullopt;
 };
 
 // remove_stage(workflow_id, stage_id) (spec §5.8; workflow_id is only
@@ -88,11 +98,14 @@ struct CleanupProcessedMessages {
 };
 
 // txn.update_workflow_status(workflow): status and times only (spec §6.1).
+// `expected_kind`: kNoOp (the workflow was missing) or kUpdate, as decided
+// eagerly.
 struct SetWorkflowStatus {
   std::string workflow_id;
   WorkflowStatus status = WorkflowStatus::kNotStarted;
   std::optional<std::int64_t> start_time;
   std::optional<std::int64_t> end_time;
+  std::optional<DecisionKind> expected_kind = std::nullopt;
 
   static SetWorkflowStatus of(const Workflow& workflow);
 };

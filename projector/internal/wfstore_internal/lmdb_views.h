@@ -33,9 +33,11 @@ struct LmdbViewsOptions {
 // at once.
 //
 // Thread-safe. Write transactions are serialized by LMDB: a thread that begins
-// one while another is active waits. A thread must not hold a read snapshot
-// while it begins a write transaction (map growth waits for every transaction
-// of the process to end).
+// one while another is active waits. Map growth waits for every transaction
+// of the process to end, and transactions that begin meanwhile wait for it
+// (except on a thread that already holds one): a thread must not hold a read
+// snapshot while it waits for a commit, and growth on a thread that holds one
+// throws IOError instead of waiting for itself.
 class LmdbViews {
  public:
   class WriteTxn;
@@ -52,7 +54,8 @@ class LmdbViews {
   LmdbViews& operator=(const LmdbViews&) = delete;
 
   // Begins a write transaction, first doubling the map if more than half of it
-  // is used. Throws IOError (read-only views).
+  // is used and no transaction of the process is active (never waits for
+  // one). Throws IOError (read-only views).
   WriteTxn begin_write();
 
   // Runs fn in a write transaction and commits it. When the map fills
@@ -78,9 +81,13 @@ class LmdbViews {
 
   // The current map size in bytes. Throws IOError.
   std::uint64_t map_size() const;
-  // Doubles the map unless another thread already grew it past `seen_map_size`.
-  // REQUIRES: the calling thread holds no transaction. Throws IOError.
+  // Doubles the map unless another thread already grew it past `seen_map_size`,
+  // waiting until no transaction of the process is active. Throws IOError,
+  // also when the calling thread holds a transaction of these views.
   void grow_map(std::uint64_t seen_map_size);
+  // The number of transactions (snapshots and write transactions) of these
+  // views' environment the calling thread holds.
+  int transactions_held_by_this_thread() const;
 
   // The canonical directory.
   const std::string& path() const;

@@ -124,7 +124,10 @@ struct Decision {
 //                         (expected version {v})" for a listed task stored at
 //                         another version; "claim {execution}/{key} changed
 //                         hands: ..." for an AcquireClaim whose result differs
-//                         from its expected_result
+//                         from its expected_result; "...: the transaction
+//                         decided {kind}, the commit {kind} (...)" for a
+//                         StoreStage or SetWorkflowStatus whose
+//                         expected_kind differs from this decision's
 //   CorruptionError, IOError from the views.
 Decision decide(const Command& command, const ViewReader& views,
                 const DecideContext& context);

@@ -33,10 +33,26 @@ struct CommitRange {
 };
 
 // Obtained from WorkflowStore::transaction(). Each operation is checked at
-// once against a read snapshot taken when the transaction opened plus the
-// transaction's own pending events (a second store_stage of one stage sees
-// version + 1; a mark is visible to this transaction only); nothing is written
-// until commit(). Destruction without commit() rolls back.
+// once against the latest committed state plus the transaction's own pending
+// operations (a second store_stage of one stage sees version + 1; a mark is
+// visible to this transaction only), so a stage re-read inside the
+// transaction (retrieve_stage) and stored through it passes whatever other
+// commits happened since the transaction opened. Nothing is written until
+// commit(), which decides every operation again against the state then and is
+// the authoritative check. An operation throws ConcurrencyError only when the
+// state it depends on differs from what it expects: a stage version or
+// phase, or an earlier operation of this transaction that no longer holds (a
+// rival changed its stage, took its claim, ...), which commit() would refuse
+// too.
+//
+// The commit decides each operation as the same kind as the operation did,
+// or throws ConcurrencyError: store_stage as an insert or as an update (a
+// stage added or removed meanwhile: the versions the operation gave the
+// caller would be wrong), update_workflow_status as a write or as a no-op (a
+// workflow stored or deleted meanwhile), acquire_claim with the same answer.
+// push_message is always a push (its delivery id is assigned at commit) and
+// mark_message_processed is insert-if-absent either way (concurrent marks of
+// one id all commit).
 //
 // Rollback (rollback(), destruction, a failed commit) appends nothing and
 // restores the version of every stage and task this transaction bumped.
@@ -44,9 +60,10 @@ struct CommitRange {
 // them. REQUIRES: the stages passed to store_stage outlive the transaction
 // (its rollback writes their versions back) and do not move.
 //
-// Lifetime: an open transaction holds a read snapshot of the views until it
-// commits or rolls back; keep it short (growing the views' map waits for every
-// snapshot to end) and end it before the Database closes.
+// Lifetime: a transaction holds no read snapshot between operations (each
+// operation takes one for its own duration), so an open transaction never
+// holds back map growth or other commits, including this thread's own
+// non-transactional ones. End it before the Database closes.
 //
 // After commit() or rollback() every operation throws InvalidArgumentError
 // ("transaction already committed" / "... rolled back").
@@ -99,8 +116,9 @@ class Transaction {
   // Decides every operation again against the current state and appends them
   // as one log record (nothing when all were no-ops). Commit listeners are
   // notified once for it. Throws ConcurrencyError (a rival commit changed
-  // what an operation depended on, e.g. a stage version or a claim: nothing
-  // appended, versions restored), IOError, and what the operations throw.
+  // what an operation depended on, e.g. a stage version or a claim, or an
+  // operation would be decided as another kind: nothing appended, versions
+  // restored), IOError, and what the operations throw.
   CommitRange commit();
 
   // Discards the pending operations and restores versions. Idempotent.
@@ -111,13 +129,18 @@ class Transaction {
 };
 
 // Runs fn(txn) in a new transaction of `store` and commits it. On a
-// ConcurrencyError from commit() (not from an operation inside fn), rolls back
-// and runs fn again with a fresh transaction, at most `max_attempts` times in
-// all; the last ConcurrencyError propagates. Any other exception rolls back
-// and propagates. `queue` is as for WorkflowStore::transaction(). Returns the
-// committed range. REQUIRES: stages passed to txn.store_stage outlive this
-// call (commit and rollback run after fn returns): declare them outside fn
-// and assign them inside it.
+// ConcurrencyError, from commit() or thrown out of fn (an operation's eager
+// check, or anything fn calls), rolls back and runs fn again with a fresh
+// transaction, at most `max_attempts` times in all; the last ConcurrencyError
+// propagates. This is stabilize's retry_on_concurrency_error around a
+// transaction block (spec §6.6): since an operation throws ConcurrencyError
+// only when the state really changed, a rerun that re-reads what it stores
+// sees the change. Any other exception rolls back and propagates. `queue` is
+// as for WorkflowStore::transaction(). Returns the committed range.
+// REQUIRES: fn re-reads the stages it stores on each run (a stale object
+// fails every attempt); stages passed to txn.store_stage outlive the
+// transaction (commit and rollback run after fn returns): declare them
+// outside fn and assign them inside it.
 CommitRange run_transaction(WorkflowStore& store, Queue* queue,
                             const std::function<void(Transaction&)>& fn,
                             int max_attempts = 5);

@@ -322,6 +322,24 @@ void validate_int_field(std::string_view type_name, std::string_view name,
   }
 }
 
+// An enum field may hold any integer after a cast; only the enum's own values
+// have a wire name.
+template <typename Enum>
+void validate_enum_field(std::string_view type_name, std::string_view name,
+                         Enum value) {
+  constexpr int kCount = std::is_same_v<Enum, WorkflowStatus>
+                             ? kWorkflowStatusCount
+                             : kSyntheticStageOwnerCount;
+  const int raw = static_cast<int>(value);
+  if (raw < 0 || raw >= kCount) {
+    throw InvalidArgumentError(fmt::format(
+        "{}.{}: unknown {} {}", type_name, name,
+        std::is_same_v<Enum, WorkflowStatus> ? "status"
+                                             : "synthetic stage owner",
+        raw));
+  }
+}
+
 template <typename T>
 void validate_typed(const T& message) {
   std::string_view type_name = type_name_of<T>();
@@ -339,10 +357,20 @@ void validate_typed(const T& message) {
       if (value) validate_string(*value, fmt::format("{}.{}", type_name, name));
     } else if constexpr (std::is_same_v<V, std::int64_t>) {
       validate_int_field(type_name, name, value);
+    } else if constexpr (std::is_same_v<V, bool>) {
+      // Every bool value is valid.
+    } else if constexpr (std::is_same_v<V, WorkflowStatus> ||
+                         std::is_same_v<V, SyntheticStageOwner>) {
+      validate_enum_field(type_name, name, value);
+    } else if constexpr (std::is_same_v<V, std::optional<WorkflowStatus>>) {
+      if (value) validate_enum_field(type_name, name, *value);
     } else if constexpr (std::is_same_v<V, nlohmann::json>) {
       std::string field = fmt::format("{}.{}", type_name, name);
       if (!value.is_object()) throw_wrong_type(field, "an object", value);
       validate_json(Json(value), field);
+    } else {
+      // A field type without a rule here would reach the wire unchecked.
+      static_assert(sizeof(V) == 0, "validate_typed: field type without rule");
     }
   });
 }
@@ -408,6 +436,9 @@ std::string_view message_task_id(const Message& message) {
 
 nlohmann::json message_to_wire(const Message& message,
                                std::int64_t created_at_ms) {
+  // The wire form is only ever made of a valid message, so that whatever is
+  // written parses back (message_from_wire) and every enum has a name.
+  validate_message(message);
   nlohmann::json wire = nlohmann::json::object();
   std::visit(
       [&](const auto& m) {

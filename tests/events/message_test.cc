@@ -571,5 +571,64 @@ TEST(MessageTest, ValidateRejectsBadCounts) {
                   HasSubstr("CompleteWorkflow.retry_count")));
 }
 
+TEST(MessageTest, ValidateRejectsIntegersCastIntoEnumFieldsNamingTheField) {
+  CompleteTask complete;
+  complete.status = static_cast<WorkflowStatus>(50);
+  EXPECT_THAT([&] { validate_message(complete); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("CompleteTask.status: unknown status 50")));
+  complete.status = WorkflowStatus::kTerminal;
+  complete.original_status = static_cast<WorkflowStatus>(99);
+  EXPECT_THAT([&] { validate_message(complete); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr(
+                  "CompleteTask.original_status: unknown status 99")));
+  complete.original_status = static_cast<WorkflowStatus>(kWorkflowStatusCount);
+  EXPECT_THAT([&] { validate_message(complete); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("CompleteTask.original_status")));
+  complete.original_status = WorkflowStatus::kBuffered;  // the last value
+  EXPECT_NO_THROW(validate_message(complete));
+
+  ContinueParentStage parent;
+  parent.phase = static_cast<SyntheticStageOwner>(7);
+  EXPECT_THAT(
+      [&] { validate_message(parent); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr(
+          "ContinueParentStage.phase: unknown synthetic stage owner 7")));
+  parent.phase = SyntheticStageOwner::kStageBefore;
+  EXPECT_NO_THROW(validate_message(parent));
+}
+
+// message_to_wire() validates: an enum outside its enum was a raw
+// std::out_of_range from the name lookup, and invalid UTF-8 or a non-object
+// dict made a wire form that does not parse back.
+TEST(MessageTest, MessageToWireRejectsInvalidMessagesWithInvalidArgumentError) {
+  CompleteTask complete;
+  complete.status = static_cast<WorkflowStatus>(50);
+  EXPECT_THAT([&] { message_to_wire(complete, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("CompleteTask.status: unknown status 50")));
+  complete.status = WorkflowStatus::kSucceeded;
+  complete.original_status = static_cast<WorkflowStatus>(99);
+  EXPECT_THAT([&] { message_to_wire(complete, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("CompleteTask.original_status")));
+  ContinueParentStage parent;
+  parent.phase = static_cast<SyntheticStageOwner>(7);
+  EXPECT_THAT([&] { message_to_wire(parent, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("ContinueParentStage.phase")));
+  RunTask run;
+  run.task_type = "\xED\xA0\x80";  // a surrogate
+  EXPECT_THAT(
+      [&] { message_to_wire(run, kCreatedAtMs); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("RunTask.task_type")));
+  SignalStage signal;
+  signal.signal_data = json::array();
+  EXPECT_THAT([&] { message_to_wire(signal, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("SignalStage.signal_data")));
+}
+
 }  // namespace
 }  // namespace wfstore

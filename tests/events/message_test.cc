@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -535,7 +536,8 @@ TEST(MessageTest, ValidateRejectsTooDeepDicts) {
     return value;
   };
   JumpToStage jump;
-  jump.jump_context = nested(kMaxJsonDepth);
+  // The wire object holding a dict is one level more.
+  jump.jump_context = nested(kMaxJsonDepth - 1);
   EXPECT_NO_THROW(validate_message(jump));
   jump.jump_context = nested(kMaxJsonDepth + 1);
   EXPECT_THAT([&] { validate_message(jump); },
@@ -628,6 +630,44 @@ TEST(MessageTest, MessageToWireRejectsInvalidMessagesWithInvalidArgumentError) {
   EXPECT_THAT([&] { message_to_wire(signal, kCreatedAtMs); },
               ThrowsMessage<InvalidArgumentError>(
                   HasSubstr("SignalStage.signal_data")));
+}
+
+// A message is stored as its wire object, which the log's decoder holds to the
+// JSON limits as one value: a dict nested kMaxJsonDepth deep was accepted
+// alone and made a MessagePushed record that no longer decoded.
+TEST(MessageTest, DictsCountTheWireObjectTowardsTheJsonDepthLimit) {
+  json value = json::object();
+  for (std::size_t i = 1; i < kMaxJsonDepth; ++i) {
+    value = json{{"k", std::move(value)}};
+  }
+  SignalStage signal;
+  signal.signal_data = value;  // kMaxJsonDepth levels
+  EXPECT_THAT([&] { validate_message(signal); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr(fmt::format(
+                  "SignalStage.signal_data: JSON nested deeper than {} levels",
+                  kMaxJsonDepth - 1))));
+  signal.signal_data = std::move(value["k"]);
+  EXPECT_NO_THROW(validate_message(signal));
+  EXPECT_EQ(message_from_wire("SignalStage",
+                              json::from_cbor(json::to_cbor(
+                                  message_to_wire(signal, kCreatedAtMs)))),
+            Message(signal));
+}
+
+// All dict fields of a message share the one JSON size limit of its wire
+// form: two dicts under the limit each, over it together, made a record that
+// no longer decoded.
+TEST(MessageTest, DictFieldsShareTheJsonSizeLimitOfTheWireForm) {
+  const std::string half(kMaxJsonBytes / 2, 'x');
+  JumpToStage jump;
+  jump.jump_context = json{{"a", half}};
+  EXPECT_NO_THROW(validate_message(jump));
+  jump.jump_outputs = json{{"b", half}};
+  EXPECT_THAT([&] { validate_message(jump); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("JumpToStage: wire form of up to")));
+  EXPECT_THAT([&] { message_to_wire(jump, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr("JumpToStage")));
 }
 
 }  // namespace

@@ -441,9 +441,10 @@ struct FieldFiller {
     s = g.optional_field();
     valid = valid && valid_optional(s);
   }
+  // A message dict sits one level inside the message's wire object.
   void dict(json& j) {
     j = g.json_field();
-    valid = valid && j.is_object() && valid_json(j);
+    valid = valid && j.is_object() && valid_json(j, 1);
   }
   void count(std::int64_t& n) {
     n = g.percent(80) ? static_cast<std::int64_t>(g.below(5)) : g.any_int();
@@ -807,8 +808,9 @@ class LogInputPropertyTest : public ::testing::Test {
         Workflow w = testing::diamond_workflow(
             g.percent(30) ? pool_workflow(g)
                           : fmt::format("wf-s{}", g.next() % 1'000'000));
-        for (std::size_t n = 1 + g.below(2); n > 0; --n)
-          mutate_workflow(g, w, &valid);
+        // One field: a later change of the same field could undo an
+        // invalid value the oracle counted.
+        mutate_workflow(g, w, &valid);
         check("store", !valid, [&] {
           store().store(w);
           Workflow expected = w;
@@ -833,8 +835,10 @@ class LogInputPropertyTest : public ::testing::Test {
         }
         std::optional<std::string> phase;
         if (g.percent(30)) {
-          phase = g.percent(50) ? std::string(status_name(stage->status))
-                                : g.any_string();
+          phase = g.percent(50) &&
+                          static_cast<int>(stage->status) < kWorkflowStatusCount
+                      ? std::string(status_name(stage->status))
+                      : g.any_string();
           valid = valid && valid_status_name(*phase);
         }
         if (g.percent(30)) {
@@ -1364,6 +1368,33 @@ TEST_F(LogInputTest, AuditScopeAcceptsFieldsOfExactlyOneKibibyte) {
       "audit.actor: string of 1025 bytes exceeds the limit of 1024 bytes");
   close();
   EXPECT_TRUE(verify_store_views(path_).equal());
+}
+
+// A dict at the JSON depth limit was accepted by push and stored one level
+// deeper, inside the wire object: the log then held a record its decoder
+// rejects.
+TEST_F(LogInputTest, PushRejectsADictThatTheWireObjectWouldNestPastTheLimit) {
+  SignalStage signal;
+  signal.signal_data = json::object();
+  for (std::size_t i = 1; i < kMaxJsonDepth; ++i) {
+    signal.signal_data = json{{"k", std::move(signal.signal_data)}};
+  }
+  expect_rejected([&] { queue_->push(signal); }, "SignalStage.signal_data");
+  expect_rejected(
+      [&] {
+        Transaction txn = store().transaction(queue_.get());
+        txn.push_message(signal);
+        txn.commit();
+      },
+      "SignalStage.signal_data");
+  signal.signal_data = std::move(signal.signal_data["k"]);
+  queue_->push(signal);
+  close();
+  EXPECT_TRUE(verify_store_views(path_).equal());
+  open();
+  const std::optional<Delivery> delivery = queue_->poll_one();
+  ASSERT_TRUE(delivery.has_value());
+  EXPECT_EQ(delivery->message, Message(signal));
 }
 
 }  // namespace

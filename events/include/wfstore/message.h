@@ -323,8 +323,12 @@ Message message_from_wire_text(std::string_view type_name,
 // most kMaxStringBytes; every enum field (CompleteTask.status and
 // original_status, ContinueParentStage.phase) holds one of its enum's values,
 // not another integer cast into it; every dict field is a JSON object that
-// passes validate_json(); max_attempts, when set, is positive; retry_count is
-// not negative. Throws InvalidArgumentError naming "<Type>.<field>"
+// passes validate_json() and nests at most kMaxJsonDepth - 1 levels (the wire
+// object holding it is one more); the wire form as a whole stays within
+// kMaxJsonBytes (the dict fields share that limit), as the log's decoder
+// requires of the stored message; max_attempts, when set, is positive;
+// retry_count is not negative. Throws InvalidArgumentError naming
+// "<Type>.<field>"
 // ("CompleteTask.status: unknown status 50"). The queue's push and ensure and
 // Transaction::push_message validate through it before anything is appended.
 void validate_message(const Message& message);

@@ -1171,10 +1171,10 @@ class LogInputPropertyTest : public ::testing::Test {
 };
 
 // Seeds 1-3 always; WFSTORE_PROPERTY_SEED=n runs seed n instead, and
-// WFSTORE_PROPERTY_STEPS sets the calls per seed (400).
+// WFSTORE_PROPERTY_STEPS sets the calls per seed (800).
 TEST_F(LogInputPropertyTest, EveryValueThatReachesTheLogDecodes) {
   const long chosen = testing::env_knob("WFSTORE_PROPERTY_SEED", 0);
-  const long steps = testing::env_knob("WFSTORE_PROPERTY_STEPS", 400);
+  const long steps = testing::env_knob("WFSTORE_PROPERTY_STEPS", 800);
   const std::vector<std::uint64_t> seeds =
       chosen > 0
           ? std::vector<std::uint64_t>{static_cast<std::uint64_t>(chosen)}

@@ -41,8 +41,20 @@ constexpr std::array<StatusInfo, kWorkflowStatusCount> kStatuses = {{
     {"BUFFERED", false, false, false, false, false, false, false},
 }};
 
+// The entry of `names` for `value`; an integer cast into the enum that is
+// none of its values is an InvalidArgumentError, not an out_of_range.
+template <typename T, typename Enum, std::size_t N>
+const T& entry(const std::array<T, N>& names, Enum value,
+               std::string_view what) {
+  const auto raw = static_cast<std::size_t>(value);
+  if (raw >= N) {
+    throw InvalidArgumentError(fmt::format("unknown {} {}", what, raw));
+  }
+  return names[raw];
+}
+
 const StatusInfo& info(WorkflowStatus status) {
-  return kStatuses.at(static_cast<std::size_t>(status));
+  return entry(kStatuses, status, "status");
 }
 
 // Finds `name` in `names`; the index is the enum's integer.
@@ -57,13 +69,14 @@ Enum parse_name(const std::array<std::string_view, N>& names,
       fmt::format("{}: unknown {} '{}'", field, what, name));
 }
 
-constexpr std::array<std::string_view, 2> kWorkflowTypes = {"PIPELINE",
-                                                            "ORCHESTRATION"};
-constexpr std::array<std::string_view, 2> kOwners = {"STAGE_BEFORE",
-                                                     "STAGE_AFTER"};
-constexpr std::array<std::string_view, 5> kJoinTypes = {
+constexpr std::array<std::string_view, kWorkflowTypeCount> kWorkflowTypes = {
+    "PIPELINE", "ORCHESTRATION"};
+constexpr std::array<std::string_view, kSyntheticStageOwnerCount> kOwners = {
+    "STAGE_BEFORE", "STAGE_AFTER"};
+constexpr std::array<std::string_view, kJoinTypeCount> kJoinTypes = {
     "AND", "OR", "MULTI_MERGE", "DISCRIMINATOR", "N_OF_M"};
-constexpr std::array<std::string_view, 2> kSplitTypes = {"AND", "OR"};
+constexpr std::array<std::string_view, kSplitTypeCount> kSplitTypes = {"AND",
+                                                                       "OR"};
 
 }  // namespace
 
@@ -98,7 +111,7 @@ bool is_active(WorkflowStatus status) { return info(status).active; }
 bool is_dirty(WorkflowStatus status) { return info(status).dirty; }
 
 std::string_view workflow_type_name(WorkflowType type) {
-  return kWorkflowTypes.at(static_cast<std::size_t>(type));
+  return entry(kWorkflowTypes, type, "workflow type");
 }
 WorkflowType parse_workflow_type(std::string_view name,
                                  std::string_view field) {
@@ -106,7 +119,7 @@ WorkflowType parse_workflow_type(std::string_view name,
 }
 
 std::string_view synthetic_stage_owner_name(SyntheticStageOwner owner) {
-  return kOwners.at(static_cast<std::size_t>(owner));
+  return entry(kOwners, owner, "synthetic stage owner");
 }
 SyntheticStageOwner parse_synthetic_stage_owner(std::string_view name,
                                                 std::string_view field) {
@@ -115,14 +128,14 @@ SyntheticStageOwner parse_synthetic_stage_owner(std::string_view name,
 }
 
 std::string_view join_type_name(JoinType type) {
-  return kJoinTypes.at(static_cast<std::size_t>(type));
+  return entry(kJoinTypes, type, "join type");
 }
 JoinType parse_join_type(std::string_view name, std::string_view field) {
   return parse_name<JoinType>(kJoinTypes, name, field, "join type");
 }
 
 std::string_view split_type_name(SplitType type) {
-  return kSplitTypes.at(static_cast<std::size_t>(type));
+  return entry(kSplitTypes, type, "split type");
 }
 SplitType parse_split_type(std::string_view name, std::string_view field) {
   return parse_name<SplitType>(kSplitTypes, name, field, "split type");

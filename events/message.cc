@@ -4,6 +4,7 @@
 
 #include "wfstore/message.h"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -322,9 +323,54 @@ void validate_int_field(std::string_view type_name, std::string_view name,
   }
 }
 
+// An enum field may hold any integer after a cast; only the enum's own values
+// have a wire name.
+template <typename Enum>
+void validate_enum_field(std::string_view type_name, std::string_view name,
+                         Enum value) {
+  constexpr int kCount = std::is_same_v<Enum, WorkflowStatus>
+                             ? kWorkflowStatusCount
+                             : kSyntheticStageOwnerCount;
+  const int raw = static_cast<int>(value);
+  if (raw < 0 || raw >= kCount) {
+    throw InvalidArgumentError(fmt::format(
+        "{}.{}: unknown {} {}", type_name, name,
+        std::is_same_v<Enum, WorkflowStatus> ? "status"
+                                             : "synthetic stage owner",
+        raw));
+  }
+}
+
+// Containers nested in `root`, itself included (0 for a scalar).
+std::size_t json_depth(const nlohmann::json& root) {
+  std::size_t deepest = 0;
+  std::vector<std::pair<const nlohmann::json*, std::size_t>> stack{{&root, 0}};
+  while (!stack.empty()) {
+    const auto [value, above] = stack.back();
+    stack.pop_back();
+    if (!value->is_structured()) continue;
+    deepest = std::max(deepest, above + 1);
+    if (deepest > kMaxJsonDepth) break;
+    for (const nlohmann::json& child : *value)
+      stack.emplace_back(&child, above + 1);
+  }
+  return deepest;
+}
+
+// The stored form of a message is its wire object, one JSON value that the
+// log's decoder holds to the JSON limits as a whole: each dict field sits one
+// level inside it, and all of them share one size limit.
+constexpr std::size_t kMaxDictDepth = kMaxJsonDepth - 1;
+// Bytes of the wire object other than dict values: a bound on the CBOR of
+// the map header, the ignored keys, created_at and the integers.
+constexpr std::size_t kWireOverheadBytes = 256;
+// CBOR of one field's name and a non-dict value, beyond the value's length.
+constexpr std::size_t kFieldOverheadBytes = 2 * 9;
+
 template <typename T>
 void validate_typed(const T& message) {
   std::string_view type_name = type_name_of<T>();
+  std::size_t wire_bytes = kWireOverheadBytes;
   if (message.max_attempts && *message.max_attempts < 1) {
     throw InvalidArgumentError(
         fmt::format("{}.max_attempts: must be positive, got {}", type_name,
@@ -333,18 +379,45 @@ void validate_typed(const T& message) {
   for_each_field<T>([&](std::string_view name, auto member) {
     const auto& value = message.*member;
     using V = std::decay_t<decltype(value)>;
+    wire_bytes += name.size() + kFieldOverheadBytes;
     if constexpr (std::is_same_v<V, std::string>) {
       validate_string(value, fmt::format("{}.{}", type_name, name));
+      wire_bytes += value.size();
     } else if constexpr (std::is_same_v<V, std::optional<std::string>>) {
       if (value) validate_string(*value, fmt::format("{}.{}", type_name, name));
+      if (value) wire_bytes += value->size();
     } else if constexpr (std::is_same_v<V, std::int64_t>) {
       validate_int_field(type_name, name, value);
+    } else if constexpr (std::is_same_v<V, bool>) {
+      // Every bool value is valid.
+    } else if constexpr (std::is_same_v<V, WorkflowStatus> ||
+                         std::is_same_v<V, SyntheticStageOwner>) {
+      validate_enum_field(type_name, name, value);
+    } else if constexpr (std::is_same_v<V, std::optional<WorkflowStatus>>) {
+      if (value) validate_enum_field(type_name, name, *value);
     } else if constexpr (std::is_same_v<V, nlohmann::json>) {
       std::string field = fmt::format("{}.{}", type_name, name);
       if (!value.is_object()) throw_wrong_type(field, "an object", value);
-      validate_json(Json(value), field);
+      const Json checked(value);
+      validate_json(checked, field);
+      if (json_depth(value) > kMaxDictDepth) {
+        throw InvalidArgumentError(fmt::format(
+            "{}: JSON nested deeper than {} levels (the message's wire "
+            "object is one more)",
+            field, kMaxDictDepth));
+      }
+      wire_bytes += checked.cbor().size();
+    } else {
+      // A field type without a rule here would reach the wire unchecked.
+      static_assert(sizeof(V) == 0, "validate_typed: field type without rule");
     }
   });
+  if (wire_bytes > kMaxJsonBytes) {
+    throw InvalidArgumentError(
+        fmt::format("{}: wire form of up to {} bytes exceeds the JSON limit of "
+                    "{} bytes",
+                    type_name, wire_bytes, kMaxJsonBytes));
+  }
 }
 
 }  // namespace
@@ -408,6 +481,9 @@ std::string_view message_task_id(const Message& message) {
 
 nlohmann::json message_to_wire(const Message& message,
                                std::int64_t created_at_ms) {
+  // The wire form is only ever made of a valid message, so that whatever is
+  // written parses back (message_from_wire) and every enum has a name.
+  validate_message(message);
   nlohmann::json wire = nlohmann::json::object();
   std::visit(
       [&](const auto& m) {

@@ -322,17 +322,19 @@ void validate_stage(const StageExecution& stage, std::string_view field,
     validate_key(*stage.parent_stage_id, path(field, "parent_stage_id"));
   }
   if (stage.synthetic_stage_owner) {
-    validate_enum(*stage.synthetic_stage_owner, 2,
+    validate_enum(*stage.synthetic_stage_owner, kSyntheticStageOwnerCount,
                   path(field, "synthetic_stage_owner"),
                   "synthetic stage owner");
   }
-  validate_enum(stage.join_type, 5, path(field, "join_type"), "join type");
+  validate_enum(stage.join_type, kJoinTypeCount, path(field, "join_type"),
+                "join type");
   if (stage.join_type == JoinType::kNOfM && stage.join_threshold < 0) {
     invalid(path(field, "join_threshold"),
             fmt::format("must not be negative for an N_OF_M join, got {}",
                         stage.join_threshold));
   }
-  validate_enum(stage.split_type, 2, path(field, "split_type"), "split type");
+  validate_enum(stage.split_type, kSplitTypeCount, path(field, "split_type"),
+                "split type");
   i = 0;
   for (const auto& [target, condition] : stage.split_conditions) {
     const std::string entry = indexed(field, "split_conditions", i++);
@@ -355,7 +357,7 @@ void validate_stage(const StageExecution& stage, std::string_view field,
 
 void validate_workflow(const Workflow& workflow) {
   validate_key(workflow.id, "id");
-  validate_enum(workflow.type, 2, "type", "workflow type");
+  validate_enum(workflow.type, kWorkflowTypeCount, "type", "workflow type");
   validate_string(workflow.application, "application");
   validate_string(workflow.name, "name");
   validate_status(workflow.status, "status");

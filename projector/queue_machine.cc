@@ -286,7 +286,8 @@ std::optional<std::int64_t> next_unleased_due(const ViewReader& views,
 Decision decide(const PushMessage& command, const ViewReader& views,
                 const DecideContext& context) {
   check_delay(command.delay_ms, "delay");
-  validate_message(command.message);
+  // message_to_wire() validates the message (validate_message()).
+  nlohmann::json wire = message_to_wire(command.message, context.now_ms);
   const std::optional<int>& max_attempts =
       message_common(command.message).max_attempts;
   if (max_attempts) check_positive(*max_attempts, "max_attempts");
@@ -296,7 +297,7 @@ Decision decide(const PushMessage& command, const ViewReader& views,
   pushed.delivery_id = decision.delivery_id;
   pushed.execution_id = std::string(message_execution_id(command.message));
   pushed.message_type = std::string(message_type_name(command.message));
-  pushed.payload = Json(message_to_wire(command.message, context.now_ms));
+  pushed.payload = Json(std::move(wire));
   pushed.deliver_at = add_ms(context.now_ms, command.delay_ms);
   if (max_attempts) pushed.max_attempts = *max_attempts;
   decision.events.emplace_back(std::move(pushed));

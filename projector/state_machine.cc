@@ -86,6 +86,23 @@ void check_unique_tasks(const StageExecution& stage, std::string_view field) {
   }
 }
 
+// A set parent_stage_id must not name a stored stage of another workflow than
+// `execution_id` (a missing parent is accepted, as the reference's plain
+// column does).
+void check_parent_workflow(const ViewReader& views, const StageExecution& stage,
+                           std::string_view execution_id,
+                           std::string_view field) {
+  if (!stage.parent_stage_id) return;
+  const std::optional<FoundStage> parent =
+      find_stage(views, *stage.parent_stage_id);
+  if (parent && parent->record->stage.execution_id != execution_id) {
+    throw InvalidArgumentError(fmt::format(
+        "{}.parent_stage_id: stage '{}' belongs to workflow '{}', not '{}'",
+        field, *stage.parent_stage_id, parent->record->stage.execution_id,
+        execution_id));
+  }
+}
+
 // ---- decide, one function per command ----
 
 const char* kind_name(DecisionKind kind) {
@@ -141,6 +158,13 @@ Decision decide_store(const StoreWorkflow& command, const ViewReader& views) {
     if (stage_exists(views, workflow.stages[i].id)) {
       throw DuplicateError(fmt::format("stages[{}].id: stage {} already exists",
                                        i, workflow.stages[i].id));
+    }
+  }
+  for (std::size_t i = 0; i < workflow.stages.size(); ++i) {
+    const StageExecution& stage = workflow.stages[i];
+    if (stage.parent_stage_id && stage_ids.count(*stage.parent_stage_id) == 0) {
+      check_parent_workflow(views, stage, workflow.id,
+                            fmt::format("stages[{}]", i));
     }
   }
   WorkflowStored event{workflow};
@@ -234,12 +258,21 @@ Decision decide_store_stage(const StoreStage& command,
           fmt::format("stage.ref_id: ref_id {} already exists in workflow {}",
                       stage.ref_id, stage.execution_id));
     }
+    check_parent_workflow(views, stage, stage.execution_id, "stage");
     StageAdded event{stage};
     for (TaskExecution& task : event.stage.tasks) task.version = 0;
     decision.events.emplace_back(std::move(event));
     return decision;
   }
   const StageExecution& current = stored->record->stage;
+  // A stage never moves between workflows: an execution_id naming another (or
+  // a missing) workflow is a caller's error, not a field to ignore.
+  if (stage.execution_id != current.execution_id) {
+    throw InvalidArgumentError(
+        fmt::format("stage.execution_id: '{}' does not match workflow '{}' of "
+                    "stored stage {}",
+                    stage.execution_id, current.execution_id, stage.id));
+  }
   if (current.version != stage.version || (phase && current.status != *phase)) {
     if (command.expected_phase) {
       throw ConcurrencyError(fmt::format(
@@ -291,6 +324,12 @@ Decision decide_remove_stage(const RemoveStage& command,
   Decision decision;
   const std::optional<FoundStage> stored = find_stage(views, command.stage_id);
   if (!stored) return decision;
+  if (stored->record->stage.execution_id != command.workflow_id) {
+    throw InvalidArgumentError(fmt::format(
+        "workflow_id: '{}' does not match workflow '{}' of stored stage {}",
+        command.workflow_id, stored->record->stage.execution_id,
+        command.stage_id));
+  }
   decision.events.emplace_back(
       StageRemoved{stored->record->stage.execution_id, command.stage_id});
   return decision;

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -535,7 +536,8 @@ TEST(MessageTest, ValidateRejectsTooDeepDicts) {
     return value;
   };
   JumpToStage jump;
-  jump.jump_context = nested(kMaxJsonDepth);
+  // The wire object holding a dict is one level more.
+  jump.jump_context = nested(kMaxJsonDepth - 1);
   EXPECT_NO_THROW(validate_message(jump));
   jump.jump_context = nested(kMaxJsonDepth + 1);
   EXPECT_THAT([&] { validate_message(jump); },
@@ -569,6 +571,103 @@ TEST(MessageTest, ValidateRejectsBadCounts) {
   EXPECT_THAT([&] { validate_message(complete); },
               ThrowsMessage<InvalidArgumentError>(
                   HasSubstr("CompleteWorkflow.retry_count")));
+}
+
+TEST(MessageTest, ValidateRejectsIntegersCastIntoEnumFieldsNamingTheField) {
+  CompleteTask complete;
+  complete.status = static_cast<WorkflowStatus>(50);
+  EXPECT_THAT([&] { validate_message(complete); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("CompleteTask.status: unknown status 50")));
+  complete.status = WorkflowStatus::kTerminal;
+  complete.original_status = static_cast<WorkflowStatus>(99);
+  EXPECT_THAT([&] { validate_message(complete); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr(
+                  "CompleteTask.original_status: unknown status 99")));
+  complete.original_status = static_cast<WorkflowStatus>(kWorkflowStatusCount);
+  EXPECT_THAT([&] { validate_message(complete); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("CompleteTask.original_status")));
+  complete.original_status = WorkflowStatus::kBuffered;  // the last value
+  EXPECT_NO_THROW(validate_message(complete));
+
+  ContinueParentStage parent;
+  parent.phase = static_cast<SyntheticStageOwner>(7);
+  EXPECT_THAT(
+      [&] { validate_message(parent); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr(
+          "ContinueParentStage.phase: unknown synthetic stage owner 7")));
+  parent.phase = SyntheticStageOwner::kStageBefore;
+  EXPECT_NO_THROW(validate_message(parent));
+}
+
+// message_to_wire() validates: an enum outside its enum was a raw
+// std::out_of_range from the name lookup, and invalid UTF-8 or a non-object
+// dict made a wire form that does not parse back.
+TEST(MessageTest, MessageToWireRejectsInvalidMessagesWithInvalidArgumentError) {
+  CompleteTask complete;
+  complete.status = static_cast<WorkflowStatus>(50);
+  EXPECT_THAT([&] { message_to_wire(complete, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("CompleteTask.status: unknown status 50")));
+  complete.status = WorkflowStatus::kSucceeded;
+  complete.original_status = static_cast<WorkflowStatus>(99);
+  EXPECT_THAT([&] { message_to_wire(complete, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("CompleteTask.original_status")));
+  ContinueParentStage parent;
+  parent.phase = static_cast<SyntheticStageOwner>(7);
+  EXPECT_THAT([&] { message_to_wire(parent, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("ContinueParentStage.phase")));
+  RunTask run;
+  run.task_type = "\xED\xA0\x80";  // a surrogate
+  EXPECT_THAT(
+      [&] { message_to_wire(run, kCreatedAtMs); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("RunTask.task_type")));
+  SignalStage signal;
+  signal.signal_data = json::array();
+  EXPECT_THAT([&] { message_to_wire(signal, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("SignalStage.signal_data")));
+}
+
+// A message is stored as its wire object, which the log's decoder holds to the
+// JSON limits as one value: a dict nested kMaxJsonDepth deep was accepted
+// alone and made a MessagePushed record that no longer decoded.
+TEST(MessageTest, DictsCountTheWireObjectTowardsTheJsonDepthLimit) {
+  json value = json::object();
+  for (std::size_t i = 1; i < kMaxJsonDepth; ++i) {
+    value = json{{"k", std::move(value)}};
+  }
+  SignalStage signal;
+  signal.signal_data = value;  // kMaxJsonDepth levels
+  EXPECT_THAT([&] { validate_message(signal); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr(fmt::format(
+                  "SignalStage.signal_data: JSON nested deeper than {} levels",
+                  kMaxJsonDepth - 1))));
+  signal.signal_data = std::move(value["k"]);
+  EXPECT_NO_THROW(validate_message(signal));
+  EXPECT_EQ(message_from_wire("SignalStage",
+                              json::from_cbor(json::to_cbor(
+                                  message_to_wire(signal, kCreatedAtMs)))),
+            Message(signal));
+}
+
+// All dict fields of a message share the one JSON size limit of its wire
+// form: two dicts under the limit each, over it together, made a record that
+// no longer decoded.
+TEST(MessageTest, DictFieldsShareTheJsonSizeLimitOfTheWireForm) {
+  const std::string half(kMaxJsonBytes / 2, 'x');
+  JumpToStage jump;
+  jump.jump_context = json{{"a", half}};
+  EXPECT_NO_THROW(validate_message(jump));
+  jump.jump_outputs = json{{"b", half}};
+  EXPECT_THAT([&] { validate_message(jump); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("JumpToStage: wire form of up to")));
+  EXPECT_THAT([&] { message_to_wire(jump, kCreatedAtMs); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr("JumpToStage")));
 }
 
 }  // namespace

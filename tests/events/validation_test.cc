@@ -390,5 +390,87 @@ TEST(ValidationTest, DirectStringChecks) {
                   HasSubstr("message_type: string is not valid UTF-8")));
 }
 
+// The name of an integer cast into an enum, which no encoder may be asked for
+// once validation ran, is still a wfstore error rather than a raw
+// std::out_of_range from a table lookup.
+TEST(ValidationTest,
+     EnumNamesOfIntegersOutsideTheEnumAreInvalidArgumentErrors) {
+  EXPECT_THAT(
+      [] { status_name(static_cast<WorkflowStatus>(50)); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("unknown status 50")));
+  EXPECT_THAT(
+      [] { is_complete(static_cast<WorkflowStatus>(kWorkflowStatusCount)); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("unknown status")));
+  EXPECT_THAT(
+      [] { synthetic_stage_owner_name(static_cast<SyntheticStageOwner>(7)); },
+      ThrowsMessage<InvalidArgumentError>(
+          HasSubstr("unknown synthetic stage owner 7")));
+  EXPECT_THAT([] { workflow_type_name(static_cast<WorkflowType>(2)); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("unknown workflow type 2")));
+  EXPECT_THAT(
+      [] { join_type_name(static_cast<JoinType>(kJoinTypeCount)); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("unknown join type")));
+  EXPECT_THAT(
+      [] { split_type_name(static_cast<SplitType>(255)); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("unknown split type 255")));
+  // The last value of each enum has a name.
+  EXPECT_EQ(status_name(static_cast<WorkflowStatus>(kWorkflowStatusCount - 1)),
+            "BUFFERED");
+  EXPECT_EQ(synthetic_stage_owner_name(static_cast<SyntheticStageOwner>(
+                kSyntheticStageOwnerCount - 1)),
+            "STAGE_AFTER");
+  EXPECT_EQ(
+      workflow_type_name(static_cast<WorkflowType>(kWorkflowTypeCount - 1)),
+      "ORCHESTRATION");
+  EXPECT_EQ(join_type_name(static_cast<JoinType>(kJoinTypeCount - 1)),
+            "N_OF_M");
+  EXPECT_EQ(split_type_name(static_cast<SplitType>(kSplitTypeCount - 1)), "OR");
+}
+
+// Every integer a one-byte enum field can hold is either one of the enum's
+// values, which validation accepts, or rejected by validation naming the field.
+TEST(ValidationTest,
+     EveryByteCastIntoEveryModelEnumIsAcceptedOrRejectedByValidation) {
+  for (int raw = 0; raw < 256; ++raw) {
+    SCOPED_TRACE(raw);
+    const auto check = [&](const std::function<void(Workflow&)>& change,
+                           int count, const std::string& field) {
+      const Workflow w = with(change);
+      if (raw < count) {
+        EXPECT_NO_THROW(validate_workflow(w));
+      } else {
+        expect_rejected(w, field + ": unknown");
+      }
+    };
+    const auto status = static_cast<WorkflowStatus>(raw);
+    check([&](Workflow& w) { w.status = status; }, kWorkflowStatusCount,
+          "status");
+    check([&](Workflow& w) { w.type = static_cast<WorkflowType>(raw); },
+          kWorkflowTypeCount, "type");
+    check([&](Workflow& w) { w.stages[1].status = status; },
+          kWorkflowStatusCount, "stages[1].status");
+    check([&](Workflow& w) { w.stages[1].tasks[0].status = status; },
+          kWorkflowStatusCount, "stages[1].tasks[0].status");
+    check(
+        [&](Workflow& w) {
+          w.stages[4].synthetic_stage_owner =
+              static_cast<SyntheticStageOwner>(raw);
+        },
+        kSyntheticStageOwnerCount, "stages[4].synthetic_stage_owner");
+    check(
+        [&](Workflow& w) {
+          w.stages[2].join_type = static_cast<JoinType>(raw);
+          w.stages[2].join_threshold = 0;
+        },
+        kJoinTypeCount, "stages[2].join_type");
+    check(
+        [&](Workflow& w) {
+          w.stages[2].split_type = static_cast<SplitType>(raw);
+        },
+        kSplitTypeCount, "stages[2].split_type");
+  }
+}
+
 }  // namespace
 }  // namespace wfstore

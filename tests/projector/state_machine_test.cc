@@ -360,7 +360,7 @@ TEST_F(StateMachineTest, TaskUpsertRules) {
 }
 
 TEST_F(StateMachineTest, RemoveStageDeletesOnlyThatStage) {
-  Decision d = h_.apply(RemoveStage{"ignored-workflow", "wf.deploy"});
+  Decision d = h_.apply(RemoveStage{"wf", "wf.deploy"});
   ASSERT_EQ(d.events.size(), 1u);
   EXPECT_EQ(std::get<StageRemoved>(d.events[0]).execution_id, "wf");
   EXPECT_FALSE(load_stage(h_.views, "wf.deploy").has_value());

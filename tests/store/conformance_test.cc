@@ -27,6 +27,7 @@
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
 #include "wfstore/model.h"
+#include "wfstore/transaction.h"
 #include "wfstore/workflow_store.h"
 
 #include "tests/testutil/sample_workflows.h"
@@ -1513,6 +1514,124 @@ TEST_F(ConformanceTest, Q10TieBetweenParallelAncestorsLaterInsertedWins) {
   EXPECT_EQ(store().get_merged_ancestor_outputs(id, "join"), expected);
   reopen();
   EXPECT_EQ(store().get_merged_ancestor_outputs(id, "join"), expected);
+}
+
+// ---------------------------------------------------------------------------
+// A stage never moves between workflows: a call that names another workflow
+// than the stage's is an InvalidArgumentError, with nothing appended.
+
+TEST_F(ConformanceTest,
+       StoreStageOfAStoredStageWithAnotherWorkflowsIdIsRejected) {
+  const Workflow a = make_workflow(ulid());
+  const Workflow b = make_workflow(ulid());
+  store().store(a);
+  store().store(b);
+  StageExecution stage = store().retrieve(a.id).stages[0];
+  stage.execution_id = b.id;
+  stage.status = WorkflowStatus::kRunning;
+  const std::uint64_t before = lsn();
+  EXPECT_THAT([&] { store().store_stage(stage); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr(fmt::format(
+                  "stage.execution_id: '{}' does not match workflow '{}'", b.id,
+                  a.id))));
+  EXPECT_THAT(
+      [&] { store().add_stage(stage); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("stage.execution_id")));
+  EXPECT_EQ(stage.version, 0);
+  EXPECT_EQ(lsn(), before);
+  EXPECT_EQ(store().retrieve(a.id), as_stored(a));
+  EXPECT_EQ(store().retrieve(b.id), as_stored(b));
+}
+
+TEST_F(ConformanceTest,
+       StoreStageOfAStoredStageWithAMissingWorkflowsIdIsRejected) {
+  const Workflow a = make_workflow(ulid());
+  store().store(a);
+  StageExecution stage = store().retrieve(a.id).stages[0];
+  const std::string missing = ulid();
+  stage.execution_id = missing;
+  const std::uint64_t before = lsn();
+  EXPECT_THAT([&] { store().store_stage(stage, "NOT_STARTED"); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr(fmt::format(
+                  "stage.execution_id: '{}' does not match workflow '{}'",
+                  missing, a.id))));
+  EXPECT_EQ(lsn(), before);
+  EXPECT_EQ(store().retrieve(a.id), as_stored(a));
+}
+
+TEST_F(ConformanceTest, TransactionStoreStageWithAnotherWorkflowsIdIsRejected) {
+  const Workflow a = make_workflow(ulid());
+  const Workflow b = make_workflow(ulid());
+  store().store(a);
+  store().store(b);
+  StageExecution stage = store().retrieve(a.id).stages[0];
+  stage.execution_id = b.id;
+  const std::uint64_t before = lsn();
+  {
+    Transaction txn = store().transaction();
+    EXPECT_THAT(
+        [&] { txn.store_stage(stage); },
+        ThrowsMessage<InvalidArgumentError>(HasSubstr("stage.execution_id")));
+    EXPECT_EQ(stage.version, 0);
+    txn.mark_message_processed("after-the-rejected-operation");
+    txn.commit();
+  }
+  EXPECT_EQ(lsn(), before + 1);
+  EXPECT_EQ(store().retrieve(a.id), as_stored(a));
+}
+
+TEST_F(ConformanceTest, RemoveStageNamingAnotherWorkflowIsRejected) {
+  const Workflow a = make_workflow(ulid());
+  const Workflow b = make_workflow(ulid());
+  store().store(a);
+  store().store(b);
+  const std::uint64_t before = lsn();
+  EXPECT_THAT(
+      [&] { store().remove_stage(b.id, a.stages[0].id); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr(fmt::format(
+          "workflow_id: '{}' does not match workflow '{}'", b.id, a.id))));
+  EXPECT_EQ(lsn(), before);
+  EXPECT_EQ(store().retrieve(a.id), as_stored(a));
+  // A missing stage stays a silent no-op, whatever the workflow named.
+  EXPECT_NO_THROW(store().remove_stage(b.id, ulid()));
+  EXPECT_EQ(lsn(), before);
+  store().remove_stage(a.id, a.stages[0].id);
+  EXPECT_EQ(lsn(), before + 1);
+  EXPECT_THAT(store().retrieve(a.id).stages, IsEmpty());
+}
+
+TEST_F(ConformanceTest, ParentStageIdNamingAStageOfAnotherWorkflowIsRejected) {
+  const Workflow a = make_workflow(ulid());
+  const Workflow b = make_workflow(ulid());
+  store().store(a);
+  store().store(b);
+  const std::uint64_t before = lsn();
+  StageExecution child = make_stage(b.id, "child");
+  child.parent_stage_id = a.stages[0].id;
+  child.synthetic_stage_owner = SyntheticStageOwner::kStageBefore;
+  EXPECT_THAT([&] { store().add_stage(child); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr(fmt::format(
+                  "stage.parent_stage_id: stage '{}' belongs to workflow "
+                  "'{}', not '{}'",
+                  a.stages[0].id, a.id, b.id))));
+  Workflow c = make_workflow(ulid());
+  StageExecution orphan = make_stage(c.id, "orphan");
+  orphan.parent_stage_id = a.stages[0].id;
+  orphan.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  c.stages.push_back(orphan);
+  EXPECT_THAT([&] { store().store(c); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("stages[1].parent_stage_id: stage")));
+  EXPECT_EQ(lsn(), before);
+  EXPECT_FALSE(store().exists(c.id));
+  // A parent of the same workflow, and a parent not stored (the reference's
+  // plain column), are accepted.
+  child.parent_stage_id = b.stages[0].id;
+  EXPECT_NO_THROW(store().add_stage(child));
+  StageExecution dangling = make_stage(b.id, "dangling");
+  dangling.parent_stage_id = ulid();
+  dangling.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  EXPECT_NO_THROW(store().add_stage(dangling));
 }
 
 }  // namespace

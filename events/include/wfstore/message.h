@@ -290,10 +290,13 @@ std::string_view message_task_id(const Message& message);
 // (kDefaultMessageMaxAttempts when unset), `attempts` 0, `message_id` null, and
 // `created_at` as created_at_ms (epoch milliseconds) rendered in the local time
 // zone like Python's naive datetime.isoformat(): "2026-11-28T12:34:56.789000",
-// without the fraction when it is zero. The type name is not part of it. Throws
-// InvalidArgumentError naming created_at when the time is outside years 1-9999
-// or the local time cannot be computed. Does not check limits (see
-// validate_message()).
+// without the fraction when it is zero. The type name is not part of it.
+// Validates `message` first (validate_message()), so that whatever it returns
+// parses back with message_from_wire(). Throws InvalidArgumentError naming
+// "<Type>.<field>" for a message validate_message() rejects (an enum field
+// holding an integer that is none of the enum's values included), or naming
+// created_at when the time is outside years 1-9999 or the local time cannot be
+// computed.
 nlohmann::json message_to_wire(const Message& message,
                                std::int64_t created_at_ms);
 
@@ -314,11 +317,20 @@ Message message_from_wire(std::string_view type_name,
 Message message_from_wire_text(std::string_view type_name,
                                std::string_view json_text);
 
-// Checks the limits of DESIGN.md "Limits": every string field (ids, names,
-// last_error and last_error_type included) is valid UTF-8 of at most
-// kMaxStringBytes; every dict field is a JSON object that passes
-// validate_json(); max_attempts, when set, is positive; retry_count is not
-// negative. Throws InvalidArgumentError naming "<Type>.<field>".
+// Checks every field of `message` by the rules its wire form and the store's
+// decoder enforce, and the limits of DESIGN.md "Limits": every string field
+// (ids, names, last_error and last_error_type included) is valid UTF-8 of at
+// most kMaxStringBytes; every enum field (CompleteTask.status and
+// original_status, ContinueParentStage.phase) holds one of its enum's values,
+// not another integer cast into it; every dict field is a JSON object that
+// passes validate_json() and nests at most kMaxJsonDepth - 1 levels (the wire
+// object holding it is one more); the wire form as a whole stays within
+// kMaxJsonBytes (the dict fields share that limit), as the log's decoder
+// requires of the stored message; max_attempts, when set, is positive;
+// retry_count is not negative. Throws InvalidArgumentError naming
+// "<Type>.<field>"
+// ("CompleteTask.status: unknown status 50"). The queue's push and ensure and
+// Transaction::push_message validate through it before anything is appended.
 void validate_message(const Message& message);
 
 }  // namespace wfstore

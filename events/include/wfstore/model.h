@@ -37,6 +37,10 @@ enum class WorkflowStatus : std::uint8_t {
 };
 inline constexpr int kWorkflowStatusCount = 12;
 
+// Each enum's name function below returns static storage and throws
+// InvalidArgumentError for an integer cast into the enum that is none of its
+// values (the validate_* functions reject those first, naming the field).
+
 // "NOT_STARTED", "RUNNING", ...
 std::string_view status_name(WorkflowStatus status);
 // The status named `name`, or nullopt.
@@ -57,6 +61,7 @@ bool is_active(WorkflowStatus status);       // ACTIVE_STATUSES
 bool is_dirty(WorkflowStatus status);        // RUNNING, REDIRECT
 
 enum class WorkflowType : std::uint8_t { kPipeline = 0, kOrchestration = 1 };
+inline constexpr int kWorkflowTypeCount = 2;
 std::string_view workflow_type_name(
     WorkflowType type);  // "PIPELINE", "ORCHESTRATION"
 // Throws InvalidArgumentError naming `field` for an unknown name.
@@ -68,6 +73,7 @@ enum class SyntheticStageOwner : std::uint8_t {
   kStageBefore = 0,
   kStageAfter = 1
 };
+inline constexpr int kSyntheticStageOwnerCount = 2;
 std::string_view synthetic_stage_owner_name(SyntheticStageOwner owner);
 SyntheticStageOwner parse_synthetic_stage_owner(std::string_view name,
                                                 std::string_view field);
@@ -79,11 +85,13 @@ enum class JoinType : std::uint8_t {
   kDiscriminator = 3,
   kNOfM = 4,
 };
+inline constexpr int kJoinTypeCount = 5;
 std::string_view join_type_name(
     JoinType type);  // "AND", "OR", "MULTI_MERGE", ...
 JoinType parse_join_type(std::string_view name, std::string_view field);
 
 enum class SplitType : std::uint8_t { kAnd = 0, kOr = 1 };
+inline constexpr int kSplitTypeCount = 2;
 std::string_view split_type_name(SplitType type);
 SplitType parse_split_type(std::string_view name, std::string_view field);
 

@@ -11,7 +11,8 @@
 
 namespace wfstore {
 
-// The audit fields a scope sets. Empty strings mean "unset".
+// The audit fields a scope sets. Empty strings mean "unset". Each is an id or
+// name string of DESIGN.md "Limits": valid UTF-8 of at most kMaxStringBytes.
 struct AuditFields {
   std::string actor;
   std::string correlation_id;
@@ -25,6 +26,10 @@ struct AuditFields {
 // creation.
 class AuditScope {
  public:
+  // Throws InvalidArgumentError naming the field ("audit.actor: string is not
+  // valid UTF-8") when a field is not valid UTF-8 or is longer than
+  // kMaxStringBytes; the scope then never takes effect: the thread's previous
+  // scope stays current and no commit carries the rejected fields.
   explicit AuditScope(AuditFields fields);
   ~AuditScope();
   AuditScope(const AuditScope&) = delete;

@@ -324,12 +324,8 @@ Decision decide_remove_stage(const RemoveStage& command,
   Decision decision;
   const std::optional<FoundStage> stored = find_stage(views, command.stage_id);
   if (!stored) return decision;
-  if (stored->record->stage.execution_id != command.workflow_id) {
-    throw InvalidArgumentError(fmt::format(
-        "workflow_id: '{}' does not match workflow '{}' of stored stage {}",
-        command.workflow_id, stored->record->stage.execution_id,
-        command.stage_id));
-  }
+  // The workflow id is ignored, as in the reference (spec §5.8): the event
+  // names the stage's own workflow.
   decision.events.emplace_back(
       StageRemoved{stored->record->stage.execution_id, command.stage_id});
   return decision;

@@ -1580,24 +1580,20 @@ TEST_F(ConformanceTest, TransactionStoreStageWithAnotherWorkflowsIdIsRejected) {
   EXPECT_EQ(store().retrieve(a.id), as_stored(a));
 }
 
-TEST_F(ConformanceTest, RemoveStageNamingAnotherWorkflowIsRejected) {
+TEST_F(ConformanceTest, RemoveStageIgnoresTheWorkflowIdAsTheReferenceDoes) {
+  // Spec §5.8: the execution argument is ignored; the stage is removed from
+  // its own workflow.
   const Workflow a = make_workflow(ulid());
   const Workflow b = make_workflow(ulid());
   store().store(a);
   store().store(b);
   const std::uint64_t before = lsn();
-  EXPECT_THAT(
-      [&] { store().remove_stage(b.id, a.stages[0].id); },
-      ThrowsMessage<InvalidArgumentError>(HasSubstr(fmt::format(
-          "workflow_id: '{}' does not match workflow '{}'", b.id, a.id))));
-  EXPECT_EQ(lsn(), before);
-  EXPECT_EQ(store().retrieve(a.id), as_stored(a));
-  // A missing stage stays a silent no-op, whatever the workflow named.
   EXPECT_NO_THROW(store().remove_stage(b.id, ulid()));
   EXPECT_EQ(lsn(), before);
-  store().remove_stage(a.id, a.stages[0].id);
+  store().remove_stage(b.id, a.stages[0].id);
   EXPECT_EQ(lsn(), before + 1);
   EXPECT_THAT(store().retrieve(a.id).stages, IsEmpty());
+  EXPECT_EQ(store().retrieve(b.id), as_stored(b));
 }
 
 TEST_F(ConformanceTest, ParentStageIdNamingAStageOfAnotherWorkflowIsRejected) {

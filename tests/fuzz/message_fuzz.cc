@@ -1,9 +1,10 @@
 // Fuzz target `message`: the queue message wire-JSON parser.
 //
-// Input: JSON text. It goes through message_from_wire_text() under every
-// message type name (the text entry point: anything but a wfstore::Error is a
-// finding), and, when nlohmann parses it, through message_from_wire() under
-// every type name, both as a whole and, for the fixture shape
+// Input: JSON text. It goes through message_from_wire_text() under a type name
+// the input's size selects (the text entry point: anything but a
+// wfstore::Error is a finding), and, when nlohmann parses it, through
+// message_from_wire() under every type name, both as a whole and, for the
+// fixture shape
 // {"type": .., "wire": .., "wire_defaults": ..} of
 // tests/data/fixtures/messages/, as its wire payloads. Any wfstore::Error is an
 // accepted answer.
@@ -60,11 +61,12 @@ void parse_as_every_type(const nlohmann::json& payload) {
 }
 
 void run(std::string_view text) {
-  for (std::string_view type_name : message_type_names()) {
-    try {
-      message_from_wire_text(type_name, text);
-    } catch (const Error&) {
-    }
+  // The text entry point differs from message_from_wire() only in its parse,
+  // so one type name (chosen by the input) is enough there.
+  const std::vector<std::string_view>& names = message_type_names();
+  try {
+    message_from_wire_text(names[text.size() % names.size()], text);
+  } catch (const Error&) {
   }
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
   if (json.is_discarded()) return;

@@ -799,6 +799,7 @@ DecodedCommit decode_commit_body(std::uint64_t first_lsn,
       r.fail("event_count", fmt::format("holds {} events, the log says {}",
                                         count, event_count));
     }
+    if (count == 0) r.fail("event_count", "a commit holds at least one event");
     if (count > kMaxCommitEvents) {
       r.fail("event_count", fmt::format("{} events exceed the limit of {}",
                                         count, kMaxCommitEvents));

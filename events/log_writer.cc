@@ -92,6 +92,12 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
         fmt::format("event_count {} exceeds the limit of {} per commit",
                     event_count, kMaxCommitEvents));
   }
+  if (first_lsn > UINT64_MAX - event_count) {
+    // decode_commit() rejects such a record: the log's LSNs are exhausted.
+    throw InvalidArgumentError(fmt::format(
+        "commit of {} events at lsn {} passes the last lsn the log can hold",
+        event_count, first_lsn));
+  }
   if (body.size() > kMaxCommitBytes) {
     throw InvalidArgumentError(
         fmt::format("commit body of {} bytes exceeds the limit of {}",

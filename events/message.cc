@@ -512,7 +512,8 @@ Message message_from_wire_text(std::string_view type_name,
   nlohmann::json payload;
   try {
     payload = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double.
     throw InvalidArgumentError(
         fmt::format("{}.payload: malformed JSON: {}", type_name, e.what()));
   }

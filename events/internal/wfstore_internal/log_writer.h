@@ -64,8 +64,9 @@ class Writer {
   // first if needed (sealing the old one with fdatasync; the new header is
   // written and the file and directory synced). Throws InvalidArgumentError,
   // writing nothing, if first_lsn != last_lsn() + 1, event_count is 0 or above
-  // kMaxCommitEvents, or body is larger than kMaxCommitBytes. Throws IOError if
-  // the write fails; the writer is then poisoned.
+  // kMaxCommitEvents, the commit would end past LSN UINT64_MAX - 1 (the last a
+  // commit record can hold), or body is larger than kMaxCommitBytes. Throws
+  // IOError if the write fails; the writer is then poisoned.
   Hash append(std::uint64_t first_lsn, std::uint32_t event_count,
               std::int64_t timestamp_ms, std::string_view body);
 

@@ -84,6 +84,15 @@ struct DatabaseOptions {
   std::shared_ptr<FileSystem> file_system;
   // Initial LMDB map size (sparse); it grows on demand.
   std::uint64_t map_size = std::uint64_t{64} << 30;
+  // Permission bits of every file the store creates (STORE, LOCK,
+  // VIEWS_STATE, log segments and their side files, LMDB's data.mdb and
+  // lock.mdb); the directories it creates (a missing store directory, log/,
+  // views/) get the same bits plus search permission where read is granted.
+  // Less the umask. Default 0600 (directories 0700); 0640 lets a group read.
+  // Must lie in 0600..0777 with the owner's read and write bits
+  // (InvalidArgumentError). With an injected file_system, that file system
+  // decides the modes of the files it creates.
+  unsigned file_mode = 0600;
   // The queue's options.
   QueueOptions queue;
 };

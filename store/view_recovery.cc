@@ -185,17 +185,6 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
   return committed;
 }
 
-FoldProgress rebuild_views(LmdbViews& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir,
-                           const StoreId& store_id) {
-  views.drop_all();
-  views.write([](LmdbViews::WriteTxn& txn) {
-    txn.put(Table::kMeta, kMetaSchemaVersion,
-            keys::encode_u64(kViewSchemaVersion));
-  });
-  return fold_log_into(views, std::move(fs), log_dir, store_id, FoldProgress{});
-}
-
 void set_rebuild_hooks_for_testing(RebuildHooks hooks) {
   std::scoped_lock lock(rebuild_hooks_mu);
   rebuild_hooks = std::move(hooks);

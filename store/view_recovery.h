@@ -55,12 +55,6 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
                            const std::filesystem::path& log_dir,
                            const StoreId& store_id, FoldProgress start);
 
-// Empties the views and folds the whole log into them, writing the schema
-// version.
-FoldProgress rebuild_views(LmdbViews& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir,
-                           const StoreId& store_id);
-
 // Rebuilds the views of `store` without ever exposing half-built ones: folds
 // the whole log into a fresh environment in store.views_rebuild_dir()
 // (leftovers there are removed first), writes the schema version and calls

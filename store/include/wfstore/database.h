@@ -112,9 +112,13 @@ struct DatabaseStats {
 class Database {
  public:
   // Opens or creates the store in `dir` as its one writer: recovers the log,
-  // catches the views up (or rebuilds them, with a warning). Throws
-  // StoreLockedError, CorruptionError, IOError, InvalidArgumentError (not a
-  // store, newer format).
+  // catches the views up (or rebuilds them, with a warning). A missing `dir`
+  // is created with options.file_mode's directory mode (0700). The log's
+  // repair is planned and checked against the durable LSN recorded outside
+  // LMDB (VIEWS_STATE) and in the views before any file changes: a log that
+  // would end below it is CorruptionError and every file is left as it was.
+  // Throws StoreLockedError, CorruptionError, IOError, InvalidArgumentError
+  // (not a store, newer format, bad file_mode).
   static std::unique_ptr<Database> open(const std::filesystem::path& dir,
                                         const DatabaseOptions& options = {});
   // Opens `dir` for reading only; never writes. Serves the views as they are.

@@ -187,12 +187,21 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
       views_exist ? distrust_reason(prior, boot_id) : std::string();
   std::optional<std::uint64_t> views_durable;
   if (views_exist && (distrust.empty() || !prior)) {
-    if (std::optional<std::map<std::string, std::string>> meta =
-            LmdbViews::read_meta_unlocked(views_dir)) {
-      if (auto it = meta->find(std::string(kMetaDurableLsn));
-          it != meta->end()) {
-        views_durable = keys::decode_u64(it->second);
+    try {
+      if (std::optional<std::map<std::string, std::string>> meta =
+              LmdbViews::read_meta_unlocked(views_dir)) {
+        if (auto it = meta->find(std::string(kMetaDurableLsn));
+            it != meta->end()) {
+          views_durable = keys::decode_u64(it->second);
+        }
       }
+    } catch (const CorruptionError& e) {
+      // Views without a shutdown record are rebuilt anyway; only trusted
+      // views that fail to read are an error.
+      if (distrust.empty()) throw;
+      impl->logger_(LogLevel::kWarning,
+                    fmt::format("{}: the views' durable lsn is unreadable: {}",
+                                dir.string(), e.what()));
     }
   }
   impl->writer_ = open_log_checked(store_dir, impl->fs_, impl->logger_, prior,

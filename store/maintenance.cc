@@ -83,10 +83,20 @@ RebuildReport rebuild_store_views(const std::filesystem::path& dir,
   // The views' durable LSN counts only where their pages can be trusted.
   std::optional<std::uint64_t> views_durable;
   if (!prior || prior->clean || prior->boot_id == boot_id) {
-    if (const auto meta = LmdbViews::read_meta_unlocked(store.views_dir())) {
-      if (auto it = meta->find(std::string(kMetaDurableLsn));
-          it != meta->end()) {
-        views_durable = keys::decode_u64(it->second);
+    try {
+      if (const auto meta = LmdbViews::read_meta_unlocked(store.views_dir())) {
+        if (auto it = meta->find(std::string(kMetaDurableLsn));
+            it != meta->end()) {
+          views_durable = keys::decode_u64(it->second);
+        }
+      }
+    } catch (const CorruptionError& e) {
+      // Damaged views are what a rebuild replaces; VIEWS_STATE's durable LSN
+      // still guards the log.
+      if (logger) {
+        logger(LogLevel::kWarning,
+               fmt::format("{}: the views' durable lsn is unreadable: {}",
+                           dir.string(), e.what()));
       }
     }
   }

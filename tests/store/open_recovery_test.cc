@@ -106,6 +106,14 @@ class OpenRecoveryTest : public ::testing::Test {
     return state.value_or(ViewsState{});
   }
 
+  // Zeroes the first pages of data.mdb: both meta pages and the root.
+  void zero_first_pages_of_views() {
+    std::fstream f(dir_ / "views" / "data.mdb",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    const std::string zeros(4 * 4096, '\0');
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+
   void expect_views_equal_a_rebuild() {
     const ViewsVerifyReport report = verify_store_views(dir_);
     EXPECT_TRUE(report.equal()) << ::testing::PrintToString(report.differences);
@@ -203,13 +211,7 @@ TEST_F(OpenRecoveryTest, TornViewsAfterAnUncleanCloseAcrossARebootAreRebuilt) {
     db->workflow_store().mark_message_processed("m0");
     database_impl(*db).simulate_crash_for_testing();
   }
-  {
-    // Zero the first pages of data.mdb: both meta pages and the root.
-    std::fstream f(dir_ / "views" / "data.mdb",
-                   std::ios::in | std::ios::out | std::ios::binary);
-    const std::string zeros(4 * 4096, '\0');
-    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
-  }
+  zero_first_pages_of_views();
   set_boot_id_for_testing("boot-b");
   auto db = open();
   EXPECT_TRUE(warnings_.contains("not closed cleanly before a reboot"))
@@ -219,6 +221,28 @@ TEST_F(OpenRecoveryTest, TornViewsAfterAnUncleanCloseAcrossARebootAreRebuilt) {
   db->workflow_store().mark_message_processed("m1");
   db->close();
   expect_views_equal_a_rebuild();
+}
+
+TEST_F(OpenRecoveryTest, TornViewsWithoutAMarkerAreRebuiltWithoutAnError) {
+  write_three_commits();
+  std::filesystem::remove(dir_ / std::string(kViewsStateFileName));
+  zero_first_pages_of_views();
+  auto db = open();
+  EXPECT_TRUE(warnings_.contains("no shutdown record"));
+  EXPECT_TRUE(db->workflow_store().is_message_processed("m2"));
+  db->close();
+  expect_views_equal_a_rebuild();
+}
+
+TEST_F(OpenRecoveryTest, RebuildToolReplacesUnreadableViews) {
+  write_three_commits();
+  zero_first_pages_of_views();
+  const RebuildReport report = rebuild_store_views(dir_, warnings_.logger());
+  EXPECT_EQ(report.applied_lsn, 3u);
+  EXPECT_TRUE(views_state().clean);
+  expect_views_equal_a_rebuild();
+  auto db = open();
+  EXPECT_TRUE(db->workflow_store().is_message_processed("m2"));
 }
 
 TEST_F(OpenRecoveryTest, SameBootUncleanCloseTrustsTheViewsAndCatchesUp) {

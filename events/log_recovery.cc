@@ -137,11 +137,11 @@ void warn(const Logger& logger, const std::string& message) {
   if (logger) logger(LogLevel::kWarning, message);
 }
 
-// Scans the last segment; truncates a torn tail or throws CorruptionError. A
-// `sealed` segment was fdatasynced whole, so any damage in it is corruption.
-RecoveredLog recover_last(FileSystem& fs, const std::filesystem::path& path,
-                          const SegmentHeader& header, bool sealed,
-                          const Logger& logger) {
+// Scans the last segment and plans the repair of a torn tail, or throws
+// CorruptionError. A `sealed` segment was fdatasynced whole, so any damage in
+// it is corruption. Reads only.
+void plan_last(const FileSystem& fs, const std::filesystem::path& path,
+               const SegmentHeader& header, bool sealed, RecoveryPlan* plan) {
   const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
   std::vector<Damage> damages;
   SegmentReader reader(*file, path.filename().string(),
@@ -207,26 +207,50 @@ RecoveredLog recover_last(FileSystem& fs, const std::filesystem::path& path,
                       "durable",
                       first_damage->reason, vouched));
   }
-  RecoveredLog out;
-  out.file = fs.open_writable(path);
+  plan->last_segment = path;
+  plan->segment_first_lsn = header.first_lsn;
+  plan->last_lsn = good_last;
+  plan->last_hash = last_hash;
   if (size > good_end) {
-    out.file->truncate(good_end);
-    warn(logger,
-         fmt::format(
-             "log segment {}: dropped {} bytes of torn tail at offset {} ({})",
-             path.string(), size - good_end, good_end, first_damage->reason));
+    plan->cut_offset = good_end;
+    plan->cut_bytes = size - good_end;
+    plan->cut_reason = first_damage->reason;
   }
-  out.file->sync();
-  out.segment_first_lsn = header.first_lsn;
-  out.last_lsn = good_last;
-  out.last_hash = last_hash;
-  return out;
+}
+
+// Copies bytes [offset, offset + bytes) of `from` into a new file `to`,
+// fdatasynced.
+void copy_range(FileSystem& fs, const std::filesystem::path& from,
+                std::uint64_t offset, std::uint64_t bytes,
+                const std::filesystem::path& to) {
+  const std::unique_ptr<ReadableFile> in = fs.open_readable(from);
+  fs.remove(to);  // a leftover of a repair that crashed before the truncate
+  const std::unique_ptr<WritableFile> out = fs.open_writable(to);
+  constexpr std::size_t kChunk = std::size_t{1} << 20;
+  std::string buffer;
+  for (std::uint64_t done = 0; done < bytes;) {
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, bytes - done));
+    buffer.resize(n);
+    const std::size_t got = in->read(offset + done, n, buffer.data());
+    if (got == 0) break;
+    out->append(std::string_view(buffer.data(), got));
+    done += got;
+  }
+  out->sync();
+  out->close();
 }
 
 }  // namespace
 
-RecoveredLog recover_log(FileSystem& fs, const std::filesystem::path& log_dir,
-                         const Uuid& store_uuid, const Logger& logger) {
+std::string cut_file_name(const std::string& segment, std::uint64_t offset) {
+  return fmt::format("{}{}{}", segment, kCutInfix, offset);
+}
+
+RecoveryPlan plan_log_recovery(const FileSystem& fs,
+                               const std::filesystem::path& log_dir,
+                               const Uuid& store_uuid) {
+  RecoveryPlan plan;
   std::vector<std::uint64_t> segments = list_segments(fs, log_dir);
   std::vector<SegmentHeader> headers;
   bool removed_torn = false;
@@ -245,11 +269,8 @@ RecoveredLog recover_log(FileSystem& fs, const std::filesystem::path& log_dir,
       }
       // Created by a writer that crashed before the header was durable: nothing
       // in it was ever acknowledged.
-      fs.remove(path);
-      fs.sync_dir(log_dir);
-      warn(logger,
-           fmt::format("log segment {}: removed a fresh segment with a {}",
-                       path.string(), read.problem));
+      plan.set_aside_segment = path;
+      plan.set_aside_reason = read.problem;
       segments.pop_back();
       removed_torn = true;
       break;
@@ -300,9 +321,60 @@ RecoveredLog recover_log(FileSystem& fs, const std::filesystem::path& log_dir,
     }
     headers.push_back(h);
   }
-  if (segments.empty()) return {};
-  return recover_last(fs, log_dir / segment_file_name(segments.back()),
-                      headers.back(), removed_torn, logger);
+  if (segments.empty()) return plan;
+  plan_last(fs, log_dir / segment_file_name(segments.back()), headers.back(),
+            removed_torn, &plan);
+  return plan;
+}
+
+RecoveredLog apply_log_recovery(FileSystem& fs,
+                                const std::filesystem::path& log_dir,
+                                const RecoveryPlan& plan,
+                                const Logger& logger) {
+  if (!plan.set_aside_segment.empty()) {
+    const std::filesystem::path& path = plan.set_aside_segment;
+    const std::filesystem::path side =
+        log_dir / cut_file_name(path.filename().string(), 0);
+    fs.remove(side);
+    fs.rename(path, side);
+    fs.sync_dir(log_dir);
+    warn(logger,
+         fmt::format("log segment {}: set aside a fresh segment with "
+                     "a {} as {}",
+                     path.string(), plan.set_aside_reason, side.string()));
+  }
+  RecoveredLog out;
+  if (plan.last_segment.empty()) return out;
+  const std::filesystem::path& path = plan.last_segment;
+  if (plan.cut_bytes > 0) {
+    // The cut bytes go to a side file first, so that salvage can read them;
+    // a crash before the truncate redoes the copy on the next open.
+    const std::filesystem::path side =
+        log_dir / cut_file_name(path.filename().string(), plan.cut_offset);
+    copy_range(fs, path, plan.cut_offset, plan.cut_bytes, side);
+    fs.sync_dir(log_dir);
+  }
+  out.file = fs.open_writable(path);
+  if (plan.cut_bytes > 0) {
+    out.file->truncate(plan.cut_offset);
+    warn(logger,
+         fmt::format("log segment {}: dropped {} bytes of torn tail at offset "
+                     "{} ({}); they are kept in {}",
+                     path.string(), plan.cut_bytes, plan.cut_offset,
+                     plan.cut_reason,
+                     cut_file_name(path.filename().string(), plan.cut_offset)));
+  }
+  out.file->sync();
+  out.segment_first_lsn = plan.segment_first_lsn;
+  out.last_lsn = plan.last_lsn;
+  out.last_hash = plan.last_hash;
+  return out;
+}
+
+RecoveredLog recover_log(FileSystem& fs, const std::filesystem::path& log_dir,
+                         const Uuid& store_uuid, const Logger& logger) {
+  return apply_log_recovery(fs, log_dir,
+                            plan_log_recovery(fs, log_dir, store_uuid), logger);
 }
 
 }  // namespace wfstore::log

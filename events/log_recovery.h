@@ -1,12 +1,21 @@
 // Recovery of the append-only log on open (DESIGN.md "The log", style.md B7):
 // the policy that turns what the readers report into a truncated torn tail or a
-// CorruptionError.
+// CorruptionError. Recovery is split into a plan, which only reads, and its
+// application, so a caller can compare where the repaired log would end with
+// what it knows to be durable before any byte changes.
+//
+// Side files: bytes cut from a segment are first copied to
+// `<log_dir>/<segment>.cut-<offset>` (fdatasynced, directory fsynced), and a
+// fresh last segment with a torn header is renamed to `<segment>.cut-0`. The
+// readers ignore these names; nothing deletes them, so salvage can read them.
 
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "wfstore/file_system.h"
 #include "wfstore/logger.h"
@@ -25,6 +34,51 @@ struct RecoveredLog {
   Hash last_hash{};
 };
 
+// Infix of a side file's name: `<segment file name>.cut-<offset>`.
+inline constexpr std::string_view kCutInfix = ".cut-";
+
+// The side file name for bytes cut from `segment` (a file name) at `offset`.
+std::string cut_file_name(const std::string& segment, std::uint64_t offset);
+
+// What recovery of a log would do, and where the log would then end.
+struct RecoveryPlan {
+  // The last segment to append to (empty: the log has no segment left).
+  std::filesystem::path last_segment;
+  std::uint64_t segment_first_lsn = 0;
+  // The last commit's LSN and hash once the plan is applied (0 and zeros for
+  // an empty log).
+  std::uint64_t last_lsn = 0;
+  Hash last_hash{};
+  // A torn tail of last_segment to cut: bytes [cut_offset, cut_offset +
+  // cut_bytes); none when cut_bytes is 0.
+  std::uint64_t cut_offset = 0;
+  std::uint64_t cut_bytes = 0;
+  std::string cut_reason;
+  // A fresh segment whose header is torn and that holds no vouched data, to be
+  // set aside (empty: none), and why.
+  std::filesystem::path set_aside_segment;
+  std::string set_aside_reason;
+};
+
+// Checks every segment header of `log_dir` (magic, version, store UUID, first
+// LSN == file name, prev_first_lsn == the previous file) and scans the last
+// segment fully; returns the repair recovery would make. Reads only: a
+// CorruptionError (damage recovery must not repair, naming segment and offset)
+// or IOError leaves every file as it was.
+RecoveryPlan plan_log_recovery(const FileSystem& fs,
+                               const std::filesystem::path& log_dir,
+                               const Uuid& store_uuid);
+
+// Applies `plan` (from plan_log_recovery of the same, unchanged log): sets a
+// torn fresh segment aside, copies a torn tail to its side file and truncates
+// it (a warning names the bytes dropped and the side file), and returns the
+// last segment open for appending, fdatasynced. Throws IOError.
+RecoveredLog apply_log_recovery(FileSystem& fs,
+                                const std::filesystem::path& log_dir,
+                                const RecoveryPlan& plan, const Logger& logger);
+
+// plan_log_recovery followed by apply_log_recovery.
+//
 // Checks every segment header of `log_dir` (magic, version, store UUID, first
 // LSN == file name, prev_first_lsn == the previous file), scans the last
 // segment fully and repairs a torn tail: damage after the last point a valid

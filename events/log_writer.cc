@@ -39,14 +39,19 @@ std::unique_ptr<Writer> Writer::open(const std::shared_ptr<FileSystem>& fs,
                                      WriterOptions options) {
   if (options.roll_bytes == 0)
     throw InvalidArgumentError("roll_bytes must be positive");
-  if (!fs->exists(log_dir)) {
+  // Recovery is planned (reads only) and checked before anything changes.
+  const bool exists = fs->exists(log_dir);
+  const RecoveryPlan plan =
+      exists ? plan_log_recovery(*fs, log_dir, store_id.bytes) : RecoveryPlan{};
+  if (options.check_recovered_end) options.check_recovered_end(plan.last_lsn);
+  if (!exists) {
     fs->create_directories(log_dir);
     if (log_dir.has_parent_path()) fs->sync_dir(log_dir.parent_path());
   }
   auto w = std::make_unique<Writer>(PrivateTag(), fs, log_dir, store_id,
                                     std::move(options));
   RecoveredLog recovered =
-      recover_log(*fs, log_dir, store_id.bytes, w->options_.logger);
+      apply_log_recovery(*fs, log_dir, plan, w->options_.logger);
   if (!recovered.file) {
     w->create_segment(1, 0);
     return w;

@@ -33,8 +33,13 @@ void throw_errno(const std::filesystem::path& path, std::string_view op) {
 
 namespace {
 
-constexpr mode_t kFileMode = 0644;
-constexpr mode_t kDirMode = 0755;
+// Store files are private by default: 0600, directories 0700 (less the
+// umask). posix_file_system(file_mode) widens them.
+constexpr unsigned kDefaultFileMode = 0600;
+
+mode_t directory_mode(unsigned file_mode) {
+  return static_cast<mode_t>(file_mode | ((file_mode & 0444u) >> 2));
+}
 
 // An owned file descriptor, closed when destroyed.
 class UniqueFd {
@@ -195,10 +200,14 @@ class PosixFileLock final : public FileLock {
 
 class PosixFileSystem final : public FileSystem {
  public:
+  explicit PosixFileSystem(unsigned file_mode)
+      : file_mode_(static_cast<mode_t>(file_mode)),
+        dir_mode_(directory_mode(file_mode)) {}
+
   std::unique_ptr<WritableFile> open_writable(
       const std::filesystem::path& path) override {
     return std::make_unique<PosixWritableFile>(
-        path, open_fd(path, O_WRONLY | O_APPEND | O_CREAT, kFileMode));
+        path, open_fd(path, O_WRONLY | O_APPEND | O_CREAT, file_mode_));
   }
 
   std::unique_ptr<ReadableFile> open_readable(
@@ -239,7 +248,7 @@ class PosixFileSystem final : public FileSystem {
     for (const auto& part : path) {
       partial /= part;
       if (part.empty() || part == partial.root_path()) continue;
-      if (::mkdir(partial.c_str(), kDirMode) == 0) continue;
+      if (::mkdir(partial.c_str(), dir_mode_) == 0) continue;
       const int err = errno;
       struct stat st {};
       if (err == EEXIST && ::stat(partial.c_str(), &st) == 0 &&
@@ -282,7 +291,7 @@ class PosixFileSystem final : public FileSystem {
 
   std::unique_ptr<FileLock> try_lock(
       const std::filesystem::path& path) override {
-    UniqueFd fd = open_fd(path, O_RDWR | O_CREAT, kFileMode);
+    UniqueFd fd = open_fd(path, O_RDWR | O_CREAT, file_mode_);
     int rc;
     do {
       rc = ::flock(fd.get(), LOCK_EX | LOCK_NB);
@@ -293,14 +302,29 @@ class PosixFileSystem final : public FileSystem {
     }
     return std::make_unique<PosixFileLock>(std::move(fd));
   }
+
+ private:
+  const mode_t file_mode_;
+  const mode_t dir_mode_;
 };
 
 }  // namespace
 
 std::shared_ptr<FileSystem> posix_file_system() {
   static const std::shared_ptr<FileSystem> kInstance =
-      std::make_shared<PosixFileSystem>();
+      std::make_shared<PosixFileSystem>(kDefaultFileMode);
   return kInstance;
+}
+
+std::shared_ptr<FileSystem> posix_file_system(unsigned file_mode) {
+  if ((file_mode & ~0777u) != 0 || (file_mode & 0600u) != 0600u) {
+    throw InvalidArgumentError(fmt::format(
+        "file_mode {:o} must grant the owner read and write and hold only "
+        "permission bits (0600..0777)",
+        file_mode));
+  }
+  if (file_mode == kDefaultFileMode) return posix_file_system();
+  return std::make_shared<PosixFileSystem>(file_mode);
 }
 
 }  // namespace wfstore

@@ -147,6 +147,33 @@ std::unique_ptr<FileLock> take_lock(FileSystem& fs,
   return lock;
 }
 
+constexpr std::uint32_t kViewsStateVersion = 1;
+
+// Decodes a VIEWS_STATE file; nullopt if it fails any check.
+std::optional<ViewsState> decode_views_state(std::string_view bytes) {
+  constexpr std::size_t kFixed = 8 + 4 + 1 + 8 + 1;
+  if (bytes.size() < kFixed + kCrcSize ||
+      bytes.substr(0, kMagicSize) != kViewsStateMagic) {
+    return std::nullopt;
+  }
+  const std::size_t crc_offset = bytes.size() - kCrcSize;
+  if (crc32c::unmask(get_u32(bytes, crc_offset)) !=
+      crc32c::value(bytes.data(), crc_offset)) {
+    return std::nullopt;
+  }
+  if (get_u32(bytes, kVersionOffset) != kViewsStateVersion) return std::nullopt;
+  const auto boot_length = static_cast<unsigned char>(bytes[kFixed - 1]);
+  if (kFixed + boot_length != crc_offset) return std::nullopt;
+  const auto clean = static_cast<unsigned char>(bytes[12]);
+  if (clean > 1) return std::nullopt;
+  ViewsState state;
+  state.clean = clean == 1;
+  state.durable_lsn = get_u32(bytes, 13) |
+                      (static_cast<std::uint64_t>(get_u32(bytes, 17)) << 32);
+  state.boot_id = std::string(bytes.substr(kFixed, boot_length));
+  return state;
+}
+
 }  // namespace
 
 StoreId StoreId::random() {
@@ -179,6 +206,22 @@ std::string encode_store_file(const StoreId& id, std::uint32_t format_version) {
   std::string out(kStoreMagic);
   put_u32(out, format_version);
   out.append(id.bytes.begin(), id.bytes.end());
+  put_u32(out, crc32c::mask(crc32c::value(out.data(), out.size())));
+  return out;
+}
+
+std::string encode_views_state(const ViewsState& state) {
+  if (state.boot_id.size() > 255) {
+    throw InvalidArgumentError(
+        fmt::format("boot id of {} bytes exceeds 255", state.boot_id.size()));
+  }
+  std::string out(kViewsStateMagic);
+  put_u32(out, kViewsStateVersion);
+  out.push_back(state.clean ? '\1' : '\0');
+  put_u32(out, static_cast<std::uint32_t>(state.durable_lsn));
+  put_u32(out, static_cast<std::uint32_t>(state.durable_lsn >> 32));
+  out.push_back(static_cast<char>(state.boot_id.size()));
+  out += state.boot_id;
   put_u32(out, crc32c::mask(crc32c::value(out.data(), out.size())));
   return out;
 }
@@ -220,6 +263,26 @@ StoreDir StoreDir::create_or_open(std::shared_ptr<FileSystem> fs,
   }
   return StoreDir(std::move(fs), dir, header.id, header.format_version,
                   std::move(lock));
+}
+
+std::optional<ViewsState> StoreDir::read_views_state() const {
+  const auto path = dir_ / kViewsStateFileName;
+  if (!fs_->exists(path)) return std::nullopt;
+  std::optional<ViewsState> state = decode_views_state(fs_->read_file(path));
+  if (!state) return ViewsState{};
+  return state;
+}
+
+void StoreDir::write_views_state(const ViewsState& state) const {
+  const std::string bytes = encode_views_state(state);
+  const auto temp = dir_ / kViewsStateTempFileName;
+  fs_->remove(temp);
+  auto file = fs_->open_writable(temp);
+  file->append(bytes);
+  file->sync();
+  file->close();
+  fs_->rename(temp, dir_ / kViewsStateFileName);
+  fs_->sync_dir(dir_);
 }
 
 StoreDir StoreDir::open_existing(std::shared_ptr<FileSystem> fs,

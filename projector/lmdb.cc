@@ -3,7 +3,9 @@
 
 #include "projector/lmdb.h"
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <system_error>
@@ -50,25 +52,82 @@ unsigned writer_flags() {
   return MDB_NOTLS | MDB_NOSYNC | MDB_WRITEMAP | MDB_NOMETASYNC;
 }
 
-// The process-wide registry: one MDB_env per directory per process. Entries
-// inherited through fork() belong to the parent (their pid differs) and are
-// ignored, never closed.
+namespace {
+
+std::atomic<int> live_envs{0};
+std::atomic<int> peak_live_envs{0};
+std::atomic<int> waiting_opens{0};
+std::mutex close_hook_mu;
+std::function<void()> close_hook;  // Guarded by close_hook_mu.
+
+void count_env_opened() {
+  const int now = live_envs.fetch_add(1) + 1;
+  int peak = peak_live_envs.load();
+  while (now > peak && !peak_live_envs.compare_exchange_weak(peak, now)) {
+  }
+}
+
+// The directory mode for a file mode: search permission wherever it grants
+// read permission.
+mode_t directory_mode(unsigned file_mode) {
+  return static_cast<mode_t>(file_mode | ((file_mode & 0444u) >> 2));
+}
+
+// Creates `dir` and its missing parents with `mode`. Throws IOError.
+void make_directories(const std::filesystem::path& dir, mode_t mode) {
+  std::filesystem::path partial;
+  for (const auto& part : dir) {
+    partial /= part;
+    if (part.empty() || part == partial.root_path()) continue;
+    if (::mkdir(partial.c_str(), mode) == 0) continue;
+    const int err = errno;
+    struct stat st {};
+    if (err == EEXIST && ::stat(partial.c_str(), &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      continue;
+    }
+    throw IOError(fmt::format("{}: create views directory: {}",
+                              partial.string(),
+                              std::generic_category().message(err)));
+  }
+}
+
+}  // namespace
+
+void set_env_close_hook_for_testing(std::function<void()> hook) {
+  std::scoped_lock lock(close_hook_mu);
+  close_hook = std::move(hook);
+}
+
+int waiting_opens_for_testing() { return waiting_opens.load(); }
+
+int live_envs_for_testing() { return live_envs.load(); }
+int peak_live_envs_for_testing() { return peak_live_envs.load(); }
+void reset_peak_live_envs_for_testing() {
+  peak_live_envs.store(live_envs.load());
+}
+
+// The process-wide registry: one MDB_env per directory per process, keyed by
+// the directory's device and inode. An entry stays until its environment is
+// closed: the weak_ptr expires when the last user lets go, before the deleter
+// has closed the MDB_env, and an open that meets such an entry waits for the
+// deleter to finish (it erases the entry and notifies), so the process never
+// has two MDB_env handles of one environment at once. Entries inherited
+// through fork() belong to the parent (their pid differs) and are ignored,
+// never closed.
 class Registry {
  public:
   static Registry& instance() {
-    static Registry registry;
-    return registry;
+    static Registry* registry = new Registry();  // never destroyed: deleters
+                                                 // may run at exit
+    return *registry;
   }
 
   std::shared_ptr<Env> open(const std::filesystem::path& dir,
                             const EnvOptions& options) {
     std::error_code ec;
     if (!options.read_only) {
-      std::filesystem::create_directories(dir, ec);
-      if (ec) {
-        throw IOError(fmt::format("{}: create views directory: {}",
-                                  dir.string(), ec.message()));
-      }
+      make_directories(dir, directory_mode(options.file_mode));
     }
     const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
     if (ec)
@@ -83,51 +142,52 @@ class Registry {
       throw IOError(
           fmt::format("{}: open views: not a directory", canonical.string()));
     }
-    Key key{st.st_dev, st.st_ino, canonical.string()};
+    const Key key{st.st_dev, st.st_ino};
+    const pid_t pid = ::getpid();
 
-    std::scoped_lock lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end() && it->second.pid == ::getpid()) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      auto it = entries_.find(key);
+      if (it == entries_.end() || it->second.pid != pid) break;
       if (std::shared_ptr<Env> env = it->second.env.lock()) {
         if (env->read_only() && !options.read_only) {
+          // `env` may become the last reference: drop it unlocked, since its
+          // deleter takes mu_.
+          lock.unlock();
+          env.reset();
           throw IOError(
               fmt::format("{}: open views for writing: this process has them "
-                          "open read-only; close those "
-                          "first",
-                          key.path));
+                          "open read-only; close those first",
+                          canonical.string()));
         }
         return env;
       }
+      // The last user let go and the deleter is closing it: wait.
+      waiting_opens.fetch_add(1);
+      closed_.wait(lock);
+      waiting_opens.fetch_sub(1);
     }
-    std::shared_ptr<Env> env = create(key.path, options);
-    entries_[key] = Entry{env, ::getpid()};
+    std::shared_ptr<Env> env = create(canonical.string(), key, options);
+    entries_[key] = Entry{env, env.get(), pid};
     return env;
   }
 
  private:
-  struct Key {
-    dev_t dev;
-    ino_t ino;
-    std::string path;
-    bool operator<(const Key& o) const {
-      return std::tie(dev, ino, path) < std::tie(o.dev, o.ino, o.path);
-    }
-  };
+  using Key = std::pair<dev_t, ino_t>;
   struct Entry {
     std::weak_ptr<Env> env;
+    const Env* raw;
     pid_t pid;
   };
 
-  // Opens a new environment. The deleter closes it under the registry mutex, so
-  // that a concurrent open of the same directory never overlaps the close
-  // (closing a second handle of lock.mdb would drop this process's fcntl locks
-  // on it).
-  std::shared_ptr<Env> create(const std::string& path,
+  // Opens a new environment. REQUIRES: mu_ held and no entry of this process
+  // for `key`.
+  std::shared_ptr<Env> create(const std::string& path, const Key& key,
                               const EnvOptions& options) {
     MDB_env* raw = nullptr;
     check(mdb_env_create(&raw), "mdb_env_create", path);
-    auto env =
-        std::make_unique<Env>(Env::Passkey{}, raw, path, options.read_only);
+    auto env = std::make_unique<Env>(Env::Passkey{}, raw, path,
+                                     options.read_only, key.first, key.second);
     check(mdb_env_set_maxreaders(raw, options.max_readers),
           "mdb_env_set_maxreaders", path);
     check(mdb_env_set_maxdbs(raw, options.max_dbs), "mdb_env_set_maxdbs", path);
@@ -138,43 +198,96 @@ class Registry {
       flags = writer_flags();
       if (!options.write_map) flags &= ~static_cast<unsigned>(MDB_WRITEMAP);
     }
-    check(mdb_env_open(raw, path.c_str(), flags, 0644), "mdb_env_open", path);
+    check(mdb_env_open(raw, path.c_str(), flags,
+                       static_cast<mdb_mode_t>(options.file_mode)),
+          "mdb_env_open", path);
     if (!options.read_only) {
       int dead = 0;
       check(mdb_reader_check(raw, &dead), "mdb_reader_check", path);
     }
-    return std::shared_ptr<Env>(env.release(), [this](Env* e) {
-      std::scoped_lock lock(mu_);
-      for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-        if (it->first.path == e->path() && it->second.pid == ::getpid() &&
-            it->second.env.expired()) {
-          entries_.erase(it);
-          break;
-        }
-      }
-      std::unique_ptr<Env> owned(e);
-    });
+    return std::shared_ptr<Env>(env.release(), [this](Env* e) { release(e); });
+  }
+
+  // The deleter: closes the environment, then erases its entry and wakes the
+  // opens waiting for it.
+  void release(Env* e) {
+    const Key key{e->dev_, e->ino_};
+    const pid_t pid = ::getpid();
+    std::function<void()> hook;
+    {
+      std::scoped_lock hook_lock(close_hook_mu);
+      hook = close_hook;
+    }
+    if (hook) hook();
+    delete e;
+    std::scoped_lock lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.raw == e && it->second.pid == pid) {
+      entries_.erase(it);
+    }
+    closed_.notify_all();
   }
 
   std::mutex mu_;
+  std::condition_variable closed_;
   std::map<Key, Entry> entries_;  // Guarded by mu_.
 };
+
+std::optional<std::map<std::string, std::string>> read_database_unlocked(
+    const std::filesystem::path& dir, const std::string& name) {
+  const std::string path = dir.string();
+  MDB_env* raw = nullptr;
+  check(mdb_env_create(&raw), "mdb_env_create", path);
+  const std::unique_ptr<MDB_env, void (*)(MDB_env*)> env(raw, mdb_env_close);
+  check(mdb_env_set_maxdbs(raw, 64), "mdb_env_set_maxdbs", path);
+  check(mdb_env_open(raw, path.c_str(), MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0),
+        "mdb_env_open", path);
+  MDB_txn* txn = nullptr;
+  check(mdb_txn_begin(raw, nullptr, MDB_RDONLY, &txn), "mdb_txn_begin", path);
+  const std::unique_ptr<MDB_txn, void (*)(MDB_txn*)> txn_guard(txn,
+                                                               mdb_txn_abort);
+  MDB_dbi dbi = 0;
+  const int rc = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  check(rc, "mdb_dbi_open " + name, path);
+  MDB_cursor* cursor = nullptr;
+  check(mdb_cursor_open(txn, dbi, &cursor), "mdb_cursor_open", path);
+  const std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> cursor_guard(
+      cursor, mdb_cursor_close);
+  std::map<std::string, std::string> out;
+  MDB_val key{0, nullptr};
+  MDB_val value{0, nullptr};
+  for (int op = MDB_FIRST;; op = MDB_NEXT) {
+    const int got =
+        mdb_cursor_get(cursor, &key, &value, static_cast<MDB_cursor_op>(op));
+    if (got == MDB_NOTFOUND) break;
+    check(got, "mdb_cursor_get", path);
+    out.emplace(std::string(from_val(key)), std::string(from_val(value)));
+  }
+  return out;
+}
 
 std::shared_ptr<Env> Env::open(const std::filesystem::path& dir,
                                const EnvOptions& options) {
   return Registry::instance().open(dir, options);
 }
 
-Env::Env(Passkey, MDB_env* env, std::string path, bool read_only)
+Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
+         ino_t ino)
     : env_(env),
       path_(std::move(path)),
       read_only_(read_only),
-      opened_by_pid_(::getpid()) {}
+      opened_by_pid_(::getpid()),
+      dev_(dev),
+      ino_(ino) {
+  count_env_opened();
+}
 
 Env::~Env() {
   // A child of fork() must not close its parent's environment: mdb_env_close
   // would release the parent's reader slots.
   if (opened_by_pid_ == ::getpid()) mdb_env_close(env_);
+  live_envs.fetch_sub(1);
 }
 
 std::uint64_t Env::map_size() const {

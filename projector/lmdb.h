@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include <lmdb.h>
+#include <sys/types.h>
 
 #include "wfstore/errors.h"
 
@@ -53,7 +55,30 @@ struct EnvOptions {
   unsigned max_dbs = 32;
   // Writer only: MDB_WRITEMAP (default). Off only to measure its effect.
   bool write_map = true;
+  // Writer only: permission bits of data.mdb and lock.mdb when created
+  // (mdb_env_open's mode, less the umask).
+  unsigned file_mode = 0600;
 };
+
+// Reads every key and value of the named database `name` of the environment
+// in `dir` through a private MDB_RDONLY | MDB_NOLOCK environment that is not
+// shared through the registry: it writes no byte of data.mdb or lock.mdb. For
+// checks made while holding the store's LOCK (no writer can be active).
+// Returns nullopt if the database does not exist. Throws IOError (a missing
+// environment included), CorruptionError.
+std::optional<std::map<std::string, std::string>> read_database_unlocked(
+    const std::filesystem::path& dir, const std::string& name);
+
+// Test hooks: how many registry environments (MDB_env handles) this process
+// has open now, and the most it had open at once since the last reset.
+int live_envs_for_testing();
+int peak_live_envs_for_testing();
+void reset_peak_live_envs_for_testing();
+// Test hooks: `hook` runs in the deleter of every registry environment after
+// its last user let go and before it is closed (empty: none); and how many
+// opens are waiting for such a close to finish.
+void set_env_close_hook_for_testing(std::function<void()> hook);
+int waiting_opens_for_testing();
 
 // The environment flags a writer opens with: MDB_NOTLS | MDB_NOSYNC |
 // MDB_WRITEMAP | MDB_NOMETASYNC. Read-only opens use MDB_NOTLS | MDB_RDONLY.
@@ -130,9 +155,14 @@ class ResizeLock {
 };
 
 // One MDB_env, shared by every open of its directory in this process (a
-// process-wide registry keyed by device, inode and canonical path). Holds a
-// ResizeLock that transactions take shared for their lifetime and grow()
-// takes exclusively.
+// process-wide registry keyed by the directory's device and inode, so every
+// path to it shares one). An open that finds the directory's environment
+// being closed waits until the close has finished, so a process never has two
+// MDB_env handles of one environment (closing a second descriptor of lock.mdb
+// would drop the process's fcntl locks on it). Holds a ResizeLock that
+// transactions take shared for their lifetime and grow() takes exclusively,
+// because mdb_env_set_mapsize needs a moment with no transaction active in
+// the process.
 //
 // Thread-safe. The environment closes when the last shared_ptr goes away.
 class Env {
@@ -152,7 +182,8 @@ class Env {
     Passkey() = default;
   };
   // Takes ownership of `env`, created but possibly not yet opened.
-  Env(Passkey, MDB_env* env, std::string path, bool read_only);
+  Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
+      ino_t ino);
   ~Env();
   Env(const Env&) = delete;
   Env& operator=(const Env&) = delete;
@@ -206,6 +237,9 @@ class Env {
   std::string path_;
   bool read_only_;
   int opened_by_pid_;
+  dev_t dev_;
+  ino_t ino_;
+  friend class Registry;
   ResizeLock resize_lock_;
   std::mutex dbi_mu_;
   std::map<std::string, MDB_dbi> dbi_cache_;  // Guarded by dbi_mu_.

@@ -85,6 +85,7 @@ std::unique_ptr<LmdbViews> LmdbViews::open(const std::filesystem::path& dir,
   env_options.read_only = options.read_only;
   env_options.max_readers = options.max_readers;
   env_options.max_dbs = kTableCount + 8;
+  env_options.file_mode = options.file_mode;
   auto impl = std::make_unique<Impl>();
   impl->env = lmdb::Env::open(dir, env_options);
   impl->read_only = options.read_only;
@@ -101,6 +102,13 @@ std::unique_ptr<LmdbViews> LmdbViews::open(const std::filesystem::path& dir,
     impl->dbis[i] = *handles[i];
   }
   return std::make_unique<LmdbViews>(std::move(impl));
+}
+
+std::optional<std::map<std::string, std::string>> LmdbViews::read_meta_unlocked(
+    const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "data.mdb", ec)) return std::nullopt;
+  return lmdb::read_database_unlocked(dir, table_name(Table::kMeta));
 }
 
 LmdbViews::WriteTxn LmdbViews::begin_write() {

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -35,9 +37,11 @@ Logger stderr_logger() {
 }
 
 // Why the views must be rebuilt before they serve the log, or empty when they
-// need not.
+// need not. `state` is the store's VIEWS_STATE (nullopt: none, a store whose
+// views an earlier build wrote; its meta then holds the shutdown record).
 std::string rebuild_reason(const ViewReader& views, std::uint64_t log_end,
-                           const std::string& boot_id, const std::string& dir) {
+                           const std::string& boot_id, const std::string& dir,
+                           const std::optional<ViewsState>& state) {
   const std::optional<std::uint64_t> durable = meta_u64(views, kMetaDurableLsn);
   if (durable && log_end < *durable) {
     throw CorruptionError(
@@ -58,13 +62,41 @@ std::string rebuild_reason(const ViewReader& views, std::uint64_t log_end,
         "buffered tail)",
         log_end, applied);
   }
-  const bool clean = meta_u64(views, kMetaCleanClose).value_or(0) == 1;
-  const std::optional<std::string> stored_boot =
-      views.get(Table::kMeta, kMetaBootId);
-  if (!clean && stored_boot.value_or("") != boot_id) {
+  bool clean = false;
+  std::string stored_boot;
+  if (state) {
+    clean = state->clean;
+    stored_boot = state->boot_id;
+  } else {
+    clean = meta_u64(views, kMetaCleanClose).value_or(0) == 1;
+    stored_boot = views.get(Table::kMeta, kMetaBootId).value_or("");
+  }
+  if (!clean && stored_boot != boot_id) {
     return "the views were not closed cleanly before a reboot";
   }
   return {};
+}
+
+// Why the views in `views_dir` cannot be trusted at all (they may hold pages
+// torn by a machine crash), judged from VIEWS_STATE alone, without reading
+// them; empty when they can.
+std::string distrust_reason(const std::optional<ViewsState>& state,
+                            const std::string& boot_id) {
+  if (!state) {
+    return "the views have no shutdown record (VIEWS_STATE) outside LMDB";
+  }
+  if (!state->clean && state->boot_id != boot_id) {
+    return "the views were not closed cleanly before a reboot";
+  }
+  return {};
+}
+
+// Writes the bookkeeping meta of a writer's open.
+void write_open_meta(LmdbViews::WriteTxn& txn, std::uint64_t durable) {
+  txn.put(Table::kMeta, kMetaSchemaVersion,
+          keys::encode_u64(kViewSchemaVersion));
+  txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(0));
+  txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
 }
 
 }  // namespace
@@ -87,8 +119,16 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
         fmt::format("queue.lease_duration must be positive (got {} ms)",
                     options.queue.lease_duration.count()));
   }
+  if ((options.file_mode & ~0777u) != 0 ||
+      (options.file_mode & 0600u) != 0600u) {
+    throw InvalidArgumentError(fmt::format(
+        "file_mode {:o} must grant the owner read and write and hold only "
+        "permission bits (0600..0777)",
+        options.file_mode));
+  }
   auto impl = std::make_unique<Impl>();
-  impl->fs_ = options.file_system ? options.file_system : posix_file_system();
+  impl->fs_ = options.file_system ? options.file_system
+                                  : posix_file_system(options.file_mode);
   impl->logger_ = options.logger ? options.logger : stderr_logger();
   impl->options_ = options;
   impl->options_.file_system = impl->fs_;
@@ -113,7 +153,8 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
       const std::uint64_t applied =
           meta_u64(snapshot, kMetaAppliedLsn).value_or(0);
       std::string reason =
-          rebuild_reason(snapshot, applied, boot_id, dir.string());
+          rebuild_reason(snapshot, applied, boot_id, dir.string(),
+                         impl->store_dir_->read_views_state());
       if (!meta_u64(snapshot, kMetaSchemaVersion) && applied != 0) {
         reason = "the views have no schema version";
       }
@@ -132,28 +173,72 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
 
   impl->store_dir_.emplace(StoreDir::create_or_open(impl->fs_, dir));
   const StoreDir& store_dir = *impl->store_dir_;
-  log::WriterOptions writer_options;
-  writer_options.logger = impl->logger_;
-  impl->writer_ = log::Writer::open(impl->fs_, store_dir.log_dir(),
-                                    store_dir.id(), std::move(writer_options));
+  const std::filesystem::path views_dir = store_dir.views_dir();
   LmdbViewsOptions views_options;
   views_options.map_size = options.map_size;
-  impl->views_ = LmdbViews::open(store_dir.views_dir(), views_options);
+  views_options.file_mode = options.file_mode;
 
-  std::string reason;
+  // Nothing is changed until the log's repair is checked against what is
+  // known to be durable: VIEWS_STATE's durable LSN, and the views' own when
+  // they can be trusted (read without the registry or a lock file).
+  const std::optional<ViewsState> prior = store_dir.read_views_state();
+  const bool views_exist = impl->fs_->exists(views_dir / "data.mdb");
+  std::string distrust =
+      views_exist ? distrust_reason(prior, boot_id) : std::string();
+  std::optional<std::uint64_t> views_durable;
+  if (views_exist && (distrust.empty() || !prior)) {
+    try {
+      if (std::optional<std::map<std::string, std::string>> meta =
+              LmdbViews::read_meta_unlocked(views_dir)) {
+        if (auto it = meta->find(std::string(kMetaDurableLsn));
+            it != meta->end()) {
+          views_durable = keys::decode_u64(it->second);
+        }
+      }
+    } catch (const CorruptionError& e) {
+      // Views without a shutdown record are rebuilt anyway; only trusted
+      // views that fail to read are an error.
+      if (distrust.empty()) throw;
+      impl->logger_(LogLevel::kWarning,
+                    fmt::format("{}: the views' durable lsn is unreadable: {}",
+                                dir.string(), e.what()));
+    }
+  }
+  impl->writer_ = open_log_checked(store_dir, impl->fs_, impl->logger_, prior,
+                                   views_durable);
+  const std::uint64_t durable = impl->writer_->durable_lsn();
+  remove_rebuild_leftovers(store_dir);
+  if (!distrust.empty()) {
+    // Possibly torn pages: the views are deleted before VIEWS_STATE says this
+    // boot has them open, so that no later open trusts them.
+    remove_views(store_dir);
+  }
+  store_dir.write_views_state(ViewsState{false, boot_id, durable});
+
+  std::string reason = distrust;
   FoldProgress progress;
-  {
+  if (impl->fs_->exists(views_dir / "data.mdb")) {
+    impl->views_ = LmdbViews::open(views_dir, views_options);
     const LmdbViews::Snapshot snapshot = impl->views_->begin_read();
     reason = rebuild_reason(snapshot, impl->writer_->last_lsn(), boot_id,
-                            dir.string());
+                            dir.string(), prior);
     progress = read_progress(snapshot);
+  } else if (reason.empty() && impl->writer_->last_lsn() == 0) {
+    impl->views_ = LmdbViews::open(views_dir, views_options);
   }
-  if (!reason.empty()) {
-    impl->logger_(LogLevel::kWarning,
-                  fmt::format("{}: rebuilding the views from the log: {}",
-                              dir.string(), reason));
-    progress = rebuild_views(*impl->views_, impl->fs_, store_dir.log_dir(),
-                             store_dir.id());
+  if (!reason.empty() || !impl->views_) {
+    if (!reason.empty()) {
+      impl->logger_(LogLevel::kWarning,
+                    fmt::format("{}: rebuilding the views from the log: {}",
+                                dir.string(), reason));
+    }
+    impl->views_.reset();
+    progress = rebuild_views_swapped(
+        store_dir, views_options,
+        [durable](LmdbViews::WriteTxn& txn, const FoldProgress&) {
+          write_open_meta(txn, durable);
+        });
+    impl->views_ = LmdbViews::open(views_dir, views_options);
   } else {
     progress = fold_log_into(*impl->views_, impl->fs_, store_dir.log_dir(),
                              store_dir.id(), progress);
@@ -163,14 +248,8 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
         "{}: the views reached lsn {} but the log ends at lsn {}", dir.string(),
         progress.applied_lsn, impl->writer_->last_lsn()));
   }
-  const std::uint64_t durable = impl->writer_->durable_lsn();
-  impl->views_->write([&](LmdbViews::WriteTxn& txn) {
-    txn.put(Table::kMeta, kMetaSchemaVersion,
-            keys::encode_u64(kViewSchemaVersion));
-    txn.put(Table::kMeta, kMetaBootId, boot_id);
-    txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(0));
-    txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
-  });
+  impl->views_->write(
+      [&](LmdbViews::WriteTxn& txn) { write_open_meta(txn, durable); });
   impl->views_->sync();
 
   PipelineOptions pipeline_options;
@@ -217,6 +296,10 @@ void Database::Impl::close() {
         txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(clean ? 1 : 0));
       });
       views_->sync();
+      if (clean) {
+        store_dir_->write_views_state(
+            ViewsState{true, current_boot_id(), durable});
+      }
     }
   } catch (const Error&) {
     error = std::current_exception();

@@ -78,21 +78,40 @@ RebuildReport rebuild_store_views(const std::filesystem::path& dir,
   const auto start = std::chrono::steady_clock::now();
   const std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, true);
-  log::WriterOptions writer_options;
-  writer_options.logger = std::move(logger);
-  const std::unique_ptr<log::Writer> writer = log::Writer::open(
-      fs, store.log_dir(), store.id(), std::move(writer_options));
-  const std::unique_ptr<LmdbViews> views = LmdbViews::open(store.views_dir());
-  const FoldProgress progress =
-      rebuild_views(*views, fs, store.log_dir(), store.id());
+  const std::optional<ViewsState> prior = store.read_views_state();
   const std::string boot_id = current_boot_id();
-  views->write([&](LmdbViews::WriteTxn& txn) {
-    txn.put(Table::kMeta, kMetaBootId, boot_id);
-    txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(1));
-    txn.put(Table::kMeta, kMetaDurableLsn,
-            keys::encode_u64(writer->durable_lsn()));
-  });
-  views->sync();
+  // The views' durable LSN counts only where their pages can be trusted.
+  std::optional<std::uint64_t> views_durable;
+  if (!prior || prior->clean || prior->boot_id == boot_id) {
+    try {
+      if (const auto meta = LmdbViews::read_meta_unlocked(store.views_dir())) {
+        if (auto it = meta->find(std::string(kMetaDurableLsn));
+            it != meta->end()) {
+          views_durable = keys::decode_u64(it->second);
+        }
+      }
+    } catch (const CorruptionError& e) {
+      // Damaged views are what a rebuild replaces; VIEWS_STATE's durable LSN
+      // still guards the log.
+      if (logger) {
+        logger(LogLevel::kWarning,
+               fmt::format("{}: the views' durable lsn is unreadable: {}",
+                           dir.string(), e.what()));
+      }
+    }
+  }
+  const std::unique_ptr<log::Writer> writer =
+      open_log_checked(store, fs, logger, prior, views_durable);
+  const std::uint64_t durable = writer->durable_lsn();
+  // The rebuild writes only to views.rebuild/ until the swap, so VIEWS_STATE
+  // changes only after it.
+  const FoldProgress progress = rebuild_views_swapped(
+      store, LmdbViewsOptions{},
+      [&](LmdbViews::WriteTxn& txn, const FoldProgress&) {
+        txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(1));
+        txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
+      });
+  store.write_views_state(ViewsState{true, boot_id, durable});
   writer->close();
   RebuildReport report;
   report.applied_lsn = progress.applied_lsn;

@@ -2,10 +2,15 @@
 
 #include "store/view_recovery.h"
 
+#include <cerrno>
+#include <mutex>
+#include <system_error>
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <stdio.h>
 
 #include "wfstore/errors.h"
 
@@ -17,6 +22,30 @@
 
 namespace wfstore {
 namespace {
+
+std::mutex rebuild_hooks_mu;
+RebuildHooks rebuild_hooks;  // Guarded by rebuild_hooks_mu.
+
+RebuildHooks current_rebuild_hooks() {
+  std::scoped_lock lock(rebuild_hooks_mu);
+  return rebuild_hooks;
+}
+
+void remove_tree(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) {
+    throw IOError(fmt::format("remove {}: {}", path.string(), ec.message()));
+  }
+}
+
+void rename_dir(const std::filesystem::path& from,
+                const std::filesystem::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    throw IOError(fmt::format("rename {} to {}: {}", from.string(), to.string(),
+                              std::generic_category().message(errno)));
+  }
+}
 
 // Events folded per LMDB transaction during catch-up and rebuild.
 constexpr std::uint64_t kEventsPerTxn = 20000;
@@ -156,15 +185,108 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
   return committed;
 }
 
-FoldProgress rebuild_views(LmdbViews& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir,
-                           const StoreId& store_id) {
-  views.drop_all();
-  views.write([](LmdbViews::WriteTxn& txn) {
-    txn.put(Table::kMeta, kMetaSchemaVersion,
-            keys::encode_u64(kViewSchemaVersion));
-  });
-  return fold_log_into(views, std::move(fs), log_dir, store_id, FoldProgress{});
+void set_rebuild_hooks_for_testing(RebuildHooks hooks) {
+  std::scoped_lock lock(rebuild_hooks_mu);
+  rebuild_hooks = std::move(hooks);
+}
+
+void remove_rebuild_leftovers(const StoreDir& store) {
+  const std::shared_ptr<FileSystem>& fs = store.file_system();
+  bool removed = false;
+  for (const std::filesystem::path& path :
+       {store.views_rebuild_dir(), store.dir() / "views.old"}) {
+    if (fs->exists(path)) {
+      remove_tree(path);
+      removed = true;
+    }
+  }
+  if (removed) fs->sync_dir(store.dir());
+}
+
+void remove_views(const StoreDir& store) {
+  const std::shared_ptr<FileSystem>& fs = store.file_system();
+  if (!fs->exists(store.views_dir())) return;
+  remove_tree(store.views_dir());
+  fs->sync_dir(store.dir());
+}
+
+FoldProgress rebuild_views_swapped(
+    const StoreDir& store, const LmdbViewsOptions& options,
+    const std::function<void(LmdbViews::WriteTxn&, const FoldProgress&)>&
+        finish) {
+  const RebuildHooks hooks = current_rebuild_hooks();
+  const auto step = [&hooks](std::string_view name) {
+    if (hooks.at_step) hooks.at_step(name);
+  };
+  const std::shared_ptr<FileSystem>& fs = store.file_system();
+  const std::filesystem::path fresh = store.views_rebuild_dir();
+  const std::filesystem::path live = store.views_dir();
+  remove_rebuild_leftovers(store);
+  FoldProgress progress;
+  {
+    LmdbViewsOptions fresh_options = options;
+    fresh_options.read_only = false;
+    const std::unique_ptr<LmdbViews> views =
+        LmdbViews::open(fresh, fresh_options);
+    views->write([](LmdbViews::WriteTxn& txn) {
+      txn.put(Table::kMeta, kMetaSchemaVersion,
+              keys::encode_u64(kViewSchemaVersion));
+    });
+    progress =
+        fold_log_into(*views, fs, store.log_dir(), store.id(), FoldProgress{});
+    if (finish) {
+      views->write([&](LmdbViews::WriteTxn& txn) { finish(txn, progress); });
+    }
+    views->sync();
+  }
+  fs->sync_dir(fresh);
+  fs->sync_dir(store.dir());
+  step("built");
+  if (!fs->exists(live)) {
+    rename_dir(fresh, live);
+  } else {
+    bool exchanged = false;
+    if (!hooks.no_exchange) {
+      if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, live.c_str(),
+                      RENAME_EXCHANGE) == 0) {
+        exchanged = true;
+      } else if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
+        throw IOError(fmt::format("exchange {} and {}: {}", fresh.string(),
+                                  live.string(),
+                                  std::generic_category().message(errno)));
+      }
+    }
+    if (!exchanged) {
+      rename_dir(live, store.dir() / "views.old");
+      fs->sync_dir(store.dir());
+      step("moved-old");
+      rename_dir(fresh, live);
+    }
+  }
+  fs->sync_dir(store.dir());
+  step("swapped");
+  remove_rebuild_leftovers(store);
+  return progress;
+}
+
+std::unique_ptr<log::Writer> open_log_checked(
+    const StoreDir& store, const std::shared_ptr<FileSystem>& fs,
+    const Logger& logger, const std::optional<ViewsState>& state,
+    std::optional<std::uint64_t> views_durable_lsn) {
+  std::uint64_t floor = views_durable_lsn.value_or(0);
+  if (state) floor = std::max(floor, state->durable_lsn);
+  log::WriterOptions writer_options;
+  writer_options.logger = logger;
+  writer_options.check_recovered_end = [&store, floor](std::uint64_t end) {
+    if (end < floor) {
+      throw CorruptionError(fmt::format(
+          "{}: the log ends at lsn {} below the views' durable lsn {}: "
+          "acknowledged commits were lost (nothing was changed)",
+          store.dir().string(), end, floor));
+    }
+  };
+  return log::Writer::open(fs, store.log_dir(), store.id(),
+                           std::move(writer_options));
 }
 
 }  // namespace wfstore

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "wfstore_internal/checksum_view_store.h"
 #include "wfstore_internal/lmdb_views.h"
+#include "wfstore_internal/log_writer.h"
 #include "wfstore_internal/store_dir.h"
 #include "wfstore_internal/view_store.h"
 
@@ -53,11 +55,52 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
                            const std::filesystem::path& log_dir,
                            const StoreId& store_id, FoldProgress start);
 
-// Empties the views and folds the whole log into them, writing the schema
-// version.
-FoldProgress rebuild_views(LmdbViews& views, std::shared_ptr<FileSystem> fs,
-                           const std::filesystem::path& log_dir,
-                           const StoreId& store_id);
+// Rebuilds the views of `store` without ever exposing half-built ones: folds
+// the whole log into a fresh environment in store.views_rebuild_dir()
+// (leftovers there are removed first), writes the schema version and calls
+// `finish` in a last transaction (for bookkeeping meta), flushes and closes it,
+// fsyncs it, and swaps it in place of store.views_dir() with one atomic
+// renameat2(RENAME_EXCHANGE) (where the file system lacks it: views_dir() to
+// views.old, then the new one to views_dir()), fsyncs the store directory and
+// removes the old views. A crash at any step leaves views_dir() either the old
+// views, the new ones, or missing (the next writer open then rebuilds), plus
+// leftovers that remove_rebuild_leftovers() clears. REQUIRES: the caller holds
+// the LOCK and no LmdbViews of views_dir() is open in this process. Throws
+// CorruptionError (damage in the log), IOError.
+FoldProgress rebuild_views_swapped(
+    const StoreDir& store, const LmdbViewsOptions& options,
+    const std::function<void(LmdbViews::WriteTxn&, const FoldProgress&)>&
+        finish);
+
+// Removes what an interrupted rebuild left: views.rebuild/ and views.old/.
+// REQUIRES: the LOCK. Throws IOError.
+void remove_rebuild_leftovers(const StoreDir& store);
+
+// Removes the views' files (views_dir() and everything in it) and fsyncs the
+// store directory. REQUIRES: the LOCK; no LmdbViews of them open in this
+// process. Throws IOError.
+void remove_views(const StoreDir& store);
+
+// Test hooks for rebuild_views_swapped: `at_step` is called with "built" (the
+// fresh views are flushed and closed), "swapped" (after the swap, before the
+// old views are removed) and, without the exchange, "moved-old" (between the
+// two renames); `no_exchange` forces the two-rename swap. Empty restores.
+struct RebuildHooks {
+  std::function<void(std::string_view step)> at_step;
+  bool no_exchange = false;
+};
+void set_rebuild_hooks_for_testing(RebuildHooks hooks);
+
+// Opens the log of `store` for appending, refusing to repair it below what is
+// known to be durable: the durable LSN recorded in `state` (VIEWS_STATE) and,
+// when `views_durable_lsn` is set, the views' durable LSN. A log that would
+// end below either is CorruptionError ("the log ends at lsn N below the
+// views' durable lsn M: acknowledged commits were lost") and no file is
+// changed. Throws as log::Writer::open.
+std::unique_ptr<log::Writer> open_log_checked(
+    const StoreDir& store, const std::shared_ptr<FileSystem>& fs,
+    const Logger& logger, const std::optional<ViewsState>& state,
+    std::optional<std::uint64_t> views_durable_lsn);
 
 // The progress recorded in `views`' meta.
 FoldProgress read_progress(const ViewReader& views);

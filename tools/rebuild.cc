@@ -1,5 +1,6 @@
-// `wfstore rebuild --dir D`: drops a store's views and folds its whole log into
-// them again. Takes the writer's LOCK.
+// `wfstore rebuild --dir D`: folds a store's whole log into fresh views in
+// views.rebuild/ and swaps them in place of views/ (readers never see
+// half-built views). Takes the writer's LOCK.
 
 #include <iostream>
 #include <string>

@@ -3,6 +3,8 @@
 // damage before it, a broken chain or a foreign file is a CorruptionError
 // naming segment and offset.
 
+#include "events/log_recovery.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -78,6 +80,67 @@ TEST_F(LogRecoveryTest, BitFlipInPayloadOfUnsyncedTailIsTruncated) {
   w->sync();
   EXPECT_EQ(read_all().size(), 4u);
   EXPECT_TRUE(damages_.empty());
+}
+
+TEST_F(LogRecoveryTest, CutTornTailIsKeptInASideFile) {
+  const auto commits = write_vouched_log();
+  flip_bit(segment_path(1), commits[3].offset + kHeaderSize + 40);
+  const std::string before = log_bytes();
+  auto w = open_writer();
+  ASSERT_EQ(w->last_lsn(), 3u);
+  const std::filesystem::path side =
+      dir_ / cut_file_name(segment_file_name(1), commits[3].offset);
+  EXPECT_EQ(side.filename().string(),
+            segment_file_name(1) + ".cut-" + std::to_string(commits[3].offset));
+  ASSERT_TRUE(std::filesystem::exists(side));
+  EXPECT_EQ(slurp(side), before.substr(commits[3].offset));
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_THAT(warnings_[0], HasSubstr(side.filename().string()));
+  // The side file is no segment: the log reads and reopens as before.
+  w.reset();
+  EXPECT_EQ(read_all().size(), 3u);
+  EXPECT_TRUE(damages_.empty());
+  EXPECT_EQ(open_writer()->last_lsn(), 3u);
+}
+
+TEST_F(LogRecoveryTest, PlanReadsOnlyAndNamesWhereTheLogWouldEnd) {
+  const auto commits = write_vouched_log();
+  flip_bit(segment_path(1), commits[3].offset + kHeaderSize + 40);
+  const std::string before = log_bytes();
+  const RecoveryPlan plan = plan_log_recovery(*fs_, dir_, store_id_.bytes);
+  EXPECT_EQ(plan.last_lsn, 3u);
+  EXPECT_EQ(plan.last_hash, commits[2].hash);
+  EXPECT_EQ(plan.cut_offset, commits[3].offset);
+  EXPECT_EQ(plan.cut_bytes, before.size() - commits[3].offset);
+  EXPECT_EQ(log_bytes(), before);
+  EXPECT_EQ(fs_->list_dir(dir_),
+            (std::vector<std::string>{segment_file_name(1)}));
+}
+
+TEST_F(LogRecoveryTest, RefusedRepairLeavesTheLogByteIdentical) {
+  const auto commits = write_vouched_log();
+  flip_bit(segment_path(1), commits[3].offset + kHeaderSize + 40);
+  const std::string before = log_bytes();
+  WriterOptions options;
+  std::uint64_t seen = 0;
+  options.check_recovered_end = [&seen](std::uint64_t end) {
+    seen = end;
+    throw CorruptionError("refused");
+  };
+  EXPECT_THROW(Writer::open(fs_, dir_, store_id_, options), CorruptionError);
+  EXPECT_EQ(seen, 3u);
+  EXPECT_EQ(log_bytes(), before);
+  EXPECT_EQ(fs_->list_dir(dir_),
+            (std::vector<std::string>{segment_file_name(1)}));
+}
+
+TEST_F(LogRecoveryTest, RefusedOpenOfAMissingLogCreatesNothing) {
+  WriterOptions options;
+  options.check_recovered_end = [](std::uint64_t end) {
+    if (end < 5) throw CorruptionError("refused");
+  };
+  EXPECT_THROW(Writer::open(fs_, dir_, store_id_, options), CorruptionError);
+  EXPECT_FALSE(std::filesystem::exists(dir_));
 }
 
 TEST_F(LogRecoveryTest, BitFlipInLengthIsCorruption) {
@@ -342,7 +405,7 @@ TEST_F(LogRecoveryTest, LsnGapInsideASegmentIsCorruption) {
   expect_corruption_at(gap_at, "lsn gap");
 }
 
-TEST_F(LogRecoveryTest, TornHeaderInAFreshLastSegmentIsRemoved) {
+TEST_F(LogRecoveryTest, TornHeaderInAFreshLastSegmentIsSetAside) {
   {
     auto w = open_writer(850);
     for (int i = 0; i < 5; ++i) add(*w, 150);
@@ -355,7 +418,10 @@ TEST_F(LogRecoveryTest, TornHeaderInAFreshLastSegmentIsRemoved) {
   auto w = open_writer(850);
   EXPECT_EQ(list_segments(*fs_, dir_), (std::vector<std::uint64_t>{1, 4}));
   ASSERT_EQ(warnings_.size(), 1u);
-  EXPECT_THAT(warnings_[0], HasSubstr("removed a fresh segment"));
+  EXPECT_THAT(warnings_[0], HasSubstr("set aside a fresh segment"));
+  // Its bytes are kept beside the log for salvage.
+  EXPECT_EQ(slurp(dir_ / cut_file_name(segment_file_name(6), 0)),
+            fresh.bytes().substr(0, 30));
   EXPECT_EQ(w->last_lsn(), 5u);
   add(*w, 150);
   add(*w, 150);

@@ -13,6 +13,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -342,6 +343,125 @@ TEST_F(StoreDirTest, FailedSyncOfTheStoreFileFailsCreation) {
   fault->fail_nth_sync(1);
   EXPECT_THROW(StoreDir::create_or_open(fault, dir_), IOError);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "STORE"));
+}
+
+TEST_F(StoreDirTest, ViewsStateIsMissingUntilWrittenAndRoundTrips) {
+  const StoreDir store = StoreDir::create_or_open(fs_, dir_);
+  EXPECT_EQ(store.read_views_state(), std::nullopt);
+  const ViewsState open_state{false, "1f6c-boot", 41};
+  store.write_views_state(open_state);
+  EXPECT_EQ(store.read_views_state(), open_state);
+  EXPECT_EQ(read_raw(dir_ / "VIEWS_STATE"), encode_views_state(open_state));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "VIEWS_STATE.tmp"));
+  const ViewsState clean{true, "1f6c-boot", UINT64_MAX};
+  store.write_views_state(clean);
+  EXPECT_EQ(store.read_views_state(), clean);
+  EXPECT_THROW(
+      store.write_views_state(ViewsState{false, std::string(256, 'b'), 0}),
+      InvalidArgumentError);
+  EXPECT_EQ(store.read_views_state(), clean);
+}
+
+TEST_F(StoreDirTest, ViewsStateGrammar) {
+  const std::string bytes = encode_views_state(ViewsState{true, "ab", 258});
+  ASSERT_EQ(bytes.size(), 8u + 4 + 1 + 8 + 1 + 2 + 4);
+  EXPECT_EQ(bytes.substr(0, 8), "WFVIEWS\n");
+  EXPECT_EQ(bytes.substr(8, 4), std::string("\x01\x00\x00\x00", 4));
+  EXPECT_EQ(bytes[12], '\x01');
+  EXPECT_EQ(bytes.substr(13, 8), std::string("\x02\x01\0\0\0\0\0\0", 8));
+  EXPECT_EQ(bytes.substr(21, 3), std::string("\x02"
+                                             "ab",
+                                             3));
+  const std::uint32_t crc = crc32c::mask(crc32c::value(bytes.data(), 24));
+  EXPECT_EQ(bytes.substr(24), std::string(reinterpret_cast<const char*>(&crc),
+                                          4));  // little-endian host
+}
+
+// A damaged marker never makes views trusted: it reads as an unclean state
+// with an unknown boot id.
+TEST_F(StoreDirTest, DamagedViewsStateReadsAsUntrusted) {
+  const StoreDir store = StoreDir::create_or_open(fs_, dir_);
+  const std::string good = encode_views_state(ViewsState{true, "boot", 7});
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x10);
+    write_raw(dir_ / "VIEWS_STATE", bad);
+    EXPECT_EQ(store.read_views_state(), ViewsState{}) << "byte " << i;
+  }
+  for (std::size_t n : {std::size_t{0}, std::size_t{5}, good.size() - 1}) {
+    write_raw(dir_ / "VIEWS_STATE", good.substr(0, n));
+    EXPECT_EQ(store.read_views_state(), ViewsState{}) << n << " bytes";
+  }
+}
+
+// A crash at any step of replacing the marker leaves the old or the new state,
+// never a damaged or missing one.
+TEST_F(StoreDirTest, ViewsStateSurvivesACrashAtEveryStepAsOldOrNew) {
+  const ViewsState before{true, "boot-a", 5};
+  const ViewsState after{false, "boot-b", 9};
+  for (int step = 0; step < 4; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    const auto dir = tmp_ / ("s" + std::to_string(step));
+    auto fault = std::make_shared<testing::FaultFileSystem>();
+    fault->set_real_syncs(false);
+    {
+      const StoreDir store = StoreDir::create_or_open(fault, dir);
+      store.write_views_state(before);
+      if (step == 0) fault->fail_nth_sync(1);
+      if (step == 1) fault->fail_nth_rename(1);
+      if (step == 2) fault->fail_nth_sync_dir(1);
+      if (step < 3) {
+        EXPECT_THROW(store.write_views_state(after), IOError);
+      } else {
+        store.write_views_state(after);
+      }
+    }
+    for (std::uint32_t seed = 0; seed < 4; ++seed) {
+      fault->power_cut(testing::random_seed() + seed);
+      const std::optional<ViewsState> state =
+          StoreDir::open_existing(fault, dir, false).read_views_state();
+      ASSERT_TRUE(state.has_value());
+      EXPECT_TRUE(*state == before || *state == after);
+      if (step == 0 || step == 1) {
+        EXPECT_EQ(*state, before);
+      }
+      if (step == 3) {
+        EXPECT_EQ(*state, after);
+      }
+    }
+  }
+}
+
+TEST_F(StoreDirTest, CreatedFilesAndDirectoriesArePrivate) {
+  const mode_t old_umask = ::umask(0);
+  { const StoreDir store = StoreDir::create_or_open(fs_, dir_); }
+  ::umask(old_umask);
+  struct stat st {};
+  for (const char* name : {"", "log"}) {
+    ASSERT_EQ(::stat((dir_ / name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 07777, 0700u) << name;
+  }
+  for (const char* name : {"STORE", "LOCK"}) {
+    ASSERT_EQ(::stat((dir_ / name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << name;
+  }
+}
+
+TEST_F(StoreDirTest, PosixFileSystemWidensModesOnRequestOnly) {
+  EXPECT_THROW(posix_file_system(0400), InvalidArgumentError);
+  EXPECT_THROW(posix_file_system(01600), InvalidArgumentError);
+  EXPECT_EQ(posix_file_system(0600), posix_file_system());
+  const mode_t old_umask = ::umask(0);
+  {
+    const StoreDir store =
+        StoreDir::create_or_open(posix_file_system(0644), dir_);
+  }
+  ::umask(old_umask);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::stat((dir_ / "STORE").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
 }
 
 }  // namespace

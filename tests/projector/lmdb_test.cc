@@ -3,10 +3,14 @@
 
 #include "projector/lmdb.h"
 
+#include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <iterator>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -28,10 +32,12 @@ using ::testing::ThrowsMessage;
 
 class LmdbTest : public ::testing::Test {
  protected:
-  std::shared_ptr<lmdb::Env> open_env(bool read_only = false) {
+  std::shared_ptr<lmdb::Env> open_env(bool read_only = false,
+                                      std::uint64_t map_size = std::uint64_t{1}
+                                                               << 30) {
     lmdb::EnvOptions options;
     options.read_only = read_only;
-    options.map_size = std::uint64_t{1} << 30;
+    options.map_size = map_size;
     return lmdb::Env::open(dir_.path() / "views", options);
   }
 
@@ -43,6 +49,11 @@ class LmdbTest : public ::testing::Test {
     lmdb::Txn txn(env, true);
     auto value = txn.get(table(env), key);
     return value ? std::optional<std::string>(*value) : std::nullopt;
+  }
+
+  static std::string slurp_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
   testing::TempDir dir_;
@@ -121,6 +132,120 @@ TEST_F(LmdbTest, RegistrySharesOneEnvironmentPerDirectory) {
   EXPECT_EQ(lmdb::Env::open(dir_ / "link", options).get(), writer.get());
   EXPECT_EQ(lmdb::Env::open(dir_.path() / "." / "views", options).get(),
             writer.get());
+}
+
+TEST_F(LmdbTest, ConcurrentOpensAndClosesNeverMakeASecondEnvironment) {
+  { open_env(); }  // create the environment
+  ASSERT_EQ(lmdb::live_envs_for_testing(), 0);
+  lmdb::reset_peak_live_envs_for_testing();
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 300;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        try {
+          std::shared_ptr<lmdb::Env> env = open_env();
+          lmdb::Txn txn(*env, true);
+          txn.abort();
+          env.reset();  // often the last user: closes while others open
+        } catch (const std::exception&) {
+          failures.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(lmdb::peak_live_envs_for_testing(), 1);
+  EXPECT_EQ(lmdb::live_envs_for_testing(), 0);
+}
+
+TEST_F(LmdbTest, OpenWaitsForAPendingCloseOfTheSameEnvironment) {
+  { open_env(); }
+  ASSERT_EQ(lmdb::live_envs_for_testing(), 0);
+  lmdb::reset_peak_live_envs_for_testing();
+  // The deleter of the first environment parks after its last user let go and
+  // before the MDB_env is closed.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool parked = false;
+  bool release = false;
+  lmdb::set_env_close_hook_for_testing([&] {
+    std::unique_lock lock(mu);
+    parked = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  });
+  std::shared_ptr<lmdb::Env> first = open_env();
+  std::thread closer([&first] { first.reset(); });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return parked; });
+  }
+  lmdb::set_env_close_hook_for_testing({});
+  std::atomic<bool> opened{false};
+  std::shared_ptr<lmdb::Env> second;
+  std::thread opener([&] {
+    second = open_env();
+    opened = true;
+  });
+  // The open either waits for the close or (wrongly) returns a second
+  // environment while the first is still open.
+  while (lmdb::waiting_opens_for_testing() == 0 && !opened.load()) {
+    std::this_thread::yield();
+  }
+  EXPECT_FALSE(opened.load()) << "an open did not wait for a pending close";
+  {
+    std::scoped_lock lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  closer.join();
+  opener.join();
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(lmdb::peak_live_envs_for_testing(), 1);
+  lmdb::Txn txn(*second, true);
+}
+
+TEST_F(LmdbTest, RegistryIsKeyedByDeviceAndInodeNotPath) {
+  auto writer = open_env();
+  // A directory renamed while open keeps its environment under any path.
+  std::filesystem::rename(dir_ / "views", dir_ / "moved");
+  lmdb::EnvOptions options;
+  options.read_only = true;
+  EXPECT_EQ(lmdb::Env::open(dir_ / "moved", options).get(), writer.get());
+  EXPECT_EQ(lmdb::live_envs_for_testing(), 1);
+}
+
+TEST_F(LmdbTest, WriterCreatesPrivateFilesAndDirectory) {
+  { open_env(); }
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "views").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const char* name : {"data.mdb", "lock.mdb"}) {
+    ASSERT_EQ(::stat((dir_ / "views" / name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
+}
+
+TEST_F(LmdbTest, ReadDatabaseUnlockedWritesNoByte) {
+  {
+    auto env = open_env(false, std::uint64_t{1} << 20);
+    const MDB_dbi dbi = table(*env);
+    lmdb::Txn txn(*env, false);
+    txn.put(dbi, "k", "v");
+    txn.commit();
+  }
+  const std::string data_before = slurp_file(dir_ / "views" / "data.mdb");
+  const std::string lock_before = slurp_file(dir_ / "views" / "lock.mdb");
+  const auto values = lmdb::read_database_unlocked(dir_ / "views", "t");
+  ASSERT_TRUE(values.has_value());
+  EXPECT_EQ(values->at("k"), "v");
+  EXPECT_FALSE(lmdb::read_database_unlocked(dir_ / "views", "none"));
+  EXPECT_EQ(slurp_file(dir_ / "views" / "data.mdb"), data_before);
+  EXPECT_EQ(slurp_file(dir_ / "views" / "lock.mdb"), lock_before);
 }
 
 TEST_F(LmdbTest, ReadOnlyViewsShareTheWritersEnvironmentAndSeeItsCommits) {

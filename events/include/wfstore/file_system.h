@@ -98,6 +98,13 @@ class FileSystem {
 };
 
 // The real file system (POSIX calls, fdatasync). Shared; lives for the process.
+// Creates files 0600 and directories 0700 (less the umask).
 std::shared_ptr<FileSystem> posix_file_system();
+
+// The real file system creating files with `file_mode` and directories with
+// the same bits plus search permission wherever read is granted (0640 gives
+// 0750), less the umask. Throws InvalidArgumentError unless 0600 <= file_mode
+// <= 0777 with the owner's read and write bits set.
+std::shared_ptr<FileSystem> posix_file_system(unsigned file_mode);
 
 }  // namespace wfstore

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,11 @@ struct WriterOptions {
   // A segment is sealed before a commit that would make it larger than this,
   // unless it holds no commit yet (one commit may exceed it).
   std::uint64_t roll_bytes = kDefaultRollBytes;
+  // Called by open() with the LSN the log will end at once recovery has
+  // repaired it, before recovery changes any file (or creates `log_dir`). May
+  // throw to refuse the open, which then leaves every file as it was. Empty:
+  // no check.
+  std::function<void(std::uint64_t recovered_last_lsn)> check_recovered_end;
 };
 
 class Writer {

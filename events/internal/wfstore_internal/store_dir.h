@@ -13,6 +13,17 @@
 // STORE is written once, when the store is created (STORE.tmp, fdatasync,
 // rename, fsync of the directory), and never changed.
 //
+//   <dir>/VIEWS_STATE := magic:u8[8] = "WFVIEWS\n"  version:u32 (1)
+//                        clean:u8 (0: a writer has the views open, 1: closed
+//                        cleanly) durable_lsn:u64 boot_id_length:u8
+//                        boot_id:u8[boot_id_length] crc:u32
+//   (little-endian; crc as in STORE.) The views' unclean-shutdown marker,
+//   kept outside LMDB because the views run without syncs: a writer writes
+//   it (clean 0, its boot id, the log's durable LSN) before its first write to
+//   the views and again (clean 1) after the views are flushed at close. Always
+//   replaced whole (VIEWS_STATE.tmp, fdatasync, rename, directory fsync), so a
+//   crash at any point leaves the old or the new state.
+//
 // Thread-safety: a StoreDir is immutable after it is opened; its accessors may
 // be called concurrently.
 
@@ -22,6 +33,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +45,9 @@ inline constexpr std::string_view kStoreFileName = "STORE";
 inline constexpr std::string_view kStoreTempFileName = "STORE.tmp";
 inline constexpr std::string_view kLockFileName = "LOCK";
 inline constexpr std::string_view kStoreMagic = "WFSTORE\n";
+inline constexpr std::string_view kViewsStateFileName = "VIEWS_STATE";
+inline constexpr std::string_view kViewsStateTempFileName = "VIEWS_STATE.tmp";
+inline constexpr std::string_view kViewsStateMagic = "WFVIEWS\n";
 // The STORE format this code writes and the newest it reads.
 inline constexpr std::uint32_t kStoreFormatVersion = 1;
 // Size of a version-1 STORE file: magic, version, uuid, crc.
@@ -55,6 +70,27 @@ struct StoreId {
     return !(a == b);
   }
 };
+
+// The views' state as recorded in VIEWS_STATE (grammar above).
+struct ViewsState {
+  // False while a writer has the views open (or after it crashed).
+  bool clean = false;
+  // The boot id (/proc/sys/kernel/random/boot_id) of the writer's machine
+  // session; at most 255 bytes.
+  std::string boot_id;
+  // An LSN the log was durable up to when the state was written: an open
+  // whose log ends below it has lost acknowledged commits.
+  std::uint64_t durable_lsn = 0;
+
+  friend bool operator==(const ViewsState& a, const ViewsState& b) {
+    return a.clean == b.clean && a.boot_id == b.boot_id &&
+           a.durable_lsn == b.durable_lsn;
+  }
+};
+
+// The bytes of a VIEWS_STATE file. Throws InvalidArgumentError for a boot id
+// over 255 bytes.
+std::string encode_views_state(const ViewsState& state);
 
 // Returns the bytes of a STORE file (grammar above). Any version may be
 // encoded, for tests of version checks; only kStoreFormatVersion is ever
@@ -100,7 +136,21 @@ class StoreDir {
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path log_dir() const { return dir_ / "log"; }
   std::filesystem::path views_dir() const { return dir_ / "views"; }
+  // Where a rebuild builds fresh views before they replace views_dir().
+  std::filesystem::path views_rebuild_dir() const {
+    return dir_ / "views.rebuild";
+  }
   const std::shared_ptr<FileSystem>& file_system() const { return fs_; }
+
+  // The views' state from VIEWS_STATE: nullopt if the file is missing (a store
+  // whose views no writer of this format opened yet). A file that fails its
+  // checks reads as an unclean state with an empty boot id and durable LSN 0,
+  // so the views are not trusted. Throws IOError.
+  std::optional<ViewsState> read_views_state() const;
+  // Replaces VIEWS_STATE with `state` (VIEWS_STATE.tmp, fdatasync, rename,
+  // directory fsync). REQUIRES: holds_lock(). Throws IOError,
+  // InvalidArgumentError (boot id over 255 bytes).
+  void write_views_state(const ViewsState& state) const;
 
  private:
   StoreDir(std::shared_ptr<FileSystem> fs, std::filesystem::path dir,

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +28,9 @@ struct LmdbViewsOptions {
   bool read_only = false;
   // LMDB reader slots for all threads and processes using the views.
   unsigned max_readers = 1024;
+  // Writer only: permission bits of data.mdb and lock.mdb and of a missing
+  // `dir` (search permission added where read is granted), less the umask.
+  unsigned file_mode = 0600;
 };
 
 // A views directory. Opens share one LMDB environment per directory per
@@ -52,6 +57,13 @@ class LmdbViews {
   ~LmdbViews();
   LmdbViews(const LmdbViews&) = delete;
   LmdbViews& operator=(const LmdbViews&) = delete;
+
+  // Every key and value of the meta table of the views in `dir`, read without
+  // the registry and without a lock file: no byte of data.mdb or lock.mdb
+  // changes. nullopt if `dir` has no data.mdb or no meta table. Only for a
+  // caller that holds the store's LOCK. Throws IOError, CorruptionError.
+  static std::optional<std::map<std::string, std::string>> read_meta_unlocked(
+      const std::filesystem::path& dir);
 
   // Begins a write transaction, first doubling the map if more than half of it
   // is used and no transaction of the process is active (never waits for

@@ -84,6 +84,15 @@ struct DatabaseOptions {
   std::shared_ptr<FileSystem> file_system;
   // Initial LMDB map size (sparse); it grows on demand.
   std::uint64_t map_size = std::uint64_t{64} << 30;
+  // Permission bits of every file the store creates (STORE, LOCK,
+  // VIEWS_STATE, log segments and their side files, LMDB's data.mdb and
+  // lock.mdb); the directories it creates (a missing store directory, log/,
+  // views/) get the same bits plus search permission where read is granted.
+  // Less the umask. Default 0600 (directories 0700); 0640 lets a group read.
+  // Must lie in 0600..0777 with the owner's read and write bits
+  // (InvalidArgumentError). With an injected file_system, that file system
+  // decides the modes of the files it creates.
+  unsigned file_mode = 0600;
   // The queue's options.
   QueueOptions queue;
 };
@@ -103,9 +112,13 @@ struct DatabaseStats {
 class Database {
  public:
   // Opens or creates the store in `dir` as its one writer: recovers the log,
-  // catches the views up (or rebuilds them, with a warning). Throws
-  // StoreLockedError, CorruptionError, IOError, InvalidArgumentError (not a
-  // store, newer format).
+  // catches the views up (or rebuilds them, with a warning). A missing `dir`
+  // is created with options.file_mode's directory mode (0700). The log's
+  // repair is planned and checked against the durable LSN recorded outside
+  // LMDB (VIEWS_STATE) and in the views before any file changes: a log that
+  // would end below it is CorruptionError and every file is left as it was.
+  // Throws StoreLockedError, CorruptionError, IOError, InvalidArgumentError
+  // (not a store, newer format, bad file_mode).
   static std::unique_ptr<Database> open(const std::filesystem::path& dir,
                                         const DatabaseOptions& options = {});
   // Opens `dir` for reading only; never writes. Serves the views as they are.

@@ -81,8 +81,9 @@ struct CommitNotice {
 
 // Called on a committing thread after each group's callers were woken, in
 // LSN order (a group's notice waits until the listener calls of every earlier
-// group returned). Must be quick, must not block on the store, and must not
-// throw (an exception is logged and dropped).
+// group returned). Must be quick, must not block on the store (a commit made
+// from a listener would wait for its own notice), and must not throw (an
+// exception is logged and dropped).
 using CommitListener = std::function<void(const CommitNotice& notice)>;
 
 struct DatabaseOptions {

@@ -65,26 +65,33 @@ std::unique_ptr<Writer> Writer::open(const std::shared_ptr<FileSystem>& fs,
   return w;
 }
 
-void Writer::check_usable() const {
-  if (poisoned_) {
-    std::string reason;
-    {
-      const std::scoped_lock lock(poison_mu_);
-      reason = poison_reason_;
-    }
+void Writer::throw_unusable_locked() const {
+  if (state_.load() == State::kPoisoned) {
     throw IOError(fmt::format(
         "log writer for {} is unusable after an earlier failure ({}); "
         "reopen it",
-        log_dir_.string(), reason));
+        log_dir_.string(), poison_reason_));
   }
-  if (closed_)
-    throw IOError(
-        fmt::format("log writer for {} is closed", log_dir_.string()));
+  throw IOError(fmt::format("log writer for {} is closed", log_dir_.string()));
+}
+
+void Writer::check_usable_locked() const {
+  if (state_.load() != State::kOpen) throw_unusable_locked();
+}
+
+std::string Writer::poison_reason() const {
+  const std::scoped_lock lock(sync_mu_);
+  return poison_reason_;
 }
 
 Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
                     std::int64_t timestamp_ms, std::string_view body) {
-  check_usable();
+  // Only this thread appends; a poisoning by the syncer that this check
+  // misses is caught by the next sync() or roll(), under the sync lock.
+  if (state_.load() != State::kOpen) {
+    const std::scoped_lock lock(sync_mu_);
+    throw_unusable_locked();
+  }
   if (first_lsn != last_lsn_ + 1) {
     throw InvalidArgumentError(
         fmt::format("first_lsn {} is not dense: the log's next lsn is {}",
@@ -108,13 +115,12 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
         fmt::format("commit body of {} bytes exceeds the limit of {}",
                     body.size(), kMaxCommitBytes));
   }
+  const std::uint64_t size = kCommitFixedSize + body.size();
+  if (last_lsn_ >= segment_first_lsn_ &&
+      file_->size() + framed_size(size, block_offset_) > options_.roll_bytes) {
+    roll();  // Throws IOError when the writer is (or becomes) unusable.
+  }
   try {
-    const std::uint64_t size = kCommitFixedSize + body.size();
-    if (last_lsn_ >= segment_first_lsn_ &&
-        file_->size() + framed_size(size, block_offset_) >
-            options_.roll_bytes) {
-      roll();
-    }
     Hash hash{};
     const std::string payload =
         encode_commit(first_lsn, event_count, timestamp_ms, durable_lsn_.load(),
@@ -134,24 +140,27 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
 }
 
 void Writer::poison(const char* reason) {
-  {
-    const std::scoped_lock lock(poison_mu_);
-    if (poisoned_) return;
-    poison_reason_ = reason;
-  }
-  poisoned_ = true;
+  const std::scoped_lock lock(sync_mu_);
+  poison_locked(reason);
+}
+
+void Writer::poison_locked(const char* reason) {
+  if (state_.load() != State::kOpen) return;
+  poison_reason_ = reason;
+  state_.store(State::kPoisoned);
 }
 
 void Writer::sync() {
-  check_usable();
+  wait_hook();
   const std::scoped_lock lock(sync_mu_);
+  check_usable_locked();
   sync_locked();
 }
 
 bool Writer::sync_concurrently() {
   const std::scoped_lock lock(sync_mu_);
-  if (closed_) return false;
-  check_usable();
+  if (state_.load() == State::kClosed) return false;
+  check_usable_locked();
   return sync_locked();
 }
 
@@ -163,7 +172,7 @@ bool Writer::sync_locked() {
   try {
     file_->sync();
   } catch (const std::exception& e) {
-    poison(e.what());
+    poison_locked(e.what());
     throw;
   }
   durable_lsn_.store(target);
@@ -172,18 +181,28 @@ bool Writer::sync_locked() {
 
 void Writer::close() {
   const std::scoped_lock lock(sync_mu_);
-  if (closed_) return;
-  closed_ = true;
+  if (state_.load() == State::kClosed) return;
+  state_.store(State::kClosed);
   if (file_) file_->close();
 }
 
 void Writer::roll() {
+  wait_hook();
   const std::scoped_lock lock(sync_mu_);
-  file_->sync();  // Seal: the old segment is durable before the next header
-                  // exists.
-  durable_lsn_.store(last_lsn_.load());
-  file_->close();
-  create_segment(last_lsn_ + 1, segment_first_lsn_);
+  // A sync that failed beside this thread (the background syncer) poisoned
+  // the writer: sealing now would trust an fdatasync of the same descriptor,
+  // which can answer 0 for the data that failed.
+  check_usable_locked();
+  try {
+    file_->sync();  // Seal: the old segment is durable before the next
+                    // header exists.
+    durable_lsn_.store(last_lsn_.load());
+    file_->close();
+    create_segment(last_lsn_ + 1, segment_first_lsn_);
+  } catch (const std::exception& e) {
+    poison_locked(e.what());
+    throw;
+  }
 }
 
 void Writer::create_segment(std::uint64_t first_lsn,

@@ -3,6 +3,7 @@
 #include "wfstore_internal/lmdb_views.h"
 
 #include <array>
+#include <atomic>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,8 @@ struct LmdbViews::Impl {
   // This open's mode: a read-only open may share a writer's environment.
   bool read_only = false;
   std::array<MDB_dbi, kTableCount> dbis{};
+  // fail_next_commit_for_testing's code; 0: none.
+  mutable std::atomic<int> fail_next_commit{0};
 
   MDB_dbi dbi(Table table) const { return dbis[table_index(table)]; }
 };
@@ -175,6 +178,10 @@ const std::string& LmdbViews::path() const { return impl_->env->path(); }
 
 bool LmdbViews::read_only() const { return impl_->read_only; }
 
+void LmdbViews::fail_next_commit_for_testing(int mdb_rc) {
+  impl_->fail_next_commit.store(mdb_rc);
+}
+
 const void* LmdbViews::environment_for_testing() const {
   return impl_->env->get();
 }
@@ -214,6 +221,10 @@ void LmdbViews::WriteTxn::del(Table table, std::string_view key) {
 
 void LmdbViews::WriteTxn::commit() {
   if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  if (const int rc = state_->impl->fail_next_commit.exchange(0); rc != 0) {
+    state_->txn.abort();
+    lmdb::check(rc, "mdb_txn_commit", state_->impl->env->path());
+  }
   state_->txn.commit();
 }
 

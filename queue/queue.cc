@@ -71,15 +71,13 @@ class Queue::Impl {
       throw InvalidArgumentError("the store already has a Queue");
     }
     try {
-      listener_id_ =
-          database_.add_commit_listener([this](const CommitNotice& notice) {
-            if (!notice.queue_changed) return;
-            {
-              std::scoped_lock lock(mu_);
-              ++generation_;
-            }
-            cv_.notify_all();
-          });
+      // on_close: close() wakes a waiting poll, which then finds the store
+      // closed and throws IOError.
+      listener_id_ = db_.pipeline()->add_listener(
+          [this](const CommitNotice& notice) {
+            if (notice.queue_changed) wake();
+          },
+          [this] { wake(); });
     } catch (...) {
       db_.detach_queue(queue_);
       throw;
@@ -94,12 +92,13 @@ class Queue::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
+  // The pipeline lives as long as the Database, closed or not: after
+  // Database::close() its calls throw IOError.
   Decision commit(Command command, std::optional<Durability> durability) {
-    CommitPipeline* pipeline = db_.pipeline();
-    if (pipeline == nullptr) throw IOError("the queue's store is closed");
     std::vector<Command> commands;
     commands.push_back(std::move(command));
-    CommitResult result = pipeline->commit(std::move(commands), durability);
+    CommitResult result =
+        db_.pipeline()->commit(std::move(commands), durability);
     return std::move(result.decisions.front());
   }
 
@@ -112,9 +111,7 @@ class Queue::Impl {
   }
 
   LmdbViews::Snapshot read() const {
-    CommitPipeline* pipeline = db_.pipeline();
-    if (pipeline == nullptr) throw IOError("the queue's store is closed");
-    pipeline->check_views();
+    db_.pipeline()->check_usable();
     return db_.views().begin_read();
   }
 
@@ -177,6 +174,15 @@ class Queue::Impl {
     }
   }
 
+  // Makes a waiting poll_one(timeout) look again.
+  void wake() {
+    {
+      std::scoped_lock lock(mu_);
+      ++generation_;
+    }
+    cv_.notify_all();
+  }
+
   void warn(std::string_view message) const {
     const Logger& logger = db_.options().logger;
     if (logger) logger(LogLevel::kWarning, message);
@@ -193,7 +199,7 @@ class Queue::Impl {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  // Bumped by each committed group that made a delivery due.
+  // Bumped by each committed group that made a delivery due, and by close().
   std::uint64_t generation_ = 0;  // Guarded by mu_.
 };
 

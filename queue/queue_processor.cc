@@ -3,6 +3,7 @@
 #include "wfstore/queue_processor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -20,6 +21,8 @@
 #include "wfstore/logger.h"
 #include "wfstore/message.h"
 #include "wfstore/model.h"
+
+#include "store/database_impl.h"
 
 namespace wfstore {
 namespace {
@@ -281,6 +284,18 @@ class QueueProcessor::Impl {
       try {
         delivery = queue_.poll_one(config_.poll_frequency);
       } catch (const std::exception& e) {
+        if (store_unusable()) {
+          // The store was closed (or its writer failed): no poll can succeed
+          // until it is reopened, which takes a new Queue and processor.
+          if (!unusable_logged_.exchange(true)) {
+            logger_(
+                LogLevel::kWarning,
+                fmt::format("queue processor idle until stop(): {}", e.what()));
+          }
+          std::unique_lock lock(stop_mu_);
+          stop_cv_.wait(lock, [this] { return stopping_; });
+          return;
+        }
         logger_(LogLevel::kError,
                 fmt::format("queue poll failed: {}", e.what()));
         wait_or_stop(config_.poll_frequency);
@@ -290,6 +305,12 @@ class QueueProcessor::Impl {
       // is leased, and dropping it would hide it until its lease expired.
       if (delivery) process(*delivery);
     }
+  }
+
+  bool store_unusable() const {
+    const CommitPipeline* pipeline =
+        database_impl(queue_.database()).pipeline();
+    return pipeline != nullptr && !pipeline->usable();
   }
 
   void sweeper_loop() {
@@ -448,6 +469,7 @@ class QueueProcessor::Impl {
   std::atomic<std::uint64_t> failed_{0};
   std::atomic<std::uint64_t> unhandled_{0};
   std::atomic<std::uint64_t> dead_lettered_{0};
+  std::atomic<bool> unusable_logged_{false};
 };
 
 QueueProcessor::QueueProcessor(WorkflowStore& store, Queue& queue,

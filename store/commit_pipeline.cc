@@ -111,7 +111,7 @@ CommitPipeline::CommitPipeline(log::Writer& writer, LmdbViews& views,
 
 CommitPipeline::~CommitPipeline() {
   try {
-    stop();
+    close();
   } catch (const Error& e) {
     warn(fmt::format("closing the commit pipeline: {}", e.what()));
   }
@@ -119,6 +119,46 @@ CommitPipeline::~CommitPipeline() {
 
 void CommitPipeline::warn(std::string_view message) const {
   if (options_.logger) options_.logger(LogLevel::kWarning, message);
+}
+
+void CommitPipeline::throw_unusable_locked() const {
+  if (state_.load() == State::kFailed) {
+    throw IOError(fmt::format(
+        "store {}: the writer is poisoned by an earlier failure ({}); reopen "
+        "the store",
+        options_.dir, failure_));
+  }
+  throw IOError(fmt::format("store {} is closed", options_.dir));
+}
+
+void CommitPipeline::check_usable() const {
+  if (state_.load() == State::kOpen) return;
+  const std::scoped_lock lock(mu_);
+  if (state_.load() != State::kOpen) throw_unusable_locked();
+}
+
+bool CommitPipeline::failed() const {
+  if (state_.load() == State::kOpen) return false;
+  const std::scoped_lock lock(mu_);
+  return !failure_.empty();
+}
+
+void CommitPipeline::fail(const std::string& reason) {
+  {
+    const std::scoped_lock lock(mu_);
+    if (failure_.empty()) failure_ = reason;
+    const State state = state_.load();
+    if (state == State::kOpen || state == State::kClosing)
+      state_.store(State::kFailed);
+  }
+  warn(
+      fmt::format("store {}: the writer failed; every call throws IOError "
+                  "until the store is reopened: {}",
+                  options_.dir, reason));
+}
+
+void CommitPipeline::leave_locked() {
+  if (--active_ == 0 && state_.load() != State::kOpen) idle_cv_.notify_all();
 }
 
 CommitResult CommitPipeline::commit(std::vector<Command> commands,
@@ -132,11 +172,15 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
   request.sync_only = request.commands.empty();
 
   std::unique_lock lock(mu_);
-  if (poisoned_) throw IOError(poison_reason_);
+  if (state_.load() != State::kOpen) throw_unusable_locked();
+  ++active_;
   queue_.push_back(&request);
   queued_ = queue_.size();
   while (!request.done && &request != queue_.front()) request.cv.wait(lock);
-  if (!request.done) {
+  if (request.done) {
+    leave_locked();
+    lock.unlock();
+  } else {
     // This thread leads the group at the head of the queue.
     const std::size_t count = std::min(queue_.size(), kMaxGroupCommits);
     std::vector<Request*> group(
@@ -145,8 +189,10 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
     try {
       run_group(group);
     } catch (const std::exception& e) {
-      // run_group stores every expected failure in its requests; this is a bug
-      // guard.
+      // run_group stores every expected failure in its requests, and rejects
+      // one commit for an exception of its own decision; what reaches here
+      // failed the group's log or views, whose state is then unknown.
+      fail(fmt::format("commit group failed: {}", e.what()));
       const std::exception_ptr error = std::make_exception_ptr(
           IOError(fmt::format("commit group failed: {}", e.what())));
       for (Request* r : group) {
@@ -171,9 +217,19 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
     }
     queued_ = queue_.size();
     if (!queue_.empty()) queue_.front()->cv.notify_one();
-    lock.unlock();
-    if (notice.first_lsn != 0) notify_listeners(notice);
-  } else {
+    if (notice.first_lsn != 0) {
+      // Groups leave the queue in LSN order; their notices go out in that
+      // order even when the next group's leader gets here first.
+      const std::uint64_t ticket = next_ticket_++;
+      if (notified_ != ticket) ++listener_turn_waits_;
+      notify_cv_.wait(lock, [&] { return notified_ == ticket; });
+      lock.unlock();
+      notify_listeners(notice);
+      lock.lock();
+      ++notified_;
+      notify_cv_.notify_all();
+    }
+    leave_locked();
     lock.unlock();
   }
   if (request.error) std::rethrow_exception(request.error);
@@ -193,12 +249,14 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
   request.first_lsn = first_lsn;
   try {
     if (!request.folds_while_deciding()) {
+      if (decide_hook_) decide_hook_(request.commands.front());
       request.decisions.push_back(
           decide(request.commands.front(), views, context));
     } else {
       OverlayViewStore overlay(views, /*keep_journal=*/true);
       std::uint64_t lsn = first_lsn;
       for (const Command& command : request.commands) {
+        if (decide_hook_) decide_hook_(command);
         request.decisions.push_back(
             decide_and_fold(command, overlay, context, first_lsn, lsn));
       }
@@ -229,6 +287,13 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
   } catch (const Error&) {
     request.error = std::current_exception();
     return false;
+  } catch (const std::exception& e) {
+    // Deciding or encoding reads only this commit's input and the views (an
+    // LMDB failure is a wfstore::Error): anything else is this commit's own
+    // fault, so it alone is rejected.
+    request.error = std::make_exception_ptr(InvalidArgumentError(fmt::format(
+        "commit rejected: deciding or encoding it failed: {}", e.what())));
+    return false;
   }
 }
 
@@ -242,24 +307,19 @@ void CommitPipeline::write_meta(ViewStore& txn, std::uint64_t applied,
   write_checksum(txn, checksum);
 }
 
-void CommitPipeline::poison(const std::string& reason) {
-  std::scoped_lock lock(mu_);
-  if (!poisoned_)
-    poison_reason_ =
-        fmt::format("writer poisoned by an earlier failure: {}", reason);
-  poisoned_ = true;
-}
-
 void CommitPipeline::run_group(const std::vector<Request*>& group) {
   groups_.fetch_add(1, std::memory_order_relaxed);
-  if (poisoned_) {
-    std::string reason;
-    {
-      std::scoped_lock lock(mu_);
-      reason = poison_reason_;
+  // One leader at a time runs a group, so the state a failed group left is
+  // seen here: nothing decides against views that lack a group, and nothing
+  // writes their meta past it.
+  if (state_.load() == State::kFailed) {
+    std::exception_ptr error;
+    try {
+      check_usable();
+    } catch (const Error&) {
+      error = std::current_exception();
     }
-    for (Request* r : group)
-      r->error = std::make_exception_ptr(IOError(reason));
+    for (Request* r : group) r->error = error;
     return;
   }
   const std::int64_t timestamp_ms =
@@ -302,9 +362,16 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
       txn.reset();
       views_.grow_map(seen_map);
       continue;
-    } catch (const Error&) {
+    } catch (const std::exception& e) {
       if (failing == nullptr) throw;
-      failing->error = std::current_exception();
+      // The fold of one commit's events failed: the group is redone without
+      // it.
+      if (dynamic_cast<const Error*>(&e) != nullptr) {
+        failing->error = std::current_exception();
+      } else {
+        failing->error = std::make_exception_ptr(InvalidArgumentError(
+            fmt::format("commit rejected: folding it failed: {}", e.what())));
+      }
       failing->fold_failed = true;
       txn->abort();
       txn.reset();
@@ -324,11 +391,18 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     if (!appended.empty()) appended_lsn_ = writer_.last_lsn();
     if (want_sync && writer_.durable_lsn() < writer_.last_lsn()) {
       fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
-      writer_.sync();
+      writer_.sync();  // Checks the writer's state under its sync lock.
       raise_to(durable_lsn_, writer_.durable_lsn());
+    } else if (writer_.poisoned()) {
+      // The background syncer failed meanwhile: nothing is acknowledged after
+      // a failed fdatasync.
+      throw IOError(writer_.poison_reason());
+    } else if (!appended.empty() && syncer_idle_.load()) {
+      const std::scoped_lock lock(syncer_mu_);
+      syncer_cv_.notify_one();
     }
-  } catch (const Error& e) {
-    poison(e.what());
+  } catch (const std::exception& e) {
+    fail(fmt::format("log write failed: {}", e.what()));
     if (txn) txn->abort();
     const std::exception_ptr error = std::make_exception_ptr(
         IOError(fmt::format("log write failed: {}", e.what())));
@@ -347,13 +421,15 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
       txn.reset();
       try {
         refold(appended);
-      } catch (const Error& e) {
-        views_poisoned_ = true;
-        warn(fmt::format("views poisoned: {}", e.what()));
+      } catch (const std::exception& e) {
+        fail(fmt::format("view commit failed: {}", e.what()));
+        return;
       }
-    } catch (const Error& e) {
-      views_poisoned_ = true;
-      warn(fmt::format("views poisoned: {}", e.what()));
+    } catch (const std::exception& e) {
+      // The records are in the log (a reopen folds them), so their commits
+      // stand; the views lack them, so nothing may read or decide on them.
+      fail(fmt::format("view commit failed: {}", e.what()));
+      return;
     }
     checksum_ = checksum;
     last_timestamp_ms_ = timestamp_ms;
@@ -379,30 +455,36 @@ void CommitPipeline::refold(const std::vector<Request*>& appended) {
 }
 
 void CommitPipeline::sync() {
-  if (appended_lsn_.load() <= durable_lsn_.load() && !poisoned_) return;
+  if (appended_lsn_.load() <= durable_lsn_.load() && usable()) return;
   commit({}, Durability::kSync);
 }
 
-std::uint64_t CommitPipeline::add_listener(CommitListener listener) {
+std::uint64_t CommitPipeline::add_listener(CommitListener listener,
+                                           std::function<void()> on_close) {
+  check_usable();
   std::unique_lock lock(listeners_mu_);
   const std::uint64_t id = next_listener_++;
-  listeners_.emplace_back(id, std::move(listener));
+  listeners_.push_back(Listener{id, std::move(listener), std::move(on_close)});
   return id;
 }
 
 void CommitPipeline::remove_listener(std::uint64_t id) {
   std::unique_lock lock(listeners_mu_);
   std::erase_if(listeners_,
-                [id](const auto& entry) { return entry.first == id; });
+                [id](const Listener& entry) { return entry.id == id; });
 }
 
 void CommitPipeline::notify_listeners(const CommitNotice& notice) {
   std::shared_lock lock(listeners_mu_);
-  for (const auto& [id, listener] : listeners_) {
+  for (const Listener& listener : listeners_) {
+    if (!listener.on_commit) continue;
     try {
-      listener(notice);
+      listener.on_commit(notice);
     } catch (const std::exception& e) {
-      warn(fmt::format("commit listener {} threw: {}", id, e.what()));
+      warn(fmt::format("commit listener {} threw: {}", listener.id, e.what()));
+    } catch (...) {
+      warn(fmt::format("commit listener {} threw a non-standard exception",
+                       listener.id));
     }
   }
 }
@@ -419,22 +501,31 @@ DatabaseStats CommitPipeline::stats() const {
   return stats;
 }
 
-void CommitPipeline::check_views() const {
-  if (views_poisoned_) {
-    throw IOError(
-        fmt::format("{}: views poisoned by a failed commit; reopen the store",
-                    views_.path()));
-  }
+ViewChecksum CommitPipeline::checksum() const { return checksum_; }
+
+std::uint64_t CommitPipeline::listener_turn_waits_for_testing() const {
+  const std::scoped_lock lock(mu_);
+  return listener_turn_waits_;
 }
 
-ViewChecksum CommitPipeline::checksum() const { return checksum_; }
+bool CommitPipeline::syncer_has_work() const {
+  return appended_lsn_.load() > durable_lsn_.load() && usable();
+}
 
 void CommitPipeline::syncer_loop() {
   std::unique_lock lock(syncer_mu_);
-  while (!stopping_) {
-    syncer_cv_.wait_for(lock, options_.buffered_sync_interval);
+  for (;;) {
+    // Sleep until a buffered append (whose leader wakes this thread when it
+    // sees syncer_idle_), then let the interval gather more before syncing.
+    syncer_idle_.store(true);
+    syncer_cv_.wait(lock, [&] { return stopping_ || syncer_has_work(); });
+    syncer_idle_.store(false);
     if (stopping_) break;
-    if (appended_lsn_.load() <= durable_lsn_.load() || poisoned_) continue;
+    syncer_wakeups_.fetch_add(1, std::memory_order_relaxed);
+    if (syncer_cv_.wait_for(lock, options_.buffered_sync_interval,
+                            [&] { return stopping_; })) {
+      break;
+    }
     lock.unlock();
     // Beside the leader, not through the commit queue: a buffered writer does
     // not wait for this fdatasync.
@@ -442,39 +533,68 @@ void CommitPipeline::syncer_loop() {
       if (writer_.sync_concurrently())
         fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
       raise_to(durable_lsn_, writer_.durable_lsn());
-    } catch (const Error& e) {
-      poison(e.what());
-      warn(fmt::format("background log sync failed: {}", e.what()));
+    } catch (const std::exception& e) {
+      fail(fmt::format("background log sync failed: {}", e.what()));
     }
     lock.lock();
   }
 }
 
-void CommitPipeline::stop() {
+bool CommitPipeline::shut_down(bool sync) {
   {
-    std::scoped_lock lock(syncer_mu_);
-    if (stopped_) return;
-    stopped_ = true;
+    std::unique_lock lock(mu_);
+    if (state_.load() == State::kClosed) return false;
+    if (state_.load() == State::kOpen) state_.store(State::kClosing);
+  }
+  // Wake what waits for a commit (a blocking poll), so it finds the store
+  // closing.
+  {
+    std::shared_lock lock(listeners_mu_);
+    for (const Listener& listener : listeners_) {
+      if (listener.on_close) listener.on_close();
+    }
+  }
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return active_ == 0; });
+  }
+  {
+    const std::scoped_lock lock(syncer_mu_);
     stopping_ = true;
   }
   syncer_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();
-  if (poisoned_) {
-    std::scoped_lock lock(mu_);
-    throw IOError(poison_reason_);
+  // No commit runs now and none can start: the writer is this thread's.
+  std::string failure;
+  {
+    const std::scoped_lock lock(mu_);
+    failure = failure_;
   }
-  sync();
+  if (sync && failure.empty() && writer_.durable_lsn() < writer_.last_lsn()) {
+    try {
+      fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
+      writer_.sync();
+      raise_to(durable_lsn_, writer_.durable_lsn());
+    } catch (const std::exception& e) {
+      failure = fmt::format("final log sync failed: {}", e.what());
+    }
+  }
+  {
+    const std::scoped_lock lock(mu_);
+    if (failure_.empty()) failure_ = failure;
+    state_.store(State::kClosed);
+  }
+  if (sync && !failure.empty()) {
+    throw IOError(fmt::format(
+        "store {}: the writer is poisoned by an earlier failure ({}); reopen "
+        "the store",
+        options_.dir, failure));
+  }
+  return true;
 }
 
-void CommitPipeline::abandon_for_testing() {
-  {
-    std::scoped_lock lock(syncer_mu_);
-    if (stopped_) return;
-    stopped_ = true;
-    stopping_ = true;
-  }
-  syncer_cv_.notify_all();
-  if (syncer_.joinable()) syncer_.join();
-}
+void CommitPipeline::close() { shut_down(true); }
+
+void CommitPipeline::abandon_for_testing() { shut_down(false); }
 
 }  // namespace wfstore

@@ -5,8 +5,16 @@
 // buffered commits, which fdatasyncs the log beside the leader
 // (log::Writer::sync_concurrently) instead of queueing behind commits.
 //
-// Thread-safety: commit(), sync(), stats() and the listener calls may be called
-// concurrently from any thread. stop() once, after every committer returned.
+// State (one for the whole write path, store/commit_pipeline.cc keeps it):
+// open; closing (close() began: new calls throw IOError, commits already
+// queued finish); failed (a log write, log sync or view commit failed: the
+// log may hold records the views lack, so every call, reads included, throws
+// IOError until the store is reopened, and nothing writes the views' meta
+// again, so reopening folds the missing tail); closed.
+//
+// Thread-safety: every method may be called concurrently from any thread,
+// close() and abandon_for_testing() included (they wait for the commits in
+// flight).
 
 #pragma once
 
@@ -62,6 +70,8 @@ struct CommitResult {
 };
 
 struct PipelineOptions {
+  // Names the store in error messages.
+  std::string dir;
   Durability durability = Durability::kSync;
   std::chrono::milliseconds buffered_sync_interval{5};
   std::shared_ptr<Clock> clock;
@@ -88,24 +98,43 @@ class CommitPipeline {
   // Decides `commands` in order against the current views (each sees the events
   // of the ones before), appends their events as one log record and folds them
   // into the views. Returns once the record is written (and fdatasynced for
-  // kSync) and visible to readers. Throws what decide() throws (nothing
-  // appended), IOError (a failed write or sync: the pipeline is poisoned and
-  // every later commit throws IOError).
+  // kSync) and visible to readers. Throws what decide() throws, and an
+  // InvalidArgumentError for any other exception of deciding or encoding this
+  // commit (nothing appended; the other commits of its group go on); IOError
+  // when the pipeline is not open, or for a failed write or sync (the
+  // pipeline fails: every later call throws IOError). A commit whose record
+  // was written but whose view commit failed returns normally (the log has
+  // it; a reopen folds it) and fails the pipeline.
   CommitResult commit(std::vector<Command> commands,
                       std::optional<Durability> durability = std::nullopt);
 
   // fdatasyncs every buffered commit. Throws IOError.
   void sync();
 
-  // Stops the syncer and syncs. Idempotent. Throws IOError.
-  void stop();
+  // Rejects new calls, wakes the close hooks, waits for the commits in flight
+  // (their listener calls included), stops the syncer and syncs. Idempotent.
+  // Throws IOError when the pipeline failed (before or now).
+  void close();
 
-  // Stops the syncer without syncing, as if the process died (tests).
+  // close() without the final sync, as if the process died (tests). Never
+  // throws.
   void abandon_for_testing();
 
+  // Throws IOError unless open: "... is closed", or "... poisoned by an
+  // earlier failure (<reason>) ..." after a failure.
+  void check_usable() const;
+  // True when open; false once failed, closing or closed.
+  bool usable() const { return state_.load() == State::kOpen; }
+  // True after a failure (also once closed).
+  bool failed() const;
+
   // Registers `listener`; called on a committing thread after each group
-  // that appended something. Returns its id for remove_listener().
-  std::uint64_t add_listener(CommitListener listener);
+  // that appended something, in LSN order. `on_close`, when set, is called
+  // once when close() begins (so a waiting poll can wake and see the store
+  // closed). Returns its id for remove_listener(). Throws IOError unless
+  // open.
+  std::uint64_t add_listener(CommitListener listener,
+                             std::function<void()> on_close = {});
   // Once this returns, listener `id` is not running and is not called again.
   // REQUIRES: not called from a listener.
   void remove_listener(std::uint64_t id);
@@ -113,14 +142,27 @@ class CommitPipeline {
   // Counters (applied_lsn is the views', durable_lsn the log's).
   DatabaseStats stats() const;
 
-  // Throws IOError when a view commit failed; the views may then lag the log.
-  void check_views() const;
-  bool views_poisoned() const { return views_poisoned_.load(); }
-  // The view checksum after the last group; only meaningful after stop().
+  // The view checksum after the last group; only meaningful after close().
   ViewChecksum checksum() const;
+
+  // Tests: `hook` runs inside the decision of every commit's commands (on the
+  // leader's thread, before each command is decided); what it throws is
+  // treated as the command's decision throwing. Empty to remove. REQUIRES: no
+  // commit runs.
+  void set_decide_hook_for_testing(std::function<void(const Command&)> hook) {
+    decide_hook_ = std::move(hook);
+  }
+  // Tests: how often a group's leader waited for an earlier group's listener
+  // calls to end before notifying its own.
+  std::uint64_t listener_turn_waits_for_testing() const;
+  // Tests: how often the background syncer woke for work (stop excluded).
+  std::uint64_t syncer_wakeups_for_testing() const {
+    return syncer_wakeups_.load();
+  }
 
  private:
   struct Request;
+  enum class State : std::uint8_t { kOpen, kClosing, kFailed, kClosed };
 
   void run_group(const std::vector<Request*>& group);
   // Decides one request against `views`; fills its events, body and LSNs.
@@ -131,9 +173,18 @@ class CommitPipeline {
   void refold(const std::vector<Request*>& appended);
   void write_meta(ViewStore& txn, std::uint64_t applied_lsn,
                   const ViewChecksum& checksum, std::int64_t timestamp_ms);
-  void poison(const std::string& reason);
+  // Moves an open or closing pipeline to failed, keeping the first reason.
+  void fail(const std::string& reason);
+  [[noreturn]] void throw_unusable_locked() const;  // REQUIRES: mu_ held.
+  // Ends one commit() call; wakes close() when it was the last. REQUIRES: mu_
+  // held.
+  void leave_locked();
+  // Shared by close() and abandon_for_testing(); returns whether this call
+  // closed the pipeline (false when it was already closed).
+  bool shut_down(bool sync);
   void notify_listeners(const CommitNotice& notice);
   void syncer_loop();
+  bool syncer_has_work() const;
   void warn(std::string_view message) const;
 
   log::Writer& writer_;
@@ -144,16 +195,33 @@ class CommitPipeline {
   ViewChecksum checksum_;
   std::int64_t last_timestamp_ms_ = 0;
 
+  std::function<void(const Command&)> decide_hook_;
+
+  // The writer queue's lock; also guards the state.
   mutable std::mutex mu_;
   std::deque<Request*> queue_;  // Guarded by mu_.
+  // Written under mu_; read without it where a stale "open" is harmless.
+  std::atomic<State> state_{State::kOpen};
+  std::string failure_;  // Guarded by mu_: the first failure's reason.
+  // commit() calls between their state check and their return.
+  std::size_t active_ = 0;           // Guarded by mu_.
+  std::condition_variable idle_cv_;  // Signalled when active_ drops to 0.
+  // Groups with a notice take consecutive tickets when they leave the queue
+  // (so in LSN order) and notify listeners in ticket order.
+  std::uint64_t next_ticket_ = 0;          // Guarded by mu_.
+  std::uint64_t notified_ = 0;             // Guarded by mu_.
+  std::uint64_t listener_turn_waits_ = 0;  // Guarded by mu_.
+  std::condition_variable notify_cv_;
+
+  struct Listener {
+    std::uint64_t id;
+    CommitListener on_commit;
+    std::function<void()> on_close;
+  };
   // Listener calls hold listeners_mu_ shared; changes hold it exclusively.
   mutable std::shared_mutex listeners_mu_;
-  std::vector<std::pair<std::uint64_t, CommitListener>>
-      listeners_;                    // Guarded by listeners_mu_.
+  std::vector<Listener> listeners_;  // Guarded by listeners_mu_.
   std::uint64_t next_listener_ = 1;  // Guarded by listeners_mu_.
-  std::string poison_reason_;        // Guarded by mu_.
-  std::atomic<bool> poisoned_{false};
-  std::atomic<bool> views_poisoned_{false};
 
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> groups_{0};
@@ -167,7 +235,10 @@ class CommitPipeline {
   std::mutex syncer_mu_;
   std::condition_variable syncer_cv_;
   bool stopping_ = false;  // Guarded by syncer_mu_.
-  bool stopped_ = false;   // Guarded by syncer_mu_.
+  // Set while the syncer waits for a buffered append; a leader that appended
+  // without syncing wakes it then.
+  std::atomic<bool> syncer_idle_{false};
+  std::atomic<std::uint64_t> syncer_wakeups_{0};
   std::thread syncer_;
 };
 

@@ -253,6 +253,7 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
   impl->views_->sync();
 
   PipelineOptions pipeline_options;
+  pipeline_options.dir = dir.string();
   pipeline_options.durability = options.durability;
   pipeline_options.buffered_sync_interval = options.buffered_sync_interval;
   pipeline_options.clock = options.clock ? options.clock : system_clock();
@@ -279,38 +280,42 @@ void Database::Impl::close() {
   std::scoped_lock lock(close_mu_);
   if (closed_) return;
   closed_ = true;
-  if (store_) store_->mark_closed();
   if (read_only_) {
+    // The views stay open until the Impl goes: a read racing with close()
+    // throws IOError or reads a snapshot, never freed memory.
+    if (store_) store_->mark_closed();
     store_dir_.reset();
     return;
   }
   if (pipeline_ == nullptr) return;
+  // The pipeline and writer live as long as the Impl: close() only ends
+  // their use (a call that raced with it throws IOError).
   std::exception_ptr error;
   try {
-    pipeline_->stop();
-    if (!pipeline_->views_poisoned()) {
-      const std::uint64_t durable = writer_->durable_lsn();
-      const bool clean = !writer_->poisoned() && durable == writer_->last_lsn();
-      views_->write([&](LmdbViews::WriteTxn& txn) {
-        txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
-        txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(clean ? 1 : 0));
-      });
-      views_->sync();
-      if (clean) {
-        store_dir_->write_views_state(
-            ViewsState{true, current_boot_id(), durable});
-      }
+    pipeline_->close();  // Waits for the commits in flight, syncs.
+    const std::uint64_t durable = writer_->durable_lsn();
+    const bool clean = durable == writer_->last_lsn();
+    views_->write([&](LmdbViews::WriteTxn& txn) {
+      txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
+      txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(clean ? 1 : 0));
+    });
+    views_->sync();
+    // Marked clean only once the views are flushed (VIEWS_STATE, outside
+    // LMDB).
+    if (clean) {
+      store_dir_->write_views_state(
+          ViewsState{true, current_boot_id(), durable});
     }
   } catch (const Error&) {
+    // A failed pipeline writes nothing more to the views: their meta stays
+    // at the last group they hold, so the reopen folds the log's tail.
     error = std::current_exception();
   }
-  pipeline_.reset();
   try {
     writer_->close();
   } catch (const Error&) {
     if (!error) error = std::current_exception();
   }
-  writer_.reset();
   store_dir_.reset();
   if (error) std::rethrow_exception(error);
 }
@@ -321,8 +326,12 @@ void Database::Impl::simulate_crash_for_testing() {
   closed_ = true;
   if (store_) store_->mark_closed();
   if (pipeline_) pipeline_->abandon_for_testing();
-  pipeline_.reset();
-  writer_.reset();
+  if (writer_) {
+    try {
+      writer_->close();  // No sync: the page cache keeps what was written.
+    } catch (const Error&) {
+    }
+  }
   store_dir_.reset();
 }
 
@@ -362,7 +371,7 @@ DatabaseStats Database::stats() const { return impl_->stats(); }
 const DatabaseOptions& Database::options() const { return impl_->options(); }
 
 std::uint64_t Database::add_commit_listener(CommitListener listener) {
-  CommitPipeline* pipeline = impl_->pipeline();
+  CommitPipeline* pipeline = impl_->pipeline();  // Lives as long as impl_.
   if (pipeline == nullptr) {
     throw IOError("commit listeners need a store open as its writer");
   }

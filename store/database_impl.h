@@ -31,15 +31,23 @@ class Database::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
+  // Rejects new calls, waits for the commits in flight, syncs, marks a clean
+  // close and releases the LOCK. The pipeline, writer and views stay
+  // allocated until the Impl is destroyed, so a call racing with close()
+  // throws IOError instead of touching freed memory. Idempotent. Throws
+  // IOError (a failed final sync, or a writer that failed before).
   void close();
-  // Drops the writer as a killed process would: no sync, no clean-close mark;
-  // the LOCK is released and later calls throw IOError. Views stay open for
-  // inspection (tests).
+  // Stops the writer as a killed process would: waits for the commits in
+  // flight, then no sync and no clean-close mark; the LOCK is released and
+  // later calls throw IOError. Views stay open for inspection (tests).
   void simulate_crash_for_testing();
   DatabaseStats stats() const;
 
-  // Null for a read-only open or after close().
+  // Null for a read-only open; otherwise valid as long as the Impl (after
+  // close() every call on it throws IOError).
   CommitPipeline* pipeline() { return pipeline_.get(); }
+  // Null for a read-only open; the writer is closed after close() (tests).
+  log::Writer* writer() { return writer_.get(); }
   LmdbViews& views() { return *views_; }
   WorkflowStoreImpl& store() { return *store_; }
   const StoreDir& store_dir() const { return *store_dir_; }

@@ -53,7 +53,9 @@ CommitResult WorkflowStoreImpl::commit_commands(std::vector<Command> commands) {
 
 LmdbViews::Snapshot WorkflowStoreImpl::read() const {
   if (closed_) throw IOError(fmt::format("store {} is closed", dir_.string()));
-  if (pipeline_ != nullptr) pipeline_->check_views();
+  // A writer's store serves reads only while its pipeline is open: after a
+  // failure the views may lack a group the log holds.
+  if (pipeline_ != nullptr) pipeline_->check_usable();
   return views_.begin_read();
 }
 

@@ -35,7 +35,9 @@ class WorkflowStoreImpl final : public WorkflowStore {
                     std::shared_ptr<Clock> clock = nullptr,
                     const std::atomic<const Queue*>* queue = nullptr);
 
-  // Makes every later call throw IOError ("store ... is closed").
+  // Makes every later call throw IOError ("store ... is closed"). A writer's
+  // store needs no mark: its pipeline's state (open, closing, failed, closed)
+  // decides every call.
   void mark_closed() { closed_ = true; }
 
   void store(const Workflow& workflow) override;
@@ -94,8 +96,8 @@ class WorkflowStoreImpl final : public WorkflowStore {
   // record, as CommitPipeline::commit() does. Throws IOError for a closed or
   // read-only store, and what the pipeline throws.
   CommitResult commit_commands(std::vector<Command> commands);
-  // A read snapshot of the views. Throws IOError (closed store, poisoned
-  // views).
+  // A read snapshot of the views. Throws IOError (a closed store, or a
+  // writer that failed: a failed log write or sync, or a failed view commit).
   LmdbViews::Snapshot read() const;
   Clock& clock() const { return *clock_; }
 

@@ -1,9 +1,15 @@
-// The log writer: appends, rolls, syncs, bad input, and I/O failures that
-// poison it.
+// The log writer: appends, rolls, syncs, bad input, I/O failures that poison
+// it, and a sync or roll waiting beside a failing concurrent sync.
 
 #include "wfstore_internal/log_writer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -237,6 +243,88 @@ TEST_F(LogWriterFaultTest, FailureWhileRollingPoisonsAndReopensCleanly) {
   fault_->fail_nth_sync_dir(1);
   EXPECT_THROW(add(*w, 200), IOError);  // the new segment's directory sync
   EXPECT_THROW(add(*w, 200), IOError);
+  w.reset();
+  expect_clean_reopen(2);
+}
+
+class LogWriterSyncRaceTest : public LogWriterFaultTest {
+ protected:
+  // Runs w.sync_concurrently() on a second thread, as the store's background
+  // syncer does; its fdatasync is held (holding the writer's sync lock) until
+  // `waiter`, run on this thread, is about to wait for that lock, and then
+  // fails. Returns what `waiter` threw (null if nothing).
+  std::exception_ptr race_with_failing_concurrent_sync(
+      Writer& w, const std::function<void()>& waiter) {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool parked = false;
+    bool release = false;
+    std::atomic<bool> armed{true};
+    fault_->fail_nth_sync(1);
+    fault_->set_sync_hook([&](const std::filesystem::path&) {
+      if (!armed.exchange(false)) return;
+      std::unique_lock lock(mu);
+      parked = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    });
+    w.set_sync_wait_hook_for_testing([&] {
+      const std::scoped_lock lock(mu);
+      release = true;
+      cv.notify_all();
+    });
+    std::thread syncer([&] { EXPECT_THROW(w.sync_concurrently(), IOError); });
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return parked; });
+    }
+    std::exception_ptr error;
+    try {
+      waiter();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    syncer.join();
+    fault_->set_sync_hook({});
+    w.set_sync_wait_hook_for_testing({});
+    return error;
+  }
+};
+
+// A sync() that waited for the lock while a concurrent fdatasync failed
+// throws: its own fdatasync of the same descriptor could answer 0 for the
+// data that failed.
+TEST_F(LogWriterSyncRaceTest, SyncWaitingBesideAFailingConcurrentSyncThrows) {
+  auto w = open_writer();
+  add(*w);
+  const std::exception_ptr error = race_with_failing_concurrent_sync(*w, [&] {
+    add(*w);
+    w->sync();
+  });
+  ASSERT_TRUE(error) << "sync() succeeded after a failed fdatasync";
+  EXPECT_THAT(
+      [&] { std::rethrow_exception(error); },
+      ThrowsMessage<IOError>(HasSubstr("unusable after an earlier failure")));
+  EXPECT_TRUE(w->poisoned());
+  EXPECT_EQ(w->durable_lsn(), 0u);
+  w.reset();
+  expect_clean_reopen(2);
+}
+
+// A segment roll that waited for the lock while a concurrent fdatasync failed
+// does not seal the segment (nor start the next one) on a false success.
+TEST_F(LogWriterSyncRaceTest,
+       RollWaitingBesideAFailingConcurrentSyncDoesNotSeal) {
+  auto w = open_writer(700);
+  add(*w, 200);
+  add(*w, 200);
+  const std::exception_ptr error =
+      race_with_failing_concurrent_sync(*w, [&] { add(*w, 200); });  // rolls
+  ASSERT_TRUE(error) << "the roll sealed the segment after a failed fdatasync";
+  EXPECT_THROW(std::rethrow_exception(error), IOError);
+  EXPECT_EQ(list_segments(*fs_, dir_), std::vector<std::uint64_t>{1});
+  EXPECT_EQ(w->durable_lsn(), 0u);
+  EXPECT_EQ(w->last_lsn(), 2u);
   w.reset();
   expect_clean_reopen(2);
 }

@@ -4,7 +4,9 @@
 // durable plus a random, out-of-order subset of the rest.
 //
 // Thread-safety: safe for concurrent use, like every FileSystem. Its handles
-// are used by one thread at a time.
+// follow file_system.h's contract: a WritableFile's sync() may run beside
+// its append() or size() on another thread (its bookkeeping is under one
+// lock, the base's fdatasync outside it); nothing else overlaps on a handle.
 
 #pragma once
 

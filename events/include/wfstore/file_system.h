@@ -3,8 +3,13 @@
 // ENOSPC, failed fsync, power cuts) and count fdatasyncs at every layer.
 // posix_file_system() is the real one.
 //
-// Thread-safety: a FileSystem is safe for concurrent use. A WritableFile or
-// ReadableFile is used by one thread at a time.
+// Thread-safety: a FileSystem is safe for concurrent use. A ReadableFile is
+// used by one thread at a time. A WritableFile is used by one thread at a
+// time, except that sync() may run on one other thread while append() or
+// size() runs (the log writer's background syncer fdatasyncs beside the
+// appending leader; the fdatasync covers at least what was appended before
+// it began). truncate() and close() never overlap another call on the same
+// file.
 
 #pragma once
 

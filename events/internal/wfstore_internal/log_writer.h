@@ -3,11 +3,17 @@
 // has no durability modes: the store's writer assigns LSNs, encodes the body
 // and decides when to sync.
 //
+// State: open, poisoned (a write, sync or roll failed; the reason is kept) or
+// closed. It changes and is checked under the lock that guards the file's
+// syncs, rolls and close, so no fdatasync runs, and no durable_lsn() rises,
+// after a failed one: Linux reports a writeback error once per open file, so
+// a later fdatasync of the same descriptor can return 0 for data it lost.
+//
 // Thread-safety: one thread at a time (the store's group-commit leader) calls
-// a Writer, except that sync_concurrently(), durable_lsn(), last_lsn() and
-// poisoned() may be called from one other thread (the background syncer) at
-// the same time; readers in any thread or process read the files while it
-// appends.
+// a Writer, except that sync_concurrently(), durable_lsn(), last_lsn(),
+// state() and poisoned() may be called from one other thread (the background
+// syncer) at the same time; readers in any thread or process read the files
+// while it appends.
 
 #pragma once
 
@@ -48,6 +54,12 @@ class Writer {
   };
 
  public:
+  enum class State : std::uint8_t {
+    kOpen,      // appends and syncs run
+    kPoisoned,  // a write, sync or roll failed: every call throws IOError
+    kClosed,    // close() ran: every call throws IOError
+  };
+
   // Opens the log in `log_dir` (created if missing) for appending: runs
   // recovery (every segment header checked, the last segment scanned, a torn
   // tail truncated with a warning) and fdatasyncs the last segment, so
@@ -72,13 +84,17 @@ class Writer {
   // writing nothing, if first_lsn != last_lsn() + 1, event_count is 0 or above
   // kMaxCommitEvents, the commit would end past LSN UINT64_MAX - 1 (the last a
   // commit record can hold), or body is larger than kMaxCommitBytes. Throws
-  // IOError if the write fails; the writer is then poisoned.
+  // IOError if the write fails, the writer is poisoned or closed; a failed
+  // write or roll poisons it (a roll seals the old segment only on a sync of
+  // this open writer that succeeded).
   Hash append(std::uint64_t first_lsn, std::uint32_t event_count,
               std::int64_t timestamp_ms, std::string_view body);
 
   // fdatasyncs what was appended: afterwards durable_lsn() == last_lsn(). A
-  // no-op when nothing is unsynced. Throws IOError; a failed sync poisons the
-  // writer (a retried fsync can falsely succeed).
+  // no-op when nothing is unsynced. Throws IOError when the writer is poisoned
+  // or closed, checked under the sync lock (so a sync_concurrently() that
+  // failed while this call waited makes it throw, never sync again); a failed
+  // sync poisons the writer (a retried fsync can falsely succeed).
   void sync();
 
   // sync() for a second thread while the leader keeps appending: fdatasyncs
@@ -89,8 +105,8 @@ class Writer {
   // poisons the writer.
   bool sync_concurrently();
 
-  // Closes the live segment without syncing. Idempotent; later appends throw
-  // IOError. Throws IOError.
+  // Closes the live segment without syncing. Idempotent; later calls throw
+  // IOError. A poisoned writer keeps its poison reason. Throws IOError.
   void close();
 
   // LSN up to which everything is fdatasynced.
@@ -101,8 +117,19 @@ class Writer {
   const Hash& last_hash() const { return last_hash_; }
   // File name of the live segment.
   std::string segment() const { return segment_file_name(segment_first_lsn_); }
-  // True after a failed write or sync: every later call throws IOError.
-  bool poisoned() const { return poisoned_.load(); }
+  State state() const { return state_.load(); }
+  // True after a failed write, sync or roll: every later call throws IOError.
+  bool poisoned() const { return state() == State::kPoisoned; }
+  // Why the writer was poisoned (empty if it was not).
+  std::string poison_reason() const;
+
+  // Tests: `hook` runs on the calling thread of sync() and of a segment roll
+  // just before it waits for the sync lock (so a test can hold a concurrent
+  // sync until a caller waits). Empty to remove. REQUIRES: no call of the
+  // writer runs.
+  void set_sync_wait_hook_for_testing(std::function<void()> hook) {
+    sync_wait_hook_ = std::move(hook);
+  }
 
   // Use open().
   Writer(PrivateTag, std::shared_ptr<FileSystem> fs,
@@ -110,11 +137,20 @@ class Writer {
          WriterOptions options);
 
  private:
-  void check_usable() const;
+  // Throws IOError unless open. REQUIRES: sync_mu_ held.
+  void check_usable_locked() const;
+  [[noreturn]] void throw_unusable_locked() const;
+  // Seals the live segment and starts the next one. Poisons on failure.
   void roll();
-  // Returns whether it called fdatasync. REQUIRES: sync_mu_ held.
+  // Returns whether it called fdatasync; poisons on failure. REQUIRES:
+  // sync_mu_ held and the writer open.
   bool sync_locked();
   void poison(const char* reason);
+  // REQUIRES: sync_mu_ held.
+  void poison_locked(const char* reason);
+  void wait_hook() const {
+    if (sync_wait_hook_) sync_wait_hook_();
+  }
   void create_segment(std::uint64_t first_lsn, std::uint64_t prev_first_lsn);
 
   std::shared_ptr<FileSystem> fs_;
@@ -124,15 +160,15 @@ class Writer {
   std::unique_ptr<WritableFile> file_;
   std::uint64_t segment_first_lsn_ = 0;
   std::size_t block_offset_ = 0;
-  // Held while file_ is synced, replaced or closed.
-  std::mutex sync_mu_;
+  // Held while file_ is synced, replaced or closed, and while state_ changes.
+  mutable std::mutex sync_mu_;
   std::atomic<std::uint64_t> durable_lsn_{0};  // Written under sync_mu_.
   std::atomic<std::uint64_t> last_lsn_{0};     // Stored after the bytes.
   Hash last_hash_{};
-  std::atomic<bool> poisoned_{false};
-  std::atomic<bool> closed_{false};
-  mutable std::mutex poison_mu_;
-  std::string poison_reason_;  // Guarded by poison_mu_.
+  // Written under sync_mu_; read without it on append's fast path.
+  std::atomic<State> state_{State::kOpen};
+  std::string poison_reason_;  // Guarded by sync_mu_.
+  std::function<void()> sync_wait_hook_;
 };
 
 }  // namespace wfstore::log

@@ -107,6 +107,9 @@ class LmdbViews {
 
   // Identity of the shared LMDB environment: equal for opens that share one.
   const void* environment_for_testing() const;
+  // Tests: the next WriteTxn::commit() of this open aborts its transaction and
+  // fails as mdb_txn_commit returning `mdb_rc` would (e.g. EIO: IOError).
+  void fail_next_commit_for_testing(int mdb_rc);
 
   // Implementation details; use open().
   struct Impl;

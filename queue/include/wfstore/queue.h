@@ -52,8 +52,10 @@ class Queue {
  public:
   // Attaches the queue of `database` (options from DatabaseOptions::queue).
   // One Queue per Database at a time. Throws InvalidArgumentError when the
-  // database already has one, IOError for a read-only store. `database` must
-  // outlive the Queue; destroy the Queue before closing the Database.
+  // database already has one, IOError for a read-only, closed or failed
+  // store. `database` must outlive the Queue. Database::close() may run while
+  // the Queue exists: a blocked poll_one(timeout) then wakes, and every call
+  // after it throws IOError.
   explicit Queue(Database& database);
   ~Queue();
   Queue(const Queue&) = delete;

@@ -1,8 +1,22 @@
 // Database is one store directory: the append-only log, its single writer with
 // group commit, and the LMDB read models folded from the log.
 //
-// Thread-safety: all methods may be called concurrently. The Database must
-// outlive every object obtained from it (the WorkflowStore, ranges, listeners).
+// Thread-safety: all methods may be called concurrently, close() included: it
+// waits for the commits in flight, and a call racing with it throws IOError.
+// The Database must outlive every object obtained from it (the WorkflowStore,
+// ranges, listeners, a Queue and its QueueProcessor); they may outlive
+// close(), after which their calls throw IOError.
+//
+// Failures: a failed log write, log fdatasync (the background syncer's
+// included) or view commit fails the store: every later call, reads
+// included, throws IOError until it is reopened, and the reopen recovers the
+// log and folds into the views every record it holds.
+//
+// An IOError from a write means its outcome is unknown: the commit may be in
+// the log (written whole, e.g. an earlier record of a group that then hit
+// ENOSPC, or a record whose fdatasync failed) and reappear after reopening;
+// what reappears is whole, never half-applied. Any other error from a write
+// means nothing was changed.
 
 #pragma once
 
@@ -66,14 +80,18 @@ struct CommitNotice {
 };
 
 // Called on a committing thread after each group's callers were woken, in
-// LSN order. Must be quick, must not block on the store, and must not throw
-// (an exception is logged and dropped).
+// LSN order (a group's notice waits until the listener calls of every earlier
+// group returned). Must be quick, must not block on the store (a commit made
+// from a listener would wait for its own notice), and must not throw (an
+// exception is logged and dropped).
 using CommitListener = std::function<void(const CommitNotice& notice)>;
 
 struct DatabaseOptions {
   // Default durability of commits; see Durability.
   Durability durability = Durability::kSync;
-  // How often the background syncer fdatasyncs buffered commits.
+  // How long the background syncer lets buffered commits gather before it
+  // fdatasyncs them: it sleeps while nothing is buffered, a buffered commit
+  // wakes it, and it syncs this long after.
   std::chrono::milliseconds buffered_sync_interval{5};
   // Time source for event timestamps, pause/resume times and queue times. Null:
   // system.
@@ -148,8 +166,11 @@ class Database {
   // Unknown ids are ignored.
   void remove_commit_listener(std::uint64_t id);
 
-  // Syncs, stops the background syncer, marks a clean close and releases files.
-  // Idempotent. Throws IOError.
+  // Rejects new calls (they throw IOError), wakes blocked polls (they throw
+  // IOError), waits for the commits in flight and their listener calls, syncs,
+  // stops the background syncer, marks a clean close and releases the LOCK.
+  // Idempotent. Throws IOError (a failed final sync, or a store that failed
+  // earlier: then no clean close is marked and the reopen recovers).
   void close();
 
   class Impl;

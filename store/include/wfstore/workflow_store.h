@@ -4,6 +4,12 @@
 // reference semantics appends nothing.
 //
 // Thread-safety: every method may be called concurrently from any thread.
+//
+// Errors: every method may throw IOError: failed I/O, a closed store, or a
+// store whose writer failed earlier (every call, reads included, then throws
+// until the store is reopened). An IOError from a write leaves its outcome
+// unknown: the write may be in the log and reappear after reopening, whole,
+// never half-applied. Any other error from a write means nothing changed.
 
 #pragma once
 

@@ -139,7 +139,7 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
 
   if (read_only) {
     impl->store_dir_.emplace(StoreDir::open_existing(impl->fs_, dir, false));
-    if (!impl->fs_->exists(impl->store_dir_->views_dir() / "data.mdb")) {
+    if (!LmdbViews::has_environment(impl->store_dir_->views_dir())) {
       throw CorruptionError(fmt::format(
           "{}: the store has no views yet; open it as its writer first",
           dir.string()));

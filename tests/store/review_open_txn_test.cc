@@ -1,0 +1,158 @@
+// Opening after crashes in the narrow windows of view creation and log repair:
+// a store never refuses to open over files a crash can leave, and a log repair
+// never destroys the bytes an earlier repair kept.
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "wfstore/database.h"
+#include "wfstore/errors.h"
+#include "wfstore/maintenance.h"
+
+#include "events/log_recovery.h"
+#include "store/commit_pipeline.h"
+#include "store/database_impl.h"
+#include "tests/store/store_test_util.h"
+#include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/log_reader.h"
+#include "wfstore_internal/store_dir.h"
+
+namespace wfstore {
+namespace {
+
+using testing::TempDir;
+using testing::Warnings;
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void append_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::app | std::ios::binary);
+  f << bytes;
+}
+
+// The contents of every side file of a cut in `log_dir`.
+std::vector<std::string> side_file_contents(
+    const std::filesystem::path& log_dir) {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator(log_dir)) {
+    if (entry.path().filename().string().find(log::kCutInfix) !=
+        std::string::npos) {
+      out.push_back(slurp(entry.path()));
+    }
+  }
+  return out;
+}
+
+class ReviewOpenTest : public ::testing::Test {
+ protected:
+  void TearDown() override { set_boot_id_for_testing(""); }
+
+  DatabaseOptions options() {
+    DatabaseOptions o;
+    o.logger = warnings_.logger();
+    o.map_size = std::uint64_t{1} << 22;
+    return o;
+  }
+
+  std::unique_ptr<Database> open() { return Database::open(dir_, options()); }
+
+  std::filesystem::path only_segment() {
+    std::vector<std::filesystem::path> segments;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(dir_ / "log")) {
+      if (entry.path().filename().string().find(log::kCutInfix) ==
+          std::string::npos) {
+        segments.push_back(entry.path());
+      }
+    }
+    EXPECT_EQ(segments.size(), 1u);
+    return segments.empty() ? std::filesystem::path() : segments.front();
+  }
+
+  TempDir temp_;
+  std::filesystem::path dir_ = temp_ / "store";
+  Warnings warnings_;
+};
+
+// LMDB creates data.mdb empty and only then writes its meta pages: a crash
+// (SIGKILL) of the first open of a store in between leaves an empty data.mdb
+// beside a VIEWS_STATE of this boot that trusts the views. LMDB itself opens
+// such a file as a new environment; the store must too, rather than fail every
+// open (and every rebuild) with "Bad file descriptor" until a reboot.
+TEST_F(ReviewOpenTest, EmptyDataMdbLeftByACrashWhileCreatingTheViewsOpens) {
+  set_boot_id_for_testing("boot-a");
+  {
+    auto db = open();
+    database_impl(*db).simulate_crash_for_testing();
+  }
+  std::filesystem::resize_file(dir_ / "views" / "data.mdb", 0);
+  {
+    auto db = open();
+    db->workflow_store().mark_message_processed("m0");
+    db->close();
+  }
+  auto db = open();
+  EXPECT_TRUE(db->workflow_store().is_message_processed("m0"));
+}
+
+TEST_F(ReviewOpenTest, EmptyDataMdbLeftByACrashDoesNotFailTheRebuildTool) {
+  set_boot_id_for_testing("boot-a");
+  {
+    auto db = open();
+    database_impl(*db).simulate_crash_for_testing();
+  }
+  std::filesystem::resize_file(dir_ / "views" / "data.mdb", 0);
+  const RebuildReport report = rebuild_store_views(dir_, warnings_.logger());
+  EXPECT_EQ(report.applied_lsn, 0u);
+  auto db = open();
+  db->workflow_store().mark_message_processed("m0");
+  EXPECT_TRUE(db->workflow_store().is_message_processed("m0"));
+}
+
+// After a repair the writer appends at the cut offset again, so a second torn
+// tail can start at the same offset: its side file must not replace the one
+// the first repair kept.
+TEST_F(ReviewOpenTest, SecondTornTailAtTheSameOffsetKeepsTheFirstSideFile) {
+  {
+    auto db = open();
+    db->workflow_store().mark_message_processed("m0");
+    db->close();
+  }
+  const std::filesystem::path segment = only_segment();
+  const std::string first =
+      "\x01\x02\x03"
+      "first-torn-write";
+  const std::string second =
+      "\x04\x05\x06"
+      "second-torn-write-longer";
+  append_bytes(segment, first);
+  open()->close();
+  append_bytes(segment, second);
+  open()->close();
+  std::vector<std::string> kept = side_file_contents(dir_ / "log");
+  std::sort(kept.begin(), kept.end());
+  std::vector<std::string> expected = {first, second};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(kept, expected);
+  // The same bytes cut again at the same offset (a repair redone after a
+  // crash before its truncate) reuse their side file.
+  append_bytes(segment, first);
+  open()->close();
+  kept = side_file_contents(dir_ / "log");
+  EXPECT_EQ(kept.size(), 2u);
+}
+
+}  // namespace
+}  // namespace wfstore

@@ -139,6 +139,11 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
 
   if (read_only) {
     impl->store_dir_.emplace(StoreDir::open_existing(impl->fs_, dir, false));
+    // VIEWS_STATE is read before the views: a writer's open may meanwhile
+    // delete untrusted views and record a state of this boot, which must not
+    // vouch for views opened before it.
+    const std::optional<ViewsState> state =
+        impl->store_dir_->read_views_state();
     if (!LmdbViews::has_environment(impl->store_dir_->views_dir())) {
       throw CorruptionError(fmt::format(
           "{}: the store has no views yet; open it as its writer first",
@@ -153,8 +158,7 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
       const std::uint64_t applied =
           meta_u64(snapshot, kMetaAppliedLsn).value_or(0);
       std::string reason =
-          rebuild_reason(snapshot, applied, boot_id, dir.string(),
-                         impl->store_dir_->read_views_state());
+          rebuild_reason(snapshot, applied, boot_id, dir.string(), state);
       if (!meta_u64(snapshot, kMetaSchemaVersion) && applied != 0) {
         reason = "the views have no schema version";
       }

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -54,6 +56,56 @@ std::vector<std::string> side_file_contents(
   }
   return out;
 }
+
+// The real file system, calling `hook` once before the first read of
+// VIEWS_STATE.
+class HookedFileSystem final : public FileSystem {
+ public:
+  explicit HookedFileSystem(std::function<void()> hook)
+      : real_(posix_file_system()), hook_(std::move(hook)) {}
+  std::unique_ptr<WritableFile> open_writable(
+      const std::filesystem::path& path) override {
+    return real_->open_writable(path);
+  }
+  std::unique_ptr<ReadableFile> open_readable(
+      const std::filesystem::path& path) const override {
+    return real_->open_readable(path);
+  }
+  std::string read_file(const std::filesystem::path& path) const override {
+    if (path.filename() == kViewsStateFileName && hook_) {
+      std::exchange(hook_, nullptr)();
+    }
+    return real_->read_file(path);
+  }
+  void rename(const std::filesystem::path& from,
+              const std::filesystem::path& to) override {
+    real_->rename(from, to);
+  }
+  void remove(const std::filesystem::path& path) override {
+    real_->remove(path);
+  }
+  void create_directories(const std::filesystem::path& path) override {
+    real_->create_directories(path);
+  }
+  void sync_dir(const std::filesystem::path& path) override {
+    real_->sync_dir(path);
+  }
+  bool exists(const std::filesystem::path& path) const override {
+    return real_->exists(path);
+  }
+  std::vector<std::string> list_dir(
+      const std::filesystem::path& dir) const override {
+    return real_->list_dir(dir);
+  }
+  std::unique_ptr<FileLock> try_lock(
+      const std::filesystem::path& path) override {
+    return real_->try_lock(path);
+  }
+
+ private:
+  std::shared_ptr<FileSystem> real_;
+  mutable std::function<void()> hook_;
+};
 
 class ReviewOpenTest : public ::testing::Test {
  protected:
@@ -152,6 +204,48 @@ TEST_F(ReviewOpenTest, SecondTornTailAtTheSameOffsetKeepsTheFirstSideFile) {
   open()->close();
   kept = side_file_contents(dir_ / "log");
   EXPECT_EQ(kept.size(), 2u);
+}
+
+// After a reboot, views an unclean close left may be torn (here: stale, a
+// valid environment missing the last commit). A read-only open racing with
+// the writer's open, which deletes them, rebuilds and records a clean
+// VIEWS_STATE of this boot, must not judge the views it opened by the
+// VIEWS_STATE written after them: it reads VIEWS_STATE first, so it either
+// refuses the old views or opens the rebuilt ones.
+TEST_F(ReviewOpenTest, ReadOnlyOpenNeverTrustsViewsByALaterViewsState) {
+  set_boot_id_for_testing("boot-a");
+  const std::filesystem::path stale = temp_ / "stale-views";
+  {
+    auto db = open();
+    db->workflow_store().mark_message_processed("m0");
+    db->close();
+  }
+  std::filesystem::copy(dir_ / "views", stale);
+  {
+    auto db = open();
+    db->workflow_store().mark_message_processed("m1");
+    database_impl(*db).simulate_crash_for_testing();
+  }
+  std::filesystem::remove_all(dir_ / "views");
+  std::filesystem::copy(stale, dir_ / "views");
+  set_boot_id_for_testing("boot-b");
+  DatabaseOptions reader_options = options();
+  reader_options.file_system = std::make_shared<HookedFileSystem>([&] {
+    // The writer's open runs between the reader's steps.
+    auto writer = open();
+    writer->close();
+  });
+  std::unique_ptr<Database> reader;
+  try {
+    reader = Database::open_read_only(dir_, reader_options);
+  } catch (const CorruptionError& e) {
+    // Refusing the old views is right too.
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("need a rebuild"));
+    return;
+  }
+  EXPECT_TRUE(reader->workflow_store().is_message_processed("m0"));
+  EXPECT_TRUE(reader->workflow_store().is_message_processed("m1"))
+      << "the reader serves the old views of the unclean close";
 }
 
 }  // namespace

@@ -109,6 +109,9 @@ std::shared_ptr<Clock> system_clock() {
 std::unique_ptr<Database::Impl> Database::Impl::open(
     const std::filesystem::path& dir, const DatabaseOptions& options,
     bool read_only) {
+  if (dir.empty()) {
+    throw InvalidArgumentError("dir: the store directory path is empty");
+  }
   if (options.queue.max_attempts < 1) {
     throw InvalidArgumentError(
         fmt::format("queue.max_attempts must be at least 1 (got {})",

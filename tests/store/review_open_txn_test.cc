@@ -248,5 +248,28 @@ TEST_F(ReviewOpenTest, ReadOnlyOpenNeverTrustsViewsByALaterViewsState) {
       << "the reader serves the old views of the unclean close";
 }
 
+// An empty store path names no directory: it is InvalidArgumentError naming
+// the path, and nothing is created (not in the working directory either).
+TEST_F(ReviewOpenTest, EmptyStorePathIsRejectedAndCreatesNothing) {
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  std::filesystem::create_directory(temp_ / "cwd");
+  std::filesystem::current_path(temp_ / "cwd");
+  std::string error;
+  try {
+    Database::open("", options());
+  } catch (const InvalidArgumentError& e) {
+    error = e.what();
+  } catch (const std::exception& e) {
+    error = std::string("wrong error type: ") + e.what();
+  }
+  std::vector<std::string> created;
+  for (const auto& entry : std::filesystem::directory_iterator(temp_ / "cwd")) {
+    created.push_back(entry.path().filename().string());
+  }
+  std::filesystem::current_path(cwd);
+  EXPECT_THAT(error, ::testing::HasSubstr("dir"));
+  EXPECT_TRUE(created.empty()) << ::testing::PrintToString(created);
+}
+
 }  // namespace
 }  // namespace wfstore

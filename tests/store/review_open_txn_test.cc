@@ -3,6 +3,7 @@
 // never destroys the bytes an earlier repair kept.
 
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
@@ -24,6 +26,7 @@
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
 #include "tests/store/store_test_util.h"
+#include "tests/testutil/child_process.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"
@@ -105,6 +108,91 @@ class HookedFileSystem final : public FileSystem {
  private:
   std::shared_ptr<FileSystem> real_;
   mutable std::function<void()> hook_;
+};
+
+// The real file system that kills the process (SIGKILL) just before its
+// `kill_at`-th mutating operation (open_writable, append, sync, truncate,
+// close of a written file, rename, remove, create_directories, sync_dir);
+// 0 never kills. Counts across every file it opened.
+class KillingFileSystem final : public FileSystem {
+ public:
+  explicit KillingFileSystem(int kill_at)
+      : real_(posix_file_system()), kill_at_(kill_at) {}
+
+  void step() {
+    if (++count_ == kill_at_) ::raise(SIGKILL);
+  }
+
+  std::unique_ptr<WritableFile> open_writable(
+      const std::filesystem::path& path) override {
+    step();
+    return std::make_unique<File>(real_->open_writable(path), *this);
+  }
+  std::unique_ptr<ReadableFile> open_readable(
+      const std::filesystem::path& path) const override {
+    return real_->open_readable(path);
+  }
+  std::string read_file(const std::filesystem::path& path) const override {
+    return real_->read_file(path);
+  }
+  void rename(const std::filesystem::path& from,
+              const std::filesystem::path& to) override {
+    step();
+    real_->rename(from, to);
+  }
+  void remove(const std::filesystem::path& path) override {
+    step();
+    real_->remove(path);
+  }
+  void create_directories(const std::filesystem::path& path) override {
+    step();
+    real_->create_directories(path);
+  }
+  void sync_dir(const std::filesystem::path& path) override {
+    step();
+    real_->sync_dir(path);
+  }
+  bool exists(const std::filesystem::path& path) const override {
+    return real_->exists(path);
+  }
+  std::vector<std::string> list_dir(
+      const std::filesystem::path& dir) const override {
+    return real_->list_dir(dir);
+  }
+  std::unique_ptr<FileLock> try_lock(
+      const std::filesystem::path& path) override {
+    return real_->try_lock(path);
+  }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(std::unique_ptr<WritableFile> real, KillingFileSystem& fs)
+        : real_(std::move(real)), fs_(fs) {}
+    void append(std::string_view data) override {
+      fs_.step();
+      real_->append(data);
+    }
+    void sync() override {
+      fs_.step();
+      real_->sync();
+    }
+    void truncate(std::uint64_t size) override {
+      fs_.step();
+      real_->truncate(size);
+    }
+    std::uint64_t size() const override { return real_->size(); }
+    void close() override { real_->close(); }
+    const std::filesystem::path& path() const override { return real_->path(); }
+
+   private:
+    std::unique_ptr<WritableFile> real_;
+    KillingFileSystem& fs_;
+  };
+
+  std::shared_ptr<FileSystem> real_;
+  int kill_at_;
+  int count_ = 0;
 };
 
 class ReviewOpenTest : public ::testing::Test {
@@ -269,6 +357,74 @@ TEST_F(ReviewOpenTest, EmptyStorePathIsRejectedAndCreatesNothing) {
   std::filesystem::current_path(cwd);
   EXPECT_THAT(error, ::testing::HasSubstr("dir"));
   EXPECT_TRUE(created.empty()) << ::testing::PrintToString(created);
+}
+
+// A real SIGKILL before every file operation of an open that has the most to
+// do: a torn log tail to cut (copied to a side file, then truncated) and views
+// left by an unclean close before a reboot (deleted, VIEWS_STATE rewritten,
+// views rebuilt and swapped in). After each kill the store opens, keeps every
+// acknowledged commit, its views equal a rebuild, and the torn bytes are in a
+// side file whenever they are gone from the segment.
+TEST_F(ReviewOpenTest,
+       SigkillAtEveryFileStepOfARepairingOpenLeavesAStoreThatOpens) {
+  const std::filesystem::path origin = temp_ / "origin";
+  const std::string garbage =
+      "\x01\x02\x03"
+      "torn-unsynced-write";
+  set_boot_id_for_testing("boot-a");
+  {
+    auto db = Database::open(origin, options());
+    for (int i = 0; i < 3; ++i)
+      db->workflow_store().mark_message_processed(fmt::format("m{}", i));
+    database_impl(*db).simulate_crash_for_testing();
+  }
+  {
+    std::filesystem::path segment;
+    for (const auto& e : std::filesystem::directory_iterator(origin / "log"))
+      segment = e.path();
+    append_bytes(segment, garbage);
+  }
+  set_boot_id_for_testing("boot-b");
+  bool finished = false;
+  int kills = 0;
+  for (int kill_at = 1; kill_at < 200 && !finished; ++kill_at) {
+    SCOPED_TRACE(fmt::format("killed before file operation {}", kill_at));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::copy(origin, dir_,
+                          std::filesystem::copy_options::recursive);
+    testing::ChildProcess child =
+        testing::ChildProcess::spawn([&](int report_fd) {
+          DatabaseOptions o = options();
+          o.logger = nullptr;
+          o.file_system = std::make_shared<KillingFileSystem>(kill_at);
+          auto db = Database::open(dir_, o);
+          db->close();
+          testing::report_line(report_fd, "opened");
+        });
+    const int status = child.wait();
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) finished = true;
+    if (WIFSIGNALED(status)) ++kills;
+    ASSERT_TRUE(finished || WIFSIGNALED(status))
+        << testing::describe_wait_status(status);
+    {
+      auto db = open();
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(
+            db->workflow_store().is_message_processed(fmt::format("m{}", i)));
+      }
+      db->close();
+    }
+    const ViewsVerifyReport report = verify_store_views(dir_);
+    EXPECT_TRUE(report.equal()) << ::testing::PrintToString(report.differences);
+    const std::vector<std::string> kept = side_file_contents(dir_ / "log");
+    EXPECT_NE(std::find(kept.begin(), kept.end(), garbage), kept.end());
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "views.rebuild"));
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "views.old"));
+    if (HasFailure()) break;
+  }
+  EXPECT_TRUE(finished) << "the open never finished";
+  // The copy, truncate, VIEWS_STATE and rebuild steps each got a kill.
+  EXPECT_GE(kills, 10);
 }
 
 }  // namespace

@@ -163,6 +163,8 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
       }
     }
     lock.lock();
+    const bool notify = notice.first_lsn != 0;
+    const std::uint64_t ticket = notify ? next_notify_ticket_++ : 0;
     for (std::size_t i = 0; i < count; ++i) {
       Request* r = queue_.front();
       queue_.pop_front();
@@ -172,7 +174,7 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
     queued_ = queue_.size();
     if (!queue_.empty()) queue_.front()->cv.notify_one();
     lock.unlock();
-    if (notice.first_lsn != 0) notify_listeners(notice);
+    if (notify) notify_in_order(ticket, notice);
   } else {
     lock.unlock();
   }
@@ -405,6 +407,25 @@ void CommitPipeline::notify_listeners(const CommitNotice& notice) {
       warn(fmt::format("commit listener {} threw: {}", id, e.what()));
     }
   }
+}
+
+void CommitPipeline::notify_in_order(std::uint64_t ticket,
+                                     const CommitNotice& notice) {
+  {
+    std::unique_lock lock(notify_mu_);
+    notify_cv_.wait(lock, [&] { return notify_turn_ == ticket; });
+  }
+  struct NextTurn {
+    CommitPipeline& pipeline;
+    ~NextTurn() {
+      {
+        std::scoped_lock lock(pipeline.notify_mu_);
+        ++pipeline.notify_turn_;
+      }
+      pipeline.notify_cv_.notify_all();
+    }
+  } next_turn{*this};
+  notify_listeners(notice);
 }
 
 DatabaseStats CommitPipeline::stats() const {

@@ -133,6 +133,9 @@ class CommitPipeline {
                   const ViewChecksum& checksum, std::int64_t timestamp_ms);
   void poison(const std::string& reason);
   void notify_listeners(const CommitNotice& notice);
+  // Calls the listeners with `notice` once every group with an earlier
+  // `ticket` was notified, so listeners see groups in LSN order.
+  void notify_in_order(std::uint64_t ticket, const CommitNotice& notice);
   void syncer_loop();
   void warn(std::string_view message) const;
 
@@ -151,7 +154,13 @@ class CommitPipeline {
   std::vector<std::pair<std::uint64_t, CommitListener>>
       listeners_;                    // Guarded by listeners_mu_.
   std::uint64_t next_listener_ = 1;  // Guarded by listeners_mu_.
-  std::string poison_reason_;        // Guarded by mu_.
+  // Notification tickets, taken under mu_ as each group completes (in LSN
+  // order); notify_turn_ is the ticket whose listeners may run.
+  std::uint64_t next_notify_ticket_ = 0;  // Guarded by mu_.
+  std::mutex notify_mu_;
+  std::condition_variable notify_cv_;
+  std::uint64_t notify_turn_ = 0;  // Guarded by notify_mu_.
+  std::string poison_reason_;      // Guarded by mu_.
   std::atomic<bool> poisoned_{false};
   std::atomic<bool> views_poisoned_{false};
 

@@ -3,13 +3,17 @@
 // never destroys the bytes an earlier repair kept.
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -425,6 +429,45 @@ TEST_F(ReviewOpenTest,
   EXPECT_TRUE(finished) << "the open never finished";
   // The copy, truncate, VIEWS_STATE and rebuild steps each got a kill.
   EXPECT_GE(kills, 10);
+}
+
+// Commit listeners are promised LSN order (database.h). Group N's leader
+// calls the listeners after releasing the pipeline's lock; while a listener
+// still handles N, group N+1 must not reach any listener first. The first
+// listener holds notice N until a later notice reached the second listener
+// (or a while has passed, which is what ordered delivery makes it do).
+TEST_F(ReviewOpenTest, CommitListenersSeeGroupsInLsnOrder) {
+  auto db = open();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::uint64_t> seen;  // first LSNs the second listener saw
+  bool holding = false;
+  const std::uint64_t first =
+      db->add_commit_listener([&](const CommitNotice& n) {
+        std::unique_lock lock(mu);
+        if (n.first_lsn != 1) return;
+        holding = true;
+        cv.notify_all();
+        cv.wait_for(lock, std::chrono::seconds(1),
+                    [&] { return !seen.empty(); });
+      });
+  const std::uint64_t second =
+      db->add_commit_listener([&](const CommitNotice& n) {
+        std::scoped_lock lock(mu);
+        seen.push_back(n.first_lsn);
+        cv.notify_all();
+      });
+  std::thread a([&] { db->workflow_store().mark_message_processed("m-a"); });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return holding; });
+  }
+  std::thread b([&] { db->workflow_store().mark_message_processed("m-b"); });
+  a.join();
+  b.join();
+  db->remove_commit_listener(first);
+  db->remove_commit_listener(second);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2}));
 }
 
 }  // namespace

@@ -218,13 +218,61 @@ void plan_last(const FileSystem& fs, const std::filesystem::path& path,
   }
 }
 
+// Whether the file `side` holds a prefix of bytes [offset, offset + bytes) of
+// `from`: what a copy of that range that crashed (or finished, before the
+// truncate) left.
+bool holds_prefix_of(const FileSystem& fs, const std::filesystem::path& side,
+                     const std::filesystem::path& from, std::uint64_t offset,
+                     std::uint64_t bytes) {
+  const std::unique_ptr<ReadableFile> kept = fs.open_readable(side);
+  const std::uint64_t size = kept->size();
+  if (size > bytes) return false;
+  const std::unique_ptr<ReadableFile> in = fs.open_readable(from);
+  constexpr std::size_t kChunk = std::size_t{1} << 20;
+  std::string a;
+  std::string b;
+  for (std::uint64_t done = 0; done < size;) {
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, size - done));
+    a.resize(n);
+    b.resize(n);
+    if (kept->read(done, n, a.data()) != n ||
+        in->read(offset + done, n, b.data()) != n || a != b) {
+      return false;
+    }
+    done += n;
+  }
+  return true;
+}
+
+// The side file for the bytes [offset, offset + bytes) of `segment`:
+// `<segment>.cut-<offset>`, or `<segment>.cut-<offset>.<n>` when that name
+// holds other bytes (an earlier repair's cut at the same offset, which the
+// writer appended over). A file holding a prefix of these bytes is reused: it
+// is this repair's own copy, redone after a crash.
+std::filesystem::path side_file_for(const FileSystem& fs,
+                                    const std::filesystem::path& segment,
+                                    std::uint64_t offset, std::uint64_t bytes) {
+  const std::string base = segment.parent_path() /
+                           cut_file_name(segment.filename().string(), offset);
+  for (std::uint64_t n = 0;; ++n) {
+    const std::filesystem::path candidate =
+        n == 0 ? std::filesystem::path(base)
+               : std::filesystem::path(fmt::format("{}.{}", base, n));
+    if (!fs.exists(candidate) ||
+        (bytes > 0 && holds_prefix_of(fs, candidate, segment, offset, bytes))) {
+      return candidate;
+    }
+  }
+}
+
 // Copies bytes [offset, offset + bytes) of `from` into a new file `to`,
 // fdatasynced.
 void copy_range(FileSystem& fs, const std::filesystem::path& from,
                 std::uint64_t offset, std::uint64_t bytes,
                 const std::filesystem::path& to) {
   const std::unique_ptr<ReadableFile> in = fs.open_readable(from);
-  fs.remove(to);  // a leftover of a repair that crashed before the truncate
+  fs.remove(to);  // this cut's own copy, left by a crash before the truncate
   const std::unique_ptr<WritableFile> out = fs.open_writable(to);
   constexpr std::size_t kChunk = std::size_t{1} << 20;
   std::string buffer;
@@ -333,9 +381,7 @@ RecoveredLog apply_log_recovery(FileSystem& fs,
                                 const Logger& logger) {
   if (!plan.set_aside_segment.empty()) {
     const std::filesystem::path& path = plan.set_aside_segment;
-    const std::filesystem::path side =
-        log_dir / cut_file_name(path.filename().string(), 0);
-    fs.remove(side);
+    const std::filesystem::path side = side_file_for(fs, path, 0, 0);
     fs.rename(path, side);
     fs.sync_dir(log_dir);
     warn(logger,
@@ -346,11 +392,11 @@ RecoveredLog apply_log_recovery(FileSystem& fs,
   RecoveredLog out;
   if (plan.last_segment.empty()) return out;
   const std::filesystem::path& path = plan.last_segment;
+  std::filesystem::path side;
   if (plan.cut_bytes > 0) {
     // The cut bytes go to a side file first, so that salvage can read them;
     // a crash before the truncate redoes the copy on the next open.
-    const std::filesystem::path side =
-        log_dir / cut_file_name(path.filename().string(), plan.cut_offset);
+    side = side_file_for(fs, path, plan.cut_offset, plan.cut_bytes);
     copy_range(fs, path, plan.cut_offset, plan.cut_bytes, side);
     fs.sync_dir(log_dir);
   }
@@ -361,8 +407,7 @@ RecoveredLog apply_log_recovery(FileSystem& fs,
          fmt::format("log segment {}: dropped {} bytes of torn tail at offset "
                      "{} ({}); they are kept in {}",
                      path.string(), plan.cut_bytes, plan.cut_offset,
-                     plan.cut_reason,
-                     cut_file_name(path.filename().string(), plan.cut_offset)));
+                     plan.cut_reason, side.filename().string()));
   }
   out.file->sync();
   out.segment_first_lsn = plan.segment_first_lsn;

@@ -6,8 +6,11 @@
 //
 // Side files: bytes cut from a segment are first copied to
 // `<log_dir>/<segment>.cut-<offset>` (fdatasynced, directory fsynced), and a
-// fresh last segment with a torn header is renamed to `<segment>.cut-0`. The
-// readers ignore these names; nothing deletes them, so salvage can read them.
+// fresh last segment with a torn header is renamed to `<segment>.cut-0`. When
+// that name already holds other bytes (an earlier repair cut at the same
+// offset, and the writer appended over it), `.<n>` is added (`.1`, `.2`, ...):
+// no repair replaces another's side file. The readers ignore these names;
+// nothing deletes them, so salvage can read them.
 
 #pragma once
 

@@ -109,9 +109,17 @@ std::unique_ptr<LmdbViews> LmdbViews::open(const std::filesystem::path& dir,
 
 std::optional<std::map<std::string, std::string>> LmdbViews::read_meta_unlocked(
     const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (!std::filesystem::exists(dir / "data.mdb", ec)) return std::nullopt;
+  if (!has_environment(dir)) return std::nullopt;
   return lmdb::read_database_unlocked(dir, table_name(Table::kMeta));
+}
+
+bool LmdbViews::has_environment(const std::filesystem::path& dir) {
+  // LMDB creates data.mdb empty and then writes its meta pages: an empty file
+  // is what a crash in between leaves, and a writer's open initializes it as
+  // a new environment.
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(dir / "data.mdb", ec);
+  return !ec && size > 0;
 }
 
 LmdbViews::WriteTxn LmdbViews::begin_write() {

@@ -317,6 +317,32 @@ Decision decide_store_stage(const StoreStage& command,
   return decision;
 }
 
+// decide_store_stage for a command a transaction decided eagerly (its
+// expected_kind is set): the eager decision passed every check that depends on
+// the command alone, so a not-found, duplicate or invalid-argument failure now
+// (the stage's workflow deleted, its ref_id taken, its parent moved) comes from
+// a rival's commit, and is a ConcurrencyError like a changed version, which
+// run_transaction reruns.
+Decision decide_transaction_store_stage(const StoreStage& command,
+                                        const ViewReader& views) {
+  if (!command.expected_kind) return decide_store_stage(command, views);
+  const auto conflict = [&](const Error& e) {
+    return ConcurrencyError(
+        fmt::format("Stage {} changed concurrently: the transaction's "
+                    "store_stage no longer holds ({})",
+                    command.stage.id, e.what()));
+  };
+  try {
+    return decide_store_stage(command, views);
+  } catch (const NotFoundError& e) {
+    throw conflict(e);
+  } catch (const DuplicateError& e) {
+    throw conflict(e);
+  } catch (const InvalidArgumentError& e) {
+    throw conflict(e);
+  }
+}
+
 Decision decide_remove_stage(const RemoveStage& command,
                              const ViewReader& views) {
   validate_key(command.workflow_id, "workflow_id");
@@ -791,7 +817,9 @@ Decision decide(const Command& command, const ViewReader& views,
           [&](const StoreWorkflow& c) { return decide_store(c, views); },
           [&](const UpdateStatus& c) { return decide_update_status(c, views); },
           [&](const DeleteWorkflow& c) { return decide_delete(c, views); },
-          [&](const StoreStage& c) { return decide_store_stage(c, views); },
+          [&](const StoreStage& c) {
+            return decide_transaction_store_stage(c, views);
+          },
           [&](const RemoveStage& c) { return decide_remove_stage(c, views); },
           [&](const Pause& c) { return decide_pause(c, views, context); },
           [&](const Resume& c) { return decide_resume(c, views, context); },

@@ -109,6 +109,9 @@ std::shared_ptr<Clock> system_clock() {
 std::unique_ptr<Database::Impl> Database::Impl::open(
     const std::filesystem::path& dir, const DatabaseOptions& options,
     bool read_only) {
+  if (dir.empty()) {
+    throw InvalidArgumentError("dir: the store directory path is empty");
+  }
   if (options.queue.max_attempts < 1) {
     throw InvalidArgumentError(
         fmt::format("queue.max_attempts must be at least 1 (got {})",
@@ -139,7 +142,12 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
 
   if (read_only) {
     impl->store_dir_.emplace(StoreDir::open_existing(impl->fs_, dir, false));
-    if (!impl->fs_->exists(impl->store_dir_->views_dir() / "data.mdb")) {
+    // VIEWS_STATE is read before the views: a writer's open may meanwhile
+    // delete untrusted views and record a state of this boot, which must not
+    // vouch for views opened before it.
+    const std::optional<ViewsState> state =
+        impl->store_dir_->read_views_state();
+    if (!LmdbViews::has_environment(impl->store_dir_->views_dir())) {
       throw CorruptionError(fmt::format(
           "{}: the store has no views yet; open it as its writer first",
           dir.string()));
@@ -153,8 +161,7 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
       const std::uint64_t applied =
           meta_u64(snapshot, kMetaAppliedLsn).value_or(0);
       std::string reason =
-          rebuild_reason(snapshot, applied, boot_id, dir.string(),
-                         impl->store_dir_->read_views_state());
+          rebuild_reason(snapshot, applied, boot_id, dir.string(), state);
       if (!meta_u64(snapshot, kMetaSchemaVersion) && applied != 0) {
         reason = "the views have no schema version";
       }

@@ -126,7 +126,7 @@ RebuildReport rebuild_store_views(const std::filesystem::path& dir,
 ViewsVerifyReport verify_store_views(const std::filesystem::path& dir) {
   const std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, false);
-  if (!fs->exists(store.views_dir() / "data.mdb")) {
+  if (!LmdbViews::has_environment(store.views_dir())) {
     throw CorruptionError(
         fmt::format("{}: the store has no views", dir.string()));
   }

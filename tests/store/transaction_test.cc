@@ -1155,6 +1155,77 @@ TEST_F(TransactionTest, StoreStageDecidedAsInsertFailsWhenARivalAddedItFirst) {
   EXPECT_EQ(fetch("wf.another").version, 0);
 }
 
+// An insert decided eagerly that the commit can no longer make because a
+// rival deleted its workflow (or took its ref_id) is a conflict like a changed
+// version: ConcurrencyError, so that run_transaction reruns the handler, which
+// then finds the workflow gone. Eagerly the insert was valid; only a rival's
+// commit can have made it fail.
+TEST_F(TransactionTest, InsertWhoseWorkflowARivalDeletedFailsWithConcurrency) {
+  store().store(make_workflow("wf", {"a"}));
+  StageExecution fresh = make_stage("wf", "new");
+  Transaction txn = store().transaction();
+  txn.store_stage(fresh);
+  on_other_thread([&] { store().delete_workflow("wf"); });
+  const StoreState before = state();
+  EXPECT_THROW(txn.commit(), ConcurrencyError);
+  expect_unchanged(before);
+}
+
+TEST_F(TransactionTest, InsertWhoseRefIdARivalTookFailsWithConcurrency) {
+  store().store(make_workflow("wf", {"a"}));
+  StageExecution fresh = make_stage("wf", "new");
+  Transaction txn = store().transaction();
+  txn.store_stage(fresh);
+  on_other_thread([&] {
+    StageExecution rival = make_stage("wf", "new");
+    rival.id = "wf.rival";
+    rival.tasks[0].id = "wf.rival.t0";
+    store().add_stage(rival);
+  });
+  const StoreState before = state();
+  EXPECT_THROW(txn.commit(), ConcurrencyError);
+  expect_unchanged(before);
+}
+
+// The same when an operation finds it while deciding the pending ones again:
+// the operation throws ConcurrencyError, not the earlier insert's
+// WorkflowNotFoundError.
+TEST_F(TransactionTest,
+       OperationAfterARivalDeletedAPendingInsertsWorkflowThrowsConcurrency) {
+  store().store(make_workflow("wf", {"a"}));
+  StageExecution fresh = make_stage("wf", "new");
+  Transaction txn = store().transaction();
+  txn.store_stage(fresh);
+  on_other_thread([&] { store().delete_workflow("wf"); });
+  EXPECT_THROW(txn.mark_message_processed("m-after", "H", "wf"),
+               ConcurrencyError);
+}
+
+TEST_F(TransactionTest, RunTransactionRerunsWhenARivalDeletedTheWorkflow) {
+  store().store(make_workflow("wf", {"a"}));
+  int attempts = 0;
+  bool saw_it_gone = false;
+  StageExecution fresh;  // outlives the transaction, which restores versions
+  EXPECT_NO_THROW(run_transaction(store(), nullptr, [&](Transaction& txn) {
+    ++attempts;
+    if (!store().exists("wf")) {
+      saw_it_gone = true;  // the handler's "not found" path
+      txn.mark_message_processed("m-gone", "H", "wf");
+      return;
+    }
+    fresh = make_stage("wf", "new");
+    txn.store_stage(fresh);
+    if (attempts == 1) {
+      on_other_thread([&] { store().delete_workflow("wf"); });
+    }
+    txn.mark_message_processed("m-new", "H", "wf");
+  }));
+  EXPECT_EQ(attempts, 2);
+  EXPECT_TRUE(saw_it_gone);
+  EXPECT_TRUE(store().is_message_processed("m-gone"));
+  EXPECT_FALSE(store().is_message_processed("m-new"));
+}
+
 TEST_F(TransactionTest, StoreStageDecidedAsUpdateFailsWhenARivalRemovedIt) {
   store().store(make_workflow("wf", {"a", "b"}));
   StageExecution a = fetch("wf.a");

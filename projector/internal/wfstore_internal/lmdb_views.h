@@ -58,9 +58,16 @@ class LmdbViews {
   LmdbViews(const LmdbViews&) = delete;
   LmdbViews& operator=(const LmdbViews&) = delete;
 
+  // Whether `dir` holds an environment: a data.mdb that is not empty (LMDB
+  // creates it empty and then writes its meta pages; a crash in between
+  // leaves an empty one, which a writer's open initializes as new). Never
+  // throws.
+  static bool has_environment(const std::filesystem::path& dir);
+
   // Every key and value of the meta table of the views in `dir`, read without
   // the registry and without a lock file: no byte of data.mdb or lock.mdb
-  // changes. nullopt if `dir` has no data.mdb or no meta table. Only for a
+  // changes. nullopt if `dir` has no environment (has_environment()) or no
+  // meta table. Only for a
   // caller that holds the store's LOCK. Throws IOError, CorruptionError.
   static std::optional<std::map<std::string, std::string>> read_meta_unlocked(
       const std::filesystem::path& dir);

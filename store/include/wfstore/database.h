@@ -136,7 +136,7 @@ class Database {
   // LMDB (VIEWS_STATE) and in the views before any file changes: a log that
   // would end below it is CorruptionError and every file is left as it was.
   // Throws StoreLockedError, CorruptionError, IOError, InvalidArgumentError
-  // (not a store, newer format, bad file_mode).
+  // (an empty `dir`, not a store, newer format, bad file_mode).
   static std::unique_ptr<Database> open(const std::filesystem::path& dir,
                                         const DatabaseOptions& options = {});
   // Opens `dir` for reading only; never writes. Serves the views as they are.

@@ -428,4 +428,5 @@ TEST_F(ReviewOpenTest,
   EXPECT_GE(kills, 10);
 }
 
+}  // namespace
 }  // namespace wfstore

@@ -4,9 +4,11 @@
 // joining into a canary deploy with synthetic before/after stages), runs one
 // the way an engine does (compare-and-set per stage, ancestor outputs as
 // inputs, dedup marks), pauses, resumes and cancels the other, shows a stale
-// copy and bad input refused, reopens the store, queries it, prints the decoded
-// history from the log, and verifies the hash chain and that the views equal a
-// rebuild.
+// copy and bad input refused (an empty id, an audit field that is not UTF-8, an
+// integer cast into a message enum), tears the log's tail as a crash in the
+// middle of a write would and reopens the store (the torn bytes are cut and
+// kept in a side file), queries it, prints the decoded history from the log,
+// and verifies the hash chain and that the views equal a rebuild.
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wfstore/audit_scope.h"
@@ -352,6 +355,29 @@ class DemoEngine {
 // Prints the log's history: with `json` every event as its JSON document;
 // else the event count per type and, in full, the first commit that carries
 // a stage change with its messages (one transaction, one record).
+// The permission bits of `path`, as octal text.
+std::string mode_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "?";
+  return fmt::format("{:04o}", st.st_mode & 07777);
+}
+
+// Appends bytes that are no log record to the end of the live segment, as a
+// crash in the middle of a write leaves it. Returns the segment's name.
+std::string tear_log_tail(const std::filesystem::path& dir) {
+  std::filesystem::path last;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "log")) {
+    if (entry.path().extension() == ".log" && entry.path() > last)
+      last = entry.path();
+  }
+  std::shared_ptr<FileSystem> fs = posix_file_system();
+  std::unique_ptr<WritableFile> file = fs->open_writable(last);
+  file->append(std::string(300, '\xa5'));
+  file->sync();
+  file->close();
+  return last.filename().string();
+}
+
 std::size_t print_history(const std::filesystem::path& dir, bool json) {
   std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, /*lock=*/false);
@@ -536,6 +562,26 @@ int run_demo(const DemoOptions& options) {
                 << " (lsn still " << db->stats().applied_lsn
                 << " == " << lsn_before << ")\n";
     }
+    try {
+      AuditScope broken({"mallory\xff", "", "", "api"});
+      store.pause(ledger.id, "mallory");
+    } catch (const InvalidArgumentError& e) {
+      std::cout << "# an audit field that is not UTF-8 is refused before "
+                   "anything is written: "
+                << e.what() << " (lsn still " << db->stats().applied_lsn
+                << ")\n";
+    }
+    try {
+      CompleteTask forged;
+      forged.execution_id = api.id;
+      forged.stage_id = api.stages.front().id;
+      forged.task_id = api.stages.front().tasks.front().id;
+      forged.status = static_cast<WorkflowStatus>(50);
+      queue.push(forged);
+    } catch (const InvalidArgumentError& e) {
+      std::cout << "# a message with an integer cast into an enum is refused: "
+                << e.what() << " (queue size " << queue.size() << ")\n";
+    }
 
     AuditScope operator_scope({"bob@example.com", ledger.id, "", "cli"});
     store.pause(ledger.id, "bob@example.com");
@@ -543,6 +589,14 @@ int run_demo(const DemoOptions& options) {
     store.resume(ledger.id);  // not PAUSED any more: a logged no-op
     store.cancel(ledger.id, "bob@example.com", "freeze window");
   }
+  std::cout << fmt::format(
+      "# the store is private to its owner: {} {}, STORE {}, log/ {}\n",
+      dir.filename().string(), mode_of(dir), mode_of(dir / "STORE"),
+      mode_of(dir / "log"));
+  const std::string torn = tear_log_tail(dir);
+  std::cout << "# a crash in the middle of a write left 300 bytes of garbage "
+               "at the end of "
+            << torn << "; reopening cuts them and keeps them aside:\n";
 
   {
     auto db = Database::open(dir, db_options);

@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -70,8 +72,8 @@ class QueueModel {
   std::uint64_t push(std::int64_t now, std::int64_t delay,
                      std::optional<int> own, std::string task_id) {
     const std::uint64_t id = next_id_++;
-    queue_[id] = ModelMessage{now + delay, 0, own, std::nullopt,
-                              std::move(task_id)};
+    queue_[id] =
+        ModelMessage{now + delay, 0, own, std::nullopt, std::move(task_id)};
     return id;
   }
   // The delivery a poll leases and the attempt it counts.
@@ -183,8 +185,8 @@ TEST(ReviewQueueModelTest, QueueApiMatchesAModelOfSpecSection4AcrossReopens) {
   auto db = open();
   auto queue = std::make_unique<Queue>(*db);
   auto some_id = [&]() -> std::uint64_t {
-    return 1 + static_cast<std::uint64_t>(pick(
-                   static_cast<std::uint32_t>(model.next_id()) + 1));
+    return 1 + static_cast<std::uint64_t>(
+                   pick(static_cast<std::uint32_t>(model.next_id()) + 1));
   };
 
   for (long step = 0; step < steps; ++step) {
@@ -297,7 +299,6 @@ TEST(ReviewQueueModelTest, QueueApiMatchesAModelOfSpecSection4AcrossReopens) {
   EXPECT_TRUE(report.equal()) << ::testing::PrintToString(report.differences);
 }
 
-
 // --- faults at every point of a group ---------------------------------------
 
 enum class FaultKind { kSync, kWrite, kShortWrite };
@@ -345,8 +346,8 @@ void run_fault_point(FaultKind kind, std::uint64_t n) {
       for (int i = 0; i < 12; ++i) {
         const std::string id = fmt::format("m-{}-{}", t, i);
         const bool after_fault =
-            fault_begun.load() ||
-            (kind != FaultKind::kSync && fs->stats().appends - appends_before >= n);
+            fault_begun.load() || (kind != FaultKind::kSync &&
+                                   fs->stats().appends - appends_before >= n);
         try {
           db->workflow_store().mark_message_processed(id, "handler", "wf-0");
           acknowledged[static_cast<std::size_t>(t)].push_back(id);
@@ -417,13 +418,119 @@ TEST(ReviewWriteFaultTest, LoneBufferedCommitBecomesDurableWithoutMoreCommits) {
   o.logger = [](LogLevel, std::string_view) {};
   auto db = Database::open(dir.path(), o);
   for (int round = 0; round < 20; ++round) {
-    db->workflow_store().mark_message_processed(fmt::format("b-{}", round),
-                                                "h", "wf");
+    db->workflow_store().mark_message_processed(fmt::format("b-{}", round), "h",
+                                                "wf");
     const std::uint64_t applied = db->stats().applied_lsn;
     ASSERT_TRUE(wait_until([&] { return db->stats().durable_lsn >= applied; }))
         << "round " << round << ": durable " << db->stats().durable_lsn
         << " applied " << applied;
   }
+  db->close();
+}
+
+// --- bad input --------------------------------------------------------------
+
+// A clock that counts the calls made by one thread, so a test can tell when
+// a blocking poll has looked once and passed its deadline check.
+class ProbeClock final : public Clock {
+ public:
+  std::int64_t now_ms() override {
+    if (std::this_thread::get_id() == watched_.load()) {
+      const std::scoped_lock lock(mu_);
+      ++calls_;
+      cv_.notify_all();
+    }
+    return 1'700'000'000'000;
+  }
+  int calls() {
+    const std::scoped_lock lock(mu_);
+    return calls_;
+  }
+  void watch(std::thread::id id) {
+    const std::scoped_lock lock(mu_);
+    calls_ = 0;
+    watched_ = id;
+  }
+  // Waits until the watched thread made `n` calls or `done` holds.
+  template <typename Done>
+  void wait_for_calls(int n, Done done) {
+    std::unique_lock lock(mu_);
+    while (calls_ < n && !done()) cv_.wait_for(lock, 1ms);
+  }
+
+ private:
+  std::atomic<std::thread::id> watched_{};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int calls_ = 0;  // Guarded by mu_.
+};
+
+// A timeout as long as the duration type holds ("wait forever") waits for a
+// delivery; it must not overflow the deadline into the past and return at
+// once. The poller's thread reads the clock once leading its empty lease
+// commit and once more only after its deadline check, before it waits.
+TEST(ReviewQueueInputTest, PollWithTheLongestTimeoutWaitsForAPush) {
+  TempDir dir;
+  auto clock = std::make_shared<ProbeClock>();
+  DatabaseOptions o;
+  o.durability = Durability::kBuffered;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  o.clock = clock;
+  auto db = Database::open(dir.path(), o);
+  Queue queue(*db);
+  for (const std::chrono::milliseconds timeout :
+       {std::chrono::milliseconds::max(),
+        std::chrono::milliseconds(std::chrono::hours(24 * 365 * 400))}) {
+    std::optional<Delivery> got;
+    std::atomic<bool> done{false};
+    std::atomic<bool> watching{false};
+    std::thread poller([&] {
+      clock->watch(std::this_thread::get_id());
+      watching = true;
+      got = queue.poll_one(timeout);
+      done = true;
+    });
+    while (!watching.load()) std::this_thread::yield();
+    clock->wait_for_calls(2, [&] { return done.load(); });
+    const std::uint64_t id = queue.push(testing::start_workflow("wf"));
+    poller.join();
+    clock->watch(std::thread::id());
+    ASSERT_TRUE(got.has_value())
+        << "poll_one(" << timeout.count() << " ms) returned at once";
+    EXPECT_EQ(got->id, id);
+    queue.ack(id);
+  }
+  db->close();
+}
+
+// A delivery due at the end of time (a saturated delay) makes a blocking
+// poll sleep until its timeout, not spin: the poller reads the clock a
+// bounded number of times however long it waits.
+TEST(ReviewQueueInputTest, PollBesideADeliveryDueAtTheEndOfTimeDoesNotSpin) {
+  TempDir dir;
+  auto clock = std::make_shared<ProbeClock>();
+  DatabaseOptions o;
+  o.durability = Durability::kBuffered;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  o.clock = clock;
+  auto db = Database::open(dir.path(), o);
+  Queue queue(*db);
+  queue.push(testing::start_workflow("wf"), std::chrono::milliseconds::max());
+  std::optional<Delivery> got;
+  std::atomic<bool> done{false};
+  std::thread poller([&] {
+    clock->watch(std::this_thread::get_id());
+    got = queue.poll_one(300ms);
+    done = true;
+  });
+  poller.join();
+  EXPECT_FALSE(got.has_value());
+  // One empty lease commit and one due-time read per look; a sleeping poll
+  // looks once or twice (a spurious wake-up at most adds a look).
+  EXPECT_LT(clock->calls(), 20);
+  clock->watch(std::thread::id());
   db->close();
 }
 

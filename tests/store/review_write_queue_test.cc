@@ -28,6 +28,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/maintenance.h"
 #include "wfstore/queue.h"
+#include "wfstore/queue_processor.h"
 
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
@@ -531,6 +532,71 @@ TEST(ReviewQueueInputTest, PollBesideADeliveryDueAtTheEndOfTimeDoesNotSpin) {
   // looks once or twice (a spurious wake-up at most adds a look).
   EXPECT_LT(clock->calls(), 20);
   clock->watch(std::thread::id());
+  db->close();
+}
+
+// The processor's sweeper with an interval as long as milliseconds holds
+// never sweeps: its next sweep time saturates instead of overflowing into the
+// past (which swept at once and then in a busy loop). An exhausted delivery
+// stays queued while the processor runs. The bounded wait can only miss the
+// bug under heavy load, never fail correct code.
+TEST(ReviewQueueInputTest, ProcessorSweepEveryMaxIntervalNeverSweeps) {
+  TempDir dir;
+  DatabaseOptions o;
+  o.durability = Durability::kBuffered;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  o.queue.max_attempts = 1;
+  auto db = Database::open(dir.path(), o);
+  Queue queue(*db);
+  queue.push(testing::start_workflow("wf"));
+  ASSERT_TRUE(queue.poll_one().has_value());  // attempts 1 of 1: exhausted
+  QueueProcessorConfig config;
+  config.max_workers = 1;
+  config.poll_frequency = 5ms;
+  config.dlq_check_interval = std::chrono::milliseconds::max();
+  config.retention_sweep_interval = std::chrono::milliseconds::max();
+  QueueProcessor processor(db->workflow_store(), queue, config);
+  processor.start();
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until && queue.dlq_size() == 0) {
+    std::this_thread::sleep_for(5ms);
+  }
+  processor.stop();
+  EXPECT_EQ(queue.dlq_size(), 0U);
+  EXPECT_EQ(processor.stats().dead_lettered, 0U);
+  db->close();
+}
+
+// A lease as long as milliseconds holds: the heartbeat's interval (half of
+// it) saturates, so a running handler's lease is never extended, rather than
+// extended in a busy loop.
+TEST(ReviewQueueInputTest, HeartbeatOfTheLongestLeaseDoesNotSpin) {
+  TempDir dir;
+  DatabaseOptions o;
+  o.durability = Durability::kBuffered;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  o.queue.lease_duration = std::chrono::milliseconds::max();
+  auto db = Database::open(dir.path(), o);
+  Queue queue(*db);
+  queue.push(testing::start_workflow("wf"));
+  QueueProcessorConfig config;
+  config.max_workers = 1;
+  config.dlq_check_interval = 0ms;
+  QueueProcessor processor(db->workflow_store(), queue, config);
+  std::uint64_t extensions = 0;
+  processor.register_handler("StartWorkflow", "h", [&](const Delivery&) {
+    const std::uint64_t before = db->stats().commits;
+    const auto until = std::chrono::steady_clock::now() + 300ms;
+    while (std::chrono::steady_clock::now() < until &&
+           db->stats().commits - before < 50) {
+      std::this_thread::sleep_for(5ms);
+    }
+    extensions = db->stats().commits - before;
+  });
+  ASSERT_TRUE(processor.process_one());
+  EXPECT_LT(extensions, 5U);
   db->close();
 }
 

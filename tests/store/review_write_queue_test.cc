@@ -600,5 +600,63 @@ TEST(ReviewQueueInputTest, HeartbeatOfTheLongestLeaseDoesNotSpin) {
   db->close();
 }
 
+// --- close ------------------------------------------------------------------
+
+// close() while a handler runs with its lease heartbeat beating: close does
+// not wait for the handler (it is no commit), the heartbeat's extensions and
+// the handler's mark and ack then throw IOError inside the processor (logged),
+// stop() returns, and the Queue and processor are destroyed after close().
+TEST(ReviewCloseTest, CloseDuringAHandlerWithAHeartbeatThenStopAndDestroy) {
+  TempDir dir;
+  testing::Warnings warnings;
+  DatabaseOptions o;
+  o.durability = Durability::kBuffered;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = warnings.logger();
+  o.queue.lease_duration = 4ms;  // a heartbeat every 2 ms
+  auto db = Database::open(dir.path(), o);
+  auto queue = std::make_unique<Queue>(*db);
+  queue->push(testing::start_workflow("wf"));
+  QueueProcessorConfig config;
+  config.max_workers = 2;
+  config.poll_frequency = 5ms;
+  auto processor =
+      std::make_unique<QueueProcessor>(db->workflow_store(), *queue, config);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_handler = false;
+  bool closed = false;
+  processor->register_handler("StartWorkflow", "h", [&](const Delivery&) {
+    std::unique_lock lock(mu);
+    in_handler = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return closed; });
+  });
+  processor->start();
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return in_handler; });
+  }
+  db->close();
+  {
+    const std::scoped_lock lock(mu);
+    closed = true;
+  }
+  cv.notify_all();
+  processor->stop();
+  EXPECT_EQ(processor->stats().handled, 0U);
+  processor.reset();
+  queue.reset();
+  EXPECT_THROW(db->workflow_store().is_message_processed("1"), IOError);
+  db.reset();
+  // The delivery was neither acked nor marked: it is redelivered.
+  o.logger = [](LogLevel, std::string_view) {};
+  db = Database::open(dir.path(), o);
+  Queue again(*db);
+  EXPECT_EQ(again.size(), 1U);
+  EXPECT_FALSE(db->workflow_store().is_message_processed("1"));
+  db->close();
+}
+
 }  // namespace
 }  // namespace wfstore

@@ -25,6 +25,10 @@ constexpr std::size_t kMaxGroupCommits = 1024;
 // A fold failed for one commit: the group is redone without it.
 struct FoldFailed {};
 
+// The pipeline whose listeners this thread is calling, if any: a listener
+// that commits, adds a listener or closes that store would wait for itself.
+thread_local const CommitPipeline* notifying_pipeline = nullptr;
+
 std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
 
@@ -131,6 +135,19 @@ void CommitPipeline::throw_unusable_locked() const {
   throw IOError(fmt::format("store {} is closed", options_.dir));
 }
 
+bool CommitPipeline::in_listener_on_this_thread() const {
+  return notifying_pipeline == this;
+}
+
+void CommitPipeline::check_not_in_listener(std::string_view call) const {
+  if (in_listener_on_this_thread()) {
+    throw IOError(fmt::format(
+        "store {}: {} from a commit listener would wait for the listener "
+        "itself",
+        options_.dir, call));
+  }
+}
+
 void CommitPipeline::check_usable() const {
   if (state_.load() == State::kOpen) return;
   const std::scoped_lock lock(mu_);
@@ -170,6 +187,7 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
   request.audit = AuditMetadata{audit.actor, audit.correlation_id,
                                 audit.causation_id, audit.source};
   request.sync_only = request.commands.empty();
+  check_not_in_listener("a commit");
 
   std::unique_lock lock(mu_);
   if (state_.load() != State::kOpen) throw_unusable_locked();
@@ -461,6 +479,7 @@ void CommitPipeline::sync() {
 
 std::uint64_t CommitPipeline::add_listener(CommitListener listener,
                                            std::function<void()> on_close) {
+  check_not_in_listener("adding a listener");
   check_usable();
   std::unique_lock lock(listeners_mu_);
   const std::uint64_t id = next_listener_++;
@@ -476,6 +495,8 @@ void CommitPipeline::remove_listener(std::uint64_t id) {
 
 void CommitPipeline::notify_listeners(const CommitNotice& notice) {
   std::shared_lock lock(listeners_mu_);
+  const CommitPipeline* const previous =
+      std::exchange(notifying_pipeline, this);
   for (const Listener& listener : listeners_) {
     if (!listener.on_commit) continue;
     try {
@@ -487,6 +508,7 @@ void CommitPipeline::notify_listeners(const CommitNotice& notice) {
                        listener.id));
     }
   }
+  notifying_pipeline = previous;
 }
 
 DatabaseStats CommitPipeline::stats() const {
@@ -541,6 +563,7 @@ void CommitPipeline::syncer_loop() {
 }
 
 bool CommitPipeline::shut_down(bool sync) {
+  check_not_in_listener("closing the store");
   {
     std::unique_lock lock(mu_);
     if (state_.load() == State::kClosed) return false;

@@ -277,6 +277,10 @@ Database::Impl::~Impl() {
 }
 
 void Database::Impl::close() {
+  // Before any state changes: close() waits for the commits in flight, and a
+  // commit listener runs inside one.
+  if (pipeline_ != nullptr)
+    pipeline_->check_not_in_listener("closing the store");
   std::scoped_lock lock(close_mu_);
   if (closed_) return;
   closed_ = true;

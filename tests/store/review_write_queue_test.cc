@@ -11,6 +11,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -655,6 +657,72 @@ TEST(ReviewCloseTest, CloseDuringAHandlerWithAHeartbeatThenStopAndDestroy) {
   Queue again(*db);
   EXPECT_EQ(again.size(), 1U);
   EXPECT_FALSE(db->workflow_store().is_message_processed("1"));
+  db->close();
+}
+
+// --- listeners that call into the store -------------------------------------
+
+// Runs `body` on a thread and waits up to a minute for it: a deadlock fails
+// the test (and ends the process, whose thread can never be joined) instead of
+// hanging the suite.
+template <typename Body>
+void expect_returns(Body body) {
+  std::atomic<bool> done{false};
+  std::thread runner([&] {
+    body();
+    done = true;
+  });
+  if (!wait_until([&] { return done.load(); })) {
+    ADD_FAILURE() << "deadlock: the call did not return within a minute";
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
+  runner.join();
+}
+
+// A listener that commits, registers a listener or closes the store would
+// wait for its own notice or its own commit: each throws IOError (logged by
+// the pipeline, seen here by the listener), and the store stays usable.
+TEST(ReviewListenerTest, ListenerCallingIntoItsStoreGetsAnErrorNotADeadlock) {
+  TempDir dir;
+  DatabaseOptions o;
+  o.durability = Durability::kBuffered;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  auto db = Database::open(dir.path(), o);
+  std::atomic<int> which{0};
+  std::vector<std::string> errors;
+  std::mutex errors_mu;
+  db->add_commit_listener([&](const CommitNotice&) {
+    const int what = which.exchange(0);
+    if (what == 0) return;
+    try {
+      if (what == 1) db->workflow_store().mark_message_processed("inner");
+      if (what == 2) db->add_commit_listener([](const CommitNotice&) {});
+      if (what == 3) db->close();
+    } catch (const IOError& e) {
+      const std::scoped_lock lock(errors_mu);
+      errors.emplace_back(e.what());
+    }
+  });
+  for (int what = 1; what <= 3; ++what) {
+    which = what;
+    expect_returns([&] {
+      db->workflow_store().mark_message_processed(
+          fmt::format("outer-{}", what));
+    });
+  }
+  {
+    const std::scoped_lock lock(errors_mu);
+    ASSERT_EQ(errors.size(), 3U);
+    for (const std::string& e : errors) {
+      EXPECT_NE(e.find("commit listener"), std::string::npos) << e;
+    }
+  }
+  // Nothing was committed or closed by the listener; the store goes on.
+  EXPECT_FALSE(db->workflow_store().is_message_processed("inner"));
+  db->workflow_store().mark_message_processed("after");
+  EXPECT_TRUE(db->workflow_store().is_message_processed("outer-3"));
   db->close();
 }
 

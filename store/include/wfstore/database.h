@@ -81,9 +81,10 @@ struct CommitNotice {
 
 // Called on a committing thread after each group's callers were woken, in
 // LSN order (a group's notice waits until the listener calls of every earlier
-// group returned). Must be quick, must not block on the store (a commit made
-// from a listener would wait for its own notice), and must not throw (an
-// exception is logged and dropped).
+// group returned). Must be quick and must not throw (an exception is logged
+// and dropped). A commit, add_commit_listener() or close() of the same store
+// made from a listener throws IOError (each would wait for the listener
+// itself); remove_commit_listener() must not be called from one.
 using CommitListener = std::function<void(const CommitNotice& notice)>;
 
 struct DatabaseOptions {

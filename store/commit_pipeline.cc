@@ -32,6 +32,19 @@ thread_local const CommitPipeline* notifying_pipeline = nullptr;
 std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
 
+// `from` + `wait`, saturated at the clock's last time point.
+std::chrono::steady_clock::time_point sync_deadline(
+    std::chrono::steady_clock::time_point from,
+    std::chrono::milliseconds wait) {
+  using TimePoint = std::chrono::steady_clock::time_point;
+  if (wait <= std::chrono::milliseconds{0}) return from;
+  if (wait >=
+      std::chrono::floor<std::chrono::milliseconds>(TimePoint::max() - from)) {
+    return TimePoint::max();
+  }
+  return from + wait;
+}
+
 // Raises `value` to `to` unless it is already higher.
 void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
   std::uint64_t seen = value.load();
@@ -544,8 +557,12 @@ void CommitPipeline::syncer_loop() {
     syncer_idle_.store(false);
     if (stopping_) break;
     syncer_wakeups_.fetch_add(1, std::memory_order_relaxed);
-    if (syncer_cv_.wait_for(lock, options_.buffered_sync_interval,
-                            [&] { return stopping_; })) {
+    // wait_until a saturated time point: wait_for's sum in nanoseconds
+    // would overflow an interval near milliseconds::max() into the past.
+    if (syncer_cv_.wait_until(lock,
+                              sync_deadline(std::chrono::steady_clock::now(),
+                                            options_.buffered_sync_interval),
+                              [&] { return stopping_; })) {
       break;
     }
     lock.unlock();

@@ -119,6 +119,11 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
         fmt::format("queue.lease_duration must be positive (got {} ms)",
                     options.queue.lease_duration.count()));
   }
+  if (options.buffered_sync_interval.count() < 0) {
+    throw InvalidArgumentError(
+        fmt::format("buffered_sync_interval must not be negative (got {} ms)",
+                    options.buffered_sync_interval.count()));
+  }
   if ((options.file_mode & ~0777u) != 0 ||
       (options.file_mode & 0600u) != 0600u) {
     throw InvalidArgumentError(fmt::format(

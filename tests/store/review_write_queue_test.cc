@@ -726,5 +726,31 @@ TEST(ReviewListenerTest, ListenerCallingIntoItsStoreGetsAnErrorNotADeadlock) {
   db->close();
 }
 
+// buffered_sync_interval: a negative one is rejected at open; one as long as
+// milliseconds holds means the syncer waits (close() still syncs), not that
+// it syncs at once because the deadline overflowed. The bounded wait can only
+// miss the bug under heavy load, never fail correct code.
+TEST(ReviewWriteFaultTest, BufferedSyncIntervalIsValidatedAndSaturates) {
+  TempDir dir;
+  DatabaseOptions o;
+  o.durability = Durability::kBuffered;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  o.buffered_sync_interval = -1ms;
+  EXPECT_THROW(Database::open(dir.path(), o), InvalidArgumentError);
+  o.buffered_sync_interval = std::chrono::milliseconds::max();
+  auto db = Database::open(dir.path(), o);
+  const std::uint64_t syncs = db->stats().fdatasyncs;
+  db->workflow_store().mark_message_processed("b");
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until &&
+         db->stats().fdatasyncs == syncs) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(db->stats().fdatasyncs, syncs);
+  db->close();
+  EXPECT_GT(db->stats().fdatasyncs, syncs);
+}
+
 }  // namespace
 }  // namespace wfstore

@@ -92,7 +92,8 @@ struct DatabaseOptions {
   Durability durability = Durability::kSync;
   // How long the background syncer lets buffered commits gather before it
   // fdatasyncs them: it sleeps while nothing is buffered, a buffered commit
-  // wakes it, and it syncs this long after.
+  // wakes it, and it syncs this long after. >= 0 (InvalidArgumentError);
+  // milliseconds::max() leaves buffered commits to close() and kSync commits.
   std::chrono::milliseconds buffered_sync_interval{5};
   // Time source for event timestamps, pause/resume times and queue times. Null:
   // system.

@@ -134,7 +134,16 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
   auto impl = std::make_unique<Impl>();
   impl->fs_ = options.file_system ? options.file_system
                                   : posix_file_system(options.file_mode);
-  impl->logger_ = options.logger ? options.logger : stderr_logger();
+  // The store calls the logger on its own threads and inside its failure
+  // paths: an exception from it is dropped, never let out of them (it would
+  // skip a group's listener turn or end a worker thread).
+  impl->logger_ = [logger = options.logger ? options.logger : stderr_logger()](
+                      LogLevel level, std::string_view message) noexcept {
+    try {
+      logger(level, message);
+    } catch (...) {
+    }
+  };
   impl->options_ = options;
   impl->options_.file_system = impl->fs_;
   impl->options_.logger = impl->logger_;

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -750,6 +751,43 @@ TEST(ReviewWriteFaultTest, BufferedSyncIntervalIsValidatedAndSaturates) {
   EXPECT_EQ(db->stats().fdatasyncs, syncs);
   db->close();
   EXPECT_GT(db->stats().fdatasyncs, syncs);
+}
+
+// A logger that throws (a user callback, e.g. a binding's) never escapes
+// the store's threads: a commit listener that throws makes the pipeline log,
+// and the next groups still commit and notify (an escaping exception skipped
+// the listener turn, so every later leader waited forever); the processor
+// logs an unhandled message and goes on.
+TEST(ReviewListenerTest, ThrowingLoggerNeitherDeadlocksCommitsNorEscapes) {
+  TempDir dir;
+  DatabaseOptions o;
+  o.durability = Durability::kBuffered;
+  o.map_size = std::uint64_t{1} << 26;
+  std::atomic<int> logged{0};
+  o.logger = [&](LogLevel, std::string_view) {
+    ++logged;
+    throw std::runtime_error("logger failed");
+  };
+  auto db = Database::open(dir.path(), o);
+  std::atomic<int> notices{0};
+  db->add_commit_listener([&](const CommitNotice&) {
+    ++notices;
+    throw std::runtime_error("listener failed");
+  });
+  for (int i = 0; i < 3; ++i) {
+    expect_returns([&] {
+      db->workflow_store().mark_message_processed(fmt::format("m-{}", i));
+    });
+  }
+  EXPECT_EQ(notices.load(), 3);
+  EXPECT_GE(logged.load(), 3);
+  Queue queue(*db);
+  queue.push(testing::start_workflow("wf"));
+  QueueProcessor processor(db->workflow_store(), queue);
+  // No handler: logged, rescheduled, counted; the logger's throw stays inside.
+  EXPECT_NO_THROW(processor.process_one());
+  EXPECT_EQ(processor.stats().unhandled, 1U);
+  expect_returns([&] { db->close(); });
 }
 
 }  // namespace

@@ -98,7 +98,8 @@ struct DatabaseOptions {
   // Time source for event timestamps, pause/resume times and queue times. Null:
   // system.
   std::shared_ptr<Clock> clock;
-  // Receives warnings (torn tail dropped, views rebuilt). Null: stderr.
+  // Receives warnings (torn tail dropped, views rebuilt), on any of the
+  // store's threads; an exception from it is dropped. Null: stderr.
   Logger logger;
   // Every file operation goes through this. Null: the POSIX file system.
   std::shared_ptr<FileSystem> file_system;

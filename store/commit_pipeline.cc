@@ -229,6 +229,15 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
       for (Request* r : group) {
         if (!r->error) r->error = error;
       }
+    } catch (...) {
+      // Not thrown by wfstore (a user callback's non-standard exception):
+      // the group's state is as unknown as above, and its callers must wake.
+      fail("commit group failed: a non-standard exception");
+      const std::exception_ptr error = std::make_exception_ptr(
+          IOError("commit group failed: a non-standard exception"));
+      for (Request* r : group) {
+        if (!r->error) r->error = error;
+      }
     }
     CommitNotice notice;
     for (const Request* r : group) {
@@ -353,8 +362,25 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     for (Request* r : group) r->error = error;
     return;
   }
-  const std::int64_t timestamp_ms =
-      std::max(last_timestamp_ms_, options_.clock->now_ms());
+  // The clock is the caller's: its failure rejects this group (nothing is
+  // appended yet) and fails nothing else.
+  std::int64_t now_ms = 0;
+  try {
+    now_ms = options_.clock->now_ms();
+  } catch (...) {
+    std::string what = "a non-standard exception";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    const std::exception_ptr error = std::make_exception_ptr(IOError(
+        fmt::format("store {}: the clock failed: {}", options_.dir, what)));
+    for (Request* r : group) r->error = error;
+    return;
+  }
+  const std::int64_t timestamp_ms = std::max(last_timestamp_ms_, now_ms);
   bool want_sync = false;
   for (const Request* r : group)
     want_sync |= r->durability == Durability::kSync;

@@ -790,5 +790,49 @@ TEST(ReviewListenerTest, ThrowingLoggerNeitherDeadlocksCommitsNorEscapes) {
   expect_returns([&] { db->close(); });
 }
 
+// A store clock that throws (a user callback) rejects the group it was read
+// for, with nothing appended; it is no failure of the log or the views, so
+// the store stays usable. A throw of a non-standard type neither escapes the
+// leader without waking its group nor leaves close() waiting.
+class ThrowingClock final : public Clock {
+ public:
+  std::int64_t now_ms() override {
+    const int mode = mode_.exchange(0);
+    if (mode == 1) throw std::runtime_error("clock failed");
+    if (mode == 2) throw 42;
+    return 1'700'000'000'000;
+  }
+  void throw_next(int mode) { mode_ = mode; }
+
+ private:
+  std::atomic<int> mode_{0};
+};
+
+TEST(ReviewListenerTest, ThrowingClockRejectsTheGroupAndTheStoreGoesOn) {
+  TempDir dir;
+  auto clock = std::make_shared<ThrowingClock>();
+  DatabaseOptions o;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  o.clock = clock;
+  auto db = Database::open(dir.path(), o);
+  clock->throw_next(1);
+  EXPECT_ANY_THROW(db->workflow_store().mark_message_processed("a"));
+  EXPECT_FALSE(db->workflow_store().is_message_processed("a"));
+  db->workflow_store().mark_message_processed("b");
+  clock->throw_next(2);
+  expect_returns([&] {
+    try {
+      db->workflow_store().mark_message_processed("c");
+    } catch (...) {
+    }
+  });
+  db->workflow_store().mark_message_processed("d");
+  EXPECT_TRUE(db->workflow_store().is_message_processed("d"));
+  expect_returns([&] { db->close(); });
+  const ViewsVerifyReport report = verify_store_views(dir.path());
+  EXPECT_TRUE(report.equal()) << ::testing::PrintToString(report.differences);
+}
+
 }  // namespace
 }  // namespace wfstore

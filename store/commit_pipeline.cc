@@ -334,6 +334,11 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
     request.error = std::make_exception_ptr(InvalidArgumentError(fmt::format(
         "commit rejected: deciding or encoding it failed: {}", e.what())));
     return false;
+  } catch (...) {
+    request.error = std::make_exception_ptr(InvalidArgumentError(
+        "commit rejected: deciding or encoding it threw a non-standard "
+        "exception"));
+    return false;
   }
 }
 

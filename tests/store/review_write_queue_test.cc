@@ -33,6 +33,8 @@
 #include "wfstore/queue.h"
 #include "wfstore/queue_processor.h"
 
+#include "store/commit_pipeline.h"
+#include "store/database_impl.h"
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_messages.h"
@@ -832,6 +834,30 @@ TEST(ReviewListenerTest, ThrowingClockRejectsTheGroupAndTheStoreGoesOn) {
   expect_returns([&] { db->close(); });
   const ViewsVerifyReport report = verify_store_views(dir.path());
   EXPECT_TRUE(report.equal()) << ::testing::PrintToString(report.differences);
+}
+
+// A commit whose decision throws something that is no std::exception is
+// rejected alone, like any other exception of its decision (the README:
+// "whatever the exception"), and the store goes on.
+TEST(ReviewListenerTest, NonStandardExceptionDecidingACommitRejectsItAlone) {
+  TempDir dir;
+  DatabaseOptions o;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  auto db = Database::open(dir.path(), o);
+  CommitPipeline& pipeline = *database_impl(*db).pipeline();
+  std::atomic<bool> throw_next{true};
+  pipeline.set_decide_hook_for_testing([&](const Command&) {
+    if (throw_next.exchange(false)) throw 42;
+  });
+  expect_returns([&] {
+    EXPECT_THROW(db->workflow_store().mark_message_processed("bad"),
+                 InvalidArgumentError);
+  });
+  db->workflow_store().mark_message_processed("good");
+  EXPECT_TRUE(db->workflow_store().is_message_processed("good"));
+  EXPECT_FALSE(db->workflow_store().is_message_processed("bad"));
+  db->close();
 }
 
 }  // namespace

@@ -48,7 +48,9 @@ enum class Durability : std::uint8_t {
 class Clock {
  public:
   virtual ~Clock() = default;
-  // Epoch milliseconds.
+  // Epoch milliseconds. Called on the store's threads; an exception from it
+  // rejects the commits of the group it was read for (IOError, nothing
+  // appended) and leaves the store usable.
   virtual std::int64_t now_ms() = 0;
 };
 

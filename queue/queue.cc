@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,6 +34,21 @@
 
 namespace wfstore {
 namespace {
+
+// `from` + `wait`, saturated at the clock's last time point: a timeout as
+// long as milliseconds holds means "no deadline", never one in the past
+// (steady_clock counts nanoseconds, so the plain sum overflows).
+std::chrono::steady_clock::time_point deadline_after(
+    std::chrono::steady_clock::time_point from,
+    std::chrono::milliseconds wait) {
+  using SteadyClock = std::chrono::steady_clock;
+  if (wait <= std::chrono::milliseconds{0}) return from;
+  const SteadyClock::duration left = SteadyClock::time_point::max() - from;
+  if (wait >= std::chrono::floor<std::chrono::milliseconds>(left)) {
+    return SteadyClock::time_point::max();
+  }
+  return from + wait;
+}
 
 // `text` cut to at most kMaxStringBytes without splitting a UTF-8 sequence.
 std::string_view truncate_utf8(std::string_view text) {
@@ -137,7 +153,7 @@ class Queue::Impl {
   std::optional<Delivery> poll_one(std::chrono::milliseconds timeout) {
     using SteadyClock = std::chrono::steady_clock;
     const SteadyClock::time_point deadline =
-        SteadyClock::now() + std::max(timeout, std::chrono::milliseconds{0});
+        deadline_after(SteadyClock::now(), timeout);
     Clock& clock = *db_.options().clock;
     for (;;) {
       std::uint64_t generation = 0;
@@ -155,9 +171,15 @@ class Queue::Impl {
       const std::optional<std::int64_t> due =
           next_queue_due_time(read(), store_now);
       if (due) {
-        const std::chrono::milliseconds until{
-            std::max<std::int64_t>(*due - store_now, 1)};
-        if (until < deadline - now) wake = now + until;
+        // Due times saturate at the end of time: the distance is taken in
+        // milliseconds and the sum saturated, never overflowed into the past.
+        std::int64_t distance = 1;
+        if (*due > store_now &&
+            __builtin_sub_overflow(*due, store_now, &distance)) {
+          distance = std::numeric_limits<std::int64_t>::max();
+        }
+        wake = std::min(
+            wake, deadline_after(now, std::chrono::milliseconds{distance}));
       }
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, wake, [&] { return generation_ != generation; });

@@ -32,6 +32,17 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr int kMaxWorkers = 1024;
 
+// `from` + `wait`, saturated at the clock's last time point: steady_clock
+// counts nanoseconds, so an interval near milliseconds::max() would overflow
+// the plain sum into the past and turn a wait into a busy loop.
+SteadyTime after(SteadyTime from, milliseconds wait) {
+  if (wait <= milliseconds{0}) return from;
+  if (wait >= std::chrono::floor<milliseconds>(SteadyTime::max() - from)) {
+    return SteadyTime::max();
+  }
+  return from + wait;
+}
+
 void require_not_negative(milliseconds value, const char* field) {
   if (value.count() < 0) {
     throw InvalidArgumentError(fmt::format(
@@ -85,8 +96,9 @@ class Heartbeat {
       if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
       token = next_token_++;
       entries_.emplace(
-          token, Entry{delivery_id,
-                       std::chrono::steady_clock::now() + interval_, false});
+          token,
+          Entry{delivery_id, after(std::chrono::steady_clock::now(), interval_),
+                false});
     }
     cv_.notify_all();
     return token;
@@ -136,7 +148,7 @@ class Heartbeat {
         // end() waits for in_flight to clear, so the entry is still there.
         Entry& again = entries_.at(key);
         again.in_flight = false;
-        again.next_due = std::chrono::steady_clock::now() + interval_;
+        again.next_due = after(std::chrono::steady_clock::now(), interval_);
         cv_.notify_all();
         break;  // entries_ may have changed while unlocked: rescan.
       }
@@ -275,7 +287,9 @@ class QueueProcessor::Impl {
   // Sleeps up to `duration` or until stop(); returns whether stopping.
   bool wait_or_stop(milliseconds duration) {
     std::unique_lock lock(stop_mu_);
-    return stop_cv_.wait_for(lock, duration, [this] { return stopping_; });
+    return stop_cv_.wait_until(
+        lock, after(std::chrono::steady_clock::now(), duration),
+        [this] { return stopping_; });
   }
 
   void worker_loop() {
@@ -318,9 +332,9 @@ class QueueProcessor::Impl {
     const milliseconds dlq_every = config_.dlq_check_interval;
     const milliseconds retention_every = config_.retention_sweep_interval;
     SteadyTime next_dlq =
-        dlq_every.count() > 0 ? now() + dlq_every : SteadyTime::max();
+        dlq_every.count() > 0 ? after(now(), dlq_every) : SteadyTime::max();
     SteadyTime next_retention = retention_every.count() > 0
-                                    ? now() + retention_every
+                                    ? after(now(), retention_every)
                                     : SteadyTime::max();
     while (true) {
       const SteadyTime next = std::min(next_dlq, next_retention);
@@ -332,11 +346,11 @@ class QueueProcessor::Impl {
       }
       if (now() >= next_dlq) {
         sweep_dead_letters();
-        next_dlq = now() + dlq_every;
+        next_dlq = after(now(), dlq_every);
       }
       if (now() >= next_retention) {
         sweep_retention();
-        next_retention = now() + retention_every;
+        next_retention = after(now(), retention_every);
       }
     }
   }

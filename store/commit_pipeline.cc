@@ -25,8 +25,25 @@ constexpr std::size_t kMaxGroupCommits = 1024;
 // A fold failed for one commit: the group is redone without it.
 struct FoldFailed {};
 
+// The pipeline whose listeners this thread is calling, if any: a listener
+// that commits, adds a listener or closes that store would wait for itself.
+thread_local const CommitPipeline* notifying_pipeline = nullptr;
+
 std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
+
+// `from` + `wait`, saturated at the clock's last time point.
+std::chrono::steady_clock::time_point sync_deadline(
+    std::chrono::steady_clock::time_point from,
+    std::chrono::milliseconds wait) {
+  using TimePoint = std::chrono::steady_clock::time_point;
+  if (wait <= std::chrono::milliseconds{0}) return from;
+  if (wait >=
+      std::chrono::floor<std::chrono::milliseconds>(TimePoint::max() - from)) {
+    return TimePoint::max();
+  }
+  return from + wait;
+}
 
 // Raises `value` to `to` unless it is already higher.
 void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
@@ -131,6 +148,19 @@ void CommitPipeline::throw_unusable_locked() const {
   throw IOError(fmt::format("store {} is closed", options_.dir));
 }
 
+bool CommitPipeline::in_listener_on_this_thread() const {
+  return notifying_pipeline == this;
+}
+
+void CommitPipeline::check_not_in_listener(std::string_view call) const {
+  if (in_listener_on_this_thread()) {
+    throw IOError(fmt::format(
+        "store {}: {} from a commit listener would wait for the listener "
+        "itself",
+        options_.dir, call));
+  }
+}
+
 void CommitPipeline::check_usable() const {
   if (state_.load() == State::kOpen) return;
   const std::scoped_lock lock(mu_);
@@ -170,6 +200,7 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
   request.audit = AuditMetadata{audit.actor, audit.correlation_id,
                                 audit.causation_id, audit.source};
   request.sync_only = request.commands.empty();
+  check_not_in_listener("a commit");
 
   std::unique_lock lock(mu_);
   if (state_.load() != State::kOpen) throw_unusable_locked();
@@ -195,6 +226,15 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
       fail(fmt::format("commit group failed: {}", e.what()));
       const std::exception_ptr error = std::make_exception_ptr(
           IOError(fmt::format("commit group failed: {}", e.what())));
+      for (Request* r : group) {
+        if (!r->error) r->error = error;
+      }
+    } catch (...) {
+      // Not thrown by wfstore (a user callback's non-standard exception):
+      // the group's state is as unknown as above, and its callers must wake.
+      fail("commit group failed: a non-standard exception");
+      const std::exception_ptr error = std::make_exception_ptr(
+          IOError("commit group failed: a non-standard exception"));
       for (Request* r : group) {
         if (!r->error) r->error = error;
       }
@@ -294,6 +334,11 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
     request.error = std::make_exception_ptr(InvalidArgumentError(fmt::format(
         "commit rejected: deciding or encoding it failed: {}", e.what())));
     return false;
+  } catch (...) {
+    request.error = std::make_exception_ptr(InvalidArgumentError(
+        "commit rejected: deciding or encoding it threw a non-standard "
+        "exception"));
+    return false;
   }
 }
 
@@ -322,8 +367,25 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     for (Request* r : group) r->error = error;
     return;
   }
-  const std::int64_t timestamp_ms =
-      std::max(last_timestamp_ms_, options_.clock->now_ms());
+  // The clock is the caller's: its failure rejects this group (nothing is
+  // appended yet) and fails nothing else.
+  std::int64_t now_ms = 0;
+  try {
+    now_ms = options_.clock->now_ms();
+  } catch (...) {
+    std::string what = "a non-standard exception";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    const std::exception_ptr error = std::make_exception_ptr(IOError(
+        fmt::format("store {}: the clock failed: {}", options_.dir, what)));
+    for (Request* r : group) r->error = error;
+    return;
+  }
+  const std::int64_t timestamp_ms = std::max(last_timestamp_ms_, now_ms);
   bool want_sync = false;
   for (const Request* r : group)
     want_sync |= r->durability == Durability::kSync;
@@ -461,6 +523,7 @@ void CommitPipeline::sync() {
 
 std::uint64_t CommitPipeline::add_listener(CommitListener listener,
                                            std::function<void()> on_close) {
+  check_not_in_listener("adding a listener");
   check_usable();
   std::unique_lock lock(listeners_mu_);
   const std::uint64_t id = next_listener_++;
@@ -476,6 +539,8 @@ void CommitPipeline::remove_listener(std::uint64_t id) {
 
 void CommitPipeline::notify_listeners(const CommitNotice& notice) {
   std::shared_lock lock(listeners_mu_);
+  const CommitPipeline* const previous =
+      std::exchange(notifying_pipeline, this);
   for (const Listener& listener : listeners_) {
     if (!listener.on_commit) continue;
     try {
@@ -487,6 +552,7 @@ void CommitPipeline::notify_listeners(const CommitNotice& notice) {
                        listener.id));
     }
   }
+  notifying_pipeline = previous;
 }
 
 DatabaseStats CommitPipeline::stats() const {
@@ -522,8 +588,12 @@ void CommitPipeline::syncer_loop() {
     syncer_idle_.store(false);
     if (stopping_) break;
     syncer_wakeups_.fetch_add(1, std::memory_order_relaxed);
-    if (syncer_cv_.wait_for(lock, options_.buffered_sync_interval,
-                            [&] { return stopping_; })) {
+    // wait_until a saturated time point: wait_for's sum in nanoseconds
+    // would overflow an interval near milliseconds::max() into the past.
+    if (syncer_cv_.wait_until(lock,
+                              sync_deadline(std::chrono::steady_clock::now(),
+                                            options_.buffered_sync_interval),
+                              [&] { return stopping_; })) {
       break;
     }
     lock.unlock();
@@ -541,6 +611,7 @@ void CommitPipeline::syncer_loop() {
 }
 
 bool CommitPipeline::shut_down(bool sync) {
+  check_not_in_listener("closing the store");
   {
     std::unique_lock lock(mu_);
     if (state_.load() == State::kClosed) return false;

@@ -120,6 +120,13 @@ class CommitPipeline {
   // throws.
   void abandon_for_testing();
 
+  // True while this thread runs this pipeline's listeners: a commit,
+  // add_listener() or close() made there throws IOError (it would wait for
+  // the listener itself).
+  bool in_listener_on_this_thread() const;
+  // Throws IOError naming `call` when in_listener_on_this_thread().
+  void check_not_in_listener(std::string_view call) const;
+
   // Throws IOError unless open: "... is closed", or "... poisoned by an
   // earlier failure (<reason>) ..." after a failure.
   void check_usable() const;

@@ -122,6 +122,11 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
         fmt::format("queue.lease_duration must be positive (got {} ms)",
                     options.queue.lease_duration.count()));
   }
+  if (options.buffered_sync_interval.count() < 0) {
+    throw InvalidArgumentError(
+        fmt::format("buffered_sync_interval must not be negative (got {} ms)",
+                    options.buffered_sync_interval.count()));
+  }
   if ((options.file_mode & ~0777u) != 0 ||
       (options.file_mode & 0600u) != 0600u) {
     throw InvalidArgumentError(fmt::format(
@@ -132,7 +137,16 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
   auto impl = std::make_unique<Impl>();
   impl->fs_ = options.file_system ? options.file_system
                                   : posix_file_system(options.file_mode);
-  impl->logger_ = options.logger ? options.logger : stderr_logger();
+  // The store calls the logger on its own threads and inside its failure
+  // paths: an exception from it is dropped, never let out of them (it would
+  // skip a group's listener turn or end a worker thread).
+  impl->logger_ = [logger = options.logger ? options.logger : stderr_logger()](
+                      LogLevel level, std::string_view message) noexcept {
+    try {
+      logger(level, message);
+    } catch (...) {
+    }
+  };
   impl->options_ = options;
   impl->options_.file_system = impl->fs_;
   impl->options_.logger = impl->logger_;
@@ -284,6 +298,10 @@ Database::Impl::~Impl() {
 }
 
 void Database::Impl::close() {
+  // Before any state changes: close() waits for the commits in flight, and a
+  // commit listener runs inside one.
+  if (pipeline_ != nullptr)
+    pipeline_->check_not_in_listener("closing the store");
   std::scoped_lock lock(close_mu_);
   if (closed_) return;
   closed_ = true;

@@ -48,7 +48,9 @@ enum class Durability : std::uint8_t {
 class Clock {
  public:
   virtual ~Clock() = default;
-  // Epoch milliseconds.
+  // Epoch milliseconds. Called on the store's threads; an exception from it
+  // rejects the commits of the group it was read for (IOError, nothing
+  // appended) and leaves the store usable.
   virtual std::int64_t now_ms() = 0;
 };
 
@@ -81,9 +83,10 @@ struct CommitNotice {
 
 // Called on a committing thread after each group's callers were woken, in
 // LSN order (a group's notice waits until the listener calls of every earlier
-// group returned). Must be quick, must not block on the store (a commit made
-// from a listener would wait for its own notice), and must not throw (an
-// exception is logged and dropped).
+// group returned). Must be quick and must not throw (an exception is logged
+// and dropped). A commit, add_commit_listener() or close() of the same store
+// made from a listener throws IOError (each would wait for the listener
+// itself); remove_commit_listener() must not be called from one.
 using CommitListener = std::function<void(const CommitNotice& notice)>;
 
 struct DatabaseOptions {
@@ -91,12 +94,14 @@ struct DatabaseOptions {
   Durability durability = Durability::kSync;
   // How long the background syncer lets buffered commits gather before it
   // fdatasyncs them: it sleeps while nothing is buffered, a buffered commit
-  // wakes it, and it syncs this long after.
+  // wakes it, and it syncs this long after. >= 0 (InvalidArgumentError);
+  // milliseconds::max() leaves buffered commits to close() and kSync commits.
   std::chrono::milliseconds buffered_sync_interval{5};
   // Time source for event timestamps, pause/resume times and queue times. Null:
   // system.
   std::shared_ptr<Clock> clock;
-  // Receives warnings (torn tail dropped, views rebuilt). Null: stderr.
+  // Receives warnings (torn tail dropped, views rebuilt), on any of the
+  // store's threads; an exception from it is dropped. Null: stderr.
   Logger logger;
   // Every file operation goes through this. Null: the POSIX file system.
   std::shared_ptr<FileSystem> file_system;

@@ -162,12 +162,16 @@ class Queue::Impl {
         generation = generation_;
       }
       // A commit after this point bumps the generation, so the wait below
-      // cannot miss it.
+      // cannot miss it. The store's time is read before the poll: the due
+      // time below is looked up from it, so a lease or deliver_at that passes
+      // between the poll and the lookup is still found (a lookup from a later
+      // time skips what fell due in between, and the poll would sleep until
+      // its deadline).
+      const std::int64_t store_now = clock.now_ms();
       if (std::optional<Delivery> delivery = poll_one()) return delivery;
       const SteadyClock::time_point now = SteadyClock::now();
       if (now >= deadline) return std::nullopt;
       SteadyClock::time_point wake = deadline;
-      const std::int64_t store_now = clock.now_ms();
       const std::optional<std::int64_t> due =
           next_queue_due_time(read(), store_now);
       if (due) {

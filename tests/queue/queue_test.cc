@@ -745,6 +745,40 @@ TEST_F(QueueTest, BlockingPollIsWokenByAShortenedLease) {
   EXPECT_LT(waited, 15s);
 }
 
+// A clock that moves 1 ms forward on every read, so time passes between any
+// two reads of one call.
+class TickingClock final : public Clock {
+ public:
+  std::int64_t now_ms() override { return now_.fetch_add(1); }
+
+ private:
+  std::atomic<std::int64_t> now_{kNow};
+};
+
+TEST_F(QueueTest,
+       BlockingPollFindsALeaseThatEndsBetweenItsPollAndItsDueLookup) {
+  // A lease shortened to end a few ticks later ends, for some length, after
+  // the blocking poll's own poll and before it looks up the next due time. A
+  // lookup from the later time skips that lease and the poll sleeps until its
+  // deadline; every length must be found at once.
+  options_.clock = std::make_shared<TickingClock>();
+  open();
+  for (int ticks = 1; ticks <= 40; ++ticks) {
+    SCOPED_TRACE(ticks);
+    queue().push(start_workflow("wf-" + std::to_string(ticks)));
+    const Delivery first = polled();  // the default 60 s lease
+    ASSERT_TRUE(
+        queue().extend_lock(first.id, std::chrono::milliseconds{ticks}));
+    const auto start = std::chrono::steady_clock::now();
+    const std::optional<Delivery> second = queue().poll_one(4s);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->id, first.id);
+    EXPECT_LT(waited, 2s) << "the poll slept until its deadline";
+    queue().ack(second->id);
+  }
+}
+
 TEST_F(QueueTest, BlockingPollReturnsNothingAfterTheTimeoutWithoutBusyPolling) {
   system_clock_ = true;
   open();

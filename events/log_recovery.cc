@@ -256,7 +256,7 @@ std::filesystem::path side_file_for(const FileSystem& fs,
   const std::string base = segment.parent_path() /
                            cut_file_name(segment.filename().string(), offset);
   for (std::uint64_t n = 0;; ++n) {
-    const std::filesystem::path candidate =
+    std::filesystem::path candidate =
         n == 0 ? std::filesystem::path(base)
                : std::filesystem::path(fmt::format("{}.{}", base, n));
     if (!fs.exists(candidate) ||

@@ -365,7 +365,7 @@ constexpr std::size_t kMaxDictDepth = kMaxJsonDepth - 1;
 // the map header, the ignored keys, created_at and the integers.
 constexpr std::size_t kWireOverheadBytes = 256;
 // CBOR of one field's name and a non-dict value, beyond the value's length.
-constexpr std::size_t kFieldOverheadBytes = 2 * 9;
+constexpr std::size_t kFieldOverheadBytes = std::size_t{2} * 9;
 
 template <typename T>
 void validate_typed(const T& message) {

@@ -74,7 +74,7 @@ std::string describe_difference(
 }  // namespace
 
 RebuildReport rebuild_store_views(const std::filesystem::path& dir,
-                                  Logger logger) {
+                                  const Logger& logger) {
   const auto start = std::chrono::steady_clock::now();
   const std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, true);

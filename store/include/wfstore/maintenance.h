@@ -28,7 +28,7 @@ struct RebuildReport {
 // Throws StoreLockedError, CorruptionError, IOError, InvalidArgumentError (not
 // a store).
 RebuildReport rebuild_store_views(const std::filesystem::path& dir,
-                                  Logger logger = {});
+                                  const Logger& logger = {});
 
 struct ViewsVerifyReport {
   std::uint64_t applied_lsn = 0;  // the views' LSN; the rebuild stopped there

@@ -39,6 +39,7 @@
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 
 namespace wfstore {
 namespace {
@@ -46,15 +47,7 @@ namespace {
 using testing::TempDir;
 using namespace std::chrono_literals;
 
-template <typename Condition>
-bool wait_until(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using testing::wait_until;
 
 // --- the queue against a model of spec §4 ----------------------------------
 

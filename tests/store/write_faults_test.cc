@@ -34,6 +34,7 @@
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 #include "wfstore_internal/commands.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/views.h"
@@ -46,17 +47,7 @@ using testing::TempDir;
 using ::testing::ThrowsMessage;
 using namespace std::chrono_literals;
 
-// Polls `condition` until it holds; false after a minute (a hang, not a
-// timing margin).
-template <typename Condition>
-bool wait_until(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using testing::wait_until;
 
 // A one-shot gate: wait() blocks until open().
 class Gate {

@@ -50,8 +50,6 @@
 namespace wfstore::tools {
 namespace {
 
-constexpr std::int64_t kBaseMs = 1764331200000;  // 2025-11-28T12:00:00Z
-
 struct DemoOptions {
   std::string dir;
   bool json = false;

@@ -40,7 +40,7 @@ std::vector<std::string> log_lines(const std::string& args) {
 
 // A store of two workflows, one paused: three events. Returns its directory.
 std::string make_store(const TempDir& tmp) {
-  const std::string dir = (tmp / "store").string();
+  std::string dir = (tmp / "store").string();
   auto db = Database::open(dir);
   AuditScope audit({"alice@example.com", "", "", "cli"});
   db->workflow_store().store(wfstore::testing::diamond_workflow("wf-1"));

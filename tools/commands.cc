@@ -20,6 +20,7 @@ void register_commands(CLI::App& app) {
   add_verify_command(app, actions()["verify"]);
   add_bench_command(app, actions()["bench"]);
   add_rebuild_command(app, actions()["rebuild"]);
+  add_log_command(app, actions()["log"]);
 }
 
 int run_selected(const CLI::App& app) {

@@ -23,5 +23,6 @@ void add_demo_command(CLI::App& app, Action& action);
 void add_verify_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_rebuild_command(CLI::App& app, Action& action);
+void add_log_command(CLI::App& app, Action& action);
 
 }  // namespace wfstore::tools

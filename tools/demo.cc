@@ -34,6 +34,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/event.h"
 #include "wfstore/file_system.h"
+#include "wfstore/history.h"
 #include "wfstore/logger.h"
 #include "wfstore/maintenance.h"
 #include "wfstore/model.h"
@@ -43,15 +44,11 @@
 #include "wfstore/transaction.h"
 
 #include "tools/commands.h"
-#include "wfstore_internal/event_codec.h"
-#include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/log_verify.h"
 #include "wfstore_internal/store_dir.h"
 
 namespace wfstore::tools {
 namespace {
-
-constexpr std::int64_t kBaseMs = 1764331200000;  // 2025-11-28T12:00:00Z
 
 struct DemoOptions {
   std::string dir;
@@ -352,9 +349,6 @@ class DemoEngine {
   std::mutex mu_;
 };
 
-// Prints the log's history: with `json` every event as its JSON document;
-// else the event count per type and, in full, the first commit that carries
-// a stage change with its messages (one transaction, one record).
 // The permission bits of `path`, as octal text.
 std::string mode_of(const std::filesystem::path& path) {
   struct stat st {};
@@ -378,31 +372,41 @@ std::string tear_log_tail(const std::filesystem::path& dir) {
   return last.filename().string();
 }
 
+// Prints the log's history: with `json` every event as its JSON document;
+// else the event count per type and, in full, the first commit that carries
+// a stage change with its messages (one transaction, one record).
 std::size_t print_history(const std::filesystem::path& dir, bool json) {
-  std::shared_ptr<FileSystem> fs = posix_file_system();
-  const StoreDir store = StoreDir::open_existing(fs, dir, /*lock=*/false);
-  log::Reader reader(fs, store.log_dir(), store.id(), 1,
-                     [](const log::Damage& damage) {
-                       std::cerr << "damage: " << damage.reason << "\n";
-                     });
-  log::Commit commit;
   std::size_t events = 0;
   std::map<std::string_view, std::size_t> per_type;
+  // The events of the commit being read, and the first commit that carries a
+  // stage change with its messages.
+  std::vector<Event> commit;
   std::vector<Event> shown;
-  while (reader.next(&commit)) {
-    const DecodedCommit body = decode_commit_body(
-        commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
+  const auto take_commit = [&] {
     bool stage = false;
     bool push = false;
-    for (const Event& event : body.events) {
-      ++events;
-      ++per_type[event_type_name(event.type())];
+    for (const Event& event : commit) {
       stage |= event.type() == EventType::kStageUpdated;
       push |= event.type() == EventType::kMessagePushed;
-      if (json) std::cout << event_to_json(event).dump() << "\n";
     }
-    if (shown.empty() && stage && push) shown = body.events;
-  }
+    if (shown.empty() && stage && push) shown = commit;
+    commit.clear();
+  };
+  for_each_event(
+      dir, 0,
+      [&](const Event& event) {
+        if (!commit.empty() && commit.front().commit_id != event.commit_id)
+          take_commit();
+        commit.push_back(event);
+        ++events;
+        ++per_type[event_type_name(event.type())];
+        if (json) std::cout << event_to_json(event).dump() << "\n";
+        return true;
+      },
+      [](LogLevel, std::string_view message) {
+        std::cerr << "damage: " << message << "\n";
+      });
+  take_commit();
   if (json) return events;
   for (const auto& [type, count] : per_type) {
     std::cout << fmt::format("  {:<24} {:>4}\n", type, count);

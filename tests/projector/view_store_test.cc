@@ -15,9 +15,9 @@
 
 #include "wfstore/errors.h"
 
+#include "projector/lmdb.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/checksum_view_store.h"
-#include "wfstore_internal/lmdb_raw_bench.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/memory_view_store.h"
 #include "wfstore_internal/overlay_view_store.h"
@@ -280,9 +280,10 @@ TEST(LmdbViewsTest, WriteTxnAbortsUnlessCommittedAndDropAllEmptiesEveryTable) {
 
 TEST(LmdbViewsTest, ReadOnlyOpenWithAMissingTableIsCorruption) {
   testing::TempDir dir;
-  RawBenchOptions bench;  // Leaves an environment holding one foreign table.
-  bench.count = 10;
-  raw_lmdb_put_rate(dir / "views", bench);
+  {  // An environment holding one foreign table.
+    auto env = lmdb::Env::open(dir / "views", lmdb::EnvOptions{});
+    env->dbis({"raw_bench"}, true);
+  }
   LmdbViewsOptions options;
   options.read_only = true;
   EXPECT_THAT([&] { LmdbViews::open(dir / "views", options); },

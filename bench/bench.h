@@ -1,18 +1,17 @@
-// Helpers shared by the `wfstore bench` measurements: a timing loop and a raw
-// append-only file, the bounds the store's log is compared with.
+// The measurements behind `wfstore bench`: the standard workload with the raw
+// loops that bound it, and the log against a raw append-only file. The
+// `wfstore` tool parses the flags and calls these; the bench library is built
+// beside the store's libraries and not installed.
 
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <string_view>
 
-#include <CLI/CLI.hpp>
-
-#include "tools/commands.h"
-
-namespace wfstore::tools {
+namespace wfstore::bench {
 
 // Runs `op` (which does `per_op` units of work) until `seconds` pass or
 // `max_units` are done; returns units per second. Throws what `op` throws.
@@ -53,8 +52,19 @@ struct StoreBenchOptions {
 };
 
 // `wfstore bench` without --log: the standard workload with its bounds
-// (bench_store.cc). Returns the exit code: 0, or 1 when a check failed.
-// Throws what the store throws.
+// (bench_store.cc), printed to stdout. Returns the exit code: 0, or 1 when a
+// check failed. Throws what the store throws.
 int run_store_bench(const StoreBenchOptions& options);
 
-}  // namespace wfstore::tools
+struct LogBenchOptions {
+  std::string dir = ".";  // a scratch subdirectory is made in it
+  double seconds = 2.0;   // per measurement
+  std::size_t body_bytes = 500;
+};
+
+// `wfstore bench --log`: the log's append+fdatasync rate against a raw
+// write()+fdatasync loop of the same record size, plus group-sync and no-sync
+// rates (bench_log.cc), printed to stdout. Returns 0. Throws IOError.
+int run_log_bench(const LogBenchOptions& options);
+
+}  // namespace wfstore::bench

@@ -18,13 +18,12 @@
 #include "wfstore/errors.h"
 #include "wfstore/file_system.h"
 
-#include "tools/bench.h"
-#include "tools/commands.h"
+#include "bench/bench.h"
 #include "wfstore_internal/log_format.h"
 #include "wfstore_internal/log_writer.h"
 #include "wfstore_internal/store_dir.h"
 
-namespace wfstore::tools {
+namespace wfstore::bench {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -78,12 +77,6 @@ double raw_append_sync_rate(const std::filesystem::path& path,
 
 namespace {
 
-struct BenchOptions {
-  std::string dir = ".";
-  double seconds = 2.0;
-  std::size_t body_bytes = 500;
-};
-
 // Commits per second with a sync after every `per_sync` commits (0: never).
 double log_rate(const std::filesystem::path& log_dir, const std::string& body,
                 std::uint64_t per_sync, double seconds) {
@@ -97,7 +90,9 @@ double log_rate(const std::filesystem::path& log_dir, const std::string& body,
   });
 }
 
-int run_log_bench(const BenchOptions& o) {
+}  // namespace
+
+int run_log_bench(const LogBenchOptions& o) {
   const std::filesystem::path dir = std::filesystem::absolute(o.dir) /
                                     fmt::format("wfstore-bench-{}", ::getpid());
   std::filesystem::create_directories(dir);
@@ -135,39 +130,4 @@ int run_log_bench(const BenchOptions& o) {
   return 0;
 }
 
-}  // namespace
-
-void add_bench_command(CLI::App& app, Action& action) {
-  CLI::App* cmd =
-      app.add_subcommand("bench", "Measure wfstore against raw loops");
-  auto o = std::make_shared<BenchOptions>();
-  auto log_flag = std::make_shared<bool>(false);
-  auto store = std::make_shared<StoreBenchOptions>();
-  cmd->add_flag("--log", *log_flag,
-                "Benchmark the append-only log instead of the workload");
-  cmd->add_option("--n", store->n, "Workflows of the standard workload")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--durability", store->durability,
-                  "sync, buffered or both (sync first)")
-      ->check(CLI::IsMember({"sync", "buffered", "both"}));
-  cmd->add_flag("--json", store->json, "Print one JSON document");
-  cmd->add_option("--thread-seconds", store->thread_seconds,
-                  "Seconds per thread count of the commit-throughput run")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--wakeup-samples", store->wakeup_samples,
-                  "Samples of the blocking-poll wake-up latency")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--dir", store->dir,
-                  "Directory to run in (a scratch subdirectory is made; "
-                  "default: the temporary directory, or . for --log)");
-  cmd->add_option("--seconds", o->seconds, "Seconds per measurement")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--body-bytes", o->body_bytes, "Commit body size");
-  action = [o, log_flag, store] {
-    if (!*log_flag) return run_store_bench(*store);
-    if (!store->dir.empty()) o->dir = store->dir;
-    return run_log_bench(*o);
-  };
-}
-
-}  // namespace wfstore::tools
+}  // namespace wfstore::bench

@@ -2,7 +2,7 @@
 // Sizes come from WFSTORE_RAW_BENCH_COUNT (default 2000) so the same test can
 // print real figures.
 
-#include "wfstore_internal/lmdb_raw_bench.h"
+#include "bench/lmdb_raw_bench.h"
 
 #include <cstdio>
 

@@ -1,6 +1,6 @@
 // The raw LMDB put loops behind the bench's bounds.
 
-#include "wfstore_internal/lmdb_raw_bench.h"
+#include "bench/lmdb_raw_bench.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,0 +1,94 @@
+// `wfstore bench`: the standard workload of bench/workload.md phase by phase,
+// each phase checked and set beside the raw loop that bounds it (DESIGN.md
+// "Performance"), then the queue's push and poll+ack throughput and its
+// blocking-poll wake-up latency, commit throughput by thread count and the
+// rebuild rate.
+
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "wfstore/database.h"
+#include "wfstore/queue.h"
+
+#include "bench/bench.h"
+#include "bench/store_bench.h"
+
+namespace wfstore::bench {
+namespace {
+
+ModeRun run_mode(const std::filesystem::path& dir, Durability durability,
+                 std::uint64_t n, std::size_t wakeup_samples) {
+  ModeRun run;
+  run.durability = durability == Durability::kSync ? "sync" : "buffered";
+  const std::filesystem::path store_dir = dir / run.durability;
+  Workload w;
+  w.n = n;
+  for (std::uint64_t k = 0; k < n; ++k)
+    w.workflows.push_back(build_workflow(k));
+  {
+    DatabaseOptions options;
+    options.durability = durability;
+    auto db = Database::open(store_dir, options);
+    {
+      Queue queue(*db);
+      run.phases = run_phases(*db, queue, w);
+      run.wakeup = measure_wakeup_latency(queue, w, wakeup_samples);
+    }
+    db->close();
+  }
+  measure_bounds(run.phases, w, dir);
+  return run;
+}
+
+// A scratch directory removed on scope exit.
+struct ScratchDir {
+  std::filesystem::path path;
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+}  // namespace
+
+int run_store_bench(const StoreBenchOptions& options) {
+  const std::filesystem::path parent =
+      options.dir.empty() ? std::filesystem::temp_directory_path()
+                          : std::filesystem::absolute(options.dir);
+  ScratchDir scratch{parent / fmt::format("wfstore-bench-{}", ::getpid())};
+  std::filesystem::create_directories(scratch.path);
+  std::vector<Durability> modes;
+  if (options.durability != "buffered") modes.push_back(Durability::kSync);
+  if (options.durability != "sync") modes.push_back(Durability::kBuffered);
+  std::vector<ModeRun> runs;
+  std::vector<ThreadRun> threads;
+  try {
+    for (Durability mode : modes) {
+      runs.push_back(
+          run_mode(scratch.path, mode, options.n, options.wakeup_samples));
+      runs.back().rebuild = run_rebuild(scratch.path / runs.back().durability,
+                                        scratch.path / "bound-rebuild");
+      if (mode == Durability::kSync) {
+        threads =
+            run_thread_counts(scratch.path / "threads", options.thread_seconds);
+      }
+    }
+  } catch (const CheckFailed& e) {
+    std::cerr << "wfstore: bench: wrong answer: " << e.what() << "\n";
+    return 1;
+  }
+  if (options.json) {
+    print_json(runs, threads, options.n);
+  } else {
+    print_text(runs, threads, options.n);
+  }
+  return 0;
+}
+}  // namespace wfstore::bench

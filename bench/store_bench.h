@@ -1,0 +1,162 @@
+// The standard workload of `wfstore bench` (bench_store.cc), shared by its
+// parts: the workload and its phases (store_workload.cc), the raw loops that
+// bound them (store_bounds.cc), the wake-up latency and thread-count runs
+// (store_runs.cc), and the report (store_report.cc). Internal to the bench
+// library.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "wfstore/database.h"
+#include "wfstore/model.h"
+#include "wfstore/queue.h"
+
+namespace wfstore::bench {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::int64_t kBaseMs = 1700000000000;
+constexpr int kStages = 10;
+constexpr int kApplications = 10;
+constexpr std::uint64_t kDedupIds = 10000;
+// Longest a raw bound loop runs; it stops earlier after the phase's op count.
+constexpr double kBoundSeconds = 1.0;
+
+// A phase's answer was wrong: the bench fails.
+class CheckFailed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline void expect(bool ok, const std::string& what) {
+  if (!ok) throw CheckFailed(what);
+}
+
+struct Phase {
+  std::string name;
+  std::uint64_t n = 0;
+  double seconds = 0;
+  // CPU time of the thread that ran the phase (the committing thread leads
+  // every group): steadier than `seconds` on a loaded machine.
+  double cpu_seconds = 0;
+  double bound = 0;  // raw ops/s; 0 until measured
+  double gate = 0;   // the least ratio DESIGN.md accepts
+  // Commits the phase made (0 for a read phase) and the log bytes each
+  // appended on average, to shape its raw loop.
+  std::uint64_t commits = 0;
+  double log_bytes_per_commit = 0;
+  // Whether each commit waited for its fdatasync (sync-mode writes; leases and
+  // acks follow QueueOptions::lease_durability).
+  bool synced = false;
+
+  double commits_per_op() const {
+    return n > 0 ? static_cast<double>(commits) / static_cast<double>(n) : 0;
+  }
+  double ops_per_sec() const {
+    return seconds > 0 ? static_cast<double>(n) / seconds : 0;
+  }
+  double ratio() const { return bound > 0 ? ops_per_sec() / bound : 0; }
+  double cpu_us_per_op() const {
+    return n > 0 ? 1e6 * cpu_seconds / static_cast<double>(n) : 0;
+  }
+  bool pass() const { return ratio() >= gate; }
+};
+
+struct ThreadRun {
+  int threads = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t fdatasyncs = 0;
+  double seconds = 0;
+  double rate() const {
+    return seconds > 0 ? static_cast<double>(commits) / seconds : 0;
+  }
+};
+
+struct RebuildRun {
+  std::uint64_t events = 0;
+  std::uint64_t view_entries = 0;  // a lower bound of the view writes
+  std::uint64_t value_size = 0;    // log bytes per view entry: the raw puts'
+  double seconds = 0;
+  double raw_put_rate = 0;
+  double events_per_sec() const {
+    return static_cast<double>(events) / seconds;
+  }
+  double writes_per_sec() const {
+    return static_cast<double>(view_entries) / seconds;
+  }
+  double ratio() const { return writes_per_sec() / raw_put_rate; }
+};
+
+// Blocking poll: from a push's commit returning to the waiting poll_one
+// returning, in microseconds.
+struct WakeupLatency {
+  std::size_t samples = 0;
+  double median_us = 0;
+  double p99_us = 0;
+  double max_us = 0;
+};
+
+struct ModeRun {
+  std::string durability;
+  std::vector<Phase> phases;
+  WakeupLatency wakeup;
+  RebuildRun rebuild;
+};
+
+// The in-memory workload: the build of workload.md, updated by the phases.
+struct Workload {
+  std::uint64_t n = 0;
+  std::vector<Workflow> workflows;
+};
+
+// The workload and its phases (store_workload.cc).
+
+// The id of workflow `k` of the workload.
+std::string workflow_id(std::uint64_t k);
+// Workflow `k` of the workload: kStages stages of one task each.
+Workflow build_workflow(std::uint64_t k);
+// Runs the phases of the standard workload, then the queue's, on `db` and
+// `queue`, checking every answer. Throws CheckFailed, what the store throws.
+std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w);
+// The StartStage message of `stage` of `wf`.
+Message start_stage(const Workflow& wf, int stage);
+// Checks that `delivery` is the StartStage of `stage` of `wf`. Throws
+// CheckFailed.
+void check_delivery(const std::optional<Delivery>& delivery, const Workflow& wf,
+                    int stage);
+
+// The raw loops that bound the phases (store_bounds.cc).
+
+// Measures the raw bound and sets the gate of every phase, in scratch
+// directories below `dir`.
+void measure_bounds(std::vector<Phase>& phases, const Workload& w,
+                    const std::filesystem::path& dir);
+// Rebuilds the views of the store in `store_dir` and measures the raw batched
+// LMDB put rate beside it, in `scratch`.
+RebuildRun run_rebuild(const std::filesystem::path& store_dir,
+                       const std::filesystem::path& scratch);
+
+// The runs beside the phases (store_runs.cc).
+
+// `samples` blocking-poll wake-ups on the empty `queue`.
+WakeupLatency measure_wakeup_latency(Queue& queue, const Workload& w,
+                                     std::size_t samples);
+// Sync-mode commit throughput of 1 to 16 threads, `seconds` each, in a new
+// store in `dir`.
+std::vector<ThreadRun> run_thread_counts(const std::filesystem::path& dir,
+                                         double seconds);
+
+// The report (store_report.cc), on stdout.
+void print_text(const std::vector<ModeRun>& modes,
+                const std::vector<ThreadRun>& threads, std::uint64_t n);
+void print_json(const std::vector<ModeRun>& modes,
+                const std::vector<ThreadRun>& threads, std::uint64_t n);
+
+}  // namespace wfstore::bench

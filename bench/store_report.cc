@@ -1,0 +1,161 @@
+// The report of `wfstore bench`: the machine, then per durability mode each
+// phase with its bound, ratio and gate, the wake-up latency and the rebuild,
+// then the commit throughput by thread count; as text lines or one JSON
+// document.
+
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <sched.h>
+
+#include "bench/store_bench.h"
+
+#ifndef WFSTORE_VERSION
+#define WFSTORE_VERSION "unknown"
+#endif
+
+namespace wfstore::bench {
+namespace {
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        return line.substr(line.find_first_not_of(' ', colon + 1));
+      }
+    }
+  }
+  return "unknown";
+}
+
+int nproc() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::thread::hardware_concurrency());
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return fmt::format("{} {} {}", a, b, c);
+}
+
+double thread_scaling(const std::vector<ThreadRun>& runs) {
+  return runs.back().rate() / runs.front().rate();
+}
+
+}  // namespace
+
+void print_text(const std::vector<ModeRun>& modes,
+                const std::vector<ThreadRun>& threads, std::uint64_t n) {
+  std::cout << fmt::format("# wfstore {} bench, standard workload N={}\n",
+                           WFSTORE_VERSION, n);
+  std::cout << fmt::format("# machine: nproc={} cpu=\"{}\" loadavg=\"{}\"\n",
+                           nproc(), cpu_model(), load_average());
+  for (const ModeRun& mode : modes) {
+    std::cout << fmt::format("# durability={}\n", mode.durability);
+    for (const Phase& p : mode.phases) {
+      std::cout << fmt::format(
+          "phase={} n={} seconds={:.3f} ops_per_sec={:.0f} bound={:.0f} "
+          "ratio={:.2f} cpu_us_per_op={:.1f}\n",
+          p.name, p.n, p.seconds, p.ops_per_sec(), p.bound, p.ratio(),
+          p.cpu_us_per_op());
+      std::cout << fmt::format(
+          "# gate phase={} ratio={:.2f} min={:.1f} gate={}\n", p.name,
+          p.ratio(), p.gate, p.pass() ? "pass" : "FAIL");
+    }
+    const WakeupLatency& l = mode.wakeup;
+    std::cout << fmt::format(
+        "# wakeup_latency_us durability={} samples={} median={:.0f} "
+        "p99={:.0f} max={:.0f}\n",
+        mode.durability, l.samples, l.median_us, l.p99_us, l.max_us);
+    const RebuildRun& r = mode.rebuild;
+    std::cout << fmt::format(
+        "# rebuild durability={} events={} seconds={:.3f} "
+        "events_per_sec={:.0f} "
+        "view_entries={} view_writes_per_sec={:.0f} "
+        "raw_batched_put_per_sec={:.0f} "
+        "raw_value_bytes={} ratio={:.2f} gate={}\n",
+        mode.durability, r.events, r.seconds, r.events_per_sec(),
+        r.view_entries, r.writes_per_sec(), r.raw_put_rate, r.value_size,
+        r.ratio(), r.ratio() >= 0.5 ? "pass" : "FAIL");
+  }
+  if (threads.empty()) {
+    std::cout << "# commit threads: sync mode only (not run)\n";
+    return;
+  }
+  for (const ThreadRun& t : threads) {
+    std::cout << fmt::format(
+        "# commit threads={} durability=sync commits={} seconds={:.3f} "
+        "commits_per_sec={:.0f} fdatasyncs_per_commit={:.3f}\n",
+        t.threads, t.commits, t.seconds, t.rate(),
+        t.commits > 0
+            ? static_cast<double>(t.fdatasyncs) / static_cast<double>(t.commits)
+            : 0);
+  }
+  const double scaling = thread_scaling(threads);
+  std::cout << fmt::format("# commit threads 16/1={:.2f} min=8.0 gate={}\n",
+                           scaling, scaling >= 8 ? "pass" : "FAIL");
+}
+
+void print_json(const std::vector<ModeRun>& modes,
+                const std::vector<ThreadRun>& threads, std::uint64_t n) {
+  nlohmann::json doc;
+  doc["version"] = WFSTORE_VERSION;
+  doc["n"] = n;
+  doc["machine"] = {
+      {"nproc", nproc()}, {"cpu", cpu_model()}, {"loadavg", load_average()}};
+  for (const ModeRun& mode : modes) {
+    nlohmann::json m;
+    m["durability"] = mode.durability;
+    for (const Phase& p : mode.phases) {
+      m["phases"].push_back({{"phase", p.name},
+                             {"n", p.n},
+                             {"seconds", p.seconds},
+                             {"ops_per_sec", p.ops_per_sec()},
+                             {"bound", p.bound},
+                             {"ratio", p.ratio()},
+                             {"cpu_us_per_op", p.cpu_us_per_op()},
+                             {"gate_min", p.gate},
+                             {"gate", p.pass() ? "pass" : "FAIL"}});
+    }
+    const WakeupLatency& l = mode.wakeup;
+    m["wakeup_latency_us"] = {{"samples", l.samples},
+                              {"median", l.median_us},
+                              {"p99", l.p99_us},
+                              {"max", l.max_us}};
+    const RebuildRun& r = mode.rebuild;
+    m["rebuild"] = {{"events", r.events},
+                    {"seconds", r.seconds},
+                    {"events_per_sec", r.events_per_sec()},
+                    {"view_entries", r.view_entries},
+                    {"view_writes_per_sec", r.writes_per_sec()},
+                    {"raw_value_bytes", r.value_size},
+                    {"raw_batched_put_per_sec", r.raw_put_rate},
+                    {"ratio", r.ratio()},
+                    {"gate", r.ratio() >= 0.5 ? "pass" : "FAIL"}};
+    doc["runs"].push_back(m);
+  }
+  for (const ThreadRun& t : threads) {
+    doc["commit_threads"].push_back({{"threads", t.threads},
+                                     {"commits", t.commits},
+                                     {"seconds", t.seconds},
+                                     {"commits_per_sec", t.rate()},
+                                     {"fdatasyncs", t.fdatasyncs}});
+  }
+  if (!threads.empty())
+    doc["commit_threads_16_over_1"] = thread_scaling(threads);
+  std::cout << doc.dump(2) << "\n";
+}
+
+}  // namespace wfstore::bench

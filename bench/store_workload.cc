@@ -1,0 +1,252 @@
+// The standard workload of bench/workload.md, phase by phase, each answer
+// checked; then the queue's push and poll+ack phases.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <time.h>
+
+#include "wfstore/transaction.h"
+
+#include "bench/store_bench.h"
+
+namespace wfstore::bench {
+namespace {
+
+nlohmann::json stage_outputs(std::uint64_t k, int i) {
+  return {{"result", fmt::format("ok-{}-{}", k, i)},
+          {"last_stage", i},
+          {"items", {fmt::format("item-{}", i)}}};
+}
+
+nlohmann::json expected_ancestor_outputs(std::uint64_t k) {
+  nlohmann::json items = nlohmann::json::array();
+  for (int i = 0; i < kStages - 1; ++i)
+    items.push_back(fmt::format("item-{}", i));
+  return {{"result", fmt::format("ok-{}-{}", k, kStages - 2)},
+          {"last_stage", kStages - 2},
+          {"items", items}};
+}
+
+void check_workflow(const Workflow& wf, const std::string& id) {
+  expect(wf.id == id, fmt::format("retrieve {}: got id {}", id, wf.id));
+  expect(wf.stages.size() == kStages,
+         fmt::format("workflow {}: {} stages, expected {}", id,
+                     wf.stages.size(), kStages));
+  for (const StageExecution& stage : wf.stages) {
+    expect(stage.tasks.size() == 1,
+           fmt::format("stage {}: {} tasks, expected 1", stage.id,
+                       stage.tasks.size()));
+  }
+}
+
+// CPU seconds this thread has used.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) +
+         1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Times `body` as phase `name` of `ops` operations; write phases record their
+// commits and the log bytes each appended.
+Phase timed(Database& db, const std::string& name, std::uint64_t ops,
+            const std::function<void()>& body) {
+  const DatabaseStats before = db.stats();
+  const double cpu_start = thread_cpu_seconds();
+  const auto start = SteadyClock::now();
+  body();
+  const double cpu_end = thread_cpu_seconds();
+  Phase phase;
+  phase.name = name;
+  phase.n = ops;
+  phase.seconds =
+      std::chrono::duration<double>(SteadyClock::now() - start).count();
+  phase.cpu_seconds = cpu_end - cpu_start;
+  const DatabaseStats after = db.stats();
+  phase.commits = after.commits - before.commits;
+  if (phase.commits > 0) {
+    phase.log_bytes_per_commit =
+        static_cast<double>(after.bytes_appended - before.bytes_appended) /
+        static_cast<double>(phase.commits);
+  }
+  return phase;
+}
+
+}  // namespace
+
+std::string workflow_id(std::uint64_t k) { return fmt::format("wf-{}", k); }
+
+Workflow build_workflow(std::uint64_t k) {
+  Workflow wf;
+  wf.id = workflow_id(k);
+  wf.application = fmt::format("app-{}", k % kApplications);
+  wf.name = fmt::format("bench-workflow-{}", k);
+  wf.context =
+      Json(nlohmann::json{{"env", k % 2 == 0 ? "prod" : "staging"},
+                          {"region", fmt::format("region-{}", k % 4)},
+                          {"owner", fmt::format("user-{}", k % 50)},
+                          {"priority", k % 5},
+                          {"retries", 3},
+                          {"timeout_s", 300},
+                          {"dry_run", false},
+                          {"tags", {"bench", fmt::format("batch-{}", k % 20)}},
+                          {"version", "1.0.0"},
+                          {"seq", k}});
+  for (int i = 0; i < kStages; ++i) {
+    StageExecution stage;
+    stage.id = fmt::format("{}-s{}", wf.id, i);
+    stage.execution_id = wf.id;
+    stage.type = "bench";
+    stage.name = fmt::format("Stage {}", i);
+    stage.ref_id = fmt::format("stage-{}", i);
+    stage.context =
+        Json(nlohmann::json{{"stage_index", i},
+                            {"timeout_s", 30},
+                            {"command", fmt::format("echo {}-{}", k, i)}});
+    if (i > 0) stage.requisite_stage_ref_ids = {fmt::format("stage-{}", i - 1)};
+    TaskExecution task;
+    task.id = stage.id + "-t";
+    task.name = fmt::format("task-{}", i);
+    task.implementing_class = "bench.NoopTask";
+    task.stage_start = true;
+    task.stage_end = true;
+    stage.tasks.push_back(std::move(task));
+    wf.stages.push_back(std::move(stage));
+  }
+  return wf;
+}
+
+Message start_stage(const Workflow& wf, int stage) {
+  StartStage start;
+  start.execution_id = wf.id;
+  start.stage_id = wf.stages.at(static_cast<std::size_t>(stage)).id;
+  return start;
+}
+
+// Checks that `delivery` is the StartStage of `stage` of `wf`.
+void check_delivery(const std::optional<Delivery>& delivery, const Workflow& wf,
+                    int stage) {
+  expect(
+      delivery.has_value(),
+      fmt::format("poll: no delivery, expected stage {} of {}", stage, wf.id));
+  expect(delivery->message == start_stage(wf, stage),
+         fmt::format("poll: delivery {} is not stage {} of {}", delivery->id,
+                     stage, wf.id));
+}
+
+std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
+  WorkflowStore& store = db.workflow_store();
+  const std::uint64_t n = w.n;
+  const std::uint64_t ancestors = std::min<std::uint64_t>(500, n);
+  std::vector<Phase> phases;
+  phases.push_back(timed(db, "store", n, [&] {
+    for (const Workflow& wf : w.workflows) store.store(wf);
+  }));
+  phases.push_back(timed(db, "retrieve", n, [&] {
+    for (std::uint64_t k = 0; k < n; ++k) {
+      check_workflow(store.retrieve(workflow_id(k)), workflow_id(k));
+    }
+  }));
+  phases.push_back(timed(db, "stage_update", n * kStages, [&] {
+    for (std::uint64_t k = 0; k < n; ++k) {
+      for (int i = 0; i < kStages; ++i) {
+        StageExecution& stage =
+            w.workflows[k].stages[static_cast<std::size_t>(i)];
+        stage.status = WorkflowStatus::kRunning;
+        stage.start_time = kBaseMs + static_cast<std::int64_t>(k) * 100 + i;
+        stage.outputs = Json(stage_outputs(k, i));
+        store.store_stage(stage, "NOT_STARTED");
+        expect(stage.version == 1,
+               fmt::format("stage {}: version {} after update, expected 1",
+                           stage.id, stage.version));
+      }
+    }
+  }));
+  phases.push_back(timed(db, "txn", n, [&] {
+    for (std::uint64_t k = 0; k < n; ++k) {
+      Workflow& wf = w.workflows[k];
+      StageExecution& stage = wf.stages[0];
+      stage.status = WorkflowStatus::kSucceeded;
+      stage.end_time = kBaseMs + static_cast<std::int64_t>(k) * 100 + 1000;
+      Transaction txn = store.transaction(&queue);
+      txn.store_stage(stage, "RUNNING");
+      txn.push_message(start_stage(wf, 1));
+      txn.commit();
+      expect(stage.version == 2,
+             fmt::format("stage {}: version {} after txn, expected 2", stage.id,
+                         stage.version));
+    }
+    expect(queue.size() == n,
+           fmt::format("txn: queue size {}, expected {}", queue.size(), n));
+  }));
+  phases.push_back(timed(db, "query", n, [&] {
+    std::uint64_t total = 0;
+    for (int a = 0; a < kApplications; ++a) {
+      for (const Workflow& wf :
+           store.retrieve_by_application(fmt::format("app-{}", a))) {
+        check_workflow(wf, wf.id);
+        ++total;
+      }
+    }
+    expect(total == n,
+           fmt::format("query: {} workflows, expected {}", total, n));
+  }));
+  phases.push_back(timed(db, "ancestors", ancestors, [&] {
+    for (std::uint64_t k = 0; k < ancestors; ++k) {
+      const nlohmann::json got =
+          store.get_merged_ancestor_outputs(workflow_id(k), "stage-9");
+      expect(
+          got == expected_ancestor_outputs(k),
+          fmt::format("ancestors of {}: got {}", workflow_id(k), got.dump()));
+    }
+  }));
+  phases.push_back(timed(db, "dedup_mark", kDedupIds, [&] {
+    for (std::uint64_t j = 0; j < kDedupIds; ++j) {
+      store.mark_message_processed(fmt::format("dedup-msg-{}", j),
+                                   "BenchHandler", workflow_id(j % n));
+    }
+  }));
+  phases.push_back(timed(db, "dedup_check", kDedupIds, [&] {
+    for (std::uint64_t j = 0; j < kDedupIds; ++j) {
+      expect(store.is_message_processed(fmt::format("dedup-msg-{}", j)),
+             fmt::format("dedup-msg-{} is not processed", j));
+    }
+  }));
+  // Beyond the standard workload: the queue on its own. N more pushes (stage_2
+  // of each workflow), then every delivery polled and acked in FIFO order:
+  // the txn phase's N, then these N.
+  phases.push_back(timed(db, "queue_push", n, [&] {
+    for (std::uint64_t k = 0; k < n; ++k)
+      queue.push(start_stage(w.workflows[k], 2));
+    expect(queue.size() == 2 * n,
+           fmt::format("queue_push: queue size {}, expected {}", queue.size(),
+                       2 * n));
+  }));
+  phases.push_back(timed(db, "queue_poll_ack", 2 * n, [&] {
+    for (std::uint64_t j = 0; j < 2 * n; ++j) {
+      const std::optional<Delivery> delivery = queue.poll_one();
+      check_delivery(delivery, w.workflows[j % n], j < n ? 1 : 2);
+      queue.ack(delivery->id);
+    }
+    expect(queue.size() == 0,
+           fmt::format("queue_poll_ack: {} left in the queue", queue.size()));
+  }));
+  const Durability lease_durability = db.options().queue.lease_durability;
+  for (Phase& phase : phases) {
+    const Durability d = phase.name == "queue_poll_ack"
+                             ? lease_durability
+                             : db.options().durability;
+    phase.synced = phase.commits > 0 && d == Durability::kSync;
+  }
+  return phases;
+}
+
+}  // namespace wfstore::bench

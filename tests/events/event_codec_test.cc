@@ -28,7 +28,7 @@
 #include "wfstore/limits.h"
 #include "wfstore/model.h"
 
-#include "events/codec_primitives.h"
+#include "events/catalogue/codec_primitives.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 

@@ -12,7 +12,7 @@
 #include "wfstore/event.h"
 #include "wfstore/model.h"
 
-#include "events/type_traits.h"
+#include "events/catalogue/type_traits.h"
 
 namespace wfstore {
 namespace {

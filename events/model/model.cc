@@ -14,7 +14,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/limits.h"
 
-#include "events/utf8.h"
+#include "events/model/utf8.h"
 #include "wfstore_internal/stage_graph.h"
 
 namespace wfstore {

@@ -21,9 +21,9 @@
 #include "wfstore/limits.h"
 #include "wfstore/model.h"
 
-#include "events/codec_primitives.h"
-#include "events/type_traits.h"
-#include "events/utf8.h"
+#include "events/catalogue/codec_primitives.h"
+#include "events/catalogue/type_traits.h"
+#include "events/model/utf8.h"
 
 namespace wfstore {
 

@@ -22,7 +22,7 @@
 #include "wfstore/model.h"
 
 #include "events/catalogue/codec_primitives.h"
-#include "events/catalogue/type_traits.h"
+#include "events/catalogue/value_codec.h"
 #include "events/model/utf8.h"
 
 namespace wfstore {
@@ -42,443 +42,15 @@ namespace {
 using codec::Reader;
 using codec::Writer;
 
-// The smallest encoding of a list item: no item is shorter than one byte.
-constexpr std::size_t kMinItemBytes = 1;
 // type, version, workflow_id length, payload length, endian tag.
 constexpr std::size_t kMinEventBytes = 2 + 2 + 1 + 1 + 1;
-
-template <typename Enum>
-std::optional<Enum> enum_from_int(std::uint8_t value) {
-  if constexpr (std::is_same_v<Enum, WorkflowStatus>) {
-    return status_from_int(value);
-  } else {
-    constexpr std::uint8_t kCount = [] {
-      if constexpr (std::is_same_v<Enum, WorkflowType>) return 2;
-      if constexpr (std::is_same_v<Enum, SyntheticStageOwner>) return 2;
-      if constexpr (std::is_same_v<Enum, JoinType>) return 5;
-      if constexpr (std::is_same_v<Enum, SplitType>) return 2;
-    }();
-    if (value >= kCount) return std::nullopt;
-    return static_cast<Enum>(value);
-  }
-}
-
-// Each model and payload struct lists its fields once, in encoding order, as
-// calls io(name, member); Out writes them and In reads them.
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, Trigger>
-void visit_fields(Io& io, T& v) {
-  io("trigger.type", v.type);
-  io("trigger.user", v.user);
-  io("trigger.parameters", v.parameters);
-  io("trigger.artifacts", v.artifacts);
-  io("trigger.payload", v.payload);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, PausedDetails>
-void visit_fields(Io& io, T& v) {
-  io("paused.paused_by", v.paused_by);
-  io("paused.pause_time", v.pause_time);
-  io("paused.resume_time", v.resume_time);
-  io("paused.paused_ms", v.paused_ms);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, MultiInstanceConfig>
-void visit_fields(Io& io, T& v) {
-  io("mi_config.count", v.count);
-  io("mi_config.count_from_context", v.count_from_context);
-  io("mi_config.sync_on_complete", v.sync_on_complete);
-  io("mi_config.allow_dynamic", v.allow_dynamic);
-  io("mi_config.collection_from_context", v.collection_from_context);
-  io("mi_config.join_threshold", v.join_threshold);
-  io("mi_config.cancel_remaining", v.cancel_remaining);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, TaskExecution>
-void visit_fields(Io& io, T& v) {
-  io("task.id", v.id);
-  io("task.name", v.name);
-  io("task.implementing_class", v.implementing_class);
-  io("task.status", v.status);
-  io("task.start_time", v.start_time);
-  io("task.end_time", v.end_time);
-  io("task.stage_start", v.stage_start);
-  io("task.stage_end", v.stage_end);
-  io("task.loop_start", v.loop_start);
-  io("task.loop_end", v.loop_end);
-  io("task.task_exception_details", v.task_exception_details);
-  io("task.version", v.version);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, StageExecution>
-void visit_fields(Io& io, T& v) {
-  io("stage.id", v.id);
-  io("stage.execution_id", v.execution_id);
-  io("stage.ref_id", v.ref_id);
-  io("stage.type", v.type);
-  io("stage.name", v.name);
-  io("stage.status", v.status);
-  io("stage.context", v.context);
-  io("stage.outputs", v.outputs);
-  io("stage.tasks", v.tasks);
-  io("stage.requisite_stage_ref_ids", v.requisite_stage_ref_ids);
-  io("stage.parent_stage_id", v.parent_stage_id);
-  io("stage.synthetic_stage_owner", v.synthetic_stage_owner);
-  io("stage.start_time", v.start_time);
-  io("stage.end_time", v.end_time);
-  io("stage.start_time_expiry", v.start_time_expiry);
-  io("stage.scheduled_time", v.scheduled_time);
-  io("stage.version", v.version);
-  io("stage.join_type", v.join_type);
-  io("stage.join_threshold", v.join_threshold);
-  io("stage.split_type", v.split_type);
-  io("stage.split_conditions", v.split_conditions);
-  io("stage.mi_config", v.mi_config);
-  io("stage.deferred_choice_group", v.deferred_choice_group);
-  io("stage.milestone_ref_id", v.milestone_ref_id);
-  io("stage.milestone_status", v.milestone_status);
-  io("stage.mutex_key", v.mutex_key);
-  io("stage.cancel_region", v.cancel_region);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, Workflow>
-void visit_fields(Io& io, T& v) {
-  io("workflow.id", v.id);
-  io("workflow.type", v.type);
-  io("workflow.application", v.application);
-  io("workflow.name", v.name);
-  io("workflow.status", v.status);
-  io("workflow.stages", v.stages);
-  io("workflow.context", v.context);
-  io("workflow.trigger", v.trigger);
-  io("workflow.start_time", v.start_time);
-  io("workflow.end_time", v.end_time);
-  io("workflow.start_time_expiry", v.start_time_expiry);
-  io("workflow.is_canceled", v.is_canceled);
-  io("workflow.canceled_by", v.canceled_by);
-  io("workflow.cancellation_reason", v.cancellation_reason);
-  io("workflow.paused", v.paused);
-  io("workflow.pipeline_config_id", v.pipeline_config_id);
-  io("workflow.is_limit_concurrent", v.is_limit_concurrent);
-  io("workflow.max_concurrent_executions", v.max_concurrent_executions);
-  io("workflow.keep_waiting_pipelines", v.keep_waiting_pipelines);
-  io("workflow.origin", v.origin);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, ClaimId>
-void visit_fields(Io& io, T& v) {
-  io("claim.execution_id", v.execution_id);
-  io("claim.claim_key", v.claim_key);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, WorkflowStored>
-void visit_fields(Io& io, T& v) { io("workflow", v.workflow); }
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, WorkflowStatusUpdated>
-void visit_fields(Io& io, T& v) {
-  io("workflow_id", v.workflow_id);
-  io("status", v.status);
-  io("start_time", v.start_time);
-  io("end_time", v.end_time);
-  io("is_canceled", v.is_canceled);
-  io("canceled_by", v.canceled_by);
-  io("cancellation_reason", v.cancellation_reason);
-  io("paused", v.paused);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, WorkflowStatusSet>
-void visit_fields(Io& io, T& v) {
-  io("workflow_id", v.workflow_id);
-  io("status", v.status);
-  io("start_time", v.start_time);
-  io("end_time", v.end_time);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, WorkflowPaused>
-void visit_fields(Io& io, T& v) {
-  io("workflow_id", v.workflow_id);
-  io("paused_by", v.paused_by);
-  io("pause_time", v.pause_time);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, WorkflowResumed>
-void visit_fields(Io& io, T& v) {
-  io("workflow_id", v.workflow_id);
-  io("resume_time", v.resume_time);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, WorkflowCancelRequested>
-void visit_fields(Io& io, T& v) {
-  io("workflow_id", v.workflow_id);
-  io("canceled_by", v.canceled_by);
-  io("reason", v.reason);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, WorkflowDeleted>
-void visit_fields(Io& io, T& v) { io("workflow_id", v.workflow_id); }
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, StageAdded>
-void visit_fields(Io& io, T& v) { io("stage", v.stage); }
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, StageUpdated>
-void visit_fields(Io& io, T& v) {
-  io("execution_id", v.execution_id);
-  io("stage_id", v.stage_id);
-  io("version", v.version);
-  io("status", v.status);
-  io("context", v.context);
-  io("outputs", v.outputs);
-  io("start_time", v.start_time);
-  io("end_time", v.end_time);
-  io("tasks", v.tasks);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, StageRemoved>
-void visit_fields(Io& io, T& v) {
-  io("execution_id", v.execution_id);
-  io("stage_id", v.stage_id);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, MessageProcessed>
-void visit_fields(Io& io, T& v) {
-  io("message_id", v.message_id);
-  io("handler_type", v.handler_type);
-  io("execution_id", v.execution_id);
-  io("processed_at", v.processed_at);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, ProcessedMessagesPurged>
-void visit_fields(Io& io, T& v) {
-  io("cutoff", v.cutoff);
-  io("count", v.count);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, ClaimAcquired>
-void visit_fields(Io& io, T& v) {
-  io("execution_id", v.execution_id);
-  io("claim_key", v.claim_key);
-  io("stage_id", v.stage_id);
-  io("claimed_at", v.claimed_at);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, ClaimTransferred>
-void visit_fields(Io& io, T& v) {
-  io("execution_id", v.execution_id);
-  io("claim_key", v.claim_key);
-  io("from_stage_id", v.from_stage_id);
-  io("to_stage_id", v.to_stage_id);
-  io("claimed_at", v.claimed_at);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, ClaimsPurged>
-void visit_fields(Io& io, T& v) { io("claims", v.claims); }
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, MessagePushed>
-void visit_fields(Io& io, T& v) {
-  io("delivery_id", v.delivery_id);
-  io("execution_id", v.execution_id);
-  io("message_type", v.message_type);
-  io("payload", v.payload);
-  io("deliver_at", v.deliver_at);
-  io("max_attempts", v.max_attempts);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, MessageLeased>
-void visit_fields(Io& io, T& v) {
-  io("delivery_id", v.delivery_id);
-  io("execution_id", v.execution_id);
-  io("attempt", v.attempt);
-  io("lease_until", v.lease_until);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, MessageAcked>
-void visit_fields(Io& io, T& v) {
-  io("delivery_id", v.delivery_id);
-  io("execution_id", v.execution_id);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, MessageRescheduled>
-void visit_fields(Io& io, T& v) {
-  io("delivery_id", v.delivery_id);
-  io("execution_id", v.execution_id);
-  io("deliver_at", v.deliver_at);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, MessageLeaseExtended>
-void visit_fields(Io& io, T& v) {
-  io("delivery_id", v.delivery_id);
-  io("execution_id", v.execution_id);
-  io("lease_until", v.lease_until);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, MessageDeadLettered>
-void visit_fields(Io& io, T& v) {
-  io("delivery_id", v.delivery_id);
-  io("execution_id", v.execution_id);
-  io("error", v.error);
-  io("moved_at", v.moved_at);
-}
-
-template <typename Io, typename T>
-requires std::is_same_v<std::remove_const_t<T>, DeadLetterReplayed>
-void visit_fields(Io& io, T& v) {
-  io("delivery_id", v.delivery_id);
-  io("new_delivery_id", v.new_delivery_id);
-  io("execution_id", v.execution_id);
-  io("deliver_at", v.deliver_at);
-}
-
-template <typename Io, typename T>
-requires(std::is_same_v<std::remove_const_t<T>, QueueCleared> ||
-         std::is_same_v<std::remove_const_t<T>,
-                        DeadLetterQueueCleared>) void visit_fields(Io&, T&) {}
-
-template <typename T>
-void put(Writer& w, const T& v);
-
-struct Out {
-  Writer& w;
-  template <typename T>
-  void operator()(std::string_view, const T& v) {
-    put(w, v);
-  }
-};
-
-template <typename T>
-void put(Writer& w, const T& v) {
-  if constexpr (std::is_same_v<T, std::string>) {
-    w.bytes(v);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    w.boolean(v);
-  } else if constexpr (std::is_same_v<T, std::int64_t>) {
-    w.i64(v);
-  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-    w.u64(v);
-  } else if constexpr (std::is_enum_v<T>) {
-    static_assert(sizeof(T) == 1);
-    w.u8(static_cast<std::uint8_t>(v));
-  } else if constexpr (std::is_same_v<T, Json>) {
-    w.json(v);
-  } else if constexpr (IsOptional<T>::value) {
-    w.boolean(v.has_value());
-    if (v.has_value()) put(w, *v);
-  } else if constexpr (IsVector<T>::value ||
-                       std::is_same_v<T, std::set<std::string>>) {
-    w.varint(v.size());
-    for (const auto& item : v) put(w, item);
-  } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
-    w.varint(v.size());
-    for (const auto& [key, value] : v) {
-      w.bytes(key);
-      w.bytes(value);
-    }
-  } else {
-    Out out{w};
-    visit_fields(out, v);
-  }
-}
-
-template <typename T>
-void get(Reader& r, std::string_view field, T& v);
-
-struct In {
-  Reader& r;
-  template <typename T>
-  void operator()(std::string_view field, T& v) {
-    get(r, field, v);
-  }
-};
-
-template <typename T>
-void get(Reader& r, std::string_view field, T& v) {
-  if constexpr (std::is_same_v<T, std::string>) {
-    v = r.str(field);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    v = r.boolean(field);
-  } else if constexpr (std::is_same_v<T, std::int64_t>) {
-    v = r.i64(field);
-  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-    v = r.u64(field);
-  } else if constexpr (std::is_enum_v<T>) {
-    const std::uint8_t raw = r.u8(field);
-    const std::optional<T> value = enum_from_int<T>(raw);
-    if (!value) r.fail(field, fmt::format("unknown enum value {}", raw));
-    v = *value;
-  } else if constexpr (std::is_same_v<T, Json>) {
-    v = r.json(field);
-  } else if constexpr (IsOptional<T>::value) {
-    if (r.boolean(field)) {
-      v.emplace();
-      get(r, field, *v);
-    } else {
-      v.reset();
-    }
-  } else if constexpr (IsVector<T>::value) {
-    const std::size_t n = r.count(field, kMinItemBytes);
-    v.clear();
-    // No reserve(n): n is bounded by the input, but not by the item size.
-    for (std::size_t i = 0; i < n; ++i) get(r, field, v.emplace_back());
-  } else if constexpr (std::is_same_v<T, std::set<std::string>>) {
-    const std::size_t n = r.count(field, kMinItemBytes);
-    v.clear();
-    for (std::size_t i = 0; i < n; ++i) {
-      std::string item = r.str(field);
-      // Sorted and unique, so that re-encoding gives the same bytes.
-      if (!v.empty() && !(*v.rbegin() < item)) r.fail(field, "not sorted");
-      v.emplace_hint(v.end(), std::move(item));
-    }
-  } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
-    const std::size_t n = r.count(field, 2 * kMinItemBytes);
-    v.clear();
-    for (std::size_t i = 0; i < n; ++i) {
-      std::string key = r.str(field);
-      if (!v.empty() && !(v.rbegin()->first < key)) {
-        r.fail(field, "keys not sorted");
-      }
-      std::string value = r.str(field);
-      v.emplace_hint(v.end(), std::move(key), std::move(value));
-    }
-  } else {
-    In in{r};
-    visit_fields(in, v);
-  }
-}
 
 // Decodes a current-version payload of type P from `r`, which holds exactly
 // the payload.
 template <typename P>
 EventPayload decode_as(Reader& r) {
   P payload;
-  In in{r};
-  visit_fields(in, payload);
+  codec::get_fields(r, payload);
   r.expect_end();
   return payload;
 }
@@ -620,13 +192,6 @@ void write_event(Writer& w, EventType type, std::uint16_t version,
   w.bytes(payload);
 }
 
-void write_audit(Writer& w, const AuditMetadata& audit) {
-  w.bytes(audit.actor);
-  w.bytes(audit.correlation_id);
-  w.bytes(audit.causation_id);
-  w.bytes(audit.source);
-}
-
 }  // namespace
 
 std::uint16_t current_schema_version(EventType type) {
@@ -653,7 +218,7 @@ void reset_event_registry_for_testing() { Registry::instance().reset(); }
 std::string encode_payload(const EventPayload& payload) {
   std::string out;
   Writer w(out);
-  std::visit([&](const auto& p) { put(w, p); }, payload);
+  std::visit([&](const auto& p) { codec::put(w, p); }, payload);
   return out;
 }
 
@@ -748,7 +313,7 @@ std::string encode_commit_body(const AuditMetadata& audit,
   std::string body;
   body.push_back(static_cast<char>(kCommitBodyFormatVersion));
   Writer w(body);
-  write_audit(w, audit);
+  codec::put(w, audit);
   w.varint(payloads.size());
   std::string bytes;
   std::optional<Writer> payload_writer;
@@ -759,7 +324,7 @@ std::string encode_commit_body(const AuditMetadata& audit,
     } else {
       payload_writer.emplace(bytes);
     }
-    std::visit([&](const auto& p) { put(*payload_writer, p); }, payload);
+    std::visit([&](const auto& p) { codec::put(*payload_writer, p); }, payload);
     write_event(w, event_type(payload),
                 std::visit([](const auto& p) { return p.kVersion; }, payload),
                 event_workflow_id(payload), bytes);
@@ -790,10 +355,7 @@ DecodedCommit decode_commit_body(std::uint64_t first_lsn,
   std::optional<Reader> payload_reader;
   try {
     Reader r(body.substr(1), "commit body", 1);
-    commit.audit.actor = r.str("audit.actor");
-    commit.audit.correlation_id = r.str("audit.correlation_id");
-    commit.audit.causation_id = r.str("audit.causation_id");
-    commit.audit.source = r.str("audit.source");
+    codec::get_fields(r, commit.audit);
     const std::size_t count = r.count("event_count", kMinEventBytes);
     if (count != event_count) {
       r.fail("event_count", fmt::format("holds {} events, the log says {}",
@@ -855,7 +417,7 @@ std::string encode_body_for_testing(
   std::string body;
   body.push_back(static_cast<char>(kCommitBodyFormatVersion));
   Writer w(body);
-  write_audit(w, audit);
+  codec::put(w, audit);
   w.varint(encoded_events.size());
   for (const std::string& event : encoded_events) body += event;
   return body;

@@ -1,5 +1,5 @@
 // Encoding of segment headers, commit records and block framing
-// (wfstore_internal/ log_format.h).
+// (wfstore_internal/log_format.h).
 
 #include "wfstore_internal/log_format.h"
 

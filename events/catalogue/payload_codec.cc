@@ -40,7 +40,6 @@ namespace catalogue {
 namespace {
 
 using codec::Reader;
-using codec::Writer;
 
 // Decodes a current-version payload of type P from `r`, which holds exactly
 // the payload.

@@ -51,7 +51,7 @@ std::optional<Enum> enum_from_int(std::uint8_t value) {
 // per type.
 template <typename T>
 const std::vector<std::string>& field_names() {
-  static const std::vector<std::string> names = [] {
+  static const std::vector<std::string> kNames = [] {
     std::vector<std::string> out;
     const T probe{};
     auto collect = [&](std::string_view name, const auto&) {
@@ -62,7 +62,7 @@ const std::vector<std::string>& field_names() {
     fields::visit_fields(collect, probe);
     return out;
   }();
-  return names;
+  return kNames;
 }
 
 template <typename T>

@@ -8,7 +8,7 @@
 
 #include "wfstore/errors.h"
 
-#include "projector/sha256.h"
+#include "wfstore_internal/sha256.h"
 
 namespace wfstore {
 

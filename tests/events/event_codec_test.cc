@@ -17,6 +17,8 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -28,7 +30,9 @@
 #include "wfstore/limits.h"
 #include "wfstore/model.h"
 
-#include "events/codec_primitives.h"
+#include "events/catalogue/codec_primitives.h"
+#include "events/catalogue/fields.h"
+#include "events/catalogue/value_codec.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -750,6 +754,80 @@ TEST_F(EventCodecTest, EventToJsonRendersEveryType) {
                   {"processed_at", 17}}));
   EXPECT_EQ(payload_json(EventType::kQueueCleared), json::object());
   EXPECT_EQ(payload_json(EventType::kStageUpdated).at("tasks").size(), 2u);
+}
+
+// The names in a field table, in table order.
+template <typename T>
+std::vector<std::string> table_names() {
+  std::vector<std::string> names;
+  auto collect = [&](std::string_view name, const auto&) {
+    names.emplace_back(name);
+  };
+  const T probe{};
+  fields::visit_fields(collect, probe);
+  return names;
+}
+
+// The member names of a JSON object, in its (sorted) order.
+std::vector<std::string> member_names(const json& object) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : object.items()) names.push_back(name);
+  return names;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The JSON form of every payload and model struct has exactly the members
+// that the type's field table names.
+TEST_F(EventCodecTest, JsonMembersAreTheFieldTables) {
+  const Workflow w = golden_workflow();
+  for (const EventPayload& payload : payloads_for(w)) {
+    std::visit(
+        [&](const auto& p) {
+          using P = std::decay_t<decltype(p)>;
+          SCOPED_TRACE(event_type_name(P::kType));
+          EXPECT_EQ(member_names(payload_to_json(payload)),
+                    sorted(table_names<P>()));
+        },
+        payload);
+  }
+  const json stored =
+      payload_to_json(EventPayload(WorkflowStored{w})).at("workflow");
+  EXPECT_EQ(member_names(stored), sorted(table_names<Workflow>()));
+  EXPECT_EQ(member_names(stored.at("trigger")), sorted(table_names<Trigger>()));
+  EXPECT_EQ(member_names(stored.at("paused")),
+            sorted(table_names<PausedDetails>()));
+  const json stage = stored.at("stages").at(0);
+  EXPECT_EQ(member_names(stage), sorted(table_names<StageExecution>()));
+  EXPECT_EQ(member_names(stage.at("mi_config")),
+            sorted(table_names<MultiInstanceConfig>()));
+  EXPECT_EQ(member_names(stage.at("tasks").at(0)),
+            sorted(table_names<TaskExecution>()));
+  EXPECT_EQ(
+      member_names(payload_to_json(EventPayload(ClaimsPurged{{{"wf", "key"}}}))
+                       .at("claims")
+                       .at(0)),
+      sorted(table_names<ClaimId>()));
+}
+
+// A corruption message names a model struct's field as "<prefix>.<name>".
+TEST_F(EventCodecTest, CodecFieldNamesCarryTheStructPrefix) {
+  EXPECT_EQ(codec::field_names<TaskExecution>().front(), "task.id");
+  EXPECT_EQ(codec::field_names<StageExecution>().back(), "stage.cancel_region");
+  EXPECT_EQ(codec::field_names<AuditMetadata>().front(), "audit.actor");
+  EXPECT_EQ(codec::field_names<WorkflowStatusSet>(),
+            table_names<WorkflowStatusSet>());
+  StageExecution stage;
+  stage.tasks.emplace_back();
+  std::string bytes = encode_payload(StageAdded{stage});
+  // Cut inside the task: the message names the task's field.
+  bytes.resize(bytes.size() - 40);
+  EXPECT_THAT(
+      [&] { decode(hand_made_body(EventType::kStageAdded, 1, "", bytes)); },
+      ThrowsMessage<CorruptionError>(HasSubstr(": task.")));
 }
 
 TEST_F(EventCodecTest, EventTypeNamesAndWorkflowIds) {

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "events/log_recovery.h"
+#include "events/log/log_recovery.h"
 #include "tests/events/log_test_util.h"
 #include "tests/testutil/fault_file_system.h"
 #include "wfstore_internal/log_verify.h"

@@ -3,7 +3,7 @@
 // damage before it, a broken chain or a foreign file is a CorruptionError
 // naming segment and offset.
 
-#include "events/log_recovery.h"
+#include "events/log/log_recovery.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

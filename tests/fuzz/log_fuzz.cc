@@ -29,7 +29,7 @@
 
 #include "wfstore/errors.h"
 
-#include "events/log_recovery.h"
+#include "events/log/log_recovery.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/memory_file_system.h"
 #include "wfstore_internal/crc32c.h"

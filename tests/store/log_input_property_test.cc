@@ -75,8 +75,8 @@ using ::testing::ThrowsMessage;
 constexpr std::int64_t kStartMs = 1'767'225'600'000;
 
 // ---------------------------------------------------------------------------
-// The oracle: written apart from the store's checks (events/utf8.cc,
-// events/json.cc), from the well-formed byte sequences of the Unicode
+// The oracle: written apart from the store's checks (events/model/utf8.cc,
+// events/model/json.cc), from the well-formed byte sequences of the Unicode
 // standard's Table 3-7.
 
 bool well_formed_utf8(std::string_view s) {

@@ -23,7 +23,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/maintenance.h"
 
-#include "events/log_recovery.h"
+#include "events/log/log_recovery.h"
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
 #include "tests/store/store_test_util.h"

@@ -5,8 +5,7 @@
 //   body     := format:u8 (=1) endian:u8 (=1) audit count:varint event*count
 //   audit    := actor:str correlation_id:str causation_id:str source:str
 //   event    := type:u16 schema_version:u16 workflow_id:str payload:bytes
-//   payload  := endian:u8 (=1) field*   (that type's fields, in the order
-//   below)
+//   payload  := endian:u8 (=1) field*   (that type's fields, in order below)
 //
 //   u8, u16, i64, u64   fixed width, little-endian (cereal portable binary)
 //   bool                u8, 0 or 1
@@ -23,7 +22,8 @@
 // indexes and exporters read it without decoding payloads. The endian byte
 // that starts each payload is cereal's portable-binary tag (1: little-endian).
 //
-// Payload fields (type id, name, version 1):
+// Payload fields (type id, name, version 1), in the order of each type's field
+// table (events/catalogue/fields.h), which the codec follows:
 //   1   WorkflowStored           workflow
 //   2   WorkflowStatusUpdated    workflow_id:str status start_time:opt<i64>
 //                                end_time:opt<i64> is_canceled:bool

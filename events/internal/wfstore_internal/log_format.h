@@ -1,40 +1,47 @@
 // On-disk layout of the append-only event log, shared by the log writer,
 // reader, recovery and verify. LevelDB's log format (style.md B7) plus a
 // segment header and a hash-chained commit record. All integers are
-// little-endian.
+// little-endian; x:T is a field x of type T, u8[n] is n bytes.
 //
-//   log_dir  := segment*                       files "<20-digit first
-//   LSN>.log", sorted segment  := block* (the last block may be partial) block
-//   := record* trailer?               (kBlockSize bytes) trailer  :=
-//   0x00{0..kHeaderSize-1}         a record never starts in a block's last
-//                                              kHeaderSize-1 bytes; they are
-//                                              zero
-//   record   := crc:u32 len:u16 type:u8 payload:u8[len]
-//               crc = mask(crc32c(type || payload))
-//   type     := 0 zero (never written) | 1 FULL | 2 FIRST | 3 MIDDLE | 4 LAST
-//             | 5 SEGMENT_HEADER (one physical record, always at offset 0)
-//             | t with t & 0x40: unknown but safe to skip; any other unknown t
-//             is damage
+//   log_dir        := segment*
+//   segment        := block*
+//   block          := record* trailer?
+//   trailer        := 0x00{0..kHeaderSize-1}
+//   record         := crc:u32 len:u16 type:u8 payload:u8[len]
+//
+//   log_dir        files "<20-digit first LSN>.log", in name order
+//   block          kBlockSize bytes; a segment's last block may be partial
+//   trailer        a record never starts in a block's last kHeaderSize-1
+//                  bytes; they are zero
+//   crc            mask(crc32c(type || payload))
+//   type           0 zero (never written)
+//                  1 FULL | 2 FIRST | 3 MIDDLE | 4 LAST
+//                  5 SEGMENT_HEADER (one physical record, always at offset 0)
+//                  t with t & 0x40: unknown but safe to skip
+//                  any other unknown t: damage
 //
 // A logical record is one FULL fragment or FIRST MIDDLE* LAST. A segment is one
 // SEGMENT_HEADER record followed by commit records; a commit never spans
-// segments.
+// segments. Their payloads:
 //
-//   segment_header := magic:u8[8]="WFSTLOG\n" version:u32=1 store_uuid:u8[16]
-//                     first_lsn:u64            == the file name
-//                     prev_first_lsn:u64       previous segment's first LSN (0:
-//                     none) prev_last_lsn:u64        == first_lsn - 1
-//                     prev_last_hash:u8[32]    previous commit's hash (zeros:
-//                     none)
+//   segment_header := magic:u8[8] version:u32 store_uuid:u8[16] position
+//   position       := first_lsn:u64 prev_first_lsn:u64 prev_last
+//   prev_last      := prev_last_lsn:u64 prev_last_hash:u8[32]
+//   commit         := fixed hash:u8[32] body:u8[*]
+//   fixed          := lsns timestamp_ms:i64 durable_lsn:u64 prev_hash:u8[32]
+//   lsns           := first_lsn:u64 event_count:u32
 //
-//   commit         := first_lsn:u64 event_count:u32 timestamp_ms:i64
-//                     durable_lsn:u64          writer's durable LSN when
-//                     written
-//                                              (< first_lsn)
-//                     prev_hash:u8[32]         hash of the previous commit
-//                     (zeros: none) hash:u8[32]              SHA-256(payload[0,
-//                     60) || body) body:u8[*]               the rest of the
-//                     logical record; opaque here
+//   magic          "WFSTLOG\n"
+//   version        1
+//   first_lsn      in a segment header: == the LSN in the file name
+//   prev_first_lsn previous segment's first LSN (0: none)
+//   prev_last_lsn  == first_lsn - 1
+//   prev_last_hash previous commit's hash (zeros: none)
+//   durable_lsn    writer's durable LSN when written (< first_lsn)
+//   prev_hash      hash of the previous commit (zeros: none)
+//   hash           SHA-256(fixed || body); fixed is the payload's first
+//                  kCommitHashOffset (60) bytes
+//   body           the rest of the logical record; opaque here
 //
 // The commit holds LSNs first_lsn .. first_lsn + event_count - 1; LSNs are
 // dense across commits and segments. prev_first_lsn lets open detect a missing

@@ -1,28 +1,28 @@
 // The store directory: its STORE identity file, the writer's LOCK, and the
-// paths of the log and the views inside it.
+// paths of the log and the views inside it. Its files (integers are
+// little-endian; a crc is the masked crc32c of every byte before it):
 //
-//   <dir>/STORE  := magic:u8[8] = "WFSTORE\n"
-//                   format_version:u32                  (little-endian; now 1)
-//                   store_uuid:u8[16]                   (random, RFC 4122
-//                   version 4) crc:u32 (little-endian)
-//   crc is the masked crc32c of every byte before it. Every format version
-//   keeps the magic first, the version next and the crc as the last four bytes,
-//   so any version's file can be checked before its version is judged.
-//   <dir>/LOCK   flock'd by the one writer; empty.
+//   STORE       := magic:u8[8] format_version:u32 store_uuid:u8[16] crc:u32
+//   VIEWS_STATE := magic:u8[8] version:u32 clean:u8 durable_lsn:u64 boot
+//   boot        := boot_id_length:u8 boot_id:u8[boot_id_length] crc:u32
+//   LOCK        := (empty; flock'd by the one writer)
 //
-// STORE is written once, when the store is created (STORE.tmp, fdatasync,
-// rename, fsync of the directory), and never changed.
+//   STORE       magic "WFSTORE\n"; format_version now 1; store_uuid random
+//               (RFC 4122 version 4)
+//   VIEWS_STATE magic "WFVIEWS\n"; version 1; clean 0 while a writer has the
+//               views open, 1 once they are closed cleanly
 //
-//   <dir>/VIEWS_STATE := magic:u8[8] = "WFVIEWS\n"  version:u32 (1)
-//                        clean:u8 (0: a writer has the views open, 1: closed
-//                        cleanly) durable_lsn:u64 boot_id_length:u8
-//                        boot_id:u8[boot_id_length] crc:u32
-//   (little-endian; crc as in STORE.) The views' unclean-shutdown marker,
-//   kept outside LMDB because the views run without syncs: a writer writes
-//   it (clean 0, its boot id, the log's durable LSN) before its first write to
-//   the views and again (clean 1) after the views are flushed at close. Always
-//   replaced whole (VIEWS_STATE.tmp, fdatasync, rename, directory fsync), so a
-//   crash at any point leaves the old or the new state.
+// Every STORE format version keeps the magic first, the version next and the
+// crc as the last four bytes, so any version's file can be checked before its
+// version is judged. STORE is written once, when the store is created
+// (STORE.tmp, fdatasync, rename, fsync of the directory), and never changed.
+//
+// VIEWS_STATE is the views' unclean-shutdown marker, kept outside LMDB because
+// the views run without syncs: a writer writes it (clean 0, its boot id, the
+// log's durable LSN) before its first write to the views and again (clean 1)
+// after the views are flushed at close. Always replaced whole
+// (VIEWS_STATE.tmp, fdatasync, rename, directory fsync), so a crash at any
+// point leaves the old or the new state.
 //
 // Thread-safety: a StoreDir is immutable after it is opened; its accessors may
 // be called concurrently.

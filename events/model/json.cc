@@ -17,7 +17,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/limits.h"
 
-#include "events/utf8.h"
+#include "events/model/utf8.h"
 
 namespace wfstore {
 

@@ -1,18 +1,18 @@
 // Encoding of segment headers, commit records and block framing
-// (wfstore_internal/ log_format.h).
+// (wfstore_internal/log_format.h).
 
 #include "wfstore_internal/log_format.h"
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
+#include <type_traits>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include "wfstore/errors.h"
 
 #include "wfstore_internal/crc32c.h"
+#include "wfstore_internal/sha256.h"
 
 namespace wfstore::log {
 namespace {
@@ -54,23 +54,14 @@ void get_bytes(const char* p, std::array<std::uint8_t, N>* bytes) {
   std::memcpy(bytes->data(), p, N);
 }
 
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
+static_assert(std::is_same_v<Hash, Sha256Digest>);
 
 // SHA-256 of a || b.
 Hash sha256(std::string_view a, std::string_view b) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  Hash out{};
-  unsigned int len = 0;
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), a.data(), a.size()) != 1 ||
-      EVP_DigestUpdate(ctx.get(), b.data(), b.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 ||
-      len != kHashSize) {
-    throw IOError("sha-256 failed in libcrypto");
-  }
-  return out;
+  Sha256 hasher;
+  hasher.update(a);
+  hasher.update(b);
+  return hasher.finish();
 }
 
 std::string commit_fixed_part(std::uint64_t first_lsn,

@@ -14,7 +14,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/limits.h"
 
-#include "events/utf8.h"
+#include "events/model/utf8.h"
 #include "wfstore_internal/stage_graph.h"
 
 namespace wfstore {
@@ -82,70 +82,14 @@ std::vector<const StageExecution*> owned_by(const Workflow& workflow,
 
 }  // namespace
 
-bool operator==(const Trigger& a, const Trigger& b) {
-  return a.type == b.type && a.user == b.user && a.parameters == b.parameters &&
-         a.artifacts == b.artifacts && a.payload == b.payload;
-}
-
-bool operator==(const PausedDetails& a, const PausedDetails& b) {
-  return a.paused_by == b.paused_by && a.pause_time == b.pause_time &&
-         a.resume_time == b.resume_time && a.paused_ms == b.paused_ms;
-}
-
-bool operator==(const MultiInstanceConfig& a, const MultiInstanceConfig& b) {
-  return a.count == b.count && a.count_from_context == b.count_from_context &&
-         a.sync_on_complete == b.sync_on_complete &&
-         a.allow_dynamic == b.allow_dynamic &&
-         a.collection_from_context == b.collection_from_context &&
-         a.join_threshold == b.join_threshold &&
-         a.cancel_remaining == b.cancel_remaining;
-}
-
-bool operator==(const TaskExecution& a, const TaskExecution& b) {
-  return a.id == b.id && a.name == b.name &&
-         a.implementing_class == b.implementing_class && a.status == b.status &&
-         a.start_time == b.start_time && a.end_time == b.end_time &&
-         a.stage_start == b.stage_start && a.stage_end == b.stage_end &&
-         a.loop_start == b.loop_start && a.loop_end == b.loop_end &&
-         a.task_exception_details == b.task_exception_details &&
-         a.version == b.version;
-}
-
-bool operator==(const StageExecution& a, const StageExecution& b) {
-  return a.id == b.id && a.execution_id == b.execution_id &&
-         a.ref_id == b.ref_id && a.type == b.type && a.name == b.name &&
-         a.status == b.status && a.context == b.context &&
-         a.outputs == b.outputs && a.tasks == b.tasks &&
-         a.requisite_stage_ref_ids == b.requisite_stage_ref_ids &&
-         a.parent_stage_id == b.parent_stage_id &&
-         a.synthetic_stage_owner == b.synthetic_stage_owner &&
-         a.start_time == b.start_time && a.end_time == b.end_time &&
-         a.start_time_expiry == b.start_time_expiry &&
-         a.scheduled_time == b.scheduled_time && a.version == b.version &&
-         a.join_type == b.join_type && a.join_threshold == b.join_threshold &&
-         a.split_type == b.split_type &&
-         a.split_conditions == b.split_conditions &&
-         a.mi_config == b.mi_config &&
-         a.deferred_choice_group == b.deferred_choice_group &&
-         a.milestone_ref_id == b.milestone_ref_id &&
-         a.milestone_status == b.milestone_status &&
-         a.mutex_key == b.mutex_key && a.cancel_region == b.cancel_region;
-}
-
-bool operator==(const Workflow& a, const Workflow& b) {
-  return a.id == b.id && a.type == b.type && a.application == b.application &&
-         a.name == b.name && a.status == b.status && a.stages == b.stages &&
-         a.context == b.context && a.trigger == b.trigger &&
-         a.start_time == b.start_time && a.end_time == b.end_time &&
-         a.start_time_expiry == b.start_time_expiry &&
-         a.is_canceled == b.is_canceled && a.canceled_by == b.canceled_by &&
-         a.cancellation_reason == b.cancellation_reason &&
-         a.paused == b.paused && a.pipeline_config_id == b.pipeline_config_id &&
-         a.is_limit_concurrent == b.is_limit_concurrent &&
-         a.max_concurrent_executions == b.max_concurrent_executions &&
-         a.keep_waiting_pipelines == b.keep_waiting_pipelines &&
-         a.origin == b.origin;
-}
+// Every member takes part: the model structs hold only persisted fields.
+bool operator==(const Trigger& a, const Trigger& b) = default;
+bool operator==(const PausedDetails& a, const PausedDetails& b) = default;
+bool operator==(const MultiInstanceConfig& a,
+                const MultiInstanceConfig& b) = default;
+bool operator==(const TaskExecution& a, const TaskExecution& b) = default;
+bool operator==(const StageExecution& a, const StageExecution& b) = default;
+bool operator==(const Workflow& a, const Workflow& b) = default;
 
 PhaseVersion TaskExecution::phase_version() const {
   return {std::string(status_name(status)), version};

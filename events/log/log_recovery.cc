@@ -1,7 +1,7 @@
 // Recovery of the append-only log on open: header checks, the last segment's
 // scan, and the torn-tail versus corruption policy.
 
-#include "events/log_recovery.h"
+#include "events/log/log_recovery.h"
 
 #include <algorithm>
 #include <optional>

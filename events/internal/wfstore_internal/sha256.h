@@ -1,5 +1,6 @@
-// Incremental SHA-256 over OpenSSL's EVP interface, for the view checksum and
-// id hashes.
+// Incremental SHA-256 over OpenSSL's EVP interface, for the log's commit hash
+// chain, the view checksum and id hashes; events/io/sha256.cc is the only code
+// that calls OpenSSL.
 
 #pragma once
 

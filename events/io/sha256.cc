@@ -1,6 +1,6 @@
 // SHA-256 through EVP with the digest fetched once per process.
 
-#include "projector/sha256.h"
+#include "wfstore_internal/sha256.h"
 
 #include <openssl/evp.h>
 

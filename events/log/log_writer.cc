@@ -9,7 +9,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/limits.h"
 
-#include "events/log_recovery.h"
+#include "events/log/log_recovery.h"
 
 namespace wfstore::log {
 

@@ -1,4 +1,4 @@
-#include "events/utf8.h"
+#include "events/model/utf8.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -32,7 +32,7 @@
 #include "wfstore/queue.h"
 #include "wfstore/transaction.h"
 
-#include "projector/view_records.h"
+#include "wfstore_internal/view_records.h"
 #include "tools/bench.h"
 #include "wfstore_internal/lmdb_raw_bench.h"
 

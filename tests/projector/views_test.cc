@@ -15,12 +15,12 @@
 
 #include "wfstore/errors.h"
 
-#include "projector/view_records.h"
 #include "tests/projector/state_machine_harness.h"
 #include "tests/testutil/sample_workflows.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/memory_view_store.h"
 #include "wfstore_internal/stage_graph.h"
+#include "wfstore_internal/view_records.h"
 
 namespace wfstore {
 namespace {

@@ -24,7 +24,7 @@
 #include "events/log_recovery.h"
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
-#include "store/view_recovery.h"
+#include "wfstore_internal/view_recovery.h"
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/sample_workflows.h"

@@ -1,6 +1,6 @@
 // The read side of the store over the views (any ViewReader: an LMDB snapshot,
 // a memory store, an overlay): the loads and queries that the WorkflowStore's
-// read methods call. Table layouts are in state_machine.h.
+// read methods call. Table layouts are in fold.h.
 //
 // Every function only reads, throws CorruptionError for a malformed record
 // and IOError from the views, and is as thread-safe as the reader it is given.

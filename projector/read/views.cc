@@ -10,23 +10,15 @@
 
 #include "wfstore/errors.h"
 
-#include "projector/view_records.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/stage_graph.h"
-#include "wfstore_internal/state_machine.h"
+#include "wfstore_internal/view_meta.h"
+#include "wfstore_internal/view_records.h"
 
 namespace wfstore {
 namespace {
 
-std::optional<std::uint64_t> workflow_surrogate(const ViewReader& views,
-                                                std::string_view id) {
-  const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, id);
-  if (!surrogate ||
-      !views.get(Table::kWorkflows, keys::encode_u64(*surrogate))) {
-    return std::nullopt;
-  }
-  return surrogate;
-}
+using records::workflow_surrogate;
 
 StageExecution load_stage_by_surrogate(const ViewReader& views,
                                        std::uint64_t stage) {
@@ -174,12 +166,6 @@ std::vector<std::string> query_by_owner(
         }
         return true;
       });
-}
-
-std::uint64_t meta_u64(const ViewReader& views, std::string_view key,
-                       std::uint64_t fallback) {
-  const std::optional<std::string> value = views.get(Table::kMeta, key);
-  return value ? keys::decode_u64(*value) : fallback;
 }
 
 }  // namespace
@@ -386,11 +372,11 @@ std::vector<std::uint64_t> workflow_event_lsns(const ViewReader& views,
 }
 
 std::uint64_t applied_lsn(const ViewReader& views) {
-  return meta_u64(views, kMetaAppliedLsn, 0);
+  return meta_u64(views, kMetaAppliedLsn).value_or(0);
 }
 
 std::uint64_t next_delivery_id(const ViewReader& views) {
-  return meta_u64(views, kMetaNextDeliveryId, 1);
+  return meta_u64(views, kMetaNextDeliveryId).value_or(1);
 }
 
 }  // namespace wfstore

@@ -64,9 +64,9 @@ std::optional<Workflow> load_full(const ViewReader& views,
 }
 
 template <typename Select>
-StageList select_stages(const ViewReader& views, std::string_view workflow_id,
-                        Select select) {
-  StageList list;
+StageSet select_stages(const ViewReader& views, std::string_view workflow_id,
+                       Select select) {
+  StageSet list;
   std::optional<Workflow> workflow = load_full(views, workflow_id);
   if (!workflow) return list;
   for (const StageExecution& stage : workflow->stages) {
@@ -190,8 +190,8 @@ std::optional<StageExecution> load_stage(const ViewReader& views,
   return records::decode_stage_record(found->value).stage;
 }
 
-std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
-                                              std::string_view stage_id) {
+std::optional<StageInExecution> retrieve_stage(const ViewReader& views,
+                                               std::string_view stage_id) {
   const std::optional<records::StageBytes> found =
       records::lookup_stage_record(views, stage_id);
   if (!found) return std::nullopt;
@@ -203,7 +203,7 @@ std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
     throw CorruptionError(fmt::format(
         "views table stages: stage {} names a missing workflow", stage_id));
   }
-  StageInWorkflow result;
+  StageInExecution result;
   result.execution = std::move(workflow->summary);
   const std::set<std::string>& requisites =
       record.stage.requisite_stage_ref_ids;
@@ -229,8 +229,8 @@ std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
   return result;
 }
 
-StageList upstream_stages(const ViewReader& views, std::string_view workflow_id,
-                          std::string_view stage_ref_id) {
+StageSet upstream_stages(const ViewReader& views, std::string_view workflow_id,
+                         std::string_view stage_ref_id) {
   std::optional<std::set<std::string>> requisites;
   return select_stages(
       views, workflow_id,
@@ -245,9 +245,9 @@ StageList upstream_stages(const ViewReader& views, std::string_view workflow_id,
       });
 }
 
-StageList downstream_stages(const ViewReader& views,
-                            std::string_view workflow_id,
-                            std::string_view stage_ref_id) {
+StageSet downstream_stages(const ViewReader& views,
+                           std::string_view workflow_id,
+                           std::string_view stage_ref_id) {
   const std::string ref(stage_ref_id);
   return select_stages(views, workflow_id,
                        [&](const Workflow&, const StageExecution& stage) {
@@ -255,9 +255,8 @@ StageList downstream_stages(const ViewReader& views,
                        });
 }
 
-StageList synthetic_stages(const ViewReader& views,
-                           std::string_view workflow_id,
-                           std::string_view parent_stage_id) {
+StageSet synthetic_stages(const ViewReader& views, std::string_view workflow_id,
+                          std::string_view parent_stage_id) {
   return select_stages(views, workflow_id,
                        [&](const Workflow&, const StageExecution& stage) {
                          return stage.parent_stage_id &&

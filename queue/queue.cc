@@ -28,8 +28,8 @@
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
 #include "wfstore_internal/commands.h"
-#include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/decide.h"
+#include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {

@@ -41,9 +41,9 @@
 
 #include "wfstore_internal/checksum_view_store.h"
 #include "wfstore_internal/commands.h"
+#include "wfstore_internal/decide.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_writer.h"
-#include "wfstore_internal/decide.h"
 #include "wfstore_internal/view_meta.h"
 
 namespace wfstore {

@@ -13,8 +13,8 @@
 #include "wfstore/errors.h"
 
 #include "store/database_impl.h"
-#include "wfstore_internal/view_recovery.h"
 #include "wfstore_internal/keys.h"
+#include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
 namespace {

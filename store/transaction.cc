@@ -18,8 +18,8 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/workflow_store_impl.h"
-#include "wfstore_internal/overlay_view_store.h"
 #include "wfstore_internal/decide.h"
+#include "wfstore_internal/overlay_view_store.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {

@@ -32,9 +32,9 @@
 #include "wfstore/queue.h"
 #include "wfstore/transaction.h"
 
-#include "wfstore_internal/view_records.h"
 #include "tools/bench.h"
 #include "wfstore_internal/lmdb_raw_bench.h"
+#include "wfstore_internal/view_records.h"
 
 #ifndef WFSTORE_VERSION
 #define WFSTORE_VERSION "unknown"

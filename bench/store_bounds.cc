@@ -16,7 +16,7 @@
 #include "bench/bench.h"
 #include "bench/lmdb_raw_bench.h"
 #include "bench/store_bench.h"
-#include "projector/view_records.h"
+#include "wfstore_internal/view_records.h"
 
 namespace wfstore::bench {
 namespace {

@@ -1,9 +1,10 @@
 // The record codec of the read models.
 
-#include "projector/view_records.h"
+#include "wfstore_internal/view_records.h"
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 #include <utility>
 #include <variant>
 
@@ -26,6 +27,76 @@ Payload decode_versioned(RecordReader& reader, Table table) {
         "views table {}: record decoded to the wrong type", table_name(table)));
   }
   return std::move(*typed);
+}
+
+// ---- one field table per record ----
+//
+// Each k*Fields lists a record's members in stored order; encode_fields and
+// decode_fields walk it in each direction, so a record's layout is written
+// once. Stored form by member type: std::string str, std::optional<std::string>
+// opt<str>, std::int64_t i64, std::optional<std::int64_t> opt<i64>,
+// std::uint64_t u64, std::string_view rest (the value's remaining bytes; last
+// member only).
+
+constexpr auto kStageOrderFields =
+    std::tuple(&StageOrderEntry::stage, &StageOrderEntry::parent,
+               &StageOrderEntry::ref_id);
+constexpr auto kProcessedFields =
+    std::tuple(&ProcessedRecord::processed_at, &ProcessedRecord::lsn,
+               &ProcessedRecord::handler_type, &ProcessedRecord::execution_id);
+constexpr auto kClaimFields =
+    std::tuple(&ClaimRecord::execution_id, &ClaimRecord::claim_key,
+               &ClaimRecord::stage_id, &ClaimRecord::claimed_at);
+constexpr auto kQueueFields =
+    std::tuple(&QueueRecord::execution_id, &QueueRecord::message_type,
+               &QueueRecord::payload_cbor, &QueueRecord::deliver_at,
+               &QueueRecord::max_attempts, &QueueRecord::attempts,
+               &QueueRecord::lease_until, &QueueRecord::task_id);
+constexpr auto kDeadLetterFields =
+    std::tuple(&DeadLetterRecord::execution_id, &DeadLetterRecord::message_type,
+               &DeadLetterRecord::payload_cbor, &DeadLetterRecord::max_attempts,
+               &DeadLetterRecord::attempts, &DeadLetterRecord::error,
+               &DeadLetterRecord::moved_at);
+
+void put_field(RecordWriter& w, const std::string& v) { w.str(v); }
+void put_field(RecordWriter& w, const std::optional<std::string>& v) {
+  w.opt_str(v);
+}
+void put_field(RecordWriter& w, std::int64_t v) { w.i64(v); }
+void put_field(RecordWriter& w, const std::optional<std::int64_t>& v) {
+  w.opt_i64(v);
+}
+void put_field(RecordWriter& w, std::uint64_t v) { w.u64(v); }
+void put_field(RecordWriter& w, std::string_view v) { w.rest(v); }
+
+void get_field(RecordReader& r, std::string& v) { v = std::string(r.str()); }
+void get_field(RecordReader& r, std::optional<std::string>& v) {
+  v = r.opt_str();
+}
+void get_field(RecordReader& r, std::int64_t& v) { v = r.i64(); }
+void get_field(RecordReader& r, std::optional<std::int64_t>& v) {
+  v = r.opt_i64();
+}
+void get_field(RecordReader& r, std::uint64_t& v) { v = r.u64(); }
+void get_field(RecordReader& r, std::string_view& v) { v = r.rest(); }
+
+template <typename Record, typename Fields>
+std::string encode_fields(const Record& record, const Fields& fields) {
+  RecordWriter w;
+  std::apply([&](auto... member) { (put_field(w, record.*member), ...); },
+             fields);
+  return w.take();
+}
+
+template <typename Record, typename Fields>
+Record decode_fields(std::string_view value, Table table,
+                     const Fields& fields) {
+  RecordReader r(value, table);
+  Record record;
+  std::apply([&](auto... member) { (get_field(r, record.*member), ...); },
+             fields);
+  r.expect_end();
+  return record;
 }
 
 }  // namespace
@@ -150,20 +221,13 @@ StageRecord decode_stage_record(std::string_view value) {
 
 std::string encode_stage_order(std::uint64_t stage, std::uint64_t parent,
                                std::string_view ref_id) {
-  RecordWriter w;
-  w.u64(stage);
-  w.u64(parent);
-  w.rest(ref_id);
-  return w.take();
+  return encode_fields(StageOrderEntry{stage, parent, ref_id},
+                       kStageOrderFields);
 }
 
 StageOrderEntry decode_stage_order(std::string_view value) {
-  RecordReader r(value, Table::kStageOrder);
-  StageOrderEntry entry;
-  entry.stage = r.u64();
-  entry.parent = r.u64();
-  entry.ref_id = r.rest();
-  return entry;
+  return decode_fields<StageOrderEntry>(value, Table::kStageOrder,
+                                        kStageOrderFields);
 }
 
 void append_start_time(std::string& key, std::optional<std::int64_t> time) {
@@ -209,71 +273,28 @@ std::string start_index_value(WorkflowStatus status,
 }
 
 std::string encode_processed(const ProcessedRecord& record) {
-  RecordWriter w;
-  w.i64(record.processed_at);
-  w.u64(record.lsn);
-  w.opt_str(record.handler_type);
-  w.opt_str(record.execution_id);
-  return w.take();
+  return encode_fields(record, kProcessedFields);
 }
 
 ProcessedRecord decode_processed(std::string_view value) {
-  RecordReader r(value, Table::kProcessedMessages);
-  ProcessedRecord record;
-  record.processed_at = r.i64();
-  record.lsn = r.u64();
-  record.handler_type = r.opt_str();
-  record.execution_id = r.opt_str();
-  r.expect_end();
-  return record;
+  return decode_fields<ProcessedRecord>(value, Table::kProcessedMessages,
+                                        kProcessedFields);
 }
 
 std::string encode_claim(const ClaimRecord& record) {
-  RecordWriter w;
-  w.str(record.execution_id);
-  w.str(record.claim_key);
-  w.str(record.stage_id);
-  w.i64(record.claimed_at);
-  return w.take();
+  return encode_fields(record, kClaimFields);
 }
 
 ClaimRecord decode_claim(std::string_view value) {
-  RecordReader r(value, Table::kClaims);
-  ClaimRecord record;
-  record.execution_id = std::string(r.str());
-  record.claim_key = std::string(r.str());
-  record.stage_id = std::string(r.str());
-  record.claimed_at = r.i64();
-  r.expect_end();
-  return record;
+  return decode_fields<ClaimRecord>(value, Table::kClaims, kClaimFields);
 }
 
 std::string encode_queue(const QueueRecord& record) {
-  RecordWriter w;
-  w.str(record.execution_id);
-  w.str(record.message_type);
-  w.str(record.payload_cbor);
-  w.i64(record.deliver_at);
-  w.opt_i64(record.max_attempts);
-  w.i64(record.attempts);
-  w.opt_i64(record.lease_until);
-  w.str(record.task_id);
-  return w.take();
+  return encode_fields(record, kQueueFields);
 }
 
 QueueRecord decode_queue(std::string_view value) {
-  RecordReader r(value, Table::kQueueMessages);
-  QueueRecord record;
-  record.execution_id = std::string(r.str());
-  record.message_type = std::string(r.str());
-  record.payload_cbor = std::string(r.str());
-  record.deliver_at = r.i64();
-  record.max_attempts = r.opt_i64();
-  record.attempts = r.i64();
-  record.lease_until = r.opt_i64();
-  record.task_id = std::string(r.str());
-  r.expect_end();
-  return record;
+  return decode_fields<QueueRecord>(value, Table::kQueueMessages, kQueueFields);
 }
 
 std::uint64_t queue_class(const QueueRecord& record) {
@@ -295,6 +316,11 @@ std::string queue_ready_key(std::uint64_t queue_class, std::int64_t deliver_at,
 std::string queue_ready_value(const QueueRecord& record) {
   return record.lease_until ? keys::encode_i64(*record.lease_until)
                             : std::string();
+}
+
+std::string queue_class_start(std::uint64_t queue_class) {
+  return queue_ready_key(queue_class, std::numeric_limits<std::int64_t>::min(),
+                         0);
 }
 
 QueueReadyEntry decode_queue_ready(std::string_view key,
@@ -331,29 +357,12 @@ std::string queue_lease_key(std::int64_t expiry, std::uint64_t delivery) {
 }
 
 std::string encode_dead_letter(const DeadLetterRecord& record) {
-  RecordWriter w;
-  w.str(record.execution_id);
-  w.str(record.message_type);
-  w.str(record.payload_cbor);
-  w.opt_i64(record.max_attempts);
-  w.i64(record.attempts);
-  w.str(record.error);
-  w.i64(record.moved_at);
-  return w.take();
+  return encode_fields(record, kDeadLetterFields);
 }
 
 DeadLetterRecord decode_dead_letter(std::string_view value) {
-  RecordReader r(value, Table::kDeadLetters);
-  DeadLetterRecord record;
-  record.execution_id = std::string(r.str());
-  record.message_type = std::string(r.str());
-  record.payload_cbor = std::string(r.str());
-  record.max_attempts = r.opt_i64();
-  record.attempts = r.i64();
-  record.error = std::string(r.str());
-  record.moved_at = r.i64();
-  r.expect_end();
-  return record;
+  return decode_fields<DeadLetterRecord>(value, Table::kDeadLetters,
+                                         kDeadLetterFields);
 }
 
 std::optional<WorkflowRecord> load_workflow_record(const ViewReader& views,
@@ -397,6 +406,56 @@ std::optional<FoundStage> find_stage(const ViewReader& views,
     memo.record = record;
   }
   return FoundStage{found->surrogate, std::move(record)};
+}
+
+std::optional<std::uint64_t> workflow_surrogate(const ViewReader& views,
+                                                std::string_view id) {
+  const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, id);
+  if (!surrogate ||
+      !views.get(Table::kWorkflows, keys::encode_u64(*surrogate))) {
+    return std::nullopt;
+  }
+  return surrogate;
+}
+
+bool stage_exists(const ViewReader& views, std::string_view stage_id) {
+  const std::optional<std::uint64_t> surrogate =
+      keys::lookup_id(views, stage_id);
+  return surrogate &&
+         views.get(Table::kStages, keys::encode_u64(*surrogate)).has_value();
+}
+
+std::string claim_key(std::uint64_t execution, std::uint64_t claim) {
+  return keys::make_key({execution, claim});
+}
+
+std::optional<QueueRecord> find_queue_record(const ViewReader& views,
+                                             std::uint64_t delivery) {
+  const std::optional<std::string> value =
+      views.get(Table::kQueueMessages, keys::encode_u64(delivery));
+  if (!value) return std::nullopt;
+  return decode_queue(*value);
+}
+
+std::string queue_task_prefix(std::string_view task_id) {
+  std::string key;
+  key.push_back(static_cast<char>((task_id.size() >> 8) & 0xFF));
+  key.push_back(static_cast<char>(task_id.size() & 0xFF));
+  key.append(task_id);
+  return key;
+}
+
+std::string queue_task_key(std::string_view task_id, std::uint64_t delivery) {
+  std::string key = queue_task_prefix(task_id);
+  keys::append_u64(key, delivery);
+  return key;
+}
+
+std::int64_t add_ms(std::int64_t now, std::int64_t delta) {
+  if (delta > std::numeric_limits<std::int64_t>::max() - now) {
+    return std::numeric_limits<std::int64_t>::max();
+  }
+  return now + delta;
 }
 
 }  // namespace wfstore::records

@@ -1,5 +1,5 @@
 // Queue::Impl: every operation is one queue command committed through the
-// store's commit pipeline (its rules live in projector/queue_machine.cc);
+// store's commit pipeline (its rules live in store/command/queue_decide.cc);
 // reads use an LMDB snapshot. The blocking poll waits on a condition variable
 // that a commit listener signals when a committed group made a delivery due.
 
@@ -28,8 +28,8 @@
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
 #include "wfstore_internal/commands.h"
+#include "wfstore_internal/decide.h"
 #include "wfstore_internal/lmdb_views.h"
-#include "wfstore_internal/state_machine.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {

@@ -41,23 +41,12 @@
 
 #include "wfstore_internal/checksum_view_store.h"
 #include "wfstore_internal/commands.h"
+#include "wfstore_internal/decide.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_writer.h"
-#include "wfstore_internal/state_machine.h"
+#include "wfstore_internal/view_meta.h"
 
 namespace wfstore {
-
-// Meta keys the pipeline and the open rules keep beside the projector's.
-inline constexpr std::string_view kMetaDurableLsn = "durable_lsn";
-inline constexpr std::string_view kMetaLastTimestamp = "last_timestamp_ms";
-inline constexpr std::string_view kMetaSchemaVersion = "view_schema_version";
-inline constexpr std::string_view kMetaBootId = "boot_id";
-inline constexpr std::string_view kMetaCleanClose = "clean_close";
-
-// One schema version for every view; a mismatch rebuilds them all. Bump it
-// with every change to a view's keys or values. 2: queue records end with the
-// payload's task id. 3: the queue's poll index is keyed by attempt class.
-inline constexpr std::uint64_t kViewSchemaVersion = 3;
 
 // The outcome of one commit.
 struct CommitResult {

@@ -13,8 +13,8 @@
 #include "wfstore/errors.h"
 
 #include "store/database_impl.h"
-#include "store/view_recovery.h"
 #include "wfstore_internal/keys.h"
+#include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
 namespace {
@@ -95,7 +95,7 @@ std::string distrust_reason(const std::optional<ViewsState>& state,
 void write_open_meta(LmdbViews::WriteTxn& txn, std::uint64_t durable) {
   txn.put(Table::kMeta, kMetaSchemaVersion,
           keys::encode_u64(kViewSchemaVersion));
-  txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(0));
+  write_clean_close(txn, false);
   txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
 }
 
@@ -322,7 +322,7 @@ void Database::Impl::close() {
     const bool clean = durable == writer_->last_lsn();
     views_->write([&](LmdbViews::WriteTxn& txn) {
       txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
-      txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(clean ? 1 : 0));
+      write_clean_close(txn, clean);
     });
     views_->sync();
     // Marked clean only once the views are flushed (VIEWS_STATE, outside

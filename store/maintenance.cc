@@ -1,9 +1,9 @@
-// rebuild_store_views and verify_store_views.
+// rebuild_store_views and verify_store_views: the store directory, its lock
+// and VIEWS_STATE around the projector's rebuild and verify of the views.
 
 #include "wfstore/maintenance.h"
 
 #include <chrono>
-#include <map>
 #include <string>
 #include <utility>
 
@@ -13,65 +13,14 @@
 #include "wfstore/file_system.h"
 
 #include "store/commit_pipeline.h"
-#include "store/view_recovery.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_writer.h"
-#include "wfstore_internal/memory_view_store.h"
-#include "wfstore_internal/state_machine.h"
 #include "wfstore_internal/store_dir.h"
-#include "wfstore_internal/views.h"
+#include "wfstore_internal/view_meta.h"
+#include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
-namespace {
-
-// Meta keys that are a function of the log alone (the rest is bookkeeping of
-// one copy).
-constexpr std::string_view kFoldedMetaKeys[] = {
-    kMetaAppliedLsn, kMetaNextDeliveryId, keys::kMetaNextId};
-
-std::vector<std::pair<std::string, std::string>> comparable_dump(
-    const ViewReader& views, Table table) {
-  if (table != Table::kMeta) return dump_table(views, table);
-  std::vector<std::pair<std::string, std::string>> out;
-  for (std::string_view key : kFoldedMetaKeys) {
-    if (std::optional<std::string> value = views.get(Table::kMeta, key)) {
-      out.emplace_back(std::string(key), std::move(*value));
-    }
-  }
-  return out;
-}
-
-std::string describe_difference(
-    Table table, const std::vector<std::pair<std::string, std::string>>& views,
-    const std::vector<std::pair<std::string, std::string>>& rebuilt) {
-  std::map<std::string, std::string> a(views.begin(), views.end());
-  std::map<std::string, std::string> b(rebuilt.begin(), rebuilt.end());
-  std::size_t differ = 0;
-  std::string first;
-  for (const auto& [key, value] : a) {
-    const auto it = b.find(key);
-    if (it == b.end() || it->second != value) {
-      if (first.empty()) {
-        first = fmt::format(
-            "key {} {}", keys::hex(key),
-            it == b.end() ? "missing from the rebuild" : "has another value");
-      }
-      ++differ;
-    }
-  }
-  for (const auto& [key, value] : b) {
-    if (a.find(key) == a.end()) {
-      if (first.empty())
-        first = fmt::format("key {} missing from the views", keys::hex(key));
-      ++differ;
-    }
-  }
-  return fmt::format("table '{}': {} keys differ, first {}", table_name(table),
-                     differ, first);
-}
-
-}  // namespace
 
 RebuildReport rebuild_store_views(const std::filesystem::path& dir,
                                   const Logger& logger) {
@@ -108,7 +57,7 @@ RebuildReport rebuild_store_views(const std::filesystem::path& dir,
   const FoldProgress progress = rebuild_views_swapped(
       store, LmdbViewsOptions{},
       [&](LmdbViews::WriteTxn& txn, const FoldProgress&) {
-        txn.put(Table::kMeta, kMetaCleanClose, keys::encode_u64(1));
+        write_clean_close(txn, true);
         txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
       });
   store.write_views_state(ViewsState{true, boot_id, durable});
@@ -135,27 +84,13 @@ ViewsVerifyReport verify_store_views(const std::filesystem::path& dir) {
   const std::unique_ptr<LmdbViews> views =
       LmdbViews::open(store.views_dir(), options);
   const LmdbViews::Snapshot snapshot = views->begin_read();
+  const ViewsVerification verification =
+      verify_views(snapshot, fs, store.log_dir(), store.id(), dir.string());
   ViewsVerifyReport report;
-  report.applied_lsn = applied_lsn(snapshot);
-  report.checksum = to_hex(read_checksum(snapshot));
-  if (std::string mismatch = schema_mismatch(snapshot); !mismatch.empty()) {
-    report.differences.push_back(mismatch);
-  }
-  MemoryViewStore rebuilt;
-  const FoldProgress progress =
-      fold_log_into(rebuilt, fs, store.log_dir(), store.id(), FoldProgress{},
-                    report.applied_lsn);
-  if (progress.applied_lsn != report.applied_lsn) {
-    throw CorruptionError(
-        fmt::format("{}: the views are at lsn {} but the log ends at lsn {}",
-                    dir.string(), report.applied_lsn, progress.applied_lsn));
-  }
-  report.rebuilt_checksum = to_hex(progress.checksum);
-  for (Table table : kAllTables) {
-    const auto a = comparable_dump(snapshot, table);
-    const auto b = comparable_dump(rebuilt, table);
-    if (a != b) report.differences.push_back(describe_difference(table, a, b));
-  }
+  report.applied_lsn = verification.applied_lsn;
+  report.checksum = to_hex(verification.checksum);
+  report.rebuilt_checksum = to_hex(verification.rebuilt_checksum);
+  report.differences = verification.differences;
   return report;
 }
 

@@ -18,8 +18,8 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/workflow_store_impl.h"
+#include "wfstore_internal/decide.h"
 #include "wfstore_internal/overlay_view_store.h"
-#include "wfstore_internal/state_machine.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
@@ -199,7 +199,7 @@ class Transaction::Impl {
   }
 
   // Records in `command` what its eager decision was, for the writer's
-  // decision at commit (state_machine.h, DecisionKind). A push is always a
+  // decision at commit (commands.h, DecisionKind). A push is always a
   // push; a mark is insert-if-absent whichever way it is decided (spec
   // §10.3 item 27: concurrent marks of one id all commit), so neither
   // carries a kind.

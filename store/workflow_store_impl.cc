@@ -11,13 +11,6 @@
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
-namespace {
-
-StageSet to_stage_set(StageList list) {
-  return StageSet{std::move(list.execution), std::move(list.stages)};
-}
-
-}  // namespace
 
 WorkflowStoreImpl::WorkflowStoreImpl(LmdbViews& views, CommitPipeline* pipeline,
                                      std::filesystem::path dir, Logger logger,
@@ -114,28 +107,28 @@ void WorkflowStoreImpl::remove_stage(std::string_view workflow_id,
 StageInExecution WorkflowStoreImpl::retrieve_stage(
     std::string_view stage_id) const {
   const LmdbViews::Snapshot snapshot = read();
-  std::optional<StageInWorkflow> found =
+  std::optional<StageInExecution> found =
       wfstore::retrieve_stage(snapshot, stage_id);
   if (!found) throw StageNotFoundError(std::string(stage_id));
-  return StageInExecution{std::move(found->execution), found->index};
+  return std::move(*found);
 }
 
 StageSet WorkflowStoreImpl::get_upstream_stages(
     std::string_view workflow_id, std::string_view stage_ref_id) const {
   const LmdbViews::Snapshot snapshot = read();
-  return to_stage_set(upstream_stages(snapshot, workflow_id, stage_ref_id));
+  return upstream_stages(snapshot, workflow_id, stage_ref_id);
 }
 
 StageSet WorkflowStoreImpl::get_downstream_stages(
     std::string_view workflow_id, std::string_view stage_ref_id) const {
   const LmdbViews::Snapshot snapshot = read();
-  return to_stage_set(downstream_stages(snapshot, workflow_id, stage_ref_id));
+  return downstream_stages(snapshot, workflow_id, stage_ref_id);
 }
 
 StageSet WorkflowStoreImpl::get_synthetic_stages(
     std::string_view workflow_id, std::string_view parent_stage_id) const {
   const LmdbViews::Snapshot snapshot = read();
-  return to_stage_set(synthetic_stages(snapshot, workflow_id, parent_stage_id));
+  return synthetic_stages(snapshot, workflow_id, parent_stage_id);
 }
 
 nlohmann::json WorkflowStoreImpl::get_merged_ancestor_outputs(

@@ -4,8 +4,6 @@
 // nothing, next_queue_due_time, and rebuild equivalence of a long random
 // command sequence.
 
-#include "projector/queue_machine.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -24,13 +22,13 @@
 #include "wfstore/limits.h"
 #include "wfstore/message.h"
 
-#include "projector/view_records.h"
 #include "tests/projector/state_machine_harness.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/decide.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/memory_view_store.h"
-#include "wfstore_internal/state_machine.h"
+#include "wfstore_internal/view_records.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
@@ -48,9 +46,12 @@ using ::testing::ThrowsMessage;
 constexpr std::int64_t kLease = 1000;
 constexpr std::int64_t kMaxAttempts = 3;
 
-std::uint64_t meta_u64(const ViewReader& views, std::string_view name) {
-  const std::optional<std::string> value = views.get(Table::kMeta, name);
-  return value ? keys::decode_u64(*value) : 0;
+// Folds `payload` as an event at LSN 1.
+void fold_payload(const EventPayload& payload, ViewStore& views) {
+  Event event;
+  event.lsn = 1;
+  event.payload = payload;
+  fold(event, views);
 }
 
 // The poll-index key of a delivery without its own limit, `attempts` made.
@@ -379,7 +380,7 @@ TEST_F(QueueMachineTest, UnknownDeliveriesAreNoOps) {
            MessageRescheduled{9, "", 5}, MessageLeaseExtended{9, "", 5},
            MessageDeadLettered{9, "", "x", 5},
            DeadLetterReplayed{9, 10, "", 5}}) {
-    queue_machine::fold(payload, h_.views);
+    fold_payload(payload, h_.views);
   }
   EXPECT_EQ(dump_all(h_.views), before);
 }
@@ -629,15 +630,13 @@ QueueReads count_queue_reads(int stuck, int exhausted, int fresh) {
   auto add = [&](std::optional<std::int64_t> own_limit, std::int64_t attempts,
                  bool expired_lease) {
     ++id;
-    queue_machine::fold(
-        MessagePushed{id, "wf", "StartWorkflow", Json(nlohmann::json::object()),
-                      ++at, own_limit},
-        views);
+    fold_payload(MessagePushed{id, "wf", "StartWorkflow",
+                               Json(nlohmann::json::object()), ++at, own_limit},
+                 views);
     if (attempts > 0) {
-      queue_machine::fold(
-          MessageLeased{id, "wf", attempts,
-                        expired_lease ? kNow - 10 : kNow + 60'000},
-          views);
+      fold_payload(MessageLeased{id, "wf", attempts,
+                                 expired_lease ? kNow - 10 : kNow + 60'000},
+                   views);
     }
     return id;
   };
@@ -646,7 +645,7 @@ QueueReads count_queue_reads(int stuck, int exhausted, int fresh) {
   for (int i = 0; i < stuck; ++i) {
     add(std::nullopt, kMaxAttempts, true);
     const std::uint64_t rescheduled = add(std::nullopt, kMaxAttempts + 2, true);
-    queue_machine::fold(MessageRescheduled{rescheduled, "wf", kNow - 5}, views);
+    fold_payload(MessageRescheduled{rescheduled, "wf", kNow - 5}, views);
     add(2, 2, true);
     add(std::nullopt, 1 + i % (kMaxAttempts - 1), true);
   }
@@ -655,14 +654,14 @@ QueueReads count_queue_reads(int stuck, int exhausted, int fresh) {
 
   QueueReads result;
   CountingViewReader counting(views);
-  const Decision poll = queue_machine::decide(LeaseNext{kLease, kMaxAttempts},
-                                              counting, DecideContext{kNow});
+  const Decision poll =
+      decide(LeaseNext{kLease, kMaxAttempts}, counting, DecideContext{kNow});
   result.poll = counting.reads;
   if (poll.leased) result.polled = poll.leased->delivery_id;
   EXPECT_EQ(result.polled, first);
   counting.reads = 0;
-  const Decision sweep = queue_machine::decide(
-      MoveExpiredToDeadLetters{kMaxAttempts}, counting, DecideContext{kNow});
+  const Decision sweep = decide(MoveExpiredToDeadLetters{kMaxAttempts},
+                                counting, DecideContext{kNow});
   result.sweep = counting.reads;
   result.swept = sweep.events.size();
   counting.reads = 0;

@@ -12,8 +12,8 @@
 #include "wfstore/event.h"
 
 #include "wfstore_internal/commands.h"
+#include "wfstore_internal/decide.h"
 #include "wfstore_internal/memory_view_store.h"
-#include "wfstore_internal/state_machine.h"
 #include "wfstore_internal/view_store.h"
 
 namespace wfstore::testing {

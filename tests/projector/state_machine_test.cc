@@ -2,8 +2,6 @@
 // semantics and errors (spec §5, §12), no-ops, rejected commands changing
 // nothing, and determinism across view stores and transaction groupings.
 
-#include "wfstore_internal/state_machine.h"
-
 #include <cstdint>
 #include <random>
 #include <string>
@@ -21,6 +19,7 @@
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/checksum_view_store.h"
+#include "wfstore_internal/decide.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/overlay_view_store.h"

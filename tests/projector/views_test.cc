@@ -15,12 +15,12 @@
 
 #include "wfstore/errors.h"
 
-#include "projector/view_records.h"
 #include "tests/projector/state_machine_harness.h"
 #include "tests/testutil/sample_workflows.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/memory_view_store.h"
 #include "wfstore_internal/stage_graph.h"
+#include "wfstore_internal/view_records.h"
 
 namespace wfstore {
 namespace {
@@ -162,7 +162,7 @@ class GraphTest : public ::testing::Test {
 };
 
 TEST_F(GraphTest, RetrieveStageBuildsThePartialParent) {
-  std::optional<StageInWorkflow> r = retrieve_stage(h_.views, "wf.deploy");
+  std::optional<StageInExecution> r = retrieve_stage(h_.views, "wf.deploy");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->index, 0u);
   EXPECT_EQ(ids(r->execution.stages),
@@ -184,7 +184,7 @@ TEST_F(GraphTest, RetrieveStageBuildsThePartialParent) {
 }
 
 TEST_F(GraphTest, UpstreamDownstreamAndSyntheticQueries) {
-  StageList up = upstream_stages(h_.views, "wf", "deploy");
+  StageSet up = upstream_stages(h_.views, "wf", "deploy");
   EXPECT_EQ(ids(up.stages),
             (std::vector<std::string>{"wf.build_linux", "wf.build_mac"}));
   ASSERT_NE(up.execution, nullptr);
@@ -201,7 +201,7 @@ TEST_F(GraphTest, UpstreamDownstreamAndSyntheticQueries) {
               IsEmpty());  // id, not ref
   EXPECT_THAT(upstream_stages(h_.views, "wf", "setup").stages, IsEmpty());
   EXPECT_THAT(upstream_stages(h_.views, "wf", "nope").stages, IsEmpty());
-  StageList none = upstream_stages(h_.views, "missing", "deploy");
+  StageSet none = upstream_stages(h_.views, "missing", "deploy");
   EXPECT_EQ(none.execution, nullptr);
   EXPECT_THAT(none.stages, IsEmpty());
 }

@@ -28,14 +28,14 @@
 #include "wfstore/message.h"
 #include "wfstore/workflow_store.h"
 
-#include "projector/view_records.h"
 #include "store/database_impl.h"
-#include "store/view_recovery.h"
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
+#include "wfstore_internal/view_records.h"
+#include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
 namespace {

@@ -24,13 +24,13 @@
 #include "events/log/log_recovery.h"
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
-#include "store/view_recovery.h"
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"
+#include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
 namespace {

@@ -9,15 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "wfstore_internal/view_meta.h"
 #include "wfstore_internal/view_store.h"
 
 namespace wfstore {
 
 // 32 bytes of SHA-256; all zeros before the first write.
 using ViewChecksum = std::array<std::uint8_t, 32>;
-
-// The meta key that holds the persisted checksum (32 raw bytes).
-inline constexpr std::string_view kMetaViewChecksum = "view_checksum";
 
 // Forwards every call to `inner`; after each successful put or del of a table
 // other than Table::kMeta it sets

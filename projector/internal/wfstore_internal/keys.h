@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "wfstore_internal/view_meta.h"
 #include "wfstore_internal/view_store.h"
 
 namespace wfstore::keys {
@@ -90,10 +91,6 @@ class KeyReader {
 
 // Lowercase hex of `bytes`, for messages about keys.
 std::string hex(std::string_view bytes);
-
-// The meta key of the next surrogate to assign (u64 big-endian; absent means
-// 1).
-inline constexpr std::string_view kMetaNextId = "next_id";
 
 // The 64-bit hash keying the `ids` table: the first 8 bytes of SHA-256(s),
 // big-endian.

@@ -1,6 +1,6 @@
 // The read side of the store over the views (any ViewReader: an LMDB snapshot,
 // a memory store, an overlay): the loads and queries that the WorkflowStore's
-// read methods call. Table layouts are in state_machine.h.
+// read methods call. Table layouts are in fold.h.
 //
 // Every function only reads, throws CorruptionError for a malformed record
 // and IOError from the views, and is as thread-safe as the reader it is given.
@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "wfstore/model.h"
+#include "wfstore/stage_set.h"
 
 #include "wfstore_internal/view_store.h"
 
@@ -36,33 +37,25 @@ std::optional<StageExecution> load_stage(const ViewReader& views,
 // workflow's fields and, in this order, the stage, its direct upstream stages
 // and its direct synthetic children (each with tasks, in insertion order);
 // the stage is execution.stages[index] (always 0).
-struct StageInWorkflow {
-  Workflow execution;
-  std::size_t index = 0;
-};
-std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
-                                              std::string_view stage_id);
+std::optional<StageInExecution> retrieve_stage(const ViewReader& views,
+                                               std::string_view stage_id);
 
-// The graph queries' result (spec §5.10): `stages` with tasks in insertion
-// order; `execution` holds every stage of the workflow without tasks, or is
-// null when the workflow does not exist.
-struct StageList {
-  std::shared_ptr<const Workflow> execution;
-  std::vector<StageExecution> stages;
-};
+// The graph queries (spec §5.10) return a StageSet: `stages` with tasks in
+// insertion order; `execution` holds every stage of the workflow without
+// tasks, or is null when the workflow does not exist.
+//
 // Direct upstream stages of the stage with `stage_ref_id` (empty when it or
 // the workflow is missing).
-StageList upstream_stages(const ViewReader& views, std::string_view workflow_id,
-                          std::string_view stage_ref_id);
+StageSet upstream_stages(const ViewReader& views, std::string_view workflow_id,
+                         std::string_view stage_ref_id);
 // Stages whose requisites contain `stage_ref_id`.
-StageList downstream_stages(const ViewReader& views,
-                            std::string_view workflow_id,
-                            std::string_view stage_ref_id);
+StageSet downstream_stages(const ViewReader& views,
+                           std::string_view workflow_id,
+                           std::string_view stage_ref_id);
 // Stages whose parent_stage_id is `parent_stage_id` (an id, not a ref_id),
 // both owners.
-StageList synthetic_stages(const ViewReader& views,
-                           std::string_view workflow_id,
-                           std::string_view parent_stage_id);
+StageSet synthetic_stages(const ViewReader& views, std::string_view workflow_id,
+                          std::string_view parent_stage_id);
 
 // Spec §5.9 over the stored workflow ({} when it or the ref is missing).
 nlohmann::json merged_ancestor_outputs(const ViewReader& views,

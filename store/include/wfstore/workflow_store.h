@@ -26,27 +26,10 @@
 #include <vector>
 
 #include "wfstore/model.h"
+#include "wfstore/stage_set.h"
 #include "wfstore/transaction.h"
 
 namespace wfstore {
-
-// retrieve_stage()'s result: the stage at `execution.stages[index]` inside the
-// partial parent of spec §5.11 (metadata; the stage with tasks; its direct
-// upstream stages with tasks; its direct synthetic children with tasks).
-struct StageInExecution {
-  Workflow execution;
-  std::size_t index = 0;
-
-  StageExecution& stage() { return execution.stages.at(index); }
-  const StageExecution& stage() const { return execution.stages.at(index); }
-};
-
-// The graph queries' result (spec §5.10): `stages` with tasks, in insertion
-// order, and `execution` holding all stages of the workflow without tasks.
-struct StageSet {
-  std::shared_ptr<const Workflow> execution;
-  std::vector<StageExecution> stages;
-};
 
 // A lazy range of workflows: ids read in one snapshot, each workflow loaded in
 // its own short read when the iterator reaches it; workflows deleted in between

@@ -10,23 +10,15 @@
 
 #include "wfstore/errors.h"
 
-#include "projector/view_records.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/stage_graph.h"
-#include "wfstore_internal/state_machine.h"
+#include "wfstore_internal/view_meta.h"
+#include "wfstore_internal/view_records.h"
 
 namespace wfstore {
 namespace {
 
-std::optional<std::uint64_t> workflow_surrogate(const ViewReader& views,
-                                                std::string_view id) {
-  const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, id);
-  if (!surrogate ||
-      !views.get(Table::kWorkflows, keys::encode_u64(*surrogate))) {
-    return std::nullopt;
-  }
-  return surrogate;
-}
+using records::workflow_surrogate;
 
 StageExecution load_stage_by_surrogate(const ViewReader& views,
                                        std::uint64_t stage) {
@@ -72,9 +64,9 @@ std::optional<Workflow> load_full(const ViewReader& views,
 }
 
 template <typename Select>
-StageList select_stages(const ViewReader& views, std::string_view workflow_id,
-                        Select select) {
-  StageList list;
+StageSet select_stages(const ViewReader& views, std::string_view workflow_id,
+                       Select select) {
+  StageSet list;
   std::optional<Workflow> workflow = load_full(views, workflow_id);
   if (!workflow) return list;
   for (const StageExecution& stage : workflow->stages) {
@@ -176,12 +168,6 @@ std::vector<std::string> query_by_owner(
       });
 }
 
-std::uint64_t meta_u64(const ViewReader& views, std::string_view key,
-                       std::uint64_t fallback) {
-  const std::optional<std::string> value = views.get(Table::kMeta, key);
-  return value ? keys::decode_u64(*value) : fallback;
-}
-
 }  // namespace
 
 std::optional<Workflow> load_workflow(const ViewReader& views,
@@ -204,8 +190,8 @@ std::optional<StageExecution> load_stage(const ViewReader& views,
   return records::decode_stage_record(found->value).stage;
 }
 
-std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
-                                              std::string_view stage_id) {
+std::optional<StageInExecution> retrieve_stage(const ViewReader& views,
+                                               std::string_view stage_id) {
   const std::optional<records::StageBytes> found =
       records::lookup_stage_record(views, stage_id);
   if (!found) return std::nullopt;
@@ -217,7 +203,7 @@ std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
     throw CorruptionError(fmt::format(
         "views table stages: stage {} names a missing workflow", stage_id));
   }
-  StageInWorkflow result;
+  StageInExecution result;
   result.execution = std::move(workflow->summary);
   const std::set<std::string>& requisites =
       record.stage.requisite_stage_ref_ids;
@@ -243,8 +229,8 @@ std::optional<StageInWorkflow> retrieve_stage(const ViewReader& views,
   return result;
 }
 
-StageList upstream_stages(const ViewReader& views, std::string_view workflow_id,
-                          std::string_view stage_ref_id) {
+StageSet upstream_stages(const ViewReader& views, std::string_view workflow_id,
+                         std::string_view stage_ref_id) {
   std::optional<std::set<std::string>> requisites;
   return select_stages(
       views, workflow_id,
@@ -259,9 +245,9 @@ StageList upstream_stages(const ViewReader& views, std::string_view workflow_id,
       });
 }
 
-StageList downstream_stages(const ViewReader& views,
-                            std::string_view workflow_id,
-                            std::string_view stage_ref_id) {
+StageSet downstream_stages(const ViewReader& views,
+                           std::string_view workflow_id,
+                           std::string_view stage_ref_id) {
   const std::string ref(stage_ref_id);
   return select_stages(views, workflow_id,
                        [&](const Workflow&, const StageExecution& stage) {
@@ -269,9 +255,8 @@ StageList downstream_stages(const ViewReader& views,
                        });
 }
 
-StageList synthetic_stages(const ViewReader& views,
-                           std::string_view workflow_id,
-                           std::string_view parent_stage_id) {
+StageSet synthetic_stages(const ViewReader& views, std::string_view workflow_id,
+                          std::string_view parent_stage_id) {
   return select_stages(views, workflow_id,
                        [&](const Workflow&, const StageExecution& stage) {
                          return stage.parent_stage_id &&
@@ -386,11 +371,11 @@ std::vector<std::uint64_t> workflow_event_lsns(const ViewReader& views,
 }
 
 std::uint64_t applied_lsn(const ViewReader& views) {
-  return meta_u64(views, kMetaAppliedLsn, 0);
+  return meta_u64(views, kMetaAppliedLsn).value_or(0);
 }
 
 std::uint64_t next_delivery_id(const ViewReader& views) {
-  return meta_u64(views, kMetaNextDeliveryId, 1);
+  return meta_u64(views, kMetaNextDeliveryId).value_or(1);
 }
 
 }  // namespace wfstore

@@ -1,51 +1,11 @@
-// The store's state machine, written once over the view-store interface:
-// decide(command, views) turns a command into the events that record it (or
-// throws the command's error), and fold(event, views) applies an event to the
-// read models. The writer, a transaction's eager checks, rebuilds and replicas
-// all use these two functions (DESIGN.md "The write path", "Read models").
+// The command side of the store: decide(command, views) turns a command into
+// the events that record it (or throws the command's error). The writer's
+// commit pipeline, a transaction's eager checks and the queue decide through
+// it; store/command/ holds it, one function per command. The events it
+// returns are folded into the views by fold() (wfstore_internal/fold.h), whose
+// header documents the tables both read (DESIGN.md "The write path").
 //
 // decide() only reads and is deterministic given the views and the context.
-// fold() makes the same writes in the same order for the same event and views,
-// however events are grouped into transactions, so the view checksum is a
-// function of the log alone.
-//
-// Tables (keys are fixed-width big-endian; "wf", "stage", "app", ... are
-// 64-bit surrogates interned through `ids`, keys.h; times are i64 with the
-// sign bit flipped; layouts in projector/view_records.h):
-//
-//   workflows        wf -> next_position, the workflow without stages
-//   stages           stage -> wf, position, the stage with tasks in order
-//   stage_order      (wf, position) -> stage, parent stage (0: none), ref_id
-//   by_application   (app, start, wf) -> status, workflow id
-//   by_pipeline_config (config, start, wf) -> status, workflow id
-//   by_start_time    (start, wf) -> status, workflow id
-//                    start := u8 0, ~time (set) | u8 1, 0 (NULL): start_time
-//                    descending, NULLs last; ties by surrogate, which the
-//                    queries re-sort by workflow id
-//   processed_messages  message -> processed_at, lsn, handler_type,
-//                    execution_id
-//   processed_by_time   (processed_at, lsn) -> message, message id
-//   claims           (execution, claim key) -> execution id, claim key,
-//                    stage id, claimed_at
-//   queue_messages   delivery -> execution id, type, payload CBOR,
-//                    deliver_at, max_attempts, attempts, lease_until,
-//                    the payload's task_id ("" if none)
-//   queue_ready      (attempt class, deliver_at, delivery) -> "" or
-//                    lease_until, for every queued delivery (the poll index:
-//                    view_records.h)
-//   queue_leases     (max(lease_until, deliver_at - 1), delivery) -> "" (leased
-//                    deliveries)
-//   queue_task_index (u16 length, task id bytes, delivery) -> "" for every
-//                    queued delivery whose payload has a non-empty task_id
-//   dead_letters     delivery -> execution id, type, payload CBOR,
-//                    max_attempts, attempts, error, moved_at
-//   workflow_events  (wf, lsn) -> event type u16 (kept after a delete)
-//   meta             "next_id" (keys.h), "next_delivery_id" (u64: one more
-//                    than the largest delivery id pushed), "applied_lsn"
-//                    (u64, written by fold_events)
-//
-// Meta also counts "queue_size" and "dlq_size" (u64). Positions in stage_order
-// come from the workflow's next_position and are never reused.
 //
 // Thread-safety: the functions keep no state; the views' own rules apply.
 
@@ -60,12 +20,10 @@
 #include "wfstore/event.h"
 
 #include "wfstore_internal/commands.h"
+#include "wfstore_internal/fold.h"
 #include "wfstore_internal/view_store.h"
 
 namespace wfstore {
-
-inline constexpr std::string_view kMetaAppliedLsn = "applied_lsn";
-inline constexpr std::string_view kMetaNextDeliveryId = "next_delivery_id";
 
 struct DecideContext {
   // The store clock's epoch milliseconds: pause and resume times, processed
@@ -141,17 +99,6 @@ Decision decide(const Command& command, const ViewReader& views,
 Decision decide_and_fold(const Command& command, ViewStore& views,
                          const DecideContext& context, std::uint64_t commit_id,
                          std::uint64_t& next_lsn);
-
-// Applies `event` to the views (LSN from event.lsn; every other input from the
-// payload). An event whose target is absent (a stage of a deleted workflow, an
-// ack of an unknown delivery) writes only the workflow event index. Throws
-// CorruptionError for a malformed stored record, IOError and MapFullError from
-// the views.
-void fold(const Event& event, ViewStore& views);
-
-// Folds `events` in order, then records the last one's LSN as the applied
-// LSN in meta. Throws what fold() throws.
-void fold_events(const std::vector<Event>& events, ViewStore& views);
 
 // The store_stage result for the caller's object: on a StageUpdated, the new
 // stage version and each listed task's new version; on a StageAdded, each

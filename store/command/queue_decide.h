@@ -1,16 +1,14 @@
-// decide() and fold() for the queue's commands and events (DESIGN.md "Queue",
-// spec §4.3-4.4), split from state_machine.cc. Table layouts are documented in
-// wfstore_internal/state_machine.h.
+// decide() for the queue's commands (DESIGN.md "Queue", spec §4.3-4.4), one
+// per command, which decide() (workflow_decide.cc) calls. Table layouts are
+// documented in wfstore_internal/fold.h.
 
 #pragma once
 
-#include "wfstore/event.h"
-
 #include "wfstore_internal/commands.h"
-#include "wfstore_internal/state_machine.h"
+#include "wfstore_internal/decide.h"
 #include "wfstore_internal/view_store.h"
 
-namespace wfstore::queue_machine {
+namespace wfstore::queue_decide {
 
 Decision decide(const PushMessage& command, const ViewReader& views,
                 const DecideContext& context);
@@ -33,8 +31,4 @@ Decision decide(const ClearQueue& command, const ViewReader& views,
 Decision decide(const ClearDeadLetters& command, const ViewReader& views,
                 const DecideContext& context);
 
-// Applies a queue event (MessagePushed ... DeadLetterQueueCleared); any other
-// payload is ignored.
-void fold(const EventPayload& payload, ViewStore& views);
-
-}  // namespace wfstore::queue_machine
+}  // namespace wfstore::queue_decide

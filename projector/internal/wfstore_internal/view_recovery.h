@@ -1,5 +1,7 @@
 // Bringing the views up to the log: folding the log's commits after a given LSN
-// into a view store (catch-up, rebuild), and the bookkeeping records in meta.
+// into a view store (catch-up, rebuild), comparing views with a fold of the
+// log (verify), and the bookkeeping records in meta. projector/recovery/ holds
+// it; the store's open and maintenance.h call it.
 //
 // Thread-safety: functions keep no state; the caller owns the views
 // exclusively.
@@ -13,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "wfstore/file_system.h"
 #include "wfstore/logger.h"
@@ -21,6 +24,7 @@
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_writer.h"
 #include "wfstore_internal/store_dir.h"
+#include "wfstore_internal/view_meta.h"
 #include "wfstore_internal/view_store.h"
 
 namespace wfstore {
@@ -32,13 +36,6 @@ struct FoldProgress {
   std::int64_t last_timestamp_ms = 0;
   std::uint64_t events = 0;
 };
-
-// The u64 (or i64) stored under `key` in meta, or nullopt. Throws
-// CorruptionError for a value of the wrong size.
-std::optional<std::uint64_t> meta_u64(const ViewReader& views,
-                                      std::string_view key);
-std::optional<std::int64_t> meta_i64(const ViewReader& views,
-                                     std::string_view key);
 
 // Folds every commit of the log in `log_dir` whose LSNs lie after
 // `start.applied_lsn` (and at most `up_to_lsn` when non-zero) into `views`,
@@ -101,6 +98,27 @@ std::unique_ptr<log::Writer> open_log_checked(
     const StoreDir& store, const std::shared_ptr<FileSystem>& fs,
     const Logger& logger, const std::optional<ViewsState>& state,
     std::optional<std::uint64_t> views_durable_lsn);
+
+// What verify_views found.
+struct ViewsVerification {
+  // The views' applied LSN and checksum.
+  std::uint64_t applied_lsn = 0;
+  ViewChecksum checksum{};
+  // The checksum of the log folded into memory up to applied_lsn.
+  ViewChecksum rebuilt_checksum{};
+  // One line per table whose contents differ (meta: only the keys fold()
+  // writes that a copy does not keep for itself), after a schema mismatch.
+  std::vector<std::string> differences;
+};
+
+// Folds the log in `log_dir` up to `views`' applied LSN into memory and
+// compares every table with `views`. `name` names the store in messages.
+// Throws CorruptionError when the log ends before the applied LSN or is
+// damaged, IOError.
+ViewsVerification verify_views(const ViewReader& views,
+                               std::shared_ptr<FileSystem> fs,
+                               const std::filesystem::path& log_dir,
+                               const StoreId& store_id, std::string_view name);
 
 // The progress recorded in `views`' meta.
 FoldProgress read_progress(const ViewReader& views);

@@ -1,5 +1,5 @@
 // The byte layouts of the read models' keys and values (see the table in
-// wfstore_internal/state_machine.h) and the small record codec that fold()
+// wfstore_internal/fold.h) and the small record codec that fold()
 // writes them with and the read side decodes them with. Workflow and stage
 // records reuse the event codec's payload encoding (WorkflowStored /
 // StageAdded), prefixed by the payload's schema version so that an older
@@ -175,6 +175,8 @@ std::uint64_t queue_class(const QueueRecord& record);
 std::string queue_ready_key(std::uint64_t queue_class, std::int64_t deliver_at,
                             std::uint64_t delivery);
 std::string queue_ready_value(const QueueRecord& record);
+// The first kQueueReady key of `queue_class`.
+std::string queue_class_start(std::uint64_t queue_class);
 // A kQueueReady entry decoded. Throws CorruptionError for a key that is not
 // 24 bytes or a value that is neither empty nor 8 bytes.
 struct QueueReadyEntry {
@@ -232,5 +234,28 @@ struct FoundStage {
 };
 std::optional<FoundStage> find_stage(const ViewReader& views,
                                      std::string_view stage_id);
+
+// The surrogate of workflow `id` when the workflow exists (an id stays
+// interned after its workflow is deleted), else nullopt.
+std::optional<std::uint64_t> workflow_surrogate(const ViewReader& views,
+                                                std::string_view id);
+// True when stage `stage_id` exists.
+bool stage_exists(const ViewReader& views, std::string_view stage_id);
+
+// kClaims key of the (execution, claim key) surrogates.
+std::string claim_key(std::uint64_t execution, std::uint64_t claim);
+
+// The queued delivery `delivery` as stored, or nullopt.
+std::optional<QueueRecord> find_queue_record(const ViewReader& views,
+                                             std::uint64_t delivery);
+
+// kQueueTaskIndex keys: (u16 length, task id bytes, delivery:u64), value "".
+// queue_task_prefix is the part before the delivery. REQUIRES: task_id is at
+// most 0xFFFF bytes.
+std::string queue_task_prefix(std::string_view task_id);
+std::string queue_task_key(std::string_view task_id, std::uint64_t delivery);
+
+// now + delta (milliseconds), saturating at the largest time.
+std::int64_t add_ms(std::int64_t now, std::int64_t delta);
 
 }  // namespace wfstore::records

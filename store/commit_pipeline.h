@@ -35,15 +35,16 @@
 #include <utility>
 #include <vector>
 
-#include "wfstore/database.h"
 #include "wfstore/event.h"
 #include "wfstore/logger.h"
+#include "wfstore/options.h"
 
 #include "wfstore_internal/checksum_view_store.h"
 #include "wfstore_internal/commands.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_writer.h"
 #include "wfstore_internal/state_machine.h"
+#include "wfstore_internal/store_core.h"
 
 namespace wfstore {
 
@@ -58,16 +59,6 @@ inline constexpr std::string_view kMetaCleanClose = "clean_close";
 // with every change to a view's keys or values. 2: queue records end with the
 // payload's task id. 3: the queue's poll index is keyed by attempt class.
 inline constexpr std::uint64_t kViewSchemaVersion = 3;
-
-// The outcome of one commit.
-struct CommitResult {
-  // One per command, in order; each command's events were appended (none for a
-  // no-op).
-  std::vector<Decision> decisions;
-  // LSNs of the commit's record; both 0 when every command was a no-op.
-  std::uint64_t first_lsn = 0;
-  std::uint64_t last_lsn = 0;
-};
 
 struct PipelineOptions {
   // Names the store in error messages.

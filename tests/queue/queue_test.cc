@@ -986,7 +986,7 @@ TEST_F(QueueTest, BadInputSecondQueueForTheSameDatabase) {
                   HasSubstr("already has a Queue")));
   EXPECT_EQ(state(), before);
   // The first queue is still attached and working.
-  EXPECT_EQ(database_impl(db()).queue(), queue_.get());
+  EXPECT_EQ(store_core(db()).queue(), queue_.get());
   EXPECT_TRUE(queue().poll_one());
 }
 
@@ -998,7 +998,7 @@ TEST_F(QueueTest, BadInputQueueOnAReadOnlyStore) {
   verify_views_ = false;
   std::unique_ptr<Database> read_only = Database::open_read_only(dir_.path());
   EXPECT_THROW(Queue queue(*read_only), IOError);
-  EXPECT_EQ(database_impl(*read_only).queue(), nullptr);
+  EXPECT_EQ(store_core(*read_only).queue(), nullptr);
 }
 
 TEST_F(QueueTest, BadInputQueueOfAnotherStoreInATransaction) {

@@ -120,6 +120,32 @@ TEST_F(DatabaseTest, OpenCreatesAndReopenKeepsEverything) {
   EXPECT_TRUE(db->workflow_store().is_healthy());
 }
 
+// is_healthy() means "the views can be read": a closed store's cannot.
+TEST_F(DatabaseTest, IsHealthyIsFalseAfterClose) {
+  auto db = open();
+  WorkflowStore& store = db->workflow_store();
+  store.mark_message_processed("m1");
+  EXPECT_TRUE(store.is_healthy());
+  db->close();
+  EXPECT_FALSE(store.is_healthy());
+  EXPECT_THROW(store.is_message_processed("m1"), IOError);
+}
+
+TEST_F(DatabaseTest, IsHealthyIsFalseAfterAReadOnlyStoreCloses) {
+  open()->workflow_store().mark_message_processed("m1");
+  auto reader = Database::open_read_only(dir_.path(), options());
+  WorkflowStore& store = reader->workflow_store();
+  EXPECT_TRUE(store.is_healthy());
+  reader->close();
+  EXPECT_FALSE(store.is_healthy());
+}
+
+TEST_F(DatabaseTest, IsHealthyIsFalseAfterACrash) {
+  auto db = open();
+  database_impl(*db).simulate_crash_for_testing();
+  EXPECT_FALSE(db->workflow_store().is_healthy());
+}
+
 TEST_F(DatabaseTest, SecondWriterInProcessIsLocked) {
   auto db = open();
   EXPECT_THROW(Database::open(dir_.path(), options()), StoreLockedError);

@@ -1452,7 +1452,7 @@ TEST_F(TransactionTest, BadInputQueueOfAnotherStoreIsRejected) {
   EXPECT_THAT([&] { (void)store().transaction(foreign); },
               ThrowsMessage<InvalidArgumentError>(
                   HasSubstr("the queue belongs to another store")));
-  ASSERT_TRUE(database_impl(db()).attach_queue(own));
+  ASSERT_TRUE(store_core(db()).attach_queue(own));
   EXPECT_THROW((void)store().transaction(foreign), InvalidArgumentError);
   {
     Transaction txn = store().transaction(own);
@@ -1460,7 +1460,7 @@ TEST_F(TransactionTest, BadInputQueueOfAnotherStoreIsRejected) {
     txn.commit();
   }
   EXPECT_TRUE(store().is_message_processed("with-queue"));
-  database_impl(db()).detach_queue(own);
+  store_core(db()).detach_queue(own);
   EXPECT_THROW((void)store().transaction(own), InvalidArgumentError);
 }
 

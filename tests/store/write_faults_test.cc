@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -114,6 +115,21 @@ class WriteFaultsTest : public ::testing::Test {
     EXPECT_TRUE(report.equal()) << ::testing::PrintToString(report.differences);
   }
 
+  // The store is healthy until `fail` makes one of its commits fail, then not
+  // (close() reports the failure), and healthy again once reopened.
+  void expect_unhealthy_until_reopened(
+      const std::function<void(Database&)>& fail) {
+    auto db = open();
+    db->workflow_store().mark_message_processed("a");
+    EXPECT_TRUE(db->workflow_store().is_healthy());
+    fail(*db);
+    EXPECT_FALSE(db->workflow_store().is_healthy());
+    EXPECT_THROW(db->close(), IOError);
+    db.reset();
+    fs_->clear_faults();
+    EXPECT_TRUE(open()->workflow_store().is_healthy());
+  }
+
   static CommitPipeline& pipeline(Database& db) {
     return *database_impl(db).pipeline();
   }
@@ -202,6 +218,25 @@ TEST_F(WriteFaultsTest, FailedViewCommitFailsEveryCallAndReopenFoldsTheGroup) {
   }
   db.reset();
   expect_reopened_views({"a", "b"}, {"c"});
+}
+
+// A view commit that fails leaves views that may lack a group the log holds:
+// the store is not healthy until it is reopened.
+TEST_F(WriteFaultsTest, IsHealthyIsFalseAfterAFailedViewCommit) {
+  expect_unhealthy_until_reopened([](Database& db) {
+    database_impl(db).views().fail_next_commit_for_testing(EIO);
+    // Its record is in the log: the commit stands.
+    db.workflow_store().mark_message_processed("b");
+  });
+}
+
+// A failed fdatasync of the log fails the writer: the views are no longer
+// served, so the store is not healthy.
+TEST_F(WriteFaultsTest, IsHealthyIsFalseAfterAFailedLogSync) {
+  expect_unhealthy_until_reopened([&](Database& db) {
+    fs_->fail_nth_sync(1, testing::name_ends_with(".log"));
+    EXPECT_THROW(db.workflow_store().mark_message_processed("b"), IOError);
+  });
 }
 
 // An exception of any type while one commit is decided (here a

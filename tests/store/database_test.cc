@@ -89,6 +89,12 @@ class DatabaseTest : public ::testing::Test {
   std::unique_ptr<Database> open() {
     return Database::open(dir_.path(), options());
   }
+  // open() over `fs`.
+  std::unique_ptr<Database> open(std::shared_ptr<FileSystem> fs) {
+    DatabaseOptions o = options();
+    o.file_system = std::move(fs);
+    return Database::open(dir_.path(), o);
+  }
 
   TempDir dir_;
   Warnings warnings_;
@@ -385,9 +391,7 @@ TEST_F(DatabaseTest, OptimisticLockingConcurrency) {
 
 TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
   auto fs = std::make_shared<testing::FaultFileSystem>();
-  DatabaseOptions o = options();
-  o.file_system = fs;
-  auto db = Database::open(dir_.path(), o);
+  auto db = open(fs);
   WorkflowStore& store = db->workflow_store();
 
   constexpr int kThreads = 16;
@@ -439,7 +443,7 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
   // Durable: a power cut keeps every acknowledged commit.
   fs->power_cut(testing::random_seed());
   db.reset();
-  db = Database::open(dir_.path(), o);
+  db = open(fs);
   EXPECT_EQ(db->workflow_store().get_processed_message_ids().size(),
             static_cast<std::size_t>(kCommits));
   db->close();
@@ -453,9 +457,7 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
 
 TEST_F(DatabaseTest, FailedSyncPoisonsWrites) {
   auto fs = std::make_shared<testing::FaultFileSystem>();
-  DatabaseOptions o = options();
-  o.file_system = fs;
-  auto db = Database::open(dir_.path(), o);
+  auto db = open(fs);
   WorkflowStore& store = db->workflow_store();
   store.mark_message_processed("a");
   fs->fail_nth_sync(1, testing::name_ends_with(".log"));
@@ -466,7 +468,7 @@ TEST_F(DatabaseTest, FailedSyncPoisonsWrites) {
   EXPECT_THROW(store.is_message_processed("a"), IOError);
   EXPECT_THROW(db->close(), IOError);
   db.reset();
-  db = Database::open(dir_.path(), o);
+  db = open(fs);
   EXPECT_TRUE(db->workflow_store().is_message_processed("a"));
   EXPECT_FALSE(db->workflow_store().is_message_processed("c"));
 }

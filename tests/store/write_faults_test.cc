@@ -81,6 +81,19 @@ std::vector<Command> mark(const std::string& id) {
   return commands;
 }
 
+// A thread that marks `id` processed in `store` and keeps what that throws in
+// `error`.
+std::thread marking_thread(WorkflowStore& store, std::string id,
+                           std::exception_ptr& error) {
+  return std::thread([&store, id = std::move(id), &error] {
+    try {
+      store.mark_message_processed(id);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+}
+
 bool is_mark_of(const Command& command, std::string_view id) {
   const auto* m = std::get_if<MarkMessageProcessed>(&command);
   return m != nullptr && m->message_id == id;
@@ -170,13 +183,9 @@ TEST_F(WriteFaultsTest, SyncCommitWaitingBesideAFailingBackgroundSyncThrows) {
 
   leader_armed = true;
   std::exception_ptr leader_error;
-  std::thread leader([&] {
-    try {
-      db->workflow_store().mark_message_processed("synced");  // kSync
-    } catch (...) {
-      leader_error = std::current_exception();
-    }
-  });
+  // A kSync commit.
+  std::thread leader =
+      marking_thread(db->workflow_store(), "synced", leader_error);
   leader_waiting.wait();  // The leader appended and waits for the lock.
   release_syncer.open();
   leader.join();
@@ -260,13 +269,7 @@ TEST_F(WriteFaultsTest, ExceptionDecidingOneCommitRejectsOnlyThatCommit) {
   std::exception_ptr bad_error;
   std::atomic<int> valid_failures{0};
   std::vector<std::thread> threads;
-  threads.emplace_back([&] {
-    try {
-      store.mark_message_processed("bad");
-    } catch (...) {
-      bad_error = std::current_exception();
-    }
-  });
+  threads.push_back(marking_thread(store, "bad", bad_error));
   for (int i = 0; i < kValid; ++i) {
     threads.emplace_back([&, i] {
       try {
@@ -310,13 +313,7 @@ TEST_F(WriteFaultsTest, CloseWaitsForTheCommitInFlight) {
   });
   WorkflowStore& store = db->workflow_store();
   std::exception_ptr commit_error;
-  std::thread committer([&] {
-    try {
-      store.mark_message_processed("in-flight");
-    } catch (...) {
-      commit_error = std::current_exception();
-    }
-  });
+  std::thread committer = marking_thread(store, "in-flight", commit_error);
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 1; }));
   std::atomic<bool> closed{false};
   std::thread closer([&] {
@@ -511,21 +508,9 @@ TEST_F(WriteFaultsTest, IOErrorOnAWriteLeavesItsOutcomeUnknownNeverHalfDone) {
   std::thread blocker([&] { store.mark_message_processed("m-b"); });
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 1; }));
   std::exception_ptr errors[2];
-  std::thread second([&] {
-    try {
-      store.mark_message_processed("m-2");
-    } catch (...) {
-      errors[0] = std::current_exception();
-    }
-  });
+  std::thread second = marking_thread(store, "m-2", errors[0]);
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 2; }));
-  std::thread third([&] {
-    try {
-      store.mark_message_processed("m-3");
-    } catch (...) {
-      errors[1] = std::current_exception();
-    }
-  });
+  std::thread third = marking_thread(store, "m-3", errors[1]);
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 3; }));
   // Room for the blocker's record and m-2's, not m-3's.
   fs_->enospc_after(2 * record + record / 2, testing::name_ends_with(".log"));

@@ -456,6 +456,14 @@ class ProbeClock final : public Clock {
   int calls_ = 0;  // Guarded by mu_.
 };
 
+// A quiet buffered store in `dir` timed by `clock`.
+std::unique_ptr<Database> open_buffered(const TempDir& dir,
+                                        std::shared_ptr<Clock> clock) {
+  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+  o.clock = std::move(clock);
+  return Database::open(dir.path(), o);
+}
+
 // A timeout as long as the duration type holds ("wait forever") waits for a
 // delivery; it must not overflow the deadline into the past and return at
 // once. The poller's thread reads the clock once leading its empty lease
@@ -463,9 +471,7 @@ class ProbeClock final : public Clock {
 TEST(ReviewQueueInputTest, PollWithTheLongestTimeoutWaitsForAPush) {
   TempDir dir;
   auto clock = std::make_shared<ProbeClock>();
-  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
-  o.clock = clock;
-  auto db = Database::open(dir.path(), o);
+  auto db = open_buffered(dir, clock);
   Queue queue(*db);
   for (const std::chrono::milliseconds timeout :
        {std::chrono::milliseconds::max(),
@@ -498,9 +504,7 @@ TEST(ReviewQueueInputTest, PollWithTheLongestTimeoutWaitsForAPush) {
 TEST(ReviewQueueInputTest, PollBesideADeliveryDueAtTheEndOfTimeDoesNotSpin) {
   TempDir dir;
   auto clock = std::make_shared<ProbeClock>();
-  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
-  o.clock = clock;
-  auto db = Database::open(dir.path(), o);
+  auto db = open_buffered(dir, clock);
   Queue queue(*db);
   queue.push(testing::start_workflow("wf"), std::chrono::milliseconds::max());
   std::optional<Delivery> got;

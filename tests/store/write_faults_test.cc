@@ -99,6 +99,14 @@ bool is_mark_of(const Command& command, std::string_view id) {
   return m != nullptr && m->message_id == id;
 }
 
+// Makes the decision of a commit that marks `id` wait until `release` opens.
+void hold_decision_of(CommitPipeline& pipeline, std::string id, Gate& release) {
+  pipeline.set_decide_hook_for_testing(
+      [id = std::move(id), &release](const Command& command) {
+        if (is_mark_of(command, id)) release.wait();
+      });
+}
+
 class WriteFaultsTest : public ::testing::Test {
  protected:
   DatabaseOptions options() {
@@ -308,9 +316,7 @@ TEST_F(WriteFaultsTest, CloseWaitsForTheCommitInFlight) {
   auto db = open();
   CommitPipeline& p = pipeline(*db);
   Gate release;
-  p.set_decide_hook_for_testing([&](const Command& command) {
-    if (is_mark_of(command, "in-flight")) release.wait();
-  });
+  hold_decision_of(p, "in-flight", release);
   WorkflowStore& store = db->workflow_store();
   std::exception_ptr commit_error;
   std::thread committer = marking_thread(store, "in-flight", commit_error);
@@ -502,9 +508,7 @@ TEST_F(WriteFaultsTest, IOErrorOnAWriteLeavesItsOutcomeUnknownNeverHalfDone) {
   ASSERT_GT(record, 0u);
 
   Gate release;
-  p.set_decide_hook_for_testing([&](const Command& command) {
-    if (is_mark_of(command, "m-b")) release.wait();
-  });
+  hold_decision_of(p, "m-b", release);
   std::thread blocker([&] { store.mark_message_processed("m-b"); });
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 1; }));
   std::exception_ptr errors[2];

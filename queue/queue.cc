@@ -1,7 +1,7 @@
 // Queue::Impl: every operation is one queue command committed through the
-// store's commit pipeline (its rules live in store/command/queue_decide.cc);
-// reads use an LMDB snapshot. The blocking poll waits on a condition variable
-// that a commit listener signals when a committed group made a delivery due.
+// store's StoreCore (its rules live in store/command/queue_decide.cc); reads
+// use a snapshot from it. The blocking poll waits on a condition variable that
+// a commit listener signals when a committed group made a delivery due.
 
 #include "wfstore/queue.h"
 
@@ -25,11 +25,10 @@
 #include "wfstore/limits.h"
 #include "wfstore/logger.h"
 
-#include "store/commit_pipeline.h"
-#include "store/database_impl.h"
 #include "wfstore_internal/commands.h"
 #include "wfstore_internal/decide.h"
 #include "wfstore_internal/lmdb_views.h"
+#include "wfstore_internal/store_core.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
@@ -79,57 +78,44 @@ std::optional<Message> parse_stored(std::string_view type,
 class Queue::Impl {
  public:
   Impl(const Queue* queue, Database& database)
-      : queue_(queue), database_(database), db_(database_impl(database)) {
-    if (db_.read_only() || db_.pipeline() == nullptr) {
-      throw IOError("a Queue needs a store open as its writer");
-    }
-    if (!db_.attach_queue(queue_)) {
+      : queue_(queue), database_(database), core_(store_core(database)) {
+    core_.check_writer("a Queue");
+    if (!core_.attach_queue(queue_)) {
       throw InvalidArgumentError("the store already has a Queue");
     }
     try {
       // on_close: close() wakes a waiting poll, which then finds the store
       // closed and throws IOError.
-      listener_id_ = db_.pipeline()->add_listener(
+      listener_id_ = core_.add_listener(
           [this](const CommitNotice& notice) {
             if (notice.queue_changed) wake();
           },
           [this] { wake(); });
     } catch (...) {
-      db_.detach_queue(queue_);
+      core_.detach_queue(queue_);
       throw;
     }
   }
 
   ~Impl() {
-    database_.remove_commit_listener(listener_id_);
-    db_.detach_queue(queue_);
+    core_.remove_listener(listener_id_);
+    core_.detach_queue(queue_);
   }
 
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  // The pipeline lives as long as the Database, closed or not: after
+  // The StoreCore lives as long as the Database, closed or not: after
   // Database::close() its calls throw IOError.
-  Decision commit(Command command, std::optional<Durability> durability) {
-    std::vector<Command> commands;
-    commands.push_back(std::move(command));
-    CommitResult result =
-        db_.pipeline()->commit(std::move(commands), durability);
-    return std::move(result.decisions.front());
-  }
-
   Decision commit(Command command) {
-    return commit(std::move(command), std::nullopt);
+    return core_.commit_one(std::move(command));
   }
 
   Decision commit_lease(Command command) {
-    return commit(std::move(command), options().lease_durability);
+    return core_.commit_one(std::move(command), options().lease_durability);
   }
 
-  LmdbViews::Snapshot read() const {
-    db_.pipeline()->check_usable();
-    return db_.views().begin_read();
-  }
+  LmdbViews::Snapshot read() const { return core_.read(); }
 
   std::optional<Delivery> poll_one() {
     const QueueOptions& queue_options = options();
@@ -154,7 +140,7 @@ class Queue::Impl {
     using SteadyClock = std::chrono::steady_clock;
     const SteadyClock::time_point deadline =
         deadline_after(SteadyClock::now(), timeout);
-    Clock& clock = *db_.options().clock;
+    Clock& clock = core_.clock();
     for (;;) {
       std::uint64_t generation = 0;
       {
@@ -210,17 +196,17 @@ class Queue::Impl {
   }
 
   void warn(std::string_view message) const {
-    const Logger& logger = db_.options().logger;
+    const Logger& logger = core_.options().logger;
     if (logger) logger(LogLevel::kWarning, message);
   }
 
-  const QueueOptions& options() const { return db_.options().queue; }
+  const QueueOptions& options() const { return core_.options().queue; }
   Database& database() const { return database_; }
 
  private:
   const Queue* queue_;
   Database& database_;
-  Database::Impl& db_;
+  StoreCore& core_;
   std::uint64_t listener_id_ = 0;
 
   std::mutex mu_;

@@ -22,7 +22,7 @@
 #include "wfstore/message.h"
 #include "wfstore/model.h"
 
-#include "store/database_impl.h"
+#include "wfstore_internal/store_core.h"
 
 namespace wfstore {
 namespace {
@@ -322,9 +322,7 @@ class QueueProcessor::Impl {
   }
 
   bool store_unusable() const {
-    const CommitPipeline* pipeline =
-        database_impl(queue_.database()).pipeline();
-    return pipeline != nullptr && !pipeline->usable();
+    return !store_core(queue_.database()).usable();
   }
 
   void sweeper_loop() {

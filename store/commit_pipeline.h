@@ -35,28 +35,19 @@
 #include <utility>
 #include <vector>
 
-#include "wfstore/database.h"
 #include "wfstore/event.h"
 #include "wfstore/logger.h"
+#include "wfstore/options.h"
 
 #include "wfstore_internal/checksum_view_store.h"
 #include "wfstore_internal/commands.h"
 #include "wfstore_internal/decide.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_writer.h"
+#include "wfstore_internal/store_core.h"
 #include "wfstore_internal/view_meta.h"
 
 namespace wfstore {
-
-// The outcome of one commit.
-struct CommitResult {
-  // One per command, in order; each command's events were appended (none for a
-  // no-op).
-  std::vector<Decision> decisions;
-  // LSNs of the commit's record; both 0 when every command was a no-op.
-  std::uint64_t first_lsn = 0;
-  std::uint64_t last_lsn = 0;
-};
 
 struct PipelineOptions {
   // Names the store in error messages.

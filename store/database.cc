@@ -187,8 +187,9 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
                         dir.string(), reason));
       }
     }
-    impl->store_ = std::make_unique<WorkflowStoreImpl>(*impl->views_, nullptr,
-                                                       dir, impl->logger_);
+    impl->core_ = std::make_unique<StoreCore>(*impl->views_, nullptr,
+                                              dir.string(), impl->options_);
+    impl->store_ = std::make_unique<WorkflowStoreImpl>(*impl->core_);
     return impl;
   }
 
@@ -282,9 +283,9 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
   impl->pipeline_ = std::make_unique<CommitPipeline>(
       *impl->writer_, *impl->views_, std::move(pipeline_options),
       PipelineStart{progress.checksum, progress.last_timestamp_ms});
-  impl->store_ = std::make_unique<WorkflowStoreImpl>(
-      *impl->views_, impl->pipeline_.get(), dir, impl->logger_,
-      impl->options_.clock, &impl->queue_);
+  impl->core_ = std::make_unique<StoreCore>(
+      *impl->views_, impl->pipeline_.get(), dir.string(), impl->options_);
+  impl->store_ = std::make_unique<WorkflowStoreImpl>(*impl->core_);
   return impl;
 }
 
@@ -308,7 +309,7 @@ void Database::Impl::close() {
   if (read_only_) {
     // The views stay open until the Impl goes: a read racing with close()
     // throws IOError or reads a snapshot, never freed memory.
-    if (store_) store_->mark_closed();
+    if (core_) core_->mark_closed();
     store_dir_.reset();
     return;
   }
@@ -349,7 +350,7 @@ void Database::Impl::simulate_crash_for_testing() {
   std::scoped_lock lock(close_mu_);
   if (closed_) return;
   closed_ = true;
-  if (store_) store_->mark_closed();
+  if (core_) core_->mark_closed();
   if (pipeline_) pipeline_->abandon_for_testing();
   if (writer_) {
     try {
@@ -371,7 +372,9 @@ DatabaseStats Database::Impl::stats() const {
   return stats;
 }
 
-Database::Impl& database_impl(Database& database) { return *database.impl_; }
+StoreCore& store_core(Database& database) {
+  return database_impl(database).core();
+}
 
 Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -396,27 +399,11 @@ DatabaseStats Database::stats() const { return impl_->stats(); }
 const DatabaseOptions& Database::options() const { return impl_->options(); }
 
 std::uint64_t Database::add_commit_listener(CommitListener listener) {
-  CommitPipeline* pipeline = impl_->pipeline();  // Lives as long as impl_.
-  if (pipeline == nullptr) {
-    throw IOError("commit listeners need a store open as its writer");
-  }
-  return pipeline->add_listener(std::move(listener));
+  return impl_->core().add_listener(std::move(listener));
 }
 
 void Database::remove_commit_listener(std::uint64_t id) {
-  if (CommitPipeline* pipeline = impl_->pipeline()) {
-    pipeline->remove_listener(id);
-  }
-}
-
-bool Database::Impl::attach_queue(const Queue* queue) {
-  const Queue* expected = nullptr;
-  return queue_.compare_exchange_strong(expected, queue);
-}
-
-void Database::Impl::detach_queue(const Queue* queue) {
-  const Queue* expected = queue;
-  queue_.compare_exchange_strong(expected, nullptr);
+  impl_->core().remove_listener(id);
 }
 
 void Database::close() { impl_->close(); }

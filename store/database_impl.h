@@ -1,11 +1,10 @@
 // Database::Impl: the parts of an open store and the open and close rules of
-// DESIGN.md
-// ("The log" recovery bullets, "Read models"). Tests and maintenance functions
-// reach the pipeline and views through it.
+// DESIGN.md ("The log" recovery bullets, "Read models"). wfstore's modules
+// reach the store through its StoreCore (wfstore_internal/store_core.h);
+// tests reach the pipeline, writer and views through this header.
 
 #pragma once
 
-#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include "store/workflow_store_impl.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_writer.h"
+#include "wfstore_internal/store_core.h"
 #include "wfstore_internal/store_dir.h"
 
 namespace wfstore {
@@ -49,6 +49,7 @@ class Database::Impl {
   // Null for a read-only open; the writer is closed after close() (tests).
   log::Writer* writer() { return writer_.get(); }
   LmdbViews& views() { return *views_; }
+  StoreCore& core() { return *core_; }
   WorkflowStoreImpl& store() { return *store_; }
   const StoreDir& store_dir() const { return *store_dir_; }
   const std::shared_ptr<FileSystem>& file_system() const { return fs_; }
@@ -56,17 +57,13 @@ class Database::Impl {
   // The options as opened, with the file system, logger and clock filled in.
   const DatabaseOptions& options() const { return options_; }
 
-  // The store's one Queue (DESIGN.md "Queue"): attach_queue returns false
-  // when another is attached; detach_queue ignores a queue that is not.
-  bool attach_queue(const Queue* queue);
-  void detach_queue(const Queue* queue);
-  const Queue* queue() const { return queue_.load(); }
+  // The Impl of `database` (a nested class reaches the Database's members).
+  static Impl& of(Database& database) { return *database.impl_; }
 
   Impl() = default;
 
  private:
   DatabaseOptions options_;
-  std::atomic<const Queue*> queue_{nullptr};
   std::shared_ptr<FileSystem> fs_;
   Logger logger_;
   bool read_only_ = false;
@@ -74,12 +71,15 @@ class Database::Impl {
   std::unique_ptr<log::Writer> writer_;
   std::unique_ptr<LmdbViews> views_;
   std::unique_ptr<CommitPipeline> pipeline_;
+  std::unique_ptr<StoreCore> core_;
   std::unique_ptr<WorkflowStoreImpl> store_;
   std::mutex close_mu_;
   bool closed_ = false;  // Guarded by close_mu_.
 };
 
 // The Impl of `database`, for tests and maintenance code inside wfstore.
-Database::Impl& database_impl(Database& database);
+inline Database::Impl& database_impl(Database& database) {
+  return Database::Impl::of(database);
+}
 
 }  // namespace wfstore

@@ -13,7 +13,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/file_system.h"
 
-#include "events/log_recovery.h"
+#include "events/log/log_recovery.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"

@@ -26,7 +26,7 @@ namespace wfstore {
 namespace {
 
 // The stores with an open transaction on this thread (no nesting).
-thread_local std::vector<const WorkflowStoreImpl*> open_transactions;
+thread_local std::vector<const StoreCore*> open_transactions;
 
 // The views an operation reads through: the read snapshot the operation
 // took, and nothing between operations.
@@ -58,8 +58,7 @@ class SnapshotSlot final : public ViewReader {
 class Transaction::Impl {
  public:
   // Registers the transaction in `registry` (this thread's open transactions).
-  Impl(WorkflowStoreImpl& store,
-       std::vector<const WorkflowStoreImpl*>& registry)
+  Impl(StoreCore& store, std::vector<const StoreCore*>& registry)
       : store_(store), overlay_(base_), registry_(registry) {
     registry_.push_back(&store_);
   }
@@ -109,7 +108,7 @@ class Transaction::Impl {
     overlay_.clear();
     CommitResult result;
     try {
-      result = store_.commit_commands(std::move(commands));
+      result = store_.commit(std::move(commands));
     } catch (...) {
       rollback();
       throw;
@@ -252,7 +251,7 @@ class Transaction::Impl {
     if (it != registry_.end()) registry_.erase(it);
   }
 
-  WorkflowStoreImpl& store_;
+  StoreCore& store_;
   SnapshotSlot base_;
   OverlayViewStore overlay_;  // Over base_.
   // The applied LSN of the views the overlay was folded over; nullopt when
@@ -264,19 +263,17 @@ class Transaction::Impl {
   std::vector<Command> commands_;
   std::vector<SavedStage> saved_;
   State state_ = State::kOpen;
-  std::vector<const WorkflowStoreImpl*>& registry_;
+  std::vector<const StoreCore*>& registry_;
 };
 
 Transaction WorkflowStoreImpl::transaction(Queue* queue) {
-  if (pipeline_ == nullptr) {
-    throw IOError(fmt::format("store {} is open read-only", dir_.string()));
-  }
-  if (queue != nullptr && (queue_ == nullptr || queue != queue_->load())) {
+  core_.check_writer("a transaction");
+  if (queue != nullptr && queue != core_.queue()) {
     throw InvalidArgumentError(
         "queue: the queue belongs to another store (pass null or this "
         "store's queue)");
   }
-  if (std::find(open_transactions.begin(), open_transactions.end(), this) !=
+  if (std::find(open_transactions.begin(), open_transactions.end(), &core_) !=
       open_transactions.end()) {
     throw InvalidArgumentError(
         "a transaction is already open on this store in this thread "
@@ -284,9 +281,9 @@ Transaction WorkflowStoreImpl::transaction(Queue* queue) {
   }
   // A closed store or poisoned views fail here rather than at the first
   // operation.
-  (void)read();
+  (void)core_.read();
   return Transaction(
-      std::make_unique<Transaction::Impl>(*this, open_transactions));
+      std::make_unique<Transaction::Impl>(core_, open_transactions));
 }
 
 Transaction::Transaction(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -1,44 +1,27 @@
 // The WorkflowStore over a Database: every write is one command committed
-// through the pipeline; every read is a short LMDB snapshot and a projector
-// query.
+// through the StoreCore; every read is a short snapshot from it and a
+// projector query.
 //
 // Thread-safety: every method may be called concurrently.
 
 #pragma once
 
-#include <atomic>
-#include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "wfstore/database.h"
-#include "wfstore/logger.h"
 #include "wfstore/workflow_store.h"
 
-#include "store/commit_pipeline.h"
-#include "wfstore_internal/lmdb_views.h"
+#include "wfstore_internal/store_core.h"
 
 namespace wfstore {
 
 class WorkflowStoreImpl final : public WorkflowStore {
  public:
-  // `views` must outlive this; `pipeline` too, or is null for a read-only store
-  // (writes then throw IOError). `dir` names the store in messages.
-  // `logger` receives the warnings of logged no-ops (resume of a workflow that
-  // is not PAUSED). `clock` times a transaction's eager checks (the system
-  // clock when null). `queue` points at the Database's attached-queue slot,
-  // which must outlive this (null: no queue can be attached; transaction()
-  // then accepts only a null queue).
-  WorkflowStoreImpl(LmdbViews& views, CommitPipeline* pipeline,
-                    std::filesystem::path dir, Logger logger,
-                    std::shared_ptr<Clock> clock = nullptr,
-                    const std::atomic<const Queue*>* queue = nullptr);
-
-  // Makes every later call throw IOError ("store ... is closed"). A writer's
-  // store needs no mark: its pipeline's state (open, closing, failed, closed)
-  // decides every call.
-  void mark_closed() { closed_ = true; }
+  // `core` must outlive this. Its logger receives the warnings of logged
+  // no-ops (resume of a workflow that is not PAUSED); its clock times a
+  // transaction's eager checks; transaction() accepts only a null queue or
+  // the one attached to it.
+  explicit WorkflowStoreImpl(StoreCore& core) : core_(core) {}
 
   void store(const Workflow& workflow) override;
   Workflow retrieve(std::string_view workflow_id) const override;
@@ -92,26 +75,10 @@ class WorkflowStoreImpl final : public WorkflowStore {
   Transaction transaction(Queue* queue = nullptr) override;
   bool is_healthy() const noexcept override;
 
-  // For transactions (store/transaction.cc): commits `commands` as one
-  // record, as CommitPipeline::commit() does. Throws IOError for a closed or
-  // read-only store, and what the pipeline throws.
-  CommitResult commit_commands(std::vector<Command> commands);
-  // A read snapshot of the views. Throws IOError (a closed store, or a
-  // writer that failed: a failed log write or sync, or a failed view commit).
-  LmdbViews::Snapshot read() const;
-  Clock& clock() const { return *clock_; }
-
  private:
-  CommitResult commit(Command command);
   WorkflowRange range(std::vector<std::string> ids) const;
 
-  LmdbViews& views_;
-  CommitPipeline* pipeline_;
-  std::filesystem::path dir_;
-  Logger logger_;
-  std::shared_ptr<Clock> clock_;
-  const std::atomic<const Queue*>* queue_;
-  std::atomic<bool> closed_{false};
+  StoreCore& core_;
 };
 
 }  // namespace wfstore

@@ -69,6 +69,29 @@ class ProcessorTest : public ::testing::Test {
     db_ = Database::open(dir_.path(), options);
     queue_ = std::make_unique<Queue>(*db_);
   }
+  // Opens the store with max_attempts 3 and pushes one StartStage; returns
+  // its delivery id.
+  std::uint64_t open_with_one_failing_delivery() {
+    QueueOptions options;
+    options.max_attempts = 3;
+    open(options);
+    return queue().push(start_stage("w1", "w1.a"));
+  }
+  // A started processor of two workers (retry delay 10 ms, the DLQ sweep
+  // every `dlq_check_interval`) whose StartStage handler always throws.
+  std::unique_ptr<QueueProcessor> start_always_failing(
+      milliseconds dlq_check_interval) {
+    QueueProcessorConfig config;
+    config.max_workers = 2;
+    config.retry_delay = milliseconds{10};
+    config.dlq_check_interval = dlq_check_interval;
+    auto processor = std::make_unique<QueueProcessor>(store(), queue(), config);
+    processor->register_handler("StartStage", "boom", [](const Delivery&) {
+      throw std::runtime_error("always fails");
+    });
+    processor->start();
+    return processor;
+  }
   void close() {
     queue_.reset();
     db_->close();
@@ -216,21 +239,11 @@ TEST_F(ProcessorTest, Item53WithoutHeartbeatTheLeaseLapses) {
 // Item 65: a handler that always throws: attempts are kept across the
 // reschedules, and the periodic sweep moves the message to the DLQ.
 TEST_F(ProcessorTest, Item65AlwaysThrowingHandlerReachesDlqBySweep) {
-  QueueOptions options;
-  options.max_attempts = 3;
-  open(options);
-  const std::uint64_t id = queue().push(start_stage("w1", "w1.a"));
-  QueueProcessorConfig config;
-  config.max_workers = 2;
-  config.retry_delay = milliseconds{10};
-  config.dlq_check_interval = milliseconds{50};
-  QueueProcessor processor(store(), queue(), config);
-  processor.register_handler("StartStage", "boom", [](const Delivery&) {
-    throw std::runtime_error("always fails");
-  });
-  processor.start();
+  const std::uint64_t id = open_with_one_failing_delivery();
+  const std::unique_ptr<QueueProcessor> processor =
+      start_always_failing(milliseconds{50});
   EXPECT_TRUE(wait_for([&] { return queue().dlq_size() == 1; }));
-  processor.stop();
+  processor->stop();
 
   EXPECT_EQ(queue().size(), 0u);
   const std::vector<DeadLetter> dead = queue().list_dlq();
@@ -238,30 +251,20 @@ TEST_F(ProcessorTest, Item65AlwaysThrowingHandlerReachesDlqBySweep) {
   EXPECT_EQ(dead[0].id, id);
   EXPECT_EQ(dead[0].attempts, 3);
   EXPECT_EQ(dead[0].error, "Exceeded max_attempts (3)");
-  EXPECT_EQ(processor.stats().failed, 3u);
-  EXPECT_EQ(processor.stats().dead_lettered, 1u);
+  EXPECT_EQ(processor->stats().failed, 3u);
+  EXPECT_EQ(processor->stats().dead_lettered, 1u);
   EXPECT_FALSE(store().is_message_processed(std::to_string(id)));
 }
 
 // Item 65: with the sweep disabled the exhausted message stays queued.
 TEST_F(ProcessorTest, Item65WithoutSweepTheMessageStays) {
-  QueueOptions options;
-  options.max_attempts = 3;
-  open(options);
-  queue().push(start_stage("w1", "w1.a"));
-  QueueProcessorConfig config;
-  config.max_workers = 2;
-  config.retry_delay = milliseconds{10};
-  config.dlq_check_interval = milliseconds{0};
-  QueueProcessor processor(store(), queue(), config);
-  processor.register_handler("StartStage", "boom", [](const Delivery&) {
-    throw std::runtime_error("always fails");
-  });
-  processor.start();
-  EXPECT_TRUE(wait_for([&] { return processor.stats().failed == 3; }));
+  open_with_one_failing_delivery();
+  const std::unique_ptr<QueueProcessor> processor =
+      start_always_failing(milliseconds{0});
+  EXPECT_TRUE(wait_for([&] { return processor->stats().failed == 3; }));
   std::this_thread::sleep_for(milliseconds{300});
-  processor.stop();
-  EXPECT_EQ(processor.stats().failed, 3u);
+  processor->stop();
+  EXPECT_EQ(processor->stats().failed, 3u);
   EXPECT_GE(queue().size(), 1u);
   EXPECT_EQ(queue().dlq_size(), 0u);
 }

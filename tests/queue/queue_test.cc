@@ -107,6 +107,19 @@ class QueueTest : public ::testing::Test {
     queue_ = std::make_unique<Queue>(*db_);
   }
 
+  // `delivery` stays invisible for `invisible_ms` of the fake clock (polls
+  // find nothing until then), then is polled again as its second attempt.
+  void expect_polled_again_after(const Delivery& delivery,
+                                 std::int64_t invisible_ms) {
+    clock_->advance(invisible_ms - 1);
+    EXPECT_FALSE(queue().poll_one());
+    clock_->advance(1);
+    const std::optional<Delivery> again = queue().poll_one();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->id, delivery.id);
+    EXPECT_EQ(again->attempts, 2);
+  }
+
   // Closes the store (tolerating a poisoned writer) and opens it again.
   void reopen() {
     queue_.reset();
@@ -232,13 +245,7 @@ TEST_F(QueueTest, Item51RescheduleHidesForTheDelayAndStillCounts) {
   queue().reschedule(delivery->id, 10s);
   EXPECT_EQ(queue().size(), 1u);
   EXPECT_FALSE(queue().poll_one());
-  clock_->advance(9'999);
-  EXPECT_FALSE(queue().poll_one());
-  clock_->advance(1);
-  const std::optional<Delivery> again = queue().poll_one();
-  ASSERT_TRUE(again);
-  EXPECT_EQ(again->id, delivery->id);
-  EXPECT_EQ(again->attempts, 2);
+  expect_polled_again_after(*delivery, 10'000);
 }
 
 TEST_F(QueueTest, Item52ClearAfterFivePushesEmptiesTheQueueOnly) {
@@ -585,13 +592,8 @@ TEST_F(QueueTest, Subtle5ExpiredLeaseRedeliversCountingAnotherAttempt) {
   queue().push(start_workflow("wf-1"));
   const std::optional<Delivery> first = queue().poll_one();
   ASSERT_TRUE(first);
-  clock_->advance(1000);  // lease_until == now: still leased
-  EXPECT_FALSE(queue().poll_one());
-  clock_->advance(1);
-  const std::optional<Delivery> second = queue().poll_one();
-  ASSERT_TRUE(second);
-  EXPECT_EQ(second->id, first->id);
-  EXPECT_EQ(second->attempts, 2);
+  // At 1000 ms lease_until == now: still leased.
+  expect_polled_again_after(*first, 1001);
 }
 
 TEST_F(QueueTest, Subtle5ExtendLockRenewsTheLease) {
@@ -986,7 +988,7 @@ TEST_F(QueueTest, BadInputSecondQueueForTheSameDatabase) {
                   HasSubstr("already has a Queue")));
   EXPECT_EQ(state(), before);
   // The first queue is still attached and working.
-  EXPECT_EQ(database_impl(db()).queue(), queue_.get());
+  EXPECT_EQ(store_core(db()).queue(), queue_.get());
   EXPECT_TRUE(queue().poll_one());
 }
 
@@ -998,7 +1000,7 @@ TEST_F(QueueTest, BadInputQueueOnAReadOnlyStore) {
   verify_views_ = false;
   std::unique_ptr<Database> read_only = Database::open_read_only(dir_.path());
   EXPECT_THROW(Queue queue(*read_only), IOError);
-  EXPECT_EQ(database_impl(*read_only).queue(), nullptr);
+  EXPECT_EQ(store_core(*read_only).queue(), nullptr);
 }
 
 TEST_F(QueueTest, BadInputQueueOfAnotherStoreInATransaction) {

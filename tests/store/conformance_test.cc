@@ -107,6 +107,21 @@ Workflow make_workflow(const std::string& id,
   return workflow;
 }
 
+// A workflow of `application` with a make_stage() for each {ref id,
+// requisite ref ids} of `stages`, in order.
+Workflow graph_workflow(
+    const std::string& id, const std::string& application,
+    const std::vector<std::pair<std::string, std::set<std::string>>>& stages =
+        {}) {
+  Workflow workflow;
+  workflow.id = id;
+  workflow.application = application;
+  for (const auto& [ref, requisites] : stages) {
+    workflow.stages.push_back(make_stage(id, ref, requisites));
+  }
+  return workflow;
+}
+
 // `workflow` as the store returns it: tasks are stored at version 0.
 Workflow as_stored(Workflow workflow) {
   for (StageExecution& stage : workflow.stages) {
@@ -165,6 +180,14 @@ class ConformanceTest : public ::testing::Test {
   // The LSN of the last event folded into the views: unchanged means nothing
   // was appended.
   std::uint64_t lsn() { return db().stats().applied_lsn; }
+  // Two stored workflows of make_workflow().
+  std::pair<Workflow, Workflow> store_two_workflows() {
+    std::pair<Workflow, Workflow> stored{make_workflow(ulid()),
+                                         make_workflow(ulid())};
+    store().store(stored.first);
+    store().store(stored.second);
+    return stored;
+  }
   std::vector<std::string> warnings() {
     std::lock_guard<std::mutex> lock(log_mutex_);
     return warnings_;
@@ -307,15 +330,13 @@ TEST_F(ConformanceTest, Item8RetrieveByApplicationReturnsOnlyThatApplication) {
 
 TEST_F(ConformanceTest, Item9RequisiteStageRefIdsRoundTripAsSets) {
   const std::string id = ulid();
-  Workflow workflow;
-  workflow.id = id;
-  workflow.application = "test-app";
-  workflow.stages.push_back(make_stage(id, "a"));
-  workflow.stages.push_back(make_stage(id, "b", {"a"}));
-  workflow.stages.push_back(make_stage(id, "c", {"a"}));
-  workflow.stages.push_back(make_stage(id, "d", {"b", "c"}));
-  workflow.stages.push_back(make_stage(id, "1"));
-  workflow.stages.push_back(make_stage(id, "2"));
+  Workflow workflow = graph_workflow(id, "test-app",
+                                     {{"a", {}},
+                                      {"b", {"a"}},
+                                      {"c", {"a"}},
+                                      {"d", {"b", "c"}},
+                                      {"1", {}},
+                                      {"2", {}}});
   const std::vector<std::string> as_list = {"2", "1", "2"};
   workflow.stages.push_back(make_stage(
       id, "e", std::set<std::string>(as_list.begin(), as_list.end())));
@@ -660,12 +681,8 @@ void complete_stage(WorkflowStore& store, const Workflow& workflow,
 
 TEST_F(ConformanceTest, Item66ChainLaterAncestorReplacesEarlierValue) {
   const std::string id = ulid();
-  Workflow workflow;
-  workflow.id = id;
-  workflow.application = "data-flow";
-  workflow.stages.push_back(make_stage(id, "A"));
-  workflow.stages.push_back(make_stage(id, "B", {"A"}));
-  workflow.stages.push_back(make_stage(id, "C", {"B"}));
+  Workflow workflow =
+      graph_workflow(id, "data-flow", {{"A", {}}, {"B", {"A"}}, {"C", {"B"}}});
   store().store(workflow);
 
   const json a_result = {{"producer", "A"}, {"a_only", 1}};
@@ -689,10 +706,7 @@ TEST_F(ConformanceTest, Item68FanInWinnerIsConsistentAcrossWorkflows) {
   std::vector<Workflow> workflows;
   for (int i = 0; i < kWorkflows; ++i) {
     const std::string id = ulid();
-    Workflow workflow;
-    workflow.id = id;
-    workflow.application = "fan-in";
-    workflow.stages.push_back(make_stage(id, "start"));
+    Workflow workflow = graph_workflow(id, "fan-in", {{"start", {}}});
     for (const std::string& branch : branches) {
       workflow.stages.push_back(make_stage(id, branch, {"start"}));
     }
@@ -818,10 +832,7 @@ TEST_F(ConformanceTest, Spec12Item1InsertPathIgnoresVersionAndExpectedPhase) {
 
 TEST_F(ConformanceTest, Spec12Item2OnlyTheMutableSurfaceChanges) {
   const std::string id = ulid();
-  Workflow workflow;
-  workflow.id = id;
-  workflow.application = "surface";
-  workflow.stages.push_back(make_stage(id, "build"));
+  Workflow workflow = graph_workflow(id, "surface", {{"build", {}}});
   StageExecution deploy = make_stage(id, "deploy", {"build"});
   deploy.type = "deploy";
   deploy.name = "Deploy";
@@ -926,9 +937,7 @@ TEST_F(ConformanceTest, Spec12Item6MergeWalksRequisitesOnly) {
 
 TEST_F(ConformanceTest, Spec12Item6MergeRulesForDictsListsAndScalars) {
   const std::string id = ulid();
-  Workflow workflow;
-  workflow.id = id;
-  workflow.application = "merge";
+  Workflow workflow = graph_workflow(id, "merge");
   StageExecution a = make_stage(id, "a");
   a.outputs = json{{"dict", {{"x", 1}, {"y", 2}}},
                    {"list", json::array({1, 1, 2})},
@@ -955,9 +964,7 @@ TEST_F(ConformanceTest, Spec12Item6MergeRulesForDictsListsAndScalars) {
 
 TEST_F(ConformanceTest, Spec12Item6CyclesAreSilentlyOmitted) {
   const std::string id = ulid();
-  Workflow workflow;
-  workflow.id = id;
-  workflow.application = "cycle";
+  Workflow workflow = graph_workflow(id, "cycle");
   StageExecution w = make_stage(id, "w");
   w.outputs = json{{"w", 1}};
   StageExecution x = make_stage(id, "x", {"y", "w"});
@@ -1495,13 +1502,11 @@ TEST_F(ConformanceTest, Q4CleanupComparesExactTimes) {
 
 TEST_F(ConformanceTest, Q10TieBetweenParallelAncestorsLaterInsertedWins) {
   const std::string id = ulid();
-  Workflow workflow;
-  workflow.id = id;
-  workflow.application = "ties";
-  workflow.stages.push_back(make_stage(id, "join", {"zeta", "alpha"}));
-  workflow.stages.push_back(make_stage(id, "zeta", {"root"}));
-  workflow.stages.push_back(make_stage(id, "alpha", {"root"}));
-  workflow.stages.push_back(make_stage(id, "root"));
+  Workflow workflow = graph_workflow(id, "ties",
+                                     {{"join", {"zeta", "alpha"}},
+                                      {"zeta", {"root"}},
+                                      {"alpha", {"root"}},
+                                      {"root", {}}});
   store().store(workflow);
   complete_stage(store(), workflow, "root",
                  json{{"winner", "root"}, {"list", json::array({"root"})}});
@@ -1522,10 +1527,7 @@ TEST_F(ConformanceTest, Q10TieBetweenParallelAncestorsLaterInsertedWins) {
 
 TEST_F(ConformanceTest,
        StoreStageOfAStoredStageWithAnotherWorkflowsIdIsRejected) {
-  const Workflow a = make_workflow(ulid());
-  const Workflow b = make_workflow(ulid());
-  store().store(a);
-  store().store(b);
+  const auto [a, b] = store_two_workflows();
   StageExecution stage = store().retrieve(a.id).stages[0];
   stage.execution_id = b.id;
   stage.status = WorkflowStatus::kRunning;
@@ -1560,10 +1562,7 @@ TEST_F(ConformanceTest,
 }
 
 TEST_F(ConformanceTest, TransactionStoreStageWithAnotherWorkflowsIdIsRejected) {
-  const Workflow a = make_workflow(ulid());
-  const Workflow b = make_workflow(ulid());
-  store().store(a);
-  store().store(b);
+  const auto [a, b] = store_two_workflows();
   StageExecution stage = store().retrieve(a.id).stages[0];
   stage.execution_id = b.id;
   const std::uint64_t before = lsn();
@@ -1583,10 +1582,7 @@ TEST_F(ConformanceTest, TransactionStoreStageWithAnotherWorkflowsIdIsRejected) {
 TEST_F(ConformanceTest, RemoveStageIgnoresTheWorkflowIdAsTheReferenceDoes) {
   // Spec §5.8: the execution argument is ignored; the stage is removed from
   // its own workflow.
-  const Workflow a = make_workflow(ulid());
-  const Workflow b = make_workflow(ulid());
-  store().store(a);
-  store().store(b);
+  const auto [a, b] = store_two_workflows();
   const std::uint64_t before = lsn();
   EXPECT_NO_THROW(store().remove_stage(b.id, ulid()));
   EXPECT_EQ(lsn(), before);
@@ -1597,10 +1593,7 @@ TEST_F(ConformanceTest, RemoveStageIgnoresTheWorkflowIdAsTheReferenceDoes) {
 }
 
 TEST_F(ConformanceTest, ParentStageIdNamingAStageOfAnotherWorkflowIsRejected) {
-  const Workflow a = make_workflow(ulid());
-  const Workflow b = make_workflow(ulid());
-  store().store(a);
-  store().store(b);
+  const auto [a, b] = store_two_workflows();
   const std::uint64_t before = lsn();
   StageExecution child = make_stage(b.id, "child");
   child.parent_stage_id = a.stages[0].id;

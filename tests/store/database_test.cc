@@ -89,6 +89,12 @@ class DatabaseTest : public ::testing::Test {
   std::unique_ptr<Database> open() {
     return Database::open(dir_.path(), options());
   }
+  // open() over `fs`.
+  std::unique_ptr<Database> open(std::shared_ptr<FileSystem> fs) {
+    DatabaseOptions o = options();
+    o.file_system = std::move(fs);
+    return Database::open(dir_.path(), o);
+  }
 
   TempDir dir_;
   Warnings warnings_;
@@ -118,6 +124,32 @@ TEST_F(DatabaseTest, OpenCreatesAndReopenKeepsEverything) {
   EXPECT_EQ(db->stats().applied_lsn, 1u);
   EXPECT_TRUE(warnings_.messages().empty());
   EXPECT_TRUE(db->workflow_store().is_healthy());
+}
+
+// is_healthy() means "the views can be read": a closed store's cannot.
+TEST_F(DatabaseTest, IsHealthyIsFalseAfterClose) {
+  auto db = open();
+  WorkflowStore& store = db->workflow_store();
+  store.mark_message_processed("m1");
+  EXPECT_TRUE(store.is_healthy());
+  db->close();
+  EXPECT_FALSE(store.is_healthy());
+  EXPECT_THROW(store.is_message_processed("m1"), IOError);
+}
+
+TEST_F(DatabaseTest, IsHealthyIsFalseAfterAReadOnlyStoreCloses) {
+  open()->workflow_store().mark_message_processed("m1");
+  auto reader = Database::open_read_only(dir_.path(), options());
+  WorkflowStore& store = reader->workflow_store();
+  EXPECT_TRUE(store.is_healthy());
+  reader->close();
+  EXPECT_FALSE(store.is_healthy());
+}
+
+TEST_F(DatabaseTest, IsHealthyIsFalseAfterACrash) {
+  auto db = open();
+  database_impl(*db).simulate_crash_for_testing();
+  EXPECT_FALSE(db->workflow_store().is_healthy());
 }
 
 TEST_F(DatabaseTest, SecondWriterInProcessIsLocked) {
@@ -359,9 +391,7 @@ TEST_F(DatabaseTest, OptimisticLockingConcurrency) {
 
 TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
   auto fs = std::make_shared<testing::FaultFileSystem>();
-  DatabaseOptions o = options();
-  o.file_system = fs;
-  auto db = Database::open(dir_.path(), o);
+  auto db = open(fs);
   WorkflowStore& store = db->workflow_store();
 
   constexpr int kThreads = 16;
@@ -413,7 +443,7 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
   // Durable: a power cut keeps every acknowledged commit.
   fs->power_cut(testing::random_seed());
   db.reset();
-  db = Database::open(dir_.path(), o);
+  db = open(fs);
   EXPECT_EQ(db->workflow_store().get_processed_message_ids().size(),
             static_cast<std::size_t>(kCommits));
   db->close();
@@ -427,9 +457,7 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
 
 TEST_F(DatabaseTest, FailedSyncPoisonsWrites) {
   auto fs = std::make_shared<testing::FaultFileSystem>();
-  DatabaseOptions o = options();
-  o.file_system = fs;
-  auto db = Database::open(dir_.path(), o);
+  auto db = open(fs);
   WorkflowStore& store = db->workflow_store();
   store.mark_message_processed("a");
   fs->fail_nth_sync(1, testing::name_ends_with(".log"));
@@ -440,7 +468,7 @@ TEST_F(DatabaseTest, FailedSyncPoisonsWrites) {
   EXPECT_THROW(store.is_message_processed("a"), IOError);
   EXPECT_THROW(db->close(), IOError);
   db.reset();
-  db = Database::open(dir_.path(), o);
+  db = open(fs);
   EXPECT_TRUE(db->workflow_store().is_message_processed("a"));
   EXPECT_FALSE(db->workflow_store().is_message_processed("c"));
 }

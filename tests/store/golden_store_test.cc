@@ -111,6 +111,16 @@ Message start_workflow(const std::string& workflow_id) {
 // event type of the catalogue, with a fake clock and fixed audit fields, so
 // the decoded events are the same on every run (the store UUID, and with it
 // the segment header and hashes, is random).
+// A transaction that acquires one claim, which must be granted, and commits.
+void claim_alone(WorkflowStore& store, std::string_view execution_id,
+                 std::string_view claim_key, std::string_view stage_id,
+                 bool steal_if_owner_terminal = false) {
+  Transaction txn = store.transaction();
+  EXPECT_TRUE(txn.acquire_claim(execution_id, claim_key, stage_id,
+                                steal_if_owner_terminal));
+  txn.commit();
+}
+
 void write_golden_history(const fs::path& dir) {
   auto clock = std::make_shared<FakeClock>(kStartMs);
   DatabaseOptions options;
@@ -188,29 +198,16 @@ void write_golden_history(const fs::path& dir) {
   tick();
 
   // A claim held by a SUCCEEDED stage, then stolen by another stage.
-  {
-    Transaction txn = store.transaction();
-    EXPECT_TRUE(
-        txn.acquire_claim("wf-diamond", "mutex:notify", "wf-diamond.setup"));
-    txn.commit();
-  }
+  claim_alone(store, "wf-diamond", "mutex:notify", "wf-diamond.setup");
   tick();
-  {
-    Transaction txn = store.transaction();
-    EXPECT_TRUE(txn.acquire_claim("wf-diamond", "mutex:notify",
-                                  "wf-diamond.deploy_notify", true));
-    txn.commit();
-  }
+  claim_alone(store, "wf-diamond", "mutex:notify", "wf-diamond.deploy_notify",
+              true);
   tick();
 
   // A claim of a workflow that completes, purged.
   store.store(testing::diamond_workflow("wf-done"));
   tick();
-  {
-    Transaction txn = store.transaction();
-    EXPECT_TRUE(txn.acquire_claim("wf-done", "mutex:deploy", "wf-done.deploy"));
-    txn.commit();
-  }
+  claim_alone(store, "wf-done", "mutex:deploy", "wf-done.deploy");
   tick();
   Workflow done = store.retrieve_execution_summary("wf-done");
   done.status = WorkflowStatus::kSucceeded;

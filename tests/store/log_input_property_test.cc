@@ -450,6 +450,13 @@ struct FieldFiller {
     n = g.percent(80) ? static_cast<std::int64_t>(g.below(5)) : g.any_int();
     valid = valid && n >= 0;
   }
+  // A model JSON field (a json or a Json).
+  template <typename JsonField>
+  void json_value(JsonField& into) {
+    json value = g.json_field();
+    valid = valid && valid_json(value);
+    into = std::move(value);
+  }
 };
 
 Message random_message(Gen& g, bool* valid) {
@@ -539,18 +546,12 @@ void mutate_stage(Gen& g, StageExecution& stage, bool* valid) {
     case 3:
       stage.status = g.any_enum<WorkflowStatus>(kWorkflowStatusCount, valid);
       break;
-    case 4: {
-      json value = g.json_field();
-      *valid = *valid && valid_json(value);
-      stage.context = std::move(value);
+    case 4:
+      f.json_value(stage.context);
       break;
-    }
-    case 5: {
-      json value = g.json_field();
-      *valid = *valid && valid_json(value);
-      stage.outputs = std::move(value);
+    case 5:
+      f.json_value(stage.outputs);
       break;
-    }
     case 6: {
       std::string ref;
       f.string(ref);
@@ -619,12 +620,9 @@ void mutate_stage(Gen& g, StageExecution& stage, bool* valid) {
         case 2:
           task.status = g.any_enum<WorkflowStatus>(kWorkflowStatusCount, valid);
           break;
-        case 3: {
-          json value = g.json_field();
-          *valid = *valid && valid_json(value);
-          task.task_exception_details = std::move(value);
+        case 3:
+          f.json_value(task.task_exception_details);
           break;
-        }
         default:
           task.start_time = g.any_int();
           task.end_time = g.any_int();
@@ -638,11 +636,6 @@ void mutate_stage(Gen& g, StageExecution& stage, bool* valid) {
 // One field of `workflow` (its own, or of a stage) set from the generator.
 void mutate_workflow(Gen& g, Workflow& workflow, bool* valid) {
   FieldFiller f{g, *valid};
-  const auto json_into = [&](Json& into) {
-    json value = g.json_field();
-    *valid = *valid && valid_json(value);
-    into = std::move(value);
-  };
   switch (g.below(14)) {
     case 0:
       f.string(workflow.application);
@@ -658,16 +651,16 @@ void mutate_workflow(Gen& g, Workflow& workflow, bool* valid) {
       workflow.type = g.any_enum<WorkflowType>(kWorkflowTypeCount, valid);
       break;
     case 4:
-      json_into(workflow.context);
+      f.json_value(workflow.context);
       break;
     case 5:
       f.string(workflow.trigger.type);
       f.string(workflow.trigger.user);
-      json_into(workflow.trigger.parameters);
+      f.json_value(workflow.trigger.parameters);
       break;
     case 6:
-      json_into(workflow.trigger.artifacts);
-      json_into(workflow.trigger.payload);
+      f.json_value(workflow.trigger.artifacts);
+      f.json_value(workflow.trigger.payload);
       break;
     case 7:
       f.optional(workflow.canceled_by);
@@ -1225,6 +1218,21 @@ class LogInputTest : public LogInputPropertyTest {
     EXPECT_EQ(after.log_bytes, before.log_bytes);
     EXPECT_TRUE(after.views == before.views);
   }
+
+  // push, ensure and a transaction's push_message each reject `message`
+  // naming `text`, and change nothing.
+  void expect_every_push_rejected(const Message& message,
+                                  const std::string& text) {
+    expect_rejected([&] { queue_->push(message); }, text);
+    expect_rejected([&] { queue_->ensure(message); }, text);
+    expect_rejected(
+        [&] {
+          Transaction txn = store().transaction(queue_.get());
+          txn.push_message(message);
+          txn.commit();
+        },
+        text);
+  }
 };
 
 // The enums of CompleteTask and ContinueParentStage reached the wire encoder:
@@ -1245,15 +1253,7 @@ TEST_F(LogInputTest, QueueEntryPointsRejectIntegersCastIntoMessageEnums) {
   queue_->push(testing::start_workflow("wf"));
   for (const auto& [message, text] : cases) {
     SCOPED_TRACE(text);
-    expect_rejected([&] { queue_->push(message); }, text);
-    expect_rejected([&] { queue_->ensure(message); }, text);
-    expect_rejected(
-        [&] {
-          Transaction txn = store().transaction(queue_.get());
-          txn.push_message(message);
-          txn.commit();
-        },
-        text);
+    expect_every_push_rejected(message, text);
     // The transaction stays usable after the rejected operation.
     Transaction txn = store().transaction(queue_.get());
     EXPECT_THROW(txn.push_message(message), InvalidArgumentError);
@@ -1285,15 +1285,7 @@ TEST_F(LogInputTest, QueueEntryPointsRejectEveryInvalidMessageFieldNamingIt) {
       {long_reason, "CancelWorkflow.reason"}};
   for (const auto& [message, text] : cases) {
     SCOPED_TRACE(text);
-    expect_rejected([&] { queue_->push(message); }, text);
-    expect_rejected([&] { queue_->ensure(message); }, text);
-    expect_rejected(
-        [&] {
-          Transaction txn = store().transaction(queue_.get());
-          txn.push_message(message);
-          txn.commit();
-        },
-        text);
+    expect_every_push_rejected(message, text);
   }
 }
 

@@ -89,6 +89,17 @@ class OpenRecoveryTest : public ::testing::Test {
   }
 
   std::unique_ptr<Database> open() { return Database::open(dir_, options()); }
+  // Creates the store with `o` under umask 0 (so that its modes come from
+  // creation alone) and commits once.
+  void create_without_umask(const DatabaseOptions& o) {
+    const mode_t old_umask = ::umask(0);
+    {
+      auto db = Database::open(dir_, o);
+      db->workflow_store().mark_message_processed("m0");
+      db->close();
+    }
+    ::umask(old_umask);
+  }
 
   // Three synced commits m0..m2, closed cleanly.
   void write_three_commits() {
@@ -364,13 +375,7 @@ TEST_F(OpenRecoveryTest, CrashAtEveryStepOfARebuildLeavesAStoreThatOpens) {
 }
 
 TEST_F(OpenRecoveryTest, StoreFilesAndDirectoriesArePrivate) {
-  const mode_t old_umask = ::umask(0);  // the modes come from creation alone
-  {
-    auto db = open();
-    db->workflow_store().mark_message_processed("m0");
-    db->close();
-  }
-  ::umask(old_umask);
+  create_without_umask(options());
   EXPECT_EQ(mode_of(dir_), 0700u);
   for (const char* d : {"log", "views"})
     EXPECT_EQ(mode_of(dir_ / d), 0700u) << d;
@@ -382,15 +387,9 @@ TEST_F(OpenRecoveryTest, StoreFilesAndDirectoriesArePrivate) {
 }
 
 TEST_F(OpenRecoveryTest, FileModeOptionWidensModes) {
-  const mode_t old_umask = ::umask(0);
-  {
-    DatabaseOptions o = options();
-    o.file_mode = 0640;
-    auto db = Database::open(dir_, o);
-    db->workflow_store().mark_message_processed("m0");
-    db->close();
-  }
-  ::umask(old_umask);
+  DatabaseOptions o = options();
+  o.file_mode = 0640;
+  create_without_umask(o);
   EXPECT_EQ(mode_of(dir_), 0750u);
   for (const char* d : {"log", "views"})
     EXPECT_EQ(mode_of(dir_ / d), 0750u) << d;

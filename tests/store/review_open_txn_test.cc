@@ -28,6 +28,7 @@
 #include "store/database_impl.h"
 #include "tests/store/store_test_util.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/forwarding_file_system.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"
@@ -63,51 +64,18 @@ std::vector<std::string> side_file_contents(
 
 // The real file system, calling `hook` once before the first read of
 // VIEWS_STATE.
-class HookedFileSystem final : public FileSystem {
+class HookedFileSystem final : public testing::ForwardingFileSystem {
  public:
   explicit HookedFileSystem(std::function<void()> hook)
-      : real_(posix_file_system()), hook_(std::move(hook)) {}
-  std::unique_ptr<WritableFile> open_writable(
-      const std::filesystem::path& path) override {
-    return real_->open_writable(path);
-  }
-  std::unique_ptr<ReadableFile> open_readable(
-      const std::filesystem::path& path) const override {
-    return real_->open_readable(path);
-  }
+      : hook_(std::move(hook)) {}
   std::string read_file(const std::filesystem::path& path) const override {
     if (path.filename() == kViewsStateFileName && hook_) {
       std::exchange(hook_, nullptr)();
     }
-    return real_->read_file(path);
-  }
-  void rename(const std::filesystem::path& from,
-              const std::filesystem::path& to) override {
-    real_->rename(from, to);
-  }
-  void remove(const std::filesystem::path& path) override {
-    real_->remove(path);
-  }
-  void create_directories(const std::filesystem::path& path) override {
-    real_->create_directories(path);
-  }
-  void sync_dir(const std::filesystem::path& path) override {
-    real_->sync_dir(path);
-  }
-  bool exists(const std::filesystem::path& path) const override {
-    return real_->exists(path);
-  }
-  std::vector<std::string> list_dir(
-      const std::filesystem::path& dir) const override {
-    return real_->list_dir(dir);
-  }
-  std::unique_ptr<FileLock> try_lock(
-      const std::filesystem::path& path) override {
-    return real_->try_lock(path);
+    return real().read_file(path);
   }
 
  private:
-  std::shared_ptr<FileSystem> real_;
   mutable std::function<void()> hook_;
 };
 
@@ -115,10 +83,9 @@ class HookedFileSystem final : public FileSystem {
 // `kill_at`-th mutating operation (open_writable, append, sync, truncate,
 // close of a written file, rename, remove, create_directories, sync_dir);
 // 0 never kills. Counts across every file it opened.
-class KillingFileSystem final : public FileSystem {
+class KillingFileSystem final : public testing::ForwardingFileSystem {
  public:
-  explicit KillingFileSystem(int kill_at)
-      : real_(posix_file_system()), kill_at_(kill_at) {}
+  explicit KillingFileSystem(int kill_at) : kill_at_(kill_at) {}
 
   void step() {
     if (++count_ == kill_at_) ::raise(SIGKILL);
@@ -127,42 +94,24 @@ class KillingFileSystem final : public FileSystem {
   std::unique_ptr<WritableFile> open_writable(
       const std::filesystem::path& path) override {
     step();
-    return std::make_unique<File>(real_->open_writable(path), *this);
-  }
-  std::unique_ptr<ReadableFile> open_readable(
-      const std::filesystem::path& path) const override {
-    return real_->open_readable(path);
-  }
-  std::string read_file(const std::filesystem::path& path) const override {
-    return real_->read_file(path);
+    return std::make_unique<File>(real().open_writable(path), *this);
   }
   void rename(const std::filesystem::path& from,
               const std::filesystem::path& to) override {
     step();
-    real_->rename(from, to);
+    real().rename(from, to);
   }
   void remove(const std::filesystem::path& path) override {
     step();
-    real_->remove(path);
+    real().remove(path);
   }
   void create_directories(const std::filesystem::path& path) override {
     step();
-    real_->create_directories(path);
+    real().create_directories(path);
   }
   void sync_dir(const std::filesystem::path& path) override {
     step();
-    real_->sync_dir(path);
-  }
-  bool exists(const std::filesystem::path& path) const override {
-    return real_->exists(path);
-  }
-  std::vector<std::string> list_dir(
-      const std::filesystem::path& dir) const override {
-    return real_->list_dir(dir);
-  }
-  std::unique_ptr<FileLock> try_lock(
-      const std::filesystem::path& path) override {
-    return real_->try_lock(path);
+    real().sync_dir(path);
   }
 
  private:
@@ -191,7 +140,6 @@ class KillingFileSystem final : public FileSystem {
     KillingFileSystem& fs_;
   };
 
-  std::shared_ptr<FileSystem> real_;
   int kill_at_;
   int count_ = 0;
 };

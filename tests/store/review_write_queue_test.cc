@@ -172,11 +172,8 @@ TEST(ReviewQueueModelTest, QueueApiMatchesAModelOfSpecSection4AcrossReopens) {
   QueueModel model;
   int queue_limit = 3;
   auto open = [&] {
-    DatabaseOptions o;
-    o.durability = Durability::kBuffered;
+    DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
     o.clock = clock;
-    o.map_size = std::uint64_t{1} << 26;
-    o.logger = [](LogLevel, std::string_view) {};
     o.queue.lease_duration = std::chrono::milliseconds(kLease);
     o.queue.max_attempts = queue_limit;
     return Database::open(dir.path(), o);
@@ -313,10 +310,8 @@ void run_fault_point(FaultKind kind, std::uint64_t n) {
   TempDir dir;
   auto fs = std::make_shared<testing::FaultFileSystem>();
   fs->set_real_syncs(false);
-  DatabaseOptions o;
+  DatabaseOptions o = testing::quiet_options();
   o.file_system = fs;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
   o.buffered_sync_interval = 1ms;
   auto db = Database::open(dir.path(), o);
   auto queue = std::make_unique<Queue>(*db);
@@ -411,10 +406,7 @@ TEST(ReviewWriteFaultTest, ShortLogWriteAtEveryPointLosesNothingAcknowledged) {
 // background syncer, asleep while nothing is buffered, is woken by it.
 TEST(ReviewWriteFaultTest, LoneBufferedCommitBecomesDurableWithoutMoreCommits) {
   TempDir dir;
-  DatabaseOptions o;
-  o.durability = Durability::kBuffered;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
+  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
   auto db = Database::open(dir.path(), o);
   for (int round = 0; round < 20; ++round) {
     db->workflow_store().mark_message_processed(fmt::format("b-{}", round), "h",
@@ -464,6 +456,14 @@ class ProbeClock final : public Clock {
   int calls_ = 0;  // Guarded by mu_.
 };
 
+// A quiet buffered store in `dir` timed by `clock`.
+std::unique_ptr<Database> open_buffered(const TempDir& dir,
+                                        std::shared_ptr<Clock> clock) {
+  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+  o.clock = std::move(clock);
+  return Database::open(dir.path(), o);
+}
+
 // A timeout as long as the duration type holds ("wait forever") waits for a
 // delivery; it must not overflow the deadline into the past and return at
 // once. The poller's thread reads the clock once leading its empty lease
@@ -471,12 +471,7 @@ class ProbeClock final : public Clock {
 TEST(ReviewQueueInputTest, PollWithTheLongestTimeoutWaitsForAPush) {
   TempDir dir;
   auto clock = std::make_shared<ProbeClock>();
-  DatabaseOptions o;
-  o.durability = Durability::kBuffered;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
-  o.clock = clock;
-  auto db = Database::open(dir.path(), o);
+  auto db = open_buffered(dir, clock);
   Queue queue(*db);
   for (const std::chrono::milliseconds timeout :
        {std::chrono::milliseconds::max(),
@@ -509,12 +504,7 @@ TEST(ReviewQueueInputTest, PollWithTheLongestTimeoutWaitsForAPush) {
 TEST(ReviewQueueInputTest, PollBesideADeliveryDueAtTheEndOfTimeDoesNotSpin) {
   TempDir dir;
   auto clock = std::make_shared<ProbeClock>();
-  DatabaseOptions o;
-  o.durability = Durability::kBuffered;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
-  o.clock = clock;
-  auto db = Database::open(dir.path(), o);
+  auto db = open_buffered(dir, clock);
   Queue queue(*db);
   queue.push(testing::start_workflow("wf"), std::chrono::milliseconds::max());
   std::optional<Delivery> got;
@@ -540,10 +530,7 @@ TEST(ReviewQueueInputTest, PollBesideADeliveryDueAtTheEndOfTimeDoesNotSpin) {
 // bug under heavy load, never fail correct code.
 TEST(ReviewQueueInputTest, ProcessorSweepEveryMaxIntervalNeverSweeps) {
   TempDir dir;
-  DatabaseOptions o;
-  o.durability = Durability::kBuffered;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
+  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
   o.queue.max_attempts = 1;
   auto db = Database::open(dir.path(), o);
   Queue queue(*db);
@@ -571,10 +558,7 @@ TEST(ReviewQueueInputTest, ProcessorSweepEveryMaxIntervalNeverSweeps) {
 // extended in a busy loop.
 TEST(ReviewQueueInputTest, HeartbeatOfTheLongestLeaseDoesNotSpin) {
   TempDir dir;
-  DatabaseOptions o;
-  o.durability = Durability::kBuffered;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
+  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
   o.queue.lease_duration = std::chrono::milliseconds::max();
   auto db = Database::open(dir.path(), o);
   Queue queue(*db);
@@ -681,10 +665,7 @@ void expect_returns(Body body) {
 // the pipeline, seen here by the listener), and the store stays usable.
 TEST(ReviewListenerTest, ListenerCallingIntoItsStoreGetsAnErrorNotADeadlock) {
   TempDir dir;
-  DatabaseOptions o;
-  o.durability = Durability::kBuffered;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
+  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
   auto db = Database::open(dir.path(), o);
   std::atomic<int> which{0};
   std::vector<std::string> errors;
@@ -728,10 +709,7 @@ TEST(ReviewListenerTest, ListenerCallingIntoItsStoreGetsAnErrorNotADeadlock) {
 // miss the bug under heavy load, never fail correct code.
 TEST(ReviewWriteFaultTest, BufferedSyncIntervalIsValidatedAndSaturates) {
   TempDir dir;
-  DatabaseOptions o;
-  o.durability = Durability::kBuffered;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
+  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
   o.buffered_sync_interval = -1ms;
   EXPECT_THROW(Database::open(dir.path(), o), InvalidArgumentError);
   o.buffered_sync_interval = std::chrono::milliseconds::max();
@@ -806,9 +784,7 @@ class ThrowingClock final : public Clock {
 TEST(ReviewListenerTest, ThrowingClockRejectsTheGroupAndTheStoreGoesOn) {
   TempDir dir;
   auto clock = std::make_shared<ThrowingClock>();
-  DatabaseOptions o;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
+  DatabaseOptions o = testing::quiet_options();
   o.clock = clock;
   auto db = Database::open(dir.path(), o);
   clock->throw_next(1);
@@ -834,9 +810,7 @@ TEST(ReviewListenerTest, ThrowingClockRejectsTheGroupAndTheStoreGoesOn) {
 // "whatever the exception"), and the store goes on.
 TEST(ReviewListenerTest, NonStandardExceptionDecidingACommitRejectsItAlone) {
   TempDir dir;
-  DatabaseOptions o;
-  o.map_size = std::uint64_t{1} << 26;
-  o.logger = [](LogLevel, std::string_view) {};
+  DatabaseOptions o = testing::quiet_options();
   auto db = Database::open(dir.path(), o);
   CommitPipeline& pipeline = *database_impl(*db).pipeline();
   std::atomic<bool> throw_next{true};

@@ -73,6 +73,16 @@ inline TableDump dump_all(Database& db, bool with_meta = true) {
   return out;
 }
 
+// The options of a small test store (a 64 MiB map) that drops its warnings.
+inline DatabaseOptions quiet_options(
+    Durability durability = Durability::kSync) {
+  DatabaseOptions o;
+  o.durability = durability;
+  o.map_size = std::uint64_t{1} << 26;
+  o.logger = [](LogLevel, std::string_view) {};
+  return o;
+}
+
 // Total size of the log's segment files.
 inline std::uint64_t log_bytes(const std::filesystem::path& dir) {
   std::uint64_t total = 0;

@@ -134,6 +134,14 @@ class TransactionTest : public ::testing::Test {
     EXPECT_TRUE(after.tables == before.tables) << "a view table changed";
   }
 
+  // txn.commit() throws ConcurrencyError naming `what` and changes nothing.
+  void expect_commit_conflicts(Transaction& txn, const std::string& what) {
+    const StoreState before = state();
+    EXPECT_THAT([&] { txn.commit(); },
+                ThrowsMessage<ConcurrencyError>(HasSubstr(what)));
+    expect_unchanged(before);
+  }
+
   std::uint64_t queue_size() {
     const LmdbViews::Snapshot snapshot =
         database_impl(db()).views().begin_read();
@@ -559,10 +567,7 @@ TEST_F(TransactionTest, Item32TransactionOverSeveralStagesIsAllOrNothing) {
     StageExecution rival = fetch("wf.middle");
     rival.context = json{{"rival", true}};
     store().store_stage(rival);
-    const StoreState before = state();
-    EXPECT_THAT([&] { txn.commit(); },
-                ThrowsMessage<ConcurrencyError>(HasSubstr("Optimistic lock")));
-    expect_unchanged(before);
+    expect_commit_conflicts(txn, "Optimistic lock");
   }
   EXPECT_EQ(src.version, 1);
   EXPECT_EQ(src.tasks[0].version, 1);
@@ -1036,10 +1041,7 @@ TEST_F(TransactionTest, RealConflictAfterTheOperationStillFailsAtCommit) {
     rival.context = json{{"by", "rival"}};
     store().store_stage(rival);
   });
-  const StoreState before = state();
-  EXPECT_THAT([&] { txn.commit(); },
-              ThrowsMessage<ConcurrencyError>(HasSubstr("Optimistic lock")));
-  expect_unchanged(before);
+  expect_commit_conflicts(txn, "Optimistic lock");
   EXPECT_EQ(a.version, 1);
   EXPECT_EQ(fetch("wf.a").version, 2);
 }
@@ -1233,11 +1235,8 @@ TEST_F(TransactionTest, StoreStageDecidedAsUpdateFailsWhenARivalRemovedIt) {
   txn.store_stage(a);
   txn.mark_message_processed("m-remove", "H", "wf");
   on_other_thread([&] { store().remove_stage("wf", "wf.a"); });
-  const StoreState before = state();
-  EXPECT_THAT([&] { txn.commit(); },
-              ThrowsMessage<ConcurrencyError>(HasSubstr(
-                  "the transaction decided an update, the commit an insert")));
-  expect_unchanged(before);
+  expect_commit_conflicts(
+      txn, "the transaction decided an update, the commit an insert");
   EXPECT_EQ(a.version, 0);
   EXPECT_THROW(store().retrieve_stage("wf.a"), StageNotFoundError);
 }
@@ -1252,11 +1251,8 @@ TEST_F(TransactionTest,
     Transaction txn = store().transaction();
     txn.update_workflow_status(running);
     on_other_thread([&] { store().delete_workflow("wf"); });
-    const StoreState before = state();
-    EXPECT_THAT([&] { txn.commit(); },
-                ThrowsMessage<ConcurrencyError>(HasSubstr(
-                    "the transaction decided an update, the commit a no-op")));
-    expect_unchanged(before);
+    expect_commit_conflicts(
+        txn, "the transaction decided an update, the commit a no-op");
   }
   {
     // A no-op (no such workflow), but a rival stores it before the commit.
@@ -1264,11 +1260,8 @@ TEST_F(TransactionTest,
     txn.update_workflow_status(running);
     txn.push_message(start_workflow("wf"));
     on_other_thread([&] { store().store(make_workflow("wf", {"a"})); });
-    const StoreState before = state();
-    EXPECT_THAT([&] { txn.commit(); },
-                ThrowsMessage<ConcurrencyError>(HasSubstr(
-                    "the transaction decided a no-op, the commit an update")));
-    expect_unchanged(before);
+    expect_commit_conflicts(
+        txn, "the transaction decided a no-op, the commit an update");
   }
   EXPECT_EQ(store().retrieve_execution_summary("wf").status,
             WorkflowStatus::kNotStarted);
@@ -1290,10 +1283,7 @@ TEST_F(TransactionTest, ClaimAnswerChangedMeanwhileFailsAtCommit) {
     EXPECT_TRUE(rival.acquire_claim("wf", "mutex:db", "wf.y"));
     rival.commit();
   });
-  const StoreState before = state();
-  EXPECT_THAT([&] { txn.commit(); },
-              ThrowsMessage<ConcurrencyError>(HasSubstr("changed hands")));
-  expect_unchanged(before);
+  expect_commit_conflicts(txn, "changed hands");
 }
 
 TEST_F(TransactionTest, MarksAndPushesCommitWhateverRivalsDidMeanwhile) {
@@ -1452,7 +1442,7 @@ TEST_F(TransactionTest, BadInputQueueOfAnotherStoreIsRejected) {
   EXPECT_THAT([&] { (void)store().transaction(foreign); },
               ThrowsMessage<InvalidArgumentError>(
                   HasSubstr("the queue belongs to another store")));
-  ASSERT_TRUE(database_impl(db()).attach_queue(own));
+  ASSERT_TRUE(store_core(db()).attach_queue(own));
   EXPECT_THROW((void)store().transaction(foreign), InvalidArgumentError);
   {
     Transaction txn = store().transaction(own);
@@ -1460,7 +1450,7 @@ TEST_F(TransactionTest, BadInputQueueOfAnotherStoreIsRejected) {
     txn.commit();
   }
   EXPECT_TRUE(store().is_message_processed("with-queue"));
-  database_impl(db()).detach_queue(own);
+  store_core(db()).detach_queue(own);
   EXPECT_THROW((void)store().transaction(own), InvalidArgumentError);
 }
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -80,9 +81,30 @@ std::vector<Command> mark(const std::string& id) {
   return commands;
 }
 
+// A thread that marks `id` processed in `store` and keeps what that throws in
+// `error`.
+std::thread marking_thread(WorkflowStore& store, std::string id,
+                           std::exception_ptr& error) {
+  return std::thread([&store, id = std::move(id), &error] {
+    try {
+      store.mark_message_processed(id);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+}
+
 bool is_mark_of(const Command& command, std::string_view id) {
   const auto* m = std::get_if<MarkMessageProcessed>(&command);
   return m != nullptr && m->message_id == id;
+}
+
+// Makes the decision of a commit that marks `id` wait until `release` opens.
+void hold_decision_of(CommitPipeline& pipeline, std::string id, Gate& release) {
+  pipeline.set_decide_hook_for_testing(
+      [id = std::move(id), &release](const Command& command) {
+        if (is_mark_of(command, id)) release.wait();
+      });
 }
 
 class WriteFaultsTest : public ::testing::Test {
@@ -112,6 +134,21 @@ class WriteFaultsTest : public ::testing::Test {
     db->close();
     const ViewsVerifyReport report = verify_store_views(dir_.path());
     EXPECT_TRUE(report.equal()) << ::testing::PrintToString(report.differences);
+  }
+
+  // The store is healthy until `fail` makes one of its commits fail, then not
+  // (close() reports the failure), and healthy again once reopened.
+  void expect_unhealthy_until_reopened(
+      const std::function<void(Database&)>& fail) {
+    auto db = open();
+    db->workflow_store().mark_message_processed("a");
+    EXPECT_TRUE(db->workflow_store().is_healthy());
+    fail(*db);
+    EXPECT_FALSE(db->workflow_store().is_healthy());
+    EXPECT_THROW(db->close(), IOError);
+    db.reset();
+    fs_->clear_faults();
+    EXPECT_TRUE(open()->workflow_store().is_healthy());
   }
 
   static CommitPipeline& pipeline(Database& db) {
@@ -154,13 +191,9 @@ TEST_F(WriteFaultsTest, SyncCommitWaitingBesideAFailingBackgroundSyncThrows) {
 
   leader_armed = true;
   std::exception_ptr leader_error;
-  std::thread leader([&] {
-    try {
-      db->workflow_store().mark_message_processed("synced");  // kSync
-    } catch (...) {
-      leader_error = std::current_exception();
-    }
-  });
+  // A kSync commit.
+  std::thread leader =
+      marking_thread(db->workflow_store(), "synced", leader_error);
   leader_waiting.wait();  // The leader appended and waits for the lock.
   release_syncer.open();
   leader.join();
@@ -204,6 +237,25 @@ TEST_F(WriteFaultsTest, FailedViewCommitFailsEveryCallAndReopenFoldsTheGroup) {
   expect_reopened_views({"a", "b"}, {"c"});
 }
 
+// A view commit that fails leaves views that may lack a group the log holds:
+// the store is not healthy until it is reopened.
+TEST_F(WriteFaultsTest, IsHealthyIsFalseAfterAFailedViewCommit) {
+  expect_unhealthy_until_reopened([](Database& db) {
+    database_impl(db).views().fail_next_commit_for_testing(EIO);
+    // Its record is in the log: the commit stands.
+    db.workflow_store().mark_message_processed("b");
+  });
+}
+
+// A failed fdatasync of the log fails the writer: the views are no longer
+// served, so the store is not healthy.
+TEST_F(WriteFaultsTest, IsHealthyIsFalseAfterAFailedLogSync) {
+  expect_unhealthy_until_reopened([&](Database& db) {
+    fs_->fail_nth_sync(1, testing::name_ends_with(".log"));
+    EXPECT_THROW(db.workflow_store().mark_message_processed("b"), IOError);
+  });
+}
+
 // An exception of any type while one commit is decided (here a
 // std::out_of_range, as an encoder's enum lookup throws) rejects that commit
 // with a wfstore::Error; the other commits of its group commit.
@@ -225,13 +277,7 @@ TEST_F(WriteFaultsTest, ExceptionDecidingOneCommitRejectsOnlyThatCommit) {
   std::exception_ptr bad_error;
   std::atomic<int> valid_failures{0};
   std::vector<std::thread> threads;
-  threads.emplace_back([&] {
-    try {
-      store.mark_message_processed("bad");
-    } catch (...) {
-      bad_error = std::current_exception();
-    }
-  });
+  threads.push_back(marking_thread(store, "bad", bad_error));
   for (int i = 0; i < kValid; ++i) {
     threads.emplace_back([&, i] {
       try {
@@ -270,18 +316,10 @@ TEST_F(WriteFaultsTest, CloseWaitsForTheCommitInFlight) {
   auto db = open();
   CommitPipeline& p = pipeline(*db);
   Gate release;
-  p.set_decide_hook_for_testing([&](const Command& command) {
-    if (is_mark_of(command, "in-flight")) release.wait();
-  });
+  hold_decision_of(p, "in-flight", release);
   WorkflowStore& store = db->workflow_store();
   std::exception_ptr commit_error;
-  std::thread committer([&] {
-    try {
-      store.mark_message_processed("in-flight");
-    } catch (...) {
-      commit_error = std::current_exception();
-    }
-  });
+  std::thread committer = marking_thread(store, "in-flight", commit_error);
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 1; }));
   std::atomic<bool> closed{false};
   std::thread closer([&] {
@@ -470,27 +508,13 @@ TEST_F(WriteFaultsTest, IOErrorOnAWriteLeavesItsOutcomeUnknownNeverHalfDone) {
   ASSERT_GT(record, 0u);
 
   Gate release;
-  p.set_decide_hook_for_testing([&](const Command& command) {
-    if (is_mark_of(command, "m-b")) release.wait();
-  });
+  hold_decision_of(p, "m-b", release);
   std::thread blocker([&] { store.mark_message_processed("m-b"); });
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 1; }));
   std::exception_ptr errors[2];
-  std::thread second([&] {
-    try {
-      store.mark_message_processed("m-2");
-    } catch (...) {
-      errors[0] = std::current_exception();
-    }
-  });
+  std::thread second = marking_thread(store, "m-2", errors[0]);
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 2; }));
-  std::thread third([&] {
-    try {
-      store.mark_message_processed("m-3");
-    } catch (...) {
-      errors[1] = std::current_exception();
-    }
-  });
+  std::thread third = marking_thread(store, "m-3", errors[1]);
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 3; }));
   // Room for the blocker's record and m-2's, not m-3's.
   fs_->enospc_after(2 * record + record / 2, testing::name_ends_with(".log"));

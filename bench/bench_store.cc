@@ -1,7 +1,7 @@
 // `wfstore bench`: the standard workload of bench/workload.md phase by phase,
-// each phase checked and set beside the raw loop that bounds it (DESIGN.md
-// "Performance"), then the queue's push and poll+ack throughput and its
-// blocking-poll wake-up latency, commit throughput by thread count and the
+// each phase checked and set beside the raw loop that bounds it
+// (README.md "Performance"), then the queue's push and poll+ack throughput and
+// its blocking-poll wake-up latency, commit throughput by thread count and the
 // rebuild rate.
 
 #include <cstdint>

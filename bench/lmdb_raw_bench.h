@@ -1,6 +1,6 @@
 // Raw LMDB put loops with the views' environment flags: the bounds that
-// `wfstore bench` prints beside the store's own rates (DESIGN.md
-// "Performance").
+// `wfstore bench` prints beside the store's own rates
+// (README.md "Performance").
 
 #pragma once
 

@@ -47,7 +47,7 @@ struct Phase {
   // every group): steadier than `seconds` on a loaded machine.
   double cpu_seconds = 0;
   double bound = 0;  // raw ops/s; 0 until measured
-  double gate = 0;   // the least ratio DESIGN.md accepts
+  double gate = 0;   // the least ratio README.md "Performance" accepts
   // Commits the phase made (0 for a read phase) and the log bytes each
   // appended on average, to shape its raw loop.
   std::uint64_t commits = 0;

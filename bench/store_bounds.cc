@@ -1,4 +1,4 @@
-// The raw loops that bound each phase (DESIGN.md "Performance"): a raw
+// The raw loops that bound each phase (README.md "Performance"): a raw
 // write()+fdatasync file for sync-mode writes, raw LMDB write transactions of
 // the phase's shape beside a raw log append for buffered ones, raw LMDB gets
 // and decodes of the views' records for reads, and the raw batched put rate

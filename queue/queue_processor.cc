@@ -1,4 +1,5 @@
-// QueueProcessor: the worker loop of spec §4.5 over the store's Queue.
+// QueueProcessor: the worker loop of docs/semantics.md §4.5 over the store's
+// Queue.
 
 #include "wfstore/queue_processor.h"
 
@@ -373,8 +374,8 @@ class QueueProcessor::Impl {
     }
   }
 
-  // Steps 2-7 of spec §4.5 for one polled delivery. Never throws: a failure
-  // to ack or reschedule is logged and leaves the lease to expire.
+  // Steps 2-7 of docs/semantics.md §4.5 for one polled delivery. Never throws:
+  // a failure to ack or reschedule is logged and leaves the lease to expire.
   void process(const Delivery& delivery) {
     const std::string message_id = delivery.message_id();
     try {

@@ -1,4 +1,4 @@
-// recover_pending: spec §13, rule by rule.
+// recover_pending: docs/semantics.md §13, rule by rule.
 
 #include "wfstore/recovery.h"
 

@@ -1,4 +1,4 @@
-// The single-writer commit pipeline of DESIGN.md "The write path": a
+// The single-writer commit pipeline of docs/write-path.md: a
 // LevelDB-style writer queue whose head leads a group of commits on its own
 // thread (one LMDB write transaction, one log record per commit, at most one
 // fdatasync and one LMDB commit per group), plus the background syncer of

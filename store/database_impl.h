@@ -1,7 +1,8 @@
 // Database::Impl: the parts of an open store and the open and close rules of
-// DESIGN.md ("The log" recovery bullets, "Read models"). wfstore's modules
-// reach the store through its StoreCore (wfstore_internal/store_core.h);
-// tests reach the pipeline, writer and views through this header.
+// docs/write-path.md#opening-and-recovery and docs/read-models.md. wfstore's
+// modules reach the store through its StoreCore
+// (wfstore_internal/store_core.h); tests reach the pipeline, writer and views
+// through this header.
 
 #pragma once
 

@@ -1,5 +1,5 @@
-// Transactions (DESIGN.md "Transactions"): each operation is decided eagerly
-// against the latest committed views plus the transaction's own pending
+// Transactions (docs/write-path.md#transactions): each operation is decided
+// eagerly against the latest committed views plus the transaction's own pending
 // commands; commit() hands every command to the writer as one multi-command
 // commit, which the leader decides again against the current state (the
 // authoritative check). A transaction holds no read snapshot between its
@@ -199,9 +199,9 @@ class Transaction::Impl {
 
   // Records in `command` what its eager decision was, for the writer's
   // decision at commit (commands.h, DecisionKind). A push is always a
-  // push; a mark is insert-if-absent whichever way it is decided (spec
-  // §10.3 item 27: concurrent marks of one id all commit), so neither
-  // carries a kind.
+  // push; a mark is insert-if-absent whichever way it is decided
+  // (docs/semantics.md §10.3 item 27: concurrent marks of one id all commit),
+  // so neither carries a kind.
   static void expect(Command& command, const Decision& decision) {
     if (auto* store_stage = std::get_if<StoreStage>(&command)) {
       const bool added =

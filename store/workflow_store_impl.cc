@@ -149,8 +149,8 @@ void WorkflowStoreImpl::pause(std::string_view workflow_id,
 void WorkflowStoreImpl::resume(std::string_view workflow_id) {
   const bool resumed =
       !core_.commit_one(Resume{std::string(workflow_id)}).events.empty();
-  // Spec §5.14: a workflow that is not PAUSED (or is missing) is left as it is,
-  // with a warning.
+  // docs/semantics.md §5.14: a workflow that is not PAUSED (or is missing) is
+  // left as it is, with a warning.
   if (const Logger& logger = core_.options().logger; !resumed && logger) {
     logger(LogLevel::kWarning,
            fmt::format("resume of workflow '{}' had no effect: it is not "

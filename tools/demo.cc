@@ -262,7 +262,7 @@ class DemoEngine {
                                    stage.execution_id);
       });
     } catch (const ConcurrencyError&) {
-      return;  // another worker started it (spec §6.6)
+      return;  // another worker started it (docs/semantics.md §6.6)
     }
     say(fmt::format(
         "  delivery {:>3}  StartStage        {:<18} inputs {} -> v{}{}", d.id,

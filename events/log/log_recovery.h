@@ -1,8 +1,9 @@
-// Recovery of the append-only log on open (DESIGN.md "The log", style.md B7):
-// the policy that turns what the readers report into a truncated torn tail or a
-// CorruptionError. Recovery is split into a plan, which only reads, and its
-// application, so a caller can compare where the repaired log would end with
-// what it knows to be durable before any byte changes.
+// Recovery of the append-only log on open (docs/formats.md#the-log,
+// docs/write-path.md#opening-and-recovery): the policy that turns what the
+// readers report into a truncated torn tail or a CorruptionError. Recovery is
+// split into a plan, which only reads, and its application, so a caller can
+// compare where the repaired log would end with what it knows to be durable
+// before any byte changes.
 //
 // Side files: bytes cut from a segment are first copied to
 // `<log_dir>/<segment>.cut-<offset>` (fdatasynced, directory fsynced), and a

@@ -1,5 +1,5 @@
-// Names, integers and predicate sets of the model's enums (spec §1.1, §1.3,
-// §1.7).
+// Names, integers and predicate sets of the model's enums
+// (docs/semantics.md §1.1, §1.3, §1.7).
 
 #include <array>
 #include <cstddef>
@@ -25,7 +25,7 @@ struct StatusInfo {
   bool dirty;
 };
 
-// Indexed by the encoded integer; the table of spec §1.1.
+// Indexed by the encoded integer; the table of docs/semantics.md §1.1.
 constexpr std::array<StatusInfo, kWorkflowStatusCount> kStatuses = {{
     {"NOT_STARTED", false, false, false, false, false, true, false},
     {"RUNNING", false, false, false, false, false, true, true},

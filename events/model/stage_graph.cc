@@ -1,5 +1,5 @@
-// Topological order over requisite edges and the ancestor-output merge of spec
-// §5.9.
+// Topological order over requisite edges and the ancestor-output merge of
+// docs/semantics.md §5.9.
 
 #include "wfstore_internal/stage_graph.h"
 

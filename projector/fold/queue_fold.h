@@ -1,6 +1,7 @@
-// The folds of the queue's events (DESIGN.md "Queue", spec §4.3-4.4), one per
-// event type, which fold() (workflow_fold.cc) calls. Table layouts are
-// documented in wfstore_internal/fold.h and wfstore_internal/view_records.h.
+// The folds of the queue's events (docs/write-path.md#the-queues-leases,
+// docs/semantics.md §4.3-4.4), one per event type, which fold()
+// (workflow_fold.cc) calls. Table layouts are documented in
+// wfstore_internal/fold.h and wfstore_internal/view_records.h.
 
 #pragma once
 

@@ -1,4 +1,5 @@
-// decide() for the queue's commands (DESIGN.md "Queue", spec §4.3-4.4).
+// decide() for the queue's commands (docs/write-path.md#the-queues-leases,
+// docs/semantics.md §4.3-4.4).
 //
 // A poll with the queue's limit L reads, in each attempt class below L and in
 // the class of deliveries with a limit of their own still within it, the
@@ -57,11 +58,12 @@ struct Candidate {
 };
 
 // Lowers `best` to the first deliverable delivery of the poll-index classes
-// [first_class, end_class) that comes before it, if any. Deliverable (spec
-// §4.3): deliver_at <= now, and unleased or lease_until < now. Within a class
-// entries are in (deliver_at, id) order, so the class's first deliverable
-// entry is its best; the scan passes over unexpired leases, stops a class at
-// the first entry not due (or not before `best`) and seeks to the next class.
+// [first_class, end_class) that comes before it, if any. Deliverable
+// (docs/semantics.md §4.3): deliver_at <= now, and unleased or
+// lease_until < now. Within a class entries are in (deliver_at, id) order, so
+// the class's first deliverable entry is its best; the scan passes over
+// unexpired leases, stops a class at the first entry not due (or not before
+// `best`) and seeks to the next class.
 void first_deliverable(const ViewReader& views, std::uint64_t first_class,
                        std::uint64_t end_class, std::int64_t now,
                        std::optional<Candidate>& best) {

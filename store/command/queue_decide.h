@@ -1,6 +1,7 @@
-// decide() for the queue's commands (DESIGN.md "Queue", spec §4.3-4.4), one
-// per command, which decide() (workflow_decide.cc) calls. Table layouts are
-// documented in wfstore_internal/fold.h.
+// decide() for the queue's commands (docs/write-path.md#the-queues-leases,
+// docs/semantics.md §4.3-4.4), one per command, which decide()
+// (workflow_decide.cc) calls. Table layouts are documented in
+// wfstore_internal/fold.h.
 
 #pragma once
 

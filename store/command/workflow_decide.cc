@@ -335,8 +335,8 @@ Decision decide_remove_stage(const RemoveStage& command,
   Decision decision;
   const std::optional<FoundStage> stored = find_stage(views, command.stage_id);
   if (!stored) return decision;
-  // The workflow id is ignored, as in the reference (spec §5.8): the event
-  // names the stage's own workflow.
+  // The workflow id is ignored, as in the reference (docs/semantics.md §5.8):
+  // the event names the stage's own workflow.
   decision.events.emplace_back(
       StageRemoved{stored->record->stage.execution_id, command.stage_id});
   return decision;

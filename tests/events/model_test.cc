@@ -1,6 +1,6 @@
 // Tests of the model's helpers: graph queries, get_context, the ancestor-output
-// merge of spec §5.9, phase_version, output reducers, status predicates, enum
-// names and equality.
+// merge of docs/semantics.md §5.9, phase_version, output reducers, status
+// predicates, enum names and equality.
 
 #include "wfstore/model.h"
 

@@ -1,4 +1,4 @@
-// Tests that every limit of DESIGN.md "Limits" and every model rule is
+// Tests that every limit of README.md "Limits" and every model rule is
 // rejected with an InvalidArgumentError naming the field, and that values at
 // the limit are accepted.
 

@@ -1,8 +1,8 @@
 // Unit tests of the queue's decide() and fold() over the memory view store
-// (DESIGN.md "Queue", spec §4.3-4.4): delivery ids, the order, lease and task
-// indexes, the queue record encoding, the meta counters, errors that change
-// nothing, next_queue_due_time, and rebuild equivalence of a long random
-// command sequence.
+// (docs/write-path.md#the-queues-leases, docs/semantics.md §4.3-4.4): delivery
+// ids, the order, lease and task indexes, the queue record encoding, the meta
+// counters, errors that change nothing, next_queue_due_time, and rebuild
+// equivalence of a long random command sequence.
 
 #include <algorithm>
 #include <cstdint>
@@ -111,9 +111,10 @@ void expect_consistent(const ViewReader& views) {
   EXPECT_EQ(dead_letter_count(views), rows(views, Table::kDeadLetters));
 }
 
-// What a poll must lease, by spec §4.3 over every stored record (no index):
-// the delivery first by (deliver_at, id) among those with deliver_at <= now,
-// unleased or with lease_until < now, and attempts below their limit.
+// What a poll must lease, by docs/semantics.md §4.3 over every stored record
+// (no index): the delivery first by (deliver_at, id) among those with
+// deliver_at <= now, unleased or with lease_until < now, and attempts below
+// their limit.
 std::optional<std::uint64_t> reference_poll(const ViewReader& views,
                                             std::int64_t now,
                                             std::int64_t queue_limit) {
@@ -303,8 +304,8 @@ TEST_F(QueueMachineTest, LeasesMoveBetweenAttemptClassesAndTheLeaseIndex) {
             "");
   expect_consistent(h_.views);
   // Extending an unleased delivery leases it (the reference's UPDATE); it is
-  // not polled before its deliver_at (spec §4.3: both conditions), and it is
-  // due by the lease index no earlier than that.
+  // not polled before its deliver_at (docs/semantics.md §4.3: both conditions),
+  // and it is due by the lease index no earlier than that.
   EXPECT_TRUE(h_.apply(ExtendLease{1, 10}).result);
   EXPECT_EQ(rows(h_.views, Table::kQueueLeases), 1u);
   EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms), h_.now_ms + 30);
@@ -756,7 +757,8 @@ TEST_F(QueueMachineTest, RandomCommandsRebuildToIdenticalViews) {
                                 : Command{AckMessage{some_delivery()}};
         break;
     }
-    // Polls, sweeps and due times agree with spec §4.3 read off every record.
+    // Polls, sweeps and due times agree with docs/semantics.md §4.3 read off
+    // every record.
     EXPECT_EQ(next_queue_due_time(h_.views, h_.now_ms),
               reference_due(h_.views, h_.now_ms))
         << "step " << step;

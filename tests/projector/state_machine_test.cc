@@ -1,6 +1,7 @@
 // Unit tests of decide() and fold() over the memory view store: every command's
-// semantics and errors (spec §5, §12), no-ops, rejected commands changing
-// nothing, and determinism across view stores and transaction groupings.
+// semantics and errors (docs/semantics.md §5, §12), no-ops, rejected commands
+// changing nothing, and determinism across view stores and transaction
+// groupings.
 
 #include <cstdint>
 #include <random>

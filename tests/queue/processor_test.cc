@@ -1,6 +1,7 @@
-// QueueProcessor (spec §4.5): dedup against the store across a restart (item
-// 40), the lease heartbeat (item 53), the periodic DLQ sweep (item 65),
-// handlers by type, unhandled types, graceful stop, config validation.
+// QueueProcessor (docs/semantics.md §4.5): dedup against the store across a
+// restart (item 40), the lease heartbeat (item 53), the periodic DLQ sweep
+// (item 65), handlers by type, unhandled types, graceful stop, config
+// validation.
 
 #include <atomic>
 #include <chrono>

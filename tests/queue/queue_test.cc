@@ -1,7 +1,8 @@
-// The Queue over a real store: the reference's queue and DLQ checklist (spec
-// §10.7-10.8, items 46-64), the attempt accounting of spec §12 item 5, the
-// blocking poll, failed appends and crashes, and bad input that must change
-// nothing. Time is a fake store clock except where a test waits for real.
+// The Queue over a real store: the reference's queue and DLQ checklist
+// (docs/semantics.md §10.7-10.8, items 46-64), the attempt accounting of
+// docs/semantics.md §12 item 5, the blocking poll, failed appends and crashes,
+// and bad input that must change nothing. Time is a fake store clock except
+// where a test waits for real.
 
 #include "wfstore/queue.h"
 
@@ -164,7 +165,7 @@ class QueueTest : public ::testing::Test {
 };
 
 // ---------------------------------------------------------------------------
-// Spec §10.7: the queue.
+// docs/semantics.md §10.7: the queue.
 
 TEST_F(QueueTest, Item46PushPollAck) {
   const std::uint64_t id = queue().push(start_workflow("wf-1"));
@@ -314,7 +315,7 @@ TEST_F(QueueTest, Item54HasPendingMessageForTaskIsAnExactMatch) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §10.8: the dead-letter queue.
+// docs/semantics.md §10.8: the dead-letter queue.
 
 TEST_F(QueueTest, Item55MoveToDlqWithTheDeliveryId) {
   const StartStage message = start_stage("wf-1", "stage-1");
@@ -541,7 +542,7 @@ TEST_F(QueueTest, Item64MessageMaxAttemptsWinsOverTheQueues) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §12 item 5: attempt accounting.
+// docs/semantics.md §12 item 5: attempt accounting.
 
 TEST_F(QueueTest, Subtle5AttemptsIncrementAtPoll) {
   const std::uint64_t id = queue().push(start_workflow("wf-1"));

@@ -1,5 +1,5 @@
-// recover_pending: one test per rule of spec §13, and item 45 (a second run
-// does not grow the queue for RUNNING tasks).
+// recover_pending: one test per rule of docs/semantics.md §13, and item 45 (a
+// second run does not grow the queue for RUNNING tasks).
 
 #include "wfstore/recovery.h"
 

@@ -1,6 +1,7 @@
-// The conformance suite: the reference's checklist (spec §10), its subtlest
-// semantics (spec §12) and our decisions on its quirks (DESIGN.md Q1-Q10), each
-// ported onto the real Database and WorkflowStore in a fresh store directory.
+// The conformance suite: the reference's checklist (docs/semantics.md §10), its
+// subtlest semantics (docs/semantics.md §12) and our decisions on its quirks
+// (Q1-Q10 of docs/semantics.md §9), each ported onto the real Database and
+// WorkflowStore in a fresh store directory.
 
 #include <algorithm>
 #include <atomic>
@@ -216,7 +217,7 @@ class ConformanceTest : public ::testing::Test {
 };
 
 // ---------------------------------------------------------------------------
-// Spec §10.1: CRUD and round-trips.
+// docs/semantics.md §10.1: CRUD and round-trips.
 
 TEST_F(ConformanceTest, Item1IsHealthyOnWorkingStore) {
   EXPECT_TRUE(store().is_healthy());
@@ -491,7 +492,7 @@ TEST_F(ConformanceTest, Item17DeleteRemovesAnExistingWorkflow) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §10.2: versions, optimistic locking, expected_phase.
+// docs/semantics.md §10.2: versions, optimistic locking, expected_phase.
 
 TEST_F(ConformanceTest, Item18StageVersionStartsAtZeroAndIncrements) {
   const Workflow workflow = make_workflow(ulid());
@@ -615,7 +616,7 @@ TEST_F(ConformanceTest, Item23RepeatedIdempotentCompletionChangesStateOnce) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §10.6: criteria and recovery queries.
+// docs/semantics.md §10.6: criteria and recovery queries.
 
 Workflow workflow_with(const std::string& id, WorkflowStatus status,
                        std::optional<std::int64_t> start_time,
@@ -666,7 +667,7 @@ TEST_F(ConformanceTest, Item44PendingWorkflowsHonourStartTimeAfterCutoff) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §10.9: data flow through get_merged_ancestor_outputs.
+// docs/semantics.md §10.9: data flow through get_merged_ancestor_outputs.
 
 // Completes `ref_id` the way the engine does: retrieve_stage, set outputs and
 // SUCCEEDED, store_stage with the phase it read.
@@ -732,7 +733,7 @@ TEST_F(ConformanceTest, Item68FanInWinnerIsConsistentAcrossWorkflows) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §12: the subtlest semantics.
+// docs/semantics.md §12: the subtlest semantics.
 
 TEST_F(ConformanceTest, Spec12Item1VersionAndExpectedPhaseMustBothMatch) {
   const Workflow workflow = make_workflow(ulid());
@@ -1366,7 +1367,7 @@ TEST_F(ConformanceTest, GetProcessedMessageIdsInProcessingOrderWithLimit) {
 }
 
 // ---------------------------------------------------------------------------
-// DESIGN.md "Decisions on reference quirks".
+// The decisions on the reference's quirks (docs/semantics.md §9).
 
 TEST_F(ConformanceTest, Q1TimeBoundsAreExclusiveAndExcludeNull) {
   const std::string t1000 = ulid();
@@ -1580,8 +1581,8 @@ TEST_F(ConformanceTest, TransactionStoreStageWithAnotherWorkflowsIdIsRejected) {
 }
 
 TEST_F(ConformanceTest, RemoveStageIgnoresTheWorkflowIdAsTheReferenceDoes) {
-  // Spec §5.8: the execution argument is ignored; the stage is removed from
-  // its own workflow.
+  // docs/semantics.md §5.8: the execution argument is ignored; the stage is
+  // removed from its own workflow.
   const auto [a, b] = store_two_workflows();
   const std::uint64_t before = lsn();
   EXPECT_NO_THROW(store().remove_stage(b.id, ulid()));

@@ -1,4 +1,4 @@
-// Growing the views' LMDB map (DESIGN.md "Read models"): growth waits for
+// Growing the views' LMDB map (docs/read-models.md): growth waits for
 // every transaction of the process, so nothing may hold one while it waits for
 // a commit. An open Transaction holds no snapshot between operations, a
 // thread's own snapshot makes growth (and a commit) fail instead of waiting

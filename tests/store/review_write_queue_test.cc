@@ -1,10 +1,11 @@
 // Adversarial checks of the write path and the queue: the queue's public API
-// against an independent in-memory model of spec §4 (FIFO by (deliver_at, id),
-// attempts counted at poll, lease expiry redelivers, exhausted deliveries
-// never polled but counted until the sweep, a message's own max_attempts
-// wins, reschedule keeps attempts, replay a new delivery), across reopens
-// that change the queue-wide max_attempts; failures injected at every point
-// of a group; the background syncer making a lone buffered commit durable.
+// against an independent in-memory model of docs/semantics.md §4 (FIFO by
+// (deliver_at, id), attempts counted at poll, lease expiry redelivers,
+// exhausted deliveries never polled but counted until the sweep, a message's
+// own max_attempts wins, reschedule keeps attempts, replay a new delivery),
+// across reopens that change the queue-wide max_attempts; failures injected at
+// every point of a group; the background syncer making a lone buffered commit
+// durable.
 
 #include <algorithm>
 #include <atomic>
@@ -49,7 +50,7 @@ using namespace std::chrono_literals;
 
 using testing::wait_until;
 
-// --- the queue against a model of spec §4 ----------------------------------
+// --- the queue against a model of docs/semantics.md §4 -----------------------
 
 struct ModelMessage {
   std::int64_t deliver_at = 0;
@@ -64,8 +65,8 @@ struct ModelLetter {
   std::string error;
 };
 
-// Spec §4.3/4.4 with the store's one rule for limits (a message's own
-// max_attempts wins, for the poll and the sweep alike).
+// docs/semantics.md §4.3/4.4 with the store's one rule for limits (a message's
+// own max_attempts wins, for the poll and the sweep alike).
 class QueueModel {
  public:
   std::uint64_t push(std::int64_t now, std::int64_t delay,

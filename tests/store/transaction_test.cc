@@ -1,8 +1,8 @@
-// Transactions (DESIGN.md "Transactions", spec §6): the reference's
-// transaction checklist (spec §10.3, §10.4, items 16, 21, 22, 27, 28, 39), the
-// subtle semantics of spec §12 items 3, 4 and 12, and bad input, on the real
-// Database in a fresh store directory. Queue effects are read through the
-// projector's queue queries.
+// Transactions (docs/write-path.md#transactions, docs/semantics.md §6): the
+// reference's transaction checklist (docs/semantics.md §10.3, §10.4, items 16,
+// 21, 22, 27, 28, 39), the subtle semantics of docs/semantics.md §12 items 3, 4
+// and 12, and bad input, on the real Database in a fresh store directory. Queue
+// effects are read through the projector's queue queries.
 
 #include "wfstore/transaction.h"
 
@@ -185,7 +185,7 @@ class TransactionTest : public ::testing::Test {
 };
 
 // ---------------------------------------------------------------------------
-// Spec §10.2: expected_phase inside transactions.
+// docs/semantics.md §10.2: expected_phase inside transactions.
 
 TEST_F(TransactionTest, Item21ExpectedPhaseClaimsAndZombieReplan) {
   Workflow workflow = make_workflow("wf", {"a", "z"});
@@ -290,7 +290,7 @@ TEST_F(TransactionTest, Item22ConcurrencyErrorFromTxnStoreStageIsSwallowable) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §10.3: transactions.
+// docs/semantics.md §10.3: transactions.
 
 TEST_F(TransactionTest, Item24CommitMakesStageAndPushVisible) {
   store().store(make_workflow("wf", {"a", "b"}));
@@ -349,7 +349,8 @@ TEST_F(TransactionTest, Item25ExceptionInsideBlockRollsBack) {
   EXPECT_EQ(fetch("wf.a").outputs.value(), (json{{"after", 2}}));
 }
 
-// Also spec §10.3 item 31: the failed transaction appended nothing.
+// Also docs/semantics.md §10.3 item 31: the failed transaction appended
+// nothing.
 TEST_F(TransactionTest, Item26FailingPushAfterStoreStageCommitsNeither) {
   store().store(make_workflow("wf", {"a"}));
   StageExecution a = fetch("wf.a");
@@ -406,8 +407,8 @@ TEST_F(TransactionTest, Item27ConcurrentMarksOfOneIdAllCommit) {
     EXPECT_EQ(std::count(ids.begin(), ids.end(), id), 1);
   }
 
-  // Spec §10.5 item 39: a mark inside an open transaction is invisible to the
-  // store until commit, and absent after a rollback.
+  // docs/semantics.md §10.5 item 39: a mark inside an open transaction is
+  // invisible to the store until commit, and absent after a rollback.
   {
     Transaction txn = store().transaction();
     txn.mark_message_processed("cs-after-1", "CompleteStage", "wf");
@@ -611,7 +612,7 @@ TEST_F(TransactionTest, Item33TransactionsAreAtomic) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §10.4: claims.
+// docs/semantics.md §10.4: claims.
 
 TEST_F(TransactionTest, Item34SecondStageLosesTheClaimInOneTransaction) {
   {
@@ -626,7 +627,7 @@ TEST_F(TransactionTest, Item34SecondStageLosesTheClaimInOneTransaction) {
   EXPECT_TRUE(txn.acquire_claim("e1", "mutex:db", "stage_a"));
 }
 
-// The StartStage claim of spec §6.6 run by two workers at once.
+// The StartStage claim of docs/semantics.md §6.6 run by two workers at once.
 class ClaimRaceTest : public TransactionTest {
  protected:
   struct Outcome {
@@ -753,8 +754,9 @@ TEST_F(TransactionTest, Item38CleanupRemovesOnlyClaimsOfCompleteExecutions) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §10.1 item 16, its transaction half: values the reference stringifies
-// (datetimes, paths) arrive as strings and round-trip through txn.store_stage.
+// docs/semantics.md §10.1 item 16, its transaction half: values the reference
+// stringifies (datetimes, paths) arrive as strings and round-trip through
+// txn.store_stage.
 
 TEST_F(TransactionTest, Item16OutputsAndTaskExceptionDetailsRoundTripInTxn) {
   store().store(make_workflow("wf", {"a"}));
@@ -784,7 +786,7 @@ TEST_F(TransactionTest, Item16OutputsAndTaskExceptionDetailsRoundTripInTxn) {
 }
 
 // ---------------------------------------------------------------------------
-// Spec §12: the subtle semantics.
+// docs/semantics.md §12: the subtle semantics.
 
 // Item 3: all or nothing over every kind of operation; nothing visible
 // outside before commit; rollback restores versions; no nesting.
@@ -1297,8 +1299,8 @@ TEST_F(TransactionTest, MarksAndPushesCommitWhateverRivalsDidMeanwhile) {
     rival.push_message(start_stage("wf", "wf.a"));
     rival.commit();
   });
-  // The mark is insert-if-absent (spec §10.3 item 27) and the push gets its
-  // delivery id at commit: neither conflicts.
+  // The mark is insert-if-absent (docs/semantics.md §10.3 item 27) and the push
+  // gets its delivery id at commit: neither conflicts.
   EXPECT_NO_THROW(txn.commit());
   const std::vector<std::string> ids = store().get_processed_message_ids();
   EXPECT_EQ(std::count(ids.begin(), ids.end(), "m-both"), 1);

@@ -1,8 +1,9 @@
 // Exception types thrown by the public wfstore API.
 //
-// Every class maps to one exception of the Python reference (DESIGN.md's error
-// table), with the same name where one exists; every one derives from
-// wfstore::Error and carries a stable ErrorCode for bindings, tools and logs.
+// Every class maps to one exception of the Python reference (the error table of
+// docs/semantics.md §3 and README.md "Errors"), with the same name where one
+// exists; every one derives from wfstore::Error and carries a stable ErrorCode
+// for bindings, tools and logs.
 
 #pragma once
 

@@ -1,4 +1,4 @@
-// The typed event catalogue (DESIGN.md "Event catalogue"): one payload struct
+// The typed event catalogue (docs/events.md): one payload struct
 // per event type, the Event envelope that carries a payload with its log
 // position and audit metadata, and the documented JSON form of an event.
 //
@@ -77,7 +77,7 @@ struct WorkflowStored {
   friend bool operator==(const WorkflowStored& a, const WorkflowStored& b);
 };
 
-// update_status(wf): exactly the fields of spec §5.4.
+// update_status(wf): exactly the fields of docs/semantics.md §5.4.
 struct WorkflowStatusUpdated {
   static constexpr EventType kType = EventType::kWorkflowStatusUpdated;
   static constexpr std::uint16_t kVersion = 1;
@@ -93,7 +93,8 @@ struct WorkflowStatusUpdated {
                          const WorkflowStatusUpdated& b);
 };
 
-// txn.update_workflow_status(wf): status and times only (spec §6.1).
+// txn.update_workflow_status(wf): status and times only
+// (docs/semantics.md §6.1).
 struct WorkflowStatusSet {
   static constexpr EventType kType = EventType::kWorkflowStatusSet;
   static constexpr std::uint16_t kVersion = 1;
@@ -105,7 +106,7 @@ struct WorkflowStatusSet {
                          const WorkflowStatusSet& b);
 };
 
-// pause(id, paused_by) (spec §5.13).
+// pause(id, paused_by) (docs/semantics.md §5.13).
 struct WorkflowPaused {
   static constexpr EventType kType = EventType::kWorkflowPaused;
   static constexpr std::uint16_t kVersion = 1;
@@ -115,7 +116,7 @@ struct WorkflowPaused {
   friend bool operator==(const WorkflowPaused& a, const WorkflowPaused& b);
 };
 
-// resume(id) of a PAUSED workflow (spec §5.14).
+// resume(id) of a PAUSED workflow (docs/semantics.md §5.14).
 struct WorkflowResumed {
   static constexpr EventType kType = EventType::kWorkflowResumed;
   static constexpr std::uint16_t kVersion = 1;
@@ -124,7 +125,7 @@ struct WorkflowResumed {
   friend bool operator==(const WorkflowResumed& a, const WorkflowResumed& b);
 };
 
-// cancel(id, canceled_by, reason) (spec §5.15).
+// cancel(id, canceled_by, reason) (docs/semantics.md §5.15).
 struct WorkflowCancelRequested {
   static constexpr EventType kType = EventType::kWorkflowCancelRequested;
   static constexpr std::uint16_t kVersion = 1;
@@ -135,7 +136,7 @@ struct WorkflowCancelRequested {
                          const WorkflowCancelRequested& b);
 };
 
-// delete_workflow(id) (spec §5.5).
+// delete_workflow(id) (docs/semantics.md §5.5).
 struct WorkflowDeleted {
   static constexpr EventType kType = EventType::kWorkflowDeleted;
   static constexpr std::uint16_t kVersion = 1;
@@ -151,8 +152,9 @@ struct StageAdded {
   friend bool operator==(const StageAdded& a, const StageAdded& b);
 };
 
-// store_stage of an existing stage: the mutable fields of spec §5.6 with the
-// new version, and every listed task as upserted, with its new version.
+// store_stage of an existing stage: the mutable fields of
+// docs/semantics.md §5.6 with the new version, and every listed task as
+// upserted, with its new version.
 struct StageUpdated {
   static constexpr EventType kType = EventType::kStageUpdated;
   static constexpr std::uint16_t kVersion = 1;
@@ -168,7 +170,7 @@ struct StageUpdated {
   friend bool operator==(const StageUpdated& a, const StageUpdated& b);
 };
 
-// remove_stage (spec §5.8).
+// remove_stage (docs/semantics.md §5.8).
 struct StageRemoved {
   static constexpr EventType kType = EventType::kStageRemoved;
   static constexpr std::uint16_t kVersion = 1;
@@ -177,7 +179,7 @@ struct StageRemoved {
   friend bool operator==(const StageRemoved& a, const StageRemoved& b);
 };
 
-// mark_message_processed (spec §5.16).
+// mark_message_processed (docs/semantics.md §5.16).
 struct MessageProcessed {
   static constexpr EventType kType = EventType::kMessageProcessed;
   static constexpr std::uint16_t kVersion = 1;
@@ -198,7 +200,7 @@ struct ProcessedMessagesPurged {
                          const ProcessedMessagesPurged& b);
 };
 
-// acquire_claim inserted a claim (spec §5.17).
+// acquire_claim inserted a claim (docs/semantics.md §5.17).
 struct ClaimAcquired {
   static constexpr EventType kType = EventType::kClaimAcquired;
   static constexpr std::uint16_t kVersion = 1;
@@ -209,7 +211,7 @@ struct ClaimAcquired {
   friend bool operator==(const ClaimAcquired& a, const ClaimAcquired& b);
 };
 
-// acquire_claim stole a claim from a terminal owner (spec §5.17).
+// acquire_claim stole a claim from a terminal owner (docs/semantics.md §5.17).
 struct ClaimTransferred {
   static constexpr EventType kType = EventType::kClaimTransferred;
   static constexpr std::uint16_t kVersion = 1;
@@ -245,7 +247,7 @@ struct MessagePushed {
   static constexpr std::uint16_t kVersion = 1;
   std::uint64_t delivery_id = 0;
   std::string execution_id;
-  // The message type name (spec §4.2), e.g. "StartStage".
+  // The message type name (docs/semantics.md §4.2), e.g. "StartStage".
   std::string message_type;
   // The message's wire JSON.
   Json payload;

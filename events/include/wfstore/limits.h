@@ -1,4 +1,4 @@
-// The limits every public entry point enforces (DESIGN.md "Limits"). Exceeding
+// The limits every public entry point enforces (README.md "Limits"). Exceeding
 // one is an InvalidArgumentError naming the field.
 
 #pragma once

@@ -1,6 +1,7 @@
-// The queue message catalogue: the 23 message types of stabilize (spec §4.2) as
-// plain structs, the Message variant over them, and their wire JSON (the
-// reference's payload, with the type name stored beside it).
+// The queue message catalogue: the 23 message types of stabilize
+// (docs/semantics.md §4.2) as plain structs, the Message variant over them, and
+// their wire JSON (the reference's payload, with the type name stored beside
+// it).
 //
 // Messages are plain values. Thread-safety: as for standard value types; the
 // free functions are safe to call concurrently.
@@ -26,7 +27,7 @@ inline constexpr int kDefaultMessageMaxAttempts = 10;
 
 // Fields every message has. last_error and last_error_type travel on the wire;
 // max_attempts does not survive parsing (the reference pops it): unset means
-// the queue's own limit (DESIGN.md Q5).
+// the queue's own limit (Q5 in docs/semantics.md §9).
 struct MessageCommon {
   std::optional<std::string> last_error;
   std::optional<std::string> last_error_type;
@@ -251,8 +252,8 @@ struct InvalidTaskType : TaskLevel {
   }
 };
 
-// Any queue message. Alternatives are in the order of spec §4.2 and
-// message_type_names(); std::variant's == and != compare the type, then the
+// Any queue message. Alternatives are in the order of docs/semantics.md §4.2
+// and message_type_names(); std::variant's == and != compare the type, then the
 // fields.
 using Message =
     std::variant<StartWorkflow, CompleteWorkflow, CancelWorkflow,
@@ -285,18 +286,18 @@ std::string_view message_stage_id(const Message& message);
 // task_id of a task-level message; empty for any other type. Same lifetime.
 std::string_view message_task_id(const Message& message);
 
-// The reference's wire JSON of `message` (spec §4.2 "Wire format"): an object
-// with every field of the type, enums by name, `max_attempts`
-// (kDefaultMessageMaxAttempts when unset), `attempts` 0, `message_id` null, and
-// `created_at` as created_at_ms (epoch milliseconds) rendered in the local time
-// zone like Python's naive datetime.isoformat(): "2026-11-28T12:34:56.789000",
-// without the fraction when it is zero. The type name is not part of it.
-// Validates `message` first (validate_message()), so that whatever it returns
-// parses back with message_from_wire(). Throws InvalidArgumentError naming
-// "<Type>.<field>" for a message validate_message() rejects (an enum field
-// holding an integer that is none of the enum's values included), or naming
-// created_at when the time is outside years 1-9999 or the local time cannot be
-// computed.
+// The reference's wire JSON of `message` (docs/semantics.md §4.2 "Wire
+// format"): an object with every field of the type, enums by name,
+// `max_attempts` (kDefaultMessageMaxAttempts when unset), `attempts` 0,
+// `message_id` null, and `created_at` as created_at_ms (epoch milliseconds)
+// rendered in the local time zone like Python's naive datetime.isoformat():
+// "2026-11-28T12:34:56.789000", without the fraction when it is zero. The type
+// name is not part of it. Validates `message` first (validate_message()), so
+// that whatever it returns parses back with message_from_wire(). Throws
+// InvalidArgumentError naming "<Type>.<field>" for a message validate_message()
+// rejects (an enum field holding an integer that is none of the enum's values
+// included), or naming created_at when the time is outside years 1-9999 or the
+// local time cannot be computed.
 nlohmann::json message_to_wire(const Message& message,
                                std::int64_t created_at_ms);
 
@@ -318,7 +319,7 @@ Message message_from_wire_text(std::string_view type_name,
                                std::string_view json_text);
 
 // Checks every field of `message` by the rules its wire form and the store's
-// decoder enforce, and the limits of DESIGN.md "Limits": every string field
+// decoder enforce, and the limits of README.md "Limits": every string field
 // (ids, names, last_error and last_error_type included) is valid UTF-8 of at
 // most kMaxStringBytes; every enum field (CompleteTask.status and
 // original_status, ContinueParentStage.phase) holds one of its enum's values,

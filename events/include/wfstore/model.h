@@ -1,6 +1,7 @@
 // The domain model of wfstore: workflows, stages and tasks with every field the
-// reference persists (spec §1.1-1.4), their enums with stable names and
-// integers, and the helpers that work on a workflow and a stage in it.
+// reference persists (docs/semantics.md §1.1-1.4), their enums with stable
+// names and integers, and the helpers that work on a workflow and a stage in
+// it.
 //
 // Model types are plain values. Thread-safety: as for standard value types.
 
@@ -19,8 +20,9 @@
 
 namespace wfstore {
 
-// The status of a workflow, a stage or a task (spec §1.1). The integers are the
-// encoded form and never change; the names are the persisted and wire form.
+// The status of a workflow, a stage or a task (docs/semantics.md §1.1). The
+// integers are the encoded form and never change; the names are the persisted
+// and wire form.
 enum class WorkflowStatus : std::uint8_t {
   kNotStarted = 0,
   kRunning = 1,
@@ -51,7 +53,7 @@ WorkflowStatus parse_status(std::string_view name, std::string_view field);
 // The status with encoded integer `value`, or nullopt.
 std::optional<WorkflowStatus> status_from_int(int value);
 
-// The predicate sets of spec §1.1.
+// The predicate sets of docs/semantics.md §1.1.
 bool is_complete(WorkflowStatus status);    // COMPLETED_STATUSES
 bool is_halt(WorkflowStatus status);        // HALT_STATUSES
 bool is_successful(WorkflowStatus status);  // SUCCEEDED, SKIPPED
@@ -68,7 +70,7 @@ std::string_view workflow_type_name(
 WorkflowType parse_workflow_type(std::string_view name, std::string_view field);
 
 // Owner of a synthetic stage. There is no on-failure owner: on-failure stages
-// are kStageAfter (spec §1.3).
+// are kStageAfter (docs/semantics.md §1.3).
 enum class SyntheticStageOwner : std::uint8_t {
   kStageBefore = 0,
   kStageAfter = 1
@@ -106,7 +108,8 @@ struct Trigger {
   friend bool operator==(const Trigger& a, const Trigger& b);
 };
 
-// Pause bookkeeping; all times epoch milliseconds (spec §1.2, §12.10).
+// Pause bookkeeping; all times epoch milliseconds (docs/semantics.md §1.2,
+// §12.10).
 struct PausedDetails {
   std::string paused_by;
   std::optional<std::int64_t> pause_time;
@@ -233,15 +236,15 @@ struct Workflow {
   const StageExecution* find_stage_by_ref(std::string_view ref_id) const;
 
   // The outputs of the non-synthetic stages merged in topological order (ties
-  // in insertion order) with the merge rule of merge_outputs() (spec §1.2, §10
-  // item 69).
+  // in insertion order) with the merge rule of merge_outputs()
+  // (docs/semantics.md §1.2, §10 item 69).
   nlohmann::json get_context() const;
 
   friend bool operator==(const Workflow& a, const Workflow& b);
 };
 
-// Filters for the listing queries (spec §2). An empty `statuses` means no
-// filter; a page_size of 0 means no limit.
+// Filters for the listing queries (docs/semantics.md §2). An empty `statuses`
+// means no filter; a page_size of 0 means no limit.
 struct WorkflowCriteria {
   std::int64_t page_size = 20;
   std::set<WorkflowStatus> statuses;
@@ -249,9 +252,9 @@ struct WorkflowCriteria {
   std::optional<std::int64_t> start_time_after;
 };
 
-// Graph helpers over a stage in `workflow` (spec §1.3). Results point into
-// `workflow.stages`, in insertion order; valid while the workflow is not
-// modified.
+// Graph helpers over a stage in `workflow` (docs/semantics.md §1.3). Results
+// point into `workflow.stages`, in insertion order; valid while the workflow is
+// not modified.
 std::vector<const StageExecution*> upstream_stages(const Workflow& workflow,
                                                    const StageExecution& stage);
 std::vector<const StageExecution*> downstream_stages(
@@ -272,7 +275,7 @@ std::vector<const StageExecution*> after_stages(const Workflow& workflow,
 // compares each new item with every existing one.
 void merge_outputs(nlohmann::json& into, const nlohmann::json& next);
 
-// Validation of every limit (DESIGN.md "Limits") and model rule. Each throws
+// Validation of every limit (README.md "Limits") and model rule. Each throws
 // InvalidArgumentError whose message names the offending field (e.g.
 // "stages[2].tasks[0].id: must not be empty").
 void validate_task(const TaskExecution& task, std::string_view field = "task");

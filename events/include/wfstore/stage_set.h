@@ -15,8 +15,9 @@
 namespace wfstore {
 
 // retrieve_stage()'s result: the stage at `execution.stages[index]` inside the
-// partial parent of spec §5.11 (metadata; the stage with tasks; its direct
-// upstream stages with tasks; its direct synthetic children with tasks).
+// partial parent of docs/semantics.md §5.11 (metadata; the stage with tasks;
+// its direct upstream stages with tasks; its direct synthetic children with
+// tasks).
 struct StageInExecution {
   Workflow execution;
   std::size_t index = 0;
@@ -25,8 +26,9 @@ struct StageInExecution {
   const StageExecution& stage() const { return execution.stages.at(index); }
 };
 
-// The graph queries' result (spec §5.10): `stages` with tasks, in insertion
-// order, and `execution` holding all stages of the workflow without tasks.
+// The graph queries' result (docs/semantics.md §5.10): `stages` with tasks, in
+// insertion order, and `execution` holding all stages of the workflow without
+// tasks.
 struct StageSet {
   std::shared_ptr<const Workflow> execution;
   std::vector<StageExecution> stages;

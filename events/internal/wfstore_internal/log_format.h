@@ -1,6 +1,6 @@
 // On-disk layout of the append-only event log, shared by the log writer,
-// reader, recovery and verify. LevelDB's log format (style.md B7) plus a
-// segment header and a hash-chained commit record. All integers are
+// reader, recovery and verify. LevelDB's log format (docs/formats.md#the-log)
+// plus a segment header and a hash-chained commit record. All integers are
 // little-endian; x:T is a field x of type T, u8[n] is n bytes.
 //
 //   log_dir        := segment*

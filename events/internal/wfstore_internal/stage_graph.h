@@ -1,6 +1,6 @@
 // The stage graph algorithms shared by Workflow::get_context() and the store's
 // get_merged_ancestor_outputs(): a deterministic topological order over
-// requisite edges, and the ancestor-output merge of spec §5.9.
+// requisite edges, and the ancestor-output merge of docs/semantics.md §5.9.
 
 #pragma once
 
@@ -25,13 +25,13 @@ namespace wfstore::internal {
 std::vector<std::size_t> topological_order(
     const std::vector<const StageExecution*>& stages);
 
-// Spec §5.9: the outputs of every transitive ancestor of the stage whose ref_id
-// is `stage_ref_id`, following requisite_stage_ref_ids only (synthetic stages
-// are nodes like any other; a synthetic parent is not an ancestor), merged with
-// merge_outputs() in topological_order() (ties in insertion order, Q10: the
-// later-inserted of two parallel stages wins). The target's own outputs are
-// excluded, requisites naming no stage are ignored, stages on a cycle are
-// omitted. Returns {} when no stage has that ref_id.
+// docs/semantics.md §5.9: the outputs of every transitive ancestor of the stage
+// whose ref_id is `stage_ref_id`, following requisite_stage_ref_ids only
+// (synthetic stages are nodes like any other; a synthetic parent is not an
+// ancestor), merged with merge_outputs() in topological_order() (ties in
+// insertion order, Q10: the later-inserted of two parallel stages wins). The
+// target's own outputs are excluded, requisites naming no stage are ignored,
+// stages on a cycle are omitted. Returns {} when no stage has that ref_id.
 nlohmann::json merged_ancestor_outputs(const Workflow& workflow,
                                        std::string_view stage_ref_id);
 

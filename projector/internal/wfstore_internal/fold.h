@@ -1,7 +1,7 @@
 // The fold side of the store: fold(event, views) applies an event to the read
 // models. The writer (after store/command's decide), a transaction's eager
-// checks, catch-up, rebuilds and replicas all fold through it (DESIGN.md
-// "Read models"); projector/fold/ holds it, one function per event type.
+// checks, catch-up, rebuilds and replicas all fold through it
+// (docs/read-models.md); projector/fold/ holds it, one function per event type.
 //
 // fold() makes the same writes in the same order for the same event and views,
 // however events are grouped into transactions, so the view checksum is a

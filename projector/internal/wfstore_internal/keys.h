@@ -1,7 +1,7 @@
 // Key encodings of the views: fixed-width big-endian integers (so bytewise
 // order is numeric order), composite keys, and the interning of strings to
 // 64-bit surrogates through the `ids` table (strings never go into keys:
-// DESIGN.md "Limits").
+// README.md "Limits").
 
 #pragma once
 

@@ -27,7 +27,7 @@ class MapFullError : public IOError {
   using IOError::IOError;
 };
 
-// Every table of the read models (DESIGN.md "Read models"). The numbers are
+// Every table of the read models (docs/read-models.md). The numbers are
 // stable: they are folded into the view checksum. Never renumber; add at the
 // end.
 enum class Table : std::uint8_t {

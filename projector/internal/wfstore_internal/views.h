@@ -33,16 +33,16 @@ std::optional<Workflow> load_workflow(const ViewReader& views,
 std::optional<StageExecution> load_stage(const ViewReader& views,
                                          std::string_view stage_id);
 
-// A stage inside its partial parent (spec §5.11): `execution` holds the
-// workflow's fields and, in this order, the stage, its direct upstream stages
-// and its direct synthetic children (each with tasks, in insertion order);
-// the stage is execution.stages[index] (always 0).
+// A stage inside its partial parent (docs/semantics.md §5.11): `execution`
+// holds the workflow's fields and, in this order, the stage, its direct
+// upstream stages and its direct synthetic children (each with tasks, in
+// insertion order); the stage is execution.stages[index] (always 0).
 std::optional<StageInExecution> retrieve_stage(const ViewReader& views,
                                                std::string_view stage_id);
 
-// The graph queries (spec §5.10) return a StageSet: `stages` with tasks in
-// insertion order; `execution` holds every stage of the workflow without
-// tasks, or is null when the workflow does not exist.
+// The graph queries (docs/semantics.md §5.10) return a StageSet: `stages` with
+// tasks in insertion order; `execution` holds every stage of the workflow
+// without tasks, or is null when the workflow does not exist.
 //
 // Direct upstream stages of the stage with `stage_ref_id` (empty when it or
 // the workflow is missing).
@@ -57,7 +57,8 @@ StageSet downstream_stages(const ViewReader& views,
 StageSet synthetic_stages(const ViewReader& views, std::string_view workflow_id,
                           std::string_view parent_stage_id);
 
-// Spec §5.9 over the stored workflow ({} when it or the ref is missing).
+// docs/semantics.md §5.9 over the stored workflow ({} when it or the ref is
+// missing).
 nlohmann::json merged_ancestor_outputs(const ViewReader& views,
                                        std::string_view workflow_id,
                                        std::string_view stage_ref_id);
@@ -74,8 +75,8 @@ std::vector<std::string> workflow_ids_by_application(
 std::vector<std::string> workflow_ids_by_pipeline_config_id(
     const ViewReader& views, std::string_view pipeline_config_id,
     const std::optional<WorkflowCriteria>& criteria);
-// The recovery query (spec §2): every workflow, statuses filter when
-// non-empty, start_time >= start_time_after or NULL, start_time_before
+// The recovery query (docs/semantics.md §2): every workflow, statuses filter
+// when non-empty, start_time >= start_time_after or NULL, start_time_before
 // ignored, same order and page_size rule. Throws InvalidArgumentError for a
 // negative page size.
 std::vector<std::string> pending_workflow_ids(const ViewReader& views,
@@ -108,7 +109,7 @@ std::vector<std::uint64_t> workflow_event_lsns(const ViewReader& views,
 std::uint64_t applied_lsn(const ViewReader& views);
 std::uint64_t next_delivery_id(const ViewReader& views);
 
-// The queue (DESIGN.md "Queue").
+// The queue (docs/write-path.md#the-queues-leases).
 
 // Every queued delivery: delayed, leased and attempt-exhausted ones too.
 std::uint64_t queue_size(const ViewReader& views);
@@ -132,7 +133,8 @@ struct QueuedMessage {
 std::optional<QueuedMessage> find_queued_message(const ViewReader& views,
                                                  std::uint64_t delivery_id);
 
-// A dead letter as stored (DESIGN.md "Queue"); `id` is the delivery id.
+// A dead letter as stored (docs/write-path.md#the-queues-leases); `id` is the
+// delivery id.
 struct StoredDeadLetter {
   std::uint64_t id = 0;
   std::string execution_id;

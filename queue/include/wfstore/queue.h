@@ -1,7 +1,8 @@
-// The store's event-sourced queue (DESIGN.md "Queue", spec §4): messages are
-// pushed, leased, acked, rescheduled and dead-lettered by events in the same
-// log as the workflows, so a transaction's push is atomic with its stage
-// writes, and a replay rebuilds the queue exactly.
+// The store's event-sourced queue (docs/write-path.md#the-queues-leases,
+// docs/semantics.md §4): messages are pushed, leased, acked, rescheduled and
+// dead-lettered by events in the same log as the workflows, so a transaction's
+// push is atomic with its stage writes, and a replay rebuilds the queue
+// exactly.
 //
 // Delivery ids are assigned by the writer at commit: dense, never reused, and
 // the message identity for dedup (message_id() renders it as the reference's

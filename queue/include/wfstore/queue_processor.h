@@ -1,6 +1,6 @@
-// The processor loop of spec §4.5: worker threads poll the queue, skip
-// messages the dedup ledger already holds, run the handler registered for the
-// message type, mark the message processed, ack it; a handler exception
+// The processor loop of docs/semantics.md §4.5: worker threads poll the queue,
+// skip messages the dedup ledger already holds, run the handler registered for
+// the message type, mark the message processed, ack it; a handler exception
 // reschedules it after retry_delay (attempts are kept, so a message that always
 // fails reaches max_attempts and the periodic sweep moves it to the DLQ). A
 // heartbeat extends the lease while a handler runs.
@@ -12,8 +12,8 @@
 // filter, no hydration and no option to trust one.
 //
 // A handler should make its own state change and its dedup mark in one
-// Transaction (spec §6.6); the processor's mark after the handler is the
-// reference's non-transactional, idempotent second mark.
+// Transaction (docs/semantics.md §6.6); the processor's mark after the handler
+// is the reference's non-transactional, idempotent second mark.
 //
 // Thread-safety: register handlers before start() (and not while
 // process_one() runs on another thread); start() and stop() from one

@@ -1,5 +1,5 @@
 // recover_pending: re-queues the work a crash interrupted, rule by rule as the
-// reference's WorkflowRecovery (spec §13).
+// reference's WorkflowRecovery (docs/semantics.md §13).
 //
 // Thread-safety: safe to call concurrently with other store and queue calls.
 
@@ -45,17 +45,17 @@ struct RecoveryResult {
 // "recovered", "partial", "skipped", "failed".
 const char* outcome_name(RecoveryResult::Outcome outcome);
 
-// Spec §13: candidates by the recovery query, each workflow re-read in full,
-// stages classified in order, the messages of one workflow pushed in one
-// transaction (one log record). Running it twice does not grow the queue for
-// RUNNING tasks (nor for a RUNNING stage's first NOT_STARTED task); StartStage
-// and StartWorkflow are pushed again on every run, as in the reference.
-// One result per candidate, in query order. A failure of one workflow is
-// reported as kFailed (kPartial when only its push failed, as in the
-// reference) and does not stop the others. `store` must be the WorkflowStore
-// of the queue's Database. Throws InvalidArgumentError (negative max_age, an
-// application over the string limits), IOError when the candidate query
-// fails.
+// docs/semantics.md §13: candidates by the recovery query, each workflow
+// re-read in full, stages classified in order, the messages of one workflow
+// pushed in one transaction (one log record). Running it twice does not grow
+// the queue for RUNNING tasks (nor for a RUNNING stage's first NOT_STARTED
+// task); StartStage and StartWorkflow are pushed again on every run, as in the
+// reference. One result per candidate, in query order. A failure of one
+// workflow is reported as kFailed (kPartial when only its push failed, as in
+// the reference) and does not stop the others. `store` must be the
+// WorkflowStore of the queue's Database. Throws InvalidArgumentError (negative
+// max_age, an application over the string limits), IOError when the candidate
+// query fails.
 std::vector<RecoveryResult> recover_pending(
     WorkflowStore& store, Queue& queue, const RecoveryOptions& options = {});
 

@@ -1,5 +1,5 @@
 // AuditScope: who, why and from where, for every commit made on this thread
-// while the scope is alive (DESIGN.md "The WorkflowStore API"). The metadata is
+// while the scope is alive (docs/events.md#the-envelope). The metadata is
 // stored in each commit record of the log.
 //
 // Thread-safety: scopes are thread-local; each thread has its own stack of
@@ -12,7 +12,7 @@
 namespace wfstore {
 
 // The audit fields a scope sets. Empty strings mean "unset". Each is an id or
-// name string of DESIGN.md "Limits": valid UTF-8 of at most kMaxStringBytes.
+// name string of README.md "Limits": valid UTF-8 of at most kMaxStringBytes.
 struct AuditFields {
   std::string actor;
   std::string correlation_id;

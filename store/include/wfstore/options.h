@@ -40,7 +40,8 @@ class Clock {
 // The system clock.
 std::shared_ptr<Clock> system_clock();
 
-// Options of the store's queue (one queue per store; DESIGN.md "Queue").
+// Options of the store's queue (one queue per store;
+// docs/write-path.md#the-queues-leases).
 struct QueueOptions {
   // How long a polled delivery stays invisible unless acked, rescheduled or
   // extended (the reference SqliteQueue's default).

@@ -1,7 +1,8 @@
-// Atomic transactions over the store and its queue (DESIGN.md "Transactions",
-// spec §6): stage writes, the 3-field workflow status update, queue pushes,
-// dedup marks and claims made through one Transaction are appended as one log
-// record when it commits, or not at all.
+// Atomic transactions over the store and its queue
+// (docs/write-path.md#transactions, docs/semantics.md §6): stage writes, the
+// 3-field workflow status update, queue pushes, dedup marks and claims made
+// through one Transaction are appended as one log record when it commits, or
+// not at all.
 //
 // Thread-safety: a Transaction belongs to the thread that opened it; its
 // methods must not be called concurrently. Different threads may run their
@@ -78,15 +79,15 @@ class Transaction {
   // Rolls back unless committed. Never throws.
   ~Transaction();
 
-  // store_stage (spec §5.6) inside the transaction: bumps stage.version and
-  // each listed task's version at once (rolled back with the transaction).
-  // Throws as WorkflowStore::store_stage does; a failed operation leaves the
-  // transaction usable and `stage` untouched.
+  // store_stage (docs/semantics.md §5.6) inside the transaction: bumps
+  // stage.version and each listed task's version at once (rolled back with the
+  // transaction). Throws as WorkflowStore::store_stage does; a failed operation
+  // leaves the transaction usable and `stage` untouched.
   void store_stage(StageExecution& stage,
                    std::optional<std::string> expected_phase = std::nullopt);
 
-  // Status, start_time and end_time only (spec §6.1, Q7). A missing workflow
-  // is a no-op. Throws InvalidArgumentError.
+  // Status, start_time and end_time only (docs/semantics.md §6.1, Q7). A
+  // missing workflow is a no-op. Throws InvalidArgumentError.
   void update_workflow_status(const Workflow& workflow);
 
   // Enqueues `message` deliverable after `delay`, with the message's own
@@ -96,15 +97,16 @@ class Transaction {
                     std::chrono::milliseconds delay = std::chrono::milliseconds{
                         0});
 
-  // Insert-if-absent of the dedup mark (spec §5.16); visible to this
-  // transaction at once, to others after commit. Throws InvalidArgumentError.
+  // Insert-if-absent of the dedup mark (docs/semantics.md §5.16); visible to
+  // this transaction at once, to others after commit. Throws
+  // InvalidArgumentError.
   void mark_message_processed(
       std::string_view message_id,
       std::optional<std::string> handler_type = std::nullopt,
       std::optional<std::string> execution_id = std::nullopt);
 
-  // Spec §5.17: true when the claim was inserted, is already held by
-  // `stage_id`, or was stolen from a missing or complete owner with
+  // docs/semantics.md §5.17: true when the claim was inserted, is already held
+  // by `stage_id`, or was stolen from a missing or complete owner with
   // steal_if_owner_terminal. Throws InvalidArgumentError.
   bool acquire_claim(std::string_view execution_id, std::string_view claim_key,
                      std::string_view stage_id,
@@ -133,10 +135,11 @@ class Transaction {
 // check, or anything fn calls), rolls back and runs fn again with a fresh
 // transaction, at most `max_attempts` times in all; the last ConcurrencyError
 // propagates. This is stabilize's retry_on_concurrency_error around a
-// transaction block (spec §6.6): since an operation throws ConcurrencyError
-// only when the state really changed, a rerun that re-reads what it stores
-// sees the change. Any other exception rolls back and propagates. `queue` is
-// as for WorkflowStore::transaction(). Returns the committed range.
+// transaction block (docs/semantics.md §6.6): since an operation throws
+// ConcurrencyError only when the state really changed, a rerun that re-reads
+// what it stores sees the change. Any other exception rolls back and
+// propagates. `queue` is as for WorkflowStore::transaction(). Returns the
+// committed range.
 // REQUIRES: fn re-reads the stages it stores on each run (a stale object
 // fails every attempt); stages passed to txn.store_stage outlive the
 // transaction (commit and rollback run after fn returns): declare them

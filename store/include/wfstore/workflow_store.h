@@ -1,7 +1,7 @@
 // The WorkflowStore interface: stabilize's persistence interface method by
-// method (spec §5), with the decisions of DESIGN.md "The WorkflowStore API".
-// Every write appends its event(s) to the log; a write that is a no-op by the
-// reference semantics appends nothing.
+// method (docs/semantics.md §5), with wfstore's decisions on its quirks
+// (docs/semantics.md §9). Every write appends its event(s) to the log; a write
+// that is a no-op by the reference semantics appends nothing.
 //
 // Thread-safety: every method may be called concurrently from any thread.
 //
@@ -112,7 +112,8 @@ class WorkflowStore {
   virtual Workflow retrieve_execution_summary(
       std::string_view workflow_id) const = 0;
   // Writes status, start_time, end_time, is_canceled, canceled_by,
-  // cancellation_reason and paused (spec §5.4); a missing id is a silent no-op.
+  // cancellation_reason and paused (docs/semantics.md §5.4); a missing id is a
+  // silent no-op.
   virtual void update_status(const Workflow& workflow) = 0;
   // Deletes the workflow with its stages and tasks; dedup rows, claims, queue
   // messages and history stay. A missing id is a no-op.
@@ -130,7 +131,7 @@ class WorkflowStore {
   virtual void store_stage(
       StageExecution& stage,
       std::optional<std::string> expected_phase = std::nullopt) = 0;
-  // store_stage(stage) with no phase (spec §5.7).
+  // store_stage(stage) with no phase (docs/semantics.md §5.7).
   virtual void add_stage(StageExecution& stage) = 0;
   // Deletes the stage and its tasks; `workflow_id` is checked only for limits,
   // as the reference ignores it. A missing id is a no-op.
@@ -145,13 +146,13 @@ class WorkflowStore {
       std::string_view workflow_id, std::string_view stage_ref_id) const = 0;
   virtual StageSet get_synthetic_stages(
       std::string_view workflow_id, std::string_view parent_stage_id) const = 0;
-  // Spec §5.9; {} when the workflow or the ref is missing.
+  // docs/semantics.md §5.9; {} when the workflow or the ref is missing.
   virtual nlohmann::json get_merged_ancestor_outputs(
       std::string_view workflow_id, std::string_view stage_ref_id) const = 0;
 
-  // Spec §2 with Q1/Q2: nullopt criteria means no filter and no limit;
-  // start_time DESC, NULLs last, then id. Throws InvalidArgumentError for a
-  // negative page size.
+  // docs/semantics.md §2 with Q1/Q2: nullopt criteria means no filter and no
+  // limit; start_time DESC, NULLs last, then id. Throws InvalidArgumentError
+  // for a negative page size.
   virtual WorkflowRange retrieve_by_pipeline_config_id(
       std::string_view pipeline_config_id,
       const std::optional<WorkflowCriteria>& criteria = std::nullopt) const = 0;
@@ -166,9 +167,9 @@ class WorkflowStore {
       std::string_view application) const = 0;
   virtual bool exists(std::string_view workflow_id) const = 0;
 
-  // Spec §5.13-5.15: unconditional pause; resume only from PAUSED (else a
-  // logged no-op); cancel sets the three cancel fields only. Missing ids are
-  // no-ops.
+  // docs/semantics.md §5.13-5.15: unconditional pause; resume only from PAUSED
+  // (else a logged no-op); cancel sets the three cancel fields only. Missing
+  // ids are no-ops.
   virtual void pause(std::string_view workflow_id,
                      std::string_view paused_by) = 0;
   virtual void resume(std::string_view workflow_id) = 0;
@@ -176,7 +177,8 @@ class WorkflowStore {
                       std::string_view canceled_by,
                       std::string_view reason) = 0;
 
-  // Dedup ledger (spec §5.16): insert-if-absent, first writer wins.
+  // Dedup ledger (docs/semantics.md §5.16): insert-if-absent, first writer
+  // wins.
   virtual bool is_message_processed(std::string_view message_id) const = 0;
   virtual void mark_message_processed(
       std::string_view message_id,
@@ -190,11 +192,11 @@ class WorkflowStore {
   virtual std::vector<std::string> get_processed_message_ids(
       std::optional<std::size_t> limit = std::nullopt) const = 0;
 
-  // Deletes the claims of workflows whose status is complete (spec §5.17)
-  // and returns the count.
+  // Deletes the claims of workflows whose status is complete
+  // (docs/semantics.md §5.17) and returns the count.
   virtual std::size_t cleanup_completed_stage_claims() = 0;
 
-  // Opens a transaction (DESIGN.md "Transactions"). `queue` exists for
+  // Opens a transaction (docs/write-path.md#transactions). `queue` exists for
   // parity with the reference: it must be null or this store's own queue
   // (InvalidArgumentError otherwise). Throws InvalidArgumentError when this
   // thread already has an open transaction on this store (no nesting),

@@ -1,6 +1,6 @@
 // The commands of the store's state machine: one struct per write of the
-// WorkflowStore and of its transactions, as decide() takes them (DESIGN.md
-// "The write path"). Commands are plain values; decide() validates them.
+// WorkflowStore and of its transactions, as decide() takes them
+// (docs/write-path.md). Commands are plain values; decide() validates them.
 //
 // decide() and the code that visits commands handle every alternative, so
 // adding one is a compile error until it is decided.
@@ -25,12 +25,13 @@ namespace wfstore {
 // of an existing one.
 enum class DecisionKind { kNoOp, kInsert, kUpdate };
 
-// store(workflow) (spec §5.1).
+// store(workflow) (docs/semantics.md §5.1).
 struct StoreWorkflow {
   Workflow workflow;
 };
 
-// update_status(workflow): the id and exactly the 7 fields of spec §5.4.
+// update_status(workflow): the id and exactly the 7 fields of
+// docs/semantics.md §5.4.
 struct UpdateStatus {
   std::string workflow_id;
   WorkflowStatus status = WorkflowStatus::kNotStarted;
@@ -45,13 +46,13 @@ struct UpdateStatus {
   static UpdateStatus of(const Workflow& workflow);
 };
 
-// delete_workflow(id) (spec §5.5).
+// delete_workflow(id) (docs/semantics.md §5.5).
 struct DeleteWorkflow {
   std::string workflow_id;
 };
 
-// store_stage(stage, expected_phase) and add_stage(stage) (no phase) (spec
-// §5.6, §5.7).
+// store_stage(stage, expected_phase) and add_stage(stage) (no phase)
+// (docs/semantics.md §5.6, §5.7).
 // `expected_kind` (transactions only): kInsert or kUpdate, as decided eagerly.
 struct StoreStage {
   StageExecution stage;
@@ -59,32 +60,33 @@ struct StoreStage {
   std::optional<DecisionKind> expected_kind = std::nullopt;
 };
 
-// remove_stage(workflow_id, stage_id) (spec §5.8; workflow_id is only
-// validated).
+// remove_stage(workflow_id, stage_id) (docs/semantics.md §5.8; workflow_id is
+// only validated).
 struct RemoveStage {
   std::string workflow_id;
   std::string stage_id;
 };
 
-// pause(id, paused_by) (spec §5.13).
+// pause(id, paused_by) (docs/semantics.md §5.13).
 struct Pause {
   std::string workflow_id;
   std::string paused_by;
 };
 
-// resume(id) (spec §5.14).
+// resume(id) (docs/semantics.md §5.14).
 struct Resume {
   std::string workflow_id;
 };
 
-// cancel(id, canceled_by, reason) (spec §5.15).
+// cancel(id, canceled_by, reason) (docs/semantics.md §5.15).
 struct Cancel {
   std::string workflow_id;
   std::string canceled_by;
   std::string reason;
 };
 
-// mark_message_processed(id, handler_type, execution_id) (spec §5.16).
+// mark_message_processed(id, handler_type, execution_id)
+// (docs/semantics.md §5.16).
 struct MarkMessageProcessed {
   std::string message_id;
   std::optional<std::string> handler_type;
@@ -97,9 +99,9 @@ struct CleanupProcessedMessages {
   std::int64_t max_age_ms = 0;
 };
 
-// txn.update_workflow_status(workflow): status and times only (spec §6.1).
-// `expected_kind`: kNoOp (the workflow was missing) or kUpdate, as decided
-// eagerly.
+// txn.update_workflow_status(workflow): status and times only
+// (docs/semantics.md §6.1). `expected_kind`: kNoOp (the workflow was missing)
+// or kUpdate, as decided eagerly.
 struct SetWorkflowStatus {
   std::string workflow_id;
   WorkflowStatus status = WorkflowStatus::kNotStarted;
@@ -110,7 +112,7 @@ struct SetWorkflowStatus {
   static SetWorkflowStatus of(const Workflow& workflow);
 };
 
-// txn.acquire_claim(...) (spec §5.17, §12.12).
+// txn.acquire_claim(...) (docs/semantics.md §5.17, §12.12).
 // `expected_result` is what a transaction's eager decision returned to its
 // caller: when set, a decision with another result throws ConcurrencyError
 // (a rival took or freed the claim between the operation and the commit).
@@ -122,12 +124,13 @@ struct AcquireClaim {
   std::optional<bool> expected_result = std::nullopt;
 };
 
-// cleanup_completed_stage_claims() (spec §5.17).
+// cleanup_completed_stage_claims() (docs/semantics.md §5.17).
 struct CleanupCompletedStageClaims {};
 
-// The queue's commands (DESIGN.md "Queue", spec §4.3-4.4). Times are the
-// decide context's clock; durations are milliseconds. `queue_max_attempts` is
-// the queue's limit, used for a message pushed without its own (Q5).
+// The queue's commands (docs/write-path.md#the-queues-leases,
+// docs/semantics.md §4.3-4.4). Times are the decide context's clock; durations
+// are milliseconds. `queue_max_attempts` is the queue's limit, used for a
+// message pushed without its own (Q5).
 
 // push / ensure / txn.push_message: a new delivery id (meta next_delivery_id),
 // deliver_at = now + delay_ms, the message's max_attempts when set.

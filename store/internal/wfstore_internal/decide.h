@@ -3,7 +3,7 @@
 // commit pipeline, a transaction's eager checks and the queue decide through
 // it; store/command/ holds it, one function per command. The events it
 // returns are folded into the views by fold() (wfstore_internal/fold.h), whose
-// header documents the tables both read (DESIGN.md "The write path").
+// header documents the tables both read (docs/write-path.md).
 //
 // decide() only reads and is deterministic given the views and the context.
 //
@@ -58,8 +58,8 @@ struct Decision {
 };
 
 // Decides `command` against `views`. Validates the command first (every limit
-// of DESIGN.md through the model's validate_* functions), then checks it
-// against the views. Returns the events to append (none for a no-op: update,
+// of README.md "Limits" through the model's validate_* functions), then checks
+// it against the views. Returns the events to append (none for a no-op: update,
 // pause, cancel, delete or remove of a missing id, resume of a workflow that
 // is not PAUSED, a repeated mark, a cleanup that finds nothing, a claim that
 // is re-entrant or refused).

@@ -96,8 +96,9 @@ class StoreCore {
   // is not running. REQUIRES: not called from a listener.
   void remove_listener(std::uint64_t id);
 
-  // The store's one Queue (DESIGN.md "Queue"): attach_queue returns false
-  // when another is attached; detach_queue ignores a queue that is not.
+  // The store's one Queue (docs/write-path.md#the-queues-leases): attach_queue
+  // returns false when another is attached; detach_queue ignores a queue that
+  // is not.
   bool attach_queue(const Queue* queue);
   void detach_queue(const Queue* queue);
   const Queue* queue() const { return queue_.load(); }

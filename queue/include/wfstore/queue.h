@@ -63,8 +63,9 @@ class Queue {
   Queue& operator=(const Queue&) = delete;
 
   // Enqueues `message`, deliverable after `delay`; returns its delivery id.
-  // The message's max_attempts wins over the queue's when set (Q5). Throws
-  // InvalidArgumentError (negative delay, limits), IOError.
+  // The message's max_attempts wins over the queue's when set (Q5 in
+  // docs/semantics.md §9). Throws InvalidArgumentError (negative delay,
+  // limits), IOError.
   std::uint64_t push(const Message& message, std::chrono::milliseconds delay =
                                                  std::chrono::milliseconds{0});
   // Identical to push() (the reference does not de-duplicate either).

@@ -47,7 +47,8 @@ struct QueueOptions {
   // extended (the reference SqliteQueue's default).
   std::chrono::milliseconds lease_duration{60000};
   // Attempts after which a delivery is no longer polled and the DLQ sweep
-  // moves it; a message's own max_attempts, when set, wins (Q5). >= 1.
+  // moves it; a message's own max_attempts, when set, wins (Q5 in
+  // docs/semantics.md §9). >= 1.
   int max_attempts = 10;
   // Durability of leases, acks, reschedules and lease extensions: losing one
   // loses an attempt increment or redelivers a message, which at-least-once

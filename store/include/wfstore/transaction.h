@@ -86,8 +86,8 @@ class Transaction {
   void store_stage(StageExecution& stage,
                    std::optional<std::string> expected_phase = std::nullopt);
 
-  // Status, start_time and end_time only (docs/semantics.md §6.1, Q7). A
-  // missing workflow is a no-op. Throws InvalidArgumentError.
+  // Status, start_time and end_time only (docs/semantics.md §6.1, and Q7 in
+  // §9). A missing workflow is a no-op. Throws InvalidArgumentError.
   void update_workflow_status(const Workflow& workflow);
 
   // Enqueues `message` deliverable after `delay`, with the message's own

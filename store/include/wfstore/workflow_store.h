@@ -1,7 +1,7 @@
 // The WorkflowStore interface: stabilize's persistence interface method by
 // method (docs/semantics.md §5), with wfstore's decisions on its quirks
-// (docs/semantics.md §9). Every write appends its event(s) to the log; a write
-// that is a no-op by the reference semantics appends nothing.
+// (Q1-Q13 in docs/semantics.md §9). Every write appends its event(s) to the
+// log; a write that is a no-op by the reference semantics appends nothing.
 //
 // Thread-safety: every method may be called concurrently from any thread.
 //

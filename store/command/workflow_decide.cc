@@ -576,34 +576,7 @@ Decision decide(const Command& command, const ViewReader& views,
           [&](const CleanupCompletedStageClaims&) {
             return decide_cleanup_claims(views);
           },
-          [&](const PushMessage& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const LeaseNext& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const AckMessage& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const RescheduleMessage& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const ExtendLease& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const MoveToDeadLetters& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const MoveExpiredToDeadLetters& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const ReplayDeadLetter& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const ClearQueue& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const ClearDeadLetters& c) {
+          [&](const queue_decide::QueueCommand auto& c) {
             return queue_decide::decide(c, views, context);
           },
       },

@@ -56,7 +56,7 @@ constexpr bool kIsOneOf = (std::is_same_v<T, Ts> || ...);
 
 // False for every type: a static_assert that fires only where instantiated.
 template <typename>
-constexpr bool kUndecided = false;
+struct Undecided : std::false_type {};
 
 }  // namespace
 
@@ -87,7 +87,7 @@ std::string event_workflow_id(const EventPayload& payload) {
                                       QueueCleared, DeadLetterQueueCleared>) {
           return {};
         } else {
-          static_assert(kUndecided<P>,
+          static_assert(Undecided<P>::value,
                         "event_workflow_id: decide this event type's workflow");
         }
       },

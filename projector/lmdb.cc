@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "wfstore/file_system.h"
+
 namespace wfstore::lmdb {
 namespace {
 
@@ -67,31 +69,6 @@ void count_env_opened() {
   }
 }
 
-// The directory mode for a file mode: search permission wherever it grants
-// read permission.
-mode_t directory_mode(unsigned file_mode) {
-  return static_cast<mode_t>(file_mode | ((file_mode & 0444u) >> 2));
-}
-
-// Creates `dir` and its missing parents with `mode`. Throws IOError.
-void make_directories(const std::filesystem::path& dir, mode_t mode) {
-  std::filesystem::path partial;
-  for (const auto& part : dir) {
-    partial /= part;
-    if (part.empty() || part == partial.root_path()) continue;
-    if (::mkdir(partial.c_str(), mode) == 0) continue;
-    const int err = errno;
-    struct stat st {};
-    if (err == EEXIST && ::stat(partial.c_str(), &st) == 0 &&
-        S_ISDIR(st.st_mode)) {
-      continue;
-    }
-    throw IOError(fmt::format("{}: create views directory: {}",
-                              partial.string(),
-                              std::generic_category().message(err)));
-  }
-}
-
 }  // namespace
 
 void set_env_close_hook_for_testing(std::function<void()> hook) {
@@ -127,7 +104,7 @@ class Registry {
                             const EnvOptions& options) {
     std::error_code ec;
     if (!options.read_only) {
-      make_directories(dir, directory_mode(options.file_mode));
+      posix_file_system(options.file_mode)->create_directories(dir);
     }
     const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
     if (ec)

@@ -22,16 +22,6 @@ struct LmdbViews::Impl {
   MDB_dbi dbi(Table table) const { return dbis[table_index(table)]; }
 };
 
-struct LmdbViews::WriteTxn::State {
-  const Impl* impl;
-  lmdb::Txn txn;
-};
-
-struct LmdbViews::Snapshot::State {
-  const Impl* impl;
-  lmdb::Txn txn;
-};
-
 namespace {
 
 [[noreturn]] void throw_finished(const std::string& path) {
@@ -66,16 +56,35 @@ void txn_scan(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view from_key,
   }
 }
 
-std::optional<std::string> txn_get(const LmdbViews::Impl* impl,
-                                   const lmdb::Txn& txn, Table table,
-                                   std::string_view key) {
-  if (!txn.active()) throw_finished(impl->env->path());
-  std::optional<std::string_view> value = txn.get(impl->dbi(table), key);
-  if (!value) return std::nullopt;
-  return std::string(*value);
-}
+// A transaction of one open, and the reads that a write transaction and a
+// snapshot share.
+struct TxnState {
+  const LmdbViews::Impl* impl;
+  lmdb::Txn txn;
+
+  // Throws IOError once the transaction is finished.
+  void check_active() const {
+    if (!txn.active()) throw_finished(impl->env->path());
+  }
+
+  std::optional<std::string> get(Table table, std::string_view key) const {
+    check_active();
+    std::optional<std::string_view> value = txn.get(impl->dbi(table), key);
+    if (!value) return std::nullopt;
+    return std::string(*value);
+  }
+
+  void scan(Table table, std::string_view from_key, std::string_view to_key,
+            const ScanFn& fn, bool reverse) const {
+    check_active();
+    txn_scan(txn, impl->dbi(table), from_key, to_key, fn, reverse);
+  }
+};
 
 }  // namespace
+
+struct LmdbViews::WriteTxn::State : TxnState {};
+struct LmdbViews::Snapshot::State : TxnState {};
 
 LmdbViews::LmdbViews(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -133,7 +142,7 @@ LmdbViews::WriteTxn LmdbViews::begin_write() {
   const std::uint64_t size = env.map_size();
   if (env.used_size() > size / 2) env.try_grow(size);
   return WriteTxn(std::make_unique<WriteTxn::State>(
-      WriteTxn::State{impl_.get(), lmdb::Txn(env, false)}));
+      WriteTxn::State{{impl_.get(), lmdb::Txn(env, false)}}));
 }
 
 void LmdbViews::write(const std::function<void(WriteTxn&)>& fn) {
@@ -153,7 +162,7 @@ void LmdbViews::write(const std::function<void(WriteTxn&)>& fn) {
 
 LmdbViews::Snapshot LmdbViews::begin_read() const {
   return Snapshot(std::make_unique<Snapshot::State>(
-      Snapshot::State{impl_.get(), lmdb::Txn(*impl_->env, true)}));
+      Snapshot::State{{impl_.get(), lmdb::Txn(*impl_->env, true)}}));
 }
 
 std::vector<std::pair<std::string, std::string>> LmdbViews::dump(
@@ -203,32 +212,30 @@ LmdbViews::WriteTxn::~WriteTxn() = default;
 
 std::optional<std::string> LmdbViews::WriteTxn::get(
     Table table, std::string_view key) const {
-  return txn_get(state_->impl, state_->txn, table, key);
+  return state_->get(table, key);
 }
 
 void LmdbViews::WriteTxn::scan(Table table, std::string_view from_key,
                                std::string_view to_key, const ScanFn& fn,
                                bool reverse) const {
-  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
-  txn_scan(state_->txn, state_->impl->dbi(table), from_key, to_key, fn,
-           reverse);
+  state_->scan(table, from_key, to_key, fn, reverse);
 }
 
 void LmdbViews::WriteTxn::put(Table table, std::string_view key,
                               std::string_view value) {
   check_view_key(table, key);
-  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  state_->check_active();
   state_->txn.put(state_->impl->dbi(table), key, value);
 }
 
 void LmdbViews::WriteTxn::del(Table table, std::string_view key) {
   check_view_key(table, key);
-  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  state_->check_active();
   state_->txn.del(state_->impl->dbi(table), key);
 }
 
 void LmdbViews::WriteTxn::commit() {
-  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
+  state_->check_active();
   if (const int rc = state_->impl->fail_next_commit.exchange(0); rc != 0) {
     state_->txn.abort();
     lmdb::check(rc, "mdb_txn_commit", state_->impl->env->path());
@@ -253,15 +260,13 @@ LmdbViews::Snapshot::~Snapshot() = default;
 
 std::optional<std::string> LmdbViews::Snapshot::get(
     Table table, std::string_view key) const {
-  return txn_get(state_->impl, state_->txn, table, key);
+  return state_->get(table, key);
 }
 
 void LmdbViews::Snapshot::scan(Table table, std::string_view from_key,
                                std::string_view to_key, const ScanFn& fn,
                                bool reverse) const {
-  if (!state_->txn.active()) throw_finished(state_->impl->env->path());
-  txn_scan(state_->txn, state_->impl->dbi(table), from_key, to_key, fn,
-           reverse);
+  state_->scan(table, from_key, to_key, fn, reverse);
 }
 
 void LmdbViews::Snapshot::release() noexcept {

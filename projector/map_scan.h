@@ -1,9 +1,10 @@
-// Range scans over std::map tables with the ViewReader::scan contract, shared
-// by the in-memory and overlay view stores.
+// Range scans over std::map tables with the ViewReader::scan contract, and the
+// write of one key, shared by the in-memory and overlay view stores.
 
 #pragma once
 
 #include <iterator>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -20,6 +21,17 @@ std::pair<typename Map::const_iterator, typename Map::const_iterator> map_range(
   auto lo = from_key.empty() ? map.begin() : map.lower_bound(from_key);
   auto hi = to_key.empty() ? map.end() : map.lower_bound(to_key);
   return {lo, hi};
+}
+
+// Sets `key` of `map` to `value`, inserting the key when it is absent.
+template <typename Map, typename Value>
+void map_assign(Map& map, std::string_view key, Value&& value) {
+  auto it = map.find(key);
+  if (it == map.end()) {
+    map.emplace(std::string(key), std::forward<Value>(value));
+  } else {
+    it->second = std::forward<Value>(value);
+  }
 }
 
 }  // namespace wfstore

@@ -34,13 +34,7 @@ void MemoryViewStore::scan(Table table, std::string_view from_key,
 void MemoryViewStore::put(Table table, std::string_view key,
                           std::string_view value) {
   check_view_key(table, key);
-  auto& map = tables_[table_index(table)];
-  auto it = map.find(key);
-  if (it == map.end()) {
-    map.emplace(std::string(key), std::string(value));
-  } else {
-    it->second.assign(value);
-  }
+  map_assign(tables_[table_index(table)], key, value);
 }
 
 void MemoryViewStore::del(Table table, std::string_view key) {

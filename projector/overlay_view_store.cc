@@ -69,13 +69,7 @@ void OverlayViewStore::scan(Table table, std::string_view from_key,
 void OverlayViewStore::put(Table table, std::string_view key,
                            std::string_view value) {
   check_view_key(table, key);
-  Pending& pending = pending_[table_index(table)];
-  auto it = pending.find(key);
-  if (it == pending.end()) {
-    pending.emplace(std::string(key), std::string(value));
-  } else {
-    it->second = std::string(value);
-  }
+  map_assign(pending_[table_index(table)], key, std::string(value));
   if (keep_journal_) {
     journal_.push_back({table, std::string(key), std::string(value)});
   }
@@ -83,13 +77,7 @@ void OverlayViewStore::put(Table table, std::string_view key,
 
 void OverlayViewStore::del(Table table, std::string_view key) {
   check_view_key(table, key);
-  Pending& pending = pending_[table_index(table)];
-  auto it = pending.find(key);
-  if (it == pending.end()) {
-    pending.emplace(std::string(key), std::nullopt);
-  } else {
-    it->second.reset();
-  }
+  map_assign(pending_[table_index(table)], key, std::nullopt);
   if (keep_journal_) journal_.push_back({table, std::string(key), {}});
 }
 

@@ -17,6 +17,14 @@
 namespace wfstore::records {
 namespace {
 
+// Writes `payload` as the rest of a record: its schema version (u16), then its
+// encoding. decode_versioned() reads it back.
+template <typename Payload>
+void encode_versioned(RecordWriter& writer, const Payload& payload) {
+  writer.u16(Payload::kVersion);
+  writer.rest(encode_payload(payload));
+}
+
 template <typename Payload>
 Payload decode_versioned(RecordReader& reader, Table table) {
   const std::uint16_t version = reader.u16();
@@ -185,8 +193,7 @@ std::string encode_workflow_record(const Workflow& summary,
                                    std::uint64_t next_position) {
   RecordWriter w;
   w.u64(next_position);
-  w.u16(WorkflowStored::kVersion);
-  w.rest(encode_payload(WorkflowStored{summary}));
+  encode_versioned(w, WorkflowStored{summary});
   return w.take();
 }
 
@@ -205,8 +212,7 @@ std::string encode_stage_record(const StageExecution& stage,
   RecordWriter w;
   w.u64(workflow);
   w.u64(position);
-  w.u16(StageAdded::kVersion);
-  w.rest(encode_payload(StageAdded{stage}));
+  encode_versioned(w, StageAdded{stage});
   return w.take();
 }
 

@@ -49,6 +49,18 @@ std::uint16_t Event::schema_version() const {
   return std::visit([](const auto& p) { return p.kVersion; }, payload);
 }
 
+namespace {
+
+template <typename T, typename... Ts>
+constexpr bool kIsOneOf = (std::is_same_v<T, Ts> || ...);
+
+// False for every type: a static_assert that fires only where instantiated.
+template <typename>
+struct Undecided : std::false_type {};
+
+}  // namespace
+
+// Names every payload type, so a new one is a compile error until decided.
 std::string event_workflow_id(const EventPayload& payload) {
   return std::visit(
       [](const auto& p) -> std::string {
@@ -59,12 +71,24 @@ std::string event_workflow_id(const EventPayload& payload) {
           return p.stage.execution_id;
         } else if constexpr (std::is_same_v<P, MessageProcessed>) {
           return p.execution_id.value_or("");
-        } else if constexpr (requires { p.workflow_id; }) {
+        } else if constexpr (kIsOneOf<P, WorkflowStatusUpdated,
+                                      WorkflowStatusSet, WorkflowPaused,
+                                      WorkflowResumed, WorkflowCancelRequested,
+                                      WorkflowDeleted>) {
           return p.workflow_id;
-        } else if constexpr (requires { p.execution_id; }) {
+        } else if constexpr (kIsOneOf<P, StageUpdated, StageRemoved,
+                                      ClaimAcquired, ClaimTransferred,
+                                      MessagePushed, MessageLeased,
+                                      MessageAcked, MessageRescheduled,
+                                      MessageLeaseExtended, MessageDeadLettered,
+                                      DeadLetterReplayed>) {
           return p.execution_id;
-        } else {
+        } else if constexpr (kIsOneOf<P, ProcessedMessagesPurged, ClaimsPurged,
+                                      QueueCleared, DeadLetterQueueCleared>) {
           return {};
+        } else {
+          static_assert(Undecided<P>::value,
+                        "event_workflow_id: decide this event type's workflow");
         }
       },
       payload);

@@ -4,6 +4,7 @@
 #include "events/log/log_recovery.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,27 @@ namespace {
                                     segment.string(), offset, what));
 }
 
+// One segment read record by record: the last record read, and the damage the
+// reader reported so far. Not copyable (the reader reports into `damages`).
+struct SegmentScan {
+  SegmentScan(const FileSystem& fs, const std::filesystem::path& path)
+      : file(fs.open_readable(path)),
+        reader(*file, path.filename().string(),
+               [this](const Damage& d) { damages.push_back(d); }) {}
+  SegmentScan(const SegmentScan&) = delete;
+  SegmentScan& operator=(const SegmentScan&) = delete;
+
+  // Reads the next record into payload, type and offset; false at the end.
+  bool next() { return reader.read(&payload, &type, &offset); }
+
+  std::unique_ptr<ReadableFile> file;
+  std::vector<Damage> damages;
+  SegmentReader reader;
+  std::string payload;
+  RecordType type = RecordType::kZero;
+  std::uint64_t offset = 0;
+};
+
 struct HeaderRead {
   std::optional<SegmentHeader> header;
   bool torn = false;  // no whole header record at offset 0 (empty, cut short or
@@ -32,25 +54,20 @@ struct HeaderRead {
 
 HeaderRead read_header(const FileSystem& fs,
                        const std::filesystem::path& path) {
-  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
-  std::vector<Damage> damages;
-  SegmentReader reader(*file, path.filename().string(),
-                       [&](const Damage& d) { damages.push_back(d); });
-  std::string payload;
-  RecordType type = RecordType::kZero;
-  std::uint64_t offset = 0;
-  const bool got = reader.read(&payload, &type, &offset);
+  SegmentScan scan(fs, path);
+  const bool got = scan.next();
   HeaderRead out;
-  if (!damages.empty() && damages.front().offset == 0) {
+  if (!scan.damages.empty() && scan.damages.front().offset == 0) {
     out.torn = true;
-    out.problem = "damaged segment header: " + damages.front().reason;
+    out.problem = "damaged segment header: " + scan.damages.front().reason;
   } else if (!got) {
     out.torn = true;
-    out.problem = fmt::format("torn segment header ({} bytes)", file->size());
-  } else if (type != RecordType::kSegmentHeader || offset != 0) {
+    out.problem =
+        fmt::format("torn segment header ({} bytes)", scan.file->size());
+  } else if (scan.type != RecordType::kSegmentHeader || scan.offset != 0) {
     out.problem = "segment does not start with a segment header";
   } else {
-    out.header = decode_segment_header(payload, &out.problem);
+    out.header = decode_segment_header(scan.payload, &out.problem);
   }
   return out;
 }
@@ -58,16 +75,13 @@ HeaderRead read_header(const FileSystem& fs,
 // Max durable_lsn over the valid commit records of a segment (0 if none).
 std::uint64_t max_vouched(const FileSystem& fs,
                           const std::filesystem::path& path) {
-  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
-  SegmentReader reader(*file, path.filename().string(), nullptr);
-  std::string payload;
-  RecordType type = RecordType::kZero;
-  std::uint64_t offset = 0;
+  SegmentScan scan(fs, path);
   std::uint64_t vouched = 0;
-  while (reader.read(&payload, &type, &offset)) {
+  while (scan.next()) {
     Commit c;
     std::string error;
-    if (type == RecordType::kFull && decode_commit(payload, &c, &error)) {
+    if (scan.type == RecordType::kFull &&
+        decode_commit(scan.payload, &c, &error)) {
       vouched = std::max(vouched, c.durable_lsn);
     }
   }
@@ -142,58 +156,52 @@ void warn(const Logger& logger, const std::string& message) {
 // it is corruption. Reads only.
 void plan_last(const FileSystem& fs, const std::filesystem::path& path,
                const SegmentHeader& header, bool sealed, RecoveryPlan* plan) {
-  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
-  std::vector<Damage> damages;
-  SegmentReader reader(*file, path.filename().string(),
-                       [&](const Damage& d) { damages.push_back(d); });
-  std::string payload;
-  RecordType type = RecordType::kZero;
-  std::uint64_t offset = 0;
-  reader.read(&payload, &type, &offset);  // the header, checked already
+  SegmentScan scan(fs, path);
+  scan.next();  // the header, checked already
 
   bool good = true;
-  std::uint64_t good_end = reader.position();
+  std::uint64_t good_end = scan.reader.position();
   std::uint64_t good_last = header.first_lsn - 1;
   Hash last_hash = header.prev_last_hash;
   std::uint64_t vouched = sealed ? UINT64_MAX : header.first_lsn - 1;
   std::optional<Damage> first_damage;
   const auto note_damage = [&] {
-    if (good && !damages.empty()) {
-      first_damage = damages.front();
+    if (good && !scan.damages.empty()) {
+      first_damage = scan.damages.front();
       good = false;
     }
   };
-  while (reader.read(&payload, &type, &offset)) {
+  while (scan.next()) {
     note_damage();
-    if (type == RecordType::kSegmentHeader) {
+    if (scan.type == RecordType::kSegmentHeader) {
       if (good)
-        corrupt(path, offset, "segment header in the middle of a segment");
+        corrupt(path, scan.offset, "segment header in the middle of a segment");
       continue;
     }
     Commit c;
     std::string error;
-    if (!decode_commit(payload, &c, &error)) {
+    if (!decode_commit(scan.payload, &c, &error)) {
       // A whole record with a valid checksum is no torn write.
-      if (good) corrupt(path, offset, error);
+      if (good) corrupt(path, scan.offset, error);
       continue;
     }
     vouched = std::max(vouched, c.durable_lsn);
     if (!good) continue;
     if (c.first_lsn != good_last + 1) {
-      corrupt(path, offset,
+      corrupt(path, scan.offset,
               fmt::format("lsn gap: expected commit at lsn {}, found {}",
                           good_last + 1, c.first_lsn));
     }
     if (c.prev_hash != last_hash) {
-      corrupt(path, offset,
+      corrupt(path, scan.offset,
               fmt::format("hash chain broken at commit {}", c.first_lsn));
     }
     good_last = c.last_lsn();
     last_hash = c.hash;
-    good_end = reader.position();
+    good_end = scan.reader.position();
   }
   note_damage();
-  const std::uint64_t size = file->size();
+  const std::uint64_t size = scan.file->size();
   if (!first_damage && good_end < size) {
     first_damage = Damage{path.filename().string(), good_end, size - good_end,
                           "incomplete record at the end of the segment"};

@@ -420,6 +420,21 @@ void validate_typed(const T& message) {
   }
 }
 
+// The string member `Field` of `message` when its type derives from `Level`,
+// else empty.
+template <typename Level, std::string Level::*Field>
+std::string_view level_field(const Message& message) {
+  return std::visit(
+      [](const auto& m) -> std::string_view {
+        if constexpr (std::is_base_of_v<Level, std::decay_t<decltype(m)>>) {
+          return static_cast<const Level&>(m).*Field;
+        } else {
+          return {};
+        }
+      },
+      message);
+}
+
 }  // namespace
 
 std::string_view message_type_name(const Message& message) {
@@ -442,41 +457,15 @@ MessageCommon& message_common(Message& message) {
 }
 
 std::string_view message_execution_id(const Message& message) {
-  return std::visit(
-      [](const auto& m) -> std::string_view {
-        if constexpr (std::is_base_of_v<WorkflowLevel,
-                                        std::decay_t<decltype(m)>>) {
-          return m.execution_id;
-        } else {
-          return {};
-        }
-      },
-      message);
+  return level_field<WorkflowLevel, &WorkflowLevel::execution_id>(message);
 }
 
 std::string_view message_stage_id(const Message& message) {
-  return std::visit(
-      [](const auto& m) -> std::string_view {
-        if constexpr (std::is_base_of_v<StageLevel,
-                                        std::decay_t<decltype(m)>>) {
-          return m.stage_id;
-        } else {
-          return {};
-        }
-      },
-      message);
+  return level_field<StageLevel, &StageLevel::stage_id>(message);
 }
 
 std::string_view message_task_id(const Message& message) {
-  return std::visit(
-      [](const auto& m) -> std::string_view {
-        if constexpr (std::is_base_of_v<TaskLevel, std::decay_t<decltype(m)>>) {
-          return m.task_id;
-        } else {
-          return {};
-        }
-      },
-      message);
+  return level_field<TaskLevel, &TaskLevel::task_id>(message);
 }
 
 nlohmann::json message_to_wire(const Message& message,

@@ -103,10 +103,8 @@ std::vector<StoredDeadLetter> list_dead_letters(
              [&](std::string_view key, std::string_view value) {
                records::DeadLetterRecord r = records::decode_dead_letter(value);
                if (message_type && r.message_type != *message_type) return true;
-               letters.push_back(StoredDeadLetter{
-                   keys::decode_u64(key), std::move(r.execution_id),
-                   std::move(r.message_type), std::move(r.payload_cbor),
-                   r.max_attempts, r.attempts, std::move(r.error), r.moved_at});
+               letters.push_back(
+                   StoredDeadLetter{std::move(r), keys::decode_u64(key)});
                return true;
              });
   std::sort(letters.begin(), letters.end(),

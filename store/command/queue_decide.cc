@@ -91,6 +91,37 @@ void first_deliverable(const ViewReader& views, std::uint64_t first_class,
   }
 }
 
+// The delivery's record, which the poll index names: its absence is
+// corruption.
+records::QueueRecord indexed_queue_record(const ViewReader& views,
+                                          std::uint64_t delivery) {
+  std::optional<records::QueueRecord> record =
+      find_queue_record(views, delivery);
+  if (!record) {
+    throw CorruptionError(fmt::format(
+        "views table queue_ready names delivery {}, which queue_messages lacks",
+        delivery));
+  }
+  return std::move(*record);
+}
+
+// The decision of a command on one queued delivery: the event
+// `make_event(record)` when the delivery is queued; no event, with `result`
+// `result_if_missing`, when it is not.
+template <typename MakeEvent>
+Decision decide_on_delivery(const ViewReader& views, std::uint64_t delivery_id,
+                            bool result_if_missing, MakeEvent make_event) {
+  Decision decision;
+  const std::optional<records::QueueRecord> record =
+      find_queue_record(views, delivery_id);
+  if (!record) {
+    decision.result = result_if_missing;
+    return decision;
+  }
+  decision.events.emplace_back(make_event(*record));
+  return decision;
+}
+
 }  // namespace
 
 Decision decide(const PushMessage& command, const ViewReader& views,
@@ -127,21 +158,15 @@ Decision decide(const LeaseNext& command, const ViewReader& views,
                     records::kQueueOwnLimitExhausted, now, best);
   Decision decision;
   if (!best) return decision;
-  std::optional<records::QueueRecord> record =
-      find_queue_record(views, best->delivery);
-  if (!record) {
-    throw CorruptionError(fmt::format(
-        "views table queue_ready names delivery {}, which queue_messages lacks",
-        best->delivery));
-  }
+  records::QueueRecord record = indexed_queue_record(views, best->delivery);
   LeasedMessage leased;
   leased.delivery_id = best->delivery;
-  leased.message_type = record->message_type;
-  leased.payload_cbor = std::move(record->payload_cbor);
-  leased.attempts = record->attempts + 1;
+  leased.message_type = record.message_type;
+  leased.payload_cbor = std::move(record.payload_cbor);
+  leased.attempts = record.attempts + 1;
   leased.lease_until = add_ms(now, command.lease_ms);
   decision.events.emplace_back(
-      MessageLeased{best->delivery, record->execution_id, leased.attempts,
+      MessageLeased{best->delivery, record.execution_id, leased.attempts,
                     leased.lease_until});
   decision.delivery_id = best->delivery;
   decision.leased = std::move(leased);
@@ -150,58 +175,45 @@ Decision decide(const LeaseNext& command, const ViewReader& views,
 
 Decision decide(const AckMessage& command, const ViewReader& views,
                 const DecideContext&) {
-  Decision decision;
-  const std::optional<records::QueueRecord> record =
-      find_queue_record(views, command.delivery_id);
-  if (!record) return decision;
-  decision.events.emplace_back(
-      MessageAcked{command.delivery_id, record->execution_id});
-  return decision;
+  return decide_on_delivery(
+      views, command.delivery_id, true,
+      [&](const records::QueueRecord& record) {
+        return MessageAcked{command.delivery_id, record.execution_id};
+      });
 }
 
 Decision decide(const RescheduleMessage& command, const ViewReader& views,
                 const DecideContext& context) {
   check_delay(command.delay_ms, "delay");
-  Decision decision;
-  const std::optional<records::QueueRecord> record =
-      find_queue_record(views, command.delivery_id);
-  if (!record) return decision;
-  decision.events.emplace_back(
-      MessageRescheduled{command.delivery_id, record->execution_id,
-                         add_ms(context.now_ms, command.delay_ms)});
-  return decision;
+  return decide_on_delivery(views, command.delivery_id, true,
+                            [&](const records::QueueRecord& record) {
+                              return MessageRescheduled{
+                                  command.delivery_id, record.execution_id,
+                                  add_ms(context.now_ms, command.delay_ms)};
+                            });
 }
 
 Decision decide(const ExtendLease& command, const ViewReader& views,
                 const DecideContext& context) {
   check_positive(command.lease_ms, "lease duration");
-  Decision decision;
-  const std::optional<records::QueueRecord> record =
-      find_queue_record(views, command.delivery_id);
-  if (!record) {
-    decision.result = false;
-    return decision;
-  }
-  decision.events.emplace_back(
-      MessageLeaseExtended{command.delivery_id, record->execution_id,
-                           add_ms(context.now_ms, command.lease_ms)});
-  return decision;
+  return decide_on_delivery(views, command.delivery_id, false,
+                            [&](const records::QueueRecord& record) {
+                              return MessageLeaseExtended{
+                                  command.delivery_id, record.execution_id,
+                                  add_ms(context.now_ms, command.lease_ms)};
+                            });
 }
 
 Decision decide(const MoveToDeadLetters& command, const ViewReader& views,
                 const DecideContext& context) {
   validate_string(command.error, "error");
-  Decision decision;
-  const std::optional<records::QueueRecord> record =
-      find_queue_record(views, command.delivery_id);
-  if (!record) {
-    decision.result = false;
-    return decision;
-  }
-  decision.events.emplace_back(
-      MessageDeadLettered{command.delivery_id, record->execution_id,
-                          command.error, context.now_ms});
-  decision.count = 1;
+  Decision decision = decide_on_delivery(
+      views, command.delivery_id, false,
+      [&](const records::QueueRecord& record) {
+        return MessageDeadLettered{command.delivery_id, record.execution_id,
+                                   command.error, context.now_ms};
+      });
+  if (!decision.events.empty()) decision.count = 1;
   return decision;
 }
 
@@ -224,17 +236,10 @@ Decision decide(const MoveExpiredToDeadLetters& command,
   std::sort(exhausted.begin(), exhausted.end());
   Decision decision;
   for (const std::uint64_t delivery : exhausted) {
-    const std::optional<records::QueueRecord> record =
-        find_queue_record(views, delivery);
-    if (!record) {
-      throw CorruptionError(fmt::format(
-          "views table queue_ready names delivery {}, which queue_messages "
-          "lacks",
-          delivery));
-    }
+    const records::QueueRecord record = indexed_queue_record(views, delivery);
     decision.events.emplace_back(MessageDeadLettered{
-        delivery, record->execution_id,
-        fmt::format("Exceeded max_attempts ({})", record->attempts),
+        delivery, record.execution_id,
+        fmt::format("Exceeded max_attempts ({})", record.attempts),
         context.now_ms});
   }
   decision.count = decision.events.size();

@@ -171,10 +171,7 @@ Decision decide_update_status(const UpdateStatus& command,
     validate_string(command.paused->paused_by, "paused.paused_by");
   Decision decision;
   if (!workflow_surrogate(views, command.workflow_id)) return decision;
-  decision.events.emplace_back(WorkflowStatusUpdated{
-      command.workflow_id, command.status, command.start_time, command.end_time,
-      command.is_canceled, command.canceled_by, command.cancellation_reason,
-      command.paused});
+  decision.events.emplace_back(WorkflowStatusUpdated(command));
   return decision;
 }
 
@@ -503,14 +500,10 @@ Decision decide_cleanup_claims(const ViewReader& views) {
 }  // namespace
 
 UpdateStatus UpdateStatus::of(const Workflow& workflow) {
-  return UpdateStatus{workflow.id,
-                      workflow.status,
-                      workflow.start_time,
-                      workflow.end_time,
-                      workflow.is_canceled,
-                      workflow.canceled_by,
-                      workflow.cancellation_reason,
-                      workflow.paused};
+  return UpdateStatus{{workflow.id, workflow.status, workflow.start_time,
+                       workflow.end_time, workflow.is_canceled,
+                       workflow.canceled_by, workflow.cancellation_reason,
+                       workflow.paused}};
 }
 
 SetWorkflowStatus SetWorkflowStatus::of(const Workflow& workflow) {
@@ -583,34 +576,7 @@ Decision decide(const Command& command, const ViewReader& views,
           [&](const CleanupCompletedStageClaims&) {
             return decide_cleanup_claims(views);
           },
-          [&](const PushMessage& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const LeaseNext& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const AckMessage& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const RescheduleMessage& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const ExtendLease& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const MoveToDeadLetters& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const MoveExpiredToDeadLetters& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const ReplayDeadLetter& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const ClearQueue& c) {
-            return queue_decide::decide(c, views, context);
-          },
-          [&](const ClearDeadLetters& c) {
+          [&](const queue_decide::QueueCommand auto& c) {
             return queue_decide::decide(c, views, context);
           },
       },

@@ -23,9 +23,8 @@
 #include "tests/fuzz/fuzz_check.h"
 
 namespace wfstore {
-namespace {
 
-void run(std::string_view bytes) {
+void fuzz_string(std::string_view bytes) {
   Json json;
   try {
     json = Json::from_cbor(std::string(bytes), "fuzz");
@@ -59,11 +58,4 @@ void run(std::string_view bytes) {
   FUZZ_CHECK(mutated.value()[0] == value, "a mutated copy holds its change");
 }
 
-}  // namespace
 }  // namespace wfstore
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
-                                      std::size_t size) {
-  wfstore::run(std::string_view(reinterpret_cast<const char*>(data), size));
-  return 0;
-}

@@ -49,7 +49,9 @@ std::size_t declared_count(std::string_view body) {
   return static_cast<std::size_t>(n);
 }
 
-void run(std::string_view body) {
+}  // namespace
+
+void fuzz_string(std::string_view body) {
   constexpr std::uint64_t kFirstLsn = 1000;
   constexpr std::int64_t kTimestamp = 1700000000000;
   DecodedCommit commit;
@@ -72,11 +74,4 @@ void run(std::string_view body) {
              "a decoded commit body re-encodes to the same bytes");
 }
 
-}  // namespace
 }  // namespace wfstore
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
-                                      std::size_t size) {
-  wfstore::run(std::string_view(reinterpret_cast<const char*>(data), size));
-  return 0;
-}

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #define FUZZ_CHECK(condition, what)                                         \
   do {                                                                      \
@@ -15,3 +16,11 @@
       std::abort();                                                         \
     }                                                                       \
   } while (false)
+
+namespace wfstore {
+
+// The property checks of a target that reads its input as one string of
+// bytes; string_entry.cc is its LLVMFuzzerTestOneInput.
+void fuzz_string(std::string_view input);
+
+}  // namespace wfstore

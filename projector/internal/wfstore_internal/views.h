@@ -20,6 +20,7 @@
 #include "wfstore/model.h"
 #include "wfstore/stage_set.h"
 
+#include "wfstore_internal/view_records.h"
 #include "wfstore_internal/view_store.h"
 
 namespace wfstore {
@@ -135,15 +136,8 @@ std::optional<QueuedMessage> find_queued_message(const ViewReader& views,
 
 // A dead letter as stored (docs/write-path.md#the-queues-leases); `id` is the
 // delivery id.
-struct StoredDeadLetter {
+struct StoredDeadLetter : records::DeadLetterRecord {
   std::uint64_t id = 0;
-  std::string execution_id;
-  std::string message_type;
-  std::string payload_cbor;
-  std::optional<std::int64_t> max_attempts;
-  std::int64_t attempts = 0;
-  std::string error;
-  std::int64_t moved_at = 0;
 };
 // Up to `limit` dead letters, moved_at descending then id descending,
 // only of `message_type` when given.

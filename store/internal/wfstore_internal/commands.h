@@ -12,6 +12,7 @@
 #include <string>
 #include <variant>
 
+#include "wfstore/event.h"
 #include "wfstore/message.h"
 #include "wfstore/model.h"
 
@@ -31,17 +32,9 @@ struct StoreWorkflow {
 };
 
 // update_status(workflow): the id and exactly the 7 fields of
-// docs/semantics.md §5.4.
-struct UpdateStatus {
-  std::string workflow_id;
-  WorkflowStatus status = WorkflowStatus::kNotStarted;
-  std::optional<std::int64_t> start_time;
-  std::optional<std::int64_t> end_time;
-  bool is_canceled = false;
-  std::optional<std::string> canceled_by;
-  std::optional<std::string> cancellation_reason;
-  std::optional<PausedDetails> paused;
-
+// docs/semantics.md §5.4. They are the fields of the event that records the
+// command.
+struct UpdateStatus : WorkflowStatusUpdated {
   // The command for update_status(workflow).
   static UpdateStatus of(const Workflow& workflow);
 };

@@ -3,11 +3,13 @@
 // JSON document: JSON Lines). Read-only; takes no lock, so a live writer may
 // go on.
 
+#include <charconv>
 #include <cstdint>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -51,6 +53,26 @@ int run_log(const LogOptions& o) {
   return 0;
 }
 
+// A decimal number of `min`..2^64-1, rewritten without leading zeros: CLI11
+// itself reads "-1" as 2^64-1, an overflow as 2^64-1, "0x10" as hex and "010"
+// as octal.
+CLI::Validator decimal_u64(std::uint64_t min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        std::uint64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (text.empty() || error != std::errc() || stop != end ||
+            value < min) {
+          return fmt::format("{} is not a decimal number of {}..{}", text, min,
+                             UINT64_MAX);
+        }
+        text = std::to_string(value);
+        return "";
+      },
+      "");
+}
+
 }  // namespace
 
 void add_log_command(CLI::App& app, Action& action) {
@@ -60,9 +82,10 @@ void add_log_command(CLI::App& app, Action& action) {
   cmd->add_option("--dir", o->dir, "The store directory")->required();
   cmd->add_flag("--json", o->json,
                 "Print each event as its JSON document (JSON Lines)");
-  cmd->add_option("--after", o->after, "Print only events after this LSN");
+  cmd->add_option("--after", o->after, "Print only events after this LSN")
+      ->transform(decimal_u64(0));
   cmd->add_option("--limit", o->limit, "Print at most this many events")
-      ->check(CLI::PositiveNumber);
+      ->transform(decimal_u64(1));
   action = [o] { return run_log(*o); };
 }
 

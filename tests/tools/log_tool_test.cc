@@ -83,6 +83,24 @@ TEST(LogToolTest, JsonPrintsEachEventsDocumentAfterAnLsnUpToALimit) {
   EXPECT_TRUE(log_lines("--after 3 --dir " + dir).empty());
 }
 
+TEST(LogToolTest, NegativeOverflowingAndOctalLookingNumbersAreReadAsDecimal) {
+  const TempDir tmp;
+  const std::string dir = make_store(tmp);
+  // Not a number of 0..2^64-1: usage errors, not an LSN silently wrapped or
+  // clamped to 2^64-1 (which prints nothing and succeeds).
+  for (const char* bad : {"--after -1", "--after 99999999999999999999",
+                          "--after 0x1", "--limit -1", "--limit 0"}) {
+    const ToolRun run = run_tool(std::string("log ") + bad + " --dir " + dir);
+    EXPECT_EQ(run.status, 2) << bad << ": " << run.output;
+  }
+  // A leading zero is decimal, not octal: 09 is 9.
+  const std::vector<std::string> lines = log_lines("--after 02 --dir " + dir);
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_THAT(lines[0], HasSubstr("lsn=3 "));
+  EXPECT_TRUE(log_lines("--after 09 --dir " + dir).empty());
+  EXPECT_EQ(log_lines("--limit 09 --dir " + dir).size(), 3U);
+}
+
 TEST(LogToolTest, ADirectoryThatIsNoStoreIsAnError) {
   const TempDir tmp;
   const ToolRun run = run_tool("log --dir " + (tmp / "nothing").string());

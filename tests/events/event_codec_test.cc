@@ -223,7 +223,7 @@ TEST_F(EventCodecTest, SamplesCoverEveryEventType) {
 
 TEST_F(EventCodecTest, EveryTypeRoundTripsWithEveryFieldSet) {
   for (const EventPayload& payload :
-       payloads_for(testing::full_workflow("wf-full"))) {
+       payloads_for(testutil::full_workflow("wf-full"))) {
     SCOPED_TRACE(event_type_name(event_type(payload)));
     const DecodedCommit commit = decode(body_of(payload));
     EXPECT_EQ(commit.audit, sample_audit());
@@ -236,7 +236,7 @@ TEST_F(EventCodecTest, EveryTypeRoundTripsWithEveryFieldSet) {
 
 TEST_F(EventCodecTest, OneCommitHoldsManyEventsWithConsecutiveLsns) {
   const std::vector<EventPayload> payloads =
-      payloads_for(testing::diamond_workflow("wf-d"));
+      payloads_for(testutil::diamond_workflow("wf-d"));
   const std::string body = encode_commit_body(sample_audit(), payloads);
   const DecodedCommit commit = decode(body, payloads.size());
   ASSERT_EQ(commit.events.size(), payloads.size());
@@ -317,7 +317,7 @@ TEST_F(EventCodecTest, DecodeRejectsMoreEventsThanTheCommitLimit) {
 TEST_F(EventCodecTest, GoldenFilesDecodeAndReencodeToTheSameBytes) {
   const std::filesystem::path dir =
       std::filesystem::path(WFSTORE_TEST_DATA_DIR) / "golden";
-  const bool write = testing::env_knob("WFSTORE_WRITE_GOLDEN", 0) != 0;
+  const bool write = testutil::env_knob("WFSTORE_WRITE_GOLDEN", 0) != 0;
   for (const EventPayload& payload : payloads_for(golden_workflow())) {
     const std::string name(event_type_name(event_type(payload)));
     SCOPED_TRACE(name);
@@ -354,7 +354,7 @@ TEST_F(EventCodecTest, TruncationAtEveryOffsetIsCorruption) {
 }
 
 TEST_F(EventCodecTest, BitFlipsAreCorruptionOrADecodeNeverACrash) {
-  std::mt19937 random(testing::random_seed());
+  std::mt19937 random(testutil::random_seed());
   const std::vector<EventPayload> payloads = payloads_for(golden_workflow());
   std::vector<std::string> bodies;
   for (const EventPayload& payload : payloads) {
@@ -835,7 +835,7 @@ TEST_F(EventCodecTest, EventTypeNamesAndWorkflowIds) {
             "DeadLetterQueueCleared");
   EXPECT_EQ(event_type_name(static_cast<EventType>(999)), "Unknown");
   EXPECT_EQ(event_workflow_id(
-                StageAdded{testing::diamond_workflow("wf-x").stages[0]}),
+                StageAdded{testutil::diamond_workflow("wf-x").stages[0]}),
             "wf-x");
   EXPECT_EQ(
       event_workflow_id(MessageProcessed{"m", std::nullopt, std::nullopt, 0}),

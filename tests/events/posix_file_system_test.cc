@@ -27,7 +27,7 @@ using ::testing::ThrowsMessage;
 class PosixFileSystemTest : public ::testing::Test {
  protected:
   std::shared_ptr<FileSystem> fs_ = posix_file_system();
-  testing::TempDir dir_;
+  testutil::TempDir dir_;
 };
 
 TEST_F(PosixFileSystemTest, SameInstanceEveryTime) {

@@ -27,7 +27,7 @@ using ::testing::ThrowsMessage;
 TEST(KeysTest, U64EncodingIsBigEndianAndOrderPreserving) {
   EXPECT_EQ(encode_u64(0x0102030405060708),
             std::string("\x01\x02\x03\x04\x05\x06\x07\x08"));
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937_64 rng(seed);
   std::vector<std::uint64_t> values = {
       0,
@@ -49,7 +49,7 @@ TEST(KeysTest, I64EncodingFlipsTheSignBitAndPreservesOrder) {
   EXPECT_EQ(encode_i64(0), std::string("\x80\0\0\0\0\0\0\0", 8));
   EXPECT_EQ(encode_i64(-1),
             std::string(8, '\x7f').replace(1, 7, std::string(7, '\xff')));
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937_64 rng(seed);
   std::vector<std::int64_t> values = {0, -1, 1,
                                       std::numeric_limits<std::int64_t>::min(),
@@ -66,7 +66,7 @@ TEST(KeysTest, I64EncodingFlipsTheSignBitAndPreservesOrder) {
 }
 
 TEST(KeysTest, CompositeKeysOrderLikeTuples) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937_64 rng(seed);
   for (int i = 0; i < 2000; ++i) {
     const std::uint64_t a1 = rng() % 4, a2 = rng() >> (rng() % 64);
@@ -165,7 +165,7 @@ TEST(InternTest, MalformedIdsValueIsCorruption) {
 }
 
 TEST(InternTest, SameInternSequenceGivesIdenticalTablesInMemoryAndLmdb) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937 rng(seed);
   std::vector<std::string> strings;
   for (int i = 0; i < 300; ++i)
@@ -179,7 +179,7 @@ TEST(InternTest, SameInternSequenceGivesIdenticalTablesInMemoryAndLmdb) {
   MemoryViewStore second;
   const auto ids = intern_all(first);
   EXPECT_EQ(intern_all(second), ids);
-  testing::TempDir dir;
+  testutil::TempDir dir;
   auto lmdb =
       LmdbViews::open(dir / "views", LmdbViewsOptions{std::uint64_t{64} << 20});
   // In LMDB, in several transactions.

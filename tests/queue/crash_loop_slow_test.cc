@@ -55,8 +55,8 @@
 namespace wfstore {
 namespace {
 
-using testing::ChildProcess;
-using testing::TempDir;
+using testutil::ChildProcess;
+using testutil::TempDir;
 
 constexpr const char* kHandler = "CrashLoopWriter";
 
@@ -107,7 +107,7 @@ DatabaseOptions store_options(Durability durability) {
 void run_writer(const std::filesystem::path& dir, Durability durability,
                 int threads, int report_fd) {
   auto db = Database::open(dir, store_options(durability));
-  testing::report_line(report_fd, "open");
+  testutil::report_line(report_fd, "open");
   Queue queue(*db);
   WorkflowStore& store = db->workflow_store();
   std::vector<std::thread> workers;
@@ -123,7 +123,7 @@ void run_writer(const std::filesystem::path& dir, Durability durability,
           txn.mark_message_processed(commit_tag(t, n), kHandler,
                                      workflow_id(t));
         });
-        testing::report_line(report_fd, fmt::format("{} {}", t, n));
+        testutil::report_line(report_fd, fmt::format("{} {}", t, n));
       }
     });
   }
@@ -207,10 +207,10 @@ void expect_views_equal_rebuild(const std::filesystem::path& dir) {
 
 void run_crash_loop(Durability durability) {
   const TempDir dir;
-  const std::uint32_t seed = testing::random_seed();
-  const long kills = testing::env_knob("WFSTORE_CRASH_LOOP_KILLS", 30);
+  const std::uint32_t seed = testutil::random_seed();
+  const long kills = testutil::env_knob("WFSTORE_CRASH_LOOP_KILLS", 30);
   const int threads = static_cast<int>(
-      std::max(1L, testing::env_knob("WFSTORE_CRASH_LOOP_THREADS", 3)));
+      std::max(1L, testutil::env_knob("WFSTORE_CRASH_LOOP_THREADS", 3)));
   std::mt19937 rng(seed);
   {
     auto db = Database::open(dir.path(), store_options(durability));
@@ -235,7 +235,7 @@ void run_crash_loop(Durability durability) {
       const std::optional<std::string> line = child.read_line();
       ASSERT_TRUE(line.has_value())
           << "the writer stopped by itself: "
-          << testing::describe_wait_status(child.wait());
+          << testutil::describe_wait_status(child.wait());
       opened |= *line == "open";
       record_line(*line, reported);
     }
@@ -243,7 +243,7 @@ void run_crash_loop(Durability durability) {
     const int status = child.kill_and_wait();
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the writer ended before the kill: "
-        << testing::describe_wait_status(status);
+        << testutil::describe_wait_status(status);
     for (const std::string& line : child.drain()) {
       opened |= line == "open";
       record_line(line, reported);

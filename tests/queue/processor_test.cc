@@ -20,18 +20,18 @@
 #include "wfstore/queue.h"
 #include "wfstore/queue_processor.h"
 
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/sample_messages.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
 namespace {
 
-using testing::run_task;
-using testing::start_stage;
+using testutil::run_task;
+using testutil::start_stage;
 
 using std::chrono::milliseconds;
-using testing::TempDir;
+using testutil::TempDir;
 
 // Polls `done` every few milliseconds for up to `limit` (generous: the
 // machine is shared). Returns its last value.
@@ -106,7 +106,7 @@ class ProcessorTest : public ::testing::Test {
 
   TempDir dir_;
   std::shared_ptr<ShiftedClock> clock_ = std::make_shared<ShiftedClock>();
-  testing::Warnings warnings_;
+  testutil::Warnings warnings_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<Queue> queue_;
 };
@@ -442,16 +442,16 @@ TEST_F(ProcessorTest, ConfigValidation) {
 TEST_F(ProcessorTest, BadConfigChangesNothing) {
   open();
   queue().push(start_stage("w1", "w1.a"));
-  const testing::TableDump before = testing::dump_all(*db_);
-  const std::uint64_t log_before = testing::log_bytes(dir_.path());
+  const testutil::TableDump before = testutil::dump_all(*db_);
+  const std::uint64_t log_before = testutil::log_bytes(dir_.path());
   QueueProcessorConfig c;
   c.max_workers = -1;
   EXPECT_THROW(QueueProcessor(store(), queue(), c), InvalidArgumentError);
   QueueProcessor processor(store(), queue());
   EXPECT_THROW(processor.register_handler("Bogus", "h", [](const Delivery&) {}),
                InvalidArgumentError);
-  EXPECT_EQ(testing::dump_all(*db_), before);
-  EXPECT_EQ(testing::log_bytes(dir_.path()), log_before);
+  EXPECT_EQ(testutil::dump_all(*db_), before);
+  EXPECT_EQ(testutil::log_bytes(dir_.path()), log_before);
 }
 
 // A store that is not the queue's is rejected.

@@ -22,14 +22,14 @@
 #include "wfstore/queue.h"
 #include "wfstore/queue_processor.h"
 
-#include "tests/store/store_test_util.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
 namespace {
 
 using Outcome = RecoveryResult::Outcome;
-using testing::TempDir;
+using testutil::TempDir;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -532,7 +532,7 @@ TEST_F(RecoveryTest, Item45TwoRecoveriesOfAQueuedRunTaskRunItOnce) {
 // Bad options: InvalidArgumentError, nothing queued.
 TEST_F(RecoveryTest, BadOptionsChangeNothing) {
   store().store(running_with("w", {stage("w", "a", WorkflowStatus::kRunning)}));
-  const testing::TableDump before = testing::dump_all(*db_);
+  const testutil::TableDump before = testutil::dump_all(*db_);
   RecoveryOptions negative;
   negative.max_age = std::chrono::milliseconds{-1};
   EXPECT_THROW(recover_pending(store(), queue(), negative),
@@ -541,7 +541,7 @@ TEST_F(RecoveryTest, BadOptionsChangeNothing) {
   bad_app.application = std::string("\xff\xfe", 2);
   EXPECT_THROW(recover_pending(store(), queue(), bad_app),
                InvalidArgumentError);
-  EXPECT_EQ(testing::dump_all(*db_), before);
+  EXPECT_EQ(testutil::dump_all(*db_), before);
 }
 
 }  // namespace

@@ -45,8 +45,8 @@
 namespace wfstore {
 namespace {
 
-using testing::ChildProcess;
-using testing::TempDir;
+using testutil::ChildProcess;
+using testutil::TempDir;
 
 constexpr int kStages = 10;
 constexpr const char* kHandler = "TxnCrashEngine";
@@ -122,7 +122,7 @@ void run_engine(const std::filesystem::path& dir, Durability durability,
     Queue queue(*db);
     for (int steps = 0;;) {
       if (budget && steps == *budget) {
-        testing::report_line(report_fd, "idle");
+        testutil::report_line(report_fd, "idle");
         for (;;) pause();
       }
       std::optional<Delivery> delivery =
@@ -163,8 +163,8 @@ void run_engine(const std::filesystem::path& dir, Durability durability,
         txn.mark_message_processed(message_id, kHandler, workflow_id(k));
       });
       ++steps;
-      testing::report_line(report_fd,
-                           fmt::format("{} {} {}", k, i, message_id));
+      testutil::report_line(report_fd,
+                            fmt::format("{} {} {}", k, i, message_id));
       queue.ack(delivery->id);
     }
   }
@@ -316,8 +316,8 @@ StoreCounts check_store(const std::filesystem::path& dir, Durability durability,
 
 void run_crash_loop(Durability durability) {
   const TempDir dir;
-  const std::uint32_t seed = testing::random_seed();
-  const long kills = testing::env_knob("WFSTORE_TXN_CRASH_KILLS", 30);
+  const std::uint32_t seed = testutil::random_seed();
+  const long kills = testutil::env_knob("WFSTORE_TXN_CRASH_KILLS", 30);
   // A child killed after w reported steps may commit kStepMargin more before
   // it idles (however late the kill comes: a busy machine), so the kills
   // consume at most kills * (4 + kStepMargin) steps; the workflows hold more,
@@ -356,14 +356,14 @@ void run_crash_loop(Durability durability) {
       const std::optional<std::string> line = child.read_line();
       ASSERT_TRUE(line.has_value())
           << "the child stopped before the kill ("
-          << testing::describe_wait_status(child.wait()) << ")";
+          << testutil::describe_wait_status(child.wait()) << ")";
       acked.push_back(parse_acked(*line));
     }
     std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
     const int status = child.kill_and_wait();
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the child ended before the kill: "
-        << testing::describe_wait_status(status);
+        << testutil::describe_wait_status(status);
     for (const std::string& line : child.drain()) {
       if (line != "idle") acked.push_back(parse_acked(line));
     }
@@ -381,7 +381,7 @@ void run_crash_loop(Durability durability) {
   }
   const int status = last.wait();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << testing::describe_wait_status(status);
+      << testutil::describe_wait_status(status);
   const StoreCounts counts =
       check_store(dir.path(), durability, workflows, acked);
   EXPECT_EQ(counts.completed_workflows, workflows);

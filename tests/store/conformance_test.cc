@@ -194,7 +194,7 @@ class ConformanceTest : public ::testing::Test {
   }
 
   Durability durability_ = Durability::kBuffered;
-  testing::TempDir dir_;
+  testutil::TempDir dir_;
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>(kNow);
 
  private:
@@ -916,7 +916,7 @@ TEST_F(ConformanceTest, Spec12Item2TaskVersionConflictIsConcurrencyError) {
 
 TEST_F(ConformanceTest, Spec12Item6MergeWalksRequisitesOnly) {
   const std::string id = ulid();
-  const Workflow diamond = testing::diamond_workflow(id);
+  const Workflow diamond = testutil::diamond_workflow(id);
   store().store(diamond);
   const json expected = {
       {"artifact_version", "1.4.2"},
@@ -979,7 +979,7 @@ TEST_F(ConformanceTest, Spec12Item6CyclesAreSilentlyOmitted) {
 
 TEST_F(ConformanceTest, Spec12Item7PartialParentHoldsOnlyDirectNeighbours) {
   const std::string id = ulid();
-  const Workflow diamond = as_stored(testing::diamond_workflow(id));
+  const Workflow diamond = as_stored(testutil::diamond_workflow(id));
   store().store(diamond);
   const auto sid = [&](std::string_view ref) {
     return stage_by_ref(diamond, ref).id;
@@ -1019,7 +1019,7 @@ TEST_F(ConformanceTest, Spec12Item7PartialParentHoldsOnlyDirectNeighbours) {
 
 TEST_F(ConformanceTest, Spec12Item8GraphQueriesAreDirectAndKeyedById) {
   const std::string id = ulid();
-  const Workflow diamond = as_stored(testing::diamond_workflow(id));
+  const Workflow diamond = as_stored(testutil::diamond_workflow(id));
   store().store(diamond);
   const auto stage = [&](std::string_view ref) {
     return stage_by_ref(diamond, ref);
@@ -1058,7 +1058,7 @@ TEST_F(ConformanceTest, Spec12Item8GraphQueriesAreDirectAndKeyedById) {
 }
 
 TEST_F(ConformanceTest, Spec12Item9UpdateStatusWritesExactlySevenFields) {
-  const Workflow original = testing::diamond_workflow(ulid());
+  const Workflow original = testutil::diamond_workflow(ulid());
   store().store(original);
   Workflow changed = original;
   changed.status = WorkflowStatus::kSucceeded;
@@ -1294,7 +1294,7 @@ TEST_F(ConformanceTest, Spec12Item13RecoveryQueryKeepsNeverStartedWorkflows) {
 
 TEST_F(ConformanceTest, Spec12Item15SerializationFidelity) {
   durability_ = Durability::kSync;
-  const Workflow full = testing::full_workflow(ulid());
+  const Workflow full = testutil::full_workflow(ulid());
   store().store(full);
 
   Workflow defaults;

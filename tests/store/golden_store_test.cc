@@ -34,9 +34,9 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/run_tool.h"
 #include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_format.h"
@@ -50,7 +50,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
-using testing::FakeClock;
+using testutil::FakeClock;
 
 constexpr std::int64_t kStartMs = 1'750'000'000'000;
 constexpr std::int64_t kDayMs = 24 * 60 * 60 * 1000;
@@ -135,11 +135,11 @@ void write_golden_history(const fs::path& dir) {
   store.mark_message_processed("msg-old", "OldHandler", "wf-diamond");
   clock->advance(2 * kDayMs);
 
-  store.store(testing::diamond_workflow("wf-diamond"));
+  store.store(testutil::diamond_workflow("wf-diamond"));
   tick();
-  store.store(testing::full_workflow("wf-full"));
+  store.store(testutil::full_workflow("wf-full"));
   tick();
-  store.store(testing::diamond_workflow("wf-deleted"));
+  store.store(testutil::diamond_workflow("wf-deleted"));
   tick();
   store.delete_workflow("wf-deleted");
   tick();
@@ -205,7 +205,7 @@ void write_golden_history(const fs::path& dir) {
   tick();
 
   // A claim of a workflow that completes, purged.
-  store.store(testing::diamond_workflow("wf-done"));
+  store.store(testutil::diamond_workflow("wf-done"));
   tick();
   claim_alone(store, "wf-done", "mutex:deploy", "wf-done.deploy");
   tick();
@@ -317,7 +317,7 @@ const std::vector<EventType>& all_event_types() {
 // The generator writes every event type; with WFSTORE_WRITE_GOLDEN_STORE=1 and
 // no golden store yet, its STORE and log/ become tests/data/golden/store-v1.
 TEST(GoldenStoreTest, GeneratorWritesEveryEventType) {
-  testing::TempDir temp;
+  testutil::TempDir temp;
   const fs::path dir = temp.path() / "store";
   write_golden_history(dir);
   std::uint64_t last_lsn = 0;
@@ -328,7 +328,7 @@ TEST(GoldenStoreTest, GeneratorWritesEveryEventType) {
   }
   EXPECT_EQ(counts.size(), all_event_types().size());
 
-  if (testing::env_knob("WFSTORE_WRITE_GOLDEN_STORE", 0) == 0) return;
+  if (testutil::env_knob("WFSTORE_WRITE_GOLDEN_STORE", 0) == 0) return;
   const fs::path golden = golden_store_dir();
   if (fs::exists(golden)) {
     GTEST_SKIP() << golden
@@ -358,7 +358,7 @@ class GoldenStoreOpenTest : public ::testing::Test {
     ASSERT_EQ(before_.size(), 2u);  // STORE and one segment
   }
 
-  testing::TempDir temp_;
+  testutil::TempDir temp_;
   fs::path dir_;
   std::map<std::string, std::string> before_;
 };
@@ -367,7 +367,7 @@ TEST_F(GoldenStoreOpenTest, OpensWithTheExpectedContentsAndKeepsItsHistory) {
   auto clock = std::make_shared<FakeClock>(kStartMs + 10 * kDayMs);
   DatabaseOptions options;
   options.clock = clock;
-  testing::Warnings warnings;
+  testutil::Warnings warnings;
   options.logger = warnings.logger();
   {
     std::unique_ptr<Database> db = Database::open(dir_, options);
@@ -446,8 +446,8 @@ TEST_F(GoldenStoreOpenTest, OpensWithTheExpectedContentsAndKeepsItsHistory) {
   EXPECT_EQ(views_report.applied_lsn, kGoldenLastLsn);
 
   // The offline tool agrees (log and views).
-  const testing::ToolRun tool =
-      testing::run_tool("verify --dir " + dir_.string());
+  const testutil::ToolRun tool =
+      testutil::run_tool("verify --dir " + dir_.string());
   EXPECT_EQ(tool.status, 0) << tool.output;
   EXPECT_THAT(tool.output, ::testing::HasSubstr("commits:   37"));
   EXPECT_THAT(tool.output, ::testing::HasSubstr("last lsn:  41"));

@@ -33,8 +33,8 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/sample_messages.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/views.h"
@@ -42,9 +42,9 @@
 namespace wfstore {
 namespace {
 
-using testing::run_task;
-using testing::start_stage;
-using testing::start_workflow;
+using testutil::run_task;
+using testutil::start_stage;
+using testutil::start_workflow;
 
 using nlohmann::json;
 using ::testing::HasSubstr;
@@ -91,7 +91,7 @@ Workflow make_workflow(const std::string& id,
 // Every view table in order, and the log's size: equal before and after means
 // nothing was appended or changed.
 struct StoreState {
-  testing::TableDump tables;
+  testutil::TableDump tables;
   std::uint64_t log_size = 0;
   std::uint64_t applied_lsn = 0;
 };
@@ -124,7 +124,8 @@ class TransactionTest : public ::testing::Test {
   }
 
   StoreState state() {
-    return StoreState{testing::dump_all(db()), testing::log_bytes(dir_.path()),
+    return StoreState{testutil::dump_all(db()),
+                      testutil::log_bytes(dir_.path()),
                       db().stats().applied_lsn};
   }
   void expect_unchanged(const StoreState& before) {
@@ -169,9 +170,9 @@ class TransactionTest : public ::testing::Test {
     return out;
   }
 
-  testing::TempDir dir_;
-  std::shared_ptr<testing::FakeClock> clock_ =
-      std::make_shared<testing::FakeClock>(kNow);
+  testutil::TempDir dir_;
+  std::shared_ptr<testutil::FakeClock> clock_ =
+      std::make_shared<testutil::FakeClock>(kNow);
 
  private:
   void open() {
@@ -1364,7 +1365,7 @@ TEST_F(TransactionTest, BadInputNestedTransactionIsRejected) {
     txn.mark_message_processed("other-thread", "H", "wf");
     txn.commit();
   }).join();
-  testing::TempDir other_dir;
+  testutil::TempDir other_dir;
   {
     std::unique_ptr<Database> other = Database::open(other_dir.path());
     Transaction txn = other->workflow_store().transaction();

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 ChildProcess ChildProcess::spawn(
     const std::function<void(int report_fd)>& body) {
@@ -111,4 +111,4 @@ std::string describe_wait_status(int status) {
   return "status " + std::to_string(status);
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -12,7 +12,7 @@
 
 #include <sys/types.h>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 // Thread-safety: none; one thread owns a ChildProcess. Fork only while the
 // parent runs no other threads that hold locks the child needs (close every
@@ -61,4 +61,4 @@ void report_line(int fd, std::string_view line);
 // "signal 9", "exit 2", ...: a wait status for failure messages.
 std::string describe_wait_status(int status);
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -8,7 +8,7 @@
 
 #include "wfstore/message.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 inline StartWorkflow start_workflow(std::string execution_id) {
   StartWorkflow message;
@@ -33,4 +33,4 @@ inline RunTask run_task(std::string execution_id, std::string stage_id,
   return message;
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

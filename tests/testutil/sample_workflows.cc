@@ -11,7 +11,7 @@
 
 #include "wfstore/limits.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 namespace {
 
 using nlohmann::json;
@@ -330,4 +330,4 @@ Workflow full_workflow(std::string id) {
   return w;
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

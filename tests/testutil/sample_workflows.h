@@ -7,7 +7,7 @@
 
 #include "wfstore/model.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 // A release pipeline shaped as a diamond with synthetic stages, in insertion
 // order:
@@ -36,4 +36,4 @@ Workflow diamond_workflow(std::string id);
 // Ids are derived from `id` as in diamond_workflow().
 Workflow full_workflow(std::string id);
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

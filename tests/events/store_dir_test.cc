@@ -14,11 +14,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "wfstore/errors.h"
 
+#include "tests/testutil/child_process.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/crc32c.h"
@@ -250,21 +249,14 @@ TEST_F(StoreDirTest, SecondWriterInTheSameProcessIsLockedOut) {
 // Forks a child that tries to open `dir` as the writer. Returns its exit code:
 // 0 locked out, 1 opened, 2 another error.
 int open_as_writer_in_child(const std::filesystem::path& dir) {
-  const pid_t pid = fork();
-  if (pid == 0) {
+  return testutil::exit_code_in_child([&] {
     try {
       StoreDir::create_or_open(posix_file_system(), dir);
-      _exit(1);
+      return 1;
     } catch (const StoreLockedError&) {
-      _exit(0);
-    } catch (const Error&) {
-      _exit(2);
+      return 0;
     }
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-    return -1;
-  return WEXITSTATUS(status);
+  });
 }
 
 TEST_F(StoreDirTest, SecondWriterInAnotherProcessIsLockedOut) {

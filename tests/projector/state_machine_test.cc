@@ -43,12 +43,7 @@ Workflow stored_form(Workflow workflow) {
 
 StageExecution new_stage(const std::string& workflow_id, const std::string& id,
                          const std::string& ref_id) {
-  StageExecution stage;
-  stage.id = id;
-  stage.execution_id = workflow_id;
-  stage.ref_id = ref_id;
-  stage.type = "custom";
-  return stage;
+  return testutil::bare_stage(workflow_id, id, ref_id, "custom");
 }
 
 TaskExecution new_task(const std::string& id, std::int64_t version = 0) {

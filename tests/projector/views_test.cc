@@ -34,11 +34,7 @@ using Ids = std::vector<std::string>;
 Workflow bare(const std::string& id, const std::string& application,
               std::optional<std::int64_t> start, WorkflowStatus status,
               std::optional<std::string> config = std::nullopt) {
-  Workflow w;
-  w.id = id;
-  w.application = application;
-  w.start_time = start;
-  w.status = status;
+  Workflow w = testutil::bare_workflow(id, application, status, start);
   w.pipeline_config_id = std::move(config);
   return w;
 }

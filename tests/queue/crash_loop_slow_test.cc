@@ -38,8 +38,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <signal.h>
-#include <sys/wait.h>
 
 #include "wfstore/database.h"
 #include "wfstore/maintenance.h"
@@ -231,23 +229,12 @@ void run_crash_loop(Durability durability) {
     ChildProcess child = ChildProcess::spawn(
         [&](int fd) { run_writer(dir.path(), durability, threads, fd); });
     bool opened = false;
-    for (int s = 0; s < wait_lines; ++s) {
-      const std::optional<std::string> line = child.read_line();
-      ASSERT_TRUE(line.has_value())
-          << "the writer stopped by itself: "
-          << testutil::describe_wait_status(child.wait());
-      opened |= *line == "open";
-      record_line(*line, reported);
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
-    const int status = child.kill_and_wait();
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the writer ended before the kill: "
-        << testutil::describe_wait_status(status);
-    for (const std::string& line : child.drain()) {
-      opened |= line == "open";
-      record_line(line, reported);
-    }
+    ASSERT_NO_FATAL_FAILURE(testutil::kill_after_lines(
+        child, wait_lines, std::chrono::microseconds(wait_us),
+        [&](const std::string& line) {
+          opened |= line == "open";
+          record_line(line, reported);
+        }));
     killed_before_open += opened ? 0 : 1;
     if (round % 2 == 0) {
       // The checker recovers the store.

@@ -385,8 +385,11 @@ TEST_F(ProcessorTest, RetentionSweepDeletesOldMarks) {
 TEST_F(ProcessorTest, ConfigValidation) {
   open();
 
-  const auto expect_invalid = [&](QueueProcessorConfig config,
-                                  const std::string& field) {
+  // A default configuration with `edit` applied must be rejected, naming
+  // `field`.
+  const auto expect_invalid = [&](auto edit, const std::string& field) {
+    QueueProcessorConfig config;
+    edit(config);
     try {
       QueueProcessor processor(store(), queue(), config);
       ADD_FAILURE() << "no error for " << field;
@@ -395,27 +398,21 @@ TEST_F(ProcessorTest, ConfigValidation) {
           << e.what();
     }
   };
-  QueueProcessorConfig c;
-  c.max_workers = 0;
-  expect_invalid(c, "max_workers");
-  c = {};
-  c.max_workers = 100000;
-  expect_invalid(c, "max_workers");
-  c = {};
-  c.poll_frequency = milliseconds{0};
-  expect_invalid(c, "poll_frequency");
-  c = {};
-  c.retry_delay = milliseconds{-1};
-  expect_invalid(c, "retry_delay");
-  c = {};
-  c.dlq_check_interval = milliseconds{-5};
-  expect_invalid(c, "dlq_check_interval");
-  c = {};
-  c.retention_sweep_interval = milliseconds{-1};
-  expect_invalid(c, "retention_sweep_interval");
-  c = {};
-  c.processed_messages_max_age = milliseconds{-1};
-  expect_invalid(c, "processed_messages_max_age");
+  using Config = QueueProcessorConfig;
+  expect_invalid([](Config& c) { c.max_workers = 0; }, "max_workers");
+  expect_invalid([](Config& c) { c.max_workers = 100000; }, "max_workers");
+  expect_invalid([](Config& c) { c.poll_frequency = milliseconds{0}; },
+                 "poll_frequency");
+  expect_invalid([](Config& c) { c.retry_delay = milliseconds{-1}; },
+                 "retry_delay");
+  expect_invalid([](Config& c) { c.dlq_check_interval = milliseconds{-5}; },
+                 "dlq_check_interval");
+  expect_invalid(
+      [](Config& c) { c.retention_sweep_interval = milliseconds{-1}; },
+      "retention_sweep_interval");
+  expect_invalid(
+      [](Config& c) { c.processed_messages_max_age = milliseconds{-1}; },
+      "processed_messages_max_age");
 
   QueueProcessor processor(store(), queue());
   EXPECT_THROW(

@@ -20,14 +20,12 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -352,21 +350,12 @@ void run_crash_loop(Durability durability) {
     ChildProcess child = ChildProcess::spawn([&](int fd) {
       run_engine(dir.path(), durability, fd, wait_steps + kStepMargin);
     });
-    for (int s = 0; s < wait_steps; ++s) {
-      const std::optional<std::string> line = child.read_line();
-      ASSERT_TRUE(line.has_value())
-          << "the child stopped before the kill ("
-          << testutil::describe_wait_status(child.wait()) << ")";
-      acked.push_back(parse_acked(*line));
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
-    const int status = child.kill_and_wait();
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the child ended before the kill: "
-        << testutil::describe_wait_status(status);
-    for (const std::string& line : child.drain()) {
-      if (line != "idle") acked.push_back(parse_acked(line));
-    }
+    // "idle" comes only after wait_steps + kStepMargin steps.
+    ASSERT_NO_FATAL_FAILURE(testutil::kill_after_lines(
+        child, wait_steps, std::chrono::microseconds(wait_us),
+        [&](const std::string& line) {
+          if (line != "idle") acked.push_back(parse_acked(line));
+        }));
     const StoreCounts counts =
         check_store(dir.path(), durability, workflows, acked);
     if (::testing::Test::HasFailure()) return;

@@ -53,17 +53,10 @@ std::vector<log::Commit> read_commits(const std::filesystem::path& dir) {
 
 StageExecution new_stage(const std::string& workflow_id, const std::string& id,
                          const std::string& ref) {
-  StageExecution stage;
-  stage.id = id;
-  stage.execution_id = workflow_id;
-  stage.ref_id = ref;
-  stage.type = "wait";
+  StageExecution stage = testutil::bare_stage(workflow_id, id, ref, "wait");
   stage.name = ref;
-  TaskExecution task;
-  task.id = id + ".t0";
-  task.name = "t0";
-  task.implementing_class = "Wait";
-  stage.tasks.push_back(task);
+  stage.tasks.push_back(
+      testutil::make_task(id, 0, "t0", "Wait", WorkflowStatus::kNotStarted));
   return stage;
 }
 

@@ -35,6 +35,7 @@
 
 #include "store/database_impl.h"
 #include "tests/testutil/run_tool.h"
+#include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -94,17 +95,12 @@ std::map<std::string, std::string> history_files(const fs::path& dir) {
   return out;
 }
 
-Message start_stage(const std::string& workflow_id, const std::string& stage) {
-  StartStage m;
-  m.execution_id = workflow_id;
-  m.stage_id = stage;
-  return m;
-}
-
-Message start_workflow(const std::string& workflow_id) {
-  StartWorkflow m;
-  m.execution_id = workflow_id;
-  return m;
+// The summary of the workflow `id` as `store` holds it, with `status`.
+Workflow summary_with_status(WorkflowStore& store, const std::string& id,
+                             WorkflowStatus status) {
+  Workflow workflow = store.retrieve_execution_summary(id);
+  workflow.status = status;
+  return workflow;
 }
 
 // Writes the golden history into the (missing or empty) store `dir`: every
@@ -151,11 +147,8 @@ void write_golden_history(const fs::path& dir) {
   deploy.end_time = clock->now_ms();
   store.store_stage(deploy);
   tick();
-  StageExecution extra;
-  extra.id = "wf-diamond.extra";
-  extra.execution_id = "wf-diamond";
-  extra.ref_id = "extra";
-  extra.type = "wait";
+  StageExecution extra =
+      testutil::bare_stage("wf-diamond", "wf-diamond.extra", "extra", "wait");
   extra.name = "Extra";
   store.add_stage(extra);
   tick();
@@ -163,8 +156,8 @@ void write_golden_history(const fs::path& dir) {
   tick();
 
   // Workflow status, pause, resume, cancel.
-  Workflow diamond = store.retrieve_execution_summary("wf-diamond");
-  diamond.status = WorkflowStatus::kRunning;
+  Workflow diamond =
+      summary_with_status(store, "wf-diamond", WorkflowStatus::kRunning);
   diamond.start_time = clock->now_ms();
   store.update_status(diamond);
   tick();
@@ -185,11 +178,12 @@ void write_golden_history(const fs::path& dir) {
     verify.status = WorkflowStatus::kRunning;
     verify.start_time = clock->now_ms();
     txn.store_stage(verify);
-    Workflow status = store.retrieve_execution_summary("wf-diamond");
-    status.status = WorkflowStatus::kRunning;
+    Workflow status =
+        summary_with_status(store, "wf-diamond", WorkflowStatus::kRunning);
     status.end_time = std::nullopt;
     txn.update_workflow_status(status);
-    txn.push_message(start_stage("wf-diamond", "wf-diamond.deploy_verify"));
+    txn.push_message(
+        testutil::start_stage("wf-diamond", "wf-diamond.deploy_verify"));
     txn.mark_message_processed("msg-txn", "StartStageHandler", "wf-diamond");
     EXPECT_TRUE(txn.acquire_claim("wf-diamond", "mutex:deploy",
                                   "wf-diamond.deploy_verify"));
@@ -209,8 +203,8 @@ void write_golden_history(const fs::path& dir) {
   tick();
   claim_alone(store, "wf-done", "mutex:deploy", "wf-done.deploy");
   tick();
-  Workflow done = store.retrieve_execution_summary("wf-done");
-  done.status = WorkflowStatus::kSucceeded;
+  Workflow done =
+      summary_with_status(store, "wf-done", WorkflowStatus::kSucceeded);
   done.end_time = clock->now_ms();
   store.update_status(done);
   tick();
@@ -219,7 +213,7 @@ void write_golden_history(const fs::path& dir) {
 
   // The queue: lease and ack the transaction's message, lease, extend and
   // reschedule another, dead-letter and replay, clear both queues.
-  const std::uint64_t a = queue.push(start_workflow("wf-diamond"));
+  const std::uint64_t a = queue.push(testutil::start_workflow("wf-diamond"));
   tick();
   std::optional<Delivery> first = queue.poll_one();
   EXPECT_TRUE(first.has_value());
@@ -233,13 +227,13 @@ void write_golden_history(const fs::path& dir) {
   tick();
   queue.reschedule(a, milliseconds(5000));
   tick();
-  const std::uint64_t b = queue.push(start_workflow("wf-full"));
+  const std::uint64_t b = queue.push(testutil::start_workflow("wf-full"));
   tick();
   queue.move_to_dlq(b, "golden failure");
   tick();
   EXPECT_TRUE(queue.replay_dlq(b));
   tick();
-  const std::uint64_t c = queue.push(start_workflow("wf-done"));
+  const std::uint64_t c = queue.push(testutil::start_workflow("wf-done"));
   tick();
   queue.move_to_dlq(c, "cleared failure");
   tick();
@@ -248,10 +242,10 @@ void write_golden_history(const fs::path& dir) {
   queue.clear();
   tick();
   // What stays: one queued message and one dead letter.
-  queue.push(start_stage("wf-diamond", "wf-diamond.deploy_notify"),
+  queue.push(testutil::start_stage("wf-diamond", "wf-diamond.deploy_notify"),
              milliseconds(60000));
   tick();
-  const std::uint64_t dead = queue.push(start_workflow("wf-deleted"));
+  const std::uint64_t dead = queue.push(testutil::start_workflow("wf-deleted"));
   tick();
   queue.move_to_dlq(dead, "kept dead letter");
   tick();
@@ -423,7 +417,8 @@ TEST_F(GoldenStoreOpenTest, OpensWithTheExpectedContentsAndKeepsItsHistory) {
       const std::vector<DeadLetter> dead = queue.list_dlq();
       ASSERT_EQ(dead.size(), 1u);
       EXPECT_EQ(dead[0].error, "kept dead letter");
-      EXPECT_EQ(dead[0].message, start_workflow("wf-deleted"));
+      EXPECT_EQ(dead[0].message,
+                Message(testutil::start_workflow("wf-deleted")));
     }
     EXPECT_EQ(db->stats().applied_lsn, kGoldenLastLsn);
     db->close();

@@ -437,6 +437,13 @@ struct FieldFiller {
     s = g.field();
     valid = valid && valid_string(s);
   }
+  // An id (a std::string or an optional one), which must not be empty.
+  template <typename IdField>
+  void key(IdField& into) {
+    std::string s = g.field();
+    valid = valid && valid_key(s);
+    into = std::move(s);
+  }
   void optional(std::optional<std::string>& s) {
     s = g.optional_field();
     valid = valid && valid_optional(s);
@@ -607,12 +614,9 @@ void mutate_stage(Gen& g, StageExecution& stage, bool* valid) {
                                 ? stage.tasks.emplace_back(std::move(fresh))
                                 : stage.tasks[g.below(stage.tasks.size())];
       switch (g.below(5)) {
-        case 0: {
-          std::string id = g.field();
-          *valid = *valid && valid_key(id);
-          task.id = std::move(id);
+        case 0:
+          f.key(task.id);
           break;
-        }
         case 1:
           f.string(task.name);
           f.string(task.implementing_class);
@@ -683,9 +687,7 @@ void mutate_workflow(Gen& g, Workflow& workflow, bool* valid) {
     case 10: {
       // A stage's parent: the stage's own workflow's, or any string.
       StageExecution& stage = workflow.stages[g.below(workflow.stages.size())];
-      std::string parent = g.field();
-      *valid = *valid && valid_key(parent);
-      stage.parent_stage_id = std::move(parent);
+      f.key(stage.parent_stage_id);
       stage.synthetic_stage_owner =
           g.any_enum<SyntheticStageOwner>(kSyntheticStageOwnerCount, valid);
       break;

@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -53,6 +54,19 @@ class ChildProcess {
   std::string buffer_;
   bool eof_ = false;
 };
+
+// The crash loops' kill: hands the child's next `lines` reported lines to
+// `on_line`, sleeps `delay`, kills the child with SIGKILL and hands every line
+// it reported meanwhile to `on_line`. A fatal test failure when the child ends
+// by itself before the kill; call it inside ASSERT_NO_FATAL_FAILURE.
+void kill_after_lines(ChildProcess& child, int lines,
+                      std::chrono::microseconds delay,
+                      const std::function<void(const std::string&)>& on_line);
+
+// Forks a child that runs `body` and exits with the code it returns (2 when
+// `body` throws). Returns that exit code, or -1 when fork() fails or the child
+// does not exit normally. For "can another process ..." checks of locks.
+int exit_code_in_child(const std::function<int()>& body);
 
 // Child side: writes `line` and '\n' to `fd` with one write(2) (atomic for a
 // pipe up to PIPE_BUF bytes); _exit(3) when the write fails.

@@ -47,6 +47,8 @@
 
 #include "store/database_impl.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/sample_messages.h"
+#include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/views.h"
 
@@ -72,23 +74,16 @@ Workflow thread_workflow(int thread) {
   wf.id = workflow_id(thread);
   wf.application = "crash-loop";
   wf.name = wf.id;
-  StageExecution stage;
-  stage.id = stage_id(thread);
-  stage.execution_id = wf.id;
-  stage.type = "counter";
+  StageExecution stage =
+      testutil::bare_stage(wf.id, stage_id(thread), "counter", "counter");
   stage.name = "Counter";
-  stage.ref_id = "counter";
   wf.stages.push_back(std::move(stage));
   return wf;
 }
 
 RunTask commit_message(int thread, std::int64_t n) {
-  RunTask task;
-  task.execution_id = workflow_id(thread);
-  task.stage_id = stage_id(thread);
-  task.task_id = commit_tag(thread, n);
-  task.task_type = "crash.Counter";
-  return task;
+  return testutil::run_task(workflow_id(thread), stage_id(thread),
+                            commit_tag(thread, n), "crash.Counter");
 }
 
 DatabaseOptions store_options(Durability durability) {

@@ -37,6 +37,8 @@
 
 #include "store/database_impl.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/sample_messages.h"
+#include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/views.h"
 
@@ -61,12 +63,9 @@ Workflow chain_workflow(int k) {
   wf.application = "txn-crash";
   wf.name = fmt::format("chain-{}", k);
   for (int i = 0; i < kStages; ++i) {
-    StageExecution stage;
-    stage.id = stage_id(k, i);
-    stage.execution_id = wf.id;
-    stage.type = "step";
+    StageExecution stage = testutil::bare_stage(
+        wf.id, stage_id(k, i), fmt::format("step-{}", i), "step");
     stage.name = fmt::format("Step {}", i);
-    stage.ref_id = fmt::format("step-{}", i);
     if (i > 0) stage.requisite_stage_ref_ids = {fmt::format("step-{}", i - 1)};
     TaskExecution task;
     task.id = stage.id + "-t";
@@ -80,11 +79,8 @@ Workflow chain_workflow(int k) {
   return wf;
 }
 
-Message start_stage(int k, int i) {
-  StartStage start;
-  start.execution_id = workflow_id(k);
-  start.stage_id = stage_id(k, i);
-  return start;
+StartStage start_stage(int k, int i) {
+  return testutil::start_stage(workflow_id(k), stage_id(k, i));
 }
 
 DatabaseOptions store_options(Durability durability) {

@@ -34,6 +34,7 @@
 
 #include "store/database_impl.h"
 #include "tests/testutil/sample_messages.h"
+#include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
@@ -65,12 +66,9 @@ TaskExecution make_task(const std::string& id) {
 // is false).
 StageExecution make_stage(const std::string& workflow_id,
                           const std::string& ref_id, bool with_task = true) {
-  StageExecution stage;
-  stage.id = workflow_id + "." + ref_id;
-  stage.execution_id = workflow_id;
-  stage.ref_id = ref_id;
-  stage.type = "test";
-  stage.name = "Stage " + ref_id;
+  StageExecution stage =
+      testutil::make_stage(workflow_id, ref_id, "test", "Stage " + ref_id,
+                           WorkflowStatus::kNotStarted);
   if (with_task) stage.tasks.push_back(make_task(stage.id + ".t0"));
   return stage;
 }

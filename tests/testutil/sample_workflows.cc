@@ -117,12 +117,10 @@ TaskExecution make_task(const std::string& stage_id, int index,
 }
 
 Workflow diamond_workflow(std::string id) {
-  Workflow w;
-  w.id = std::move(id);
+  Workflow w = bare_workflow(std::move(id), "payments",
+                             WorkflowStatus::kRunning, kStart);
   w.type = WorkflowType::kPipeline;
-  w.application = "payments";
   w.name = "release-2024.06";
-  w.status = WorkflowStatus::kRunning;
   w.context = json{{"environment", "production"},
                    {"requested_by", "ci-bot"},
                    {"regions", json::array({"eu-west-1", "us-east-1"})}};
@@ -132,7 +130,6 @@ Workflow diamond_workflow(std::string id) {
   w.trigger.artifacts = json::array(
       {json{{"type", "docker"}, {"reference", "registry/payments:9f1c2ab"}}});
   w.trigger.payload = json{{"pusher", "alice"}, {"forced", false}};
-  w.start_time = kStart;
   w.pipeline_config_id = "payments-release";
   w.origin = "api";
 
@@ -243,12 +240,10 @@ Workflow full_workflow(std::string id) {
            {"mixed", json::array({1, "two", 3.5, nullptr, json{{"k", "v"}}})},
            {"nested", nested}};
 
-  Workflow w;
-  w.id = std::move(id);
+  Workflow w = bare_workflow(std::move(id), "applicación-ü",
+                             WorkflowStatus::kSuspended, kStart);
   w.type = WorkflowType::kOrchestration;
-  w.application = "applicación-ü";
   w.name = "全部のフィールド workflow";
-  w.status = WorkflowStatus::kSuspended;
   w.context = json{{"rich", rich}, {"region", "東京"}};
   w.trigger.type = "cron";
   w.trigger.user = "ünïcødé-üser";
@@ -256,7 +251,6 @@ Workflow full_workflow(std::string id) {
   w.trigger.artifacts =
       json::array({json{{"type", "s3"}, {"uri", "s3://bucket/ключ"}}, nested});
   w.trigger.payload = json{{"payload", rich}};
-  w.start_time = kStart;
   w.end_time = kMax;
   w.start_time_expiry = kMin;
   w.is_canceled = true;

@@ -27,8 +27,8 @@ std::uint64_t count_keys(const std::filesystem::path& dir) {
 
 TEST(LmdbRawBenchTest, SingleAndBatchedLoopsPutEveryValue) {
   const auto count = static_cast<std::uint64_t>(
-      testing::env_knob("WFSTORE_RAW_BENCH_COUNT", 2000));
-  testing::TempDir dir;
+      testutil::env_knob("WFSTORE_RAW_BENCH_COUNT", 2000));
+  testutil::TempDir dir;
   const RawBenchResult single =
       raw_lmdb_single_put_rate(dir / "single", count, 400);
   const RawBenchResult batched =
@@ -50,8 +50,8 @@ TEST(LmdbRawBenchTest, SingleAndBatchedLoopsPutEveryValue) {
 // report).
 TEST(LmdbRawBenchTest, VariantsRun) {
   const auto count = static_cast<std::uint64_t>(
-      testing::env_knob("WFSTORE_RAW_BENCH_COUNT", 2000));
-  testing::TempDir dir;
+      testutil::env_knob("WFSTORE_RAW_BENCH_COUNT", 2000));
+  testutil::TempDir dir;
   int n = 0;
   for (bool write_map : {true, false}) {
     for (bool scattered : {true, false}) {
@@ -74,7 +74,7 @@ TEST(LmdbRawBenchTest, VariantsRun) {
 }
 
 TEST(LmdbRawBenchTest, RejectsZeroSizes) {
-  testing::TempDir dir;
+  testutil::TempDir dir;
   RawBenchOptions options;
   options.count = 0;
   EXPECT_THROW(raw_lmdb_put_rate(dir / "v", options), InvalidArgumentError);

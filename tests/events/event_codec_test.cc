@@ -223,7 +223,7 @@ TEST_F(EventCodecTest, SamplesCoverEveryEventType) {
 
 TEST_F(EventCodecTest, EveryTypeRoundTripsWithEveryFieldSet) {
   for (const EventPayload& payload :
-       payloads_for(testing::full_workflow("wf-full"))) {
+       payloads_for(testutil::full_workflow("wf-full"))) {
     SCOPED_TRACE(event_type_name(event_type(payload)));
     const DecodedCommit commit = decode(body_of(payload));
     EXPECT_EQ(commit.audit, sample_audit());
@@ -236,7 +236,7 @@ TEST_F(EventCodecTest, EveryTypeRoundTripsWithEveryFieldSet) {
 
 TEST_F(EventCodecTest, OneCommitHoldsManyEventsWithConsecutiveLsns) {
   const std::vector<EventPayload> payloads =
-      payloads_for(testing::diamond_workflow("wf-d"));
+      payloads_for(testutil::diamond_workflow("wf-d"));
   const std::string body = encode_commit_body(sample_audit(), payloads);
   const DecodedCommit commit = decode(body, payloads.size());
   ASSERT_EQ(commit.events.size(), payloads.size());
@@ -317,7 +317,7 @@ TEST_F(EventCodecTest, DecodeRejectsMoreEventsThanTheCommitLimit) {
 TEST_F(EventCodecTest, GoldenFilesDecodeAndReencodeToTheSameBytes) {
   const std::filesystem::path dir =
       std::filesystem::path(WFSTORE_TEST_DATA_DIR) / "golden";
-  const bool write = testing::env_knob("WFSTORE_WRITE_GOLDEN", 0) != 0;
+  const bool write = testutil::env_knob("WFSTORE_WRITE_GOLDEN", 0) != 0;
   for (const EventPayload& payload : payloads_for(golden_workflow())) {
     const std::string name(event_type_name(event_type(payload)));
     SCOPED_TRACE(name);
@@ -354,7 +354,7 @@ TEST_F(EventCodecTest, TruncationAtEveryOffsetIsCorruption) {
 }
 
 TEST_F(EventCodecTest, BitFlipsAreCorruptionOrADecodeNeverACrash) {
-  std::mt19937 random(testing::random_seed());
+  std::mt19937 random(testutil::random_seed());
   const std::vector<EventPayload> payloads = payloads_for(golden_workflow());
   std::vector<std::string> bodies;
   for (const EventPayload& payload : payloads) {
@@ -397,6 +397,13 @@ std::string hand_made_body(EventType type, std::uint16_t version,
       {encode_event_for_testing(type, version, workflow_id, payload)});
 }
 
+// Expects decoding `body` to throw a CorruptionError whose message matches
+// `message`.
+void expect_corruption(std::string_view body,
+                       const ::testing::Matcher<std::string>& message) {
+  EXPECT_THAT([&] { decode(body); }, ThrowsMessage<CorruptionError>(message));
+}
+
 TEST_F(EventCodecTest, HugeDeclaredLengthsFailWithoutAllocating) {
   // A payload whose workflow_id declares 2^40 bytes.
   std::string payload;
@@ -404,12 +411,9 @@ TEST_F(EventCodecTest, HugeDeclaredLengthsFailWithoutAllocating) {
   w.varint(std::uint64_t{1} << 40);
   payload += "abc";
   g_largest_allocation = 0;
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(EventType::kWorkflowDeleted, 1, "wf", payload));
-      },
-      ThrowsMessage<CorruptionError>(
-          HasSubstr("length 1099511627776 exceeds the remaining 3 bytes")));
+  expect_corruption(
+      hand_made_body(EventType::kWorkflowDeleted, 1, "wf", payload),
+      HasSubstr("length 1099511627776 exceeds the remaining 3 bytes"));
   EXPECT_LT(g_largest_allocation.load(), std::size_t{1} << 16);
 
   // An envelope workflow_id declaring 2^40 bytes.
@@ -420,17 +424,15 @@ TEST_F(EventCodecTest, HugeDeclaredLengthsFailWithoutAllocating) {
   e.varint(std::uint64_t{1} << 40);
   std::string body = encode_body_for_testing(sample_audit(), {event.substr(1)});
   g_largest_allocation = 0;
-  EXPECT_THAT([&] { decode(body); },
-              ThrowsMessage<CorruptionError>(HasSubstr("event.workflow_id")));
+  expect_corruption(body, HasSubstr("event.workflow_id"));
   EXPECT_LT(g_largest_allocation.load(), std::size_t{1} << 16);
 
   // A list declaring 2^40 items.
   std::string claims;
   codec::Writer c(claims);
   c.varint(std::uint64_t{1} << 40);
-  EXPECT_THAT(
-      [&] { decode(hand_made_body(EventType::kClaimsPurged, 1, "", claims)); },
-      ThrowsMessage<CorruptionError>(HasSubstr("claims: count")));
+  expect_corruption(hand_made_body(EventType::kClaimsPurged, 1, "", claims),
+                    HasSubstr("claims: count"));
 }
 
 TEST_F(EventCodecTest, MalformedEnvelopesAreCorruption) {
@@ -438,26 +440,19 @@ TEST_F(EventCodecTest, MalformedEnvelopesAreCorruption) {
   EXPECT_NO_THROW(decode(good));
   EXPECT_THAT([&] { decode(good, 2); },
               ThrowsMessage<CorruptionError>(HasSubstr("the log says 2")));
-  EXPECT_THAT([&] { decode(good + "x"); },
-              ThrowsMessage<CorruptionError>(HasSubstr("1 trailing bytes")));
-  EXPECT_THAT([] { decode(""); },
-              ThrowsMessage<CorruptionError>(HasSubstr("empty")));
+  expect_corruption(good + "x", HasSubstr("1 trailing bytes"));
+  expect_corruption("", HasSubstr("empty"));
   std::string newer = good;
   newer[0] = 2;
-  EXPECT_THAT([&] { decode(newer); }, ThrowsMessage<CorruptionError>(
-                                          HasSubstr("newer than supported")));
+  expect_corruption(newer, HasSubstr("newer than supported"));
   std::string big_endian = good;
   big_endian[1] = 0;
-  EXPECT_THAT([&] { decode(big_endian); },
-              ThrowsMessage<CorruptionError>(HasSubstr("bad endian tag 0")));
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(EventType::kWorkflowDeleted, 1, "wf-other",
-                              encode_payload(WorkflowDeleted{"wf-1"})));
-      },
-      ThrowsMessage<CorruptionError>(
-          HasSubstr("envelope workflow_id 'wf-other' differs from the "
-                    "payload's 'wf-1'")));
+  expect_corruption(big_endian, HasSubstr("bad endian tag 0"));
+  expect_corruption(
+      hand_made_body(EventType::kWorkflowDeleted, 1, "wf-other",
+                     encode_payload(WorkflowDeleted{"wf-1"})),
+      HasSubstr("envelope workflow_id 'wf-other' differs from the "
+                "payload's 'wf-1'"));
 }
 
 TEST_F(EventCodecTest, MalformedPayloadsAreCorruptionNamingEventAndField) {
@@ -469,60 +464,44 @@ TEST_F(EventCodecTest, MalformedPayloadsAreCorruptionNamingEventAndField) {
     return out;
   };
   // Unknown status integer.
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(EventType::kWorkflowStatusSet, 1, wf,
-                              payload([&](codec::Writer& w) {
-                                w.bytes(wf);
-                                w.u8(kWorkflowStatusCount);
-                                w.boolean(false);
-                                w.boolean(false);
-                              })));
-      },
-      ThrowsMessage<CorruptionError>(
-          AllOf(HasSubstr("event 0 (WorkflowStatusSet v1)"),
-                HasSubstr("status: unknown enum value 12"))));
+  expect_corruption(hand_made_body(EventType::kWorkflowStatusSet, 1, wf,
+                                   payload([&](codec::Writer& w) {
+                                     w.bytes(wf);
+                                     w.u8(kWorkflowStatusCount);
+                                     w.boolean(false);
+                                     w.boolean(false);
+                                   })),
+                    AllOf(HasSubstr("event 0 (WorkflowStatusSet v1)"),
+                          HasSubstr("status: unknown enum value 12")));
   // A boolean that is neither 0 nor 1.
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(EventType::kWorkflowStatusSet, 1, wf,
-                              payload([&](codec::Writer& w) {
-                                w.bytes(wf);
-                                w.u8(1);
-                                w.u8(2);
-                              })));
-      },
-      ThrowsMessage<CorruptionError>(HasSubstr("invalid boolean 2")));
+  expect_corruption(hand_made_body(EventType::kWorkflowStatusSet, 1, wf,
+                                   payload([&](codec::Writer& w) {
+                                     w.bytes(wf);
+                                     w.u8(1);
+                                     w.u8(2);
+                                   })),
+                    HasSubstr("invalid boolean 2"));
   // Invalid UTF-8 in a string.
-  EXPECT_THAT(
-      [&] {
-        decode(
-            hand_made_body(EventType::kWorkflowDeleted, 1, "\xff",
-                           payload([](codec::Writer& w) { w.bytes("\xff"); })));
-      },
-      ThrowsMessage<CorruptionError>(HasSubstr("invalid UTF-8")));
+  expect_corruption(
+      hand_made_body(EventType::kWorkflowDeleted, 1, "\xff",
+                     payload([](codec::Writer& w) { w.bytes("\xff"); })),
+      HasSubstr("invalid UTF-8"));
   // An overlong varint.
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(EventType::kWorkflowDeleted, 1, "",
-                              payload([](codec::Writer& w) {
-                                w.u8(0x80);
-                                w.u8(0x00);
-                              })));
-      },
-      ThrowsMessage<CorruptionError>(HasSubstr("overlong varint")));
+  expect_corruption(hand_made_body(EventType::kWorkflowDeleted, 1, "",
+                                   payload([](codec::Writer& w) {
+                                     w.u8(0x80);
+                                     w.u8(0x00);
+                                   })),
+                    HasSubstr("overlong varint"));
   // Malformed CBOR in a JSON field.
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(EventType::kMessagePushed, 1, "",
-                              payload([](codec::Writer& w) {
-                                w.u64(1);
-                                w.bytes("");
-                                w.bytes("StartStage");
-                                w.bytes("\xa1");
-                              })));
-      },
-      ThrowsMessage<CorruptionError>(HasSubstr("malformed JSON encoding")));
+  expect_corruption(hand_made_body(EventType::kMessagePushed, 1, "",
+                                   payload([](codec::Writer& w) {
+                                     w.u64(1);
+                                     w.bytes("");
+                                     w.bytes("StartStage");
+                                     w.bytes("\xa1");
+                                   })),
+                    HasSubstr("malformed JSON encoding"));
   // requisite_stage_ref_ids out of order.
   StageExecution stage;
   stage.requisite_stage_ref_ids = {"a", "b"};
@@ -533,30 +512,22 @@ TEST_F(EventCodecTest, MalformedPayloadsAreCorruptionNamingEventAndField) {
       "b");
   ASSERT_NE(at, std::string::npos);
   std::swap(bytes[at + 2], bytes[at + 4]);
-  EXPECT_THAT(
-      [&] { decode(hand_made_body(EventType::kStageAdded, 1, "", bytes)); },
-      ThrowsMessage<CorruptionError>(HasSubstr("not sorted")));
+  expect_corruption(hand_made_body(EventType::kStageAdded, 1, "", bytes),
+                    HasSubstr("not sorted"));
 }
 
 TEST_F(EventCodecTest, UnknownTypesAndVersionsAreCorruption) {
   const std::string payload = encode_payload(WorkflowDeleted{"wf-1"});
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(static_cast<EventType>(999), 1, "wf-1", payload));
-      },
-      ThrowsMessage<CorruptionError>(HasSubstr("unknown event type 999")));
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(EventType::kWorkflowDeleted, 2, "wf-1", payload));
-      },
-      ThrowsMessage<CorruptionError>(
-          HasSubstr("WorkflowDeleted: schema version 2 is newer than "
-                    "supported version 1")));
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(EventType::kWorkflowDeleted, 0, "wf-1", payload));
-      },
-      ThrowsMessage<CorruptionError>(HasSubstr("invalid schema version 0")));
+  expect_corruption(
+      hand_made_body(static_cast<EventType>(999), 1, "wf-1", payload),
+      HasSubstr("unknown event type 999"));
+  expect_corruption(
+      hand_made_body(EventType::kWorkflowDeleted, 2, "wf-1", payload),
+      HasSubstr("WorkflowDeleted: schema version 2 is newer than "
+                "supported version 1"));
+  expect_corruption(
+      hand_made_body(EventType::kWorkflowDeleted, 0, "wf-1", payload),
+      HasSubstr("invalid schema version 0"));
 }
 
 TEST_F(EventCodecTest, RegistryRejectsBadRegistrations) {
@@ -580,13 +551,10 @@ TEST_F(EventCodecTest, RegistryRejectsBadRegistrations) {
   EXPECT_THROW(register_upcaster(static_cast<EventType>(0xFF10), 1, identity),
                InvalidArgumentError);
   // 1 -> 2 is registered, 2 -> 3 is not.
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(static_cast<EventType>(0xFF10), 1, "", "\x01"));
-      },
-      ThrowsMessage<CorruptionError>(
-          AllOf(HasSubstr("event 0 (type 65296 v1)"),
-                HasSubstr("no upcaster from schema version 2 to 3"))));
+  expect_corruption(
+      hand_made_body(static_cast<EventType>(0xFF10), 1, "", "\x01"),
+      AllOf(HasSubstr("event 0 (type 65296 v1)"),
+            HasSubstr("no upcaster from schema version 2 to 3")));
 }
 
 // The probe: a test-only event type. Version 1 held the status as a name in
@@ -651,24 +619,16 @@ TEST_F(UpcasterTest, Item89LegacyStatusV1DecodesAsV2Status) {
           .status,
       WorkflowStatus::kPaused);
   // A v1 payload the upcaster cannot convert is corruption, naming the event.
-  EXPECT_THAT(
-      [&] {
-        decode(
-            hand_made_body(kProbeType, 1, "wf-89", probe_v1("wf-89", "DONE")));
-      },
-      ThrowsMessage<CorruptionError>(
-          AllOf(HasSubstr("event 0 (type 65281 v1)"),
-                HasSubstr("legacy_status: unknown status 'DONE'"))));
-  EXPECT_THAT([&] { decode(hand_made_body(kProbeType, 3, "wf-89", v2)); },
-              ThrowsMessage<CorruptionError>(
-                  HasSubstr("newer than supported version 2")));
+  expect_corruption(
+      hand_made_body(kProbeType, 1, "wf-89", probe_v1("wf-89", "DONE")),
+      AllOf(HasSubstr("event 0 (type 65281 v1)"),
+            HasSubstr("legacy_status: unknown status 'DONE'")));
+  expect_corruption(hand_made_body(kProbeType, 3, "wf-89", v2),
+                    HasSubstr("newer than supported version 2"));
   reset_event_registry_for_testing();
-  EXPECT_THAT(
-      [&] {
-        decode(hand_made_body(kProbeType, 1, "wf-89",
-                              probe_v1("wf-89", "RUNNING")));
-      },
-      ThrowsMessage<CorruptionError>(HasSubstr("unknown event type 65281")));
+  expect_corruption(
+      hand_made_body(kProbeType, 1, "wf-89", probe_v1("wf-89", "RUNNING")),
+      HasSubstr("unknown event type 65281"));
 }
 
 TEST_F(EventCodecTest, EventToJsonRendersEveryType) {
@@ -825,9 +785,8 @@ TEST_F(EventCodecTest, CodecFieldNamesCarryTheStructPrefix) {
   std::string bytes = encode_payload(StageAdded{stage});
   // Cut inside the task: the message names the task's field.
   bytes.resize(bytes.size() - 40);
-  EXPECT_THAT(
-      [&] { decode(hand_made_body(EventType::kStageAdded, 1, "", bytes)); },
-      ThrowsMessage<CorruptionError>(HasSubstr(": task.")));
+  expect_corruption(hand_made_body(EventType::kStageAdded, 1, "", bytes),
+                    HasSubstr(": task."));
 }
 
 TEST_F(EventCodecTest, EventTypeNamesAndWorkflowIds) {
@@ -835,7 +794,7 @@ TEST_F(EventCodecTest, EventTypeNamesAndWorkflowIds) {
             "DeadLetterQueueCleared");
   EXPECT_EQ(event_type_name(static_cast<EventType>(999)), "Unknown");
   EXPECT_EQ(event_workflow_id(
-                StageAdded{testing::diamond_workflow("wf-x").stages[0]}),
+                StageAdded{testutil::diamond_workflow("wf-x").stages[0]}),
             "wf-x");
   EXPECT_EQ(
       event_workflow_id(MessageProcessed{"m", std::nullopt, std::nullopt, 0}),

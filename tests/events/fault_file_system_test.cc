@@ -17,7 +17,7 @@
 
 #include "tests/testutil/temp_dir.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 namespace {
 
 using ::testing::HasSubstr;
@@ -468,4 +468,4 @@ TEST_F(FaultFileSystemTest, SameSeedSameOutcome) {
 }
 
 }  // namespace
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -18,16 +18,16 @@
 #include <unistd.h>
 
 #include "events/log/log_recovery.h"
-#include "tests/events/log_test_util.h"
 #include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/log_test_util.h"
 #include "wfstore_internal/log_verify.h"
 
-namespace wfstore::log::testing {
+namespace wfstore::log::testutil {
 namespace {
 
-using wfstore::testing::env_knob;
-using wfstore::testing::FaultFileSystem;
-using wfstore::testing::random_seed;
+using wfstore::testutil::env_knob;
+using wfstore::testutil::FaultFileSystem;
+using wfstore::testutil::random_seed;
 
 // Commit shapes derived from the first LSN, so the checker needs no record of
 // them.
@@ -246,4 +246,4 @@ TEST_F(LogCrashTest, SigkillAtRandomMomentsKeepsEveryReportedCommit) {
 }
 
 }  // namespace
-}  // namespace wfstore::log::testing
+}  // namespace wfstore::log::testutil

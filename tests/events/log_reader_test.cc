@@ -6,9 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/events/log_test_util.h"
+#include "tests/testutil/log_test_util.h"
 
-namespace wfstore::log::testing {
+namespace wfstore::log::testutil {
 namespace {
 
 using ::testing::HasSubstr;
@@ -103,4 +103,4 @@ TEST_F(LogReaderTest,
 }
 
 }  // namespace
-}  // namespace wfstore::log::testing
+}  // namespace wfstore::log::testutil

@@ -10,9 +10,9 @@
 
 #include "wfstore/errors.h"
 
-#include "tests/events/log_test_util.h"
+#include "tests/testutil/log_test_util.h"
 
-namespace wfstore::log::testing {
+namespace wfstore::log::testutil {
 namespace {
 
 using ::testing::AllOf;
@@ -453,4 +453,4 @@ TEST_F(LogRecoveryTest, TornHeaderWithVouchedDataIsCorruption) {
 }
 
 }  // namespace
-}  // namespace wfstore::log::testing
+}  // namespace wfstore::log::testutil

@@ -8,9 +8,9 @@
 
 #include "wfstore/errors.h"
 
-#include "tests/events/log_test_util.h"
+#include "tests/testutil/log_test_util.h"
 
-namespace wfstore::log::testing {
+namespace wfstore::log::testutil {
 namespace {
 
 using ::testing::AllOf;
@@ -99,4 +99,4 @@ TEST_F(LogVerifyTest, IncompleteTailOfTheLastSegmentIsNotDamage) {
 }
 
 }  // namespace
-}  // namespace wfstore::log::testing
+}  // namespace wfstore::log::testutil

@@ -17,16 +17,16 @@
 #include "wfstore/errors.h"
 #include "wfstore/limits.h"
 
-#include "tests/events/log_test_util.h"
 #include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/log_test_util.h"
 
-namespace wfstore::log::testing {
+namespace wfstore::log::testutil {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
-using wfstore::testing::FaultFileSystem;
-using wfstore::testing::name_ends_with;
+using wfstore::testutil::FaultFileSystem;
+using wfstore::testutil::name_ends_with;
 
 class LogWriterTest : public LogFixture {};
 
@@ -123,7 +123,7 @@ TEST_F(LogWriterTest, RollSealsTheOldSegmentBeforeTheNewHeader) {
   EXPECT_EQ(fault->stats().file_syncs, 2u);  // the seal and the new header
   EXPECT_EQ(fault->stats().dir_syncs, 1u);
   // After a power cut, the sealed segment and the new header are there.
-  fault->power_cut(wfstore::testing::random_seed());
+  fault->power_cut(wfstore::testutil::random_seed());
   w.reset();
   w = open_writer(700);
   EXPECT_GE(w->last_lsn(),
@@ -330,4 +330,4 @@ TEST_F(LogWriterSyncRaceTest,
 }
 
 }  // namespace
-}  // namespace wfstore::log::testing
+}  // namespace wfstore::log::testutil

@@ -62,7 +62,7 @@ Workflow workflow_of(std::vector<StageExecution> stages) {
 }
 
 TEST(ModelTest, UpstreamAndDownstreamFollowRequisites) {
-  const Workflow w = testing::diamond_workflow("d1");
+  const Workflow w = testutil::diamond_workflow("d1");
   EXPECT_THAT(refs(upstream_stages(w, stage_ref(w, "deploy"))),
               ElementsAre("build_linux", "build_mac"));
   EXPECT_THAT(refs(upstream_stages(w, stage_ref(w, "build_mac"))),
@@ -81,7 +81,7 @@ TEST(ModelTest, UpstreamAndDownstreamFollowRequisites) {
 }
 
 TEST(ModelTest, SyntheticBeforeAndAfterStagesFilterByParentId) {
-  const Workflow w = testing::diamond_workflow("d1");
+  const Workflow w = testutil::diamond_workflow("d1");
   const StageExecution& deploy = stage_ref(w, "deploy");
   EXPECT_THAT(refs(synthetic_stages(w, deploy)),
               ElementsAre("deploy_precheck", "deploy_verify", "deploy_notify"));
@@ -94,7 +94,7 @@ TEST(ModelTest, SyntheticBeforeAndAfterStagesFilterByParentId) {
 }
 
 TEST(ModelTest, SyntheticStagesMatchTheParentIdNotTheRefId) {
-  Workflow w = testing::diamond_workflow("d1");
+  Workflow w = testutil::diamond_workflow("d1");
   StageExecution impostor = simple_stage("impostor", {}, json::object());
   impostor.parent_stage_id = "deploy";  // The parent's ref_id, not its id.
   impostor.synthetic_stage_owner = SyntheticStageOwner::kStageBefore;
@@ -104,7 +104,7 @@ TEST(ModelTest, SyntheticStagesMatchTheParentIdNotTheRefId) {
 }
 
 TEST(ModelTest, HelpersReturnStagesInInsertionOrder) {
-  Workflow w = testing::diamond_workflow("d1");
+  Workflow w = testutil::diamond_workflow("d1");
   // Move build_mac before build_linux and deploy_notify before deploy_verify.
   std::swap(w.stages[1], w.stages[2]);
   std::swap(w.stages[5], w.stages[6]);
@@ -119,7 +119,7 @@ TEST(ModelTest, HelpersReturnStagesInInsertionOrder) {
 }
 
 TEST(ModelTest, FindStageByIdAndRef) {
-  Workflow w = testing::diamond_workflow("d1");
+  Workflow w = testutil::diamond_workflow("d1");
   ASSERT_NE(w.find_stage("d1.deploy"), nullptr);
   EXPECT_EQ(w.find_stage("d1.deploy")->ref_id, "deploy");
   EXPECT_EQ(w.find_stage("deploy"), nullptr);
@@ -145,7 +145,7 @@ TEST(ModelTest, Item69GetContextLaterScalarWinsListsConcatenated) {
 }
 
 TEST(ModelTest, GetContextIgnoresSyntheticStages) {
-  const Workflow w = testing::diamond_workflow("d1");
+  const Workflow w = testutil::diamond_workflow("d1");
   const json context = w.get_context();
   EXPECT_FALSE(context.contains("precheck"));
   EXPECT_EQ(context["winner"], "build_mac");
@@ -155,9 +155,9 @@ TEST(ModelTest, GetContextIgnoresSyntheticStages) {
 }
 
 TEST(ModelTest, GetContextOrdersParallelBranchesByInsertion) {
-  Workflow w = testing::diamond_workflow("d1");
+  Workflow w = testutil::diamond_workflow("d1");
   EXPECT_EQ(w.get_context()["winner"], "build_mac");
-  EXPECT_EQ(testing::diamond_workflow("d2").get_context(), w.get_context());
+  EXPECT_EQ(testutil::diamond_workflow("d2").get_context(), w.get_context());
   std::swap(w.stages[1], w.stages[2]);
   const json swapped = w.get_context();
   EXPECT_EQ(swapped["winner"], "build_linux");
@@ -245,7 +245,7 @@ TEST(ModelTest, MergedAncestorOutputsChainSeesNearestValue) {
 }
 
 TEST(ModelTest, MergedAncestorOutputsFanInIsDeterministic) {
-  Workflow w = testing::diamond_workflow("d1");
+  Workflow w = testutil::diamond_workflow("d1");
   ASSERT_NE(w.find_stage("d1.deploy"), nullptr);
   w.find_stage("d1.deploy")->outputs = json{{"winner", "deploy"}};
   const json merged = internal::merged_ancestor_outputs(w, "deploy");
@@ -254,9 +254,10 @@ TEST(ModelTest, MergedAncestorOutputsFanInIsDeterministic) {
             (json{"manifest.json", "linux.tar.gz", "macos.tar.gz"}));
   EXPECT_FALSE(merged.contains("precheck"));
   for (int i = 0; i < 20; ++i) {
-    EXPECT_EQ(internal::merged_ancestor_outputs(
-                  testing::diamond_workflow("d" + std::to_string(i)), "deploy"),
-              merged);
+    EXPECT_EQ(
+        internal::merged_ancestor_outputs(
+            testutil::diamond_workflow("d" + std::to_string(i)), "deploy"),
+        merged);
   }
   std::swap(w.stages[1], w.stages[2]);
   EXPECT_EQ(internal::merged_ancestor_outputs(w, "deploy")["winner"],
@@ -264,7 +265,7 @@ TEST(ModelTest, MergedAncestorOutputsFanInIsDeterministic) {
 }
 
 TEST(ModelTest, MergedAncestorOutputsSyntheticParentIsNoAncestor) {
-  const Workflow w = testing::diamond_workflow("d1");
+  const Workflow w = testutil::diamond_workflow("d1");
   EXPECT_EQ(internal::merged_ancestor_outputs(w, "deploy_verify"),
             json::object());
   // Synthetic siblings are nodes like any other.
@@ -287,7 +288,7 @@ TEST(ModelTest, MergedAncestorOutputsOmitsCyclesAndDanglingRefs) {
 }
 
 TEST(ModelTest, MergedAncestorOutputsOfMissingRefIsEmpty) {
-  const Workflow w = testing::diamond_workflow("d1");
+  const Workflow w = testutil::diamond_workflow("d1");
   EXPECT_EQ(internal::merged_ancestor_outputs(w, "nope"), json::object());
   EXPECT_EQ(internal::merged_ancestor_outputs(w, "d1.deploy"), json::object());
 }
@@ -320,7 +321,7 @@ TEST(ModelTest, OutputReducersOfMalformedContextAreEmpty) {
   EXPECT_THAT(stage.output_reducers(), IsEmpty());
   stage.context = json::array();
   EXPECT_THAT(stage.output_reducers(), IsEmpty());
-  const Workflow diamond = testing::diamond_workflow("d");
+  const Workflow diamond = testutil::diamond_workflow("d");
   ASSERT_NE(diamond.find_stage("d.deploy"), nullptr);
   EXPECT_EQ(diamond.find_stage("d.deploy")->output_reducers(),
             (std::map<std::string, std::string>{{"artifacts", "concat"}}));
@@ -418,8 +419,8 @@ TEST(ModelTest, OtherEnumNamesRoundTrip) {
 }
 
 TEST(ModelTest, EqualityComparesEveryField) {
-  const Workflow base = testing::full_workflow("f1");
-  EXPECT_EQ(base, testing::full_workflow("f1"));
+  const Workflow base = testutil::full_workflow("f1");
+  EXPECT_EQ(base, testutil::full_workflow("f1"));
   // JSON compares by value: decoded and CBOR-backed forms are equal.
   Workflow reread = base;
   reread.stages[2].outputs = Json::from_cbor(base.stages[2].outputs.cbor());
@@ -546,8 +547,8 @@ TEST(ModelTest, EqualityComparesEveryField) {
 }
 
 TEST(ModelTest, SampleWorkflowsAreValid) {
-  EXPECT_NO_THROW(validate_workflow(testing::diamond_workflow("d1")));
-  EXPECT_NO_THROW(validate_workflow(testing::full_workflow("f1")));
+  EXPECT_NO_THROW(validate_workflow(testutil::diamond_workflow("d1")));
+  EXPECT_NO_THROW(validate_workflow(testutil::full_workflow("f1")));
 }
 
 }  // namespace

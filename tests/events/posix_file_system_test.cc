@@ -15,6 +15,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/file_system.h"
 
+#include "tests/testutil/child_process.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
@@ -27,7 +28,7 @@ using ::testing::ThrowsMessage;
 class PosixFileSystemTest : public ::testing::Test {
  protected:
   std::shared_ptr<FileSystem> fs_ = posix_file_system();
-  testing::TempDir dir_;
+  testutil::TempDir dir_;
 };
 
 TEST_F(PosixFileSystemTest, SameInstanceEveryTime) {
@@ -223,18 +224,8 @@ TEST_F(PosixFileSystemTest, TryLockIsExclusiveWithinTheProcess) {
 // Returns the child's exit code: 0 if the lock was busy, 1 if it got it, 2 on
 // error.
 int try_lock_in_child(const std::filesystem::path& path) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    try {
-      _exit(posix_file_system()->try_lock(path) == nullptr ? 0 : 1);
-    } catch (const Error&) {
-      _exit(2);
-    }
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-    return -1;
-  return WEXITSTATUS(status);
+  return testutil::exit_code_in_child(
+      [&] { return posix_file_system()->try_lock(path) == nullptr ? 0 : 1; });
 }
 
 TEST_F(PosixFileSystemTest, TryLockIsExclusiveAcrossProcesses) {

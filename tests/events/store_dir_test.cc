@@ -14,11 +14,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "wfstore/errors.h"
 
+#include "tests/testutil/child_process.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/crc32c.h"
@@ -71,7 +70,7 @@ std::string read_raw(const std::filesystem::path& path) {
 class StoreDirTest : public ::testing::Test {
  protected:
   std::shared_ptr<FileSystem> fs_ = posix_file_system();
-  testing::TempDir tmp_;
+  testutil::TempDir tmp_;
   std::filesystem::path dir_ = tmp_ / "store";
 };
 
@@ -250,21 +249,14 @@ TEST_F(StoreDirTest, SecondWriterInTheSameProcessIsLockedOut) {
 // Forks a child that tries to open `dir` as the writer. Returns its exit code:
 // 0 locked out, 1 opened, 2 another error.
 int open_as_writer_in_child(const std::filesystem::path& dir) {
-  const pid_t pid = fork();
-  if (pid == 0) {
+  return testutil::exit_code_in_child([&] {
     try {
       StoreDir::create_or_open(posix_file_system(), dir);
-      _exit(1);
+      return 1;
     } catch (const StoreLockedError&) {
-      _exit(0);
-    } catch (const Error&) {
-      _exit(2);
+      return 0;
     }
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-    return -1;
-  return WEXITSTATUS(status);
+  });
 }
 
 TEST_F(StoreDirTest, SecondWriterInAnotherProcessIsLockedOut) {
@@ -303,10 +295,10 @@ TEST_F(StoreDirTest, OpenExistingWithoutLockNeverWrites) {
 }
 
 TEST_F(StoreDirTest, CreationSyncsTheStoreFileAndDirectories) {
-  auto fault = std::make_shared<testing::FaultFileSystem>();
+  auto fault = std::make_shared<testutil::FaultFileSystem>();
   fault->set_real_syncs(false);
   StoreDir::create_or_open(fault, dir_);
-  const testing::FaultStats stats = fault->stats();
+  const testutil::FaultStats stats = fault->stats();
   EXPECT_EQ(stats.file_syncs, 1u);
   EXPECT_EQ(stats.renames, 1u);
   // The parent (new store directory), the store directory (STORE), again
@@ -317,20 +309,20 @@ TEST_F(StoreDirTest, CreationSyncsTheStoreFileAndDirectories) {
 TEST_F(StoreDirTest, CreatedStoreSurvivesAPowerCut) {
   for (std::uint32_t i = 0; i < 16; ++i) {
     const auto dir = tmp_ / ("s" + std::to_string(i));
-    auto fault = std::make_shared<testing::FaultFileSystem>();
+    auto fault = std::make_shared<testutil::FaultFileSystem>();
     fault->set_real_syncs(false);
     StoreId id;
     {
       const StoreDir store = StoreDir::create_or_open(fault, dir);
       id = store.id();
     }
-    fault->power_cut(testing::random_seed() + i);
+    fault->power_cut(testutil::random_seed() + i);
     EXPECT_EQ(StoreDir::open_existing(fault, dir, false).id(), id);
   }
 }
 
 TEST_F(StoreDirTest, FailedRenameLeavesNoStoreAndARetrySucceeds) {
-  auto fault = std::make_shared<testing::FaultFileSystem>();
+  auto fault = std::make_shared<testutil::FaultFileSystem>();
   fault->fail_nth_rename(1);
   EXPECT_THROW(StoreDir::create_or_open(fault, dir_), IOError);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "STORE"));
@@ -339,7 +331,7 @@ TEST_F(StoreDirTest, FailedRenameLeavesNoStoreAndARetrySucceeds) {
 }
 
 TEST_F(StoreDirTest, FailedSyncOfTheStoreFileFailsCreation) {
-  auto fault = std::make_shared<testing::FaultFileSystem>();
+  auto fault = std::make_shared<testutil::FaultFileSystem>();
   fault->fail_nth_sync(1);
   EXPECT_THROW(StoreDir::create_or_open(fault, dir_), IOError);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "STORE"));
@@ -402,7 +394,7 @@ TEST_F(StoreDirTest, ViewsStateSurvivesACrashAtEveryStepAsOldOrNew) {
   for (int step = 0; step < 4; ++step) {
     SCOPED_TRACE("step " + std::to_string(step));
     const auto dir = tmp_ / ("s" + std::to_string(step));
-    auto fault = std::make_shared<testing::FaultFileSystem>();
+    auto fault = std::make_shared<testutil::FaultFileSystem>();
     fault->set_real_syncs(false);
     {
       const StoreDir store = StoreDir::create_or_open(fault, dir);
@@ -417,7 +409,7 @@ TEST_F(StoreDirTest, ViewsStateSurvivesACrashAtEveryStepAsOldOrNew) {
       }
     }
     for (std::uint32_t seed = 0; seed < 4; ++seed) {
-      fault->power_cut(testing::random_seed() + seed);
+      fault->power_cut(testutil::random_seed() + seed);
       const std::optional<ViewsState> state =
           StoreDir::open_existing(fault, dir, false).read_views_state();
       ASSERT_TRUE(state.has_value());

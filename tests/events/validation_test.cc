@@ -33,7 +33,7 @@ using JsonSetter = std::function<void(Workflow&, json)>;
 
 // The diamond workflow "w" with one field changed.
 Workflow with(const std::function<void(Workflow&)>& change) {
-  Workflow w = testing::diamond_workflow("w");
+  Workflow w = testutil::diamond_workflow("w");
   change(w);
   return w;
 }
@@ -157,8 +157,8 @@ json nested(std::size_t depth) {
 }
 
 TEST(ValidationTest, SampleWorkflowsAreAccepted) {
-  EXPECT_NO_THROW(validate_workflow(testing::diamond_workflow("w")));
-  EXPECT_NO_THROW(validate_workflow(testing::full_workflow("w")));
+  EXPECT_NO_THROW(validate_workflow(testutil::diamond_workflow("w")));
+  EXPECT_NO_THROW(validate_workflow(testutil::full_workflow("w")));
 }
 
 TEST(ValidationTest, EmptyPrimaryKeysAreRejected) {
@@ -175,7 +175,7 @@ TEST(ValidationTest, EmptyPrimaryKeysAreRejected) {
                   HasSubstr("message_id: must not be empty")));
   EXPECT_THAT([] { validate_task(TaskExecution{}); },
               ThrowsMessage<InvalidArgumentError>(HasSubstr("task.id")));
-  StageExecution stage = testing::diamond_workflow("w").stages[0];
+  StageExecution stage = testutil::diamond_workflow("w").stages[0];
   stage.execution_id.clear();
   EXPECT_THAT([&] { validate_stage(stage); },
               ThrowsMessage<InvalidArgumentError>(
@@ -239,7 +239,7 @@ TEST(ValidationTest, EveryStringFieldMustBeUtf8) {
 TEST(ValidationTest, ExecutionIdMustMatchTheWorkflow) {
   expect_rejected(with([](Workflow& w) { w.stages[1].execution_id = "x"; }),
                   "stages[1].execution_id: 'x' does not match workflow 'w'");
-  const StageExecution stage = testing::diamond_workflow("w").stages[0];
+  const StageExecution stage = testutil::diamond_workflow("w").stages[0];
   EXPECT_NO_THROW(validate_stage(stage, "stage", "w"));
   EXPECT_NO_THROW(validate_stage(stage));
   EXPECT_THAT([&] { validate_stage(stage, "stage", "other"); },
@@ -310,7 +310,7 @@ TEST(ValidationTest, JsonBinaryAndNonFiniteValuesAreRejected) {
 }
 
 TEST(ValidationTest, UndecodedJsonIsNotDecodedByValidation) {
-  Workflow w = testing::diamond_workflow("w");
+  Workflow w = testutil::diamond_workflow("w");
   w.stages[1].outputs = Json::from_cbor(w.stages[1].outputs.cbor());
   ASSERT_FALSE(w.stages[1].outputs.is_decoded());
   validate_workflow(w);

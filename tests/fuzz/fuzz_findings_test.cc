@@ -65,7 +65,7 @@ TEST(EventCodecFuzzFindingTest, CommitBodyOfZeroEventsIsCorruption) {
 // rejects: that record would make the next open fail with CorruptionError
 // (tests/fuzz/log/crash-commit-past-the-last-lsn).
 TEST(LogWriterFuzzFindingTest, RefusesACommitEndingPastTheLastLsnTheLogHolds) {
-  testing::TempDir dir;
+  testutil::TempDir dir;
   const std::filesystem::path log_dir = dir.path() / "log";
   std::filesystem::create_directories(log_dir);
   StoreId store;

@@ -24,10 +24,25 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
+// Checks that every value of `values` decodes back from its encoding, and
+// that encodings compare like the values, against a random partner drawn
+// from `rng` for each.
+template <typename T, typename Encode, typename Decode>
+void expect_round_trip_in_order(const std::vector<T>& values, Encode encode,
+                                Decode decode, std::mt19937_64& rng,
+                                std::uint32_t seed) {
+  for (T a : values) {
+    EXPECT_EQ(decode(encode(a)), a);
+    const T b = values[rng() % values.size()];
+    ASSERT_EQ(a < b, encode(a) < encode(b))
+        << "seed " << seed << ": " << a << " " << b;
+  }
+}
+
 TEST(KeysTest, U64EncodingIsBigEndianAndOrderPreserving) {
   EXPECT_EQ(encode_u64(0x0102030405060708),
             std::string("\x01\x02\x03\x04\x05\x06\x07\x08"));
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937_64 rng(seed);
   std::vector<std::uint64_t> values = {
       0,
@@ -37,19 +52,14 @@ TEST(KeysTest, U64EncodingIsBigEndianAndOrderPreserving) {
       std::numeric_limits<std::uint64_t>::max(),
       std::uint64_t{1} << 63};
   for (int i = 0; i < 2000; ++i) values.push_back(rng() >> (rng() % 64));
-  for (std::uint64_t a : values) {
-    EXPECT_EQ(decode_u64(encode_u64(a)), a);
-    const std::uint64_t b = values[rng() % values.size()];
-    ASSERT_EQ(a < b, encode_u64(a) < encode_u64(b))
-        << "seed " << seed << ": " << a << " " << b;
-  }
+  expect_round_trip_in_order(values, encode_u64, decode_u64, rng, seed);
 }
 
 TEST(KeysTest, I64EncodingFlipsTheSignBitAndPreservesOrder) {
   EXPECT_EQ(encode_i64(0), std::string("\x80\0\0\0\0\0\0\0", 8));
   EXPECT_EQ(encode_i64(-1),
             std::string(8, '\x7f').replace(1, 7, std::string(7, '\xff')));
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937_64 rng(seed);
   std::vector<std::int64_t> values = {0, -1, 1,
                                       std::numeric_limits<std::int64_t>::min(),
@@ -57,16 +67,11 @@ TEST(KeysTest, I64EncodingFlipsTheSignBitAndPreservesOrder) {
   for (int i = 0; i < 2000; ++i) {
     values.push_back(static_cast<std::int64_t>(rng()) >> (rng() % 64));
   }
-  for (std::int64_t a : values) {
-    EXPECT_EQ(decode_i64(encode_i64(a)), a);
-    const std::int64_t b = values[rng() % values.size()];
-    ASSERT_EQ(a < b, encode_i64(a) < encode_i64(b))
-        << "seed " << seed << ": " << a << " " << b;
-  }
+  expect_round_trip_in_order(values, encode_i64, decode_i64, rng, seed);
 }
 
 TEST(KeysTest, CompositeKeysOrderLikeTuples) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937_64 rng(seed);
   for (int i = 0; i < 2000; ++i) {
     const std::uint64_t a1 = rng() % 4, a2 = rng() >> (rng() % 64);
@@ -165,7 +170,7 @@ TEST(InternTest, MalformedIdsValueIsCorruption) {
 }
 
 TEST(InternTest, SameInternSequenceGivesIdenticalTablesInMemoryAndLmdb) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937 rng(seed);
   std::vector<std::string> strings;
   for (int i = 0; i < 300; ++i)
@@ -179,7 +184,7 @@ TEST(InternTest, SameInternSequenceGivesIdenticalTablesInMemoryAndLmdb) {
   MemoryViewStore second;
   const auto ids = intern_all(first);
   EXPECT_EQ(intern_all(second), ids);
-  testing::TempDir dir;
+  testutil::TempDir dir;
   auto lmdb =
       LmdbViews::open(dir / "views", LmdbViewsOptions{std::uint64_t{64} << 20});
   // In LMDB, in several transactions.

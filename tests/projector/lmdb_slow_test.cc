@@ -18,13 +18,13 @@ std::string big_value(std::uint64_t i) {
 }
 
 TEST(LmdbSlowTest, MapGrowsFromOneMiBToHoldFiftyMiB) {
-  testing::TempDir dir;
+  testutil::TempDir dir;
   LmdbViewsOptions options;
   options.map_size = std::uint64_t{1} << 20;
   auto views = LmdbViews::open(dir / "views", options);
   const std::uint64_t initial = views->map_size();
   const auto mib =
-      static_cast<std::uint64_t>(testing::env_knob("WFSTORE_GROWTH_MIB", 50));
+      static_cast<std::uint64_t>(testutil::env_knob("WFSTORE_GROWTH_MIB", 50));
   const std::uint64_t values = mib * 256;  // 4 KiB each.
   // One transaction of a quarter of it: MapFullError, growth, and a rerun,
   // until it fits.

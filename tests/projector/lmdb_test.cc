@@ -56,7 +56,7 @@ class LmdbTest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
-  testing::TempDir dir_;
+  testutil::TempDir dir_;
 };
 
 TEST_F(LmdbTest, TxnAbortedOnDestructionLeavesNothing) {

@@ -34,14 +34,14 @@
 namespace wfstore {
 namespace {
 
-using testing::run_task;
-using testing::start_workflow;
+using testutil::run_task;
+using testutil::start_workflow;
 
-using testing::dump_all;
-using testing::Harness;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using ::testing::ThrowsMessage;
+using testutil::dump_all;
+using testutil::Harness;
 
 constexpr std::int64_t kLease = 1000;
 constexpr std::int64_t kMaxAttempts = 3;
@@ -698,10 +698,10 @@ TEST(QueueReadCostTest, SweepReadsWhatItMovesNotTheQueue) {
 // gives the same views as all of its events folded at once into a fresh
 // store, and keeps the indexes and counters consistent on the way.
 TEST_F(QueueMachineTest, RandomCommandsRebuildToIdenticalViews) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937 rng(seed);
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
-  const long steps = testing::env_knob("WFSTORE_QUEUE_MACHINE_STEPS", 3000);
+  const long steps = testutil::env_knob("WFSTORE_QUEUE_MACHINE_STEPS", 3000);
   auto pick = [&](std::uint32_t n) { return rng() % n; };
   auto some_delivery = [&]() -> std::uint64_t {
     return 1 + pick(static_cast<std::uint32_t>(next_delivery_id(h_.views)) + 1);

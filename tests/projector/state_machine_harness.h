@@ -16,7 +16,7 @@
 #include "wfstore_internal/memory_view_store.h"
 #include "wfstore_internal/view_store.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 using TableDump = std::vector<std::pair<std::string, std::string>>;
 
@@ -62,4 +62,4 @@ class Harness {
   std::int64_t now_ms = 1'000'000;
 };
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -29,11 +29,11 @@
 namespace wfstore {
 namespace {
 
-using testing::dump_all;
-using testing::Harness;
 using ::testing::HasSubstr;
-using testing::make_events;
 using ::testing::ThrowsMessage;
+using testutil::dump_all;
+using testutil::Harness;
+using testutil::make_events;
 
 Workflow stored_form(Workflow workflow) {
   for (StageExecution& stage : workflow.stages) {
@@ -44,12 +44,7 @@ Workflow stored_form(Workflow workflow) {
 
 StageExecution new_stage(const std::string& workflow_id, const std::string& id,
                          const std::string& ref_id) {
-  StageExecution stage;
-  stage.id = id;
-  stage.execution_id = workflow_id;
-  stage.ref_id = ref_id;
-  stage.type = "custom";
-  return stage;
+  return testutil::bare_stage(workflow_id, id, ref_id, "custom");
 }
 
 TaskExecution new_task(const std::string& id, std::int64_t version = 0) {
@@ -75,7 +70,7 @@ class StateMachineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(
-        h_.apply(StoreWorkflow{testing::diamond_workflow("wf")}).events.size(),
+        h_.apply(StoreWorkflow{testutil::diamond_workflow("wf")}).events.size(),
         1u);
   }
   Workflow load(const std::string& id = "wf") {
@@ -92,35 +87,35 @@ class StateMachineTest : public ::testing::Test {
 };
 
 TEST_F(StateMachineTest, StoreRoundTripsEveryFieldWithTasksAtVersionZero) {
-  const Workflow original = testing::diamond_workflow("wf");
+  const Workflow original = testutil::diamond_workflow("wf");
   EXPECT_EQ(load(), stored_form(original));
   EXPECT_EQ(stage("wf.setup").version, 3);  // stages keep stage.version
   Workflow summary = *load_workflow(h_.views, "wf", false);
   EXPECT_TRUE(summary.stages.empty());
-  Workflow full = testing::full_workflow("full");
+  Workflow full = testutil::full_workflow("full");
   ASSERT_EQ(h_.apply(StoreWorkflow{full}).events.size(), 1u);
   EXPECT_EQ(load("full"), stored_form(full));
 }
 
 TEST_F(StateMachineTest, StoreOfAnExistingIdIsDuplicateAndChangesNothing) {
   expect_rejected<DuplicateError>(
-      h_, StoreWorkflow{testing::diamond_workflow("wf")}, "wf already exists");
+      h_, StoreWorkflow{testutil::diamond_workflow("wf")}, "wf already exists");
 }
 
 TEST_F(StateMachineTest, StoreRejectsDuplicateStageIdsRefIdsAndTaskIds) {
-  Workflow w = testing::diamond_workflow("w2");
+  Workflow w = testutil::diamond_workflow("w2");
   w.stages[1].id = w.stages[0].id;
   expect_rejected<DuplicateError>(h_, StoreWorkflow{w},
                                   "stage w2.setup appears twice");
-  w = testing::diamond_workflow("w2");
+  w = testutil::diamond_workflow("w2");
   w.stages[2].ref_id = "setup";
   expect_rejected<DuplicateError>(h_, StoreWorkflow{w},
                                   "ref_id setup appears twice");
-  w = testing::diamond_workflow("w2");
+  w = testutil::diamond_workflow("w2");
   w.stages[1].tasks[1].id = w.stages[1].tasks[0].id;
   expect_rejected<DuplicateError>(h_, StoreWorkflow{w}, "appears twice");
   // A stage id that another workflow already uses.
-  w = testing::diamond_workflow("w2");
+  w = testutil::diamond_workflow("w2");
   w.stages[3].id = "wf.deploy";
   expect_rejected<DuplicateError>(h_, StoreWorkflow{w},
                                   "wf.deploy already exists");
@@ -128,13 +123,13 @@ TEST_F(StateMachineTest, StoreRejectsDuplicateStageIdsRefIdsAndTaskIds) {
 }
 
 TEST_F(StateMachineTest, StoreValidatesLimitsAndChangesNothing) {
-  Workflow w = testing::diamond_workflow("");
+  Workflow w = testutil::diamond_workflow("");
   expect_rejected<InvalidArgumentError>(h_, StoreWorkflow{w}, "id");
-  w = testing::diamond_workflow("w3");
+  w = testutil::diamond_workflow("w3");
   w.stages[2].tasks[0].name = std::string(kMaxStringBytes + 1, 'x');
   expect_rejected<InvalidArgumentError>(h_, StoreWorkflow{w},
                                         "stages[2].tasks[0].name");
-  w = testing::diamond_workflow("w3");
+  w = testutil::diamond_workflow("w3");
   w.stages[0].execution_id = "other";
   expect_rejected<InvalidArgumentError>(h_, StoreWorkflow{w}, "execution_id");
 }
@@ -159,8 +154,8 @@ TEST_F(StateMachineTest, UpdateStatusWritesExactlySevenFields) {
   EXPECT_EQ(after.canceled_by, "bob");
   EXPECT_EQ(after.cancellation_reason, "why");
   EXPECT_EQ(after.paused, (PausedDetails{"al", 1, 2, 1}));
-  EXPECT_EQ(after.context, testing::diamond_workflow("wf").context);  // Q6
-  EXPECT_EQ(after.name, testing::diamond_workflow("wf").name);
+  EXPECT_EQ(after.context, testutil::diamond_workflow("wf").context);  // Q6
+  EXPECT_EQ(after.name, testutil::diamond_workflow("wf").name);
   // Transitions are never validated: back to NOT_STARTED is accepted.
   w.status = WorkflowStatus::kNotStarted;
   h_.apply(UpdateStatus::of(w));
@@ -169,7 +164,7 @@ TEST_F(StateMachineTest, UpdateStatusWritesExactlySevenFields) {
 
 TEST_F(StateMachineTest, WritesToMissingWorkflowsAreNoOps) {
   const auto before = dump_all(h_.views);
-  Workflow ghost = testing::diamond_workflow("ghost");
+  Workflow ghost = testutil::diamond_workflow("ghost");
   EXPECT_TRUE(h_.apply(UpdateStatus::of(ghost)).events.empty());
   EXPECT_TRUE(h_.apply(SetWorkflowStatus::of(ghost)).events.empty());
   EXPECT_TRUE(h_.apply(DeleteWorkflow{"ghost"}).events.empty());
@@ -252,7 +247,7 @@ TEST_F(StateMachineTest, DeleteRemovesStagesButKeepsDedupClaimsAndHistory) {
   EXPECT_EQ(workflow_event_lsns(h_.views, "wf").size(), history + 1);
   // The id is free again.
   EXPECT_EQ(
-      h_.apply(StoreWorkflow{testing::diamond_workflow("wf")}).events.size(),
+      h_.apply(StoreWorkflow{testutil::diamond_workflow("wf")}).events.size(),
       1u);
 }
 
@@ -450,7 +445,7 @@ TEST_F(StateMachineTest, ClaimsAreReentrantAndStealOnlyFromTerminalOwners) {
 }
 
 TEST_F(StateMachineTest, CleanupCompletedStageClaimsKeepsLiveExecutions) {
-  h_.apply(StoreWorkflow{testing::diamond_workflow("live")});
+  h_.apply(StoreWorkflow{testutil::diamond_workflow("live")});
   h_.apply(AcquireClaim{"wf", "mutex:a", "wf.deploy", true});
   h_.apply(AcquireClaim{"wf", "choice:b", "wf.deploy", false});
   h_.apply(AcquireClaim{"live", "mutex:a", "live.deploy", true});
@@ -481,7 +476,7 @@ TEST_F(StateMachineTest, IdsAreInternedOnceAcrossRoles) {
   const std::optional<std::uint64_t> app =
       keys::lookup_id(h_.views, "payments");
   ASSERT_TRUE(app.has_value());
-  Workflow w = testing::diamond_workflow("payments");
+  Workflow w = testutil::diamond_workflow("payments");
   h_.apply(StoreWorkflow{w});
   EXPECT_EQ(keys::lookup_id(h_.views, "payments"), app);
   EXPECT_TRUE(workflow_exists(h_.views, "payments"));
@@ -548,14 +543,14 @@ std::uint64_t colliding_hash(std::string_view) { return 42; }
 TEST(StateMachineInterningTest, HashCollisionsKeepEveryIdApart) {
   keys::ScopedIdHashForTesting all_collide(&colliding_hash);
   Harness h;
-  h.apply(StoreWorkflow{testing::diamond_workflow("a")});
-  h.apply(StoreWorkflow{testing::diamond_workflow("b")});
+  h.apply(StoreWorkflow{testutil::diamond_workflow("a")});
+  h.apply(StoreWorkflow{testutil::diamond_workflow("b")});
   h.apply(MarkMessageProcessed{"m", std::nullopt, "a"});
   EXPECT_EQ(dump_table(h.views, Table::kIds).size(), 1u);  // one hash bucket
   EXPECT_EQ(load_workflow(h.views, "a", true),
-            stored_form(testing::diamond_workflow("a")));
+            stored_form(testutil::diamond_workflow("a")));
   EXPECT_EQ(load_workflow(h.views, "b", true),
-            stored_form(testing::diamond_workflow("b")));
+            stored_form(testutil::diamond_workflow("b")));
   EXPECT_TRUE(is_message_processed(h.views, "m"));
   EXPECT_FALSE(is_message_processed(h.views, "a"));
   EXPECT_FALSE(workflow_exists(h.views, "m"));
@@ -601,7 +596,7 @@ std::vector<Command> random_commands(std::uint32_t seed, int count) {
   std::vector<Command> commands;
   for (int i = 0; i < 4; ++i) {
     commands.emplace_back(
-        StoreWorkflow{testing::diamond_workflow("w" + std::to_string(i))});
+        StoreWorkflow{testutil::diamond_workflow("w" + std::to_string(i))});
   }
   static const char* kRefs[] = {"setup",  "build_linux",     "build_mac",
                                 "deploy", "deploy_precheck", "deploy_verify"};
@@ -637,7 +632,7 @@ std::vector<Command> random_commands(std::uint32_t seed, int count) {
         if (pick(8) == 0) {
           commands.emplace_back(DeleteWorkflow{wf});
         } else {
-          commands.emplace_back(StoreWorkflow{testing::diamond_workflow(wf)});
+          commands.emplace_back(StoreWorkflow{testutil::diamond_workflow(wf)});
         }
         break;
       case 6: {
@@ -709,7 +704,7 @@ Harness run(const std::vector<Command>& commands) {
 
 TEST(StateMachineDeterminismTest,
      SeededRandomSequenceRunTwiceGivesIdenticalViews) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
   const std::vector<Command> commands = random_commands(seed, 400);
   Harness a = run(commands);
@@ -723,7 +718,7 @@ TEST(StateMachineDeterminismTest,
 }
 
 TEST(StateMachineDeterminismTest, MemoryAndLmdbFoldsAgreeWhateverTheGrouping) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
   const Harness reference = run(random_commands(seed, 300));
   const std::vector<Event>& log = reference.log;
@@ -732,7 +727,7 @@ TEST(StateMachineDeterminismTest, MemoryAndLmdbFoldsAgreeWhateverTheGrouping) {
   ChecksumViewStore memory_sum(memory);
   fold_events(log, memory_sum);
 
-  testing::TempDir dir;
+  testutil::TempDir dir;
   std::unique_ptr<LmdbViews> lmdb = LmdbViews::open(dir.path());
   ViewChecksum lmdb_checksum{};
   std::mt19937 rng(seed);

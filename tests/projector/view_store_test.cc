@@ -42,7 +42,7 @@ struct LmdbFixture {
                               LmdbViewsOptions{std::uint64_t{64} << 20})),
         txn(views->begin_write()) {}
   ViewStore& store() { return txn; }
-  testing::TempDir dir;
+  testutil::TempDir dir;
   std::unique_ptr<LmdbViews> views;
   LmdbViews::WriteTxn txn;
 };
@@ -206,7 +206,7 @@ TYPED_TEST(ViewStoreTest, RejectsEmptyAndOversizedKeys) {
 }
 
 TYPED_TEST(ViewStoreTest, MatchesAModelUnderRandomOperations) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937 rng(seed);
   std::map<std::string, std::string> model;
   ViewStore& store = this->store();
@@ -252,7 +252,7 @@ TYPED_TEST(ViewStoreTest, MatchesAModelUnderRandomOperations) {
 }
 
 TEST(LmdbViewsTest, WriteTxnAbortsUnlessCommittedAndDropAllEmptiesEveryTable) {
-  testing::TempDir dir;
+  testutil::TempDir dir;
   auto views =
       LmdbViews::open(dir / "views", LmdbViewsOptions{std::uint64_t{64} << 20});
   {
@@ -279,7 +279,7 @@ TEST(LmdbViewsTest, WriteTxnAbortsUnlessCommittedAndDropAllEmptiesEveryTable) {
 }
 
 TEST(LmdbViewsTest, ReadOnlyOpenWithAMissingTableIsCorruption) {
-  testing::TempDir dir;
+  testutil::TempDir dir;
   {  // An environment holding one foreign table.
     auto env = lmdb::Env::open(dir / "views", lmdb::EnvOptions{});
     env->dbis({"raw_bench"}, true);
@@ -346,7 +346,7 @@ TEST_F(OverlayTest, PendingWritesShadowTheBaseAndDeletesHideIt) {
 }
 
 TEST(OverlayRandomTest, MergedScansEqualTheWritesAppliedToACopy) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937 rng(seed);
   auto random_key = [&] {
     return std::string(1 + rng() % 2, "abcd"[rng() % 4]) + "abcd"[rng() % 4];
@@ -387,7 +387,7 @@ TEST(OverlayRandomTest, MergedScansEqualTheWritesAppliedToACopy) {
 }
 
 TEST(OverlayJournalTest, ReplayGivesTheSameViewsAndChecksumAsTheWrites) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   std::mt19937 rng(seed);
   const Table tables[] = {Table::kClaims, Table::kStages};
   MemoryViewStore base;
@@ -428,7 +428,7 @@ TEST(OverlayJournalTest, ReplayGivesTheSameViewsAndChecksumAsTheWrites) {
 }
 
 TEST_F(OverlayTest, WorksOverAnLmdbSnapshot) {
-  testing::TempDir dir;
+  testutil::TempDir dir;
   auto views =
       LmdbViews::open(dir / "views", LmdbViewsOptions{std::uint64_t{64} << 20});
   views->write([](LmdbViews::WriteTxn& txn) {
@@ -492,7 +492,7 @@ TEST(ChecksumTest, MatchesTheDocumentedChainForOneWrite) {
 TEST(ChecksumTest, IndependentOfTransactionGrouping) {
   const std::vector<Write> writes = sample_writes();
   const ViewChecksum expected = checksum_in_memory(writes);
-  testing::TempDir dir;
+  testutil::TempDir dir;
   auto views =
       LmdbViews::open(dir / "views", LmdbViewsOptions{std::uint64_t{64} << 20});
   // One LMDB transaction per write, the checksum carried through meta.

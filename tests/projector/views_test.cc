@@ -26,19 +26,15 @@ namespace wfstore {
 namespace {
 
 using ::testing::ElementsAre;
-using testing::Harness;
 using ::testing::IsEmpty;
+using testutil::Harness;
 
 using Ids = std::vector<std::string>;
 
 Workflow bare(const std::string& id, const std::string& application,
               std::optional<std::int64_t> start, WorkflowStatus status,
               std::optional<std::string> config = std::nullopt) {
-  Workflow w;
-  w.id = id;
-  w.application = application;
-  w.start_time = start;
-  w.status = status;
+  Workflow w = testutil::bare_workflow(id, application, status, start);
   w.pipeline_config_id = std::move(config);
   return w;
 }
@@ -150,7 +146,7 @@ TEST_F(CriteriaTest, IndexesFollowStatusAndStartTimeChanges) {
 class GraphTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    h_.apply(StoreWorkflow{testing::diamond_workflow("wf")});
+    h_.apply(StoreWorkflow{testutil::diamond_workflow("wf")});
   }
   static std::vector<std::string> ids(
       const std::vector<StageExecution>& stages) {
@@ -172,7 +168,7 @@ TEST_F(GraphTest, RetrieveStageBuildsThePartialParent) {
   for (const StageExecution& s : r->execution.stages)
     EXPECT_FALSE(s.tasks.empty()) << s.id;
   EXPECT_EQ(r->execution.application, "payments");
-  EXPECT_EQ(r->execution.context, testing::diamond_workflow("wf").context);
+  EXPECT_EQ(r->execution.context, testutil::diamond_workflow("wf").context);
   // No downstream, siblings, synthetic parent or grand-ancestors.
   r = retrieve_stage(h_.views, "wf.deploy_notify");
   ASSERT_TRUE(r.has_value());
@@ -207,7 +203,7 @@ TEST_F(GraphTest, UpstreamDownstreamAndSyntheticQueries) {
 }
 
 TEST_F(GraphTest, MergedAncestorOutputsUsesTheStoredWorkflow) {
-  const Workflow w = testing::diamond_workflow("wf");
+  const Workflow w = testutil::diamond_workflow("wf");
   EXPECT_EQ(merged_ancestor_outputs(h_.views, "wf", "deploy"),
             internal::merged_ancestor_outputs(w, "deploy"));
   EXPECT_FALSE(merged_ancestor_outputs(h_.views, "wf", "deploy").empty());
@@ -232,7 +228,7 @@ TEST(ViewsTest, EmptyViews) {
 // two stores holding the same stage id with other contents, and a record
 // rewritten in place, must each read back their own bytes.
 TEST(FindStageTest, TheDecodeMemoNeverAnswersForOtherBytes) {
-  StageExecution stage = testing::diamond_workflow("wf").stages.at(0);
+  StageExecution stage = testutil::diamond_workflow("wf").stages.at(0);
   stage.version = 0;
   MemoryViewStore first;
   MemoryViewStore second;

@@ -38,8 +38,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <signal.h>
-#include <sys/wait.h>
 
 #include "wfstore/database.h"
 #include "wfstore/maintenance.h"
@@ -49,14 +47,16 @@
 
 #include "store/database_impl.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/sample_messages.h"
+#include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
 namespace {
 
-using testing::ChildProcess;
-using testing::TempDir;
+using testutil::ChildProcess;
+using testutil::TempDir;
 
 constexpr const char* kHandler = "CrashLoopWriter";
 
@@ -74,23 +74,16 @@ Workflow thread_workflow(int thread) {
   wf.id = workflow_id(thread);
   wf.application = "crash-loop";
   wf.name = wf.id;
-  StageExecution stage;
-  stage.id = stage_id(thread);
-  stage.execution_id = wf.id;
-  stage.type = "counter";
+  StageExecution stage =
+      testutil::bare_stage(wf.id, stage_id(thread), "counter", "counter");
   stage.name = "Counter";
-  stage.ref_id = "counter";
   wf.stages.push_back(std::move(stage));
   return wf;
 }
 
 RunTask commit_message(int thread, std::int64_t n) {
-  RunTask task;
-  task.execution_id = workflow_id(thread);
-  task.stage_id = stage_id(thread);
-  task.task_id = commit_tag(thread, n);
-  task.task_type = "crash.Counter";
-  return task;
+  return testutil::run_task(workflow_id(thread), stage_id(thread),
+                            commit_tag(thread, n), "crash.Counter");
 }
 
 DatabaseOptions store_options(Durability durability) {
@@ -107,7 +100,7 @@ DatabaseOptions store_options(Durability durability) {
 void run_writer(const std::filesystem::path& dir, Durability durability,
                 int threads, int report_fd) {
   auto db = Database::open(dir, store_options(durability));
-  testing::report_line(report_fd, "open");
+  testutil::report_line(report_fd, "open");
   Queue queue(*db);
   WorkflowStore& store = db->workflow_store();
   std::vector<std::thread> workers;
@@ -123,7 +116,7 @@ void run_writer(const std::filesystem::path& dir, Durability durability,
           txn.mark_message_processed(commit_tag(t, n), kHandler,
                                      workflow_id(t));
         });
-        testing::report_line(report_fd, fmt::format("{} {}", t, n));
+        testutil::report_line(report_fd, fmt::format("{} {}", t, n));
       }
     });
   }
@@ -207,10 +200,10 @@ void expect_views_equal_rebuild(const std::filesystem::path& dir) {
 
 void run_crash_loop(Durability durability) {
   const TempDir dir;
-  const std::uint32_t seed = testing::random_seed();
-  const long kills = testing::env_knob("WFSTORE_CRASH_LOOP_KILLS", 30);
+  const std::uint32_t seed = testutil::random_seed();
+  const long kills = testutil::env_knob("WFSTORE_CRASH_LOOP_KILLS", 30);
   const int threads = static_cast<int>(
-      std::max(1L, testing::env_knob("WFSTORE_CRASH_LOOP_THREADS", 3)));
+      std::max(1L, testutil::env_knob("WFSTORE_CRASH_LOOP_THREADS", 3)));
   std::mt19937 rng(seed);
   {
     auto db = Database::open(dir.path(), store_options(durability));
@@ -231,23 +224,12 @@ void run_crash_loop(Durability durability) {
     ChildProcess child = ChildProcess::spawn(
         [&](int fd) { run_writer(dir.path(), durability, threads, fd); });
     bool opened = false;
-    for (int s = 0; s < wait_lines; ++s) {
-      const std::optional<std::string> line = child.read_line();
-      ASSERT_TRUE(line.has_value())
-          << "the writer stopped by itself: "
-          << testing::describe_wait_status(child.wait());
-      opened |= *line == "open";
-      record_line(*line, reported);
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
-    const int status = child.kill_and_wait();
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the writer ended before the kill: "
-        << testing::describe_wait_status(status);
-    for (const std::string& line : child.drain()) {
-      opened |= line == "open";
-      record_line(line, reported);
-    }
+    ASSERT_NO_FATAL_FAILURE(testutil::kill_after_lines(
+        child, wait_lines, std::chrono::microseconds(wait_us),
+        [&](const std::string& line) {
+          opened |= line == "open";
+          record_line(line, reported);
+        }));
     killed_before_open += opened ? 0 : 1;
     if (round % 2 == 0) {
       // The checker recovers the store.

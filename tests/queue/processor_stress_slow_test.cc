@@ -36,7 +36,7 @@ namespace wfstore {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::TempDir;
+using testutil::TempDir;
 
 RunTask numbered(std::int64_t n) {
   RunTask m;
@@ -52,7 +52,8 @@ std::int64_t number_of(const Delivery& delivery) {
 }
 
 TEST(ProcessorStressSlowTest, EightProducersEightWorkersExactlyOnce) {
-  const long total = testing::env_knob("WFSTORE_QUEUE_STRESS_MESSAGES", 100000);
+  const long total =
+      testutil::env_knob("WFSTORE_QUEUE_STRESS_MESSAGES", 100000);
   constexpr int kProducers = 8;
   constexpr int kWorkers = 8;
   std::printf("WFSTORE_QUEUE_STRESS_MESSAGES=%ld\n", total);
@@ -179,7 +180,8 @@ constexpr milliseconds kPoisonLease{300};
 }
 
 TEST(ProcessorStressSlowTest, PoisonMessageKillingItsConsumerReachesDlq) {
-  const long normals = testing::env_knob("WFSTORE_POISON_NORMAL_MESSAGES", 200);
+  const long normals =
+      testutil::env_knob("WFSTORE_POISON_NORMAL_MESSAGES", 200);
   std::printf("WFSTORE_POISON_NORMAL_MESSAGES=%ld\n", normals);
   const TempDir dir;
   std::vector<std::uint64_t> normal_ids;

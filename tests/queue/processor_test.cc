@@ -21,18 +21,18 @@
 #include "wfstore/queue.h"
 #include "wfstore/queue_processor.h"
 
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/sample_messages.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
 namespace {
 
-using testing::run_task;
-using testing::start_stage;
+using testutil::run_task;
+using testutil::start_stage;
 
 using std::chrono::milliseconds;
-using testing::TempDir;
+using testutil::TempDir;
 
 // Polls `done` every few milliseconds for up to `limit` (generous: the
 // machine is shared). Returns its last value.
@@ -107,7 +107,7 @@ class ProcessorTest : public ::testing::Test {
 
   TempDir dir_;
   std::shared_ptr<ShiftedClock> clock_ = std::make_shared<ShiftedClock>();
-  testing::Warnings warnings_;
+  testutil::Warnings warnings_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<Queue> queue_;
 };
@@ -386,8 +386,11 @@ TEST_F(ProcessorTest, RetentionSweepDeletesOldMarks) {
 TEST_F(ProcessorTest, ConfigValidation) {
   open();
 
-  const auto expect_invalid = [&](QueueProcessorConfig config,
-                                  const std::string& field) {
+  // A default configuration with `edit` applied must be rejected, naming
+  // `field`.
+  const auto expect_invalid = [&](auto edit, const std::string& field) {
+    QueueProcessorConfig config;
+    edit(config);
     try {
       QueueProcessor processor(store(), queue(), config);
       ADD_FAILURE() << "no error for " << field;
@@ -396,27 +399,21 @@ TEST_F(ProcessorTest, ConfigValidation) {
           << e.what();
     }
   };
-  QueueProcessorConfig c;
-  c.max_workers = 0;
-  expect_invalid(c, "max_workers");
-  c = {};
-  c.max_workers = 100000;
-  expect_invalid(c, "max_workers");
-  c = {};
-  c.poll_frequency = milliseconds{0};
-  expect_invalid(c, "poll_frequency");
-  c = {};
-  c.retry_delay = milliseconds{-1};
-  expect_invalid(c, "retry_delay");
-  c = {};
-  c.dlq_check_interval = milliseconds{-5};
-  expect_invalid(c, "dlq_check_interval");
-  c = {};
-  c.retention_sweep_interval = milliseconds{-1};
-  expect_invalid(c, "retention_sweep_interval");
-  c = {};
-  c.processed_messages_max_age = milliseconds{-1};
-  expect_invalid(c, "processed_messages_max_age");
+  using Config = QueueProcessorConfig;
+  expect_invalid([](Config& c) { c.max_workers = 0; }, "max_workers");
+  expect_invalid([](Config& c) { c.max_workers = 100000; }, "max_workers");
+  expect_invalid([](Config& c) { c.poll_frequency = milliseconds{0}; },
+                 "poll_frequency");
+  expect_invalid([](Config& c) { c.retry_delay = milliseconds{-1}; },
+                 "retry_delay");
+  expect_invalid([](Config& c) { c.dlq_check_interval = milliseconds{-5}; },
+                 "dlq_check_interval");
+  expect_invalid(
+      [](Config& c) { c.retention_sweep_interval = milliseconds{-1}; },
+      "retention_sweep_interval");
+  expect_invalid(
+      [](Config& c) { c.processed_messages_max_age = milliseconds{-1}; },
+      "processed_messages_max_age");
 
   QueueProcessor processor(store(), queue());
   EXPECT_THROW(
@@ -443,16 +440,16 @@ TEST_F(ProcessorTest, ConfigValidation) {
 TEST_F(ProcessorTest, BadConfigChangesNothing) {
   open();
   queue().push(start_stage("w1", "w1.a"));
-  const testing::TableDump before = testing::dump_all(*db_);
-  const std::uint64_t log_before = testing::log_bytes(dir_.path());
+  const testutil::TableDump before = testutil::dump_all(*db_);
+  const std::uint64_t log_before = testutil::log_bytes(dir_.path());
   QueueProcessorConfig c;
   c.max_workers = -1;
   EXPECT_THROW(QueueProcessor(store(), queue(), c), InvalidArgumentError);
   QueueProcessor processor(store(), queue());
   EXPECT_THROW(processor.register_handler("Bogus", "h", [](const Delivery&) {}),
                InvalidArgumentError);
-  EXPECT_EQ(testing::dump_all(*db_), before);
-  EXPECT_EQ(testing::log_bytes(dir_.path()), log_before);
+  EXPECT_EQ(testutil::dump_all(*db_), before);
+  EXPECT_EQ(testutil::log_bytes(dir_.path()), log_before);
 }
 
 // A store that is not the queue's is rejected.

@@ -30,9 +30,9 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_messages.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/view_records.h"
@@ -41,13 +41,13 @@
 namespace wfstore {
 namespace {
 
-using testing::run_task;
-using testing::start_stage;
-using testing::start_workflow;
+using testutil::run_task;
+using testutil::start_stage;
+using testutil::start_workflow;
 
-using testing::FakeClock;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
+using testutil::FakeClock;
 using namespace std::chrono_literals;
 
 // 2024-06-01 12:00:00 UTC in epoch milliseconds.
@@ -57,7 +57,7 @@ constexpr std::int64_t kLeaseMs = 60'000;
 
 // What bad input must leave unchanged: every view table and the log's size.
 struct StoreState {
-  testing::TableDump tables;
+  testutil::TableDump tables;
   std::uint64_t log_bytes = 0;
   friend bool operator==(const StoreState& a, const StoreState& b) {
     return a.tables == b.tables && a.log_bytes == b.log_bytes;
@@ -142,7 +142,8 @@ class QueueTest : public ::testing::Test {
   }
 
   StoreState state() {
-    return StoreState{testing::dump_all(db()), testing::log_bytes(dir_.path())};
+    return StoreState{testutil::dump_all(db()),
+                      testutil::log_bytes(dir_.path())};
   }
 
   std::size_t warnings_containing(std::string_view text) const {
@@ -153,12 +154,12 @@ class QueueTest : public ::testing::Test {
     return n;
   }
 
-  testing::TempDir dir_;
+  testutil::TempDir dir_;
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>(kNow);
   bool system_clock_ = false;
   DatabaseOptions options_;
   std::shared_ptr<FileSystem> fs_;
-  testing::Warnings warnings_;
+  testutil::Warnings warnings_;
   bool verify_views_ = true;
   std::unique_ptr<Database> db_;
   std::unique_ptr<Queue> queue_;
@@ -346,12 +347,12 @@ TEST_F(QueueTest, Item55MoveToDlqDefaultError) {
 }
 
 TEST_F(QueueTest, Item56FailedDeadLetterAppendLeavesTheMessageQueued) {
-  auto fs = std::make_shared<testing::FaultFileSystem>();
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
   fs_ = fs;
   queue().push(start_stage("wf-1", "stage-1"));
   const std::optional<Delivery> delivery = queue().poll_one();
   ASSERT_TRUE(delivery);
-  fs->fail_nth_write(1, testing::name_ends_with(".log"));
+  fs->fail_nth_write(1, testutil::name_ends_with(".log"));
   EXPECT_THROW(queue().move_to_dlq(delivery->id, "Test error"), IOError);
   reopen();
   EXPECT_EQ(queue().size(), 1u);
@@ -364,11 +365,11 @@ TEST_F(QueueTest, Item56FailedDeadLetterAppendLeavesTheMessageQueued) {
 }
 
 TEST_F(QueueTest, Item56FailedReplayAppendLeavesTheMessageDeadLettered) {
-  auto fs = std::make_shared<testing::FaultFileSystem>();
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
   fs_ = fs;
   const std::uint64_t id = queue().push(start_stage("wf-1", "stage-1"));
   queue().move_to_dlq(id, "Test error");
-  fs->fail_nth_write(1, testing::name_ends_with(".log"));
+  fs->fail_nth_write(1, testutil::name_ends_with(".log"));
   EXPECT_THROW(queue().replay_dlq(id), IOError);
   reopen();
   EXPECT_EQ(queue().size(), 0u);
@@ -833,7 +834,7 @@ TEST_F(QueueTest, ViewsOfSchemaVersion1AreRebuiltOnOpen) {
   queue().push(start_workflow("wf-2"));
   const std::uint64_t third = queue().push(run_task("wf-1", "s-1", "t-2"));
   ASSERT_EQ(polled().id, first);
-  const testing::TableDump before = testing::dump_all(db(), false);
+  const testutil::TableDump before = testutil::dump_all(db(), false);
   database_impl(db()).views().write([&](LmdbViews::WriteTxn& txn) {
     std::vector<std::pair<std::string, std::string>> rows;
     txn.scan(Table::kQueueMessages, "", "",
@@ -866,7 +867,7 @@ TEST_F(QueueTest, ViewsOfSchemaVersion1AreRebuiltOnOpen) {
   EXPECT_EQ(warnings_containing("rebuilding the views from the log: " + reason),
             1u)
       << ::testing::PrintToString(warnings_.messages());
-  EXPECT_EQ(testing::dump_all(db(), false), before);
+  EXPECT_EQ(testutil::dump_all(db(), false), before);
   EXPECT_EQ(
       meta_u64(database_impl(db()).views().begin_read(), kMetaSchemaVersion),
       kViewSchemaVersion);
@@ -1005,7 +1006,7 @@ TEST_F(QueueTest, BadInputQueueOnAReadOnlyStore) {
 }
 
 TEST_F(QueueTest, BadInputQueueOfAnotherStoreInATransaction) {
-  testing::TempDir other_dir;
+  testutil::TempDir other_dir;
   std::unique_ptr<Database> other = Database::open(other_dir.path());
   Queue other_queue(*other);
   queue().push(start_workflow("wf-1"));

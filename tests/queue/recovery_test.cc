@@ -22,14 +22,16 @@
 #include "wfstore/queue.h"
 #include "wfstore/queue_processor.h"
 
-#include "tests/store/store_test_util.h"
+#include "tests/testutil/sample_messages.h"
+#include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
 namespace {
 
 using Outcome = RecoveryResult::Outcome;
-using testing::TempDir;
+using testutil::TempDir;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -39,25 +41,16 @@ std::int64_t now_ms() {
 
 TaskExecution task(const std::string& stage_id, int index,
                    WorkflowStatus status) {
-  TaskExecution t;
-  t.id = stage_id + ".t" + std::to_string(index);
-  t.name = "task" + std::to_string(index);
-  t.implementing_class = "ShellTask";
-  t.status = status;
-  return t;
+  return testutil::make_task(stage_id, index, "task" + std::to_string(index),
+                             "ShellTask", status);
 }
 
 // A stage "<workflow>.<ref>" of type "<ref>-type".
 StageExecution stage(const std::string& workflow_id, const std::string& ref,
                      WorkflowStatus status,
                      std::set<std::string> requisites = {}) {
-  StageExecution s;
-  s.id = workflow_id + "." + ref;
-  s.execution_id = workflow_id;
-  s.ref_id = ref;
-  s.type = ref + "-type";
-  s.name = ref;
-  s.status = status;
+  StageExecution s =
+      testutil::make_stage(workflow_id, ref, ref + "-type", ref, status);
   s.requisite_stage_ref_ids = std::move(requisites);
   return s;
 }
@@ -66,12 +59,8 @@ Workflow workflow(const std::string& id, WorkflowStatus status,
                   std::optional<std::int64_t> start_time,
                   std::vector<StageExecution> stages = {},
                   const std::string& application = "app") {
-  Workflow w;
-  w.id = id;
-  w.application = application;
+  Workflow w = testutil::bare_workflow(id, application, status, start_time);
   w.name = id;
-  w.status = status;
-  w.start_time = start_time;
   w.stages = std::move(stages);
   return w;
 }
@@ -142,10 +131,7 @@ class RecoveryTest : public ::testing::Test {
 
 StartStage expected_start_stage(const std::string& workflow_id,
                                 const std::string& ref) {
-  StartStage m;
-  m.execution_id = workflow_id;
-  m.stage_id = workflow_id + "." + ref;
-  return m;
+  return testutil::start_stage(workflow_id, workflow_id + "." + ref);
 }
 
 // Rule 1: RUNNING and NOT_STARTED candidates, one with a NULL start_time;
@@ -346,8 +332,7 @@ TEST_F(RecoveryTest, Rule4StartWorkflowOrSkip) {
   EXPECT_EQ(quiet.message, "No stages need recovery");
   EXPECT_EQ(quiet.messages_pushed, 0u);
 
-  StartWorkflow start;
-  start.execution_id = "idle";
+  const StartWorkflow start = testutil::start_workflow("idle");
   const std::vector<Message> messages = drain();
   EXPECT_EQ(std::count(messages.begin(), messages.end(), Message(start)), 1);
   EXPECT_EQ(messages.size(), 2u);  // StartWorkflow + StartStage(stuck.other)
@@ -362,11 +347,8 @@ TEST_F(RecoveryTest, Rule5RunTaskPerRunningTaskWithoutPendingMessage) {
              task(s.id, 1, WorkflowStatus::kRunning),
              task(s.id, 2, WorkflowStatus::kRunning),
              task(s.id, 3, WorkflowStatus::kNotStarted)};
-  RunTask pending;
-  pending.execution_id = "w";
-  pending.stage_id = s.id;
-  pending.task_id = s.tasks[2].id;
-  pending.task_type = "a-type";
+  const RunTask pending =
+      testutil::run_task("w", s.id, s.tasks[2].id, "a-type");
   queue().push(pending);
   // A task id that merely starts like t1's is not a pending message for it.
   RunTask prefix = pending;
@@ -376,11 +358,8 @@ TEST_F(RecoveryTest, Rule5RunTaskPerRunningTaskWithoutPendingMessage) {
   RecoveryResult result;
   const std::vector<Message> messages =
       recover_one(running_with("w", {s}), &result);
-  RunTask expected;
-  expected.execution_id = "w";
-  expected.stage_id = s.id;
-  expected.task_id = s.tasks[1].id;
-  expected.task_type = "a-type";
+  const RunTask expected =
+      testutil::run_task("w", s.id, s.tasks[1].id, "a-type");
   EXPECT_EQ(result.messages_pushed, 1u);
   EXPECT_EQ(messages,
             (std::vector<Message>{pending, prefix, expected}));  // FIFO
@@ -397,10 +376,7 @@ TEST_F(RecoveryTest, Rule5StartTaskForFirstNotStartedTask) {
   RecoveryResult result;
   const std::vector<Message> messages =
       recover_one(running_with("w", {s}), &result);
-  StartTask expected;
-  expected.execution_id = "w";
-  expected.stage_id = s.id;
-  expected.task_id = s.tasks[1].id;
+  const StartTask expected = testutil::start_task("w", s.id, s.tasks[1].id);
   EXPECT_EQ(messages, std::vector<Message>{expected});
 
   // With that StartTask still queued (leased by drain()), a second run
@@ -492,12 +468,7 @@ TEST_F(RecoveryTest, Item45TwoRecoveriesOfAQueuedRunTaskRunItOnce) {
   s.start_time = now_ms();
   s.tasks = {task(s.id, 0, WorkflowStatus::kRunning)};
   store().store(running_with("w", {s}));
-  RunTask queued;
-  queued.execution_id = "w";
-  queued.stage_id = s.id;
-  queued.task_id = s.tasks[0].id;
-  queued.task_type = "a-type";
-  queue().push(queued);
+  queue().push(testutil::run_task("w", s.id, s.tasks[0].id, "a-type"));
 
   for (int run = 0; run < 2; ++run) {
     SCOPED_TRACE(run);
@@ -532,7 +503,7 @@ TEST_F(RecoveryTest, Item45TwoRecoveriesOfAQueuedRunTaskRunItOnce) {
 // Bad options: InvalidArgumentError, nothing queued.
 TEST_F(RecoveryTest, BadOptionsChangeNothing) {
   store().store(running_with("w", {stage("w", "a", WorkflowStatus::kRunning)}));
-  const testing::TableDump before = testing::dump_all(*db_);
+  const testutil::TableDump before = testutil::dump_all(*db_);
   RecoveryOptions negative;
   negative.max_age = std::chrono::milliseconds{-1};
   EXPECT_THROW(recover_pending(store(), queue(), negative),
@@ -541,7 +512,7 @@ TEST_F(RecoveryTest, BadOptionsChangeNothing) {
   bad_app.application = std::string("\xff\xfe", 2);
   EXPECT_THROW(recover_pending(store(), queue(), bad_app),
                InvalidArgumentError);
-  EXPECT_EQ(testing::dump_all(*db_), before);
+  EXPECT_EQ(testutil::dump_all(*db_), before);
 }
 
 }  // namespace

@@ -20,14 +20,12 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,14 +37,16 @@
 
 #include "store/database_impl.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/sample_messages.h"
+#include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
 namespace {
 
-using testing::ChildProcess;
-using testing::TempDir;
+using testutil::ChildProcess;
+using testutil::TempDir;
 
 constexpr int kStages = 10;
 constexpr const char* kHandler = "TxnCrashEngine";
@@ -63,12 +63,9 @@ Workflow chain_workflow(int k) {
   wf.application = "txn-crash";
   wf.name = fmt::format("chain-{}", k);
   for (int i = 0; i < kStages; ++i) {
-    StageExecution stage;
-    stage.id = stage_id(k, i);
-    stage.execution_id = wf.id;
-    stage.type = "step";
+    StageExecution stage = testutil::bare_stage(
+        wf.id, stage_id(k, i), fmt::format("step-{}", i), "step");
     stage.name = fmt::format("Step {}", i);
-    stage.ref_id = fmt::format("step-{}", i);
     if (i > 0) stage.requisite_stage_ref_ids = {fmt::format("step-{}", i - 1)};
     TaskExecution task;
     task.id = stage.id + "-t";
@@ -82,11 +79,8 @@ Workflow chain_workflow(int k) {
   return wf;
 }
 
-Message start_stage(int k, int i) {
-  StartStage start;
-  start.execution_id = workflow_id(k);
-  start.stage_id = stage_id(k, i);
-  return start;
+StartStage start_stage(int k, int i) {
+  return testutil::start_stage(workflow_id(k), stage_id(k, i));
 }
 
 DatabaseOptions store_options(Durability durability) {
@@ -122,7 +116,7 @@ void run_engine(const std::filesystem::path& dir, Durability durability,
     Queue queue(*db);
     for (int steps = 0;;) {
       if (budget && steps == *budget) {
-        testing::report_line(report_fd, "idle");
+        testutil::report_line(report_fd, "idle");
         for (;;) pause();
       }
       std::optional<Delivery> delivery =
@@ -163,8 +157,8 @@ void run_engine(const std::filesystem::path& dir, Durability durability,
         txn.mark_message_processed(message_id, kHandler, workflow_id(k));
       });
       ++steps;
-      testing::report_line(report_fd,
-                           fmt::format("{} {} {}", k, i, message_id));
+      testutil::report_line(report_fd,
+                            fmt::format("{} {} {}", k, i, message_id));
       queue.ack(delivery->id);
     }
   }
@@ -316,8 +310,8 @@ StoreCounts check_store(const std::filesystem::path& dir, Durability durability,
 
 void run_crash_loop(Durability durability) {
   const TempDir dir;
-  const std::uint32_t seed = testing::random_seed();
-  const long kills = testing::env_knob("WFSTORE_TXN_CRASH_KILLS", 30);
+  const std::uint32_t seed = testutil::random_seed();
+  const long kills = testutil::env_knob("WFSTORE_TXN_CRASH_KILLS", 30);
   // A child killed after w reported steps may commit kStepMargin more before
   // it idles (however late the kill comes: a busy machine), so the kills
   // consume at most kills * (4 + kStepMargin) steps; the workflows hold more,
@@ -352,21 +346,12 @@ void run_crash_loop(Durability durability) {
     ChildProcess child = ChildProcess::spawn([&](int fd) {
       run_engine(dir.path(), durability, fd, wait_steps + kStepMargin);
     });
-    for (int s = 0; s < wait_steps; ++s) {
-      const std::optional<std::string> line = child.read_line();
-      ASSERT_TRUE(line.has_value())
-          << "the child stopped before the kill ("
-          << testing::describe_wait_status(child.wait()) << ")";
-      acked.push_back(parse_acked(*line));
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
-    const int status = child.kill_and_wait();
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the child ended before the kill: "
-        << testing::describe_wait_status(status);
-    for (const std::string& line : child.drain()) {
-      if (line != "idle") acked.push_back(parse_acked(line));
-    }
+    // "idle" comes only after wait_steps + kStepMargin steps.
+    ASSERT_NO_FATAL_FAILURE(testutil::kill_after_lines(
+        child, wait_steps, std::chrono::microseconds(wait_us),
+        [&](const std::string& line) {
+          if (line != "idle") acked.push_back(parse_acked(line));
+        }));
     const StoreCounts counts =
         check_store(dir.path(), durability, workflows, acked);
     if (::testing::Test::HasFailure()) return;
@@ -381,7 +366,7 @@ void run_crash_loop(Durability durability) {
   }
   const int status = last.wait();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << testing::describe_wait_status(status);
+      << testutil::describe_wait_status(status);
   const StoreCounts counts =
       check_store(dir.path(), durability, workflows, acked);
   EXPECT_EQ(counts.completed_workflows, workflows);

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -181,6 +182,28 @@ class ConformanceTest : public ::testing::Test {
   // The LSN of the last event folded into the views: unchanged means nothing
   // was appended.
   std::uint64_t lsn() { return db().stats().applied_lsn; }
+  // A stored make_workflow() whose stage "1" has a make_task() named after
+  // each of `task_names`, in order.
+  Workflow store_workflow_with_tasks(
+      std::initializer_list<std::string> task_names) {
+    Workflow workflow = make_workflow(ulid());
+    for (const std::string& name : task_names) {
+      workflow.stages[0].tasks.push_back(make_task(name));
+    }
+    store().store(workflow);
+    return workflow;
+  }
+  // Expects store_stage(stage, phase) to fail its optimistic lock, naming the
+  // stage's `version` and the phase.
+  void expect_phase_lock_failure(StageExecution& stage,
+                                 const std::string& phase,
+                                 std::int64_t version) {
+    EXPECT_THAT([&] { store().store_stage(stage, phase); },
+                ThrowsMessage<ConcurrencyError>(HasSubstr(fmt::format(
+                    "Optimistic lock failed for stage {} (version {}, "
+                    "expected_phase {})",
+                    stage.id, version, phase))));
+  }
   // Two stored workflows of make_workflow().
   std::pair<Workflow, Workflow> store_two_workflows() {
     std::pair<Workflow, Workflow> stored{make_workflow(ulid()),
@@ -195,7 +218,7 @@ class ConformanceTest : public ::testing::Test {
   }
 
   Durability durability_ = Durability::kBuffered;
-  testing::TempDir dir_;
+  testutil::TempDir dir_;
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>(kNow);
 
  private:
@@ -438,9 +461,7 @@ TEST_F(ConformanceTest, Item14EmptyStageContextReadsBackAsEmptyObject) {
 }
 
 TEST_F(ConformanceTest, Item15TaskExceptionDetailsRoundTripAfterStoreStage) {
-  Workflow workflow = make_workflow(ulid());
-  workflow.stages[0].tasks.push_back(make_task("deploy"));
-  store().store(workflow);
+  const Workflow workflow = store_workflow_with_tasks({"deploy"});
   const json details = {
       {"exception",
        {{"type", "RuntimeError"},
@@ -461,9 +482,7 @@ TEST_F(ConformanceTest, Item15TaskExceptionDetailsRoundTripAfterStoreStage) {
 }
 
 TEST_F(ConformanceTest, Item17DeleteRemovesAnExistingWorkflow) {
-  Workflow workflow = make_workflow(ulid());
-  workflow.stages[0].tasks.push_back(make_task("t"));
-  store().store(workflow);
+  const Workflow workflow = store_workflow_with_tasks({"t"});
   EXPECT_NO_THROW(store().delete_workflow(workflow.id));
   EXPECT_FALSE(store().exists(workflow.id));
   reopen();
@@ -531,9 +550,7 @@ TEST_F(ConformanceTest, Item19StaleCopyRaisesConcurrencyError) {
 TEST_F(ConformanceTest, Item19ConcurrentCopiesExactlyOneWins) {
   constexpr int kThreads = 6;
   constexpr int kRounds = 15;
-  Workflow workflow = make_workflow(ulid());
-  workflow.stages[0].tasks.push_back(make_task("contended"));
-  store().store(workflow);
+  const Workflow workflow = store_workflow_with_tasks({"contended"});
   const std::string& stage_id = workflow.stages[0].id;
   for (int round = 0; round < kRounds; ++round) {
     const StageExecution base = store().retrieve_stage(stage_id).stage();
@@ -568,10 +585,7 @@ TEST_F(ConformanceTest, Item19ConcurrentCopiesExactlyOneWins) {
 
 TEST_F(ConformanceTest, Item20LosingWritersTaskChangesAreNotPersisted) {
   durability_ = Durability::kSync;
-  Workflow workflow = make_workflow(ulid());
-  workflow.stages[0].tasks.push_back(make_task("first"));
-  workflow.stages[0].tasks.push_back(make_task("second"));
-  store().store(workflow);
+  const Workflow workflow = store_workflow_with_tasks({"first", "second"});
   const std::string& stage_id = workflow.stages[0].id;
   StageExecution a = store().retrieve_stage(stage_id).stage();
   StageExecution b = store().retrieve_stage(stage_id).stage();
@@ -744,12 +758,7 @@ TEST_F(ConformanceTest, Spec12Item1VersionAndExpectedPhaseMustBothMatch) {
   wrong_phase.status = WorkflowStatus::kSucceeded;
   const StageExecution wrong_phase_before = wrong_phase;
   const std::uint64_t before = lsn();
-  EXPECT_THAT(
-      [&] { store().store_stage(wrong_phase, "RUNNING"); },
-      ThrowsMessage<ConcurrencyError>(HasSubstr(fmt::format(
-          "Optimistic lock failed for stage {} (version 0, expected_phase "
-          "RUNNING)",
-          stage_id))));
+  expect_phase_lock_failure(wrong_phase, "RUNNING", 0);
   EXPECT_EQ(wrong_phase, wrong_phase_before);
   EXPECT_EQ(lsn(), before);
   EXPECT_EQ(store().retrieve_stage(stage_id).stage().status,
@@ -767,12 +776,7 @@ TEST_F(ConformanceTest, Spec12Item1VersionAndExpectedPhaseMustBothMatch) {
 
   claim.status = WorkflowStatus::kTerminal;
   const std::uint64_t before_stale = lsn();
-  EXPECT_THAT(
-      [&] { store().store_stage(claim, "SUCCEEDED"); },
-      ThrowsMessage<ConcurrencyError>(HasSubstr(fmt::format(
-          "Optimistic lock failed for stage {} (version 1, expected_phase "
-          "SUCCEEDED)",
-          stage_id))));
+  expect_phase_lock_failure(claim, "SUCCEEDED", 1);
   EXPECT_EQ(lsn(), before_stale);
   const StageExecution stored = store().retrieve_stage(stage_id).stage();
   EXPECT_EQ(stored.status, WorkflowStatus::kSucceeded);
@@ -901,9 +905,7 @@ TEST_F(ConformanceTest, Spec12Item2OnlyTheMutableSurfaceChanges) {
 }
 
 TEST_F(ConformanceTest, Spec12Item2TaskVersionConflictIsConcurrencyError) {
-  Workflow workflow = make_workflow(ulid());
-  workflow.stages[0].tasks.push_back(make_task("build"));
-  store().store(workflow);
+  const Workflow workflow = store_workflow_with_tasks({"build"});
   StageExecution stage = store().retrieve_stage(workflow.stages[0].id).stage();
   const TaskExecution stale_task = stage.tasks[0];
   store().store_stage(stage);
@@ -917,7 +919,7 @@ TEST_F(ConformanceTest, Spec12Item2TaskVersionConflictIsConcurrencyError) {
 
 TEST_F(ConformanceTest, Spec12Item6MergeWalksRequisitesOnly) {
   const std::string id = ulid();
-  const Workflow diamond = testing::diamond_workflow(id);
+  const Workflow diamond = testutil::diamond_workflow(id);
   store().store(diamond);
   const json expected = {
       {"artifact_version", "1.4.2"},
@@ -980,7 +982,7 @@ TEST_F(ConformanceTest, Spec12Item6CyclesAreSilentlyOmitted) {
 
 TEST_F(ConformanceTest, Spec12Item7PartialParentHoldsOnlyDirectNeighbours) {
   const std::string id = ulid();
-  const Workflow diamond = as_stored(testing::diamond_workflow(id));
+  const Workflow diamond = as_stored(testutil::diamond_workflow(id));
   store().store(diamond);
   const auto sid = [&](std::string_view ref) {
     return stage_by_ref(diamond, ref).id;
@@ -1020,7 +1022,7 @@ TEST_F(ConformanceTest, Spec12Item7PartialParentHoldsOnlyDirectNeighbours) {
 
 TEST_F(ConformanceTest, Spec12Item8GraphQueriesAreDirectAndKeyedById) {
   const std::string id = ulid();
-  const Workflow diamond = as_stored(testing::diamond_workflow(id));
+  const Workflow diamond = as_stored(testutil::diamond_workflow(id));
   store().store(diamond);
   const auto stage = [&](std::string_view ref) {
     return stage_by_ref(diamond, ref);
@@ -1059,7 +1061,7 @@ TEST_F(ConformanceTest, Spec12Item8GraphQueriesAreDirectAndKeyedById) {
 }
 
 TEST_F(ConformanceTest, Spec12Item9UpdateStatusWritesExactlySevenFields) {
-  const Workflow original = testing::diamond_workflow(ulid());
+  const Workflow original = testutil::diamond_workflow(ulid());
   store().store(original);
   Workflow changed = original;
   changed.status = WorkflowStatus::kSucceeded;
@@ -1295,7 +1297,7 @@ TEST_F(ConformanceTest, Spec12Item13RecoveryQueryKeepsNeverStartedWorkflows) {
 
 TEST_F(ConformanceTest, Spec12Item15SerializationFidelity) {
   durability_ = Durability::kSync;
-  const Workflow full = testing::full_workflow(ulid());
+  const Workflow full = testutil::full_workflow(ulid());
   store().store(full);
 
   Workflow defaults;
@@ -1434,10 +1436,7 @@ TEST_F(ConformanceTest, Q2NullStartTimesSortLastThenById) {
 
 TEST_F(ConformanceTest, Q3StoreStageIsAllOrNothingOnTaskConflict) {
   durability_ = Durability::kSync;
-  Workflow workflow = make_workflow(ulid());
-  workflow.stages[0].tasks.push_back(make_task("fresh"));
-  workflow.stages[0].tasks.push_back(make_task("contended"));
-  store().store(workflow);
+  const Workflow workflow = store_workflow_with_tasks({"fresh", "contended"});
   const std::string& stage_id = workflow.stages[0].id;
 
   StageExecution rival = store().retrieve_stage(stage_id).stage();

@@ -14,18 +14,18 @@
 #include "wfstore/database.h"
 #include "wfstore/maintenance.h"
 
-#include "tests/store/store_test_util.h"
 #include "tests/store/store_workload.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/checksum_view_store.h"
 
 namespace wfstore {
 namespace {
 
-using testing::TempDir;
+using testutil::TempDir;
 
 struct ViewsState {
-  testing::TableDump tables;
+  testutil::TableDump tables;
   std::string checksum;
   std::uint64_t applied = 0;
 };
@@ -34,7 +34,7 @@ ViewsState capture(const std::filesystem::path& dir) {
   auto db = Database::open_read_only(dir);
   LmdbViews& views = database_impl(*db).views();
   ViewsState state;
-  state.tables = testing::dump_all(*db, false);
+  state.tables = testutil::dump_all(*db, false);
   const LmdbViews::Snapshot snapshot = views.begin_read();
   state.checksum = to_hex(read_checksum(snapshot));
   state.applied = db->stats().applied_lsn;
@@ -44,13 +44,13 @@ ViewsState capture(const std::filesystem::path& dir) {
 TEST(DatabaseSlowTest, RebuildEquivalenceAfterRandomWorkload) {
   const TempDir dir;
   const int ops =
-      static_cast<int>(testing::env_knob("WFSTORE_WORKLOAD_OPS", 5000));
+      static_cast<int>(testutil::env_knob("WFSTORE_WORKLOAD_OPS", 5000));
   {
     DatabaseOptions options;
     options.durability = Durability::kBuffered;
     auto db = Database::open(dir.path(), options);
-    testing::run_workload(db->workflow_store(), testing::random_seed(), ops,
-                          "w");
+    testutil::run_workload(db->workflow_store(), testutil::random_seed(), ops,
+                           "w");
     EXPECT_GT(db->stats().commits, static_cast<std::uint64_t>(ops / 3));
     db->close();
   }
@@ -72,8 +72,8 @@ TEST(DatabaseSlowTest, RebuildEquivalenceAfterRandomWorkload) {
 
 TEST(DatabaseSlowTest, SigkilledWriterReopensToARebuildWithEveryAckedCommit) {
   const TempDir dir;
-  const long rounds = testing::env_knob("WFSTORE_KILL_ROUNDS", 20);
-  std::mt19937 rng(testing::random_seed());
+  const long rounds = testutil::env_knob("WFSTORE_KILL_ROUNDS", 20);
+  std::mt19937 rng(testutil::random_seed());
   std::uint64_t acked_max = 0;
   for (long round = 0; round < rounds; ++round) {
     int fds[2];
@@ -86,7 +86,7 @@ TEST(DatabaseSlowTest, SigkilledWriterReopensToARebuildWithEveryAckedCommit) {
       try {
         auto db = Database::open(dir.path());
         Database* raw = db.get();
-        testing::run_workload(
+        testutil::run_workload(
             db->workflow_store(), seed, 100000, fmt::format("r{}", round), [&] {
               const std::uint64_t lsn = raw->stats().applied_lsn;
               if (write(fds[1], &lsn, sizeof lsn) != sizeof lsn) _exit(3);

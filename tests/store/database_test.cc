@@ -23,9 +23,9 @@
 #include "wfstore/limits.h"
 
 #include "store/commit_pipeline.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_reader.h"
@@ -33,11 +33,11 @@
 namespace wfstore {
 namespace {
 
-using testing::FakeClock;
 using ::testing::HasSubstr;
-using testing::TempDir;
 using ::testing::ThrowsMessage;
-using testing::Warnings;
+using testutil::FakeClock;
+using testutil::TempDir;
+using testutil::Warnings;
 
 // Every commit of the log in dir/log, in order.
 std::vector<log::Commit> read_commits(const std::filesystem::path& dir) {
@@ -53,17 +53,10 @@ std::vector<log::Commit> read_commits(const std::filesystem::path& dir) {
 
 StageExecution new_stage(const std::string& workflow_id, const std::string& id,
                          const std::string& ref) {
-  StageExecution stage;
-  stage.id = id;
-  stage.execution_id = workflow_id;
-  stage.ref_id = ref;
-  stage.type = "wait";
+  StageExecution stage = testutil::bare_stage(workflow_id, id, ref, "wait");
   stage.name = ref;
-  TaskExecution task;
-  task.id = id + ".t0";
-  task.name = "t0";
-  task.implementing_class = "Wait";
-  stage.tasks.push_back(task);
+  stage.tasks.push_back(
+      testutil::make_task(id, 0, "t0", "Wait", WorkflowStatus::kNotStarted));
   return stage;
 }
 
@@ -78,8 +71,9 @@ class DatabaseTest : public ::testing::Test {
   }
   // options() in buffered mode over `fs`, the syncer running every
   // `sync_interval`.
-  DatabaseOptions buffered_options(std::shared_ptr<testing::FaultFileSystem> fs,
-                                   std::chrono::milliseconds sync_interval) {
+  DatabaseOptions buffered_options(
+      std::shared_ptr<testutil::FaultFileSystem> fs,
+      std::chrono::milliseconds sync_interval) {
     DatabaseOptions o = options();
     o.file_system = std::move(fs);
     o.durability = Durability::kBuffered;
@@ -103,7 +97,7 @@ class DatabaseTest : public ::testing::Test {
 };
 
 TEST_F(DatabaseTest, OpenCreatesAndReopenKeepsEverything) {
-  const Workflow stored = testing::diamond_workflow("wf-1");
+  const Workflow stored = testutil::diamond_workflow("wf-1");
   // store() keeps every field; tasks are stored at version 0.
   Workflow wf = stored;
   for (StageExecution& stage : wf.stages) {
@@ -160,12 +154,12 @@ TEST_F(DatabaseTest, SecondWriterInProcessIsLocked) {
 TEST_F(DatabaseTest, EveryMethodBasics) {
   auto db = open();
   WorkflowStore& store = db->workflow_store();
-  Workflow wf = testing::diamond_workflow("wf-a");
+  Workflow wf = testutil::diamond_workflow("wf-a");
   wf.application = "app";
   wf.pipeline_config_id = "cfg";
   wf.start_time = 100;
   store.store(wf);
-  Workflow wf2 = testing::diamond_workflow("wf-b");
+  Workflow wf2 = testutil::diamond_workflow("wf-b");
   wf2.application = "app";
   wf2.start_time = 200;
   store.store(wf2);
@@ -232,7 +226,7 @@ TEST_F(DatabaseTest, EveryMethodBasics) {
   // No-ops append nothing.
   const std::uint64_t lsn = db->stats().applied_lsn;
   store.resume("wf-b");
-  store.update_status(testing::diamond_workflow("missing"));
+  store.update_status(testutil::diamond_workflow("missing"));
   store.delete_workflow("missing");
   store.pause("missing", "x");
   EXPECT_EQ(db->stats().applied_lsn, lsn);
@@ -264,7 +258,7 @@ TEST_F(DatabaseTest, RangeSkipsWorkflowsDeletedAfterTheQuery) {
   auto db = open();
   WorkflowStore& store = db->workflow_store();
   for (const char* id : {"w1", "w2", "w3"}) {
-    Workflow wf = testing::diamond_workflow(id);
+    Workflow wf = testutil::diamond_workflow(id);
     wf.application = "app";
     store.store(wf);
   }
@@ -278,16 +272,16 @@ TEST_F(DatabaseTest, RangeSkipsWorkflowsDeletedAfterTheQuery) {
 }
 
 struct Snapshot {
-  testing::TableDump tables;
+  testutil::TableDump tables;
   std::uint64_t log_size = 0;
 };
 
 TEST_F(DatabaseTest, BadInputChangesNothing) {
   auto db = open();
   WorkflowStore& store = db->workflow_store();
-  store.store(testing::diamond_workflow("wf"));
+  store.store(testutil::diamond_workflow("wf"));
   const auto take = [&] {
-    return Snapshot{testing::dump_all(*db), testing::log_bytes(dir_.path())};
+    return Snapshot{testutil::dump_all(*db), testutil::log_bytes(dir_.path())};
   };
   const Snapshot before = take();
 
@@ -297,14 +291,14 @@ TEST_F(DatabaseTest, BadInputChangesNothing) {
     EXPECT_EQ(after.log_size, before.log_size) << what;
   };
 
-  Workflow empty_id = testing::diamond_workflow("");
+  Workflow empty_id = testutil::diamond_workflow("");
   EXPECT_THROW(store.store(empty_id), InvalidArgumentError);
   expect_unchanged("empty id");
   Workflow long_id =
-      testing::diamond_workflow(std::string(kMaxStringBytes + 1, 'x'));
+      testutil::diamond_workflow(std::string(kMaxStringBytes + 1, 'x'));
   EXPECT_THROW(store.store(long_id), InvalidArgumentError);
   expect_unchanged("long id");
-  EXPECT_THROW(store.store(testing::diamond_workflow("wf")), DuplicateError);
+  EXPECT_THROW(store.store(testutil::diamond_workflow("wf")), DuplicateError);
   expect_unchanged("existing id");
 
   StageExecution orphan = new_stage("no-such-wf", "orphan", "orphan");
@@ -319,7 +313,7 @@ TEST_F(DatabaseTest, BadInputChangesNothing) {
   EXPECT_EQ(dup_ref, dup_ref_copy);
   expect_unchanged("duplicate ref_id");
 
-  Workflow dup_stage = testing::diamond_workflow("wf2");
+  Workflow dup_stage = testutil::diamond_workflow("wf2");
   dup_stage.stages[1].id = dup_stage.stages[0].id;
   EXPECT_THROW(store.store(dup_stage), Error);
   expect_unchanged("duplicate stage id");
@@ -349,7 +343,7 @@ TEST_F(DatabaseTest, OptimisticLockingConcurrency) {
   o.durability = Durability::kBuffered;
   auto db = Database::open(dir_.path(), o);
   WorkflowStore& store = db->workflow_store();
-  Workflow wf = testing::diamond_workflow("wf");
+  Workflow wf = testutil::diamond_workflow("wf");
   store.store(wf);
   StageExecution stage = store.retrieve_stage("wf.setup").stage();
   stage.context = nlohmann::json{{"n", 0}};
@@ -390,7 +384,7 @@ TEST_F(DatabaseTest, OptimisticLockingConcurrency) {
 }
 
 TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
-  auto fs = std::make_shared<testing::FaultFileSystem>();
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
   auto db = open(fs);
   WorkflowStore& store = db->workflow_store();
 
@@ -441,7 +435,7 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
     }
   }
   // Durable: a power cut keeps every acknowledged commit.
-  fs->power_cut(testing::random_seed());
+  fs->power_cut(testutil::random_seed());
   db.reset();
   db = open(fs);
   EXPECT_EQ(db->workflow_store().get_processed_message_ids().size(),
@@ -456,11 +450,11 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
 }
 
 TEST_F(DatabaseTest, FailedSyncPoisonsWrites) {
-  auto fs = std::make_shared<testing::FaultFileSystem>();
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
   auto db = open(fs);
   WorkflowStore& store = db->workflow_store();
   store.mark_message_processed("a");
-  fs->fail_nth_sync(1, testing::name_ends_with(".log"));
+  fs->fail_nth_sync(1, testutil::name_ends_with(".log"));
   EXPECT_THROW(store.mark_message_processed("b"), IOError);
   EXPECT_THAT([&] { store.mark_message_processed("c"); },
               ThrowsMessage<IOError>(HasSubstr("poisoned")));
@@ -491,7 +485,7 @@ TEST_F(DatabaseTest, LogCutBelowDurableLsnIsCorruption) {
 // The background syncer fdatasyncs beside the commit queue: while its sync is
 // stuck, buffered commits still complete; once it finishes they are durable.
 TEST_F(DatabaseTest, BufferedCommitsDoNotWaitForTheBackgroundSync) {
-  auto fs = std::make_shared<testing::FaultFileSystem>();
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
   const DatabaseOptions o = buffered_options(fs, std::chrono::milliseconds(1));
   auto db = Database::open(dir_.path(), o);
   WorkflowStore& store = db->workflow_store();
@@ -539,7 +533,7 @@ TEST_F(DatabaseTest, BufferedCommitsDoNotWaitForTheBackgroundSync) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(db->stats().durable_lsn, 21u);
   // Durable: a power cut keeps all of them.
-  fs->power_cut(testing::random_seed());
+  fs->power_cut(testutil::random_seed());
   db.reset();
   auto reopened = Database::open(dir_.path(), o);
   EXPECT_TRUE(reopened->workflow_store().is_message_processed("first"));
@@ -547,7 +541,7 @@ TEST_F(DatabaseTest, BufferedCommitsDoNotWaitForTheBackgroundSync) {
 }
 
 TEST_F(DatabaseTest, LostBufferedTailRebuildsWithWarning) {
-  auto fs = std::make_shared<testing::FaultFileSystem>();
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
   const DatabaseOptions o = buffered_options(fs, std::chrono::hours(1));
   {
     auto db = Database::open(dir_.path(), o);
@@ -571,13 +565,13 @@ TEST_F(DatabaseTest, LostBufferedTailRebuildsWithWarning) {
 }
 
 TEST_F(DatabaseTest, UncleanCloseAcrossRebootRebuilds) {
-  auto fs = std::make_shared<testing::FaultFileSystem>();
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
   DatabaseOptions o = options();
   o.file_system = fs;
   set_boot_id_for_testing("boot-1");
   {
     auto db = Database::open(dir_.path(), o);
-    db->workflow_store().store(testing::diamond_workflow("wf"));
+    db->workflow_store().store(testutil::diamond_workflow("wf"));
     database_impl(*db).simulate_crash_for_testing();
   }
   {
@@ -607,7 +601,7 @@ TEST_F(DatabaseTest, UncleanCloseAcrossRebootRebuilds) {
 TEST_F(DatabaseTest, CatchUpAfterCrashFoldsTheLogTail) {
   {
     auto db = open();
-    db->workflow_store().store(testing::diamond_workflow("wf"));
+    db->workflow_store().store(testutil::diamond_workflow("wf"));
     db->close();
   }
   // Append commits to the log behind the views' back, through a second store
@@ -629,7 +623,7 @@ TEST_F(DatabaseTest, CatchUpAfterCrashFoldsTheLogTail) {
 
 TEST_F(DatabaseTest, ReadOnlyOpenInWriterProcessSharesViews) {
   auto db = open();
-  db->workflow_store().store(testing::diamond_workflow("wf"));
+  db->workflow_store().store(testutil::diamond_workflow("wf"));
   auto reader = Database::open_read_only(dir_.path(), options());
   EXPECT_TRUE(reader->workflow_store().exists("wf"));
   db->workflow_store().mark_message_processed("m");
@@ -679,7 +673,7 @@ TEST_F(DatabaseTest, SmallMapGrowsUnderLoad) {
   auto db = Database::open(dir_.path(), o);
   const std::uint64_t initial = database_impl(*db).views().map_size();
   for (int i = 0; i < 150; ++i) {
-    db->workflow_store().store(testing::full_workflow(fmt::format("wf{}", i)));
+    db->workflow_store().store(testutil::full_workflow(fmt::format("wf{}", i)));
   }
   EXPECT_GT(database_impl(*db).views().map_size(), initial);
   for (int i = 0; i < 150; ++i)

@@ -34,9 +34,10 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/run_tool.h"
+#include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_format.h"
@@ -50,7 +51,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
-using testing::FakeClock;
+using testutil::FakeClock;
 
 constexpr std::int64_t kStartMs = 1'750'000'000'000;
 constexpr std::int64_t kDayMs = 24 * 60 * 60 * 1000;
@@ -94,17 +95,12 @@ std::map<std::string, std::string> history_files(const fs::path& dir) {
   return out;
 }
 
-Message start_stage(const std::string& workflow_id, const std::string& stage) {
-  StartStage m;
-  m.execution_id = workflow_id;
-  m.stage_id = stage;
-  return m;
-}
-
-Message start_workflow(const std::string& workflow_id) {
-  StartWorkflow m;
-  m.execution_id = workflow_id;
-  return m;
+// The summary of the workflow `id` as `store` holds it, with `status`.
+Workflow summary_with_status(WorkflowStore& store, const std::string& id,
+                             WorkflowStatus status) {
+  Workflow workflow = store.retrieve_execution_summary(id);
+  workflow.status = status;
+  return workflow;
 }
 
 // Writes the golden history into the (missing or empty) store `dir`: every
@@ -135,11 +131,11 @@ void write_golden_history(const fs::path& dir) {
   store.mark_message_processed("msg-old", "OldHandler", "wf-diamond");
   clock->advance(2 * kDayMs);
 
-  store.store(testing::diamond_workflow("wf-diamond"));
+  store.store(testutil::diamond_workflow("wf-diamond"));
   tick();
-  store.store(testing::full_workflow("wf-full"));
+  store.store(testutil::full_workflow("wf-full"));
   tick();
-  store.store(testing::diamond_workflow("wf-deleted"));
+  store.store(testutil::diamond_workflow("wf-deleted"));
   tick();
   store.delete_workflow("wf-deleted");
   tick();
@@ -151,11 +147,8 @@ void write_golden_history(const fs::path& dir) {
   deploy.end_time = clock->now_ms();
   store.store_stage(deploy);
   tick();
-  StageExecution extra;
-  extra.id = "wf-diamond.extra";
-  extra.execution_id = "wf-diamond";
-  extra.ref_id = "extra";
-  extra.type = "wait";
+  StageExecution extra =
+      testutil::bare_stage("wf-diamond", "wf-diamond.extra", "extra", "wait");
   extra.name = "Extra";
   store.add_stage(extra);
   tick();
@@ -163,8 +156,8 @@ void write_golden_history(const fs::path& dir) {
   tick();
 
   // Workflow status, pause, resume, cancel.
-  Workflow diamond = store.retrieve_execution_summary("wf-diamond");
-  diamond.status = WorkflowStatus::kRunning;
+  Workflow diamond =
+      summary_with_status(store, "wf-diamond", WorkflowStatus::kRunning);
   diamond.start_time = clock->now_ms();
   store.update_status(diamond);
   tick();
@@ -185,11 +178,12 @@ void write_golden_history(const fs::path& dir) {
     verify.status = WorkflowStatus::kRunning;
     verify.start_time = clock->now_ms();
     txn.store_stage(verify);
-    Workflow status = store.retrieve_execution_summary("wf-diamond");
-    status.status = WorkflowStatus::kRunning;
+    Workflow status =
+        summary_with_status(store, "wf-diamond", WorkflowStatus::kRunning);
     status.end_time = std::nullopt;
     txn.update_workflow_status(status);
-    txn.push_message(start_stage("wf-diamond", "wf-diamond.deploy_verify"));
+    txn.push_message(
+        testutil::start_stage("wf-diamond", "wf-diamond.deploy_verify"));
     txn.mark_message_processed("msg-txn", "StartStageHandler", "wf-diamond");
     EXPECT_TRUE(txn.acquire_claim("wf-diamond", "mutex:deploy",
                                   "wf-diamond.deploy_verify"));
@@ -205,12 +199,12 @@ void write_golden_history(const fs::path& dir) {
   tick();
 
   // A claim of a workflow that completes, purged.
-  store.store(testing::diamond_workflow("wf-done"));
+  store.store(testutil::diamond_workflow("wf-done"));
   tick();
   claim_alone(store, "wf-done", "mutex:deploy", "wf-done.deploy");
   tick();
-  Workflow done = store.retrieve_execution_summary("wf-done");
-  done.status = WorkflowStatus::kSucceeded;
+  Workflow done =
+      summary_with_status(store, "wf-done", WorkflowStatus::kSucceeded);
   done.end_time = clock->now_ms();
   store.update_status(done);
   tick();
@@ -219,7 +213,7 @@ void write_golden_history(const fs::path& dir) {
 
   // The queue: lease and ack the transaction's message, lease, extend and
   // reschedule another, dead-letter and replay, clear both queues.
-  const std::uint64_t a = queue.push(start_workflow("wf-diamond"));
+  const std::uint64_t a = queue.push(testutil::start_workflow("wf-diamond"));
   tick();
   std::optional<Delivery> first = queue.poll_one();
   EXPECT_TRUE(first.has_value());
@@ -233,13 +227,13 @@ void write_golden_history(const fs::path& dir) {
   tick();
   queue.reschedule(a, milliseconds(5000));
   tick();
-  const std::uint64_t b = queue.push(start_workflow("wf-full"));
+  const std::uint64_t b = queue.push(testutil::start_workflow("wf-full"));
   tick();
   queue.move_to_dlq(b, "golden failure");
   tick();
   EXPECT_TRUE(queue.replay_dlq(b));
   tick();
-  const std::uint64_t c = queue.push(start_workflow("wf-done"));
+  const std::uint64_t c = queue.push(testutil::start_workflow("wf-done"));
   tick();
   queue.move_to_dlq(c, "cleared failure");
   tick();
@@ -248,10 +242,10 @@ void write_golden_history(const fs::path& dir) {
   queue.clear();
   tick();
   // What stays: one queued message and one dead letter.
-  queue.push(start_stage("wf-diamond", "wf-diamond.deploy_notify"),
+  queue.push(testutil::start_stage("wf-diamond", "wf-diamond.deploy_notify"),
              milliseconds(60000));
   tick();
-  const std::uint64_t dead = queue.push(start_workflow("wf-deleted"));
+  const std::uint64_t dead = queue.push(testutil::start_workflow("wf-deleted"));
   tick();
   queue.move_to_dlq(dead, "kept dead letter");
   tick();
@@ -317,7 +311,7 @@ const std::vector<EventType>& all_event_types() {
 // The generator writes every event type; with WFSTORE_WRITE_GOLDEN_STORE=1 and
 // no golden store yet, its STORE and log/ become tests/data/golden/store-v1.
 TEST(GoldenStoreTest, GeneratorWritesEveryEventType) {
-  testing::TempDir temp;
+  testutil::TempDir temp;
   const fs::path dir = temp.path() / "store";
   write_golden_history(dir);
   std::uint64_t last_lsn = 0;
@@ -328,7 +322,7 @@ TEST(GoldenStoreTest, GeneratorWritesEveryEventType) {
   }
   EXPECT_EQ(counts.size(), all_event_types().size());
 
-  if (testing::env_knob("WFSTORE_WRITE_GOLDEN_STORE", 0) == 0) return;
+  if (testutil::env_knob("WFSTORE_WRITE_GOLDEN_STORE", 0) == 0) return;
   const fs::path golden = golden_store_dir();
   if (fs::exists(golden)) {
     GTEST_SKIP() << golden
@@ -358,7 +352,7 @@ class GoldenStoreOpenTest : public ::testing::Test {
     ASSERT_EQ(before_.size(), 2u);  // STORE and one segment
   }
 
-  testing::TempDir temp_;
+  testutil::TempDir temp_;
   fs::path dir_;
   std::map<std::string, std::string> before_;
 };
@@ -367,7 +361,7 @@ TEST_F(GoldenStoreOpenTest, OpensWithTheExpectedContentsAndKeepsItsHistory) {
   auto clock = std::make_shared<FakeClock>(kStartMs + 10 * kDayMs);
   DatabaseOptions options;
   options.clock = clock;
-  testing::Warnings warnings;
+  testutil::Warnings warnings;
   options.logger = warnings.logger();
   {
     std::unique_ptr<Database> db = Database::open(dir_, options);
@@ -423,7 +417,8 @@ TEST_F(GoldenStoreOpenTest, OpensWithTheExpectedContentsAndKeepsItsHistory) {
       const std::vector<DeadLetter> dead = queue.list_dlq();
       ASSERT_EQ(dead.size(), 1u);
       EXPECT_EQ(dead[0].error, "kept dead letter");
-      EXPECT_EQ(dead[0].message, start_workflow("wf-deleted"));
+      EXPECT_EQ(dead[0].message,
+                Message(testutil::start_workflow("wf-deleted")));
     }
     EXPECT_EQ(db->stats().applied_lsn, kGoldenLastLsn);
     db->close();
@@ -446,8 +441,8 @@ TEST_F(GoldenStoreOpenTest, OpensWithTheExpectedContentsAndKeepsItsHistory) {
   EXPECT_EQ(views_report.applied_lsn, kGoldenLastLsn);
 
   // The offline tool agrees (log and views).
-  const testing::ToolRun tool =
-      testing::run_tool("verify --dir " + dir_.string());
+  const testutil::ToolRun tool =
+      testutil::run_tool("verify --dir " + dir_.string());
   EXPECT_EQ(tool.status, 0) << tool.output;
   EXPECT_THAT(tool.output, ::testing::HasSubstr("commits:   37"));
   EXPECT_THAT(tool.output, ::testing::HasSubstr("last lsn:  41"));

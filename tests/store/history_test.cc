@@ -25,7 +25,7 @@ namespace wfstore {
 namespace {
 
 using ::testing::HasSubstr;
-using wfstore::testing::TempDir;
+using wfstore::testutil::TempDir;
 
 // Stores two workflows under an audit scope, marks three messages processed in
 // one transaction and pauses a workflow: commits of one and of several events.
@@ -33,8 +33,8 @@ using wfstore::testing::TempDir;
 std::uint64_t write_history(Database& db) {
   AuditScope audit({"alice@example.com", "release-7", "", "api"});
   WorkflowStore& store = db.workflow_store();
-  store.store(wfstore::testing::diamond_workflow("wf-1"));
-  store.store(wfstore::testing::diamond_workflow("wf-2"));
+  store.store(wfstore::testutil::diamond_workflow("wf-1"));
+  store.store(wfstore::testutil::diamond_workflow("wf-2"));
   Transaction txn = store.transaction();
   for (const char* id : {"msg-1", "msg-2", "msg-3"})
     txn.mark_message_processed(id, "StartStageHandler", "wf-2");
@@ -160,7 +160,7 @@ TEST(HistoryTest, DamageBeforeTheEndIsCorruption) {
     auto db = Database::open(tmp / "store");
     for (int i = 0; i < 40; ++i) {
       db->workflow_store().store(
-          wfstore::testing::diamond_workflow("wf-" + std::to_string(i)));
+          wfstore::testutil::diamond_workflow("wf-" + std::to_string(i)));
     }
     db->close();
   }

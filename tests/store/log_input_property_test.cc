@@ -56,9 +56,9 @@
 #include "wfstore/transaction.h"
 #include "wfstore/workflow_store.h"
 
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_reader.h"
@@ -437,6 +437,13 @@ struct FieldFiller {
     s = g.field();
     valid = valid && valid_string(s);
   }
+  // An id (a std::string or an optional one), which must not be empty.
+  template <typename IdField>
+  void key(IdField& into) {
+    std::string s = g.field();
+    valid = valid && valid_key(s);
+    into = std::move(s);
+  }
   void optional(std::optional<std::string>& s) {
     s = g.optional_field();
     valid = valid && valid_optional(s);
@@ -607,12 +614,9 @@ void mutate_stage(Gen& g, StageExecution& stage, bool* valid) {
                                 ? stage.tasks.emplace_back(std::move(fresh))
                                 : stage.tasks[g.below(stage.tasks.size())];
       switch (g.below(5)) {
-        case 0: {
-          std::string id = g.field();
-          *valid = *valid && valid_key(id);
-          task.id = std::move(id);
+        case 0:
+          f.key(task.id);
           break;
-        }
         case 1:
           f.string(task.name);
           f.string(task.implementing_class);
@@ -683,9 +687,7 @@ void mutate_workflow(Gen& g, Workflow& workflow, bool* valid) {
     case 10: {
       // A stage's parent: the stage's own workflow's, or any string.
       StageExecution& stage = workflow.stages[g.below(workflow.stages.size())];
-      std::string parent = g.field();
-      *valid = *valid && valid_key(parent);
-      stage.parent_stage_id = std::move(parent);
+      f.key(stage.parent_stage_id);
       stage.synthetic_stage_owner =
           g.any_enum<SyntheticStageOwner>(kSyntheticStageOwnerCount, valid);
       break;
@@ -701,7 +703,7 @@ void mutate_workflow(Gen& g, Workflow& workflow, bool* valid) {
 struct State {
   std::uint64_t applied_lsn = 0;
   std::uint64_t log_bytes = 0;
-  testing::TableDump views;
+  testutil::TableDump views;
 };
 
 class LogInputPropertyTest : public ::testing::Test {
@@ -726,8 +728,8 @@ class LogInputPropertyTest : public ::testing::Test {
   WorkflowStore& store() { return db_->workflow_store(); }
 
   State state() {
-    return State{db_->stats().applied_lsn, testing::log_bytes(path_),
-                 testing::dump_all(*db_)};
+    return State{db_->stats().applied_lsn, testutil::log_bytes(path_),
+                 testutil::dump_all(*db_)};
   }
 
   // Runs `call`. A call that throws must throw a wfstore::Error and change
@@ -798,7 +800,7 @@ class LogInputPropertyTest : public ::testing::Test {
     switch (g.below(22)) {
       case 0:
       case 1: {  // store
-        Workflow w = testing::diamond_workflow(
+        Workflow w = testutil::diamond_workflow(
             g.percent(30) ? pool_workflow(g)
                           : fmt::format("wf-s{}", g.next() % 1'000'000));
         // One field: a later change of the same field could undo an
@@ -867,7 +869,7 @@ class LogInputPropertyTest : public ::testing::Test {
         break;
       }
       case 6: {  // update_status and txn.update_workflow_status
-        Workflow w = testing::diamond_workflow(workflow_id(g, &valid));
+        Workflow w = testutil::diamond_workflow(workflow_id(g, &valid));
         w.status = g.any_enum<WorkflowStatus>(kWorkflowStatusCount, &valid);
         // The transaction's form takes only the id, status and times.
         const bool status_valid = valid;
@@ -1150,11 +1152,11 @@ class LogInputPropertyTest : public ::testing::Test {
 
   static constexpr std::size_t kWorkflows = 4;
 
-  testing::TempDir dir_;
+  testutil::TempDir dir_;
   // The store's directory, under dir_.
   std::filesystem::path path_ = dir_ / "store";
-  std::shared_ptr<testing::FakeClock> clock_ =
-      std::make_shared<testing::FakeClock>(kStartMs);
+  std::shared_ptr<testutil::FakeClock> clock_ =
+      std::make_shared<testutil::FakeClock>(kStartMs);
   std::unique_ptr<Database> db_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<QueueProcessor> processor_;
@@ -1166,8 +1168,8 @@ class LogInputPropertyTest : public ::testing::Test {
 // Seeds 1-3 always; WFSTORE_PROPERTY_SEED=n runs seed n instead, and
 // WFSTORE_PROPERTY_STEPS sets the calls per seed (800).
 TEST_F(LogInputPropertyTest, EveryValueThatReachesTheLogDecodes) {
-  const long chosen = testing::env_knob("WFSTORE_PROPERTY_SEED", 0);
-  const long steps = testing::env_knob("WFSTORE_PROPERTY_STEPS", 800);
+  const long chosen = testutil::env_knob("WFSTORE_PROPERTY_SEED", 0);
+  const long steps = testutil::env_knob("WFSTORE_PROPERTY_STEPS", 800);
   const std::vector<std::uint64_t> seeds =
       chosen > 0
           ? std::vector<std::uint64_t>{static_cast<std::uint64_t>(chosen)}
@@ -1179,7 +1181,7 @@ TEST_F(LogInputPropertyTest, EveryValueThatReachesTheLogDecodes) {
     accepted_ = rejected_ = expected_invalid_ = 0;
     open();
     for (std::size_t i = 0; i < kWorkflows; ++i) {
-      store().store(testing::diamond_workflow(fmt::format("wf-{}", i)));
+      store().store(testutil::diamond_workflow(fmt::format("wf-{}", i)));
     }
     for (long i = 0; i < steps && !HasFatalFailure(); ++i) {
       SCOPED_TRACE(fmt::format("step {}", i));
@@ -1250,21 +1252,21 @@ TEST_F(LogInputTest, QueueEntryPointsRejectIntegersCastIntoMessageEnums) {
       {status, "CompleteTask.status: unknown status 50"},
       {original, "CompleteTask.original_status: unknown status 99"},
       {phase, "ContinueParentStage.phase: unknown synthetic stage owner 7"}};
-  queue_->push(testing::start_workflow("wf"));
+  queue_->push(testutil::start_workflow("wf"));
   for (const auto& [message, text] : cases) {
     SCOPED_TRACE(text);
     expect_every_push_rejected(message, text);
     // The transaction stays usable after the rejected operation.
     Transaction txn = store().transaction(queue_.get());
     EXPECT_THROW(txn.push_message(message), InvalidArgumentError);
-    txn.push_message(testing::start_workflow("wf"));
+    txn.push_message(testutil::start_workflow("wf"));
     txn.commit();
   }
   EXPECT_EQ(queue_->size(), 4u);
 }
 
 TEST_F(LogInputTest, QueueEntryPointsRejectEveryInvalidMessageFieldNamingIt) {
-  RunTask utf8 = testing::run_task("wf", "st", "tk");
+  RunTask utf8 = testutil::run_task("wf", "st", "tk");
   utf8.task_type = "\xED\xA0\x80";
   SignalStage array;
   array.signal_data = json::array();

@@ -83,7 +83,7 @@ class MapGrowthTest : public ::testing::Test {
     options.map_size = std::uint64_t{1} << 20;  // 1 MiB: growth comes soon
     options.durability = Durability::kBuffered;
     db_ = Database::open(dir_.path(), options);
-    store().store(testing::full_workflow("base"));
+    store().store(testutil::full_workflow("base"));
   }
 
   WorkflowStore& store() { return db_->workflow_store(); }
@@ -96,7 +96,7 @@ class MapGrowthTest : public ::testing::Test {
     int stored = 0;
     while (map_size() < initial * factor && stored < 5000) {
       store().store(
-          testing::full_workflow(fmt::format("grow-{}", next_workflow_++)));
+          testutil::full_workflow(fmt::format("grow-{}", next_workflow_++)));
       ++stored;
     }
     return stored;
@@ -107,7 +107,7 @@ class MapGrowthTest : public ::testing::Test {
     return store().retrieve_stage(base.stages.front().id).stage();
   }
 
-  testing::TempDir dir_;
+  testutil::TempDir dir_;
   std::unique_ptr<Database> db_;
   int next_workflow_ = 0;
 };
@@ -118,7 +118,7 @@ TEST_F(MapGrowthTest, OpenTransactionLetsItsOwnThreadsCommitsGrowTheMap) {
   StageExecution stage = first_stage();
   Transaction txn = store().transaction();
   txn.store_stage(stage);
-  txn.push_message(testing::start_stage("base", stage.id));
+  txn.push_message(testutil::start_stage("base", stage.id));
   // Non-transactional commits of the same thread while the transaction is
   // open, until the map has doubled twice.
   store_until_grown(initial, 4);
@@ -142,7 +142,7 @@ TEST_F(MapGrowthTest, LongTransactionOnAnotherThreadDoesNotStallGrowth) {
     // The transaction stays open until the other thread's commits have
     // grown the map.
     grown.wait();
-    txn.push_message(testing::start_stage("base", stage.id));
+    txn.push_message(testutil::start_stage("base", stage.id));
     txn.commit();
     committed = true;
   });
@@ -164,7 +164,7 @@ TEST_F(MapGrowthTest, SnapshotOfThisThreadMakesGrowthAndCommitsFailNotHang) {
     EXPECT_EQ(views().transactions_held_by_this_thread(), 1);
     EXPECT_THAT([&] { views().grow_map(initial); },
                 ThrowsMessage<IOError>(HasSubstr("this thread holds")));
-    EXPECT_THAT([&] { store().store(testing::full_workflow("held")); },
+    EXPECT_THAT([&] { store().store(testutil::full_workflow("held")); },
                 ThrowsMessage<IOError>(HasSubstr("holds a views snapshot")));
     // Reads of the same thread still work (a second snapshot).
     EXPECT_FALSE(store().exists("held"));
@@ -173,7 +173,7 @@ TEST_F(MapGrowthTest, SnapshotOfThisThreadMakesGrowthAndCommitsFailNotHang) {
   EXPECT_EQ(map_size(), initial);
   views().grow_map(initial);
   EXPECT_EQ(map_size(), initial * 2);
-  store().store(testing::full_workflow("held"));
+  store().store(testutil::full_workflow("held"));
   EXPECT_TRUE(store().exists("held"));
 }
 
@@ -214,7 +214,7 @@ TEST_F(MapGrowthTest,
 TEST_F(MapGrowthTest, RangeIterationLetsCommitsGrowTheMapBetweenItems) {
   const Watchdog watchdog;
   for (int i = 0; i < 3; ++i) {
-    store().store(testing::full_workflow(fmt::format("listed-{}", i)));
+    store().store(testutil::full_workflow(fmt::format("listed-{}", i)));
   }
   const std::string application =
       store().retrieve_execution_summary("base").application;

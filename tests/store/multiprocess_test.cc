@@ -15,7 +15,7 @@
 namespace wfstore {
 namespace {
 
-using testing::TempDir;
+using testutil::TempDir;
 
 // One byte through a pipe, for lockstep between parent and child.
 void send(int fd) {
@@ -45,10 +45,10 @@ TEST(MultiProcessTest, ReaderProcessFollowsWriterAndSecondWriterIsLocked) {
     close(to_parent[0]);
     try {
       auto db = Database::open(dir.path());
-      db->workflow_store().store(testing::diamond_workflow("w1"));
+      db->workflow_store().store(testutil::diamond_workflow("w1"));
       send(to_parent[1]);
       if (!receive(to_child[0])) _exit(11);
-      db->workflow_store().store(testing::diamond_workflow("w2"));
+      db->workflow_store().store(testutil::diamond_workflow("w2"));
       send(to_parent[1]);
       if (!receive(to_child[0])) _exit(12);
       db->close();

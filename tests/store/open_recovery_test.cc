@@ -24,9 +24,9 @@
 #include "events/log/log_recovery.h"
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"
@@ -36,9 +36,9 @@ namespace wfstore {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::TempDir;
 using ::testing::ThrowsMessage;
-using testing::Warnings;
+using testutil::TempDir;
+using testutil::Warnings;
 
 std::string slurp(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -218,7 +218,7 @@ TEST_F(OpenRecoveryTest, TornViewsAfterAnUncleanCloseAcrossARebootAreRebuilt) {
   set_boot_id_for_testing("boot-a");
   {
     auto db = open();
-    db->workflow_store().store(testing::diamond_workflow("wf"));
+    db->workflow_store().store(testutil::diamond_workflow("wf"));
     db->workflow_store().mark_message_processed("m0");
     database_impl(*db).simulate_crash_for_testing();
   }
@@ -342,17 +342,17 @@ TEST_F(OpenRecoveryTest, CrashAtEveryStepOfARebuildLeavesAStoreThatOpens) {
     std::filesystem::remove_all(dir_);
     {
       auto db = open();
-      db->workflow_store().store(testing::diamond_workflow("wf"));
+      db->workflow_store().store(testutil::diamond_workflow("wf"));
       db->workflow_store().mark_message_processed("m0");
       db->close();
     }
-    testing::ChildProcess child =
-        testing::ChildProcess::spawn([&](int report_fd) {
+    testutil::ChildProcess child =
+        testutil::ChildProcess::spawn([&](int report_fd) {
           RebuildHooks hooks;
           hooks.no_exchange = c.no_exchange;
           hooks.at_step = [&](std::string_view step) {
             if (step == c.step) {
-              testing::report_line(report_fd, "dying");
+              testutil::report_line(report_fd, "dying");
               ::raise(SIGKILL);
             }
           };

@@ -26,9 +26,9 @@
 #include "events/log/log_recovery.h"
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/forwarding_file_system.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"
@@ -36,8 +36,8 @@
 namespace wfstore {
 namespace {
 
-using testing::TempDir;
-using testing::Warnings;
+using testutil::TempDir;
+using testutil::Warnings;
 
 std::string slurp(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -64,7 +64,7 @@ std::vector<std::string> side_file_contents(
 
 // The real file system, calling `hook` once before the first read of
 // VIEWS_STATE.
-class HookedFileSystem final : public testing::ForwardingFileSystem {
+class HookedFileSystem final : public testutil::ForwardingFileSystem {
  public:
   explicit HookedFileSystem(std::function<void()> hook)
       : hook_(std::move(hook)) {}
@@ -83,7 +83,7 @@ class HookedFileSystem final : public testing::ForwardingFileSystem {
 // `kill_at`-th mutating operation (open_writable, append, sync, truncate,
 // close of a written file, rename, remove, create_directories, sync_dir);
 // 0 never kills. Counts across every file it opened.
-class KillingFileSystem final : public testing::ForwardingFileSystem {
+class KillingFileSystem final : public testutil::ForwardingFileSystem {
  public:
   explicit KillingFileSystem(int kill_at) : kill_at_(kill_at) {}
 
@@ -341,20 +341,20 @@ TEST_F(ReviewOpenTest,
     std::filesystem::remove_all(dir_);
     std::filesystem::copy(origin, dir_,
                           std::filesystem::copy_options::recursive);
-    testing::ChildProcess child =
-        testing::ChildProcess::spawn([&](int report_fd) {
+    testutil::ChildProcess child =
+        testutil::ChildProcess::spawn([&](int report_fd) {
           DatabaseOptions o = options();
           o.logger = nullptr;
           o.file_system = std::make_shared<KillingFileSystem>(kill_at);
           auto db = Database::open(dir_, o);
           db->close();
-          testing::report_line(report_fd, "opened");
+          testutil::report_line(report_fd, "opened");
         });
     const int status = child.wait();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) finished = true;
     if (WIFSIGNALED(status)) ++kills;
     ASSERT_TRUE(finished || WIFSIGNALED(status))
-        << testing::describe_wait_status(status);
+        << testutil::describe_wait_status(status);
     {
       auto db = open();
       for (int i = 0; i < 3; ++i) {

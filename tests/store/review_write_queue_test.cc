@@ -36,19 +36,19 @@
 
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_messages.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/wait.h"
 
 namespace wfstore {
 namespace {
 
-using testing::TempDir;
+using testutil::TempDir;
 using namespace std::chrono_literals;
 
-using testing::wait_until;
+using testutil::wait_until;
 
 // --- the queue against a model of docs/semantics.md §4 -----------------------
 
@@ -161,19 +161,19 @@ class QueueModel {
 };
 
 TEST(ReviewQueueModelTest, QueueApiMatchesAModelOfSpecSection4AcrossReopens) {
-  const std::uint32_t seed = testing::random_seed();
+  const std::uint32_t seed = testutil::random_seed();
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
   std::mt19937 rng(seed);
   auto pick = [&](std::uint32_t n) { return static_cast<int>(rng() % n); };
-  const long steps = testing::env_knob("WFSTORE_REVIEW_QUEUE_STEPS", 1500);
+  const long steps = testutil::env_knob("WFSTORE_REVIEW_QUEUE_STEPS", 1500);
   constexpr std::int64_t kLease = 1000;
 
   TempDir dir;
-  auto clock = std::make_shared<testing::FakeClock>(1'700'000'000'000);
+  auto clock = std::make_shared<testutil::FakeClock>(1'700'000'000'000);
   QueueModel model;
   int queue_limit = 3;
   auto open = [&] {
-    DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+    DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
     o.clock = clock;
     o.queue.lease_duration = std::chrono::milliseconds(kLease);
     o.queue.max_attempts = queue_limit;
@@ -195,7 +195,7 @@ TEST(ReviewQueueModelTest, QueueApiMatchesAModelOfSpecSection4AcrossReopens) {
       case 1:
       case 2: {
         const std::string task = "t-" + std::to_string(pick(10));
-        Message message = testing::run_task("wf", "stage", task);
+        Message message = testutil::run_task("wf", "stage", task);
         std::optional<int> own;
         if (pick(3) == 0) {
           own = 1 + pick(5);
@@ -309,18 +309,18 @@ void run_fault_point(FaultKind kind, std::uint64_t n) {
   SCOPED_TRACE(::testing::Message()
                << "fault " << static_cast<int>(kind) << " at call " << n);
   TempDir dir;
-  auto fs = std::make_shared<testing::FaultFileSystem>();
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
   fs->set_real_syncs(false);
-  DatabaseOptions o = testing::quiet_options();
+  DatabaseOptions o = testutil::quiet_options();
   o.file_system = fs;
   o.buffered_sync_interval = 1ms;
   auto db = Database::open(dir.path(), o);
   auto queue = std::make_unique<Queue>(*db);
-  queue->push(testing::start_workflow("wf-0"));
+  queue->push(testutil::start_workflow("wf-0"));
 
   std::atomic<bool> fault_begun{false};
   std::atomic<std::uint64_t> calls{0};
-  const testing::PathPredicate is_log = testing::name_ends_with(".log");
+  const testutil::PathPredicate is_log = testutil::name_ends_with(".log");
   if (kind == FaultKind::kSync) {
     fs->set_sync_hook([&](const std::filesystem::path& path) {
       if (is_log(path) && ++calls == n) fault_begun = true;
@@ -355,7 +355,7 @@ void run_fault_point(FaultKind kind, std::uint64_t n) {
   threads.emplace_back([&] {
     for (int i = 0; i < 12; ++i) {
       try {
-        queue->push(testing::start_workflow("wf-q"));
+        queue->push(testutil::start_workflow("wf-q"));
         if (std::optional<Delivery> d = queue->poll_one()) queue->ack(d->id);
       } catch (const IOError&) {
       }
@@ -407,7 +407,7 @@ TEST(ReviewWriteFaultTest, ShortLogWriteAtEveryPointLosesNothingAcknowledged) {
 // background syncer, asleep while nothing is buffered, is woken by it.
 TEST(ReviewWriteFaultTest, LoneBufferedCommitBecomesDurableWithoutMoreCommits) {
   TempDir dir;
-  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+  DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
   auto db = Database::open(dir.path(), o);
   for (int round = 0; round < 20; ++round) {
     db->workflow_store().mark_message_processed(fmt::format("b-{}", round), "h",
@@ -460,7 +460,7 @@ class ProbeClock final : public Clock {
 // A quiet buffered store in `dir` timed by `clock`.
 std::unique_ptr<Database> open_buffered(const TempDir& dir,
                                         std::shared_ptr<Clock> clock) {
-  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+  DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
   o.clock = std::move(clock);
   return Database::open(dir.path(), o);
 }
@@ -488,7 +488,7 @@ TEST(ReviewQueueInputTest, PollWithTheLongestTimeoutWaitsForAPush) {
     });
     while (!watching.load()) std::this_thread::yield();
     clock->wait_for_calls(2, [&] { return done.load(); });
-    const std::uint64_t id = queue.push(testing::start_workflow("wf"));
+    const std::uint64_t id = queue.push(testutil::start_workflow("wf"));
     poller.join();
     clock->watch(std::thread::id());
     ASSERT_TRUE(got.has_value())
@@ -507,7 +507,7 @@ TEST(ReviewQueueInputTest, PollBesideADeliveryDueAtTheEndOfTimeDoesNotSpin) {
   auto clock = std::make_shared<ProbeClock>();
   auto db = open_buffered(dir, clock);
   Queue queue(*db);
-  queue.push(testing::start_workflow("wf"), std::chrono::milliseconds::max());
+  queue.push(testutil::start_workflow("wf"), std::chrono::milliseconds::max());
   std::optional<Delivery> got;
   std::atomic<bool> done{false};
   std::thread poller([&] {
@@ -531,11 +531,11 @@ TEST(ReviewQueueInputTest, PollBesideADeliveryDueAtTheEndOfTimeDoesNotSpin) {
 // bug under heavy load, never fail correct code.
 TEST(ReviewQueueInputTest, ProcessorSweepEveryMaxIntervalNeverSweeps) {
   TempDir dir;
-  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+  DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
   o.queue.max_attempts = 1;
   auto db = Database::open(dir.path(), o);
   Queue queue(*db);
-  queue.push(testing::start_workflow("wf"));
+  queue.push(testutil::start_workflow("wf"));
   ASSERT_TRUE(queue.poll_one().has_value());  // attempts 1 of 1: exhausted
   QueueProcessorConfig config;
   config.max_workers = 1;
@@ -559,11 +559,11 @@ TEST(ReviewQueueInputTest, ProcessorSweepEveryMaxIntervalNeverSweeps) {
 // extended in a busy loop.
 TEST(ReviewQueueInputTest, HeartbeatOfTheLongestLeaseDoesNotSpin) {
   TempDir dir;
-  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+  DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
   o.queue.lease_duration = std::chrono::milliseconds::max();
   auto db = Database::open(dir.path(), o);
   Queue queue(*db);
-  queue.push(testing::start_workflow("wf"));
+  queue.push(testutil::start_workflow("wf"));
   QueueProcessorConfig config;
   config.max_workers = 1;
   config.dlq_check_interval = 0ms;
@@ -591,7 +591,7 @@ TEST(ReviewQueueInputTest, HeartbeatOfTheLongestLeaseDoesNotSpin) {
 // stop() returns, and the Queue and processor are destroyed after close().
 TEST(ReviewCloseTest, CloseDuringAHandlerWithAHeartbeatThenStopAndDestroy) {
   TempDir dir;
-  testing::Warnings warnings;
+  testutil::Warnings warnings;
   DatabaseOptions o;
   o.durability = Durability::kBuffered;
   o.map_size = std::uint64_t{1} << 26;
@@ -599,7 +599,7 @@ TEST(ReviewCloseTest, CloseDuringAHandlerWithAHeartbeatThenStopAndDestroy) {
   o.queue.lease_duration = 4ms;  // a heartbeat every 2 ms
   auto db = Database::open(dir.path(), o);
   auto queue = std::make_unique<Queue>(*db);
-  queue->push(testing::start_workflow("wf"));
+  queue->push(testutil::start_workflow("wf"));
   QueueProcessorConfig config;
   config.max_workers = 2;
   config.poll_frequency = 5ms;
@@ -666,7 +666,7 @@ void expect_returns(Body body) {
 // the pipeline, seen here by the listener), and the store stays usable.
 TEST(ReviewListenerTest, ListenerCallingIntoItsStoreGetsAnErrorNotADeadlock) {
   TempDir dir;
-  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+  DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
   auto db = Database::open(dir.path(), o);
   std::atomic<int> which{0};
   std::vector<std::string> errors;
@@ -710,7 +710,7 @@ TEST(ReviewListenerTest, ListenerCallingIntoItsStoreGetsAnErrorNotADeadlock) {
 // miss the bug under heavy load, never fail correct code.
 TEST(ReviewWriteFaultTest, BufferedSyncIntervalIsValidatedAndSaturates) {
   TempDir dir;
-  DatabaseOptions o = testing::quiet_options(Durability::kBuffered);
+  DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
   o.buffered_sync_interval = -1ms;
   EXPECT_THROW(Database::open(dir.path(), o), InvalidArgumentError);
   o.buffered_sync_interval = std::chrono::milliseconds::max();
@@ -756,7 +756,7 @@ TEST(ReviewListenerTest, ThrowingLoggerNeitherDeadlocksCommitsNorEscapes) {
   EXPECT_EQ(notices.load(), 3);
   EXPECT_GE(logged.load(), 3);
   Queue queue(*db);
-  queue.push(testing::start_workflow("wf"));
+  queue.push(testutil::start_workflow("wf"));
   QueueProcessor processor(db->workflow_store(), queue);
   // No handler: logged, rescheduled, counted; the logger's throw stays inside.
   EXPECT_NO_THROW(processor.process_one());
@@ -785,7 +785,7 @@ class ThrowingClock final : public Clock {
 TEST(ReviewListenerTest, ThrowingClockRejectsTheGroupAndTheStoreGoesOn) {
   TempDir dir;
   auto clock = std::make_shared<ThrowingClock>();
-  DatabaseOptions o = testing::quiet_options();
+  DatabaseOptions o = testutil::quiet_options();
   o.clock = clock;
   auto db = Database::open(dir.path(), o);
   clock->throw_next(1);
@@ -811,7 +811,7 @@ TEST(ReviewListenerTest, ThrowingClockRejectsTheGroupAndTheStoreGoesOn) {
 // "whatever the exception"), and the store goes on.
 TEST(ReviewListenerTest, NonStandardExceptionDecidingACommitRejectsItAlone) {
   TempDir dir;
-  DatabaseOptions o = testing::quiet_options();
+  DatabaseOptions o = testutil::quiet_options();
   auto db = Database::open(dir.path(), o);
   CommitPipeline& pipeline = *database_impl(*db).pipeline();
   std::atomic<bool> throw_next{true};

@@ -17,7 +17,7 @@
 
 #include "tests/testutil/sample_workflows.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 // Runs `ops` random operations with ids prefixed by `prefix`. After each write
 // that returned, calls `acked` (may be empty).
@@ -142,4 +142,4 @@ inline void run_workload(WorkflowStore& store, std::uint32_t seed, int ops,
   }
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -33,8 +33,9 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/sample_messages.h"
+#include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/views.h"
@@ -42,9 +43,9 @@
 namespace wfstore {
 namespace {
 
-using testing::run_task;
-using testing::start_stage;
-using testing::start_workflow;
+using testutil::run_task;
+using testutil::start_stage;
+using testutil::start_workflow;
 
 using nlohmann::json;
 using ::testing::HasSubstr;
@@ -65,12 +66,9 @@ TaskExecution make_task(const std::string& id) {
 // is false).
 StageExecution make_stage(const std::string& workflow_id,
                           const std::string& ref_id, bool with_task = true) {
-  StageExecution stage;
-  stage.id = workflow_id + "." + ref_id;
-  stage.execution_id = workflow_id;
-  stage.ref_id = ref_id;
-  stage.type = "test";
-  stage.name = "Stage " + ref_id;
+  StageExecution stage =
+      testutil::make_stage(workflow_id, ref_id, "test", "Stage " + ref_id,
+                           WorkflowStatus::kNotStarted);
   if (with_task) stage.tasks.push_back(make_task(stage.id + ".t0"));
   return stage;
 }
@@ -91,7 +89,7 @@ Workflow make_workflow(const std::string& id,
 // Every view table in order, and the log's size: equal before and after means
 // nothing was appended or changed.
 struct StoreState {
-  testing::TableDump tables;
+  testutil::TableDump tables;
   std::uint64_t log_size = 0;
   std::uint64_t applied_lsn = 0;
 };
@@ -124,7 +122,8 @@ class TransactionTest : public ::testing::Test {
   }
 
   StoreState state() {
-    return StoreState{testing::dump_all(db()), testing::log_bytes(dir_.path()),
+    return StoreState{testutil::dump_all(db()),
+                      testutil::log_bytes(dir_.path()),
                       db().stats().applied_lsn};
   }
   void expect_unchanged(const StoreState& before) {
@@ -169,9 +168,9 @@ class TransactionTest : public ::testing::Test {
     return out;
   }
 
-  testing::TempDir dir_;
-  std::shared_ptr<testing::FakeClock> clock_ =
-      std::make_shared<testing::FakeClock>(kNow);
+  testutil::TempDir dir_;
+  std::shared_ptr<testutil::FakeClock> clock_ =
+      std::make_shared<testutil::FakeClock>(kNow);
 
  private:
   void open() {
@@ -1366,7 +1365,7 @@ TEST_F(TransactionTest, BadInputNestedTransactionIsRejected) {
     txn.mark_message_processed("other-thread", "H", "wf");
     txn.commit();
   }).join();
-  testing::TempDir other_dir;
+  testutil::TempDir other_dir;
   {
     std::unique_ptr<Database> other = Database::open(other_dir.path());
     Transaction txn = other->workflow_store().transaction();

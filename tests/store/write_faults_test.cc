@@ -31,9 +31,9 @@
 
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
-#include "tests/store/store_test_util.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_messages.h"
+#include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/wait.h"
 #include "wfstore_internal/commands.h"
@@ -44,11 +44,11 @@ namespace wfstore {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::TempDir;
 using ::testing::ThrowsMessage;
+using testutil::TempDir;
 using namespace std::chrono_literals;
 
-using testing::wait_until;
+using testutil::wait_until;
 
 // A one-shot gate: wait() blocks until open().
 class Gate {
@@ -156,9 +156,9 @@ class WriteFaultsTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  testing::Warnings warnings_;
-  std::shared_ptr<testing::FaultFileSystem> fs_ =
-      std::make_shared<testing::FaultFileSystem>();
+  testutil::Warnings warnings_;
+  std::shared_ptr<testutil::FaultFileSystem> fs_ =
+      std::make_shared<testutil::FaultFileSystem>();
 };
 
 // The background syncer's fdatasync fails while a kSync leader waits for the
@@ -182,7 +182,7 @@ TEST_F(WriteFaultsTest, SyncCommitWaitingBesideAFailingBackgroundSyncThrows) {
   database_impl(*db).writer()->set_sync_wait_hook_for_testing([&] {
     if (leader_armed.exchange(false)) leader_waiting.open();
   });
-  fs_->fail_nth_sync(1, testing::name_ends_with(".log"));
+  fs_->fail_nth_sync(1, testutil::name_ends_with(".log"));
   armed = true;
   // A buffered commit: the background syncer picks it up and parks in its
   // (failing) fdatasync, holding the writer's sync lock.
@@ -251,7 +251,7 @@ TEST_F(WriteFaultsTest, IsHealthyIsFalseAfterAFailedViewCommit) {
 // served, so the store is not healthy.
 TEST_F(WriteFaultsTest, IsHealthyIsFalseAfterAFailedLogSync) {
   expect_unhealthy_until_reopened([&](Database& db) {
-    fs_->fail_nth_sync(1, testing::name_ends_with(".log"));
+    fs_->fail_nth_sync(1, testutil::name_ends_with(".log"));
     EXPECT_THROW(db.workflow_store().mark_message_processed("b"), IOError);
   });
 }
@@ -365,7 +365,7 @@ TEST_F(WriteFaultsTest, CloseWakesABlockedPoll) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5min);
   ASSERT_TRUE(poll_error);
   EXPECT_THROW(std::rethrow_exception(poll_error), IOError);
-  EXPECT_THROW(queue.push(testing::start_workflow("w")), IOError);
+  EXPECT_THROW(queue.push(testutil::start_workflow("w")), IOError);
   EXPECT_THROW((void)queue.size(), IOError);
 }
 
@@ -401,7 +401,7 @@ TEST_F(WriteFaultsTest, CloseRacingWithCommittersAndAProcessorIsSafe) {
         const std::string id = fmt::format("m-{}-{}", t, i);
         try {
           if (i % 4 == 0) {
-            queue->push(testing::start_workflow(id));
+            queue->push(testutil::start_workflow(id));
           } else {
             db->workflow_store().mark_message_processed(id);
             std::scoped_lock lock(mu);
@@ -517,7 +517,7 @@ TEST_F(WriteFaultsTest, IOErrorOnAWriteLeavesItsOutcomeUnknownNeverHalfDone) {
   std::thread third = marking_thread(store, "m-3", errors[1]);
   ASSERT_TRUE(wait_until([&] { return p.stats().queued_commits == 3; }));
   // Room for the blocker's record and m-2's, not m-3's.
-  fs_->enospc_after(2 * record + record / 2, testing::name_ends_with(".log"));
+  fs_->enospc_after(2 * record + record / 2, testutil::name_ends_with(".log"));
   release.open();
   blocker.join();
   second.join();

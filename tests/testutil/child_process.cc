@@ -4,13 +4,15 @@
 #include <cstdio>
 #include <exception>
 #include <system_error>
+#include <thread>
 #include <utility>
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 ChildProcess ChildProcess::spawn(
     const std::function<void(int report_fd)>& body) {
@@ -94,6 +96,38 @@ std::vector<std::string> ChildProcess::drain() {
   return lines;
 }
 
+void kill_after_lines(ChildProcess& child, int lines,
+                      std::chrono::microseconds delay,
+                      const std::function<void(const std::string&)>& on_line) {
+  for (int i = 0; i < lines; ++i) {
+    const std::optional<std::string> line = child.read_line();
+    ASSERT_TRUE(line.has_value()) << "the child stopped before the kill: "
+                                  << describe_wait_status(child.wait());
+    on_line(*line);
+  }
+  std::this_thread::sleep_for(delay);
+  const int status = child.kill_and_wait();
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the child ended before the kill: " << describe_wait_status(status);
+  for (const std::string& line : child.drain()) on_line(line);
+}
+
+int exit_code_in_child(const std::function<int()>& body) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    try {
+      ::_exit(body());
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+    return -1;
+  }
+  return WEXITSTATUS(status);
+}
+
 void report_line(int fd, std::string_view line) {
   std::string text(line);
   text += '\n';
@@ -111,4 +145,4 @@ std::string describe_wait_status(int status) {
   return "status " + std::to_string(status);
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

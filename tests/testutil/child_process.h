@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -12,7 +13,7 @@
 
 #include <sys/types.h>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 // Thread-safety: none; one thread owns a ChildProcess. Fork only while the
 // parent runs no other threads that hold locks the child needs (close every
@@ -54,6 +55,19 @@ class ChildProcess {
   bool eof_ = false;
 };
 
+// The crash loops' kill: hands the child's next `lines` reported lines to
+// `on_line`, sleeps `delay`, kills the child with SIGKILL and hands every line
+// it reported meanwhile to `on_line`. A fatal test failure when the child ends
+// by itself before the kill; call it inside ASSERT_NO_FATAL_FAILURE.
+void kill_after_lines(ChildProcess& child, int lines,
+                      std::chrono::microseconds delay,
+                      const std::function<void(const std::string&)>& on_line);
+
+// Forks a child that runs `body` and exits with the code it returns (2 when
+// `body` throws). Returns that exit code, or -1 when fork() fails or the child
+// does not exit normally. For "can another process ..." checks of locks.
+int exit_code_in_child(const std::function<int()>& body);
+
 // Child side: writes `line` and '\n' to `fd` with one write(2) (atomic for a
 // pipe up to PIPE_BUF bytes); _exit(3) when the write fails.
 void report_line(int fd, std::string_view line);
@@ -61,4 +75,4 @@ void report_line(int fd, std::string_view line);
 // "signal 9", "exit 2", ...: a wait status for failure messages.
 std::string describe_wait_status(int status);
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

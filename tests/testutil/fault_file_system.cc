@@ -18,7 +18,7 @@
 
 #include "wfstore/errors.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 namespace fault_detail {
 
 // One file (an inode): where it is now and how much of it a sync made durable.
@@ -593,4 +593,4 @@ std::unique_ptr<FileLock> FaultFileSystem::try_lock(
   return std::make_unique<FaultFileLock>(shared_, std::move(slot));
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -20,7 +20,7 @@
 
 #include "wfstore/file_system.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 namespace fault_detail {
 struct Shared;
@@ -138,4 +138,4 @@ class FaultFileSystem final : public FileSystem {
   std::shared_ptr<fault_detail::Shared> shared_;
 };
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -11,7 +11,7 @@
 
 #include "wfstore/file_system.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 class ForwardingFileSystem : public FileSystem {
  public:
@@ -63,4 +63,4 @@ class ForwardingFileSystem : public FileSystem {
   std::shared_ptr<FileSystem> real_;
 };
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 ToolRun run_tool(const std::string& args, bool with_stderr) {
   ToolRun run;
@@ -24,4 +24,4 @@ ToolRun run_tool(const std::string& args, bool with_stderr) {
   return run;
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

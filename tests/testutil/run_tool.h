@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 struct ToolRun {
   int status = -1;  // the exit code, or -1 if the process did not exit normally
@@ -16,4 +16,4 @@ struct ToolRun {
 // its standard error too when `with_stderr`).
 ToolRun run_tool(const std::string& args, bool with_stderr = true);
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

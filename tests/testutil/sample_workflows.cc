@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -11,12 +12,98 @@
 
 #include "wfstore/limits.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 namespace {
 
 using nlohmann::json;
 
 constexpr std::int64_t kStart = 1'717'171'717'000;  // epoch ms, June 2024
+
+// A finished task (times set, version bumped by its two updates).
+void finish(TaskExecution& task, std::int64_t start, std::int64_t end) {
+  task.start_time = start;
+  task.end_time = end;
+  task.version = 2;
+}
+
+// Appends a make_task() with the next index to `stage`; returns it.
+TaskExecution& add_task(StageExecution& stage, std::string name,
+                        std::string implementing_class, WorkflowStatus status) {
+  return stage.tasks.emplace_back(
+      make_task(stage.id, static_cast<int>(stage.tasks.size()), std::move(name),
+                std::move(implementing_class), status));
+}
+
+// A synthetic stage of `parent`, owned as `owner`.
+StageExecution synthetic_stage(const StageExecution& parent, std::string ref_id,
+                               std::string type, std::string name,
+                               WorkflowStatus status,
+                               SyntheticStageOwner owner) {
+  StageExecution stage = make_stage(parent.execution_id, std::move(ref_id),
+                                    std::move(type), std::move(name), status);
+  stage.parent_stage_id = parent.id;
+  stage.synthetic_stage_owner = owner;
+  return stage;
+}
+
+// A SUCCEEDED build stage of diamond_workflow(): it requires "setup", builds
+// on `platform` from kStart + 1'300 to `end`, writes its binary, its artifact
+// list and the scalar "winner", and has one "compile" task that ends at
+// `compile_end`.
+StageExecution build_stage(const std::string& workflow_id, std::string ref_id,
+                           std::string name, const std::string& platform,
+                           int jobs, std::int64_t compile_end,
+                           std::int64_t end) {
+  StageExecution stage =
+      make_stage(workflow_id, ref_id, "build", std::move(name),
+                 WorkflowStatus::kSucceeded);
+  stage.requisite_stage_ref_ids = {"setup"};
+  stage.context = json{{"platform", platform}, {"jobs", jobs}};
+  stage.outputs = json{{"binary", "payments-" + platform + ".tar.gz"},
+                       {"artifacts", json::array({platform + ".tar.gz"})},
+                       {"winner", std::move(ref_id)}};
+  stage.start_time = kStart + 1'300;
+  stage.end_time = end;
+  stage.version = 4;
+  finish(add_task(stage, "compile", "stabilize.tasks.Shell",
+                  WorkflowStatus::kSucceeded),
+         kStart + 1'300, compile_end);
+  return stage;
+}
+
+}  // namespace
+
+Workflow bare_workflow(std::string id, std::string application,
+                       WorkflowStatus status,
+                       std::optional<std::int64_t> start_time) {
+  Workflow w;
+  w.id = std::move(id);
+  w.application = std::move(application);
+  w.status = status;
+  w.start_time = start_time;
+  return w;
+}
+
+StageExecution bare_stage(std::string workflow_id, std::string id,
+                          std::string ref_id, std::string type) {
+  StageExecution stage;
+  stage.id = std::move(id);
+  stage.execution_id = std::move(workflow_id);
+  stage.ref_id = std::move(ref_id);
+  stage.type = std::move(type);
+  return stage;
+}
+
+StageExecution make_stage(const std::string& workflow_id, std::string ref_id,
+                          std::string type, std::string name,
+                          WorkflowStatus status) {
+  std::string id = workflow_id + "." + ref_id;
+  StageExecution stage = bare_stage(workflow_id, std::move(id),
+                                    std::move(ref_id), std::move(type));
+  stage.name = std::move(name);
+  stage.status = status;
+  return stage;
+}
 
 TaskExecution make_task(const std::string& stage_id, int index,
                         std::string name, std::string implementing_class,
@@ -29,35 +116,11 @@ TaskExecution make_task(const std::string& stage_id, int index,
   return task;
 }
 
-StageExecution make_stage(const std::string& workflow_id, std::string ref_id,
-                          std::string type, std::string name,
-                          WorkflowStatus status) {
-  StageExecution stage;
-  stage.id = workflow_id + "." + ref_id;
-  stage.execution_id = workflow_id;
-  stage.ref_id = std::move(ref_id);
-  stage.type = std::move(type);
-  stage.name = std::move(name);
-  stage.status = status;
-  return stage;
-}
-
-// A finished task (times set, version bumped by its two updates).
-void finish(TaskExecution& task, std::int64_t start, std::int64_t end) {
-  task.start_time = start;
-  task.end_time = end;
-  task.version = 2;
-}
-
-}  // namespace
-
 Workflow diamond_workflow(std::string id) {
-  Workflow w;
-  w.id = std::move(id);
+  Workflow w = bare_workflow(std::move(id), "payments",
+                             WorkflowStatus::kRunning, kStart);
   w.type = WorkflowType::kPipeline;
-  w.application = "payments";
   w.name = "release-2024.06";
-  w.status = WorkflowStatus::kRunning;
   w.context = json{{"environment", "production"},
                    {"requested_by", "ci-bot"},
                    {"regions", json::array({"eu-west-1", "us-east-1"})}};
@@ -67,7 +130,6 @@ Workflow diamond_workflow(std::string id) {
   w.trigger.artifacts = json::array(
       {json{{"type", "docker"}, {"reference", "registry/payments:9f1c2ab"}}});
   w.trigger.payload = json{{"pusher", "alice"}, {"forced", false}};
-  w.start_time = kStart;
   w.pipeline_config_id = "payments-release";
   w.origin = "api";
 
@@ -80,47 +142,22 @@ Workflow diamond_workflow(std::string id) {
   setup.start_time = kStart;
   setup.end_time = kStart + 1'200;
   setup.version = 3;
-  setup.tasks.push_back(make_task(setup.id, 0, "checkout",
-                                  "stabilize.tasks.Checkout",
-                                  WorkflowStatus::kSucceeded));
-  finish(setup.tasks.back(), kStart, kStart + 1'200);
+  finish(add_task(setup, "checkout", "stabilize.tasks.Checkout",
+                  WorkflowStatus::kSucceeded),
+         kStart, kStart + 1'200);
 
   StageExecution linux_build =
-      make_stage(w.id, "build_linux", "build", "Build (linux)",
-                 WorkflowStatus::kSucceeded);
-  linux_build.requisite_stage_ref_ids = {"setup"};
-  linux_build.context = json{{"platform", "linux"}, {"jobs", 8}};
-  linux_build.outputs = json{{"binary", "payments-linux.tar.gz"},
-                             {"artifacts", json::array({"linux.tar.gz"})},
-                             {"winner", "build_linux"}};
-  linux_build.start_time = kStart + 1'300;
-  linux_build.end_time = kStart + 60'000;
-  linux_build.version = 4;
-  linux_build.tasks.push_back(make_task(linux_build.id, 0, "compile",
-                                        "stabilize.tasks.Shell",
-                                        WorkflowStatus::kSucceeded));
-  finish(linux_build.tasks.back(), kStart + 1'300, kStart + 50'000);
-  linux_build.tasks.push_back(make_task(linux_build.id, 1, "package",
-                                        "stabilize.tasks.Shell",
-                                        WorkflowStatus::kSucceeded));
-  finish(linux_build.tasks.back(), kStart + 50'000, kStart + 60'000);
+      build_stage(w.id, "build_linux", "Build (linux)", "linux", 8,
+                  kStart + 50'000, kStart + 60'000);
+  finish(add_task(linux_build, "package", "stabilize.tasks.Shell",
+                  WorkflowStatus::kSucceeded),
+         kStart + 50'000, kStart + 60'000);
   linux_build.tasks.front().stage_start = true;
   linux_build.tasks.back().stage_end = true;
 
-  StageExecution mac_build = make_stage(
-      w.id, "build_mac", "build", "Build (macOS)", WorkflowStatus::kSucceeded);
-  mac_build.requisite_stage_ref_ids = {"setup"};
-  mac_build.context = json{{"platform", "macos"}, {"jobs", 4}};
-  mac_build.outputs = json{{"binary", "payments-macos.tar.gz"},
-                           {"artifacts", json::array({"macos.tar.gz"})},
-                           {"winner", "build_mac"}};
-  mac_build.start_time = kStart + 1'300;
-  mac_build.end_time = kStart + 90'000;
-  mac_build.version = 4;
-  mac_build.tasks.push_back(make_task(mac_build.id, 0, "compile",
-                                      "stabilize.tasks.Shell",
-                                      WorkflowStatus::kSucceeded));
-  finish(mac_build.tasks.back(), kStart + 1'300, kStart + 90'000);
+  StageExecution mac_build =
+      build_stage(w.id, "build_mac", "Build (macOS)", "macos", 4,
+                  kStart + 90'000, kStart + 90'000);
 
   StageExecution deploy =
       make_stage(w.id, "deploy", "deploy", "Deploy", WorkflowStatus::kRunning);
@@ -131,51 +168,40 @@ Workflow diamond_workflow(std::string id) {
   deploy.version = 2;
   deploy.join_type = JoinType::kAnd;
   deploy.mutex_key = "payments-production";
-  deploy.tasks.push_back(make_task(deploy.id, 0, "rollout",
-                                   "stabilize.tasks.Deploy",
-                                   WorkflowStatus::kRunning));
-  deploy.tasks.back().start_time = kStart + 90'200;
-  deploy.tasks.back().version = 1;
-  deploy.tasks.push_back(make_task(deploy.id, 1, "wait_for_healthy",
-                                   "stabilize.tasks.WaitForHealthy",
-                                   WorkflowStatus::kNotStarted));
+  TaskExecution& rollout = add_task(deploy, "rollout", "stabilize.tasks.Deploy",
+                                    WorkflowStatus::kRunning);
+  rollout.start_time = kStart + 90'200;
+  rollout.version = 1;
+  add_task(deploy, "wait_for_healthy", "stabilize.tasks.WaitForHealthy",
+           WorkflowStatus::kNotStarted);
 
-  StageExecution precheck =
-      make_stage(w.id, "deploy_precheck", "precheck", "Pre-deploy check",
-                 WorkflowStatus::kSucceeded);
-  precheck.parent_stage_id = deploy.id;
-  precheck.synthetic_stage_owner = SyntheticStageOwner::kStageBefore;
+  StageExecution precheck = synthetic_stage(
+      deploy, "deploy_precheck", "precheck", "Pre-deploy check",
+      WorkflowStatus::kSucceeded, SyntheticStageOwner::kStageBefore);
   precheck.context = json{{"checks", json::array({"quota", "capacity"})}};
   precheck.outputs = json{{"precheck", "ok"}, {"winner", "deploy_precheck"}};
   precheck.start_time = kStart + 90'000;
   precheck.end_time = kStart + 90'100;
   precheck.version = 3;
-  precheck.tasks.push_back(make_task(precheck.id, 0, "check_quota",
-                                     "stabilize.tasks.CheckQuota",
-                                     WorkflowStatus::kSucceeded));
-  finish(precheck.tasks.back(), kStart + 90'000, kStart + 90'100);
+  finish(add_task(precheck, "check_quota", "stabilize.tasks.CheckQuota",
+                  WorkflowStatus::kSucceeded),
+         kStart + 90'000, kStart + 90'100);
 
-  StageExecution verify =
-      make_stage(w.id, "deploy_verify", "verify", "Verify deployment",
-                 WorkflowStatus::kNotStarted);
-  verify.parent_stage_id = deploy.id;
-  verify.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  StageExecution verify = synthetic_stage(
+      deploy, "deploy_verify", "verify", "Verify deployment",
+      WorkflowStatus::kNotStarted, SyntheticStageOwner::kStageAfter);
   verify.context = json{{"smoke_tests", json::array({"login", "charge"})}};
   verify.outputs = json{{"winner", "deploy_verify"}};
-  verify.tasks.push_back(make_task(verify.id, 0, "smoke_test",
-                                   "stabilize.tasks.SmokeTest",
-                                   WorkflowStatus::kNotStarted));
+  add_task(verify, "smoke_test", "stabilize.tasks.SmokeTest",
+           WorkflowStatus::kNotStarted);
 
-  StageExecution notify =
-      make_stage(w.id, "deploy_notify", "notify", "Notify channel",
-                 WorkflowStatus::kNotStarted);
-  notify.parent_stage_id = deploy.id;
-  notify.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  StageExecution notify = synthetic_stage(
+      deploy, "deploy_notify", "notify", "Notify channel",
+      WorkflowStatus::kNotStarted, SyntheticStageOwner::kStageAfter);
   notify.requisite_stage_ref_ids = {"deploy_verify"};
   notify.context = json{{"channel", "#releases"}};
-  notify.tasks.push_back(make_task(notify.id, 0, "post_message",
-                                   "stabilize.tasks.Notify",
-                                   WorkflowStatus::kNotStarted));
+  add_task(notify, "post_message", "stabilize.tasks.Notify",
+           WorkflowStatus::kNotStarted);
 
   w.stages = {std::move(setup),  std::move(linux_build), std::move(mac_build),
               std::move(deploy), std::move(precheck),    std::move(verify),
@@ -214,12 +240,10 @@ Workflow full_workflow(std::string id) {
            {"mixed", json::array({1, "two", 3.5, nullptr, json{{"k", "v"}}})},
            {"nested", nested}};
 
-  Workflow w;
-  w.id = std::move(id);
+  Workflow w = bare_workflow(std::move(id), "applicación-ü",
+                             WorkflowStatus::kSuspended, kStart);
   w.type = WorkflowType::kOrchestration;
-  w.application = "applicación-ü";
   w.name = "全部のフィールド workflow";
-  w.status = WorkflowStatus::kSuspended;
   w.context = json{{"rich", rich}, {"region", "東京"}};
   w.trigger.type = "cron";
   w.trigger.user = "ünïcødé-üser";
@@ -227,7 +251,6 @@ Workflow full_workflow(std::string id) {
   w.trigger.artifacts =
       json::array({json{{"type", "s3"}, {"uri", "s3://bucket/ключ"}}, nested});
   w.trigger.payload = json{{"payload", rich}};
-  w.start_time = kStart;
   w.end_time = kMax;
   w.start_time_expiry = kMin;
   w.is_canceled = true;
@@ -248,26 +271,22 @@ Workflow full_workflow(std::string id) {
   prepare.start_time = kStart;
   prepare.end_time = kStart + 10;
   prepare.version = 1;
-  prepare.tasks.push_back(make_task(prepare.id, 0, "prepare",
-                                    "stabilize.tasks.Prepare",
-                                    WorkflowStatus::kSucceeded));
+  add_task(prepare, "prepare", "stabilize.tasks.Prepare",
+           WorkflowStatus::kSucceeded);
 
-  StageExecution hook_a = make_stage(w.id, "prepare_hook_a", "hook", "Hook A",
-                                     WorkflowStatus::kSucceeded);
-  hook_a.parent_stage_id = prepare.id;
-  hook_a.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  StageExecution hook_a = synthetic_stage(prepare, "prepare_hook_a", "hook",
+                                          "Hook A", WorkflowStatus::kSucceeded,
+                                          SyntheticStageOwner::kStageAfter);
   hook_a.outputs = json{{"hook", "a"}};
 
-  StageExecution hook_b =
-      make_stage(w.id, "prepare_hook_b", "hook ü", "Hook B — every field",
-                 WorkflowStatus::kFailedContinue);
+  StageExecution hook_b = synthetic_stage(
+      prepare, "prepare_hook_b", "hook ü", "Hook B — every field",
+      WorkflowStatus::kFailedContinue, SyntheticStageOwner::kStageAfter);
   hook_b.context =
       json{{"rich", rich},
            {"_output_reducers", json{{"items", "concat"}, {"total", "sum"}}}};
   hook_b.outputs = json{{"rich", rich}, {"items", json::array({4, 5})}};
   hook_b.requisite_stage_ref_ids = {"prepare_hook_a"};
-  hook_b.parent_stage_id = prepare.id;
-  hook_b.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
   hook_b.start_time = kMin;
   hook_b.end_time = kMax;
   hook_b.start_time_expiry = kMax - 1;
@@ -301,9 +320,8 @@ Workflow full_workflow(std::string id) {
                               {"rich", rich}}}};
   full_task.version = kMax - 1;
   hook_b.tasks.push_back(std::move(full_task));
-  hook_b.tasks.push_back(make_task(hook_b.id, 1, "second",
-                                   "stabilize.tasks.Second",
-                                   WorkflowStatus::kTerminal));
+  add_task(hook_b, "second", "stabilize.tasks.Second",
+           WorkflowStatus::kTerminal);
 
   StageExecution fan_out = make_stage(w.id, "fan_out", "fan_out", "Fan out ⇶",
                                       WorkflowStatus::kRunning);
@@ -318,11 +336,11 @@ Workflow full_workflow(std::string id) {
   fan_out.mi_config =
       MultiInstanceConfig{3, "", true, false, "items", 2, false};
   for (int i = 0; i < 3; ++i) {
-    fan_out.tasks.push_back(
-        make_task(fan_out.id, i, "instance-" + std::to_string(i),
-                  "stabilize.tasks.Instance", WorkflowStatus::kRunning));
-    fan_out.tasks.back().loop_start = i == 0;
-    fan_out.tasks.back().loop_end = i == 2;
+    TaskExecution& instance =
+        add_task(fan_out, "instance-" + std::to_string(i),
+                 "stabilize.tasks.Instance", WorkflowStatus::kRunning);
+    instance.loop_start = i == 0;
+    instance.loop_end = i == 2;
   }
 
   w.stages = {std::move(prepare), std::move(hook_a), std::move(hook_b),
@@ -330,4 +348,4 @@ Workflow full_workflow(std::string id) {
   return w;
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -1,13 +1,16 @@
 // Realistic sample workflows shared by the model, codec and store tests and the
-// demo: a diamond with synthetic stages, and one with every field set.
+// demo: a diamond with synthetic stages, and one with every field set; and the
+// builders of bare workflows, stages and tasks that tests fill in themselves.
 
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "wfstore/model.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 // A release pipeline shaped as a diamond with synthetic stages, in insertion
 // order:
@@ -36,4 +39,27 @@ Workflow diamond_workflow(std::string id);
 // Ids are derived from `id` as in diamond_workflow().
 Workflow full_workflow(std::string id);
 
-}  // namespace wfstore::testing
+// A workflow `id` of `application` with `status` and `start_time`; every other
+// field at its default.
+Workflow bare_workflow(std::string id, std::string application,
+                       WorkflowStatus status,
+                       std::optional<std::int64_t> start_time);
+
+// A stage `id` of the workflow `workflow_id` with `ref_id` and `type`; every
+// other field at its default.
+StageExecution bare_stage(std::string workflow_id, std::string id,
+                          std::string ref_id, std::string type);
+
+// A stage "<workflow_id>.<ref_id>" with `type`, `name` and `status`; every other
+// field at its default.
+StageExecution make_stage(const std::string& workflow_id, std::string ref_id,
+                          std::string type, std::string name,
+                          WorkflowStatus status);
+
+// A task "<stage_id>.t<index>" with `name`, `implementing_class` and `status`;
+// every other field at its default.
+TaskExecution make_task(const std::string& stage_id, int index,
+                        std::string name, std::string implementing_class,
+                        WorkflowStatus status);
+
+}  // namespace wfstore::testutil

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
@@ -54,4 +54,4 @@ long env_knob(const char* name, long fallback) {
   return end != nullptr && *end == '\0' ? parsed : fallback;
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 // A fresh directory under $TMPDIR (default /tmp), removed with everything in it
 // when destroyed, also when the test fails.
@@ -36,4 +36,4 @@ std::uint32_t random_seed();
 // `fallback`.
 long env_knob(const char* name, long fallback);
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <thread>
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 // Polls `condition` every millisecond until it holds; false after a minute (a
 // hang, not a timing margin).
@@ -20,4 +20,4 @@ bool wait_until(Condition condition) {
   return true;
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

@@ -16,8 +16,8 @@ namespace wfstore {
 namespace {
 
 using ::testing::HasSubstr;
-using wfstore::testing::run_tool;
-using wfstore::testing::ToolRun;
+using wfstore::testutil::run_tool;
+using wfstore::testutil::ToolRun;
 
 // The standard workload's phases, then the queue's.
 constexpr std::array<const char*, 10> kPhases = {
@@ -25,7 +25,7 @@ constexpr std::array<const char*, 10> kPhases = {
     "ancestors", "dedup_mark", "dedup_check",  "queue_push", "queue_poll_ack"};
 
 TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
-  const testing::TempDir tmp;
+  const testutil::TempDir tmp;
   const ToolRun run =
       run_tool("bench --n 20 --durability buffered --wakeup-samples 20 --dir " +
                    tmp.path().string(),
@@ -58,7 +58,7 @@ TEST(BenchToolTest, PrintsEveryPhaseWithItsBoundAndRatio) {
 }
 
 TEST(BenchToolTest, JsonIsOneDocument) {
-  const testing::TempDir tmp;
+  const testutil::TempDir tmp;
   const ToolRun run = run_tool(
       "bench --n 10 --durability buffered --json --wakeup-samples 10 --dir " +
           tmp.path().string(),

@@ -23,9 +23,9 @@ namespace wfstore {
 namespace {
 
 using ::testing::HasSubstr;
-using wfstore::testing::run_tool;
-using wfstore::testing::TempDir;
-using wfstore::testing::ToolRun;
+using wfstore::testutil::run_tool;
+using wfstore::testutil::TempDir;
+using wfstore::testutil::ToolRun;
 
 // Runs `wfstore log <args>`, expects it to succeed and returns the lines it
 // printed.
@@ -43,8 +43,8 @@ std::string make_store(const TempDir& tmp) {
   std::string dir = (tmp / "store").string();
   auto db = Database::open(dir);
   AuditScope audit({"alice@example.com", "", "", "cli"});
-  db->workflow_store().store(wfstore::testing::diamond_workflow("wf-1"));
-  db->workflow_store().store(wfstore::testing::diamond_workflow("wf-2"));
+  db->workflow_store().store(wfstore::testutil::diamond_workflow("wf-1"));
+  db->workflow_store().store(wfstore::testutil::diamond_workflow("wf-2"));
   db->workflow_store().pause("wf-2", "alice@example.com");
   db->close();
   return dir;

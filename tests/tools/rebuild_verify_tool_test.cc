@@ -22,16 +22,16 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using wfstore::testing::run_tool;
-using wfstore::testing::ToolRun;
+using wfstore::testutil::run_tool;
+using wfstore::testutil::ToolRun;
 
 TEST(RebuildVerifyToolTest,
      VerifyComparesViewsWithARebuildAndRebuildRepairsThem) {
-  const testing::TempDir tmp;
+  const testutil::TempDir tmp;
   const auto dir = tmp / "store";
   {
     auto db = Database::open(dir);
-    db->workflow_store().store(testing::diamond_workflow("wf"));
+    db->workflow_store().store(testutil::diamond_workflow("wf"));
     db->workflow_store().mark_message_processed("m1");
     db->close();
   }
@@ -63,11 +63,11 @@ TEST(RebuildVerifyToolTest,
 // Views of another schema version than the build's (here: 1, whose queue
 // records had no task id) are named as such, not only as differing bytes.
 TEST(RebuildVerifyToolTest, VerifyNamesViewsOfAnotherSchemaVersion) {
-  const testing::TempDir tmp;
+  const testutil::TempDir tmp;
   const auto dir = tmp / "store";
   {
     auto db = Database::open(dir);
-    db->workflow_store().store(testing::diamond_workflow("wf"));
+    db->workflow_store().store(testutil::diamond_workflow("wf"));
     db->close();
   }
   {
@@ -91,7 +91,7 @@ TEST(RebuildVerifyToolTest, VerifyNamesViewsOfAnotherSchemaVersion) {
 }
 
 TEST(RebuildVerifyToolTest, RebuildOfALockedStoreFails) {
-  const testing::TempDir tmp;
+  const testutil::TempDir tmp;
   auto db = Database::open(tmp / "store");
   EXPECT_THROW(rebuild_store_views(tmp / "store"), StoreLockedError);
 }

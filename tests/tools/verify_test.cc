@@ -7,21 +7,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/events/log_test_util.h"
+#include "tests/testutil/log_test_util.h"
 #include "tests/testutil/run_tool.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/log_writer.h"
 #include "wfstore_internal/store_dir.h"
 
-namespace wfstore::log::testing {
+namespace wfstore::log::testutil {
 namespace {
 
 using ::testing::HasSubstr;
-using wfstore::testing::run_tool;
-using wfstore::testing::ToolRun;
+using wfstore::testutil::run_tool;
+using wfstore::testutil::ToolRun;
 
 TEST(VerifyToolTest, PrintsTheHeadHashOfASoundLogAndFailsOnDamage) {
-  wfstore::testing::TempDir tmp;
+  wfstore::testutil::TempDir tmp;
   const auto dir = tmp / "store";
   Hash head{};
   {
@@ -53,4 +53,4 @@ TEST(VerifyToolTest, PrintsTheHeadHashOfASoundLogAndFailsOnDamage) {
 }
 
 }  // namespace
-}  // namespace wfstore::log::testing
+}  // namespace wfstore::log::testutil

@@ -17,7 +17,7 @@
 #include "store/database_impl.h"
 #include "wfstore_internal/view_store.h"
 
-namespace wfstore::testing {
+namespace wfstore::testutil {
 
 // Every warning a Database logged.
 class Warnings {
@@ -92,4 +92,4 @@ inline std::uint64_t log_bytes(const std::filesystem::path& dir) {
   return total;
 }
 
-}  // namespace wfstore::testing
+}  // namespace wfstore::testutil

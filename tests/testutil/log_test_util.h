@@ -21,7 +21,7 @@
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/log_writer.h"
 
-namespace wfstore::log::testing {
+namespace wfstore::log::testutil {
 
 inline StoreId make_store_id(std::uint8_t seed) {
   StoreId id;
@@ -175,7 +175,7 @@ class LogFixture : public ::testing::Test {
     return std::filesystem::file_size(path);
   }
 
-  wfstore::testing::TempDir tmp_;
+  wfstore::testutil::TempDir tmp_;
   std::shared_ptr<FileSystem> fs_ = posix_file_system();
   std::filesystem::path dir_ = tmp_ / "log";
   StoreId store_id_ = make_store_id(1);
@@ -183,4 +183,4 @@ class LogFixture : public ::testing::Test {
   std::vector<Damage> damages_;
 };
 
-}  // namespace wfstore::log::testing
+}  // namespace wfstore::log::testutil

@@ -11,6 +11,7 @@
 // and verifies the hash chain and that the views equal a rebuild.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -421,16 +422,43 @@ std::size_t print_history(const std::filesystem::path& dir, bool json) {
   return events;
 }
 
-// Waits up to 60 s for `done`; false on timeout.
-bool wait_for(const std::function<bool()>& done) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds{60};
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+// Waits for a state of the store: `done` is checked again after every commit
+// (a commit listener wakes the waiter), for at most 60 s.
+class CommitWaiter {
+ public:
+  explicit CommitWaiter(Database& db)
+      : db_(db), id_(db.add_commit_listener([this](const CommitNotice&) {
+          const std::scoped_lock lock(mu_);
+          ++commits_;
+          cv_.notify_all();
+        })) {}
+  ~CommitWaiter() { db_.remove_commit_listener(id_); }
+  CommitWaiter(const CommitWaiter&) = delete;
+  CommitWaiter& operator=(const CommitWaiter&) = delete;
+
+  // True once `done` holds; false when 60 s pass without it.
+  bool wait_for(const std::function<bool()>& done) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds{60};
+    std::unique_lock lock(mu_);
+    while (true) {
+      const std::uint64_t seen = commits_;
+      lock.unlock();
+      if (done()) return true;
+      lock.lock();
+      if (!cv_.wait_until(lock, deadline, [&] { return commits_ != seen; })) {
+        return false;
+      }
+    }
   }
-  return true;
-}
+
+ private:
+  Database& db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t commits_ = 0;
+  std::uint64_t id_;
+};
 
 int run_demo(const DemoOptions& options) {
   std::filesystem::path dir = options.dir;
@@ -472,6 +500,7 @@ int run_demo(const DemoOptions& options) {
                  "compare-and-set + dedup mark + next messages, one log "
                  "record):\n";
     DemoEngine engine(store, queue);
+    CommitWaiter waiter(*db);
     QueueProcessorConfig config;
     config.max_workers = 2;
     config.retry_delay = std::chrono::milliseconds{50};
@@ -481,7 +510,7 @@ int run_demo(const DemoOptions& options) {
       QueueProcessor processor(store, queue, config);
       engine.register_with(processor);
       processor.start();
-      ok &= wait_for([&] {
+      ok &= waiter.wait_for([&] {
         return store.retrieve_execution_summary(api.id).status ==
                WorkflowStatus::kSucceeded;
       });
@@ -493,7 +522,7 @@ int run_demo(const DemoOptions& options) {
       poison.task_id = ledger.stages.front().tasks.front().id;
       poison.task_type = "explode";
       queue.push(poison);
-      ok &= wait_for([&] { return queue.dlq_size() == 1; });
+      ok &= waiter.wait_for([&] { return queue.dlq_size() == 1; });
       processor.stop();
       const QueueProcessorStats stats = processor.stats();
       std::cout << fmt::format(

@@ -67,10 +67,8 @@ Workflow chain_workflow(int k) {
         wf.id, stage_id(k, i), fmt::format("step-{}", i), "step");
     stage.name = fmt::format("Step {}", i);
     if (i > 0) stage.requisite_stage_ref_ids = {fmt::format("step-{}", i - 1)};
-    TaskExecution task;
-    task.id = stage.id + "-t";
-    task.name = "run";
-    task.implementing_class = "crash.NoopTask";
+    TaskExecution task = testutil::make_task(
+        stage.id, 0, "run", "crash.NoopTask", WorkflowStatus::kNotStarted);
     task.stage_start = true;
     task.stage_end = true;
     stage.tasks.push_back(std::move(task));

@@ -172,7 +172,8 @@ class Env {
   // missing; it reaps stale reader slots. Throws IOError if `dir` cannot be
   // opened or created, if a writer open meets an environment this process
   // opened read-only, or for a read-only open of a missing environment;
-  // CorruptionError for a damaged one.
+  // CorruptionError for a damaged one; InvalidArgumentError for a writer open
+  // whose options.file_mode is outside 0600..0777 (posix_file_system()).
   static std::shared_ptr<Env> open(const std::filesystem::path& dir,
                                    const EnvOptions& options);
 

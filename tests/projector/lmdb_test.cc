@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -39,6 +40,12 @@ class LmdbTest : public ::testing::Test {
     options.read_only = read_only;
     options.map_size = map_size;
     return lmdb::Env::open(dir_.path() / "views", options);
+  }
+
+  static void open_env_at(const std::filesystem::path& dir) {
+    lmdb::EnvOptions options;
+    options.map_size = std::uint64_t{1} << 20;
+    lmdb::Env::open(dir, options);
   }
 
   static MDB_dbi table(lmdb::Env& env) {
@@ -227,6 +234,39 @@ TEST_F(LmdbTest, WriterCreatesPrivateFilesAndDirectory) {
   for (const char* name : {"data.mdb", "lock.mdb"}) {
     ASSERT_EQ(::stat((dir_ / "views" / name).c_str(), &st), 0) << name;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
+}
+
+TEST_F(LmdbTest, WriterCreatesMissingParentsWithTheConfiguredMode) {
+  lmdb::EnvOptions options;
+  options.map_size = std::uint64_t{1} << 20;
+  options.file_mode = 0640;
+  const mode_t old_umask = ::umask(0);
+  { lmdb::Env::open(dir_ / "a" / "b" / "views", options); }
+  ::umask(old_umask);
+  for (const char* sub : {"a", "a/b", "a/b/views"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((dir_ / sub).c_str(), &st), 0) << sub;
+    EXPECT_EQ(st.st_mode & 0777, 0750u) << sub;
+  }
+  // An existing directory is used as it is.
+  { lmdb::Env::open(dir_ / "a" / "b" / "views", options); }
+}
+
+TEST_F(LmdbTest, WriterUnderARegularFileIsIOErrorNamingThePath) {
+  { std::ofstream(dir_ / "file") << "x"; }
+  EXPECT_THAT([&] { open_env_at(dir_ / "file" / "views"); },
+              ThrowsMessage<IOError>(HasSubstr((dir_ / "file").string())));
+}
+
+TEST_F(LmdbTest, WriterRejectsAFileModeOutsideThePermissionRange) {
+  for (unsigned mode : {0400u, 01600u}) {
+    lmdb::EnvOptions options;
+    options.file_mode = mode;
+    EXPECT_THAT([&] { lmdb::Env::open(dir_ / "views", options); },
+                ThrowsMessage<InvalidArgumentError>(HasSubstr("file_mode")))
+        << mode;
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "views"));
   }
 }
 

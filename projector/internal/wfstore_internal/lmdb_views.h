@@ -51,7 +51,7 @@ class LmdbViews {
   // Opens (a writer also creates) the views in `dir` with every table. Throws
   // IOError (also when a writer open meets views this process holds read-only),
   // CorruptionError (a damaged environment; for read-only opens also a missing
-  // table).
+  // table), InvalidArgumentError (a writer's file_mode outside 0600..0777).
   static std::unique_ptr<LmdbViews> open(const std::filesystem::path& dir,
                                          const LmdbViewsOptions& options = {});
   ~LmdbViews();

@@ -362,8 +362,12 @@ TEST_F(QueueMachineTest, AckRemovesTheDeliveryAndItsIndexes) {
 TEST_F(QueueMachineTest, UnknownDeliveriesAreNoOps) {
   push(start_workflow("wf"));
   const auto before = dump_all(h_.views);
-  EXPECT_TRUE(h_.apply(AckMessage{9}).events.empty());
-  EXPECT_TRUE(h_.apply(RescheduleMessage{9, 5}).events.empty());
+  const Decision ack = h_.apply(AckMessage{9});
+  EXPECT_TRUE(ack.events.empty());
+  EXPECT_TRUE(ack.result);
+  const Decision reschedule = h_.apply(RescheduleMessage{9, 5});
+  EXPECT_TRUE(reschedule.events.empty());
+  EXPECT_TRUE(reschedule.result);
   const Decision extend = h_.apply(ExtendLease{9, 5});
   EXPECT_TRUE(extend.events.empty());
   EXPECT_FALSE(extend.result);

@@ -20,9 +20,11 @@ namespace {
 // Writes `payload` as the rest of a record: its schema version (u16), then its
 // encoding. decode_versioned() reads it back.
 template <typename Payload>
-void encode_versioned(RecordWriter& writer, const Payload& payload) {
+void encode_versioned(RecordWriter& writer, Payload payload) {
   writer.u16(Payload::kVersion);
-  writer.rest(encode_payload(payload));
+  // Moved into the variant: a stage or workflow record is encoded without a
+  // second copy of its JSON and tasks.
+  writer.rest(encode_payload(EventPayload(std::move(payload))));
 }
 
 template <typename Payload>

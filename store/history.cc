@@ -34,6 +34,7 @@ std::uint64_t for_each_event(
     const Logger& logger) {
   std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, /*lock=*/false);
+  if (after_lsn == UINT64_MAX) return after_lsn;
   // The last LSN an open would keep: damage before it is corruption, damage
   // after it a torn tail.
   const std::uint64_t end =
@@ -41,7 +42,6 @@ std::uint64_t for_each_event(
           ? log::plan_log_recovery(*fs, store.log_dir(), store.id().bytes)
                 .last_lsn
           : 0;
-  if (after_lsn == UINT64_MAX) return after_lsn;
   std::optional<log::Damage> damage;
   log::Reader reader(fs, store.log_dir(), store.id(), after_lsn + 1,
                      [&damage](const log::Damage& d) {
@@ -57,7 +57,7 @@ std::uint64_t for_each_event(
     const DecodedCommit decoded = decode_commit_body(
         commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
     for (const Event& event : decoded.events) {
-      if (event.lsn <= after_lsn || event.lsn > end) continue;
+      if (event.lsn <= after_lsn) continue;
       last = event.lsn;
       if (!visit(event)) return last;
     }

@@ -88,8 +88,9 @@ TEST(LogToolTest, NegativeOverflowingAndOctalLookingNumbersAreReadAsDecimal) {
   const std::string dir = make_store(tmp);
   // Not a number of 0..2^64-1: usage errors, not an LSN silently wrapped or
   // clamped to 2^64-1 (which prints nothing and succeeds).
-  for (const char* bad : {"--after -1", "--after 99999999999999999999",
-                          "--after 0x1", "--limit -1", "--limit 0"}) {
+  for (const char* bad :
+       {"--after -1", "--after 99999999999999999999", "--after 0x1",
+        "--after +1", "--limit -1", "--limit 0"}) {
     const ToolRun run = run_tool(std::string("log ") + bad + " --dir " + dir);
     EXPECT_EQ(run.status, 2) << bad << ": " << run.output;
   }
@@ -99,6 +100,8 @@ TEST(LogToolTest, NegativeOverflowingAndOctalLookingNumbersAreReadAsDecimal) {
   EXPECT_THAT(lines[0], HasSubstr("lsn=3 "));
   EXPECT_TRUE(log_lines("--after 09 --dir " + dir).empty());
   EXPECT_EQ(log_lines("--limit 09 --dir " + dir).size(), 3U);
+  // The largest LSN: nothing can follow it, and that is not an error.
+  EXPECT_TRUE(log_lines("--after 18446744073709551615 --dir " + dir).empty());
 }
 
 TEST(LogToolTest, ADirectoryThatIsNoStoreIsAnError) {

@@ -78,6 +78,10 @@ nlohmann::json payload_to_json(const EventPayload& payload) {
   return std::visit([](const auto& p) { return to_json_value(p); }, payload);
 }
 
+nlohmann::json workflow_to_json(const Workflow& workflow) {
+  return to_json_value(workflow);
+}
+
 nlohmann::json event_to_json(const Event& event) {
   return {{"lsn", event.lsn},
           {"commit_id", event.commit_id},

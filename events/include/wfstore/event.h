@@ -353,6 +353,34 @@ EventType event_type(const EventPayload& payload);
 // belong to no workflow (purges, queue clears, a dedup mark without one).
 std::string event_workflow_id(const EventPayload& payload);
 
+// The kinds of entity an event touches (History's entity queries).
+enum class EntityKind : std::uint8_t {
+  kWorkflow = 1,
+  kStage = 2,
+  kTask = 3,
+  kDelivery = 4,  // a queue delivery; its id in decimal
+};
+
+// "workflow", "stage", "task", "delivery".
+std::string_view entity_kind_name(EntityKind kind);
+// The kind named `name`, or nullopt.
+std::optional<EntityKind> find_entity_kind(std::string_view name);
+
+// One entity: a workflow, stage or task by its id, a delivery by its id in
+// decimal.
+struct EntityRef {
+  EntityKind kind = EntityKind::kWorkflow;
+  std::string id;
+  friend bool operator==(const EntityRef& a, const EntityRef& b) = default;
+};
+
+// The entities `payload` touches, in payload order, without repeats: the
+// workflow it names (when it names one), the stages and tasks it stores,
+// updates or removes (a claim's stages), and the deliveries of a queue event
+// (a replayed dead letter's old and new one). Purges and queue clears touch
+// none.
+std::vector<EntityRef> event_entities(const EventPayload& payload);
+
 // "WorkflowStored", "StageUpdated", ... ; "Unknown" for an id outside the
 // catalogue.
 std::string_view event_type_name(EventType type);
@@ -389,5 +417,8 @@ struct Event {
 nlohmann::json event_to_json(const Event& event);
 // The "payload" member of event_to_json().
 nlohmann::json payload_to_json(const EventPayload& payload);
+// A workflow with its stages and tasks as the "workflow" member of a
+// WorkflowStored payload's JSON (the same field tables).
+nlohmann::json workflow_to_json(const Workflow& workflow);
 
 }  // namespace wfstore

@@ -1,0 +1,73 @@
+// Placeholders of the history API while it is being built; each definition
+// moves to its own file (history.cc names them) and leaves this file.
+
+#include <stdexcept>
+
+#include "wfstore/database.h"
+#include "wfstore/history.h"
+
+namespace wfstore {
+namespace {
+[[noreturn]] void pending(const char* what) {
+  throw std::logic_error(std::string(what) + " is not built yet");
+}
+}  // namespace
+
+// ---- query.cc (event queries) ----
+std::uint64_t History::current_lsn() const { pending("current_lsn"); }
+std::vector<Event> History::events(const EventQuery&) const {
+  pending("events");
+}
+std::uint64_t History::count(const EventQuery&) const { pending("count"); }
+std::optional<Event> History::event_at(std::uint64_t) const {
+  pending("event_at");
+}
+std::uint64_t History::commit_end(std::uint64_t) const {
+  pending("commit_end");
+}
+std::uint64_t History::lsn_at_time(std::int64_t) const {
+  pending("lsn_at_time");
+}
+std::vector<EntityRef> event_entities(const EventPayload&) {
+  pending("event_entities");
+}
+std::string_view entity_kind_name(EntityKind) { pending("entity_kind_name"); }
+std::optional<EntityKind> find_entity_kind(std::string_view) {
+  pending("find_entity_kind");
+}
+
+// ---- as_of.cc (time travel) ----
+std::optional<Workflow> History::workflow_as_of(std::string_view,
+                                                std::uint64_t) const {
+  pending("workflow_as_of");
+}
+QueueState History::queue_as_of(std::uint64_t) const { pending("queue_as_of"); }
+WorkflowDiff History::diff(std::string_view, std::uint64_t,
+                           std::uint64_t) const {
+  pending("diff");
+}
+std::vector<Event> History::entity_history(const EntityRef&) const {
+  pending("entity_history");
+}
+
+// ---- fork.cc and bundle.cc ----
+ForkReport History::fork(std::uint64_t, const std::filesystem::path&) const {
+  pending("fork");
+}
+std::string store_id(Database&) { pending("store_id"); }
+std::optional<ForkOrigin> fork_origin(Database&) { pending("fork_origin"); }
+BundleInfo History::export_workflow(std::string_view,
+                                    const std::filesystem::path&) const {
+  pending("export_workflow");
+}
+BundleInfo read_bundle_info(const std::filesystem::path&) {
+  pending("read_bundle_info");
+}
+BundleInfo import_bundle(Database&, const std::filesystem::path&) {
+  pending("import_bundle");
+}
+
+// ---- summary.cc ----
+StoreSummary summarize_store(Database&) { pending("summarize_store"); }
+
+}  // namespace wfstore

@@ -28,13 +28,6 @@ std::uint64_t History::commit_end(std::uint64_t) const {
 std::uint64_t History::lsn_at_time(std::int64_t) const {
   pending("lsn_at_time");
 }
-std::vector<EntityRef> event_entities(const EventPayload&) {
-  pending("event_entities");
-}
-std::string_view entity_kind_name(EntityKind) { pending("entity_kind_name"); }
-std::optional<EntityKind> find_entity_kind(std::string_view) {
-  pending("find_entity_kind");
-}
 
 // ---- as_of.cc (time travel) ----
 std::optional<Workflow> History::workflow_as_of(std::string_view,

@@ -49,12 +49,12 @@ void ChecksumViewStore::scan(Table table, std::string_view from_key,
 void ChecksumViewStore::put(Table table, std::string_view key,
                             std::string_view value) {
   inner_.put(table, key, value);
-  if (table != Table::kMeta) fold(table, 'P', key, &value);
+  if (is_checksummed(table)) fold(table, 'P', key, &value);
 }
 
 void ChecksumViewStore::del(Table table, std::string_view key) {
   inner_.del(table, key);
-  if (table != Table::kMeta) fold(table, 'D', key, nullptr);
+  if (is_checksummed(table)) fold(table, 'D', key, nullptr);
 }
 
 void ChecksumViewStore::fold(Table table, char op, std::string_view key,

@@ -131,6 +131,19 @@ std::uint64_t id_hash(std::string_view s) {
   return load_u64(reinterpret_cast<const char*>(digest.data()));
 }
 
+IdHashes id_hashes(std::string_view s) {
+  const Sha256Digest digest = sha256(s);
+  const char* bytes = reinterpret_cast<const char*>(digest.data());
+  IdHashes out;
+  out.check = load_u64(bytes + 8);
+  if (auto* hash = hash_override.load(std::memory_order_relaxed)) {
+    out.hash = hash(s);
+  } else {
+    out.hash = load_u64(bytes);
+  }
+  return out;
+}
+
 std::optional<std::uint64_t> lookup_id(const ViewReader& views,
                                        std::string_view s) {
   const std::string key = encode_u64(id_hash(s));

@@ -44,6 +44,22 @@ const char* table_name(Table table) {
       return "workflow_events";
     case Table::kMeta:
       return "meta";
+    case Table::kEntityEvents:
+      return "entity_events";
+    case Table::kTypeEvents:
+      return "type_events";
+    case Table::kCommits:
+      return "commits";
+    case Table::kCommitTimes:
+      return "commit_times";
+    case Table::kActorCommits:
+      return "actor_commits";
+    case Table::kCorrelationCommits:
+      return "correlation_commits";
+    case Table::kEventCounts:
+      return "event_counts";
+    case Table::kLogPositions:
+      return "log_positions";
   }
   throw InvalidArgumentError(fmt::format("view table: unknown table number {}",
                                          static_cast<int>(table)));

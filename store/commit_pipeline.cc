@@ -12,6 +12,7 @@
 #include "wfstore/errors.h"
 
 #include "wfstore_internal/event_codec.h"
+#include "wfstore_internal/history_index.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/overlay_view_store.h"
 #include "wfstore_internal/views.h"
@@ -93,6 +94,8 @@ struct CommitPipeline::Request {
   // sees the ones before it); `writes` keeps that fold's view writes in order,
   // and the leader applies them instead of folding the events again.
   std::vector<OverlayViewStore::Write> writes;
+  // Where the record was appended (the views' log positions).
+  history_index::LogPosition position;
   bool folds_while_deciding() const { return commands.size() > 1; }
   std::exception_ptr error;
   bool fold_failed = false;
@@ -298,7 +301,8 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
       for (const Command& command : request.commands) {
         if (decide_hook_) decide_hook_(command);
         request.decisions.push_back(
-            decide_and_fold(command, overlay, context, first_lsn, lsn));
+            decide_and_fold(command, overlay, context, first_lsn, lsn,
+                            request.audit));
       }
       request.writes = overlay.take_journal();
     }
@@ -448,6 +452,8 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     for (Request* r : appended) {
       writer_.append(r->first_lsn, static_cast<std::uint32_t>(r->events.size()),
                      timestamp_ms, r->body);
+      r->position = {writer_.last_commit_segment(),
+                     writer_.last_commit_offset()};
       bytes_appended_.fetch_add(r->body.size(), std::memory_order_relaxed);
     }
     if (!appended.empty()) appended_lsn_ = writer_.last_lsn();
@@ -477,6 +483,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   if (!appended.empty()) {
     const std::uint64_t applied = writer_.last_lsn();
     try {
+      record_log_positions(*txn, appended);
       write_meta(*txn, applied, checksum, timestamp_ms);
       txn->commit();
     } catch (const MapFullError&) {
@@ -512,8 +519,16 @@ void CommitPipeline::refold(const std::vector<Request*>& appended) {
         timestamp_ms = event.timestamp_ms;
       }
     }
+    record_log_positions(txn, appended);
     write_meta(txn, writer_.last_lsn(), cs.checksum(), timestamp_ms);
   });
+}
+
+void CommitPipeline::record_log_positions(
+    ViewStore& txn, const std::vector<Request*>& appended) {
+  for (const Request* r : appended) {
+    history_index::record_log_position(txn, r->first_lsn, r->position);
+  }
 }
 
 void CommitPipeline::sync() {

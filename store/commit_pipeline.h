@@ -158,6 +158,9 @@ class CommitPipeline {
   bool decide_request(Request& request, ViewStore& views,
                       std::int64_t timestamp_ms, std::uint64_t first_lsn);
   void refold(const std::vector<Request*>& appended);
+  // Records where each appended request's record starts (log_positions).
+  static void record_log_positions(ViewStore& txn,
+                                   const std::vector<Request*>& appended);
   void write_meta(ViewStore& txn, std::uint64_t applied_lsn,
                   const ViewChecksum& checksum, std::int64_t timestamp_ms);
   // Moves an open or closing pipeline to failed, keeping the first reason.

@@ -4,9 +4,12 @@
 #include "wfstore_internal/log_reader.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "wfstore/errors.h"
 
 #include "wfstore_internal/crc32c.h"
 
@@ -17,6 +20,18 @@ std::uint32_t load_u32(const char* p) {
   std::uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
   return v;
+}
+
+std::uint64_t load_u64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+  return v;
+}
+
+[[noreturn]] void throw_damage(const std::string& segment,
+                               std::uint64_t offset, std::string_view reason) {
+  throw CorruptionError(fmt::format("log segment {} offset {}: {}", segment,
+                                    offset, reason));
 }
 
 }  // namespace
@@ -171,6 +186,87 @@ bool SegmentReader::read(std::string* payload, RecordType* type,
         continue;
     }
   }
+}
+
+std::optional<CommitRead> read_commit_at(const ReadableFile& file,
+                                         const StoreId& store_id,
+                                         std::uint64_t segment_first_lsn,
+                                         std::uint64_t offset,
+                                         std::uint64_t lsn) {
+  const std::string name = segment_file_name(segment_first_lsn);
+  SegmentReader reader(file, name, [&name](const Damage& d) {
+    throw_damage(name, d.offset, d.reason);
+  });
+  reader.seek(offset);
+  std::string payload;
+  RecordType type = RecordType::kZero;
+  std::uint64_t at = 0;
+  // The first LSN the next commit must have (0: not known yet).
+  std::uint64_t expected = 0;
+  while (reader.read(&payload, &type, &at)) {
+    if (type == RecordType::kSegmentHeader) {
+      if (at != 0) throw_damage(name, at, "segment header in the middle");
+      std::string error;
+      const std::optional<SegmentHeader> header =
+          decode_segment_header(payload, &error);
+      if (!header) throw_damage(name, at, error);
+      if (header->store_uuid != store_id.bytes) {
+        throw_damage(name, at,
+                     "segment belongs to a foreign store (store uuid differs)");
+      }
+      if (header->first_lsn != segment_first_lsn) {
+        throw_damage(name, at,
+                     fmt::format("segment header first_lsn {} does not match "
+                                 "the file name",
+                                 header->first_lsn));
+      }
+      expected = segment_first_lsn;
+      continue;
+    }
+    if (at == 0) throw_damage(name, at, "segment does not start with a header");
+    if (payload.size() < kCommitFixedSize) {
+      throw_damage(name, at,
+                   fmt::format("commit record of {} bytes", payload.size()));
+    }
+    const std::uint64_t first = load_u64(payload.data());
+    const std::uint32_t count = load_u32(payload.data() + 8);
+    if (expected != 0 && first != expected) {
+      throw_damage(name, at,
+                   fmt::format("lsn gap: expected commit at lsn {}, found {}",
+                               expected, first));
+    }
+    if (first > lsn) {
+      throw_damage(name, at,
+                   fmt::format("commit at lsn {} starts after lsn {}: the "
+                               "read began past the commit that holds it",
+                               first, lsn));
+    }
+    if (count == 0 || first > UINT64_MAX - count) {
+      throw_damage(name, at, fmt::format("commit of {} events", count));
+    }
+    expected = first + count;
+    if (expected - 1 < lsn) continue;
+    CommitRead out;
+    std::string error;
+    if (!decode_commit(payload, &out.commit, &error))
+      throw_damage(name, at, error);
+    out.commit.segment = name;
+    out.commit.offset = at;
+    out.next_offset = reader.position();
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<CommitRead> read_commit_at(const FileSystem& fs,
+                                         const std::filesystem::path& log_dir,
+                                         const StoreId& store_id,
+                                         std::uint64_t segment_first_lsn,
+                                         std::uint64_t offset,
+                                         std::uint64_t lsn) {
+  const std::unique_ptr<ReadableFile> file =
+      fs.open_readable(log_dir / segment_file_name(segment_first_lsn));
+  return read_commit_at(*file, store_id, segment_first_lsn, offset, lsn);
 }
 
 Reader::Reader(std::shared_ptr<FileSystem> fs, std::filesystem::path log_dir,

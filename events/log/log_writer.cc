@@ -127,8 +127,15 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
                       last_hash_, body, &hash);
     std::string framed;
     std::size_t block_offset = block_offset_;
+    const std::uint64_t start = file_->size();
     frame_record(payload, &block_offset, &framed);
     file_->append(framed);
+    // The first fragment follows a block trailer, if one was padded.
+    last_commit_segment_ = segment_first_lsn_;
+    last_commit_offset_ =
+        start + (kBlockSize - block_offset_ < kHeaderSize
+                     ? kBlockSize - block_offset_
+                     : 0);
     block_offset_ = block_offset;
     last_lsn_.store(first_lsn + event_count - 1);
     last_hash_ = hash;

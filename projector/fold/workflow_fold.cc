@@ -10,6 +10,7 @@
 
 #include "projector/fold/queue_fold.h"
 #include "wfstore_internal/fold.h"
+#include "wfstore_internal/history_index.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/overloaded.h"
 #include "wfstore_internal/view_records.h"
@@ -260,14 +261,7 @@ void fold_claims_purged(const ClaimsPurged& event, ViewStore& views) {
 }  // namespace
 
 void fold(const Event& event, ViewStore& views) {
-  const std::string workflow_id = event_workflow_id(event.payload);
-  if (!workflow_id.empty()) {
-    const std::uint64_t wf = keys::intern_id(views, workflow_id);
-    records::RecordWriter type;
-    type.u16(static_cast<std::uint16_t>(event.type()));
-    views.put(Table::kWorkflowEvents, keys::make_key({wf, event.lsn}),
-              type.take());
-  }
+  history_index::index_event(event, views);
   std::visit(
       Overloaded{
           [&](const WorkflowStored& e) { fold_stored(e, views); },

@@ -11,6 +11,7 @@
 
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/fold.h"
+#include "wfstore_internal/history_index.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/view_recovery.h"
@@ -57,6 +58,15 @@ void for_each_commit(std::shared_ptr<FileSystem> fs,
     throw CorruptionError(fmt::format("log damaged: {}", damage));
 }
 
+// Records where `commit` starts in the views' log positions.
+void record_position(ViewStore& views, const log::Commit& commit) {
+  const std::optional<std::uint64_t> segment =
+      log::parse_segment_file_name(commit.segment);
+  if (!segment) return;
+  history_index::record_log_position(views, commit.first_lsn,
+                                     {*segment, commit.offset});
+}
+
 }  // namespace
 
 FoldProgress read_progress(const ViewReader& views) {
@@ -91,6 +101,7 @@ FoldProgress fold_log_into(ViewStore& views, std::shared_ptr<FileSystem> fs,
                   up_to_lsn,
                   [&](std::vector<Event>&& events, const log::Commit& commit) {
                     fold_events(events, cs);
+                    record_position(views, commit);
                     progress.applied_lsn = commit.last_lsn();
                     progress.last_timestamp_ms = commit.timestamp_ms;
                     progress.events += events.size();
@@ -108,6 +119,7 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
   FoldProgress committed = start;
   std::vector<std::vector<Event>> batch;
   std::vector<std::int64_t> batch_times;
+  std::vector<log::Commit> batch_commits;  // positions only: no bodies
   std::uint64_t batch_events = 0;
   const auto flush = [&] {
     if (batch.empty()) return;
@@ -117,6 +129,7 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
       next = committed;
       for (std::size_t i = 0; i < batch.size(); ++i) {
         fold_events(batch[i], cs);
+        record_position(txn, batch_commits[i]);
         next.applied_lsn = batch[i].back().lsn;
         next.last_timestamp_ms = batch_times[i];
         next.events += batch[i].size();
@@ -129,6 +142,7 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
     committed = next;
     batch.clear();
     batch_times.clear();
+    batch_commits.clear();
     batch_events = 0;
   };
   for_each_commit(std::move(fs), log_dir, store_id, start.applied_lsn, 0,
@@ -136,6 +150,11 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
                     batch_events += events.size();
                     batch.push_back(std::move(events));
                     batch_times.push_back(commit.timestamp_ms);
+                    log::Commit position;
+                    position.first_lsn = commit.first_lsn;
+                    position.segment = commit.segment;
+                    position.offset = commit.offset;
+                    batch_commits.push_back(std::move(position));
                     if (batch_events >= kEventsPerTxn) flush();
                   });
   flush();

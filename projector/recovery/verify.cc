@@ -23,8 +23,9 @@ constexpr std::string_view kFoldedMetaKeys[] = {
 
 std::vector<std::pair<std::string, std::string>> comparable_dump(
     const ViewReader& views, Table table) {
-  if (table != Table::kMeta) return dump_table(views, table);
   std::vector<std::pair<std::string, std::string>> out;
+  if (table == Table::kLogPositions) return out;  // this copy's bookkeeping
+  if (table != Table::kMeta) return dump_table(views, table);
   for (std::string_view key : kFoldedMetaKeys) {
     if (std::optional<std::string> value = views.get(Table::kMeta, key)) {
       out.emplace_back(std::string(key), std::move(*value));

@@ -585,7 +585,7 @@ Decision decide(const Command& command, const ViewReader& views,
 
 Decision decide_and_fold(const Command& command, ViewStore& views,
                          const DecideContext& context, std::uint64_t commit_id,
-                         std::uint64_t& next_lsn) {
+                         std::uint64_t& next_lsn, const AuditMetadata& audit) {
   Decision decision = decide(command, views, context);
   for (const EventPayload& payload : decision.events) {
     Event event;
@@ -593,6 +593,7 @@ Decision decide_and_fold(const Command& command, ViewStore& views,
     event.commit_id = commit_id;
     event.timestamp_ms = context.now_ms;
     event.workflow_id = event_workflow_id(payload);
+    event.audit = audit;
     event.payload = payload;
     fold(event, views);
   }

@@ -84,6 +84,40 @@ class SegmentReader {
   std::uint64_t block_start_ = 0;
 };
 
+// A commit read at random (read_commit_at) and where the record after it
+// starts.
+struct CommitRead {
+  Commit commit;
+  std::uint64_t next_offset = 0;
+};
+
+// Random access by LSN: reads segment file `file` (the segment whose first
+// LSN is `segment_first_lsn`) forward from `offset` to the commit that holds
+// `lsn` and returns it. `offset` is where a commit record or a block starts,
+// or 0: the segment's start, whose header is then checked (magic, version,
+// `store_id`, first LSN). Commits before the target are skipped by their
+// framing and LSNs alone; only the target's hash is computed. Returns nullopt
+// when the readable records of the segment end before `lsn` (it lies in a
+// later segment or beyond the log; an incomplete record at the end is the end
+// for now). Throws CorruptionError naming the segment and offset for damage on
+// the way or at the target (a checksum mismatch, a fragment out of order, an
+// unknown record, a malformed commit or one whose hash differs, a bad header),
+// an LSN gap between commits, or a commit that starts after `lsn` (`offset`
+// was past the commit that holds it); IOError.
+std::optional<CommitRead> read_commit_at(const ReadableFile& file,
+                                         const StoreId& store_id,
+                                         std::uint64_t segment_first_lsn,
+                                         std::uint64_t offset,
+                                         std::uint64_t lsn);
+// The same for the segment of `log_dir` that starts at `segment_first_lsn`
+// (opened for this call). Throws IOError also for a missing segment.
+std::optional<CommitRead> read_commit_at(const FileSystem& fs,
+                                         const std::filesystem::path& log_dir,
+                                         const StoreId& store_id,
+                                         std::uint64_t segment_first_lsn,
+                                         std::uint64_t offset,
+                                         std::uint64_t lsn);
+
 // Iterates the commits of a log directory in LSN order, from any LSN, across
 // segments. Checks every segment header (magic, version, store UUID, first LSN
 // == file name, the chain to the previous segment), every record checksum, the

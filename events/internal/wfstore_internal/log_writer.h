@@ -115,6 +115,10 @@ class Writer {
   std::uint64_t last_lsn() const { return last_lsn_.load(); }
   // Hash of the last commit appended (zeros for an empty log).
   const Hash& last_hash() const { return last_hash_; }
+  // Where the last commit append() wrote starts: the first LSN of its segment
+  // and the offset of its first fragment there (both 0 before any append).
+  std::uint64_t last_commit_segment() const { return last_commit_segment_; }
+  std::uint64_t last_commit_offset() const { return last_commit_offset_; }
   // File name of the live segment.
   std::string segment() const { return segment_file_name(segment_first_lsn_); }
   State state() const { return state_.load(); }
@@ -165,6 +169,8 @@ class Writer {
   std::atomic<std::uint64_t> durable_lsn_{0};  // Written under sync_mu_.
   std::atomic<std::uint64_t> last_lsn_{0};     // Stored after the bytes.
   Hash last_hash_{};
+  std::uint64_t last_commit_segment_ = 0;
+  std::uint64_t last_commit_offset_ = 0;
   // Written under sync_mu_; read without it on append's fast path.
   std::atomic<State> state_{State::kOpen};
   std::string poison_reason_;  // Guarded by sync_mu_.

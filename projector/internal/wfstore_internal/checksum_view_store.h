@@ -18,7 +18,7 @@ namespace wfstore {
 using ViewChecksum = std::array<std::uint8_t, 32>;
 
 // Forwards every call to `inner`; after each successful put or del of a table
-// other than Table::kMeta it sets
+// that is_checksummed() (every table but meta and the log positions) it sets
 //
 //   checksum = SHA-256(checksum || u8 table || op || u32be key size || key
 //                      [|| u32be value size || value])        op: 'P' put, 'D'
@@ -28,7 +28,7 @@ using ViewChecksum = std::array<std::uint8_t, 32>;
 // however they are grouped into events or LMDB transactions, and any change to
 // a table, key, value, order or put/delete kind changes it. Meta is skipped
 // because it holds per-transaction bookkeeping (applied and durable LSN, the
-// checksum itself).
+// checksum itself), the log positions because they describe one copy's log.
 //
 // Not thread-safe. REQUIRES: `inner` outlives the decorator.
 class ChecksumViewStore final : public ViewStore {

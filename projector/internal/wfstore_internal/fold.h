@@ -38,8 +38,28 @@
 //                    queued delivery whose payload has a non-empty task_id
 //   dead_letters     delivery -> execution id, type, payload CBOR,
 //                    max_attempts, attempts, error, moved_at
-//   workflow_events  (wf, lsn) -> event type u16 (kept after a delete)
 //   meta             the keys of view_meta.h
+//
+// The history indexes (history_index.h), written for every event before its
+// own fold and kept after a delete:
+//
+//   workflow_events  (wf, lsn) -> event type u16, for events whose envelope
+//                    names a workflow
+//   entity_events    (entity kind u8, key, lsn) -> type u16 [, check u64]:
+//                    every stage, task (key id_hash(id), check of the id)
+//                    and delivery (key its id) event_entities() names
+//   type_events      (type u16, lsn) -> ""
+//   commits          first lsn -> commit time, once per commit
+//   commit_times     (commit time, first lsn) -> "", once per commit
+//   actor_commits    (id_hash(actor), first lsn) -> check u64, for commits
+//                    with an actor
+//   correlation_commits (id_hash(correlation id), first lsn) -> check u64
+//   event_counts     type u16 -> events of that type u64
+//
+// Not written by fold(), and not checksummed (bookkeeping of one copy, like
+// meta): log_positions, first lsn -> (segment first lsn, offset), at most one
+// commit per log block, written beside the fold by the writer, catch-up and
+// rebuild.
 //
 // Positions in stage_order come from the workflow's next_position and are
 // never reused.

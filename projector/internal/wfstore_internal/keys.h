@@ -96,6 +96,16 @@ std::string hex(std::string_view bytes);
 // big-endian.
 std::uint64_t id_hash(std::string_view s);
 
+// id_hash(s) and an independent 64-bit check (the next 8 bytes of
+// SHA-256(s)), from one digest: indexes keyed by a hash keep the check in
+// their value, so a lookup tells a colliding string apart without reading it
+// back (a wrong match needs both 64-bit halves to collide).
+struct IdHashes {
+  std::uint64_t hash = 0;
+  std::uint64_t check = 0;
+};
+IdHashes id_hashes(std::string_view s);
+
 // The surrogate of `s`, or nullopt if `s` was never interned. Surrogates are
 // >= 1.
 //

@@ -48,9 +48,17 @@ enum class Table : std::uint8_t {
   kClaims = 15,          // claim key -> holder
   kWorkflowEvents = 16,  // (workflow, LSN)
   kMeta = 17,  // ASCII names -> checkpoints, counters, flags (not checksummed)
+  kEntityEvents = 18,       // (entity kind, entity key, LSN)
+  kTypeEvents = 19,         // (event type, LSN)
+  kCommits = 20,            // commit first LSN -> commit time
+  kCommitTimes = 21,        // (commit time, first LSN)
+  kActorCommits = 22,       // (actor hash, first LSN)
+  kCorrelationCommits = 23, // (correlation id hash, first LSN)
+  kEventCounts = 24,        // event type -> events of that type
+  kLogPositions = 25,  // first LSN -> log segment and offset (not checksummed)
 };
 
-inline constexpr std::size_t kTableCount = 17;
+inline constexpr std::size_t kTableCount = 25;
 
 // Every table, in number order.
 inline constexpr std::array<Table, kTableCount> kAllTables = {
@@ -71,7 +79,23 @@ inline constexpr std::array<Table, kTableCount> kAllTables = {
     Table::kClaims,
     Table::kWorkflowEvents,
     Table::kMeta,
+    Table::kEntityEvents,
+    Table::kTypeEvents,
+    Table::kCommits,
+    Table::kCommitTimes,
+    Table::kActorCommits,
+    Table::kCorrelationCommits,
+    Table::kEventCounts,
+    Table::kLogPositions,
 };
+
+// False for the tables that hold bookkeeping of one copy of the views rather
+// than a function of the log: meta and the log positions. They are left out
+// of the view checksum and of verify's comparison with a rebuild (a replica
+// without a log has no log positions, yet the same checksum).
+constexpr bool is_checksummed(Table table) noexcept {
+  return table != Table::kMeta && table != Table::kLogPositions;
+}
 
 // 0-based position of `table` in kAllTables.
 constexpr std::size_t table_index(Table table) noexcept {

@@ -92,13 +92,15 @@ Decision decide(const Command& command, const ViewReader& views,
 
 // Decides `command` against `views`, then folds its events into `views` as
 // events of commit `commit_id` with LSNs from `next_lsn` on (advanced past
-// them) and timestamp context.now_ms: how a later command of one commit sees
-// the earlier ones (the writer's multi-command commits, a transaction's eager
-// checks). Returns the decision. Throws what decide() throws (the views are
-// then unchanged) and what fold() throws (the views may be partly written).
+// them), timestamp context.now_ms and the commit's `audit`: how a later
+// command of one commit sees the earlier ones (the writer's multi-command
+// commits, a transaction's eager checks). Returns the decision. Throws what
+// decide() throws (the views are then unchanged) and what fold() throws (the
+// views may be partly written).
 Decision decide_and_fold(const Command& command, ViewStore& views,
                          const DecideContext& context, std::uint64_t commit_id,
-                         std::uint64_t& next_lsn);
+                         std::uint64_t& next_lsn,
+                         const AuditMetadata& audit = {});
 
 // The store_stage result for the caller's object: on a StageUpdated, the new
 // stage version and each listed task's new version; on a StageAdded, each

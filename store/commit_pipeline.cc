@@ -300,9 +300,8 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
       std::uint64_t lsn = first_lsn;
       for (const Command& command : request.commands) {
         if (decide_hook_) decide_hook_(command);
-        request.decisions.push_back(
-            decide_and_fold(command, overlay, context, first_lsn, lsn,
-                            request.audit));
+        request.decisions.push_back(decide_and_fold(
+            command, overlay, context, first_lsn, lsn, request.audit));
       }
       request.writes = overlay.take_journal();
     }

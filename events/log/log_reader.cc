@@ -28,10 +28,10 @@ std::uint64_t load_u64(const char* p) {
   return v;
 }
 
-[[noreturn]] void throw_damage(const std::string& segment,
-                               std::uint64_t offset, std::string_view reason) {
-  throw CorruptionError(fmt::format("log segment {} offset {}: {}", segment,
-                                    offset, reason));
+[[noreturn]] void throw_damage(const std::string& segment, std::uint64_t offset,
+                               std::string_view reason) {
+  throw CorruptionError(
+      fmt::format("log segment {} offset {}: {}", segment, offset, reason));
 }
 
 }  // namespace

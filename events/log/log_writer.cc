@@ -132,10 +132,9 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
     file_->append(framed);
     // The first fragment follows a block trailer, if one was padded.
     last_commit_segment_ = segment_first_lsn_;
-    last_commit_offset_ =
-        start + (kBlockSize - block_offset_ < kHeaderSize
-                     ? kBlockSize - block_offset_
-                     : 0);
+    last_commit_offset_ = start + (kBlockSize - block_offset_ < kHeaderSize
+                                       ? kBlockSize - block_offset_
+                                       : 0);
     block_offset_ = block_offset;
     last_lsn_.store(first_lsn + event_count - 1);
     last_hash_ = hash;

@@ -23,9 +23,7 @@ std::string type_value(EventType type) {
   return value.take();
 }
 
-std::string audit_value(std::uint64_t check) {
-  return keys::encode_u64(check);
-}
+std::string audit_value(std::uint64_t check) { return keys::encode_u64(check); }
 
 // The commit-level entries of the commit `event` starts.
 void index_commit(const Event& event, ViewStore& views) {
@@ -170,10 +168,10 @@ std::uint64_t event_count(const ViewReader& views, EventType type) {
 std::optional<CommitEntry> commit_holding(const ViewReader& views,
                                           std::uint64_t lsn) {
   if (lsn == 0) return std::nullopt;
-  const auto row = first_in(views, Table::kCommits, "",
-                            lsn == UINT64_MAX ? std::string()
-                                              : keys::encode_u64(lsn + 1),
-                            /*reverse=*/true);
+  const auto row =
+      first_in(views, Table::kCommits, "",
+               lsn == UINT64_MAX ? std::string() : keys::encode_u64(lsn + 1),
+               /*reverse=*/true);
   if (!row) return std::nullopt;
   return commit_entry(*row);
 }
@@ -215,10 +213,10 @@ void record_log_position(ViewStore& views, std::uint64_t first_lsn,
 std::optional<IndexedPosition> log_position_before(const ViewReader& views,
                                                    std::uint64_t lsn) {
   if (lsn == 0) return std::nullopt;
-  const auto row = first_in(views, Table::kLogPositions, "",
-                            lsn == UINT64_MAX ? std::string()
-                                              : keys::encode_u64(lsn + 1),
-                            /*reverse=*/true);
+  const auto row =
+      first_in(views, Table::kLogPositions, "",
+               lsn == UINT64_MAX ? std::string() : keys::encode_u64(lsn + 1),
+               /*reverse=*/true);
   if (!row) return std::nullopt;
   keys::KeyReader value(row->second);
   IndexedPosition out;

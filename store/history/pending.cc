@@ -13,22 +13,6 @@ namespace {
 }
 }  // namespace
 
-// ---- query.cc (event queries) ----
-std::uint64_t History::current_lsn() const { pending("current_lsn"); }
-std::vector<Event> History::events(const EventQuery&) const {
-  pending("events");
-}
-std::uint64_t History::count(const EventQuery&) const { pending("count"); }
-std::optional<Event> History::event_at(std::uint64_t) const {
-  pending("event_at");
-}
-std::uint64_t History::commit_end(std::uint64_t) const {
-  pending("commit_end");
-}
-std::uint64_t History::lsn_at_time(std::int64_t) const {
-  pending("lsn_at_time");
-}
-
 // ---- as_of.cc (time travel) ----
 std::optional<Workflow> History::workflow_as_of(std::string_view,
                                                 std::uint64_t) const {

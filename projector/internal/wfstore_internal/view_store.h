@@ -48,13 +48,13 @@ enum class Table : std::uint8_t {
   kClaims = 15,          // claim key -> holder
   kWorkflowEvents = 16,  // (workflow, LSN)
   kMeta = 17,  // ASCII names -> checkpoints, counters, flags (not checksummed)
-  kEntityEvents = 18,       // (entity kind, entity key, LSN)
-  kTypeEvents = 19,         // (event type, LSN)
-  kCommits = 20,            // commit first LSN -> commit time
-  kCommitTimes = 21,        // (commit time, first LSN)
-  kActorCommits = 22,       // (actor hash, first LSN)
-  kCorrelationCommits = 23, // (correlation id hash, first LSN)
-  kEventCounts = 24,        // event type -> events of that type
+  kEntityEvents = 18,        // (entity kind, entity key, LSN)
+  kTypeEvents = 19,          // (event type, LSN)
+  kCommits = 20,             // commit first LSN -> commit time
+  kCommitTimes = 21,         // (commit time, first LSN)
+  kActorCommits = 22,        // (actor hash, first LSN)
+  kCorrelationCommits = 23,  // (correlation id hash, first LSN)
+  kEventCounts = 24,         // event type -> events of that type
   kLogPositions = 25,  // first LSN -> log segment and offset (not checksummed)
 };
 

@@ -1,0 +1,82 @@
+// LogCursor: an event by LSN through the views' log positions.
+
+#include "store/history/log_cursor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "wfstore/errors.h"
+
+#include "wfstore_internal/event_codec.h"
+#include "wfstore_internal/log_reader.h"
+
+namespace wfstore {
+
+LogCursor::LogCursor(const ViewReader& views, const StoreDir& store,
+                     std::shared_ptr<FileSystem> fs)
+    : views_(views), store_(store), fs_(std::move(fs)) {}
+
+const ReadableFile& LogCursor::file(std::uint64_t segment) {
+  if (!file_ || open_segment_ != segment) {
+    file_.reset();
+    file_ =
+        fs_->open_readable(store_.log_dir() / log::segment_file_name(segment));
+    open_segment_ = segment;
+  }
+  return *file_;
+}
+
+bool LogCursor::load_from(std::uint64_t segment, std::uint64_t offset,
+                          std::uint64_t lsn) {
+  std::optional<log::CommitRead> read =
+      log::read_commit_at(file(segment), store_.id(), segment, offset, lsn);
+  if (!read) return false;
+  const log::Commit& commit = read->commit;
+  DecodedCommit decoded = decode_commit_body(
+      commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
+  ++commits_decoded_;
+  events_ = std::move(decoded.events);
+  segment_ = segment;
+  next_offset_ = read->next_offset;
+  return true;
+}
+
+const Event& LogCursor::event(std::uint64_t lsn) {
+  const auto cached = [&]() -> const Event* {
+    if (events_.empty() || lsn < events_.front().lsn ||
+        lsn > events_.back().lsn) {
+      return nullptr;
+    }
+    return &events_[lsn - events_.front().lsn];
+  };
+  if (const Event* hit = cached()) return *hit;
+  const std::optional<history_index::IndexedPosition> indexed =
+      history_index::log_position_before(views_, lsn);
+  bool loaded = false;
+  if (!events_.empty() && events_.back().lsn < lsn &&
+      (!indexed || (indexed->position.segment_first_lsn == segment_ &&
+                    indexed->first_lsn <= events_.back().lsn))) {
+    // Forward from the commit read last: no index entry lies between.
+    loaded = load_from(segment_, next_offset_, lsn);
+  } else if (indexed) {
+    loaded = load_from(indexed->position.segment_first_lsn,
+                       indexed->position.offset, lsn);
+  }
+  if (!loaded) {
+    // No usable position: the start of the segment that holds `lsn`.
+    if (!segments_) segments_ = log::list_segments(*fs_, store_.log_dir());
+    const auto it = std::upper_bound(segments_->begin(), segments_->end(), lsn);
+    if (it != segments_->begin()) loaded = load_from(*(it - 1), 0, lsn);
+  }
+  const Event* hit = loaded ? cached() : nullptr;
+  if (hit == nullptr) {
+    throw CorruptionError(fmt::format(
+        "{}: the log holds no commit with lsn {}, which the views hold",
+        store_.dir().string(), lsn));
+  }
+  return *hit;
+}
+
+}  // namespace wfstore

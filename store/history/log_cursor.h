@@ -1,0 +1,59 @@
+// Reading events from a store's log by LSN, for the history API: the views'
+// log positions (history_index.h) say where to start, the log is read forward
+// from there to the commit that holds the LSN (log::read_commit_at), and that
+// commit alone is decoded. Falls back to the nearest earlier indexed commit or
+// the start of the LSN's segment where the positions lack one.
+//
+// Not thread-safe: one per call, on one thread, beside one views snapshot.
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "wfstore/event.h"
+#include "wfstore/file_system.h"
+
+#include "wfstore_internal/history_index.h"
+#include "wfstore_internal/store_dir.h"
+#include "wfstore_internal/view_store.h"
+
+namespace wfstore {
+
+class LogCursor {
+ public:
+  // `views`, `store` and `fs` must outlive the cursor.
+  LogCursor(const ViewReader& views, const StoreDir& store,
+            std::shared_ptr<FileSystem> fs);
+
+  // The event at `lsn`; valid until the next call. REQUIRES: 1 <= lsn <= the
+  // views' applied LSN. Throws CorruptionError when the log lacks it or is
+  // damaged on the way (naming segment and offset), IOError.
+  const Event& event(std::uint64_t lsn);
+
+  // Commits decoded so far (tests measure the cost of a query by it).
+  std::uint64_t commits_decoded() const { return commits_decoded_; }
+
+ private:
+  // Reads the commit holding `lsn` from segment `segment` at `offset`, or
+  // returns false when the segment ends before it.
+  bool load_from(std::uint64_t segment, std::uint64_t offset,
+                 std::uint64_t lsn);
+  const ReadableFile& file(std::uint64_t segment);
+
+  const ViewReader& views_;
+  const StoreDir& store_;
+  std::shared_ptr<FileSystem> fs_;
+  std::optional<std::vector<std::uint64_t>> segments_;  // listed on demand
+  std::uint64_t open_segment_ = 0;
+  std::unique_ptr<ReadableFile> file_;
+  // The decoded commit, and where the record after it starts.
+  std::vector<Event> events_;
+  std::uint64_t segment_ = 0;
+  std::uint64_t next_offset_ = 0;
+  std::uint64_t commits_decoded_ = 0;
+};
+
+}  // namespace wfstore

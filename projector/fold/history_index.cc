@@ -3,7 +3,9 @@
 
 #include "wfstore_internal/history_index.h"
 
+#include <algorithm>
 #include <charconv>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -129,9 +131,15 @@ bool entity_check_matches(std::string_view value, const EntityKey& key) {
   if (!key.check) return true;
   records::RecordReader reader(value, Table::kEntityEvents);
   reader.u16();
-  const std::uint64_t check = reader.u64();
-  reader.expect_end();
-  return check == *key.check;
+  const std::string_view checks = reader.rest();
+  if (checks.empty() || checks.size() % 8 != 0) {
+    throw CorruptionError(fmt::format(
+        "views table entity_events: value of {} bytes", value.size()));
+  }
+  for (std::size_t i = 0; i < checks.size(); i += 8) {
+    if (keys::decode_u64(checks.substr(i, 8)) == *key.check) return true;
+  }
+  return false;
 }
 
 void index_event(const Event& event, ViewStore& views) {
@@ -142,13 +150,23 @@ void index_event(const Event& event, ViewStore& views) {
     const std::uint64_t wf = keys::intern_id(views, workflow_id);
     views.put(Table::kWorkflowEvents, workflow_key(wf, event.lsn), value);
   }
+  // One entry per (kind, key): ids of one event whose hashes collide share
+  // it, each check appended.
+  std::vector<std::pair<std::string, std::string>> entries;
   for (const EntityRef& entity : event_entities(event.payload)) {
     if (entity.kind == EntityKind::kWorkflow) continue;
     const EntityKey key = entity_index_key(entity);
-    std::string entry = value;
-    if (key.check) keys::append_u64(entry, *key.check);
-    views.put(Table::kEntityEvents, entity_key(entity.kind, key.key, event.lsn),
-              entry);
+    std::string index_key = entity_key(entity.kind, key.key, event.lsn);
+    auto it = std::find_if(entries.begin(), entries.end(),
+                           [&](const auto& e) { return e.first == index_key; });
+    if (it == entries.end()) {
+      entries.emplace_back(std::move(index_key), value);
+      it = entries.end() - 1;
+    }
+    if (key.check) keys::append_u64(it->second, *key.check);
+  }
+  for (const auto& [index_key, entry] : entries) {
+    views.put(Table::kEntityEvents, index_key, entry);
   }
   views.put(Table::kTypeEvents, type_key(type, event.lsn), "");
   const std::string count_key = value;

@@ -8,10 +8,11 @@
 // Layouts (big-endian; times i64 with the sign bit flipped):
 //
 //   workflow_events  (wf surrogate u64, lsn u64) -> type u16
-//   entity_events    (kind u8, key u64, lsn u64) -> type u16 [check u64]
-//                    key: id_hash(id) for stages and tasks (value ends with
-//                    the id's check, keys::id_hashes), the delivery id for
-//                    deliveries (no check); workflows use workflow_events
+//   entity_events    (kind u8, key u64, lsn u64) -> type u16 check u64*
+//                    key: id_hash(id) for stages and tasks (the value ends
+//                    with the id's check, keys::id_hashes, one per id of the
+//                    event with that hash), the delivery id for deliveries
+//                    (no check); workflows use workflow_events
 //   type_events      (type u16, lsn u64) -> ""
 //   commits          first_lsn u64 -> time i64
 //   commit_times     (time i64, first_lsn u64) -> ""
@@ -72,7 +73,7 @@ EntityKey entity_index_key(const EntityRef& entity);
 // The type in an index value (workflow_events, entity_events). Throws
 // CorruptionError for a short value.
 EventType indexed_type(std::string_view value, Table table);
-// Whether an entity_events value matches `key`'s check (always true for a
+// Whether an entity_events value holds `key`'s check (always true for a
 // delivery). Throws CorruptionError for a malformed value.
 bool entity_check_matches(std::string_view value, const EntityKey& key);
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -210,28 +211,24 @@ TEST(ReplayTest, TheQueuesEventsAloneGiveItsDeliveriesAndDeadLetters) {
 
 TEST(ReplayTest, OneEventAtATimeShowsEachIntermediateState) {
   Harness h;
-  Workflow wf = testutil::bare_workflow(
-      "wf", "app", WorkflowStatus::kNotStarted, std::nullopt);
-  StageExecution build = testutil::make_stage("wf", "build", "custom", "build",
-                                              WorkflowStatus::kNotStarted);
-  build.tasks = {testutil::make_task(build.id, 0, "compile", "Impl",
-                                     WorkflowStatus::kNotStarted)};
-  wf.stages = {build};
-  h.apply(StoreWorkflow{wf});
+  h.apply(StoreWorkflow{testutil::diamond_workflow("wf")});
+  const Workflow wf = std::get<WorkflowStored>(h.log.at(0).payload).workflow;
+  const StageExecution& setup = wf.stages.at(0);
   h.apply(Pause{"wf", "ops"});
-  h.apply(RemoveStage{"wf", build.id});
+  h.apply(RemoveStage{"wf", setup.id});
 
   WorkflowReplay replay("wf");
   EXPECT_EQ(replay.workflow(), std::nullopt);
   replay.apply(h.log.at(0));
   ASSERT_TRUE(replay.summary());
   EXPECT_TRUE(replay.summary()->stages.empty());
-  EXPECT_EQ(replay.workflow()->stages.size(), 1u);
-  EXPECT_EQ(replay.stage(build.id)->tasks.at(0).name, "compile");
+  EXPECT_EQ(replay.workflow(), wf);
+  EXPECT_EQ(replay.stage(setup.id), setup);
   replay.apply(h.log.at(1));
   EXPECT_EQ(replay.summary()->status, WorkflowStatus::kPaused);
   replay.apply(h.log.at(2));
-  EXPECT_EQ(replay.stage(build.id), std::nullopt);
+  EXPECT_EQ(replay.stage(setup.id), std::nullopt);
+  EXPECT_EQ(replay.workflow()->stages.size(), wf.stages.size() - 1);
   EXPECT_EQ(replay.workflow(), load_workflow(h.views, "wf", true));
 }
 

@@ -68,14 +68,14 @@ std::vector<std::string> field_names(std::string_view nested) {
 }
 
 const std::vector<std::string>& entity_fields(EntityKind kind) {
-  static const std::vector<std::string> workflow =
+  static const std::vector<std::string> kWorkflow =
       field_names<Workflow>("stages");
-  static const std::vector<std::string> stage =
+  static const std::vector<std::string> kStage =
       field_names<StageExecution>("tasks");
-  static const std::vector<std::string> task = field_names<TaskExecution>("");
-  return kind == EntityKind::kWorkflow ? workflow
-         : kind == EntityKind::kStage  ? stage
-                                       : task;
+  static const std::vector<std::string> kTask = field_names<TaskExecution>("");
+  return kind == EntityKind::kWorkflow ? kWorkflow
+         : kind == EntityKind::kStage  ? kStage
+                                       : kTask;
 }
 
 // An entity of the diffed workflow: the workflow (ids empty), a stage (its
@@ -387,18 +387,13 @@ WorkflowDiff History::diff(std::string_view workflow_id, std::uint64_t from_lsn,
     const nlohmann::json* new_json = find_state(end, key);
     auto change = [&](std::string field, nlohmann::json old_value,
                       nlohmann::json new_value) {
-      FieldChange out;
-      out.entity = entity_ref(key, workflow_id);
-      out.field = std::move(field);
-      out.before = std::move(old_value);
-      out.after = std::move(new_value);
-      if (const Event* by = tracker.last_change(key, out.field)) {
-        out.lsn = by->lsn;
-        out.timestamp_ms = by->timestamp_ms;
-        out.type = by->type();
-        out.audit = by->audit;
-      }
-      diff.changes.push_back(std::move(out));
+      const Event* by = tracker.last_change(key, field);
+      diff.changes.push_back(FieldChange{
+          entity_ref(key, workflow_id), std::move(field), std::move(old_value),
+          std::move(new_value), by == nullptr ? 0 : by->lsn,
+          by == nullptr ? 0 : by->timestamp_ms,
+          by == nullptr ? EventType::kWorkflowStored : by->type(),
+          by == nullptr ? AuditMetadata{} : by->audit});
     };
     if (old_json == nullptr && new_json == nullptr) return;
     if (old_json == nullptr || new_json == nullptr) {

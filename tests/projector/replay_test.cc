@@ -70,8 +70,8 @@ Command random_command(std::mt19937& rng, int i, std::uint64_t next_delivery) {
   };
   const std::uint64_t delivery = 1 + rng() % next_delivery;
   const std::string wf = "w" + std::to_string(pick(3));
-  static const char* kRefs[] = {"setup", "build_linux", "deploy",
-                                "deploy_verify"};
+  static constexpr const char* kRefs[] = {"setup", "build_linux", "deploy",
+                                          "deploy_verify"};
   const std::string stage_id = wf + "." + kRefs[pick(4)];
   switch (pick(10)) {
     case 0:
@@ -98,7 +98,8 @@ Command random_command(std::mt19937& rng, int i, std::uint64_t next_delivery) {
     case 5:
       return RemoveStage{wf, wf + ".x" + std::to_string(pick(3))};
     case 6:
-      return PushMessage{testutil::start_stage(wf, stage_id), pick(3) * 10};
+      return PushMessage{testutil::start_stage(wf, stage_id),
+                         std::int64_t{10} * pick(3)};
     case 7:
       return LeaseNext{100, 2};
     case 8:

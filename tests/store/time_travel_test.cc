@@ -396,6 +396,7 @@ TEST_F(TimeTravelTest, EntityHistoryListsTheEventsThatTouchedEachEntity) {
   History history(*db_);
   auto types = [](const std::vector<Event>& events) {
     std::vector<EventType> out;
+    out.reserve(events.size());
     for (const Event& e : events) out.push_back(e.type());
     return out;
   };

@@ -20,6 +20,7 @@
 
 #include "wfstore/errors.h"
 #include "wfstore/history.h"
+#include "wfstore/model.h"
 
 #include "events/catalogue/fields.h"
 #include "wfstore_internal/replay.h"
@@ -316,6 +317,7 @@ std::vector<std::string> task_ids(const std::optional<Workflow>& workflow,
 
 std::optional<Workflow> History::workflow_as_of(std::string_view workflow_id,
                                                 std::uint64_t lsn) const {
+  validate_key(workflow_id, "workflow_id");
   const std::uint64_t end = as_of_end(*this, lsn, "workflow_as_of");
   if (end == 0) return std::nullopt;
   return replay_workflow(workflow_events(*this, workflow_id, end), workflow_id);
@@ -349,6 +351,7 @@ QueueState History::queue_as_of(std::uint64_t lsn) const {
 
 WorkflowDiff History::diff(std::string_view workflow_id, std::uint64_t from_lsn,
                            std::uint64_t to_lsn) const {
+  validate_key(workflow_id, "workflow_id");
   if (from_lsn > to_lsn) {
     throw InvalidArgumentError(
         fmt::format("diff: from LSN {} is after to LSN {}", from_lsn, to_lsn));
@@ -425,6 +428,7 @@ WorkflowDiff History::diff(std::string_view workflow_id, std::uint64_t from_lsn,
 }
 
 std::vector<Event> History::entity_history(const EntityRef& entity) const {
+  validate_key(entity.id, "entity.id");
   EventQuery query;
   if (entity.kind == EntityKind::kWorkflow) {
     query.workflow_id = entity.id;

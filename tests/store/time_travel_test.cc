@@ -612,6 +612,10 @@ TEST_F(ChecklistTest, BadInputIsRefusedAndWritesNothing) {
   EXPECT_THROW(history.diff("wf-1", end, 1), InvalidArgumentError);
   EXPECT_THROW(history.workflow_as_of("wf-1", UINT64_MAX),
                InvalidArgumentError);
+  EXPECT_THROW(history.workflow_as_of("", end), InvalidArgumentError);
+  EXPECT_THROW(history.diff("", 0, end), InvalidArgumentError);
+  EXPECT_THROW(history.entity_history({EntityKind::kStage, ""}),
+               InvalidArgumentError);
   try {
     history.diff("wf-1", 5, 3);
     ADD_FAILURE() << "no error";

@@ -13,20 +13,6 @@ namespace {
 }
 }  // namespace
 
-// ---- as_of.cc (time travel) ----
-std::optional<Workflow> History::workflow_as_of(std::string_view,
-                                                std::uint64_t) const {
-  pending("workflow_as_of");
-}
-QueueState History::queue_as_of(std::uint64_t) const { pending("queue_as_of"); }
-WorkflowDiff History::diff(std::string_view, std::uint64_t,
-                           std::uint64_t) const {
-  pending("diff");
-}
-std::vector<Event> History::entity_history(const EntityRef&) const {
-  pending("entity_history");
-}
-
 // ---- fork.cc and bundle.cc ----
 ForkReport History::fork(std::uint64_t, const std::filesystem::path&) const {
   pending("fork");

@@ -213,19 +213,22 @@ class History {
   // stage and task with its version, folded by the views' own fold code over
   // the workflow's events only. nullopt when it did not exist then (never
   // stored yet, or deleted). Throws InvalidArgumentError when `lsn` is beyond
-  // current_lsn().
+  // current_lsn() or `workflow_id` is not a valid key.
   std::optional<Workflow> workflow_as_of(std::string_view workflow_id,
                                          std::uint64_t lsn) const;
   // The queue and dead letters as of `lsn`. Throws as workflow_as_of().
   QueueState queue_as_of(std::uint64_t lsn) const;
   // What changed in the workflow between `from_lsn` and `to_lsn` (both as
   // of). Throws InvalidArgumentError when from_lsn > to_lsn, either is
-  // beyond current_lsn(), or the workflow has no events at all; NotFoundError
+  // beyond current_lsn(), `workflow_id` is not a valid key, or the workflow
+  // has no events at all; NotFoundError
   // is never thrown (a workflow absent at a point diffs as appearing or
   // disappearing).
   WorkflowDiff diff(std::string_view workflow_id, std::uint64_t from_lsn,
                     std::uint64_t to_lsn) const;
-  // Every event that touched `entity`, in LSN order (no limit).
+  // Every event that touched `entity`, in LSN order (no limit); for a
+  // workflow, the workflow's events. Throws InvalidArgumentError when the id
+  // is not a valid key.
   std::vector<Event> entity_history(const EntityRef& entity) const;
 
   // Writes a new, independent store in `out` whose log is this store's log

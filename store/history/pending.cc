@@ -3,8 +3,13 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "wfstore/database.h"
+#include "wfstore/errors.h"
 #include "wfstore/history.h"
+
+#include "store/database_impl.h"
 
 namespace wfstore {
 namespace {
@@ -14,16 +19,48 @@ namespace {
 }  // namespace
 
 // ---- query.cc (event queries) ----
-std::uint64_t History::current_lsn() const { pending("current_lsn"); }
-std::vector<Event> History::events(const EventQuery&) const {
-  pending("events");
+// Scanning stand-ins of current_lsn, events and commit_end (they read the
+// whole log; the indexed queries replace them).
+std::uint64_t History::current_lsn() const {
+  return database_.stats().applied_lsn;
+}
+std::vector<Event> History::events(const EventQuery& query) const {
+  const std::uint64_t end = current_lsn();
+  std::vector<Event> out;
+  std::size_t skipped = 0;
+  for_each_event(
+      database_impl(database_).store_dir().dir(), query.from_lsn.value_or(0),
+      [&](const Event& event) {
+        if (event.lsn > end || event.lsn > query.to_lsn.value_or(end))
+          return false;
+        if (query.workflow_id && event.workflow_id != *query.workflow_id)
+          return true;
+        if (skipped < query.offset) {
+          ++skipped;
+          return true;
+        }
+        out.push_back(event);
+        return out.size() < query.limit;
+      });
+  return out;
 }
 std::uint64_t History::count(const EventQuery&) const { pending("count"); }
 std::optional<Event> History::event_at(std::uint64_t) const {
   pending("event_at");
 }
-std::uint64_t History::commit_end(std::uint64_t) const {
-  pending("commit_end");
+std::uint64_t History::commit_end(std::uint64_t lsn) const {
+  const std::uint64_t end = current_lsn();
+  if (lsn == 0 || lsn > end) {
+    throw InvalidArgumentError(fmt::format("lsn {} is not in 1..{}", lsn, end));
+  }
+  std::uint64_t last = lsn;
+  for_each_event(database_impl(database_).store_dir().dir(), lsn - 1,
+                 [&](const Event& event) {
+                   if (event.commit_id > lsn) return false;
+                   last = event.lsn;
+                   return true;
+                 });
+  return last;
 }
 std::uint64_t History::lsn_at_time(std::int64_t) const {
   pending("lsn_at_time");
@@ -48,23 +85,6 @@ WorkflowDiff History::diff(std::string_view, std::uint64_t,
 }
 std::vector<Event> History::entity_history(const EntityRef&) const {
   pending("entity_history");
-}
-
-// ---- fork.cc and bundle.cc ----
-ForkReport History::fork(std::uint64_t, const std::filesystem::path&) const {
-  pending("fork");
-}
-std::string store_id(Database&) { pending("store_id"); }
-std::optional<ForkOrigin> fork_origin(Database&) { pending("fork_origin"); }
-BundleInfo History::export_workflow(std::string_view,
-                                    const std::filesystem::path&) const {
-  pending("export_workflow");
-}
-BundleInfo read_bundle_info(const std::filesystem::path&) {
-  pending("read_bundle_info");
-}
-BundleInfo import_bundle(Database&, const std::filesystem::path&) {
-  pending("import_bundle");
 }
 
 // ---- summary.cc ----

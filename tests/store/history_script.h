@@ -159,12 +159,15 @@ inline std::string read_bytes(const std::filesystem::path& path) {
 }
 
 // The SHA-256 of every file under `dir` by relative path, except LMDB's
-// reader table (lock.mdb), which every read transaction writes.
+// reader table (lock.mdb), which every read transaction writes, and without
+// `with_views` also LMDB's data file (compare the tables' dumps instead).
 inline std::map<std::string, Sha256Digest> hash_files(
-    const std::filesystem::path& dir) {
+    const std::filesystem::path& dir, bool with_views = true) {
   std::map<std::string, Sha256Digest> out;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file() || entry.path().filename() == "lock.mdb") {
+    const std::filesystem::path name = entry.path().filename();
+    if (!entry.is_regular_file() || name == "lock.mdb" ||
+        (!with_views && name == "data.mdb")) {
       continue;
     }
     out[std::filesystem::relative(entry.path(), dir).string()] =

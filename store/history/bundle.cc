@@ -219,13 +219,8 @@ BundleInfo scan_bundle(
                     path.string(), size));
   }
   const Sha256Digest whole = check_checksum(*file, size);
-  const auto version = le::get<std::uint32_t>(prefix, 8);
-  if (version != kBundleVersion) {
-    throw InvalidArgumentError(
-        fmt::format("{}: bundle format version {} is not supported (this "
-                    "build reads version {})",
-                    path.string(), version, kBundleVersion));
-  }
+  le::check_version(path, "bundle", le::get<std::uint32_t>(prefix, 8),
+                    kBundleVersion);
   const auto corrupt = [&](const std::string& why) {
     return CorruptionError(fmt::format("{}: {}", path.string(), why));
   };

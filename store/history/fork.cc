@@ -66,13 +66,8 @@ ForkOrigin decode_origin(std::string_view bytes,
       crc32c::value(bytes.data(), crc_at)) {
     throw corrupt("checksum mismatch");
   }
-  const auto version = le::get<std::uint32_t>(bytes, 8);
-  if (version != kOriginVersion) {
-    throw InvalidArgumentError(
-        fmt::format("{}: origin format version {} is not supported (this "
-                    "build reads {})",
-                    path.string(), version, kOriginVersion));
-  }
+  le::check_version(path, "origin", le::get<std::uint32_t>(bytes, 8),
+                    kOriginVersion);
   if (bytes.size() != kOriginSize) {
     throw corrupt(
         fmt::format("size {} bytes, expected {}", bytes.size(), kOriginSize));

@@ -35,6 +35,7 @@ using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 using testutil::capture_state;
 using testutil::hash_files;
+using testutil::log_events;
 using testutil::quiet_options;
 using testutil::read_bytes;
 using testutil::run_history_script;
@@ -73,15 +74,6 @@ std::vector<std::size_t> frame_offsets(const std::string& bytes) {
     out.push_back(at);
     at += 4 + u32_at(bytes, at);
   }
-  return out;
-}
-
-std::vector<Event> log_events(const std::filesystem::path& dir) {
-  std::vector<Event> out;
-  for_each_event(dir, 0, [&](const Event& event) {
-    out.push_back(event);
-    return true;
-  });
   return out;
 }
 

@@ -40,19 +40,11 @@ using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 using testutil::capture_state;
 using testutil::hash_files;
+using testutil::log_events;
 using testutil::quiet_options;
 using testutil::run_history_script;
 using testutil::ScriptedHistory;
 using testutil::TempDir;
-
-std::vector<Event> log_events(const std::filesystem::path& dir) {
-  std::vector<Event> out;
-  for_each_event(dir, 0, [&](const Event& event) {
-    out.push_back(event);
-    return true;
-  });
-  return out;
-}
 
 // The hash of the commit that ends at `lsn` in the store in `dir`.
 std::string commit_hash_at(const std::filesystem::path& dir,
@@ -109,6 +101,14 @@ void check_fork(const std::filesystem::path& source,
 
 class ForkTest : public ::testing::Test {
  protected:
+  // Runs the script on a new store in dir_ and closes it.
+  ScriptedHistory write_closed_store() {
+    auto db = Database::open(dir_, quiet_options());
+    ScriptedHistory history = run_history_script(*db);
+    db->close();
+    return history;
+  }
+
   TempDir tmp_;
   std::filesystem::path dir_ = tmp_ / "store";
 };
@@ -137,12 +137,7 @@ TEST_F(ForkTest, AForkAtEveryLsnEqualsTheOriginalAsOfThatLsn) {
 }
 
 TEST_F(ForkTest, AForkOfAForkAndOfAReadOnlyOpen) {
-  ScriptedHistory history;
-  {
-    auto db = Database::open(dir_, quiet_options());
-    history = run_history_script(*db);
-    db->close();
-  }
+  const ScriptedHistory history = write_closed_store();
   auto ro = Database::open_read_only(dir_, quiet_options());
   const std::string source_id = store_id(*ro);
   const auto first = tmp_ / "fork-1";
@@ -189,12 +184,7 @@ void append_rolling(const std::filesystem::path& dir, int count,
 }
 
 TEST_F(ForkTest, CopiesEverySegmentAndCutsTheLast) {
-  ScriptedHistory history;
-  {
-    auto db = Database::open(dir_, quiet_options());
-    history = run_history_script(*db);
-    db->close();
-  }
+  const ScriptedHistory history = write_closed_store();
   append_rolling(dir_, 40, 20000);
   const std::vector<Event> source_events = log_events(dir_);
   auto db = Database::open(dir_, quiet_options());
@@ -303,11 +293,7 @@ TEST_F(ForkTest, BadLsnsAndTargetsChangeNothing) {
 }
 
 TEST_F(ForkTest, DamageBeforeTheLsnFailsAndRemovesTheFork) {
-  {
-    auto db = Database::open(dir_, quiet_options());
-    run_history_script(*db);
-    db->close();
-  }
+  write_closed_store();
   append_rolling(dir_, 40, 20000);
   {
     auto db = Database::open(dir_, quiet_options());  // folds the new commits

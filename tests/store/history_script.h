@@ -20,6 +20,7 @@
 #include "wfstore/audit_scope.h"
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
+#include "wfstore/history.h"
 #include "wfstore/queue.h"
 #include "wfstore/transaction.h"
 
@@ -150,6 +151,16 @@ inline ScriptedHistory run_history_script(Database& db,
 inline const StoreState& state_as_of(const ScriptedHistory& history,
                                      std::uint64_t lsn) {
   return history.states.lower_bound(lsn)->second;
+}
+
+// Every event of the log of the store in `dir`.
+inline std::vector<Event> log_events(const std::filesystem::path& dir) {
+  std::vector<Event> out;
+  for_each_event(dir, 0, [&](const Event& event) {
+    out.push_back(event);
+    return true;
+  });
+  return out;
 }
 
 inline std::string read_bytes(const std::filesystem::path& path) {

@@ -373,7 +373,7 @@ BundleInfo import_bundle(Database& database,
   core.check_writer("import_bundle");
   history_store_dir(database);
   std::vector<EventPayload> events;
-  const BundleInfo info =
+  BundleInfo info =
       scan_bundle(*database_impl(database).file_system(), file,
                   [&](Event&& event, const log::Hash&) {
                     if (is_workflow_state_event(event.payload)) {

@@ -89,7 +89,7 @@ class BundleTest : public ::testing::Test {
 
   // Exports workflow `id` of the source into a fresh file; returns its path.
   std::filesystem::path export_bundle(const std::string& id) {
-    const auto file = tmp_ / fmt::format("{}-{}.wfbundle", id, ++exports_);
+    auto file = tmp_ / fmt::format("{}-{}.wfbundle", id, ++exports_);
     History(*source_).export_workflow(id, file);
     return file;
   }
@@ -230,7 +230,7 @@ TEST_F(BundleTest, DamagedTruncatedAndForeignFilesAreRejected) {
   const auto file = export_bundle("wf-b");
   const std::string bytes = read_bytes(file);
   const auto variant = [&](const std::string& name, const std::string& b) {
-    const auto path = tmp_ / name;
+    auto path = tmp_ / name;
     write_bytes(path, b);
     return path;
   };

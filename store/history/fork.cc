@@ -154,6 +154,16 @@ ForkReport History::fork(std::uint64_t lsn,
         "fork: lsn {} is not in the store's history 1..{}", lsn, current));
   }
   const std::uint64_t end = commit_end(lsn);
+  const std::filesystem::path source_dir =
+      std::filesystem::weakly_canonical(source.dir());
+  const std::filesystem::path target_dir =
+      std::filesystem::weakly_canonical(out);
+  if (std::mismatch(source_dir.begin(), source_dir.end(), target_dir.begin(),
+                    target_dir.end())
+          .first == source_dir.end()) {
+    throw InvalidArgumentError(fmt::format(
+        "fork target {} is inside the store it forks", out.string()));
+  }
   const std::shared_ptr<FileSystem>& fs =
       database_impl(database_).file_system();
   ForkTarget target(out);

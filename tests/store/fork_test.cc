@@ -280,8 +280,12 @@ TEST_F(ForkTest, BadLsnsAndTargetsChangeNothing) {
   EXPECT_EQ(testutil::read_bytes(out / "keep.txt"), "mine");
   EXPECT_THROW(h.fork(1, out / "keep.txt"), InvalidArgumentError);
   EXPECT_EQ(testutil::read_bytes(out / "keep.txt"), "mine");
-  // The original is a store: not a target either.
+  // The original is a store: not a target either, nor a place inside it.
   EXPECT_THROW(h.fork(1, dir_), InvalidArgumentError);
+  EXPECT_THAT(
+      [&] { h.fork(1, dir_ / "forks" / "one"); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("inside the store")));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "forks"));
   // An existing empty directory is a target.
   std::filesystem::create_directories(tmp_ / "empty");
   EXPECT_NO_THROW(h.fork(1, tmp_ / "empty"));

@@ -12,6 +12,7 @@
 
 #include "wfstore/errors.h"
 
+#include "wfstore_internal/atomic_file.h"
 #include "wfstore_internal/crc32c.h"
 
 namespace wfstore {
@@ -127,14 +128,8 @@ void create_durable_directories(FileSystem& fs,
 // directory.
 void write_store_file(FileSystem& fs, const std::filesystem::path& dir,
                       const StoreId& id) {
-  const auto temp = dir / kStoreTempFileName;
-  fs.remove(temp);
-  auto file = fs.open_writable(temp);
-  file->append(encode_store_file(id, kStoreFormatVersion));
-  file->sync();
-  file->close();
-  fs.rename(temp, dir / kStoreFileName);
-  fs.sync_dir(dir);
+  write_file_atomically(fs, dir / kStoreFileName, dir / kStoreTempFileName,
+                        encode_store_file(id, kStoreFormatVersion));
 }
 
 std::unique_ptr<FileLock> take_lock(FileSystem& fs,
@@ -274,15 +269,9 @@ std::optional<ViewsState> StoreDir::read_views_state() const {
 }
 
 void StoreDir::write_views_state(const ViewsState& state) const {
-  const std::string bytes = encode_views_state(state);
-  const auto temp = dir_ / kViewsStateTempFileName;
-  fs_->remove(temp);
-  auto file = fs_->open_writable(temp);
-  file->append(bytes);
-  file->sync();
-  file->close();
-  fs_->rename(temp, dir_ / kViewsStateFileName);
-  fs_->sync_dir(dir_);
+  write_file_atomically(*fs_, dir_ / kViewsStateFileName,
+                        dir_ / kViewsStateTempFileName,
+                        encode_views_state(state));
 }
 
 StoreDir StoreDir::open_existing(std::shared_ptr<FileSystem> fs,

@@ -497,7 +497,133 @@ Decision decide_cleanup_claims(const ViewReader& views) {
   return decision;
 }
 
+// The limits of the fields an imported event carries that its envelope
+// check does not cover.
+void validate_imported(const EventPayload& payload, std::string_view field) {
+  std::visit(
+      Overloaded{
+          [&](const WorkflowStored& e) { validate_workflow(e.workflow); },
+          [&](const StageAdded& e) {
+            validate_stage(e.stage, fmt::format("{}.stage", field));
+          },
+          [&](const StageUpdated& e) {
+            validate_key(e.stage_id, fmt::format("{}.stage_id", field));
+            for (std::size_t i = 0; i < e.tasks.size(); ++i) {
+              validate_task(e.tasks[i], fmt::format("{}.tasks[{}]", field, i));
+            }
+          },
+          [&](const StageRemoved& e) {
+            validate_key(e.stage_id, fmt::format("{}.stage_id", field));
+          },
+          [&](const WorkflowPaused& e) {
+            validate_string(e.paused_by, fmt::format("{}.paused_by", field));
+          },
+          [&](const WorkflowCancelRequested& e) {
+            validate_string(e.canceled_by,
+                            fmt::format("{}.canceled_by", field));
+            validate_string(e.reason, fmt::format("{}.reason", field));
+          },
+          [&](const ClaimAcquired& e) {
+            validate_key(e.claim_key, fmt::format("{}.claim_key", field));
+            validate_key(e.stage_id, fmt::format("{}.stage_id", field));
+          },
+          [&](const ClaimTransferred& e) {
+            validate_key(e.claim_key, fmt::format("{}.claim_key", field));
+            validate_key(e.from_stage_id,
+                         fmt::format("{}.from_stage_id", field));
+            validate_key(e.to_stage_id, fmt::format("{}.to_stage_id", field));
+          },
+          [](const auto&) {},
+      },
+      payload);
+}
+
+// True when the store holds claim `claim_key` of `execution_id`.
+bool claim_held(const ViewReader& views, std::string_view execution_id,
+                std::string_view claim_key) {
+  const std::optional<std::uint64_t> execution =
+      keys::lookup_id(views, execution_id);
+  const std::optional<std::uint64_t> claim = keys::lookup_id(views, claim_key);
+  return execution && claim &&
+         views.get(Table::kClaims, records::claim_key(*execution, *claim));
+}
+
+Decision decide_import(const ImportWorkflowHistory& command,
+                       const ViewReader& views) {
+  validate_key(command.workflow_id, "workflow_id");
+  if (command.events.empty()) {
+    throw InvalidArgumentError(
+        fmt::format("import of workflow {}: no workflow state events to replay",
+                    command.workflow_id));
+  }
+  if (workflow_surrogate(views, command.workflow_id)) {
+    throw InvalidArgumentError(
+        fmt::format("import of workflow {}: this store already holds a "
+                    "workflow with that id",
+                    command.workflow_id));
+  }
+  const auto conflict = [&](std::string_view what, std::string_view id) {
+    return InvalidArgumentError(
+        fmt::format("import of workflow {}: this store already holds {} {}",
+                    command.workflow_id, what, id));
+  };
+  for (std::size_t i = 0; i < command.events.size(); ++i) {
+    const EventPayload& payload = command.events[i];
+    const std::string field = fmt::format("events[{}]", i);
+    if (!is_workflow_state_event(payload) ||
+        event_workflow_id(payload) != command.workflow_id) {
+      throw InvalidArgumentError(fmt::format(
+          "{}: a {} of workflow '{}' is not a state event of workflow {}",
+          field, event_type_name(event_type(payload)),
+          event_workflow_id(payload), command.workflow_id));
+    }
+    validate_imported(payload, field);
+    std::vector<std::string_view> added;
+    if (const auto* stored = std::get_if<WorkflowStored>(&payload)) {
+      for (const StageExecution& stage : stored->workflow.stages) {
+        added.push_back(stage.id);
+      }
+    } else if (const auto* stage = std::get_if<StageAdded>(&payload)) {
+      added.push_back(stage->stage.id);
+    } else if (const auto* claim = std::get_if<ClaimAcquired>(&payload)) {
+      if (claim_held(views, claim->execution_id, claim->claim_key)) {
+        throw conflict("claim", claim->claim_key);
+      }
+    } else if (const auto* moved = std::get_if<ClaimTransferred>(&payload)) {
+      if (claim_held(views, moved->execution_id, moved->claim_key)) {
+        throw conflict("claim", moved->claim_key);
+      }
+    }
+    for (std::string_view stage_id : added) {
+      if (stage_exists(views, stage_id)) throw conflict("stage", stage_id);
+    }
+  }
+  Decision decision;
+  decision.events = command.events;
+  return decision;
+}
+
 }  // namespace
+
+bool is_workflow_state_event(const EventPayload& payload) {
+  switch (event_type(payload)) {
+    case EventType::kWorkflowStored:
+    case EventType::kWorkflowStatusUpdated:
+    case EventType::kWorkflowStatusSet:
+    case EventType::kWorkflowPaused:
+    case EventType::kWorkflowResumed:
+    case EventType::kWorkflowCancelRequested:
+    case EventType::kWorkflowDeleted:
+    case EventType::kStageAdded:
+    case EventType::kStageUpdated:
+    case EventType::kStageRemoved:
+    case EventType::kClaimAcquired:
+    case EventType::kClaimTransferred:
+      return true;
+    default:
+      return false;
+  }
+}
 
 UpdateStatus UpdateStatus::of(const Workflow& workflow) {
   return UpdateStatus{{workflow.id, workflow.status, workflow.start_time,
@@ -543,6 +669,7 @@ const char* command_name(const Command& command) {
           [](const ReplayDeadLetter&) { return "ReplayDeadLetter"; },
           [](const ClearQueue&) { return "ClearQueue"; },
           [](const ClearDeadLetters&) { return "ClearDeadLetters"; },
+          [](const ImportWorkflowHistory&) { return "ImportWorkflowHistory"; },
       },
       command);
 }
@@ -575,6 +702,9 @@ Decision decide(const Command& command, const ViewReader& views,
           },
           [&](const CleanupCompletedStageClaims&) {
             return decide_cleanup_claims(views);
+          },
+          [&](const ImportWorkflowHistory& c) {
+            return decide_import(c, views);
           },
           [&](const queue_decide::QueueCommand auto& c) {
             return queue_decide::decide(c, views, context);

@@ -3,8 +3,13 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "wfstore/database.h"
+#include "wfstore/errors.h"
 #include "wfstore/history.h"
+
+#include "store/database_impl.h"
 
 namespace wfstore {
 namespace {
@@ -13,22 +18,6 @@ namespace {
 }
 }  // namespace
 
-// ---- fork.cc and bundle.cc ----
-ForkReport History::fork(std::uint64_t, const std::filesystem::path&) const {
-  pending("fork");
-}
-std::string store_id(Database&) { pending("store_id"); }
-std::optional<ForkOrigin> fork_origin(Database&) { pending("fork_origin"); }
-BundleInfo History::export_workflow(std::string_view,
-                                    const std::filesystem::path&) const {
-  pending("export_workflow");
-}
-BundleInfo read_bundle_info(const std::filesystem::path&) {
-  pending("read_bundle_info");
-}
-BundleInfo import_bundle(Database&, const std::filesystem::path&) {
-  pending("import_bundle");
-}
 
 // ---- summary.cc ----
 StoreSummary summarize_store(Database&) { pending("summarize_store"); }

@@ -156,6 +156,7 @@ struct WorkflowDiff {
 struct ForkOrigin {
   std::string source_store_id;  // the original's store id
   std::uint64_t lsn = 0;        // the last LSN copied (a commit's end)
+  std::string commit_hash;      // that commit's hash, lowercase hex
 };
 
 struct ForkReport {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "wfstore/event.h"
 #include "wfstore/message.h"
@@ -188,12 +189,27 @@ struct ClearQueue {};
 // clear_dlq(): every dead letter goes; Decision::count is the number removed.
 struct ClearDeadLetters {};
 
-using Command = std::variant<
-    StoreWorkflow, UpdateStatus, DeleteWorkflow, StoreStage, RemoveStage, Pause,
-    Resume, Cancel, MarkMessageProcessed, CleanupProcessedMessages,
-    SetWorkflowStatus, AcquireClaim, CleanupCompletedStageClaims, PushMessage,
-    LeaseNext, AckMessage, RescheduleMessage, ExtendLease, MoveToDeadLetters,
-    MoveExpiredToDeadLetters, ReplayDeadLetter, ClearQueue, ClearDeadLetters>;
+// import_bundle(file): one workflow's state events (workflow, stage and claim
+// events, in their original order) replayed as they were. Decided only when
+// the store holds no workflow `workflow_id`, none of the stages the events
+// add and none of the claims they take.
+struct ImportWorkflowHistory {
+  std::string workflow_id;
+  std::vector<EventPayload> events;
+};
+
+// True for the events ImportWorkflowHistory replays: workflow events, stage
+// events, ClaimAcquired and ClaimTransferred.
+bool is_workflow_state_event(const EventPayload& payload);
+
+using Command =
+    std::variant<StoreWorkflow, UpdateStatus, DeleteWorkflow, StoreStage,
+                 RemoveStage, Pause, Resume, Cancel, MarkMessageProcessed,
+                 CleanupProcessedMessages, SetWorkflowStatus, AcquireClaim,
+                 CleanupCompletedStageClaims, PushMessage, LeaseNext,
+                 AckMessage, RescheduleMessage, ExtendLease, MoveToDeadLetters,
+                 MoveExpiredToDeadLetters, ReplayDeadLetter, ClearQueue,
+                 ClearDeadLetters, ImportWorkflowHistory>;
 
 // "StoreWorkflow", "StoreStage", ...: for messages and logs.
 const char* command_name(const Command& command);

@@ -1,0 +1,220 @@
+// Fork-and-replay: History::fork copies the log's prefix into a new store
+// (log::copy_log_prefix), records its origin in ORIGIN and rebuilds its views;
+// store_id() and fork_origin() read a store's identity.
+//
+//   ORIGIN := magic:u8[8] version:u32 source_store_uuid:u8[16] lsn:u64
+//             commit_hash:u8[32] crc:u32
+//
+//   magic "WFORIGIN"; version 1; lsn the last LSN copied; commit_hash the
+//   hash of the commit that ends there; crc the masked crc32c of every byte
+//   before it (docs/formats.md#origin).
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "wfstore/database.h"
+#include "wfstore/errors.h"
+#include "wfstore/history.h"
+#include "wfstore/maintenance.h"
+
+#include "store/database_impl.h"
+#include "store/history/le_bytes.h"
+#include "store/history/store_access.h"
+#include "wfstore_internal/atomic_file.h"
+#include "wfstore_internal/crc32c.h"
+#include "wfstore_internal/log_copy.h"
+#include "wfstore_internal/store_core.h"
+#include "wfstore_internal/store_dir.h"
+
+namespace wfstore {
+namespace {
+
+constexpr std::string_view kOriginFileName = "ORIGIN";
+constexpr std::string_view kOriginTempFileName = "ORIGIN.tmp";
+constexpr std::string_view kOriginMagic = "WFORIGIN";
+constexpr std::uint32_t kOriginVersion = 1;
+constexpr std::size_t kOriginSize = 8 + 4 + 16 + 8 + log::kHashSize + 4;
+
+std::string encode_origin(const StoreId& source, std::uint64_t lsn,
+                          const log::Hash& hash) {
+  std::string out(kOriginMagic);
+  le::put<std::uint32_t>(out, kOriginVersion);
+  out.append(source.bytes.begin(), source.bytes.end());
+  le::put<std::uint64_t>(out, lsn);
+  out.append(hash.begin(), hash.end());
+  le::put<std::uint32_t>(out,
+                         crc32c::mask(crc32c::value(out.data(), out.size())));
+  return out;
+}
+
+ForkOrigin decode_origin(std::string_view bytes,
+                         const std::filesystem::path& path) {
+  const auto corrupt = [&](std::string_view why) {
+    return CorruptionError(fmt::format("{}: {}", path.string(), why));
+  };
+  if (bytes.size() < 12 || bytes.substr(0, 8) != kOriginMagic) {
+    throw corrupt("not a fork origin file (bad magic or truncated)");
+  }
+  const std::size_t crc_at = bytes.size() - 4;
+  if (crc32c::unmask(le::get<std::uint32_t>(bytes, crc_at)) !=
+      crc32c::value(bytes.data(), crc_at)) {
+    throw corrupt("checksum mismatch");
+  }
+  le::check_version(path, "origin", le::get<std::uint32_t>(bytes, 8),
+                    kOriginVersion);
+  if (bytes.size() != kOriginSize) {
+    throw corrupt(
+        fmt::format("size {} bytes, expected {}", bytes.size(), kOriginSize));
+  }
+  StoreId source;
+  std::copy_n(bytes.begin() + 12, source.bytes.size(), source.bytes.begin());
+  log::Hash hash;
+  std::copy_n(bytes.begin() + 36, hash.size(), hash.begin());
+  return ForkOrigin{source.to_string(), le::get<std::uint64_t>(bytes, 28),
+                    log::to_hex(hash)};
+}
+
+// What History::fork created, removed again on failure: `out` with its
+// missing ancestors, or only the entries of an `out` that existed.
+class ForkTarget {
+ public:
+  explicit ForkTarget(const std::filesystem::path& out) : out_(out) {
+    std::error_code ec;
+    if (std::filesystem::exists(out, ec)) {
+      if (!std::filesystem::is_directory(out, ec) ||
+          !std::filesystem::is_empty(out, ec) || ec) {
+        throw InvalidArgumentError(
+            fmt::format("fork target {} exists and is not an empty directory",
+                        out.string()));
+      }
+      return;
+    }
+    if (ec) {
+      throw IOError(fmt::format("{}: {}", out.string(), ec.message()));
+    }
+    const std::filesystem::path absolute =
+        std::filesystem::absolute(out).lexically_normal();
+    created_ = absolute;
+    for (std::filesystem::path p = absolute.parent_path();
+         !p.empty() && p != p.root_path() && !std::filesystem::exists(p, ec);
+         p = p.parent_path()) {
+      created_ = p;
+    }
+    std::filesystem::create_directories(out, ec);
+    if (ec) {
+      throw IOError(fmt::format("create {}: {}", out.string(), ec.message()));
+    }
+  }
+  ForkTarget(const ForkTarget&) = delete;
+  ForkTarget& operator=(const ForkTarget&) = delete;
+  ~ForkTarget() {
+    if (kept_) return;
+    std::error_code ec;
+    if (!created_.empty()) {
+      std::filesystem::remove_all(created_, ec);
+      return;
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(out_, ec)) {
+      std::filesystem::remove_all(entry.path(), ec);
+    }
+  }
+
+  // The fork is complete: keep it.
+  void keep() { kept_ = true; }
+  // The topmost directory this created (empty: `out` existed).
+  const std::filesystem::path& created() const { return created_; }
+
+ private:
+  std::filesystem::path out_;
+  std::filesystem::path created_;
+  bool kept_ = false;
+};
+
+}  // namespace
+
+const StoreDir& history_store_dir(Database& database) {
+  StoreCore& core = store_core(database);
+  if (!core.usable()) core.read();  // throws the store's IOError
+  return database_impl(database).store_dir();
+}
+
+ForkReport History::fork(std::uint64_t lsn,
+                         const std::filesystem::path& out) const {
+  const auto start = std::chrono::steady_clock::now();
+  const StoreDir& source = history_store_dir(database_);
+  const std::uint64_t current = current_lsn();
+  if (lsn == 0 || lsn > current) {
+    throw InvalidArgumentError(fmt::format(
+        "fork: lsn {} is not in the store's history 1..{}", lsn, current));
+  }
+  const std::uint64_t end = commit_end(lsn);
+  const std::filesystem::path source_dir =
+      std::filesystem::weakly_canonical(source.dir());
+  const std::filesystem::path target_dir =
+      std::filesystem::weakly_canonical(out);
+  if (std::mismatch(source_dir.begin(), source_dir.end(), target_dir.begin(),
+                    target_dir.end())
+          .first == source_dir.end()) {
+    throw InvalidArgumentError(fmt::format(
+        "fork target {} is inside the store it forks", out.string()));
+  }
+  const std::shared_ptr<FileSystem>& fs =
+      database_impl(database_).file_system();
+  ForkTarget target(out);
+  const StoreId id = StoreId::random();
+  const std::filesystem::path log_dir = out / "log";
+  fs->create_directories(log_dir);
+  fs->sync_dir(out);
+  if (!target.created().empty()) {
+    // Each directory created survives a crash once its parent is synced.
+    for (std::filesystem::path p =
+             std::filesystem::absolute(out).lexically_normal();
+         ; p = p.parent_path()) {
+      fs->sync_dir(p.parent_path());
+      if (p == target.created()) break;
+    }
+  }
+  const log::CopiedLog copied =
+      log::copy_log_prefix(fs, source.log_dir(), source.id(), end, log_dir, id);
+  // ORIGIN before STORE: a fork cut short before its STORE is not a store.
+  write_file_atomically(*fs, out / kOriginFileName, out / kOriginTempFileName,
+                        encode_origin(source.id(), end, copied.last_hash));
+  write_file_atomically(*fs, out / kStoreFileName, out / kStoreTempFileName,
+                        encode_store_file(id, kStoreFormatVersion));
+  const RebuildReport rebuilt =
+      rebuild_store_views(out, database_.options().logger);
+  if (rebuilt.applied_lsn != end) {
+    throw CorruptionError(fmt::format(
+        "fork {}: its views were rebuilt to lsn {}, its log was copied to {}",
+        out.string(), rebuilt.applied_lsn, end));
+  }
+  target.keep();
+  ForkReport report;
+  report.store_id = id.to_string();
+  report.last_lsn = end;
+  report.events = copied.events;
+  report.log_bytes = copied.bytes;
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return report;
+}
+
+std::string store_id(Database& database) {
+  return history_store_dir(database).id().to_string();
+}
+
+std::optional<ForkOrigin> fork_origin(Database& database) {
+  const StoreDir& dir = history_store_dir(database);
+  const std::filesystem::path path = dir.dir() / kOriginFileName;
+  if (!dir.file_system()->exists(path)) return std::nullopt;
+  return decode_origin(dir.file_system()->read_file(path), path);
+}
+
+}  // namespace wfstore

@@ -14,6 +14,7 @@
 
 #include "tools/cli_support.h"
 #include "tools/commands.h"
+#include "tools/history_print.h"
 #include "tools/time_arg.h"
 
 namespace wfstore::tools {
@@ -58,8 +59,14 @@ int run_diff(const DiffOptions& o) {
         fmt::format("FROM (lsn {}) is after TO (lsn {})", from, to));
   }
   require_workflow_events(history, o.id);
-  const WorkflowDiff diff = history.diff(o.id, from, to);
-  if (o.json) {
+  print_diff(history.diff(o.id, from, to), o.json);
+  return kExitOk;
+}
+
+}  // namespace
+
+void print_diff(const WorkflowDiff& diff, bool json) {
+  if (json) {
     nlohmann::json changes = nlohmann::json::array();
     for (const FieldChange& change : diff.changes) {
       changes.push_back(change_to_json(change));
@@ -70,7 +77,7 @@ int run_diff(const DiffOptions& o) {
                                 {"changes", changes}}
                      .dump()
               << '\n';
-    return kExitOk;
+    return;
   }
   std::cout << fmt::format("workflow {}: lsn {} -> {}, {} changes\n",
                            diff.workflow_id, diff.from_lsn, diff.to_lsn,
@@ -84,10 +91,7 @@ int run_diff(const DiffOptions& o) {
         change.audit.actor.empty() ? "-" : change.audit.actor,
         event_type_name(change.type));
   }
-  return kExitOk;
 }
-
-}  // namespace
 
 void add_diff_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<DiffOptions>();

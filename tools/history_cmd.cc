@@ -16,6 +16,7 @@
 
 #include "tools/cli_support.h"
 #include "tools/commands.h"
+#include "tools/history_print.h"
 #include "tools/time_arg.h"
 
 namespace wfstore::tools {
@@ -140,10 +141,17 @@ Line describe(const DeadLetterQueueCleared&) {
 
 int run_history(const HistoryOptions& o) {
   auto db = open_store(o.dir);
-  const History history(*db);
-  require_workflow_events(history, o.id);
-  for_each_workflow_event(history, o.id, [&](const Event& event) {
-    if (o.json) {
+  print_workflow_history(History(*db), o.id, o.json);
+  return kExitOk;
+}
+
+}  // namespace
+
+void print_workflow_history(const History& history,
+                            const std::string& workflow_id, bool json) {
+  require_workflow_events(history, workflow_id);
+  for_each_workflow_event(history, workflow_id, [&](const Event& event) {
+    if (json) {
       std::cout << event_to_json(event).dump() << '\n';
       return true;
     }
@@ -156,10 +164,7 @@ int run_history(const HistoryOptions& o) {
         event_type_name(event.type()), truncated(line.entity, 40), line.what);
     return true;
   });
-  return kExitOk;
 }
-
-}  // namespace
 
 void add_history_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<HistoryOptions>();

@@ -18,6 +18,7 @@
 
 #include "tools/cli_support.h"
 #include "tools/commands.h"
+#include "tools/history_print.h"
 #include "tools/time_arg.h"
 
 namespace wfstore::tools {
@@ -102,17 +103,22 @@ int run_show(const ShowOptions& o) {
         kExitNotFound,
         fmt::format("workflow {} does not exist as of lsn {}", o.id, as_of));
   }
-  nlohmann::json doc = workflow_to_json(*wf);
-  if (o.json) {
-    doc["as_of_lsn"] = as_of;
-    std::cout << doc.dump() << '\n';
-  } else {
-    print_table(doc, as_of);
-  }
+  print_workflow(*wf, as_of, o.json);
   return kExitOk;
 }
 
 }  // namespace
+
+void print_workflow(const Workflow& workflow, std::uint64_t as_of_lsn,
+                    bool json) {
+  nlohmann::json doc = workflow_to_json(workflow);
+  if (json) {
+    doc["as_of_lsn"] = as_of_lsn;
+    std::cout << doc.dump() << '\n';
+  } else {
+    print_table(doc, as_of_lsn);
+  }
+}
 
 void add_show_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<ShowOptions>();

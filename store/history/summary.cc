@@ -48,8 +48,10 @@ StoreSummary summarize_store(Database& database) {
   }
   summary.events = summary.applied_lsn;
   const History history(database);
-  for (EventType type : catalogue_types(
-           std::make_index_sequence<std::variant_size_v<EventPayload>>())) {
+  const std::vector<EventType> types = catalogue_types(
+      std::make_index_sequence<std::variant_size_v<EventPayload>>());
+  for (EventType type : types) {
+    if (summary.applied_lsn == 0) break;  // an empty store
     EventQuery query;
     query.types = {type};
     query.to_lsn = summary.applied_lsn;

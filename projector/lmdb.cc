@@ -503,6 +503,12 @@ void Txn::clear(MDB_dbi dbi) {
   if (rc != MDB_SUCCESS) fail(rc, "mdb_drop");
 }
 
+std::uint64_t Txn::entries(MDB_dbi dbi) const {
+  MDB_stat stat{};
+  check(mdb_stat(txn_, dbi, &stat), "mdb_stat", env_->path());
+  return stat.ms_entries;
+}
+
 Cursor::Cursor(const Txn& txn, MDB_dbi dbi) : txn_(txn) {
   check(mdb_cursor_open(txn.get(), dbi, &cursor_), "mdb_cursor_open",
         txn.env().path());

@@ -284,6 +284,8 @@ class Txn {
   // Deletes every key of `dbi` (mdb_drop without deleting the database). Throws
   // IOError.
   void clear(MDB_dbi dbi);
+  // The number of entries of `dbi` (mdb_stat). Throws IOError.
+  std::uint64_t entries(MDB_dbi dbi) const;
 
  private:
   [[noreturn]] void fail(int rc, std::string_view what);

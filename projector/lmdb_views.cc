@@ -183,6 +183,8 @@ void LmdbViews::sync() {
 
 std::uint64_t LmdbViews::map_size() const { return impl_->env->map_size(); }
 
+std::uint64_t LmdbViews::used_size() const { return impl_->env->used_size(); }
+
 void LmdbViews::grow_map(std::uint64_t seen_map_size) {
   impl_->env->grow(seen_map_size);
 }
@@ -267,6 +269,11 @@ void LmdbViews::Snapshot::scan(Table table, std::string_view from_key,
                                std::string_view to_key, const ScanFn& fn,
                                bool reverse) const {
   state_->scan(table, from_key, to_key, fn, reverse);
+}
+
+std::uint64_t LmdbViews::Snapshot::entries(Table table) const {
+  state_->check_active();
+  return state_->txn.entries(state_->impl->dbi(table));
 }
 
 void LmdbViews::Snapshot::release() noexcept {

@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "tools/cli_support.h"
+
 namespace wfstore::tools {
 namespace {
 
@@ -21,6 +23,16 @@ void register_commands(CLI::App& app) {
   add_bench_command(app, actions()["bench"]);
   add_rebuild_command(app, actions()["rebuild"]);
   add_log_command(app, actions()["log"]);
+  add_show_command(app, actions()["show"]);
+  add_diff_command(app, actions()["diff"]);
+  add_history_command(app, actions()["history"]);
+  add_fork_command(app, actions()["fork"]);
+  add_stats_command(app, actions()["stats"]);
+  add_export_command(app, actions()["export"]);
+  add_import_command(app, actions()["import"]);
+  for (CLI::App* sub : app.get_subcommands({})) {
+    sub->footer(std::string(kExitCodesHelp));
+  }
 }
 
 int run_selected(const CLI::App& app) {
@@ -28,7 +40,7 @@ int run_selected(const CLI::App& app) {
     auto it = actions().find(sub->get_name());
     if (it != actions().end() && it->second) return it->second();
   }
-  return 2;
+  return kExitUsage;
 }
 
 }  // namespace wfstore::tools

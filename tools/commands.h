@@ -24,5 +24,12 @@ void add_verify_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_rebuild_command(CLI::App& app, Action& action);
 void add_log_command(CLI::App& app, Action& action);
+void add_show_command(CLI::App& app, Action& action);
+void add_diff_command(CLI::App& app, Action& action);
+void add_history_command(CLI::App& app, Action& action);
+void add_fork_command(CLI::App& app, Action& action);
+void add_stats_command(CLI::App& app, Action& action);
+void add_export_command(CLI::App& app, Action& action);
+void add_import_command(CLI::App& app, Action& action);
 
 }  // namespace wfstore::tools

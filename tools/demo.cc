@@ -8,7 +8,11 @@
 // integer cast into a message enum), tears the log's tail as a crash in the
 // middle of a write would and reopens the store (the torn bytes are cut and
 // kept in a side file), queries it, prints the decoded history from the log,
-// and verifies the hash chain and that the views equal a rebuild.
+// and verifies the hash chain and that the views equal a rebuild. Then it
+// travels back in time on the workflow whose poison task was dead-lettered:
+// its history, its state just before the failure and the diff to the end; it
+// forks the store just before the failure and re-runs the engine, fixed, on
+// the fork, and shows that the original did not change.
 
 #include <chrono>
 #include <condition_variable>
@@ -45,6 +49,7 @@
 #include "wfstore/transaction.h"
 
 #include "tools/commands.h"
+#include "tools/history_print.h"
 #include "wfstore_internal/log_verify.h"
 #include "wfstore_internal/store_dir.h"
 
@@ -177,8 +182,10 @@ std::vector<const StageExecution*> ready_stages(const Workflow& wf) {
 // processor dedups, marks, acks and retries around them.
 class DemoEngine {
  public:
-  DemoEngine(WorkflowStore& store, Queue& queue)
-      : store_(store), queue_(queue) {}
+  // `fixed`: the demo's poison task no longer fails (the fix of the failure,
+  // for the re-run on a fork).
+  DemoEngine(WorkflowStore& store, Queue& queue, bool fixed = false)
+      : store_(store), queue_(queue), fixed_(fixed) {}
 
   void register_with(QueueProcessor& processor) {
     processor.register_handler(
@@ -337,9 +344,14 @@ class DemoEngine {
                     m.execution_id));
   }
 
-  // The poison message of the demo: its task always fails.
+  // The poison message of the demo: its task always fails, unless fixed.
   void run_task(const Delivery& d) {
     const auto& m = std::get<RunTask>(d.message);
+    if (fixed_) {
+      say(fmt::format("  delivery {:>3}  RunTask {} attempt {}: ok (fixed)",
+                      d.id, m.task_type, d.attempts));
+      return;
+    }
     say(fmt::format("  delivery {:>3}  RunTask {} attempt {}: fails", d.id,
                     m.task_type, d.attempts));
     throw std::runtime_error("task " + m.task_id + " crashed");
@@ -347,6 +359,7 @@ class DemoEngine {
 
   WorkflowStore& store_;
   Queue& queue_;
+  bool fixed_;
   std::mutex mu_;
 };
 
@@ -460,6 +473,123 @@ class CommitWaiter {
   std::uint64_t id_;
 };
 
+// The demo engine's processor: 2 workers, quick retries and DLQ sweeps.
+QueueProcessorConfig engine_config() {
+  QueueProcessorConfig config;
+  config.max_workers = 2;
+  config.retry_delay = std::chrono::milliseconds{50};
+  config.dlq_check_interval = std::chrono::milliseconds{100};
+  return config;
+}
+
+// Every file of the store in `dir` but its views and lock files (name and
+// bytes): what must not change while the store is only read.
+std::map<std::string, std::string> store_files(
+    const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  const std::shared_ptr<FileSystem> fs = posix_file_system();
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name =
+        std::filesystem::relative(entry.path(), dir).string();
+    if (name.rfind("views", 0) == 0 || name == "LOCK") continue;
+    files[name] = fs->read_file(entry.path());
+  }
+  return files;
+}
+
+// Time travel on the failed workflow: its history, its state just before
+// the failure (the dead-lettering of its poison task) and the diff from
+// there to the end; then a fork of the store just before the failure, on
+// which the engine runs again with the failure's cause fixed, while the
+// original stays as it was. Returns false if the re-run did not succeed.
+bool replay_failure(const std::filesystem::path& dir,
+                    const DatabaseOptions& db_options,
+                    const std::string& failed_id) {
+  std::uint64_t failure = 0;
+  std::uint64_t end = 0;
+  std::filesystem::path fork_dir =
+      std::filesystem::temp_directory_path() /
+      fmt::format("wfstore-demo-fork-{}", static_cast<long>(::getpid()));
+  std::filesystem::remove_all(fork_dir);
+  const std::map<std::string, std::string> files_before = store_files(dir);
+  {
+    auto db = Database::open_read_only(dir, db_options);
+    const History history(*db);
+    EventQuery query;
+    query.workflow_id = failed_id;
+    query.types = {EventType::kMessageDeadLettered};
+    query.limit = 1;
+    const std::vector<Event> failed = history.events(query);
+    if (failed.empty()) return false;
+    failure = failed.front().lsn;
+    end = history.current_lsn();
+    std::cout << "# time travel: the history of " << failed_id
+              << " (wfstore history ID --dir D):\n";
+    print_workflow_history(history, failed_id, false);
+    const std::uint64_t before = failure - 1;
+    std::cout << fmt::format(
+        "# its state just before the failure at lsn {} (wfstore show ID "
+        "--at {} --dir D):\n",
+        failure, before);
+    print_workflow(*history.workflow_as_of(failed_id, before), before, false);
+    std::cout << fmt::format(
+        "# what changed from there to the end (wfstore diff ID {} {} --dir "
+        "D):\n",
+        before, end);
+    print_diff(history.diff(failed_id, before, end), false);
+    const ForkReport fork = history.fork(before, fork_dir);
+    std::cout << fmt::format(
+        "# forked the store just before the failure (wfstore fork --at {} "
+        "--out {}): new store {}, {} events, last lsn {}\n",
+        before, fork_dir.string(), fork.store_id, fork.events, fork.last_lsn);
+  }
+  bool ok = false;
+  {
+    // The fix: the task no longer crashes, and its delivery, which used
+    // its 3 attempts, may be tried again.
+    DatabaseOptions fork_options = db_options;
+    fork_options.queue.max_attempts = 5;
+    auto db = Database::open(fork_dir, fork_options);
+    WorkflowStore& store = db->workflow_store();
+    Queue queue(*db);
+    std::cout << "# the engine, fixed, runs again on the fork and starts "
+              << failed_id << ":\n";
+    DemoEngine engine(store, queue, /*fixed=*/true);
+    CommitWaiter waiter(*db);
+    AuditScope worker({"engine@replay", failed_id, "", "engine"});
+    QueueProcessor processor(store, queue, engine_config());
+    engine.register_with(processor);
+    StartWorkflow start;
+    start.execution_id = failed_id;
+    queue.push(start);
+    processor.start();
+    ok = waiter.wait_for([&] {
+      return store.retrieve_execution_summary(failed_id).status ==
+             WorkflowStatus::kSucceeded;
+    });
+    processor.stop();
+    std::cout << fmt::format(
+        "# on the fork: {} is {}, {} dead letters\n", failed_id,
+        status_name(store.retrieve_execution_summary(failed_id).status),
+        queue.dlq_size());
+  }
+  {
+    auto db = Database::open_read_only(dir, db_options);
+    const Workflow original =
+        db->workflow_store().retrieve_execution_summary(failed_id);
+    std::cout << fmt::format(
+        "# the original is untouched: {} is {} (canceled={}), last lsn still "
+        "{}, its log and STORE files {}\n",
+        failed_id, status_name(original.status), original.is_canceled,
+        History(*db).current_lsn(),
+        store_files(dir) == files_before ? "byte-identical" : "CHANGED");
+    ok &= store_files(dir) == files_before;
+  }
+  std::filesystem::remove_all(fork_dir);
+  return ok;
+}
+
 int run_demo(const DemoOptions& options) {
   std::filesystem::path dir = options.dir;
   std::filesystem::path scratch;
@@ -501,10 +631,7 @@ int run_demo(const DemoOptions& options) {
                  "record):\n";
     DemoEngine engine(store, queue);
     CommitWaiter waiter(*db);
-    QueueProcessorConfig config;
-    config.max_workers = 2;
-    config.retry_delay = std::chrono::milliseconds{50};
-    config.dlq_check_interval = std::chrono::milliseconds{100};
+    const QueueProcessorConfig config = engine_config();
     {
       AuditScope worker({"engine@worker-1", api.id, "", "engine"});
       QueueProcessor processor(store, queue, config);
@@ -674,6 +801,9 @@ int run_demo(const DemoOptions& options) {
       events, report.commits, report.first_lsn, report.last_lsn,
       log::to_hex(report.head_hash), views.equal() ? "equal" : "DIFFER FROM",
       views.checksum.substr(0, 16));
+  const bool replayed = replay_failure(dir, db_options, ledger.id);
+  if (!replayed) std::cout << "# FAILED: the re-run on the fork\n";
+  ok &= replayed;
   if (!scratch.empty()) std::filesystem::remove_all(scratch);
   if (!ok) std::cout << "# FAILED: the engine did not finish in time\n";
   return views.equal() && ok ? 0 : 1;

@@ -1,22 +1,25 @@
-// `wfstore log --dir D [--json] [--after LSN] [--limit N]`: prints the events
-// of a store's log in LSN order, one line each (with --json, each event's
-// JSON document: JSON Lines). Read-only; takes no lock, so a live writer may
-// go on.
+// `wfstore log --dir D [--json] [filters]`: prints the events of a store's
+// log, one line each (with --json, each event's JSON document: JSON Lines).
+// Without filters it reads the log itself in LSN order (--after, --limit);
+// with any filter of EventQuery it asks the history API, which serves them
+// from the views' indexes. Read-only; a live writer may go on.
 
-#include <charconv>
 #include <cstdint>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "wfstore/event.h"
 #include "wfstore/history.h"
 
+#include "tools/cli_support.h"
 #include "tools/commands.h"
+#include "tools/time_arg.h"
 
 namespace wfstore::tools {
 namespace {
@@ -24,25 +27,43 @@ namespace {
 struct LogOptions {
   std::string dir;
   bool json = false;
-  std::uint64_t after = 0;
+  std::uint64_t after = 0;  // --after or --from
   std::uint64_t limit = 0;  // 0: every event
+  // The filters of EventQuery.
+  std::string workflow;
+  std::string entity;
+  std::vector<std::string> types;
+  std::string actor;
+  std::string correlation;
+  std::optional<std::uint64_t> to;
+  std::string since;
+  std::string until;
+  std::uint64_t offset = 0;
+  bool desc = false;
+  bool filtered = false;  // set once parsed: any filter given
 };
 
-int run_log(const LogOptions& o) {
+void print_event(const Event& event, bool json) {
+  if (json) {
+    std::cout << event_to_json(event).dump() << '\n';
+    return;
+  }
+  std::cout << fmt::format(
+      "lsn={} commit={} timestamp={} type={} workflow_id={} actor={} "
+      "payload={}\n",
+      event.lsn, event.commit_id, event.timestamp_ms,
+      event_type_name(event.type()), event.workflow_id, event.audit.actor,
+      payload_to_json(event.payload).dump());
+}
+
+// Reads the log itself: every event after o.after, up to o.limit.
+int run_log_scan(const LogOptions& o) {
+  require_store(o.dir);
   std::uint64_t printed = 0;
   for_each_event(
       o.dir, o.after,
       [&](const Event& event) {
-        if (o.json) {
-          std::cout << event_to_json(event).dump() << '\n';
-        } else {
-          std::cout << fmt::format(
-              "lsn={} commit={} timestamp={} type={} workflow_id={} "
-              "actor={} payload={}\n",
-              event.lsn, event.commit_id, event.timestamp_ms,
-              event_type_name(event.type()), event.workflow_id,
-              event.audit.actor, payload_to_json(event.payload).dump());
-        }
+        print_event(event, o.json);
         ++printed;
         return o.limit == 0 || printed < o.limit;
       },
@@ -50,27 +71,60 @@ int run_log(const LogOptions& o) {
         std::cerr << "wfstore: " << log_level_name(level) << ": " << message
                   << '\n';
       });
-  return 0;
+  return kExitOk;
 }
 
-// A decimal number of `min`..2^64-1, rewritten without leading zeros: CLI11
-// itself reads "-1" as 2^64-1, an overflow as 2^64-1, "0x10" as hex and "010"
-// as octal.
-CLI::Validator decimal_u64(std::uint64_t min) {
-  return CLI::Validator(
-      [min](std::string& text) -> std::string {
-        std::uint64_t value = 0;
-        const char* end = text.data() + text.size();
-        const auto [stop, error] = std::from_chars(text.data(), end, value);
-        if (text.empty() || error != std::errc() || stop != end ||
-            value < min) {
-          return fmt::format("{} is not a decimal number of {}..{}", text, min,
-                             UINT64_MAX);
-        }
-        text = std::to_string(value);
-        return "";
-      },
-      "");
+// Asks History::events() page by page: the first page skips o.offset
+// matches, later pages continue after the last event printed.
+int run_log_query(const LogOptions& o) {
+  auto db = open_store(o.dir);
+  const History history(*db);
+  EventQuery query;
+  if (!o.workflow.empty()) query.workflow_id = o.workflow;
+  if (!o.entity.empty()) query.entity = parse_entity(o.entity);
+  for (const std::string& name : o.types) {
+    query.types.push_back(*find_event_type(name));
+  }
+  if (!o.actor.empty()) query.actor = o.actor;
+  if (!o.correlation.empty()) query.correlation_id = o.correlation;
+  if (o.after != 0) query.from_lsn = o.after;
+  query.to_lsn = o.to;
+  if (!o.since.empty()) query.from_time_ms = parse_iso_time_ms(o.since);
+  if (!o.until.empty()) query.to_time_ms = parse_iso_time_ms(o.until);
+  if (query.from_lsn && query.to_lsn && *query.from_lsn >= *query.to_lsn) {
+    throw ToolError(kExitUsage, "--from (exclusive) must be below --to");
+  }
+  // Pages end at the LSN the views held when the command began.
+  const std::uint64_t end = history.current_lsn();
+  if (!query.to_lsn || *query.to_lsn > end) query.to_lsn = end;
+  if (query.from_lsn && *query.from_lsn >= *query.to_lsn) return kExitOk;
+  query.offset = o.offset;
+  query.ascending = !o.desc;
+  constexpr std::size_t kPage = 1000;
+  std::uint64_t printed = 0;
+  while (true) {
+    query.limit = kPage;
+    if (o.limit != 0 && o.limit - printed < kPage) {
+      query.limit = static_cast<std::size_t>(o.limit - printed);
+    }
+    const std::vector<Event> page = history.events(query);
+    for (const Event& event : page) print_event(event, o.json);
+    printed += page.size();
+    if (page.size() < query.limit || (o.limit != 0 && printed >= o.limit)) {
+      return kExitOk;
+    }
+    query.offset = 0;
+    if (query.ascending) {
+      query.from_lsn = page.back().lsn;
+      if (*query.from_lsn >= *query.to_lsn) return kExitOk;
+    } else {
+      if (page.back().lsn <= 1 ||
+          (query.from_lsn && page.back().lsn - 1 <= *query.from_lsn)) {
+        return kExitOk;
+      }
+      query.to_lsn = page.back().lsn - 1;
+    }
+  }
 }
 
 }  // namespace
@@ -82,11 +136,45 @@ void add_log_command(CLI::App& app, Action& action) {
   cmd->add_option("--dir", o->dir, "The store directory")->required();
   cmd->add_flag("--json", o->json,
                 "Print each event as its JSON document (JSON Lines)");
-  cmd->add_option("--after", o->after, "Print only events after this LSN")
+  CLI::Option* after =
+      cmd->add_option("--after", o->after, "Print only events after this LSN")
+          ->transform(decimal_u64(0));
+  cmd->add_option("--from", o->after,
+                  "Print only events after this LSN (exclusive; as --after)")
+      ->transform(decimal_u64(0))
+      ->excludes(after);
+  cmd->add_option("--to", o->to, "Print only events up to this LSN (inclusive)")
       ->transform(decimal_u64(0));
   cmd->add_option("--limit", o->limit, "Print at most this many events")
       ->transform(decimal_u64(1));
-  action = [o] { return run_log(*o); };
+  cmd->add_option("--offset", o->offset, "Skip this many matching events first")
+      ->transform(decimal_u64(0));
+  cmd->add_flag("--desc", o->desc, "Newest first");
+  cmd->add_option("--workflow", o->workflow, "Only events of this workflow id");
+  cmd->add_option("--entity", o->entity,
+                  "Only events touching this entity: workflow:ID, stage:ID, "
+                  "task:ID or delivery:N")
+      ->check(entity_validator());
+  cmd->add_option("--type", o->types,
+                  "Only events of this type (repeatable), e.g. StageUpdated")
+      ->check(event_type_validator());
+  cmd->add_option("--actor", o->actor, "Only events of commits by this actor");
+  cmd->add_option("--correlation", o->correlation,
+                  "Only events of commits with this correlation id");
+  cmd->add_option("--since", o->since,
+                  "Only events committed at or after this ISO-8601 time")
+      ->check(time_validator());
+  cmd->add_option("--until", o->until,
+                  "Only events committed at or before this ISO-8601 time")
+      ->check(time_validator());
+  action = [o, cmd] {
+    for (const char* name :
+         {"--from", "--to", "--offset", "--desc", "--workflow", "--entity",
+          "--type", "--actor", "--correlation", "--since", "--until"}) {
+      o->filtered |= cmd->count(name) != 0;
+    }
+    return o->filtered ? run_log_query(*o) : run_log_scan(*o);
+  };
 }
 
 }  // namespace wfstore::tools

@@ -100,6 +100,8 @@ class LmdbViews {
 
   // The current map size in bytes. Throws IOError.
   std::uint64_t map_size() const;
+  // Bytes of the map in use as of the last commit. Throws IOError.
+  std::uint64_t used_size() const;
   // Doubles the map unless another thread already grew it past `seen_map_size`,
   // waiting until no transaction of the process is active. Throws IOError,
   // also when the calling thread holds a transaction of these views.
@@ -174,6 +176,9 @@ class LmdbViews::Snapshot final : public ViewReader {
                                  std::string_view key) const override;
   void scan(Table table, std::string_view from_key, std::string_view to_key,
             const ScanFn& fn, bool reverse = false) const override;
+
+  // The number of entries of `table`. Throws IOError.
+  std::uint64_t entries(Table table) const;
 
   // Ends the snapshot early; idempotent.
   void release() noexcept;

@@ -1,0 +1,100 @@
+// `wfstore stats --dir D [--json]`: a store at a glance (summarize_store):
+// entries per view table, events per type, the log's size, the applied and
+// durable LSNs, the view checksum and the LMDB map's fill. Read-only.
+
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "wfstore/history.h"
+
+#include "tools/cli_support.h"
+#include "tools/commands.h"
+
+namespace wfstore::tools {
+namespace {
+
+nlohmann::json summary_to_json(const StoreSummary& s) {
+  nlohmann::json tables = nlohmann::json::object();
+  for (const auto& [name, entries] : s.tables) tables[name] = entries;
+  nlohmann::json by_type = nlohmann::json::object();
+  for (const auto& [type, count] : s.events_by_type) {
+    by_type[std::string(event_type_name(type))] = count;
+  }
+  nlohmann::json origin = nullptr;
+  if (s.origin) {
+    origin = {{"source_store_id", s.origin->source_store_id},
+              {"lsn", s.origin->lsn}};
+  }
+  return {{"store_id", s.store_id},
+          {"fork_of", origin},
+          {"workflows", s.workflows},
+          {"events", s.events},
+          {"tables", tables},
+          {"events_by_type", by_type},
+          {"log_segments", s.log_segments},
+          {"log_bytes", s.log_bytes},
+          {"applied_lsn", s.applied_lsn},
+          {"durable_lsn", s.durable_lsn},
+          {"view_checksum", s.view_checksum},
+          {"map_bytes", s.map_bytes},
+          {"map_used_bytes", s.map_used_bytes}};
+}
+
+void print_summary(const StoreSummary& s) {
+  std::cout << fmt::format("store id:       {}\n", s.store_id);
+  if (s.origin) {
+    std::cout << fmt::format("fork of:        {} at lsn {}\n",
+                             s.origin->source_store_id, s.origin->lsn);
+  }
+  const double fill = s.map_bytes == 0
+                          ? 0.0
+                          : 100.0 * static_cast<double>(s.map_used_bytes) /
+                                static_cast<double>(s.map_bytes);
+  std::cout << fmt::format(
+      "workflows:      {}\n"
+      "events:         {}\n"
+      "applied lsn:    {}\n"
+      "durable lsn:    {}\n"
+      "view checksum:  {}\n"
+      "log:            {} segments, {} bytes\n"
+      "map:            {} of {} bytes used ({:.2f}%)\n",
+      s.workflows, s.events, s.applied_lsn, s.durable_lsn, s.view_checksum,
+      s.log_segments, s.log_bytes, s.map_used_bytes, s.map_bytes, fill);
+  std::cout << "tables:\n";
+  for (const auto& [name, entries] : s.tables) {
+    std::cout << fmt::format("  {:<24} {:>12}\n", name, entries);
+  }
+  std::cout << "events by type:\n";
+  for (const auto& [type, count] : s.events_by_type) {
+    std::cout << fmt::format("  {:<24} {:>12}\n", event_type_name(type), count);
+  }
+}
+
+}  // namespace
+
+void add_stats_command(CLI::App& app, Action& action) {
+  auto dir = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(
+      "stats",
+      "Print counts per table and event type, log size, applied and durable "
+      "LSN, view checksum and map fill");
+  cmd->add_option("--dir", *dir, "The store directory")->required();
+  cmd->add_flag("--json", *json, "Print one JSON document");
+  action = [dir, json] {
+    auto db = open_store(*dir);
+    const StoreSummary summary = summarize_store(*db);
+    if (*json) {
+      std::cout << summary_to_json(summary).dump() << '\n';
+    } else {
+      print_summary(summary);
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace wfstore::tools

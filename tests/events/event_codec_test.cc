@@ -33,6 +33,7 @@
 #include "events/catalogue/codec_primitives.h"
 #include "events/catalogue/fields.h"
 #include "events/catalogue/value_codec.h"
+#include "tests/testutil/probe_event.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -67,6 +68,10 @@ using nlohmann::json;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
+using testutil::kProbeType;
+using testutil::probe_v1;
+using testutil::probe_v1_to_v2;
+using testutil::register_probe;
 
 constexpr std::uint64_t kFirstLsn = 41;
 constexpr std::int64_t kTimestamp = 1'717'171'800'123;
@@ -557,49 +562,10 @@ TEST_F(EventCodecTest, RegistryRejectsBadRegistrations) {
             HasSubstr("no upcaster from schema version 2 to 3")));
 }
 
-// The probe: a test-only event type. Version 1 held the status as a name in
-// `legacy_status`; version 2 holds `status` as the model's integer plus the
-// times, which is WorkflowStatusSet's layout, so its decoder yields a
-// WorkflowStatusSet.
-constexpr auto kProbeType = static_cast<EventType>(0xFF01);
-
-std::string probe_v1(std::string_view workflow_id,
-                     std::string_view legacy_status) {
-  std::string out;
-  codec::Writer w(out);
-  w.bytes(workflow_id);
-  w.bytes(legacy_status);
-  return out;
-}
-
-std::string probe_v1_to_v2(std::string_view v1) {
-  codec::Reader r(v1, "probe v1 payload");
-  const std::string workflow_id = r.str("workflow_id");
-  const std::string legacy_status = r.str("legacy_status");
-  r.expect_end();
-  const std::optional<WorkflowStatus> status = find_status(legacy_status);
-  if (!status)
-    r.fail("legacy_status", "unknown status '" + legacy_status + "'");
-  std::string v2;
-  codec::Writer w(v2);
-  w.bytes(workflow_id);
-  w.u8(static_cast<std::uint8_t>(*status));
-  w.boolean(false);
-  w.boolean(false);
-  return v2;
-}
-
 class UpcasterTest : public ::testing::Test {
  protected:
   void TearDown() override { reset_event_registry_for_testing(); }
 };
-
-void register_probe() {
-  register_event_type_for_testing(kProbeType, 2, [](std::string_view p) {
-    return decode_payload(EventType::kWorkflowStatusSet, 1, p);
-  });
-  register_upcaster(kProbeType, 1, probe_v1_to_v2);
-}
 
 TEST_F(UpcasterTest, Item89LegacyStatusV1DecodesAsV2Status) {
   register_probe();

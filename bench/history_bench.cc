@@ -238,10 +238,10 @@ void grow(Database& db, std::uint64_t target, std::uint64_t& workflows) {
   }
 }
 
-// The history of one random workflow per sample.
+// The history of one random workflow per sample; its bound is set later.
 HistoryFigure workflow_query(const History& history, std::uint64_t workflows,
                              std::size_t samples, std::uint64_t log_events,
-                             double bound_us, std::mt19937_64& rng) {
+                             std::mt19937_64& rng) {
   HistoryFigure f;
   f.name = "workflow_query";
   f.params = {{"log_events", log_events},
@@ -255,8 +255,6 @@ HistoryFigure workflow_query(const History& history, std::uint64_t workflows,
            fmt::format("workflow query {}: {} events, expected {}",
                        *q.workflow_id, events.size(), kEventsPerWorkflow));
   });
-  f.bound = "lmdb_get_us";
-  f.bound_value = bound_us;
   return f;
 }
 
@@ -301,6 +299,11 @@ Workflow build_big(Database& db, std::uint64_t events) {
   return wf;
 }
 
+// Large values without decimals, small ones with two.
+std::string number(double v) {
+  return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v);
+}
+
 void print_text(const HistoryBenchOptions& o,
                 const std::vector<HistoryFigure>& fs) {
   std::cout << fmt::format(
@@ -316,13 +319,13 @@ void print_text(const HistoryBenchOptions& o,
     for (const auto& [key, value] : f.params)
       line += fmt::format(" {}={}", key, value);
     if (f.latency) {
-      line += fmt::format(" samples={} median_us={:.1f} p99_us={:.1f}",
-                          f.measured.samples, f.measured.median_us,
-                          f.measured.p99_us);
+      line +=
+          fmt::format(" samples={} median_us={} p99_us={}", f.measured.samples,
+                      number(f.measured.median_us), number(f.measured.p99_us));
     } else {
-      line += fmt::format(" {}={:.0f}", f.unit, f.rate);
+      line += fmt::format(" {}={}", f.unit, number(f.rate));
     }
-    line += fmt::format(" {}={:.1f} ratio={:.2f}", f.bound, f.bound_value,
+    line += fmt::format(" {}={} ratio={:.2f}", f.bound, number(f.bound_value),
                         f.ratio());
     std::cout << line << "\n";
   }
@@ -385,31 +388,59 @@ std::vector<HistoryFigure> run_history_figures(
   std::uint64_t workflows = 0;
   grow(*db, std::max<std::uint64_t>(o.events / 10, kBatch * kEventsPerWorkflow),
        workflows);
-  run_part(figures, "workflow_query", [&] {
-    figures.push_back(workflow_query(history, workflows, o.samples,
-                                     db->stats().applied_lsn, get_us, rng));
+  std::vector<HistoryFigure> per_workflow;
+  run_part(per_workflow, "workflow_query", [&] {
+    per_workflow.push_back(workflow_query(history, workflows, o.samples,
+                                          db->stats().applied_lsn, rng));
   });
   grow(*db, o.events, workflows);
   const std::uint64_t events = db->stats().applied_lsn;
-  run_part(figures, "workflow_query", [&] {
-    figures.push_back(
-        workflow_query(history, workflows, o.samples, events, get_us, rng));
+  run_part(per_workflow, "workflow_query", [&] {
+    per_workflow.push_back(
+        workflow_query(history, workflows, o.samples, events, rng));
   });
   const std::vector<std::filesystem::path> log = segments(dir / "history");
   const std::uint64_t log_bytes = total_bytes(log);
   const double event_bytes =
       static_cast<double>(log_bytes) / static_cast<double>(events);
-  {
-    // Beside it: a raw read of one commit of the average size.
-    HistoryFigure f;
-    f.name = "raw_commit_read";
-    const auto commit_bytes = static_cast<std::size_t>(
-        event_bytes * static_cast<double>(kEventsPerWorkflow));
-    f.params = {{"bytes", commit_bytes}};
-    f.measured = raw_commit_read(log, commit_bytes, o.samples, rng);
-    f.bound = "lmdb_get_us";
-    f.bound_value = get_us;
+  // A raw read of one commit of the average size (a workflow's events lie in
+  // as many commits), then the bound of a workflow's history: one index get
+  // and one commit read per event.
+  HistoryFigure commit_read;
+  commit_read.name = "raw_commit_read";
+  const std::uint64_t commits = workflows / kBatch * (kBatch + kStages);
+  const auto commit_bytes = static_cast<std::size_t>(
+      static_cast<double>(log_bytes) / static_cast<double>(commits));
+  commit_read.params = {{"bytes", commit_bytes}};
+  commit_read.measured = raw_commit_read(log, commit_bytes, o.samples, rng);
+  commit_read.bound = "lmdb_get_us";
+  commit_read.bound_value = get_us;
+  figures.push_back(commit_read);
+  for (HistoryFigure& f : per_workflow) {
+    if (!f.error.empty()) {
+      figures.push_back(f);
+      continue;
+    }
+    f.bound = "lmdb_get_plus_commit_reads_us";
+    f.bound_value = get_us + static_cast<double>(kEventsPerWorkflow) *
+                                 commit_read.measured.median_us;
     figures.push_back(f);
+  }
+  if (per_workflow.size() == 2 && per_workflow[0].error.empty() &&
+      per_workflow[1].error.empty()) {
+    // How the latency grew with the log: 1.0 when it does not.
+    HistoryFigure g;
+    g.name = "workflow_query_growth";
+    g.latency = false;
+    g.unit = "median_ratio";
+    g.params = {{"from_log_events", per_workflow[0].params[0].second},
+                {"to_log_events", events}};
+    g.rate =
+        per_workflow[1].measured.median_us / per_workflow[0].measured.median_us;
+    g.bound = "log_events_ratio";
+    g.bound_value = static_cast<double>(events) /
+                    static_cast<double>(per_workflow[0].params[0].second);
+    figures.push_back(g);
   }
 
   // Query throughput beside the raw sequential read of the log.

@@ -202,6 +202,35 @@ double lmdb_get_us(const std::filesystem::path& dir, std::size_t value_size) {
   return 1e6 / r.ops_per_second;
 }
 
+using Params = std::vector<std::pair<std::string, std::uint64_t>>;
+
+// A rate figure: `rate` in `unit` beside `bound_value` of the raw `bound`.
+HistoryFigure rate_figure(std::string name, Params params, std::string unit,
+                          double rate, std::string bound, double bound_value) {
+  HistoryFigure f;
+  f.name = std::move(name);
+  f.params = std::move(params);
+  f.latency = false;
+  f.unit = std::move(unit);
+  f.rate = rate;
+  f.bound = std::move(bound);
+  f.bound_value = bound_value;
+  return f;
+}
+
+// A latency figure beside the raw `bound` (microseconds).
+HistoryFigure latency_figure(std::string name, Params params,
+                             HistoryLatency measured, std::string bound,
+                             double bound_us) {
+  HistoryFigure f;
+  f.name = std::move(name);
+  f.params = std::move(params);
+  f.measured = measured;
+  f.bound = std::move(bound);
+  f.bound_value = bound_us;
+  return f;
+}
+
 // Runs `part`; a part whose API is missing from this build (std::logic_error)
 // is reported as not measured.
 void run_part(std::vector<HistoryFigure>& out, const std::string& name,
@@ -242,12 +271,7 @@ void grow(Database& db, std::uint64_t target, std::uint64_t& workflows) {
 HistoryFigure workflow_query(const History& history, std::uint64_t workflows,
                              std::size_t samples, std::uint64_t log_events,
                              std::mt19937_64& rng) {
-  HistoryFigure f;
-  f.name = "workflow_query";
-  f.params = {{"log_events", log_events},
-              {"workflows", workflows},
-              {"events_per_workflow", kEventsPerWorkflow}};
-  f.measured = sample(samples, kPartSeconds, [&](std::size_t) {
+  const HistoryLatency l = sample(samples, kPartSeconds, [&](std::size_t) {
     EventQuery q;
     q.workflow_id = workflow_id(rng() % workflows);
     const std::vector<Event> events = history.events(q);
@@ -255,28 +279,26 @@ HistoryFigure workflow_query(const History& history, std::uint64_t workflows,
            fmt::format("workflow query {}: {} events, expected {}",
                        *q.workflow_id, events.size(), kEventsPerWorkflow));
   });
-  return f;
+  return latency_figure("workflow_query",
+                        {{"log_events", log_events},
+                         {"workflows", workflows},
+                         {"events_per_workflow", kEventsPerWorkflow}},
+                        l, "", 0);
 }
 
 // Events per second of `query` (each returning up to kQueryLimit events).
 HistoryFigure query_rate(const History& history, const std::string& name,
                          const std::function<EventQuery(std::size_t)>& query,
                          double bound) {
-  HistoryFigure f;
-  f.name = name;
-  f.latency = false;
-  f.unit = "events_per_sec";
   std::uint64_t events = 0;
   double seconds = 0;
   const HistoryLatency l = sample(50, kPartSeconds, [&](std::size_t i) {
     seconds += seconds_of([&] { events += history.events(query(i)).size(); });
   });
   expect(events > 0, name + ": no events");
-  f.params = {{"queries", l.samples}, {"events", events}};
-  f.rate = static_cast<double>(events) / seconds;
-  f.bound = "log_sequential_read_events_per_sec";
-  f.bound_value = bound;
-  return f;
+  return rate_figure(name, {{"queries", l.samples}, {"events", events}},
+                     "events_per_sec", static_cast<double>(events) / seconds,
+                     "log_sequential_read_events_per_sec", bound);
 }
 
 // The workflow "big" of kStages stages stored in `db`, then updated until it
@@ -362,15 +384,6 @@ void print_json(const HistoryBenchOptions& o,
   std::cout << doc.dump(2) << "\n";
 }
 
-// A scratch directory removed on scope exit.
-struct Scratch {
-  std::filesystem::path path;
-  ~Scratch() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
-
 }  // namespace
 
 std::vector<HistoryFigure> run_history_figures(
@@ -406,16 +419,13 @@ std::vector<HistoryFigure> run_history_figures(
   // A raw read of one commit of the average size (a workflow's events lie in
   // as many commits), then the bound of a workflow's history: one index get
   // and one commit read per event.
-  HistoryFigure commit_read;
-  commit_read.name = "raw_commit_read";
   const std::uint64_t commits = workflows / kBatch * (kBatch + kStages);
   const auto commit_bytes = static_cast<std::size_t>(
       static_cast<double>(log_bytes) / static_cast<double>(commits));
-  commit_read.params = {{"bytes", commit_bytes}};
-  commit_read.measured = raw_commit_read(log, commit_bytes, o.samples, rng);
-  commit_read.bound = "lmdb_get_us";
-  commit_read.bound_value = get_us;
-  figures.push_back(commit_read);
+  const HistoryLatency commit_read =
+      raw_commit_read(log, commit_bytes, o.samples, rng);
+  figures.push_back(latency_figure("raw_commit_read", {{"bytes", commit_bytes}},
+                                   commit_read, "lmdb_get_us", get_us));
   for (HistoryFigure& f : per_workflow) {
     if (!f.error.empty()) {
       figures.push_back(f);
@@ -423,24 +433,19 @@ std::vector<HistoryFigure> run_history_figures(
     }
     f.bound = "lmdb_get_plus_commit_reads_us";
     f.bound_value = get_us + static_cast<double>(kEventsPerWorkflow) *
-                                 commit_read.measured.median_us;
+                                 commit_read.median_us;
     figures.push_back(f);
   }
   if (per_workflow.size() == 2 && per_workflow[0].error.empty() &&
       per_workflow[1].error.empty()) {
     // How the latency grew with the log: 1.0 when it does not.
-    HistoryFigure g;
-    g.name = "workflow_query_growth";
-    g.latency = false;
-    g.unit = "median_ratio";
-    g.params = {{"from_log_events", per_workflow[0].params[0].second},
-                {"to_log_events", events}};
-    g.rate =
-        per_workflow[1].measured.median_us / per_workflow[0].measured.median_us;
-    g.bound = "log_events_ratio";
-    g.bound_value = static_cast<double>(events) /
-                    static_cast<double>(per_workflow[0].params[0].second);
-    figures.push_back(g);
+    const std::uint64_t from = per_workflow[0].params[0].second;
+    figures.push_back(rate_figure(
+        "workflow_query_growth",
+        {{"from_log_events", from}, {"to_log_events", events}}, "median_ratio",
+        per_workflow[1].measured.median_us / per_workflow[0].measured.median_us,
+        "log_events_ratio",
+        static_cast<double>(events) / static_cast<double>(from)));
   }
 
   // Query throughput beside the raw sequential read of the log.
@@ -480,41 +485,27 @@ std::vector<HistoryFigure> run_history_figures(
   run_part(figures, "lsn_at_time", [&] {
     const std::int64_t first = history.event_at(1)->timestamp_ms;
     const std::int64_t last = history.event_at(events)->timestamp_ms;
-    HistoryFigure f;
-    f.name = "lsn_at_time";
-    f.params = {{"log_events", events}};
-    f.measured = sample(o.samples, kPartSeconds, [&](std::size_t) {
+    const HistoryLatency l = sample(o.samples, kPartSeconds, [&](std::size_t) {
       const std::int64_t t =
           first + static_cast<std::int64_t>(
                       rng() % static_cast<std::uint64_t>(last - first + 1));
       expect(history.lsn_at_time(t) > 0, "lsn_at_time: no commit");
     });
-    f.bound = "lmdb_get_us";
-    f.bound_value = get_us;
-    figures.push_back(f);
+    figures.push_back(latency_figure("lsn_at_time", {{"log_events", events}}, l,
+                                     "lmdb_get_us", get_us));
   });
 
   // Fork of the whole log beside a raw copy of the same bytes.
   run_part(figures, "fork", [&] {
     const ForkReport r = history.fork(events, dir / "fork");
-    HistoryFigure f;
-    f.name = "fork";
-    f.latency = false;
-    f.unit = "mb_per_sec";
-    f.params = {{"events", r.events}, {"log_bytes", r.log_bytes}};
-    f.rate = static_cast<double>(r.log_bytes) / 1e6 / r.seconds;
-    f.bound = "raw_copy_mb_per_sec";
-    f.bound_value = raw_copy_rate(log, dir / "raw-copy") / 1e6;
-    figures.push_back(f);
-    HistoryFigure e;
-    e.name = "fork_events";
-    e.latency = false;
-    e.unit = "events_per_sec";
-    e.params = {{"events", r.events}};
-    e.rate = static_cast<double>(r.events) / r.seconds;
-    e.bound = "log_sequential_read_events_per_sec";
-    e.bound_value = read_events_per_sec;
-    figures.push_back(e);
+    figures.push_back(rate_figure(
+        "fork", {{"events", r.events}, {"log_bytes", r.log_bytes}},
+        "mb_per_sec", static_cast<double>(r.log_bytes) / 1e6 / r.seconds,
+        "raw_copy_mb_per_sec", raw_copy_rate(log, dir / "raw-copy") / 1e6));
+    figures.push_back(
+        rate_figure("fork_events", {{"events", r.events}}, "events_per_sec",
+                    static_cast<double>(r.events) / r.seconds,
+                    "log_sequential_read_events_per_sec", read_events_per_sec));
   });
   db->close();
 
@@ -523,54 +514,43 @@ std::vector<HistoryFigure> run_history_figures(
   const History big(*big_db);
   const Workflow wf = build_big(*big_db, o.workflow_events);
   const std::uint64_t big_last = big_db->stats().applied_lsn;
-  HistoryLatency query_latency;
+  // The workflow's events per second through its event query.
+  double query_rate = 0;
   run_part(figures, "big_workflow_query", [&] {
     EventQuery q;
     q.workflow_id = wf.id;
     q.limit = o.workflow_events;
-    query_latency = sample(o.samples, kPartSeconds, [&](std::size_t) {
+    const HistoryLatency l = sample(o.samples, kPartSeconds, [&](std::size_t) {
       expect(big.events(q).size() == o.workflow_events,
              "big workflow query: wrong count");
     });
-    HistoryFigure f;
-    f.name = "big_workflow_query";
-    f.latency = false;
-    f.unit = "events_per_sec";
-    f.params = {{"workflow_events", o.workflow_events}};
-    f.rate =
-        static_cast<double>(o.workflow_events) * 1e6 / query_latency.median_us;
-    f.bound = "log_sequential_read_events_per_sec";
-    f.bound_value = read_events_per_sec;
-    figures.push_back(f);
+    query_rate = static_cast<double>(o.workflow_events) * 1e6 / l.median_us;
+    figures.push_back(rate_figure(
+        "big_workflow_query", {{"workflow_events", o.workflow_events}},
+        "events_per_sec", query_rate, "log_sequential_read_events_per_sec",
+        read_events_per_sec));
   });
   run_part(figures, "show_at", [&] {
-    HistoryFigure f;
-    f.name = "show_at";
-    f.params = {{"workflow_events", o.workflow_events}};
-    f.measured = sample(o.samples, kPartSeconds, [&](std::size_t) {
+    const HistoryLatency l = sample(o.samples, kPartSeconds, [&](std::size_t) {
       expect(big.workflow_as_of(wf.id, 1 + rng() % big_last).has_value(),
              "show --at: no workflow");
     });
-    f.bound = "big_workflow_query_us";
-    f.bound_value = query_latency.median_us;
-    figures.push_back(f);
+    // Bounded by reading the workflow's events (its whole query).
+    figures.push_back(latency_figure(
+        "show_at", {{"workflow_events", o.workflow_events}}, l,
+        "big_workflow_query_us",
+        query_rate > 0
+            ? static_cast<double>(o.workflow_events) * 1e6 / query_rate
+            : 0));
   });
   run_part(figures, "export", [&] {
     BundleInfo info;
     const double seconds = seconds_of(
         [&] { info = big.export_workflow(wf.id, dir / "export.bundle"); });
-    HistoryFigure f;
-    f.name = "export";
-    f.latency = false;
-    f.unit = "events_per_sec";
-    f.params = {{"events", info.events}, {"bytes", info.bytes}};
-    f.rate = static_cast<double>(info.events) / seconds;
-    f.bound = "big_workflow_query_events_per_sec";
-    f.bound_value = query_latency.median_us > 0
-                        ? static_cast<double>(o.workflow_events) * 1e6 /
-                              query_latency.median_us
-                        : 0;
-    figures.push_back(f);
+    figures.push_back(rate_figure(
+        "export", {{"events", info.events}, {"bytes", info.bytes}},
+        "events_per_sec", static_cast<double>(info.events) / seconds,
+        "big_workflow_query_events_per_sec", query_rate));
   });
   big_db->close();
   return figures;
@@ -580,7 +560,8 @@ int run_history_bench(const HistoryBenchOptions& o) {
   const std::filesystem::path parent =
       o.dir.empty() ? std::filesystem::temp_directory_path()
                     : std::filesystem::absolute(o.dir);
-  Scratch scratch{parent / fmt::format("wfstore-bench-history-{}", ::getpid())};
+  ScratchDir scratch{parent /
+                     fmt::format("wfstore-bench-history-{}", ::getpid())};
   std::filesystem::create_directories(scratch.path);
   std::vector<HistoryFigure> figures;
   try {

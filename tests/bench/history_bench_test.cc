@@ -64,7 +64,7 @@ TEST(HistoryBenchTest, MeasuresEveryFigureBesideItsBound) {
             (std::pair<std::string, std::uint64_t>("log_events", 1100)));
   EXPECT_EQ(figures[2].params.at(0),
             (std::pair<std::string, std::uint64_t>("log_events", 2200)));
-  const auto show =
+  const auto exported =
       std::find_if(figures.begin(), figures.end(),
                    [](const auto& f) { return f.name == "export"; });
   ASSERT_NE(exported, figures.end());

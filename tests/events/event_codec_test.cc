@@ -34,6 +34,7 @@
 #include "events/catalogue/fields.h"
 #include "events/catalogue/value_codec.h"
 #include "tests/testutil/probe_event.h"
+#include "tests/testutil/sample_events.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -69,6 +70,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 using testutil::kProbeType;
+using testutil::payloads_for;
 using testutil::probe_v1;
 using testutil::probe_v1_to_v2;
 using testutil::register_probe;
@@ -155,44 +157,6 @@ Workflow golden_workflow() {
   s.cancel_region = "region-a";
   w.stages = {s};
   return w;
-}
-
-// One payload of every event type, every field set, derived from `w` (which
-// must have at least one stage with a task).
-std::vector<EventPayload> payloads_for(const Workflow& w) {
-  const StageExecution& stage = w.stages.back();
-  PausedDetails paused{"erin", 10, std::nullopt, 0};
-  return {
-      WorkflowStored{w},
-      WorkflowStatusUpdated{w.id, WorkflowStatus::kTerminal, kInt64Min,
-                            kInt64Max, true, "frank", "quota ✗", paused},
-      WorkflowStatusSet{w.id, WorkflowStatus::kSucceeded, 11, 12},
-      WorkflowPaused{w.id, "grace", 13},
-      WorkflowResumed{w.id, 14},
-      WorkflowCancelRequested{w.id, "heidi", "no longer needed"},
-      WorkflowDeleted{w.id},
-      StageAdded{stage},
-      StageUpdated{w.id, stage.id, stage.version + 1, WorkflowStatus::kRunning,
-                   stage.context, Json(json{{"out", "✓"}}), 15, 16,
-                   stage.tasks},
-      StageRemoved{w.id, stage.id},
-      MessageProcessed{"msg-1", "StartStageHandler", w.id, 17},
-      ProcessedMessagesPurged{18, kUint64Max},
-      ClaimAcquired{w.id, "mutex:deploy", stage.id, 19},
-      ClaimTransferred{w.id, "mutex:deploy", "old-stage", stage.id, 20},
-      ClaimsPurged{{{w.id, "mutex:deploy"}, {"wf-other", "choice:g"}}},
-      MessagePushed{kUint64Max, w.id, "StartStage",
-                    Json(json{{"execution_id", w.id}, {"stage_id", stage.id}}),
-                    21, 5},
-      MessageLeased{1, w.id, 2, 22},
-      MessageAcked{2, w.id},
-      MessageRescheduled{3, w.id, 23},
-      MessageLeaseExtended{4, w.id, 24},
-      MessageDeadLettered{5, w.id, "Exceeded max_attempts (10)", 25},
-      DeadLetterReplayed{5, 6, w.id, 26},
-      QueueCleared{},
-      DeadLetterQueueCleared{},
-  };
 }
 
 std::string body_of(const EventPayload& payload) {

@@ -34,6 +34,7 @@
 #include "wfstore/transaction.h"
 
 #include "tests/testutil/probe_event.h"
+#include "tests/testutil/sample_events.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -180,51 +181,14 @@ TEST(HistoryItemsTest, Item73EventIsAValueIdentifiedByItsLsn) {
 
 // ---- 74: type names ----
 
-// One payload of each type in the catalogue, in variant order.
-std::vector<EventPayload> one_of_each_type() {
-  const Workflow wf = testutil::diamond_workflow("wf-74");
-  const StageExecution& stage = wf.stages.at(1);
-  StageUpdated updated{
-      wf.id,         stage.id,      stage.version + 1, stage.status,
-      stage.context, stage.outputs, stage.start_time,  12,
-      stage.tasks};
-  return {
-      WorkflowStored{wf},
-      WorkflowStatusUpdated{wf.id, WorkflowStatus::kTerminal, 1, 2, true,
-                            "carol", "quota", std::nullopt},
-      WorkflowStatusSet{wf.id, WorkflowStatus::kRunning, 3, std::nullopt},
-      WorkflowPaused{wf.id, "dave", 4},
-      WorkflowResumed{wf.id, 5},
-      WorkflowCancelRequested{wf.id, "erin", "stop"},
-      WorkflowDeleted{wf.id},
-      StageAdded{stage},
-      updated,
-      StageRemoved{wf.id, stage.id},
-      MessageProcessed{"m-1", "StartStageHandler", wf.id, 6},
-      ProcessedMessagesPurged{7, 3},
-      ClaimAcquired{wf.id, "mutex:deploy", stage.id, 8},
-      ClaimTransferred{wf.id, "mutex:deploy", stage.id, wf.stages.at(2).id, 9},
-      ClaimsPurged{{ClaimId{wf.id, "mutex:deploy"}}},
-      MessagePushed{11, wf.id, "StartStage",
-                    Json(json{{"execution_id", wf.id}}), 10, 5},
-      MessageLeased{11, wf.id, 1, 20},
-      MessageAcked{11, wf.id},
-      MessageRescheduled{11, wf.id, 30},
-      MessageLeaseExtended{11, wf.id, 40},
-      MessageDeadLettered{11, wf.id, "boom", 50},
-      DeadLetterReplayed{11, 12, wf.id, 60},
-      QueueCleared{},
-      DeadLetterQueueCleared{},
-  };
-}
-
 // Stands for the reference's to_dict writing enum values ("stage.started",
 // "stage"), from_dict reading them back, and every EventType value holding a
 // ".". Ours: event_to_json names each type by its distinct catalogue name
 // (there is no JSON reader: the binary codec is the stored form, so the round
 // trip is through the codec, and its JSON must be the same after it).
 TEST(HistoryItemsTest, Item74EventJsonNamesEveryTypeDistinctly) {
-  const std::vector<EventPayload> payloads = one_of_each_type();
+  const std::vector<EventPayload> payloads =
+      testutil::payloads_for(testutil::diamond_workflow("wf-74"));
   ASSERT_EQ(payloads.size(), std::variant_size_v<EventPayload>);
   std::set<std::string> names;
   for (std::size_t i = 0; i < payloads.size(); ++i) {
@@ -250,7 +214,7 @@ TEST(HistoryItemsTest, Item74EventJsonNamesEveryTypeDistinctly) {
     EXPECT_EQ(j.at("workflow_id"), event_workflow_id(payloads[i]));
   }
   // Statuses appear by name.
-  EXPECT_EQ(payload_to_json(payloads[2]).at("status"), "RUNNING");
+  EXPECT_EQ(payload_to_json(payloads[2]).at("status"), "SUCCEEDED");
   EXPECT_EQ(payload_to_json(payloads[0]).at("workflow").at("status"),
             status_name(testutil::diamond_workflow("wf-74").status));
 }

@@ -204,20 +204,6 @@ double lmdb_get_us(const std::filesystem::path& dir, std::size_t value_size) {
 
 using Params = std::vector<std::pair<std::string, std::uint64_t>>;
 
-// A rate figure: `rate` in `unit` beside `bound_value` of the raw `bound`.
-HistoryFigure rate_figure(std::string name, Params params, std::string unit,
-                          double rate, std::string bound, double bound_value) {
-  HistoryFigure f;
-  f.name = std::move(name);
-  f.params = std::move(params);
-  f.latency = false;
-  f.unit = std::move(unit);
-  f.rate = rate;
-  f.bound = std::move(bound);
-  f.bound_value = bound_value;
-  return f;
-}
-
 // A latency figure beside the raw `bound` (microseconds).
 HistoryFigure latency_figure(std::string name, Params params,
                              HistoryLatency measured, std::string bound,
@@ -228,6 +214,17 @@ HistoryFigure latency_figure(std::string name, Params params,
   f.measured = measured;
   f.bound = std::move(bound);
   f.bound_value = bound_us;
+  return f;
+}
+
+// A rate figure: `rate` in `unit` beside `bound_value` of the raw `bound`.
+HistoryFigure rate_figure(std::string name, Params params, std::string unit,
+                          double rate, std::string bound, double bound_value) {
+  HistoryFigure f = latency_figure(std::move(name), std::move(params), {},
+                                   std::move(bound), bound_value);
+  f.latency = false;
+  f.unit = std::move(unit);
+  f.rate = rate;
   return f;
 }
 
@@ -463,17 +460,19 @@ std::vector<HistoryFigure> run_history_figures(
         },
         read_events_per_sec));
   });
+  const std::int64_t first = history.event_at(1)->timestamp_ms;
+  const std::int64_t last = history.event_at(events)->timestamp_ms;
+  // A commit time drawn from the first `share` of the log's time range.
+  const auto random_time = [&](std::int64_t share) {
+    const auto span = static_cast<std::uint64_t>((last - first) / share + 1);
+    return first + static_cast<std::int64_t>(rng() % span);
+  };
   run_part(figures, "time_range_query", [&] {
-    const std::int64_t first = history.event_at(1)->timestamp_ms;
-    const std::int64_t last = history.event_at(events)->timestamp_ms;
     figures.push_back(query_rate(
         history, "time_range_query",
         [&](std::size_t) {
           EventQuery q;
-          q.from_time_ms =
-              first +
-              static_cast<std::int64_t>(
-                  rng() % static_cast<std::uint64_t>((last - first) / 2 + 1));
+          q.from_time_ms = random_time(2);
           q.to_time_ms = last;
           q.limit = kQueryLimit;
           return q;
@@ -483,13 +482,8 @@ std::vector<HistoryFigure> run_history_figures(
 
   // The time index beside an LMDB get.
   run_part(figures, "lsn_at_time", [&] {
-    const std::int64_t first = history.event_at(1)->timestamp_ms;
-    const std::int64_t last = history.event_at(events)->timestamp_ms;
     const HistoryLatency l = sample(o.samples, kPartSeconds, [&](std::size_t) {
-      const std::int64_t t =
-          first + static_cast<std::int64_t>(
-                      rng() % static_cast<std::uint64_t>(last - first + 1));
-      expect(history.lsn_at_time(t) > 0, "lsn_at_time: no commit");
+      expect(history.lsn_at_time(random_time(1)) > 0, "lsn_at_time: no commit");
     });
     figures.push_back(latency_figure("lsn_at_time", {{"log_events", events}}, l,
                                      "lmdb_get_us", get_us));

@@ -10,6 +10,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace wfstore::bench {
 
@@ -66,5 +68,58 @@ struct LogBenchOptions {
 // write()+fdatasync loop of the same record size, plus group-sync and no-sync
 // rates (bench_log.cc), printed to stdout. Returns 0. Throws IOError.
 int run_log_bench(const LogBenchOptions& options);
+
+struct HistoryBenchOptions {
+  // Events of the large store (one workflow's history is also measured among
+  // a tenth of them).
+  std::uint64_t events = 200000;
+  // Events of the one workflow of `show --at` and export.
+  std::uint64_t workflow_events = 10000;
+  // Most samples per latency figure (each loop also stops after 2 s).
+  std::size_t samples = 200;
+  std::string dir;  // empty: a temporary directory
+  bool json = false;
+};
+
+struct HistoryLatency {
+  std::size_t samples = 0;
+  double median_us = 0;
+  double p99_us = 0;
+};
+
+// One figure of `wfstore bench --history`: a latency or a rate, beside the
+// raw figure that bounds it, measured in the same run.
+struct HistoryFigure {
+  std::string name;
+  // What was measured on (log_events, workflow_events, bytes, ...).
+  std::vector<std::pair<std::string, std::uint64_t>> params;
+  bool latency = true;
+  HistoryLatency measured;  // latency figures
+  double rate = 0;          // rate figures, in `unit`
+  std::string unit;         // "events_per_sec" or "mb_per_sec"
+  std::string bound;        // the raw figure's name (its unit in the name)
+  double bound_value = 0;
+  // Set instead of the values when the part could not be measured because
+  // this build lacks its API (the message of the std::logic_error).
+  std::string error;
+
+  // Latency: how many bound latencies one operation costs; rate: the share of
+  // the bound's rate reached.
+  double ratio() const {
+    if (bound_value <= 0) return 0;
+    return latency ? measured.median_us / bound_value : rate / bound_value;
+  }
+};
+
+// Measures the figures of `wfstore bench --history` (history_bench.cc) in
+// stores built in `dir` (REQUIRES: an empty directory). Throws CheckFailed
+// (store_bench.h) for a wrong answer, what the store throws.
+std::vector<HistoryFigure> run_history_figures(
+    const HistoryBenchOptions& options, const std::filesystem::path& dir);
+
+// `wfstore bench --history`: run_history_figures() in a scratch directory,
+// printed to stdout as lines or one JSON document. Returns the exit code: 0,
+// or 1 when an answer was wrong.
+int run_history_bench(const HistoryBenchOptions& options);
 
 }  // namespace wfstore::bench

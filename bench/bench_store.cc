@@ -47,15 +47,6 @@ ModeRun run_mode(const std::filesystem::path& dir, Durability durability,
   return run;
 }
 
-// A scratch directory removed on scope exit.
-struct ScratchDir {
-  std::filesystem::path path;
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
-
 }  // namespace
 
 int run_store_bench(const StoreBenchOptions& options) {

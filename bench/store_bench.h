@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "wfstore/database.h"
@@ -38,6 +39,15 @@ class CheckFailed : public std::runtime_error {
 inline void expect(bool ok, const std::string& what) {
   if (!ok) throw CheckFailed(what);
 }
+
+// A scratch directory removed on scope exit.
+struct ScratchDir {
+  std::filesystem::path path;
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
 
 struct Phase {
   std::string name;

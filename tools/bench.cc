@@ -1,9 +1,11 @@
-// `wfstore bench`: the standard workload against its raw bounds, or with --log
-// the append-only log against a raw write()+fdatasync loop. The measurements
+// `wfstore bench`: the standard workload against its raw bounds, with --log
+// the append-only log against a raw write()+fdatasync loop, or with --history
+// the history API against the raw reads that bound it. The measurements
 // live in the bench library (bench/).
 
 #include "bench/bench.h"
 
+#include <cstdint>
 #include <memory>
 
 #include "tools/commands.h"
@@ -16,8 +18,21 @@ void add_bench_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<bench::LogBenchOptions>();
   auto log_flag = std::make_shared<bool>(false);
   auto store = std::make_shared<bench::StoreBenchOptions>();
+  auto history_flag = std::make_shared<bool>(false);
+  auto history = std::make_shared<bench::HistoryBenchOptions>();
   cmd->add_flag("--log", *log_flag,
                 "Benchmark the append-only log instead of the workload");
+  cmd->add_flag("--history", *history_flag,
+                "Benchmark the history API (queries, as-of, fork, export)");
+  cmd->add_option("--history-events", history->events,
+                  "Events of the --history store (default 200000)")
+      ->check(CLI::Range(std::uint64_t{1100}, std::uint64_t{100000000}));
+  cmd->add_option("--history-workflow-events", history->workflow_events,
+                  "Events of the --history workflow of show --at and export")
+      ->check(CLI::Range(std::uint64_t{2}, std::uint64_t{10000000}));
+  cmd->add_option("--history-samples", history->samples,
+                  "Most samples per --history latency figure")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--n", store->n, "Workflows of the standard workload")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--durability", store->durability,
@@ -36,7 +51,12 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--seconds", o->seconds, "Seconds per measurement")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--body-bytes", o->body_bytes, "Commit body size");
-  action = [o, log_flag, store] {
+  action = [o, log_flag, store, history_flag, history] {
+    if (*history_flag) {
+      history->dir = store->dir;
+      history->json = store->json;
+      return bench::run_history_bench(*history);
+    }
     if (!*log_flag) return bench::run_store_bench(*store);
     if (!store->dir.empty()) o->dir = store->dir;
     return bench::run_log_bench(*o);

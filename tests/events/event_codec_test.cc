@@ -33,6 +33,8 @@
 #include "events/catalogue/codec_primitives.h"
 #include "events/catalogue/fields.h"
 #include "events/catalogue/value_codec.h"
+#include "tests/testutil/probe_event.h"
+#include "tests/testutil/sample_events.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -67,6 +69,11 @@ using nlohmann::json;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
+using testutil::kProbeType;
+using testutil::payloads_for;
+using testutil::probe_v1;
+using testutil::probe_v1_to_v2;
+using testutil::register_probe;
 
 constexpr std::uint64_t kFirstLsn = 41;
 constexpr std::int64_t kTimestamp = 1'717'171'800'123;
@@ -150,44 +157,6 @@ Workflow golden_workflow() {
   s.cancel_region = "region-a";
   w.stages = {s};
   return w;
-}
-
-// One payload of every event type, every field set, derived from `w` (which
-// must have at least one stage with a task).
-std::vector<EventPayload> payloads_for(const Workflow& w) {
-  const StageExecution& stage = w.stages.back();
-  PausedDetails paused{"erin", 10, std::nullopt, 0};
-  return {
-      WorkflowStored{w},
-      WorkflowStatusUpdated{w.id, WorkflowStatus::kTerminal, kInt64Min,
-                            kInt64Max, true, "frank", "quota ✗", paused},
-      WorkflowStatusSet{w.id, WorkflowStatus::kSucceeded, 11, 12},
-      WorkflowPaused{w.id, "grace", 13},
-      WorkflowResumed{w.id, 14},
-      WorkflowCancelRequested{w.id, "heidi", "no longer needed"},
-      WorkflowDeleted{w.id},
-      StageAdded{stage},
-      StageUpdated{w.id, stage.id, stage.version + 1, WorkflowStatus::kRunning,
-                   stage.context, Json(json{{"out", "✓"}}), 15, 16,
-                   stage.tasks},
-      StageRemoved{w.id, stage.id},
-      MessageProcessed{"msg-1", "StartStageHandler", w.id, 17},
-      ProcessedMessagesPurged{18, kUint64Max},
-      ClaimAcquired{w.id, "mutex:deploy", stage.id, 19},
-      ClaimTransferred{w.id, "mutex:deploy", "old-stage", stage.id, 20},
-      ClaimsPurged{{{w.id, "mutex:deploy"}, {"wf-other", "choice:g"}}},
-      MessagePushed{kUint64Max, w.id, "StartStage",
-                    Json(json{{"execution_id", w.id}, {"stage_id", stage.id}}),
-                    21, 5},
-      MessageLeased{1, w.id, 2, 22},
-      MessageAcked{2, w.id},
-      MessageRescheduled{3, w.id, 23},
-      MessageLeaseExtended{4, w.id, 24},
-      MessageDeadLettered{5, w.id, "Exceeded max_attempts (10)", 25},
-      DeadLetterReplayed{5, 6, w.id, 26},
-      QueueCleared{},
-      DeadLetterQueueCleared{},
-  };
 }
 
 std::string body_of(const EventPayload& payload) {
@@ -557,49 +526,10 @@ TEST_F(EventCodecTest, RegistryRejectsBadRegistrations) {
             HasSubstr("no upcaster from schema version 2 to 3")));
 }
 
-// The probe: a test-only event type. Version 1 held the status as a name in
-// `legacy_status`; version 2 holds `status` as the model's integer plus the
-// times, which is WorkflowStatusSet's layout, so its decoder yields a
-// WorkflowStatusSet.
-constexpr auto kProbeType = static_cast<EventType>(0xFF01);
-
-std::string probe_v1(std::string_view workflow_id,
-                     std::string_view legacy_status) {
-  std::string out;
-  codec::Writer w(out);
-  w.bytes(workflow_id);
-  w.bytes(legacy_status);
-  return out;
-}
-
-std::string probe_v1_to_v2(std::string_view v1) {
-  codec::Reader r(v1, "probe v1 payload");
-  const std::string workflow_id = r.str("workflow_id");
-  const std::string legacy_status = r.str("legacy_status");
-  r.expect_end();
-  const std::optional<WorkflowStatus> status = find_status(legacy_status);
-  if (!status)
-    r.fail("legacy_status", "unknown status '" + legacy_status + "'");
-  std::string v2;
-  codec::Writer w(v2);
-  w.bytes(workflow_id);
-  w.u8(static_cast<std::uint8_t>(*status));
-  w.boolean(false);
-  w.boolean(false);
-  return v2;
-}
-
 class UpcasterTest : public ::testing::Test {
  protected:
   void TearDown() override { reset_event_registry_for_testing(); }
 };
-
-void register_probe() {
-  register_event_type_for_testing(kProbeType, 2, [](std::string_view p) {
-    return decode_payload(EventType::kWorkflowStatusSet, 1, p);
-  });
-  register_upcaster(kProbeType, 1, probe_v1_to_v2);
-}
 
 TEST_F(UpcasterTest, Item89LegacyStatusV1DecodesAsV2Status) {
   register_probe();

@@ -99,9 +99,6 @@ struct HistoryFigure {
   std::string unit;         // "events_per_sec" or "mb_per_sec"
   std::string bound;        // the raw figure's name (its unit in the name)
   double bound_value = 0;
-  // Set instead of the values when the part could not be measured because
-  // this build lacks its API (the message of the std::logic_error).
-  std::string error;
 
   // Latency: how many bound latencies one operation costs; rate: the share of
   // the bound's rate reached.

@@ -19,7 +19,6 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
-#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -229,22 +228,6 @@ HistoryFigure rate_figure(std::string name, Params params, std::string unit,
   return f;
 }
 
-// Runs `part`; a part whose API is missing from this build (a plain
-// std::logic_error, not one of its subclasses such as std::out_of_range) is
-// reported as not measured.
-void run_part(std::vector<HistoryFigure>& out, const std::string& name,
-              const std::function<void()>& part) {
-  try {
-    part();
-  } catch (const std::logic_error& e) {
-    if (typeid(e) != typeid(std::logic_error)) throw;
-    HistoryFigure f;
-    f.name = name;
-    f.error = e.what();
-    out.push_back(f);
-  }
-}
-
 // Builds `target` events in the store: each batch of workflows is stored, then
 // updated stage by stage in one transaction per round.
 void grow(Database& db, std::uint64_t target, std::uint64_t& workflows) {
@@ -334,10 +317,6 @@ void print_text(const HistoryBenchOptions& o,
       WFSTORE_VERSION, o.events, o.workflow_events, o.samples);
   for (const HistoryFigure& f : fs) {
     std::string line = "history=" + f.name;
-    if (!f.error.empty()) {
-      std::cout << line << " not_measured=\"" << f.error << "\"\n";
-      continue;
-    }
     for (const auto& [key, value] : f.params)
       line += fmt::format(" {}={}", key, value);
     if (f.latency) {
@@ -363,11 +342,6 @@ void print_json(const HistoryBenchOptions& o,
   doc["figures"] = nlohmann::json::array();
   for (const HistoryFigure& f : fs) {
     nlohmann::json j{{"name", f.name}};
-    if (!f.error.empty()) {
-      j["not_measured"] = f.error;
-      doc["figures"].push_back(j);
-      continue;
-    }
     for (const auto& [key, value] : f.params) j[key] = value;
     if (f.latency) {
       j["samples"] = f.measured.samples;
@@ -402,16 +376,12 @@ std::vector<HistoryFigure> run_history_figures(
   grow(*db, std::max<std::uint64_t>(o.events / 10, kBatch * kEventsPerWorkflow),
        workflows);
   std::vector<HistoryFigure> per_workflow;
-  run_part(per_workflow, "workflow_query", [&] {
-    per_workflow.push_back(workflow_query(history, workflows, o.samples,
-                                          db->stats().applied_lsn, rng));
-  });
+  per_workflow.push_back(workflow_query(history, workflows, o.samples,
+                                        db->stats().applied_lsn, rng));
   grow(*db, o.events, workflows);
   const std::uint64_t events = db->stats().applied_lsn;
-  run_part(per_workflow, "workflow_query", [&] {
-    per_workflow.push_back(
-        workflow_query(history, workflows, o.samples, events, rng));
-  });
+  per_workflow.push_back(
+      workflow_query(history, workflows, o.samples, events, rng));
   const std::vector<std::filesystem::path> log = segments(dir / "history");
   const std::uint64_t log_bytes = total_bytes(log);
   const double event_bytes =
@@ -427,18 +397,12 @@ std::vector<HistoryFigure> run_history_figures(
   figures.push_back(latency_figure("raw_commit_read", {{"bytes", commit_bytes}},
                                    commit_read, "lmdb_get_us", get_us));
   for (HistoryFigure& f : per_workflow) {
-    if (!f.error.empty()) {
-      figures.push_back(f);
-      continue;
-    }
     f.bound = "lmdb_get_plus_commit_reads_us";
     f.bound_value = get_us + static_cast<double>(kEventsPerWorkflow) *
                                  commit_read.median_us;
     figures.push_back(f);
   }
-  if (per_workflow.size() == 2 && per_workflow[0].error.empty() &&
-      per_workflow[1].error.empty()) {
-    // How the latency grew with the log: 1.0 when it does not.
+  {  // How the latency grew with the log: 1.0 when it does not.
     const std::uint64_t from = per_workflow[0].params[0].second;
     figures.push_back(rate_figure(
         "workflow_query_growth",
@@ -451,7 +415,7 @@ std::vector<HistoryFigure> run_history_figures(
   // Query throughput beside the raw sequential read of the log.
   const double read_bytes_per_sec = raw_sequential_read_rate(log);
   const double read_events_per_sec = read_bytes_per_sec / event_bytes;
-  run_part(figures, "type_query", [&] {
+  {
     figures.push_back(query_rate(
         history, "type_query",
         [&](std::size_t) {
@@ -462,7 +426,7 @@ std::vector<HistoryFigure> run_history_figures(
           return q;
         },
         read_events_per_sec));
-  });
+  }
   const std::int64_t first = history.event_at(1)->timestamp_ms;
   const std::int64_t last = history.event_at(events)->timestamp_ms;
   // A commit time drawn from the first `share` of the log's time range.
@@ -470,7 +434,7 @@ std::vector<HistoryFigure> run_history_figures(
     const auto span = static_cast<std::uint64_t>((last - first) / share + 1);
     return first + static_cast<std::int64_t>(rng() % span);
   };
-  run_part(figures, "time_range_query", [&] {
+  {
     figures.push_back(query_rate(
         history, "time_range_query",
         [&](std::size_t) {
@@ -481,19 +445,19 @@ std::vector<HistoryFigure> run_history_figures(
           return q;
         },
         read_events_per_sec));
-  });
+  }
 
   // The time index beside an LMDB get.
-  run_part(figures, "lsn_at_time", [&] {
+  {
     const HistoryLatency l = sample(o.samples, kPartSeconds, [&](std::size_t) {
       expect(history.lsn_at_time(random_time(1)) > 0, "lsn_at_time: no commit");
     });
     figures.push_back(latency_figure("lsn_at_time", {{"log_events", events}}, l,
                                      "lmdb_get_us", get_us));
-  });
+  }
 
   // Fork of the whole log beside a raw copy of the same bytes.
-  run_part(figures, "fork", [&] {
+  {
     const ForkReport r = history.fork(events, dir / "fork");
     figures.push_back(rate_figure(
         "fork", {{"events", r.events}, {"log_bytes", r.log_bytes}},
@@ -503,7 +467,7 @@ std::vector<HistoryFigure> run_history_figures(
         rate_figure("fork_events", {{"events", r.events}}, "events_per_sec",
                     static_cast<double>(r.events) / r.seconds,
                     "log_sequential_read_events_per_sec", read_events_per_sec));
-  });
+  }
   db->close();
 
   // One workflow of many events: as of an LSN, its query and its export.
@@ -513,7 +477,7 @@ std::vector<HistoryFigure> run_history_figures(
   const std::uint64_t big_last = big_db->stats().applied_lsn;
   // The workflow's events per second through its event query.
   double query_rate = 0;
-  run_part(figures, "big_workflow_query", [&] {
+  {
     EventQuery q;
     q.workflow_id = wf.id;
     q.limit = o.workflow_events;
@@ -526,8 +490,8 @@ std::vector<HistoryFigure> run_history_figures(
         "big_workflow_query", {{"workflow_events", o.workflow_events}},
         "events_per_sec", query_rate, "log_sequential_read_events_per_sec",
         read_events_per_sec));
-  });
-  run_part(figures, "show_at", [&] {
+  }
+  {
     const HistoryLatency l = sample(o.samples, kPartSeconds, [&](std::size_t) {
       expect(big.workflow_as_of(wf.id, 1 + rng() % big_last).has_value(),
              "show --at: no workflow");
@@ -539,8 +503,8 @@ std::vector<HistoryFigure> run_history_figures(
         query_rate > 0
             ? static_cast<double>(o.workflow_events) * 1e6 / query_rate
             : 0));
-  });
-  run_part(figures, "export", [&] {
+  }
+  {
     BundleInfo info;
     const double seconds = seconds_of(
         [&] { info = big.export_workflow(wf.id, dir / "export.bundle"); });
@@ -548,7 +512,7 @@ std::vector<HistoryFigure> run_history_figures(
         "export", {{"events", info.events}, {"bytes", info.bytes}},
         "events_per_sec", static_cast<double>(info.events) / seconds,
         "big_workflow_query_events_per_sec", query_rate));
-  });
+  }
   big_db->close();
   return figures;
 }

@@ -21,7 +21,7 @@
 
 namespace wfstore::tools {
 
-// The exit codes of every subcommand (docs/history.md "Exit codes").
+// The exit codes of every subcommand (README, "Exit codes").
 inline constexpr int kExitOk = 0;
 // The check failed: verify found damage or a difference. Also: --dir names
 // no store (the code `log` and `verify` always gave for it).

@@ -527,7 +527,8 @@ bool replay_failure(const std::filesystem::path& dir,
     std::cout << "# time travel: the history of " << failed_id
               << " (wfstore history ID --dir D):\n";
     print_workflow_history(history, failed_id, false);
-    const std::uint64_t before = failure - 1;
+    // The last LSN before the commit that dead-lettered it.
+    const std::uint64_t before = failed.front().commit_id - 1;
     std::cout << fmt::format(
         "# its state just before the failure at lsn {} (wfstore show ID "
         "--at {} --dir D):\n",

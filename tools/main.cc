@@ -1,5 +1,5 @@
 // The wfstore command-line tool. Every subcommand parses its arguments and
-// calls a tested library function. Exit codes (docs/history.md "Exit codes"):
+// calls a tested library function. Exit codes (README, "Exit codes"):
 // 0 success, 1 the check failed, 2 usage, 3 not found, 4 damaged, 5 other
 // errors; errors print "wfstore: <message>" on stderr.
 

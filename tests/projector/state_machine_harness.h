@@ -27,6 +27,23 @@ inline std::vector<TableDump> dump_all(const ViewReader& views) {
   return dumps;
 }
 
+// Whether `table` is one of the history indexes (the events recorded, by
+// entity, type, commit, audit field and count) rather than state.
+inline bool is_history_index(Table table) {
+  return table == Table::kWorkflowEvents ||
+         (table >= Table::kEntityEvents && table <= Table::kEventCounts);
+}
+
+// Ordered dumps of every state table (meta included, history indexes left
+// out): what an event that changes nothing leaves as it was.
+inline std::vector<TableDump> dump_state(const ViewReader& views) {
+  std::vector<TableDump> dumps;
+  for (Table table : kAllTables) {
+    if (!is_history_index(table)) dumps.push_back(dump_table(views, table));
+  }
+  return dumps;
+}
+
 // Envelopes for `payloads` starting at `first_lsn`, as the writer makes them.
 inline std::vector<Event> make_events(std::vector<EventPayload> payloads,
                                       std::uint64_t first_lsn,

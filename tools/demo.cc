@@ -1,18 +1,20 @@
 // `wfstore demo`: the main job, a realistic demonstration of what wfstore does.
 //
-// It opens a store, stores two deployment workflows (parallel test branches
-// joining into a canary deploy with synthetic before/after stages), runs one
-// the way an engine does (compare-and-set per stage, ancestor outputs as
-// inputs, dedup marks), pauses, resumes and cancels the other, shows a stale
+// It opens a store, stores three deployment workflows (parallel test
+// branches joining into a canary deploy with synthetic before/after stages),
+// runs two the way an engine does (compare-and-set per stage, ancestor outputs
+// as inputs, dedup marks): one succeeds, the other's canary fails and ends it
+// TERMINAL; it pauses, resumes and cancels the third, shows a stale
 // copy and bad input refused (an empty id, an audit field that is not UTF-8, an
 // integer cast into a message enum), tears the log's tail as a crash in the
 // middle of a write would and reopens the store (the torn bytes are cut and
 // kept in a side file), queries it, prints the decoded history from the log,
 // and verifies the hash chain and that the views equal a rebuild. Then it
-// travels back in time on the workflow whose poison task was dead-lettered:
-// its history, its state just before the failure and the diff to the end; it
-// forks the store just before the failure and re-runs the engine, fixed, on
-// the fork, and shows that the original did not change.
+// travels back in time on the failed workflow: its history, its state just
+// before the failure and the diff to the end; it forks the store just before
+// the failure and re-runs the engine, fixed, on the fork, where the workflow
+// goes on from that point and succeeds, and shows that the original did not
+// change.
 
 #include <chrono>
 #include <condition_variable>
@@ -182,25 +184,38 @@ std::vector<const StageExecution*> ready_stages(const Workflow& wf) {
 // processor dedups, marks, acks and retries around them.
 class DemoEngine {
  public:
-  // `fixed`: the demo's poison task no longer fails (the fix of the failure,
-  // for the re-run on a fork).
-  DemoEngine(WorkflowStore& store, Queue& queue, bool fixed = false)
-      : store_(store), queue_(queue), fixed_(fixed) {}
+  // The canary stage of `failing_workflow` fails (its error budget is
+  // exceeded) and ends the workflow TERMINAL, and the demo's poison task
+  // throws, unless `fixed` (the fix of the failure, for the re-run on a
+  // fork).
+  DemoEngine(WorkflowStore& store, Queue& queue, bool fixed = false,
+             std::string failing_workflow = "")
+      : store_(store),
+        queue_(queue),
+        fixed_(fixed),
+        failing_workflow_(std::move(failing_workflow)) {}
 
+  // Registers the handlers; each runs under an audit scope naming the
+  // engine as actor and the delivery's workflow as correlation id, so the
+  // history says who made every change.
   void register_with(QueueProcessor& processor) {
-    processor.register_handler(
-        "StartWorkflow", "StartWorkflowHandler",
-        [this](const Delivery& d) { start_workflow(d); });
-    processor.register_handler("StartStage", "StartStageHandler",
-                               [this](const Delivery& d) { start_stage(d); });
-    processor.register_handler(
-        "CompleteStage", "CompleteStageHandler",
-        [this](const Delivery& d) { complete_stage(d); });
-    processor.register_handler(
-        "CompleteWorkflow", "CompleteWorkflowHandler",
-        [this](const Delivery& d) { complete_workflow(d); });
-    processor.register_handler("RunTask", "RunTaskHandler",
-                               [this](const Delivery& d) { run_task(d); });
+    using Handler = void (DemoEngine::*)(const Delivery&);
+    const auto on = [&](const char* type, const char* handler_type,
+                        Handler handler) {
+      processor.register_handler(
+          type, handler_type, [this, handler](const Delivery& d) {
+            const AuditScope scope(
+                {fixed_ ? "engine@replay" : "engine@worker",
+                 std::string(message_execution_id(d.message)), "", "engine"});
+            (this->*handler)(d);
+          });
+    };
+    on("StartWorkflow", "StartWorkflowHandler", &DemoEngine::start_workflow);
+    on("StartStage", "StartStageHandler", &DemoEngine::start_stage);
+    on("CompleteStage", "CompleteStageHandler", &DemoEngine::complete_stage);
+    on("CompleteWorkflow", "CompleteWorkflowHandler",
+       &DemoEngine::complete_workflow);
+    on("RunTask", "RunTaskHandler", &DemoEngine::run_task);
   }
 
   void say(const std::string& line) {
@@ -285,10 +300,19 @@ class DemoEngine {
     // elements in place as it grows).
     StageExecution stage;
     std::deque<StageExecution> waiting;
+    bool canary = false;
+    bool failed = false;
     run_transaction(store_, &queue_, [&](Transaction& txn) {
       waiting.clear();
       stage = store_.retrieve_stage(m.stage_id).stage();
       if (stage.status != WorkflowStatus::kRunning) return;
+      canary =
+          stage.execution_id == failing_workflow_ && stage.ref_id == "canary";
+      failed = canary && !fixed_;
+      if (failed) {
+        fail_stage(txn, stage, d);
+        return;
+      }
       stage.status = WorkflowStatus::kSucceeded;
       stage.end_time = now_ms();
       stage.outputs.mutable_value() = {
@@ -328,6 +352,41 @@ class DemoEngine {
         txn.push_message(complete);
       }
     });
+    if (failed) {
+      say(fmt::format(
+          "  delivery {:>3}  CompleteStage     {:<18} FAILS: {} -> stage and "
+          "workflow TERMINAL",
+          d.id, stage.ref_id, kCanaryError));
+    } else if (canary) {
+      say(
+          fmt::format("  delivery {:>3}  CompleteStage     {:<18} health "
+                      "check passes (fixed)",
+                      d.id, stage.ref_id));
+    }
+  }
+
+  static constexpr const char* kCanaryError =
+      "5xx rate 7.3% on the canary, budget 1%";
+
+  // The canary's health check fails: the stage and its tasks end TERMINAL
+  // with the error in the stage context, and so does the workflow, in the
+  // transaction of `txn`.
+  void fail_stage(Transaction& txn, StageExecution& stage, const Delivery& d) {
+    stage.status = WorkflowStatus::kTerminal;
+    stage.end_time = now_ms();
+    stage.context.mutable_value()["exception"] = {
+        {"details", {{"error", kCanaryError}}}};
+    for (TaskExecution& task : stage.tasks) {
+      task.status = WorkflowStatus::kTerminal;
+      task.end_time = stage.end_time;
+    }
+    txn.store_stage(stage, "RUNNING");
+    Workflow wf = store_.retrieve_execution_summary(stage.execution_id);
+    wf.status = WorkflowStatus::kTerminal;
+    wf.end_time = stage.end_time;
+    txn.update_workflow_status(wf);
+    txn.mark_message_processed(d.message_id(), "CompleteStageHandler",
+                               stage.execution_id);
   }
 
   void complete_workflow(const Delivery& d) {
@@ -360,6 +419,7 @@ class DemoEngine {
   WorkflowStore& store_;
   Queue& queue_;
   bool fixed_;
+  std::string failing_workflow_;
   std::mutex mu_;
 };
 
@@ -499,9 +559,9 @@ std::map<std::string, std::string> store_files(
 }
 
 // Time travel on the failed workflow: its history, its state just before
-// the failure (the dead-lettering of its poison task) and the diff from
-// there to the end; then a fork of the store just before the failure, on
-// which the engine runs again with the failure's cause fixed, while the
+// the failure (the commit that ended it TERMINAL) and the diff from there to
+// the end; then a fork of the store just before the failure, on which the
+// engine, with the failure's cause fixed, goes on from that point, while the
 // original stays as it was. Returns false if the re-run did not succeed.
 bool replay_failure(const std::filesystem::path& dir,
                     const DatabaseOptions& db_options,
@@ -518,17 +578,23 @@ bool replay_failure(const std::filesystem::path& dir,
     const History history(*db);
     EventQuery query;
     query.workflow_id = failed_id;
-    query.types = {EventType::kMessageDeadLettered};
-    query.limit = 1;
-    const std::vector<Event> failed = history.events(query);
-    if (failed.empty()) return false;
-    failure = failed.front().lsn;
+    query.types = {EventType::kWorkflowStatusSet};  // a handler's transaction
+    std::optional<Event> failed;
+    for (const Event& event : history.events(query)) {
+      if (std::get<WorkflowStatusSet>(event.payload).status ==
+          WorkflowStatus::kTerminal) {
+        failed = event;
+        break;
+      }
+    }
+    if (!failed) return false;
+    failure = failed->lsn;
     end = history.current_lsn();
     std::cout << "# time travel: the history of " << failed_id
               << " (wfstore history ID --dir D):\n";
     print_workflow_history(history, failed_id, false);
-    // The last LSN before the commit that dead-lettered it.
-    const std::uint64_t before = failed.front().commit_id - 1;
+    // The last LSN before the commit that failed it.
+    const std::uint64_t before = failed->commit_id - 1;
     std::cout << fmt::format(
         "# its state just before the failure at lsn {} (wfstore show ID "
         "--at {} --dir D):\n",
@@ -547,23 +613,18 @@ bool replay_failure(const std::filesystem::path& dir,
   }
   bool ok = false;
   {
-    // The fix: the task no longer crashes, and its delivery, which used
-    // its 3 attempts, may be tried again.
-    DatabaseOptions fork_options = db_options;
-    fork_options.queue.max_attempts = 5;
-    auto db = Database::open(fork_dir, fork_options);
+    // The fix: the canary's health check passes. On the fork the canary's
+    // CompleteStage delivery is still queued, leased by the worker that
+    // failed it; it is delivered again when that lease expires.
+    auto db = Database::open(fork_dir, db_options);
     WorkflowStore& store = db->workflow_store();
     Queue queue(*db);
-    std::cout << "# the engine, fixed, runs again on the fork and starts "
-              << failed_id << ":\n";
-    DemoEngine engine(store, queue, /*fixed=*/true);
+    std::cout << "# the engine, fixed, runs on the fork from that point ("
+              << queue.size() << " message queued):\n";
+    DemoEngine engine(store, queue, /*fixed=*/true, failed_id);
     CommitWaiter waiter(*db);
-    AuditScope worker({"engine@replay", failed_id, "", "engine"});
     QueueProcessor processor(store, queue, engine_config());
     engine.register_with(processor);
-    StartWorkflow start;
-    start.execution_id = failed_id;
-    queue.push(start);
     processor.start();
     ok = waiter.wait_for([&] {
       return store.retrieve_execution_summary(failed_id).status ==
@@ -608,6 +669,7 @@ int run_demo(const DemoOptions& options) {
   db_options.queue.max_attempts = 3;
   Workflow api = deployment("01JDEPLOYPAYMENTSAPI000001", "payments-api", 418);
   Workflow ledger = deployment("01JDEPLOYLEDGER00000000002", "ledger", 77);
+  Workflow billing = deployment("01JDEPLOYBILLING0000000003", "billing", 12);
   bool ok = true;
 
   std::cout << "# wfstore demo: store directory " << dir.string() << "\n";
@@ -619,28 +681,38 @@ int run_demo(const DemoOptions& options) {
       AuditScope audit({"alice@example.com", "release-2025-11-28", "", "api"});
       store.store(api);
       store.store(ledger);
+      store.store(billing);
       StartWorkflow start;
       start.execution_id = api.id;
       queue.push(start);
     }
-    std::cout << "# stored 2 workflows with 7 stages each and queued "
+    std::cout << "# stored 3 workflows with 7 stages each and queued "
                  "StartWorkflow (durable: fdatasync per commit)\n";
 
     std::cout << "# an engine of 2 worker threads runs '" << api.name
               << "' from the queue; each handler is one transaction (stage "
                  "compare-and-set + dedup mark + next messages, one log "
                  "record):\n";
-    DemoEngine engine(store, queue);
+    DemoEngine engine(store, queue, /*fixed=*/false, billing.id);
     CommitWaiter waiter(*db);
     const QueueProcessorConfig config = engine_config();
     {
-      AuditScope worker({"engine@worker-1", api.id, "", "engine"});
+      AuditScope scheduler({"scheduler", api.id, "", "engine"});
       QueueProcessor processor(store, queue, config);
       engine.register_with(processor);
       processor.start();
       ok &= waiter.wait_for([&] {
         return store.retrieve_execution_summary(api.id).status ==
                WorkflowStatus::kSucceeded;
+      });
+      engine.say("# the engine runs '" + billing.name +
+                 "'; its canary's health check fails:");
+      StartWorkflow start;
+      start.execution_id = billing.id;
+      queue.push(start);
+      ok &= waiter.wait_for([&] {
+        return store.retrieve_execution_summary(billing.id).status ==
+               WorkflowStatus::kTerminal;
       });
       // A poison message: its handler always throws, so it is retried until
       // it reaches max_attempts and the processor's sweep dead-letters it.
@@ -802,11 +874,11 @@ int run_demo(const DemoOptions& options) {
       events, report.commits, report.first_lsn, report.last_lsn,
       log::to_hex(report.head_hash), views.equal() ? "equal" : "DIFFER FROM",
       views.checksum.substr(0, 16));
-  const bool replayed = replay_failure(dir, db_options, ledger.id);
+  const bool replayed = replay_failure(dir, db_options, billing.id);
+  if (!ok) std::cout << "# FAILED: the engine did not finish in time\n";
   if (!replayed) std::cout << "# FAILED: the re-run on the fork\n";
   ok &= replayed;
   if (!scratch.empty()) std::filesystem::remove_all(scratch);
-  if (!ok) std::cout << "# FAILED: the engine did not finish in time\n";
   return views.equal() && ok ? 0 : 1;
 }
 

@@ -373,13 +373,12 @@ BundleInfo import_bundle(Database& database,
   core.check_writer("import_bundle");
   history_store_dir(database);
   std::vector<EventPayload> events;
-  BundleInfo info =
-      scan_bundle(*database_impl(database).file_system(), file,
-                  [&](Event&& event, const log::Hash&) {
-                    if (is_workflow_state_event(event.payload)) {
-                      events.push_back(std::move(event.payload));
-                    }
-                  });
+  BundleInfo info = scan_bundle(*database_impl(database).file_system(), file,
+                                [&](Event&& event, const log::Hash&) {
+                                  if (is_workflow_state_event(event.payload)) {
+                                    events.push_back(std::move(event.payload));
+                                  }
+                                });
   const auto too_large = [&](const std::string& why) {
     return InvalidArgumentError(
         fmt::format("{}: workflow {} is too large to import atomically: {}",

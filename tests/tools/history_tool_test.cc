@@ -211,6 +211,18 @@ TEST_F(HistoryToolTest, LogFiltersSelectEventsAsEventQueryDoes) {
               HasSubstr("StageUpdated"));  // names the types
 }
 
+// An empty filter value is a filter: `--actor ''` selects the events of
+// commits without an actor (none here), as EventQuery's actor "" does, and an
+// empty workflow id is refused as the API refuses it; neither prints the
+// whole log.
+TEST_F(HistoryToolTest, EmptyFilterValuesAreNotDropped) {
+  EXPECT_TRUE(ok_lines("log --json --actor ''" + d()).empty());
+  EXPECT_TRUE(ok_lines("log --json --correlation ''" + d()).empty());
+  const ToolRun run = run_tool("log --workflow ''" + d());
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("workflow id is empty"));
+}
+
 TEST_F(HistoryToolTest, ShowPrintsTheWorkflowNowAndAsOfAPoint) {
   const json now = ok_json("show wf-1 --json" + d());
   EXPECT_EQ(now.at("id"), "wf-1");

@@ -467,6 +467,28 @@ TEST_F(HistoryToolTest, EveryCommandExitsOneForADirectoryThatIsNoStore) {
   EXPECT_THAT(help.output, HasSubstr("4 the store or file is damaged"));
 }
 
+// `import` into a path that is an empty regular file: not a store (1), the
+// file left as it was; a bundle path that is a directory: no bundle (2), and
+// no store created.
+TEST_F(HistoryToolTest, ImportRefusesAFileAsStoreAndADirectoryAsBundle) {
+  const std::filesystem::path bundle = tmp_ / "wf-1.bundle";
+  ASSERT_EQ(run_tool("export wf-1 --out " + bundle.string() + d()).status, 0);
+  const std::filesystem::path file = tmp_ / "empty-file";
+  log::testutil::spit(file, "");
+  const ToolRun into_file =
+      run_tool("import " + bundle.string() + " --dir " + file.string());
+  EXPECT_EQ(into_file.status, 1) << into_file.output;
+  EXPECT_THAT(into_file.output, HasSubstr("not a wfstore store"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(file));
+
+  const std::filesystem::path target = tmp_ / "target";
+  const ToolRun from_dir =
+      run_tool("import " + tmp_.path().string() + " --dir " + target.string());
+  EXPECT_EQ(from_dir.status, 2) << from_dir.output;
+  EXPECT_THAT(from_dir.output, HasSubstr("not a wfstore bundle"));
+  EXPECT_FALSE(std::filesystem::exists(target));
+}
+
 TEST_F(HistoryToolTest, ImportIntoALockedStoreIsOtherError) {
   const std::filesystem::path bundle = tmp_ / "wf-1.bundle";
   ASSERT_EQ(run_tool("export wf-1 --out " + bundle.string() + d()).status, 0);

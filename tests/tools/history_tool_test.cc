@@ -265,6 +265,18 @@ TEST_F(HistoryToolTest, ShowPrintsTheWorkflowNowAndAsOfAPoint) {
   EXPECT_EQ(run_tool("show wf-1 --at -1" + d()).status, 2);
 }
 
+// An empty workflow id is a usage error for every command that takes one,
+// `show` without --at included (it said "does not exist", exit 3).
+TEST_F(HistoryToolTest, AnEmptyWorkflowIdIsAUsageError) {
+  for (const std::string& command :
+       {std::string("show ''"), std::string("show '' --at 1"),
+        std::string("history ''"), std::string("diff '' 1 2"),
+        "export '' --out " + (tmp_ / "e.bundle").string()}) {
+    const ToolRun run = run_tool(command + d());
+    EXPECT_EQ(run.status, 2) << command << ": " << run.output;
+  }
+}
+
 TEST_F(HistoryToolTest, DiffPrintsEachChangedFieldWithItsEvent) {
   const json diff = ok_json("diff wf-1 1 6 --json" + d());
   EXPECT_EQ(diff.at("workflow_id"), "wf-1");

@@ -71,7 +71,9 @@ int run_import(const BundleOptions& o) {
   read_bundle_info(o.file);
   const std::filesystem::path dir = o.dir;
   const bool missing = !std::filesystem::exists(dir);
-  const bool created = missing || std::filesystem::is_empty(dir);
+  // An empty directory only: an empty regular file is not a store either.
+  const bool created = missing || (std::filesystem::is_directory(dir) &&
+                                   std::filesystem::is_empty(dir));
   if (!created) require_store(dir);
   BundleInfo info;
   try {

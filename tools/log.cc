@@ -30,11 +30,13 @@ struct LogOptions {
   std::uint64_t after = 0;  // --after or --from
   std::uint64_t limit = 0;  // 0: every event
   // The filters of EventQuery.
-  std::string workflow;
+  // Set when given, even empty: an empty workflow id is refused, an empty
+  // actor or correlation id selects the commits without one.
+  std::optional<std::string> workflow;
   std::string entity;
   std::vector<std::string> types;
-  std::string actor;
-  std::string correlation;
+  std::optional<std::string> actor;
+  std::optional<std::string> correlation;
   std::optional<std::uint64_t> to;
   std::string since;
   std::string until;
@@ -80,13 +82,13 @@ int run_log_query(const LogOptions& o) {
   auto db = open_store(o.dir);
   const History history(*db);
   EventQuery query;
-  if (!o.workflow.empty()) query.workflow_id = o.workflow;
+  query.workflow_id = o.workflow;
   if (!o.entity.empty()) query.entity = parse_entity(o.entity);
   for (const std::string& name : o.types) {
     query.types.push_back(*find_event_type(name));
   }
-  if (!o.actor.empty()) query.actor = o.actor;
-  if (!o.correlation.empty()) query.correlation_id = o.correlation;
+  query.actor = o.actor;
+  query.correlation_id = o.correlation;
   if (o.after != 0) query.from_lsn = o.after;
   query.to_lsn = o.to;
   if (!o.since.empty()) query.from_time_ms = parse_iso_time_ms(o.since);
@@ -158,7 +160,8 @@ void add_log_command(CLI::App& app, Action& action) {
   cmd->add_option("--type", o->types,
                   "Only events of this type (repeatable), e.g. StageUpdated")
       ->check(event_type_validator());
-  cmd->add_option("--actor", o->actor, "Only events of commits by this actor");
+  cmd->add_option("--actor", o->actor,
+                  "Only events of commits by this actor ('': by none)");
   cmd->add_option("--correlation", o->correlation,
                   "Only events of commits with this correlation id");
   cmd->add_option("--since", o->since,

@@ -78,6 +78,9 @@ void print_table(const nlohmann::json& wf, std::uint64_t as_of) {
 }
 
 int run_show(const ShowOptions& o) {
+  // A bad id is a usage error with or without --at (retrieve() would report
+  // it as not found).
+  validate_key(o.id, "workflow_id");
   auto db = open_store(o.dir);
   const History history(*db);
   std::optional<Workflow> wf;

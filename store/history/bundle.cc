@@ -25,6 +25,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -199,6 +200,11 @@ BundleInfo scan_bundle(
   if (!fs.exists(path)) {
     throw InvalidArgumentError(
         fmt::format("{}: no such bundle file", path.string()));
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InvalidArgumentError(
+        fmt::format("{}: not a wfstore bundle (a directory)", path.string()));
   }
   const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
   const std::uint64_t size = file->size();

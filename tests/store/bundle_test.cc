@@ -311,6 +311,10 @@ TEST_F(BundleTest, ExportAndImportRefuseBadArguments) {
               ThrowsMessage<InvalidArgumentError>(HasSubstr("exists")));
   EXPECT_EQ(read_bytes(tmp_ / "taken"), "mine");
   EXPECT_FALSE(std::filesystem::exists(tmp_ / "nope.wfbundle"));
+  // A directory is no bundle (not an I/O error).
+  EXPECT_THAT(
+      [&] { read_bundle_info(tmp_.path()); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("not a wfstore bundle")));
 
   const auto file = export_bundle("wf-b");
   {

@@ -211,6 +211,18 @@ TEST_F(HistoryToolTest, LogFiltersSelectEventsAsEventQueryDoes) {
               HasSubstr("StageUpdated"));  // names the types
 }
 
+// An empty filter value is a filter: `--actor ''` selects the events of
+// commits without an actor (none here), as EventQuery's actor "" does, and an
+// empty workflow id is refused as the API refuses it; neither prints the
+// whole log.
+TEST_F(HistoryToolTest, EmptyFilterValuesAreNotDropped) {
+  EXPECT_TRUE(ok_lines("log --json --actor ''" + d()).empty());
+  EXPECT_TRUE(ok_lines("log --json --correlation ''" + d()).empty());
+  const ToolRun run = run_tool("log --workflow ''" + d());
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("workflow id is empty"));
+}
+
 TEST_F(HistoryToolTest, ShowPrintsTheWorkflowNowAndAsOfAPoint) {
   const json now = ok_json("show wf-1 --json" + d());
   EXPECT_EQ(now.at("id"), "wf-1");
@@ -251,6 +263,18 @@ TEST_F(HistoryToolTest, ShowPrintsTheWorkflowNowAndAsOfAPoint) {
   EXPECT_EQ(no_zone.status, 2);
   EXPECT_THAT(no_zone.output, HasSubstr("2026-12-05T10:00:00+01:00"));
   EXPECT_EQ(run_tool("show wf-1 --at -1" + d()).status, 2);
+}
+
+// An empty workflow id is a usage error for every command that takes one,
+// `show` without --at included (it said "does not exist", exit 3).
+TEST_F(HistoryToolTest, AnEmptyWorkflowIdIsAUsageError) {
+  for (const std::string& command :
+       {std::string("show ''"), std::string("show '' --at 1"),
+        std::string("history ''"), std::string("diff '' 1 2"),
+        "export '' --out " + (tmp_ / "e.bundle").string()}) {
+    const ToolRun run = run_tool(command + d());
+    EXPECT_EQ(run.status, 2) << command << ": " << run.output;
+  }
 }
 
 TEST_F(HistoryToolTest, DiffPrintsEachChangedFieldWithItsEvent) {
@@ -453,6 +477,28 @@ TEST_F(HistoryToolTest, EveryCommandExitsOneForADirectoryThatIsNoStore) {
   EXPECT_EQ(help.status, 0);
   EXPECT_THAT(help.output, HasSubstr("3 not found"));
   EXPECT_THAT(help.output, HasSubstr("4 the store or file is damaged"));
+}
+
+// `import` into a path that is an empty regular file: not a store (1), the
+// file left as it was; a bundle path that is a directory: no bundle (2), and
+// no store created.
+TEST_F(HistoryToolTest, ImportRefusesAFileAsStoreAndADirectoryAsBundle) {
+  const std::filesystem::path bundle = tmp_ / "wf-1.bundle";
+  ASSERT_EQ(run_tool("export wf-1 --out " + bundle.string() + d()).status, 0);
+  const std::filesystem::path file = tmp_ / "empty-file";
+  log::testutil::spit(file, "");
+  const ToolRun into_file =
+      run_tool("import " + bundle.string() + " --dir " + file.string());
+  EXPECT_EQ(into_file.status, 1) << into_file.output;
+  EXPECT_THAT(into_file.output, HasSubstr("not a wfstore store"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(file));
+
+  const std::filesystem::path target = tmp_ / "target";
+  const ToolRun from_dir =
+      run_tool("import " + tmp_.path().string() + " --dir " + target.string());
+  EXPECT_EQ(from_dir.status, 2) << from_dir.output;
+  EXPECT_THAT(from_dir.output, HasSubstr("not a wfstore bundle"));
+  EXPECT_FALSE(std::filesystem::exists(target));
 }
 
 TEST_F(HistoryToolTest, ImportIntoALockedStoreIsOtherError) {

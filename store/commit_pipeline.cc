@@ -90,6 +90,7 @@ struct CommitPipeline::Request {
   std::vector<Event> events;
   std::string body;
   std::uint64_t first_lsn = 0;
+  std::uint64_t last_lsn = 0;  // 0 with no events
   // A request of several commands is folded while it is decided (each command
   // sees the ones before it); `writes` keeps that fold's view writes in order,
   // and the leader applies them instead of folding the events again.
@@ -108,6 +109,7 @@ struct CommitPipeline::Request {
     body.clear();
     writes.clear();
     first_lsn = 0;
+    last_lsn = 0;
     if (!fold_failed) error = nullptr;
   }
 };
@@ -243,12 +245,17 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
       }
     }
     CommitNotice notice;
-    for (const Request* r : group) {
+    // The other callers' requests end with their commit() calls, which the
+    // loop below lets return: the events listeners need are moved out first.
+    std::vector<Event> group_events;
+    const bool keep_events = events_listeners_.load() != 0;
+    for (Request* r : group) {
       if (r->error || r->events.empty()) continue;
       if (notice.first_lsn == 0) notice.first_lsn = r->first_lsn;
-      notice.last_lsn = r->first_lsn + r->events.size() - 1;
-      for (const Event& event : r->events) {
+      notice.last_lsn = r->last_lsn;
+      for (Event& event : r->events) {
         notice.queue_changed |= makes_delivery_due(event.payload);
+        if (keep_events) group_events.push_back(std::move(event));
       }
     }
     lock.lock();
@@ -267,7 +274,7 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
       if (notified_ != ticket) ++listener_turn_waits_;
       notify_cv_.wait(lock, [&] { return notified_ == ticket; });
       lock.unlock();
-      notify_listeners(notice);
+      notify_listeners(notice, group_events);
       lock.lock();
       ++notified_;
       notify_cv_.notify_all();
@@ -278,9 +285,9 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
   if (request.error) std::rethrow_exception(request.error);
   CommitResult result;
   result.decisions = std::move(request.decisions);
-  if (!request.events.empty()) {
+  if (request.last_lsn != 0) {
     result.first_lsn = request.first_lsn;
-    result.last_lsn = request.first_lsn + request.events.size() - 1;
+    result.last_lsn = request.last_lsn;
   }
   return result;
 }
@@ -324,6 +331,7 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
       event.payload = std::move(payload);
       request.events.push_back(std::move(event));
     }
+    request.last_lsn = lsn - 1;
     return true;
   } catch (const MapFullError&) {
     throw;
@@ -541,24 +549,42 @@ std::uint64_t CommitPipeline::add_listener(CommitListener listener,
   check_usable();
   std::unique_lock lock(listeners_mu_);
   const std::uint64_t id = next_listener_++;
-  listeners_.push_back(Listener{id, std::move(listener), std::move(on_close)});
+  listeners_.push_back(
+      Listener{id, std::move(listener), std::move(on_close), {}});
+  return id;
+}
+
+std::uint64_t CommitPipeline::add_events_listener(
+    CommitEventsListener on_events, std::function<void()> on_close) {
+  check_not_in_listener("adding a listener");
+  check_usable();
+  std::unique_lock lock(listeners_mu_);
+  const std::uint64_t id = next_listener_++;
+  if (on_events) events_listeners_.fetch_add(1);
+  listeners_.push_back(
+      Listener{id, {}, std::move(on_close), std::move(on_events)});
   return id;
 }
 
 void CommitPipeline::remove_listener(std::uint64_t id) {
   std::unique_lock lock(listeners_mu_);
-  std::erase_if(listeners_,
-                [id](const Listener& entry) { return entry.id == id; });
+  std::erase_if(listeners_, [&](const Listener& entry) {
+    if (entry.id != id) return false;
+    if (entry.on_events) events_listeners_.fetch_sub(1);
+    return true;
+  });
 }
 
-void CommitPipeline::notify_listeners(const CommitNotice& notice) {
+void CommitPipeline::notify_listeners(const CommitNotice& notice,
+                                      const std::vector<Event>& events) {
   std::shared_lock lock(listeners_mu_);
   const CommitPipeline* const previous =
       std::exchange(notifying_pipeline, this);
   for (const Listener& listener : listeners_) {
-    if (!listener.on_commit) continue;
+    if (!listener.on_commit && !listener.on_events) continue;
     try {
-      listener.on_commit(notice);
+      if (listener.on_commit) listener.on_commit(notice);
+      if (listener.on_events) listener.on_events(notice, events);
     } catch (const std::exception& e) {
       warn(fmt::format("commit listener {} threw: {}", listener.id, e.what()));
     } catch (...) {

@@ -49,6 +49,10 @@
 
 namespace wfstore {
 
+// A listener that sees a group's committed events (add_events_listener).
+using CommitEventsListener = std::function<void(
+    const CommitNotice& notice, const std::vector<Event>& events)>;
+
 struct PipelineOptions {
   // Names the store in error messages.
   std::string dir;
@@ -122,6 +126,12 @@ class CommitPipeline {
   // open.
   std::uint64_t add_listener(CommitListener listener,
                              std::function<void()> on_close = {});
+  // As add_listener(), and `on_events` gets the group's committed events
+  // too, in LSN order, as the leader decided them (never a rejected
+  // commit's), right after `listener` (either may be empty). The events are
+  // valid during the call only.
+  std::uint64_t add_events_listener(CommitEventsListener on_events,
+                                    std::function<void()> on_close = {});
   // Once this returns, listener `id` is not running and is not called again.
   // REQUIRES: not called from a listener.
   void remove_listener(std::uint64_t id);
@@ -172,7 +182,8 @@ class CommitPipeline {
   // Shared by close() and abandon_for_testing(); returns whether this call
   // closed the pipeline (false when it was already closed).
   bool shut_down(bool sync);
-  void notify_listeners(const CommitNotice& notice);
+  void notify_listeners(const CommitNotice& notice,
+                        const std::vector<Event>& events);
   void syncer_loop();
   bool syncer_has_work() const;
   void warn(std::string_view message) const;
@@ -207,11 +218,15 @@ class CommitPipeline {
     std::uint64_t id;
     CommitListener on_commit;
     std::function<void()> on_close;
+    CommitEventsListener on_events;
   };
   // Listener calls hold listeners_mu_ shared; changes hold it exclusively.
   mutable std::shared_mutex listeners_mu_;
   std::vector<Listener> listeners_;  // Guarded by listeners_mu_.
   std::uint64_t next_listener_ = 1;  // Guarded by listeners_mu_.
+  // Listeners with on_events: while there are none, a group's events are not
+  // kept for them.
+  std::atomic<std::size_t> events_listeners_{0};
 
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> groups_{0};

@@ -22,6 +22,8 @@ enum class ErrorCode : int {
   kCorruption = 6,
   kIO = 7,
   kStoreLocked = 8,
+  kSubscriptionNotFound = 9,
+  kSubscriberFailed = 10,
 };
 
 // Base of every exception thrown by wfstore.

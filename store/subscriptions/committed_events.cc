@@ -1,0 +1,37 @@
+// read_committed_events over one views snapshot and a LogCursor.
+
+#include "store/subscriptions/committed_events.h"
+
+#include <fmt/format.h>
+
+#include "wfstore/errors.h"
+
+#include "store/database_impl.h"
+#include "store/history/log_cursor.h"
+#include "wfstore_internal/views.h"
+
+namespace wfstore {
+
+CommittedEvents read_committed_events(Database& database, std::uint64_t after,
+                                      std::size_t max) {
+  Database::Impl& impl = database_impl(database);
+  const LmdbViews::Snapshot snapshot = impl.core().read();
+  CommittedEvents out;
+  out.current_lsn = applied_lsn(snapshot);
+  if (after > out.current_lsn) {
+    throw InvalidArgumentError(
+        fmt::format("{}: lsn {} is beyond the store's last event (lsn {})",
+                    impl.store_dir().dir().string(), after, out.current_lsn));
+  }
+  const std::uint64_t end =
+      after + std::min<std::uint64_t>(max, out.current_lsn - after);
+  if (end == after) return out;
+  out.events.reserve(end - after);
+  LogCursor log(snapshot, impl.store_dir(), impl.file_system());
+  for (std::uint64_t lsn = after + 1; lsn <= end; ++lsn) {
+    out.events.push_back(log.event(lsn));
+  }
+  return out;
+}
+
+}  // namespace wfstore

@@ -1,0 +1,281 @@
+// DurableSubscriptions on a real store: checkpoints in
+// <store>/subscriptions/, start positions, batches, filters, a throwing
+// handler, one consumer at a time, a read-only open keeping its own
+// checkpoint, and bad input changing nothing.
+
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "wfstore/database.h"
+#include "wfstore/errors.h"
+#include "wfstore/subscriptions.h"
+
+#include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
+#include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/crc32c.h"
+
+namespace wfstore {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::ThrowsMessage;
+using testutil::TempDir;
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+class DurableSubscriptionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = Database::open(dir_.path(),
+                         testutil::quiet_options(Durability::kBuffered));
+  }
+  void commit(int n) {
+    for (int i = 0; i < n; ++i) {
+      db_->workflow_store().store(testutil::bare_workflow(
+          fmt::format("w{}", next_++), "app", WorkflowStatus::kRunning, 1));
+    }
+  }
+  DurableSubscriptions subs(std::size_t batch = 100) {
+    DurableSubscriptions::Options o;
+    o.batch_size = batch;
+    return DurableSubscriptions(*db_, o);
+  }
+  std::filesystem::path file(const std::string& name) const {
+    return dir_.path() / "subscriptions" / (name + ".sub");
+  }
+  // A handler appending each LSN to `out`.
+  static EventHandler collect(std::vector<std::uint64_t>& out) {
+    return [&out](const Event& event) { out.push_back(event.lsn); };
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Database> db_;
+  int next_ = 0;
+};
+
+TEST_F(DurableSubscriptionsTest,
+       CatchesUpInBatchesAndResumesFromItsCheckpoint) {
+  commit(10);
+  {
+    DurableSubscriptions s = subs(3);
+    const SubscriptionStatus created =
+        s.create("audit", StartFrom::beginning());
+    EXPECT_EQ(created.checkpoint, 0u);
+    EXPECT_EQ(created.lag, 10u);
+    std::vector<std::uint64_t> seen;
+    EXPECT_EQ(s.process_once("audit", collect(seen)), 3u);
+    EXPECT_EQ(s.status("audit").checkpoint, 3u);
+    EXPECT_EQ(s.catch_up("audit", collect(seen)), 7u);
+    EXPECT_EQ(seen,
+              (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+    EXPECT_EQ(s.status("audit").lag, 0u);
+    EXPECT_EQ(s.process_once("audit", collect(seen)), 0u);
+  }
+  commit(2);
+  // A new manager (a restarted process) resumes where the file says.
+  DurableSubscriptions again = subs();
+  std::vector<std::uint64_t> seen;
+  EXPECT_EQ(again.catch_up("audit", collect(seen)), 2u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{11, 12}));
+  EXPECT_THAT(again.list(), ElementsAre("audit"));
+  EXPECT_TRUE(std::filesystem::exists(file("audit")));
+}
+
+TEST_F(DurableSubscriptionsTest, StartsFromLatestOrAnLsn) {
+  commit(5);
+  DurableSubscriptions s = subs();
+  EXPECT_EQ(s.create("latest", StartFrom::latest()).checkpoint, 5u);
+  EXPECT_EQ(s.create("from3", StartFrom::after(3)).checkpoint, 3u);
+  commit(1);
+  std::vector<std::uint64_t> latest;
+  std::vector<std::uint64_t> from3;
+  s.catch_up("latest", collect(latest));
+  s.catch_up("from3", collect(from3));
+  EXPECT_EQ(latest, (std::vector<std::uint64_t>{6}));
+  EXPECT_EQ(from3, (std::vector<std::uint64_t>{4, 5, 6}));
+}
+
+TEST_F(DurableSubscriptionsTest,
+       FilterIsStoredAndSkippedEventsAdvanceTheCheckpoint) {
+  commit(3);
+  db_->workflow_store().pause("w1", "ops");  // lsn 4
+  commit(1);                                 // lsn 5
+  DurableSubscriptions s = subs();
+  s.create("pauses", StartFrom::beginning(),
+           SubscriptionFilter{{EventType::kWorkflowPaused}, {}, "w1"});
+  const SubscriptionStatus status = subs().status("pauses");
+  EXPECT_EQ(status.filter.types,
+            (std::vector<EventType>{EventType::kWorkflowPaused}));
+  EXPECT_EQ(status.filter.workflow_id, std::optional<std::string>("w1"));
+  std::vector<std::uint64_t> seen;
+  EXPECT_EQ(subs().catch_up("pauses", collect(seen)), 1u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{4}));
+  EXPECT_EQ(s.status("pauses").checkpoint, 5u);
+}
+
+TEST_F(DurableSubscriptionsTest,
+       ThrowingHandlerLeavesTheCheckpointAndGetsTheBatchAgain) {
+  commit(5);
+  DurableSubscriptions s = subs(5);
+  s.create("flaky", StartFrom::after(1));
+  const std::string before = read_bytes(file("flaky"));
+  std::vector<std::uint64_t> seen;
+  const auto failing = [&](const Event& event) {
+    seen.push_back(event.lsn);
+    if (event.lsn == 4) throw std::runtime_error("downstream is down");
+  };
+  try {
+    s.process_once("flaky", failing);
+    FAIL() << "the handler's exception did not come out";
+  } catch (const SubscriptionHandlerError& e) {
+    EXPECT_EQ(e.lsn(), 4u);
+    EXPECT_EQ(e.checkpoint(), 1u);
+    EXPECT_THAT(e.what(), HasSubstr("'flaky'"));
+    EXPECT_THAT([&] { std::rethrow_if_nested(e); },
+                ThrowsMessage<std::runtime_error>("downstream is down"));
+  }
+  EXPECT_EQ(read_bytes(file("flaky")), before);
+  EXPECT_EQ(s.status("flaky").checkpoint, 1u);
+  // At least once: the batch comes again from the checkpoint.
+  EXPECT_EQ(s.process_once("flaky", collect(seen)), 4u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{2, 3, 4, 2, 3, 4, 5}));
+  EXPECT_EQ(s.status("flaky").checkpoint, 5u);
+}
+
+TEST_F(DurableSubscriptionsTest, BadInputIsRefusedAndChangesNothing) {
+  commit(3);
+  DurableSubscriptions s = subs();
+  std::vector<std::uint64_t> seen;
+  EXPECT_THAT([&] { s.process_once("nobody", collect(seen)); },
+              ThrowsMessage<SubscriptionNotFoundError>(HasSubstr("'nobody'")));
+  EXPECT_THROW(s.status("nobody"), SubscriptionNotFoundError);
+  EXPECT_THROW(s.remove("nobody"), SubscriptionNotFoundError);
+  for (const char* bad : {"", ".hidden", "a/b", "sp ace", "../up"}) {
+    EXPECT_THROW(s.create(bad, StartFrom::beginning()), InvalidArgumentError)
+        << bad;
+  }
+  EXPECT_THROW(s.create(std::string(101, 'x'), StartFrom::beginning()),
+               InvalidArgumentError);
+  EXPECT_THAT([&] { s.create("ahead", StartFrom::after(4)); },
+              ThrowsMessage<InvalidArgumentError>(HasSubstr("beyond")));
+  EXPECT_FALSE(s.exists("ahead"));
+  EXPECT_TRUE(s.list().empty());
+  DurableSubscriptions::Options zero;
+  zero.batch_size = 0;
+  EXPECT_THROW(DurableSubscriptions(*db_, zero), InvalidArgumentError);
+  EXPECT_TRUE(seen.empty());
+}
+
+TEST_F(DurableSubscriptionsTest, CheckpointBeyondTheEndOfTheLogIsRefused) {
+  commit(3);
+  DurableSubscriptions s = subs();
+  s.create("ahead", StartFrom::latest());
+  // Rewrite the file with a valid checksum and a checkpoint past the log.
+  std::string bytes = read_bytes(file("ahead"));
+  const std::size_t first = bytes.find('\n');
+  const std::size_t second = bytes.find('\n', first + 1);
+  nlohmann::json doc =
+      nlohmann::json::parse(bytes.substr(first + 1, second - first - 1));
+  doc["checkpoint"] = 99;
+  const std::string body = doc.dump();
+  bytes = fmt::format("{}\n{:08x}\n", bytes.substr(0, first + 1) + body,
+                      crc32c::mask(crc32c::value(body.data(), body.size())));
+  write_bytes(file("ahead"), bytes);
+  std::vector<std::uint64_t> seen;
+  EXPECT_THAT([&] { s.process_once("ahead", collect(seen)); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("checkpoint (lsn 99) is beyond")));
+  EXPECT_EQ(read_bytes(file("ahead")), bytes);
+  EXPECT_TRUE(seen.empty());
+}
+
+TEST_F(DurableSubscriptionsTest, DamagedFileIsCorruption) {
+  commit(1);
+  DurableSubscriptions s = subs();
+  s.create("d", StartFrom::beginning());
+  std::string bytes = read_bytes(file("d"));
+  bytes[bytes.find("checkpoint") + 1] ^= 0x01;
+  write_bytes(file("d"), bytes);
+  std::vector<std::uint64_t> seen;
+  EXPECT_THAT([&] { s.process_once("d", collect(seen)); },
+              ThrowsMessage<CorruptionError>(HasSubstr("checksum mismatch")));
+  EXPECT_EQ(read_bytes(file("d")), bytes);
+}
+
+TEST_F(DurableSubscriptionsTest, OneConsumerAtATime) {
+  commit(2);
+  DurableSubscriptions first = subs();
+  DurableSubscriptions second = subs();
+  first.create("one", StartFrom::beginning());
+  bool refused = false;
+  first.process_once("one", [&](const Event&) {
+    try {
+      second.process_once("one", [](const Event&) {});
+    } catch (const StoreLockedError&) {
+      refused = true;
+    }
+  });
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(second.status("one").checkpoint, 2u);
+}
+
+TEST_F(DurableSubscriptionsTest, RemoveDeletesTheSubscription) {
+  commit(1);
+  DurableSubscriptions s = subs();
+  s.create("gone", StartFrom::beginning());
+  s.remove("gone");
+  EXPECT_FALSE(s.exists("gone"));
+  EXPECT_FALSE(std::filesystem::exists(file("gone")));
+  EXPECT_THROW(s.status("gone"), SubscriptionNotFoundError);
+}
+
+TEST_F(DurableSubscriptionsTest, ReadOnlyOpenKeepsItsOwnCheckpoint) {
+  commit(4);
+  auto reader =
+      Database::open_read_only(dir_.path(), testutil::quiet_options());
+  DurableSubscriptions s(*reader);
+  s.create("reader", StartFrom::beginning());
+  std::vector<std::uint64_t> seen;
+  EXPECT_EQ(s.catch_up("reader", collect(seen)), 4u);
+  commit(3);  // the writer goes on
+  EXPECT_EQ(s.catch_up("reader", collect(seen)), 3u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(subs().status("reader").checkpoint, 7u);
+}
+
+TEST_F(DurableSubscriptionsTest, RunFollowsNewCommitsUntilStopped) {
+  DurableSubscriptions s = subs(2);
+  s.create("live", StartFrom::beginning());
+  std::atomic<std::size_t> count{0};
+  std::thread writer([&] { commit(7); });
+  const std::size_t handled = s.run(
+      "live", [&](const Event&) { ++count; }, [&] { return count == 7; });
+  writer.join();
+  EXPECT_EQ(handled, 7u);
+  EXPECT_EQ(s.status("live").checkpoint, 7u);
+}
+
+}  // namespace
+}  // namespace wfstore

@@ -86,7 +86,7 @@ struct FileScan {
 };
 
 // Reads every record of one file: damage into out->damages, whole commits
-// into *found, header evidence into out->highest_lsn_seen.
+// into *found, header evidence into out->highest_segment_lsn.
 FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
                    const std::string& name, bool side_file, std::uint64_t base,
                    std::uint64_t name_lsn, const StoreId& store_id,
@@ -140,8 +140,8 @@ FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
       }
       scan.header_ok = true;
       scan.header_end = reader.position();
-      out->highest_lsn_seen =
-          std::max(out->highest_lsn_seen, header->prev_last_lsn);
+      out->highest_segment_lsn =
+          std::max(out->highest_segment_lsn, header->prev_last_lsn);
       continue;
     }
     Commit commit;
@@ -169,8 +169,8 @@ FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
   }
   if (scan.foreign) return scan;
   for (const FoundCommit& c : commits) {
-    out->highest_lsn_seen =
-        std::max({out->highest_lsn_seen, c.last_lsn(), c.durable_lsn});
+    out->highest_commit_lsn =
+        std::max({out->highest_commit_lsn, c.last_lsn(), c.durable_lsn});
     found->push_back(c);
   }
   return scan;
@@ -311,7 +311,9 @@ LogSalvage salvage_log(const std::shared_ptr<FileSystem>& fs,
   for (const std::uint64_t lsn : list_segments(*fs, from_dir)) {
     const std::string name = segment_file_name(lsn);
     out.segments.push_back(name);
-    if (lsn > 0) out.highest_lsn_seen = std::max(out.highest_lsn_seen, lsn - 1);
+    if (lsn > 0) {
+      out.highest_segment_lsn = std::max(out.highest_segment_lsn, lsn - 1);
+    }
     const FileScan scan =
         scan_file(*fs, from_dir, name, false, 0, lsn, from_id, &out, &found);
     if (scan.foreign) out.foreign_segments.push_back(name);
@@ -402,13 +404,23 @@ LogSalvage salvage_log(const std::shared_ptr<FileSystem>& fs,
     if (taken) continue;
     if (!refused.empty()) {
       out.stop_reason = refused;
-    } else if (std::any_of(
-                   found.begin(), found.end(),
-                   [&](const FoundCommit& c) { return c.first_lsn > next; }) ||
-               out.highest_lsn_seen >= next) {
-      out.stop_reason = fmt::format("no whole commit holds lsn {}", next);
     } else {
-      out.stop_reason = "the log ends";
+      const auto damage = std::find_if(
+          out.damages.begin(), out.damages.end(), [&](const Damage& d) {
+            const auto it = copied_end.find(d.segment);
+            return it == copied_end.end() || d.offset >= it->second;
+          });
+      if (damage != out.damages.end()) {
+        out.stop_reason = fmt::format(
+            "no whole commit holds lsn {}; first damage past the copied "
+            "records: {} offset {}: {}",
+            next, damage->segment, damage->offset, damage->reason);
+      } else if (std::max(out.highest_commit_lsn, out.highest_segment_lsn) >=
+                 next) {
+        out.stop_reason = fmt::format("no whole commit holds lsn {}", next);
+      } else {
+        out.stop_reason = "the log ends";
+      }
     }
     break;
   }

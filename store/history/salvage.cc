@@ -231,20 +231,15 @@ SalvageReport salvage_store(const std::filesystem::path& dir,
   // The evidence of how far the history went.
   const SourceViews views =
       read_source_views(source, state, log.last_lsn, logger);
-  std::uint64_t commits_seen = 0;
-  std::uint64_t headers_seen = 0;
-  for (const log::FoundCommit& c : log.not_copied) {
-    commits_seen = std::max({commits_seen, c.last_lsn(), c.durable_lsn});
-  }
-  if (log.commits > 0) commits_seen = std::max(commits_seen, log.last_lsn);
-  headers_seen = log.highest_lsn_seen;
+  const std::uint64_t commits_seen =
+      std::max(log.highest_commit_lsn, log.last_lsn);
   const auto add_evidence = [&](std::string source_name, std::uint64_t lsn) {
     if (lsn == 0) return;
     report.evidence.push_back(LsnEvidence{std::move(source_name), lsn});
     report.highest_known_lsn = std::max(report.highest_known_lsn, lsn);
   };
   add_evidence("log commits", commits_seen);
-  add_evidence("segment headers", headers_seen);
+  add_evidence("segment headers", log.highest_segment_lsn);
   if (state) add_evidence("VIEWS_STATE durable_lsn", state->durable_lsn);
   if (views.applied_lsn) add_evidence("views applied_lsn", *views.applied_lsn);
   if (views.durable_lsn) add_evidence("views durable_lsn", *views.durable_lsn);

@@ -78,9 +78,11 @@ struct LogSalvage {
   // Whole commits not copied: past last_lsn (readable lost history), or at
   // or below it (a side file's commit the log superseded, a duplicate).
   std::vector<FoundCommit> not_copied;
-  // The highest LSN the log shows existed: found commits' last and durable
-  // LSNs, valid segment headers' prev_last_lsn, segment names minus one.
-  std::uint64_t highest_lsn_seen = 0;
+  // The highest LSN the log shows existed: by the whole commits found
+  // (their last and durable LSNs), and by the segments (valid headers'
+  // prev_last_lsn, segment names minus one).
+  std::uint64_t highest_commit_lsn = 0;
+  std::uint64_t highest_segment_lsn = 0;
 };
 
 // Checks a commit's body before it is copied: returns why it cannot be

@@ -118,8 +118,13 @@ std::unique_ptr<LmdbViews> LmdbViews::open(const std::filesystem::path& dir,
 
 std::optional<std::map<std::string, std::string>> LmdbViews::read_meta_unlocked(
     const std::filesystem::path& dir) {
+  return read_table_unlocked(dir, Table::kMeta);
+}
+
+std::optional<std::map<std::string, std::string>>
+LmdbViews::read_table_unlocked(const std::filesystem::path& dir, Table table) {
   if (!has_environment(dir)) return std::nullopt;
-  return lmdb::read_database_unlocked(dir, table_name(Table::kMeta));
+  return lmdb::read_database_unlocked(dir, table_name(table));
 }
 
 bool LmdbViews::has_environment(const std::filesystem::path& dir) {

@@ -30,6 +30,7 @@ void register_commands(CLI::App& app) {
   add_stats_command(app, actions()["stats"]);
   add_export_command(app, actions()["export"]);
   add_import_command(app, actions()["import"]);
+  add_salvage_command(app, actions()["salvage"]);
   for (CLI::App* sub : app.get_subcommands({})) {
     sub->footer(std::string(kExitCodesHelp));
   }

@@ -31,5 +31,6 @@ void add_fork_command(CLI::App& app, Action& action);
 void add_stats_command(CLI::App& app, Action& action);
 void add_export_command(CLI::App& app, Action& action);
 void add_import_command(CLI::App& app, Action& action);
+void add_salvage_command(CLI::App& app, Action& action);
 
 }  // namespace wfstore::tools

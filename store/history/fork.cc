@@ -25,6 +25,7 @@
 
 #include "store/database_impl.h"
 #include "store/history/le_bytes.h"
+#include "store/history/new_store.h"
 #include "store/history/store_access.h"
 #include "wfstore_internal/atomic_file.h"
 #include "wfstore_internal/crc32c.h"
@@ -34,24 +35,6 @@
 
 namespace wfstore {
 namespace {
-
-constexpr std::string_view kOriginFileName = "ORIGIN";
-constexpr std::string_view kOriginTempFileName = "ORIGIN.tmp";
-constexpr std::string_view kOriginMagic = "WFORIGIN";
-constexpr std::uint32_t kOriginVersion = 1;
-constexpr std::size_t kOriginSize = 8 + 4 + 16 + 8 + log::kHashSize + 4;
-
-std::string encode_origin(const StoreId& source, std::uint64_t lsn,
-                          const log::Hash& hash) {
-  std::string out(kOriginMagic);
-  le::put<std::uint32_t>(out, kOriginVersion);
-  out.append(source.bytes.begin(), source.bytes.end());
-  le::put<std::uint64_t>(out, lsn);
-  out.append(hash.begin(), hash.end());
-  le::put<std::uint32_t>(out,
-                         crc32c::mask(crc32c::value(out.data(), out.size())));
-  return out;
-}
 
 ForkOrigin decode_origin(std::string_view bytes,
                          const std::filesystem::path& path) {
@@ -80,62 +63,6 @@ ForkOrigin decode_origin(std::string_view bytes,
                     log::to_hex(hash)};
 }
 
-// What History::fork created, removed again on failure: `out` with its
-// missing ancestors, or only the entries of an `out` that existed.
-class ForkTarget {
- public:
-  explicit ForkTarget(const std::filesystem::path& out) : out_(out) {
-    std::error_code ec;
-    if (std::filesystem::exists(out, ec)) {
-      if (!std::filesystem::is_directory(out, ec) ||
-          !std::filesystem::is_empty(out, ec) || ec) {
-        throw InvalidArgumentError(
-            fmt::format("fork target {} exists and is not an empty directory",
-                        out.string()));
-      }
-      return;
-    }
-    if (ec) {
-      throw IOError(fmt::format("{}: {}", out.string(), ec.message()));
-    }
-    const std::filesystem::path absolute =
-        std::filesystem::absolute(out).lexically_normal();
-    created_ = absolute;
-    for (std::filesystem::path p = absolute.parent_path();
-         !p.empty() && p != p.root_path() && !std::filesystem::exists(p, ec);
-         p = p.parent_path()) {
-      created_ = p;
-    }
-    std::filesystem::create_directories(out, ec);
-    if (ec) {
-      throw IOError(fmt::format("create {}: {}", out.string(), ec.message()));
-    }
-  }
-  ForkTarget(const ForkTarget&) = delete;
-  ForkTarget& operator=(const ForkTarget&) = delete;
-  ~ForkTarget() {
-    if (kept_) return;
-    std::error_code ec;
-    if (!created_.empty()) {
-      std::filesystem::remove_all(created_, ec);
-      return;
-    }
-    for (const auto& entry : std::filesystem::directory_iterator(out_, ec)) {
-      std::filesystem::remove_all(entry.path(), ec);
-    }
-  }
-
-  // The fork is complete: keep it.
-  void keep() { kept_ = true; }
-  // The topmost directory this created (empty: `out` existed).
-  const std::filesystem::path& created() const { return created_; }
-
- private:
-  std::filesystem::path out_;
-  std::filesystem::path created_;
-  bool kept_ = false;
-};
-
 }  // namespace
 
 const StoreDir& history_store_dir(Database& database) {
@@ -154,37 +81,18 @@ ForkReport History::fork(std::uint64_t lsn,
         "fork: lsn {} is not in the store's history 1..{}", lsn, current));
   }
   const std::uint64_t end = commit_end(lsn);
-  const std::filesystem::path source_dir =
-      std::filesystem::weakly_canonical(source.dir());
-  const std::filesystem::path target_dir =
-      std::filesystem::weakly_canonical(out);
-  if (std::mismatch(source_dir.begin(), source_dir.end(), target_dir.begin(),
-                    target_dir.end())
-          .first == source_dir.end()) {
-    throw InvalidArgumentError(fmt::format(
-        "fork target {} is inside the store it forks", out.string()));
-  }
+  check_apart(source.dir(), out, "fork target");
   const std::shared_ptr<FileSystem>& fs =
       database_impl(database_).file_system();
-  ForkTarget target(out);
+  NewStoreTarget target(*fs, out, "fork target");
   const StoreId id = StoreId::random();
   const std::filesystem::path log_dir = out / "log";
   fs->create_directories(log_dir);
   fs->sync_dir(out);
-  if (!target.created().empty()) {
-    // Each directory created survives a crash once its parent is synced.
-    for (std::filesystem::path p =
-             std::filesystem::absolute(out).lexically_normal();
-         ; p = p.parent_path()) {
-      fs->sync_dir(p.parent_path());
-      if (p == target.created()) break;
-    }
-  }
   const log::CopiedLog copied =
       log::copy_log_prefix(fs, source.log_dir(), source.id(), end, log_dir, id);
   // ORIGIN before STORE: a fork cut short before its STORE is not a store.
-  write_file_atomically(*fs, out / kOriginFileName, out / kOriginTempFileName,
-                        encode_origin(source.id(), end, copied.last_hash));
+  write_origin(*fs, out, source.id(), end, copied.last_hash);
   write_file_atomically(*fs, out / kStoreFileName, out / kStoreTempFileName,
                         encode_store_file(id, kStoreFormatVersion));
   const RebuildReport rebuilt =

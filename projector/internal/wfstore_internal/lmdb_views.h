@@ -71,6 +71,11 @@ class LmdbViews {
   // caller that holds the store's LOCK. Throws IOError, CorruptionError.
   static std::optional<std::map<std::string, std::string>> read_meta_unlocked(
       const std::filesystem::path& dir);
+  // The same for any table (salvage reads the history indexes of a damaged
+  // store's views this way). nullopt if there is no environment or no such
+  // table.
+  static std::optional<std::map<std::string, std::string>> read_table_unlocked(
+      const std::filesystem::path& dir, Table table);
 
   // Begins a write transaction, first doubling the map if more than half of it
   // is used and no transaction of the process is active (never waits for

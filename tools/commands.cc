@@ -30,6 +30,8 @@ void register_commands(CLI::App& app) {
   add_stats_command(app, actions()["stats"]);
   add_export_command(app, actions()["export"]);
   add_import_command(app, actions()["import"]);
+  add_timeline_command(app, actions()["timeline"]);
+  add_metrics_command(app, actions()["metrics"]);
   for (CLI::App* sub : app.get_subcommands({})) {
     sub->footer(std::string(kExitCodesHelp));
   }

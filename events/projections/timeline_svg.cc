@@ -16,7 +16,7 @@ namespace wfstore {
 namespace {
 
 // Layout, in SVG user units (px).
-constexpr double kWidth = 1100;
+constexpr double kWidth = 1200;
 constexpr double kNameX = 12;     // stage names
 constexpr double kChartX0 = 250;  // the chart's time range
 constexpr double kChartX1 = 800;
@@ -190,7 +190,10 @@ std::string bar_label(WorkflowStatus status,
                       std::size_t retries, std::size_t dead_letters,
                       bool started) {
   std::string text(status_name(status));
-  if (!started) text += " (never ran)";
+  if (!started) {
+    text += status == WorkflowStatus::kNotStarted ? " (never ran)"
+                                                  : " (no start time)";
+  }
   if (duration) text += " \u00b7 " + format_duration_ms(*duration);
   if (retries != 0) {
     text +=
@@ -321,9 +324,13 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
   if (tl.total_duration_ms) {
     summary += ", took " + format_duration_ms(*tl.total_duration_ms);
   }
-  summary +=
-      fmt::format(", {} stages, {} retries, {} dead letters, {} pauses",
-                  tl.stages.size(), retries, dead_letters, tl.paused.size());
+  const auto count = [](std::size_t n, const char* one, const char* many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+  };
+  summary += ", " + count(tl.stages.size(), "stage", "stages") + ", " +
+             count(retries, "retry", "retries") + ", " +
+             count(dead_letters, "dead letter", "dead letters") + ", " +
+             count(tl.paused.size(), "pause", "pauses");
   if (!tl.cancel_requests.empty()) summary += ", cancel requested";
   svg += fmt::format(
       "<text x=\"{}\" y=\"42\" fill=\"#424242\" data-summary=\"1\">{}</text>\n",

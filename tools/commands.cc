@@ -31,6 +31,8 @@ void register_commands(CLI::App& app) {
   add_export_command(app, actions()["export"]);
   add_import_command(app, actions()["import"]);
   add_salvage_command(app, actions()["salvage"]);
+  add_timeline_command(app, actions()["timeline"]);
+  add_metrics_command(app, actions()["metrics"]);
   for (CLI::App* sub : app.get_subcommands({})) {
     sub->footer(std::string(kExitCodesHelp));
   }

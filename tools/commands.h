@@ -32,5 +32,7 @@ void add_stats_command(CLI::App& app, Action& action);
 void add_export_command(CLI::App& app, Action& action);
 void add_import_command(CLI::App& app, Action& action);
 void add_salvage_command(CLI::App& app, Action& action);
+void add_timeline_command(CLI::App& app, Action& action);
+void add_metrics_command(CLI::App& app, Action& action);
 
 }  // namespace wfstore::tools

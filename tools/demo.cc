@@ -42,6 +42,7 @@
 #include "wfstore/event.h"
 #include "wfstore/file_system.h"
 #include "wfstore/history.h"
+#include "wfstore/history_projections.h"
 #include "wfstore/logger.h"
 #include "wfstore/maintenance.h"
 #include "wfstore/model.h"
@@ -565,7 +566,8 @@ std::map<std::string, std::string> store_files(
 // original stays as it was. Returns false if the re-run did not succeed.
 bool replay_failure(const std::filesystem::path& dir,
                     const DatabaseOptions& db_options,
-                    const std::string& failed_id) {
+                    const std::string& failed_id,
+                    const std::filesystem::path& pictures) {
   std::uint64_t failure = 0;
   std::uint64_t end = 0;
   std::filesystem::path fork_dir =
@@ -612,6 +614,7 @@ bool replay_failure(const std::filesystem::path& dir,
         before, fork_dir.string(), fork.store_id, fork.events, fork.last_lsn);
   }
   bool ok = false;
+  WorkflowTimeline rerun_timeline;
   {
     // The fix: the canary's health check passes. On the fork the canary's
     // CompleteStage delivery is still queued, leased by the worker that
@@ -631,6 +634,7 @@ bool replay_failure(const std::filesystem::path& dir,
              WorkflowStatus::kSucceeded;
     });
     processor.stop();
+    rerun_timeline = workflow_timeline(History(*db), failed_id);
     std::cout << fmt::format(
         "# on the fork: {} is {}, {} dead letters\n", failed_id,
         status_name(store.retrieve_execution_summary(failed_id).status),
@@ -647,6 +651,23 @@ bool replay_failure(const std::filesystem::path& dir,
         History(*db).current_lsn(),
         store_files(dir) == files_before ? "byte-identical" : "CHANGED");
     ok &= store_files(dir) == files_before;
+    // The failed workflow's timeline: the stages that succeeded, the canary
+    // whose health check failed and the workflow that ended TERMINAL.
+    const WorkflowTimeline timeline =
+        workflow_timeline(History(*db), failed_id);
+    const std::filesystem::path picture =
+        pictures / fmt::format("timeline-{}.svg", failed_id);
+    write_timeline_svg(timeline, picture);
+    std::cout << "# the failed workflow's timeline (wfstore timeline ID "
+                 "--dir D):\n";
+    print_timeline(timeline, false);
+    std::cout << "# its picture (wfstore timeline ID --svg FILE --dir D): "
+              << picture.string() << "\n";
+    const std::filesystem::path rerun =
+        pictures / fmt::format("timeline-{}-fork.svg", failed_id);
+    write_timeline_svg(rerun_timeline, rerun);
+    std::cout << "# and the fixed re-run's on the fork: " << rerun.string()
+              << "\n";
   }
   std::filesystem::remove_all(fork_dir);
   return ok;
@@ -874,8 +895,13 @@ int run_demo(const DemoOptions& options) {
       events, report.commits, report.first_lsn, report.last_lsn,
       log::to_hex(report.head_hash), views.equal() ? "equal" : "DIFFER FROM",
       views.checksum.substr(0, 16));
-  const bool replayed = replay_failure(dir, db_options, billing.id);
-  if (!ok) std::cout << "# FAILED: the engine did not finish in time\n";
+  if (!ok) std::cout << "# FAILED: the engine did not finish in time
+";
+  // The timeline pictures go into the store directory, or beside the
+  // scratch store (which is removed) when there is none.
+  const std::filesystem::path pictures =
+      scratch.empty() ? dir : dir.parent_path();
+  const bool replayed = replay_failure(dir, db_options, billing.id, pictures);
   if (!replayed) std::cout << "# FAILED: the re-run on the fork\n";
   ok &= replayed;
   if (!scratch.empty()) std::filesystem::remove_all(scratch);

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "wfstore/history.h"
 #include "wfstore/model.h"
+#include "wfstore/projections.h"
 
 namespace wfstore::tools {
 
@@ -24,5 +26,15 @@ void print_workflow(const Workflow& workflow, std::uint64_t as_of_lsn,
 
 // Prints `diff`: one line per changed field, or with `json` one document.
 void print_diff(const WorkflowDiff& diff, bool json);
+
+// Prints `timeline`: a header, one line per entry and one per stage, or with
+// `json` its to_json() document.
+void print_timeline(const WorkflowTimeline& timeline, bool json);
+
+// Writes the timeline picture (render_timeline_svg) to `file`, replacing
+// it. Throws ToolError(kExitNotFound) when the file's directory does not
+// exist, ToolError(kExitError) when it cannot be written.
+void write_timeline_svg(const WorkflowTimeline& timeline,
+                        const std::filesystem::path& file);
 
 }  // namespace wfstore::tools

@@ -83,6 +83,7 @@ inline TimeTravelRun run_time_travel_workload(Database& db, FakeClock& clock,
   TimeTravelRun run;
   std::vector<std::string> deleted;
   std::uint64_t pushed = 0;
+  std::uint64_t last_pushed = 0;
   const auto random_id = [&]() -> std::string {
     if (run.workflow_ids.empty()) return "none";
     return run.workflow_ids[pick(run.workflow_ids.size())];
@@ -131,122 +132,136 @@ inline TimeTravelRun run_time_travel_workload(Database& db, FakeClock& clock,
     clock.advance(static_cast<std::int64_t>(1 + pick(50)));
     AuditScope audit({fmt::format("actor-{}", pick(4)),
                       fmt::format("req-{}", i), "", "workload"});
+    // The middle operation is a push and the next one moves that message to
+    // the dead letters, so every run has dead letters.
+    const std::size_t op = i == ops / 2 ? 10 : pick(14);
     try {
-      switch (pick(14)) {
-        case 0:
-        case 1: {
-          std::string id;
-          if (!deleted.empty() && pick(2) == 0) {
-            id = deleted.back();
-            deleted.pop_back();
-          } else {
-            id = fmt::format("wf{}", run.workflow_ids.size());
-            run.workflow_ids.push_back(id);
-          }
-          store.store(new_workflow(id));
-          break;
-        }
-        case 2:
-        case 3: {
-          StageExecution stage = changed_stage();
-          store.store_stage(stage);
-          break;
-        }
-        case 4: {
-          const Workflow wf = store.retrieve(random_id());
-          Transaction txn = store.transaction();
-          for (std::size_t s = 0; s < wf.stages.size() && s < 2; ++s) {
-            StageExecution stage = wf.stages[s];
-            stage.status = WorkflowStatus::kRunning;
-            stage.outputs = nlohmann::json{{"step", i}};
-            txn.store_stage(stage);
-            txn.push_message(start_stage(wf.id, stage.id));
-          }
-          Workflow status = wf;
-          status.status = WorkflowStatus::kRunning;
-          status.start_time = clock.now_ms();
-          txn.update_workflow_status(status);
-          txn.commit();
-          break;
-        }
-        case 5: {
-          Workflow wf = store.retrieve(random_id());
-          wf.status = static_cast<WorkflowStatus>(pick(kWorkflowStatusCount));
-          wf.end_time = static_cast<std::int64_t>(pick(5000));
-          store.update_status(wf);
-          break;
-        }
-        case 6:
-          if (pick(2) == 0) {
-            store.pause(random_id(), "ops");
-          } else {
-            store.resume(random_id());
-          }
-          break;
-        case 7:
-          if (pick(2) == 0) {
-            store.cancel(random_id(), "ops", fmt::format("reason {}", i));
-          } else if (pick(3) == 0) {
-            const std::string id = random_id();
-            store.delete_workflow(id);
-            deleted.push_back(id);
-          }
-          break;
-        case 8: {
-          const std::string wf = random_id();
-          if (pick(2) == 0) {
-            StageExecution stage = bare_stage(wf, fmt::format("{}.x{}", wf, i),
-                                              fmt::format("x{}", i), "wait");
-            stage.tasks.push_back(make_task(stage.id, 0, "wait", "Impl",
-                                            WorkflowStatus::kNotStarted));
-            store.add_stage(stage);
-          } else {
-            const Workflow found = store.retrieve(wf);
-            if (!found.stages.empty()) {
-              store.remove_stage(wf,
-                                 found.stages[pick(found.stages.size())].id);
+      if (i == ops / 2 + 1) {
+        queue.move_to_dlq(last_pushed, "failed in the middle");
+      } else {
+        switch (op) {
+          case 0:
+          case 1: {
+            std::string id;
+            if (!deleted.empty() && pick(2) == 0) {
+              id = deleted.back();
+              deleted.pop_back();
+            } else {
+              id = fmt::format("wf{}", run.workflow_ids.size());
+              run.workflow_ids.push_back(id);
             }
+            store.store(new_workflow(id));
+            break;
           }
-          break;
-        }
-        case 9: {
-          const Workflow wf = store.retrieve(random_id());
-          Transaction txn = store.transaction();
-          txn.acquire_claim(wf.id, fmt::format("lock{}", pick(2)),
-                            wf.stages.empty() ? "none" : wf.stages[0].id, true);
-          txn.mark_message_processed(fmt::format("m{}", i), "Handler", wf.id);
-          txn.commit();
-          break;
-        }
-        case 10:
-        case 11:
-          queue.push(run_task(random_id(), "s", fmt::format("t{}", i)),
-                     std::chrono::milliseconds(pick(3) * 20));
-          ++pushed;
-          break;
-        default: {
-          const std::uint64_t id = 1 + rng() % (pushed + 1);
-          switch (pick(6)) {
-            case 0:
-              (void)queue.poll_one();
-              break;
-            case 1:
-              queue.ack(id);
-              break;
-            case 2:
-              queue.move_to_dlq(id, fmt::format("failed at {}", i));
-              break;
-            case 3:
-              queue.replay_dlq(id);
-              break;
-            case 4:
-              queue.reschedule(id, std::chrono::milliseconds(pick(100)));
-              break;
-            default:
-              if (pick(10) == 0) queue.clear_dlq();
-              break;
+          case 2:
+          case 3: {
+            StageExecution stage = changed_stage();
+            store.store_stage(stage);
+            break;
           }
-          break;
+          case 4: {
+            const Workflow wf = store.retrieve(random_id());
+            Transaction txn = store.transaction();
+            for (std::size_t s = 0; s < wf.stages.size() && s < 2; ++s) {
+              StageExecution stage = wf.stages[s];
+              stage.status = WorkflowStatus::kRunning;
+              stage.outputs = nlohmann::json{{"step", i}};
+              txn.store_stage(stage);
+              txn.push_message(start_stage(wf.id, stage.id));
+            }
+            Workflow status = wf;
+            status.status = WorkflowStatus::kRunning;
+            status.start_time = clock.now_ms();
+            txn.update_workflow_status(status);
+            txn.commit();
+            break;
+          }
+          case 5: {
+            Workflow wf = store.retrieve(random_id());
+            wf.status = static_cast<WorkflowStatus>(pick(kWorkflowStatusCount));
+            wf.end_time = static_cast<std::int64_t>(pick(5000));
+            store.update_status(wf);
+            break;
+          }
+          case 6:
+            if (pick(2) == 0) {
+              store.pause(random_id(), "ops");
+            } else {
+              store.resume(random_id());
+            }
+            break;
+          case 7:
+            if (pick(2) == 0) {
+              store.cancel(random_id(), "ops", fmt::format("reason {}", i));
+            } else {
+              const std::string id = random_id();
+              store.delete_workflow(id);
+              deleted.push_back(id);
+            }
+            break;
+          case 8: {
+            const std::string wf = random_id();
+            if (pick(2) == 0) {
+              StageExecution stage =
+                  bare_stage(wf, fmt::format("{}.x{}", wf, i),
+                             fmt::format("x{}", i), "wait");
+              stage.tasks.push_back(make_task(stage.id, 0, "wait", "Impl",
+                                              WorkflowStatus::kNotStarted));
+              store.add_stage(stage);
+            } else {
+              const Workflow found = store.retrieve(wf);
+              if (!found.stages.empty()) {
+                store.remove_stage(wf,
+                                   found.stages[pick(found.stages.size())].id);
+              }
+            }
+            break;
+          }
+          case 9: {
+            const Workflow wf = store.retrieve(random_id());
+            Transaction txn = store.transaction();
+            txn.acquire_claim(wf.id, fmt::format("lock{}", pick(2)),
+                              wf.stages.empty() ? "none" : wf.stages[0].id,
+                              true);
+            txn.mark_message_processed(fmt::format("m{}", i), "Handler", wf.id);
+            txn.commit();
+            break;
+          }
+          case 10:
+          case 11:
+            last_pushed =
+                queue.push(run_task(random_id(), "s", fmt::format("t{}", i)),
+                           std::chrono::milliseconds(pick(3) * 20));
+            ++pushed;
+            break;
+          default: {
+            const std::uint64_t id = 1 + rng() % (pushed + 1);
+            switch (pick(6)) {
+              case 0:
+                (void)queue.poll_one();
+                break;
+              case 1:
+                queue.ack(id);
+                break;
+              case 2:
+                // Half of the moves take the newest message, which is most
+                // likely still there, so every run has dead letters.
+                queue.move_to_dlq(
+                    pick(2) == 0 && last_pushed != 0 ? last_pushed : id,
+                    fmt::format("failed at {}", i));
+                break;
+              case 3:
+                queue.replay_dlq(id);
+                break;
+              case 4:
+                queue.reschedule(id, std::chrono::milliseconds(pick(100)));
+                break;
+              default:
+                if (pick(10) == 0) queue.clear_dlq();
+                break;
+            }
+            break;
+          }
         }
       }
     } catch (const NotFoundError&) {

@@ -6,11 +6,12 @@
 // query; type and time-range query throughput beside the raw sequential read
 // of the log; fork beside a raw copy of the same bytes; export beside the
 // workflow's event query; the time index (lsn_at_time) beside an LMDB get.
-// Subscriptions: commit-to-handler latency of a sync and an async EventBus
+// Subscriptions: commit-to-handler latency (from the commit call's start to
+// the handler's call, on CLOCK_MONOTONIC) of a sync and an async EventBus
 // subscriber and of a bus on a read-only open in another process, beside
-// the commit latency; a durable subscription's catch-up beside the raw
-// sequential read of the log; commit rates with a sync or an async
-// subscriber beside the rate with none.
+// the commit latency; follow_events' and a durable subscription's catch-up
+// beside the raw sequential read of the log; commit rates with a sync or an
+// async subscriber beside the rate with none.
 
 #include <algorithm>
 #include <atomic>
@@ -486,7 +487,13 @@ void subscriber_figures(const HistoryBenchOptions& o,
   std::vector<double> commit_us;
   std::vector<double> cross_us;
   std::uint64_t lsn = db->stats().applied_lsn;
+  std::mt19937_64 rng(7);
   for (std::uint64_t i = 0; i < samples; ++i) {
+    // At a random phase of the reader's poll: right after its last delivery
+    // the next commit would always wait a whole interval.
+    std::this_thread::sleep_for(std::chrono::microseconds{
+        rng() % static_cast<std::uint64_t>(
+                    std::chrono::microseconds{kReaderPoll}.count())});
     const std::int64_t start = monotonic_ns();
     toggle(store, i);
     commit_us.push_back(static_cast<double>(monotonic_ns() - start) / 1e3);
@@ -529,7 +536,7 @@ void subscriber_figures(const HistoryBenchOptions& o,
     }
     return latency_of(std::move(us));
   };
-  const Params latency_params{{"samples", samples}};
+  const Params latency_params;
   figures.push_back(latency_figure("subscriber_latency_sync", latency_params,
                                    in_process(DeliveryMode::kSync),
                                    "commit_latency_us", commit.median_us));
@@ -538,8 +545,7 @@ void subscriber_figures(const HistoryBenchOptions& o,
                                    "commit_latency_us", commit.median_us));
   figures.push_back(latency_figure(
       "subscriber_latency_cross_process",
-      {{"samples", samples},
-       {"poll_interval_ms", static_cast<std::uint64_t>(kReaderPoll.count())}},
+      {{"poll_interval_ms", static_cast<std::uint64_t>(kReaderPoll.count())}},
       latency_of(cross_us), "commit_latency_us", commit.median_us));
 
   // Commit rates: rounds of no bus, a sync subscriber and an async one, so
@@ -589,6 +595,26 @@ void subscriber_figures(const HistoryBenchOptions& o,
       "commits_per_sec", static_cast<double>(commits[2]) / seconds[2],
       "commit_rate_no_subscriber_commits_per_sec", none_rate));
   db->close();
+}
+
+// follow_events from the beginning of `db`'s log to its end (no checkpoint):
+// events visited per second.
+HistoryFigure follow_catch_up(Database& db, double read_events_per_sec) {
+  const std::uint64_t end = db.stats().applied_lsn;
+  std::uint64_t visited = 0;
+  const double seconds = seconds_of([&] {
+    follow_events(
+        db, 0,
+        [&](const Event& event) {
+          ++visited;
+          return event.lsn < end;
+        },
+        nullptr);
+  });
+  expect(visited == end, "follow_events: missed events");
+  return rate_figure("follow_events_catch_up", {{"events", visited}},
+                     "events_per_sec", static_cast<double>(visited) / seconds,
+                     "log_sequential_read_events_per_sec", read_events_per_sec);
 }
 
 // A durable subscription from the beginning of `db`'s log to its end, in
@@ -729,6 +755,7 @@ std::vector<HistoryFigure> run_history_figures(
                     "log_sequential_read_events_per_sec", read_events_per_sec));
   }
   std::vector<HistoryFigure> catch_up;
+  catch_up.push_back(follow_catch_up(*db, read_events_per_sec));
   for (const std::size_t batch : {std::size_t{100}, std::size_t{1000}})
     catch_up.push_back(durable_catch_up(*db, batch, read_events_per_sec));
   db->close();

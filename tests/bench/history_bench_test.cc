@@ -43,6 +43,7 @@ std::vector<std::string> figures_in_order() {
           "subscriber_latency_cross_process",
           "commit_rate_sync_subscriber",
           "commit_rate_async_subscriber",
+          "follow_events_catch_up",
           "durable_catch_up",
           "durable_catch_up"};
 }
@@ -97,6 +98,8 @@ TEST(HistoryBenchTest, MeasuresEveryFigureBesideItsBound) {
   EXPECT_EQ(named("commit_rate_async_subscriber").unit, "commits_per_sec");
   EXPECT_EQ(named("commit_rate_async_subscriber").bound,
             "commit_rate_no_subscriber_commits_per_sec");
+  EXPECT_EQ(named("follow_events_catch_up").params.at(0),
+            (std::pair<std::string, std::uint64_t>("events", 2200)));
   EXPECT_EQ(named("durable_catch_up").params.at(0),
             (std::pair<std::string, std::uint64_t>("events", 2200)));
   EXPECT_EQ(named("durable_catch_up").bound,
@@ -149,7 +152,8 @@ TEST(HistoryBenchTest, JsonIsOneDocument) {
   EXPECT_GT(cross.at("median_us").get<double>(), 0);
   EXPECT_GT(doc["figures"][16].at("commits_per_sec").get<double>(), 0);
   EXPECT_GT(doc["figures"][17].at("events_per_sec").get<double>(), 0);
-  EXPECT_EQ(doc["figures"][18].at("batch_size"), 1000);
+  EXPECT_EQ(doc["figures"][18].at("batch_size"), 100);
+  EXPECT_EQ(doc["figures"][19].at("batch_size"), 1000);
   EXPECT_GE(doc["figures"][1]["p99_us"].get<double>(),
             doc["figures"][1]["median_us"].get<double>());
 }

@@ -109,7 +109,8 @@ struct HistoryFigure {
 };
 
 // Measures the figures of `wfstore bench --history` (history_bench.cc) in
-// stores built in `dir` (REQUIRES: an empty directory). Throws CheckFailed
+// stores built in `dir` (REQUIRES: an empty directory, no store open in this
+// process: the cross-process subscriber figure forks). Throws CheckFailed
 // (store_bench.h) for a wrong answer, what the store throws.
 std::vector<HistoryFigure> run_history_figures(
     const HistoryBenchOptions& options, const std::filesystem::path& dir);

@@ -6,9 +6,16 @@
 // query; type and time-range query throughput beside the raw sequential read
 // of the log; fork beside a raw copy of the same bytes; export beside the
 // workflow's event query; the time index (lsn_at_time) beside an LMDB get.
+// Subscriptions: commit-to-handler latency (from the commit call's start to
+// the handler's call, on CLOCK_MONOTONIC) of a sync and an async EventBus
+// subscriber and of a bus on a read-only open in another process, beside
+// the commit latency; follow_events' and a durable subscription's catch-up
+// beside the raw sequential read of the log; commit rates with a sync or an
+// async subscriber beside the rate with none.
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -19,17 +26,21 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
 #include "wfstore/history.h"
+#include "wfstore/subscriptions.h"
 #include "wfstore/transaction.h"
 
 #include "bench/bench.h"
@@ -358,6 +369,281 @@ void print_json(const HistoryBenchOptions& o,
   std::cout << doc.dump(2) << "\n";
 }
 
+// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the host.
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Sorted microsecond samples as a latency.
+HistoryLatency latency_of(std::vector<double> us) {
+  expect(!us.empty(), "no latency samples");
+  std::sort(us.begin(), us.end());
+  HistoryLatency l;
+  l.samples = us.size();
+  l.median_us = us[us.size() / 2];
+  l.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+  return l;
+}
+
+// One small commit (one event): pauses or resumes the workflow of
+// build_workflow(0).
+void toggle(WorkflowStore& store, std::uint64_t i) {
+  if (i % 2 == 0) {
+    store.pause(workflow_id(0), "bench");
+  } else {
+    store.resume(workflow_id(0));
+  }
+}
+
+// The reader process of the cross-process figure: a bus on a read-only open
+// whose sync subscriber writes "<lsn> <CLOCK_MONOTONIC ns>\n" to `fd` for
+// each of the `count` events after the views' LSN at its start; "ready"
+// first. Returns its exit code.
+int run_reader(const std::filesystem::path& dir, std::uint64_t count, int fd) {
+  const auto say = [fd](const std::string& line) {
+    const std::string text = line + "\n";
+    return ::write(fd, text.data(), text.size()) ==
+           static_cast<ssize_t>(text.size());
+  };
+  DatabaseOptions options;
+  options.logger = [](LogLevel, std::string_view) {};
+  auto reader = Database::open_read_only(dir, options);
+  std::atomic<std::uint64_t> seen{0};
+  std::atomic<bool> failed{false};
+  {
+    EventBus bus(*reader);
+    bus.subscribe("cross-process", [&](const Event& event) {
+      const std::int64_t now = monotonic_ns();
+      if (!say(fmt::format("{} {}", event.lsn, now))) failed = true;
+      ++seen;
+    });
+    if (!say("ready")) return 3;
+    while (seen.load() < count && !failed.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  reader->close();
+  return failed.load() ? 3 : 0;
+}
+
+// Reads one '\n'-terminated line from `fd`; throws IOError at end of file.
+std::string read_line(int fd) {
+  std::string line;
+  char c = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw IOError("bench: the reader process ended early");
+    if (c == '\n') return line;
+    line.push_back(c);
+  }
+}
+
+// The subscription figures on a store of their own in `dir`, then a durable
+// subscription's catch-up over `history_db` (done by the caller). REQUIRES:
+// this process has no store open (it forks).
+void subscriber_figures(const HistoryBenchOptions& o,
+                        const std::filesystem::path& dir,
+                        std::vector<HistoryFigure>& figures) {
+  DatabaseOptions options;
+  options.durability = Durability::kBuffered;
+  options.logger = [](LogLevel, std::string_view) {};
+  {
+    auto db = Database::open(dir, options);
+    db->workflow_store().store(build_workflow(0));
+    db->close();
+  }
+  const std::uint64_t samples = std::max<std::size_t>(o.samples, 1);
+  constexpr std::chrono::milliseconds kReaderPoll{2};  // EventBusOptions'
+
+  // Cross-process: the child's bus follows this process's commits.
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw IOError("bench: pipe2 failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw IOError("bench: fork failed");
+  if (pid == 0) {
+    ::close(fds[0]);
+    int code = 2;
+    try {
+      code = run_reader(dir, samples, fds[1]);
+    } catch (const std::exception& e) {
+      std::cerr << "wfstore: bench reader: " << e.what() << "\n";
+    }
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  struct Reader {
+    int fd;
+    pid_t pid;
+    ~Reader() {
+      ::close(fd);
+      if (pid > 0) ::waitpid(pid, nullptr, 0);
+    }
+  } reader{fds[0], pid};
+  expect(read_line(reader.fd) == "ready", "bench reader: no ready line");
+  auto db = Database::open(dir, options);
+  WorkflowStore& store = db->workflow_store();
+  std::vector<double> commit_us;
+  std::vector<double> cross_us;
+  std::uint64_t lsn = db->stats().applied_lsn;
+  std::mt19937_64 rng(7);
+  for (std::uint64_t i = 0; i < samples; ++i) {
+    // At a random phase of the reader's poll: right after its last delivery
+    // the next commit would always wait a whole interval.
+    std::this_thread::sleep_for(std::chrono::microseconds{
+        rng() % static_cast<std::uint64_t>(
+                    std::chrono::microseconds{kReaderPoll}.count())});
+    const std::int64_t start = monotonic_ns();
+    toggle(store, i);
+    commit_us.push_back(static_cast<double>(monotonic_ns() - start) / 1e3);
+    ++lsn;
+    const std::string line = read_line(reader.fd);
+    const std::size_t space = line.find(' ');
+    expect(
+        space != std::string::npos && std::stoull(line.substr(0, space)) == lsn,
+        fmt::format("bench reader: '{}' for lsn {}", line, lsn));
+    cross_us.push_back(
+        static_cast<double>(std::stoll(line.substr(space + 1)) - start) / 1e3);
+  }
+  int status = 0;
+  ::waitpid(reader.pid, &status, 0);
+  reader.pid = -1;
+  expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+         "bench reader process failed");
+  const HistoryLatency commit = latency_of(commit_us);
+
+  // In process: the handler's time less the commit call's start.
+  const auto in_process = [&](DeliveryMode mode) {
+    EventBus bus(*db);
+    std::atomic<std::int64_t> handled_at{0};
+    std::atomic<std::uint64_t> handled_lsn{0};
+    bus.subscribe(
+        "latency",
+        [&](const Event& event) {
+          handled_at = monotonic_ns();
+          handled_lsn = event.lsn;
+        },
+        {}, mode);
+    std::vector<double> us;
+    for (std::uint64_t i = 0; i < samples; ++i) {
+      const std::int64_t start = monotonic_ns();
+      toggle(store, i);
+      ++lsn;
+      while (handled_lsn.load() != lsn) {
+      }
+      us.push_back(static_cast<double>(handled_at.load() - start) / 1e3);
+    }
+    return latency_of(std::move(us));
+  };
+  const Params latency_params;
+  figures.push_back(latency_figure("subscriber_latency_sync", latency_params,
+                                   in_process(DeliveryMode::kSync),
+                                   "commit_latency_us", commit.median_us));
+  figures.push_back(latency_figure("subscriber_latency_async", latency_params,
+                                   in_process(DeliveryMode::kAsync),
+                                   "commit_latency_us", commit.median_us));
+  figures.push_back(latency_figure(
+      "subscriber_latency_cross_process",
+      {{"poll_interval_ms", static_cast<std::uint64_t>(kReaderPoll.count())}},
+      latency_of(cross_us), "commit_latency_us", commit.median_us));
+
+  // Commit rates: rounds of no bus, a sync subscriber and an async one, so
+  // that drift in the machine spreads over all three.
+  constexpr int kRounds = 3;
+  // Short rounds for a tiny run (the tests').
+  const double round_seconds = o.samples >= 100 ? kPartSeconds / 4 : 0.05;
+  double seconds[3] = {0, 0, 0};
+  std::uint64_t commits[3] = {0, 0, 0};
+  std::uint64_t i = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int kind = 0; kind < 3; ++kind) {
+      std::unique_ptr<EventBus> bus;
+      std::atomic<std::uint64_t> handled{0};
+      if (kind > 0) {
+        bus = std::make_unique<EventBus>(*db);
+        bus->subscribe(
+            "cost", [&](const Event&) { ++handled; }, {},
+            kind == 1 ? DeliveryMode::kSync : DeliveryMode::kAsync);
+      }
+      std::uint64_t n = 0;
+      const auto start = SteadyClock::now();
+      const auto deadline =
+          start + std::chrono::duration_cast<SteadyClock::duration>(
+                      std::chrono::duration<double>(round_seconds));
+      while (n < 64 || SteadyClock::now() < deadline) {
+        for (int k = 0; k < 64; ++k) toggle(store, i++);
+        n += 64;
+      }
+      seconds[kind] +=
+          std::chrono::duration<double>(SteadyClock::now() - start).count();
+      commits[kind] += n;
+      if (bus) {
+        expect(bus->wait_idle(std::chrono::minutes{1}),
+               "async subscriber did not drain");
+        expect(handled.load() == n, "a subscriber missed commits");
+      }
+    }
+  }
+  const double none_rate = static_cast<double>(commits[0]) / seconds[0];
+  figures.push_back(rate_figure(
+      "commit_rate_sync_subscriber", {{"commits", commits[1]}},
+      "commits_per_sec", static_cast<double>(commits[1]) / seconds[1],
+      "commit_rate_no_subscriber_commits_per_sec", none_rate));
+  figures.push_back(rate_figure(
+      "commit_rate_async_subscriber", {{"commits", commits[2]}},
+      "commits_per_sec", static_cast<double>(commits[2]) / seconds[2],
+      "commit_rate_no_subscriber_commits_per_sec", none_rate));
+  db->close();
+}
+
+// follow_events from the beginning of `db`'s log to its end (no checkpoint):
+// events visited per second.
+HistoryFigure follow_catch_up(Database& db, double read_events_per_sec) {
+  const std::uint64_t end = db.stats().applied_lsn;
+  std::uint64_t visited = 0;
+  const double seconds = seconds_of([&] {
+    follow_events(
+        db, 0,
+        [&](const Event& event) {
+          ++visited;
+          return event.lsn < end;
+        },
+        nullptr);
+  });
+  expect(visited == end, "follow_events: missed events");
+  return rate_figure("follow_events_catch_up", {{"events", visited}},
+                     "events_per_sec", static_cast<double>(visited) / seconds,
+                     "log_sequential_read_events_per_sec", read_events_per_sec);
+}
+
+// A durable subscription from the beginning of `db`'s log to its end, in
+// batches of `batch`: events handled per second.
+HistoryFigure durable_catch_up(Database& db, std::size_t batch,
+                               double read_events_per_sec) {
+  DurableSubscriptions::Options options;
+  options.batch_size = batch;
+  DurableSubscriptions subs(db, options);
+  const std::string name = fmt::format("bench-{}", batch);
+  subs.create(name, StartFrom::beginning());
+  std::uint64_t handled = 0;
+  std::uint64_t last = 0;
+  const double seconds = seconds_of([&] {
+    subs.catch_up(name, [&](const Event& event) {
+      expect(event.lsn == last + 1, "durable subscription: out of order");
+      last = event.lsn;
+      ++handled;
+    });
+  });
+  expect(handled == db.stats().applied_lsn,
+         "durable subscription: missed events");
+  subs.remove(name);
+  return rate_figure("durable_catch_up",
+                     {{"events", handled}, {"batch_size", batch}},
+                     "events_per_sec", static_cast<double>(handled) / seconds,
+                     "log_sequential_read_events_per_sec", read_events_per_sec);
+}
+
 }  // namespace
 
 std::vector<HistoryFigure> run_history_figures(
@@ -468,6 +754,10 @@ std::vector<HistoryFigure> run_history_figures(
                     static_cast<double>(r.events) / r.seconds,
                     "log_sequential_read_events_per_sec", read_events_per_sec));
   }
+  std::vector<HistoryFigure> catch_up;
+  catch_up.push_back(follow_catch_up(*db, read_events_per_sec));
+  for (const std::size_t batch : {std::size_t{100}, std::size_t{1000}})
+    catch_up.push_back(durable_catch_up(*db, batch, read_events_per_sec));
   db->close();
 
   // One workflow of many events: as of an LSN, its query and its export.
@@ -514,6 +804,10 @@ std::vector<HistoryFigure> run_history_figures(
         "big_workflow_query_events_per_sec", query_rate));
   }
   big_db->close();
+
+  // The subscription figures (no store is open here: they fork).
+  subscriber_figures(o, dir / "subscribers", figures);
+  for (HistoryFigure& f : catch_up) figures.push_back(std::move(f));
   return figures;
 }
 

@@ -23,7 +23,8 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_flag("--log", *log_flag,
                 "Benchmark the append-only log instead of the workload");
   cmd->add_flag("--history", *history_flag,
-                "Benchmark the history API (queries, as-of, fork, export)");
+                "Benchmark the history API (queries, as-of, fork, export) and "
+                "subscriptions (delivery latency, catch-up, commit cost)");
   cmd->add_option("--history-events", history->events,
                   "Events of the --history store (default 200000)")
       ->check(CLI::Range(std::uint64_t{1100}, std::uint64_t{100000000}));

@@ -2,8 +2,14 @@
 // log, one line each (with --json, each event's JSON document: JSON Lines).
 // Without filters it reads the log itself in LSN order (--after, --limit);
 // with any filter of EventQuery it asks the history API, which serves them
-// from the views' indexes. Read-only; a live writer may go on.
+// from the views' indexes. With --follow it prints every event after --after
+// and then each new commit's events as they become visible, until SIGINT or
+// SIGTERM (exit 0); the filters select events one by one. Read-only; a live
+// writer may go on.
 
+#include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -16,6 +22,7 @@
 
 #include "wfstore/event.h"
 #include "wfstore/history.h"
+#include "wfstore/subscriptions.h"
 
 #include "tools/cli_support.h"
 #include "tools/commands.h"
@@ -43,7 +50,14 @@ struct LogOptions {
   std::uint64_t offset = 0;
   bool desc = false;
   bool filtered = false;  // set once parsed: any filter given
+  bool follow = false;
+  std::uint64_t poll_ms = 10;  // --follow: how often to look for commits
 };
+
+// Set by SIGINT and SIGTERM while --follow runs.
+volatile std::sig_atomic_t g_follow_stop = 0;
+
+void on_follow_signal(int /*signal*/) { g_follow_stop = 1; }
 
 void print_event(const Event& event, bool json) {
   if (json) {
@@ -129,6 +143,109 @@ int run_log_query(const LogOptions& o) {
   }
 }
 
+// The per-event filter of --follow: what run_log_query's EventQuery selects,
+// checked on each event.
+struct EventFilter {
+  std::optional<std::string> workflow;
+  std::optional<EntityRef> entity;
+  std::vector<EventType> types;
+  std::optional<std::string> actor;
+  std::optional<std::string> correlation;
+  std::optional<std::int64_t> from_time_ms;
+  std::optional<std::int64_t> to_time_ms;
+
+  bool matches(const Event& e) const {
+    if (workflow && e.workflow_id != *workflow) return false;
+    if (!types.empty() &&
+        std::find(types.begin(), types.end(), e.type()) == types.end()) {
+      return false;
+    }
+    if (actor && e.audit.actor != *actor) return false;
+    if (correlation && e.audit.correlation_id != *correlation) return false;
+    if (from_time_ms && e.timestamp_ms < *from_time_ms) return false;
+    if (to_time_ms && e.timestamp_ms > *to_time_ms) return false;
+    if (entity) {
+      const std::vector<EntityRef> touched = event_entities(e.payload);
+      if (std::find(touched.begin(), touched.end(), *entity) == touched.end())
+        return false;
+    }
+    return true;
+  }
+};
+
+// Prints the events after o.after, then follows the store's new commits
+// (follow_events on a read-only open) until SIGINT or SIGTERM, --limit
+// events printed or the --to LSN passed. Flushes stdout once the commits
+// visible so far are printed, before each wait.
+int run_log_follow(const LogOptions& o) {
+  if (o.desc || o.offset != 0) {
+    throw ToolError(kExitUsage,
+                    "--follow prints in LSN order from --after: "
+                    "--desc and --offset do not apply");
+  }
+  auto db = open_store(o.dir);
+  EventFilter filter;
+  if (o.workflow) {
+    if (o.workflow->empty())
+      throw ToolError(kExitUsage, "--workflow: the workflow id is empty");
+    filter.workflow = o.workflow;
+  }
+  if (!o.entity.empty()) filter.entity = parse_entity(o.entity);
+  for (const std::string& name : o.types)
+    filter.types.push_back(*find_event_type(name));
+  filter.actor = o.actor;
+  filter.correlation = o.correlation;
+  if (!o.since.empty()) filter.from_time_ms = parse_iso_time_ms(o.since);
+  if (!o.until.empty()) filter.to_time_ms = parse_iso_time_ms(o.until);
+  if (o.to && *o.to <= o.after) {
+    throw ToolError(kExitUsage, "--from (exclusive) must be below --to");
+  }
+  {
+    const std::uint64_t current = History(*db).current_lsn();
+    if (o.after > current) {
+      throw ToolError(kExitNotFound,
+                      fmt::format("--after {} is beyond the store's last "
+                                  "event (lsn {})",
+                                  o.after, current));
+    }
+  }
+  g_follow_stop = 0;
+  struct sigaction action = {};
+  action.sa_handler = on_follow_signal;
+  sigemptyset(&action.sa_mask);
+  struct sigaction old_int = {};
+  struct sigaction old_term = {};
+  sigaction(SIGINT, &action, &old_int);
+  sigaction(SIGTERM, &action, &old_term);
+  std::uint64_t printed = 0;
+  try {
+    follow_events(
+        *db, o.after,
+        [&](const Event& event) {
+          if (o.to && event.lsn > *o.to) return false;
+          if (filter.matches(event)) {
+            print_event(event, o.json);
+            ++printed;
+            if (o.limit != 0 && printed >= o.limit) return false;
+          }
+          return !(o.to && event.lsn == *o.to);
+        },
+        [] {
+          std::cout.flush();
+          return g_follow_stop != 0;
+        },
+        std::chrono::milliseconds{o.poll_ms});
+  } catch (...) {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    throw;
+  }
+  std::cout.flush();
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_log_command(CLI::App& app, Action& action) {
@@ -170,7 +287,18 @@ void add_log_command(CLI::App& app, Action& action) {
   cmd->add_option("--until", o->until,
                   "Only events committed at or before this ISO-8601 time")
       ->check(time_validator());
+  cmd->add_flag("--follow,-f", o->follow,
+                "After the events so far, print each new commit's events as "
+                "it becomes visible (a writer may go on), until SIGINT or "
+                "SIGTERM (exit 0); filters apply event by event");
+  cmd->add_option("--poll-ms", o->poll_ms,
+                  "--follow: how often to look for new commits, in "
+                  "milliseconds (default 10)")
+      ->transform(decimal_u64(1));
   action = [o, cmd] {
+    if (o->follow) return run_log_follow(*o);
+    if (cmd->count("--poll-ms") != 0)
+      throw ToolError(kExitUsage, "--poll-ms applies to --follow only");
     for (const char* name :
          {"--from", "--to", "--offset", "--desc", "--workflow", "--entity",
           "--type", "--actor", "--correlation", "--since", "--until"}) {

@@ -1,4 +1,5 @@
-// `wfstore bench --history` on a tiny configuration: every figure is measured,
+// `wfstore bench --history` on a tiny configuration: every figure is measured
+// (the subscription figures included),
 // checked and set beside a positive raw bound; as a real process, its lines
 // and its JSON document.
 
@@ -25,10 +26,26 @@ using testutil::ToolRun;
 
 // The figures in report order.
 std::vector<std::string> figures_in_order() {
-  return {"raw_commit_read",       "workflow_query", "workflow_query",
-          "workflow_query_growth", "type_query",     "time_range_query",
-          "lsn_at_time",           "fork",           "fork_events",
-          "big_workflow_query",    "show_at",        "export"};
+  return {"raw_commit_read",
+          "workflow_query",
+          "workflow_query",
+          "workflow_query_growth",
+          "type_query",
+          "time_range_query",
+          "lsn_at_time",
+          "fork",
+          "fork_events",
+          "big_workflow_query",
+          "show_at",
+          "export",
+          "subscriber_latency_sync",
+          "subscriber_latency_async",
+          "subscriber_latency_cross_process",
+          "commit_rate_sync_subscriber",
+          "commit_rate_async_subscriber",
+          "follow_events_catch_up",
+          "durable_catch_up",
+          "durable_catch_up"};
 }
 
 constexpr const char* kTinyArgs =
@@ -70,6 +87,23 @@ TEST(HistoryBenchTest, MeasuresEveryFigureBesideItsBound) {
   ASSERT_NE(exported, figures.end());
   EXPECT_EQ(exported->params.at(0),
             (std::pair<std::string, std::uint64_t>("events", 50)));
+  // The subscription figures: every commit reached the subscribers (the
+  // bench checks it), the durable subscription read the whole large store.
+  const auto named = [&](const std::string& name) {
+    return *std::find_if(figures.begin(), figures.end(),
+                         [&](const auto& f) { return f.name == name; });
+  };
+  EXPECT_EQ(named("subscriber_latency_cross_process").measured.samples, 5u);
+  EXPECT_EQ(named("subscriber_latency_sync").bound, "commit_latency_us");
+  EXPECT_EQ(named("commit_rate_async_subscriber").unit, "commits_per_sec");
+  EXPECT_EQ(named("commit_rate_async_subscriber").bound,
+            "commit_rate_no_subscriber_commits_per_sec");
+  EXPECT_EQ(named("follow_events_catch_up").params.at(0),
+            (std::pair<std::string, std::uint64_t>("events", 2200)));
+  EXPECT_EQ(named("durable_catch_up").params.at(0),
+            (std::pair<std::string, std::uint64_t>("events", 2200)));
+  EXPECT_EQ(named("durable_catch_up").bound,
+            "log_sequential_read_events_per_sec");
 }
 
 TEST(HistoryBenchTest, PrintsOneLinePerFigure) {
@@ -112,6 +146,14 @@ TEST(HistoryBenchTest, JsonIsOneDocument) {
     EXPECT_GT(f.value("bound_value", 0.0), 0) << f.dump();
   }
   EXPECT_EQ(doc["figures"][1]["log_events"], 1100);
+  const nlohmann::json& cross = doc["figures"][14];
+  EXPECT_EQ(cross.at("name"), "subscriber_latency_cross_process");
+  EXPECT_EQ(cross.at("poll_interval_ms"), 2);
+  EXPECT_GT(cross.at("median_us").get<double>(), 0);
+  EXPECT_GT(doc["figures"][16].at("commits_per_sec").get<double>(), 0);
+  EXPECT_GT(doc["figures"][17].at("events_per_sec").get<double>(), 0);
+  EXPECT_EQ(doc["figures"][18].at("batch_size"), 100);
+  EXPECT_EQ(doc["figures"][19].at("batch_size"), 1000);
   EXPECT_GE(doc["figures"][1]["p99_us"].get<double>(),
             doc["figures"][1]["median_us"].get<double>());
 }

@@ -895,8 +895,7 @@ int run_demo(const DemoOptions& options) {
       events, report.commits, report.first_lsn, report.last_lsn,
       log::to_hex(report.head_hash), views.equal() ? "equal" : "DIFFER FROM",
       views.checksum.substr(0, 16));
-  if (!ok) std::cout << "# FAILED: the engine did not finish in time
-";
+  if (!ok) std::cout << "# FAILED: the engine did not finish in time\n";
   // The timeline pictures go into the store directory, or beside the
   // scratch store (which is removed) when there is none.
   const std::filesystem::path pictures =

@@ -113,7 +113,7 @@ FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
     std::string head(kFramedHeaderSize, '\0');
     file->read(0, head.size(), head.data());
     std::uint32_t stored = 0;
-    for (int i = 3; i >= 0; --i) {
+    for (std::size_t i = 4; i-- > 0;) {
       stored = (stored << 8) | static_cast<std::uint8_t>(head[i]);
     }
     const std::size_t len =

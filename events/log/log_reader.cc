@@ -70,6 +70,39 @@ void SegmentReader::fill_block(std::size_t needed) {
   block_start_ = start;
 }
 
+SegmentReader::Physical SegmentReader::skip_damage(std::size_t avail,
+                                                   std::size_t left_in_block,
+                                                   std::string reason) {
+  if (resync_) {
+    // The next offset of this block where a known record passes its
+    // checksum.
+    fill_block(left_in_block);
+    const auto in_block = static_cast<std::size_t>(pos_ % kBlockSize);
+    const std::size_t end = std::min(block_.size(), kBlockSize);
+    for (std::size_t at = in_block + 1; at + kHeaderSize <= end; ++at) {
+      const char* h = block_.data() + at;
+      const auto t = static_cast<std::uint8_t>(h[6]);
+      if (t < static_cast<std::uint8_t>(RecordType::kFull) ||
+          t > static_cast<std::uint8_t>(RecordType::kSegmentHeader)) {
+        continue;
+      }
+      const std::size_t len =
+          static_cast<std::size_t>(static_cast<std::uint8_t>(h[4])) |
+          (static_cast<std::size_t>(static_cast<std::uint8_t>(h[5])) << 8);
+      if (at + kHeaderSize + len > end) continue;
+      if (crc32c::unmask(load_u32(h)) != crc32c::extend(0, h + 6, 1 + len)) {
+        continue;
+      }
+      report(pos_, at - in_block, std::move(reason));
+      pos_ += at - in_block;
+      return Physical::kBad;
+    }
+  }
+  report(pos_, std::min(avail, left_in_block), std::move(reason));
+  pos_ += left_in_block;
+  return Physical::kBad;
+}
+
 SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
                                                      std::string_view* payload,
                                                      std::uint64_t* offset) {
@@ -95,15 +128,12 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
         (static_cast<std::size_t>(static_cast<std::uint8_t>(h[5])) << 8);
     const auto t = static_cast<std::uint8_t>(h[6]);
     if (t == 0 && len == 0 && stored_crc == 0) {
-      report(pos_, std::min(avail, left_in_block), "zero-filled block");
-      pos_ += left_in_block;
-      return Physical::kBad;
+      return skip_damage(avail, left_in_block, "zero-filled block");
     }
     if (kHeaderSize + len > left_in_block) {
-      report(pos_, std::min(avail, left_in_block),
-             fmt::format("bad record length {} (crosses the block end)", len));
-      pos_ += left_in_block;
-      return Physical::kBad;
+      return skip_damage(
+          avail, left_in_block,
+          fmt::format("bad record length {} (crosses the block end)", len));
     }
     fill_block(kHeaderSize + len);
     const std::size_t avail2 = block_.size() - in_block;
@@ -111,9 +141,7 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
     const char* rec = block_.data() + in_block;
     const std::uint32_t actual = crc32c::extend(0, rec + 6, 1 + len);
     if (crc32c::unmask(stored_crc) != actual) {
-      report(pos_, std::min(avail2, left_in_block), "checksum mismatch");
-      pos_ += left_in_block;
-      return Physical::kBad;
+      return skip_damage(avail2, left_in_block, "checksum mismatch");
     }
     *type = t;
     *payload = std::string_view(rec + kHeaderSize, len);

@@ -223,6 +223,23 @@ nlohmann::json salvage_report_to_json(const SalvageReport& r) {
           {"seconds", r.seconds}};
 }
 
+std::optional<nlohmann::json> read_salvage_record(
+    const std::filesystem::path& dir) {
+  const std::shared_ptr<FileSystem> fs = posix_file_system();
+  const std::filesystem::path path = dir / kSalvageFileName;
+  if (!fs->exists(path)) return std::nullopt;
+  const std::unique_ptr<ReadableFile> file = fs->open_readable(path);
+  std::string bytes(static_cast<std::size_t>(file->size()), '\0');
+  bytes.resize(file->read(0, bytes.size(), bytes.data()));
+  nlohmann::json record =
+      nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (!record.is_object()) {
+    throw CorruptionError(fmt::format(
+        "{}: not a salvage report (not a JSON object)", path.string()));
+  }
+  return record;
+}
+
 SalvageReport salvage_store(const std::filesystem::path& dir,
                             const std::filesystem::path& out,
                             const Logger& logger) {

@@ -159,11 +159,12 @@ class SalvageTest : public ::testing::Test {
       }
     }
     // SALVAGE holds the report.
-    const nlohmann::json recorded =
-        nlohmann::json::parse(read_bytes(out_ / "SALVAGE"));
+    const std::optional<nlohmann::json> recorded = read_salvage_record(out_);
+    ASSERT_TRUE(recorded.has_value());
     nlohmann::json expected = salvage_report_to_json(report);
     expected.erase("seconds");
-    EXPECT_EQ(recorded, expected);
+    EXPECT_EQ(*recorded, expected);
+    EXPECT_EQ(read_salvage_record(twin_), std::nullopt);
     auto twin = Database::open_read_only(twin_);
     const History twin_history(*twin);
     auto db = Database::open(out_, quiet_options());

@@ -216,6 +216,29 @@ TEST_F(SalvageToolTest, DamagedStoreExitsSixAndNamesTheLoss) {
   EXPECT_EQ(report.at("damages")[0].at("reason"), "checksum mismatch");
   const json v = verified(out_);
   EXPECT_EQ(v.at("last_lsn"), hit.first_lsn - 1);
+  // stats tells a salvage and its loss.
+  const ToolRun stats =
+      run_tool(fmt::format("stats --dir '{}' --json", out_.string()), false);
+  ASSERT_EQ(stats.status, 0) << stats.output;
+  const json brief = json::parse(stats.output).at("salvage");
+  EXPECT_EQ(brief.at("lost_events"), last_lsn_ - hit.first_lsn + 1);
+  EXPECT_EQ(brief.at("last_lsn"), hit.first_lsn - 1);
+  EXPECT_EQ(brief.at("source_store_id"), report.at("source_store_id"));
+  const ToolRun stats_table =
+      run_tool(fmt::format("stats --dir '{}'", out_.string()), false);
+  EXPECT_THAT(
+      stats_table.output,
+      HasSubstr(fmt::format("salvage of:     {} up to lsn {}; lost {} "
+                            "events through lsn {}",
+                            report.at("source_store_id").get<std::string>(),
+                            hit.first_lsn - 1, last_lsn_ - hit.first_lsn + 1,
+                            last_lsn_)));
+  EXPECT_EQ(
+      json::parse(
+          run_tool(fmt::format("stats --dir '{}' --json", dir_.string()), false)
+              .output)
+          .at("salvage"),
+      nullptr);
 
   // The table names the same loss.
   const ToolRun table = run(salvage_args(temp_ / "table"), false);

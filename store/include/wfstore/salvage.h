@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,13 @@ struct SalvageReport {
 // The report as one JSON object: every field above under its own name
 // ("evidence" an object of source -> lsn), plus "nothing_lost".
 nlohmann::json salvage_report_to_json(const SalvageReport& report);
+
+// The report a salvaged store in `dir` keeps (its SALVAGE file, as
+// salvage_report_to_json() wrote it, without "seconds"), or nullopt when the
+// store in `dir` was not made by salvage_store. Only reads. Throws
+// CorruptionError when the file is not a JSON object, IOError.
+std::optional<nlohmann::json> read_salvage_record(
+    const std::filesystem::path& dir);
 
 // Salvages the store in `dir` into a new store in `out` (missing or an empty
 // directory): the longest chain of whole commits from LSN 1 found in the

@@ -65,10 +65,12 @@ class SegmentReader {
   // mismatch, bad length, zeroed header) is followed not by the next block
   // but by the next offset of the same block where a physical record of a
   // known type passes its checksum; only the bytes up to it are reported.
-  // For salvage, which wants every whole record there is: a record found
-  // this way can in principle be bytes inside the damaged record's payload
-  // that happen to frame a valid record, so its content must be checked by
-  // the caller (a commit's hash, the hash chain).
+  // For salvage, which wants every whole record there is. Where the damaged
+  // record's length is intact (a checksum mismatch) the offset just past it
+  // is tried first; otherwise a record found this way can be bytes inside
+  // the damaged record's payload that happen to frame a valid record, so
+  // its content must be checked by the caller (a commit's hash, the hash
+  // chain).
   void set_resync_within_block(bool on) { resync_ = on; }
 
   // Offset just past the last record read() returned or skipped (where the next
@@ -87,9 +89,11 @@ class SegmentReader {
               std::string reason) const;
   // Skips the damaged physical record at pos_ (`avail` bytes of its block
   // read, `left_in_block` to the block's end): reports the bytes skipped,
-  // moves pos_ past them and returns kBad.
+  // moves pos_ past them and returns kBad. `claimed_end` (in-block offset,
+  // 0: none) is where the record's own length says it ends; a resync tries
+  // it before scanning.
   Physical skip_damage(std::size_t avail, std::size_t left_in_block,
-                       std::string reason);
+                       std::string reason, std::size_t claimed_end = 0);
 
   const ReadableFile& file_;
   std::string segment_;

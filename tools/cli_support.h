@@ -34,17 +34,18 @@ inline constexpr int kExitNotFound = 3;
 inline constexpr int kExitDamaged = 4;
 // Other errors (IOError, a locked store, ...).
 inline constexpr int kExitError = 5;
-// salvage only: the salvage succeeded and lost nothing (the new store holds
-// every LSN the source shows existed).
-inline constexpr int kExitNothingLost = 6;
+// salvage only: the new store was written and verifies, but it lacks LSNs the
+// source shows existed (the report names them). A salvage that lost nothing
+// exits 0; codes 1-5 mean no store was written.
+inline constexpr int kExitSalvageLost = 6;
 
 // The footer of every subcommand's --help.
 inline constexpr std::string_view kExitCodesHelp =
     "Exit codes: 0 success; 1 the check failed (verify found damage or a "
     "difference) or --dir is not a store; 2 usage error; 3 not found (unknown "
     "workflow id, LSN beyond the end); 4 the store or file is damaged; 5 "
-    "other errors (I/O, a locked store, ...); 6 salvage only: nothing was "
-    "lost.";
+    "other errors (I/O, a locked store, ...); 6 salvage only: the new store "
+    "was written but lost events the source shows existed.";
 
 // An error with its exit code; main() prints "wfstore: <what>" and exits
 // with `code`.

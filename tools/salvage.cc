@@ -2,12 +2,15 @@
 // of a damaged store (every whole commit up to the first damage it cannot
 // pass, hash chain intact, and the whole commits of the side files recovery
 // cut off where they continue it) into a new store in DIR, rebuilds its
-// views and reports what was lost (salvage_store, docs/salvage.md). D is
+// views and reports what was lost (salvage_store, docs/history.md#salvage). D is
 // never written; a store whose writer is running is refused.
 //
-// Exit codes: 0 salvaged, with losses (the report names them); 6 salvaged
-// and nothing was lost; 1 --dir is not a store; 2 DIR exists and is not
-// empty, or is D or inside it; 5 D is locked by a live writer.
+// Exit codes: 0 salvaged and nothing was lost; 6 salvaged (DIR holds a
+// store that verifies) but events the source shows existed were lost (the
+// report names them); 1 --dir is not a store; 2 DIR exists and is not an
+// empty directory, or is D, inside it or holds it; 4 D's STORE file is
+// damaged; 5 D is locked by a live writer, I/O errors. On 1-5 no store is
+// left in DIR.
 
 #include "wfstore/salvage.h"
 
@@ -32,62 +35,6 @@ struct SalvageOptions {
 
 // Damage lines printed in the table (the JSON has them all).
 constexpr std::size_t kDamageLines = 20;
-
-nlohmann::json report_to_json(const SalvageOptions& o, const SalvageReport& r) {
-  nlohmann::json lost = nlohmann::json::array();
-  for (const LostRange& l : r.lost) {
-    lost.push_back({{"first_lsn", l.first_lsn},
-                    {"last_lsn", l.last_lsn},
-                    {"readable", l.readable},
-                    {"commits", l.commits}});
-  }
-  nlohmann::json workflows = nlohmann::json::array();
-  for (const LostWorkflow& w : r.workflows) {
-    workflows.push_back({{"workflow_id", w.workflow_id},
-                         {"events", w.events},
-                         {"first_lsn", w.first_lsn},
-                         {"last_lsn", w.last_lsn},
-                         {"known_from", w.known_from}});
-  }
-  nlohmann::json evidence = nlohmann::json::object();
-  for (const LsnEvidence& e : r.evidence) evidence[e.source] = e.lsn;
-  nlohmann::json damages = nlohmann::json::array();
-  for (const SalvageDamage& d : r.damages) {
-    damages.push_back({{"file", d.file},
-                       {"offset", d.offset},
-                       {"bytes", d.bytes},
-                       {"reason", d.reason}});
-  }
-  return {{"out", o.out},
-          {"nothing_lost", r.nothing_lost()},
-          {"store_id", r.store_id},
-          {"source_store_id", r.source_store_id},
-          {"last_lsn", r.last_lsn},
-          {"head_hash", r.head_hash},
-          {"commits", r.commits},
-          {"events", r.events},
-          {"commits_from_side_files", r.commits_from_side_files},
-          {"side_files_used", r.side_files_used},
-          {"side_files", r.side_files},
-          {"stop_reason", r.stop_reason},
-          {"highest_known_lsn", r.highest_known_lsn},
-          {"evidence", evidence},
-          {"lost", lost},
-          {"lost_events", r.lost_events},
-          {"workflows", workflows},
-          {"workflows_complete", r.workflows_complete},
-          {"lost_events_without_workflow", r.lost_events_without_workflow},
-          {"discarded_commits", r.discarded_commits},
-          {"segments", r.segments},
-          {"segments_skipped", r.segments_skipped},
-          {"foreign_segments", r.foreign_segments},
-          {"source_bytes", r.source_bytes},
-          {"bytes_lost", r.bytes_lost},
-          {"damages", damages},
-          {"segments_written", r.segments_written},
-          {"bytes_written", r.bytes_written},
-          {"seconds", r.seconds}};
-}
 
 std::string join(const std::vector<std::string>& items) {
   return items.empty() ? "none" : fmt::format("{}", fmt::join(items, ", "));
@@ -175,11 +122,13 @@ int run_salvage(const SalvageOptions& o) {
   progress(fmt::format("wfstore: salvaging {} into {} ...", o.dir, o.out));
   const SalvageReport report = salvage_store(o.dir, o.out);
   if (o.json) {
-    std::cout << report_to_json(o, report).dump() << '\n';
+    nlohmann::json doc = salvage_report_to_json(report);
+    doc["out"] = o.out;
+    std::cout << doc.dump() << '\n';
   } else {
     print_report(o, report);
   }
-  return report.nothing_lost() ? kExitNothingLost : kExitOk;
+  return report.nothing_lost() ? kExitOk : kExitSalvageLost;
 }
 
 }  // namespace
@@ -190,7 +139,7 @@ void add_salvage_command(CLI::App& app, Action& action) {
       "salvage",
       "Copy what can still be read of a damaged store into a new store and "
       "report what was lost (offline: refuses a store whose writer runs; "
-      "exit 0: salvaged with losses, 6: nothing was lost)");
+      "exit 0: nothing was lost, 6: salvaged with losses)");
   cmd->add_option("--dir", o->dir, "The damaged store (never written)")
       ->required();
   cmd->add_option("--out", o->out,

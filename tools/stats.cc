@@ -1,15 +1,18 @@
 // `wfstore stats --dir D [--json]`: a store at a glance (summarize_store):
 // entries per view table, events per type, the log's size, the applied and
-// durable LSNs, the view checksum and the LMDB map's fill. Read-only.
+// durable LSNs, the view checksum and the LMDB map's fill; for a fork or a
+// salvage, its origin (and a salvage's loss). Read-only.
 
 #include <cstdint>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "wfstore/history.h"
+#include "wfstore/salvage.h"
 
 #include "tools/cli_support.h"
 #include "tools/commands.h"
@@ -17,7 +20,19 @@
 namespace wfstore::tools {
 namespace {
 
-nlohmann::json summary_to_json(const StoreSummary& s) {
+// What a salvaged store's SALVAGE says, in brief (null: not a salvage).
+nlohmann::json salvage_brief(const std::optional<nlohmann::json>& record) {
+  if (!record) return nullptr;
+  nlohmann::json brief = nlohmann::json::object();
+  for (const char* key : {"source_store_id", "last_lsn", "highest_known_lsn",
+                          "lost_events", "nothing_lost"}) {
+    if (record->contains(key)) brief[key] = record->at(key);
+  }
+  return brief;
+}
+
+nlohmann::json summary_to_json(const StoreSummary& s,
+                               const std::optional<nlohmann::json>& salvage) {
   nlohmann::json tables = nlohmann::json::object();
   for (const auto& [name, entries] : s.tables) tables[name] = entries;
   nlohmann::json by_type = nlohmann::json::object();
@@ -31,6 +46,7 @@ nlohmann::json summary_to_json(const StoreSummary& s) {
   }
   return {{"store_id", s.store_id},
           {"fork_of", origin},
+          {"salvage", salvage_brief(salvage)},
           {"workflows", s.workflows},
           {"events", s.events},
           {"tables", tables},
@@ -44,9 +60,21 @@ nlohmann::json summary_to_json(const StoreSummary& s) {
           {"map_used_bytes", s.map_used_bytes}};
 }
 
-void print_summary(const StoreSummary& s) {
+void print_summary(const StoreSummary& s,
+                   const std::optional<nlohmann::json>& salvage) {
   std::cout << fmt::format("store id:       {}\n", s.store_id);
-  if (s.origin) {
+  if (s.origin && salvage) {
+    const nlohmann::json brief = salvage_brief(salvage);
+    std::cout << fmt::format(
+        "salvage of:     {} up to lsn {}; {} (the store's SALVAGE file has "
+        "the report)\n",
+        s.origin->source_store_id, s.origin->lsn,
+        brief.value("nothing_lost", false)
+            ? std::string("nothing lost")
+            : fmt::format("lost {} events through lsn {}",
+                          brief.value("lost_events", std::uint64_t{0}),
+                          brief.value("highest_known_lsn", std::uint64_t{0})));
+  } else if (s.origin) {
     std::cout << fmt::format("fork of:        {} at lsn {}\n",
                              s.origin->source_store_id, s.origin->lsn);
   }
@@ -88,10 +116,11 @@ void add_stats_command(CLI::App& app, Action& action) {
   action = [dir, json] {
     auto db = open_store(*dir);
     const StoreSummary summary = summarize_store(*db);
+    const std::optional<nlohmann::json> salvage = read_salvage_record(*dir);
     if (*json) {
-      std::cout << summary_to_json(summary).dump() << '\n';
+      std::cout << summary_to_json(summary, salvage).dump() << '\n';
     } else {
-      print_summary(summary);
+      print_summary(summary, salvage);
     }
     return kExitOk;
   };

@@ -70,6 +70,48 @@ void SegmentReader::fill_block(std::size_t needed) {
   block_start_ = start;
 }
 
+SegmentReader::Physical SegmentReader::skip_damage(std::size_t avail,
+                                                   std::size_t left_in_block,
+                                                   std::string reason,
+                                                   std::size_t claimed_end) {
+  if (resync_) {
+    fill_block(left_in_block);
+    const auto in_block = static_cast<std::size_t>(pos_ % kBlockSize);
+    const std::size_t end = std::min(block_.size(), kBlockSize);
+    // Whether a known record that passes its checksum starts at `at`.
+    const auto record_at = [&](std::size_t at) {
+      if (at + kHeaderSize > end) return false;
+      const char* h = block_.data() + at;
+      const auto t = static_cast<std::uint8_t>(h[6]);
+      if (t < static_cast<std::uint8_t>(RecordType::kFull) ||
+          t > static_cast<std::uint8_t>(RecordType::kSegmentHeader)) {
+        return false;
+      }
+      const std::size_t len =
+          static_cast<std::size_t>(static_cast<std::uint8_t>(h[4])) |
+          (static_cast<std::size_t>(static_cast<std::uint8_t>(h[5])) << 8);
+      return at + kHeaderSize + len <= end &&
+             crc32c::unmask(load_u32(h)) == crc32c::extend(0, h + 6, 1 + len);
+    };
+    // Where the damaged record says it ends first (its payload is not
+    // searched then), else the next offset of the block.
+    std::optional<std::size_t> found;
+    if (claimed_end > in_block && record_at(claimed_end)) found = claimed_end;
+    for (std::size_t at = in_block + 1; !found && at + kHeaderSize <= end;
+         ++at) {
+      if (record_at(at)) found = at;
+    }
+    if (found) {
+      report(pos_, *found - in_block, std::move(reason));
+      pos_ += *found - in_block;
+      return Physical::kBad;
+    }
+  }
+  report(pos_, std::min(avail, left_in_block), std::move(reason));
+  pos_ += left_in_block;
+  return Physical::kBad;
+}
+
 SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
                                                      std::string_view* payload,
                                                      std::uint64_t* offset) {
@@ -95,15 +137,12 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
         (static_cast<std::size_t>(static_cast<std::uint8_t>(h[5])) << 8);
     const auto t = static_cast<std::uint8_t>(h[6]);
     if (t == 0 && len == 0 && stored_crc == 0) {
-      report(pos_, std::min(avail, left_in_block), "zero-filled block");
-      pos_ += left_in_block;
-      return Physical::kBad;
+      return skip_damage(avail, left_in_block, "zero-filled block");
     }
     if (kHeaderSize + len > left_in_block) {
-      report(pos_, std::min(avail, left_in_block),
-             fmt::format("bad record length {} (crosses the block end)", len));
-      pos_ += left_in_block;
-      return Physical::kBad;
+      return skip_damage(
+          avail, left_in_block,
+          fmt::format("bad record length {} (crosses the block end)", len));
     }
     fill_block(kHeaderSize + len);
     const std::size_t avail2 = block_.size() - in_block;
@@ -111,9 +150,8 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
     const char* rec = block_.data() + in_block;
     const std::uint32_t actual = crc32c::extend(0, rec + 6, 1 + len);
     if (crc32c::unmask(stored_crc) != actual) {
-      report(pos_, std::min(avail2, left_in_block), "checksum mismatch");
-      pos_ += left_in_block;
-      return Physical::kBad;
+      return skip_damage(avail2, left_in_block, "checksum mismatch",
+                         in_block + kHeaderSize + len);
     }
     *type = t;
     *payload = std::string_view(rec + kHeaderSize, len);

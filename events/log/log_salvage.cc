@@ -101,6 +101,8 @@ FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
   std::vector<Damage>& damages = out->damages;
   SegmentReader reader(*file, name,
                        [&damages](const Damage& d) { damages.push_back(d); });
+  // Every whole record counts, also those after a damaged one in its block.
+  reader.set_resync_within_block(true);
   const auto damage = [&](std::uint64_t offset, std::uint64_t bytes,
                           std::string reason) {
     damages.push_back(Damage{name, offset, bytes, std::move(reason)});

@@ -27,6 +27,11 @@ inline constexpr std::string_view kOriginMagic = "WFORIGIN";
 inline constexpr std::uint32_t kOriginVersion = 1;
 inline constexpr std::size_t kOriginSize = 8 + 4 + 16 + 8 + log::kHashSize + 4;
 
+// SALVAGE (docs/history.md#salvage): in a store salvage_store() built, the
+// salvage report as JSON (salvage_report_to_json() without "seconds").
+inline constexpr std::string_view kSalvageFileName = "SALVAGE";
+inline constexpr std::string_view kSalvageTempFileName = "SALVAGE.tmp";
+
 // The directory a new store is built in: `out` must be missing or an empty
 // directory (otherwise InvalidArgumentError naming `what`, e.g. "fork
 // target"). Creates it with its missing parents and syncs each directory

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -167,6 +168,78 @@ struct WorkflowLoss {
 
 }  // namespace
 
+nlohmann::json salvage_report_to_json(const SalvageReport& r) {
+  nlohmann::json lost = nlohmann::json::array();
+  for (const LostRange& l : r.lost) {
+    lost.push_back({{"first_lsn", l.first_lsn},
+                    {"last_lsn", l.last_lsn},
+                    {"readable", l.readable},
+                    {"commits", l.commits}});
+  }
+  nlohmann::json workflows = nlohmann::json::array();
+  for (const LostWorkflow& w : r.workflows) {
+    workflows.push_back({{"workflow_id", w.workflow_id},
+                         {"events", w.events},
+                         {"first_lsn", w.first_lsn},
+                         {"last_lsn", w.last_lsn},
+                         {"known_from", w.known_from}});
+  }
+  nlohmann::json evidence = nlohmann::json::object();
+  for (const LsnEvidence& e : r.evidence) evidence[e.source] = e.lsn;
+  nlohmann::json damages = nlohmann::json::array();
+  for (const SalvageDamage& d : r.damages) {
+    damages.push_back({{"file", d.file},
+                       {"offset", d.offset},
+                       {"bytes", d.bytes},
+                       {"reason", d.reason}});
+  }
+  return {{"nothing_lost", r.nothing_lost()},
+          {"store_id", r.store_id},
+          {"source_store_id", r.source_store_id},
+          {"last_lsn", r.last_lsn},
+          {"head_hash", r.head_hash},
+          {"commits", r.commits},
+          {"events", r.events},
+          {"commits_from_side_files", r.commits_from_side_files},
+          {"side_files_used", r.side_files_used},
+          {"side_files", r.side_files},
+          {"stop_reason", r.stop_reason},
+          {"highest_known_lsn", r.highest_known_lsn},
+          {"evidence", evidence},
+          {"lost", lost},
+          {"lost_events", r.lost_events},
+          {"workflows", workflows},
+          {"workflows_complete", r.workflows_complete},
+          {"lost_events_without_workflow", r.lost_events_without_workflow},
+          {"discarded_commits", r.discarded_commits},
+          {"segments", r.segments},
+          {"segments_skipped", r.segments_skipped},
+          {"foreign_segments", r.foreign_segments},
+          {"source_bytes", r.source_bytes},
+          {"bytes_lost", r.bytes_lost},
+          {"damages", damages},
+          {"segments_written", r.segments_written},
+          {"bytes_written", r.bytes_written},
+          {"seconds", r.seconds}};
+}
+
+std::optional<nlohmann::json> read_salvage_record(
+    const std::filesystem::path& dir) {
+  const std::shared_ptr<FileSystem> fs = posix_file_system();
+  const std::filesystem::path path = dir / kSalvageFileName;
+  if (!fs->exists(path)) return std::nullopt;
+  const std::unique_ptr<ReadableFile> file = fs->open_readable(path);
+  std::string bytes(static_cast<std::size_t>(file->size()), '\0');
+  bytes.resize(file->read(0, bytes.size(), bytes.data()));
+  nlohmann::json record =
+      nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (!record.is_object()) {
+    throw CorruptionError(fmt::format(
+        "{}: not a salvage report (not a JSON object)", path.string()));
+  }
+  return record;
+}
+
 SalvageReport salvage_store(const std::filesystem::path& dir,
                             const std::filesystem::path& out,
                             const Logger& logger) {
@@ -193,18 +266,6 @@ SalvageReport salvage_store(const std::filesystem::path& dir,
           return fmt::format("its body does not decode: {}", e.what());
         }
       });
-  // ORIGIN before STORE: a salvage cut short before its STORE is not a store.
-  write_origin(*fs, out, source.id(), log.last_lsn, log.last_hash);
-  write_file_atomically(*fs, out / kStoreFileName, out / kStoreTempFileName,
-                        encode_store_file(id, kStoreFormatVersion));
-  const RebuildReport rebuilt = rebuild_store_views(out, logger);
-  if (rebuilt.applied_lsn != log.last_lsn) {
-    throw CorruptionError(fmt::format(
-        "salvage {}: its views were rebuilt to lsn {}, its log was copied to "
-        "{}",
-        out.string(), rebuilt.applied_lsn, log.last_lsn));
-  }
-
   SalvageReport report;
   report.source_store_id = source.id().to_string();
   report.store_id = id.to_string();
@@ -317,6 +378,22 @@ SalvageReport salvage_store(const std::filesystem::path& dir,
         workflow, loss.lsns.size(), *loss.lsns.begin(), *loss.lsns.rbegin(),
         loss.from_log && loss.from_views ? "log+views"
                                          : (loss.from_log ? "log" : "views")});
+  }
+  // ORIGIN and SALVAGE before STORE: a salvage cut short before its STORE
+  // is not a store.
+  write_origin(*fs, out, source.id(), log.last_lsn, log.last_hash);
+  nlohmann::json recorded = salvage_report_to_json(report);
+  recorded.erase("seconds");
+  write_file_atomically(*fs, out / kSalvageFileName, out / kSalvageTempFileName,
+                        recorded.dump(2) + "\n");
+  write_file_atomically(*fs, out / kStoreFileName, out / kStoreTempFileName,
+                        encode_store_file(id, kStoreFormatVersion));
+  const RebuildReport rebuilt = rebuild_store_views(out, logger);
+  if (rebuilt.applied_lsn != log.last_lsn) {
+    throw CorruptionError(fmt::format(
+        "salvage {}: its views were rebuilt to lsn {}, its log was copied to "
+        "{}",
+        out.string(), rebuilt.applied_lsn, log.last_lsn));
   }
   target.keep();
   report.seconds =

@@ -102,5 +102,49 @@ TEST_F(LogReaderTest,
   EXPECT_THAT(damages_.back().reason, HasSubstr("lsn gap"));
 }
 
+// A damaged record's payload that frames a valid record of its own: with
+// resync within the block (salvage), the reader goes on where the damaged
+// record's length says it ends, never inside it; without (recovery,
+// readers), at the next block.
+TEST_F(LogReaderTest, ResyncWithinTheBlockSkipsTheDamagedRecordWhole) {
+  SegmentBuilder b(store_id_, 1);
+  std::string inner;
+  std::size_t inner_offset = 0;
+  frame_physical(static_cast<std::uint8_t>(RecordType::kFull),
+                 std::string(40, 'x'), &inner_offset, &inner);
+  Hash hash{};
+  const std::uint64_t damaged = b.raw(
+      static_cast<std::uint8_t>(RecordType::kFull),
+      encode_commit(1, 1, 1000, 0, hash, std::string(20, 'a') + inner, &hash));
+  const std::uint64_t next =
+      b.raw(static_cast<std::uint8_t>(RecordType::kFull),
+            encode_commit(2, 1, 1000, 0, hash, body_for(2, 100), &hash));
+  b.bytes()[damaged + kHeaderSize + 2] ^= 0x01;  // a fixed field
+  std::filesystem::create_directories(dir_);
+  b.write(segment_path(1));
+  const std::unique_ptr<ReadableFile> file =
+      fs_->open_readable(segment_path(1));
+  for (const bool resync : {true, false}) {
+    std::vector<Damage> damages;
+    SegmentReader reader(*file, "seg",
+                         [&](const Damage& d) { damages.push_back(d); });
+    reader.set_resync_within_block(resync);
+    std::vector<std::uint64_t> offsets;
+    std::string payload;
+    RecordType type = RecordType::kZero;
+    std::uint64_t at = 0;
+    while (reader.read(&payload, &type, &at)) offsets.push_back(at);
+    ASSERT_EQ(damages.size(), 1u) << resync;
+    EXPECT_EQ(damages[0].offset, damaged);
+    EXPECT_EQ(damages[0].reason, "checksum mismatch");
+    if (resync) {
+      EXPECT_EQ(offsets, (std::vector<std::uint64_t>{0, next}));
+      EXPECT_EQ(damages[0].bytes, next - damaged);
+    } else {
+      EXPECT_EQ(offsets, std::vector<std::uint64_t>{0});
+    }
+  }
+}
+
 }  // namespace
 }  // namespace wfstore::log::testutil

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
@@ -29,12 +30,14 @@
 
 #include "events/log/log_recovery.h"
 #include "tests/store/history_script.h"
+#include "tests/testutil/log_test_util.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_format.h"
 #include "wfstore_internal/log_reader.h"
+#include "wfstore_internal/log_verify.h"
 #include "wfstore_internal/log_writer.h"
 #include "wfstore_internal/store_dir.h"
 
@@ -141,14 +144,37 @@ class SalvageTest : public ::testing::Test {
     for (std::uint64_t i = 0; i < end; ++i) {
       ASSERT_EQ(salvaged[i], events_[i]) << "lsn " << i + 1;
     }
+    // The log verifies (checksums, headers, the hash chain from LSN 1) and
+    // ends with the source's commit hash.
+    {
+      const std::shared_ptr<FileSystem> fs = posix_file_system();
+      const StoreDir store = StoreDir::open_existing(fs, out_, false);
+      const log::VerifyReport log =
+          log::verify_log(fs, store.log_dir(), store.id());
+      EXPECT_EQ(log.last_lsn, end);
+      EXPECT_EQ(log.commits, report.commits);
+      EXPECT_EQ(store.id().to_string(), report.store_id);
+      if (end > 0) {
+        EXPECT_EQ(log::to_hex(log.head_hash), report.head_hash);
+      }
+    }
+    // SALVAGE holds the report.
+    const std::optional<nlohmann::json> recorded = read_salvage_record(out_);
+    ASSERT_TRUE(recorded.has_value());
+    nlohmann::json expected = salvage_report_to_json(report);
+    expected.erase("seconds");
+    EXPECT_EQ(*recorded, expected);
+    EXPECT_EQ(read_salvage_record(twin_), std::nullopt);
     auto twin = Database::open_read_only(twin_);
     const History twin_history(*twin);
     auto db = Database::open(out_, quiet_options());
     const std::optional<ForkOrigin> origin = fork_origin(*db);
     ASSERT_TRUE(origin.has_value());
     EXPECT_EQ(origin->source_store_id, store_id(*twin));
+    EXPECT_EQ(origin->source_store_id, report.source_store_id);
     EXPECT_EQ(origin->lsn, end);
-    EXPECT_EQ(origin->commit_hash, report.head_hash);
+    EXPECT_EQ(origin->commit_hash,
+              end == 0 ? std::string(64, '0') : report.head_hash);
     EXPECT_NE(store_id(*db), store_id(*twin));
     for (const std::string& id : ids_) {
       std::optional<Workflow> got;
@@ -415,6 +441,90 @@ TEST_F(SalvageTest, SideFileCommitsTheLogSupersededAreDiscarded) {
   EXPECT_TRUE(report.nothing_lost());
   EXPECT_EQ(report.commits_from_side_files, 0u);
   EXPECT_EQ(report.discarded_commits, 8u);
+}
+
+TEST_F(SalvageTest, DamagedFirstCommitSalvagesAnEmptyStore) {
+  build(10, 20000);
+  const log::Commit& first = commits_.front();
+  ASSERT_EQ(first.first_lsn, 1u);
+  std::string bytes = read_bytes(segment(1));
+  bytes[first.offset + log::kHeaderSize + 40] ^= 0x04;
+  write_bytes(segment(1), bytes);
+  const SalvageReport report = salvage();
+  EXPECT_EQ(report.commits, 0u);
+  EXPECT_EQ(report.head_hash, "");
+  EXPECT_EQ(report.segments_written, 0u);
+  expect_prefix(report, 0);
+  ASSERT_FALSE(report.lost.empty());
+  EXPECT_EQ(report.lost.front().first_lsn, 1u);
+  EXPECT_EQ(report.lost.back().last_lsn, events_.size());
+  EXPECT_EQ(report.lost_events, events_.size());
+  EXPECT_EQ(report.highest_known_lsn, events_.size());
+  // Every lost event's workflow is named (the views of the clean close).
+  EXPECT_TRUE(report.workflows_complete);
+  EXPECT_EQ(workflows(report), workflows_in(1, events_.size()));
+  EXPECT_THAT(report.stop_reason, HasSubstr("no whole commit holds lsn 1"));
+}
+
+TEST_F(SalvageTest, CommitRewrittenWithAValidChecksumEndsTheChain) {
+  // Damage no torn write makes: a body byte changed and the record's CRC
+  // recomputed; the commit hash no longer matches, so the commit is not
+  // whole, and the commits after it do not chain to what was salvaged.
+  build(40, 20000);
+  const log::Commit& hit = commits_[commits_.size() / 2];
+  ASSERT_EQ(log::framed_size(log::kCommitFixedSize + hit.body.size(),
+                             hit.offset % log::kBlockSize),
+            log::kHeaderSize + log::kCommitFixedSize + hit.body.size())
+      << "the test wants a one-fragment record";
+  log::testutil::rewrite_record(
+      dir_ / "log" / hit.segment, hit.offset,
+      [](std::string& payload) { payload.back() ^= 0x01; });
+  const SalvageReport report = salvage();
+  expect_prefix(report, hit.first_lsn - 1);
+  ASSERT_FALSE(report.lost.empty());
+  EXPECT_EQ(report.lost.front().first_lsn, hit.first_lsn);
+  EXPECT_EQ(report.lost.front().last_lsn, hit.last_lsn());
+  EXPECT_FALSE(report.lost.front().readable);
+  EXPECT_EQ(report.lost.back().last_lsn, events_.size());
+  EXPECT_EQ(report.highest_known_lsn, events_.size());
+  EXPECT_EQ(workflows(report), workflows_in(hit.first_lsn, events_.size()));
+}
+
+TEST_F(SalvageTest, EmptyExistingTargetDirectoryIsUsedAndKept) {
+  build(5, 20000);
+  std::filesystem::create_directories(out_);
+  const SalvageReport report = salvage();
+  expect_prefix(report, events_.size());
+  EXPECT_TRUE(report.nothing_lost());
+}
+
+TEST_F(SalvageTest, TargetThatIsAFileOrHoldsTheSourceIsRefused) {
+  build(5, 20000);
+  const auto before = hash_files(dir_);
+  write_bytes(temp_ / "file", "mine");
+  EXPECT_THAT([&] { salvage_store(dir_, temp_ / "file"); },
+              ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("exists and is not an empty directory")));
+  EXPECT_EQ(read_bytes(temp_ / "file"), "mine");
+  EXPECT_THAT(
+      [&] { salvage_store(dir_, dir_.parent_path()); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("holds the store")));
+  // The same directory named another way.
+  EXPECT_THAT(
+      [&] { salvage_store(dir_, dir_ / "log" / ".."); },
+      ThrowsMessage<InvalidArgumentError>(HasSubstr("inside the store")));
+  EXPECT_EQ(hash_files(dir_), before);
+}
+
+TEST_F(SalvageTest, DamagedStoreFileIsCorruptionAndNothingIsWritten) {
+  build(5, 20000);
+  std::string bytes = read_bytes(dir_ / "STORE");
+  bytes[bytes.size() / 2] ^= 0x01;
+  write_bytes(dir_ / "STORE", bytes);
+  const auto before = hash_files(dir_);
+  EXPECT_THROW(salvage_store(dir_, out_), CorruptionError);
+  EXPECT_EQ(hash_files(dir_), before);
+  EXPECT_FALSE(std::filesystem::exists(out_));
 }
 
 TEST_F(SalvageTest, ExistingTargetIsRefusedAndNothingChanges) {

@@ -61,6 +61,18 @@ class SegmentReader {
   // Continues reading at `offset`, a block boundary or the start of a record.
   void seek(std::uint64_t offset) { pos_ = offset; }
 
+  // With `on` (off by default), a damaged physical record (checksum
+  // mismatch, bad length, zeroed header) is followed not by the next block
+  // but by the next offset of the same block where a physical record of a
+  // known type passes its checksum; only the bytes up to it are reported.
+  // For salvage, which wants every whole record there is. Where the damaged
+  // record's length is intact (a checksum mismatch) the offset just past it
+  // is tried first; otherwise a record found this way can be bytes inside
+  // the damaged record's payload that happen to frame a valid record, so
+  // its content must be checked by the caller (a commit's hash, the hash
+  // chain).
+  void set_resync_within_block(bool on) { resync_ = on; }
+
   // Offset just past the last record read() returned or skipped (where the next
   // starts).
   std::uint64_t position() const { return pos_; }
@@ -75,6 +87,13 @@ class SegmentReader {
   void fill_block(std::size_t needed);
   void report(std::uint64_t offset, std::uint64_t bytes,
               std::string reason) const;
+  // Skips the damaged physical record at pos_ (`avail` bytes of its block
+  // read, `left_in_block` to the block's end): reports the bytes skipped,
+  // moves pos_ past them and returns kBad. `claimed_end` (in-block offset,
+  // 0: none) is where the record's own length says it ends; a resync tries
+  // it before scanning.
+  Physical skip_damage(std::size_t avail, std::size_t left_in_block,
+                       std::string reason, std::size_t claimed_end = 0);
 
   const ReadableFile& file_;
   std::string segment_;
@@ -82,6 +101,7 @@ class SegmentReader {
   std::uint64_t pos_ = 0;
   std::string block_;
   std::uint64_t block_start_ = 0;
+  bool resync_ = false;
 };
 
 // A commit read at random (read_commit_at) and where the record after it

@@ -1,4 +1,4 @@
-// Salvage of a damaged log (docs/salvage.md): every whole commit of the
+// Salvage of a damaged log (docs/history.md#salvage): every whole commit of the
 // source's segments and side files is found, the longest chain of them from
 // LSN 1 (dense LSNs, each commit's prev_hash the previous commit's hash) is
 // copied into a new store's log, and what could not be copied is described.

@@ -1,4 +1,4 @@
-// Salvage of a damaged store (docs/salvage.md): salvage_store() copies every
+// Salvage of a damaged store (docs/history.md#salvage): salvage_store() copies every
 // whole commit of the store's log up to the first damage it cannot pass (the
 // hash chain intact), with the whole commits of the side files recovery cut
 // off where they continue that chain, into a new store with a new store id,
@@ -13,8 +13,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "wfstore/logger.h"
 
@@ -111,13 +114,25 @@ struct SalvageReport {
   bool nothing_lost() const { return lost.empty(); }
 };
 
+// The report as one JSON object: every field above under its own name
+// ("evidence" an object of source -> lsn), plus "nothing_lost".
+nlohmann::json salvage_report_to_json(const SalvageReport& report);
+
+// The report a salvaged store in `dir` keeps (its SALVAGE file, as
+// salvage_report_to_json() wrote it, without "seconds"), or nullopt when the
+// store in `dir` was not made by salvage_store. Only reads. Throws
+// CorruptionError when the file is not a JSON object, IOError.
+std::optional<nlohmann::json> read_salvage_record(
+    const std::filesystem::path& dir);
+
 // Salvages the store in `dir` into a new store in `out` (missing or an empty
 // directory): the longest chain of whole commits from LSN 1 found in the
 // log's segments and side files, each commit record byte for byte (hashes
 // and chain as in the source), segment headers with the new store id;
 // records its origin (ORIGIN: the source's store id, the last LSN salvaged
-// and its commit hash; fork_origin() reads it), then rebuilds the new
-// store's views. Never writes to `dir`: it takes no lock file, only an
+// and its commit hash; fork_origin() reads it; with nothing salvaged, LSN 0
+// and a zero hash) and the report (SALVAGE: salvage_report_to_json() without
+// "seconds"), then rebuilds the new store's views. Never writes to `dir`: it takes no lock file, only an
 // advisory lock on an existing `dir/LOCK` opened read-only, held for the
 // call so no writer starts meanwhile.
 //

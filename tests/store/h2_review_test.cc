@@ -11,10 +11,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "wfstore/database.h"
 #include "wfstore/event.h"
 #include "wfstore/subscriptions.h"
 
-#include "tests/testutil/wait.h"
+#include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
 namespace {
@@ -55,6 +58,36 @@ TEST(EventBusReview, NoSyncHandlerCallStartsAfterShutdownReturned) {
   // delivered once shutdown() had returned.
   EXPECT_EQ(after_shutdown.load(), 0);
   EXPECT_EQ(calls.load(), 1);
+}
+
+// `wfstore log --follow --poll-ms N` stops on SIGINT through `stop`: a long
+// poll interval must not delay that by the whole interval (nor overflow).
+TEST(FollowEventsReview, StopIsSeenDuringALongPollInterval) {
+  testutil::TempDir dir;
+  auto db = Database::open(dir.path(),
+                           testutil::quiet_options(Durability::kBuffered));
+  db->workflow_store().store(
+      testutil::bare_workflow("w1", "app", WorkflowStatus::kRunning, 1));
+  for (const std::chrono::milliseconds interval :
+       {std::chrono::milliseconds(std::chrono::hours(1)),
+        std::chrono::milliseconds::max()}) {
+    std::atomic<bool> stop{false};
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      stop.store(true);
+    });
+    auto returned = std::async(std::launch::async, [&] {
+      return follow_events(
+          *db, 0, [](const Event&) { return true; },
+          [&] { return stop.load(); }, interval);
+    });
+    const bool ended =
+        returned.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    stopper.join();
+    ASSERT_TRUE(ended) << "follow_events did not see stop within 5 s (poll "
+                       << interval.count() << " ms)";
+    EXPECT_EQ(returned.get(), 1u);
+  }
 }
 
 }  // namespace

@@ -61,6 +61,17 @@ std::string esc(std::string_view text) {
   return out;
 }
 
+// `text` cut to at most `max_bytes` bytes (then "..." appended) at a UTF-8
+// character boundary, so the cut never splits a multibyte character.
+std::string shorten(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes + 3) return text;
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;  // a continuation byte: back to its character's first byte
+  }
+  return text.substr(0, cut) + "...";
+}
+
 std::string iso_utc(std::int64_t ms) {
   const std::time_t secs =
       static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
@@ -264,7 +275,15 @@ std::string_view timeline_status_color(WorkflowStatus status) {
 }
 
 std::string format_duration_ms(std::int64_t ms) {
-  if (ms < 0) return "-" + format_duration_ms(-ms);
+  if (ms < 0) {
+    // -ms overflows for INT64_MIN: format the magnitude as unsigned.
+    const std::uint64_t mag = 0 - static_cast<std::uint64_t>(ms);
+    if (mag > static_cast<std::uint64_t>(INT64_MAX)) {
+      return fmt::format("-{} h {:02} min", mag / 3'600'000,
+                         (mag / 60'000) % 60);
+    }
+    return "-" + format_duration_ms(static_cast<std::int64_t>(mag));
+  }
   if (ms < 1000) return fmt::format("{} ms", ms);
   if (ms < 60'000) {
     std::string s = fmt::format("{:.2f}", static_cast<double>(ms) / 1000.0);
@@ -402,8 +421,7 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
     svg += fmt::format(
         "<text x=\"{}\" y=\"{:.1f}\" fill=\"#212121\">{}{}</text>\n",
         kNameX + (synthetic ? 14 : 0), y + kBarY + 12,
-        synthetic ? "\u21b3 " : "",
-        esc(name.size() > 34 ? name.substr(0, 31) + "..." : name));
+        synthetic ? "\u21b3 " : "", esc(shorten(name, 31)));
     const Bar bar = bar_of(scale, s.start_ms, s.end_ms);
     svg += fmt::format(
         "<rect data-stage=\"{}\" data-status=\"{}\" x=\"{:.1f}\" y=\"{:.1f}\" "

@@ -2,6 +2,9 @@
 
 #include "store/subscriptions/committed_events.h"
 
+#include <algorithm>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "wfstore/errors.h"
@@ -32,6 +35,18 @@ CommittedEvents read_committed_events(Database& database, std::uint64_t after,
     out.events.push_back(log.event(lsn));
   }
   return out;
+}
+
+void sleep_unless_stopped(std::chrono::milliseconds interval,
+                          const std::function<bool()>& stop) {
+  constexpr std::chrono::milliseconds kSlice{10};
+  std::chrono::milliseconds left = interval;
+  while (left.count() > 0) {
+    const std::chrono::milliseconds slice = std::min(left, kSlice);
+    std::this_thread::sleep_for(slice);
+    left -= slice;
+    if (stop && stop()) return;
+  }
 }
 
 }  // namespace wfstore

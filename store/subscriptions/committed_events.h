@@ -5,8 +5,10 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "wfstore/database.h"
@@ -27,5 +29,11 @@ struct CommittedEvents {
 // store, CorruptionError for a log that lacks what the views hold.
 CommittedEvents read_committed_events(Database& database, std::uint64_t after,
                                       std::size_t max);
+
+// Sleeps `interval` (> 0) in slices of at most a few milliseconds, returning
+// early once `stop` (may be empty) returns true, so a long poll interval
+// never delays a stop; never overflows for any interval.
+void sleep_unless_stopped(std::chrono::milliseconds interval,
+                          const std::function<bool()>& stop);
 
 }  // namespace wfstore

@@ -414,7 +414,7 @@ std::size_t DurableSubscriptions::run(const std::string& name,
   return impl_->consume(name, handler,
                         [&](std::uint64_t, std::uint64_t, bool read_any) {
                           if (stop && stop()) return false;
-                          if (!read_any) std::this_thread::sleep_for(interval);
+                          if (!read_any) sleep_unless_stopped(interval, stop);
                           return !(stop && stop());
                         });
 }

@@ -153,6 +153,9 @@ class EventBus::Impl {
         if (sub->mode == DeliveryMode::kSync) {
           {
             const std::scoped_lock lock(mu_);
+            // shutdown() may have returned since the batch began: no
+            // handler call starts after it.
+            if (shutdown_) return;
             if (!sub->enabled || sub->removed) continue;
             ++busy_;
           }

@@ -76,7 +76,7 @@ std::uint64_t follow_events(Database& database, std::uint64_t after_lsn,
       last = event.lsn;
       if (!visit(event)) return last;
     }
-    if (read.events.empty()) std::this_thread::sleep_for(poll_interval);
+    if (read.events.empty()) sleep_unless_stopped(poll_interval, stop);
   }
 }
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -122,15 +121,14 @@ WorkflowStream::End WorkflowStream::follow(
       if (ends_workflow(event)) return End::kTerminal;
     }
     if (page.size() == query.limit) continue;
-    const auto elapsed = SteadyClock::now() - start;
+    // In milliseconds, so no timeout or interval can overflow the clock's
+    // nanoseconds.
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        SteadyClock::now() - start);
     if (timeout && elapsed >= *timeout) return End::kTimeout;
-    auto wait =
-        std::chrono::duration_cast<SteadyClock::duration>(poll_interval);
-    if (timeout) {
-      wait = std::min(wait, std::chrono::duration_cast<SteadyClock::duration>(
-                                *timeout - elapsed));
-    }
-    std::this_thread::sleep_for(wait);
+    std::chrono::milliseconds wait = poll_interval;
+    if (timeout) wait = std::min(wait, *timeout - elapsed);
+    sleep_unless_stopped(wait, {});
   }
 }
 

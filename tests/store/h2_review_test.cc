@@ -90,5 +90,29 @@ TEST(FollowEventsReview, StopIsSeenDuringALongPollInterval) {
   }
 }
 
+// A stream's timeout ends a follow however long its poll interval, without
+// overflowing the clock (milliseconds::max() as interval or timeout).
+TEST(FollowEventsReview, StreamTimeoutIsSeenDuringALongPollInterval) {
+  testutil::TempDir dir;
+  auto db = Database::open(dir.path(),
+                           testutil::quiet_options(Durability::kBuffered));
+  db->workflow_store().store(
+      testutil::bare_workflow("w1", "app", WorkflowStatus::kRunning, 1));
+  const WorkflowStream stream(*db, "w1");
+  auto returned = std::async(std::launch::async, [&] {
+    return stream.follow([](const WorkflowStream::Item&) { return true; }, true,
+                         std::chrono::milliseconds(100),
+                         std::chrono::milliseconds::max());
+  });
+  ASSERT_EQ(returned.wait_for(std::chrono::seconds(5)),
+            std::future_status::ready);
+  EXPECT_EQ(returned.get(), WorkflowStream::End::kTimeout);
+  // No timeout at all: a visit that stops ends it.
+  EXPECT_EQ(stream.follow([](const WorkflowStream::Item&) { return false; },
+                          true, std::chrono::milliseconds::max(),
+                          std::chrono::milliseconds::max()),
+            WorkflowStream::End::kStopped);
+}
+
 }  // namespace
 }  // namespace wfstore

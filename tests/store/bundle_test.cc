@@ -41,10 +41,7 @@ using testutil::read_bytes;
 using testutil::run_history_script;
 using testutil::ScriptedHistory;
 using testutil::TempDir;
-
-void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using testutil::write_bytes;
 
 std::string hex_sha256(std::string_view bytes) {
   return log::to_hex(sha256(bytes));

@@ -20,6 +20,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/subscriptions.h"
 
+#include "tests/store/history_script.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -31,19 +32,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
+using testutil::read_bytes;
 using testutil::TempDir;
-
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+using testutil::write_bytes;
 
 class DurableSubscriptionsTest : public ::testing::Test {
  protected:

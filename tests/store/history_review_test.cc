@@ -48,11 +48,7 @@ using testutil::log_events;
 using testutil::quiet_options;
 using testutil::read_bytes;
 using testutil::TempDir;
-
-void write_bytes(const std::filesystem::path& path, const std::string& b) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << b;
-}
+using testutil::write_bytes;
 
 std::string rehash(std::string bytes) {
   bytes.resize(bytes.size() - 32);

@@ -20,13 +20,16 @@
 #include "wfstore/audit_scope.h"
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
+#include "wfstore/file_system.h"
 #include "wfstore/history.h"
 #include "wfstore/queue.h"
 #include "wfstore/transaction.h"
 
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
+#include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/sha256.h"
+#include "wfstore_internal/store_dir.h"
 
 namespace wfstore::testutil {
 
@@ -167,6 +170,25 @@ inline std::string read_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in),
                      std::istreambuf_iterator<char>());
+}
+
+// Replaces the file at `path` with `bytes`.
+inline void write_bytes(const std::filesystem::path& path,
+                        const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Every commit of the (intact) log of the store in `dir`, as the reader
+// returns them.
+inline std::vector<log::Commit> read_log_commits(
+    const std::filesystem::path& dir) {
+  const std::shared_ptr<FileSystem> fs = posix_file_system();
+  const StoreDir store = StoreDir::open_existing(fs, dir, false);
+  log::Reader reader(fs, store.log_dir(), store.id(), 1, nullptr);
+  std::vector<log::Commit> out;
+  log::Commit commit;
+  while (reader.next(&commit)) out.push_back(commit);
+  return out;
 }
 
 // The SHA-256 of every file under `dir` by relative path, except LMDB's

@@ -50,22 +50,9 @@ using testutil::hash_files;
 using testutil::log_events;
 using testutil::quiet_options;
 using testutil::read_bytes;
+using testutil::read_log_commits;
 using testutil::TempDir;
-
-void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
-
-// Every commit of the log in `dir` (the reader's view of an intact log).
-std::vector<log::Commit> read_commits(const std::filesystem::path& dir) {
-  const std::shared_ptr<FileSystem> fs = posix_file_system();
-  const StoreDir store = StoreDir::open_existing(fs, dir, false);
-  log::Reader reader(fs, store.log_dir(), store.id(), 1, nullptr);
-  std::vector<log::Commit> out;
-  log::Commit commit;
-  while (reader.next(&commit)) out.push_back(commit);
-  return out;
-}
+using testutil::write_bytes;
 
 class SalvageTest : public ::testing::Test {
  protected:
@@ -103,7 +90,7 @@ class SalvageTest : public ::testing::Test {
     // The twin answers workflow_as_of for every LSN.
     if (!fold) Database::open(twin_, quiet_options())->close();
     events_ = log_events(twin_);
-    commits_ = read_commits(twin_);
+    commits_ = read_log_commits(twin_);
   }
 
   std::filesystem::path segment(std::uint64_t first_lsn) const {

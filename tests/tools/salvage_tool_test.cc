@@ -36,24 +36,11 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testutil::hash_files;
 using testutil::read_bytes;
+using testutil::read_log_commits;
 using testutil::run_tool;
 using testutil::TempDir;
 using testutil::ToolRun;
-
-void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
-
-// Every commit of the (intact) log of the store in `dir`.
-std::vector<log::Commit> read_commits(const std::filesystem::path& dir) {
-  const std::shared_ptr<FileSystem> fs = posix_file_system();
-  const StoreDir store = StoreDir::open_existing(fs, dir, false);
-  log::Reader reader(fs, store.log_dir(), store.id(), 1, nullptr);
-  std::vector<log::Commit> out;
-  log::Commit commit;
-  while (reader.next(&commit)) out.push_back(commit);
-  return out;
-}
+using testutil::write_bytes;
 
 class SalvageToolTest : public ::testing::Test {
  protected:
@@ -66,7 +53,7 @@ class SalvageToolTest : public ::testing::Test {
           testutil::diamond_workflow(fmt::format("wf-{:02}", i)));
     }
     db->close();
-    commits_ = read_commits(dir_);
+    commits_ = read_log_commits(dir_);
     last_lsn_ = commits_.back().last_lsn();
   }
 

@@ -76,14 +76,14 @@ WorkflowTimeline workflow_timeline(const History& history,
 }
 
 const std::vector<EventType>& metrics_event_types() {
-  static const std::vector<EventType> types = {
+  static const std::vector<EventType> kTypes = {
       EventType::kWorkflowStored,      EventType::kWorkflowDeleted,
       EventType::kStageAdded,          EventType::kStageUpdated,
       EventType::kStageRemoved,        EventType::kMessagePushed,
       EventType::kMessageLeased,       EventType::kMessageAcked,
       EventType::kMessageDeadLettered, EventType::kDeadLetterReplayed,
   };
-  return types;
+  return kTypes;
 }
 
 StageMetricsProjection stage_metrics(const History& history,

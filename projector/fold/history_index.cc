@@ -169,10 +169,10 @@ void index_event(const Event& event, ViewStore& views) {
     views.put(Table::kEntityEvents, index_key, entry);
   }
   views.put(Table::kTypeEvents, type_key(type, event.lsn), "");
-  const std::string count_key = value;
+  // `value` is the event's type: the key of its count.
   const std::optional<std::string> count =
-      views.get(Table::kEventCounts, count_key);
-  views.put(Table::kEventCounts, count_key,
+      views.get(Table::kEventCounts, value);
+  views.put(Table::kEventCounts, value,
             keys::encode_u64((count ? keys::decode_u64(*count) : 0) + 1));
   if (event.lsn == event.commit_id) index_commit(event, views);
 }

@@ -1,6 +1,6 @@
 // Items 83, 87 and 88 of the spec's checklist (docs/semantics.md §10) on
 // wfstore's subscriptions API: a workflow's interleaved LSNs read, streamed
-// and subscribed to without a gap; the reference's event bus (§7.7) mapped
+// and subscribed to without a gap; the reference's event bus (docs/semantics.md §7.1) mapped
 // onto EventBus; an async subscriber's order when its first call is slow.
 //
 // Where EventBus deliberately differs from the reference's bus, the test

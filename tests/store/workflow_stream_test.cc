@@ -1,4 +1,4 @@
-// WorkflowStream (docs/semantics.md §7.13): a workflow's stored history, then
+// WorkflowStream (docs/semantics.md §7.3): a workflow's stored history, then
 // its live events, each LSN once and in LSN order, ending with the event that
 // completes or deletes the workflow; on a writer open and on a read-only open
 // beside a writer process.

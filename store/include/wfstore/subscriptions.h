@@ -15,7 +15,7 @@
 // All three work on a writer open and on a read-only open, which follows the
 // writer process's commits as they reach its views (polled every
 // poll_interval). The spec's bus, subscription manager and stream are
-// docs/semantics.md §7.7, §7.8 and §7.13.
+// docs/semantics.md §7.1, §7.2 and §7.3.
 
 #pragma once
 
@@ -302,7 +302,7 @@ std::uint64_t follow_events(
     std::chrono::milliseconds poll_interval = std::chrono::milliseconds{2});
 
 // One workflow's events: its stored history, then live
-// (stabilize's WorkflowStream, docs/semantics.md §7.13).
+// (stabilize's WorkflowStream, docs/semantics.md §7.3).
 //
 // Thread-safety: one thread per stream. Lifetime: `database` must outlive it.
 class WorkflowStream {

@@ -236,18 +236,17 @@ class DurableSubscriptions::Impl {
                                bool read_any)>& more) {
     check_name(name);
     std::unique_ptr<FileLock> held;
+    Record r;
     {
       const std::scoped_lock lock(mu_);
       read_locked(name);
       held = lock_consumer(name);
+      // Read again under the consumer lock: no one else writes the file
+      // while it is held, so `r` stays what the file says.
+      r = read_locked(name);
     }
     std::size_t handled = 0;
     for (;;) {
-      Record r;
-      {
-        const std::scoped_lock lock(mu_);
-        r = read_locked(name);
-      }
       CommittedEvents read = read_batch(r);
       for (const Event& event : read.events) {
         if (!r.filter.matches(event)) continue;

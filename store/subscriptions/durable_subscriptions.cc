@@ -236,18 +236,17 @@ class DurableSubscriptions::Impl {
                                bool read_any)>& more) {
     check_name(name);
     std::unique_ptr<FileLock> held;
+    Record r;
     {
       const std::scoped_lock lock(mu_);
       read_locked(name);
       held = lock_consumer(name);
+      // Read again under the consumer lock: no one else writes the file
+      // while it is held, so `r` stays what the file says.
+      r = read_locked(name);
     }
     std::size_t handled = 0;
     for (;;) {
-      Record r;
-      {
-        const std::scoped_lock lock(mu_);
-        r = read_locked(name);
-      }
       CommittedEvents read = read_batch(r);
       for (const Event& event : read.events) {
         if (!r.filter.matches(event)) continue;
@@ -265,6 +264,7 @@ class DurableSubscriptions::Impl {
       if (!read.events.empty()) {
         r.checkpoint = read.events.back().lsn;
         r.updated_ms = now_ms();
+        make_log_durable();
         const std::scoped_lock lock(mu_);
         write(r);
       }
@@ -286,6 +286,15 @@ class DurableSubscriptions::Impl {
 
   std::int64_t now_ms() const {
     return database_.options().clock ? database_.options().clock->now_ms() : 0;
+  }
+
+  // On a writer open, fdatasyncs the log up to the views' applied LSN unless
+  // it is there already: a buffered commit's events may be handled before
+  // the syncer made them durable, and a checkpoint past the log a crash
+  // leaves would skip the events later commits put at those LSNs.
+  void make_log_durable() {
+    if (CommitPipeline* pipeline = database_impl(database_).pipeline())
+      pipeline->sync();
   }
 
   // REQUIRES: mu_ held.

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -21,6 +20,7 @@
 #include "wfstore/subscriptions.h"
 #include "wfstore/transaction.h"
 
+#include "tests/store/subscription_test_util.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -32,42 +32,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
-using testutil::TempDir;
+using testutil::ReportedErrors;
+using testutil::running_workflow;
+using testutil::Seen;
 
 constexpr std::chrono::seconds kWait{30};
-
-// What a subscriber saw, safe to read from the test's thread.
-class Seen {
- public:
-  EventHandler handler() {
-    return [this](const Event& event) {
-      const std::scoped_lock lock(mu_);
-      lsns_.push_back(event.lsn);
-      types_.push_back(event.type());
-    };
-  }
-  std::vector<std::uint64_t> lsns() const {
-    const std::scoped_lock lock(mu_);
-    return lsns_;
-  }
-  std::vector<EventType> types() const {
-    const std::scoped_lock lock(mu_);
-    return types_;
-  }
-  std::size_t size() const {
-    const std::scoped_lock lock(mu_);
-    return lsns_.size();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::uint64_t> lsns_;
-  std::vector<EventType> types_;
-};
-
-Workflow workflow(const std::string& id) {
-  return testutil::bare_workflow(id, "app", WorkflowStatus::kRunning, 1);
-}
 
 // 1..n.
 std::vector<std::uint64_t> one_to(std::uint64_t n) {
@@ -76,23 +45,14 @@ std::vector<std::uint64_t> one_to(std::uint64_t n) {
   return out;
 }
 
-class EventBusTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    db_ = Database::open(dir_.path(),
-                         testutil::quiet_options(Durability::kBuffered));
-  }
-  WorkflowStore& store() { return db_->workflow_store(); }
-
-  TempDir dir_;
-  std::unique_ptr<Database> db_;
-};
+class EventBusTest : public testutil::BufferedStoreTest {};
 
 TEST_F(EventBusTest, SyncSubscriberGetsEachCommittedEventOnceInLsnOrder) {
   EventBus bus(*db_);
   Seen seen;
   bus.subscribe("all", seen.handler());
-  for (int i = 0; i < 5; ++i) store().store(workflow("w" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i)
+    store().store(running_workflow("w" + std::to_string(i)));
   store().pause("w1", "ops");
   // Sync subscribers run before the commit's leader returns.
   EXPECT_EQ(seen.lsns(), one_to(6));
@@ -109,7 +69,7 @@ TEST_F(EventBusTest, RolledBackAndRejectedCommitsAreNeverPublished) {
   EventBus bus(*db_);
   Seen seen;
   bus.subscribe("all", seen.handler());
-  store().store(workflow("w1"));
+  store().store(running_workflow("w1"));
   {
     StageExecution stage = testutil::make_stage("w1", "build", "build", "Build",
                                                 WorkflowStatus::kNotStarted);
@@ -123,8 +83,8 @@ TEST_F(EventBusTest, RolledBackAndRejectedCommitsAreNeverPublished) {
     Transaction txn = store().transaction();
     txn.store_stage(stage);
   }  // destroyed uncommitted: rolled back
-  EXPECT_THROW(store().store(workflow("w1")), DuplicateError);
-  store().store(workflow("w2"));
+  EXPECT_THROW(store().store(running_workflow("w1")), DuplicateError);
+  store().store(running_workflow("w2"));
   EXPECT_EQ(seen.lsns(), one_to(2));
   EXPECT_EQ(bus.stats().published, 2u);
 }
@@ -141,7 +101,7 @@ TEST_F(EventBusTest, SixteenCommittingThreadsSeeEveryCommitOnceInLsnOrder) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kCommitsEach; ++i) {
-        store().store(workflow(fmt::format("t{}-{}", t, i)));
+        store().store(running_workflow(fmt::format("t{}-{}", t, i)));
       }
     });
   }
@@ -168,10 +128,10 @@ TEST_F(EventBusTest, FiltersByTypeEntityKindAndWorkflow) {
   bus.subscribe("w2", w2.handler(), SubscriptionFilter{{}, {}, "w2"});
   bus.subscribe("w2-paused", w2_paused.handler(),
                 SubscriptionFilter{{EventType::kWorkflowPaused}, {}, "w2"});
-  store().store(workflow("w1"));  // lsn 1
-  store().store(workflow("w2"));  // lsn 2
-  store().pause("w1", "ops");     // lsn 3
-  store().pause("w2", "ops");     // lsn 4
+  store().store(running_workflow("w1"));  // lsn 1
+  store().store(running_workflow("w2"));  // lsn 2
+  store().pause("w1", "ops");             // lsn 3
+  store().pause("w2", "ops");             // lsn 4
   StageExecution stage = testutil::make_stage("w2", "build", "build", "Build",
                                               WorkflowStatus::kNotStarted);
   store().add_stage(stage);  // lsn 5
@@ -185,17 +145,17 @@ TEST_F(EventBusTest, DisabledSubscriptionMissesEventsAndUnsubscribeEndsIt) {
   EventBus bus(*db_);
   Seen seen;
   bus.subscribe("s", seen.handler());
-  store().store(workflow("w1"));
+  store().store(running_workflow("w1"));
   EXPECT_TRUE(bus.disable_subscription("s"));
-  store().store(workflow("w2"));
+  store().store(running_workflow("w2"));
   EXPECT_TRUE(bus.enable_subscription("s"));
-  store().store(workflow("w3"));
+  store().store(running_workflow("w3"));
   EXPECT_EQ(seen.lsns(), (std::vector<std::uint64_t>{1, 3}));
   EXPECT_THAT(bus.subscriptions(), ElementsAre("s"));
   EXPECT_TRUE(bus.unsubscribe("s"));
   EXPECT_FALSE(bus.unsubscribe("s"));
   EXPECT_FALSE(bus.enable_subscription("s"));
-  store().store(workflow("w4"));
+  store().store(running_workflow("w4"));
   EXPECT_EQ(seen.size(), 2u);
   EXPECT_EQ(bus.stats().active, 0u);
 }
@@ -206,25 +166,16 @@ TEST_F(EventBusTest, ResubscribingReplacesTheSubscription) {
   Seen second;
   bus.subscribe("s", first.handler());
   bus.subscribe("s", second.handler());
-  store().store(workflow("w1"));
+  store().store(running_workflow("w1"));
   EXPECT_EQ(first.size(), 0u);
   EXPECT_EQ(second.size(), 1u);
   EXPECT_EQ(bus.stats().active, 1u);
 }
 
 TEST_F(EventBusTest, ThrowingHandlerIsIsolatedAndReported) {
-  std::mutex mu;
-  std::vector<std::string> reported;
+  ReportedErrors errors;
   EventBusOptions options;
-  options.error_handler = [&](const std::string& id, const Event& event,
-                              std::exception_ptr error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::runtime_error& e) {
-      const std::scoped_lock lock(mu);
-      reported.push_back(fmt::format("{}@{}: {}", id, event.lsn, e.what()));
-    }
-  };
+  options.error_handler = errors.handler();
   EventBus bus(*db_, options);
   Seen seen;
   bus.subscribe("bad", [](const Event&) { throw std::runtime_error("boom"); });
@@ -232,11 +183,11 @@ TEST_F(EventBusTest, ThrowingHandlerIsIsolatedAndReported) {
   bus.subscribe(
       "bad-async", [](const Event&) { throw std::runtime_error("async boom"); },
       {}, DeliveryMode::kAsync);
-  store().store(workflow("w1"));
-  store().store(workflow("w2"));
+  store().store(running_workflow("w1"));
+  store().store(running_workflow("w2"));
   ASSERT_TRUE(bus.wait_idle(kWait));
   EXPECT_EQ(seen.lsns(), one_to(2));
-  const std::scoped_lock lock(mu);
+  std::vector<std::string> reported = errors.reported();
   std::sort(reported.begin(), reported.end());
   EXPECT_THAT(reported,
               ElementsAre("bad-async@1: async boom", "bad-async@2: async boom",
@@ -260,9 +211,9 @@ TEST_F(EventBusTest, SyncHandlerThatCommitsToTheStoreGetsIOError) {
   };
   EventBus bus(*db_, options);
   bus.subscribe("commits", [&](const Event& event) {
-    if (event.lsn == 1) store().store(workflow("from-handler"));
+    if (event.lsn == 1) store().store(running_workflow("from-handler"));
   });
-  store().store(workflow("w1"));
+  store().store(running_workflow("w1"));
   EXPECT_EQ(io_errors.load(), 1);
   EXPECT_FALSE(store().exists("from-handler"));
 }
@@ -272,10 +223,10 @@ TEST_F(EventBusTest, AsyncHandlerMayCommitToTheStore) {
   bus.subscribe(
       "echo",
       [&](const Event& event) {
-        if (event.workflow_id == "w1") store().store(workflow("echo"));
+        if (event.workflow_id == "w1") store().store(running_workflow("echo"));
       },
       {}, DeliveryMode::kAsync);
-  store().store(workflow("w1"));
+  store().store(running_workflow("w1"));
   ASSERT_TRUE(bus.wait_idle(kWait));
   EXPECT_TRUE(store().exists("echo"));
 }
@@ -284,10 +235,10 @@ TEST_F(EventBusTest, ShutdownIgnoresLaterCommitsAndResetStartsOver) {
   EventBus bus(*db_);
   Seen seen;
   bus.subscribe("s", seen.handler(), {}, DeliveryMode::kAsync);
-  store().store(workflow("w1"));
+  store().store(running_workflow("w1"));
   bus.shutdown(true);  // drains w1's event first
   EXPECT_EQ(seen.lsns(), one_to(1));
-  store().store(workflow("w2"));
+  store().store(running_workflow("w2"));
   bus.publish(Event{});
   EXPECT_EQ(seen.size(), 1u);
   EXPECT_EQ(bus.stats().published, 1u);
@@ -297,7 +248,7 @@ TEST_F(EventBusTest, ShutdownIgnoresLaterCommitsAndResetStartsOver) {
   EXPECT_TRUE(bus.subscriptions().empty());
   Seen again;
   bus.subscribe("s", again.handler(), {}, DeliveryMode::kAsync);
-  store().store(workflow("w3"));
+  store().store(running_workflow("w3"));
   ASSERT_TRUE(bus.wait_idle(kWait));
   EXPECT_EQ(again.lsns(), (std::vector<std::uint64_t>{3}));
 }
@@ -318,7 +269,7 @@ TEST_F(EventBusTest, BadSubscriptionsAndOptionsAreRejected) {
 }
 
 TEST_F(EventBusTest, BusOnAReadOnlyOpenFollowsTheWriter) {
-  store().store(workflow("before"));
+  store().store(running_workflow("before"));
   auto reader =
       Database::open_read_only(dir_.path(), testutil::quiet_options());
   EventBus bus(*reader);
@@ -326,7 +277,8 @@ TEST_F(EventBusTest, BusOnAReadOnlyOpenFollowsTheWriter) {
   Seen async_seen;
   bus.subscribe("sync", sync_seen.handler());
   bus.subscribe("async", async_seen.handler(), {}, DeliveryMode::kAsync);
-  for (int i = 0; i < 20; ++i) store().store(workflow("w" + std::to_string(i)));
+  for (int i = 0; i < 20; ++i)
+    store().store(running_workflow("w" + std::to_string(i)));
   // The follower starts after what the views held when the bus began.
   ASSERT_TRUE(testutil::wait_until([&] { return sync_seen.size() == 20; }));
   ASSERT_TRUE(bus.wait_idle(kWait));

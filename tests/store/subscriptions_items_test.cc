@@ -1,6 +1,6 @@
 // Items 83, 87 and 88 of the spec's checklist (docs/semantics.md §10) on
 // wfstore's subscriptions API: a workflow's interleaved LSNs read, streamed
-// and subscribed to without a gap; the reference's event bus (§7.7) mapped
+// and subscribed to without a gap; the reference's event bus (docs/semantics.md §7.7) mapped
 // onto EventBus; an async subscriber's order when its first call is slow.
 //
 // Where EventBus deliberately differs from the reference's bus, the test
@@ -25,6 +25,7 @@
 #include "wfstore/history.h"
 #include "wfstore/subscriptions.h"
 
+#include "tests/store/subscription_test_util.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -35,40 +36,14 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using testutil::ReportedErrors;
+using testutil::running_workflow;
+using testutil::Seen;
 using testutil::TempDir;
 
 using Lsns = std::vector<std::uint64_t>;
 
 constexpr std::chrono::seconds kWait{30};
-
-// What a subscriber saw, safe to read from the test's thread.
-class Seen {
- public:
-  EventHandler handler() {
-    return [this](const Event& event) {
-      const std::scoped_lock lock(mu_);
-      lsns_.push_back(event.lsn);
-      threads_.push_back(std::this_thread::get_id());
-    };
-  }
-  Lsns lsns() const {
-    const std::scoped_lock lock(mu_);
-    return lsns_;
-  }
-  std::vector<std::thread::id> threads() const {
-    const std::scoped_lock lock(mu_);
-    return threads_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  Lsns lsns_;
-  std::vector<std::thread::id> threads_;
-};
-
-Workflow workflow(const std::string& id) {
-  return testutil::bare_workflow(id, "app", WorkflowStatus::kRunning, 1);
-}
 
 // A standalone event of workflow `workflow_id` (the reference's bus tests
 // publish hand-made events; these carry the LSN as their sequence).
@@ -103,7 +78,8 @@ class Item83Test : public ::testing::Test {
     options.logger = warnings_.logger();
     db_ = Database::open(dir_.path(), options);
     WorkflowStore& store = db_->workflow_store();
-    for (const char* id : {"wf-a", "wf-b", "wf-c"}) store.store(workflow(id));
+    for (const char* id : {"wf-a", "wf-b", "wf-c"})
+      store.store(running_workflow(id));
     for (const char* id : {"wf-a", "wf-b", "wf-c"}) store.pause(id, "ops");
     for (const char* id : {"wf-a", "wf-b", "wf-c"}) store.resume(id);
   }
@@ -185,17 +161,17 @@ TEST(SubscriptionsItemsTest, Item87SubscribeAndPublish) {
   EXPECT_EQ(seen.lsns(), (Lsns{1}));
 }
 
-TEST(SubscriptionsItemsTest, Item87SubscribeAndPublishFromAStore) {
+// Item 87 on a store, whose commits feed its bus.
+class SubscriptionsItemsStoreTest : public testutil::BufferedStoreTest {};
+
+TEST_F(SubscriptionsItemsStoreTest, Item87SubscribeAndPublishFromAStore) {
   // wfstore's bus is fed by the store's commits, which is how the
   // reference's store publishes after appending.
-  const TempDir dir;
-  auto db = Database::open(dir.path(),
-                           testutil::quiet_options(Durability::kBuffered));
-  EventBus bus(*db);
+  EventBus bus(*db_);
   Seen seen;
   bus.subscribe("s", seen.handler());
-  db->workflow_store().store(workflow("wf-1"));
-  db->workflow_store().pause("wf-1", "ops");
+  store().store(running_workflow("wf-1"));
+  store().pause("wf-1", "ops");
   EXPECT_EQ(seen.lsns(), (Lsns{1, 2}));
 }
 
@@ -271,26 +247,16 @@ TEST(SubscriptionsItemsTest, Item87AsyncDelivery) {
 }
 
 TEST(SubscriptionsItemsTest, Item87ErrorIsolationWithTheErrorHandler) {
-  std::mutex mu;
-  std::vector<std::string> reported;
+  ReportedErrors errors;
   EventBusOptions options;
-  options.error_handler = [&](const std::string& id, const Event& event,
-                              std::exception_ptr error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::runtime_error& e) {
-      const std::scoped_lock lock(mu);
-      reported.push_back(fmt::format("{} {} {}", id, event.lsn, e.what()));
-    }
-  };
+  options.error_handler = errors.handler();
   EventBus bus(options);
   Seen good;
   bus.subscribe("bad", [](const Event&) { throw std::runtime_error("boom"); });
   bus.subscribe("good", good.handler());
   bus.publish(paused_event(1, "wf-1"));
   EXPECT_EQ(good.lsns(), (Lsns{1}));
-  const std::scoped_lock lock(mu);
-  EXPECT_THAT(reported, ElementsAre("bad 1 boom"));
+  EXPECT_THAT(errors.reported(), ElementsAre("bad@1: boom"));
   EXPECT_EQ(bus.stats().errors, 1u);
   EXPECT_EQ(bus.stats().delivered, 1u);
 }
@@ -371,24 +337,21 @@ TEST(SubscriptionsItemsTest, Item87ResetZeroesTheStats) {
 // EventBus attached to the store; a second bus on the same store is
 // independent (its own subscriptions and stats), and replacing a bus is
 // destroying it and making another.
-TEST(SubscriptionsItemsTest, Item87NoGlobalBusEachBusIsItsOwnObject) {
-  const TempDir dir;
-  auto db = Database::open(dir.path(),
-                           testutil::quiet_options(Durability::kBuffered));
-  auto bus = std::make_unique<EventBus>(*db);
-  EventBus other(*db);
+TEST_F(SubscriptionsItemsStoreTest, Item87NoGlobalBusEachBusIsItsOwnObject) {
+  auto bus = std::make_unique<EventBus>(*db_);
+  EventBus other(*db_);
   Seen first;
   Seen second;
   bus->subscribe("s", first.handler());
   other.subscribe("s", second.handler());
-  db->workflow_store().store(workflow("wf-1"));
+  store().store(running_workflow("wf-1"));
   EXPECT_EQ(first.lsns(), (Lsns{1}));
   EXPECT_EQ(second.lsns(), (Lsns{1}));
   // "reset_event_bus()": a new bus starts with no subscriptions or stats.
-  bus = std::make_unique<EventBus>(*db);
+  bus = std::make_unique<EventBus>(*db_);
   EXPECT_THAT(bus->subscriptions(), IsEmpty());
   EXPECT_EQ(bus->stats().published, 0u);
-  db->workflow_store().store(workflow("wf-2"));
+  store().store(running_workflow("wf-2"));
   EXPECT_EQ(first.lsns(), (Lsns{1}));  // the old bus is gone
   EXPECT_EQ(second.lsns(), (Lsns{1, 2}));
   EXPECT_EQ(bus->stats().published, 1u);
@@ -451,7 +414,8 @@ TEST(SubscriptionsItemsTest, Item88AsyncOrderOnAStoreWithCommittingThreads) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i)
-        db->workflow_store().store(workflow(fmt::format("t{}-{}", t, i)));
+        db->workflow_store().store(
+            running_workflow(fmt::format("t{}-{}", t, i)));
     });
   }
   for (std::thread& thread : threads) thread.join();

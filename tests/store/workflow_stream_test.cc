@@ -25,6 +25,7 @@
 #include "wfstore/history.h"
 #include "wfstore/subscriptions.h"
 
+#include "tests/store/subscription_test_util.h"
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
@@ -34,14 +35,11 @@
 namespace wfstore {
 namespace {
 
+using testutil::running_workflow;
 using testutil::TempDir;
 using Lsns = std::vector<std::uint64_t>;
 using Source = WorkflowStream::Source;
 using End = WorkflowStream::End;
-
-Workflow workflow(const std::string& id) {
-  return testutil::bare_workflow(id, "app", WorkflowStatus::kRunning, 1);
-}
 
 void set_status(WorkflowStore& store, const std::string& id,
                 WorkflowStatus status) {
@@ -76,22 +74,12 @@ Followed follow(
   return f;
 }
 
-class WorkflowStreamTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    db_ = Database::open(dir_.path(),
-                         testutil::quiet_options(Durability::kBuffered));
-  }
-  WorkflowStore& store() { return db_->workflow_store(); }
-
-  TempDir dir_;
-  std::unique_ptr<Database> db_;
-};
+class WorkflowStreamTest : public testutil::BufferedStoreTest {};
 
 TEST_F(WorkflowStreamTest, ReplaysThenFollowsLiveUntilTheWorkflowCompletes) {
-  store().store(workflow("w"));      // 1
-  store().store(workflow("other"));  // 2
-  store().pause("w", "ops");         // 3
+  store().store(running_workflow("w"));      // 1
+  store().store(running_workflow("other"));  // 2
+  store().pause("w", "ops");                 // 3
   std::thread writer;
   const Followed f = follow(*db_, "w", [&](const WorkflowStream::Item& item) {
     if (item.event.lsn != 3) return;
@@ -111,8 +99,8 @@ TEST_F(WorkflowStreamTest, ReplaysThenFollowsLiveUntilTheWorkflowCompletes) {
 }
 
 TEST_F(WorkflowStreamTest, ReplayIsTheStoredHistory) {
-  store().store(workflow("w"));
-  store().store(workflow("other"));
+  store().store(running_workflow("w"));
+  store().store(running_workflow("other"));
   store().pause("w", "ops");
   Lsns lsns;
   for (const Event& e : WorkflowStream(*db_, "w").replay())
@@ -122,8 +110,8 @@ TEST_F(WorkflowStreamTest, ReplayIsTheStoredHistory) {
 }
 
 TEST_F(WorkflowStreamTest, WithoutHistoryOnlyLiveEventsAreVisited) {
-  store().store(workflow("w"));  // 1
-  store().pause("w", "ops");     // 2
+  store().store(running_workflow("w"));  // 1
+  store().pause("w", "ops");             // 2
   // Commits until the stream saw one of them live, then completes w.
   std::atomic<bool> seen_live{false};
   std::thread writer([&] {
@@ -146,9 +134,9 @@ TEST_F(WorkflowStreamTest, WithoutHistoryOnlyLiveEventsAreVisited) {
 }
 
 TEST_F(WorkflowStreamTest, AWorkflowAlreadyCompleteEndsAtOnce) {
-  store().store(workflow("w"));
+  store().store(running_workflow("w"));
   set_status(store(), "w", WorkflowStatus::kCanceled);
-  store().store(workflow("later"));
+  store().store(running_workflow("later"));
   const Followed f = follow(*db_, "w");
   EXPECT_EQ(f.end, End::kTerminal);
   EXPECT_EQ(f.replay, (Lsns{1, 2}));
@@ -162,7 +150,7 @@ TEST_F(WorkflowStreamTest, AWorkflowAlreadyCompleteEndsAtOnce) {
 }
 
 TEST_F(WorkflowStreamTest, DeletionEndsTheStreamAfterVisitingIt) {
-  store().store(workflow("w"));
+  store().store(running_workflow("w"));
   std::thread writer;
   const Followed f = follow(*db_, "w", [&](const WorkflowStream::Item& item) {
     if (item.event.lsn == 1)
@@ -175,7 +163,7 @@ TEST_F(WorkflowStreamTest, DeletionEndsTheStreamAfterVisitingIt) {
 }
 
 TEST_F(WorkflowStreamTest, TimeoutAndStopEndTheStream) {
-  store().store(workflow("w"));
+  store().store(running_workflow("w"));
   const auto start = std::chrono::steady_clock::now();
   const Followed f =
       follow(*db_, "w", nullptr, true, std::chrono::milliseconds{100});
@@ -193,7 +181,7 @@ TEST_F(WorkflowStreamTest, TimeoutAndStopEndTheStream) {
 }
 
 TEST_F(WorkflowStreamTest, ManyLiveEventsEachOnceInLsnOrder) {
-  store().store(workflow("w"));
+  store().store(running_workflow("w"));
   constexpr int kRounds = 300;
   std::thread writer;
   const Followed f = follow(*db_, "w", [&](const WorkflowStream::Item& item) {
@@ -201,7 +189,7 @@ TEST_F(WorkflowStreamTest, ManyLiveEventsEachOnceInLsnOrder) {
     writer = std::thread([&] {
       for (int i = 0; i < kRounds; ++i) {
         store().pause("w", "ops");
-        store().store(workflow(fmt::format("o{}", i)));
+        store().store(running_workflow(fmt::format("o{}", i)));
         store().resume("w");
       }
       set_status(store(), "w", WorkflowStatus::kSucceeded);
@@ -241,9 +229,9 @@ TEST(WorkflowStreamProcessTest, ReadOnlyOpenFollowsAWriterProcess) {
     auto db = Database::open(store_dir,
                              testutil::quiet_options(Durability::kBuffered));
     WorkflowStore& store = db->workflow_store();
-    store.store(workflow("w"));
+    store.store(running_workflow("w"));
     const auto churn = [&](int i) {
-      store.store(workflow(fmt::format("o{}", i)));
+      store.store(running_workflow(fmt::format("o{}", i)));
       store.pause("w", "ops");
       store.resume("w");
     };
@@ -256,7 +244,7 @@ TEST(WorkflowStreamProcessTest, ReadOnlyOpenFollowsAWriterProcess) {
       std::this_thread::sleep_for(std::chrono::microseconds{300});
     }
     set_status(store, "w", WorkflowStatus::kSucceeded);
-    store.store(workflow("after"));
+    store.store(running_workflow("after"));
     db->close();
     testutil::report_line(fd, "done");
   });

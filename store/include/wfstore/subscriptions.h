@@ -216,7 +216,12 @@ class SubscriptionHandlerError : public Error {
 // rename, fsync of the directory) whenever its checkpoint advances, so a
 // read-only process keeps its own checkpoints without being the writer. One
 // consumer at a time per subscription: the process that processes one holds
-// `<name>.lock` (released when it exits, a SIGKILL included).
+// `<name>.lock` (released when it exits, a SIGKILL included). On a writer
+// open, a checkpoint write first fdatasyncs the log up to the views (a
+// buffered commit's events are handed out before the syncer runs), so it
+// never passes the log a machine crash leaves; a read-only open cannot sync
+// a writer process's log, so beside a Durability::kBuffered writer its
+// checkpoint can (docs/subscriptions.md "Crash safety").
 //
 // Names: 1-100 characters of [A-Za-z0-9._-], not starting with '.'.
 //

@@ -343,12 +343,14 @@ LogSalvage salvage_log(const std::shared_ptr<FileSystem>& fs,
   for (const std::uint64_t lsn : list_segments(*fs, from_dir)) {
     const std::string name = segment_file_name(lsn);
     out.segments.push_back(name);
-    if (lsn > 0) {
-      out.highest_segment_lsn = std::max(out.highest_segment_lsn, lsn - 1);
-    }
     const FileScan scan =
         scan_file(*fs, from_dir, name, false, 0, lsn, from_id, &out, &found);
-    if (scan.foreign) out.foreign_segments.push_back(name);
+    // A segment of another store tells nothing of this one's history.
+    if (scan.foreign) {
+      out.foreign_segments.push_back(name);
+    } else if (lsn > 0) {
+      out.highest_segment_lsn = std::max(out.highest_segment_lsn, lsn - 1);
+    }
     const std::uint64_t size = fs->open_readable(from_dir / name)->size();
     out.source_bytes += size;
     segment_info[name] = {size, scan.header_ok ? scan.header_end : 0};

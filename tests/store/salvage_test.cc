@@ -430,6 +430,31 @@ TEST_F(SalvageTest, SideFileCommitsTheLogSupersededAreDiscarded) {
   EXPECT_EQ(report.discarded_commits, 8u);
 }
 
+TEST_F(SalvageTest, ForeignSegmentIsNeitherCopiedNorEvidence) {
+  build(30, 20000);
+  // Another store's first segment, dropped into the log under a name past
+  // its end: its header names the other store, so neither its commits nor
+  // its name tell how far this store's history went.
+  const std::filesystem::path other = temp_ / "other";
+  {
+    auto db = Database::open(other, quiet_options());
+    testutil::run_history_script(*db);
+    db->close();
+  }
+  const std::string name = log::segment_file_name(events_.size() + 100);
+  std::filesystem::copy_file(other / "log" / log::segment_file_name(1),
+                             dir_ / "log" / name);
+  const SalvageReport report = salvage();
+  expect_prefix(report, events_.size());
+  EXPECT_EQ(report.foreign_segments, std::vector<std::string>{name});
+  EXPECT_THAT(report.segments_skipped, ::testing::Contains(name));
+  EXPECT_EQ(report.highest_known_lsn, events_.size());
+  EXPECT_TRUE(report.nothing_lost());
+  ASSERT_FALSE(report.damages.empty());
+  EXPECT_EQ(report.damages.back().file, name);
+  EXPECT_THAT(report.damages.back().reason, HasSubstr("foreign store"));
+}
+
 TEST_F(SalvageTest, DamagedFirstCommitSalvagesAnEmptyStore) {
   build(10, 20000);
   const log::Commit& first = commits_.front();

@@ -502,6 +502,47 @@ TEST_F(SalvageTest, CommitRewrittenWithAValidChecksumEndsTheChain) {
   EXPECT_EQ(workflows(report), workflows_in(hit.first_lsn, events_.size()));
 }
 
+// A salvage cut short after its STORE file is in place opens with its whole
+// history; one cut short before it (the log copied, ORIGIN and SALVAGE
+// written, STORE.tmp half written) leaves no store: it neither opens nor is
+// taken for an empty target, and the next salvage into it is refused rather
+// than mixed with it. (The states a crash leaves, made by removing files.)
+TEST_F(SalvageTest, SalvageCutShortIsAWholeStoreOrNoStore) {
+  build(5, 20000);
+  salvage();
+  // Cut short after STORE, before the views were rebuilt: the log is whole
+  // (synced before STORE), so it opens with every salvaged event.
+  std::filesystem::remove_all(out_ / "views");
+  std::filesystem::remove(out_ / "VIEWS_STATE");
+  {
+    auto db = Database::open(out_, quiet_options());
+    EXPECT_EQ(History(*db).current_lsn(), events_.size());
+    db->close();
+  }
+  EXPECT_TRUE(verify_store_views(out_).equal());
+  std::filesystem::remove(out_ / "STORE");
+  std::filesystem::remove_all(out_ / "views");
+  std::filesystem::remove(out_ / "VIEWS_STATE");
+  std::filesystem::remove(out_ / "LOCK");
+  const std::vector<std::string> written = {"SALVAGE", "ORIGIN"};
+  for (std::size_t kept = 0; kept <= written.size(); ++kept) {
+    if (kept > 0) std::filesystem::remove(out_ / written[kept - 1]);
+    for (const bool temp : {false, true}) {
+      SCOPED_TRACE(fmt::format("{} of ORIGIN/SALVAGE removed, STORE.tmp {}",
+                               kept, temp));
+      if (temp) write_bytes(out_ / "STORE.tmp", "WFSTO");
+      EXPECT_THAT([&] { Database::open(out_, quiet_options()); },
+                  ThrowsMessage<InvalidArgumentError>(HasSubstr("not")));
+      EXPECT_THROW(Database::open_read_only(out_), InvalidArgumentError);
+      EXPECT_THAT([&] { salvage_store(dir_, out_); },
+                  ThrowsMessage<InvalidArgumentError>(
+                      HasSubstr("exists and is not an empty directory")));
+      EXPECT_FALSE(std::filesystem::exists(out_ / "STORE"));
+      std::filesystem::remove(out_ / "STORE.tmp");
+    }
+  }
+}
+
 TEST_F(SalvageTest, EmptyExistingTargetDirectoryIsUsedAndKept) {
   build(5, 20000);
   std::filesystem::create_directories(out_);

@@ -351,6 +351,30 @@ TEST_F(SalvageTest, ReorderedSegmentsLoseNothing) {
               HasSubstr("does not match the file name"));
 }
 
+TEST_F(SalvageTest, SegmentWithADamagedHeaderIsReadAfterIt) {
+  build(60, 20000);
+  const std::vector<std::uint64_t> segs = segments();
+  ASSERT_GE(segs.size(), 4u);
+  const std::string name = log::segment_file_name(segs[2]);
+  const std::string bytes = read_bytes(segment(segs[2]));
+  // A byte of the header's payload, then of its length.
+  for (const std::size_t at : {log::kHeaderSize + 10, std::size_t{4}}) {
+    SCOPED_TRACE(at);
+    std::string damaged = bytes;
+    damaged[at] ^= 0x01;
+    write_bytes(segment(segs[2]), damaged);
+    std::filesystem::remove_all(out_);
+    const SalvageReport report = salvage();
+    expect_prefix(report, events_.size());
+    EXPECT_TRUE(report.nothing_lost());
+    ASSERT_EQ(report.damages.size(), 1u);
+    EXPECT_EQ(report.damages[0].file, name);
+    EXPECT_EQ(report.damages[0].offset, 0u);
+    EXPECT_EQ(report.damages[0].bytes,
+              log::kHeaderSize + log::kSegmentHeaderSize);
+  }
+}
+
 TEST_F(SalvageTest, TornTailCutIntoASideFileIsReportedFromIt) {
   // One segment, the rolled commits never synced: their tail is torn.
   build(20, log::kDefaultRollBytes, /*fold=*/false);

@@ -548,11 +548,11 @@ TEST_F(SalvageTest, SalvageCutShortIsAWholeStoreOrNoStore) {
   std::filesystem::remove_all(out_ / "views");
   std::filesystem::remove(out_ / "VIEWS_STATE");
   std::filesystem::remove(out_ / "LOCK");
-  const std::vector<std::string> written = {"SALVAGE", "ORIGIN"};
+  const std::vector<std::string> written = {"ORIGIN", "SALVAGE"};
   for (std::size_t kept = 0; kept <= written.size(); ++kept) {
     if (kept > 0) std::filesystem::remove(out_ / written[kept - 1]);
     for (const bool temp : {false, true}) {
-      SCOPED_TRACE(fmt::format("{} of ORIGIN/SALVAGE removed, STORE.tmp {}",
+      SCOPED_TRACE(fmt::format("{} of ORIGIN, SALVAGE removed, STORE.tmp {}",
                                kept, temp));
       if (temp) write_bytes(out_ / "STORE.tmp", "WFSTO");
       EXPECT_THAT([&] { Database::open(out_, quiet_options()); },

@@ -15,13 +15,9 @@
 #include "wfstore/errors.h"
 
 #include "events/log/log_recovery.h"
-#include "wfstore_internal/crc32c.h"
 
 namespace wfstore::log {
 namespace {
-
-// The framed segment header: the first bytes of every segment.
-constexpr std::size_t kFramedHeaderSize = kHeaderSize + kSegmentHeaderSize;
 
 // A side file read as the bytes of its segment from `base` on: offsets below
 // `base` read as zeros (the reader only fills the block around its position,
@@ -107,41 +103,21 @@ FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
                           std::string reason) {
     damages.push_back(Damage{name, offset, bytes, std::move(reason)});
   };
-  // A damaged header record would make the reader skip the rest of the
-  // first block; its size is fixed, so the commits after it are read from
-  // where it ends.
-  bool skip_header = false;
-  if (base == 0 && file->size() >= kFramedHeaderSize) {
-    std::string head(kFramedHeaderSize, '\0');
-    file->read(0, head.size(), head.data());
-    std::uint32_t stored = 0;
-    for (std::size_t i = 4; i-- > 0;) {
-      stored = (stored << 8) | static_cast<std::uint8_t>(head[i]);
-    }
-    const std::size_t len =
-        static_cast<std::uint8_t>(head[4]) |
-        (static_cast<std::size_t>(static_cast<std::uint8_t>(head[5])) << 8);
-    skip_header =
-        len != kSegmentHeaderSize ||
-        head[6] != static_cast<char>(RecordType::kSegmentHeader) ||
-        crc32c::unmask(stored) != crc32c::value(head.data() + 6, 1 + len);
-  }
-  if (skip_header) {
-    damage(0, kFramedHeaderSize,
-           "segment header damaged (its record fails its checks); reading "
-           "on after it");
-    reader.seek(kFramedHeaderSize);
-  } else {
-    reader.seek(base);
-  }
+  // A damaged header record is reported by the reader, which resyncs where
+  // its length says it ends (the first commit).
+  reader.seek(base);
+  const std::size_t damages_before = damages.size();
   std::vector<FoundCommit> commits;
   std::string payload;
   RecordType type = RecordType::kZero;
   std::uint64_t offset = 0;
   bool first = true;
   while (reader.read(&payload, &type, &offset)) {
-    if (first && base == 0 && !skip_header &&
-        (type != RecordType::kSegmentHeader || offset != 0)) {
+    // Unless the reader reported the damage at offset 0 already.
+    if (first && base == 0 &&
+        (type != RecordType::kSegmentHeader || offset != 0) &&
+        (damages.size() == damages_before ||
+         damages[damages_before].offset != 0)) {
       damage(0, offset, "segment does not start with a segment header");
     }
     first = false;
@@ -343,12 +319,14 @@ LogSalvage salvage_log(const std::shared_ptr<FileSystem>& fs,
   for (const std::uint64_t lsn : list_segments(*fs, from_dir)) {
     const std::string name = segment_file_name(lsn);
     out.segments.push_back(name);
-    if (lsn > 0) {
-      out.highest_segment_lsn = std::max(out.highest_segment_lsn, lsn - 1);
-    }
     const FileScan scan =
         scan_file(*fs, from_dir, name, false, 0, lsn, from_id, &out, &found);
-    if (scan.foreign) out.foreign_segments.push_back(name);
+    // A segment of another store tells nothing of this one's history.
+    if (scan.foreign) {
+      out.foreign_segments.push_back(name);
+    } else if (lsn > 0) {
+      out.highest_segment_lsn = std::max(out.highest_segment_lsn, lsn - 1);
+    }
     const std::uint64_t size = fs->open_readable(from_dir / name)->size();
     out.source_bytes += size;
     segment_info[name] = {size, scan.header_ok ? scan.header_end : 0};

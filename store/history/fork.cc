@@ -13,7 +13,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -21,13 +20,11 @@
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
 #include "wfstore/history.h"
-#include "wfstore/maintenance.h"
 
 #include "store/database_impl.h"
 #include "store/history/le_bytes.h"
 #include "store/history/new_store.h"
 #include "store/history/store_access.h"
-#include "wfstore_internal/atomic_file.h"
 #include "wfstore_internal/crc32c.h"
 #include "wfstore_internal/log_copy.h"
 #include "wfstore_internal/store_core.h"
@@ -85,26 +82,12 @@ ForkReport History::fork(std::uint64_t lsn,
   const std::shared_ptr<FileSystem>& fs =
       database_impl(database_).file_system();
   NewStoreTarget target(*fs, out, "fork target");
-  const StoreId id = StoreId::random();
-  const std::filesystem::path log_dir = out / "log";
-  fs->create_directories(log_dir);
-  fs->sync_dir(out);
-  const log::CopiedLog copied =
-      log::copy_log_prefix(fs, source.log_dir(), source.id(), end, log_dir, id);
-  // ORIGIN before STORE: a fork cut short before its STORE is not a store.
-  write_origin(*fs, out, source.id(), end, copied.last_hash);
-  write_file_atomically(*fs, out / kStoreFileName, out / kStoreTempFileName,
-                        encode_store_file(id, kStoreFormatVersion));
-  const RebuildReport rebuilt =
-      rebuild_store_views(out, database_.options().logger);
-  if (rebuilt.applied_lsn != end) {
-    throw CorruptionError(fmt::format(
-        "fork {}: its views were rebuilt to lsn {}, its log was copied to {}",
-        out.string(), rebuilt.applied_lsn, end));
-  }
-  target.keep();
+  const log::CopiedLog copied = log::copy_log_prefix(
+      fs, source.log_dir(), source.id(), end, target.log_dir(), target.id());
+  target.complete(source.id(), end, copied.last_hash,
+                  database_.options().logger);
   ForkReport report;
-  report.store_id = id.to_string();
+  report.store_id = target.id().to_string();
   report.last_lsn = end;
   report.events = copied.events;
   report.log_bytes = copied.bytes;

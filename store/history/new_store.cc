@@ -1,4 +1,4 @@
-// NewStoreTarget, check_apart and write_origin (new_store.h).
+// NewStoreTarget and check_apart (new_store.h).
 
 #include "store/history/new_store.h"
 
@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "wfstore/errors.h"
+#include "wfstore/maintenance.h"
 
 #include "store/history/le_bytes.h"
 #include "wfstore_internal/atomic_file.h"
@@ -26,7 +27,7 @@ bool starts_with(const std::filesystem::path& path,
 
 NewStoreTarget::NewStoreTarget(FileSystem& fs, const std::filesystem::path& out,
                                std::string_view what)
-    : out_(out) {
+    : fs_(fs), out_(out), what_(what) {
   std::error_code ec;
   if (std::filesystem::exists(out, ec)) {
     if (!std::filesystem::is_directory(out, ec) ||
@@ -34,27 +35,40 @@ NewStoreTarget::NewStoreTarget(FileSystem& fs, const std::filesystem::path& out,
       throw InvalidArgumentError(fmt::format(
           "{} {} exists and is not an empty directory", what, out.string()));
     }
-    return;
+  } else {
+    if (ec) throw IOError(fmt::format("{}: {}", out.string(), ec.message()));
+    const std::filesystem::path absolute =
+        std::filesystem::absolute(out).lexically_normal();
+    created_ = absolute;
+    for (std::filesystem::path p = absolute.parent_path();
+         !p.empty() && p != p.root_path() && !std::filesystem::exists(p, ec);
+         p = p.parent_path()) {
+      created_ = p;
+    }
   }
-  if (ec) throw IOError(fmt::format("{}: {}", out.string(), ec.message()));
-  const std::filesystem::path absolute =
-      std::filesystem::absolute(out).lexically_normal();
-  created_ = absolute;
-  for (std::filesystem::path p = absolute.parent_path();
-       !p.empty() && p != p.root_path() && !std::filesystem::exists(p, ec);
-       p = p.parent_path()) {
-    created_ = p;
-  }
-  fs.create_directories(out);
-  // Each directory created survives a crash once its parent is synced.
-  for (std::filesystem::path p = absolute;; p = p.parent_path()) {
-    fs.sync_dir(p.parent_path());
-    if (p == created_) break;
+  try {
+    fs.create_directories(log_dir());
+    // Each directory created survives a crash once its parent is synced.
+    fs.sync_dir(out);
+    if (!created_.empty()) {
+      for (std::filesystem::path p =
+               std::filesystem::absolute(out).lexically_normal();
+           ; p = p.parent_path()) {
+        fs.sync_dir(p.parent_path());
+        if (p == created_) break;
+      }
+    }
+  } catch (...) {
+    remove_created();
+    throw;
   }
 }
 
 NewStoreTarget::~NewStoreTarget() {
-  if (kept_) return;
+  if (!kept_) remove_created();
+}
+
+void NewStoreTarget::remove_created() noexcept {
   std::error_code ec;
   if (!created_.empty()) {
     std::filesystem::remove_all(created_, ec);
@@ -63,6 +77,29 @@ NewStoreTarget::~NewStoreTarget() {
   for (const auto& entry : std::filesystem::directory_iterator(out_, ec)) {
     std::filesystem::remove_all(entry.path(), ec);
   }
+}
+
+void NewStoreTarget::complete(const StoreId& source, std::uint64_t lsn,
+                              const log::Hash& hash, const Logger& logger) {
+  std::string origin(kOriginMagic);
+  le::put<std::uint32_t>(origin, kOriginVersion);
+  origin.append(source.bytes.begin(), source.bytes.end());
+  le::put<std::uint64_t>(origin, lsn);
+  origin.append(hash.begin(), hash.end());
+  le::put<std::uint32_t>(
+      origin, crc32c::mask(crc32c::value(origin.data(), origin.size())));
+  write_file_atomically(fs_, out_ / kOriginFileName, out_ / kOriginTempFileName,
+                        origin);
+  // STORE last: a new store cut short before it is no store.
+  write_file_atomically(fs_, out_ / kStoreFileName, out_ / kStoreTempFileName,
+                        encode_store_file(id_, kStoreFormatVersion));
+  const RebuildReport rebuilt = rebuild_store_views(out_, logger);
+  if (rebuilt.applied_lsn != lsn) {
+    throw CorruptionError(fmt::format(
+        "{} {}: its views were rebuilt to lsn {}, its log was copied to {}",
+        what_, out_.string(), rebuilt.applied_lsn, lsn));
+  }
+  kept_ = true;
 }
 
 void check_apart(const std::filesystem::path& source,
@@ -81,20 +118,6 @@ void check_apart(const std::filesystem::path& source,
         fmt::format("{} {} holds the store it reads ({})", what, out.string(),
                     source.string()));
   }
-}
-
-void write_origin(FileSystem& fs, const std::filesystem::path& dir,
-                  const StoreId& source, std::uint64_t lsn,
-                  const log::Hash& hash) {
-  std::string bytes(kOriginMagic);
-  le::put<std::uint32_t>(bytes, kOriginVersion);
-  bytes.append(source.bytes.begin(), source.bytes.end());
-  le::put<std::uint64_t>(bytes, lsn);
-  bytes.append(hash.begin(), hash.end());
-  le::put<std::uint32_t>(
-      bytes, crc32c::mask(crc32c::value(bytes.data(), bytes.size())));
-  write_file_atomically(fs, dir / kOriginFileName, dir / kOriginTempFileName,
-                        bytes);
 }
 
 }  // namespace wfstore

@@ -1,7 +1,7 @@
 // What fork-and-replay and salvage share to build a new store beside an
 // existing one (docs/formats.md#origin): the target directory, created (or
-// emptied) and removed again on failure, its ORIGIN file, and the check that
-// the target does not overlap the source.
+// emptied) and removed again on failure, its ORIGIN and STORE files and
+// views, and the check that the target does not overlap the source.
 
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "wfstore/file_system.h"
+#include "wfstore/logger.h"
 
 #include "wfstore_internal/log_format.h"
 #include "wfstore_internal/store_dir.h"
@@ -35,9 +36,10 @@ inline constexpr std::string_view kSalvageTempFileName = "SALVAGE.tmp";
 // The directory a new store is built in: `out` must be missing or an empty
 // directory (otherwise InvalidArgumentError naming `what`, e.g. "fork
 // target"). Creates it with its missing parents and syncs each directory
-// created. Unless keep() is called, the destructor removes what it created
-// (`out` and its missing ancestors), or only the entries of an `out` that
-// existed. Throws IOError.
+// created, then its empty `log/`, and draws the new store's id. Unless
+// complete() succeeds, the destructor removes what it created (`out` and its
+// missing ancestors), or only the entries of an `out` that existed. Throws
+// IOError. `fs` must outlive it.
 class NewStoreTarget {
  public:
   NewStoreTarget(FileSystem& fs, const std::filesystem::path& out,
@@ -46,12 +48,28 @@ class NewStoreTarget {
   NewStoreTarget& operator=(const NewStoreTarget&) = delete;
   ~NewStoreTarget();
 
-  // The new store is complete: keep it.
-  void keep() { kept_ = true; }
+  // The new store's id, which its segment headers must name.
+  const StoreId& id() const { return id_; }
+  // `out`/log, where the caller writes the new store's log (fdatasynced).
+  std::filesystem::path log_dir() const { return out_ / "log"; }
+
+  // Makes `out` a store once its log is written: ORIGIN (store `source`,
+  // last LSN `lsn`, that commit's hash), then STORE (a crash before it
+  // leaves no store), then its views rebuilt from the log (`logger` gets the
+  // rebuild's warnings), and keeps it. Throws CorruptionError when the views
+  // end elsewhere than `lsn`, IOError.
+  void complete(const StoreId& source, std::uint64_t lsn, const log::Hash& hash,
+                const Logger& logger);
 
  private:
+  // Removes what the constructor created (see above).
+  void remove_created() noexcept;
+
+  FileSystem& fs_;
   std::filesystem::path out_;
+  std::string what_;
   std::filesystem::path created_;  // topmost directory created (empty: none)
+  StoreId id_ = StoreId::random();
   bool kept_ = false;
 };
 
@@ -60,11 +78,5 @@ class NewStoreTarget {
 // `source` lies inside `out`.
 void check_apart(const std::filesystem::path& source,
                  const std::filesystem::path& out, std::string_view what);
-
-// Writes `dir`/ORIGIN (ORIGIN.tmp, fdatasync, rename, directory fsync):
-// store `source`, last LSN `lsn`, that commit's hash. Throws IOError.
-void write_origin(FileSystem& fs, const std::filesystem::path& dir,
-                  const StoreId& source, std::uint64_t lsn,
-                  const log::Hash& hash);
 
 }  // namespace wfstore

@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "wfstore/errors.h"
-#include "wfstore/maintenance.h"
 
 #include "store/commit_pipeline.h"
 #include "store/history/new_store.h"
@@ -251,12 +250,9 @@ SalvageReport salvage_store(const std::filesystem::path& dir,
   const std::optional<ViewsState> state = source.read_views_state();
 
   NewStoreTarget target(*fs, out, "salvage target");
-  const StoreId id = StoreId::random();
-  const std::filesystem::path log_dir = out / "log";
-  fs->create_directories(log_dir);
-  fs->sync_dir(out);
+  const StoreId& id = target.id();
   const log::LogSalvage log = log::salvage_log(
-      fs, source.log_dir(), source.id(), log_dir, id,
+      fs, source.log_dir(), source.id(), target.log_dir(), id,
       [](const log::Commit& c) -> std::string {
         try {
           (void)decode_commit_body(c.first_lsn, c.timestamp_ms, c.event_count,
@@ -379,23 +375,13 @@ SalvageReport salvage_store(const std::filesystem::path& dir,
         loss.from_log && loss.from_views ? "log+views"
                                          : (loss.from_log ? "log" : "views")});
   }
-  // ORIGIN and SALVAGE before STORE: a salvage cut short before its STORE
+  // SALVAGE before STORE (complete()): a salvage cut short before its STORE
   // is not a store.
-  write_origin(*fs, out, source.id(), log.last_lsn, log.last_hash);
   nlohmann::json recorded = salvage_report_to_json(report);
   recorded.erase("seconds");
   write_file_atomically(*fs, out / kSalvageFileName, out / kSalvageTempFileName,
                         recorded.dump(2) + "\n");
-  write_file_atomically(*fs, out / kStoreFileName, out / kStoreTempFileName,
-                        encode_store_file(id, kStoreFormatVersion));
-  const RebuildReport rebuilt = rebuild_store_views(out, logger);
-  if (rebuilt.applied_lsn != log.last_lsn) {
-    throw CorruptionError(fmt::format(
-        "salvage {}: its views were rebuilt to lsn {}, its log was copied to "
-        "{}",
-        out.string(), rebuilt.applied_lsn, log.last_lsn));
-  }
-  target.keep();
+  target.complete(source.id(), log.last_lsn, log.last_hash, logger);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();

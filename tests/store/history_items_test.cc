@@ -33,6 +33,7 @@
 #include "wfstore/queue.h"
 #include "wfstore/transaction.h"
 
+#include "tests/store/history_script.h"
 #include "tests/testutil/probe_event.h"
 #include "tests/testutil/sample_events.h"
 #include "tests/testutil/sample_workflows.h"
@@ -48,21 +49,11 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
+using testutil::log_events;
 using testutil::make_stage;
 using testutil::make_task;
 using testutil::quiet_options;
 using testutil::TempDir;
-
-// Every event of the store in `dir` after `after_lsn`, in LSN order.
-std::vector<Event> log_events(const std::filesystem::path& dir,
-                              std::uint64_t after_lsn = 0) {
-  std::vector<Event> events;
-  for_each_event(dir, after_lsn, [&](const Event& event) {
-    events.push_back(event);
-    return true;
-  });
-  return events;
-}
 
 std::vector<EventType> types_of(const std::vector<Event>& events) {
   std::vector<EventType> types;

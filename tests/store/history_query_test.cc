@@ -28,6 +28,7 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/database_impl.h"
+#include "tests/store/history_script.h"
 #include "tests/testutil/forwarding_file_system.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
@@ -148,15 +149,6 @@ void write_workload(Database& db, FakeClock& clock) {
   }
 }
 
-std::vector<Event> whole_log(const std::filesystem::path& dir) {
-  std::vector<Event> events;
-  for_each_event(dir, 0, [&](const Event& e) {
-    events.push_back(e);
-    return true;
-  });
-  return events;
-}
-
 bool brute_match(const Event& e, const EventQuery& q) {
   if (q.workflow_id && e.workflow_id != *q.workflow_id) return false;
   if (q.entity) {
@@ -202,7 +194,7 @@ class HistoryQueryTest : public ::testing::Test {
   void SetUp() override {
     db_ = Database::open(tmp_ / "store", fx_.options());
     write_workload(*db_, *fx_.clock);
-    log_ = whole_log(tmp_ / "store");
+    log_ = testutil::log_events(tmp_ / "store");
     ASSERT_GE(log_.size(), 18u);
   }
 
@@ -493,7 +485,7 @@ TEST(HistoryCollisionTest, CollidingIdsAreFilteredOut) {
   Fixture fx;
   auto db = Database::open(tmp / "store", fx.options());
   write_workload(*db, *fx.clock);
-  const std::vector<Event> log = whole_log(tmp / "store");
+  const std::vector<Event> log = testutil::log_events(tmp / "store");
   History history(*db);
   std::vector<EventQuery> queries(5);
   queries[0].entity = EntityRef{EntityKind::kStage, "w1.deploy"};

@@ -156,10 +156,12 @@ inline const StoreState& state_as_of(const ScriptedHistory& history,
   return history.states.lower_bound(lsn)->second;
 }
 
-// Every event of the log of the store in `dir`.
-inline std::vector<Event> log_events(const std::filesystem::path& dir) {
+// Every event of the log of the store in `dir` after `after_lsn`, in LSN
+// order.
+inline std::vector<Event> log_events(const std::filesystem::path& dir,
+                                     std::uint64_t after_lsn = 0) {
   std::vector<Event> out;
-  for_each_event(dir, 0, [&](const Event& event) {
+  for_each_event(dir, after_lsn, [&](const Event& event) {
     out.push_back(event);
     return true;
   });

@@ -351,6 +351,30 @@ TEST_F(SalvageTest, ReorderedSegmentsLoseNothing) {
               HasSubstr("does not match the file name"));
 }
 
+TEST_F(SalvageTest, SegmentWithADamagedHeaderIsReadAfterIt) {
+  build(60, 20000);
+  const std::vector<std::uint64_t> segs = segments();
+  ASSERT_GE(segs.size(), 4u);
+  const std::string name = log::segment_file_name(segs[2]);
+  const std::string bytes = read_bytes(segment(segs[2]));
+  // A byte of the header's payload, then of its length.
+  for (const std::size_t at : {log::kHeaderSize + 10, std::size_t{4}}) {
+    SCOPED_TRACE(at);
+    std::string damaged = bytes;
+    damaged[at] ^= 0x01;
+    write_bytes(segment(segs[2]), damaged);
+    std::filesystem::remove_all(out_);
+    const SalvageReport report = salvage();
+    expect_prefix(report, events_.size());
+    EXPECT_TRUE(report.nothing_lost());
+    ASSERT_EQ(report.damages.size(), 1u);
+    EXPECT_EQ(report.damages[0].file, name);
+    EXPECT_EQ(report.damages[0].offset, 0u);
+    EXPECT_EQ(report.damages[0].bytes,
+              log::kHeaderSize + log::kSegmentHeaderSize);
+  }
+}
+
 TEST_F(SalvageTest, TornTailCutIntoASideFileIsReportedFromIt) {
   // One segment, the rolled commits never synced: their tail is torn.
   build(20, log::kDefaultRollBytes, /*fold=*/false);
@@ -430,6 +454,31 @@ TEST_F(SalvageTest, SideFileCommitsTheLogSupersededAreDiscarded) {
   EXPECT_EQ(report.discarded_commits, 8u);
 }
 
+TEST_F(SalvageTest, ForeignSegmentIsNeitherCopiedNorEvidence) {
+  build(30, 20000);
+  // Another store's first segment, dropped into the log under a name past
+  // its end: its header names the other store, so neither its commits nor
+  // its name tell how far this store's history went.
+  const std::filesystem::path other = temp_ / "other";
+  {
+    auto db = Database::open(other, quiet_options());
+    testutil::run_history_script(*db);
+    db->close();
+  }
+  const std::string name = log::segment_file_name(events_.size() + 100);
+  std::filesystem::copy_file(other / "log" / log::segment_file_name(1),
+                             dir_ / "log" / name);
+  const SalvageReport report = salvage();
+  expect_prefix(report, events_.size());
+  EXPECT_EQ(report.foreign_segments, std::vector<std::string>{name});
+  EXPECT_THAT(report.segments_skipped, ::testing::Contains(name));
+  EXPECT_EQ(report.highest_known_lsn, events_.size());
+  EXPECT_TRUE(report.nothing_lost());
+  ASSERT_FALSE(report.damages.empty());
+  EXPECT_EQ(report.damages.back().file, name);
+  EXPECT_THAT(report.damages.back().reason, HasSubstr("foreign store"));
+}
+
 TEST_F(SalvageTest, DamagedFirstCommitSalvagesAnEmptyStore) {
   build(10, 20000);
   const log::Commit& first = commits_.front();
@@ -475,6 +524,47 @@ TEST_F(SalvageTest, CommitRewrittenWithAValidChecksumEndsTheChain) {
   EXPECT_EQ(report.lost.back().last_lsn, events_.size());
   EXPECT_EQ(report.highest_known_lsn, events_.size());
   EXPECT_EQ(workflows(report), workflows_in(hit.first_lsn, events_.size()));
+}
+
+// A salvage cut short after its STORE file is in place opens with its whole
+// history; one cut short before it (the log copied, ORIGIN and SALVAGE
+// written, STORE.tmp half written) leaves no store: it neither opens nor is
+// taken for an empty target, and the next salvage into it is refused rather
+// than mixed with it. (The states a crash leaves, made by removing files.)
+TEST_F(SalvageTest, SalvageCutShortIsAWholeStoreOrNoStore) {
+  build(5, 20000);
+  salvage();
+  // Cut short after STORE, before the views were rebuilt: the log is whole
+  // (synced before STORE), so it opens with every salvaged event.
+  std::filesystem::remove_all(out_ / "views");
+  std::filesystem::remove(out_ / "VIEWS_STATE");
+  {
+    auto db = Database::open(out_, quiet_options());
+    EXPECT_EQ(History(*db).current_lsn(), events_.size());
+    db->close();
+  }
+  EXPECT_TRUE(verify_store_views(out_).equal());
+  std::filesystem::remove(out_ / "STORE");
+  std::filesystem::remove_all(out_ / "views");
+  std::filesystem::remove(out_ / "VIEWS_STATE");
+  std::filesystem::remove(out_ / "LOCK");
+  const std::vector<std::string> written = {"ORIGIN", "SALVAGE"};
+  for (std::size_t kept = 0; kept <= written.size(); ++kept) {
+    if (kept > 0) std::filesystem::remove(out_ / written[kept - 1]);
+    for (const bool temp : {false, true}) {
+      SCOPED_TRACE(fmt::format("{} of ORIGIN, SALVAGE removed, STORE.tmp {}",
+                               kept, temp));
+      if (temp) write_bytes(out_ / "STORE.tmp", "WFSTO");
+      EXPECT_THAT([&] { Database::open(out_, quiet_options()); },
+                  ThrowsMessage<InvalidArgumentError>(HasSubstr("not")));
+      EXPECT_THROW(Database::open_read_only(out_), InvalidArgumentError);
+      EXPECT_THAT([&] { salvage_store(dir_, out_); },
+                  ThrowsMessage<InvalidArgumentError>(
+                      HasSubstr("exists and is not an empty directory")));
+      EXPECT_FALSE(std::filesystem::exists(out_ / "STORE"));
+      std::filesystem::remove(out_ / "STORE.tmp");
+    }
+  }
 }
 
 TEST_F(SalvageTest, EmptyExistingTargetDirectoryIsUsedAndKept) {

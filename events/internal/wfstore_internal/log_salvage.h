@@ -80,7 +80,7 @@ struct LogSalvage {
   std::vector<FoundCommit> not_copied;
   // The highest LSN the log shows existed: by the whole commits found
   // (their last and durable LSNs), and by the segments (valid headers'
-  // prev_last_lsn, segment names minus one).
+  // prev_last_lsn, names of segments not foreign, minus one).
   std::uint64_t highest_commit_lsn = 0;
   std::uint64_t highest_segment_lsn = 0;
 };

@@ -42,6 +42,16 @@ std::string_view transition_verb_name(TransitionVerb verb) {
   return "unknown";
 }
 
+std::optional<std::int64_t> elapsed_ms(const std::optional<std::int64_t>& start,
+                                       const std::optional<std::int64_t>& end) {
+  std::int64_t d = 0;
+  if (!start || !end || *end < *start ||
+      __builtin_sub_overflow(*end, *start, &d)) {
+    return std::nullopt;
+  }
+  return d;
+}
+
 std::string Transition::event_type() const {
   std::string type(entity_kind_name(entity_kind));
   type += '.';
@@ -73,12 +83,6 @@ TransitionVerb completion_verb(WorkflowStatus now) {
   if (now == WorkflowStatus::kSkipped) return TransitionVerb::kSkipped;
   if (now == WorkflowStatus::kCanceled) return TransitionVerb::kCanceled;
   return TransitionVerb::kCompleted;
-}
-
-std::optional<std::int64_t> duration(const std::optional<std::int64_t>& start,
-                                     const std::optional<std::int64_t>& end) {
-  if (!start || !end || *end < *start) return std::nullopt;
-  return *end - *start;
 }
 
 // The error text of a failed stage: context.exception.details.error, as the
@@ -349,7 +353,7 @@ class TransitionBuilder {
     // The reference's workflow vocabulary: completed, failed or canceled.
     if (verb == TransitionVerb::kSkipped) verb = TransitionVerb::kFailed;
     Transition t = workflow_transition(ws, verb, 3);
-    t.duration_ms = duration(start, end);
+    t.duration_ms = elapsed_ms(start, end);
     if (verb == TransitionVerb::kFailed) {
       t.details = {{"error", "Workflow ended with status " +
                                  std::string(status_name(now))}};
@@ -380,7 +384,7 @@ class TransitionBuilder {
     if (old == s.status || !is_complete(s.status)) return;
     const TransitionVerb verb = completion_verb(s.status);
     Transition t = stage_transition(ws, s, verb);
-    t.duration_ms = duration(s.start_time, s.end_time);
+    t.duration_ms = elapsed_ms(s.start_time, s.end_time);
     if (verb == TransitionVerb::kFailed) {
       t.details = {{"error", stage_error(context).value_or("Unknown error")}};
     }
@@ -416,7 +420,7 @@ class TransitionBuilder {
     if (old == task.status || !is_complete(task.status)) return;
     const TransitionVerb verb = completion_verb(task.status);
     Transition t = task_transition(ws, s, task, verb);
-    t.duration_ms = duration(task.start_time, task.end_time);
+    t.duration_ms = elapsed_ms(task.start_time, task.end_time);
     if (verb == TransitionVerb::kFailed) {
       t.details = {{"exception_details", exception_details.value()}};
     }

@@ -4,9 +4,12 @@
 
 #include "wfstore/timeline_svg.h"
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -152,6 +155,58 @@ TEST(TimelineSvgTest, AnEmptyTimelineIsStillADocument) {
   const XmlElement root = parse_xml(render_timeline_svg(tl));
   EXPECT_TRUE(root.find_all("rect", "data-stage").empty());
   EXPECT_EQ(root.attributes.at("data-workflow-id"), "?odd?");
+}
+
+// Times are whatever the store was given: the picture of one spanning the
+// whole int64 range is still a finite document, one bar per stage, with no
+// NaN or infinite coordinate.
+TEST(TimelineSvgTest, TimesAtTheEdgesOfTheInt64RangeStillDrawADocument) {
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const std::vector<std::pair<std::int64_t, std::int64_t>> ranges = {
+      {kT0, kMax}, {kMin, kT0}, {kMin, kMax}, {kMax - 1, kMax}, {kMin, kMin}};
+  for (const auto& [from, to] : ranges) {
+    WorkflowTimeline tl;
+    tl.workflow_id = "wf-edge";
+    tl.first_event_ms = kT0;
+    tl.last_event_ms = kT0;
+    tl.start_ms = from;
+    tl.end_ms = to;
+    tl.total_duration_ms = 0;
+    tl.paused.push_back({from, to});
+    tl.cancel_requests.push_back({to, "by bob"});
+    StageSpan a = span("a", WorkflowStatus::kSucceeded, from, to);
+    a.duration_ms = kMax;
+    a.retries.push_back({to, "retry"});
+    a.paused.push_back({from, std::nullopt});
+    TaskSpan t;
+    t.id = "a.t";
+    t.start_ms = from;
+    t.end_ms = to;
+    t.dead_letters.push_back({from, "dead"});
+    a.tasks.push_back(t);
+    tl.stages.push_back(a);
+    tl.stages.push_back(
+        span("b", WorkflowStatus::kRunning, from, std::nullopt));
+    const std::string svg = render_timeline_svg(tl);
+    SCOPED_TRACE(svg.substr(0, 2000));
+    const XmlElement root = parse_xml(svg);
+    EXPECT_EQ(root.find_all("rect", "data-stage").size(), 2U);
+    EXPECT_THAT(svg, Not(HasSubstr("nan")));
+    EXPECT_THAT(svg, Not(HasSubstr("inf")));
+    for (const XmlElement* r : root.find_all("rect")) {
+      for (const char* attr : {"x", "y", "width", "height"}) {
+        if (!r->attributes.contains(attr)) continue;
+        const double v = std::stod(r->attributes.at(attr));
+        EXPECT_TRUE(std::isfinite(v) && v >= 0 && v <= 1200)
+            << attr << "=" << v;
+      }
+    }
+    // At most ~8 ticks, each labelled "+...".
+    const auto axis = root.find_all("g", "data-axis");
+    ASSERT_EQ(axis.size(), 1U);
+    EXPECT_LE(axis[0]->find_all("text").size(), 12U);
+  }
 }
 
 TEST(TimelineSvgTest, TheXmlCheckRejectsWhatIsNotWellFormed) {

@@ -56,6 +56,11 @@ enum class TransitionVerb : std::uint8_t {
 // "created", "started", ..., "cancel_requested".
 std::string_view transition_verb_name(TransitionVerb verb);
 
+// `end - start` when both are set, `end >= start` and the difference fits
+// in an int64 (the store takes any int64 times); nullopt otherwise.
+std::optional<std::int64_t> elapsed_ms(const std::optional<std::int64_t>& start,
+                                       const std::optional<std::int64_t>& end);
+
 // One transition in the reference's vocabulary, derived from one event.
 struct Transition {
   TransitionVerb verb = TransitionVerb::kStarted;

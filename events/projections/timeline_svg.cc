@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "events/model/utf8.h"
+
 namespace wfstore {
 namespace {
 
@@ -28,11 +30,26 @@ constexpr double kTaskY = 25;  // task bars inside the row
 constexpr double kTaskHeight = 5;
 constexpr double kAxisHeight = 62;
 
-// XML-escaped text; control characters XML 1.0 forbids become '?'.
+// The length of the well-formed UTF-8 sequence at text[i] of a character
+// XML 1.0 allows (not U+FFFE or U+FFFF), or 0.
+std::size_t xml_char_length(std::string_view text, std::size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  const std::size_t len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  if (i + len > text.size()) return 0;
+  const std::string_view seq = text.substr(i, len);
+  if (!utf8::is_valid(seq)) return 0;
+  if (seq == "\xEF\xBF\xBE" || seq == "\xEF\xBF\xBF") return 0;
+  return len;
+}
+
+// XML-escaped text; control characters XML 1.0 forbids become '?', a byte
+// that is not part of a UTF-8 character XML allows (U+FFFE and U+FFFF are
+// not) U+FFFD.
 std::string esc(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     switch (c) {
       case '&':
         out += "&amp;";
@@ -50,8 +67,15 @@ std::string esc(std::string_view text) {
         out += "&apos;";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' &&
-            c != '\r') {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          if (const std::size_t len = xml_char_length(text, i)) {
+            out += text.substr(i, len);
+            i += len - 1;
+          } else {
+            out += "\uFFFD";
+          }
+        } else if (static_cast<unsigned char>(c) < 0x20 && c != '\t' &&
+                   c != '\n' && c != '\r') {
           out += '?';
         } else {
           out += c;

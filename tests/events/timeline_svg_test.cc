@@ -209,6 +209,29 @@ TEST(TimelineSvgTest, TimesAtTheEdgesOfTheInt64RangeStillDrawADocument) {
   }
 }
 
+// Names and texts are the caller's bytes: a byte sequence that is not UTF-8
+// (or a character XML forbids) becomes U+FFFD, so the document stays XML.
+TEST(TimelineSvgTest, TextThatIsNotUtf8IsReplaced) {
+  WorkflowTimeline tl = sample();
+  tl.workflow_id = "wf-\xff";
+  tl.name = "cut \xe2\x82";
+  tl.stages[0].id =
+      "b\xc0\xaf"
+      "d";                                                    // an overlong '/'
+  tl.stages[0].name = std::string(30, 'a') + "\xed\xa0\x80";  // a surrogate
+  tl.stages[1].name =
+      "non\xef\xbf\xbf"
+      "char \u00e9";
+  tl.cancel_requests[0].text = "\x80 by bob";
+  const std::string svg = render_timeline_svg(tl);
+  const XmlElement root = parse_xml(svg);
+  const auto bars = root.find_all("rect", "data-stage");
+  ASSERT_EQ(bars.size(), tl.stages.size());
+  EXPECT_EQ(bars[0]->attributes.at("data-stage"), "b\uFFFD\uFFFDd");
+  EXPECT_EQ(root.attributes.at("data-workflow-id"), "wf-\uFFFD");
+  EXPECT_THAT(root.all_text(), HasSubstr("non\uFFFD\uFFFD\uFFFDchar \u00e9"));
+}
+
 TEST(TimelineSvgTest, TheXmlCheckRejectsWhatIsNotWellFormed) {
   EXPECT_THROW(parse_xml("<svg><rect></svg>"), std::runtime_error);
   EXPECT_THROW(parse_xml("<svg a=\"1\" a=\"2\"/>"), std::runtime_error);
@@ -217,7 +240,11 @@ TEST(TimelineSvgTest, TheXmlCheckRejectsWhatIsNotWellFormed) {
   EXPECT_THROW(parse_xml("<svg>a < b</svg>"), std::runtime_error);
   EXPECT_THROW(parse_xml("<svg a=\"<\"/>"), std::runtime_error);
   EXPECT_THROW(parse_xml("<svg/><svg/>"), std::runtime_error);
+  EXPECT_THROW(parse_xml("<svg>\xff</svg>"), std::runtime_error);
+  EXPECT_THROW(parse_xml("<svg>\xc3</svg>"), std::runtime_error);
+  EXPECT_THROW(parse_xml("<svg>\xef\xbf\xbf</svg>"), std::runtime_error);
   EXPECT_NO_THROW(parse_xml("<svg a='x &amp; y'><!-- c --><g/>t</svg>"));
+  EXPECT_NO_THROW(parse_xml("<svg>\u00e9\U0001F600</svg>"));
 }
 
 TEST(TimelineSvgTest, DurationsReadAsPeopleSayThem) {

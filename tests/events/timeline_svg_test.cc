@@ -247,12 +247,38 @@ TEST(TimelineSvgTest, TheXmlCheckRejectsWhatIsNotWellFormed) {
   EXPECT_NO_THROW(parse_xml("<svg>\u00e9\U0001F600</svg>"));
 }
 
+// A name cut to fit its row is cut between characters, never inside one.
+TEST(TimelineSvgTest, ALongNameIsCutBetweenCharacters) {
+  WorkflowTimeline tl;
+  tl.workflow_id = "wf-utf8";
+  tl.status = WorkflowStatus::kSucceeded;
+  tl.current_status = WorkflowStatus::kSucceeded;
+  tl.start_ms = 1000;
+  tl.end_ms = 2000;
+  for (std::size_t pad = 27; pad <= 32; ++pad) {
+    // A name longer than the label width whose cut point falls inside a
+    // multibyte character for some pad.
+    StageSpan s = span("stage-" + std::to_string(pad),
+                       WorkflowStatus::kSucceeded, 1000, 2000);
+    s.name = std::string(pad, 'a') + "\u00e9\u20ac\U0001F600 and more text";
+    tl.stages.push_back(s);
+  }
+  const std::string svg = render_timeline_svg(tl);
+  EXPECT_NO_THROW(parse_xml(svg));  // which checks the UTF-8
+  EXPECT_THAT(svg, Not(HasSubstr("\uFFFD")));
+}
+
 TEST(TimelineSvgTest, DurationsReadAsPeopleSayThem) {
   EXPECT_EQ(format_duration_ms(850), "850 ms");
   EXPECT_EQ(format_duration_ms(1250), "1.25 s");
   EXPECT_EQ(format_duration_ms(2000), "2 s");
   EXPECT_EQ(format_duration_ms(125'000), "2 min 05 s");
   EXPECT_EQ(format_duration_ms(11'220'000), "3 h 07 min");
+  EXPECT_EQ(format_duration_ms(-1250), "-1.25 s");
+  const std::string min =
+      format_duration_ms(std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(min.front(), '-');
+  EXPECT_THAT(min, HasSubstr(" h "));
 }
 
 }  // namespace

@@ -99,6 +99,20 @@ std::optional<std::string> stage_error(const Json& context) {
   return error->get<std::string>();
 }
 
+// Back from a complete status to a non-complete one (a restart).
+bool restarts(WorkflowStatus old, WorkflowStatus now) {
+  return is_complete(old) && !is_complete(now);
+}
+
+// A change of status that starts the entity: from NOT_STARTED, or a restart,
+// to anything but NOT_STARTED, SKIPPED or CANCELED.
+bool starts(WorkflowStatus old, WorkflowStatus now) {
+  return old != now &&
+         (old == WorkflowStatus::kNotStarted || restarts(old, now)) &&
+         now != WorkflowStatus::kNotStarted &&
+         now != WorkflowStatus::kSkipped && now != WorkflowStatus::kCanceled;
+}
+
 std::string stage_name(const StageState& s) {
   return s.name.empty() ? s.ref_id : s.name;
 }
@@ -167,15 +181,7 @@ class TransitionBuilder {
   }
   void operator()(const StageUpdated& p) {
     WorkflowState& ws = workflow(p.execution_id);
-    StageState& s = stage(ws, p.stage_id);
-    const WorkflowStatus old = s.status;
-    s.status = p.status;
-    s.version = p.version;
-    s.start_time = p.start_time;
-    s.end_time = p.end_time;
-    stage_begin(ws, s, old);
-    for (const TaskExecution& task : p.tasks) upsert_task(ws, s, task);
-    stage_end(ws, s, old, p.context);
+    stage_change(ws, stage(ws, p.stage_id), p);
   }
   void operator()(const StageRemoved& p) {
     WorkflowState& ws = workflow(p.execution_id);
@@ -340,10 +346,7 @@ class TransitionBuilder {
       out_.push_back(workflow_transition(ws, TransitionVerb::kResumed, 0));
       return;
     }
-    const bool restart = is_complete(old) && !is_complete(now);
-    if ((old == WorkflowStatus::kNotStarted || restart) &&
-        now != WorkflowStatus::kNotStarted && now != WorkflowStatus::kSkipped &&
-        now != WorkflowStatus::kCanceled) {
+    if (starts(old, now)) {
       Transition t = workflow_transition(ws, TransitionVerb::kStarted, 2);
       if (start) t.details = {{"start_time", *start}};
       out_.push_back(std::move(t));
@@ -395,13 +398,8 @@ class TransitionBuilder {
                                                  WorkflowStatus now) {
     std::vector<TransitionVerb> verbs;
     if (old == now) return verbs;
-    const bool restart = is_complete(old) && !is_complete(now);
-    if (restart) verbs.push_back(TransitionVerb::kRetried);
-    if ((old == WorkflowStatus::kNotStarted || restart) &&
-        now != WorkflowStatus::kNotStarted && now != WorkflowStatus::kSkipped &&
-        now != WorkflowStatus::kCanceled) {
-      verbs.push_back(TransitionVerb::kStarted);
-    }
+    if (restarts(old, now)) verbs.push_back(TransitionVerb::kRetried);
+    if (starts(old, now)) verbs.push_back(TransitionVerb::kStarted);
     return verbs;
   }
 
@@ -448,18 +446,26 @@ class TransitionBuilder {
 
   void add_stage(WorkflowState& ws, const StageExecution& added) {
     StageState& s = stage(ws, added.id);
-    const WorkflowStatus old = s.status;
     s.ref_id = added.ref_id;
     s.name = added.name;
     s.type = added.type;
     s.parent_stage_id = added.parent_stage_id;
-    s.status = added.status;
-    s.version = added.version;
-    s.start_time = added.start_time;
-    s.end_time = added.end_time;
+    stage_change(ws, s, added);
+  }
+
+  // A stage's new status, version, times and tasks (a StageUpdated or a whole
+  // StageExecution): its start-side transitions, its tasks', then its end.
+  template <typename Change>
+  void stage_change(const WorkflowState& ws, StageState& s,
+                    const Change& change) {
+    const WorkflowStatus old = s.status;
+    s.status = change.status;
+    s.version = change.version;
+    s.start_time = change.start_time;
+    s.end_time = change.end_time;
     stage_begin(ws, s, old);
-    for (const TaskExecution& task : added.tasks) upsert_task(ws, s, task);
-    stage_end(ws, s, old, added.context);
+    for (const TaskExecution& task : change.tasks) upsert_task(ws, s, task);
+    stage_end(ws, s, old, change.context);
   }
 
   TransitionTracker& t_;

@@ -1,5 +1,5 @@
-// The reference's projections over wfstore's events (docs/projections.md,
-// docs/semantics.md §7.9): the workflow timeline and the stage metrics.
+// The reference's projections over wfstore's events (docs/projections.md):
+// the workflow timeline and the stage metrics.
 //
 // wfstore's events are state changes (a StageUpdated carries a stage's new
 // status, times and tasks), not the reference's named transitions

@@ -5,12 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "wfstore/time_format.h"
 
 #include "events/model/utf8.h"
 
@@ -94,17 +95,6 @@ std::string shorten(const std::string& text, std::size_t max_bytes) {
     --cut;  // a continuation byte: back to its character's first byte
   }
   return text.substr(0, cut) + "...";
-}
-
-std::string iso_utc(std::int64_t ms) {
-  // Floor division without overflow at INT64_MIN.
-  const std::time_t secs =
-      static_cast<std::time_t>(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
-  std::tm tm{};
-  if (gmtime_r(&secs, &tm) == nullptr) return fmt::format("{} ms", ms);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ((ms % 1000) + 1000) % 1000);
 }
 
 // A magnitude of milliseconds as format_duration_ms() says it.
@@ -228,14 +218,14 @@ void draw_marks(std::string& svg, const Scale& scale,
           "stroke=\"#ff8f00\" stroke-width=\"1.5\"/>"
           "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"#ff8f00\" "
           "stroke=\"#ffffff\" stroke-width=\"1\"/></g>\n",
-          esc(entity), iso_utc(m.at_ms), esc(m.text), x, y + 1, x,
+          esc(entity), format_time_ms(m.at_ms), esc(m.text), x, y + 1, x,
           y + height - 1, x, y + 3);
     } else {
       svg += fmt::format(
           "<g data-dead-letter=\"{}\"><title>dead letter at {}: {}</title>"
           "<path d=\"M{:.1f} {:.1f} l8 8 m0 -8 l-8 8\" stroke=\"#b71c1c\" "
           "stroke-width=\"2.5\"/></g>\n",
-          esc(entity), iso_utc(m.at_ms), esc(m.text), x - 4,
+          esc(entity), format_time_ms(m.at_ms), esc(m.text), x - 4,
           y + height / 2 - 4);
     }
   }
@@ -387,7 +377,7 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
       esc(tl.name.empty() ? tl.workflow_id
                           : tl.name + " (" + tl.workflow_id + ")"));
   std::string summary = fmt::format("{}", status_name(wf_status));
-  if (tl.start_ms) summary += ", started " + iso_utc(*tl.start_ms);
+  if (tl.start_ms) summary += ", started " + format_time_ms(*tl.start_ms);
   if (tl.total_duration_ms) {
     summary += ", took " + format_duration_ms(*tl.total_duration_ms);
   }
@@ -428,7 +418,7 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
       "\u00b7  red cross: dead letter  \u00b7  hatched: paused  \u00b7  "
       "diamond: cancel requested</text></g>\n",
       kChartX0, rows_bottom + 4, kChartX1, rows_bottom + 4, axis, kChartX0,
-      rows_bottom + 40, iso_utc(scale.t0()));
+      rows_bottom + 40, format_time_ms(scale.t0()));
 
   // The workflow's row.
   {
@@ -454,7 +444,8 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
           "<g data-cancel-request=\"{}\"><title>cancel requested at {} {}"
           "</title><path d=\"M{:.1f} {:.1f} l6 6 l-6 6 l-6 -6 z\" "
           "fill=\"#212121\"/></g>\n",
-          esc(tl.workflow_id), iso_utc(m.at_ms), esc(m.text), x, y + kBarY + 2);
+          esc(tl.workflow_id), format_time_ms(m.at_ms), esc(m.text), x,
+          y + kBarY + 2);
     }
   }
   draw_paused(svg, scale, tl.paused, "workflow", kHeaderHeight + 2,
@@ -478,7 +469,7 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
         esc(s.id), status_name(s.status), bar.x, y + kBarY, bar.width,
         kBarHeight, bar_style(s.status, bar.started), esc(name), esc(s.id),
         esc(s.type), status_name(s.status),
-        s.start_ms ? ", from " + iso_utc(*s.start_ms) : std::string());
+        s.start_ms ? ", from " + format_time_ms(*s.start_ms) : std::string());
     std::size_t row_retries = s.retries.size();
     std::size_t row_dead = s.dead_letters.size();
     for (const TaskSpan& t : s.tasks) {

@@ -11,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "wfstore/time_format.h"
+
 namespace wfstore {
 class History;
 }  // namespace wfstore
@@ -52,6 +54,6 @@ CLI::Validator point_validator();
 CLI::Validator time_validator();
 
 // "2026-12-05T10:00:00.123Z": `time_ms` in UTC with milliseconds.
-std::string format_time_ms(std::int64_t time_ms);
+using wfstore::format_time_ms;
 
 }  // namespace wfstore::tools

@@ -235,7 +235,7 @@ void WorkflowTimelineProjection::add_entry(const Transition& t) {
     e.duration_ms = t.duration_ms;
     const auto started = started_at_.find(t.entity_id);
     if (!e.duration_ms && started != started_at_.end()) {
-      e.duration_ms = t.timestamp_ms - started->second;
+      e.duration_ms = elapsed_ms(started->second, t.timestamp_ms);
     }
     ended_at_[t.entity_id] = t.timestamp_ms;
   }
@@ -307,9 +307,9 @@ void WorkflowTimelineProjection::sync_stages(std::int64_t at_ms) {
           end_of(ws->status, ws->end_time, ws->id)) {
     timeline_.end_ms = end;
   }
-  if (timeline_.start_ms && timeline_.end_ms &&
-      *timeline_.end_ms >= *timeline_.start_ms) {
-    timeline_.total_duration_ms = *timeline_.end_ms - *timeline_.start_ms;
+  if (const std::optional<std::int64_t> total =
+          elapsed_ms(timeline_.start_ms, timeline_.end_ms)) {
+    timeline_.total_duration_ms = total;
   }
 
   std::vector<StageSpan> spans;
@@ -328,10 +328,7 @@ void WorkflowTimelineProjection::sync_stages(std::int64_t at_ms) {
     span.status = s.status;
     span.start_ms = s.start_time ? s.start_time : first(started_at_, s.id);
     span.end_ms = end_of(s.status, s.end_time, s.id);
-    span.duration_ms.reset();
-    if (span.start_ms && span.end_ms && *span.end_ms >= *span.start_ms) {
-      span.duration_ms = *span.end_ms - *span.start_ms;
-    }
+    span.duration_ms = elapsed_ms(span.start_ms, span.end_ms);
     span.executions =
         static_cast<std::uint32_t>(first(executions_, s.id).value_or(0));
     std::vector<TaskSpan> tasks;

@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "wfstore/time_format.h"
+
+#include "events/model/utf8.h"
 
 namespace wfstore {
 namespace {
@@ -28,11 +31,26 @@ constexpr double kTaskY = 25;  // task bars inside the row
 constexpr double kTaskHeight = 5;
 constexpr double kAxisHeight = 62;
 
-// XML-escaped text; control characters XML 1.0 forbids become '?'.
+// The length of the well-formed UTF-8 sequence at text[i] of a character
+// XML 1.0 allows (not U+FFFE or U+FFFF), or 0.
+std::size_t xml_char_length(std::string_view text, std::size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  const std::size_t len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  if (i + len > text.size()) return 0;
+  const std::string_view seq = text.substr(i, len);
+  if (!utf8::is_valid(seq)) return 0;
+  if (seq == "\xEF\xBF\xBE" || seq == "\xEF\xBF\xBF") return 0;
+  return len;
+}
+
+// XML-escaped text; control characters XML 1.0 forbids become '?', a byte
+// that is not part of a UTF-8 character XML allows (U+FFFE and U+FFFF are
+// not) U+FFFD.
 std::string esc(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     switch (c) {
       case '&':
         out += "&amp;";
@@ -50,8 +68,15 @@ std::string esc(std::string_view text) {
         out += "&apos;";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' &&
-            c != '\r') {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          if (const std::size_t len = xml_char_length(text, i)) {
+            out += text.substr(i, len);
+            i += len - 1;
+          } else {
+            out += "\uFFFD";
+          }
+        } else if (static_cast<unsigned char>(c) < 0x20 && c != '\t' &&
+                   c != '\n' && c != '\r') {
           out += '?';
         } else {
           out += c;
@@ -72,17 +97,31 @@ std::string shorten(const std::string& text, std::size_t max_bytes) {
   return text.substr(0, cut) + "...";
 }
 
-std::string iso_utc(std::int64_t ms) {
-  const std::time_t secs =
-      static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ((ms % 1000) + 1000) % 1000);
+// A magnitude of milliseconds as format_duration_ms() says it.
+std::string magnitude_text(std::uint64_t ms) {
+  if (ms < 1000) return fmt::format("{} ms", ms);
+  if (ms < 60'000) {
+    std::string s = fmt::format("{:.2f}", static_cast<double>(ms) / 1000.0);
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+    return s + " s";
+  }
+  if (ms < 3'600'000) {
+    return fmt::format("{} min {:02} s", ms / 60'000, (ms / 1000) % 60);
+  }
+  return fmt::format("{} h {:02} min", ms / 3'600'000, (ms / 60'000) % 60);
 }
 
-// The time range the chart shows and the mapping to x.
+// `to - from` as format_duration_ms() says it, for any two int64 times (the
+// difference may not fit in an int64).
+std::string gap_text(std::int64_t from, std::int64_t to) {
+  const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+  if (to >= from) return magnitude_text(u(to) - u(from));
+  return "-" + magnitude_text(u(from) - u(to));
+}
+
+// The time range the chart shows and the mapping to x. Offsets from the
+// range's start are unsigned: a range across the whole int64 span fits.
 class Scale {
  public:
   explicit Scale(const WorkflowTimeline& tl) {
@@ -109,6 +148,10 @@ class Scale {
     for (const StageSpan& s : tl.stages) {
       see(s.start_ms);
       see(s.end_ms);
+      for (const TimeSpan& p : s.paused) {
+        see(p.from_ms);
+        see(p.to_ms);
+      }
       see_marks(s.retries);
       see_marks(s.dead_letters);
       for (const TaskSpan& t : s.tasks) {
@@ -119,16 +162,29 @@ class Scale {
       }
     }
     if (!any_) t0_ = t1_ = 0;
-    if (t1_ <= t0_) t1_ = t0_ + 1;
+    if (t1_ == t0_) {
+      if (t1_ < INT64_MAX) {
+        ++t1_;
+      } else {
+        --t0_;
+      }
+    }
   }
 
   std::int64_t t0() const { return t0_; }
   std::int64_t t1() const { return t1_; }
-  double x(std::int64_t t) const {
-    const double f =
-        static_cast<double>(t - t0_) / static_cast<double>(t1_ - t0_);
-    return kChartX0 + std::clamp(f, 0.0, 1.0) * (kChartX1 - kChartX0);
+  // t1() - t0(), at least 1.
+  std::uint64_t span() const { return offset(t1_); }
+  // t - t0() with t clamped to the range.
+  std::uint64_t offset(std::int64_t t) const {
+    t = std::clamp(t, t0_, t1_);
+    return static_cast<std::uint64_t>(t) - static_cast<std::uint64_t>(t0_);
   }
+  double x_of_offset(std::uint64_t off) const {
+    const double f = static_cast<double>(off) / static_cast<double>(span());
+    return kChartX0 + std::min(f, 1.0) * (kChartX1 - kChartX0);
+  }
+  double x(std::int64_t t) const { return x_of_offset(offset(t)); }
 
  private:
   std::int64_t t0_ = INT64_MAX;
@@ -137,13 +193,16 @@ class Scale {
 };
 
 // A tick step of 1, 2 or 5 times a power of ten giving at most ~8 ticks.
-std::int64_t tick_step(std::int64_t span) {
+std::uint64_t tick_step(std::uint64_t span) {
   const double raw = static_cast<double>(span) / 8.0;
-  double mag = std::pow(10.0, std::floor(std::log10(std::max(raw, 1.0))));
+  const double mag = std::pow(10.0, std::floor(std::log10(std::max(raw, 1.0))));
+  // raw <= 2^64 / 8, so f * mag <= 5e18 and fits.
   for (const double f : {1.0, 2.0, 5.0, 10.0}) {
-    if (f * mag >= raw) return std::max<std::int64_t>(1, std::llround(f * mag));
+    if (f * mag >= raw) {
+      return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(f * mag));
+    }
   }
-  return std::max<std::int64_t>(1, std::llround(10 * mag));
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(10 * mag));
 }
 
 // One marker shape per kind of mark on a row whose top is `y`.
@@ -159,14 +218,14 @@ void draw_marks(std::string& svg, const Scale& scale,
           "stroke=\"#ff8f00\" stroke-width=\"1.5\"/>"
           "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"#ff8f00\" "
           "stroke=\"#ffffff\" stroke-width=\"1\"/></g>\n",
-          esc(entity), iso_utc(m.at_ms), esc(m.text), x, y + 1, x,
+          esc(entity), format_time_ms(m.at_ms), esc(m.text), x, y + 1, x,
           y + height - 1, x, y + 3);
     } else {
       svg += fmt::format(
           "<g data-dead-letter=\"{}\"><title>dead letter at {}: {}</title>"
           "<path d=\"M{:.1f} {:.1f} l8 8 m0 -8 l-8 8\" stroke=\"#b71c1c\" "
           "stroke-width=\"2.5\"/></g>\n",
-          esc(entity), iso_utc(m.at_ms), esc(m.text), x - 4,
+          esc(entity), format_time_ms(m.at_ms), esc(m.text), x - 4,
           y + height / 2 - 4);
     }
   }
@@ -184,13 +243,13 @@ void draw_paused(std::string& svg, const Scale& scale,
         "<rect data-paused=\"{}\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
         "height=\"{:.1f}\" fill=\"url(#paused)\" stroke=\"#f9a825\" "
         "stroke-width=\"1\"><title>paused {} ({})</title></rect>\n",
-        esc(owner), x0, y, w, height, format_duration_ms(to - p.from_ms),
+        esc(owner), x0, y, w, height, gap_text(p.from_ms, to),
         p.to_ms ? "resumed" : "still paused");
     if (label) {
       svg += fmt::format(
           "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"10\" fill=\"#8d6e00\">"
           "paused {}</text>\n",
-          x0 + 2, y - 3, format_duration_ms(to - p.from_ms));
+          x0 + 2, y - 3, gap_text(p.from_ms, to));
     }
   }
 }
@@ -274,28 +333,7 @@ std::string_view timeline_status_color(WorkflowStatus status) {
   return "#000000";
 }
 
-std::string format_duration_ms(std::int64_t ms) {
-  if (ms < 0) {
-    // -ms overflows for INT64_MIN: format the magnitude as unsigned.
-    const std::uint64_t mag = 0 - static_cast<std::uint64_t>(ms);
-    if (mag > static_cast<std::uint64_t>(INT64_MAX)) {
-      return fmt::format("-{} h {:02} min", mag / 3'600'000,
-                         (mag / 60'000) % 60);
-    }
-    return "-" + format_duration_ms(static_cast<std::int64_t>(mag));
-  }
-  if (ms < 1000) return fmt::format("{} ms", ms);
-  if (ms < 60'000) {
-    std::string s = fmt::format("{:.2f}", static_cast<double>(ms) / 1000.0);
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-    return s + " s";
-  }
-  if (ms < 3'600'000) {
-    return fmt::format("{} min {:02} s", ms / 60'000, (ms / 1000) % 60);
-  }
-  return fmt::format("{} h {:02} min", ms / 3'600'000, (ms / 60'000) % 60);
-}
+std::string format_duration_ms(std::int64_t ms) { return gap_text(0, ms); }
 
 std::string render_timeline_svg(const WorkflowTimeline& tl) {
   const Scale scale(tl);
@@ -339,7 +377,7 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
       esc(tl.name.empty() ? tl.workflow_id
                           : tl.name + " (" + tl.workflow_id + ")"));
   std::string summary = fmt::format("{}", status_name(wf_status));
-  if (tl.start_ms) summary += ", started " + iso_utc(*tl.start_ms);
+  if (tl.start_ms) summary += ", started " + format_time_ms(*tl.start_ms);
   if (tl.total_duration_ms) {
     summary += ", took " + format_duration_ms(*tl.total_duration_ms);
   }
@@ -356,11 +394,11 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
       kNameX, esc(summary));
 
   // Grid lines and the axis.
-  const std::int64_t span = scale.t1() - scale.t0();
-  const std::int64_t step = tick_step(span);
+  const std::uint64_t step = tick_step(scale.span());
   std::string axis;
-  for (std::int64_t t = 0; t <= span; t += step) {
-    const double x = scale.x(scale.t0() + t);
+  for (std::uint64_t k = 0; k <= scale.span() / step; ++k) {
+    const std::uint64_t t = k * step;  // <= span: no overflow
+    const double x = scale.x_of_offset(t);
     svg += fmt::format(
         "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" "
         "stroke=\"#eeeeee\"/>\n",
@@ -371,7 +409,7 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
         "text-anchor=\"middle\" font-size=\"10\" fill=\"#424242\">+{4}</text>"
         "\n",
         x, rows_bottom + 4, rows_bottom + 9, rows_bottom + 21,
-        format_duration_ms(t));
+        magnitude_text(t));
   }
   svg += fmt::format(
       "<g data-axis=\"time\"><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" "
@@ -380,7 +418,7 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
       "\u00b7  red cross: dead letter  \u00b7  hatched: paused  \u00b7  "
       "diamond: cancel requested</text></g>\n",
       kChartX0, rows_bottom + 4, kChartX1, rows_bottom + 4, axis, kChartX0,
-      rows_bottom + 40, iso_utc(scale.t0()));
+      rows_bottom + 40, format_time_ms(scale.t0()));
 
   // The workflow's row.
   {
@@ -406,7 +444,8 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
           "<g data-cancel-request=\"{}\"><title>cancel requested at {} {}"
           "</title><path d=\"M{:.1f} {:.1f} l6 6 l-6 6 l-6 -6 z\" "
           "fill=\"#212121\"/></g>\n",
-          esc(tl.workflow_id), iso_utc(m.at_ms), esc(m.text), x, y + kBarY + 2);
+          esc(tl.workflow_id), format_time_ms(m.at_ms), esc(m.text), x,
+          y + kBarY + 2);
     }
   }
   draw_paused(svg, scale, tl.paused, "workflow", kHeaderHeight + 2,
@@ -430,7 +469,7 @@ std::string render_timeline_svg(const WorkflowTimeline& tl) {
         esc(s.id), status_name(s.status), bar.x, y + kBarY, bar.width,
         kBarHeight, bar_style(s.status, bar.started), esc(name), esc(s.id),
         esc(s.type), status_name(s.status),
-        s.start_ms ? ", from " + iso_utc(*s.start_ms) : std::string());
+        s.start_ms ? ", from " + format_time_ms(*s.start_ms) : std::string());
     std::size_t row_retries = s.retries.size();
     std::size_t row_dead = s.dead_letters.size();
     for (const TaskSpan& t : s.tasks) {

@@ -42,6 +42,16 @@ std::string_view transition_verb_name(TransitionVerb verb) {
   return "unknown";
 }
 
+std::optional<std::int64_t> elapsed_ms(const std::optional<std::int64_t>& start,
+                                       const std::optional<std::int64_t>& end) {
+  std::int64_t d = 0;
+  if (!start || !end || *end < *start ||
+      __builtin_sub_overflow(*end, *start, &d)) {
+    return std::nullopt;
+  }
+  return d;
+}
+
 std::string Transition::event_type() const {
   std::string type(entity_kind_name(entity_kind));
   type += '.';
@@ -75,12 +85,6 @@ TransitionVerb completion_verb(WorkflowStatus now) {
   return TransitionVerb::kCompleted;
 }
 
-std::optional<std::int64_t> duration(const std::optional<std::int64_t>& start,
-                                     const std::optional<std::int64_t>& end) {
-  if (!start || !end || *end < *start) return std::nullopt;
-  return *end - *start;
-}
-
 // The error text of a failed stage: context.exception.details.error, as the
 // reference's stage.failed data.
 std::optional<std::string> stage_error(const Json& context) {
@@ -93,6 +97,20 @@ std::optional<std::string> stage_error(const Json& context) {
   const auto error = details->find("error");
   if (error == details->end() || !error->is_string()) return std::nullopt;
   return error->get<std::string>();
+}
+
+// Back from a complete status to a non-complete one (a restart).
+bool restarts(WorkflowStatus old, WorkflowStatus now) {
+  return is_complete(old) && !is_complete(now);
+}
+
+// A change of status that starts the entity: from NOT_STARTED, or a restart,
+// to anything but NOT_STARTED, SKIPPED or CANCELED.
+bool starts(WorkflowStatus old, WorkflowStatus now) {
+  return old != now &&
+         (old == WorkflowStatus::kNotStarted || restarts(old, now)) &&
+         now != WorkflowStatus::kNotStarted &&
+         now != WorkflowStatus::kSkipped && now != WorkflowStatus::kCanceled;
 }
 
 std::string stage_name(const StageState& s) {
@@ -163,15 +181,7 @@ class TransitionBuilder {
   }
   void operator()(const StageUpdated& p) {
     WorkflowState& ws = workflow(p.execution_id);
-    StageState& s = stage(ws, p.stage_id);
-    const WorkflowStatus old = s.status;
-    s.status = p.status;
-    s.version = p.version;
-    s.start_time = p.start_time;
-    s.end_time = p.end_time;
-    stage_begin(ws, s, old);
-    for (const TaskExecution& task : p.tasks) upsert_task(ws, s, task);
-    stage_end(ws, s, old, p.context);
+    stage_change(ws, stage(ws, p.stage_id), p);
   }
   void operator()(const StageRemoved& p) {
     WorkflowState& ws = workflow(p.execution_id);
@@ -336,10 +346,7 @@ class TransitionBuilder {
       out_.push_back(workflow_transition(ws, TransitionVerb::kResumed, 0));
       return;
     }
-    const bool restart = is_complete(old) && !is_complete(now);
-    if ((old == WorkflowStatus::kNotStarted || restart) &&
-        now != WorkflowStatus::kNotStarted && now != WorkflowStatus::kSkipped &&
-        now != WorkflowStatus::kCanceled) {
+    if (starts(old, now)) {
       Transition t = workflow_transition(ws, TransitionVerb::kStarted, 2);
       if (start) t.details = {{"start_time", *start}};
       out_.push_back(std::move(t));
@@ -349,7 +356,7 @@ class TransitionBuilder {
     // The reference's workflow vocabulary: completed, failed or canceled.
     if (verb == TransitionVerb::kSkipped) verb = TransitionVerb::kFailed;
     Transition t = workflow_transition(ws, verb, 3);
-    t.duration_ms = duration(start, end);
+    t.duration_ms = elapsed_ms(start, end);
     if (verb == TransitionVerb::kFailed) {
       t.details = {{"error", "Workflow ended with status " +
                                  std::string(status_name(now))}};
@@ -380,7 +387,7 @@ class TransitionBuilder {
     if (old == s.status || !is_complete(s.status)) return;
     const TransitionVerb verb = completion_verb(s.status);
     Transition t = stage_transition(ws, s, verb);
-    t.duration_ms = duration(s.start_time, s.end_time);
+    t.duration_ms = elapsed_ms(s.start_time, s.end_time);
     if (verb == TransitionVerb::kFailed) {
       t.details = {{"error", stage_error(context).value_or("Unknown error")}};
     }
@@ -391,13 +398,8 @@ class TransitionBuilder {
                                                  WorkflowStatus now) {
     std::vector<TransitionVerb> verbs;
     if (old == now) return verbs;
-    const bool restart = is_complete(old) && !is_complete(now);
-    if (restart) verbs.push_back(TransitionVerb::kRetried);
-    if ((old == WorkflowStatus::kNotStarted || restart) &&
-        now != WorkflowStatus::kNotStarted && now != WorkflowStatus::kSkipped &&
-        now != WorkflowStatus::kCanceled) {
-      verbs.push_back(TransitionVerb::kStarted);
-    }
+    if (restarts(old, now)) verbs.push_back(TransitionVerb::kRetried);
+    if (starts(old, now)) verbs.push_back(TransitionVerb::kStarted);
     return verbs;
   }
 
@@ -416,7 +418,7 @@ class TransitionBuilder {
     if (old == task.status || !is_complete(task.status)) return;
     const TransitionVerb verb = completion_verb(task.status);
     Transition t = task_transition(ws, s, task, verb);
-    t.duration_ms = duration(task.start_time, task.end_time);
+    t.duration_ms = elapsed_ms(task.start_time, task.end_time);
     if (verb == TransitionVerb::kFailed) {
       t.details = {{"exception_details", exception_details.value()}};
     }
@@ -444,18 +446,26 @@ class TransitionBuilder {
 
   void add_stage(WorkflowState& ws, const StageExecution& added) {
     StageState& s = stage(ws, added.id);
-    const WorkflowStatus old = s.status;
     s.ref_id = added.ref_id;
     s.name = added.name;
     s.type = added.type;
     s.parent_stage_id = added.parent_stage_id;
-    s.status = added.status;
-    s.version = added.version;
-    s.start_time = added.start_time;
-    s.end_time = added.end_time;
+    stage_change(ws, s, added);
+  }
+
+  // A stage's new status, version, times and tasks (a StageUpdated or a whole
+  // StageExecution): its start-side transitions, its tasks', then its end.
+  template <typename Change>
+  void stage_change(const WorkflowState& ws, StageState& s,
+                    const Change& change) {
+    const WorkflowStatus old = s.status;
+    s.status = change.status;
+    s.version = change.version;
+    s.start_time = change.start_time;
+    s.end_time = change.end_time;
     stage_begin(ws, s, old);
-    for (const TaskExecution& task : added.tasks) upsert_task(ws, s, task);
-    stage_end(ws, s, old, added.context);
+    for (const TaskExecution& task : change.tasks) upsert_task(ws, s, task);
+    stage_end(ws, s, old, change.context);
   }
 
   TransitionTracker& t_;

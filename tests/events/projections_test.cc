@@ -5,6 +5,7 @@
 #include "wfstore/projections.h"
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -237,6 +238,37 @@ TEST(TimelineProjectionTest, DurationFallsBackToTheMatchingStart) {
   EXPECT_EQ(p.state().entries.back().duration_ms, 1000);
   EXPECT_EQ(p.state().stages[0].start_ms, kT0 + 2000);
   EXPECT_EQ(p.state().stages[0].end_ms, kT0 + 3000);
+}
+
+// The store takes any int64 times: a duration that does not fit in an int64
+// is left unset rather than wrapped.
+TEST(TimelineProjectionTest, ADurationBeyondTheInt64RangeIsUnset) {
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  Script s("wf");
+  const StageExecution a =
+      make_stage("wf", "a", "shell", "A", WorkflowStatus::kNotStarted);
+  WorkflowTimelineProjection p("wf");
+  StageMetricsProjection m;
+  for (const Event& e :
+       {s.stored({a}), s.workflow(WorkflowStatus::kRunning, kMin),
+        s.stage(a, WorkflowStatus::kRunning, kMin),
+        s.stage(a, WorkflowStatus::kSucceeded, kMin, kMax),
+        s.workflow(WorkflowStatus::kSucceeded, kMin, kMax)}) {
+    p.apply(e);
+    m.apply(e);
+  }
+  const WorkflowTimeline& tl = p.state();
+  EXPECT_EQ(tl.entries.back().event_type, "workflow.completed");
+  // The entry falls back to the commit times of its start and end entries.
+  EXPECT_EQ(tl.entries.back().duration_ms, 3000);
+  EXPECT_FALSE(tl.total_duration_ms);
+  ASSERT_EQ(tl.stages.size(), 1U);
+  EXPECT_FALSE(tl.stages[0].duration_ms);
+  EXPECT_EQ(tl.stages[0].start_ms, kMin);
+  EXPECT_EQ(tl.stages[0].end_ms, kMax);
+  EXPECT_EQ(m.metrics_for_type("shell")->success_count, 1U);
+  EXPECT_TRUE(m.metrics_for_type("shell")->durations_ms.empty());
 }
 
 TEST(StageMetricsTest, P95FollowsTheReferenceRule) {

@@ -4,9 +4,12 @@
 
 #include "wfstore/timeline_svg.h"
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -154,6 +157,81 @@ TEST(TimelineSvgTest, AnEmptyTimelineIsStillADocument) {
   EXPECT_EQ(root.attributes.at("data-workflow-id"), "?odd?");
 }
 
+// Times are whatever the store was given: the picture of one spanning the
+// whole int64 range is still a finite document, one bar per stage, with no
+// NaN or infinite coordinate.
+TEST(TimelineSvgTest, TimesAtTheEdgesOfTheInt64RangeStillDrawADocument) {
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const std::vector<std::pair<std::int64_t, std::int64_t>> ranges = {
+      {kT0, kMax}, {kMin, kT0}, {kMin, kMax}, {kMax - 1, kMax}, {kMin, kMin}};
+  for (const auto& [from, to] : ranges) {
+    WorkflowTimeline tl;
+    tl.workflow_id = "wf-edge";
+    tl.first_event_ms = kT0;
+    tl.last_event_ms = kT0;
+    tl.start_ms = from;
+    tl.end_ms = to;
+    tl.total_duration_ms = 0;
+    tl.paused.push_back({from, to});
+    tl.cancel_requests.push_back({to, "by bob"});
+    StageSpan a = span("a", WorkflowStatus::kSucceeded, from, to);
+    a.duration_ms = kMax;
+    a.retries.push_back({to, "retry"});
+    a.paused.push_back({from, std::nullopt});
+    TaskSpan t;
+    t.id = "a.t";
+    t.start_ms = from;
+    t.end_ms = to;
+    t.dead_letters.push_back({from, "dead"});
+    a.tasks.push_back(t);
+    tl.stages.push_back(a);
+    tl.stages.push_back(
+        span("b", WorkflowStatus::kRunning, from, std::nullopt));
+    const std::string svg = render_timeline_svg(tl);
+    SCOPED_TRACE(svg.substr(0, 2000));
+    const XmlElement root = parse_xml(svg);
+    EXPECT_EQ(root.find_all("rect", "data-stage").size(), 2U);
+    EXPECT_THAT(svg, Not(HasSubstr("nan")));
+    EXPECT_THAT(svg, Not(HasSubstr("inf")));
+    for (const XmlElement* r : root.find_all("rect")) {
+      for (const char* attr : {"x", "y", "width", "height"}) {
+        if (!r->attributes.contains(attr)) continue;
+        const double v = std::stod(r->attributes.at(attr));
+        EXPECT_TRUE(std::isfinite(v) && v >= 0 && v <= 1200)
+            << attr << "=" << v;
+      }
+    }
+    // At most ~8 ticks, each labelled "+...".
+    const auto axis = root.find_all("g", "data-axis");
+    ASSERT_EQ(axis.size(), 1U);
+    EXPECT_LE(axis[0]->find_all("text").size(), 12U);
+  }
+}
+
+// Names and texts are the caller's bytes: a byte sequence that is not UTF-8
+// (or a character XML forbids) becomes U+FFFD, so the document stays XML.
+TEST(TimelineSvgTest, TextThatIsNotUtf8IsReplaced) {
+  WorkflowTimeline tl = sample();
+  tl.workflow_id = "wf-\xff";
+  tl.name = "cut \xe2\x82";
+  tl.stages[0].id =
+      "b\xc0\xaf"
+      "d";                                                    // an overlong '/'
+  tl.stages[0].name = std::string(30, 'a') + "\xed\xa0\x80";  // a surrogate
+  tl.stages[1].name =
+      "non\xef\xbf\xbf"
+      "char \u00e9";
+  tl.cancel_requests[0].text = "\x80 by bob";
+  const std::string svg = render_timeline_svg(tl);
+  const XmlElement root = parse_xml(svg);
+  const auto bars = root.find_all("rect", "data-stage");
+  ASSERT_EQ(bars.size(), tl.stages.size());
+  EXPECT_EQ(bars[0]->attributes.at("data-stage"), "b\uFFFD\uFFFDd");
+  EXPECT_EQ(root.attributes.at("data-workflow-id"), "wf-\uFFFD");
+  EXPECT_THAT(root.all_text(), HasSubstr("non\uFFFD\uFFFD\uFFFDchar \u00e9"));
+}
+
 TEST(TimelineSvgTest, TheXmlCheckRejectsWhatIsNotWellFormed) {
   EXPECT_THROW(parse_xml("<svg><rect></svg>"), std::runtime_error);
   EXPECT_THROW(parse_xml("<svg a=\"1\" a=\"2\"/>"), std::runtime_error);
@@ -162,7 +240,32 @@ TEST(TimelineSvgTest, TheXmlCheckRejectsWhatIsNotWellFormed) {
   EXPECT_THROW(parse_xml("<svg>a < b</svg>"), std::runtime_error);
   EXPECT_THROW(parse_xml("<svg a=\"<\"/>"), std::runtime_error);
   EXPECT_THROW(parse_xml("<svg/><svg/>"), std::runtime_error);
+  EXPECT_THROW(parse_xml("<svg>\xff</svg>"), std::runtime_error);
+  EXPECT_THROW(parse_xml("<svg>\xc3</svg>"), std::runtime_error);
+  EXPECT_THROW(parse_xml("<svg>\xef\xbf\xbf</svg>"), std::runtime_error);
   EXPECT_NO_THROW(parse_xml("<svg a='x &amp; y'><!-- c --><g/>t</svg>"));
+  EXPECT_NO_THROW(parse_xml("<svg>\u00e9\U0001F600</svg>"));
+}
+
+// A name cut to fit its row is cut between characters, never inside one.
+TEST(TimelineSvgTest, ALongNameIsCutBetweenCharacters) {
+  WorkflowTimeline tl;
+  tl.workflow_id = "wf-utf8";
+  tl.status = WorkflowStatus::kSucceeded;
+  tl.current_status = WorkflowStatus::kSucceeded;
+  tl.start_ms = 1000;
+  tl.end_ms = 2000;
+  for (std::size_t pad = 27; pad <= 32; ++pad) {
+    // A name longer than the label width whose cut point falls inside a
+    // multibyte character for some pad.
+    StageSpan s = span("stage-" + std::to_string(pad),
+                       WorkflowStatus::kSucceeded, 1000, 2000);
+    s.name = std::string(pad, 'a') + "\u00e9\u20ac\U0001F600 and more text";
+    tl.stages.push_back(s);
+  }
+  const std::string svg = render_timeline_svg(tl);
+  EXPECT_NO_THROW(parse_xml(svg));  // which checks the UTF-8
+  EXPECT_THAT(svg, Not(HasSubstr("\uFFFD")));
 }
 
 TEST(TimelineSvgTest, DurationsReadAsPeopleSayThem) {
@@ -171,6 +274,11 @@ TEST(TimelineSvgTest, DurationsReadAsPeopleSayThem) {
   EXPECT_EQ(format_duration_ms(2000), "2 s");
   EXPECT_EQ(format_duration_ms(125'000), "2 min 05 s");
   EXPECT_EQ(format_duration_ms(11'220'000), "3 h 07 min");
+  EXPECT_EQ(format_duration_ms(-1250), "-1.25 s");
+  const std::string min =
+      format_duration_ms(std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(min.front(), '-');
+  EXPECT_THAT(min, HasSubstr(" h "));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// The reference's projections (docs/semantics.md §7.9, items 84-86 of §10)
-// on real stores: timelines and metrics built from History queries, and the
-// same projections maintained one event at a time from the log.
+// The reference's projections (docs/projections.md; items 84-86 of
+// docs/semantics.md §10.12) on real stores: timelines and metrics built from
+// History queries, and the same projections maintained one event at a time
+// from the log.
 
 #include <chrono>
 #include <cstdint>

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "events/model/utf8.h"
+
 namespace wfstore::testutil {
 namespace {
 
@@ -199,6 +201,16 @@ std::string XmlElement::all_text() const {
 }
 
 XmlElement parse_xml(std::string_view document) {
+  // XML is UTF-8 (no BOM or encoding declaration says otherwise), without
+  // the noncharacters U+FFFE and U+FFFF (XML 1.0's Char production).
+  if (!utf8::is_valid(document)) {
+    throw std::runtime_error("XML error: the document is not valid UTF-8");
+  }
+  for (const std::string_view bad : {"\xEF\xBF\xBE", "\xEF\xBF\xBF"}) {
+    if (document.find(bad) != std::string_view::npos) {
+      throw std::runtime_error("XML error: U+FFFE or U+FFFF in the document");
+    }
+  }
   return Parser(document).document();
 }
 

@@ -1,5 +1,5 @@
 // A small strict XML parser for tests of generated documents (the timeline
-// SVG): well-formedness (one root, balanced tags, quoted and unique
+// SVG): well-formedness (valid UTF-8, one root, balanced tags, quoted and unique
 // attributes, only the predefined and numeric entities, no '<' in attribute
 // values), giving back the element tree.
 

@@ -1,5 +1,5 @@
-// The reference's projections over wfstore's events (docs/projections.md,
-// docs/semantics.md §7.9): the workflow timeline and the stage metrics.
+// The reference's projections over wfstore's events (docs/projections.md):
+// the workflow timeline and the stage metrics.
 //
 // wfstore's events are state changes (a StageUpdated carries a stage's new
 // status, times and tasks), not the reference's named transitions
@@ -55,6 +55,11 @@ enum class TransitionVerb : std::uint8_t {
 
 // "created", "started", ..., "cancel_requested".
 std::string_view transition_verb_name(TransitionVerb verb);
+
+// `end - start` when both are set, `end >= start` and the difference fits
+// in an int64 (the store takes any int64 times); nullopt otherwise.
+std::optional<std::int64_t> elapsed_ms(const std::optional<std::int64_t>& start,
+                                       const std::optional<std::int64_t>& end);
 
 // One transition in the reference's vocabulary, derived from one event.
 struct Transition {

@@ -11,8 +11,9 @@
 // crosses (<g data-dead-letter="<entity id>">), paused intervals hatched
 // (<rect data-paused="workflow">, or data-paused="<stage id>" on a stage),
 // cancel requests black diamonds on the workflow's row. An axis at the bottom
-// gives the time since the first event. Every text is XML-escaped; the
-// document uses no external resource.
+// gives the time since the first event. Every text is XML-escaped (a byte
+// that is not part of a UTF-8 character becomes U+FFFD), so the document is
+// well-formed XML for any input; it uses no external resource.
 //
 // Thread-safety: pure functions.
 

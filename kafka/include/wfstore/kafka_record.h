@@ -1,0 +1,44 @@
+// The Kafka record of one wfstore event (README "Streaming to Kafka"), the
+// contract between the exporter and every consumer:
+//
+// - key: the event's workflow id; an event with no workflow (a queue event
+//   outside a workflow, for one) is keyed by the store id, so the events of
+//   one workflow share a partition and keep their order;
+// - value: event_to_json(event) (wfstore/event.h), UTF-8 JSON text;
+// - headers (UTF-8 text): kHeaderLsn (decimal), kHeaderType (the event type's
+//   name), kHeaderSchemaVersion (decimal), kHeaderStoreId (the store id as
+//   `wfstore stats` prints it), kHeaderCommitHash (the SHA-256 hash of the
+//   event's commit record, 64 lowercase hex digits).
+//
+// A record is identified by (store id, LSN); the same LSN of the same store
+// always carries the same content.
+//
+// Thread-safety: pure functions.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "wfstore/event.h"
+
+namespace wfstore {
+
+inline constexpr std::string_view kHeaderLsn = "wfstore.lsn";
+inline constexpr std::string_view kHeaderType = "wfstore.type";
+inline constexpr std::string_view kHeaderSchemaVersion =
+    "wfstore.schema_version";
+inline constexpr std::string_view kHeaderStoreId = "wfstore.store_id";
+inline constexpr std::string_view kHeaderCommitHash = "wfstore.commit_hash";
+
+// A Kafka record's key, value and headers (in this order), as sent or read.
+struct KafkaRecord {
+  std::string key;
+  std::string value;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+}  // namespace wfstore

@@ -41,4 +41,9 @@ struct KafkaRecord {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// The record of `event` of store `store_id` (text form) whose commit record
+// has hash `commit_hash_hex` (64 lowercase hex digits).
+KafkaRecord kafka_record_of(const Event& event, const std::string& store_id,
+                            const std::string& commit_hash_hex);
+
 }  // namespace wfstore

@@ -1,0 +1,25 @@
+// kafka_record_of (wfstore/kafka_record.h).
+
+#include <string>
+
+#include "wfstore/kafka_record.h"
+
+namespace wfstore {
+
+KafkaRecord kafka_record_of(const Event& event, const std::string& store_id,
+                            const std::string& commit_hash_hex) {
+  KafkaRecord record;
+  record.key = event.workflow_id.empty() ? store_id : event.workflow_id;
+  record.value = event_to_json(event).dump();
+  record.headers = {
+      {std::string(kHeaderLsn), std::to_string(event.lsn)},
+      {std::string(kHeaderType), std::string(event_type_name(event.type()))},
+      {std::string(kHeaderSchemaVersion),
+       std::to_string(event.schema_version())},
+      {std::string(kHeaderStoreId), store_id},
+      {std::string(kHeaderCommitHash), commit_hash_hex},
+  };
+  return record;
+}
+
+}  // namespace wfstore

@@ -73,6 +73,17 @@ constexpr double kPartSeconds = 2.0;
 // Events a throughput query returns.
 constexpr std::size_t kQueryLimit = 10000;
 
+// Sorted microsecond samples as a latency.
+HistoryLatency latency_of(std::vector<double> us) {
+  expect(!us.empty(), "no latency samples");
+  std::sort(us.begin(), us.end());
+  HistoryLatency l;
+  l.samples = us.size();
+  l.median_us = us[us.size() / 2];
+  l.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+  return l;
+}
+
 // Runs op(i) for i = 0, 1, ... until `max_samples` ran or `seconds` passed
 // (at least once), timing each.
 HistoryLatency sample(std::size_t max_samples, double seconds,
@@ -89,12 +100,7 @@ HistoryLatency sample(std::size_t max_samples, double seconds,
         std::chrono::duration<double, std::micro>(SteadyClock::now() - start)
             .count());
   }
-  std::sort(us.begin(), us.end());
-  HistoryLatency l;
-  l.samples = us.size();
-  l.median_us = us[us.size() / 2];
-  l.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-  return l;
+  return latency_of(std::move(us));
 }
 
 double seconds_of(const std::function<void()>& op) {
@@ -374,17 +380,6 @@ std::int64_t monotonic_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// Sorted microsecond samples as a latency.
-HistoryLatency latency_of(std::vector<double> us) {
-  expect(!us.empty(), "no latency samples");
-  std::sort(us.begin(), us.end());
-  HistoryLatency l;
-  l.samples = us.size();
-  l.median_us = us[us.size() / 2];
-  l.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-  return l;
 }
 
 // One small commit (one event): pauses or resumes the workflow of

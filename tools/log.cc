@@ -92,9 +92,9 @@ int run_log_scan(const LogOptions& o) {
 
 // Asks History::events() page by page: the first page skips o.offset
 // matches, later pages continue after the last event printed.
-int run_log_query(const LogOptions& o) {
-  auto db = open_store(o.dir);
-  const History history(*db);
+// The options' event criteria: workflow, entity, types, actor, correlation
+// id and time range (not the LSN range or paging).
+EventQuery criteria_of(const LogOptions& o) {
   EventQuery query;
   query.workflow_id = o.workflow;
   if (!o.entity.empty()) query.entity = parse_entity(o.entity);
@@ -103,10 +103,17 @@ int run_log_query(const LogOptions& o) {
   }
   query.actor = o.actor;
   query.correlation_id = o.correlation;
-  if (o.after != 0) query.from_lsn = o.after;
-  query.to_lsn = o.to;
   if (!o.since.empty()) query.from_time_ms = parse_iso_time_ms(o.since);
   if (!o.until.empty()) query.to_time_ms = parse_iso_time_ms(o.until);
+  return query;
+}
+
+int run_log_query(const LogOptions& o) {
+  auto db = open_store(o.dir);
+  const History history(*db);
+  EventQuery query = criteria_of(o);
+  if (o.after != 0) query.from_lsn = o.after;
+  query.to_lsn = o.to;
   if (query.from_lsn && query.to_lsn && *query.from_lsn >= *query.to_lsn) {
     throw ToolError(kExitUsage, "--from (exclusive) must be below --to");
   }
@@ -143,36 +150,6 @@ int run_log_query(const LogOptions& o) {
   }
 }
 
-// The per-event filter of --follow: what run_log_query's EventQuery selects,
-// checked on each event.
-struct EventFilter {
-  std::optional<std::string> workflow;
-  std::optional<EntityRef> entity;
-  std::vector<EventType> types;
-  std::optional<std::string> actor;
-  std::optional<std::string> correlation;
-  std::optional<std::int64_t> from_time_ms;
-  std::optional<std::int64_t> to_time_ms;
-
-  bool matches(const Event& e) const {
-    if (workflow && e.workflow_id != *workflow) return false;
-    if (!types.empty() &&
-        std::find(types.begin(), types.end(), e.type()) == types.end()) {
-      return false;
-    }
-    if (actor && e.audit.actor != *actor) return false;
-    if (correlation && e.audit.correlation_id != *correlation) return false;
-    if (from_time_ms && e.timestamp_ms < *from_time_ms) return false;
-    if (to_time_ms && e.timestamp_ms > *to_time_ms) return false;
-    if (entity) {
-      const std::vector<EntityRef> touched = event_entities(e.payload);
-      if (std::find(touched.begin(), touched.end(), *entity) == touched.end())
-        return false;
-    }
-    return true;
-  }
-};
-
 // Prints the events after o.after, then follows the store's new commits
 // (follow_events on a read-only open) until SIGINT or SIGTERM, --limit
 // events printed or the --to LSN passed. Flushes stdout once the commits
@@ -184,19 +161,10 @@ int run_log_follow(const LogOptions& o) {
                     "--desc and --offset do not apply");
   }
   auto db = open_store(o.dir);
-  EventFilter filter;
-  if (o.workflow) {
-    if (o.workflow->empty())
-      throw ToolError(kExitUsage, "--workflow: the workflow id is empty");
-    filter.workflow = o.workflow;
-  }
-  if (!o.entity.empty()) filter.entity = parse_entity(o.entity);
-  for (const std::string& name : o.types)
-    filter.types.push_back(*find_event_type(name));
-  filter.actor = o.actor;
-  filter.correlation = o.correlation;
-  if (!o.since.empty()) filter.from_time_ms = parse_iso_time_ms(o.since);
-  if (!o.until.empty()) filter.to_time_ms = parse_iso_time_ms(o.until);
+  if (o.workflow && o.workflow->empty())
+    throw ToolError(kExitUsage, "--workflow: the workflow id is empty");
+  // run_log_query's criteria, checked on each event.
+  const EventQuery filter = criteria_of(o);
   if (o.to && *o.to <= o.after) {
     throw ToolError(kExitUsage, "--from (exclusive) must be below --to");
   }
@@ -223,7 +191,7 @@ int run_log_follow(const LogOptions& o) {
         *db, o.after,
         [&](const Event& event) {
           if (o.to && event.lsn > *o.to) return false;
-          if (filter.matches(event)) {
+          if (event_matches(event, filter)) {
             print_event(event, o.json);
             ++printed;
             if (o.limit != 0 && printed >= o.limit) return false;

@@ -3,10 +3,7 @@
 // line per transition and one per stage, its JSON document, or the timeline
 // picture written to FILE. Read-only.
 
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -14,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "wfstore/errors.h"
+#include "wfstore/file_system.h"
 #include "wfstore/history.h"
 #include "wfstore/history_projections.h"
 #include "wfstore/projections.h"
@@ -23,6 +22,7 @@
 #include "tools/commands.h"
 #include "tools/history_print.h"
 #include "tools/time_arg.h"
+#include "wfstore_internal/atomic_file.h"
 
 namespace wfstore::tools {
 namespace {
@@ -120,13 +120,15 @@ void write_timeline_svg(const WorkflowTimeline& timeline,
                     fmt::format("cannot write {}: directory {} does not exist",
                                 file.string(), parent.string()));
   }
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << render_timeline_svg(timeline);
-  out.close();
-  if (!out) {
-    throw ToolError(kExitError,
-                    fmt::format("cannot write {}: {}", file.string(),
-                                std::strerror(errno)));
+  // Whole or not at all: a reader (a browser reloading it) never sees half a
+  // picture, and a failed write leaves the old file.
+  try {
+    write_file_atomically(*posix_file_system(), file,
+                          parent / ("." + file.filename().string() + ".tmp"),
+                          render_timeline_svg(timeline));
+  } catch (const IOError& e) {
+    throw ToolError(kExitError, fmt::format("cannot write {}: {}",
+                                            file.string(), e.what()));
   }
 }
 

@@ -223,6 +223,37 @@ bool has_entity(const Event& event, const EntityRef& entity) {
   return std::find(refs.begin(), refs.end(), entity) != refs.end();
 }
 
+}  // namespace
+
+bool event_matches(const Event& event, const EventQuery& query) {
+  if (query.from_lsn && event.lsn <= *query.from_lsn) return false;
+  if (query.to_lsn && event.lsn > *query.to_lsn) return false;
+  if (!query.types.empty() && std::find(query.types.begin(), query.types.end(),
+                                        event.type()) == query.types.end()) {
+    return false;
+  }
+  if (query.workflow_id && event.workflow_id != *query.workflow_id)
+    return false;
+  if (query.entity) {
+    if (query.entity->kind == EntityKind::kWorkflow) {
+      if (event.workflow_id != query.entity->id) return false;
+    } else if (!has_entity(event, *query.entity)) {
+      return false;
+    }
+  }
+  if (query.actor && event.audit.actor != *query.actor) return false;
+  if (query.correlation_id &&
+      event.audit.correlation_id != *query.correlation_id) {
+    return false;
+  }
+  if (query.from_time_ms && event.timestamp_ms < *query.from_time_ms)
+    return false;
+  if (query.to_time_ms && event.timestamp_ms > *query.to_time_ms) return false;
+  return true;
+}
+
+namespace {
+
 // Checks a query before anything is read. Throws InvalidArgumentError.
 void validate(const EventQuery& q) {
   if (q.from_lsn && q.to_lsn && *q.from_lsn >= *q.to_lsn) {
@@ -436,22 +467,7 @@ class QueryRun {
 
   // Every criterion, checked on the decoded event.
   bool matches(const Event& event) const {
-    if (!types_.empty() && !has_type(types_, event.type())) return false;
-    if (workflow_ && event.workflow_id != *workflow_) return false;
-    if (query_.entity && query_.entity->kind != EntityKind::kWorkflow &&
-        !has_entity(event, *query_.entity)) {
-      return false;
-    }
-    if (query_.actor && event.audit.actor != *query_.actor) return false;
-    if (query_.correlation_id &&
-        event.audit.correlation_id != *query_.correlation_id) {
-      return false;
-    }
-    if (query_.from_time_ms && event.timestamp_ms < *query_.from_time_ms)
-      return false;
-    if (query_.to_time_ms && event.timestamp_ms > *query_.to_time_ms)
-      return false;
-    return true;
+    return event_matches(event, query_);
   }
 
   enum class Planned {

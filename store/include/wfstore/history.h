@@ -94,6 +94,13 @@ struct EventQuery {
   bool ascending = true;
 };
 
+// True when `event` meets every criterion of `query` (workflow, entity, types,
+// actor, correlation id, LSN and time range; not limit, offset or order): what
+// History::events() selects, checked on one event (`wfstore log --follow`
+// filters the live events with it). An entity of kind workflow selects the
+// events whose envelope names that workflow.
+bool event_matches(const Event& event, const EventQuery& query);
+
 // A delivery of the queue as of an LSN (History::queue_as_of).
 struct QueuedDeliveryState {
   std::uint64_t delivery_id = 0;

@@ -34,5 +34,9 @@ void add_import_command(CLI::App& app, Action& action);
 void add_salvage_command(CLI::App& app, Action& action);
 void add_timeline_command(CLI::App& app, Action& action);
 void add_metrics_command(CLI::App& app, Action& action);
+#ifdef WFSTORE_WITH_KAFKA
+void add_stream_command(CLI::App& app, Action& action);
+void add_kafka_mock_command(CLI::App& app, Action& action);
+#endif
 
 }  // namespace wfstore::tools

@@ -1,18 +1,24 @@
 // `wfstore stats --dir D [--json]`: a store at a glance (summarize_store):
 // entries per view table, events per type, the log's size, the applied and
 // durable LSNs, the view checksum and the LMDB map's fill; for a fork or a
-// salvage, its origin (and a salvage's loss). Read-only.
+// salvage, its origin (and a salvage's loss); in a Kafka build the Kafka
+// export positions with their lag (read_export_positions) and their
+// Prometheus lines. Read-only.
 
 #include <cstdint>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "wfstore/history.h"
 #include "wfstore/salvage.h"
+#ifdef WFSTORE_WITH_KAFKA
+#include "wfstore/kafka_exporter.h"
+#endif
 
 #include "tools/cli_support.h"
 #include "tools/commands.h"
@@ -102,6 +108,32 @@ void print_summary(const StoreSummary& s,
   }
 }
 
+#ifdef WFSTORE_WITH_KAFKA
+nlohmann::json exports_to_json(const std::vector<KafkaExportStatus>& exports) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const KafkaExportStatus& e : exports) {
+    out.push_back({{"topic", e.topic},
+                   {"cluster_id", e.cluster_id},
+                   {"exported_lsn", e.lag.exported_lsn},
+                   {"lag_lsns", e.lag.lag_lsns},
+                   {"lag_seconds", e.lag.lag_seconds}});
+  }
+  return out;
+}
+
+void print_exports(const std::vector<KafkaExportStatus>& exports) {
+  if (exports.empty()) return;
+  std::cout << "kafka exports:\n";
+  for (const KafkaExportStatus& e : exports) {
+    std::cout << fmt::format(
+        "  {:<24} cluster {}: exported lsn {}, lag {} lsns, {:.3f} s\n",
+        e.topic, e.cluster_id, e.lag.exported_lsn, e.lag.lag_lsns,
+        e.lag.lag_seconds);
+  }
+  std::cout << export_metric_lines(exports);
+}
+#endif
+
 }  // namespace
 
 void add_stats_command(CLI::App& app, Action& action) {
@@ -117,10 +149,18 @@ void add_stats_command(CLI::App& app, Action& action) {
     auto db = open_store(*dir);
     const StoreSummary summary = summarize_store(*db);
     const std::optional<nlohmann::json> salvage = read_salvage_record(*dir);
+    nlohmann::json doc = summary_to_json(summary, salvage);
+#ifdef WFSTORE_WITH_KAFKA
+    const std::vector<KafkaExportStatus> exports = read_export_positions(*db);
+    doc["exports"] = exports_to_json(exports);
+#endif
     if (*json) {
-      std::cout << summary_to_json(summary, salvage).dump() << '\n';
+      std::cout << doc.dump() << '\n';
     } else {
       print_summary(summary, salvage);
+#ifdef WFSTORE_WITH_KAFKA
+      print_exports(exports);
+#endif
     }
     return kExitOk;
   };

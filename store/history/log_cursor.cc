@@ -38,6 +38,7 @@ bool LogCursor::load_from(std::uint64_t segment, std::uint64_t offset,
       commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
   ++commits_decoded_;
   events_ = std::move(decoded.events);
+  hash_ = commit.hash;
   segment_ = segment;
   next_offset_ = read->next_offset;
   return true;

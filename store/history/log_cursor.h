@@ -17,6 +17,7 @@
 #include "wfstore/file_system.h"
 
 #include "wfstore_internal/history_index.h"
+#include "wfstore_internal/log_format.h"
 #include "wfstore_internal/store_dir.h"
 #include "wfstore_internal/view_store.h"
 
@@ -32,6 +33,8 @@ class LogCursor {
   // views' applied LSN. Throws CorruptionError when the log lacks it or is
   // damaged on the way (naming segment and offset), IOError.
   const Event& event(std::uint64_t lsn);
+  // The hash of the commit record holding the event event() returned last.
+  const log::Hash& commit_hash() const { return hash_; }
 
   // Commits decoded so far (tests measure the cost of a query by it).
   std::uint64_t commits_decoded() const { return commits_decoded_; }
@@ -51,6 +54,7 @@ class LogCursor {
   std::unique_ptr<ReadableFile> file_;
   // The decoded commit, and where the record after it starts.
   std::vector<Event> events_;
+  log::Hash hash_{};
   std::uint64_t segment_ = 0;
   std::uint64_t next_offset_ = 0;
   std::uint64_t commits_decoded_ = 0;

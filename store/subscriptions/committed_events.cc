@@ -1,6 +1,6 @@
 // read_committed_events over one views snapshot and a LogCursor.
 
-#include "store/subscriptions/committed_events.h"
+#include "wfstore_internal/committed_events.h"
 
 #include <algorithm>
 #include <thread>
@@ -16,7 +16,8 @@
 namespace wfstore {
 
 CommittedEvents read_committed_events(Database& database, std::uint64_t after,
-                                      std::size_t max) {
+                                      std::size_t max,
+                                      bool with_commit_hashes) {
   Database::Impl& impl = database_impl(database);
   const LmdbViews::Snapshot snapshot = impl.core().read();
   CommittedEvents out;
@@ -30,11 +31,25 @@ CommittedEvents read_committed_events(Database& database, std::uint64_t after,
       after + std::min<std::uint64_t>(max, out.current_lsn - after);
   if (end == after) return out;
   out.events.reserve(end - after);
+  if (with_commit_hashes) out.commit_hashes.reserve(end - after);
   LogCursor log(snapshot, impl.store_dir(), impl.file_system());
   for (std::uint64_t lsn = after + 1; lsn <= end; ++lsn) {
     out.events.push_back(log.event(lsn));
+    if (with_commit_hashes) out.commit_hashes.push_back(log.commit_hash());
   }
   return out;
+}
+
+void make_log_durable(Database& database) {
+  if (CommitPipeline* pipeline = database_impl(database).pipeline()) {
+    pipeline->sync();
+  }
+}
+
+StoreFiles store_files(Database& database) {
+  Database::Impl& impl = database_impl(database);
+  return {impl.store_dir().dir(), impl.file_system(),
+          impl.store_dir().id().to_string(), impl.read_only()};
 }
 
 void sleep_unless_stopped(std::chrono::milliseconds interval,

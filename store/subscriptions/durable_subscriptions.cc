@@ -17,8 +17,8 @@
 #include "wfstore/subscriptions.h"
 
 #include "store/database_impl.h"
-#include "store/subscriptions/committed_events.h"
 #include "wfstore_internal/atomic_file.h"
+#include "wfstore_internal/committed_events.h"
 #include "wfstore_internal/crc32c.h"
 
 namespace wfstore {
@@ -292,10 +292,7 @@ class DurableSubscriptions::Impl {
   // it is there already: a buffered commit's events may be handled before
   // the syncer made them durable, and a checkpoint past the log a crash
   // leaves would skip the events later commits put at those LSNs.
-  void make_log_durable() {
-    if (CommitPipeline* pipeline = database_impl(database_).pipeline())
-      pipeline->sync();
-  }
+  void make_log_durable() { wfstore::make_log_durable(database_); }
 
   // REQUIRES: mu_ held.
   Record read_locked(const std::string& name) const {

@@ -19,7 +19,7 @@
 #include "wfstore/subscriptions.h"
 
 #include "store/database_impl.h"
-#include "store/subscriptions/committed_events.h"
+#include "wfstore_internal/committed_events.h"
 
 namespace wfstore {
 namespace {

@@ -12,7 +12,7 @@
 #include "wfstore/history.h"
 #include "wfstore/subscriptions.h"
 
-#include "store/subscriptions/committed_events.h"
+#include "wfstore_internal/committed_events.h"
 
 namespace wfstore {
 namespace {

@@ -1,0 +1,156 @@
+// Export position files: "wfstore-kafka-export 1\n<JSON>\n<masked crc32c of
+// the JSON, 8 hex digits>\n", like the subscription checkpoints.
+
+#include "kafka/export_position.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "wfstore/errors.h"
+
+#include "wfstore_internal/atomic_file.h"
+#include "wfstore_internal/crc32c.h"
+
+namespace wfstore::kafka {
+namespace {
+
+constexpr std::string_view kHeader = "wfstore-kafka-export 1";
+
+std::string encode(const ExportPosition& p) {
+  const nlohmann::json doc = {{"topic", p.topic},
+                              {"store_id", p.store_id},
+                              {"cluster_id", p.cluster_id},
+                              {"transactional_id", p.transactional_id},
+                              {"lsn", p.lsn},
+                              {"updated_ms", p.updated_ms}};
+  const std::string body = doc.dump();
+  return fmt::format("{}\n{}\n{:08x}\n", kHeader, body,
+                     crc32c::mask(crc32c::value(body.data(), body.size())));
+}
+
+ExportPosition decode(const std::string& bytes,
+                      const std::filesystem::path& path) {
+  const auto corrupt = [&](std::string_view why) {
+    return CorruptionError(
+        fmt::format("export position file {}: {}", path.string(), why));
+  };
+  const std::size_t first = bytes.find('\n');
+  const std::size_t second =
+      first == std::string::npos ? first : bytes.find('\n', first + 1);
+  if (second == std::string::npos ||
+      std::string_view(bytes).substr(0, first) != kHeader ||
+      bytes.size() != second + 10 || bytes.back() != '\n') {
+    throw corrupt("not an export position file of format 1");
+  }
+  const std::string body = bytes.substr(first + 1, second - first - 1);
+  const std::string expected = fmt::format(
+      "{:08x}", crc32c::mask(crc32c::value(body.data(), body.size())));
+  if (bytes.substr(second + 1, 8) != expected) {
+    throw corrupt("checksum mismatch");
+  }
+  try {
+    const nlohmann::json doc = nlohmann::json::parse(body);
+    ExportPosition p;
+    p.topic = doc.at("topic").get<std::string>();
+    p.store_id = doc.at("store_id").get<std::string>();
+    p.cluster_id = doc.at("cluster_id").get<std::string>();
+    p.transactional_id = doc.at("transactional_id").get<std::string>();
+    p.lsn = doc.at("lsn").get<std::uint64_t>();
+    p.updated_ms = doc.at("updated_ms").get<std::int64_t>();
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    throw corrupt(e.what());
+  }
+}
+
+}  // namespace
+
+std::filesystem::path position_path(const StoreFiles& files,
+                                    const std::string& topic) {
+  return files.dir / kExportsDir / (topic + std::string(kPositionSuffix));
+}
+
+std::optional<ExportPosition> read_position(const StoreFiles& files,
+                                            const std::string& topic) {
+  const std::filesystem::path path = position_path(files, topic);
+  if (!files.fs->exists(path)) return std::nullopt;
+  ExportPosition p = decode(files.fs->read_file(path), path);
+  if (p.topic != topic) {
+    throw CorruptionError(fmt::format(
+        "export position file {} names topic '{}'", path.string(), p.topic));
+  }
+  if (p.store_id != files.store_id) {
+    throw InvalidArgumentError(fmt::format(
+        "export position file {} belongs to store {}, not to this store ({})",
+        path.string(), p.store_id, files.store_id));
+  }
+  return p;
+}
+
+void write_position(const StoreFiles& files, const ExportPosition& position) {
+  const std::filesystem::path dir = files.dir / kExportsDir;
+  write_file_atomically(*files.fs, position_path(files, position.topic),
+                        dir / ("." + position.topic + ".tmp"),
+                        encode(position));
+}
+
+KafkaExportLag lag_of(Database& database, std::uint64_t exported_lsn) {
+  KafkaExportLag lag;
+  lag.exported_lsn = exported_lsn;
+  const CommittedEvents next = read_committed_events(
+      database,
+      std::min(exported_lsn, read_committed_events(database, 0, 0).current_lsn),
+      1);
+  lag.store_lsn = next.current_lsn;
+  lag.lag_lsns =
+      lag.store_lsn > exported_lsn ? lag.store_lsn - exported_lsn : 0;
+  if (lag.lag_lsns > 0 && !next.events.empty()) {
+    Clock* clock = database.options().clock.get();
+    const std::int64_t now = clock != nullptr ? clock->now_ms() : 0;
+    lag.lag_seconds = std::max<double>(
+        0, static_cast<double>(now - next.events[0].timestamp_ms) / 1000.0);
+  }
+  return lag;
+}
+
+}  // namespace wfstore::kafka
+
+namespace wfstore {
+
+std::vector<KafkaExportStatus> read_export_positions(Database& database) {
+  const StoreFiles files = store_files(database);
+  const std::filesystem::path dir = files.dir / kafka::kExportsDir;
+  std::vector<KafkaExportStatus> out;
+  if (!files.fs->exists(dir)) return out;
+  for (const std::string& entry : files.fs->list_dir(dir)) {
+    const std::string_view suffix = kafka::kPositionSuffix;
+    if (entry.size() <= suffix.size() || !entry.ends_with(suffix) ||
+        entry.front() == '.') {
+      continue;
+    }
+    const std::string topic = entry.substr(0, entry.size() - suffix.size());
+    const std::optional<kafka::ExportPosition> p =
+        kafka::read_position(files, topic);
+    if (!p) continue;
+    out.push_back({p->topic, p->cluster_id, kafka::lag_of(database, p->lsn)});
+  }
+  return out;
+}
+
+std::string export_metric_lines(const std::vector<KafkaExportStatus>& exports) {
+  std::string out;
+  for (const KafkaExportStatus& e : exports) {
+    out += fmt::format("wfstore_kafka_export_lsn{{topic=\"{}\"}} {}\n", e.topic,
+                       e.lag.exported_lsn);
+    out += fmt::format("wfstore_kafka_export_lag_lsns{{topic=\"{}\"}} {}\n",
+                       e.topic, e.lag.lag_lsns);
+    out +=
+        fmt::format("wfstore_kafka_export_lag_seconds{{topic=\"{}\"}} {:.3f}\n",
+                    e.topic, e.lag.lag_seconds);
+  }
+  return out;
+}
+
+}  // namespace wfstore

@@ -1,0 +1,609 @@
+// KafkaExporter over librdkafka's transactional producer: read a batch after
+// the position (read_committed_events), make it durable, send it in one
+// transaction, write the position after the commit succeeded.
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include "wfstore/kafka_exporter.h"
+#include "wfstore/kafka_mock.h"
+#include "wfstore/kafka_record.h"
+
+#include "kafka/export_position.h"
+#include "wfstore_internal/committed_events.h"
+#include "wfstore_internal/log_format.h"
+
+namespace wfstore {
+namespace {
+
+using Stop = std::function<bool()>;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxTopicLength = 249;
+constexpr std::chrono::milliseconds kMaxBackoff{2000};
+
+void check_topic(const std::string& topic) {
+  const bool ok = !topic.empty() && topic.size() <= kMaxTopicLength &&
+                  topic != "." && topic != ".." &&
+                  std::all_of(topic.begin(), topic.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                           c == '.' || c == '_' || c == '-';
+                  });
+  if (!ok) {
+    throw InvalidArgumentError(fmt::format(
+        "Kafka topic '{}' must be 1-{} characters of [A-Za-z0-9._-] and not "
+        "'.' or '..'",
+        topic, kMaxTopicLength));
+  }
+}
+
+void check_options(const KafkaExporterOptions& o) {
+  if (o.brokers.empty()) {
+    throw InvalidArgumentError("Kafka export: no brokers given");
+  }
+  check_topic(o.topic);
+  if (o.max_batch_events == 0 || o.max_batch_bytes == 0) {
+    throw InvalidArgumentError(
+        "Kafka export: max_batch_events and max_batch_bytes must be >= 1");
+  }
+  if (o.max_batch_time.count() < 0 || o.operation_timeout.count() < 1 ||
+      o.retry_backoff.count() < 1 || o.give_up_after.count() < 0 ||
+      o.poll_interval.count() < 1) {
+    throw InvalidArgumentError(
+        "Kafka export: max_batch_time and give_up_after must be >= 0, "
+        "operation_timeout, retry_backoff and poll_interval >= 1 ms");
+  }
+  for (const auto& [name, value] : o.properties) {
+    if (name == "bootstrap.servers" || name == "metadata.broker.list" ||
+        name == "transactional.id" || name == "enable.idempotence") {
+      throw InvalidArgumentError(fmt::format(
+          "Kafka export: property '{}' is the exporter's own", name));
+    }
+  }
+}
+
+// The producer's configuration; throws InvalidArgumentError for a property
+// librdkafka rejects.
+rd_kafka_conf_t* make_conf(const KafkaExporterOptions& o,
+                           const std::string& transactional_id) {
+  std::vector<std::pair<std::string, std::string>> props = {
+      {"compression.type", "lz4"},
+      {"linger.ms", "5"},
+      {"log_level", "3"},
+      {"queue.buffering.max.messages", "1000000"},
+  };
+  props.insert(props.end(), o.properties.begin(), o.properties.end());
+  props.emplace_back("bootstrap.servers", o.brokers);
+  props.emplace_back("transactional.id", transactional_id);
+  props.emplace_back("enable.idempotence", "true");
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::array<char, 512> error{};
+  for (const auto& [name, value] : props) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error.data(),
+                          error.size()) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw InvalidArgumentError(fmt::format("Kafka export: property {}={}: {}",
+                                             name, value, error.data()));
+    }
+  }
+  return conf;
+}
+
+bool is_fenced(rd_kafka_resp_err_t code) {
+  return code == RD_KAFKA_RESP_ERR__FENCED ||
+         code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+         code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+}
+
+// An encoded batch: the records of (first_lsn - 1, last_lsn].
+struct Batch {
+  std::uint64_t last_lsn = 0;
+  std::vector<KafkaRecord> records;
+};
+
+// What to do after a failed Kafka call.
+enum class Next : std::uint8_t { kRetry, kAbort, kRecreate };
+
+}  // namespace
+
+class KafkaExporter::Impl {
+ public:
+  Impl(Database& database, KafkaExporterOptions options)
+      : db_(database), o_(std::move(options)), files_(store_files(database)) {
+    check_options(o_);
+    txn_id_ = o_.transactional_id.empty()
+                  ? fmt::format("wfstore-{}-{}", files_.store_id, o_.topic)
+                  : o_.transactional_id;
+    rd_kafka_conf_destroy(make_conf(o_, txn_id_));  // checks the properties
+    // A damaged or foreign position file is refused before anything is
+    // written.
+    const std::optional<kafka::ExportPosition> p =
+        kafka::read_position(files_, o_.topic);
+    exported_ = p ? p->lsn : 0;
+    const std::filesystem::path dir = files_.dir / kafka::kExportsDir;
+    files_.fs->create_directories(dir);
+    lock_ = files_.fs->try_lock(dir / (o_.topic + ".lock"));
+    if (!lock_) {
+      throw StoreLockedError(fmt::format(
+          "{}: topic '{}' is being exported by another exporter (process or "
+          "thread)",
+          files_.dir.string(), o_.topic));
+    }
+  }
+
+  ~Impl() {
+    stop();
+    destroy_producer();
+  }
+
+  std::uint64_t export_until_caught_up() {
+    const RunGuard guard(*this);
+    const std::uint64_t target = store_lsn();
+    export_to(target, [] { return false; });
+    return target;
+  }
+
+  void run(const Stop& stop) {
+    const RunGuard guard(*this);
+    follow(stop);
+  }
+
+  void start() {
+    const RunGuard check(*this);  // throws when a run is going on
+    const std::scoped_lock lock(bg_mu_);
+    if (thread_.joinable()) {
+      throw InvalidArgumentError("Kafka export: already started");
+    }
+    stopping_ = false;
+    error_ = nullptr;
+    thread_ = std::thread([this] {
+      try {
+        const RunGuard guard(*this);
+        follow([this] { return stopping_.load(); });
+      } catch (...) {
+        const std::scoped_lock error_lock(error_mu_);
+        error_ = std::current_exception();
+      }
+    });
+  }
+
+  void stop() noexcept {
+    const std::scoped_lock lock(bg_mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    {
+      const std::scoped_lock wake(wake_mu_);
+      woken_ = true;
+    }
+    wake_cv_.notify_all();
+    thread_.join();
+    stopping_ = false;
+  }
+
+  std::exception_ptr error() const {
+    const std::scoped_lock lock(error_mu_);
+    return error_;
+  }
+
+  KafkaExportLag lag() const { return kafka::lag_of(db_, exported_.load()); }
+
+  std::string metric_lines() const {
+    return export_metric_lines({{o_.topic, cluster_id(), lag()}});
+  }
+
+  const std::string& transactional_id() const { return txn_id_; }
+  std::uint64_t restarts() const { return restarts_.load(); }
+
+ private:
+  // Marks a run going on; one at a time.
+  class RunGuard {
+   public:
+    explicit RunGuard(Impl& impl) : impl_(impl) {
+      if (impl_.running_.exchange(true)) {
+        throw InvalidArgumentError(
+            "Kafka export: a run of this exporter is going on");
+      }
+    }
+    ~RunGuard() { impl_.running_ = false; }
+    RunGuard(const RunGuard&) = delete;
+    RunGuard& operator=(const RunGuard&) = delete;
+
+   private:
+    Impl& impl_;
+  };
+
+  std::string cluster_id() const {
+    const std::scoped_lock lock(cluster_mu_);
+    return cluster_id_;
+  }
+
+  std::uint64_t store_lsn() const {
+    return read_committed_events(db_, 0, 0).current_lsn;
+  }
+
+  // Exports and follows until `stop`.
+  void follow(const Stop& stop) {
+    std::optional<std::uint64_t> listener;
+    if (!files_.read_only) {
+      listener = db_.add_commit_listener([this](const CommitNotice&) {
+        {
+          const std::scoped_lock lock(wake_mu_);
+          woken_ = true;
+        }
+        wake_cv_.notify_all();
+      });
+    }
+    try {
+      bool was_idle = true;
+      while (!stop()) {
+        const std::uint64_t target = store_lsn();
+        if (target > exported_.load()) {
+          if (was_idle && o_.max_batch_time.count() > 0) {
+            // Let a batch gather for max_batch_time after its first event.
+            wait(o_.max_batch_time, stop);
+          }
+          export_to(store_lsn(), stop);
+          was_idle = false;
+          continue;
+        }
+        was_idle = true;
+        wait(o_.poll_interval, stop);
+      }
+    } catch (...) {
+      if (listener) db_.remove_commit_listener(*listener);
+      throw;
+    }
+    if (listener) db_.remove_commit_listener(*listener);
+  }
+
+  // Waits `interval`, or less when a commit listener wakes it or `stop`.
+  void wait(std::chrono::milliseconds interval, const Stop& stop) {
+    const auto until = SteadyClock::now() + interval;
+    std::unique_lock lock(wake_mu_);
+    while (!woken_ && SteadyClock::now() < until && !stopping_.load()) {
+      wake_cv_.wait_for(
+          lock, std::min<SteadyClock::duration>(until - SteadyClock::now(),
+                                                std::chrono::milliseconds(10)));
+      if (stop()) break;
+    }
+    woken_ = false;
+  }
+
+  // Exports batches until the position reaches `target` or `stop`.
+  void export_to(std::uint64_t target, const Stop& stop) {
+    last_progress_ = SteadyClock::now();
+    backoff_ = o_.retry_backoff;
+    while (!stop() && !stopping_.load()) {
+      if (!ensure_producer(stop)) return;
+      if (exported_.load() >= target) return;
+      const Batch batch = read_batch(exported_.load());
+      if (send(batch, stop)) {
+        last_progress_ = SteadyClock::now();
+        backoff_ = o_.retry_backoff;
+      }
+    }
+  }
+
+  Batch read_batch(std::uint64_t after) {
+    CommittedEvents read =
+        read_committed_events(db_, after, o_.max_batch_events, true);
+    Batch batch;
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < read.events.size(); ++i) {
+      KafkaRecord record = kafka_record_of(read.events[i], files_.store_id,
+                                           log::to_hex(read.commit_hashes[i]));
+      std::size_t size = record.key.size() + record.value.size();
+      for (const auto& [name, value] : record.headers) {
+        size += name.size() + value.size();
+      }
+      if (!batch.records.empty() && bytes + size > o_.max_batch_bytes) break;
+      bytes += size;
+      batch.last_lsn = read.events[i].lsn;
+      batch.records.push_back(std::move(record));
+    }
+    return batch;
+  }
+
+  // Creates the producer and initializes its transactions unless done;
+  // returns false when stopped first.
+  bool ensure_producer(const Stop& stop) {
+    while (rk_ == nullptr) {
+      if (stop() || stopping_.load()) return false;
+      std::array<char, 512> error{};
+      rd_kafka_conf_t* conf = make_conf(o_, txn_id_);
+      rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error.data(), error.size());
+      if (rk_ == nullptr) {
+        rd_kafka_conf_destroy(conf);
+        throw KafkaExportError(fmt::format(
+            "Kafka export: cannot create a producer: {}", error.data()));
+      }
+      rd_kafka_error_t* err =
+          rd_kafka_init_transactions(rk_, timeout_ms(o_.operation_timeout));
+      if (err != nullptr) {
+        const std::string what = describe("init_transactions", err);
+        const bool fatal = rd_kafka_error_is_fatal(err) != 0;
+        rd_kafka_error_destroy(err);
+        if (fatal) check_fenced(what);
+        destroy_producer();
+        failed_attempt(what, stop);
+        continue;
+      }
+      char* id = rd_kafka_clusterid(rk_, timeout_ms(o_.operation_timeout));
+      if (id == nullptr) {
+        destroy_producer();
+        failed_attempt("Kafka export: the cluster id is unknown", stop);
+        continue;
+      }
+      const std::string cluster(id);
+      rd_kafka_mem_free(rk_, id);
+      const std::optional<kafka::ExportPosition> p =
+          kafka::read_position(files_, o_.topic);
+      // A position of another cluster does not count: export from LSN 1.
+      const std::uint64_t position = p && p->cluster_id == cluster ? p->lsn : 0;
+      if (position > store_lsn()) {
+        throw InvalidArgumentError(fmt::format(
+            "Kafka export of topic '{}': the position (lsn {}) is beyond the "
+            "store's last event (lsn {}); it was made for another state of "
+            "the store",
+            o_.topic, position, store_lsn()));
+      }
+      {
+        const std::scoped_lock lock(cluster_mu_);
+        cluster_id_ = cluster;
+      }
+      exported_ = position;
+    }
+    return true;
+  }
+
+  // Sends `batch` in one transaction and writes the position; returns
+  // whether it was committed.
+  bool send(const Batch& batch, const Stop& stop) {
+    if (!files_.read_only && db_.stats().durable_lsn < batch.last_lsn) {
+      make_log_durable(db_);
+    }
+    if (rd_kafka_error_t* err = rd_kafka_begin_transaction(rk_)) {
+      return after_error("begin_transaction", err, stop);
+    }
+    for (const KafkaRecord& r : batch.records) {
+      if (rd_kafka_error_t* err = produce(r)) {
+        return after_error("produce", err, stop);
+      }
+    }
+    for (;;) {
+      rd_kafka_error_t* err =
+          rd_kafka_commit_transaction(rk_, timeout_ms(o_.operation_timeout));
+      if (err == nullptr) break;
+      if (rd_kafka_error_is_retriable(err) != 0 && !stop() &&
+          !stopping_.load()) {
+        const std::string what = describe("commit_transaction", err);
+        rd_kafka_error_destroy(err);
+        failed_attempt(what, stop);
+        continue;
+      }
+      return after_error("commit_transaction", err, stop);
+    }
+    kafka::ExportPosition p;
+    p.topic = o_.topic;
+    p.store_id = files_.store_id;
+    p.cluster_id = cluster_id();
+    p.transactional_id = txn_id_;
+    p.lsn = batch.last_lsn;
+    p.updated_ms = db_.options().clock ? db_.options().clock->now_ms() : 0;
+    kafka::write_position(files_, p);
+    exported_ = batch.last_lsn;
+    return true;
+  }
+
+  // Queues `record` in the open transaction, waiting while the queue is
+  // full; returns the error, or null.
+  rd_kafka_error_t* produce(const KafkaRecord& record) {
+    std::array<rd_kafka_vu_t, 9> vu{};
+    std::size_t n = 0;
+    vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vu[n++].u.cstr = o_.topic.c_str();
+    vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
+    vu[n].vtype = RD_KAFKA_VTYPE_KEY;
+    vu[n].u.mem.ptr = const_cast<char*>(record.key.data());
+    vu[n++].u.mem.size = record.key.size();
+    vu[n].vtype = RD_KAFKA_VTYPE_VALUE;
+    vu[n].u.mem.ptr = const_cast<char*>(record.value.data());
+    vu[n++].u.mem.size = record.value.size();
+    for (const auto& [name, value] : record.headers) {
+      if (n == vu.size()) break;
+      vu[n].vtype = RD_KAFKA_VTYPE_HEADER;
+      vu[n].u.header.name = name.c_str();
+      vu[n].u.header.val = value.data();
+      vu[n++].u.header.size = static_cast<ssize_t>(value.size());
+    }
+    for (;;) {
+      rd_kafka_error_t* err = rd_kafka_produceva(rk_, vu.data(), n);
+      if (err == nullptr ||
+          rd_kafka_error_code(err) != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        return err;
+      }
+      rd_kafka_error_destroy(err);
+      rd_kafka_poll(rk_, 10);
+    }
+  }
+
+  // Handles the failure `err` (taken) of `call` in a batch: aborts the
+  // transaction, or recreates the producer, then backs off. Returns false
+  // (the batch is sent again from the position). Throws
+  // KafkaExportFencedError, KafkaExportError (give_up_after).
+  bool after_error(std::string_view call, rd_kafka_error_t* err,
+                   const Stop& stop) {
+    const std::string what = describe(call, err);
+    Next next = Next::kRetry;
+    if (rd_kafka_error_is_fatal(err) != 0 ||
+        rd_kafka_error_code(err) == RD_KAFKA_RESP_ERR__FATAL) {
+      next = Next::kRecreate;
+    } else if (rd_kafka_error_txn_requires_abort(err) != 0 ||
+               call == "produce" || call == "commit_transaction") {
+      next = Next::kAbort;
+    }
+    rd_kafka_error_destroy(err);
+    if (next == Next::kAbort && !abort_transaction()) next = Next::kRecreate;
+    if (next == Next::kRecreate) {
+      check_fenced(what);
+      destroy_producer();
+      restarts_.fetch_add(1);
+    }
+    failed_attempt(what, stop);
+    return false;
+  }
+
+  // Aborts the open transaction; false when the producer must be recreated.
+  bool abort_transaction() {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      rd_kafka_error_t* err =
+          rd_kafka_abort_transaction(rk_, timeout_ms(o_.operation_timeout));
+      if (err == nullptr) return true;
+      const bool retry = rd_kafka_error_is_retriable(err) != 0;
+      rd_kafka_error_destroy(err);
+      if (!retry) return false;
+    }
+    return false;
+  }
+
+  // Throws KafkaExportFencedError when the producer's fatal error says it
+  // was fenced.
+  void check_fenced(const std::string& what) {
+    if (rk_ == nullptr) return;
+    std::array<char, 512> reason{};
+    const rd_kafka_resp_err_t code =
+        rd_kafka_fatal_error(rk_, reason.data(), reason.size());
+    if (is_fenced(code)) {
+      const std::uint64_t at = exported_.load();
+      destroy_producer();
+      throw KafkaExportFencedError(fmt::format(
+          "Kafka export of topic '{}': the producer (transactional.id '{}') "
+          "was fenced: {} ({}); the position stays at lsn {}",
+          o_.topic, txn_id_, reason.data(), what, at));
+    }
+  }
+
+  // After a failed attempt: throws KafkaExportError when give_up_after
+  // passed without progress, else sleeps the backoff (stopped early) and
+  // doubles it.
+  void failed_attempt(const std::string& what, const Stop& stop) {
+    if (o_.give_up_after.count() > 0 &&
+        SteadyClock::now() - last_progress_ >= o_.give_up_after) {
+      throw KafkaExportError(fmt::format(
+          "Kafka export of topic '{}' to {}: no progress for {} ms, giving "
+          "up; last error: {}; the position stays at lsn {}",
+          o_.topic, o_.brokers, o_.give_up_after.count(), what,
+          exported_.load()));
+    }
+    const auto until = SteadyClock::now() + backoff_;
+    while (SteadyClock::now() < until && !stop() && !stopping_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  }
+
+  static std::string describe(std::string_view call, rd_kafka_error_t* err) {
+    return fmt::format("{}: {} ({})", call, rd_kafka_error_string(err),
+                       rd_kafka_error_name(err));
+  }
+
+  static int timeout_ms(std::chrono::milliseconds t) {
+    return static_cast<int>(std::min<std::int64_t>(t.count(), 1 << 30));
+  }
+
+  void destroy_producer() {
+    if (rk_ == nullptr) return;
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+
+  Database& db_;
+  const KafkaExporterOptions o_;
+  const StoreFiles files_;
+  std::string txn_id_;
+  std::unique_ptr<FileLock> lock_;
+
+  // The running thread's.
+  rd_kafka_t* rk_ = nullptr;
+  SteadyClock::time_point last_progress_;
+  std::chrono::milliseconds backoff_{0};
+
+  std::atomic<std::uint64_t> exported_{0};
+  std::atomic<std::uint64_t> restarts_{0};
+  std::atomic<bool> running_{false};
+  mutable std::mutex cluster_mu_;
+  std::string cluster_id_;  // Guarded by cluster_mu_.
+
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  bool woken_ = false;  // Guarded by wake_mu_.
+
+  std::mutex bg_mu_;  // start() and stop()
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex error_mu_;
+  std::exception_ptr error_;  // Guarded by error_mu_.
+};
+
+KafkaExporter::KafkaExporter(Database& database, KafkaExporterOptions options)
+    : impl_(std::make_unique<Impl>(database, std::move(options))) {}
+
+KafkaExporter::~KafkaExporter() = default;
+
+std::uint64_t KafkaExporter::export_until_caught_up() {
+  return impl_->export_until_caught_up();
+}
+
+void KafkaExporter::run(const std::function<bool()>& stop) { impl_->run(stop); }
+
+void KafkaExporter::start() { impl_->start(); }
+
+void KafkaExporter::stop() noexcept { impl_->stop(); }
+
+std::exception_ptr KafkaExporter::error() const { return impl_->error(); }
+
+KafkaExportLag KafkaExporter::lag() const { return impl_->lag(); }
+
+std::string KafkaExporter::metric_lines() const {
+  return impl_->metric_lines();
+}
+
+const std::string& KafkaExporter::transactional_id() const {
+  return impl_->transactional_id();
+}
+
+std::uint64_t KafkaExporter::producer_restarts_for_testing() const {
+  return impl_->restarts();
+}
+
+KafkaExportBenchResult bench_export_to_mock(Database& database,
+                                            KafkaExporterOptions options) {
+  const KafkaMockCluster cluster(1);
+  options.brokers = cluster.bootstrap_servers();
+  if (options.topic.empty()) options.topic = "wfstore-bench";
+  KafkaExportBenchResult result;
+  {
+    KafkaExporter exporter(database, options);
+    const auto start = SteadyClock::now();
+    result.events = exporter.export_until_caught_up();
+    result.seconds =
+        std::chrono::duration<double>(SteadyClock::now() - start).count();
+  }
+  result.events_per_second =
+      result.seconds > 0 ? static_cast<double>(result.events) / result.seconds
+                         : 0;
+  return result;
+}
+
+}  // namespace wfstore

@@ -1,0 +1,297 @@
+// KafkaExporter against the in-process mock cluster: a random workload read
+// back with a plain consumer, resuming from the position, a fresh cluster,
+// the background run, lag and metrics, one exporter per store and topic, and
+// bad input.
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "wfstore/database.h"
+#include "wfstore/errors.h"
+#include "wfstore/kafka_exporter.h"
+#include "wfstore/kafka_mock.h"
+
+#include "tests/kafka/export_read_back.h"
+#include "tests/store/store_workload.h"
+#include "tests/testutil/child_process.h"
+#include "tests/testutil/store_test_util.h"
+#include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
+
+namespace wfstore {
+namespace {
+
+using testutil::check_export;
+using testutil::read_topic;
+
+class KafkaExporterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = Database::open(dir_.path() / "store");
+    cluster_ = std::make_unique<KafkaMockCluster>(3);
+  }
+
+  KafkaExporterOptions options(const std::string& topic = "events") const {
+    KafkaExporterOptions o;
+    o.brokers = cluster_->bootstrap_servers();
+    o.topic = topic;
+    return o;
+  }
+
+  std::uint64_t store_lsn() {
+    return read_committed_events(*db_, 0, 0).current_lsn;
+  }
+
+  testutil::TempDir dir_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<KafkaMockCluster> cluster_;
+};
+
+TEST_F(KafkaExporterTest, RandomWorkloadIsReadBackExactlyOnce) {
+  const std::uint32_t seed = testutil::random_seed();
+  SCOPED_TRACE(seed);
+  testutil::run_workload(db_->workflow_store(), seed, 400, "a");
+  KafkaExporterOptions o = options();
+  o.max_batch_events = 97;  // many batches
+  std::uint64_t first = 0;
+  {
+    KafkaExporter exporter(*db_, o);
+    first = exporter.export_until_caught_up();
+    EXPECT_EQ(first, store_lsn());
+    EXPECT_EQ(exporter.lag().exported_lsn, first);
+    EXPECT_EQ(exporter.lag().lag_lsns, 0u);
+  }
+  ASSERT_GT(first, 100u);
+  // A second exporter resumes after the position: nothing sent twice.
+  testutil::run_workload(db_->workflow_store(), seed + 1, 200, "b");
+  {
+    KafkaExporter exporter(*db_, o);
+    EXPECT_EQ(exporter.export_until_caught_up(), store_lsn());
+  }
+  const auto records = read_topic(cluster_->bootstrap_servers(), "events");
+  const testutil::ExportCheck check =
+      check_export(*db_, records, store_lsn(), 0);
+  EXPECT_EQ(check.distinct, store_lsn());
+  EXPECT_EQ(check.duplicates, 0u);
+  EXPECT_EQ(records.size(), store_lsn());
+}
+
+TEST_F(KafkaExporterTest, BatchBytesBoundSplitsBatches) {
+  testutil::run_workload(db_->workflow_store(), 7, 100, "a");
+  KafkaExporterOptions o = options();
+  o.max_batch_bytes = 1;  // one event per batch
+  KafkaExporter exporter(*db_, o);
+  EXPECT_EQ(exporter.export_until_caught_up(), store_lsn());
+  const auto records = read_topic(cluster_->bootstrap_servers(), "events");
+  EXPECT_EQ(check_export(*db_, records, store_lsn(), 0).distinct, store_lsn());
+}
+
+TEST_F(KafkaExporterTest, AFreshClusterGetsEverythingAgain) {
+  testutil::run_workload(db_->workflow_store(), 3, 100, "a");
+  {
+    KafkaExporter exporter(*db_, options());
+    exporter.export_until_caught_up();
+  }
+  const std::vector<KafkaExportStatus> before = read_export_positions(*db_);
+  ASSERT_EQ(before.size(), 1u);
+  // Another cluster: its id differs, so the position does not count.
+  KafkaMockCluster fresh(1);
+  KafkaExporterOptions o = options();
+  o.brokers = fresh.bootstrap_servers();
+  {
+    KafkaExporter exporter(*db_, o);
+    exporter.export_until_caught_up();
+  }
+  const auto records = read_topic(fresh.bootstrap_servers(), "events");
+  EXPECT_EQ(check_export(*db_, records, store_lsn(), 0).distinct, store_lsn());
+  const std::vector<KafkaExportStatus> after = read_export_positions(*db_);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(after[0].cluster_id, before[0].cluster_id);
+  EXPECT_EQ(after[0].lag.exported_lsn, store_lsn());
+}
+
+TEST_F(KafkaExporterTest, BackgroundRunFollowsCommits) {
+  KafkaExporter exporter(*db_, options());
+  exporter.start();
+  testutil::run_workload(db_->workflow_store(), 11, 300, "a");
+  ASSERT_TRUE(testutil::wait_until([&] {
+    return exporter.error() != nullptr ||
+           exporter.lag().exported_lsn == store_lsn();
+  }));
+  exporter.stop();
+  ASSERT_EQ(exporter.error(), nullptr);
+  const auto records = read_topic(cluster_->bootstrap_servers(), "events");
+  const auto check = check_export(*db_, records, store_lsn(), 0);
+  EXPECT_EQ(check.distinct, store_lsn());
+  EXPECT_EQ(check.duplicates, 0u);
+  // Started again after stop(): it goes on from the position.
+  exporter.start();
+  testutil::run_workload(db_->workflow_store(), 12, 50, "b");
+  ASSERT_TRUE(testutil::wait_until(
+      [&] { return exporter.lag().exported_lsn == store_lsn(); }));
+  exporter.stop();
+}
+
+TEST_F(KafkaExporterTest, ReadOnlyOpenBesideTheWriterPolls) {
+  testutil::run_workload(db_->workflow_store(), 5, 50, "a");
+  auto reader = Database::open_read_only(dir_.path() / "store");
+  KafkaExporter exporter(*reader, options());
+  std::atomic<bool> stop{false};
+  std::thread runner([&] { exporter.run([&] { return stop.load(); }); });
+  testutil::run_workload(db_->workflow_store(), 6, 100, "b");
+  const bool caught_up = testutil::wait_until(
+      [&] { return exporter.lag().exported_lsn == store_lsn(); });
+  stop = true;
+  runner.join();
+  ASSERT_TRUE(caught_up);
+  const auto records = read_topic(cluster_->bootstrap_servers(), "events");
+  EXPECT_EQ(check_export(*db_, records, store_lsn(), 0).distinct, store_lsn());
+}
+
+TEST_F(KafkaExporterTest, LagAndMetricLines) {
+  db_.reset();
+  auto clock = std::make_shared<testutil::FakeClock>(1'000'000);
+  DatabaseOptions dbo;
+  dbo.clock = clock;
+  db_ = Database::open(dir_.path() / "store", dbo);
+  testutil::run_workload(db_->workflow_store(), 9, 40, "a");
+  const std::uint64_t first = store_lsn();
+  KafkaExporter exporter(*db_, options("lagging"));
+  exporter.export_until_caught_up();
+  EXPECT_EQ(exporter.lag().lag_seconds, 0);
+  clock->set(2'000'000);
+  testutil::run_workload(db_->workflow_store(), 10, 40, "b");
+  clock->set(2'004'500);
+  const KafkaExportLag lag = exporter.lag();
+  EXPECT_EQ(lag.exported_lsn, first);
+  EXPECT_EQ(lag.store_lsn, store_lsn());
+  EXPECT_EQ(lag.lag_lsns, store_lsn() - first);
+  EXPECT_DOUBLE_EQ(lag.lag_seconds, 4.5);
+  const std::string lines = exporter.metric_lines();
+  EXPECT_NE(lines.find(fmt::format(
+                "wfstore_kafka_export_lag_lsns{{topic=\"lagging\"}} {}\n",
+                store_lsn() - first)),
+            std::string::npos)
+      << lines;
+  EXPECT_NE(
+      lines.find("wfstore_kafka_export_lag_seconds{topic=\"lagging\"} 4.500\n"),
+      std::string::npos)
+      << lines;
+  const std::vector<KafkaExportStatus> positions = read_export_positions(*db_);
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0].topic, "lagging");
+  EXPECT_EQ(positions[0].lag.lag_lsns, store_lsn() - first);
+  EXPECT_EQ(export_metric_lines(positions), lines);
+}
+
+TEST_F(KafkaExporterTest, FencingSecondExporterOfATopicIsRefused) {
+  KafkaExporter first(*db_, options());
+  EXPECT_THROW(KafkaExporter(*db_, options()), StoreLockedError);
+  // Another topic is another export.
+  KafkaExporter other(*db_, options("other"));
+  // Another process is refused too (the lock is a flock on a file).
+  const std::filesystem::path store = dir_.path() / "store";
+  const std::string brokers = cluster_->bootstrap_servers();
+  db_.reset();
+  const int code = testutil::exit_code_in_child([&] {
+    auto reader = Database::open_read_only(store);
+    KafkaExporterOptions o;
+    o.brokers = brokers;
+    o.topic = "events";
+    try {
+      KafkaExporter second(*reader, o);
+    } catch (const StoreLockedError&) {
+      return 7;
+    }
+    return 0;
+  });
+  EXPECT_EQ(code, 7);
+}
+
+TEST_F(KafkaExporterTest, BadOptionsAreRefusedAndNothingIsWritten) {
+  const auto refused = [&](KafkaExporterOptions o) {
+    EXPECT_THROW(KafkaExporter(*db_, o), InvalidArgumentError);
+  };
+  for (const std::string& topic : std::vector<std::string>{
+           "", ".", "..", "a b", "t/x", "\xc3\xa9", std::string(250, 'a')}) {
+    refused(options(topic));
+  }
+  KafkaExporterOptions o = options();
+  o.brokers = "";
+  refused(o);
+  o = options();
+  o.max_batch_events = 0;
+  refused(o);
+  o = options();
+  o.max_batch_bytes = 0;
+  refused(o);
+  o = options();
+  o.operation_timeout = std::chrono::milliseconds(0);
+  refused(o);
+  o = options();
+  o.properties = {{"no.such.property", "1"}};
+  refused(o);
+  o = options();
+  o.properties = {{"compression.type", "bogus"}};
+  refused(o);
+  o = options();
+  o.properties = {{"enable.idempotence", "false"}};
+  refused(o);
+  o = options();
+  o.properties = {{"transactional.id", "x"}};
+  refused(o);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "store" / "exports"));
+}
+
+TEST_F(KafkaExporterTest, UnreachableBrokersGiveUpWithAClearError) {
+  testutil::run_workload(db_->workflow_store(), 2, 20, "a");
+  KafkaExporterOptions o = options();
+  o.brokers = "127.0.0.1:1";
+  o.operation_timeout = std::chrono::milliseconds(300);
+  o.give_up_after = std::chrono::milliseconds(1000);
+  KafkaExporter exporter(*db_, o);
+  try {
+    exporter.export_until_caught_up();
+    FAIL() << "exported to no broker";
+  } catch (const KafkaExportError& e) {
+    EXPECT_NE(std::string(e.what()).find("giving up"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "store" / "exports" /
+                                       "events.pos"));
+  EXPECT_TRUE(read_export_positions(*db_).empty());
+}
+
+TEST_F(KafkaExporterTest, ADamagedPositionFileIsRefused) {
+  testutil::run_workload(db_->workflow_store(), 2, 20, "a");
+  {
+    KafkaExporter exporter(*db_, options());
+    exporter.export_until_caught_up();
+  }
+  const auto pos = dir_.path() / "store" / "exports" / "events.pos";
+  std::string bytes;
+  {
+    std::ifstream in(pos, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bytes[bytes.find("\"lsn\":") + 6] ^= 1;
+  {
+    std::ofstream out(pos, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  EXPECT_THROW(KafkaExporter(*db_, options()), CorruptionError);
+  EXPECT_THROW(read_export_positions(*db_), CorruptionError);
+}
+
+}  // namespace
+}  // namespace wfstore

@@ -33,6 +33,10 @@ void register_commands(CLI::App& app) {
   add_salvage_command(app, actions()["salvage"]);
   add_timeline_command(app, actions()["timeline"]);
   add_metrics_command(app, actions()["metrics"]);
+#if WFSTORE_WITH_KAFKA
+  add_consume_command(app, actions()["consume"]);
+  add_replicate_command(app, actions()["replicate"]);
+#endif
   for (CLI::App* sub : app.get_subcommands({})) {
     sub->footer(std::string(kExitCodesHelp));
   }

@@ -34,5 +34,10 @@ void add_import_command(CLI::App& app, Action& action);
 void add_salvage_command(CLI::App& app, Action& action);
 void add_timeline_command(CLI::App& app, Action& action);
 void add_metrics_command(CLI::App& app, Action& action);
+#if WFSTORE_WITH_KAFKA
+// tools/kafka_consume_cmd.cc.
+void add_consume_command(CLI::App& app, Action& action);
+void add_replicate_command(CLI::App& app, Action& action);
+#endif
 
 }  // namespace wfstore::tools

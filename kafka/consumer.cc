@@ -266,12 +266,11 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options)
   }
   rd_kafka_poll_set_consumer(s.rk);
   const int timeout_ms = static_cast<int>(s.options.metadata_timeout.count());
-  rd_kafka_topic_t* topic =
-      rd_kafka_topic_new(s.rk, s.options.topic.c_str(), nullptr);
+  // The metadata of every topic: a request naming the topic would let the
+  // cluster create it.
   const rd_kafka_metadata_t* metadata = nullptr;
   const rd_kafka_resp_err_t err =
-      rd_kafka_metadata(s.rk, 0, topic, &metadata, timeout_ms);
-  rd_kafka_topic_destroy(topic);
+      rd_kafka_metadata(s.rk, /*all_topics=*/1, nullptr, &metadata, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw IOError(fmt::format("kafka consumer: metadata of '{}' from {}: {}",
                               s.options.topic, s.options.brokers,

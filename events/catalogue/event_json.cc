@@ -220,7 +220,8 @@ void from_json_value(const nlohmann::json& j, const std::string& path, T& out) {
     out = j.get<std::int64_t>();
   } else {
     static_assert(std::is_same_v<T, std::uint64_t>);
-    if (!j.is_number_unsigned()) {
+    if (!j.is_number_integer() ||
+        (!j.is_number_unsigned() && j.get<std::int64_t>() < 0)) {
       malformed(path, "expected a non-negative integer");
     }
     out = j.get<std::uint64_t>();

@@ -54,8 +54,8 @@ KafkaConsumerOptions options_for(const KafkaMockCluster& cluster,
 class KafkaConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    records_ = workload_records(tmp_ / "store", 7, 300);
-    ASSERT_GT(records_.size(), 200u);
+    records_ = workload_records(tmp_ / "store", 7, 500);
+    ASSERT_GT(records_.size(), 200u) << "the workload is too small";
     cluster_.create_topic("t", kPartitions);
   }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -34,16 +35,24 @@ namespace {
 using ::testing::HasSubstr;
 using testutil::record_lsn;
 
-// Every file under `dir` with its bytes (lock.mdb excluded: readers touch it).
+// Every file under `dir` with its size, modification time and (small files)
+// bytes; lock.mdb excluded (readers touch it), data.mdb is a sparse file of
+// the map's size.
 std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
   std::map<std::string, std::string> out;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file() || entry.path().filename() == "lock.mdb") {
       continue;
     }
-    std::ifstream in(entry.path(), std::ios::binary);
-    out[entry.path().string()] = std::string(std::istreambuf_iterator<char>(in),
-                                             std::istreambuf_iterator<char>());
+    std::string state =
+        fmt::format("{} {}", entry.file_size(),
+                    entry.last_write_time().time_since_epoch().count());
+    if (entry.file_size() < (1u << 20)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      state += std::string(std::istreambuf_iterator<char>(in),
+                           std::istreambuf_iterator<char>());
+    }
+    out[entry.path().string()] = std::move(state);
   }
   return out;
 }

@@ -21,7 +21,8 @@ namespace {
 TEST(KafkaBenchTest, ReplicaFoldRateBesideTheRebuildRate) {
   testutil::TempDir tmp;
   KafkaMockCluster cluster(1);
-  cluster.create_topic("t", 4);
+  // 16 partitions: the mock keeps about 5 MiB per partition.
+  cluster.create_topic("t", 16);
   {
     auto db = Database::open(tmp / "src", testutil::quiet_options());
     testutil::run_workload(

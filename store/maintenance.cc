@@ -21,12 +21,24 @@
 #include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
+namespace {
+
+// A read replica has no log to rebuild or verify its views from.
+InvalidArgumentError replica_without_log(const std::filesystem::path& dir) {
+  return InvalidArgumentError(fmt::format(
+      "{} is a read replica: it has no log to rebuild or verify its views "
+      "from (replicate it again into an empty directory instead)",
+      dir.string()));
+}
+
+}  // namespace
 
 RebuildReport rebuild_store_views(const std::filesystem::path& dir,
                                   const Logger& logger) {
   const auto start = std::chrono::steady_clock::now();
   const std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, true);
+  if (store.is_replica()) throw replica_without_log(dir);
   const std::optional<ViewsState> prior = store.read_views_state();
   const std::string boot_id = current_boot_id();
   // The views' durable LSN counts only where their pages can be trusted.
@@ -75,6 +87,7 @@ RebuildReport rebuild_store_views(const std::filesystem::path& dir,
 ViewsVerifyReport verify_store_views(const std::filesystem::path& dir) {
   const std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, false);
+  if (store.is_replica()) throw replica_without_log(dir);
   if (!LmdbViews::has_environment(store.views_dir())) {
     throw CorruptionError(
         fmt::format("{}: the store has no views", dir.string()));

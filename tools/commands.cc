@@ -36,6 +36,8 @@ void register_commands(CLI::App& app) {
 #ifdef WFSTORE_WITH_KAFKA
   add_stream_command(app, actions()["stream"]);
   add_kafka_mock_command(app, actions()["kafka-mock"]);
+  add_consume_command(app, actions()["consume"]);
+  add_replicate_command(app, actions()["replicate"]);
 #endif
   for (CLI::App* sub : app.get_subcommands({})) {
     sub->footer(std::string(kExitCodesHelp));

@@ -35,8 +35,12 @@ void add_salvage_command(CLI::App& app, Action& action);
 void add_timeline_command(CLI::App& app, Action& action);
 void add_metrics_command(CLI::App& app, Action& action);
 #ifdef WFSTORE_WITH_KAFKA
+// tools/kafka_stream_cmd.cc.
 void add_stream_command(CLI::App& app, Action& action);
 void add_kafka_mock_command(CLI::App& app, Action& action);
+// tools/kafka_consume_cmd.cc.
+void add_consume_command(CLI::App& app, Action& action);
+void add_replicate_command(CLI::App& app, Action& action);
 #endif
 
 }  // namespace wfstore::tools

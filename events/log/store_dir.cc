@@ -99,6 +99,19 @@ bool is_creation_leftover(const std::string& name) {
   return name == kLockFileName || name == kStoreTempFileName;
 }
 
+// The same for a replica's creation, which writes REPLICA before STORE.
+bool is_replica_creation_leftover(const std::string& name) {
+  return is_creation_leftover(name) || name == kReplicaFileName ||
+         name == kReplicaTempFileName;
+}
+
+InvalidArgumentError replica_refused(const std::filesystem::path& dir) {
+  return InvalidArgumentError(fmt::format(
+      "{} is a read replica ({}): it has no log and takes no writes; open it "
+      "read-only",
+      dir.string(), kReplicaFileName));
+}
+
 DirState classify(const FileSystem& fs, const std::filesystem::path& dir) {
   if (!fs.exists(dir)) return DirState::kMissing;
   const std::vector<std::string> names = fs.list_dir(dir);
@@ -228,12 +241,14 @@ StoreDir::StoreDir(std::shared_ptr<FileSystem> fs, std::filesystem::path dir,
       dir_(std::move(dir)),
       id_(id),
       format_version_(format_version),
-      lock_(std::move(lock)) {}
+      lock_(std::move(lock)),
+      replica_(fs_->exists(dir_ / kReplicaFileName)) {}
 
 StoreDir StoreDir::create_or_open(std::shared_ptr<FileSystem> fs,
                                   const std::filesystem::path& dir) {
   // Check first, so that a foreign or unreadable directory gets nothing written
   // to it (not even LOCK).
+  if (fs->exists(dir / kReplicaFileName)) throw replica_refused(dir);
   DirState state = classify(*fs, dir);
   if (state == DirState::kForeign) throw not_a_store(dir, "no STORE file");
   if (state == DirState::kStore) read_store_file(*fs, dir);
@@ -241,6 +256,7 @@ StoreDir StoreDir::create_or_open(std::shared_ptr<FileSystem> fs,
 
   std::unique_ptr<FileLock> lock = take_lock(*fs, dir);
   // Another creator may have finished between the check and the lock.
+  if (fs->exists(dir / kReplicaFileName)) throw replica_refused(dir);
   state = classify(*fs, dir);
   if (state == DirState::kForeign) throw not_a_store(dir, "no STORE file");
   StoreHeader header;
@@ -258,6 +274,57 @@ StoreDir StoreDir::create_or_open(std::shared_ptr<FileSystem> fs,
   }
   return StoreDir(std::move(fs), dir, header.id, header.format_version,
                   std::move(lock));
+}
+
+StoreDir StoreDir::create_replica(std::shared_ptr<FileSystem> fs,
+                                  const std::filesystem::path& dir,
+                                  const StoreId& source) {
+  const auto require_empty = [&] {
+    if (!fs->exists(dir)) return;
+    const std::vector<std::string> names = fs->list_dir(dir);
+    if (!std::all_of(names.begin(), names.end(),
+                     is_replica_creation_leftover)) {
+      throw InvalidArgumentError(
+          fmt::format("{}: a new replica needs a missing or empty directory",
+                      dir.string()));
+    }
+  };
+  require_empty();
+  if (!fs->exists(dir)) create_durable_directories(*fs, dir);
+  std::unique_ptr<FileLock> lock = take_lock(*fs, dir);
+  require_empty();  // Another creator may have finished meanwhile.
+  write_file_atomically(*fs, dir / kReplicaFileName, dir / kReplicaTempFileName,
+                        source.to_string() + "\n");
+  write_store_file(*fs, dir, source);
+  StoreDir out(std::move(fs), dir, source, kStoreFormatVersion,
+               std::move(lock));
+  return out;
+}
+
+std::optional<StoreId> StoreId::parse(std::string_view text) {
+  StoreId id;
+  if (text.size() != 36) return std::nullopt;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < id.bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) {
+      if (text[at++] != '-') return std::nullopt;
+    }
+    unsigned value = 0;
+    for (int half = 0; half < 2; ++half) {
+      const char c = text[at++];
+      unsigned digit = 0;
+      if (c >= '0' && c <= '9') {
+        digit = static_cast<unsigned>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        digit = static_cast<unsigned>(c - 'a' + 10);
+      } else {
+        return std::nullopt;
+      }
+      value = value * 16 + digit;
+    }
+    id.bytes[i] = static_cast<std::uint8_t>(value);
+  }
+  return id;
 }
 
 std::optional<ViewsState> StoreDir::read_views_state() const {

@@ -45,6 +45,12 @@ bool LogCursor::load_from(std::uint64_t segment, std::uint64_t offset,
 }
 
 const Event& LogCursor::event(std::uint64_t lsn) {
+  if (store_.is_replica()) {
+    throw InvalidArgumentError(fmt::format(
+        "{}: a read replica has no log: its events cannot be read (read them "
+        "from the source store or its Kafka topic)",
+        store_.dir().string()));
+  }
   const auto cached = [&]() -> const Event* {
     if (events_.empty() || lsn < events_.front().lsn ||
         lsn > events_.back().lsn) {

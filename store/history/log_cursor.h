@@ -31,7 +31,8 @@ class LogCursor {
 
   // The event at `lsn`; valid until the next call. REQUIRES: 1 <= lsn <= the
   // views' applied LSN. Throws CorruptionError when the log lacks it or is
-  // damaged on the way (naming segment and offset), IOError.
+  // damaged on the way (naming segment and offset), InvalidArgumentError on a
+  // read replica (no log), IOError.
   const Event& event(std::uint64_t lsn);
   // The hash of the commit record holding the event event() returned last.
   const log::Hash& commit_hash() const { return hash_; }

@@ -24,6 +24,7 @@ enum class ErrorCode : int {
   kStoreLocked = 8,
   kSubscriptionNotFound = 9,
   kSubscriberFailed = 10,
+  kKafkaTopicNotFound = 11,
 };
 
 // Base of every exception thrown by wfstore.

@@ -415,6 +415,16 @@ struct Event {
 // name, unset optionals as null, JSON values inline, times as epoch
 // milliseconds. Decodes lazily held JSON values.
 nlohmann::json event_to_json(const Event& event);
+// The inverse of event_to_json(): the event whose JSON form is `json`, so that
+// event_from_json(event_to_json(e)) == e. Reads exactly the members
+// event_to_json() writes, through the same field tables: enums by name, null
+// for an unset optional, the payload alternative chosen by "type". Throws
+// CorruptionError naming the member ("payload.workflow.stages[0].status") for a
+// missing, unknown or ill-typed member, an unknown type name, a
+// "schema_version" other than the one this build writes for the type, a JSON
+// value over the limits of validate_json(), or a "workflow_id" other than the
+// one the payload names (a JSON event is data read back, like a log record).
+Event event_from_json(const nlohmann::json& json);
 // The "payload" member of event_to_json().
 nlohmann::json payload_to_json(const EventPayload& payload);
 // A workflow with its stages and tasks as the "workflow" member of a

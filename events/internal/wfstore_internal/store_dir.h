@@ -6,6 +6,7 @@
 //   VIEWS_STATE := magic:u8[8] version:u32 clean:u8 durable_lsn:u64 boot
 //   boot        := boot_id_length:u8 boot_id:u8[boot_id_length] crc:u32
 //   LOCK        := (empty; flock'd by the one writer)
+//   REPLICA     := the source store id as text, "\n" (a read replica only)
 //
 //   STORE       magic "WFSTORE\n"; format_version now 1; store_uuid random
 //               (RFC 4122 version 4)
@@ -23,6 +24,11 @@
 // after the views are flushed at close. Always replaced whole
 // (VIEWS_STATE.tmp, fdatasync, rename, directory fsync), so a crash at any
 // point leaves the old or the new state.
+//
+// A read replica (README "Streaming to Kafka") is a directory with REPLICA,
+// STORE (the source store's id) and views/, and no log/. REPLICA is written
+// (REPLICA.tmp, fdatasync, rename) before STORE, so a directory holding STORE
+// of a replica always holds REPLICA; a writer never opens it.
 //
 // Thread-safety: a StoreDir is immutable after it is opened; its accessors may
 // be called concurrently.
@@ -45,6 +51,8 @@ inline constexpr std::string_view kStoreFileName = "STORE";
 inline constexpr std::string_view kStoreTempFileName = "STORE.tmp";
 inline constexpr std::string_view kLockFileName = "LOCK";
 inline constexpr std::string_view kStoreMagic = "WFSTORE\n";
+inline constexpr std::string_view kReplicaFileName = "REPLICA";
+inline constexpr std::string_view kReplicaTempFileName = "REPLICA.tmp";
 inline constexpr std::string_view kViewsStateFileName = "VIEWS_STATE";
 inline constexpr std::string_view kViewsStateTempFileName = "VIEWS_STATE.tmp";
 inline constexpr std::string_view kViewsStateMagic = "WFVIEWS\n";
@@ -62,6 +70,8 @@ struct StoreId {
   static StoreId random();
   // Lowercase 8-4-4-4-12 hex, e.g. "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0".
   std::string to_string() const;
+  // The id whose to_string() is `text`, or nullopt for any other text.
+  static std::optional<StoreId> parse(std::string_view text);
 
   friend bool operator==(const StoreId& a, const StoreId& b) {
     return a.bytes == b.bytes;
@@ -105,7 +115,8 @@ class StoreDir {
   // or empty: takes dir/LOCK, writes STORE (temp file, sync, rename, directory
   // sync) and creates dir/log. A directory holding only the leftovers of an
   // interrupted creation (LOCK, STORE.tmp) counts as empty. Throws
-  // InvalidArgumentError if `dir` is not empty and has no STORE, if STORE's
+  // InvalidArgumentError if `dir` is a read replica (REPLICA), if it is not
+  // empty and has no STORE, if STORE's
   // magic is wrong, or if its format version is newer than kStoreFormatVersion;
   // CorruptionError if STORE fails its checksum or has the wrong size;
   // StoreLockedError if another writer (this process or another) holds the
@@ -113,6 +124,15 @@ class StoreDir {
   // held.
   static StoreDir create_or_open(std::shared_ptr<FileSystem> fs,
                                  const std::filesystem::path& dir);
+
+  // Creates the read replica of store `source` in `dir` (missing or empty;
+  // leftovers of an interrupted creation, REPLICA included, count as empty)
+  // and holds its LOCK: REPLICA, then STORE with the source's id, each
+  // written atomically; no log/. Throws InvalidArgumentError if `dir` is not
+  // empty, StoreLockedError, IOError.
+  static StoreDir create_replica(std::shared_ptr<FileSystem> fs,
+                                 const std::filesystem::path& dir,
+                                 const StoreId& source);
 
   // Opens an existing store without creating anything. With `lock` false
   // (read-only opens, replicas) it never writes and takes no lock. With `lock`
@@ -131,6 +151,8 @@ class StoreDir {
 
   const StoreId& id() const { return id_; }
   std::uint32_t format_version() const { return format_version_; }
+  // True for a read replica (REPLICA exists): views only, no log.
+  bool is_replica() const { return replica_; }
   // True if this holds the writer's LOCK.
   bool holds_lock() const { return lock_ != nullptr; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -162,6 +184,7 @@ class StoreDir {
   StoreId id_;
   std::uint32_t format_version_ = 0;
   std::unique_ptr<FileLock> lock_;
+  bool replica_ = false;
 };
 
 }  // namespace wfstore

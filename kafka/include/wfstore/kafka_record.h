@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "wfstore/errors.h"
 #include "wfstore/event.h"
 
 namespace wfstore {
@@ -45,5 +46,32 @@ struct KafkaRecord {
 // has hash `commit_hash_hex` (64 lowercase hex digits).
 KafkaRecord kafka_record_of(const Event& event, const std::string& store_id,
                             const std::string& commit_hash_hex);
+
+// A record that is not a wfstore event record of the expected store: a
+// wfstore header missing or repeated, a header or the value malformed, the
+// headers disagreeing with the value, or (KafkaConsumer) the record of
+// another store. The message names the record and what is wrong. A
+// CorruptionError: the topic cannot give the store's events.
+class ForeignRecordError : public CorruptionError {
+ public:
+  using CorruptionError::CorruptionError;
+};
+
+// A record read back: the event with the store and commit it belongs to.
+struct DecodedRecord {
+  std::string store_id;
+  // 64 lowercase hex digits.
+  std::string commit_hash;
+  Event event;
+};
+
+// Decodes `record` (its lsn is event.lsn): reads the five wfstore headers
+// (each exactly once; other headers are ignored), parses the value with
+// event_from_json(), and checks that the headers' LSN, type and schema version
+// are the value's, that the store id is a store id and the commit hash 64
+// lowercase hex digits, and that the key is the event's workflow id (the
+// store id for an event without one). Throws ForeignRecordError naming what
+// is wrong.
+DecodedRecord decode_kafka_record(const KafkaRecord& record);
 
 }  // namespace wfstore

@@ -26,7 +26,7 @@ struct RebuildReport {
 // Drops the views of the store in `dir` and folds its whole log into them
 // again. Takes the writer's LOCK (recovering the log's tail like an open).
 // Throws StoreLockedError, CorruptionError, IOError, InvalidArgumentError (not
-// a store).
+// a store, or a read replica).
 RebuildReport rebuild_store_views(const std::filesystem::path& dir,
                                   const Logger& logger = {});
 
@@ -48,7 +48,7 @@ struct ViewsVerifyReport {
 // and compares the ordered dump of every table and the checksum with the stored
 // views. Never writes and takes no lock (a live writer may go on). Throws
 // CorruptionError (damaged log or views), IOError, InvalidArgumentError (not a
-// store).
+// store, or a read replica).
 ViewsVerifyReport verify_store_views(const std::filesystem::path& dir);
 
 }  // namespace wfstore

@@ -1,0 +1,404 @@
+// KafkaConsumer over librdkafka's consumer: every partition assigned from its
+// earliest offset, records buffered per partition and merged by LSN.
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include "wfstore/kafka_consumer.h"
+
+namespace wfstore {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Messages read without waiting after the first of a poll().
+constexpr int kDrainPerPoll = 4096;
+
+struct Buffered {
+  DecodedRecord record;
+  std::string value;
+  std::int64_t offset = 0;
+};
+
+struct Partition {
+  std::int32_t id = 0;
+  // The high watermark when the consumer started: caught_up() waits for it.
+  std::int64_t start_end = 0;
+  // The offset after the last record (or end of partition) read.
+  std::int64_t position = 0;
+  std::deque<Buffered> records;
+};
+
+void set_conf(rd_kafka_conf_t* conf, const char* name,
+              const std::string& value) {
+  std::array<char, 512> error{};
+  if (rd_kafka_conf_set(conf, name, value.c_str(), error.data(),
+                        error.size()) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    throw InvalidArgumentError(
+        fmt::format("kafka consumer: {}: {}", name, error.data()));
+  }
+}
+
+bool is_topic_missing(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+         err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+         err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+}
+
+// Errors librdkafka reports on the way and recovers from by itself.
+bool is_transient(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+         err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+         err == RD_KAFKA_RESP_ERR__RESOLVE ||
+         err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+         err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+         err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+         err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT;
+}
+
+KafkaRecord record_of(const rd_kafka_message_t& m) {
+  KafkaRecord record;
+  if (m.key != nullptr) {
+    record.key.assign(static_cast<const char*>(m.key), m.key_len);
+  }
+  if (m.payload != nullptr) {
+    record.value.assign(static_cast<const char*>(m.payload), m.len);
+  }
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+         RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      record.headers.emplace_back(
+          name, value == nullptr
+                    ? std::string()
+                    : std::string(static_cast<const char*>(value), size));
+    }
+  }
+  return record;
+}
+
+}  // namespace
+
+KafkaTopicNotFoundError::KafkaTopicNotFoundError(const std::string& topic)
+    : NotFoundError(ErrorCode::kKafkaTopicNotFound,
+                    fmt::format("Kafka topic '{}' does not exist", topic)),
+      topic_(topic) {}
+
+struct KafkaConsumer::State {
+  KafkaConsumerOptions options;
+  rd_kafka_t* rk = nullptr;
+  std::vector<Partition> partitions;
+  std::string store_id;
+  std::uint64_t last_lsn = 0;
+  std::exception_ptr failed;
+
+  ~State() {
+    if (rk != nullptr) {
+      rd_kafka_consumer_close(rk);
+      rd_kafka_destroy(rk);
+    }
+  }
+
+  Partition& partition(std::int32_t id) {
+    for (Partition& p : partitions) {
+      if (p.id == id) return p;
+    }
+    throw IOError(
+        fmt::format("kafka consumer: a record of unassigned "
+                    "partition {} of '{}'",
+                    id, options.topic));
+  }
+
+  // Reads one message (or none within `timeout_ms`) into its partition;
+  // false when there was none.
+  bool read(int timeout_ms) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, timeout_ms);
+    if (m == nullptr) return false;
+    struct Release {
+      rd_kafka_message_t* m;
+      ~Release() { rd_kafka_message_destroy(m); }
+    } release{m};
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      partition(m->partition).position = m->offset;
+      return true;
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (is_topic_missing(m->err)) {
+        throw KafkaTopicNotFoundError(options.topic);
+      }
+      if (is_transient(m->err)) return true;
+      throw IOError(fmt::format("kafka consumer: topic '{}': {}", options.topic,
+                                rd_kafka_message_errstr(m)));
+    }
+    Partition& p = partition(m->partition);
+    const std::string where = fmt::format("topic '{}' partition {} offset {}",
+                                          options.topic, p.id, m->offset);
+    Buffered buffered;
+    buffered.offset = m->offset;
+    KafkaRecord raw = record_of(*m);
+    try {
+      buffered.record = decode_kafka_record(raw);
+    } catch (const ForeignRecordError& e) {
+      throw ForeignRecordError(fmt::format("{}: {}", where, e.what()));
+    }
+    if (store_id.empty()) store_id = buffered.record.store_id;
+    if (buffered.record.store_id != store_id) {
+      throw ForeignRecordError(
+          fmt::format("{}: a record of store {} on a topic of store {}", where,
+                      buffered.record.store_id, store_id));
+    }
+    p.position = m->offset + 1;
+    if (buffered.record.event.lsn <= last_lsn) return true;  // a duplicate
+    buffered.value = std::move(raw.value);
+    p.records.push_back(std::move(buffered));
+    return true;
+  }
+
+  // Moves every deliverable event to `out`; throws KafkaGapError when the
+  // next LSN can no longer arrive and nothing was delivered.
+  void deliver(std::vector<ReceivedEvent>& out) {
+    while (true) {
+      bool all_past = !partitions.empty();
+      bool delivered = false;
+      std::uint64_t lowest = 0;
+      for (Partition& p : partitions) {
+        while (!p.records.empty() &&
+               p.records.front().record.event.lsn <= last_lsn) {
+          p.records.pop_front();  // a re-sent run
+        }
+        if (p.records.empty()) {
+          all_past = false;
+          continue;
+        }
+        Buffered& head = p.records.front();
+        if (head.record.event.lsn == last_lsn + 1) {
+          ReceivedEvent event;
+          event.event = std::move(head.record.event);
+          event.store_id = std::move(head.record.store_id);
+          event.commit_hash = std::move(head.record.commit_hash);
+          event.value = std::move(head.value);
+          event.partition = p.id;
+          event.offset = head.offset;
+          last_lsn = event.event.lsn;
+          out.push_back(std::move(event));
+          p.records.pop_front();
+          delivered = true;
+          break;
+        }
+        if (lowest == 0 || head.record.event.lsn < lowest) {
+          lowest = head.record.event.lsn;
+        }
+      }
+      if (delivered) continue;
+      if (all_past && out.empty()) throw gap(lowest - 1);
+      return;
+    }
+  }
+
+  KafkaGapError gap(std::uint64_t last_missing) const {
+    return KafkaGapError(
+        fmt::format("gap in the topic '{}' of store {}: lsn {}..{} missing "
+                    "(every partition is past it)",
+                    options.topic, store_id, last_lsn + 1, last_missing),
+        last_lsn + 1, last_missing);
+  }
+
+  bool buffered() const {
+    for (const Partition& p : partitions) {
+      if (!p.records.empty()) return true;
+    }
+    return false;
+  }
+
+  bool reached_start_end() const {
+    for (const Partition& p : partitions) {
+      if (p.position < p.start_end) return false;
+    }
+    return true;
+  }
+};
+
+KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options)
+    : state_(std::make_unique<State>()) {
+  if (options.brokers.empty()) {
+    throw InvalidArgumentError("kafka consumer: brokers: empty");
+  }
+  if (options.topic.empty()) {
+    throw InvalidArgumentError("kafka consumer: topic: empty");
+  }
+  State& s = *state_;
+  s.options = std::move(options);
+  s.store_id = s.options.store_id;
+  s.last_lsn = s.options.start_after_lsn;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set_conf(conf, "bootstrap.servers", s.options.brokers);
+  // A group id is required by the consumer API; no offsets are ever
+  // committed or fetched under it (offsets are assigned explicitly).
+  set_conf(conf, "group.id", "wfstore-consumer");
+  set_conf(conf, "enable.auto.commit", "false");
+  set_conf(conf, "enable.auto.offset.store", "false");
+  set_conf(conf, "enable.partition.eof", "true");
+  set_conf(conf, "isolation.level", "read_committed");
+  set_conf(conf, "allow.auto.create.topics", "false");
+  set_conf(conf, "log_level", "3");
+  std::array<char, 512> error{};
+  s.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error.data(), error.size());
+  if (s.rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    throw IOError(fmt::format("kafka consumer: {}", error.data()));
+  }
+  rd_kafka_poll_set_consumer(s.rk);
+  const int timeout_ms = static_cast<int>(s.options.metadata_timeout.count());
+  // The metadata of every topic: a request naming the topic would let the
+  // cluster create it.
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(s.rk, /*all_topics=*/1, nullptr, &metadata, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw IOError(fmt::format("kafka consumer: metadata of '{}' from {}: {}",
+                              s.options.topic, s.options.brokers,
+                              rd_kafka_err2str(err)));
+  }
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  for (int i = 0; i < metadata->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& t = metadata->topics[i];
+    if (s.options.topic != t.topic) continue;
+    topic_err = t.err;
+    for (int j = 0; j < t.partition_cnt; ++j) {
+      Partition p;
+      p.id = t.partitions[j].id;
+      s.partitions.push_back(std::move(p));
+    }
+  }
+  rd_kafka_metadata_destroy(metadata);
+  if (is_topic_missing(topic_err) ||
+      (topic_err == RD_KAFKA_RESP_ERR_NO_ERROR && s.partitions.empty())) {
+    throw KafkaTopicNotFoundError(s.options.topic);
+  }
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw IOError(fmt::format("kafka consumer: metadata of '{}': {}",
+                              s.options.topic, rd_kafka_err2str(topic_err)));
+  }
+  rd_kafka_topic_partition_list_t* assignment =
+      rd_kafka_topic_partition_list_new(static_cast<int>(s.partitions.size()));
+  for (Partition& p : s.partitions) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    const rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
+        s.rk, s.options.topic.c_str(), p.id, &low, &high, timeout_ms);
+    if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_topic_partition_list_destroy(assignment);
+      throw IOError(
+          fmt::format("kafka consumer: the end of '{}' partition {}: "
+                      "{}",
+                      s.options.topic, p.id, rd_kafka_err2str(werr)));
+    }
+    p.start_end = high;
+    p.position = low;
+    rd_kafka_topic_partition_list_add(assignment, s.options.topic.c_str(), p.id)
+        ->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  const rd_kafka_resp_err_t aerr = rd_kafka_assign(s.rk, assignment);
+  rd_kafka_topic_partition_list_destroy(assignment);
+  if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw IOError(fmt::format("kafka consumer: assign '{}': {}",
+                              s.options.topic, rd_kafka_err2str(aerr)));
+  }
+}
+
+KafkaConsumer::~KafkaConsumer() = default;
+
+std::vector<ReceivedEvent> KafkaConsumer::poll(
+    std::chrono::milliseconds timeout) {
+  State& s = *state_;
+  if (s.failed) std::rethrow_exception(s.failed);
+  std::vector<ReceivedEvent> out;
+  try {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    // Reads until something is deliverable or the time is up, then drains
+    // what librdkafka already holds without waiting.
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - Clock::now());
+      s.read(static_cast<int>(std::max<std::int64_t>(0, left.count())));
+      for (int i = 0; i < kDrainPerPoll && s.read(0); ++i) {
+      }
+      s.deliver(out);
+      if (!out.empty() || Clock::now() >= deadline) break;
+    }
+  } catch (...) {
+    s.failed = std::current_exception();
+    throw;
+  }
+  return out;
+}
+
+bool KafkaConsumer::caught_up() const {
+  return state_->reached_start_end() && !state_->buffered();
+}
+
+std::uint64_t KafkaConsumer::last_lsn() const { return state_->last_lsn; }
+
+const std::string& KafkaConsumer::store_id() const { return state_->store_id; }
+
+int KafkaConsumer::partitions() const {
+  return static_cast<int>(state_->partitions.size());
+}
+
+void KafkaConsumer::consume_until_caught_up(
+    const std::function<void(std::vector<ReceivedEvent>&)>& handler) {
+  std::optional<Clock::time_point> stalled_since;
+  while (!caught_up()) {
+    std::vector<ReceivedEvent> batch = poll(std::chrono::milliseconds(100));
+    if (!batch.empty()) {
+      stalled_since.reset();
+      handler(batch);
+      continue;
+    }
+    if (!state_->reached_start_end()) continue;
+    // At the starting end with records past a missing LSN: wait a while for
+    // it, then call it a gap.
+    if (!stalled_since) stalled_since = Clock::now();
+    if (Clock::now() - *stalled_since >= state_->options.stall_timeout) {
+      std::uint64_t lowest = 0;
+      for (const Partition& p : state_->partitions) {
+        for (const Buffered& b : p.records) {
+          if (lowest == 0 || b.record.event.lsn < lowest) {
+            lowest = b.record.event.lsn;
+          }
+        }
+      }
+      KafkaGapError error = state_->gap(lowest - 1);
+      state_->failed = std::make_exception_ptr(error);
+      throw error;
+    }
+  }
+}
+
+void KafkaConsumer::run(
+    const std::function<void(std::vector<ReceivedEvent>&)>& handler,
+    const std::function<bool()>& stop) {
+  while (!stop()) {
+    std::vector<ReceivedEvent> batch = poll(std::chrono::milliseconds(100));
+    if (!batch.empty()) handler(batch);
+  }
+}
+
+}  // namespace wfstore

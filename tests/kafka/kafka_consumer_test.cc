@@ -1,0 +1,260 @@
+// KafkaConsumer against the mock cluster: every LSN once and in order across
+// partitions and re-sent runs, a gap reported by its range with nothing after
+// it delivered, foreign records and another store's records refused, a
+// missing topic.
+
+#include "wfstore/kafka_consumer.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "wfstore/database.h"
+#include "wfstore/kafka_mock.h"
+
+#include "tests/kafka/kafka_test_producer.h"
+#include "tests/store/store_workload.h"
+#include "tests/testutil/store_test_util.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace wfstore {
+namespace {
+
+using ::testing::HasSubstr;
+using testutil::record_lsn;
+
+constexpr int kPartitions = 4;
+
+// The records of a store that ran a seeded workload.
+std::vector<KafkaRecord> workload_records(const std::filesystem::path& dir,
+                                          std::uint32_t seed, int ops) {
+  {
+    auto db = Database::open(dir, testutil::quiet_options());
+    testutil::run_workload(db->workflow_store(), seed, ops, "wf");
+    db->close();
+  }
+  return testutil::records_of_store(dir);
+}
+
+KafkaConsumerOptions options_for(const KafkaMockCluster& cluster,
+                                 const std::string& topic) {
+  KafkaConsumerOptions options;
+  options.brokers = cluster.bootstrap_servers();
+  options.topic = topic;
+  options.stall_timeout = std::chrono::milliseconds(1000);
+  return options;
+}
+
+class KafkaConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    records_ = workload_records(tmp_ / "store", 7, 500);
+    ASSERT_GT(records_.size(), 200u) << "the workload is too small";
+    cluster_.create_topic("t", kPartitions);
+  }
+
+  // Polls until `n` events arrived or a few seconds passed.
+  std::vector<ReceivedEvent> poll_for(KafkaConsumer& consumer, std::size_t n) {
+    std::vector<ReceivedEvent> out;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+      for (ReceivedEvent& e : consumer.poll(std::chrono::milliseconds(100))) {
+        out.push_back(std::move(e));
+      }
+    }
+    return out;
+  }
+
+  testutil::TempDir tmp_;
+  KafkaMockCluster cluster_{1};
+  std::vector<KafkaRecord> records_;
+};
+
+TEST_F(KafkaConsumerTest, EveryLsnOnceInOrderAcrossPartitionsAndResentRuns) {
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  const std::size_t n = records_.size();
+  const auto at = [&](std::size_t i) {
+    return records_.begin() + static_cast<std::ptrdiff_t>(i);
+  };
+  const std::vector<KafkaRecord> first(at(0), at(n / 2));
+  const std::vector<KafkaRecord> resent(at(n / 3), at(n / 2));
+  const std::vector<KafkaRecord> rest(at(n / 2), records_.end());
+  // Keyed like the exporter; then a crashed exporter's re-sent run, twice,
+  // once to other partitions.
+  for (const KafkaRecord& r : first) producer.send("t", r);
+  for (const KafkaRecord& r : resent) producer.send("t", r);
+  producer.send_round_robin("t", resent, kPartitions);
+  for (const KafkaRecord& r : rest) producer.send("t", r);
+  producer.flush();
+
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  EXPECT_EQ(consumer.partitions(), kPartitions);
+  std::vector<ReceivedEvent> got;
+  consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+    for (ReceivedEvent& e : batch) got.push_back(std::move(e));
+  });
+  EXPECT_TRUE(consumer.caught_up());
+  ASSERT_EQ(got.size(), n);
+  std::set<std::int32_t> partitions;
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(got[i].event.lsn, i + 1);
+    EXPECT_EQ(got[i].value, records_[i].value);
+    EXPECT_EQ(kafka_record_of(got[i].event, got[i].store_id, got[i].commit_hash)
+                  .headers,
+              records_[i].headers);
+    partitions.insert(got[i].partition);
+  }
+  EXPECT_GT(partitions.size(), 1u);
+  EXPECT_EQ(consumer.last_lsn(), n);
+  EXPECT_EQ(consumer.store_id(), got[0].store_id);
+  EXPECT_TRUE(consumer.poll(std::chrono::milliseconds(200)).empty());
+}
+
+TEST_F(KafkaConsumerTest, StartsAfterTheGivenLsn) {
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (const KafkaRecord& r : records_) producer.send("t", r);
+  producer.flush();
+  KafkaConsumerOptions options = options_for(cluster_, "t");
+  options.start_after_lsn = 100;
+  KafkaConsumer consumer(options);
+  std::vector<ReceivedEvent> got;
+  consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+    for (ReceivedEvent& e : batch) got.push_back(std::move(e));
+  });
+  ASSERT_EQ(got.size(), records_.size() - 100);
+  EXPECT_EQ(got.front().event.lsn, 101u);
+  EXPECT_EQ(got.back().event.lsn, records_.size());
+}
+
+TEST_F(KafkaConsumerTest, GapNamesTheMissingRangeAndDeliversNothingPastIt) {
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  std::vector<KafkaRecord> holed;
+  for (const KafkaRecord& r : records_) {
+    const std::uint64_t lsn = record_lsn(r);
+    if (lsn < 120 || lsn > 122) holed.push_back(r);
+  }
+  producer.send_round_robin("t", holed, kPartitions);
+  producer.flush();
+
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  std::vector<ReceivedEvent> got;
+  try {
+    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+      for (ReceivedEvent& e : batch) got.push_back(std::move(e));
+    });
+    FAIL() << "no gap reported";
+  } catch (const KafkaGapError& e) {
+    EXPECT_EQ(e.first_missing(), 120u);
+    EXPECT_EQ(e.last_missing(), 122u);
+    EXPECT_THAT(e.what(), HasSubstr("lsn 120..122 missing"));
+  }
+  ASSERT_EQ(got.size(), 119u);
+  EXPECT_EQ(got.back().event.lsn, 119u);
+  EXPECT_EQ(consumer.last_lsn(), 119u);
+  EXPECT_THROW(consumer.poll(std::chrono::milliseconds(10)), KafkaGapError);
+}
+
+TEST_F(KafkaConsumerTest, GapWithAPartitionBehindIsReportedOnceCaughtUp) {
+  // LSN 5 missing and partition 3 holds nothing: it might still bring LSN 5,
+  // so only the stall after catching up reports the gap.
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (const KafkaRecord& r : records_) {
+    if (record_lsn(r) != 5) producer.send("t", r, 0);
+  }
+  producer.flush();
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  std::vector<std::uint64_t> got;
+  try {
+    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+      for (ReceivedEvent& e : batch) got.push_back(e.event.lsn);
+    });
+    FAIL() << "no gap reported";
+  } catch (const KafkaGapError& e) {
+    EXPECT_EQ(e.first_missing(), 5u);
+    EXPECT_EQ(e.last_missing(), 5u);
+  }
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(KafkaConsumerTest, ARecordWithoutWfstoreHeadersIsForeign) {
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (std::size_t i = 0; i < 10; ++i) producer.send("t", records_[i], 0);
+  producer.send("t", KafkaRecord{"k", "{\"hello\": 1}", {}}, 0);
+  producer.flush();
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  try {
+    poll_for(consumer, 1000);
+    FAIL() << "no error";
+  } catch (const ForeignRecordError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("partition 0 offset 10"));
+    EXPECT_THAT(e.what(), HasSubstr("no wfstore.lsn header"));
+  }
+}
+
+TEST_F(KafkaConsumerTest, HeadersThatDisagreeWithTheValueAreForeign) {
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  KafkaRecord lying = records_[0];
+  for (auto& [name, value] : lying.headers) {
+    if (name == kHeaderLsn) value = "2";
+  }
+  producer.send("t", lying, 0);
+  producer.flush();
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  EXPECT_THAT([&] { poll_for(consumer, 1); },
+              ::testing::ThrowsMessage<ForeignRecordError>(
+                  HasSubstr("header wfstore.lsn 2 differs from the value's "
+                            "lsn 1")));
+}
+
+TEST_F(KafkaConsumerTest, RecordsOfAnotherStoreAreRefused) {
+  const std::vector<KafkaRecord> other =
+      workload_records(tmp_ / "other", 8, 60);
+  ASSERT_GT(other.size(), 5u);
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (std::size_t i = 0; i < 5; ++i) producer.send("t", records_[i], 0);
+  producer.send("t", other[5], 0);
+  producer.flush();
+  {
+    KafkaConsumer consumer(options_for(cluster_, "t"));
+    EXPECT_THAT([&] { poll_for(consumer, 1000); },
+                ::testing::ThrowsMessage<ForeignRecordError>(
+                    HasSubstr("a record of store")));
+  }
+  // An expected store id refuses the first record already.
+  KafkaConsumerOptions options = options_for(cluster_, "t");
+  const DecodedRecord mine = decode_kafka_record(records_[0]);
+  options.store_id = decode_kafka_record(other[0]).store_id;
+  KafkaConsumer consumer(options);
+  try {
+    poll_for(consumer, 1);
+    FAIL() << "no error";
+  } catch (const ForeignRecordError& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("offset 0: a record of store " + mine.store_id +
+                          " on a topic of store " + options.store_id));
+  }
+}
+
+TEST_F(KafkaConsumerTest, AMissingTopicIsAnError) {
+  EXPECT_THAT([&] { KafkaConsumer consumer(options_for(cluster_, "nope")); },
+              ::testing::ThrowsMessage<KafkaTopicNotFoundError>(
+                  HasSubstr("Kafka topic 'nope' does not exist")));
+}
+
+TEST_F(KafkaConsumerTest, AnEmptyTopicIsCaughtUpAtOnce) {
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  consumer.consume_until_caught_up(
+      [](std::vector<ReceivedEvent>&) { FAIL() << "no events expected"; });
+  EXPECT_TRUE(consumer.caught_up());
+  EXPECT_EQ(consumer.last_lsn(), 0u);
+}
+
+}  // namespace
+}  // namespace wfstore

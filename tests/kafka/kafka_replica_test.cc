@@ -1,0 +1,192 @@
+// KafkaReplica against the mock cluster: a replica of a randomized workload
+// equals its source (checksum at the same applied LSN, every read), resumes
+// where it stopped, applies nothing past a gap, and refuses another store's
+// topic, a store with a log and a foreign directory without changing them.
+
+#include "wfstore/kafka_replica.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "wfstore/database.h"
+#include "wfstore/history.h"
+#include "wfstore/kafka_mock.h"
+
+#include "tests/kafka/kafka_test_producer.h"
+#include "tests/kafka/replica_compare.h"
+#include "tests/store/store_workload.h"
+#include "tests/testutil/store_test_util.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace wfstore {
+namespace {
+
+using ::testing::HasSubstr;
+using testutil::record_lsn;
+
+// Every file under `dir` with its size, modification time and (small files)
+// bytes; lock.mdb excluded (readers touch it), data.mdb is a sparse file of
+// the map's size.
+std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file() || entry.path().filename() == "lock.mdb") {
+      continue;
+    }
+    std::string state =
+        fmt::format("{} {}", entry.file_size(),
+                    entry.last_write_time().time_since_epoch().count());
+    if (entry.file_size() < (1u << 20)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      state += std::string(std::istreambuf_iterator<char>(in),
+                           std::istreambuf_iterator<char>());
+    }
+    out[entry.path().string()] = std::move(state);
+  }
+  return out;
+}
+
+class KafkaReplicaTest : public ::testing::Test {
+ protected:
+  void SetUp() override { cluster_.create_topic("t", 4); }
+
+  // Runs a workload on the store in `dir` and returns its records.
+  std::vector<KafkaRecord> workload(const std::filesystem::path& dir,
+                                    std::uint32_t seed, int ops,
+                                    const std::string& prefix = "wf") {
+    auto db = Database::open(dir, testutil::quiet_options());
+    testutil::run_workload(db->workflow_store(), seed, ops, prefix);
+    db->close();
+    return testutil::records_of_store(dir);
+  }
+
+  void send(const std::vector<KafkaRecord>& records,
+            const std::string& topic = "t") {
+    testutil::TestProducer producer(cluster_.bootstrap_servers());
+    for (const KafkaRecord& r : records) producer.send(topic, r);
+    producer.flush();
+  }
+
+  KafkaReplicaOptions options(const std::filesystem::path& dir) {
+    KafkaReplicaOptions o;
+    o.brokers = cluster_.bootstrap_servers();
+    o.topic = "t";
+    o.dir = dir;
+    o.stall_timeout = std::chrono::milliseconds(1000);
+    return o;
+  }
+
+  testutil::TempDir tmp_;
+  KafkaMockCluster cluster_{1};
+};
+
+TEST_F(KafkaReplicaTest, ReplicaOfAWorkloadEqualsTheSource) {
+  const std::vector<KafkaRecord> records = workload(tmp_ / "src", 11, 600);
+  send(records);
+  KafkaReplica replica(options(tmp_ / "r"));
+  const ReplicaProgress progress = replica.replicate_until_caught_up();
+  EXPECT_EQ(progress.applied_lsn, records.size());
+  EXPECT_EQ(progress.events, records.size());
+  EXPECT_TRUE(std::filesystem::exists(tmp_ / "r" / "REPLICA"));
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "r" / "log"));
+  testutil::expect_replica_equals_source(tmp_ / "src", tmp_ / "r", "wf");
+}
+
+TEST_F(KafkaReplicaTest, ReplicaResumesAfterItsAppliedLsn) {
+  const std::vector<KafkaRecord> records = workload(tmp_ / "src", 12, 400);
+  const auto half = static_cast<std::ptrdiff_t>(records.size() / 2);
+  send({records.begin(), records.begin() + half});
+  {
+    KafkaReplica replica(options(tmp_ / "r"));
+    EXPECT_EQ(replica.replicate_until_caught_up().applied_lsn,
+              static_cast<std::uint64_t>(half));
+  }
+  send({records.begin() + half, records.end()});
+  KafkaReplica replica(options(tmp_ / "r"));
+  const ReplicaProgress progress = replica.replicate_until_caught_up();
+  EXPECT_EQ(progress.applied_lsn, records.size());
+  EXPECT_EQ(progress.events, records.size() - static_cast<std::size_t>(half));
+  testutil::expect_replica_equals_source(tmp_ / "src", tmp_ / "r", "wf");
+}
+
+TEST_F(KafkaReplicaTest, ReplicaFedAGapAppliesNothingPastIt) {
+  const std::vector<KafkaRecord> records = workload(tmp_ / "src", 13, 300);
+  std::vector<KafkaRecord> holed;
+  for (const KafkaRecord& r : records) {
+    if (record_lsn(r) != 150) holed.push_back(r);
+  }
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  producer.send_round_robin("t", holed, 4);
+  producer.flush();
+  KafkaReplica replica(options(tmp_ / "r"));
+  try {
+    replica.replicate_until_caught_up();
+    FAIL() << "no gap";
+  } catch (const KafkaGapError& e) {
+    EXPECT_EQ(e.first_missing(), 150u);
+    EXPECT_EQ(e.last_missing(), 150u);
+  }
+  EXPECT_EQ(replica.progress().applied_lsn, 149u);
+  auto db = Database::open_read_only(tmp_ / "r", testutil::quiet_options());
+  EXPECT_EQ(summarize_store(*db).applied_lsn, 149u);
+}
+
+TEST_F(KafkaReplicaTest, ReplicaOfAnotherStoreIsRefusedAndLeftUnchanged) {
+  send(workload(tmp_ / "src", 14, 100));
+  {
+    KafkaReplica replica(options(tmp_ / "r"));
+    replica.replicate_until_caught_up();
+  }
+  // The replica of store 1 meets the topic of store 2.
+  cluster_.create_topic("t2", 4);
+  send(workload(tmp_ / "src2", 15, 100), "t2");
+  const auto before = snapshot(tmp_ / "r");
+  KafkaReplicaOptions o = options(tmp_ / "r");
+  o.topic = "t2";
+  KafkaReplica replica(o);
+  EXPECT_THAT([&] { replica.replicate_until_caught_up(); },
+              ::testing::ThrowsMessage<ForeignRecordError>(
+                  HasSubstr("on a topic of store")));
+  EXPECT_EQ(snapshot(tmp_ / "r"), before);
+}
+
+TEST_F(KafkaReplicaTest, ReplicaRefusesAStoreWithALogAndAForeignDirectory) {
+  send(workload(tmp_ / "src", 16, 50));
+  const auto before = snapshot(tmp_ / "src");
+  EXPECT_THAT([&] { KafkaReplica replica(options(tmp_ / "src")); },
+              ::testing::ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("a store with a log, not a read replica")));
+  EXPECT_EQ(snapshot(tmp_ / "src"), before);
+  std::filesystem::create_directories(tmp_ / "junk");
+  std::ofstream(tmp_ / "junk" / "x") << "x";
+  EXPECT_THAT([&] { KafkaReplica replica(options(tmp_ / "junk")); },
+              ::testing::ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("neither a read replica nor empty")));
+}
+
+TEST_F(KafkaReplicaTest, AWriterNeverOpensAReplica) {
+  send(workload(tmp_ / "src", 17, 50));
+  {
+    KafkaReplica replica(options(tmp_ / "r"));
+    replica.replicate_until_caught_up();
+  }
+  const auto before = snapshot(tmp_ / "r");
+  EXPECT_THAT([&] { Database::open(tmp_ / "r", testutil::quiet_options()); },
+              ::testing::ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("is a read replica")));
+  EXPECT_EQ(snapshot(tmp_ / "r"), before);
+}
+
+}  // namespace
+}  // namespace wfstore

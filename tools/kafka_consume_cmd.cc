@@ -1,0 +1,149 @@
+// `wfstore consume` and `wfstore replicate` (README "Streaming to Kafka"):
+// read a store's events back from its Kafka topic in LSN order, printed
+// (consume) or folded into a read replica directory (replicate). Both run
+// until SIGINT or SIGTERM (a clean stop, exit 0) or, with --until-caught-up,
+// until they reached the end the topic had when they started. A gap, a
+// foreign record or a missing topic ends them with "wfstore: <message>" and
+// the exit code of its error (cli_support.h).
+
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include "wfstore/kafka_consumer.h"
+#include "wfstore/kafka_replica.h"
+#include "wfstore/time_format.h"
+
+#include "tools/cli_support.h"
+#include "tools/commands.h"
+
+namespace wfstore::tools {
+namespace {
+
+// Set by SIGINT and SIGTERM while a subcommand follows the topic.
+volatile std::sig_atomic_t g_stop = 0;
+
+void on_stop_signal(int /*signal*/) { g_stop = 1; }
+
+// Installs the stop handlers for its lifetime.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop = 0;
+    struct sigaction action = {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ = {};
+  struct sigaction old_term_ = {};
+};
+
+struct TopicArgs {
+  std::string brokers;
+  std::string topic;
+  bool until_caught_up = false;
+};
+
+void add_topic_options(CLI::App* cmd, TopicArgs& args) {
+  cmd->add_option("--brokers", args.brokers,
+                  "Kafka bootstrap servers (host:port[,host:port...])")
+      ->required();
+  cmd->add_option("--topic", args.topic, "The store's topic")->required();
+  cmd->add_flag("--until-caught-up", args.until_caught_up,
+                "Stop once the end the topic had at the start is reached");
+}
+
+void print_received(const ReceivedEvent& e, bool json) {
+  if (json) {
+    std::cout << e.value << '\n';
+    return;
+  }
+  std::cout << fmt::format(
+      "lsn={} commit={} timestamp={} type={} workflow_id={} actor={} "
+      "partition={} offset={}\n",
+      e.event.lsn, e.event.commit_id, format_time_ms(e.event.timestamp_ms),
+      event_type_name(e.event.type()), e.event.workflow_id, e.event.audit.actor,
+      e.partition, e.offset);
+}
+
+}  // namespace
+
+void add_consume_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<TopicArgs>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(
+      "consume",
+      "Print a store's events from its Kafka topic in LSN order, each once");
+  add_topic_options(cmd, *args);
+  cmd->add_flag("--json", *json,
+                "JSON Lines: each record's value (event_to_json) per line");
+  action = [args, json] {
+    KafkaConsumerOptions options;
+    options.brokers = args->brokers;
+    options.topic = args->topic;
+    KafkaConsumer consumer(options);
+    const auto print = [&](std::vector<ReceivedEvent>& batch) {
+      for (const ReceivedEvent& e : batch) print_received(e, *json);
+      std::cout.flush();
+    };
+    if (args->until_caught_up) {
+      consumer.consume_until_caught_up(print);
+    } else {
+      const StopSignals signals;
+      consumer.run(print, [] { return g_stop != 0; });
+    }
+    return kExitOk;
+  };
+}
+
+void add_replicate_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<TopicArgs>();
+  auto dir = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "replicate",
+      "Fold a store's events from its Kafka topic into a read replica "
+      "directory (created with the first record; open it with any read-only "
+      "subcommand)");
+  add_topic_options(cmd, *args);
+  cmd->add_option("--dir", *dir, "The replica directory")->required();
+  action = [args, dir] {
+    KafkaReplicaOptions options;
+    options.brokers = args->brokers;
+    options.topic = args->topic;
+    options.dir = *dir;
+    KafkaReplica replica(options);
+    const auto started = std::chrono::steady_clock::now();
+    ReplicaProgress done;
+    if (args->until_caught_up) {
+      done = replica.replicate_until_caught_up();
+    } else {
+      const StopSignals signals;
+      done = replica.run([] { return g_stop != 0; });
+    }
+    const double seconds = std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - started)
+                               .count();
+    std::cerr << fmt::format(
+        "wfstore: replica {} at lsn {}: {} events folded in {:.2f} s\n", *dir,
+        done.applied_lsn, done.events, seconds);
+    return kExitOk;
+  };
+}
+
+}  // namespace wfstore::tools

@@ -52,6 +52,9 @@
 #include "wfstore/transaction.h"
 
 #include "tools/commands.h"
+#ifdef WFSTORE_WITH_KAFKA
+#include "tools/kafka_demo.h"
+#endif
 #include "tools/history_print.h"
 #include "wfstore_internal/log_verify.h"
 #include "wfstore_internal/store_dir.h"
@@ -903,6 +906,15 @@ int run_demo(const DemoOptions& options) {
   const bool replayed = replay_failure(dir, db_options, billing.id, pictures);
   if (!replayed) std::cout << "# FAILED: the re-run on the fork\n";
   ok &= replayed;
+#ifdef WFSTORE_WITH_KAFKA
+  // The replica goes beside the store: <dir>-replica.
+  const std::filesystem::path replica_dir = dir.string() + "-replica";
+  const bool streamed = run_kafka_demo(dir, replica_dir, billing.id);
+  if (!streamed)
+    std::cout << "# FAILED: the Kafka export, consumer or replica\n";
+  ok &= streamed;
+  if (!scratch.empty()) std::filesystem::remove_all(replica_dir);
+#endif
   if (!scratch.empty()) std::filesystem::remove_all(scratch);
   return views.equal() && ok ? 0 : 1;
 }
@@ -914,8 +926,9 @@ void add_demo_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand("demo", "Run the wfstore demonstration");
   cmd->add_option(
       "--dir", options->dir,
-      "Store directory to create (missing or empty); default: a temporary one, "
-      "removed afterwards");
+      "Store directory to create (missing or empty; the Kafka read replica "
+      "goes to <dir>-replica, missing or empty too); default: a temporary "
+      "one, removed afterwards");
   cmd->add_flag("--json", options->json,
                 "Print every event as its full JSON document");
   action = [options] { return run_demo(*options); };

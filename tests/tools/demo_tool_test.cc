@@ -3,6 +3,7 @@
 // fork succeeds and the original stays byte-identical); the test also pins the
 // lines that say so.
 
+#include <regex>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -35,6 +36,19 @@ TEST(DemoToolTest, RunsToTheEndAndChecksWhatItShows) {
       HasSubstr("on the fork: 01JDEPLOYBILLING0000000003 is SUCCEEDED"));
   EXPECT_THAT(run.output, HasSubstr("01JDEPLOYBILLING0000000003 is TERMINAL"));
   EXPECT_THAT(run.output, HasSubstr("byte-identical"));
+#ifdef WFSTORE_WITH_KAFKA
+  // The export to a mock cluster, read back exactly once, and the replica.
+  EXPECT_THAT(run.output, HasSubstr("lag 0 lsns"));
+  const std::regex exactly_once(
+      "events written ([0-9]+) = events consumed \\1, each exactly once in "
+      "LSN order: yes; equal to the log's: yes");
+  EXPECT_TRUE(std::regex_search(run.output, exactly_once)) << run.output;
+  EXPECT_THAT(run.output, testing::ContainsRegex(
+                              "view checksum [0-9a-f]+ equal to the "
+                              "source's; retrieve\\(01JDEPLOYBILLING0000000003"
+                              "\\) on the replica: TERMINAL with 7 "
+                              "stages, equal to the source's"));
+#endif
 }
 
 }  // namespace

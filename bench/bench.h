@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "wfstore/database.h"
+
 namespace wfstore::bench {
 
 // Runs `op` (which does `per_op` units of work) until `seconds` pass or
@@ -80,6 +82,17 @@ struct HistoryBenchOptions {
   std::string dir;  // empty: a temporary directory
   bool json = false;
 };
+
+// Grows the store to at most `events` events (by whole batches of workflows
+// of the history benchmark: each stored, then completed stage by stage in
+// one transaction per round). REQUIRES: a store grown only by this. Throws
+// what the store throws.
+void grow_history_store(Database& db, std::uint64_t events);
+
+// One commit of one event in a store grown by grow_history_store(): pauses
+// (even `i`) or resumes (odd `i`) its first workflow. Throws what the store
+// throws.
+void commit_one_event(Database& db, std::uint64_t i);
 
 struct HistoryLatency {
   std::size_t samples = 0;

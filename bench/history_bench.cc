@@ -641,6 +641,15 @@ HistoryFigure durable_catch_up(Database& db, std::size_t batch,
 
 }  // namespace
 
+void grow_history_store(Database& db, std::uint64_t events) {
+  std::uint64_t workflows = db.stats().applied_lsn / kEventsPerWorkflow;
+  grow(db, events, workflows);
+}
+
+void commit_one_event(Database& db, std::uint64_t i) {
+  toggle(db.workflow_store(), i);
+}
+
 std::vector<HistoryFigure> run_history_figures(
     const HistoryBenchOptions& o, const std::filesystem::path& dir) {
   std::vector<HistoryFigure> figures;

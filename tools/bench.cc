@@ -1,6 +1,7 @@
 // `wfstore bench`: the standard workload against its raw bounds, with --log
 // the append-only log against a raw write()+fdatasync loop, or with --history
-// the history API against the raw reads that bound it. The measurements
+// the history API against the raw reads that bound it, or with --kafka the
+// export, consumer and replica against a plain producer and a rebuild. The measurements
 // live in the bench library (bench/).
 
 #include "bench/bench.h"
@@ -9,6 +10,9 @@
 #include <memory>
 
 #include "tools/commands.h"
+#ifdef WFSTORE_WITH_KAFKA
+#include "tools/kafka_bench.h"
+#endif
 
 namespace wfstore::tools {
 
@@ -34,6 +38,19 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--history-samples", history->samples,
                   "Most samples per --history latency figure")
       ->check(CLI::PositiveNumber);
+#ifdef WFSTORE_WITH_KAFKA
+  auto kafka_flag = std::make_shared<bool>(false);
+  auto kafka = std::make_shared<KafkaBenchOptions>();
+  cmd->add_flag("--kafka", *kafka_flag,
+                "Benchmark the Kafka export, consumer latency and replica "
+                "fold against an in-process mock cluster");
+  cmd->add_option("--kafka-events", kafka->events,
+                  "Events of the --kafka store (default 100000)")
+      ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{10000000}));
+  cmd->add_option("--kafka-samples", kafka->latency_samples,
+                  "Commit-to-consumer latency samples of --kafka")
+      ->check(CLI::PositiveNumber);
+#endif
   cmd->add_option("--n", store->n, "Workflows of the standard workload")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--durability", store->durability,
@@ -52,7 +69,14 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--seconds", o->seconds, "Seconds per measurement")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--body-bytes", o->body_bytes, "Commit body size");
-  action = [o, log_flag, store, history_flag, history] {
+  action = [=] {
+#ifdef WFSTORE_WITH_KAFKA
+    if (*kafka_flag) {
+      kafka->dir = store->dir;
+      kafka->json = store->json;
+      return run_kafka_bench(*kafka);
+    }
+#endif
     if (*history_flag) {
       history->dir = store->dir;
       history->json = store->json;

@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include "wfstore/kafka_record.h"
 
 namespace wfstore {
 
@@ -33,5 +36,12 @@ ReplicaBenchResult bench_replica_fold(const std::string& brokers,
                                       const std::string& topic,
                                       const std::filesystem::path& store_dir,
                                       const std::filesystem::path& replica_dir);
+
+// The bound of the exporter's rate in the same run: sends `records` to
+// `topic` with a plain producer (no idempotence, no transactions; lz4, as the
+// exporter) and waits until every one is acknowledged. Returns the seconds it
+// took. Throws IOError when librdkafka fails or a delivery fails.
+double bench_raw_produce(const std::string& brokers, const std::string& topic,
+                         const std::vector<KafkaRecord>& records);
 
 }  // namespace wfstore

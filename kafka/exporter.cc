@@ -160,16 +160,20 @@ class KafkaExporter::Impl {
   }
 
   void start() {
-    const RunGuard check(*this);  // throws when a run is going on
     const std::scoped_lock lock(bg_mu_);
     if (thread_.joinable()) {
-      throw InvalidArgumentError("Kafka export: already started");
+      throw InvalidArgumentError(
+          "Kafka export: already started (stop() it first)");
     }
+    // The run is taken here and given back by the thread when it ends.
+    auto guard = std::make_unique<RunGuard>(*this);
     stopping_ = false;
-    error_ = nullptr;
-    thread_ = std::thread([this] {
+    {
+      const std::scoped_lock error_lock(error_mu_);
+      error_ = nullptr;
+    }
+    thread_ = std::thread([this, held = std::move(guard)] {
       try {
-        const RunGuard guard(*this);
         follow([this] { return stopping_.load(); });
       } catch (...) {
         const std::scoped_lock error_lock(error_mu_);

@@ -150,12 +150,13 @@ class KafkaExporter {
   void run(const std::function<bool()>& stop);
   // Runs run() on a background thread until stop(). Its failure ends the
   // thread and is kept in error(). Throws InvalidArgumentError when a run is
-  // going on.
+  // going on or the background thread was not stop()ped.
   void start();
   // Stops the background run and waits for it (at most one operation_timeout
   // plus the batch in flight). Idempotent; never throws.
   void stop() noexcept;
-  // What ended the background run; null while it runs or when stopped.
+  // What ended the background run with an error; null while it runs without
+  // one or when it was stopped without one. start() resets it.
   std::exception_ptr error() const;
 
   // The progress now. Throws IOError from the store.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -104,8 +105,9 @@ bool is_fenced(rd_kafka_resp_err_t code) {
          code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
 }
 
-// An encoded batch: the records of (first_lsn - 1, last_lsn].
+// An encoded batch: the records of [first_lsn, last_lsn].
 struct Batch {
+  std::uint64_t first_lsn = 0;
   std::uint64_t last_lsn = 0;
   std::vector<KafkaRecord> records;
 };
@@ -158,16 +160,20 @@ class KafkaExporter::Impl {
   }
 
   void start() {
-    const RunGuard check(*this);  // throws when a run is going on
     const std::scoped_lock lock(bg_mu_);
     if (thread_.joinable()) {
-      throw InvalidArgumentError("Kafka export: already started");
+      throw InvalidArgumentError(
+          "Kafka export: already started (stop() it first)");
     }
+    // The run is taken here and given back by the thread when it ends.
+    auto guard = std::make_unique<RunGuard>(*this);
     stopping_ = false;
-    error_ = nullptr;
-    thread_ = std::thread([this] {
+    {
+      const std::scoped_lock error_lock(error_mu_);
+      error_ = nullptr;
+    }
+    thread_ = std::thread([this, held = std::move(guard)] {
       try {
-        const RunGuard guard(*this);
         follow([this] { return stopping_.load(); });
       } catch (...) {
         const std::scoped_lock error_lock(error_mu_);
@@ -285,32 +291,51 @@ class KafkaExporter::Impl {
     while (!stop() && !stopping_.load()) {
       if (!ensure_producer(stop)) return;
       if (exported_.load() >= target) return;
-      const Batch batch = read_batch(exported_.load());
-      if (send(batch, stop)) {
+      if (send(next_batch(exported_.load()), stop)) {
         last_progress_ = SteadyClock::now();
         backoff_ = o_.retry_backoff;
       }
     }
   }
 
-  Batch read_batch(std::uint64_t after) {
-    CommittedEvents read =
-        read_committed_events(db_, after, o_.max_batch_events, true);
-    Batch batch;
+  // The batch after `after`: the one sent last again when it failed, else
+  // the records encoded beyond the last batch and new ones, up to the
+  // batch bounds.
+  const Batch& next_batch(std::uint64_t after) {
+    if (!batch_.records.empty() && batch_.first_lsn == after + 1) {
+      return batch_;
+    }
+    if (!pending_.empty() && pending_.front().first != after + 1) {
+      pending_.clear();
+    }
+    batch_ = Batch{};
+    batch_.first_lsn = after + 1;
     std::size_t bytes = 0;
-    for (std::size_t i = 0; i < read.events.size(); ++i) {
-      KafkaRecord record = kafka_record_of(read.events[i], files_.store_id,
-                                           log::to_hex(read.commit_hashes[i]));
+    while (batch_.records.size() < o_.max_batch_events) {
+      if (pending_.empty()) {
+        const std::uint64_t from = after + batch_.records.size();
+        CommittedEvents read = read_committed_events(
+            db_, from, o_.max_batch_events - batch_.records.size(), true);
+        if (read.events.empty()) break;
+        for (std::size_t i = 0; i < read.events.size(); ++i) {
+          pending_.emplace_back(
+              read.events[i].lsn,
+              kafka_record_of(read.events[i], files_.store_id,
+                              log::to_hex(read.commit_hashes[i])));
+        }
+      }
+      KafkaRecord& record = pending_.front().second;
       std::size_t size = record.key.size() + record.value.size();
       for (const auto& [name, value] : record.headers) {
         size += name.size() + value.size();
       }
-      if (!batch.records.empty() && bytes + size > o_.max_batch_bytes) break;
+      if (!batch_.records.empty() && bytes + size > o_.max_batch_bytes) break;
       bytes += size;
-      batch.last_lsn = read.events[i].lsn;
-      batch.records.push_back(std::move(record));
+      batch_.last_lsn = pending_.front().first;
+      batch_.records.push_back(std::move(record));
+      pending_.pop_front();
     }
-    return batch;
+    return batch_;
   }
 
   // Creates the producer and initializes its transactions unless done;
@@ -536,6 +561,9 @@ class KafkaExporter::Impl {
 
   // The running thread's.
   rd_kafka_t* rk_ = nullptr;
+  Batch batch_;  // the batch sent last
+  // Records encoded beyond batch_, by LSN, in LSN order.
+  std::deque<std::pair<std::uint64_t, KafkaRecord>> pending_;
   SteadyClock::time_point last_progress_;
   std::chrono::milliseconds backoff_{0};
 

@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <string>
 #include <utility>
@@ -28,6 +29,16 @@
 #include "wfstore_internal/log_format.h"
 
 namespace wfstore::testutil {
+
+// The message of a background run's error, or "".
+inline std::string what_of(const std::exception_ptr& error) {
+  if (!error) return "";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
 
 struct ReadRecord {
   std::int32_t partition = 0;

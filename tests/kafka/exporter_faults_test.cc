@@ -36,16 +36,6 @@ constexpr std::int16_t kEndTxn = 26;
 
 constexpr std::size_t kBatch = 50;
 
-// The message of a background run's error, or "".
-std::string what_of(const std::exception_ptr& error) {
-  if (!error) return "";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-}
-
 class KafkaExporterFaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -163,7 +153,7 @@ TEST_F(KafkaExporterFaultsTest, BrokerDownAndLeaderMovesLoseNothing) {
            exporter.lag().exported_lsn == store_lsn();
   }));
   exporter.stop();
-  ASSERT_EQ(exporter.error(), nullptr) << what_of(exporter.error());
+  ASSERT_EQ(exporter.error(), nullptr) << testutil::what_of(exporter.error());
   expect_whole_export();
 }
 
@@ -187,7 +177,7 @@ TEST_F(KafkaExporterFaultsTest, WithEveryBrokerDownTheStoreCommitsOn) {
   EXPECT_EQ(during.exported_lsn, before.exported_lsn);
   EXPECT_EQ(during.lag_lsns, during.store_lsn - before.store_lsn);
   EXPECT_EQ(during.lag_lsns, static_cast<std::uint64_t>(kCommits));
-  EXPECT_EQ(exporter.error(), nullptr) << what_of(exporter.error());
+  EXPECT_EQ(exporter.error(), nullptr) << testutil::what_of(exporter.error());
   for (std::int32_t b = 1; b <= 3; ++b) {
     rd_kafka_mock_broker_set_up(cluster_->handle(), b);
   }
@@ -196,7 +186,7 @@ TEST_F(KafkaExporterFaultsTest, WithEveryBrokerDownTheStoreCommitsOn) {
            exporter.lag().exported_lsn == store_lsn();
   }));
   exporter.stop();
-  ASSERT_EQ(exporter.error(), nullptr) << what_of(exporter.error());
+  ASSERT_EQ(exporter.error(), nullptr) << testutil::what_of(exporter.error());
   expect_whole_export();
 }
 

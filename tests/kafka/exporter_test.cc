@@ -3,6 +3,7 @@
 // the background run, lag and metrics, one exporter per store and topic, and
 // bad input.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -22,6 +24,7 @@
 #include "tests/kafka/export_read_back.h"
 #include "tests/store/store_workload.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/wait.h"
@@ -84,6 +87,13 @@ TEST_F(KafkaExporterTest, RandomWorkloadIsReadBackExactlyOnce) {
   EXPECT_EQ(records.size(), store_lsn());
 }
 
+TEST_F(KafkaExporterTest, BenchExportsTheWholeStoreToAFreshMock) {
+  testutil::run_workload(db_->workflow_store(), 8, 100, "a");
+  const KafkaExportBenchResult result = bench_export_to_mock(*db_, {});
+  EXPECT_EQ(result.events, store_lsn());
+  EXPECT_GT(result.events_per_second, 0);
+}
+
 TEST_F(KafkaExporterTest, BatchBytesBoundSplitsBatches) {
   testutil::run_workload(db_->workflow_store(), 7, 100, "a");
   KafkaExporterOptions o = options();
@@ -127,7 +137,7 @@ TEST_F(KafkaExporterTest, BackgroundRunFollowsCommits) {
            exporter.lag().exported_lsn == store_lsn();
   }));
   exporter.stop();
-  ASSERT_EQ(exporter.error(), nullptr);
+  ASSERT_EQ(exporter.error(), nullptr) << testutil::what_of(exporter.error());
   const auto records = read_topic(cluster_->bootstrap_servers(), "events");
   const auto check = check_export(*db_, records, store_lsn(), 0);
   EXPECT_EQ(check.distinct, store_lsn());
@@ -138,6 +148,32 @@ TEST_F(KafkaExporterTest, BackgroundRunFollowsCommits) {
   ASSERT_TRUE(testutil::wait_until(
       [&] { return exporter.lag().exported_lsn == store_lsn(); }));
   exporter.stop();
+}
+
+TEST_F(KafkaExporterTest, BackgroundRunDeliversEachCommit) {
+  // Commit -> committed Kafka transaction latency, one commit at a time.
+  KafkaExporter exporter(*db_, options());
+  exporter.start();
+  std::vector<double> ms;
+  for (int i = 0; i < 50; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    db_->workflow_store().store(
+        testutil::diamond_workflow(fmt::format("lat-{}", i)));
+    const std::uint64_t lsn = store_lsn();
+    ASSERT_TRUE(testutil::wait_until([&] {
+      return exporter.error() != nullptr || exporter.lag().exported_lsn >= lsn;
+    }));
+    ms.push_back(std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  exporter.stop();
+  ASSERT_EQ(exporter.error(), nullptr) << testutil::what_of(exporter.error());
+  std::sort(ms.begin(), ms.end());
+  std::cout << fmt::format(
+      "commit -> exported latency over 50 commits: p50 {:.1f} ms, p90 {:.1f} "
+      "ms, max {:.1f} ms\n",
+      ms[25], ms[45], ms.back());
 }
 
 TEST_F(KafkaExporterTest, ReadOnlyOpenBesideTheWriterPolls) {

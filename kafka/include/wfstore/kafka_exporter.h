@@ -102,8 +102,10 @@ struct KafkaExporterOptions {
   std::chrono::milliseconds max_batch_time{5};
   // Empty: "wfstore-<store id>-<topic>".
   std::string transactional_id;
-  // Extra librdkafka properties, set before the exporter's own; may not set
-  // bootstrap.servers, transactional.id or enable.idempotence.
+  // Extra librdkafka producer properties, set after the exporter's defaults
+  // (compression.type=lz4, linger.ms=5, log_level=3), which they may
+  // override; may not set bootstrap.servers, transactional.id or
+  // enable.idempotence (InvalidArgumentError).
   std::vector<std::pair<std::string, std::string>> properties;
   // How long one Kafka call (init, commit, abort) may block before it is
   // retried; also how long a stop may wait for it. >= 1 ms.
@@ -111,7 +113,8 @@ struct KafkaExporterOptions {
   // The first retry's backoff, doubling up to 2 s. >= 1 ms.
   std::chrono::milliseconds retry_backoff{100};
   // When > 0: a run whose Kafka calls fail for this long without a
-  // committed batch throws KafkaExportError. 0: retry for ever.
+  // committed batch throws KafkaExportError (checked after each failed
+  // call, so up to one operation_timeout later). 0: retry for ever.
   std::chrono::milliseconds give_up_after{0};
   // A read-only open: how often run() looks for new commits. >= 1 ms.
   std::chrono::milliseconds poll_interval{20};
@@ -150,12 +153,13 @@ class KafkaExporter {
   void run(const std::function<bool()>& stop);
   // Runs run() on a background thread until stop(). Its failure ends the
   // thread and is kept in error(). Throws InvalidArgumentError when a run is
-  // going on.
+  // going on or the background thread was not stop()ped.
   void start();
   // Stops the background run and waits for it (at most one operation_timeout
   // plus the batch in flight). Idempotent; never throws.
   void stop() noexcept;
-  // What ended the background run; null while it runs or when stopped.
+  // What ended the background run with an error; null while it runs without
+  // one or when it was stopped without one. start() resets it.
   std::exception_ptr error() const;
 
   // The progress now. Throws IOError from the store.

@@ -89,9 +89,10 @@ struct HistoryBenchOptions {
 // what the store throws.
 void grow_history_store(Database& db, std::uint64_t events);
 
-// One commit of one event in a store grown by grow_history_store(): pauses
-// (even `i`) or resumes (odd `i`) its first workflow. Throws what the store
-// throws.
+// One commit of one event (a WorkflowStored) in a store grown by
+// grow_history_store(): stores the `i`th extra workflow, whose id no grown
+// workflow has. Throws what the store throws (DuplicateError for an `i`
+// stored before).
 void commit_one_event(Database& db, std::uint64_t i);
 
 struct HistoryLatency {

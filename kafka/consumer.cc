@@ -243,6 +243,11 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options)
   if (options.topic.empty()) {
     throw InvalidArgumentError("kafka consumer: topic: empty");
   }
+  if (options.fetch_wait.count() < 1 || options.fetch_wait.count() > 60000) {
+    throw InvalidArgumentError(
+        fmt::format("kafka consumer: fetch_wait: {} ms is not in 1-60000",
+                    options.fetch_wait.count()));
+  }
   State& s = *state_;
   s.options = std::move(options);
   s.store_id = s.options.store_id;
@@ -258,6 +263,8 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options)
   set_conf(conf, "isolation.level", "read_committed");
   set_conf(conf, "allow.auto.create.topics", "false");
   set_conf(conf, "log_level", "3");
+  set_conf(conf, "fetch.wait.max.ms",
+           std::to_string(s.options.fetch_wait.count()));
   std::array<char, 512> error{};
   s.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error.data(), error.size());
   if (s.rk == nullptr) {

@@ -21,7 +21,7 @@ struct KafkaBenchOptions {
 // plain producer's rate for the same records, the latency from a commit's
 // acknowledgement to a consumer's delivery, a replica's fold rate beside the
 // rebuild of the same views, and the exporter's peak memory (a `wfstore
-// stream` process) for a store and one a tenth of its size. Prints lines, or
+// stream` process) for a store and one a quarter of its size. Prints lines, or
 // one JSON document. Returns 0, or 1 when a check failed (an event missing,
 // a replica unequal). Throws what the store and the Kafka classes throw.
 int run_kafka_bench(const KafkaBenchOptions& options);

@@ -81,6 +81,11 @@ struct KafkaConsumerOptions {
   // its starting end, for a missing LSN while records past it are buffered,
   // before reporting a gap.
   std::chrono::milliseconds stall_timeout{5000};
+  // fetch.wait.max.ms: how long a broker may hold a fetch that found nothing
+  // new. A real broker answers as soon as records arrive; the mock cluster
+  // holds every such fetch this long, so a tailing consumer on it sees new
+  // records this late. 1-60000.
+  std::chrono::milliseconds fetch_wait{100};
 };
 
 // One event as delivered, with where it was read.

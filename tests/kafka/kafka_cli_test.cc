@@ -64,6 +64,37 @@ TEST_F(KafkaCliTest, ConsumeJsonPrintsEveryRecordValueInLsnOrder) {
   EXPECT_EQ(run.output, expected);
 }
 
+TEST_F(KafkaCliTest, ConsumeJsonPrintsOneLinePerRecordWhateverItsWhitespace) {
+  // Values are JSON text: one laid out over several lines is still one
+  // JSON Lines line.
+  cluster_.create_topic("pretty", 1);
+  {
+    testutil::TestProducer producer(cluster_.bootstrap_servers());
+    for (KafkaRecord r : records_) {
+      r.value = nlohmann::json::parse(r.value).dump(2);
+      producer.send("pretty", r);
+    }
+    producer.flush();
+  }
+  const testutil::ToolRun run = run_tool(
+      fmt::format(
+          "consume --brokers {} --topic pretty --json --until-caught-up",
+          brokers()),
+      /*with_stderr=*/false);
+  ASSERT_EQ(run.status, 0) << run.output;
+  std::vector<std::string> lines;
+  std::size_t at = 0;
+  for (std::size_t nl; (nl = run.output.find('\n', at)) != std::string::npos;
+       at = nl + 1) {
+    lines.push_back(run.output.substr(at, nl - at));
+  }
+  ASSERT_EQ(lines.size(), records_.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(nlohmann::json::parse(lines[i]),
+              nlohmann::json::parse(records_[i].value));
+  }
+}
+
 TEST_F(KafkaCliTest, ConsumeTextPrintsOneLinePerEvent) {
   const testutil::ToolRun run =
       run_tool(fmt::format("consume --brokers {} --topic t --until-caught-up",

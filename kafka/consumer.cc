@@ -384,12 +384,14 @@ void KafkaConsumer::consume_until_caught_up(
     // it, then call it a gap.
     if (!stalled_since) stalled_since = Clock::now();
     if (Clock::now() - *stalled_since >= state_->options.stall_timeout) {
+      // The lowest LSN still to deliver; a re-sent run behind a partition's
+      // head may hold LSNs already delivered.
+      const std::uint64_t last = state_->last_lsn;
       std::uint64_t lowest = 0;
       for (const Partition& p : state_->partitions) {
         for (const Buffered& b : p.records) {
-          if (lowest == 0 || b.record.event.lsn < lowest) {
-            lowest = b.record.event.lsn;
-          }
+          const std::uint64_t lsn = b.record.event.lsn;
+          if (lsn > last && (lowest == 0 || lsn < lowest)) lowest = lsn;
         }
       }
       KafkaGapError error = state_->gap(lowest - 1);

@@ -46,12 +46,15 @@ struct KafkaReplica::State {
   std::unique_ptr<KafkaConsumer> consumer;
 
   void open_existing_replica() {
-    store.emplace(StoreDir::open_existing(fs, options.dir, /*lock=*/true));
-    if (!store->is_replica()) {
+    // Looked at without the lock first: a store with a log gets nothing
+    // written to it (not even LOCK) and its writer is never kept out.
+    if (!StoreDir::open_existing(fs, options.dir, /*lock=*/false)
+             .is_replica()) {
       throw InvalidArgumentError(
           fmt::format("{} is a store with a log, not a read replica",
                       options.dir.string()));
     }
+    store.emplace(StoreDir::open_existing(fs, options.dir, /*lock=*/true));
     const std::string id = store->id().to_string();
     if (!options.store_id.empty() && options.store_id != id) {
       throw InvalidArgumentError(

@@ -6,6 +6,7 @@
 // foreign record or a missing topic ends them with "wfstore: <message>" and
 // the exit code of its error (cli_support.h).
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -71,7 +72,18 @@ void add_topic_options(CLI::App* cmd, TopicArgs& args) {
 
 void print_received(const ReceivedEvent& e, bool json) {
   if (json) {
-    std::cout << e.value << '\n';
+    // The value is valid JSON text (the consumer parsed it), where a raw
+    // line break can only be whitespace between tokens: a space keeps the
+    // value and JSON Lines' one line per record.
+    if (e.value.find_first_of("\r\n") == std::string::npos) {
+      std::cout << e.value << '\n';
+      return;
+    }
+    std::string line = e.value;
+    std::replace_if(
+        line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r'; },
+        ' ');
+    std::cout << line << '\n';
     return;
   }
   std::cout << fmt::format(

@@ -6,12 +6,14 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
 
 #include "wfstore/database.h"
 #include "wfstore/kafka_mock.h"
@@ -21,6 +23,7 @@
 #include "tests/testutil/run_tool.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/tool_process.h"
 
 namespace wfstore {
 namespace {
@@ -61,6 +64,37 @@ TEST_F(KafkaCliTest, ConsumeJsonPrintsEveryRecordValueInLsnOrder) {
   EXPECT_EQ(run.output, expected);
 }
 
+TEST_F(KafkaCliTest, ConsumeJsonPrintsOneLinePerRecordWhateverItsWhitespace) {
+  // Values are JSON text: one laid out over several lines is still one
+  // JSON Lines line.
+  cluster_.create_topic("pretty", 1);
+  {
+    testutil::TestProducer producer(cluster_.bootstrap_servers());
+    for (KafkaRecord r : records_) {
+      r.value = nlohmann::json::parse(r.value).dump(2);
+      producer.send("pretty", r);
+    }
+    producer.flush();
+  }
+  const testutil::ToolRun run = run_tool(
+      fmt::format(
+          "consume --brokers {} --topic pretty --json --until-caught-up",
+          brokers()),
+      /*with_stderr=*/false);
+  ASSERT_EQ(run.status, 0) << run.output;
+  std::vector<std::string> lines;
+  std::size_t at = 0;
+  for (std::size_t nl; (nl = run.output.find('\n', at)) != std::string::npos;
+       at = nl + 1) {
+    lines.push_back(run.output.substr(at, nl - at));
+  }
+  ASSERT_EQ(lines.size(), records_.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(nlohmann::json::parse(lines[i]),
+              nlohmann::json::parse(records_[i].value));
+  }
+}
+
 TEST_F(KafkaCliTest, ConsumeTextPrintsOneLinePerEvent) {
   const testutil::ToolRun run =
       run_tool(fmt::format("consume --brokers {} --topic t --until-caught-up",
@@ -92,6 +126,50 @@ TEST_F(KafkaCliTest, ReplicateThenStatsMatchTheSource) {
   EXPECT_EQ(replica.at("view_checksum"), source.at("view_checksum"));
   EXPECT_EQ(replica.at("store_id"), source.at("store_id"));
   EXPECT_EQ(replica.at("workflows"), source.at("workflows"));
+}
+
+TEST_F(KafkaCliTest, ConsumeFollowsTheTopicUntilSigint) {
+  testutil::ToolProcess consume(
+      {"consume", "--brokers", brokers(), "--topic", "t", "--json"});
+  for (std::size_t i = 0; i < records_.size(); ++i) {
+    ASSERT_EQ(consume.next_lsn(), i + 1);
+  }
+  // Still following: nothing more, no exit.
+  EXPECT_EQ(consume.read_line(std::chrono::milliseconds(300)), std::nullopt);
+  consume.signal(SIGINT);
+  EXPECT_EQ(consume.wait(), 0);
+}
+
+TEST_F(KafkaCliTest, ReplicateFollowsTheTopicUntilSigtermAndClosesCleanly) {
+  const std::filesystem::path replica = tmp_ / "r";
+  testutil::ToolProcess replicate({"replicate", "--brokers", brokers(),
+                                   "--topic", "t", "--dir", replica.string()});
+  // A reader opens the replica while it is being replicated.
+  const auto stats = [](const std::filesystem::path& dir) {
+    const testutil::ToolRun s =
+        run_tool(fmt::format("stats --dir {} --json", dir.string()), false);
+    return s.status == 0 ? nlohmann::json::parse(s.output) : nlohmann::json();
+  };
+  nlohmann::json seen;
+  for (int i = 0; i < 200; ++i) {
+    seen = stats(replica);
+    if (seen.is_object() && seen.at("applied_lsn") == records_.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(seen.is_object()) << "the replica never became readable";
+  ASSERT_EQ(seen.at("applied_lsn"), records_.size());
+  replicate.signal(SIGTERM);
+  EXPECT_EQ(replicate.wait(), 0);
+  const nlohmann::json source = stats(tmp_ / "src");
+  const nlohmann::json after = stats(replica);
+  ASSERT_TRUE(after.is_object());
+  EXPECT_EQ(after.at("view_checksum"), source.at("view_checksum"));
+  // A clean stop: the next replicate resumes with nothing to fold.
+  const testutil::ToolRun again = run_tool(
+      fmt::format("replicate --brokers {} --topic t --dir {} --until-caught-up",
+                  brokers(), replica.string()));
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("0 events folded"));
 }
 
 TEST_F(KafkaCliTest, AMissingTopicExitsNotFound) {

@@ -183,6 +183,31 @@ TEST_F(KafkaConsumerTest, GapWithAPartitionBehindIsReportedOnceCaughtUp) {
   EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
 }
 
+TEST_F(KafkaConsumerTest, AStalledGapIgnoresReSentRecordsBehindIt) {
+  // Partition 0: 1..5, 7, 8, then a re-sent run 4, 5, 7, 8; LSN 6 nowhere and
+  // the other partitions empty, so only the stall reports the gap. The
+  // re-sent 4 and 5, already delivered, are not part of the missing range.
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (const std::size_t lsn :
+       std::vector<std::size_t>{1, 2, 3, 4, 5, 7, 8, 4, 5, 7, 8}) {
+    producer.send("t", records_[lsn - 1], 0);
+  }
+  producer.flush();
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  std::vector<std::uint64_t> got;
+  try {
+    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+      for (ReceivedEvent& e : batch) got.push_back(e.event.lsn);
+    });
+    FAIL() << "no gap reported";
+  } catch (const KafkaGapError& e) {
+    EXPECT_EQ(e.first_missing(), 6u);
+    EXPECT_EQ(e.last_missing(), 6u);
+    EXPECT_THAT(e.what(), HasSubstr("lsn 6..6 missing"));
+  }
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+}
+
 TEST_F(KafkaConsumerTest, ARecordWithoutWfstoreHeadersIsForeign) {
   testutil::TestProducer producer(cluster_.bootstrap_servers());
   for (std::size_t i = 0; i < 10; ++i) producer.send("t", records_[i], 0);

@@ -22,6 +22,7 @@
 #include "wfstore/database.h"
 #include "wfstore/history.h"
 #include "wfstore/kafka_mock.h"
+#include "wfstore/maintenance.h"
 
 #include "tests/kafka/kafka_test_producer.h"
 #include "tests/kafka/replica_compare.h"
@@ -175,7 +176,26 @@ TEST_F(KafkaReplicaTest, ReplicaRefusesAStoreWithALogAndAForeignDirectory) {
                   HasSubstr("neither a read replica nor empty")));
 }
 
-TEST_F(KafkaReplicaTest, AWriterNeverOpensAReplica) {
+TEST_F(KafkaReplicaTest, ReplicaRefusesTheDirectoryOfALiveWriter) {
+  // A store with a log is refused as such even while its writer holds LOCK,
+  // and its writer can open it while the replica is being refused.
+  send(workload(tmp_ / "src", 18, 50));
+  {
+    auto db = Database::open(tmp_ / "src", testutil::quiet_options());
+    EXPECT_THAT([&] { KafkaReplica replica(options(tmp_ / "src")); },
+                ::testing::ThrowsMessage<InvalidArgumentError>(
+                    HasSubstr("a store with a log, not a read replica")));
+    db->close();
+  }
+  std::filesystem::remove(tmp_ / "src" / "LOCK");
+  const auto before = snapshot(tmp_ / "src");
+  EXPECT_THROW(KafkaReplica replica(options(tmp_ / "src")),
+               InvalidArgumentError);
+  EXPECT_EQ(snapshot(tmp_ / "src"), before);
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "src" / "LOCK"));
+}
+
+TEST_F(KafkaReplicaTest, AWriterRebuildOrVerifyNeverOpensAReplica) {
   send(workload(tmp_ / "src", 17, 50));
   {
     KafkaReplica replica(options(tmp_ / "r"));
@@ -185,6 +205,12 @@ TEST_F(KafkaReplicaTest, AWriterNeverOpensAReplica) {
   EXPECT_THAT([&] { Database::open(tmp_ / "r", testutil::quiet_options()); },
               ::testing::ThrowsMessage<InvalidArgumentError>(
                   HasSubstr("is a read replica")));
+  EXPECT_THAT([&] { rebuild_store_views(tmp_ / "r"); },
+              ::testing::ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("is a read replica: it has no log")));
+  EXPECT_THAT([&] { verify_store_views(tmp_ / "r"); },
+              ::testing::ThrowsMessage<InvalidArgumentError>(
+                  HasSubstr("is a read replica: it has no log")));
   EXPECT_EQ(snapshot(tmp_ / "r"), before);
 }
 

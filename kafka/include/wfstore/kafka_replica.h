@@ -5,11 +5,14 @@
 // History calls that read events from a log throw).
 //
 // The replica folds the events a KafkaConsumer delivers with the store's own
-// fold (fold_events, the fold of catch-up and rebuild), each batch of whole
-// commits in one LMDB write transaction together with its applied LSN and view
-// checksum: a reader sees the replica at a commit boundary of the source, and
-// at the same applied LSN its view checksum is the source's. After a crash it
-// resumes after its own applied LSN. On a gap it applies everything before it,
+// fold (fold_events, the fold of catch-up and rebuild), each batch in one LMDB
+// write transaction together with its applied LSN and view checksum; at the
+// same applied LSN its view checksum is the source's. A batch holds whole
+// commits while catching up; once at the end the topic had at the start, and
+// whenever a poll brings nothing, what arrived is folded as it is: a record
+// carries no commit size, so a commit whose later events sit on a partition
+// not read yet is seen in part until they arrive. After a crash it resumes
+// after its own applied LSN. On a gap it applies everything before it,
 // nothing past it, and throws the KafkaGapError.
 //
 // Thread-safety: one thread uses a KafkaReplica; the directory's LOCK keeps

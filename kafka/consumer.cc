@@ -193,6 +193,7 @@ struct KafkaConsumer::State {
           event.event = std::move(head.record.event);
           event.store_id = std::move(head.record.store_id);
           event.commit_hash = std::move(head.record.commit_hash);
+          event.commit_last_lsn = head.record.commit_last_lsn;
           event.value = std::move(head.value);
           event.partition = p.id;
           event.offset = head.offset;

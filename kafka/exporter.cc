@@ -321,7 +321,8 @@ class KafkaExporter::Impl {
           pending_.emplace_back(
               read.events[i].lsn,
               kafka_record_of(read.events[i], files_.store_id,
-                              log::to_hex(read.commit_hashes[i])));
+                              log::to_hex(read.commit_hashes[i]),
+                              read.commit_last_lsns[i]));
         }
       }
       KafkaRecord& record = pending_.front().second;

@@ -70,6 +70,7 @@ DecodedRecord decode_kafka_record(const KafkaRecord& record) {
     foreign(fmt::format("header {} is not 64 lowercase hex digits",
                         kHeaderCommitHash));
   }
+  out.commit_last_lsn = decimal_header(record, kHeaderCommitLastLsn);
   const nlohmann::json value =
       nlohmann::json::parse(record.value, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) foreign("the value is not JSON text");
@@ -91,6 +92,10 @@ DecodedRecord decode_kafka_record(const KafkaRecord& record) {
     foreign(fmt::format("lsn {}: header {} {} differs from the value's {}", lsn,
                         kHeaderSchemaVersion, schema_version,
                         out.event.schema_version()));
+  }
+  if (out.commit_last_lsn < lsn) {
+    foreign(fmt::format("lsn {}: header {} {} is before the event", lsn,
+                        kHeaderCommitLastLsn, out.commit_last_lsn));
   }
   const std::string& expected_key =
       out.event.workflow_id.empty() ? out.store_id : out.event.workflow_id;

@@ -7,7 +7,8 @@
 namespace wfstore {
 
 KafkaRecord kafka_record_of(const Event& event, const std::string& store_id,
-                            const std::string& commit_hash_hex) {
+                            const std::string& commit_hash_hex,
+                            std::uint64_t commit_last_lsn) {
   KafkaRecord record;
   record.key = event.workflow_id.empty() ? store_id : event.workflow_id;
   record.value = event_to_json(event).dump();
@@ -18,6 +19,7 @@ KafkaRecord kafka_record_of(const Event& event, const std::string& store_id,
        std::to_string(event.schema_version())},
       {std::string(kHeaderStoreId), store_id},
       {std::string(kHeaderCommitHash), commit_hash_hex},
+      {std::string(kHeaderCommitLastLsn), std::to_string(commit_last_lsn)},
   };
   return record;
 }

@@ -24,12 +24,6 @@
 #include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
-namespace {
-
-// Events held before a fold is forced even inside a commit still arriving.
-constexpr std::size_t kMaxPending = 20000;
-
-}  // namespace
 
 struct KafkaReplica::State {
   KafkaReplicaOptions options;
@@ -43,6 +37,8 @@ struct KafkaReplica::State {
   FoldProgress progress;
   std::uint64_t folded = 0;
   std::vector<Event> pending;
+  // The last LSN of each pending event's commit.
+  std::vector<std::uint64_t> pending_last;
   std::unique_ptr<KafkaConsumer> consumer;
 
   void open_existing_replica() {
@@ -140,21 +136,24 @@ struct KafkaReplica::State {
     folded += count;
     pending.erase(pending.begin(),
                   pending.begin() + static_cast<std::ptrdiff_t>(count));
+    pending_last.erase(
+        pending_last.begin(),
+        pending_last.begin() + static_cast<std::ptrdiff_t>(count));
   }
 
-  // Takes `batch`; folds every whole commit of what is pending, or
-  // everything when `all` (the stream is at its end for now).
-  void take(std::vector<ReceivedEvent>& batch, bool all) {
-    for (ReceivedEvent& e : batch) pending.push_back(std::move(e.event));
-    if (pending.empty()) return;
-    if (all || pending.size() >= kMaxPending) {
-      fold_pending(pending.size());
-      return;
+  // Takes `batch` and folds every commit that is now whole: the pending
+  // events up to the last one that ends its commit (its LSN is its commit's
+  // last). The rest waits for the commit's remaining events, so a reader
+  // never sees a commit in part.
+  void take(std::vector<ReceivedEvent>& batch) {
+    for (ReceivedEvent& e : batch) {
+      pending_last.push_back(e.commit_last_lsn);
+      pending.push_back(std::move(e.event));
     }
-    // The last commit may still be arriving: keep it back.
     std::size_t whole = pending.size();
-    const std::uint64_t last_commit = pending.back().commit_id;
-    while (whole > 0 && pending[whole - 1].commit_id == last_commit) --whole;
+    while (whole > 0 && pending[whole - 1].lsn != pending_last[whole - 1]) {
+      --whole;
+    }
     fold_pending(whole);
   }
 
@@ -212,14 +211,9 @@ KafkaReplica::~KafkaReplica() {
 ReplicaProgress KafkaReplica::replicate_until_caught_up() {
   State& s = *state_;
   try {
-    s.consumer->consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
-      s.take(batch, s.consumer->caught_up());
-    });
-    std::vector<ReceivedEvent> none;
-    s.take(none, /*all=*/true);
+    s.consumer->consume_until_caught_up(
+        [&](std::vector<ReceivedEvent>& batch) { s.take(batch); });
   } catch (const KafkaGapError&) {
-    std::vector<ReceivedEvent> none;
-    s.take(none, /*all=*/true);
     s.close_views();
     throw;
   }
@@ -233,12 +227,9 @@ ReplicaProgress KafkaReplica::run(const std::function<bool()>& stop) {
     while (!stop()) {
       std::vector<ReceivedEvent> batch =
           s.consumer->poll(std::chrono::milliseconds(100));
-      // An empty poll means the stream paused: what is pending is whole.
-      s.take(batch, batch.empty() || s.consumer->caught_up());
+      s.take(batch);
     }
   } catch (const KafkaGapError&) {
-    std::vector<ReceivedEvent> none;
-    s.take(none, /*all=*/true);
     s.close_views();
     throw;
   }

@@ -122,7 +122,8 @@ std::vector<KafkaRecord> records_of(const std::filesystem::path& dir) {
   const std::string id = store_id(*db);
   std::vector<KafkaRecord> records;
   for_each_event(dir, 0, [&](const Event& event) {
-    records.push_back(kafka_record_of(event, id, std::string(64, '0')));
+    records.push_back(
+        kafka_record_of(event, id, std::string(64, '0'), event.lsn));
     return true;
   });
   return records;

@@ -36,6 +36,10 @@ class LogCursor {
   const Event& event(std::uint64_t lsn);
   // The hash of the commit record holding the event event() returned last.
   const log::Hash& commit_hash() const { return hash_; }
+  // The last LSN of the commit of the event event() returned last.
+  std::uint64_t commit_last_lsn() const {
+    return events_.empty() ? 0 : events_.back().lsn;
+  }
 
   // Commits decoded so far (tests measure the cost of a query by it).
   std::uint64_t commits_decoded() const { return commits_decoded_; }

@@ -31,11 +31,17 @@ CommittedEvents read_committed_events(Database& database, std::uint64_t after,
       after + std::min<std::uint64_t>(max, out.current_lsn - after);
   if (end == after) return out;
   out.events.reserve(end - after);
-  if (with_commit_hashes) out.commit_hashes.reserve(end - after);
+  if (with_commit_hashes) {
+    out.commit_hashes.reserve(end - after);
+    out.commit_last_lsns.reserve(end - after);
+  }
   LogCursor log(snapshot, impl.store_dir(), impl.file_system());
   for (std::uint64_t lsn = after + 1; lsn <= end; ++lsn) {
     out.events.push_back(log.event(lsn));
-    if (with_commit_hashes) out.commit_hashes.push_back(log.commit_hash());
+    if (with_commit_hashes) {
+      out.commit_hashes.push_back(log.commit_hash());
+      out.commit_last_lsns.push_back(log.commit_last_lsn());
+    }
   }
   return out;
 }

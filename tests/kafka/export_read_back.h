@@ -190,6 +190,8 @@ inline ExportCheck check_export(Database& database,
            std::to_string(e.schema_version())},
           {std::string(kHeaderStoreId), store_id},
           {std::string(kHeaderCommitHash), log::to_hex(read.commit_hashes[i])},
+          {std::string(kHeaderCommitLastLsn),
+           std::to_string(read.commit_last_lsns[i])},
       };
       const nlohmann::json expected = event_to_json(e);
       const std::string key = e.workflow_id.empty() ? store_id : e.workflow_id;

@@ -106,7 +106,8 @@ TEST_F(KafkaConsumerTest, EveryLsnOnceInOrderAcrossPartitionsAndResentRuns) {
   for (std::size_t i = 0; i < n; ++i) {
     ASSERT_EQ(got[i].event.lsn, i + 1);
     EXPECT_EQ(got[i].value, records_[i].value);
-    EXPECT_EQ(kafka_record_of(got[i].event, got[i].store_id, got[i].commit_hash)
+    EXPECT_EQ(kafka_record_of(got[i].event, got[i].store_id, got[i].commit_hash,
+                              got[i].commit_last_lsn)
                   .headers,
               records_[i].headers);
     partitions.insert(got[i].partition);

@@ -46,7 +46,8 @@ inline std::vector<KafkaRecord> records_of_store(
     const DecodedCommit decoded = decode_commit_body(
         commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
     for (const Event& event : decoded.events) {
-      out.push_back(kafka_record_of(event, store_id, to_hex(hash)));
+      out.push_back(
+          kafka_record_of(event, store_id, to_hex(hash), commit.last_lsn()));
     }
   }
   return out;

@@ -93,6 +93,8 @@ struct ReceivedEvent {
   Event event;
   std::string store_id;
   std::string commit_hash;
+  // The last LSN of the event's commit (event.commit_id is its first).
+  std::uint64_t commit_last_lsn = 0;
   // The record's value as sent (event_to_json text).
   std::string value;
   std::int32_t partition = 0;

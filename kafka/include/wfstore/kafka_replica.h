@@ -8,10 +8,10 @@
 // fold (fold_events, the fold of catch-up and rebuild), each batch in one LMDB
 // write transaction together with its applied LSN and view checksum; at the
 // same applied LSN its view checksum is the source's. A batch holds whole
-// commits while catching up; once at the end the topic had at the start, and
-// whenever a poll brings nothing, what arrived is folded as it is: a record
-// carries no commit size, so a commit whose later events sit on a partition
-// not read yet is seen in part until they arrive. After a crash it resumes
+// commits only (each record names its commit's last LSN): a commit whose
+// later events sit on a partition not read yet, or that an exporter's crash
+// left unfinished in the topic, waits until they arrive, so a reader sees the
+// replica at a commit boundary of the source. After a crash it resumes
 // after its own applied LSN. On a gap it applies everything before it,
 // nothing past it, and throws the KafkaGapError.
 //

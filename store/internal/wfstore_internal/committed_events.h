@@ -29,6 +29,9 @@ struct CommittedEvents {
   // With `with_commit_hashes`: the hash of each event's commit record, one
   // per event; otherwise empty.
   std::vector<log::Hash> commit_hashes;
+  // With `with_commit_hashes`: the last LSN of each event's commit, one per
+  // event; otherwise empty.
+  std::vector<std::uint64_t> commit_last_lsns;
   // The views' applied LSN when they were read.
   std::uint64_t current_lsn = 0;
 };

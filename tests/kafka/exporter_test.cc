@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -34,6 +35,16 @@ namespace {
 
 using testutil::check_export;
 using testutil::read_topic;
+
+// Copies the store directory `from` to `to`, keeping the LMDB map file
+// sparse.
+void copy_sparse(const std::filesystem::path& from,
+                 const std::filesystem::path& to) {
+  ASSERT_EQ(std::system(fmt::format("cp -r --sparse=always '{}' '{}'",
+                                    from.string(), to.string())
+                            .c_str()),
+            0);
+}
 
 class KafkaExporterTest : public ::testing::Test {
  protected:
@@ -306,6 +317,69 @@ TEST_F(KafkaExporterTest, UnreachableBrokersGiveUpWithAClearError) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "store" / "exports" /
                                        "events.pos"));
   EXPECT_TRUE(read_export_positions(*db_).empty());
+}
+
+TEST_F(KafkaExporterTest, APositionOfAnotherStateOfTheStoreIsRefused) {
+  // The store restored from a copy taken at LSN `old` while its export
+  // position (at `exported` > old) was kept, then written on past
+  // `exported`: LSNs old+1..exported now hold other events than the topic
+  // has. Resuming after the position would never send them.
+  testutil::run_workload(db_->workflow_store(), 21, 40, "a");
+  const std::uint64_t old = store_lsn();
+  const std::filesystem::path store = dir_.path() / "store";
+  const std::filesystem::path copy = dir_.path() / "copy";
+  db_.reset();
+  copy_sparse(store, copy);
+  db_ = Database::open(store);
+  testutil::run_workload(db_->workflow_store(), 22, 40, "b");
+  const std::uint64_t exported = store_lsn();
+  ASSERT_GT(exported, old);
+  {
+    KafkaExporter exporter(*db_, options());
+    EXPECT_EQ(exporter.export_until_caught_up(), exported);
+  }
+  db_.reset();
+  std::filesystem::copy(store / "exports", copy / "exports",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(store);
+  std::filesystem::rename(copy, store);
+  db_ = Database::open(store);
+  testutil::run_workload(db_->workflow_store(), 23, 80, "c");
+  ASSERT_GT(store_lsn(), exported);
+  KafkaExporter exporter(*db_, options());
+  try {
+    exporter.export_until_caught_up();
+    FAIL() << "resumed after lsn " << exported
+           << " of another state of the store";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("another state of the store"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(exporter.lag().exported_lsn, exported);
+}
+
+TEST_F(KafkaExporterTest, APositionBeyondTheStoreIsRefused) {
+  // The same, with the store not (yet) written past the position.
+  testutil::run_workload(db_->workflow_store(), 24, 20, "a");
+  const std::filesystem::path store = dir_.path() / "store";
+  const std::filesystem::path copy = dir_.path() / "copy";
+  db_.reset();
+  copy_sparse(store, copy);
+  db_ = Database::open(store);
+  testutil::run_workload(db_->workflow_store(), 25, 20, "b");
+  {
+    KafkaExporter exporter(*db_, options());
+    exporter.export_until_caught_up();
+  }
+  db_.reset();
+  std::filesystem::copy(store / "exports", copy / "exports",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(store);
+  std::filesystem::rename(copy, store);
+  db_ = Database::open(store);
+  KafkaExporter exporter(*db_, options());
+  EXPECT_THROW(exporter.export_until_caught_up(), InvalidArgumentError);
 }
 
 TEST_F(KafkaExporterTest, ADamagedPositionFileIsRefused) {

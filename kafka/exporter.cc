@@ -112,6 +112,14 @@ struct Batch {
   std::vector<KafkaRecord> records;
 };
 
+// The value of `record`'s header `name` ("" when it has none).
+std::string header_of(const KafkaRecord& record, std::string_view name) {
+  const auto it =
+      std::find_if(record.headers.begin(), record.headers.end(),
+                   [&](const auto& header) { return header.first == name; });
+  return it == record.headers.end() ? std::string() : it->second;
+}
+
 // What to do after a failed Kafka call.
 enum class Next : std::uint8_t { kRetry, kAbort, kRecreate };
 
@@ -373,14 +381,8 @@ class KafkaExporter::Impl {
       const std::optional<kafka::ExportPosition> p =
           kafka::read_position(files_, o_.topic);
       // A position of another cluster does not count: export from LSN 1.
-      const std::uint64_t position = p && p->cluster_id == cluster ? p->lsn : 0;
-      if (position > store_lsn()) {
-        throw InvalidArgumentError(fmt::format(
-            "Kafka export of topic '{}': the position (lsn {}) is beyond the "
-            "store's last event (lsn {}); it was made for another state of "
-            "the store",
-            o_.topic, position, store_lsn()));
-      }
+      const std::uint64_t position =
+          p && p->cluster_id == cluster ? check_position(*p) : 0;
       {
         const std::scoped_lock lock(cluster_mu_);
         cluster_id_ = cluster;
@@ -388,6 +390,32 @@ class KafkaExporter::Impl {
       exported_ = position;
     }
     return true;
+  }
+
+  // The LSN of position `p` when the store still holds what was exported up
+  // to it: the commit hash of its last event is the one the topic has (the
+  // hashes are chained, so the LSNs before it match too). Throws
+  // InvalidArgumentError otherwise (the store was replaced or restored from
+  // a copy behind the position): resuming after it would leave the events
+  // now at those LSNs out of the topic.
+  std::uint64_t check_position(const kafka::ExportPosition& p) {
+    const std::uint64_t end = store_lsn();
+    std::string hash = "none";
+    if (p.lsn <= end) {
+      if (p.lsn == 0) return 0;
+      const CommittedEvents at = read_committed_events(db_, p.lsn - 1, 1, true);
+      if (!at.commit_hashes.empty()) {
+        hash = log::to_hex(at.commit_hashes.front());
+        if (hash == p.commit_hash) return p.lsn;
+      }
+    }
+    throw InvalidArgumentError(fmt::format(
+        "Kafka export of topic '{}': the position (lsn {}, commit hash {}) "
+        "does not match the store (last lsn {}; commit hash of lsn {}: {}); "
+        "it was made for another state of the store; remove {} to export "
+        "the store from lsn 1",
+        o_.topic, p.lsn, p.commit_hash, end, p.lsn, hash,
+        kafka::position_path(files_, o_.topic).string()));
   }
 
   // Sends `batch` in one transaction and writes the position; returns
@@ -423,6 +451,7 @@ class KafkaExporter::Impl {
     p.cluster_id = cluster_id();
     p.transactional_id = txn_id_;
     p.lsn = batch.last_lsn;
+    p.commit_hash = header_of(batch.records.back(), kHeaderCommitHash);
     p.updated_ms = db_.options().clock ? db_.options().clock->now_ms() : 0;
     kafka::write_position(files_, p);
     exported_ = batch.last_lsn;

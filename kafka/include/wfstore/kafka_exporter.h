@@ -5,8 +5,8 @@
 // Kafka transaction per batch of events.
 //
 // The export position: <store>/exports/<topic>.pos, a small checksummed file
-// naming the topic, the Kafka cluster id (rd_kafka_clusterid) and the last
-// exported LSN. It is replaced atomically (write_file_atomically) only AFTER
+// naming the topic, the Kafka cluster id (rd_kafka_clusterid), the last
+// exported LSN and the hash of its commit record. It is replaced atomically (write_file_atomically) only AFTER
 // rd_kafka_commit_transaction of the batch that ends at that LSN returned
 // success, and a run resumes at position + 1. Why this is crash-safe:
 // - a crash before the commit returned leaves the old position; the batch is
@@ -19,7 +19,12 @@
 // - the file is written whole or not at all (temporary file, fdatasync,
 //   rename, directory fsync), and its checksum rejects a damaged one;
 // - a position written for another cluster (a different cluster id: a fresh
-//   cluster, or another one) is ignored: the export starts again at LSN 1.
+//   cluster, or another one) is ignored: the export starts again at LSN 1;
+// - a position the store does not match (the commit hash of its LSN, kept
+//   in the file, differs from the log's, or the LSN is beyond the store: the
+//   store was replaced or restored from a copy behind it) stops the run with
+//   InvalidArgumentError rather than leave the store's events at those LSNs
+//   out of the topic.
 //
 // Never ahead of the log: on a writer open the log is fdatasynced up to a
 // batch's last LSN before the batch is sent, so a power cut cannot take back

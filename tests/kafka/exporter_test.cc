@@ -187,6 +187,37 @@ TEST_F(KafkaExporterTest, BackgroundRunDeliversEachCommit) {
       ms[25], ms[45], ms.back());
 }
 
+TEST_F(KafkaExporterTest, ABackgroundBatchGathersForMaxBatchTime) {
+  // A batch waits max_batch_time after its first event, however many
+  // commits come meanwhile: they join it.
+  KafkaExporterOptions o = options();
+  o.max_batch_time = std::chrono::milliseconds(600);
+  KafkaExporter exporter(*db_, o);
+  exporter.start();
+  // A first batch, so that the producer is up.
+  db_->workflow_store().store(testutil::diamond_workflow("gather-first"));
+  const std::uint64_t before = store_lsn();
+  ASSERT_TRUE(testutil::wait_until([&] {
+    return exporter.error() != nullptr || exporter.lag().exported_lsn == before;
+  }));
+  const auto first = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    db_->workflow_store().store(
+        testutil::diamond_workflow(fmt::format("gather-{}", i)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::uint64_t end = store_lsn();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200) -
+                              (std::chrono::steady_clock::now() - first));
+  // Well within max_batch_time of the first commit: nothing sent yet.
+  EXPECT_EQ(exporter.lag().exported_lsn, before);
+  ASSERT_TRUE(testutil::wait_until([&] {
+    return exporter.error() != nullptr || exporter.lag().exported_lsn == end;
+  }));
+  exporter.stop();
+  ASSERT_EQ(exporter.error(), nullptr) << testutil::what_of(exporter.error());
+}
+
 TEST_F(KafkaExporterTest, ReadOnlyOpenBesideTheWriterPolls) {
   testutil::run_workload(db_->workflow_store(), 5, 50, "a");
   auto reader = Database::open_read_only(dir_.path() / "store");

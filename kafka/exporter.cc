@@ -262,8 +262,10 @@ class KafkaExporter::Impl {
         const std::uint64_t target = store_lsn();
         if (target > exported_.load()) {
           if (was_idle && o_.max_batch_time.count() > 0) {
-            // Let a batch gather for max_batch_time after its first event.
-            wait(o_.max_batch_time, stop);
+            // Let a batch gather for max_batch_time after its first event
+            // (the commits meanwhile join it rather than end the wait).
+            sleep_unless_stopped(o_.max_batch_time,
+                                 [&] { return stop() || stopping_.load(); });
           }
           export_to(store_lsn(), stop);
           was_idle = false;

@@ -155,11 +155,10 @@ class KafkaExporter::Impl {
     destroy_producer();
   }
 
-  std::uint64_t export_until_caught_up() {
+  std::uint64_t export_until_caught_up(const Stop& stop) {
     const RunGuard guard(*this);
-    const std::uint64_t target = store_lsn();
-    export_to(target, [] { return false; });
-    return target;
+    export_to(store_lsn(), stop ? stop : Stop([] { return false; }));
+    return exported_.load();
   }
 
   void run(const Stop& stop) {
@@ -620,8 +619,9 @@ KafkaExporter::KafkaExporter(Database& database, KafkaExporterOptions options)
 
 KafkaExporter::~KafkaExporter() = default;
 
-std::uint64_t KafkaExporter::export_until_caught_up() {
-  return impl_->export_until_caught_up();
+std::uint64_t KafkaExporter::export_until_caught_up(
+    const std::function<bool()>& stop) {
+  return impl_->export_until_caught_up(stop);
 }
 
 void KafkaExporter::run(const std::function<bool()>& stop) { impl_->run(stop); }

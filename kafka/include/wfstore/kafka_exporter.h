@@ -147,10 +147,13 @@ class KafkaExporter {
   KafkaExporter(const KafkaExporter&) = delete;
   KafkaExporter& operator=(const KafkaExporter&) = delete;
 
-  // Exports up to the store's last LSN as of the call; returns it. Throws
-  // KafkaExportFencedError, KafkaExportError (give_up_after), IOError and
-  // CorruptionError from the store.
-  std::uint64_t export_until_caught_up();
+  // Exports up to the store's last LSN as of the call, or until `stop` (may
+  // be empty) returns true (checked between Kafka calls and while backing
+  // off); returns the position reached: at least that LSN unless stopped.
+  // Throws KafkaExportFencedError, KafkaExportError (give_up_after), IOError
+  // and CorruptionError from the store.
+  std::uint64_t export_until_caught_up(
+      const std::function<bool()>& stop = nullptr);
   // Exports and follows new commits (woken by a commit listener on a writer
   // open, polling on a read-only one) until `stop` returns true (checked
   // between Kafka calls and while waiting). Throws as

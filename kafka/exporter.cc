@@ -16,7 +16,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "wfstore/kafka_exporter.h"
-#include "wfstore/kafka_mock.h"
 #include "wfstore/kafka_record.h"
 
 #include "kafka/export_position.h"
@@ -644,25 +643,6 @@ const std::string& KafkaExporter::transactional_id() const {
 
 std::uint64_t KafkaExporter::producer_restarts_for_testing() const {
   return impl_->restarts();
-}
-
-KafkaExportBenchResult bench_export_to_mock(Database& database,
-                                            KafkaExporterOptions options) {
-  const KafkaMockCluster cluster(1);
-  options.brokers = cluster.bootstrap_servers();
-  if (options.topic.empty()) options.topic = "wfstore-bench";
-  KafkaExportBenchResult result;
-  {
-    KafkaExporter exporter(database, options);
-    const auto start = SteadyClock::now();
-    result.events = exporter.export_until_caught_up();
-    result.seconds =
-        std::chrono::duration<double>(SteadyClock::now() - start).count();
-  }
-  result.events_per_second =
-      result.seconds > 0 ? static_cast<double>(result.events) / result.seconds
-                         : 0;
-  return result;
 }
 
 }  // namespace wfstore

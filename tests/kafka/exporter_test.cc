@@ -98,13 +98,6 @@ TEST_F(KafkaExporterTest, RandomWorkloadIsReadBackExactlyOnce) {
   EXPECT_EQ(records.size(), store_lsn());
 }
 
-TEST_F(KafkaExporterTest, BenchExportsTheWholeStoreToAFreshMock) {
-  testutil::run_workload(db_->workflow_store(), 8, 100, "a");
-  const KafkaExportBenchResult result = bench_export_to_mock(*db_, {});
-  EXPECT_EQ(result.events, store_lsn());
-  EXPECT_GT(result.events_per_second, 0);
-}
-
 TEST_F(KafkaExporterTest, BatchBytesBoundSplitsBatches) {
   testutil::run_workload(db_->workflow_store(), 7, 100, "a");
   KafkaExporterOptions o = options();

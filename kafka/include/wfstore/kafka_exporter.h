@@ -204,14 +204,4 @@ std::vector<KafkaExportStatus> read_export_positions(Database& database);
 //   wfstore_kafka_export_lag_seconds{topic="T"} S
 std::string export_metric_lines(const std::vector<KafkaExportStatus>& exports);
 
-// Exports the whole store of `database` to a fresh in-process mock cluster
-// (wfstore/kafka_mock.h) and returns the rate, for `wfstore bench --kafka`.
-struct KafkaExportBenchResult {
-  std::uint64_t events = 0;
-  double seconds = 0;
-  double events_per_second = 0;
-};
-KafkaExportBenchResult bench_export_to_mock(Database& database,
-                                            KafkaExporterOptions options);
-
 }  // namespace wfstore

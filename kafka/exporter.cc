@@ -559,10 +559,7 @@ class KafkaExporter::Impl {
           o_.topic, o_.brokers, o_.give_up_after.count(), what,
           exported_.load()));
     }
-    const auto until = SteadyClock::now() + backoff_;
-    while (SteadyClock::now() < until && !stop() && !stopping_.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    sleep_unless_stopped(backoff_, [&] { return stop() || stopping_.load(); });
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
   }
 

@@ -24,6 +24,7 @@ std::string encode(const ExportPosition& p) {
                               {"cluster_id", p.cluster_id},
                               {"transactional_id", p.transactional_id},
                               {"lsn", p.lsn},
+                              {"commit_hash", p.commit_hash},
                               {"updated_ms", p.updated_ms}};
   const std::string body = doc.dump();
   return fmt::format("{}\n{}\n{:08x}\n", kHeader, body,
@@ -58,6 +59,7 @@ ExportPosition decode(const std::string& bytes,
     p.cluster_id = doc.at("cluster_id").get<std::string>();
     p.transactional_id = doc.at("transactional_id").get<std::string>();
     p.lsn = doc.at("lsn").get<std::uint64_t>();
+    p.commit_hash = doc.at("commit_hash").get<std::string>();
     p.updated_ms = doc.at("updated_ms").get<std::int64_t>();
     return p;
   } catch (const nlohmann::json::exception& e) {

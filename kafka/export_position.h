@@ -25,6 +25,9 @@ struct ExportPosition {
   std::string cluster_id;
   std::string transactional_id;
   std::uint64_t lsn = 0;  // the last LSN of the last committed batch
+  // The kHeaderCommitHash of `lsn`'s record: proves, on resume, that the
+  // store still holds the events the topic has.
+  std::string commit_hash;
   std::int64_t updated_ms = 0;
 };
 

@@ -16,7 +16,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "wfstore/kafka_exporter.h"
-#include "wfstore/kafka_mock.h"
 #include "wfstore/kafka_record.h"
 
 #include "kafka/export_position.h"
@@ -112,6 +111,14 @@ struct Batch {
   std::vector<KafkaRecord> records;
 };
 
+// The value of `record`'s header `name` ("" when it has none).
+std::string header_of(const KafkaRecord& record, std::string_view name) {
+  const auto it =
+      std::find_if(record.headers.begin(), record.headers.end(),
+                   [&](const auto& header) { return header.first == name; });
+  return it == record.headers.end() ? std::string() : it->second;
+}
+
 // What to do after a failed Kafka call.
 enum class Next : std::uint8_t { kRetry, kAbort, kRecreate };
 
@@ -147,11 +154,10 @@ class KafkaExporter::Impl {
     destroy_producer();
   }
 
-  std::uint64_t export_until_caught_up() {
+  std::uint64_t export_until_caught_up(const Stop& stop) {
     const RunGuard guard(*this);
-    const std::uint64_t target = store_lsn();
-    export_to(target, [] { return false; });
-    return target;
+    export_to(store_lsn(), stop ? stop : Stop([] { return false; }));
+    return exported_.load();
   }
 
   void run(const Stop& stop) {
@@ -254,8 +260,10 @@ class KafkaExporter::Impl {
         const std::uint64_t target = store_lsn();
         if (target > exported_.load()) {
           if (was_idle && o_.max_batch_time.count() > 0) {
-            // Let a batch gather for max_batch_time after its first event.
-            wait(o_.max_batch_time, stop);
+            // Let a batch gather for max_batch_time after its first event
+            // (the commits meanwhile join it rather than end the wait).
+            sleep_unless_stopped(o_.max_batch_time,
+                                 [&] { return stop() || stopping_.load(); });
           }
           export_to(store_lsn(), stop);
           was_idle = false;
@@ -374,14 +382,8 @@ class KafkaExporter::Impl {
       const std::optional<kafka::ExportPosition> p =
           kafka::read_position(files_, o_.topic);
       // A position of another cluster does not count: export from LSN 1.
-      const std::uint64_t position = p && p->cluster_id == cluster ? p->lsn : 0;
-      if (position > store_lsn()) {
-        throw InvalidArgumentError(fmt::format(
-            "Kafka export of topic '{}': the position (lsn {}) is beyond the "
-            "store's last event (lsn {}); it was made for another state of "
-            "the store",
-            o_.topic, position, store_lsn()));
-      }
+      const std::uint64_t position =
+          p && p->cluster_id == cluster ? check_position(*p) : 0;
       {
         const std::scoped_lock lock(cluster_mu_);
         cluster_id_ = cluster;
@@ -389,6 +391,32 @@ class KafkaExporter::Impl {
       exported_ = position;
     }
     return true;
+  }
+
+  // The LSN of position `p` when the store still holds what was exported up
+  // to it: the commit hash of its last event is the one the topic has (the
+  // hashes are chained, so the LSNs before it match too). Throws
+  // InvalidArgumentError otherwise (the store was replaced or restored from
+  // a copy behind the position): resuming after it would leave the events
+  // now at those LSNs out of the topic.
+  std::uint64_t check_position(const kafka::ExportPosition& p) {
+    const std::uint64_t end = store_lsn();
+    std::string hash = "none";
+    if (p.lsn <= end) {
+      if (p.lsn == 0) return 0;
+      const CommittedEvents at = read_committed_events(db_, p.lsn - 1, 1, true);
+      if (!at.commit_hashes.empty()) {
+        hash = log::to_hex(at.commit_hashes.front());
+        if (hash == p.commit_hash) return p.lsn;
+      }
+    }
+    throw InvalidArgumentError(fmt::format(
+        "Kafka export of topic '{}': the position (lsn {}, commit hash {}) "
+        "does not match the store (last lsn {}; commit hash of lsn {}: {}); "
+        "it was made for another state of the store; remove {} to export "
+        "the store from lsn 1",
+        o_.topic, p.lsn, p.commit_hash, end, p.lsn, hash,
+        kafka::position_path(files_, o_.topic).string()));
   }
 
   // Sends `batch` in one transaction and writes the position; returns
@@ -424,6 +452,7 @@ class KafkaExporter::Impl {
     p.cluster_id = cluster_id();
     p.transactional_id = txn_id_;
     p.lsn = batch.last_lsn;
+    p.commit_hash = header_of(batch.records.back(), kHeaderCommitHash);
     p.updated_ms = db_.options().clock ? db_.options().clock->now_ms() : 0;
     kafka::write_position(files_, p);
     exported_ = batch.last_lsn;
@@ -531,10 +560,7 @@ class KafkaExporter::Impl {
           o_.topic, o_.brokers, o_.give_up_after.count(), what,
           exported_.load()));
     }
-    const auto until = SteadyClock::now() + backoff_;
-    while (SteadyClock::now() < until && !stop() && !stopping_.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    sleep_unless_stopped(backoff_, [&] { return stop() || stopping_.load(); });
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
   }
 
@@ -590,8 +616,9 @@ KafkaExporter::KafkaExporter(Database& database, KafkaExporterOptions options)
 
 KafkaExporter::~KafkaExporter() = default;
 
-std::uint64_t KafkaExporter::export_until_caught_up() {
-  return impl_->export_until_caught_up();
+std::uint64_t KafkaExporter::export_until_caught_up(
+    const std::function<bool()>& stop) {
+  return impl_->export_until_caught_up(stop);
 }
 
 void KafkaExporter::run(const std::function<bool()>& stop) { impl_->run(stop); }
@@ -614,25 +641,6 @@ const std::string& KafkaExporter::transactional_id() const {
 
 std::uint64_t KafkaExporter::producer_restarts_for_testing() const {
   return impl_->restarts();
-}
-
-KafkaExportBenchResult bench_export_to_mock(Database& database,
-                                            KafkaExporterOptions options) {
-  const KafkaMockCluster cluster(1);
-  options.brokers = cluster.bootstrap_servers();
-  if (options.topic.empty()) options.topic = "wfstore-bench";
-  KafkaExportBenchResult result;
-  {
-    KafkaExporter exporter(database, options);
-    const auto start = SteadyClock::now();
-    result.events = exporter.export_until_caught_up();
-    result.seconds =
-        std::chrono::duration<double>(SteadyClock::now() - start).count();
-  }
-  result.events_per_second =
-      result.seconds > 0 ? static_cast<double>(result.events) / result.seconds
-                         : 0;
-  return result;
 }
 
 }  // namespace wfstore

@@ -1,7 +1,8 @@
 // `wfstore stream --dir D --brokers B --topic T [--until-caught-up]`: exports
 // the store's events to a Kafka topic (KafkaExporter on a read-only open, so
 // a writer process may go on) until SIGINT or SIGTERM (exit 0), or with
-// --until-caught-up until it reached the store's end as of its start.
+// --until-caught-up until it reached the store's end as of its start (exit
+// 0; a signal first: exit 5).
 // `wfstore kafka-mock [--brokers N]`: an in-process mock Kafka cluster
 // (KafkaMockCluster); prints its bootstrap servers as the first line and runs
 // until SIGINT or SIGTERM.
@@ -86,7 +87,15 @@ int run_stream(const StreamOptions& s) {
   KafkaExporter exporter(*db, o);
   const StopSignals signals;
   if (s.until_caught_up) {
-    const std::uint64_t lsn = exporter.export_until_caught_up();
+    const std::uint64_t end = exporter.lag().store_lsn;
+    const std::uint64_t lsn =
+        exporter.export_until_caught_up([] { return g_stop != 0; });
+    if (lsn < end) {
+      throw ToolError(kExitError,
+                      fmt::format("stopped by a signal before catching up: "
+                                  "topic '{}' exported up to lsn {} of {}",
+                                  s.topic, lsn, end));
+    }
     std::cerr << fmt::format("wfstore: exported topic '{}' up to lsn {}\n",
                              s.topic, lsn);
     return kExitOk;

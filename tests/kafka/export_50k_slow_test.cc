@@ -1,6 +1,5 @@
 // A 50,000-event store (WFSTORE_KAFKA_EXPORT_EVENTS) exported whole to a
-// fresh mock cluster and read back exactly; prints the export rate
-// (bench_export_to_mock's figure).
+// fresh mock cluster and read back exactly; prints the export rate.
 
 #include <chrono>
 #include <iostream>

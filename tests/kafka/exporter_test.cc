@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -34,6 +35,16 @@ namespace {
 
 using testutil::check_export;
 using testutil::read_topic;
+
+// Copies the store directory `from` to `to`, keeping the LMDB map file
+// sparse.
+void copy_sparse(const std::filesystem::path& from,
+                 const std::filesystem::path& to) {
+  ASSERT_EQ(std::system(fmt::format("cp -r --sparse=always '{}' '{}'",
+                                    from.string(), to.string())
+                            .c_str()),
+            0);
+}
 
 class KafkaExporterTest : public ::testing::Test {
  protected:
@@ -85,13 +96,6 @@ TEST_F(KafkaExporterTest, RandomWorkloadIsReadBackExactlyOnce) {
   EXPECT_EQ(check.distinct, store_lsn());
   EXPECT_EQ(check.duplicates, 0u);
   EXPECT_EQ(records.size(), store_lsn());
-}
-
-TEST_F(KafkaExporterTest, BenchExportsTheWholeStoreToAFreshMock) {
-  testutil::run_workload(db_->workflow_store(), 8, 100, "a");
-  const KafkaExportBenchResult result = bench_export_to_mock(*db_, {});
-  EXPECT_EQ(result.events, store_lsn());
-  EXPECT_GT(result.events_per_second, 0);
 }
 
 TEST_F(KafkaExporterTest, BatchBytesBoundSplitsBatches) {
@@ -174,6 +178,37 @@ TEST_F(KafkaExporterTest, BackgroundRunDeliversEachCommit) {
       "commit -> exported latency over 50 commits: p50 {:.1f} ms, p90 {:.1f} "
       "ms, max {:.1f} ms\n",
       ms[25], ms[45], ms.back());
+}
+
+TEST_F(KafkaExporterTest, ABackgroundBatchGathersForMaxBatchTime) {
+  // A batch waits max_batch_time after its first event, however many
+  // commits come meanwhile: they join it.
+  KafkaExporterOptions o = options();
+  o.max_batch_time = std::chrono::milliseconds(600);
+  KafkaExporter exporter(*db_, o);
+  exporter.start();
+  // A first batch, so that the producer is up.
+  db_->workflow_store().store(testutil::diamond_workflow("gather-first"));
+  const std::uint64_t before = store_lsn();
+  ASSERT_TRUE(testutil::wait_until([&] {
+    return exporter.error() != nullptr || exporter.lag().exported_lsn == before;
+  }));
+  const auto first = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    db_->workflow_store().store(
+        testutil::diamond_workflow(fmt::format("gather-{}", i)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::uint64_t end = store_lsn();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200) -
+                              (std::chrono::steady_clock::now() - first));
+  // Well within max_batch_time of the first commit: nothing sent yet.
+  EXPECT_EQ(exporter.lag().exported_lsn, before);
+  ASSERT_TRUE(testutil::wait_until([&] {
+    return exporter.error() != nullptr || exporter.lag().exported_lsn == end;
+  }));
+  exporter.stop();
+  ASSERT_EQ(exporter.error(), nullptr) << testutil::what_of(exporter.error());
 }
 
 TEST_F(KafkaExporterTest, ReadOnlyOpenBesideTheWriterPolls) {
@@ -306,6 +341,69 @@ TEST_F(KafkaExporterTest, UnreachableBrokersGiveUpWithAClearError) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "store" / "exports" /
                                        "events.pos"));
   EXPECT_TRUE(read_export_positions(*db_).empty());
+}
+
+TEST_F(KafkaExporterTest, APositionOfAnotherStateOfTheStoreIsRefused) {
+  // The store restored from a copy taken at LSN `old` while its export
+  // position (at `exported` > old) was kept, then written on past
+  // `exported`: LSNs old+1..exported now hold other events than the topic
+  // has. Resuming after the position would never send them.
+  testutil::run_workload(db_->workflow_store(), 21, 40, "a");
+  const std::uint64_t old = store_lsn();
+  const std::filesystem::path store = dir_.path() / "store";
+  const std::filesystem::path copy = dir_.path() / "copy";
+  db_.reset();
+  copy_sparse(store, copy);
+  db_ = Database::open(store);
+  testutil::run_workload(db_->workflow_store(), 22, 40, "b");
+  const std::uint64_t exported = store_lsn();
+  ASSERT_GT(exported, old);
+  {
+    KafkaExporter exporter(*db_, options());
+    EXPECT_EQ(exporter.export_until_caught_up(), exported);
+  }
+  db_.reset();
+  std::filesystem::copy(store / "exports", copy / "exports",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(store);
+  std::filesystem::rename(copy, store);
+  db_ = Database::open(store);
+  testutil::run_workload(db_->workflow_store(), 23, 80, "c");
+  ASSERT_GT(store_lsn(), exported);
+  KafkaExporter exporter(*db_, options());
+  try {
+    exporter.export_until_caught_up();
+    FAIL() << "resumed after lsn " << exported
+           << " of another state of the store";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("another state of the store"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(exporter.lag().exported_lsn, exported);
+}
+
+TEST_F(KafkaExporterTest, APositionBeyondTheStoreIsRefused) {
+  // The same, with the store not (yet) written past the position.
+  testutil::run_workload(db_->workflow_store(), 24, 20, "a");
+  const std::filesystem::path store = dir_.path() / "store";
+  const std::filesystem::path copy = dir_.path() / "copy";
+  db_.reset();
+  copy_sparse(store, copy);
+  db_ = Database::open(store);
+  testutil::run_workload(db_->workflow_store(), 25, 20, "b");
+  {
+    KafkaExporter exporter(*db_, options());
+    exporter.export_until_caught_up();
+  }
+  db_.reset();
+  std::filesystem::copy(store / "exports", copy / "exports",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(store);
+  std::filesystem::rename(copy, store);
+  db_ = Database::open(store);
+  KafkaExporter exporter(*db_, options());
+  EXPECT_THROW(exporter.export_until_caught_up(), InvalidArgumentError);
 }
 
 TEST_F(KafkaExporterTest, ADamagedPositionFileIsRefused) {

@@ -4,11 +4,13 @@
 // refused; SIGTERM stops stream and kafka-mock with exit 0.
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -164,6 +166,33 @@ TEST_F(KcatTest, FencingStreamFollowsStopsOnSigtermAndASecondIsRefused) {
   EXPECT_EQ(testutil::check_export(*db, kcat_records(brokers_, "live"), end, 0)
                 .distinct,
             end);
+}
+
+TEST_F(KcatTest, SigtermStopsStreamUntilCaughtUpThatCannotReachItsBrokers) {
+  // With --give-up-ms 0 only a signal ends it; it did not catch up, so it
+  // does not exit 0.
+  testutil::ChildProcess stream = testutil::spawn_tool(
+      {"stream", "--dir", store_.string(), "--brokers", "127.0.0.1:1",
+       "--topic", "t", "--until-caught-up", "--give-up-ms", "0"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(stream.pid(), SIGTERM);
+  // Exited (and left waitable: WNOWAIT) within 10 s of the signal.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  siginfo_t info{};
+  bool exited = false;
+  while (!exited && std::chrono::steady_clock::now() < deadline) {
+    info.si_pid = 0;
+    exited = waitid(P_PID, static_cast<id_t>(stream.pid()), &info,
+                    WEXITED | WNOHANG | WNOWAIT) == 0 &&
+             info.si_pid == stream.pid();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(exited) << "stream --until-caught-up went on after SIGTERM";
+  const int status = stream.wait();
+  ASSERT_TRUE(WIFEXITED(status)) << testutil::describe_wait_status(status);
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  EXPECT_FALSE(std::filesystem::exists(store_ / "exports" / "t.pos"));
 }
 
 TEST_F(KcatTest, StreamToUnreachableBrokersFailsClearly) {

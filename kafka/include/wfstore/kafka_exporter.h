@@ -5,8 +5,8 @@
 // Kafka transaction per batch of events.
 //
 // The export position: <store>/exports/<topic>.pos, a small checksummed file
-// naming the topic, the Kafka cluster id (rd_kafka_clusterid) and the last
-// exported LSN. It is replaced atomically (write_file_atomically) only AFTER
+// naming the topic, the Kafka cluster id (rd_kafka_clusterid), the last
+// exported LSN and the hash of its commit record. It is replaced atomically (write_file_atomically) only AFTER
 // rd_kafka_commit_transaction of the batch that ends at that LSN returned
 // success, and a run resumes at position + 1. Why this is crash-safe:
 // - a crash before the commit returned leaves the old position; the batch is
@@ -19,7 +19,12 @@
 // - the file is written whole or not at all (temporary file, fdatasync,
 //   rename, directory fsync), and its checksum rejects a damaged one;
 // - a position written for another cluster (a different cluster id: a fresh
-//   cluster, or another one) is ignored: the export starts again at LSN 1.
+//   cluster, or another one) is ignored: the export starts again at LSN 1;
+// - a position the store does not match (the commit hash of its LSN, kept
+//   in the file, differs from the log's, or the LSN is beyond the store: the
+//   store was replaced or restored from a copy behind it) stops the run with
+//   InvalidArgumentError rather than leave the store's events at those LSNs
+//   out of the topic.
 //
 // Never ahead of the log: on a writer open the log is fdatasynced up to a
 // batch's last LSN before the batch is sent, so a power cut cannot take back
@@ -142,10 +147,13 @@ class KafkaExporter {
   KafkaExporter(const KafkaExporter&) = delete;
   KafkaExporter& operator=(const KafkaExporter&) = delete;
 
-  // Exports up to the store's last LSN as of the call; returns it. Throws
-  // KafkaExportFencedError, KafkaExportError (give_up_after), IOError and
-  // CorruptionError from the store.
-  std::uint64_t export_until_caught_up();
+  // Exports up to the store's last LSN as of the call, or until `stop` (may
+  // be empty) returns true (checked between Kafka calls and while backing
+  // off); returns the position reached: at least that LSN unless stopped.
+  // Throws KafkaExportFencedError, KafkaExportError (give_up_after), IOError
+  // and CorruptionError from the store.
+  std::uint64_t export_until_caught_up(
+      const std::function<bool()>& stop = nullptr);
   // Exports and follows new commits (woken by a commit listener on a writer
   // open, polling on a read-only one) until `stop` returns true (checked
   // between Kafka calls and while waiting). Throws as
@@ -195,15 +203,5 @@ std::vector<KafkaExportStatus> read_export_positions(Database& database);
 //   wfstore_kafka_export_lag_lsns{topic="T"} N
 //   wfstore_kafka_export_lag_seconds{topic="T"} S
 std::string export_metric_lines(const std::vector<KafkaExportStatus>& exports);
-
-// Exports the whole store of `database` to a fresh in-process mock cluster
-// (wfstore/kafka_mock.h) and returns the rate, for `wfstore bench --kafka`.
-struct KafkaExportBenchResult {
-  std::uint64_t events = 0;
-  double seconds = 0;
-  double events_per_second = 0;
-};
-KafkaExportBenchResult bench_export_to_mock(Database& database,
-                                            KafkaExporterOptions options);
 
 }  // namespace wfstore

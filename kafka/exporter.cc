@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
@@ -462,7 +463,8 @@ class KafkaExporter::Impl {
   // Queues `record` in the open transaction, waiting while the queue is
   // full; returns the error, or null.
   rd_kafka_error_t* produce(const KafkaRecord& record) {
-    std::array<rd_kafka_vu_t, 9> vu{};
+    // Topic, flags, key, value and every header.
+    std::vector<rd_kafka_vu_t> vu(4 + record.headers.size());
     std::size_t n = 0;
     vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
     vu[n++].u.cstr = o_.topic.c_str();
@@ -475,7 +477,6 @@ class KafkaExporter::Impl {
     vu[n].u.mem.ptr = const_cast<char*>(record.value.data());
     vu[n++].u.mem.size = record.value.size();
     for (const auto& [name, value] : record.headers) {
-      if (n == vu.size()) break;
       vu[n].vtype = RD_KAFKA_VTYPE_HEADER;
       vu[n].u.header.name = name.c_str();
       vu[n].u.header.val = value.data();

@@ -14,6 +14,8 @@
 #include "wfstore/kafka_replica.h"
 #include "wfstore/maintenance.h"
 
+#include "wfstore_internal/kafka_produce.h"
+
 namespace wfstore {
 namespace {
 
@@ -91,38 +93,11 @@ double bench_raw_produce(const std::string& brokers, const std::string& topic,
   }
   const auto start = std::chrono::steady_clock::now();
   for (const KafkaRecord& record : records) {
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(record.headers.size());
-    for (const auto& [name, value] : record.headers) {
-      rd_kafka_header_add(headers, name.data(),
-                          static_cast<ssize_t>(name.size()), value.data(),
-                          static_cast<ssize_t>(value.size()));
-    }
-    // rd_kafka_produceva: the RD_KAFKA_V_* macros expand to C casts.
-    std::array<rd_kafka_vu_t, 5> vus{};
-    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
-    vus[0].u.cstr = topic.c_str();
-    vus[1].vtype = RD_KAFKA_VTYPE_KEY;
-    vus[1].u.mem.ptr = const_cast<char*>(record.key.data());
-    vus[1].u.mem.size = record.key.size();
-    vus[2].vtype = RD_KAFKA_VTYPE_VALUE;
-    vus[2].u.mem.ptr = const_cast<char*>(record.value.data());
-    vus[2].u.mem.size = record.value.size();
-    vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-    vus[3].u.i = RD_KAFKA_MSG_F_COPY;
-    vus[4].vtype = RD_KAFKA_VTYPE_HEADERS;
-    vus[4].u.headers = headers;
-    for (;;) {
-      rd_kafka_error_t* e = rd_kafka_produceva(rk, vus.data(), vus.size());
-      if (e == nullptr) break;  // the headers now belong to the message
-      const bool full = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__QUEUE_FULL;
+    if (rd_kafka_error_t* e = produce_record(rk, topic, record)) {
       const std::string text = rd_kafka_error_string(e);
       rd_kafka_error_destroy(e);
-      if (!full) {
-        rd_kafka_headers_destroy(headers);
-        rd_kafka_destroy(rk);
-        throw IOError(fmt::format("raw producer: {}", text));
-      }
-      rd_kafka_poll(rk, 10);
+      rd_kafka_destroy(rk);
+      throw IOError(fmt::format("raw producer: {}", text));
     }
     rd_kafka_poll(rk, 0);
   }

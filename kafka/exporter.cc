@@ -21,6 +21,7 @@
 
 #include "kafka/export_position.h"
 #include "wfstore_internal/committed_events.h"
+#include "wfstore_internal/kafka_produce.h"
 #include "wfstore_internal/log_format.h"
 
 namespace wfstore {
@@ -463,34 +464,7 @@ class KafkaExporter::Impl {
   // Queues `record` in the open transaction, waiting while the queue is
   // full; returns the error, or null.
   rd_kafka_error_t* produce(const KafkaRecord& record) {
-    // Topic, flags, key, value and every header.
-    std::vector<rd_kafka_vu_t> vu(4 + record.headers.size());
-    std::size_t n = 0;
-    vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
-    vu[n++].u.cstr = o_.topic.c_str();
-    vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-    vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
-    vu[n].vtype = RD_KAFKA_VTYPE_KEY;
-    vu[n].u.mem.ptr = const_cast<char*>(record.key.data());
-    vu[n++].u.mem.size = record.key.size();
-    vu[n].vtype = RD_KAFKA_VTYPE_VALUE;
-    vu[n].u.mem.ptr = const_cast<char*>(record.value.data());
-    vu[n++].u.mem.size = record.value.size();
-    for (const auto& [name, value] : record.headers) {
-      vu[n].vtype = RD_KAFKA_VTYPE_HEADER;
-      vu[n].u.header.name = name.c_str();
-      vu[n].u.header.val = value.data();
-      vu[n++].u.header.size = static_cast<ssize_t>(value.size());
-    }
-    for (;;) {
-      rd_kafka_error_t* err = rd_kafka_produceva(rk_, vu.data(), n);
-      if (err == nullptr ||
-          rd_kafka_error_code(err) != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        return err;
-      }
-      rd_kafka_error_destroy(err);
-      rd_kafka_poll(rk_, 10);
-    }
+    return produce_record(rk_, o_.topic, record);
   }
 
   // Handles the failure `err` (taken) of `call` in a batch: aborts the

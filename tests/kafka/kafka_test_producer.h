@@ -22,6 +22,7 @@
 
 #include "wfstore_internal/checksum_view_store.h"
 #include "wfstore_internal/event_codec.h"
+#include "wfstore_internal/kafka_produce.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"
 
@@ -87,39 +88,11 @@ class TestProducer {
   // partitioner's choice by key).
   void send(const std::string& topic, const KafkaRecord& record,
             std::int32_t partition = RD_KAFKA_PARTITION_UA) {
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(record.headers.size());
-    for (const auto& [name, value] : record.headers) {
-      rd_kafka_header_add(headers, name.data(),
-                          static_cast<ssize_t>(name.size()), value.data(),
-                          static_cast<ssize_t>(value.size()));
-    }
-    std::array<rd_kafka_vu_t, 6> vus{};
-    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
-    vus[0].u.cstr = topic.c_str();
-    vus[1].vtype = RD_KAFKA_VTYPE_KEY;
-    vus[1].u.mem.ptr = const_cast<char*>(record.key.data());
-    vus[1].u.mem.size = record.key.size();
-    vus[2].vtype = RD_KAFKA_VTYPE_VALUE;
-    vus[2].u.mem.ptr = const_cast<char*>(record.value.data());
-    vus[2].u.mem.size = record.value.size();
-    vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-    vus[3].u.i = RD_KAFKA_MSG_F_COPY;
-    vus[4].vtype = RD_KAFKA_VTYPE_HEADERS;
-    vus[4].u.headers = headers;
-    vus[5].vtype = RD_KAFKA_VTYPE_PARTITION;
-    vus[5].u.i32 = partition;
-    while (true) {
-      rd_kafka_error_t* error = rd_kafka_produceva(rk_, vus.data(), vus.size());
-      if (error == nullptr) return;  // the headers now belong to the message
-      const bool full =
-          rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL;
+    if (rd_kafka_error_t* error =
+            produce_record(rk_, topic, record, partition)) {
       const std::string text = rd_kafka_error_string(error);
       rd_kafka_error_destroy(error);
-      if (!full) {
-        rd_kafka_headers_destroy(headers);
-        throw IOError(fmt::format("test producer: {}", text));
-      }
-      rd_kafka_poll(rk_, 100);
+      throw IOError(fmt::format("test producer: {}", text));
     }
   }
 

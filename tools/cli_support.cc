@@ -31,6 +31,11 @@ const std::vector<EventType>& all_event_types() {
   return types;
 }
 
+// Set by SIGINT and SIGTERM while a StopSignals lives.
+volatile std::sig_atomic_t g_stop = 0;
+
+void on_stop_signal(int /*signal*/) { g_stop = 1; }
+
 }  // namespace
 
 int exit_code_of(const std::exception& error) {
@@ -185,5 +190,21 @@ void require_workflow_events(const History& history,
         fmt::format("workflow {} has no events in this store", workflow_id));
   }
 }
+
+StopSignals::StopSignals() {
+  g_stop = 0;
+  struct sigaction action = {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, &old_int_);
+  sigaction(SIGTERM, &action, &old_term_);
+}
+
+StopSignals::~StopSignals() {
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+}
+
+bool StopSignals::requested() { return g_stop != 0; }
 
 }  // namespace wfstore::tools

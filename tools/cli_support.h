@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -107,5 +108,24 @@ void for_each_workflow_event(const History& history,
 // `workflow_id`.
 void require_workflow_events(const History& history,
                              const std::string& workflow_id);
+
+// While it lives, SIGINT and SIGTERM set a flag instead of ending the process
+// (the clean stop of the following subcommands: `log --follow`, `stream`,
+// `consume`, `replicate`, `kafka-mock`); the previous handlers come back when
+// it is destroyed. One at a time, on the main thread.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  // True once SIGINT or SIGTERM arrived since the construction; any thread.
+  static bool requested();
+
+ private:
+  struct sigaction old_int_ = {};
+  struct sigaction old_term_ = {};
+};
 
 }  // namespace wfstore::tools

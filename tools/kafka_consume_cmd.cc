@@ -27,34 +27,6 @@
 namespace wfstore::tools {
 namespace {
 
-// Set by SIGINT and SIGTERM while a subcommand follows the topic.
-volatile std::sig_atomic_t g_stop = 0;
-
-void on_stop_signal(int /*signal*/) { g_stop = 1; }
-
-// Installs the stop handlers for its lifetime.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop = 0;
-    struct sigaction action = {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ = {};
-  struct sigaction old_term_ = {};
-};
-
 struct TopicArgs {
   std::string brokers;
   std::string topic;
@@ -118,7 +90,7 @@ void add_consume_command(CLI::App& app, Action& action) {
       consumer.consume_until_caught_up(print);
     } else {
       const StopSignals signals;
-      consumer.run(print, [] { return g_stop != 0; });
+      consumer.run(print, [] { return StopSignals::requested(); });
     }
     return kExitOk;
   };
@@ -146,7 +118,7 @@ void add_replicate_command(CLI::App& app, Action& action) {
       done = replica.replicate_until_caught_up();
     } else {
       const StopSignals signals;
-      done = replica.run([] { return g_stop != 0; });
+      done = replica.run([] { return StopSignals::requested(); });
     }
     const double seconds = std::chrono::duration<double>(
                                std::chrono::steady_clock::now() - started)

@@ -38,34 +38,6 @@ struct StreamOptions {
   std::vector<std::string> properties;
 };
 
-// Set by SIGINT and SIGTERM while stream or kafka-mock runs.
-volatile std::sig_atomic_t g_stop = 0;
-
-void on_stop_signal(int /*signal*/) { g_stop = 1; }
-
-// Installs the SIGINT and SIGTERM handlers for its life.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop = 0;
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
-
 int run_stream(const StreamOptions& s) {
   KafkaExporterOptions o;
   o.brokers = s.brokers;
@@ -88,8 +60,8 @@ int run_stream(const StreamOptions& s) {
   const StopSignals signals;
   if (s.until_caught_up) {
     const std::uint64_t end = exporter.lag().store_lsn;
-    const std::uint64_t lsn =
-        exporter.export_until_caught_up([] { return g_stop != 0; });
+    const std::uint64_t lsn = exporter.export_until_caught_up(
+        [] { return StopSignals::requested(); });
     if (lsn < end) {
       throw ToolError(kExitError,
                       fmt::format("stopped by a signal before catching up: "
@@ -100,7 +72,7 @@ int run_stream(const StreamOptions& s) {
                              s.topic, lsn);
     return kExitOk;
   }
-  exporter.run([] { return g_stop != 0; });
+  exporter.run([] { return StopSignals::requested(); });
   std::cerr << fmt::format(
       "wfstore: stopped; topic '{}' exported up to lsn {}\n", s.topic,
       exporter.lag().exported_lsn);
@@ -152,7 +124,7 @@ void add_kafka_mock_command(CLI::App& app, Action& action) {
     const StopSignals signals;
     const KafkaMockCluster cluster(*brokers);
     std::cout << cluster.bootstrap_servers() << std::endl;
-    while (g_stop == 0) {
+    while (!StopSignals::requested()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return kExitOk;

@@ -54,11 +54,6 @@ struct LogOptions {
   std::uint64_t poll_ms = 10;  // --follow: how often to look for commits
 };
 
-// Set by SIGINT and SIGTERM while --follow runs.
-volatile std::sig_atomic_t g_follow_stop = 0;
-
-void on_follow_signal(int /*signal*/) { g_follow_stop = 1; }
-
 void print_event(const Event& event, bool json) {
   if (json) {
     std::cout << event_to_json(event).dump() << '\n';
@@ -177,40 +172,25 @@ int run_log_follow(const LogOptions& o) {
                                   o.after, current));
     }
   }
-  g_follow_stop = 0;
-  struct sigaction action = {};
-  action.sa_handler = on_follow_signal;
-  sigemptyset(&action.sa_mask);
-  struct sigaction old_int = {};
-  struct sigaction old_term = {};
-  sigaction(SIGINT, &action, &old_int);
-  sigaction(SIGTERM, &action, &old_term);
+  const StopSignals signals;
   std::uint64_t printed = 0;
-  try {
-    follow_events(
-        *db, o.after,
-        [&](const Event& event) {
-          if (o.to && event.lsn > *o.to) return false;
-          if (event_matches(event, filter)) {
-            print_event(event, o.json);
-            ++printed;
-            if (o.limit != 0 && printed >= o.limit) return false;
-          }
-          return !(o.to && event.lsn == *o.to);
-        },
-        [] {
-          std::cout.flush();
-          return g_follow_stop != 0;
-        },
-        std::chrono::milliseconds{o.poll_ms});
-  } catch (...) {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-    throw;
-  }
+  follow_events(
+      *db, o.after,
+      [&](const Event& event) {
+        if (o.to && event.lsn > *o.to) return false;
+        if (event_matches(event, filter)) {
+          print_event(event, o.json);
+          ++printed;
+          if (o.limit != 0 && printed >= o.limit) return false;
+        }
+        return !(o.to && event.lsn == *o.to);
+      },
+      [] {
+        std::cout.flush();
+        return StopSignals::requested();
+      },
+      std::chrono::milliseconds{o.poll_ms});
   std::cout.flush();
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
   return kExitOk;
 }
 

@@ -1,5 +1,5 @@
-// Export position files: "wfstore-kafka-export 1\n<JSON>\n<masked crc32c of
-// the JSON, 8 hex digits>\n", like the subscription checkpoints.
+// Export position files: a checked JSON file (checked_json_file.h) of format
+// "wfstore-kafka-export 1", like the subscription checkpoints.
 
 #include "kafka/export_position.h"
 
@@ -11,7 +11,7 @@
 #include "wfstore/errors.h"
 
 #include "wfstore_internal/atomic_file.h"
-#include "wfstore_internal/crc32c.h"
+#include "wfstore_internal/checked_json_file.h"
 
 namespace wfstore::kafka {
 namespace {
@@ -19,40 +19,20 @@ namespace {
 constexpr std::string_view kHeader = "wfstore-kafka-export 1";
 
 std::string encode(const ExportPosition& p) {
-  const nlohmann::json doc = {{"topic", p.topic},
-                              {"store_id", p.store_id},
-                              {"cluster_id", p.cluster_id},
-                              {"transactional_id", p.transactional_id},
-                              {"lsn", p.lsn},
-                              {"commit_hash", p.commit_hash},
-                              {"updated_ms", p.updated_ms}};
-  const std::string body = doc.dump();
-  return fmt::format("{}\n{}\n{:08x}\n", kHeader, body,
-                     crc32c::mask(crc32c::value(body.data(), body.size())));
+  return encode_checked_json(kHeader, {{"topic", p.topic},
+                                       {"store_id", p.store_id},
+                                       {"cluster_id", p.cluster_id},
+                                       {"transactional_id", p.transactional_id},
+                                       {"lsn", p.lsn},
+                                       {"commit_hash", p.commit_hash},
+                                       {"updated_ms", p.updated_ms}});
 }
 
 ExportPosition decode(const std::string& bytes,
                       const std::filesystem::path& path) {
-  const auto corrupt = [&](std::string_view why) {
-    return CorruptionError(
-        fmt::format("export position file {}: {}", path.string(), why));
-  };
-  const std::size_t first = bytes.find('\n');
-  const std::size_t second =
-      first == std::string::npos ? first : bytes.find('\n', first + 1);
-  if (second == std::string::npos ||
-      std::string_view(bytes).substr(0, first) != kHeader ||
-      bytes.size() != second + 10 || bytes.back() != '\n') {
-    throw corrupt("not an export position file of format 1");
-  }
-  const std::string body = bytes.substr(first + 1, second - first - 1);
-  const std::string expected = fmt::format(
-      "{:08x}", crc32c::mask(crc32c::value(body.data(), body.size())));
-  if (bytes.substr(second + 1, 8) != expected) {
-    throw corrupt("checksum mismatch");
-  }
+  const nlohmann::json doc = decode_checked_json(
+      bytes, kHeader, "export position file", "an export position file", path);
   try {
-    const nlohmann::json doc = nlohmann::json::parse(body);
     ExportPosition p;
     p.topic = doc.at("topic").get<std::string>();
     p.store_id = doc.at("store_id").get<std::string>();
@@ -63,7 +43,8 @@ ExportPosition decode(const std::string& bytes,
     p.updated_ms = doc.at("updated_ms").get<std::int64_t>();
     return p;
   } catch (const nlohmann::json::exception& e) {
-    throw corrupt(e.what());
+    throw CorruptionError(
+        fmt::format("export position file {}: {}", path.string(), e.what()));
   }
 }
 

@@ -18,8 +18,8 @@
 
 #include "store/database_impl.h"
 #include "wfstore_internal/atomic_file.h"
+#include "wfstore_internal/checked_json_file.h"
 #include "wfstore_internal/committed_events.h"
-#include "wfstore_internal/crc32c.h"
 
 namespace wfstore {
 namespace {
@@ -75,17 +75,14 @@ struct Record {
   std::int64_t updated_ms = 0;
 };
 
-// <header>\n<JSON document>\n<masked crc32c of the JSON, 8 hex digits>\n
+// The subscription file (checked_json_file.h) of `r`.
 std::string encode(const Record& r) {
-  const nlohmann::json doc = {{"name", r.name},
-                              {"store_id", r.store_id},
-                              {"filter", filter_to_json(r.filter)},
-                              {"checkpoint", r.checkpoint},
-                              {"created_ms", r.created_ms},
-                              {"updated_ms", r.updated_ms}};
-  const std::string body = doc.dump();
-  return fmt::format("{}\n{}\n{:08x}\n", kHeader, body,
-                     crc32c::mask(crc32c::value(body.data(), body.size())));
+  return encode_checked_json(kHeader, {{"name", r.name},
+                                       {"store_id", r.store_id},
+                                       {"filter", filter_to_json(r.filter)},
+                                       {"checkpoint", r.checkpoint},
+                                       {"created_ms", r.created_ms},
+                                       {"updated_ms", r.updated_ms}});
 }
 
 Record decode(const std::string& bytes, const std::filesystem::path& path) {
@@ -93,21 +90,9 @@ Record decode(const std::string& bytes, const std::filesystem::path& path) {
     return CorruptionError(
         fmt::format("subscription file {}: {}", path.string(), why));
   };
-  const std::size_t first = bytes.find('\n');
-  const std::size_t second =
-      first == std::string::npos ? first : bytes.find('\n', first + 1);
-  if (second == std::string::npos ||
-      std::string_view(bytes).substr(0, first) != kHeader ||
-      bytes.size() != second + 10 || bytes.back() != '\n') {
-    throw corrupt("not a subscription file of format 1");
-  }
-  const std::string body = bytes.substr(first + 1, second - first - 1);
-  const std::string crc_text = bytes.substr(second + 1, 8);
-  const std::string expected = fmt::format(
-      "{:08x}", crc32c::mask(crc32c::value(body.data(), body.size())));
-  if (crc_text != expected) throw corrupt("checksum mismatch");
+  const nlohmann::json doc = decode_checked_json(
+      bytes, kHeader, "subscription file", "a subscription file", path);
   try {
-    const nlohmann::json doc = nlohmann::json::parse(body);
     Record r;
     r.name = doc.at("name").get<std::string>();
     r.store_id = doc.at("store_id").get<std::string>();

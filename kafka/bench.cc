@@ -14,7 +14,7 @@
 #include "wfstore/kafka_replica.h"
 #include "wfstore/maintenance.h"
 
-#include "wfstore_internal/kafka_produce.h"
+#include "wfstore_internal/kafka_client.h"
 
 namespace wfstore {
 namespace {

@@ -1,8 +1,8 @@
-// produce_record (wfstore_internal/kafka_produce.h).
+// produce_record and record_of_message (wfstore_internal/kafka_client.h).
 
 #include <vector>
 
-#include "wfstore_internal/kafka_produce.h"
+#include "wfstore_internal/kafka_client.h"
 
 namespace wfstore {
 
@@ -40,6 +40,32 @@ rd_kafka_error_t* produce_record(rd_kafka_t* rk, const std::string& topic,
     rd_kafka_error_destroy(err);
     rd_kafka_poll(rk, 10);
   }
+}
+
+KafkaRecord record_of_message(const rd_kafka_message_t& m) {
+  KafkaRecord record;
+  if (m.key != nullptr) {
+    record.key.assign(static_cast<const char*>(m.key), m.key_len);
+  }
+  if (m.payload != nullptr) {
+    record.value.assign(static_cast<const char*>(m.payload), m.len);
+  }
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+         RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      record.headers.emplace_back(
+          name, value == nullptr
+                    ? std::string()
+                    : std::string(static_cast<const char*>(value), size));
+    }
+  }
+  return record;
 }
 
 }  // namespace wfstore

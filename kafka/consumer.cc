@@ -17,6 +17,8 @@
 
 #include "wfstore/kafka_consumer.h"
 
+#include "wfstore_internal/kafka_client.h"
+
 namespace wfstore {
 namespace {
 
@@ -66,32 +68,6 @@ bool is_transient(rd_kafka_resp_err_t err) {
          err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
          err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
          err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT;
-}
-
-KafkaRecord record_of(const rd_kafka_message_t& m) {
-  KafkaRecord record;
-  if (m.key != nullptr) {
-    record.key.assign(static_cast<const char*>(m.key), m.key_len);
-  }
-  if (m.payload != nullptr) {
-    record.value.assign(static_cast<const char*>(m.payload), m.len);
-  }
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(&m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name = nullptr;
-    const void* value = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0;
-         rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-         RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      record.headers.emplace_back(
-          name, value == nullptr
-                    ? std::string()
-                    : std::string(static_cast<const char*>(value), size));
-    }
-  }
-  return record;
 }
 
 }  // namespace
@@ -152,7 +128,7 @@ struct KafkaConsumer::State {
                                           options.topic, p.id, m->offset);
     Buffered buffered;
     buffered.offset = m->offset;
-    KafkaRecord raw = record_of(*m);
+    KafkaRecord raw = record_of_message(*m);
     try {
       buffered.record = decode_kafka_record(raw);
     } catch (const ForeignRecordError& e) {

@@ -21,7 +21,7 @@
 
 #include "kafka/export_position.h"
 #include "wfstore_internal/committed_events.h"
-#include "wfstore_internal/kafka_produce.h"
+#include "wfstore_internal/kafka_client.h"
 #include "wfstore_internal/log_format.h"
 
 namespace wfstore {

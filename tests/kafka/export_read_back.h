@@ -26,6 +26,7 @@
 #include "wfstore/kafka_record.h"
 
 #include "wfstore_internal/committed_events.h"
+#include "wfstore_internal/kafka_client.h"
 #include "wfstore_internal/log_format.h"
 
 namespace wfstore::testutil {
@@ -112,23 +113,9 @@ inline std::vector<ReadRecord> read_topic(const std::string& brokers,
       ReadRecord r;
       r.partition = m->partition;
       r.offset = m->offset;
-      r.record.key.assign(static_cast<const char*>(m->key), m->key_len);
-      r.record.value.assign(static_cast<const char*>(m->payload), m->len);
-      rd_kafka_headers_t* headers = nullptr;
-      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name = nullptr;
-        const void* value = nullptr;
-        std::size_t size = 0;
-        for (std::size_t i = 0;
-             rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-             RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i) {
-          r.record.headers.emplace_back(
-              name, std::string(static_cast<const char*>(value), size));
-          if (name == kHeaderLsn) {
-            r.lsn = std::stoull(r.record.headers.back().second);
-          }
-        }
+      r.record = record_of_message(*m);
+      for (const auto& [name, value] : r.record.headers) {
+        if (name == kHeaderLsn) r.lsn = std::stoull(value);
       }
       out.push_back(std::move(r));
     }

@@ -22,7 +22,7 @@
 
 #include "wfstore_internal/checksum_view_store.h"
 #include "wfstore_internal/event_codec.h"
-#include "wfstore_internal/kafka_produce.h"
+#include "wfstore_internal/kafka_client.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"
 

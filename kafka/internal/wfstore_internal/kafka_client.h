@@ -1,7 +1,8 @@
-// Queuing one wfstore record on a librdkafka producer: the exporter's, the
-// bench's plain producer and the tests' producer send records this one way.
+// A wfstore record to and from librdkafka: the exporter, the bench's plain
+// producer and the tests' producer queue records one way, and the consumer
+// and the tests' plain consumer read them back one way.
 //
-// Thread-safety: as rd_kafka_produceva (any thread).
+// Thread-safety: as librdkafka's calls (any thread).
 
 #pragma once
 
@@ -21,5 +22,9 @@ namespace wfstore {
 rd_kafka_error_t* produce_record(
     rd_kafka_t* rk, const std::string& topic, const KafkaRecord& record,
     std::int32_t partition = RD_KAFKA_PARTITION_UA);
+
+// The key, value and headers (in order) of the consumed message `m`; a null
+// key, value or header value reads as empty.
+KafkaRecord record_of_message(const rd_kafka_message_t& m);
 
 }  // namespace wfstore

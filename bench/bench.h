@@ -101,6 +101,10 @@ struct HistoryLatency {
   double p99_us = 0;
 };
 
+// The median and p99 of microsecond samples (sorted here). Throws
+// CheckFailed (store_bench.h) for no samples.
+HistoryLatency latency_of(std::vector<double> us);
+
 // One figure of `wfstore bench --history`: a latency or a rate, beside the
 // raw figure that bounds it, measured in the same run.
 struct HistoryFigure {

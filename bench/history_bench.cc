@@ -73,7 +73,8 @@ constexpr double kPartSeconds = 2.0;
 // Events a throughput query returns.
 constexpr std::size_t kQueryLimit = 10000;
 
-// Sorted microsecond samples as a latency.
+}  // namespace
+
 HistoryLatency latency_of(std::vector<double> us) {
   expect(!us.empty(), "no latency samples");
   std::sort(us.begin(), us.end());
@@ -83,6 +84,8 @@ HistoryLatency latency_of(std::vector<double> us) {
   l.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
   return l;
 }
+
+namespace {
 
 // Runs op(i) for i = 0, 1, ... until `max_samples` ran or `seconds` passed
 // (at least once), timing each.

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -179,12 +180,7 @@ bench::HistoryLatency commit_to_consumer(const std::filesystem::path& dir,
   exporter.stop();
   if (std::exception_ptr error = exporter.error())
     std::rethrow_exception(error);
-  std::sort(us.begin(), us.end());
-  bench::HistoryLatency l;
-  l.samples = us.size();
-  l.median_us = us[us.size() / 2];
-  l.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-  return l;
+  return bench::latency_of(std::move(us));
 }
 
 Figures measure(const KafkaBenchOptions& o, const std::filesystem::path& dir) {

@@ -15,8 +15,11 @@
 //
 // Every record must be a wfstore record (else ForeignRecordError) of one
 // store: the expected store id, or, without one, the store of the first record
-// read; a record of another store is a ForeignRecordError. Nothing is ever
-// skipped.
+// read; a record of another store is a ForeignRecordError. So is the next
+// LSN's record when it does not fit the commit of the LSN before it: inside
+// that commit it names the same first and last LSN and hash, after it a
+// commit starting at its own LSN (a commit's events are never delivered
+// under another commit or cut short). Nothing is ever skipped.
 //
 // Thread-safety: a KafkaConsumer is used by one thread at a time (none of its
 // methods may run concurrently); run()'s `stop` may read state other threads

@@ -178,6 +178,14 @@ TEST_F(LogFollowToolTest, BadArgumentsAreUsageErrors) {
   EXPECT_EQ(run("--offset 1").status, 2);
   EXPECT_EQ(run("--workflow ''").status, 2);
   EXPECT_EQ(run("--poll-ms 0").status, 2);
+  // Criteria `log` refuses are refused alike, not followed with nothing
+  // matching (--to ends the run that would).
+  r = run("--to 3 --since 2030-01-01T00:00:00Z --until 2020-01-01T00:00:00Z");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("is after to_time_ms"));
+  r = run("--to 3 --entity delivery:abc");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("delivery id 'abc' is not a decimal"));
   r = run("--after 9");
   EXPECT_EQ(r.status, 3) << r.output;
   EXPECT_THAT(r.output, HasSubstr("beyond"));

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -349,6 +350,43 @@ TEST_F(KafkaConsumerTest, RecordsOfAnotherStoreAreRefused) {
                 HasSubstr("offset 0: a record of store " + mine.store_id +
                           " on a topic of store " + options.store_id));
   }
+}
+
+TEST_F(KafkaConsumerTest, BadOptionsAreRefusedBeforeConnecting) {
+  const auto refused =
+      [&](const std::function<void(KafkaConsumerOptions&)>& change,
+          const std::string& message) {
+        KafkaConsumerOptions options = options_for(cluster_, "t");
+        change(options);
+        EXPECT_THAT(
+            [&] { KafkaConsumer consumer(options); },
+            ::testing::ThrowsMessage<InvalidArgumentError>(HasSubstr(message)));
+      };
+  refused([](KafkaConsumerOptions& o) { o.brokers.clear(); }, "brokers");
+  refused([](KafkaConsumerOptions& o) { o.topic.clear(); }, "topic");
+  refused([](KafkaConsumerOptions& o) { o.fetch_wait = {}; },
+          "fetch_wait: 0 ms is not in 1-60000");
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.fetch_wait = std::chrono::milliseconds{60001};
+      },
+      "fetch_wait: 60001 ms is not in 1-60000");
+  // librdkafka reads a negative timeout as "wait for ever".
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.metadata_timeout = std::chrono::milliseconds{-1};
+      },
+      "metadata_timeout: -1 ms is not in 1-");
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.metadata_timeout = std::chrono::milliseconds{1LL << 32};
+      },
+      "metadata_timeout: 4294967296 ms is not in 1-");
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.stall_timeout = std::chrono::milliseconds{-1};
+      },
+      "stall_timeout: -1 ms is negative");
 }
 
 TEST_F(KafkaConsumerTest, AMissingTopicIsAnError) {

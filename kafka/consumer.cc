@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -284,6 +285,19 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options)
     throw InvalidArgumentError(
         fmt::format("kafka consumer: fetch_wait: {} ms is not in 1-60000",
                     options.fetch_wait.count()));
+  }
+  // librdkafka takes an int of milliseconds, a negative one as "for ever".
+  constexpr std::int64_t kMaxTimeoutMs = std::numeric_limits<int>::max();
+  if (options.metadata_timeout.count() < 1 ||
+      options.metadata_timeout.count() > kMaxTimeoutMs) {
+    throw InvalidArgumentError(
+        fmt::format("kafka consumer: metadata_timeout: {} ms is not in 1-{}",
+                    options.metadata_timeout.count(), kMaxTimeoutMs));
+  }
+  if (options.stall_timeout.count() < 0) {
+    throw InvalidArgumentError(
+        fmt::format("kafka consumer: stall_timeout: {} ms is negative",
+                    options.stall_timeout.count()));
   }
   State& s = *state_;
   s.options = std::move(options);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -83,6 +84,10 @@ struct KafkaConsumer::State {
   std::vector<Partition> partitions;
   std::string store_id;
   std::uint64_t last_lsn = 0;
+  // The commit of the event at last_lsn (commit_last == 0: none delivered).
+  std::uint64_t commit_first = 0;
+  std::uint64_t commit_last = 0;
+  std::string commit_hash;
   std::exception_ptr failed;
 
   ~State() {
@@ -165,6 +170,7 @@ struct KafkaConsumer::State {
         }
         Buffered& head = p.records.front();
         if (head.record.event.lsn == last_lsn + 1) {
+          check_commit(p, head);
           ReceivedEvent event;
           event.event = std::move(head.record.event);
           event.store_id = std::move(head.record.store_id);
@@ -174,6 +180,9 @@ struct KafkaConsumer::State {
           event.partition = p.id;
           event.offset = head.offset;
           last_lsn = event.event.lsn;
+          commit_first = event.event.commit_id;
+          commit_last = event.commit_last_lsn;
+          commit_hash = event.commit_hash;
           out.push_back(std::move(event));
           p.records.pop_front();
           delivered = true;
@@ -186,6 +195,34 @@ struct KafkaConsumer::State {
       if (delivered) continue;
       if (all_past && out.empty()) throw gap(lowest - 1);
       return;
+    }
+  }
+
+  // Throws ForeignRecordError unless `next`, the event at last_lsn + 1,
+  // continues the commit of the event at last_lsn (same first and last LSN
+  // and hash) or, after its last, starts the next one (its commit_id is its
+  // LSN). The first event delivered may start anywhere in its commit.
+  void check_commit(const Partition& p, const Buffered& next) const {
+    if (commit_last == 0) return;
+    const DecodedRecord& r = next.record;
+    const std::uint64_t lsn = r.event.lsn;
+    const std::string where = fmt::format("topic '{}' partition {} offset {}",
+                                          options.topic, p.id, next.offset);
+    if (commit_last < lsn) {
+      if (r.event.commit_id != lsn) {
+        throw ForeignRecordError(fmt::format(
+            "{}: lsn {}: commit_id {} continues a commit that ended at lsn {}",
+            where, lsn, r.event.commit_id, last_lsn));
+      }
+      return;
+    }
+    if (r.event.commit_id != commit_first || r.commit_last_lsn != commit_last ||
+        r.commit_hash != commit_hash) {
+      throw ForeignRecordError(fmt::format(
+          "{}: lsn {}: commit {} ending at lsn {} with hash {} is not the "
+          "commit {} ending at lsn {} with hash {} of lsn {}",
+          where, lsn, r.event.commit_id, r.commit_last_lsn, r.commit_hash,
+          commit_first, commit_last, commit_hash, last_lsn));
     }
   }
 
@@ -224,6 +261,19 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options)
     throw InvalidArgumentError(
         fmt::format("kafka consumer: fetch_wait: {} ms is not in 1-60000",
                     options.fetch_wait.count()));
+  }
+  // librdkafka takes an int of milliseconds, a negative one as "for ever".
+  constexpr std::int64_t kMaxTimeoutMs = std::numeric_limits<int>::max();
+  if (options.metadata_timeout.count() < 1 ||
+      options.metadata_timeout.count() > kMaxTimeoutMs) {
+    throw InvalidArgumentError(
+        fmt::format("kafka consumer: metadata_timeout: {} ms is not in 1-{}",
+                    options.metadata_timeout.count(), kMaxTimeoutMs));
+  }
+  if (options.stall_timeout.count() < 0) {
+    throw InvalidArgumentError(
+        fmt::format("kafka consumer: stall_timeout: {} ms is negative",
+                    options.stall_timeout.count()));
   }
   State& s = *state_;
   s.options = std::move(options);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "wfstore/kafka_record.h"
+#include "wfstore/limits.h"
 
 #include "wfstore_internal/store_dir.h"
 
@@ -96,6 +97,13 @@ DecodedRecord decode_kafka_record(const KafkaRecord& record) {
   if (out.commit_last_lsn < lsn) {
     foreign(fmt::format("lsn {}: header {} {} is before the event", lsn,
                         kHeaderCommitLastLsn, out.commit_last_lsn));
+  }
+  if (out.commit_last_lsn - out.event.commit_id >= kMaxCommitEvents) {
+    foreign(
+        fmt::format("lsn {}: header {} {} makes commit {} longer than {} "
+                    "events",
+                    lsn, kHeaderCommitLastLsn, out.commit_last_lsn,
+                    out.event.commit_id, kMaxCommitEvents));
   }
   const std::string& expected_key =
       out.event.workflow_id.empty() ? out.store_id : out.event.workflow_id;

@@ -2,6 +2,7 @@
 
 #include "tools/cli_support.h"
 
+#include <atomic>
 #include <iostream>
 #include <utility>
 #include <variant>
@@ -31,10 +32,12 @@ const std::vector<EventType>& all_event_types() {
   return types;
 }
 
-// Set by SIGINT and SIGTERM while a StopSignals lives.
-volatile std::sig_atomic_t g_stop = 0;
+// Set by SIGINT and SIGTERM while a StopSignals lives; read by any thread.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free,
+              "a signal handler may only touch a lock-free atomic");
 
-void on_stop_signal(int /*signal*/) { g_stop = 1; }
+void on_stop_signal(int /*signal*/) { g_stop.store(true); }
 
 }  // namespace
 
@@ -192,10 +195,14 @@ void require_workflow_events(const History& history,
 }
 
 StopSignals::StopSignals() {
-  g_stop = 0;
+  g_stop.store(false);
   struct sigaction action = {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
+  // A signal restarts the call it interrupts: a write to a full stdout pipe
+  // goes on instead of failing with EINTR (which would leave std::cout
+  // failed and every later line lost).
+  action.sa_flags = SA_RESTART;
   sigaction(SIGINT, &action, &old_int_);
   sigaction(SIGTERM, &action, &old_term_);
 }
@@ -205,6 +212,6 @@ StopSignals::~StopSignals() {
   sigaction(SIGTERM, &old_term_, nullptr);
 }
 
-bool StopSignals::requested() { return g_stop != 0; }
+bool StopSignals::requested() { return g_stop.load(); }
 
 }  // namespace wfstore::tools

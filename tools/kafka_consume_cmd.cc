@@ -8,14 +8,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
-#include <signal.h>
 
 #include "wfstore/kafka_consumer.h"
 #include "wfstore/kafka_replica.h"

@@ -8,7 +8,6 @@
 // until SIGINT or SIGTERM.
 
 #include <chrono>
-#include <csignal>
 #include <cstdint>
 #include <iostream>
 #include <memory>

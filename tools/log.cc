@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -158,8 +157,10 @@ int run_log_follow(const LogOptions& o) {
   auto db = open_store(o.dir);
   if (o.workflow && o.workflow->empty())
     throw ToolError(kExitUsage, "--workflow: the workflow id is empty");
-  // run_log_query's criteria, checked on each event.
+  // run_log_query's criteria, refused as it refuses them and checked on each
+  // event.
   const EventQuery filter = criteria_of(o);
+  check_event_query(filter);
   if (o.to && *o.to <= o.after) {
     throw ToolError(kExitUsage, "--from (exclusive) must be below --to");
   }

@@ -121,9 +121,10 @@ void write_timeline_svg(const WorkflowTimeline& timeline,
                                 file.string(), parent.string()));
   }
   // Whole or not at all: a reader (a browser reloading it) never sees half a
-  // picture, and a failed write leaves the old file.
+  // picture, and a failed write leaves the old file. Not a private store
+  // file: the mode any new file gets (0666 less the umask).
   try {
-    write_file_atomically(*posix_file_system(), file,
+    write_file_atomically(*posix_file_system(0666), file,
                           parent / ("." + file.filename().string() + ".tmp"),
                           render_timeline_svg(timeline));
   } catch (const IOError& e) {

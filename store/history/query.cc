@@ -252,10 +252,7 @@ bool event_matches(const Event& event, const EventQuery& query) {
   return true;
 }
 
-namespace {
-
-// Checks a query before anything is read. Throws InvalidArgumentError.
-void validate(const EventQuery& q) {
+void check_event_query(const EventQuery& q) {
   if (q.from_lsn && q.to_lsn && *q.from_lsn >= *q.to_lsn) {
     throw InvalidArgumentError(
         fmt::format("event query: from_lsn {} must be below to_lsn {}",
@@ -290,6 +287,8 @@ void validate(const EventQuery& q) {
     }
   }
 }
+
+namespace {
 
 // One query over one views snapshot.
 class QueryRun {
@@ -501,7 +500,7 @@ std::uint64_t History::current_lsn() const {
 }
 
 std::vector<Event> History::events(const EventQuery& query) const {
-  validate(query);
+  check_event_query(query);
   std::vector<Event> out;
   if (query.limit == 0) return out;
   QueryRun run(database_, query);
@@ -523,7 +522,7 @@ std::vector<Event> History::events(const EventQuery& query) const {
 }
 
 std::uint64_t History::count(const EventQuery& query) const {
-  validate(query);
+  check_event_query(query);
   QueryRun run(database_, query);
   if (const std::optional<std::uint64_t> direct = run.direct_count())
     return *direct;

@@ -8,18 +8,26 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "wfstore/database.h"
 #include "wfstore/kafka_mock.h"
+#include "wfstore/limits.h"
+#include "wfstore/transaction.h"
+#include "wfstore/workflow_store.h"
 
 #include "tests/kafka/kafka_test_producer.h"
 #include "tests/store/store_workload.h"
+#include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -49,6 +57,82 @@ KafkaConsumerOptions options_for(const KafkaMockCluster& cluster,
   options.topic = topic;
   options.stall_timeout = std::chrono::milliseconds(1000);
   return options;
+}
+
+// `record` with header `name` set to `value`.
+KafkaRecord with_header(KafkaRecord record, std::string_view name,
+                        const std::string& value) {
+  for (auto& [key, text] : record.headers) {
+    if (key == name) text = value;
+  }
+  return record;
+}
+
+// The commit_id in a record's value.
+std::uint64_t record_commit_id(const KafkaRecord& record) {
+  return nlohmann::json::parse(record.value)
+      .at("commit_id")
+      .get<std::uint64_t>();
+}
+
+// The records of a store whose workload ends with a commit of several
+// events (a transaction updating every stage of a stored workflow) and one
+// more commit after it.
+std::vector<KafkaRecord> records_with_long_commit(
+    const std::filesystem::path& dir) {
+  {
+    auto db = Database::open(dir, testutil::quiet_options());
+    WorkflowStore& store = db->workflow_store();
+    testutil::run_workload(store, 9, 40, "wf");
+    store.store(testutil::diamond_workflow("wf-several"));
+    Workflow wf = store.retrieve("wf-several");
+    Transaction txn = store.transaction();
+    for (StageExecution& stage : wf.stages) {
+      stage.status = WorkflowStatus::kRunning;
+      txn.store_stage(stage);
+    }
+    txn.commit();
+    store.store(testutil::diamond_workflow("wf-after"));
+    db->close();
+  }
+  return testutil::records_of_store(dir);
+}
+
+// The index of the first record of the first commit of several events.
+std::size_t first_long_commit(const std::vector<KafkaRecord>& records) {
+  for (std::size_t i = 0; i + 1 < records.size(); ++i) {
+    if (record_commit_id(records[i]) == record_lsn(records[i]) &&
+        record_commit_id(records[i + 1]) == record_lsn(records[i])) {
+      return i;
+    }
+  }
+  ADD_FAILURE() << "the workload has no commit of several events";
+  return 0;
+}
+
+// Consumes `records` (sent in order to one partition) until the consumer
+// throws, and returns the LSNs it delivered before.
+std::vector<std::uint64_t> delivered_before_error(
+    const KafkaMockCluster& cluster, const std::vector<KafkaRecord>& records,
+    const std::string& expected_error) {
+  testutil::TestProducer producer(cluster.bootstrap_servers());
+  for (const KafkaRecord& r : records) producer.send("t", r, 0);
+  producer.flush();
+  KafkaConsumerOptions options;
+  options.brokers = cluster.bootstrap_servers();
+  options.topic = "t";
+  options.stall_timeout = std::chrono::milliseconds(1000);
+  KafkaConsumer consumer(options);
+  std::vector<std::uint64_t> got;
+  try {
+    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+      for (const ReceivedEvent& e : batch) got.push_back(e.event.lsn);
+    });
+    ADD_FAILURE() << "no error; delivered " << got.size() << " events";
+  } catch (const ForeignRecordError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(expected_error));
+  }
+  return got;
 }
 
 class KafkaConsumerTest : public ::testing::Test {
@@ -268,6 +352,43 @@ TEST_F(KafkaConsumerTest, RecordsOfAnotherStoreAreRefused) {
   }
 }
 
+TEST_F(KafkaConsumerTest, BadOptionsAreRefusedBeforeConnecting) {
+  const auto refused =
+      [&](const std::function<void(KafkaConsumerOptions&)>& change,
+          const std::string& message) {
+        KafkaConsumerOptions options = options_for(cluster_, "t");
+        change(options);
+        EXPECT_THAT(
+            [&] { KafkaConsumer consumer(options); },
+            ::testing::ThrowsMessage<InvalidArgumentError>(HasSubstr(message)));
+      };
+  refused([](KafkaConsumerOptions& o) { o.brokers.clear(); }, "brokers");
+  refused([](KafkaConsumerOptions& o) { o.topic.clear(); }, "topic");
+  refused([](KafkaConsumerOptions& o) { o.fetch_wait = {}; },
+          "fetch_wait: 0 ms is not in 1-60000");
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.fetch_wait = std::chrono::milliseconds{60001};
+      },
+      "fetch_wait: 60001 ms is not in 1-60000");
+  // librdkafka reads a negative timeout as "wait for ever".
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.metadata_timeout = std::chrono::milliseconds{-1};
+      },
+      "metadata_timeout: -1 ms is not in 1-");
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.metadata_timeout = std::chrono::milliseconds{1LL << 32};
+      },
+      "metadata_timeout: 4294967296 ms is not in 1-");
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.stall_timeout = std::chrono::milliseconds{-1};
+      },
+      "stall_timeout: -1 ms is negative");
+}
+
 TEST_F(KafkaConsumerTest, AMissingTopicIsAnError) {
   EXPECT_THAT([&] { KafkaConsumer consumer(options_for(cluster_, "nope")); },
               ::testing::ThrowsMessage<KafkaTopicNotFoundError>(
@@ -280,6 +401,95 @@ TEST_F(KafkaConsumerTest, AnEmptyTopicIsCaughtUpAtOnce) {
       [](std::vector<ReceivedEvent>&) { FAIL() << "no events expected"; });
   EXPECT_TRUE(consumer.caught_up());
   EXPECT_EQ(consumer.last_lsn(), 0u);
+}
+
+// Records whose commit fields disagree with the records before them (a
+// writer other than the exporter): the consumer refuses the first record
+// that does not fit the commit before it, and delivers nothing from it on.
+TEST_F(KafkaConsumerTest, ARecordEndingItsCommitEarlyIsForeign) {
+  const std::vector<KafkaRecord> records =
+      records_with_long_commit(tmp_ / "long");
+  const std::size_t i = first_long_commit(records);
+  const std::uint64_t first = record_lsn(records[i]);
+  std::vector<KafkaRecord> lying = records;
+  // The commit's first record claims to be its last.
+  lying[i] = with_header(lying[i], kHeaderCommitLastLsn, std::to_string(first));
+  const std::vector<std::uint64_t> got = delivered_before_error(
+      cluster_, lying,
+      fmt::format("lsn {}: commit_id {} continues a commit that ended at "
+                  "lsn {}",
+                  first + 1, first, first));
+  EXPECT_LE(got.size(), first);
+}
+
+TEST_F(KafkaConsumerTest, RecordsOfOneCommitDisagreeingOnItsEndAreForeign) {
+  const std::vector<KafkaRecord> records =
+      records_with_long_commit(tmp_ / "long");
+  const std::size_t i = first_long_commit(records);
+  const std::uint64_t first = record_lsn(records[i]);
+  const std::uint64_t last = decode_kafka_record(records[i]).commit_last_lsn;
+  std::vector<KafkaRecord> lying = records;
+  lying[i + 1] =
+      with_header(lying[i + 1], kHeaderCommitLastLsn, std::to_string(last + 1));
+  const std::vector<std::uint64_t> got = delivered_before_error(
+      cluster_, lying,
+      fmt::format("lsn {}: commit {} ending at lsn {} with hash", first + 1,
+                  first, last + 1));
+  EXPECT_LE(got.size(), first);
+}
+
+TEST_F(KafkaConsumerTest, RecordsOfOneCommitDisagreeingOnItsHashAreForeign) {
+  const std::vector<KafkaRecord> records =
+      records_with_long_commit(tmp_ / "long");
+  const std::size_t i = first_long_commit(records);
+  const std::uint64_t first = record_lsn(records[i]);
+  std::vector<KafkaRecord> lying = records;
+  lying[i + 1] =
+      with_header(lying[i + 1], kHeaderCommitHash, std::string(64, 'a'));
+  const std::vector<std::uint64_t> got = delivered_before_error(
+      cluster_, lying,
+      fmt::format("lsn {}: commit {} ending at", first + 1, first));
+  EXPECT_LE(got.size(), first);
+}
+
+TEST_F(KafkaConsumerTest, ACommitStartingBeforeTheOneBeforeEndsIsForeign) {
+  const std::vector<KafkaRecord> records =
+      records_with_long_commit(tmp_ / "long");
+  const std::size_t i = first_long_commit(records);
+  const std::uint64_t first = record_lsn(records[i]);
+  const std::uint64_t last = decode_kafka_record(records[i]).commit_last_lsn;
+  ASSERT_LT(last, records.size());
+  std::vector<KafkaRecord> lying = records;
+  // Every record of the commit claims one more event than it has: the next
+  // commit starts inside it.
+  for (std::uint64_t lsn = first; lsn <= last; ++lsn) {
+    lying[lsn - 1] = with_header(lying[lsn - 1], kHeaderCommitLastLsn,
+                                 std::to_string(last + 1));
+  }
+  const std::vector<std::uint64_t> got = delivered_before_error(
+      cluster_, lying,
+      fmt::format("lsn {}: commit {} ending at lsn", last + 1, last + 1));
+  EXPECT_LE(got.size(), last);
+}
+
+TEST_F(KafkaConsumerTest, ACommitOfMoreEventsThanACommitMayHoldIsForeign) {
+  // Else a replica would hold the endless commit's events waiting for its
+  // last one.
+  const KafkaRecord& record = records_[0];
+  const std::uint64_t first = record_commit_id(record);
+  EXPECT_NO_THROW(decode_kafka_record(
+      with_header(record, kHeaderCommitLastLsn,
+                  std::to_string(first + kMaxCommitEvents - 1))));
+  EXPECT_THAT(
+      [&] {
+        decode_kafka_record(
+            with_header(record, kHeaderCommitLastLsn,
+                        std::to_string(first + kMaxCommitEvents)));
+      },
+      ::testing::ThrowsMessage<ForeignRecordError>(HasSubstr(fmt::format(
+          "lsn 1: header wfstore.commit_last_lsn {} makes commit {} longer "
+          "than {} events",
+          first + kMaxCommitEvents, first, kMaxCommitEvents))));
 }
 
 }  // namespace

@@ -360,6 +360,17 @@ TEST_F(HistoryQueryTest, RandomQueriesMatchABruteForceFilterOfTheLog) {
     q.limit = pick(3) == 0 ? 1 + pick(8) : 1000;
     SCOPED_TRACE(i);
     expect_query(q);
+    // event_matches (log --follow's filter) selects what events() selects.
+    History history(*db_);
+    EventQuery unpaged = q;
+    unpaged.ascending = true;
+    unpaged.offset = 0;
+    unpaged.limit = log_.size();
+    std::vector<std::uint64_t> matched;
+    for (const Event& e : log_) {
+      if (event_matches(e, q)) matched.push_back(e.lsn);
+    }
+    EXPECT_EQ(matched, lsns(history.events(unpaged)));
   }
 }
 

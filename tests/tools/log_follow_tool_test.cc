@@ -139,6 +139,30 @@ TEST_F(LogFollowToolTest, FiltersApplyEventByEventAndSigtermEndsIt) {
   EXPECT_EQ(follow.wait(), 0);
 }
 
+// A stop signal while stdout is a full pipe (a reader not keeping up)
+// interrupts no write: every event printed so far reaches the reader.
+TEST_F(LogFollowToolTest, ASignalWhileStdoutIsFullLosesNoLine) {
+  {
+    auto db = Database::open(dir_, testutil::quiet_options());
+    for (int i = 3; i < 400; ++i)
+      db->workflow_store().store(workflow(fmt::format("wf-{}", i)));
+    db->close();
+  }
+  ToolProcess follow(follow_args());
+  // Far more than a pipe holds: the process blocks writing.
+  std::this_thread::sleep_for(std::chrono::milliseconds{500});
+  follow.signal(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  std::uint64_t expected = 1;
+  while (const std::optional<std::string> line = follow.read_line()) {
+    ASSERT_EQ(nlohmann::json::parse(*line).at("lsn").get<std::uint64_t>(),
+              expected);
+    ++expected;
+  }
+  EXPECT_EQ(expected, 401u);
+  EXPECT_EQ(follow.wait(), 0);
+}
+
 TEST_F(LogFollowToolTest, TextLinesAndLimitEndsIt) {
   ToolProcess follow({"log", "--follow", "--dir", dir_, "--limit", "5"});
   for (int i = 1; i <= 3; ++i) {
@@ -178,6 +202,14 @@ TEST_F(LogFollowToolTest, BadArgumentsAreUsageErrors) {
   EXPECT_EQ(run("--offset 1").status, 2);
   EXPECT_EQ(run("--workflow ''").status, 2);
   EXPECT_EQ(run("--poll-ms 0").status, 2);
+  // Criteria `log` refuses are refused alike, not followed with nothing
+  // matching (--to ends the run that would).
+  r = run("--to 3 --since 2030-01-01T00:00:00Z --until 2020-01-01T00:00:00Z");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("is after to_time_ms"));
+  r = run("--to 3 --entity delivery:abc");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("delivery id 'abc' is not a decimal"));
   r = run("--after 9");
   EXPECT_EQ(r.status, 3) << r.output;
   EXPECT_THAT(r.output, HasSubstr("beyond"));

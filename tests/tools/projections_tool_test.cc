@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wfstore/database.h"
@@ -168,6 +169,21 @@ TEST_F(ProjectionsToolTest, TheSvgHasOneBarPerStageInItsFinalColour) {
                 .at("workflow_id"),
             "wf-1");
   EXPECT_TRUE(std::filesystem::exists(again));
+}
+
+// The picture is a file for anyone to open: the mode a new file gets (0666
+// less the umask), as any file the user writes, not a store's private 0600.
+TEST_F(ProjectionsToolTest, TheSvgHasTheModeOfANewFile) {
+  const mode_t old_mask = ::umask(022);
+  const std::filesystem::path file = tmp_ / "shared.svg";
+  const ToolRun run = run_tool("timeline wf-1 --svg " + file.string() + d());
+  ::umask(old_mask);
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_EQ(std::filesystem::status(file).permissions(),
+            std::filesystem::perms::owner_read |
+                std::filesystem::perms::owner_write |
+                std::filesystem::perms::group_read |
+                std::filesystem::perms::others_read);
 }
 
 TEST_F(ProjectionsToolTest, BadInputIsAClearErrorAndChangesNothing) {

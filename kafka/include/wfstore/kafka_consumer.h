@@ -15,8 +15,11 @@
 //
 // Every record must be a wfstore record (else ForeignRecordError) of one
 // store: the expected store id, or, without one, the store of the first record
-// read; a record of another store is a ForeignRecordError. Nothing is ever
-// skipped.
+// read; a record of another store is a ForeignRecordError. So is the next
+// LSN's record when it does not fit the commit of the LSN before it: inside
+// that commit it names the same first and last LSN and hash, after it a
+// commit starting at its own LSN (a commit's events are never delivered
+// under another commit or cut short). Nothing is ever skipped.
 //
 // Thread-safety: a KafkaConsumer is used by one thread at a time (none of its
 // methods may run concurrently); run()'s `stop` may read state other threads
@@ -75,11 +78,12 @@ struct KafkaConsumerOptions {
   std::string store_id;
   // Deliver LSNs after this one (a replica's applied LSN); 0: from LSN 1.
   std::uint64_t start_after_lsn = 0;
-  // How long the metadata and watermark queries of the constructor may take.
+  // How long the metadata and watermark queries of the constructor may take;
+  // 1 ms up to INT_MAX ms.
   std::chrono::milliseconds metadata_timeout{10000};
   // consume_until_caught_up(): how long to wait, once every partition reached
   // its starting end, for a missing LSN while records past it are buffered,
-  // before reporting a gap.
+  // before reporting a gap; not negative.
   std::chrono::milliseconds stall_timeout{5000};
   // fetch.wait.max.ms: how long a broker may hold a fetch that found nothing
   // new. A real broker answers as soon as records arrive; the mock cluster
@@ -105,7 +109,8 @@ class KafkaConsumer {
  public:
   // Connects, reads the topic's partitions and each one's high watermark (the
   // end caught_up() waits for), and assigns them all from their earliest
-  // offset. Throws InvalidArgumentError for empty brokers or topic,
+  // offset. Throws InvalidArgumentError for empty brokers or topic, or a
+  // timeout or fetch_wait out of its range (nothing connected then),
   // KafkaTopicNotFoundError, IOError (no broker answered in
   // metadata_timeout, a librdkafka failure).
   explicit KafkaConsumer(KafkaConsumerOptions options);

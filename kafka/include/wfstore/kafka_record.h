@@ -56,7 +56,8 @@ KafkaRecord kafka_record_of(const Event& event, const std::string& store_id,
 // A record that is not a wfstore event record of the expected store: a
 // wfstore header missing or repeated, a header or the value malformed, the
 // headers disagreeing with the value, or (KafkaConsumer) the record of
-// another store. The message names the record and what is wrong. A
+// another store or one that does not fit the commit of the record before it
+// (its first and last LSN and hash). The message names the record and what is wrong. A
 // CorruptionError: the topic cannot give the store's events.
 class ForeignRecordError : public CorruptionError {
  public:
@@ -78,9 +79,10 @@ struct DecodedRecord {
 // event_from_json(), and checks that the headers' LSN, type and schema version
 // are the value's, that the store id is a store id and the commit hash 64
 // lowercase hex digits, that the commit's last LSN is at or after the
-// event's (and its first, the value's commit_id, at or before), and that the key is the event's workflow id (the
-// store id for an event without one). Throws ForeignRecordError naming what
-// is wrong.
+// event's (and its first, the value's commit_id, at or before) and makes a
+// commit of at most kMaxCommitEvents (wfstore/limits.h), and that the key is
+// the event's workflow id (the store id for an event without one). Throws
+// ForeignRecordError naming what is wrong.
 DecodedRecord decode_kafka_record(const KafkaRecord& record);
 
 }  // namespace wfstore

@@ -94,11 +94,18 @@ struct EventQuery {
   bool ascending = true;
 };
 
+// Throws InvalidArgumentError for a query History::events() and count()
+// refuse (from_lsn >= to_lsn, from_time_ms > to_time_ms, an empty workflow
+// id, an unknown entity kind or event type, an entity id that is not a valid
+// key), naming what is wrong.
+void check_event_query(const EventQuery& query);
+
 // True when `event` meets every criterion of `query` (workflow, entity, types,
 // actor, correlation id, LSN and time range; not limit, offset or order): what
 // History::events() selects, checked on one event (`wfstore log --follow`
 // filters the live events with it). An entity of kind workflow selects the
-// events whose envelope names that workflow.
+// events whose envelope names that workflow. Check the query first with
+// check_event_query(): a query History::events() refuses matches nothing here.
 bool event_matches(const Event& event, const EventQuery& query);
 
 // A delivery of the queue as of an LSN (History::queue_as_of).

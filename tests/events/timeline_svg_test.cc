@@ -40,7 +40,11 @@ StageSpan span(std::string id, WorkflowStatus status,
   s.status = status;
   s.start_ms = start;
   s.end_ms = end;
-  if (start && end) s.duration_ms = *end - *start;
+  std::int64_t duration = 0;
+  // Spans at the edges of the int64 range have no representable duration.
+  if (start && end && !__builtin_sub_overflow(*end, *start, &duration)) {
+    s.duration_ms = duration;
+  }
   return s;
 }
 

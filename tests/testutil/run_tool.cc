@@ -10,8 +10,10 @@ namespace wfstore::testutil {
 
 ToolRun run_tool(const std::string& args, bool with_stderr) {
   ToolRun run;
-  const std::string command = std::string(WFSTORE_TOOL_PATH) + " " + args +
-                              (with_stderr ? " 2>&1" : "");
+  std::string command = WFSTORE_TOOL_PATH;
+  command += ' ';
+  command += args;
+  if (with_stderr) command += " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return run;
   std::array<char, 4096> buffer{};

@@ -11,7 +11,7 @@ KafkaRecord kafka_record_of(const Event& event, const std::string& store_id,
                             std::uint64_t commit_last_lsn) {
   KafkaRecord record;
   record.key = event.workflow_id.empty() ? store_id : event.workflow_id;
-  record.value = event_to_json(event).dump();
+  record.value = event_json_text(event);
   record.headers = {
       {std::string(kHeaderLsn), std::to_string(event.lsn)},
       {std::string(kHeaderType), std::string(event_type_name(event.type()))},

@@ -4,6 +4,8 @@
 
 #include "wfstore/kafka_record.h"
 
+#include "wfstore_internal/event_json_text.h"
+
 namespace wfstore {
 
 KafkaRecord kafka_record_of(const Event& event, const std::string& store_id,

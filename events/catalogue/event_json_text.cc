@@ -6,6 +6,8 @@
 // std::map), no whitespace, its string escapes, integers in decimal. JSON
 // values (contexts, outputs, ...) are dumped by nlohmann itself.
 
+#include "wfstore_internal/event_json_text.h"
+
 #include <algorithm>
 #include <array>
 #include <charconv>

@@ -3,6 +3,8 @@
 // integers; dump()'s error for a string that is not UTF-8; and the time per
 // event of both on workload events (printed, not asserted).
 
+#include "wfstore_internal/event_json_text.h"
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>

@@ -415,13 +415,6 @@ struct Event {
 // name, unset optionals as null, JSON values inline, times as epoch
 // milliseconds. Decodes lazily held JSON values.
 nlohmann::json event_to_json(const Event& event);
-// The bytes of event_to_json(event).dump(), written directly: the same members
-// through the same field tables, in the order and with the escapes of
-// nlohmann's dump(), without building the JSON tree (the Kafka exporter's
-// record values). Decodes lazily held JSON values. Throws
-// nlohmann::json::type_error (316), as dump() does, for a string that is not
-// UTF-8 (the store admits none). Thread-safety: a const read of `event`.
-std::string event_json_text(const Event& event);
 // The inverse of event_to_json(): the event whose JSON form is `json`, so that
 // event_from_json(event_to_json(e)) == e. Reads exactly the members
 // event_to_json() writes, through the same field tables: enums by name, null

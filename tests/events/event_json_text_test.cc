@@ -5,9 +5,7 @@
 
 #include "wfstore_internal/event_json_text.h"
 
-#include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <limits>
 #include <memory>
 #include <set>
@@ -193,44 +191,6 @@ TEST(EventJsonTextTest, InvalidUtf8FailsAsDumpDoes) {
       EXPECT_EQ(e.what(), expected);
     }
   }
-}
-
-// Not a gate: prints the time per event of both writers on workload events
-// freshly read from the log (their JSON values still CBOR, as the exporter
-// sees them), beside the time per event of that read.
-TEST(EventJsonTextTest, TimePerEventBesideDump) {
-  testutil::TempDir dir;
-  auto db = Database::open(dir.path() / "store");
-  testutil::run_workload(db->workflow_store(), 1, 3000, "a");
-  using Clock = std::chrono::steady_clock;
-  double read_us = 0;
-  const auto time_per_event = [&](auto&& write) {
-    // Each run gets its own copy of the events (their JSON values undecoded).
-    const auto read_start = Clock::now();
-    const std::vector<Event> events =
-        read_committed_events(*db, 0, 1u << 20).events;
-    const std::chrono::duration<double, std::micro> read_elapsed =
-        Clock::now() - read_start;
-    read_us = read_elapsed.count() / static_cast<double>(events.size());
-    std::size_t bytes = 0;
-    const auto start = Clock::now();
-    for (const Event& event : events) bytes += write(event).size();
-    const std::chrono::duration<double, std::micro> elapsed =
-        Clock::now() - start;
-    return std::pair{elapsed.count() / static_cast<double>(events.size()),
-                     bytes / events.size()};
-  };
-  const auto [dump_us, dump_bytes] = time_per_event(
-      [](const Event& event) { return event_to_json(event).dump(); });
-  const auto [text_us, text_bytes] =
-      time_per_event([](const Event& event) { return event_json_text(event); });
-  EXPECT_EQ(dump_bytes, text_bytes);
-  std::printf(
-      "%zu workload events, %zu bytes each on average: "
-      "event_to_json().dump() %.2f us/event, event_json_text() %.2f us/event "
-      "(%.1fx); read_committed_events %.2f us/event\n",
-      read_committed_events(*db, 0, 1u << 20).events.size(), text_bytes,
-      dump_us, text_us, dump_us / text_us, read_us);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -112,6 +113,9 @@ struct Batch {
   std::uint64_t last_lsn = 0;
   std::vector<KafkaRecord> records;
 };
+
+// Encoded records by LSN, in LSN order.
+using Records = std::deque<std::pair<std::uint64_t, KafkaRecord>>;
 
 // The value of `record`'s header `name` ("" when it has none).
 std::string header_of(const KafkaRecord& record, std::string_view name) {
@@ -310,7 +314,8 @@ class KafkaExporter::Impl {
 
   // The batch after `after`: the one sent last again when it failed, else
   // the records encoded beyond the last batch and new ones, up to the
-  // batch bounds.
+  // batch bounds. Starts encoding the records after it in the background,
+  // so the next batch is ready while this one is sent and committed.
   const Batch& next_batch(std::uint64_t after) {
     if (!batch_.records.empty() && batch_.first_lsn == after + 1) {
       return batch_;
@@ -324,16 +329,11 @@ class KafkaExporter::Impl {
     while (batch_.records.size() < o_.max_batch_events) {
       if (pending_.empty()) {
         const std::uint64_t from = after + batch_.records.size();
-        CommittedEvents read = read_committed_events(
-            db_, from, o_.max_batch_events - batch_.records.size(), true);
-        if (read.events.empty()) break;
-        for (std::size_t i = 0; i < read.events.size(); ++i) {
-          pending_.emplace_back(
-              read.events[i].lsn,
-              kafka_record_of(read.events[i], files_.store_id,
-                              log::to_hex(read.commit_hashes[i]),
-                              read.commit_last_lsns[i]));
+        pending_ = take_prefetched(from);
+        if (pending_.empty()) {
+          pending_ = encode(from, o_.max_batch_events - batch_.records.size());
         }
+        if (pending_.empty()) break;
       }
       KafkaRecord& record = pending_.front().second;
       std::size_t size = record.key.size() + record.value.size();
@@ -346,7 +346,39 @@ class KafkaExporter::Impl {
       batch_.records.push_back(std::move(record));
       pending_.pop_front();
     }
+    if (!batch_.records.empty() && pending_.size() < o_.max_batch_events &&
+        !prefetch_.valid()) {
+      const std::uint64_t from =
+          pending_.empty() ? batch_.last_lsn : pending_.back().first;
+      prefetch_ = std::async(std::launch::async, [this, from] {
+        return encode(from, o_.max_batch_events);
+      });
+    }
     return batch_;
+  }
+
+  // The records of the committed events after `after`, at most `max`.
+  // Thread-safety: reads the store and the constant files_ only, so it runs
+  // on the prefetch thread too.
+  Records encode(std::uint64_t after, std::size_t max) const {
+    Records records;
+    CommittedEvents read = read_committed_events(db_, after, max, true);
+    for (std::size_t i = 0; i < read.events.size(); ++i) {
+      records.emplace_back(read.events[i].lsn,
+                           kafka_record_of(read.events[i], files_.store_id,
+                                           log::to_hex(read.commit_hashes[i]),
+                                           read.commit_last_lsns[i]));
+    }
+    return records;
+  }
+
+  // The records the background encoding made when they follow `after`
+  // (empty otherwise, or when there is none); rethrows its error.
+  Records take_prefetched(std::uint64_t after) {
+    if (!prefetch_.valid()) return {};
+    Records records = prefetch_.get();
+    if (!records.empty() && records.front().first != after + 1) return {};
+    return records;
   }
 
   // Creates the producer and initializes its transactions unless done;
@@ -565,7 +597,10 @@ class KafkaExporter::Impl {
   rd_kafka_t* rk_ = nullptr;
   Batch batch_;  // the batch sent last
   // Records encoded beyond batch_, by LSN, in LSN order.
-  std::deque<std::pair<std::uint64_t, KafkaRecord>> pending_;
+  Records pending_;
+  // The records after pending_, being encoded in the background (at most
+  // one task, of at most max_batch_events records).
+  std::future<Records> prefetch_;
   SteadyClock::time_point last_progress_;
   std::chrono::milliseconds backoff_{0};
 

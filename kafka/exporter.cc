@@ -361,13 +361,20 @@ class KafkaExporter::Impl {
   // Thread-safety: reads the store and the constant files_ only, so it runs
   // on the prefetch thread too.
   Records encode(std::uint64_t after, std::size_t max) const {
+    // Decoded events take more memory than their records: few at a time.
+    constexpr std::size_t kReadEvents = 500;
     Records records;
-    CommittedEvents read = read_committed_events(db_, after, max, true);
-    for (std::size_t i = 0; i < read.events.size(); ++i) {
-      records.emplace_back(read.events[i].lsn,
-                           kafka_record_of(read.events[i], files_.store_id,
-                                           log::to_hex(read.commit_hashes[i]),
-                                           read.commit_last_lsns[i]));
+    while (records.size() < max) {
+      const CommittedEvents read = read_committed_events(
+          db_, after + records.size(),
+          std::min(kReadEvents, max - records.size()), true);
+      if (read.events.empty()) break;
+      for (std::size_t i = 0; i < read.events.size(); ++i) {
+        records.emplace_back(read.events[i].lsn,
+                             kafka_record_of(read.events[i], files_.store_id,
+                                             log::to_hex(read.commit_hashes[i]),
+                                             read.commit_last_lsns[i]));
+      }
     }
     return records;
   }

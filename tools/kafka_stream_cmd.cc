@@ -32,7 +32,7 @@ struct StreamOptions {
   std::string brokers;
   std::string topic;
   bool until_caught_up = false;
-  std::size_t batch_events = 10000;
+  std::size_t batch_events = KafkaExporterOptions{}.max_batch_events;
   std::int64_t give_up_ms = -1;  // -1: 30 s with --until-caught-up, else 0
   std::vector<std::string> properties;
 };

@@ -52,7 +52,8 @@
 // the exporter's thread, the commit listener only wakes it.
 //
 // Memory is flat over the log's size: the log is read max_batch_events at a
-// time.
+// time; while a batch is sent and committed, the records after it (at most
+// max_batch_events more) are read and encoded on a second thread.
 //
 // Lifetime: the Database must outlive the exporter. Thread-safety: run(),
 // export_until_caught_up() and start() must not overlap (one run at a time,
@@ -97,11 +98,12 @@ struct KafkaExporterOptions {
   // Required. Partitioned by the record key (the workflow id).
   std::string topic;
   // One Kafka transaction per batch; a batch ends at whichever bound comes
-  // first. Each >= 1.
+  // first. Each >= 1. A Kafka transaction costs a few round trips, so
+  // larger batches export faster; these bound the exporter's memory.
   std::size_t max_batch_events = 10000;
   // The bytes of keys, values and headers of a batch (a batch holds at least
   // one event).
-  std::size_t max_batch_bytes = std::size_t{4} << 20;
+  std::size_t max_batch_bytes = std::size_t{16} << 20;
   // While following: how long a batch may wait for more events after the
   // exporter saw its first one. >= 0.
   std::chrono::milliseconds max_batch_time{5};

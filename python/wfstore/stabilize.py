@@ -136,6 +136,16 @@ def _stage_list(result: tuple[dict[str, Any] | None, list[dict[str, Any]]]) -> l
     return stages
 
 
+def _listing_criteria(criteria: WorkflowCriteria | None) -> WorkflowCriteria | None:
+    """The criteria as stabilize's retrieve_by_* apply them: statuses and
+    page size only. wfstore honours the start-time bounds there too (Q1 in
+    docs/semantics.md §9), which would drop the never-started workflows
+    stabilize's recovery asks for with start_time_after."""
+    if criteria is None or (criteria.start_time_after is None and criteria.start_time_before is None):
+        return criteria
+    return WorkflowCriteria(page_size=criteria.page_size, statuses=criteria.statuses)
+
+
 def _execution_id(db: wfstore.Database, stage: StageExecution) -> str:
     """The stage's workflow id: its execution's, or for a detached stage the
     stored one (the reference updates a stage by id alone)."""
@@ -327,11 +337,11 @@ class WfstoreWorkflowStore(WorkflowStore):
     def retrieve_by_pipeline_config_id(
         self, pipeline_config_id: str, criteria: WorkflowCriteria | None = None
     ) -> Iterator[Workflow]:
-        return self._load(self._db.query_by_pipeline_config_id(pipeline_config_id, criteria))
+        return self._load(self._db.query_by_pipeline_config_id(pipeline_config_id, _listing_criteria(criteria)))
 
     @_translating
     def retrieve_by_application(self, application: str, criteria: WorkflowCriteria | None = None) -> Iterator[Workflow]:
-        return self._load(self._db.query_by_application(application, criteria))
+        return self._load(self._db.query_by_application(application, _listing_criteria(criteria)))
 
     @_translating
     def get_all_pending_workflows(self, criteria: WorkflowCriteria | None = None) -> Iterator[Workflow]:

@@ -1,0 +1,193 @@
+"""The standard workload (bench/workload.md) through stabilize's WorkflowStore API,
+on stabilize's SqliteWorkflowStore (default journal and WAL) and on
+WfstoreWorkflowStore (sync and buffered), in one process and one run.
+
+    PYTHONPATH=<build>/python:<stabilize>/src:<stabilize deps> \
+        /usr/bin/python3 python/bench/bench.py [--n 2000] [--stores sqlite,sqlite-wal,wfstore-sync,wfstore-buffered]
+
+Prints one line per store and phase (phase=... ops_per_sec=...) and a table of
+each phase's ops/s with the ratio of each wfstore mode to SQLite WAL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from stabilize import SqliteQueue, SqliteWorkflowStore, StageExecution, TaskExecution, Workflow
+from stabilize.models.status import WorkflowStatus
+from stabilize.persistence.connection import ConnectionManager, SingletonMeta
+from stabilize.queue.messages import StartStage
+
+from wfstore.stabilize import WfstoreQueue, WfstoreWorkflowStore
+
+BASE_MS = 1_700_000_000_000
+STAGES = 10
+APPS = 10
+DEDUP = 10_000
+
+
+def build(n: int) -> list[Workflow]:
+    workflows = []
+    for k in range(n):
+        stages = []
+        for i in range(STAGES):
+            stages.append(
+                StageExecution(
+                    ref_id=f"stage-{i}",
+                    type="bench",
+                    name=f"Stage {i}",
+                    context={"stage_index": i, "timeout_s": 30, "command": f"echo {k}-{i}"},
+                    requisite_stage_ref_ids=set() if i == 0 else {f"stage-{i - 1}"},
+                    tasks=[TaskExecution.create(f"task-{i}", "bench.NoopTask", stage_start=True, stage_end=True)],
+                )
+            )
+        workflows.append(
+            Workflow.create(
+                application=f"app-{k % APPS}",
+                name=f"bench-workflow-{k}",
+                stages=stages,
+                context={
+                    "env": "prod" if k % 2 == 0 else "staging",
+                    "region": f"region-{k % 4}",
+                    "owner": f"user-{k % 50}",
+                    "priority": k % 5,
+                    "retries": 3,
+                    "timeout_s": 300,
+                    "dry_run": False,
+                    "tags": ["bench", f"batch-{k % 20}"],
+                    "version": "1.0.0",
+                    "seq": k,
+                },
+            )
+        )
+    return workflows
+
+
+def run_workload(store: Any, queue: Any, n: int) -> dict[str, float]:
+    """Runs every phase, checking its results; returns ops/s per phase."""
+    workflows = build(n)
+    ancestors = min(500, n)
+    results: dict[str, float] = {}
+
+    def phase(name: str, ops: int, body: Callable[[], None]) -> None:
+        start = time.perf_counter()
+        body()
+        seconds = time.perf_counter() - start
+        results[name] = ops / seconds
+        print(f"phase={name} n={ops} seconds={seconds:.3f} ops_per_sec={ops / seconds:.0f}", flush=True)
+
+    def store_all() -> None:
+        for w in workflows:
+            store.store(w)
+
+    def retrieve_all() -> None:
+        for w in workflows:
+            got = store.retrieve(w.id)
+            assert len(got.stages) == STAGES and all(len(s.tasks) == 1 for s in got.stages)
+
+    def stage_updates() -> None:
+        for k, w in enumerate(workflows):
+            for i, s in enumerate(w.stages):
+                s.status = WorkflowStatus.RUNNING
+                s.start_time = BASE_MS + k * 100 + i
+                s.outputs = {"result": f"ok-{k}-{i}", "last_stage": i, "items": [f"item-{i}"]}
+                store.store_stage(s, expected_phase="NOT_STARTED")
+
+    def transactions() -> None:
+        for k, w in enumerate(workflows):
+            s = w.stages[0]
+            s.status = WorkflowStatus.SUCCEEDED
+            s.end_time = BASE_MS + k * 100 + 1000
+            with store.transaction(queue) as txn:
+                txn.store_stage(s, expected_phase="RUNNING")
+                txn.push_message(StartStage(execution_type="PIPELINE", execution_id=w.id, stage_id=w.stages[1].id))
+        assert queue.size() == n
+
+    def query() -> None:
+        total = 0
+        for a in range(APPS):
+            for _ in store.retrieve_by_application(f"app-{a}"):
+                total += 1
+        assert total == n, total
+
+    def merged() -> None:
+        for k in range(ancestors):
+            got = store.get_merged_ancestor_outputs(workflows[k].id, "stage-9")
+            want = {"result": f"ok-{k}-8", "last_stage": 8, "items": [f"item-{i}" for i in range(9)]}
+            assert got == want, got
+
+    def dedup_mark() -> None:
+        for j in range(DEDUP):
+            store.mark_message_processed(f"dedup-msg-{j}", handler_type="BenchHandler", execution_id=workflows[j % n].id)
+
+    def dedup_check() -> None:
+        for j in range(DEDUP):
+            assert store.is_message_processed(f"dedup-msg-{j}")
+
+    phase("store", n, store_all)
+    phase("retrieve", n, retrieve_all)
+    phase("stage_update", STAGES * n, stage_updates)
+    phase("txn", n, transactions)
+    phase("query", n, query)
+    phase("ancestors", ancestors, merged)
+    phase("dedup_mark", DEDUP, dedup_mark)
+    phase("dedup_check", DEDUP, dedup_check)
+    return results
+
+
+def open_store(kind: str, directory: str) -> tuple[Any, Any, Callable[[], None]]:
+    if kind.startswith("sqlite"):
+        if kind == "sqlite-wal":
+            os.environ["STABILIZE_SQLITE_JOURNAL_MODE"] = "WAL"
+        else:
+            os.environ.pop("STABILIZE_SQLITE_JOURNAL_MODE", None)
+        SingletonMeta.reset(ConnectionManager)
+        url = f"sqlite:///{directory}/bench.db"
+        store = SqliteWorkflowStore(url, create_tables=True)
+        queue = SqliteQueue(url)
+        queue._create_table()
+        return store, queue, store.close
+    durability = kind.split("-", 1)[1]
+    store = WfstoreWorkflowStore(f"{directory}/store", durability=durability)
+    return store, WfstoreQueue(store), store.close
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--stores", default="sqlite,sqlite-wal,wfstore-sync,wfstore-buffered")
+    args = parser.parse_args()
+    figures: dict[str, dict[str, float]] = {}
+    for kind in args.stores.split(","):
+        directory = tempfile.mkdtemp(prefix=f"wfstore-pybench-{kind}-")
+        print(f"# store={kind} n={args.n} dir={directory}", flush=True)
+        store, queue, close = open_store(kind, directory)
+        try:
+            figures[kind] = run_workload(store, queue, args.n)
+        finally:
+            close()
+            shutil.rmtree(directory, ignore_errors=True)
+    kinds = list(figures)
+    print("\n| phase | " + " | ".join(kinds) + (" | wfstore / SQLite WAL |" if "sqlite-wal" in figures else " |"))
+    print("| --- " * (len(kinds) + 1 + ("sqlite-wal" in figures)) + "|")
+    for name in next(iter(figures.values())):
+        row = [f"{figures[k][name]:,.0f}" for k in kinds]
+        ratios = ""
+        if "sqlite-wal" in figures:
+            parts = [
+                f"{k.split('-', 1)[1]} {figures[k][name] / figures['sqlite-wal'][name]:.1f}x"
+                for k in kinds
+                if k.startswith("wfstore")
+            ]
+            ratios = " | " + ", ".join(parts)
+        print(f"| {name} | " + " | ".join(row) + ratios + " |")
+
+
+if __name__ == "__main__":
+    main()

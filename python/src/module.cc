@@ -1,0 +1,976 @@
+// The _wfstore extension module: wfstore's Database with its WorkflowStore,
+// transactions, queue, commit listeners and history API for Python
+// (python/wfstore/_wfstore.pyi documents each call).
+//
+// Values cross as Python objects: model structs are read from any object with
+// the model's attribute names and returned as dicts; JSON values are converted
+// directly, without JSON text. Every call that can wait (a commit and its
+// fdatasync, a blocking poll, a read of the views) runs with the GIL released,
+// after its arguments were converted and before its result is.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "wfstore/audit_scope.h"
+#include "wfstore/database.h"
+#include "wfstore/errors.h"
+#include "wfstore/event.h"
+#include "wfstore/history.h"
+#include "wfstore/queue.h"
+#include "wfstore/transaction.h"
+
+#include "python/src/convert.h"
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+namespace wfstore::python {
+namespace {
+
+using std::chrono::milliseconds;
+
+// ---- exceptions ----
+
+// The Python class of each ErrorCode (index = code).
+PyObject* g_error_classes[16] = {};
+PyObject* g_error_base = nullptr;
+
+PyObject* new_exception(py::module_& m, const char* name, PyObject* bases,
+                        const char* doc) {
+  std::string qualified = std::string("wfstore._wfstore.") + name;
+  PyObject* cls =
+      PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases, nullptr);
+  if (cls == nullptr) throw py::error_already_set();
+  m.add_object(name, py::reinterpret_borrow<py::object>(cls));
+  return cls;
+}
+
+PyObject* bases(std::initializer_list<PyObject*> list) {
+  PyObject* tuple = PyTuple_New(static_cast<Py_ssize_t>(list.size()));
+  Py_ssize_t i = 0;
+  for (PyObject* b : list) {
+    Py_INCREF(b);
+    PyTuple_SET_ITEM(tuple, i++, b);
+  }
+  return tuple;
+}
+
+void register_exceptions(py::module_& m) {
+  g_error_base = new_exception(m, "Error", bases({PyExc_Exception}),
+                               "Base of every wfstore error; .code is its "
+                               "ErrorCode number.");
+  PyObject* not_found = new_exception(m, "NotFoundError",
+                                      bases({g_error_base, PyExc_LookupError}),
+                                      "A missing entity.");
+  auto add = [&](ErrorCode code, const char* name, PyObject* b,
+                 const char* doc) {
+    g_error_classes[static_cast<int>(code)] = new_exception(m, name, b, doc);
+  };
+  add(ErrorCode::kWorkflowNotFound, "WorkflowNotFoundError", bases({not_found}),
+      "No workflow with that id; .workflow_id names it.");
+  add(ErrorCode::kStageNotFound, "StageNotFoundError",
+      bases({not_found, PyExc_ValueError}),
+      "No stage with that id (the reference's ValueError).");
+  add(ErrorCode::kConcurrency, "ConcurrencyError", bases({g_error_base}),
+      "An optimistic-lock failure: nothing was changed.");
+  add(ErrorCode::kDuplicate, "DuplicateError", bases({g_error_base}),
+      "A workflow, stage id or ref_id that exists already.");
+  add(ErrorCode::kInvalidArgument, "InvalidArgumentError",
+      bases({g_error_base, PyExc_ValueError}),
+      "Bad input; the message names the field. Nothing was changed.");
+  add(ErrorCode::kCorruption, "CorruptionError", bases({g_error_base}),
+      "Damaged files or encodings.");
+  add(ErrorCode::kIO, "IOError", bases({g_error_base}),
+      "Failed I/O or a closed store; a write's outcome is unknown.");
+  add(ErrorCode::kStoreLocked, "StoreLockedError", bases({g_error_base}),
+      "Another writer holds the store.");
+  add(ErrorCode::kSubscriptionNotFound, "SubscriptionNotFoundError",
+      bases({not_found}), "No durable subscription of that name.");
+  add(ErrorCode::kSubscriberFailed, "SubscriberFailedError",
+      bases({g_error_base}), "A subscription's handler failed.");
+  add(ErrorCode::kKafkaTopicNotFound, "KafkaTopicNotFoundError",
+      bases({not_found}), "No Kafka topic of that name.");
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      int code = static_cast<int>(e.code());
+      PyObject* cls = code > 0 && code < 16 && g_error_classes[code] != nullptr
+                          ? g_error_classes[code]
+                          : g_error_base;
+      py::object exc =
+          py::reinterpret_borrow<py::object>(cls)(py::str(e.what()));
+      exc.attr("code") = code;
+      if (const auto* nf = dynamic_cast<const WorkflowNotFoundError*>(&e)) {
+        exc.attr("workflow_id") = nf->workflow_id();
+      }
+      PyErr_SetObject(cls, exc.ptr());
+    }
+  });
+}
+
+// ---- the store ----
+
+// A Database and its one Queue, shared by the Python objects that use them,
+// so that either may outlive the other and close() (after which every call
+// throws IOError).
+struct Store {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<Queue> queue;
+  std::mutex queue_mu;
+
+  ~Store() {
+    py::gil_scoped_release release;
+    queue.reset();
+    db.reset();
+  }
+  WorkflowStore& ws() { return db->workflow_store(); }
+  Queue& get_queue() {
+    std::lock_guard<std::mutex> lock(queue_mu);
+    if (!queue) queue = std::make_unique<Queue>(*db);
+    return *queue;
+  }
+};
+using StorePtr = std::shared_ptr<Store>;
+
+Durability durability_from(const std::string& name, const char* field) {
+  if (name == "sync") return Durability::kSync;
+  if (name == "buffered") return Durability::kBuffered;
+  throw InvalidArgumentError(std::string(field) +
+                             ": expected 'sync' or 'buffered', got '" + name +
+                             "'");
+}
+
+ConvertOptions options_from(py::object fallback) {
+  return ConvertOptions{std::move(fallback)};
+}
+
+// Writes the versions of `stage` and its tasks back to the Python objects
+// they were read from, where they differ.
+void write_back_versions(const StageExecution& stage, py::handle obj,
+                         const std::vector<py::object>& task_objs) {
+  py::object version = obj.attr("version");
+  if (version.cast<std::int64_t>() != stage.version) {
+    obj.attr("version") = stage.version;
+  }
+  for (std::size_t i = 0; i < task_objs.size() && i < stage.tasks.size(); ++i) {
+    if (task_objs[i].attr("version").cast<std::int64_t>() !=
+        stage.tasks[i].version) {
+      task_objs[i].attr("version") = stage.tasks[i].version;
+    }
+  }
+}
+
+std::vector<py::object> task_objects(py::handle stage_obj) {
+  std::vector<py::object> out;
+  for (py::handle t : stage_obj.attr("tasks")) {
+    out.push_back(py::reinterpret_borrow<py::object>(t));
+  }
+  return out;
+}
+
+py::tuple stage_set_to_py(const StageSet& set) {
+  py::list stages;
+  for (const auto& s : set.stages) stages.append(stage_to_py(s));
+  py::object execution =
+      set.execution ? py::object(workflow_to_py(*set.execution)) : py::none();
+  return py::make_tuple(execution, stages);
+}
+
+py::dict commit_range_to_py(const CommitRange& r) {
+  py::dict d;
+  d["first_lsn"] = r.first_lsn;
+  d["last_lsn"] = r.last_lsn;
+  return d;
+}
+
+// ---- transactions ----
+
+struct PyTransaction {
+  StorePtr store;
+  std::optional<Transaction> txn;
+  // The stages handed to the C++ transaction (stable addresses: it writes
+  // their versions back on rollback) and the Python objects they came from.
+  std::deque<StageExecution> stages;
+  std::deque<std::pair<py::object, std::vector<py::object>>> objects;
+
+  Transaction& get() {
+    if (!txn) throw InvalidArgumentError("transaction already ended");
+    return *txn;
+  }
+  void restore_versions() {
+    // Latest first, so a stage stored twice ends at its first version.
+    for (std::size_t i = stages.size(); i-- > 0;) {
+      write_back_versions(stages[i], objects[i].first, objects[i].second);
+    }
+  }
+  void store_stage(py::handle stage, std::optional<std::string> expected_phase,
+                   std::optional<std::string> execution_id,
+                   py::object fallback) {
+    Transaction& t = get();
+    stages.push_back(stage_from_py(stage, Path{nullptr, "stage"},
+                                   options_from(std::move(fallback)),
+                                   std::move(execution_id)));
+    objects.emplace_back(py::reinterpret_borrow<py::object>(stage),
+                         task_objects(stage));
+    StageExecution& s = stages.back();
+    try {
+      py::gil_scoped_release release;
+      t.store_stage(s, std::move(expected_phase));
+    } catch (...) {
+      stages.pop_back();
+      objects.pop_back();
+      throw;
+    }
+    write_back_versions(s, objects.back().first, objects.back().second);
+  }
+  py::dict commit() {
+    Transaction& t = get();
+    CommitRange range;
+    try {
+      py::gil_scoped_release release;
+      range = t.commit();
+    } catch (...) {
+      restore_versions();
+      end();
+      throw;
+    }
+    end();
+    return commit_range_to_py(range);
+  }
+  void rollback() {
+    if (!txn) return;
+    {
+      py::gil_scoped_release release;
+      txn->rollback();
+    }
+    restore_versions();
+    end();
+  }
+  void end() {
+    py::gil_scoped_release release;
+    txn.reset();
+  }
+};
+
+// ---- the audit scope ----
+
+struct PyAuditScope {
+  AuditFields fields;
+  std::vector<std::unique_ptr<AuditScope>> active;  // nested re-entries
+};
+
+// ---- history ----
+
+EventQuery query_from(py::kwargs kwargs) {
+  EventQuery q;
+  for (auto [k, v] : kwargs) {
+    std::string key = py::cast<std::string>(k);
+    Path path{nullptr, key};
+    if (v.is_none()) continue;
+    if (key == "workflow_id") {
+      q.workflow_id = str_from_py(v, path);
+    } else if (key == "entity") {
+      auto pair = py::cast<std::pair<std::string, std::string>>(v);
+      auto kind = find_entity_kind(pair.first);
+      if (!kind)
+        throw InvalidArgumentError("entity: unknown kind '" + pair.first + "'");
+      q.entity = EntityRef{*kind, pair.second};
+    } else if (key == "types") {
+      for (py::handle t : v) {
+        std::string name = str_from_py(t, path);
+        bool found = false;
+        for (int i = 1; i < 256 && !found; ++i) {
+          try {
+            if (event_type_name(static_cast<EventType>(i)) == name) {
+              q.types.push_back(static_cast<EventType>(i));
+              found = true;
+            }
+          } catch (const Error&) {
+          }
+        }
+        if (!found)
+          throw InvalidArgumentError("types: unknown event type '" + name +
+                                     "'");
+      }
+    } else if (key == "actor") {
+      q.actor = str_from_py(v, path);
+    } else if (key == "correlation_id") {
+      q.correlation_id = str_from_py(v, path);
+    } else if (key == "from_lsn") {
+      q.from_lsn = v.cast<std::uint64_t>();
+    } else if (key == "to_lsn") {
+      q.to_lsn = v.cast<std::uint64_t>();
+    } else if (key == "from_time_ms") {
+      q.from_time_ms = v.cast<std::int64_t>();
+    } else if (key == "to_time_ms") {
+      q.to_time_ms = v.cast<std::int64_t>();
+    } else if (key == "limit") {
+      q.limit = v.cast<std::size_t>();
+    } else if (key == "offset") {
+      q.offset = v.cast<std::size_t>();
+    } else if (key == "descending") {
+      q.ascending = !v.cast<bool>();
+    } else {
+      throw InvalidArgumentError(key + ": unknown query field");
+    }
+  }
+  return q;
+}
+
+py::list events_to_py(const std::vector<Event>& events) {
+  py::list out;
+  for (const auto& e : events) out.append(json_to_py(event_to_json(e)));
+  return out;
+}
+
+struct PyHistory {
+  StorePtr store;
+  History history;
+  explicit PyHistory(StorePtr s) : store(std::move(s)), history(*store->db) {}
+};
+
+}  // namespace
+}  // namespace wfstore::python
+
+PYBIND11_MODULE(_wfstore, m) {
+  using namespace wfstore;          // NOLINT(google-build-using-namespace)
+  using namespace wfstore::python;  // NOLINT(google-build-using-namespace)
+  using std::chrono::milliseconds;
+  m.doc() = "wfstore's event-sourced workflow store (see wfstore/_wfstore.pyi)";
+  register_exceptions(m);
+
+  py::class_<Store, StorePtr> db(m, "Database");
+  db.def(py::init([](const std::string& path, const std::string& durability,
+                     std::int64_t buffered_sync_interval_ms,
+                     std::int64_t lease_duration_ms, int max_attempts,
+                     const std::string& lease_durability, unsigned file_mode,
+                     std::optional<std::uint64_t> map_size, bool read_only) {
+           DatabaseOptions o;
+           o.durability = durability_from(durability, "durability");
+           o.buffered_sync_interval = milliseconds(buffered_sync_interval_ms);
+           o.queue.lease_duration = milliseconds(lease_duration_ms);
+           o.queue.max_attempts = max_attempts;
+           o.queue.lease_durability =
+               durability_from(lease_durability, "lease_durability");
+           o.file_mode = file_mode;
+           if (map_size) o.map_size = *map_size;
+           auto store = std::make_shared<Store>();
+           py::gil_scoped_release release;
+           store->db = read_only ? Database::open_read_only(path, o)
+                                 : Database::open(path, o);
+           return store;
+         }),
+         py::arg("path"), py::kw_only(), py::arg("durability") = "sync",
+         py::arg("buffered_sync_interval_ms") = 5,
+         py::arg("lease_duration_ms") = 60000, py::arg("max_attempts") = 10,
+         py::arg("lease_durability") = "buffered", py::arg("file_mode") = 0600,
+         py::arg("map_size") = py::none(), py::arg("read_only") = false)
+      .def("close",
+           [](Store& s) {
+             py::gil_scoped_release release;
+             s.db->close();
+           })
+      .def("stats",
+           [](Store& s) {
+             DatabaseStats st;
+             {
+               py::gil_scoped_release release;
+               st = s.db->stats();
+             }
+             py::dict d;
+             d["commits"] = st.commits;
+             d["groups"] = st.groups;
+             d["fdatasyncs"] = st.fdatasyncs;
+             d["bytes_appended"] = st.bytes_appended;
+             d["applied_lsn"] = st.applied_lsn;
+             d["durable_lsn"] = st.durable_lsn;
+             d["queued_commits"] = st.queued_commits;
+             return d;
+           })
+      // -- workflows --
+      .def(
+          "store",
+          [](Store& s, py::handle workflow, py::object fallback) {
+            Workflow w = workflow_from_py(workflow, options_from(fallback));
+            py::gil_scoped_release release;
+            s.ws().store(w);
+          },
+          py::arg("workflow"), py::kw_only(), py::arg("default") = py::none())
+      .def("retrieve",
+           [](Store& s, const std::string& id) {
+             std::optional<Workflow> w;
+             {
+               py::gil_scoped_release release;
+               w = s.ws().retrieve(id);
+             }
+             return workflow_to_py(*w);
+           })
+      .def("retrieve_execution_summary",
+           [](Store& s, const std::string& id) {
+             std::optional<Workflow> w;
+             {
+               py::gil_scoped_release release;
+               w = s.ws().retrieve_execution_summary(id);
+             }
+             return workflow_to_py(*w, false);
+           })
+      .def("update_status",
+           [](Store& s, py::handle workflow) {
+             Workflow w = workflow_status_from_py(workflow, true);
+             py::gil_scoped_release release;
+             s.ws().update_status(w);
+           })
+      .def("delete_workflow",
+           [](Store& s, const std::string& id) {
+             py::gil_scoped_release release;
+             s.ws().delete_workflow(id);
+           })
+      // -- stages --
+      .def(
+          "store_stage",
+          [](Store& s, py::handle stage, std::optional<std::string> phase,
+             std::optional<std::string> execution_id, py::object fallback) {
+            StageExecution st =
+                stage_from_py(stage, Path{nullptr, "stage"},
+                              options_from(fallback), std::move(execution_id));
+            std::vector<py::object> tasks = task_objects(stage);
+            {
+              py::gil_scoped_release release;
+              s.ws().store_stage(st, std::move(phase));
+            }
+            write_back_versions(st, stage, tasks);
+          },
+          py::arg("stage"), py::arg("expected_phase") = py::none(),
+          py::kw_only(), py::arg("execution_id") = py::none(),
+          py::arg("default") = py::none())
+      .def("remove_stage",
+           [](Store& s, const std::string& workflow_id,
+              const std::string& stage_id) {
+             py::gil_scoped_release release;
+             s.ws().remove_stage(workflow_id, stage_id);
+           })
+      .def("retrieve_stage",
+           [](Store& s, const std::string& id) {
+             std::optional<StageInExecution> r;
+             {
+               py::gil_scoped_release release;
+               r = s.ws().retrieve_stage(id);
+             }
+             return py::make_tuple(workflow_to_py(r->execution), r->index);
+           })
+      .def("get_upstream_stages",
+           [](Store& s, const std::string& wid, const std::string& ref) {
+             StageSet set;
+             {
+               py::gil_scoped_release release;
+               set = s.ws().get_upstream_stages(wid, ref);
+             }
+             return stage_set_to_py(set);
+           })
+      .def("get_downstream_stages",
+           [](Store& s, const std::string& wid, const std::string& ref) {
+             StageSet set;
+             {
+               py::gil_scoped_release release;
+               set = s.ws().get_downstream_stages(wid, ref);
+             }
+             return stage_set_to_py(set);
+           })
+      .def("get_synthetic_stages",
+           [](Store& s, const std::string& wid, const std::string& parent) {
+             StageSet set;
+             {
+               py::gil_scoped_release release;
+               set = s.ws().get_synthetic_stages(wid, parent);
+             }
+             return stage_set_to_py(set);
+           })
+      .def("get_merged_ancestor_outputs",
+           [](Store& s, const std::string& wid, const std::string& ref) {
+             nlohmann::json out;
+             {
+               py::gil_scoped_release release;
+               out = s.ws().get_merged_ancestor_outputs(wid, ref);
+             }
+             return json_to_py(out);
+           })
+      // -- queries (ids in result order; load each with retrieve) --
+      .def(
+          "query_by_pipeline_config_id",
+          [](Store& s, const std::string& id, py::handle criteria) {
+            auto c = criteria_from_py(criteria);
+            py::gil_scoped_release release;
+            return s.ws().retrieve_by_pipeline_config_id(id, c).ids();
+          },
+          py::arg("pipeline_config_id"), py::arg("criteria") = py::none())
+      .def(
+          "query_by_application",
+          [](Store& s, const std::string& app, py::handle criteria) {
+            auto c = criteria_from_py(criteria);
+            py::gil_scoped_release release;
+            return s.ws().retrieve_by_application(app, c).ids();
+          },
+          py::arg("application"), py::arg("criteria") = py::none())
+      .def(
+          "query_pending_workflows",
+          [](Store& s, py::handle criteria) {
+            auto c = criteria_from_py(criteria).value_or(WorkflowCriteria{});
+            if (criteria.is_none()) c.page_size = 0;
+            py::gil_scoped_release release;
+            return s.ws().get_all_pending_workflows(c).ids();
+          },
+          py::arg("criteria") = py::none())
+      .def("count_by_application",
+           [](Store& s, const std::string& app) {
+             py::gil_scoped_release release;
+             return s.ws().count_by_application(app);
+           })
+      .def("exists",
+           [](Store& s, const std::string& id) {
+             py::gil_scoped_release release;
+             return s.ws().exists(id);
+           })
+      // -- control --
+      .def("pause",
+           [](Store& s, const std::string& id, const std::string& by) {
+             py::gil_scoped_release release;
+             s.ws().pause(id, by);
+           })
+      .def("resume",
+           [](Store& s, const std::string& id) {
+             py::gil_scoped_release release;
+             s.ws().resume(id);
+           })
+      .def("cancel",
+           [](Store& s, const std::string& id, const std::string& by,
+              const std::string& reason) {
+             py::gil_scoped_release release;
+             s.ws().cancel(id, by, reason);
+           })
+      // -- dedup and claims --
+      .def("is_message_processed",
+           [](Store& s, const std::string& id) {
+             py::gil_scoped_release release;
+             return s.ws().is_message_processed(id);
+           })
+      .def(
+          "mark_message_processed",
+          [](Store& s, const std::string& id,
+             std::optional<std::string> handler_type,
+             std::optional<std::string> execution_id) {
+            py::gil_scoped_release release;
+            s.ws().mark_message_processed(id, std::move(handler_type),
+                                          std::move(execution_id));
+          },
+          py::arg("message_id"), py::arg("handler_type") = py::none(),
+          py::arg("execution_id") = py::none())
+      .def("cleanup_old_processed_messages",
+           [](Store& s, std::int64_t max_age_ms) {
+             py::gil_scoped_release release;
+             return s.ws().cleanup_old_processed_messages(
+                 milliseconds(max_age_ms));
+           })
+      .def(
+          "get_processed_message_ids",
+          [](Store& s, std::optional<std::size_t> limit) {
+            py::gil_scoped_release release;
+            return s.ws().get_processed_message_ids(limit);
+          },
+          py::arg("limit") = py::none())
+      .def("cleanup_completed_stage_claims",
+           [](Store& s) {
+             py::gil_scoped_release release;
+             return s.ws().cleanup_completed_stage_claims();
+           })
+      .def("is_healthy",
+           [](Store& s) {
+             py::gil_scoped_release release;
+             return s.ws().is_healthy();
+           })
+      .def("transaction",
+           [](const StorePtr& s) {
+             auto t = std::make_unique<PyTransaction>();
+             t->store = s;
+             {
+               py::gil_scoped_release release;
+               t->txn.emplace(s->ws().transaction(nullptr));
+             }
+             return t;
+           })
+      .def(
+          "attach_queue",
+          [](Store& s) {
+            py::gil_scoped_release release;
+            s.get_queue();
+          },
+          "Attaches the store's one queue (the queue_* methods use it).")
+      .def("add_commit_listener",
+           [](Store& s, py::function fn) {
+             // Released with the GIL held, whichever thread drops it last.
+             std::shared_ptr<py::function> shared(
+                 new py::function(std::move(fn)), [](py::function* f) {
+                   py::gil_scoped_acquire acquire;
+                   delete f;
+                 });
+             auto listener = [shared](const CommitNotice& n) {
+               py::gil_scoped_acquire acquire;
+               try {
+                 (*shared)(n.first_lsn, n.last_lsn, n.queue_changed);
+               } catch (py::error_already_set& e) {
+                 e.discard_as_unraisable("wfstore commit listener");
+               }
+             };
+             py::gil_scoped_release release;
+             return s.db->add_commit_listener(listener);
+           })
+      .def("remove_commit_listener",
+           [](Store& s, std::uint64_t id) {
+             py::gil_scoped_release release;
+             s.db->remove_commit_listener(id);
+           })
+      .def("history",
+           [](const StorePtr& s) { return std::make_unique<PyHistory>(s); });
+
+  py::class_<PyTransaction>(m, "Transaction")
+      .def("store_stage", &PyTransaction::store_stage, py::arg("stage"),
+           py::arg("expected_phase") = py::none(), py::kw_only(),
+           py::arg("execution_id") = py::none(),
+           py::arg("default") = py::none())
+      .def("update_workflow_status",
+           [](PyTransaction& t, py::handle workflow) {
+             Transaction& txn = t.get();
+             Workflow w = workflow_status_from_py(workflow, false);
+             py::gil_scoped_release release;
+             txn.update_workflow_status(w);
+           })
+      .def(
+          "push_message",
+          [](PyTransaction& t, const std::string& type, py::handle fields,
+             std::int64_t delay_ms, std::optional<int> max_attempts) {
+            Transaction& txn = t.get();
+            Message msg = message_from_py(type, fields, max_attempts);
+            py::gil_scoped_release release;
+            txn.push_message(msg, milliseconds(delay_ms));
+          },
+          py::arg("type"), py::arg("fields"), py::arg("delay_ms") = 0,
+          py::arg("max_attempts") = py::none())
+      .def(
+          "mark_message_processed",
+          [](PyTransaction& t, const std::string& id,
+             std::optional<std::string> handler_type,
+             std::optional<std::string> execution_id) {
+            Transaction& txn = t.get();
+            py::gil_scoped_release release;
+            txn.mark_message_processed(id, std::move(handler_type),
+                                       std::move(execution_id));
+          },
+          py::arg("message_id"), py::arg("handler_type") = py::none(),
+          py::arg("execution_id") = py::none())
+      .def(
+          "acquire_claim",
+          [](PyTransaction& t, const std::string& execution_id,
+             const std::string& key, const std::string& stage_id, bool steal) {
+            Transaction& txn = t.get();
+            py::gil_scoped_release release;
+            return txn.acquire_claim(execution_id, key, stage_id, steal);
+          },
+          py::arg("execution_id"), py::arg("claim_key"), py::arg("stage_id"),
+          py::arg("steal_if_owner_terminal") = false)
+      .def_property_readonly("is_atomic", [](PyTransaction&) { return true; })
+      .def("commit", &PyTransaction::commit)
+      .def("rollback", &PyTransaction::rollback)
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__",
+           [](PyTransaction& t, py::object type, py::object, py::object) {
+             if (type.is_none()) {
+               t.commit();
+             } else {
+               t.rollback();
+             }
+             return false;
+           });
+
+  // Queue operations live on Database (the store's one queue); the Python
+  // package wraps them as wfstore.Queue.
+  db.def(
+        "queue_push",
+        [](Store& s, const std::string& type, py::handle fields,
+           std::int64_t delay_ms, std::optional<int> max_attempts) {
+          Message msg = message_from_py(type, fields, max_attempts);
+          py::gil_scoped_release release;
+          return s.get_queue().push(msg, milliseconds(delay_ms));
+        },
+        py::arg("type"), py::arg("fields"), py::arg("delay_ms") = 0,
+        py::arg("max_attempts") = py::none())
+      .def(
+          "queue_poll_one",
+          [](Store& s, std::optional<std::int64_t> timeout_ms) -> py::object {
+            std::optional<Delivery> d;
+            {
+              py::gil_scoped_release release;
+              Queue& queue = s.get_queue();
+              d = timeout_ms ? queue.poll_one(milliseconds(*timeout_ms))
+                             : queue.poll_one();
+            }
+            if (!d) return py::none();
+            return py::make_tuple(d->id, d->attempts,
+                                  std::string(message_type_name(d->message)),
+                                  message_fields_to_py(d->message));
+          },
+          py::arg("timeout_ms") = py::none())
+      .def("queue_ack",
+           [](Store& s, std::uint64_t id) {
+             py::gil_scoped_release release;
+             s.get_queue().ack(id);
+           })
+      .def("queue_reschedule",
+           [](Store& s, std::uint64_t id, std::int64_t delay_ms) {
+             py::gil_scoped_release release;
+             s.get_queue().reschedule(id, milliseconds(delay_ms));
+           })
+      .def(
+          "queue_extend_lock",
+          [](Store& s, std::uint64_t id, std::optional<std::int64_t> ms) {
+            py::gil_scoped_release release;
+            std::optional<milliseconds> d;
+            if (ms) d = milliseconds(*ms);
+            return s.get_queue().extend_lock(id, d);
+          },
+          py::arg("delivery_id"), py::arg("duration_ms") = py::none())
+      .def("queue_size",
+           [](Store& s) {
+             py::gil_scoped_release release;
+             return s.get_queue().size();
+           })
+      .def("queue_clear",
+           [](Store& s) {
+             py::gil_scoped_release release;
+             s.get_queue().clear();
+           })
+      .def("queue_has_pending_message_for_task",
+           [](Store& s, const std::string& task_id) {
+             py::gil_scoped_release release;
+             return s.get_queue().has_pending_message_for_task(task_id);
+           })
+      .def(
+          "queue_move_to_dlq",
+          [](Store& s, std::uint64_t id, const std::string& error) {
+            py::gil_scoped_release release;
+            s.get_queue().move_to_dlq(id, error);
+          },
+          py::arg("delivery_id"), py::arg("error") = "Max attempts exceeded")
+      .def("queue_check_and_move_expired",
+           [](Store& s) {
+             py::gil_scoped_release release;
+             return s.get_queue().check_and_move_expired();
+           })
+      .def(
+          "queue_list_dlq",
+          [](Store& s, std::size_t limit,
+             std::optional<std::string> message_type) {
+            std::vector<DeadLetter> dls;
+            {
+              py::gil_scoped_release release;
+              std::optional<std::string_view> t;
+              if (message_type) t = *message_type;
+              dls = s.get_queue().list_dlq(limit, t);
+            }
+            py::list out;
+            for (const auto& dl : dls) {
+              py::dict d;
+              d["id"] = dl.id;
+              d["message_type"] = dl.message_type;
+              d["fields"] = message_fields_to_py(dl.message);
+              d["attempts"] = dl.attempts;
+              d["error"] = dl.error;
+              d["moved_at"] = dl.moved_at;
+              out.append(d);
+            }
+            return out;
+          },
+          py::arg("limit") = 100, py::arg("message_type") = py::none())
+      .def("queue_dlq_size",
+           [](Store& s) {
+             py::gil_scoped_release release;
+             return s.get_queue().dlq_size();
+           })
+      .def("queue_replay_dlq",
+           [](Store& s, std::uint64_t id) {
+             py::gil_scoped_release release;
+             return s.get_queue().replay_dlq(id);
+           })
+      .def("queue_clear_dlq", [](Store& s) {
+        py::gil_scoped_release release;
+        return s.get_queue().clear_dlq();
+      });
+
+  py::class_<PyAuditScope>(m, "AuditScope")
+      .def(py::init(
+               [](const std::string& actor, const std::string& correlation_id,
+                  const std::string& causation_id, const std::string& source) {
+                 auto s = std::make_unique<PyAuditScope>();
+                 s->fields =
+                     AuditFields{actor, correlation_id, causation_id, source};
+                 return s;
+               }),
+           py::kw_only(), py::arg("actor") = "", py::arg("correlation_id") = "",
+           py::arg("causation_id") = "", py::arg("source") = "")
+      .def("__enter__",
+           [](py::object self) {
+             auto& s = self.cast<PyAuditScope&>();
+             s.active.push_back(std::make_unique<AuditScope>(s.fields));
+             return self;
+           })
+      .def("__exit__", [](PyAuditScope& s, py::object, py::object, py::object) {
+        if (!s.active.empty()) s.active.pop_back();
+        return false;
+      });
+
+  py::class_<PyHistory>(m, "History")
+      .def("current_lsn",
+           [](PyHistory& h) {
+             py::gil_scoped_release release;
+             return h.history.current_lsn();
+           })
+      .def("events",
+           [](PyHistory& h, py::kwargs kwargs) {
+             EventQuery q = query_from(kwargs);
+             std::vector<Event> events;
+             {
+               py::gil_scoped_release release;
+               events = h.history.events(q);
+             }
+             return events_to_py(events);
+           })
+      .def("count",
+           [](PyHistory& h, py::kwargs kwargs) {
+             EventQuery q = query_from(kwargs);
+             py::gil_scoped_release release;
+             return h.history.count(q);
+           })
+      .def("event_at",
+           [](PyHistory& h, std::uint64_t lsn) -> py::object {
+             std::optional<Event> e;
+             {
+               py::gil_scoped_release release;
+               e = h.history.event_at(lsn);
+             }
+             return e ? json_to_py(event_to_json(*e)) : py::none();
+           })
+      .def("commit_end",
+           [](PyHistory& h, std::uint64_t lsn) {
+             py::gil_scoped_release release;
+             return h.history.commit_end(lsn);
+           })
+      .def("lsn_at_time",
+           [](PyHistory& h, std::int64_t t) {
+             py::gil_scoped_release release;
+             return h.history.lsn_at_time(t);
+           })
+      .def("workflow_as_of",
+           [](PyHistory& h, const std::string& id,
+              std::uint64_t lsn) -> py::object {
+             std::optional<Workflow> w;
+             {
+               py::gil_scoped_release release;
+               w = h.history.workflow_as_of(id, lsn);
+             }
+             return w ? py::object(workflow_to_py(*w)) : py::none();
+           })
+      .def("diff",
+           [](PyHistory& h, const std::string& id, std::uint64_t from,
+              std::uint64_t to) {
+             WorkflowDiff d;
+             {
+               py::gil_scoped_release release;
+               d = h.history.diff(id, from, to);
+             }
+             py::list changes;
+             for (const auto& c : d.changes) {
+               py::dict cd;
+               cd["entity_kind"] = std::string(entity_kind_name(c.entity.kind));
+               cd["entity_id"] = c.entity.id;
+               cd["field"] = c.field;
+               cd["before"] = json_to_py(c.before);
+               cd["after"] = json_to_py(c.after);
+               cd["lsn"] = c.lsn;
+               cd["timestamp_ms"] = c.timestamp_ms;
+               cd["type"] = std::string(event_type_name(c.type));
+               cd["actor"] = c.audit.actor;
+               changes.append(cd);
+             }
+             py::dict out;
+             out["workflow_id"] = d.workflow_id;
+             out["from_lsn"] = d.from_lsn;
+             out["to_lsn"] = d.to_lsn;
+             out["changes"] = changes;
+             return out;
+           })
+      .def("entity_history",
+           [](PyHistory& h, const std::string& kind, const std::string& id) {
+             auto k = find_entity_kind(kind);
+             if (!k)
+               throw InvalidArgumentError("kind: unknown entity kind '" + kind +
+                                          "'");
+             std::vector<Event> events;
+             {
+               py::gil_scoped_release release;
+               events = h.history.entity_history(EntityRef{*k, id});
+             }
+             return events_to_py(events);
+           })
+      .def("fork",
+           [](PyHistory& h, std::uint64_t lsn, const std::string& out) {
+             ForkReport r;
+             {
+               py::gil_scoped_release release;
+               r = h.history.fork(lsn, out);
+             }
+             py::dict d;
+             d["store_id"] = r.store_id;
+             d["last_lsn"] = r.last_lsn;
+             d["events"] = r.events;
+             d["log_bytes"] = r.log_bytes;
+             return d;
+           })
+      .def("export_workflow",
+           [](PyHistory& h, const std::string& id, const std::string& file) {
+             BundleInfo b;
+             {
+               py::gil_scoped_release release;
+               b = h.history.export_workflow(id, file);
+             }
+             py::dict d;
+             d["workflow_id"] = b.workflow_id;
+             d["events"] = b.events;
+             d["first_lsn"] = b.first_lsn;
+             d["last_lsn"] = b.last_lsn;
+             d["sha256"] = b.sha256;
+             return d;
+           });
+
+  m.def(
+      "for_each_event",
+      [](const std::string& dir, std::uint64_t after_lsn, py::function visit) {
+        py::gil_scoped_release release;
+        return for_each_event(dir, after_lsn, [&](const Event& e) {
+          py::gil_scoped_acquire acquire;
+          py::object r = visit(json_to_py(event_to_json(e)));
+          return r.is_none() || r.cast<bool>();
+        });
+      },
+      py::arg("dir"), py::arg("after_lsn"), py::arg("visit"),
+      "Calls visit(event_dict) for each event after after_lsn, in LSN order, "
+      "until it returns False; returns the last LSN visited.");
+}

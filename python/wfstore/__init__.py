@@ -1,0 +1,54 @@
+"""wfstore: an embeddable, event-sourced workflow store.
+
+``wfstore.Database(path)`` opens (or creates) a store; its methods are the
+WorkflowStore of stabilize's persistence interface, its transactions, its queue
+(``queue_*``), commit listeners and the history API (``history()``). Model
+values are read from any object with the model's attribute names and come back
+as dicts; JSON values cross as Python objects. Errors are the classes below,
+mirroring wfstore::Error's.
+
+stabilize's adapter (``WfstoreWorkflowStore``, ``WfstoreQueue``) lives in
+``wfstore.stabilize``, the only module that imports stabilize.
+"""
+
+from wfstore._wfstore import (
+    AuditScope,
+    ConcurrencyError,
+    CorruptionError,
+    Database,
+    DuplicateError,
+    Error,
+    History,
+    InvalidArgumentError,
+    IOError,
+    KafkaTopicNotFoundError,
+    NotFoundError,
+    StageNotFoundError,
+    StoreLockedError,
+    SubscriberFailedError,
+    SubscriptionNotFoundError,
+    Transaction,
+    WorkflowNotFoundError,
+    for_each_event,
+)
+
+__all__ = [
+    "AuditScope",
+    "ConcurrencyError",
+    "CorruptionError",
+    "Database",
+    "DuplicateError",
+    "Error",
+    "History",
+    "InvalidArgumentError",
+    "IOError",
+    "KafkaTopicNotFoundError",
+    "NotFoundError",
+    "StageNotFoundError",
+    "StoreLockedError",
+    "SubscriberFailedError",
+    "SubscriptionNotFoundError",
+    "Transaction",
+    "WorkflowNotFoundError",
+    "for_each_event",
+]

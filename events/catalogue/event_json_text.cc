@@ -160,7 +160,7 @@ template <typename T>
 const MemberOrder& member_order(const T& v) {
   // Field names do not depend on the value; `v` only gives visit_fields
   // something to walk.
-  static const MemberOrder order = [&v] {
+  static const MemberOrder kOrder = [&v] {
     std::vector<std::string_view> names;
     auto collect = [&names](std::string_view name, const auto&) {
       names.push_back(name);
@@ -183,7 +183,7 @@ const MemberOrder& member_order(const T& v) {
     }
     return result;
   }();
-  return order;
+  return kOrder;
 }
 
 // One field of a struct being written: its value and the writer for its type.

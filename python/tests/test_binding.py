@@ -593,3 +593,30 @@ def test_no_leak_over_many_calls(db):
     # A leaked dict per call would be ~100 MB here; the views' growth from
     # the stage updates is far below the bound.
     assert growth < 16 * 1024, f"RSS grew by {growth} KiB over {calls} calls"
+
+
+# ---- misuse from Python: an exception, never a crash or a hang ----
+
+
+def test_default_callback_emptying_the_containers_being_converted(db):
+    # default=str runs Python code mid-conversion; that code may empty the
+    # list or dict being converted (freeing what the conversion is reading).
+    victims = []
+
+    class Evil:
+        def __str__(self):
+            for v in victims:
+                v.clear()
+            return "evil"
+
+    lst = [Evil(), [[2] * 100 for _ in range(100)], "abc" * 100]
+    dct = {"e": Evil(), "big": [[3] * 100 for _ in range(100)], "s": "x" * 300}
+    victims += [lst, dct]
+    before = applied(db)
+    try:
+        db.store(workflow(context={"l": lst, "d": dct}), default=str)
+    except wfstore.InvalidArgumentError as e:
+        assert "workflow.context" in str(e)
+        assert applied(db) == before
+    else:
+        assert db.retrieve("w1")["context"]["l"][0] == "evil"

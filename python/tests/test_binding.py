@@ -620,3 +620,35 @@ def test_default_callback_emptying_the_containers_being_converted(db):
         assert applied(db) == before
     else:
         assert db.retrieve("w1")["context"]["l"][0] == "evil"
+
+
+def test_transaction_used_from_two_threads(db):
+    # Its calls release the GIL; a second thread's call while one runs is
+    # refused rather than run concurrently (or on a transaction being ended).
+    txn = db.transaction()
+    done = []
+    errors = []
+
+    def mark(k):
+        for i in range(3000):
+            try:
+                txn.mark_message_processed(f"m{k}-{i}")
+                done.append(1)
+            except wfstore.InvalidArgumentError as e:
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=mark, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    time.sleep(0.005)
+    while True:
+        try:
+            txn.commit()
+            break
+        except wfstore.InvalidArgumentError as e:
+            assert "in use" in str(e)
+    for t in threads:
+        t.join()
+    assert all("in use" in e or "ended" in e for e in errors), errors[:3]
+    # What was acknowledged before the commit is committed, nothing else.
+    assert len(db.get_processed_message_ids()) <= len(done)

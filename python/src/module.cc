@@ -203,6 +203,30 @@ struct PyTransaction {
   // their versions back on rollback) and the Python objects they came from.
   std::deque<StageExecution> stages;
   std::deque<std::pair<py::object, std::vector<py::object>>> objects;
+  // A call is running (its GIL released, or in Python code it called): a
+  // Transaction's methods must not overlap, so another call is refused.
+  // Read and written with the GIL held only.
+  bool busy = false;
+
+  // Marks the transaction busy for one call; made and destroyed with the GIL
+  // held. Throws InvalidArgumentError while another call runs.
+  class Use {
+   public:
+    explicit Use(PyTransaction& t) : t_(t) {
+      if (t_.busy) {
+        throw InvalidArgumentError(
+            "transaction: in use by another call (its calls must not "
+            "overlap)");
+      }
+      t_.busy = true;
+    }
+    ~Use() { t_.busy = false; }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    PyTransaction& t_;
+  };
 
   Transaction& get() {
     if (!txn) throw InvalidArgumentError("transaction already ended");
@@ -217,6 +241,7 @@ struct PyTransaction {
   void store_stage(py::handle stage, std::optional<std::string> expected_phase,
                    std::optional<std::string> execution_id,
                    py::object fallback) {
+    Use use(*this);
     Transaction& t = get();
     stages.push_back(stage_from_py(stage, Path{nullptr, "stage"},
                                    options_from(std::move(fallback)),
@@ -235,6 +260,7 @@ struct PyTransaction {
     write_back_versions(s, objects.back().first, objects.back().second);
   }
   py::dict commit() {
+    Use use(*this);
     Transaction& t = get();
     CommitRange range;
     try {
@@ -249,6 +275,7 @@ struct PyTransaction {
     return commit_range_to_py(range);
   }
   void rollback() {
+    Use use(*this);
     if (!txn) return;
     {
       py::gil_scoped_release release;
@@ -649,6 +676,7 @@ PYBIND11_MODULE(_wfstore, m) {
            py::arg("default") = py::none())
       .def("update_workflow_status",
            [](PyTransaction& t, py::handle workflow) {
+             PyTransaction::Use use(t);
              Transaction& txn = t.get();
              Workflow w = workflow_status_from_py(workflow, false);
              py::gil_scoped_release release;
@@ -658,6 +686,7 @@ PYBIND11_MODULE(_wfstore, m) {
           "push_message",
           [](PyTransaction& t, const std::string& type, py::handle fields,
              std::int64_t delay_ms, std::optional<int> max_attempts) {
+            PyTransaction::Use use(t);
             Transaction& txn = t.get();
             Message msg = message_from_py(type, fields, max_attempts);
             py::gil_scoped_release release;
@@ -670,6 +699,7 @@ PYBIND11_MODULE(_wfstore, m) {
           [](PyTransaction& t, const std::string& id,
              std::optional<std::string> handler_type,
              std::optional<std::string> execution_id) {
+            PyTransaction::Use use(t);
             Transaction& txn = t.get();
             py::gil_scoped_release release;
             txn.mark_message_processed(id, std::move(handler_type),
@@ -681,6 +711,7 @@ PYBIND11_MODULE(_wfstore, m) {
           "acquire_claim",
           [](PyTransaction& t, const std::string& execution_id,
              const std::string& key, const std::string& stage_id, bool steal) {
+            PyTransaction::Use use(t);
             Transaction& txn = t.get();
             py::gil_scoped_release release;
             return txn.acquire_claim(execution_id, key, stage_id, steal);

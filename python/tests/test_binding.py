@@ -652,3 +652,31 @@ def test_transaction_used_from_two_threads(db):
     assert all("in use" in e or "ended" in e for e in errors), errors[:3]
     # What was acknowledged before the commit is committed, nothing else.
     assert len(db.get_processed_message_ids()) <= len(done)
+
+
+LISTENER_CHILD = """
+import sys, wfstore
+sys.path.insert(0, {here!r})
+from test_binding import workflow
+db = wfstore.Database({path!r}, durability="buffered")
+ids = []
+def listener(first, last, queue_changed):
+    try:
+        db.remove_commit_listener(ids[0])
+        print("removed", flush=True)
+    except wfstore.Error as e:
+        print(type(e).__name__, flush=True)
+ids.append(db.add_commit_listener(listener))
+db.store(workflow(stages=[]))
+db.remove_commit_listener(ids[0])
+db.store(workflow("w2", stages=[]))
+db.close()
+print("closed", flush=True)
+"""
+
+
+def test_remove_commit_listener_from_a_listener_raises(tmp_path):
+    # The C++ call would wait for the listener calling it: a hang.
+    code = LISTENER_CHILD.format(here=str(Path(__file__).parent), path=str(tmp_path / "s"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert out.stdout.split() == ["IOError", "closed"], out.stdout + out.stderr

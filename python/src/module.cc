@@ -290,6 +290,12 @@ struct PyTransaction {
   }
 };
 
+// ---- commit listeners ----
+
+// How many commit listeners this thread is running (remove_commit_listener
+// from one would wait for it: refused).
+thread_local int t_listener_depth = 0;
+
 // ---- the audit scope ----
 
 struct PyAuditScope {
@@ -652,17 +658,24 @@ PYBIND11_MODULE(_wfstore, m) {
                  });
              auto listener = [shared](const CommitNotice& n) {
                py::gil_scoped_acquire acquire;
+               ++t_listener_depth;
                try {
                  (*shared)(n.first_lsn, n.last_lsn, n.queue_changed);
                } catch (py::error_already_set& e) {
                  e.discard_as_unraisable("wfstore commit listener");
                }
+               --t_listener_depth;
              };
              py::gil_scoped_release release;
              return s.db->add_commit_listener(listener);
            })
       .def("remove_commit_listener",
            [](Store& s, std::uint64_t id) {
+             if (t_listener_depth > 0) {
+               throw IOError(
+                   "remove_commit_listener: called from a commit listener, "
+                   "it would wait for the listener itself");
+             }
              py::gil_scoped_release release;
              s.db->remove_commit_listener(id);
            })

@@ -243,7 +243,9 @@ class Database:
     def add_commit_listener(self, listener: Callable[[int, int, bool], None]) -> int:
         """listener(first_lsn, last_lsn, queue_changed) after each committed
         group, on a committing thread; it must not commit to this store."""
-    def remove_commit_listener(self, listener_id: int) -> None: ...
+    def remove_commit_listener(self, listener_id: int) -> None:
+        """Once it returns, the listener is not running and is not called
+        again; raises IOError when called from a commit listener."""
     def history(self) -> History: ...
 
 def for_each_event(dir: str, after_lsn: int, visit: Callable[[dict[str, JsonValue]], bool | None]) -> int: ...

@@ -680,3 +680,13 @@ def test_remove_commit_listener_from_a_listener_raises(tmp_path):
     code = LISTENER_CHILD.format(here=str(Path(__file__).parent), path=str(tmp_path / "s"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
     assert out.stdout.split() == ["IOError", "closed"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("from_lsn", -1), ("to_lsn", 2**64), ("limit", "10"), ("offset", -3), ("from_time_ms", 2**63), ("entity", 5), ("descending", "yes")],
+)
+def test_bad_history_query_names_the_field(db, field, value):
+    db.store(workflow(stages=[]))
+    with pytest.raises(wfstore.InvalidArgumentError, match=field):
+        db.history().events(**{field: value})

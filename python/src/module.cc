@@ -305,6 +305,18 @@ struct PyAuditScope {
 
 // ---- history ----
 
+// A query field's value as T; InvalidArgumentError naming the field when it
+// has another type or is out of T's range.
+template <typename T>
+T query_value(py::handle value, const std::string& field, const char* what) {
+  try {
+    return value.cast<T>();
+  } catch (const py::cast_error&) {
+    throw InvalidArgumentError(field + ": expected " + what + ", got " +
+                               py::repr(value).cast<std::string>());
+  }
+}
+
 EventQuery query_from(py::kwargs kwargs) {
   EventQuery q;
   for (auto [k, v] : kwargs) {
@@ -314,7 +326,8 @@ EventQuery query_from(py::kwargs kwargs) {
     if (key == "workflow_id") {
       q.workflow_id = str_from_py(v, path);
     } else if (key == "entity") {
-      auto pair = py::cast<std::pair<std::string, std::string>>(v);
+      auto pair = query_value<std::pair<std::string, std::string>>(
+          v, key, "a (kind, id) pair of str");
       auto kind = find_entity_kind(pair.first);
       if (!kind)
         throw InvalidArgumentError("entity: unknown kind '" + pair.first + "'");
@@ -341,19 +354,19 @@ EventQuery query_from(py::kwargs kwargs) {
     } else if (key == "correlation_id") {
       q.correlation_id = str_from_py(v, path);
     } else if (key == "from_lsn") {
-      q.from_lsn = v.cast<std::uint64_t>();
+      q.from_lsn = query_value<std::uint64_t>(v, key, "an LSN (uint64)");
     } else if (key == "to_lsn") {
-      q.to_lsn = v.cast<std::uint64_t>();
+      q.to_lsn = query_value<std::uint64_t>(v, key, "an LSN (uint64)");
     } else if (key == "from_time_ms") {
-      q.from_time_ms = v.cast<std::int64_t>();
+      q.from_time_ms = query_value<std::int64_t>(v, key, "an int64");
     } else if (key == "to_time_ms") {
-      q.to_time_ms = v.cast<std::int64_t>();
+      q.to_time_ms = query_value<std::int64_t>(v, key, "an int64");
     } else if (key == "limit") {
-      q.limit = v.cast<std::size_t>();
+      q.limit = query_value<std::size_t>(v, key, "a non-negative int");
     } else if (key == "offset") {
-      q.offset = v.cast<std::size_t>();
+      q.offset = query_value<std::size_t>(v, key, "a non-negative int");
     } else if (key == "descending") {
-      q.ascending = !v.cast<bool>();
+      q.ascending = !query_value<bool>(v, key, "a bool");
     } else {
       throw InvalidArgumentError(key + ": unknown query field");
     }

@@ -690,3 +690,11 @@ def test_bad_history_query_names_the_field(db, field, value):
     db.store(workflow(stages=[]))
     with pytest.raises(wfstore.InvalidArgumentError, match=field):
         db.history().events(**{field: value})
+
+
+def test_error_quoting_bytes_that_are_not_utf8_keeps_its_class(db):
+    # str parameters also take bytes; an error quoting them is still raised
+    # as its own class (the bytes surrogate-escaped, as the binding's strs).
+    with pytest.raises(wfstore.WorkflowNotFoundError) as e:
+        db.retrieve(b"w\xff")
+    assert e.value.workflow_id == "w\udcff"

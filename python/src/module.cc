@@ -108,11 +108,19 @@ void register_exceptions(py::module_& m) {
       PyObject* cls = code > 0 && code < 16 && g_error_classes[code] != nullptr
                           ? g_error_classes[code]
                           : g_error_base;
-      py::object exc =
-          py::reinterpret_borrow<py::object>(cls)(py::str(e.what()));
+      // A message may quote bytes that are not UTF-8 (str parameters take
+      // bytes too): escaped, so that the error keeps its class.
+      auto text = [](const std::string& bytes, const char* errors) {
+        PyObject* str = PyUnicode_DecodeUTF8(
+            bytes.data(), static_cast<Py_ssize_t>(bytes.size()), errors);
+        if (str == nullptr) throw py::error_already_set();
+        return py::reinterpret_steal<py::object>(str);
+      };
+      py::object exc = py::reinterpret_borrow<py::object>(cls)(
+          text(e.what(), "backslashreplace"));
       exc.attr("code") = code;
       if (const auto* nf = dynamic_cast<const WorkflowNotFoundError*>(&e)) {
-        exc.attr("workflow_id") = nf->workflow_id();
+        exc.attr("workflow_id") = text(nf->workflow_id(), "surrogateescape");
       }
       PyErr_SetObject(cls, exc.ptr());
     }

@@ -209,27 +209,36 @@ nlohmann::json json_from_py(py::handle value, const Path& path,
     return d;
   }
   if (PyUnicode_Check(v)) return str_from_py(value, path);
+  // Items are held while converted: `fallback` runs Python code, which may
+  // change the containers being read (as json.dumps, a dict changing size is
+  // an error; a list is read as it is at each index).
   if (PyDict_Check(v)) {
     nlohmann::json out = nlohmann::json::object();
     PyObject* key = nullptr;
     PyObject* item = nullptr;
     Py_ssize_t pos = 0;
+    const Py_ssize_t size = PyDict_Size(v);
     while (PyDict_Next(v, &pos, &key, &item)) {
-      std::string k = key_from_py(key, path);
+      py::object held_key = py::reinterpret_borrow<py::object>(key);
+      py::object held_item = py::reinterpret_borrow<py::object>(item);
+      std::string k = key_from_py(held_key, path);
       Path child{&path, k};
-      out[k] = json_from_py(item, child, options, depth + 1);
+      out[k] = json_from_py(held_item, child, options, depth + 1);
+      if (PyDict_Size(v) != size) {
+        bad(path, "dict changed size during conversion");
+      }
     }
     return out;
   }
   if (PyList_Check(v) || PyTuple_Check(v)) {
     nlohmann::json out = nlohmann::json::array();
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
-    PyObject** items = PySequence_Fast_ITEMS(v);
     out.get_ref<nlohmann::json::array_t&>().reserve(
-        static_cast<std::size_t>(n));
-    for (Py_ssize_t i = 0; i < n; ++i) {
+        static_cast<std::size_t>(PySequence_Fast_GET_SIZE(v)));
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(v); ++i) {
+      py::object item =
+          py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(v, i));
       Path child{&path, {}, i};
-      out.push_back(json_from_py(items[i], child, options, depth + 1));
+      out.push_back(json_from_py(item, child, options, depth + 1));
     }
     return out;
   }

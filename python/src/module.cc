@@ -108,11 +108,19 @@ void register_exceptions(py::module_& m) {
       PyObject* cls = code > 0 && code < 16 && g_error_classes[code] != nullptr
                           ? g_error_classes[code]
                           : g_error_base;
-      py::object exc =
-          py::reinterpret_borrow<py::object>(cls)(py::str(e.what()));
+      // A message may quote bytes that are not UTF-8 (str parameters take
+      // bytes too): escaped, so that the error keeps its class.
+      auto text = [](const std::string& bytes, const char* errors) {
+        PyObject* str = PyUnicode_DecodeUTF8(
+            bytes.data(), static_cast<Py_ssize_t>(bytes.size()), errors);
+        if (str == nullptr) throw py::error_already_set();
+        return py::reinterpret_steal<py::object>(str);
+      };
+      py::object exc = py::reinterpret_borrow<py::object>(cls)(
+          text(e.what(), "backslashreplace"));
       exc.attr("code") = code;
       if (const auto* nf = dynamic_cast<const WorkflowNotFoundError*>(&e)) {
-        exc.attr("workflow_id") = nf->workflow_id();
+        exc.attr("workflow_id") = text(nf->workflow_id(), "surrogateescape");
       }
       PyErr_SetObject(cls, exc.ptr());
     }
@@ -203,6 +211,30 @@ struct PyTransaction {
   // their versions back on rollback) and the Python objects they came from.
   std::deque<StageExecution> stages;
   std::deque<std::pair<py::object, std::vector<py::object>>> objects;
+  // A call is running (its GIL released, or in Python code it called): a
+  // Transaction's methods must not overlap, so another call is refused.
+  // Read and written with the GIL held only.
+  bool busy = false;
+
+  // Marks the transaction busy for one call; made and destroyed with the GIL
+  // held. Throws InvalidArgumentError while another call runs.
+  class Use {
+   public:
+    explicit Use(PyTransaction& t) : t_(t) {
+      if (t_.busy) {
+        throw InvalidArgumentError(
+            "transaction: in use by another call (its calls must not "
+            "overlap)");
+      }
+      t_.busy = true;
+    }
+    ~Use() { t_.busy = false; }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    PyTransaction& t_;
+  };
 
   Transaction& get() {
     if (!txn) throw InvalidArgumentError("transaction already ended");
@@ -217,6 +249,7 @@ struct PyTransaction {
   void store_stage(py::handle stage, std::optional<std::string> expected_phase,
                    std::optional<std::string> execution_id,
                    py::object fallback) {
+    Use use(*this);
     Transaction& t = get();
     stages.push_back(stage_from_py(stage, Path{nullptr, "stage"},
                                    options_from(std::move(fallback)),
@@ -235,6 +268,7 @@ struct PyTransaction {
     write_back_versions(s, objects.back().first, objects.back().second);
   }
   py::dict commit() {
+    Use use(*this);
     Transaction& t = get();
     CommitRange range;
     try {
@@ -249,6 +283,7 @@ struct PyTransaction {
     return commit_range_to_py(range);
   }
   void rollback() {
+    Use use(*this);
     if (!txn) return;
     {
       py::gil_scoped_release release;
@@ -263,6 +298,12 @@ struct PyTransaction {
   }
 };
 
+// ---- commit listeners ----
+
+// How many commit listeners this thread is running (remove_commit_listener
+// from one would wait for it: refused).
+thread_local int t_listener_depth = 0;
+
 // ---- the audit scope ----
 
 struct PyAuditScope {
@@ -271,6 +312,18 @@ struct PyAuditScope {
 };
 
 // ---- history ----
+
+// A query field's value as T; InvalidArgumentError naming the field when it
+// has another type or is out of T's range.
+template <typename T>
+T query_value(py::handle value, const std::string& field, const char* what) {
+  try {
+    return value.cast<T>();
+  } catch (const py::cast_error&) {
+    throw InvalidArgumentError(field + ": expected " + what + ", got " +
+                               py::repr(value).cast<std::string>());
+  }
+}
 
 EventQuery query_from(py::kwargs kwargs) {
   EventQuery q;
@@ -281,7 +334,8 @@ EventQuery query_from(py::kwargs kwargs) {
     if (key == "workflow_id") {
       q.workflow_id = str_from_py(v, path);
     } else if (key == "entity") {
-      auto pair = py::cast<std::pair<std::string, std::string>>(v);
+      auto pair = query_value<std::pair<std::string, std::string>>(
+          v, key, "a (kind, id) pair of str");
       auto kind = find_entity_kind(pair.first);
       if (!kind)
         throw InvalidArgumentError("entity: unknown kind '" + pair.first + "'");
@@ -308,19 +362,19 @@ EventQuery query_from(py::kwargs kwargs) {
     } else if (key == "correlation_id") {
       q.correlation_id = str_from_py(v, path);
     } else if (key == "from_lsn") {
-      q.from_lsn = v.cast<std::uint64_t>();
+      q.from_lsn = query_value<std::uint64_t>(v, key, "an LSN (uint64)");
     } else if (key == "to_lsn") {
-      q.to_lsn = v.cast<std::uint64_t>();
+      q.to_lsn = query_value<std::uint64_t>(v, key, "an LSN (uint64)");
     } else if (key == "from_time_ms") {
-      q.from_time_ms = v.cast<std::int64_t>();
+      q.from_time_ms = query_value<std::int64_t>(v, key, "an int64");
     } else if (key == "to_time_ms") {
-      q.to_time_ms = v.cast<std::int64_t>();
+      q.to_time_ms = query_value<std::int64_t>(v, key, "an int64");
     } else if (key == "limit") {
-      q.limit = v.cast<std::size_t>();
+      q.limit = query_value<std::size_t>(v, key, "a non-negative int");
     } else if (key == "offset") {
-      q.offset = v.cast<std::size_t>();
+      q.offset = query_value<std::size_t>(v, key, "a non-negative int");
     } else if (key == "descending") {
-      q.ascending = !v.cast<bool>();
+      q.ascending = !query_value<bool>(v, key, "a bool");
     } else {
       throw InvalidArgumentError(key + ": unknown query field");
     }
@@ -625,17 +679,24 @@ PYBIND11_MODULE(_wfstore, m) {
                  });
              auto listener = [shared](const CommitNotice& n) {
                py::gil_scoped_acquire acquire;
+               ++t_listener_depth;
                try {
                  (*shared)(n.first_lsn, n.last_lsn, n.queue_changed);
                } catch (py::error_already_set& e) {
                  e.discard_as_unraisable("wfstore commit listener");
                }
+               --t_listener_depth;
              };
              py::gil_scoped_release release;
              return s.db->add_commit_listener(listener);
            })
       .def("remove_commit_listener",
            [](Store& s, std::uint64_t id) {
+             if (t_listener_depth > 0) {
+               throw IOError(
+                   "remove_commit_listener: called from a commit listener, "
+                   "it would wait for the listener itself");
+             }
              py::gil_scoped_release release;
              s.db->remove_commit_listener(id);
            })
@@ -649,6 +710,7 @@ PYBIND11_MODULE(_wfstore, m) {
            py::arg("default") = py::none())
       .def("update_workflow_status",
            [](PyTransaction& t, py::handle workflow) {
+             PyTransaction::Use use(t);
              Transaction& txn = t.get();
              Workflow w = workflow_status_from_py(workflow, false);
              py::gil_scoped_release release;
@@ -658,6 +720,7 @@ PYBIND11_MODULE(_wfstore, m) {
           "push_message",
           [](PyTransaction& t, const std::string& type, py::handle fields,
              std::int64_t delay_ms, std::optional<int> max_attempts) {
+            PyTransaction::Use use(t);
             Transaction& txn = t.get();
             Message msg = message_from_py(type, fields, max_attempts);
             py::gil_scoped_release release;
@@ -670,6 +733,7 @@ PYBIND11_MODULE(_wfstore, m) {
           [](PyTransaction& t, const std::string& id,
              std::optional<std::string> handler_type,
              std::optional<std::string> execution_id) {
+            PyTransaction::Use use(t);
             Transaction& txn = t.get();
             py::gil_scoped_release release;
             txn.mark_message_processed(id, std::move(handler_type),
@@ -681,6 +745,7 @@ PYBIND11_MODULE(_wfstore, m) {
           "acquire_claim",
           [](PyTransaction& t, const std::string& execution_id,
              const std::string& key, const std::string& stage_id, bool steal) {
+            PyTransaction::Use use(t);
             Transaction& txn = t.get();
             py::gil_scoped_release release;
             return txn.acquire_claim(execution_id, key, stage_id, steal);

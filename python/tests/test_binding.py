@@ -593,3 +593,108 @@ def test_no_leak_over_many_calls(db):
     # A leaked dict per call would be ~100 MB here; the views' growth from
     # the stage updates is far below the bound.
     assert growth < 16 * 1024, f"RSS grew by {growth} KiB over {calls} calls"
+
+
+# ---- misuse from Python: an exception, never a crash or a hang ----
+
+
+def test_default_callback_emptying_the_containers_being_converted(db):
+    # default=str runs Python code mid-conversion; that code may empty the
+    # list or dict being converted (freeing what the conversion is reading).
+    victims = []
+
+    class Evil:
+        def __str__(self):
+            for v in victims:
+                v.clear()
+            return "evil"
+
+    lst = [Evil(), [[2] * 100 for _ in range(100)], "abc" * 100]
+    dct = {"e": Evil(), "big": [[3] * 100 for _ in range(100)], "s": "x" * 300}
+    victims += [lst, dct]
+    before = applied(db)
+    try:
+        db.store(workflow(context={"l": lst, "d": dct}), default=str)
+    except wfstore.InvalidArgumentError as e:
+        assert "workflow.context" in str(e)
+        assert applied(db) == before
+    else:
+        assert db.retrieve("w1")["context"]["l"][0] == "evil"
+
+
+def test_transaction_used_from_two_threads(db):
+    # Its calls release the GIL; a second thread's call while one runs is
+    # refused rather than run concurrently (or on a transaction being ended).
+    txn = db.transaction()
+    done = []
+    errors = []
+
+    def mark(k):
+        for i in range(3000):
+            try:
+                txn.mark_message_processed(f"m{k}-{i}")
+                done.append(1)
+            except wfstore.InvalidArgumentError as e:
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=mark, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    time.sleep(0.005)
+    while True:
+        try:
+            txn.commit()
+            break
+        except wfstore.InvalidArgumentError as e:
+            assert "in use" in str(e)
+    for t in threads:
+        t.join()
+    assert all("in use" in e or "ended" in e for e in errors), errors[:3]
+    # What was acknowledged before the commit is committed, nothing else.
+    assert len(db.get_processed_message_ids()) <= len(done)
+
+
+LISTENER_CHILD = """
+import sys, wfstore
+sys.path.insert(0, {here!r})
+from test_binding import workflow
+db = wfstore.Database({path!r}, durability="buffered")
+ids = []
+def listener(first, last, queue_changed):
+    try:
+        db.remove_commit_listener(ids[0])
+        print("removed", flush=True)
+    except wfstore.Error as e:
+        print(type(e).__name__, flush=True)
+ids.append(db.add_commit_listener(listener))
+db.store(workflow(stages=[]))
+db.remove_commit_listener(ids[0])
+db.store(workflow("w2", stages=[]))
+db.close()
+print("closed", flush=True)
+"""
+
+
+def test_remove_commit_listener_from_a_listener_raises(tmp_path):
+    # The C++ call would wait for the listener calling it: a hang.
+    code = LISTENER_CHILD.format(here=str(Path(__file__).parent), path=str(tmp_path / "s"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert out.stdout.split() == ["IOError", "closed"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("from_lsn", -1), ("to_lsn", 2**64), ("limit", "10"), ("offset", -3), ("from_time_ms", 2**63), ("entity", 5), ("descending", "yes")],
+)
+def test_bad_history_query_names_the_field(db, field, value):
+    db.store(workflow(stages=[]))
+    with pytest.raises(wfstore.InvalidArgumentError, match=field):
+        db.history().events(**{field: value})
+
+
+def test_error_quoting_bytes_that_are_not_utf8_keeps_its_class(db):
+    # str parameters also take bytes; an error quoting them is still raised
+    # as its own class (the bytes surrogate-escaped, as the binding's strs).
+    with pytest.raises(wfstore.WorkflowNotFoundError) as e:
+        db.retrieve(b"w\xff")
+    assert e.value.workflow_id == "w\udcff"

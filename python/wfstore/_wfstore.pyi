@@ -125,7 +125,8 @@ StageSet = tuple[WorkflowDict | None, list[StageDict]]
 
 class Transaction:
     """One atomic commit (one log record); a context manager that commits on
-    success and rolls back on an exception. Belongs to the opening thread."""
+    success and rolls back on an exception. Belongs to the opening thread: a
+    call made while another call of it runs raises InvalidArgumentError."""
 
     def store_stage(
         self, stage: Any, expected_phase: str | None = None, *, execution_id: str | None = None, default: Callable[[Any], Any] | None = None
@@ -242,7 +243,9 @@ class Database:
     def add_commit_listener(self, listener: Callable[[int, int, bool], None]) -> int:
         """listener(first_lsn, last_lsn, queue_changed) after each committed
         group, on a committing thread; it must not commit to this store."""
-    def remove_commit_listener(self, listener_id: int) -> None: ...
+    def remove_commit_listener(self, listener_id: int) -> None:
+        """Once it returns, the listener is not running and is not called
+        again; raises IOError when called from a commit listener."""
     def history(self) -> History: ...
 
 def for_each_event(dir: str, after_lsn: int, visit: Callable[[dict[str, JsonValue]], bool | None]) -> int: ...

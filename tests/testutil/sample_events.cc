@@ -12,6 +12,10 @@ using nlohmann::json;
 
 std::vector<EventPayload> payloads_for(const Workflow& w) {
   const StageExecution& stage = w.stages.back();
+  // The version after the stage's, wrapping at the int64 edge (a hostile
+  // workflow's stage may carry the largest version).
+  const auto next_version =
+      static_cast<std::int64_t>(static_cast<std::uint64_t>(stage.version) + 1);
   PausedDetails paused{"erin", 10, std::nullopt, 0};
   return {
       WorkflowStored{w},
@@ -25,7 +29,7 @@ std::vector<EventPayload> payloads_for(const Workflow& w) {
       WorkflowCancelRequested{w.id, "heidi", "no longer needed"},
       WorkflowDeleted{w.id},
       StageAdded{stage},
-      StageUpdated{w.id, stage.id, stage.version + 1, WorkflowStatus::kRunning,
+      StageUpdated{w.id, stage.id, next_version, WorkflowStatus::kRunning,
                    stage.context, Json(json{{"out", "✓"}}), 15, 16,
                    stage.tasks},
       StageRemoved{w.id, stage.id},

@@ -158,6 +158,36 @@ def open_store(kind: str, directory: str) -> tuple[Any, Any, Callable[[], None]]
     return store, WfstoreQueue(store), store.close
 
 
+def overhead(n: int) -> None:
+    """The binding's own cost per call: wfstore.Database.retrieve called from
+    Python (arguments in, the workflow converted to a dict) less the same
+    retrieves from C++, in one run on one store (best of three each)."""
+    import wfstore
+
+    directory = tempfile.mkdtemp(prefix="wfstore-pybench-overhead-")
+    try:
+        store = WfstoreWorkflowStore(f"{directory}/store", durability="buffered")
+        workflows = build(n)
+        for w in workflows:
+            store.store(w)
+        db: wfstore.Database = store._db
+        ids = [w.id for w in workflows]
+        py_best = cpp_best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in ids:
+                db.retrieve(i)
+            py_best = min(py_best, time.perf_counter() - start)
+            cpp_best = min(cpp_best, db._retrieve_seconds(ids))
+        store.close()
+        per_py = py_best / len(ids) * 1e6
+        per_cpp = cpp_best / len(ids) * 1e6
+        print(f"binding overhead: retrieve from Python {per_py:.1f} us/call, from C++ {per_cpp:.1f} us/call "
+              f"(same store, same run): {per_py - per_cpp:.1f} us per call for the binding", flush=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
@@ -173,6 +203,7 @@ def main() -> None:
         finally:
             close()
             shutil.rmtree(directory, ignore_errors=True)
+    overhead(args.n)
     kinds = list(figures)
     print("\n| phase | " + " | ".join(kinds) + (" | wfstore / SQLite WAL |" if "sqlite-wal" in figures else " |"))
     print("| --- " * (len(kinds) + 1 + ("sqlite-wal" in figures)) + "|")

@@ -470,6 +470,18 @@ PYBIND11_MODULE(_wfstore, m) {
              }
              return workflow_to_py(*w);
            })
+      // Benchmark hook (python/bench): seconds the C++ store takes to retrieve
+      // each of `ids` once, in one loop without the GIL, so the binding's own
+      // cost per call is the Python loop's time less this, in the same run.
+      .def("_retrieve_seconds",
+           [](Store& s, const std::vector<std::string>& ids) {
+             py::gil_scoped_release release;
+             const auto start = std::chrono::steady_clock::now();
+             for (const std::string& id : ids) (void)s.ws().retrieve(id);
+             return std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                 .count();
+           })
       .def("retrieve_execution_summary",
            [](Store& s, const std::string& id) {
              std::optional<Workflow> w;

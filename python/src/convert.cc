@@ -37,11 +37,19 @@ std::string get_str(py::handle obj, const char* name, const Path& path) {
   return str_from_py(attr(obj, name, path), Path{&path, name});
 }
 
-std::optional<std::string> get_opt_str(py::handle obj, const char* name,
-                                       const Path& path) {
+// obj.<name> converted by `convert`, or nullopt when it is None.
+template <typename Convert>
+auto get_optional(py::handle obj, const char* name, const Path& path,
+                  Convert convert)
+    -> std::optional<decltype(convert(obj, path))> {
   py::object value = attr(obj, name, path);
   if (value.is_none()) return std::nullopt;
-  return str_from_py(value, Path{&path, name});
+  return convert(value, Path{&path, name});
+}
+
+std::optional<std::string> get_opt_str(py::handle obj, const char* name,
+                                       const Path& path) {
+  return get_optional(obj, name, path, str_from_py);
 }
 
 std::int64_t int_from_py(py::handle value, const Path& path) {
@@ -64,9 +72,7 @@ std::int64_t get_int(py::handle obj, const char* name, const Path& path) {
 
 std::optional<std::int64_t> get_opt_int(py::handle obj, const char* name,
                                         const Path& path) {
-  py::object value = attr(obj, name, path);
-  if (value.is_none()) return std::nullopt;
-  return int_from_py(value, Path{&path, name});
+  return get_optional(obj, name, path, int_from_py);
 }
 
 bool get_bool(py::handle obj, const char* name, const Path& path) {

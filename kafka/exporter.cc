@@ -117,6 +117,16 @@ struct Batch {
 // Encoded records by LSN, in LSN order.
 using Records = std::deque<std::pair<std::uint64_t, KafkaRecord>>;
 
+// The bytes of `record` that count against max_batch_bytes: its key, value
+// and headers.
+std::size_t record_bytes(const KafkaRecord& record) {
+  std::size_t size = record.key.size() + record.value.size();
+  for (const auto& [name, value] : record.headers) {
+    size += name.size() + value.size();
+  }
+  return size;
+}
+
 // The value of `record`'s header `name` ("" when it has none).
 std::string header_of(const KafkaRecord& record, std::string_view name) {
   const auto it =
@@ -336,10 +346,7 @@ class KafkaExporter::Impl {
         if (pending_.empty()) break;
       }
       KafkaRecord& record = pending_.front().second;
-      std::size_t size = record.key.size() + record.value.size();
-      for (const auto& [name, value] : record.headers) {
-        size += name.size() + value.size();
-      }
+      const std::size_t size = record_bytes(record);
       if (!batch_.records.empty() && bytes + size > o_.max_batch_bytes) break;
       bytes += size;
       batch_.last_lsn = pending_.front().first;
@@ -357,14 +364,16 @@ class KafkaExporter::Impl {
     return batch_;
   }
 
-  // The records of the committed events after `after`, at most `max`.
+  // The records of the committed events after `after`: at most `max`, and
+  // no more once they reach max_batch_bytes.
   // Thread-safety: reads the store and the constant files_ only, so it runs
   // on the prefetch thread too.
   Records encode(std::uint64_t after, std::size_t max) const {
     // Decoded events take more memory than their records: few at a time.
     constexpr std::size_t kReadEvents = 500;
     Records records;
-    while (records.size() < max) {
+    std::size_t bytes = 0;
+    while (records.size() < max && bytes < o_.max_batch_bytes) {
       const CommittedEvents read = read_committed_events(
           db_, after + records.size(),
           std::min(kReadEvents, max - records.size()), true);
@@ -374,6 +383,10 @@ class KafkaExporter::Impl {
                              kafka_record_of(read.events[i], files_.store_id,
                                              log::to_hex(read.commit_hashes[i]),
                                              read.commit_last_lsns[i]));
+        bytes += record_bytes(records.back().second);
+        // Bounded in bytes as a batch is, so big events cannot make the
+        // records held ahead grow past about one batch.
+        if (bytes >= o_.max_batch_bytes) break;
       }
     }
     return records;

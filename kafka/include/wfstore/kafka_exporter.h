@@ -99,7 +99,9 @@ struct KafkaExporterOptions {
   std::string topic;
   // One Kafka transaction per batch; a batch ends at whichever bound comes
   // first. Each >= 1. A Kafka transaction costs a few round trips, so
-  // larger batches export faster; these bound the exporter's memory.
+  // larger batches export faster; they also bound the exporter's memory
+  // (about three batches: the one sent, the records encoded after it and
+  // those encoded ahead in the background).
   std::size_t max_batch_events = 10000;
   // The bytes of keys, values and headers of a batch (a batch holds at least
   // one event).

@@ -48,11 +48,15 @@ double raw_append_sync_rate(const std::filesystem::path& path,
 
 struct StoreBenchOptions {
   std::uint64_t n = 2000;
+  std::uint64_t dedup = 10000;      // message ids of the dedup phases
   std::string durability = "both";  // sync | buffered | both
   std::string dir;                  // empty: a temporary directory
   bool json = false;
   double thread_seconds = 1.0;        // per thread count
   std::size_t wakeup_samples = 1000;  // blocking-poll wake-up latency samples
+  // Also run stabilize's SqliteWorkflowStore (WAL mode) on the workload and
+  // set each phase beside it (stabilize_run.cc).
+  bool vs_stabilize = false;
 };
 
 // `wfstore bench` without --log: the standard workload with its bounds

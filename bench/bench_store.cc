@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -24,12 +25,14 @@ namespace wfstore::bench {
 namespace {
 
 ModeRun run_mode(const std::filesystem::path& dir, Durability durability,
-                 std::uint64_t n, std::size_t wakeup_samples) {
+                 std::uint64_t n, std::uint64_t dedup,
+                 std::size_t wakeup_samples) {
   ModeRun run;
   run.durability = durability == Durability::kSync ? "sync" : "buffered";
   const std::filesystem::path store_dir = dir / run.durability;
   Workload w;
   w.n = n;
+  w.dedup = dedup;
   for (std::uint64_t k = 0; k < n; ++k)
     w.workflows.push_back(build_workflow(k));
   {
@@ -60,10 +63,11 @@ int run_store_bench(const StoreBenchOptions& options) {
   if (options.durability != "sync") modes.push_back(Durability::kBuffered);
   std::vector<ModeRun> runs;
   std::vector<ThreadRun> threads;
+  std::optional<StabilizeRun> stabilize;
   try {
     for (Durability mode : modes) {
-      runs.push_back(
-          run_mode(scratch.path, mode, options.n, options.wakeup_samples));
+      runs.push_back(run_mode(scratch.path, mode, options.n, options.dedup,
+                              options.wakeup_samples));
       runs.back().rebuild = run_rebuild(scratch.path / runs.back().durability,
                                         scratch.path / "bound-rebuild");
       if (mode == Durability::kSync) {
@@ -71,14 +75,18 @@ int run_store_bench(const StoreBenchOptions& options) {
             run_thread_counts(scratch.path / "threads", options.thread_seconds);
       }
     }
+    if (options.vs_stabilize) {
+      stabilize =
+          run_stabilize(options.n, options.dedup, scratch.path / "stabilize");
+    }
   } catch (const CheckFailed& e) {
     std::cerr << "wfstore: bench: wrong answer: " << e.what() << "\n";
     return 1;
   }
   if (options.json) {
-    print_json(runs, threads, options.n);
+    print_json(runs, threads, options.n, stabilize ? &*stabilize : nullptr);
   } else {
-    print_text(runs, threads, options.n);
+    print_text(runs, threads, options.n, stabilize ? &*stabilize : nullptr);
   }
   return 0;
 }

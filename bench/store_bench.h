@@ -26,6 +26,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::int64_t kBaseMs = 1700000000000;
 constexpr int kStages = 10;
 constexpr int kApplications = 10;
+// D of bench/workload.md: message ids of the dedup phases.
 constexpr std::uint64_t kDedupIds = 10000;
 // Longest a raw bound loop runs; it stops earlier after the phase's op count.
 constexpr double kBoundSeconds = 1.0;
@@ -56,6 +57,8 @@ struct Phase {
   // CPU time of the thread that ran the phase (the committing thread leads
   // every group): steadier than `seconds` on a loaded machine.
   double cpu_seconds = 0;
+  // What the bench checked of the phase's answers (every phase checks).
+  std::string check;
   double bound = 0;  // raw ops/s; 0 until measured
   double gate = 0;   // the least ratio README.md "Performance" accepts
   // Commits the phase made (0 for a read phase) and the log bytes each
@@ -123,6 +126,7 @@ struct ModeRun {
 // The in-memory workload: the build of workload.md, updated by the phases.
 struct Workload {
   std::uint64_t n = 0;
+  std::uint64_t dedup = kDedupIds;  // message ids of the dedup phases
   std::vector<Workflow> workflows;
 };
 
@@ -163,10 +167,56 @@ WakeupLatency measure_wakeup_latency(Queue& queue, const Workload& w,
 std::vector<ThreadRun> run_thread_counts(const std::filesystem::path& dir,
                                          double seconds);
 
-// The report (store_report.cc), on stdout.
+// stabilize's own store on the same workload (stabilize_run.cc).
+
+// One phase of stabilize_workload.py's output.
+struct StabilizePhase {
+  std::string name;
+  std::uint64_t n = 0;
+  double seconds = 0;
+  double ops_per_sec = 0;
+  double cpu_us_per_op = 0;  // the Python process's CPU time per op
+};
+
+struct StabilizeRun {
+  std::string about;  // versions and journal mode, as the script prints them
+  std::vector<StabilizePhase> phases;
+  // The phase named `name`, or null. Valid while this run lives.
+  const StabilizePhase* find(const std::string& name) const;
+};
+
+// Runs stabilize's SqliteWorkflowStore in WAL mode on the standard workload
+// of `n` workflows and `dedup` message ids (bench/stabilize_workload.py, with the interpreter and
+// stabilize source tree this build was configured with) in a scratch
+// directory below `dir`. Throws InvalidArgumentError when the build has no
+// stabilize source tree, CheckFailed when stabilize's answers were wrong,
+// IOError when the script cannot run or prints something else.
+StabilizeRun run_stabilize(std::uint64_t n, std::uint64_t dedup,
+                           const std::filesystem::path& dir);
+
+// Goal 1 of a buffered phase beside stabilize's WAL figure of the same run:
+// at least the lower of 10x stabilize and 0.7 of the phase's own bound; for
+// ancestors, whose bound is whatever records the implementation reads, 10x
+// stabilize itself.
+struct GoalOne {
+  double x_stabilize = 0;     // ours / stabilize, ops/s
+  double stabilize_goal = 0;  // 10x stabilize, ops/s
+  double bound_goal = 0;      // 0.7 of the bound, ops/s
+  bool bound_counts = true;   // false for ancestors
+  double goal = 0;            // the goal that applies, ops/s
+  bool meets_stabilize = false;
+  bool meets_bound = false;
+  bool met = false;
+};
+GoalOne goal_one(const Phase& ours, const StabilizePhase& stabilize);
+
+// The report (store_report.cc), on stdout; `stabilize` is null without
+// --vs-stabilize.
 void print_text(const std::vector<ModeRun>& modes,
-                const std::vector<ThreadRun>& threads, std::uint64_t n);
+                const std::vector<ThreadRun>& threads, std::uint64_t n,
+                const StabilizeRun* stabilize);
 void print_json(const std::vector<ModeRun>& modes,
-                const std::vector<ThreadRun>& threads, std::uint64_t n);
+                const std::vector<ThreadRun>& threads, std::uint64_t n,
+                const StabilizeRun* stabilize);
 
 }  // namespace wfstore::bench

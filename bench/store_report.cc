@@ -54,10 +54,68 @@ double thread_scaling(const std::vector<ThreadRun>& runs) {
   return runs.back().rate() / runs.front().rate();
 }
 
+// Which of goal 1's two targets a phase reaches: "10x_stabilize",
+// "0.7_bound", "both" or "none" (for ancestors only the first counts).
+std::string meets(const GoalOne& g) {
+  const bool bound = g.bound_counts && g.meets_bound;
+  if (g.meets_stabilize && bound) return "both";
+  if (g.meets_stabilize) return "10x_stabilize";
+  return bound ? "0.7_bound" : "none";
+}
+
+// Per phase of each mode: ours beside stabilize's WAL figure and the bound;
+// in buffered mode, goal 1 and whether the phase meets it.
+void print_vs_stabilize(const std::vector<ModeRun>& modes,
+                        const StabilizeRun& stabilize) {
+  std::cout << fmt::format("# stabilize {}\n", stabilize.about);
+  for (const StabilizePhase& p : stabilize.phases) {
+    std::cout << fmt::format(
+        "# stabilize_wal phase={} n={} seconds={:.3f} ops_per_sec={:.0f} "
+        "cpu_us_per_op={:.1f}\n",
+        p.name, p.n, p.seconds, p.ops_per_sec, p.cpu_us_per_op);
+  }
+  for (const ModeRun& mode : modes) {
+    std::vector<std::string> missed;
+    int judged = 0;
+    for (const Phase& p : mode.phases) {
+      const StabilizePhase* theirs = stabilize.find(p.name);
+      if (theirs == nullptr) continue;
+      const GoalOne g = goal_one(p, *theirs);
+      std::string line = fmt::format(
+          "# vs_stabilize durability={} phase={} ops_per_sec={:.0f} "
+          "stabilize_wal={:.0f} x_stabilize={:.2f} ratio_bound={:.2f} "
+          "cpu_us_per_op={:.1f} stabilize_cpu_us_per_op={:.1f}",
+          mode.durability, p.name, p.ops_per_sec(), theirs->ops_per_sec,
+          g.x_stabilize, p.ratio(), p.cpu_us_per_op(), theirs->cpu_us_per_op);
+      if (mode.durability == "buffered") {
+        ++judged;
+        if (!g.met) missed.push_back(p.name);
+        line += fmt::format(
+            " goal1={:.0f} goal1_of={} meets={} goal1_result={}", g.goal,
+            !g.bound_counts || g.stabilize_goal <= g.bound_goal
+                ? "10x_stabilize"
+                : "0.7_bound",
+            meets(g), g.met ? "pass" : "FAIL");
+      }
+      std::cout << line << "\n";
+    }
+    if (mode.durability == "buffered") {
+      std::string list;
+      for (const std::string& name : missed)
+        list += (list.empty() ? "" : ",") + name;
+      std::cout << fmt::format(
+          "# goal1 durability=buffered met={}/{} missed={}\n",
+          judged - static_cast<int>(missed.size()), judged,
+          list.empty() ? "-" : list);
+    }
+  }
+}
+
 }  // namespace
 
 void print_text(const std::vector<ModeRun>& modes,
-                const std::vector<ThreadRun>& threads, std::uint64_t n) {
+                const std::vector<ThreadRun>& threads, std::uint64_t n,
+                const StabilizeRun* stabilize) {
   std::cout << fmt::format("# wfstore {} bench, standard workload N={}\n",
                            WFSTORE_VERSION, n);
   std::cout << fmt::format("# machine: nproc={} cpu=\"{}\" loadavg=\"{}\"\n",
@@ -90,6 +148,7 @@ void print_text(const std::vector<ModeRun>& modes,
         r.view_entries, r.writes_per_sec(), r.raw_put_rate, r.value_size,
         r.ratio(), r.ratio() >= 0.5 ? "pass" : "FAIL");
   }
+  if (stabilize != nullptr) print_vs_stabilize(modes, *stabilize);
   if (threads.empty()) {
     std::cout << "# commit threads: sync mode only (not run)\n";
     return;
@@ -109,7 +168,8 @@ void print_text(const std::vector<ModeRun>& modes,
 }
 
 void print_json(const std::vector<ModeRun>& modes,
-                const std::vector<ThreadRun>& threads, std::uint64_t n) {
+                const std::vector<ThreadRun>& threads, std::uint64_t n,
+                const StabilizeRun* stabilize) {
   nlohmann::json doc;
   doc["version"] = WFSTORE_VERSION;
   doc["n"] = n;
@@ -127,7 +187,25 @@ void print_json(const std::vector<ModeRun>& modes,
                              {"ratio", p.ratio()},
                              {"cpu_us_per_op", p.cpu_us_per_op()},
                              {"gate_min", p.gate},
-                             {"gate", p.pass() ? "pass" : "FAIL"}});
+                             {"gate", p.pass() ? "pass" : "FAIL"},
+                             {"checked", true},
+                             {"check", p.check}});
+      const StabilizePhase* theirs =
+          stabilize != nullptr ? stabilize->find(p.name) : nullptr;
+      if (theirs == nullptr) continue;
+      nlohmann::json& j = m["phases"].back();
+      j["stabilize_wal_ops_per_sec"] = theirs->ops_per_sec;
+      j["stabilize_wal_cpu_us_per_op"] = theirs->cpu_us_per_op;
+      const GoalOne g = goal_one(p, *theirs);
+      j["x_stabilize"] = g.x_stabilize;
+      if (mode.durability == "buffered") {
+        j["goal1"] = {{"stabilize_goal_ops_per_sec", g.stabilize_goal},
+                      {"bound_goal_ops_per_sec", g.bound_goal},
+                      {"bound_counts", g.bound_counts},
+                      {"goal_ops_per_sec", g.goal},
+                      {"meets", meets(g)},
+                      {"result", g.met ? "pass" : "FAIL"}};
+      }
     }
     const WakeupLatency& l = mode.wakeup;
     m["wakeup_latency_us"] = {{"samples", l.samples},
@@ -155,6 +233,19 @@ void print_json(const std::vector<ModeRun>& modes,
   }
   if (!threads.empty())
     doc["commit_threads_16_over_1"] = thread_scaling(threads);
+  if (stabilize != nullptr) {
+    nlohmann::json& st = doc["stabilize"];
+    st["store"] = "SqliteWorkflowStore, journal_mode=WAL";
+    st["about"] = stabilize->about;
+    for (const StabilizePhase& p : stabilize->phases) {
+      st["phases"].push_back({{"phase", p.name},
+                              {"n", p.n},
+                              {"seconds", p.seconds},
+                              {"ops_per_sec", p.ops_per_sec},
+                              {"cpu_us_per_op", p.cpu_us_per_op},
+                              {"checked", true}});
+    }
+  }
   std::cout << doc.dump(2) << "\n";
 }
 

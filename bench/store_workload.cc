@@ -150,11 +150,16 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
   phases.push_back(timed(db, "store", n, [&] {
     for (const Workflow& wf : w.workflows) store.store(wf);
   }));
+  expect(
+      phases.back().commits == n,
+      fmt::format("store: {} commits, expected {}", phases.back().commits, n));
+  phases.back().check = "one commit per workflow, each read back by retrieve";
   phases.push_back(timed(db, "retrieve", n, [&] {
     for (std::uint64_t k = 0; k < n; ++k) {
       check_workflow(store.retrieve(workflow_id(k)), workflow_id(k));
     }
   }));
+  phases.back().check = "each workflow's id, 10 stages of one task each";
   phases.push_back(timed(db, "stage_update", n * kStages, [&] {
     for (std::uint64_t k = 0; k < n; ++k) {
       for (int i = 0; i < kStages; ++i) {
@@ -170,6 +175,7 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
       }
     }
   }));
+  phases.back().check = "each stage at version 1; outputs read by ancestors";
   phases.push_back(timed(db, "txn", n, [&] {
     for (std::uint64_t k = 0; k < n; ++k) {
       Workflow& wf = w.workflows[k];
@@ -187,6 +193,8 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
     expect(queue.size() == n,
            fmt::format("txn: queue size {}, expected {}", queue.size(), n));
   }));
+  phases.back().check =
+      "stage_0 at version 2; queue size N; each message polled";
   phases.push_back(timed(db, "query", n, [&] {
     std::uint64_t total = 0;
     for (int a = 0; a < kApplications; ++a) {
@@ -199,6 +207,7 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
     expect(total == n,
            fmt::format("query: {} workflows, expected {}", total, n));
   }));
+  phases.back().check = "N workflows in all, 10 stages of one task each";
   phases.push_back(timed(db, "ancestors", ancestors, [&] {
     for (std::uint64_t k = 0; k < ancestors; ++k) {
       const nlohmann::json got =
@@ -208,18 +217,24 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
           fmt::format("ancestors of {}: got {}", workflow_id(k), got.dump()));
     }
   }));
-  phases.push_back(timed(db, "dedup_mark", kDedupIds, [&] {
-    for (std::uint64_t j = 0; j < kDedupIds; ++j) {
+  phases.back().check = "each answer equals the workload's expected merge";
+  phases.push_back(timed(db, "dedup_mark", w.dedup, [&] {
+    for (std::uint64_t j = 0; j < w.dedup; ++j) {
       store.mark_message_processed(fmt::format("dedup-msg-{}", j),
                                    "BenchHandler", workflow_id(j % n));
     }
   }));
-  phases.push_back(timed(db, "dedup_check", kDedupIds, [&] {
-    for (std::uint64_t j = 0; j < kDedupIds; ++j) {
+  expect(phases.back().commits == w.dedup,
+         fmt::format("dedup_mark: {} commits, expected {}",
+                     phases.back().commits, w.dedup));
+  phases.back().check = "one commit per id; each id read back by dedup_check";
+  phases.push_back(timed(db, "dedup_check", w.dedup, [&] {
+    for (std::uint64_t j = 0; j < w.dedup; ++j) {
       expect(store.is_message_processed(fmt::format("dedup-msg-{}", j)),
              fmt::format("dedup-msg-{} is not processed", j));
     }
   }));
+  phases.back().check = "every id processed";
   // Beyond the standard workload: the queue on its own. N more pushes (stage_2
   // of each workflow), then every delivery polled and acked in FIFO order:
   // the txn phase's N, then these N.
@@ -230,6 +245,7 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
            fmt::format("queue_push: queue size {}, expected {}", queue.size(),
                        2 * n));
   }));
+  phases.back().check = "queue size 2N; each message polled in FIFO order";
   phases.push_back(timed(db, "queue_poll_ack", 2 * n, [&] {
     for (std::uint64_t j = 0; j < 2 * n; ++j) {
       const std::optional<Delivery> delivery = queue.poll_one();
@@ -239,6 +255,7 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
     expect(queue.size() == 0,
            fmt::format("queue_poll_ack: {} left in the queue", queue.size()));
   }));
+  phases.back().check = "each delivery the expected message, FIFO; queue empty";
   const Durability lease_durability = db.options().queue.lease_durability;
   for (Phase& phase : phases) {
     const Durability d = phase.name == "queue_poll_ack"

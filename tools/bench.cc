@@ -53,10 +53,16 @@ void add_bench_command(CLI::App& app, Action& action) {
 #endif
   cmd->add_option("--n", store->n, "Workflows of the standard workload")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--dedup", store->dedup,
+                  "Message ids of the dedup phases (default 10000)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--durability", store->durability,
                   "sync, buffered or both (sync first)")
       ->check(CLI::IsMember({"sync", "buffered", "both"}));
   cmd->add_flag("--json", store->json, "Print one JSON document");
+  cmd->add_flag("--vs-stabilize", store->vs_stabilize,
+                "Also run stabilize's SqliteWorkflowStore (WAL) on the "
+                "workload and print each phase beside it");
   cmd->add_option("--thread-seconds", store->thread_seconds,
                   "Seconds per thread count of the commit-throughput run")
       ->check(CLI::PositiveNumber);

@@ -1,7 +1,10 @@
 // `wfstore bench` as a real process on a tiny workload: every phase of the
 // standard workload is measured, checked and printed with its bound and ratio.
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
+#include <filesystem>
 #include <regex>
 #include <string>
 
@@ -75,6 +78,112 @@ TEST(BenchToolTest, JsonIsOneDocument) {
   EXPECT_EQ(doc["runs"][0]["wakeup_latency_us"]["samples"], 10);
   EXPECT_GE(doc["runs"][0]["wakeup_latency_us"]["p99"].get<double>(),
             doc["runs"][0]["wakeup_latency_us"]["median"].get<double>());
+}
+
+// Both modes, every phase present, checked and with its bound, on stdout as
+// exactly one JSON document (fewer dedup ids and shorter side runs than the
+// standard workload's, so that sync mode's fdatasyncs fit the test's time).
+TEST(BenchToolTest, JsonOfBothModesHoldsEveryPhaseChecked) {
+  const testutil::TempDir tmp;
+  const ToolRun run = run_tool(
+      "bench --n 200 --dedup 1000 --wakeup-samples 100 --thread-seconds 0.2 "
+      "--json --dir " +
+          tmp.path().string(),
+      false);
+  ASSERT_EQ(run.status, 0) << run.output;
+  const nlohmann::json doc = nlohmann::json::parse(run.output);
+  ASSERT_EQ(doc.at("runs").size(), 2U);
+  EXPECT_EQ(doc["runs"][0]["durability"], "sync");
+  EXPECT_EQ(doc["runs"][1]["durability"], "buffered");
+  for (const nlohmann::json& mode : doc["runs"]) {
+    ASSERT_EQ(mode.at("phases").size(), kPhases.size()) << mode.dump();
+    for (std::size_t i = 0; i < kPhases.size(); ++i) {
+      const nlohmann::json& p = mode["phases"][i];
+      EXPECT_EQ(p.at("phase"), kPhases[i]);
+      EXPECT_EQ(p.at("checked"), true) << p.dump();
+      EXPECT_FALSE(p.at("check").get<std::string>().empty()) << p.dump();
+      EXPECT_GT(p.at("n").get<std::uint64_t>(), 0U) << p.dump();
+      EXPECT_GT(p.at("ops_per_sec").get<double>(), 0) << p.dump();
+      EXPECT_GT(p.at("bound").get<double>(), 0) << p.dump();
+      EXPECT_GT(p.at("cpu_us_per_op").get<double>(), 0) << p.dump();
+      EXPECT_TRUE(p.at("gate") == "pass" || p.at("gate") == "FAIL");
+      EXPECT_FALSE(p.contains("x_stabilize")) << "without --vs-stabilize";
+    }
+    EXPECT_GT(mode.at("rebuild").at("raw_batched_put_per_sec").get<double>(),
+              0);
+  }
+  EXPECT_EQ(doc["runs"][1]["phases"][2]["n"], 2000);  // stage_update: 10 N
+  EXPECT_EQ(doc["runs"][1]["phases"][6]["n"], 1000);  // dedup_mark: --dedup
+  ASSERT_EQ(doc.at("commit_threads").size(), 5U);
+  EXPECT_GT(doc.at("commit_threads_16_over_1").get<double>(), 0);
+  EXPECT_FALSE(doc.contains("stabilize"));
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
+}
+
+// --vs-stabilize: stabilize's SqliteWorkflowStore (WAL) runs the workload in
+// the same run; each of the 8 phases is set beside it with goal 1.
+TEST(BenchToolTest, VsStabilizeSetsEachPhaseBesideStabilize) {
+  if (std::string(WFSTORE_STABILIZE_DIR).empty()) {
+    GTEST_SKIP() << "WFSTORE_STABILIZE_DIR is not set";
+  }
+  const testutil::TempDir tmp;
+  const std::string args =
+      "bench --n 30 --dedup 500 --durability buffered --vs-stabilize "
+      "--wakeup-samples 10 --dir " +
+      tmp.path().string();
+  const ToolRun json_run = run_tool(args + " --json", false);
+  ASSERT_EQ(json_run.status, 0) << json_run.output;
+  const nlohmann::json doc = nlohmann::json::parse(json_run.output);
+  ASSERT_EQ(doc.at("stabilize").at("phases").size(), 8U);
+  EXPECT_THAT(doc["stabilize"]["about"].get<std::string>(),
+              HasSubstr("journal_mode=wal"));
+  const nlohmann::json& phases = doc.at("runs").at(0).at("phases");
+  ASSERT_EQ(phases.size(), kPhases.size());
+  for (std::size_t i = 0; i < kPhases.size(); ++i) {
+    const nlohmann::json& p = phases[i];
+    if (i >= 8) {  // the queue's own phases: stabilize has none
+      EXPECT_FALSE(p.contains("goal1")) << p.dump();
+      continue;
+    }
+    EXPECT_EQ(doc["stabilize"]["phases"][i]["phase"], kPhases[i]);
+    EXPECT_EQ(doc["stabilize"]["phases"][i]["n"], p.at("n"));
+    const double x = p.at("ops_per_sec").get<double>() /
+                     p.at("stabilize_wal_ops_per_sec").get<double>();
+    EXPECT_NEAR(p.at("x_stabilize").get<double>(), x, 1e-6 * x) << p.dump();
+    const nlohmann::json& g = p.at("goal1");
+    const double want =
+        kPhases[i] == std::string("ancestors")
+            ? g.at("stabilize_goal_ops_per_sec").get<double>()
+            : std::min(g.at("stabilize_goal_ops_per_sec").get<double>(),
+                       g.at("bound_goal_ops_per_sec").get<double>());
+    EXPECT_DOUBLE_EQ(g.at("goal_ops_per_sec").get<double>(), want) << p.dump();
+    EXPECT_EQ(g.at("bound_counts"), kPhases[i] != std::string("ancestors"));
+    EXPECT_EQ(g.at("result") == "pass",
+              p.at("ops_per_sec").get<double>() >= want)
+        << p.dump();
+  }
+
+  const ToolRun text_run = run_tool(args, false);
+  ASSERT_EQ(text_run.status, 0) << text_run.output;
+  for (std::size_t i = 0; i < 8; ++i) {
+    const std::regex line(
+        std::string("\n# vs_stabilize durability=buffered phase=") +
+        kPhases[i] +
+        " ops_per_sec=[0-9]+ stabilize_wal=[0-9]+ x_stabilize=[0-9.]+ "
+        "ratio_bound=[0-9.]+ cpu_us_per_op=[0-9.]+ "
+        "stabilize_cpu_us_per_op=[0-9.]+ goal1=[0-9]+ "
+        "goal1_of=(10x_stabilize|0\\.7_bound) "
+        "meets=(both|10x_stabilize|0\\.7_bound|none) "
+        "goal1_result=(pass|FAIL)\n");
+    EXPECT_TRUE(std::regex_search(text_run.output, line))
+        << kPhases[i] << " in:\n"
+        << text_run.output;
+  }
+  EXPECT_TRUE(std::regex_search(
+      text_run.output,
+      std::regex("\n# goal1 durability=buffered met=[0-8]/8 missed=")))
+      << text_run.output;
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
 }
 
 TEST(BenchToolTest, RejectsAnUnknownDurability) {

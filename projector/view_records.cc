@@ -45,12 +45,12 @@ Payload decode_versioned(RecordReader& reader, Table table) {
 // decode_fields walk it in each direction, so a record's layout is written
 // once. Stored form by member type: std::string str, std::optional<std::string>
 // opt<str>, std::int64_t i64, std::optional<std::int64_t> opt<i64>,
-// std::uint64_t u64, std::string_view rest (the value's remaining bytes; last
-// member only).
+// std::uint64_t u64, PackedStrings str, std::string_view rest (the value's
+// remaining bytes; last member only).
 
 constexpr auto kStageOrderFields =
     std::tuple(&StageOrderEntry::stage, &StageOrderEntry::parent,
-               &StageOrderEntry::ref_id);
+               &StageOrderEntry::requisites, &StageOrderEntry::ref_id);
 constexpr auto kProcessedFields =
     std::tuple(&ProcessedRecord::processed_at, &ProcessedRecord::lsn,
                &ProcessedRecord::handler_type, &ProcessedRecord::execution_id);
@@ -78,6 +78,7 @@ void put_field(RecordWriter& w, const std::optional<std::int64_t>& v) {
 }
 void put_field(RecordWriter& w, std::uint64_t v) { w.u64(v); }
 void put_field(RecordWriter& w, std::string_view v) { w.rest(v); }
+void put_field(RecordWriter& w, const PackedStrings& v) { w.str(v.bytes); }
 
 void get_field(RecordReader& r, std::string& v) { v = std::string(r.str()); }
 void get_field(RecordReader& r, std::optional<std::string>& v) {
@@ -89,6 +90,7 @@ void get_field(RecordReader& r, std::optional<std::int64_t>& v) {
 }
 void get_field(RecordReader& r, std::uint64_t& v) { v = r.u64(); }
 void get_field(RecordReader& r, std::string_view& v) { v = r.rest(); }
+void get_field(RecordReader& r, PackedStrings& v) { v.bytes = r.str(); }
 
 template <typename Record, typename Fields>
 std::string encode_fields(const Record& record, const Fields& fields) {
@@ -227,9 +229,28 @@ StageRecord decode_stage_record(std::string_view value) {
   return record;
 }
 
+Json decode_stage_record_outputs(std::string_view value) {
+  RecordReader r(value, Table::kStages);
+  r.u64();  // workflow
+  r.u64();  // position
+  const std::uint16_t version = r.u16();
+  return decode_stage_added_outputs(version, r.rest());
+}
+
+std::vector<std::string_view> PackedStrings::unpack() const {
+  std::vector<std::string_view> out;
+  RecordReader r(bytes, Table::kStageOrder);
+  while (r.remaining() > 0) out.push_back(r.str());
+  return out;
+}
+
 std::string encode_stage_order(std::uint64_t stage, std::uint64_t parent,
+                               const std::set<std::string>& requisites,
                                std::string_view ref_id) {
-  return encode_fields(StageOrderEntry{stage, parent, ref_id},
+  RecordWriter packed;
+  for (const std::string& requisite : requisites) packed.str(requisite);
+  const std::string bytes = packed.take();
+  return encode_fields(StageOrderEntry{stage, parent, {bytes}, ref_id},
                        kStageOrderFields);
 }
 

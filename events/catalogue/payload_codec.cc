@@ -182,4 +182,29 @@ EventPayload decode_payload(EventType type, std::uint16_t schema_version,
   return catalogue::decode_payload_with(type, schema_version, payload, reader);
 }
 
+Json decode_stage_added_outputs(std::uint16_t schema_version,
+                                std::string_view payload) {
+  if (schema_version != StageAdded::kVersion) {
+    return std::get<StageAdded>(
+               decode_payload(StageAdded::kType, schema_version, payload))
+        .stage.outputs;
+  }
+  // The stage's field table (fields.h) up to outputs: id, execution_id,
+  // ref_id, type, name (str), status (u8), context (json), outputs (json).
+  static_assert(StageAdded::kVersion == 1,
+                "a new StageAdded version: check the fields skipped here");
+  try {
+    codec::Reader r(payload, "payload");
+    for (const char* field : {"stage.id", "stage.execution_id", "stage.ref_id",
+                              "stage.type", "stage.name"}) {
+      r.bytes(field);
+    }
+    r.u8("stage.status");
+    r.bytes("stage.context");
+    return r.json("stage.outputs");
+  } catch (const cereal::Exception& e) {
+    throw CorruptionError(fmt::format("payload: {}", e.what()));
+  }
+}
+
 }  // namespace wfstore

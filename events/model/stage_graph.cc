@@ -15,16 +15,16 @@
 namespace wfstore::internal {
 
 std::vector<std::size_t> topological_order(
-    const std::vector<const StageExecution*>& stages) {
+    const std::vector<StageNode>& stages) {
   const std::size_t n = stages.size();
   std::unordered_multimap<std::string_view, std::size_t> by_ref;
   by_ref.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) by_ref.emplace(stages[i]->ref_id, i);
+  for (std::size_t i = 0; i < n; ++i) by_ref.emplace(stages[i].ref_id, i);
 
   std::vector<std::size_t> in_degree(n, 0);
   std::vector<std::vector<std::size_t>> successors(n);
   for (std::size_t i = 0; i < n; ++i) {
-    for (const std::string& req : stages[i]->requisite_stage_ref_ids) {
+    for (const std::string_view req : stages[i].requisites) {
       const auto [first, last] = by_ref.equal_range(req);
       for (auto it = first; it != last; ++it) {
         successors[it->second].push_back(i);
@@ -53,25 +53,41 @@ std::vector<std::size_t> topological_order(
   return order;
 }
 
-nlohmann::json merged_ancestor_outputs(const Workflow& workflow,
-                                       std::string_view stage_ref_id) {
-  nlohmann::json merged = nlohmann::json::object();
-  std::unordered_map<std::string_view, const StageExecution*> nodes;
-  nodes.reserve(workflow.stages.size());
-  for (const StageExecution& stage : workflow.stages) {
-    nodes.emplace(stage.ref_id, &stage);
+std::vector<std::size_t> topological_order(
+    const std::vector<const StageExecution*>& stages) {
+  std::vector<StageNode> nodes;
+  nodes.reserve(stages.size());
+  for (const StageExecution* stage : stages) nodes.push_back(node_of(*stage));
+  return topological_order(nodes);
+}
+
+StageNode node_of(const StageExecution& stage) {
+  StageNode node;
+  node.ref_id = stage.ref_id;
+  node.requisites.assign(stage.requisite_stage_ref_ids.begin(),
+                         stage.requisite_stage_ref_ids.end());
+  return node;
+}
+
+std::vector<std::size_t> ancestor_merge_order(
+    const std::vector<StageNode>& stages, std::string_view stage_ref_id) {
+  // The first stage with a ref_id is its node.
+  std::unordered_map<std::string_view, std::size_t> nodes;
+  nodes.reserve(stages.size());
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    nodes.emplace(stages[i].ref_id, i);
   }
   const auto target = nodes.find(stage_ref_id);
-  if (target == nodes.end()) return merged;
+  if (target == nodes.end()) return {};
 
   // Breadth-first over requisites; dangling refs are neither nodes nor
   // ancestors (the reference would raise KeyError on them).
   std::unordered_set<std::string_view> ancestors;
-  std::deque<const StageExecution*> frontier{target->second};
+  std::deque<std::size_t> frontier{target->second};
   while (!frontier.empty()) {
-    const StageExecution* stage = frontier.front();
+    const StageNode& stage = stages[frontier.front()];
     frontier.pop_front();
-    for (const std::string& req : stage->requisite_stage_ref_ids) {
+    for (const std::string_view req : stage.requisites) {
       if (req == stage_ref_id) continue;
       const auto node = nodes.find(req);
       if (node == nodes.end()) continue;
@@ -81,16 +97,32 @@ nlohmann::json merged_ancestor_outputs(const Workflow& workflow,
     }
   }
 
-  std::vector<const StageExecution*> subgraph;
+  std::vector<std::size_t> members;
+  std::vector<StageNode> subgraph;
+  members.reserve(ancestors.size());
   subgraph.reserve(ancestors.size());
-  for (const StageExecution& stage : workflow.stages) {
-    if (ancestors.count(stage.ref_id) != 0 &&
-        nodes.find(stage.ref_id)->second == &stage) {
-      subgraph.push_back(&stage);
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    if (ancestors.count(stages[i].ref_id) != 0 &&
+        nodes.find(stages[i].ref_id)->second == i) {
+      members.push_back(i);
+      subgraph.push_back(stages[i]);
     }
   }
-  for (const std::size_t i : topological_order(subgraph)) {
-    merge_outputs(merged, subgraph[i]->outputs.value());
+  std::vector<std::size_t> order = topological_order(subgraph);
+  for (std::size_t& i : order) i = members[i];
+  return order;
+}
+
+nlohmann::json merged_ancestor_outputs(const Workflow& workflow,
+                                       std::string_view stage_ref_id) {
+  std::vector<StageNode> nodes;
+  nodes.reserve(workflow.stages.size());
+  for (const StageExecution& stage : workflow.stages) {
+    nodes.push_back(node_of(stage));
+  }
+  nlohmann::json merged = nlohmann::json::object();
+  for (const std::size_t i : ancestor_merge_order(nodes, stage_ref_id)) {
+    merge_outputs(merged, workflow.stages[i].outputs.value());
   }
   return merged;
 }

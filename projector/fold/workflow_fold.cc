@@ -94,8 +94,10 @@ void put_stage(ViewStore& views, std::uint64_t wf, std::uint64_t position,
                             : 0;
   views.put(Table::kStages, keys::encode_u64(stage_surrogate),
             records::encode_stage_record(stage, wf, position));
-  views.put(Table::kStageOrder, keys::make_key({wf, position}),
-            records::encode_stage_order(stage_surrogate, parent, stage.ref_id));
+  views.put(
+      Table::kStageOrder, keys::make_key({wf, position}),
+      records::encode_stage_order(stage_surrogate, parent,
+                                  stage.requisite_stage_ref_ids, stage.ref_id));
 }
 
 void fold_stored(const WorkflowStored& event, ViewStore& views) {

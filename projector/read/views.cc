@@ -264,12 +264,43 @@ StageSet synthetic_stages(const ViewReader& views, std::string_view workflow_id,
                        });
 }
 
+// The graph comes from stage_order alone (ref ids and requisites); only the
+// ancestors' stage records are read, and of those only the outputs decoded.
 nlohmann::json merged_ancestor_outputs(const ViewReader& views,
                                        std::string_view workflow_id,
                                        std::string_view stage_ref_id) {
-  const std::optional<Workflow> workflow = load_full(views, workflow_id);
-  if (!workflow) return nlohmann::json::object();
-  return internal::merged_ancestor_outputs(*workflow, stage_ref_id);
+  nlohmann::json merged = nlohmann::json::object();
+  const std::optional<std::uint64_t> wf = keys::lookup_id(views, workflow_id);
+  if (!wf) return merged;
+  // The stage_order values, owned: scan() lends them only to its callback.
+  std::vector<std::string> values;
+  std::vector<std::uint64_t> surrogates;
+  std::vector<internal::StageNode> nodes;
+  const std::string prefix = keys::encode_u64(*wf);
+  views.scan(Table::kStageOrder, prefix, keys::prefix_end(prefix),
+             [&](std::string_view, std::string_view value) {
+               values.emplace_back(value);
+               return true;
+             });
+  surrogates.reserve(values.size());
+  nodes.reserve(values.size());
+  for (const std::string& value : values) {
+    const records::StageOrderEntry entry = records::decode_stage_order(value);
+    surrogates.push_back(entry.stage);
+    nodes.push_back({entry.ref_id, entry.requisites.unpack()});
+  }
+  for (const std::size_t i :
+       internal::ancestor_merge_order(nodes, stage_ref_id)) {
+    const std::optional<std::string> value =
+        views.get(Table::kStages, keys::encode_u64(surrogates[i]));
+    if (!value) {
+      throw CorruptionError(fmt::format(
+          "views table stage_order names stage {} that table stages lacks",
+          surrogates[i]));
+    }
+    merge_outputs(merged, records::decode_stage_record_outputs(*value).value());
+  }
+  return merged;
 }
 
 std::vector<std::string> workflow_ids_by_application(

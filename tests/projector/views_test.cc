@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,61 @@ TEST_F(GraphTest, UpstreamDownstreamAndSyntheticQueries) {
   StageSet none = upstream_stages(h_.views, "missing", "deploy");
   EXPECT_EQ(none.execution, nullptr);
   EXPECT_THAT(none.stages, IsEmpty());
+}
+
+// merged_ancestor_outputs over the views reads the graph from stage_order and
+// only the ancestors' outputs; its answer is the model's over the whole
+// stored workflow for every ref: parallel branches (ties in insertion order),
+// dangling requisites, a self-edge, a cycle, a synthetic stage, a stage added
+// later and outputs updated later.
+TEST(MergedAncestorOutputsTest, EqualsTheModelsMergeOverTheStoredWorkflow) {
+  Harness h;
+  Workflow w = testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
+  auto add = [&](const std::string& ref, std::set<std::string> requisites,
+                 nlohmann::json outputs) {
+    StageExecution s =
+        testutil::make_stage("g", ref, "t", ref, WorkflowStatus::kSucceeded);
+    s.requisite_stage_ref_ids = std::move(requisites);
+    s.outputs = Json(std::move(outputs));
+    return s;
+  };
+  using nlohmann::json;
+  w.stages.push_back(add("a", {}, {{"v", "a"}, {"l", {"a"}}, {"a", 1}}));
+  w.stages.push_back(add("c", {"a"}, {{"v", "c"}, {"l", {"c"}}}));
+  w.stages.push_back(add("b", {"a"}, {{"v", "b"}, {"l", {"b"}}}));
+  w.stages.push_back(add("d", {"b", "c", "dangling"}, {{"v", "d"}}));
+  w.stages.push_back(add("self", {"self", "a"}, {{"v", "self"}}));
+  w.stages.push_back(add("f", {"x"}, {{"v", "f"}}));
+  w.stages.push_back(add("x", {"f"}, {{"v", "x"}}));
+  w.stages.push_back(add("h", {"f", "d", "self"}, {{"h", true}}));
+  StageExecution synthetic = add("d_after", {"d"}, {{"v", "syn"}});
+  synthetic.parent_stage_id = "g.d";
+  synthetic.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  w.stages.push_back(synthetic);
+  ASSERT_EQ(h.apply(StoreWorkflow{w}).events.size(), 1u);
+  StageExecution late = add("late", {"d_after", "b"}, {{"v", "late"}});
+  ASSERT_EQ(h.apply(StoreStage{late, std::nullopt}).events.size(), 1u);
+  StageExecution b = w.stages[2];
+  b.outputs = Json(json{{"v", "b2"}, {"l", {"b2", "b3"}}});
+  ASSERT_EQ(h.apply(StoreStage{b, "SUCCEEDED"}).events.size(), 1u);
+
+  const std::optional<Workflow> stored = load_workflow(h.views, "g", true);
+  ASSERT_TRUE(stored.has_value());
+  ASSERT_EQ(stored->stages.size(), 10u);
+  for (const std::string ref : {"a", "b", "c", "d", "self", "f", "x", "h",
+                                "d_after", "late", "nope", "dangling"}) {
+    EXPECT_EQ(merged_ancestor_outputs(h.views, "g", ref),
+              internal::merged_ancestor_outputs(*stored, ref))
+        << ref;
+  }
+  // Parallel ancestors merge in insertion order: c before b, so b wins; lists
+  // concatenate in that order; the update of b is seen.
+  EXPECT_EQ(merged_ancestor_outputs(h.views, "g", "d"),
+            (json{{"v", "b2"}, {"l", {"a", "c", "b2", "b3"}}, {"a", 1}}));
+  EXPECT_FALSE(merged_ancestor_outputs(h.views, "g", "h").contains("h"));
+  EXPECT_EQ(merged_ancestor_outputs(h.views, "g", "late")["v"], "syn");
+  ASSERT_EQ(h.apply(DeleteWorkflow{"g"}).events.size(), 1u);
+  EXPECT_EQ(merged_ancestor_outputs(h.views, "g", "d"), json::object());
 }
 
 TEST_F(GraphTest, MergedAncestorOutputsUsesTheStoredWorkflow) {

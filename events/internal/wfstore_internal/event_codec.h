@@ -154,6 +154,14 @@ std::string encode_payload(const EventPayload& payload);
 EventPayload decode_payload(EventType type, std::uint16_t schema_version,
                             std::string_view payload);
 
+// The stage's outputs of a StageAdded payload written at `schema_version`.
+// At this build's version only the fields before outputs are read (skipped,
+// not checked); an older payload is upcast and decoded whole. Throws
+// CorruptionError as decode_payload() does for a payload too short or with
+// malformed outputs.
+Json decode_stage_added_outputs(std::uint16_t schema_version,
+                                std::string_view payload);
+
 // The version this build writes for `type` (test-only types included), or 0
 // for an unknown type.
 std::uint16_t current_schema_version(EventType type);

@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "wfstore/event.h"
 #include "wfstore/model.h"
@@ -60,6 +62,8 @@ class RecordReader {
   std::optional<std::string> opt_str();
   std::optional<std::int64_t> opt_i64();
   std::string_view rest();
+  // Bytes not read yet.
+  std::size_t remaining() const { return bytes_.size() - pos_; }
   void expect_end() const;
 
  private:
@@ -92,13 +96,29 @@ std::string encode_stage_record(const StageExecution& stage,
                                 std::uint64_t workflow, std::uint64_t position);
 StageRecord decode_stage_record(std::string_view value);
 
-// kStageOrder value: stage:u64 parent:u64 (0: not synthetic) ref_id:rest.
+// kStages value's outputs alone: reads the record's header and the stage
+// fields before its outputs, skipping the rest (an older payload version is
+// decoded whole). Throws CorruptionError for a malformed record.
+Json decode_stage_record_outputs(std::string_view value);
+
+// kStageOrder value: stage:u64 parent:u64 (0: not synthetic)
+// requisites:str ref_id:rest, where requisites holds the stage's
+// requisite_stage_ref_ids in order, each as str (u32be length, bytes). A
+// stage's requisites never change after it is added, so the workflow's graph
+// is read from this table alone.
+struct PackedStrings {
+  std::string_view bytes;  // borrowed from the value
+  // The strings, in order. Throws CorruptionError for a malformed packing.
+  std::vector<std::string_view> unpack() const;
+};
 struct StageOrderEntry {
   std::uint64_t stage = 0;
   std::uint64_t parent = 0;
+  PackedStrings requisites;
   std::string_view ref_id;  // borrowed from the value
 };
 std::string encode_stage_order(std::uint64_t stage, std::uint64_t parent,
+                               const std::set<std::string>& requisites,
                                std::string_view ref_id);
 StageOrderEntry decode_stage_order(std::string_view value);
 

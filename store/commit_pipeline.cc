@@ -95,6 +95,8 @@ struct CommitPipeline::Request {
   // sees the ones before it); `writes` keeps that fold's view writes in order,
   // and the leader applies them instead of folding the events again.
   std::vector<OverlayViewStore::Write> writes;
+  // The commands' decisions made ahead, if any (PreparedDecision).
+  std::optional<PreparedDecision> prepared;
   // Where the record was appended (the views' log positions).
   history_index::LogPosition position;
   bool folds_while_deciding() const { return commands.size() > 1; }
@@ -197,9 +199,11 @@ void CommitPipeline::leave_locked() {
 }
 
 CommitResult CommitPipeline::commit(std::vector<Command> commands,
-                                    std::optional<Durability> durability) {
+                                    std::optional<Durability> durability,
+                                    std::optional<PreparedDecision> prepared) {
   Request request;
   request.commands = std::move(commands);
+  request.prepared = std::move(prepared);
   request.durability = durability.value_or(options_.durability);
   const AuditFields& audit = AuditScope::current();
   request.audit = AuditMetadata{audit.actor, audit.correlation_id,
@@ -298,7 +302,22 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
   const DecideContext context{timestamp_ms};
   request.first_lsn = first_lsn;
   try {
-    if (!request.folds_while_deciding()) {
+    const PreparedDecision* prepared =
+        request.prepared ? &*request.prepared : nullptr;
+    if (prepared != nullptr && prepared->base_lsn + 1 == first_lsn &&
+        prepared->timestamp_ms == timestamp_ms &&
+        prepared->audit == request.audit &&
+        prepared->decisions.size() == request.commands.size()) {
+      // Nothing was committed since the decisions were made, at this
+      // timestamp and audit: deciding again would give the same. Taken once
+      // (a group redone after a failed fold decides afresh).
+      request.decisions = std::move(request.prepared->decisions);
+      if (request.folds_while_deciding()) {
+        request.writes = std::move(request.prepared->writes);
+      }
+      request.prepared.reset();
+      prepared_taken_.fetch_add(1, std::memory_order_relaxed);
+    } else if (!request.folds_while_deciding()) {
       if (decide_hook_) decide_hook_(request.commands.front());
       request.decisions.push_back(
           decide(request.commands.front(), views, context));

@@ -89,8 +89,11 @@ class CommitPipeline {
   // pipeline fails: every later call throws IOError). A commit whose record
   // was written but whose view commit failed returns normally (the log has
   // it; a reopen folds it) and fails the pipeline.
+  // `prepared`: the commands' decisions made ahead, taken instead of deciding
+  // again when still valid (PreparedDecision).
   CommitResult commit(std::vector<Command> commands,
-                      std::optional<Durability> durability = std::nullopt);
+                      std::optional<Durability> durability = std::nullopt,
+                      std::optional<PreparedDecision> prepared = std::nullopt);
 
   // fdatasyncs every buffered commit. Throws IOError.
   void sync();
@@ -152,6 +155,11 @@ class CommitPipeline {
   // Tests: how often a group's leader waited for an earlier group's listener
   // calls to end before notifying its own.
   std::uint64_t listener_turn_waits_for_testing() const;
+  // Tests: how many commits took their prepared decisions instead of deciding
+  // again.
+  std::uint64_t prepared_taken_for_testing() const {
+    return prepared_taken_.load();
+  }
   // Tests: how often the background syncer woke for work (stop excluded).
   std::uint64_t syncer_wakeups_for_testing() const {
     return syncer_wakeups_.load();
@@ -231,6 +239,7 @@ class CommitPipeline {
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> groups_{0};
   std::atomic<std::uint64_t> fdatasyncs_{0};
+  std::atomic<std::uint64_t> prepared_taken_{0};
   std::atomic<std::uint64_t> bytes_appended_{0};
   std::atomic<std::uint64_t> applied_lsn_{0};
   std::atomic<std::uint64_t> appended_lsn_{0};

@@ -20,7 +20,8 @@ StoreCore::StoreCore(LmdbViews& views, CommitPipeline* pipeline,
       options_(options) {}
 
 CommitResult StoreCore::commit(std::vector<Command> commands,
-                               std::optional<Durability> durability) {
+                               std::optional<Durability> durability,
+                               std::optional<PreparedDecision> prepared) {
   if (closed_) throw IOError(fmt::format("store {} is closed", dir_));
   check_writer("a commit");
   // A commit may have to grow the views' map, which waits for every snapshot
@@ -29,7 +30,8 @@ CommitResult StoreCore::commit(std::vector<Command> commands,
     throw IOError(fmt::format(
         "store {}: commit while this thread holds a views snapshot", dir_));
   }
-  return pipeline_->commit(std::move(commands), durability);
+  return pipeline_->commit(std::move(commands), durability,
+                           std::move(prepared));
 }
 
 Decision StoreCore::commit_one(Command command,

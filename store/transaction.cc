@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "wfstore/audit_scope.h"
 #include "wfstore/errors.h"
 #include "wfstore/workflow_store.h"
 
@@ -59,7 +60,9 @@ class Transaction::Impl {
  public:
   // Registers the transaction in `registry` (this thread's open transactions).
   Impl(StoreCore& store, std::vector<const StoreCore*>& registry)
-      : store_(store), overlay_(base_), registry_(registry) {
+      : store_(store),
+        overlay_(base_, /*keep_journal=*/true),
+        registry_(registry) {
     registry_.push_back(&store_);
   }
   ~Impl() { rollback(); }
@@ -103,12 +106,23 @@ class Transaction::Impl {
       finish(State::kCommitted);
       return CommitRange{};
     }
+    std::optional<PreparedDecision> prepared;
+    if (base_lsn_ && uniform_) {
+      prepared.emplace();
+      prepared->base_lsn = *base_lsn_;
+      prepared->timestamp_ms = decided_at_;
+      prepared->audit = audit_;
+      prepared->decisions = std::move(decisions_);
+      prepared->writes = overlay_.take_journal();
+    }
     std::vector<Command> commands = std::move(commands_);
     commands_.clear();
+    decisions_.clear();
     overlay_.clear();
     CommitResult result;
     try {
-      result = store_.commit(std::move(commands));
+      result =
+          store_.commit(std::move(commands), std::nullopt, std::move(prepared));
     } catch (...) {
       rollback();
       throw;
@@ -167,12 +181,16 @@ class Transaction::Impl {
       ~Unset() { slot.set(nullptr); }
     } unset{base_};
     const DecideContext context{store_.clock().now_ms()};
+    const AuditFields& fields = AuditScope::current();
+    const AuditMetadata audit{fields.actor, fields.correlation_id,
+                              fields.causation_id, fields.source};
     const std::uint64_t latest = applied_lsn(snapshot);
-    if (base_lsn_ != latest) refold(latest, context);
+    if (base_lsn_ != latest) refold(latest, context, audit);
     std::uint64_t lsn = next_lsn_;
     Decision decision;
     try {
-      decision = decide_and_fold(command, overlay_, context, commit_id_, lsn);
+      decision =
+          decide_and_fold(command, overlay_, context, commit_id_, lsn, audit);
     } catch (...) {
       // decide() does not write: an LSN was taken only if a fold began, and
       // then the overlay is folded again at the next operation.
@@ -180,20 +198,34 @@ class Transaction::Impl {
       throw;
     }
     next_lsn_ = lsn;
+    if (commands_.empty()) {
+      decided_at_ = context.now_ms;
+      audit_ = audit;
+      uniform_ = true;
+    } else if (decided_at_ != context.now_ms || !(audit_ == audit)) {
+      uniform_ = false;
+    }
     expect(command, decision);
+    decisions_.push_back(decision);
     commands_.push_back(std::move(command));
     return decision;
   }
 
   // Folds the pending commands again over the views at applied LSN `latest`.
-  void refold(std::uint64_t latest, const DecideContext& context) {
+  void refold(std::uint64_t latest, const DecideContext& context,
+              const AuditMetadata& audit) {
     base_lsn_.reset();
     overlay_.clear();
+    decisions_.clear();
     commit_id_ = latest + 1;
     next_lsn_ = commit_id_;
     for (const Command& pending : commands_) {
-      decide_and_fold(pending, overlay_, context, commit_id_, next_lsn_);
+      decisions_.push_back(decide_and_fold(pending, overlay_, context,
+                                           commit_id_, next_lsn_, audit));
     }
+    decided_at_ = context.now_ms;
+    audit_ = audit;
+    uniform_ = true;
     base_lsn_ = latest;
   }
 
@@ -245,6 +277,7 @@ class Transaction::Impl {
   void finish(State state) noexcept {
     state_ = state;
     overlay_.clear();
+    decisions_.clear();
     base_lsn_.reset();
     commands_.clear();
     const auto it = std::find(registry_.begin(), registry_.end(), &store_);
@@ -261,6 +294,13 @@ class Transaction::Impl {
   std::uint64_t commit_id_ = 0;
   std::uint64_t next_lsn_ = 0;
   std::vector<Command> commands_;
+  // The decisions of commands_ over the overlay's base, all made at
+  // decided_at_ with audit_ when uniform_, and the overlay's journal of their
+  // fold's writes: handed to the commit (PreparedDecision).
+  std::vector<Decision> decisions_;
+  std::int64_t decided_at_ = 0;
+  AuditMetadata audit_;
+  bool uniform_ = false;
   std::vector<SavedStage> saved_;
   State state_ = State::kOpen;
   std::vector<const StoreCore*>& registry_;

@@ -32,6 +32,7 @@
 #include "wfstore/model.h"
 #include "wfstore/workflow_store.h"
 
+#include "store/commit_pipeline.h"
 #include "store/database_impl.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
@@ -185,6 +186,68 @@ class TransactionTest : public ::testing::Test {
 
 // ---------------------------------------------------------------------------
 // docs/semantics.md §10.2: expected_phase inside transactions.
+
+// A transaction whose views nothing changed since its operations, committed
+// at their timestamp, is not decided again: the writer takes the operations'
+// decisions and their fold's writes (and the views still equal a rebuild:
+// TearDown). A commit in between, or a tick of the clock, makes the writer
+// decide again, and a decision that differs still throws ConcurrencyError.
+TEST_F(TransactionTest, CommitTakesTheEagerDecisionsWhenNothingChanged) {
+  CommitPipeline& pipeline = *database_impl(db()).pipeline();
+  std::atomic<int> decided{0};
+  pipeline.set_decide_hook_for_testing([&](const Command&) { ++decided; });
+  store().store(testutil::diamond_workflow("wp"));
+  const std::uint64_t taken = pipeline.prepared_taken_for_testing();
+  StageExecution stage = fetch("wp.deploy_verify");
+  ASSERT_EQ(stage.status, WorkflowStatus::kNotStarted);
+
+  int before = decided.load();
+  stage.status = WorkflowStatus::kRunning;
+  {
+    Transaction txn = store().transaction();
+    txn.store_stage(stage, "NOT_STARTED");
+    txn.mark_message_processed("prepared-1", "H", "wp");
+    txn.commit();
+  }
+  EXPECT_EQ(decided.load(), before);
+  EXPECT_EQ(pipeline.prepared_taken_for_testing(), taken + 1);
+  EXPECT_EQ(fetch(stage.id).status, WorkflowStatus::kRunning);
+  EXPECT_EQ(fetch(stage.id).version, 1);
+  EXPECT_TRUE(store().is_message_processed("prepared-1"));
+
+  // A rival commit after the operations: decided again, and it still holds.
+  stage.status = WorkflowStatus::kSucceeded;
+  {
+    Transaction txn = store().transaction();
+    txn.store_stage(stage, "RUNNING");
+    store().mark_message_processed("rival");
+    before = decided.load();
+    txn.commit();
+  }
+  EXPECT_EQ(decided.load(), before + 1);
+  EXPECT_EQ(pipeline.prepared_taken_for_testing(), taken + 1);
+  EXPECT_EQ(fetch(stage.id).version, 2);
+
+  // The clock moved between the operations and the commit: decided again.
+  {
+    Transaction txn = store().transaction();
+    txn.mark_message_processed("prepared-2", "H", "wp");
+    clock_->advance(1);
+    before = decided.load();
+    txn.commit();
+  }
+  EXPECT_EQ(decided.load(), before + 1);
+  EXPECT_EQ(pipeline.prepared_taken_for_testing(), taken + 1);
+
+  // A rival that changes what the transaction decided: ConcurrencyError.
+  stage.status = WorkflowStatus::kTerminal;
+  Transaction txn = store().transaction();
+  txn.store_stage(stage, "SUCCEEDED");
+  store().remove_stage("wp", stage.id);
+  expect_commit_conflicts(txn, stage.id);
+  EXPECT_EQ(pipeline.prepared_taken_for_testing(), taken + 1);
+  pipeline.set_decide_hook_for_testing({});
+}
 
 TEST_F(TransactionTest, Item21ExpectedPhaseClaimsAndZombieReplan) {
   Workflow workflow = make_workflow("wf", {"a", "z"});

@@ -21,6 +21,7 @@
 
 #include "wfstore_internal/commands.h"
 #include "wfstore_internal/fold.h"
+#include "wfstore_internal/overlay_view_store.h"
 #include "wfstore_internal/view_store.h"
 
 namespace wfstore {
@@ -97,6 +98,21 @@ Decision decide(const Command& command, const ViewReader& views,
 // commits, a transaction's eager checks). Returns the decision. Throws what
 // decide() throws (the views are then unchanged) and what fold() throws (the
 // views may be partly written).
+// The decisions of a commit's commands made ahead of the commit (by a
+// transaction's eager checks) with the writes of their fold, in order. A
+// decision and its fold are a function of the commands, the views, the
+// timestamp and the audit alone, so the writer takes them instead of deciding
+// again when the views are still those at `base_lsn` (no commit since: the
+// commit's first LSN is base_lsn + 1) and its timestamp and audit are these;
+// otherwise it decides again, and a decision that differs throws as usual.
+struct PreparedDecision {
+  std::uint64_t base_lsn = 0;  // the applied LSN of the views decided over
+  std::int64_t timestamp_ms = 0;
+  AuditMetadata audit;
+  std::vector<Decision> decisions;  // one per command, in order
+  std::vector<OverlayViewStore::Write> writes;
+};
+
 Decision decide_and_fold(const Command& command, ViewStore& views,
                          const DecideContext& context, std::uint64_t commit_id,
                          std::uint64_t& next_lsn,

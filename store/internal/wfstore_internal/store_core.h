@@ -63,8 +63,10 @@ class StoreCore {
   // IOError for a closed or read-only store, for a commit made while this
   // thread holds a views snapshot (growing the map would wait for it), and
   // what the pipeline throws (a rejected command, a failed write).
+  // `prepared`: the commands' decisions made ahead (PreparedDecision).
   CommitResult commit(std::vector<Command> commands,
-                      std::optional<Durability> durability = std::nullopt);
+                      std::optional<Durability> durability = std::nullopt,
+                      std::optional<PreparedDecision> prepared = std::nullopt);
   // Commits one command; returns its decision. Throws as commit().
   Decision commit_one(Command command,
                       std::optional<Durability> durability = std::nullopt);

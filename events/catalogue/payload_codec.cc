@@ -193,8 +193,17 @@ Json decode_stage_added_outputs(std::uint16_t schema_version,
   // ref_id, type, name (str), status (u8), context (json), outputs (json).
   static_assert(StageAdded::kVersion == 1,
                 "a new StageAdded version: check the fields skipped here");
+  // One reader per thread: its stream costs more to make than the few fields
+  // read here (an ancestor merge reads one record per ancestor). A failed
+  // read drops it, so no stream state outlives a failure.
+  thread_local std::optional<codec::Reader> reader;
   try {
-    codec::Reader r(payload, "payload");
+    if (reader) {
+      reader->restart(payload);
+    } else {
+      reader.emplace(payload, "payload");
+    }
+    codec::Reader& r = *reader;
     for (const char* field : {"stage.id", "stage.execution_id", "stage.ref_id",
                               "stage.type", "stage.name"}) {
       r.bytes(field);
@@ -203,7 +212,11 @@ Json decode_stage_added_outputs(std::uint16_t schema_version,
     r.bytes("stage.context");
     return r.json("stage.outputs");
   } catch (const cereal::Exception& e) {
+    reader.reset();
     throw CorruptionError(fmt::format("payload: {}", e.what()));
+  } catch (...) {
+    reader.reset();
+    throw;
   }
 }
 

@@ -339,6 +339,94 @@ def test_commit_listener_audit_and_history(db, tmp_path):
     assert lsns == list(range(1, h.current_lsn() + 1))
 
 
+def lone(wid: str):
+    return workflow(wid, stages=[stage(f"{wid}-s", "a", wid)])
+
+
+def actors_by_workflow(db) -> dict[str, str]:
+    return {e["workflow_id"]: e["audit"]["actor"] for e in db.history().events(types=["WorkflowStored"])}
+
+
+def test_audit_scope_belongs_to_its_thread(db):
+    # Two threads, each in its own scope, commit interleaved: every commit
+    # carries its own thread's actor; a thread started inside a scope does
+    # not inherit it.
+    barrier = threading.Barrier(2)
+
+    def run(name: str) -> None:
+        with wfstore.AuditScope(actor=name):
+            barrier.wait()
+            for i in range(30):
+                db.store(lone(f"{name}-{i}"))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with wfstore.AuditScope(actor="carol"):
+        inner = threading.Thread(target=lambda: db.store(lone("plain")))
+        inner.start()
+        inner.join()
+        db.store(lone("carol-0"))
+    db.store(lone("after"))
+    actors = actors_by_workflow(db)
+    assert len(actors) == 63
+    for wid, actor in actors.items():
+        expected = {"plain": "", "after": ""}.get(wid, wid.split("-")[0])
+        assert actor == expected, wid
+
+
+def test_audit_scope_belongs_to_its_asyncio_task(db):
+    import asyncio
+
+    async def run(name: str) -> None:
+        with wfstore.AuditScope(actor=name):
+            for i in range(10):
+                db.store(lone(f"{name}-{i}"))
+                await asyncio.sleep(0)  # the other task runs inside its own scope
+
+    async def main() -> None:
+        await asyncio.gather(run("alice"), run("bob"), run("dave"))
+
+    asyncio.run(main())
+    actors = actors_by_workflow(db)
+    assert len(actors) == 30
+    assert all(actor == wid.split("-")[0] for wid, actor in actors.items())
+
+
+def test_audit_scope_nesting_and_misuse(db):
+    outer = wfstore.AuditScope(actor="outer")
+    with outer:
+        with wfstore.AuditScope(actor="inner", source="s"):
+            db.store(lone("inner-0"))
+        with outer:  # re-entered: still outer, and its exit restores outer
+            db.store(lone("outer-0"))
+        db.store(lone("outer-1"))
+        # Exited on another thread than it was entered on: an error there,
+        # and the scope stays current here.
+        errors = []
+
+        def exit_elsewhere() -> None:
+            try:
+                outer.__exit__(None, None, None)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        t = threading.Thread(target=exit_elsewhere)
+        t.start()
+        t.join()
+        assert len(errors) == 1 and isinstance(errors[0], ValueError), errors
+        db.store(lone("outer-2"))
+    db.store(lone("none-0"))
+    with pytest.raises(wfstore.InvalidArgumentError):
+        outer.__exit__(None, None, None)
+    with pytest.raises(wfstore.InvalidArgumentError, match="audit.actor"):
+        wfstore.AuditScope(actor="x" * 2000)
+    actors = actors_by_workflow(db)
+    assert actors == {"inner-0": "inner", "outer-0": "outer", "outer-1": "outer", "outer-2": "outer", "none-0": ""}
+
+
 def db_path(db, tmp_path) -> str:
     return str(tmp_path / "store")
 

@@ -357,6 +357,7 @@ class KafkaExporter::Impl {
         !prefetch_.valid()) {
       const std::uint64_t from =
           pending_.empty() ? batch_.last_lsn : pending_.back().first;
+      prefetch_after_ = from;
       prefetch_ = std::async(std::launch::async, [this, from] {
         return encode(from, o_.max_batch_events);
       });
@@ -392,13 +393,20 @@ class KafkaExporter::Impl {
     return records;
   }
 
-  // The records the background encoding made when they follow `after`
-  // (empty otherwise, or when there is none); rethrows its error.
+  // The records the background encoding made when it started at `after`
+  // (empty otherwise, or when there is none); rethrows its error then only:
+  // the error of records no longer wanted (the position moved back after a
+  // failed batch) is not this position's.
   Records take_prefetched(std::uint64_t after) {
     if (!prefetch_.valid()) return {};
-    Records records = prefetch_.get();
-    if (!records.empty() && records.front().first != after + 1) return {};
-    return records;
+    if (prefetch_after_ != after) {
+      try {
+        (void)prefetch_.get();
+      } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch)
+      }
+      return {};
+    }
+    return prefetch_.get();
   }
 
   // Creates the producer and initializes its transactions unless done;
@@ -535,7 +543,9 @@ class KafkaExporter::Impl {
       next = Next::kAbort;
     }
     rd_kafka_error_destroy(err);
-    if (next == Next::kAbort && !abort_transaction()) next = Next::kRecreate;
+    if (next == Next::kAbort && !abort_transaction(stop)) {
+      next = Next::kRecreate;
+    }
     if (next == Next::kRecreate) {
       check_fenced(what);
       destroy_producer();
@@ -545,9 +555,12 @@ class KafkaExporter::Impl {
     return false;
   }
 
-  // Aborts the open transaction; false when the producer must be recreated.
-  bool abort_transaction() {
+  // Aborts the open transaction; false when the producer must be recreated
+  // (or a stop came between retries: recreating is then left to the next
+  // start).
+  bool abort_transaction(const Stop& stop) {
     for (int attempt = 0; attempt < 3; ++attempt) {
+      if (attempt > 0 && (stop() || stopping_.load())) return false;
       rd_kafka_error_t* err =
           rd_kafka_abort_transaction(rk_, timeout_ms(o_.operation_timeout));
       if (err == nullptr) return true;
@@ -621,6 +634,7 @@ class KafkaExporter::Impl {
   // The records after pending_, being encoded in the background (at most
   // one task, of at most max_batch_events records).
   std::future<Records> prefetch_;
+  std::uint64_t prefetch_after_ = 0;  // the LSN prefetch_ encodes after
   SteadyClock::time_point last_progress_;
   std::chrono::milliseconds backoff_{0};
 

@@ -427,6 +427,47 @@ def test_audit_scope_nesting_and_misuse(db):
     assert actors == {"inner-0": "inner", "outer-0": "outer", "outer-1": "outer", "outer-2": "outer", "none-0": ""}
 
 
+def test_audit_scope_exits_out_of_order(db):
+    # Scopes exited in another order than entered: each exit ends that scope
+    # only, whichever scopes were entered after it.
+    a = wfstore.AuditScope(actor="a")
+    b = wfstore.AuditScope(actor="b")
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    db.store(lone("b-0"))  # b is still entered
+    b.__exit__(None, None, None)
+    db.store(lone("none-0"))
+
+    # A generator runs in its caller's context: its scope is current there
+    # while it is suspended inside it, and ends when it leaves the scope,
+    # even inside a scope the caller entered meanwhile.
+    def steps():
+        with wfstore.AuditScope(actor="g"):
+            yield
+            yield
+
+    g = steps()
+    next(g)
+    db.store(lone("g-0"))
+    with wfstore.AuditScope(actor="c"):
+        db.store(lone("c-0"))
+        next(g, None)
+        db.store(lone("c-1"))
+        next(g, None)  # the generator leaves its scope
+        db.store(lone("c-2"))
+    db.store(lone("none-1"))
+    assert actors_by_workflow(db) == {
+        "b-0": "b",
+        "none-0": "",
+        "g-0": "g",
+        "c-0": "c",
+        "c-1": "c",
+        "c-2": "c",
+        "none-1": "",
+    }
+
+
 def db_path(db, tmp_path) -> str:
     return str(tmp_path / "store")
 

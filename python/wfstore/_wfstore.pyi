@@ -166,8 +166,11 @@ class History:
 class AuditScope:
     """While entered, the commits of the thread or asyncio task that entered
     it carry these audit fields (a contextvars variable: a new thread starts
-    with none). Nests; exiting in another context raises ValueError. Fields
-    over 1 KiB raise InvalidArgumentError here."""
+    with none). Nests (the innermost wins); an exit ends that scope only, in
+    whatever order scopes exit (a generator suspended inside a scope leaves it
+    current in its caller's context until it exits it); exiting in another
+    context raises ValueError. Fields over 1 KiB raise InvalidArgumentError
+    here."""
 
     def __init__(self, *, actor: str = "", correlation_id: str = "", causation_id: str = "", source: str = "") -> None: ...
     def __enter__(self) -> AuditScope: ...

@@ -468,6 +468,28 @@ def test_audit_scope_exits_out_of_order(db):
     }
 
 
+def test_audit_scope_of_a_call_made_from_a_callback(db, tmp_path):
+    # A call made from Python code that the store calls back (for_each_event's
+    # visit) carries the scope of the context that code runs in, not the one
+    # of the call that runs it.
+    import contextvars
+
+    source = wfstore.Database(str(tmp_path / "source"))
+    source.store(lone("source-0"))
+    source.close()
+
+    def visit(event) -> bool:
+        db.store(lone("same-context"))
+        contextvars.Context().run(db.store, lone("empty-context"))
+        with wfstore.AuditScope(actor="inner"):
+            db.store(lone("inner-0"))
+        return False
+
+    with wfstore.AuditScope(actor="outer"):
+        wfstore.for_each_event(str(tmp_path / "source"), 0, visit)
+    assert actors_by_workflow(db) == {"same-context": "outer", "empty-context": "", "inner-0": "inner"}
+
+
 def db_path(db, tmp_path) -> str:
     return str(tmp_path / "store")
 

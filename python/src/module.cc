@@ -204,13 +204,20 @@ void exit_scope(const py::object& self) {
 
 // Releases the GIL around a call into the store, with the audit fields of the
 // calling Python context applied (as a C++ AuditScope on this thread) while
-// the call runs. Construct with the GIL held.
+// the call runs: none when the context has no scope, even inside a call that
+// applied another context's (Python code the store calls back, such as
+// for_each_event's visit, may run in any context). Construct with the GIL
+// held.
 class Unlocked {
  public:
   Unlocked() {
     py::tuple scopes = entered_scopes();
     if (!scopes.empty()) {
       audit_.emplace(scopes[scopes.size() - 1].cast<PyAuditScope&>().fields);
+    } else if (const AuditFields& f = AuditScope::current();
+               !f.actor.empty() || !f.correlation_id.empty() ||
+               !f.causation_id.empty() || !f.source.empty()) {
+      audit_.emplace(AuditFields{});
     }
     release_.emplace();
   }

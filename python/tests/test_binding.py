@@ -490,6 +490,40 @@ def test_audit_scope_of_a_call_made_from_a_callback(db, tmp_path):
     assert actors_by_workflow(db) == {"same-context": "outer", "empty-context": "", "inner-0": "inner"}
 
 
+def test_audit_scope_left_entered_is_freed():
+    # An async generator suspended inside its scope and dropped is closed by
+    # asyncio in another task: that exit fails (the scope is not entered
+    # there), and the scope and the task's context are still freed.
+    import asyncio
+    import gc
+    import weakref
+
+    scopes = []
+    errors = []
+
+    async def steps():
+        scope = wfstore.AuditScope(actor="g")
+        scopes.append(weakref.ref(scope))
+        with scope:
+            yield
+            yield
+
+    async def first_step() -> None:
+        async for _ in steps():
+            break
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context.get("exception")))
+        await asyncio.create_task(first_step())
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    gc.collect()
+    assert len(errors) == 1 and isinstance(errors[0], ValueError), errors
+    assert len(scopes) == 1 and scopes[0]() is None
+
+
 def db_path(db, tmp_path) -> str:
     return str(tmp_path / "store")
 

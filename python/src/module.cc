@@ -134,13 +134,11 @@ void register_exceptions(py::module_& m) {
 // `audit_var`), so the scope belongs to the running thread or asyncio task, as
 // Python's own context does (wfstore's C++ AuditScope is per OS thread and
 // would be seen by every task on the thread, and lost or misplaced by a scope
-// exited on another thread).
+// exited on another thread). The object itself keeps no state of its
+// entries: one object may be entered in several threads at once, and a scope
+// left entered in a context that ends is freed with it.
 struct PyAuditScope {
   AuditFields fields;
-  // The context variable's token of each entry not exited yet: a token resets
-  // only in the context that made it, which tells an exit in the entering
-  // context from one in another.
-  std::vector<py::object> tokens;
 };
 
 // The context variable holding the tuple of entered PyAuditScopes; made at
@@ -157,11 +155,10 @@ py::tuple entered_scopes() {
   return py::reinterpret_steal<py::tuple>(value);
 }
 
-void set_entered_scopes(const py::tuple& scopes, py::object* token) {
-  PyObject* t = PyContextVar_Set(audit_var, scopes.ptr());
-  if (t == nullptr) throw py::error_already_set();
-  auto owned = py::reinterpret_steal<py::object>(t);
-  if (token != nullptr) *token = std::move(owned);
+void set_entered_scopes(const py::tuple& scopes) {
+  PyObject* token = PyContextVar_Set(audit_var, scopes.ptr());
+  if (token == nullptr) throw py::error_already_set();
+  Py_DECREF(token);
 }
 
 void enter_scope(const py::object& self) {
@@ -169,37 +166,27 @@ void enter_scope(const py::object& self) {
   py::tuple entered(scopes.size() + 1);
   for (std::size_t i = 0; i < scopes.size(); ++i) entered[i] = scopes[i];
   entered[scopes.size()] = self;
-  py::object token;
-  set_entered_scopes(entered, &token);
-  self.cast<PyAuditScope&>().tokens.push_back(std::move(token));
+  set_entered_scopes(entered);
 }
 
-// Ends the latest entry of `self` made in the running context (thread or
-// task; one object may be entered in several at once), whatever was entered
-// after it: those stay entered. ValueError when it was not entered in this
-// context (it then stays current where it was entered).
+// Ends the innermost entry of `self` in the running context (thread or task;
+// a task starts with the scopes of the context that made it), whatever was
+// entered after it: those stay entered. InvalidArgumentError (a ValueError)
+// when it is not entered in this context; it then stays current where it is.
 void exit_scope(const py::object& self) {
-  auto& s = self.cast<PyAuditScope&>();
   py::tuple scopes = entered_scopes();
-  for (auto it = s.tokens.rbegin(); it != s.tokens.rend(); ++it) {
-    // A reset succeeds in the token's own context only; the value it
-    // restores is replaced just below.
-    if (PyContextVar_Reset(audit_var, it->ptr()) == 0) {
-      s.tokens.erase(std::next(it).base());
-      std::size_t n = scopes.size();
-      std::size_t gone = n;
-      while (gone > 0 && scopes[gone - 1].ptr() != self.ptr()) --gone;
-      py::tuple rest(gone == 0 ? n : n - 1);
-      for (std::size_t i = 0, j = 0; i < n; ++i) {
-        if (i + 1 != gone) rest[j++] = scopes[i];
-      }
-      set_entered_scopes(rest, nullptr);
-      return;
-    }
-    if (std::next(it) == s.tokens.rend()) throw py::error_already_set();
-    PyErr_Clear();  // another context's entry
+  std::size_t n = scopes.size();
+  std::size_t gone = n;
+  while (gone > 0 && scopes[gone - 1].ptr() != self.ptr()) --gone;
+  if (gone == 0) {
+    throw InvalidArgumentError(
+        "AuditScope exited in a thread or task where it is not entered");
   }
-  throw InvalidArgumentError("AuditScope exited without being entered");
+  py::tuple rest(n - 1);
+  for (std::size_t i = 0, j = 0; i < n; ++i) {
+    if (i + 1 != gone) rest[j++] = scopes[i];
+  }
+  set_entered_scopes(rest);
 }
 
 // Releases the GIL around a call into the store, with the audit fields of the

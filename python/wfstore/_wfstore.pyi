@@ -168,9 +168,11 @@ class AuditScope:
     it carry these audit fields (a contextvars variable: a new thread starts
     with none). Nests (the innermost wins); an exit ends that scope only, in
     whatever order scopes exit (a generator suspended inside a scope leaves it
-    current in its caller's context until it exits it); exiting in another
-    context raises ValueError. Fields over 1 KiB raise InvalidArgumentError
-    here."""
+    current in its caller's context until it exits it). An asyncio task
+    starts with the scopes entered where it was made, and an exit there ends
+    the scope in that task only; exiting where the scope is not entered (e.g.
+    another thread) raises InvalidArgumentError, a ValueError. Fields over
+    1 KiB raise InvalidArgumentError here."""
 
     def __init__(self, *, actor: str = "", correlation_id: str = "", causation_id: str = "", source: str = "") -> None: ...
     def __enter__(self) -> AuditScope: ...

@@ -525,6 +525,18 @@ def test_audit_scope_left_entered_is_freed():
     assert len(scopes) == 1 and scopes[0]() is None
 
 
+def test_audit_scope_of_a_transaction_is_the_one_at_commit(db):
+    # A transaction's commit carries the scope current where commit() runs,
+    # not the one where the transaction was opened or its operations made.
+    with wfstore.AuditScope(actor="opened"):
+        t = db.transaction()
+        t.mark_message_processed("m-1")
+    with wfstore.AuditScope(actor="committed"):
+        t.commit()
+    h = db.history()
+    assert [e["audit"]["actor"] for e in h.events(from_lsn=h.current_lsn() - 1)] == ["committed"]
+
+
 def db_path(db, tmp_path) -> str:
     return str(tmp_path / "store")
 

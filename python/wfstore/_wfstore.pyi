@@ -126,7 +126,8 @@ StageSet = tuple[WorkflowDict | None, list[StageDict]]
 class Transaction:
     """One atomic commit (one log record); a context manager that commits on
     success and rolls back on an exception. Belongs to the opening thread: a
-    call made while another call of it runs raises InvalidArgumentError."""
+    call made while another call of it runs raises InvalidArgumentError. Its
+    commit carries the AuditScope current where commit() runs."""
 
     def store_stage(
         self, stage: Any, expected_phase: str | None = None, *, execution_id: str | None = None, default: Callable[[Any], Any] | None = None

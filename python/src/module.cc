@@ -129,33 +129,82 @@ void register_exceptions(py::module_& m) {
 
 // ---- the audit scope ----
 
-// A Python AuditScope: entering it makes it the value of the context
-// variable `audit_var`, so the scope belongs to the running thread or asyncio
-// task, as Python's own context does (wfstore's C++ AuditScope is per OS
-// thread and would be seen by every task on the thread, and lost or misplaced
-// by a scope exited on another thread).
+// A Python AuditScope: entering it adds it to the scopes entered in the
+// running context (a tuple, innermost last, in the context variable
+// `audit_var`), so the scope belongs to the running thread or asyncio task, as
+// Python's own context does (wfstore's C++ AuditScope is per OS thread and
+// would be seen by every task on the thread, and lost or misplaced by a scope
+// exited on another thread). The object itself keeps no state of its
+// entries: one object may be entered in several threads at once, and a scope
+// left entered in a context that ends is freed with it.
 struct PyAuditScope {
   AuditFields fields;
-  std::vector<py::object> tokens;  // the context variable's, per entry
 };
 
-// The context variable holding the innermost entered PyAuditScope; made at
+// The context variable holding the tuple of entered PyAuditScopes; made at
 // import, never freed.
 PyObject* audit_var = nullptr;
 
+// The scopes entered in the running context, innermost last.
+py::tuple entered_scopes() {
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(audit_var, nullptr, &value) != 0) {
+    throw py::error_already_set();
+  }
+  if (value == nullptr) return py::tuple();
+  return py::reinterpret_steal<py::tuple>(value);
+}
+
+void set_entered_scopes(const py::tuple& scopes) {
+  PyObject* token = PyContextVar_Set(audit_var, scopes.ptr());
+  if (token == nullptr) throw py::error_already_set();
+  Py_DECREF(token);
+}
+
+void enter_scope(const py::object& self) {
+  py::tuple scopes = entered_scopes();
+  py::tuple entered(scopes.size() + 1);
+  for (std::size_t i = 0; i < scopes.size(); ++i) entered[i] = scopes[i];
+  entered[scopes.size()] = self;
+  set_entered_scopes(entered);
+}
+
+// Ends the innermost entry of `self` in the running context (thread or task;
+// a task starts with the scopes of the context that made it), whatever was
+// entered after it: those stay entered. InvalidArgumentError (a ValueError)
+// when it is not entered in this context; it then stays current where it is.
+void exit_scope(const py::object& self) {
+  py::tuple scopes = entered_scopes();
+  std::size_t n = scopes.size();
+  std::size_t gone = n;
+  while (gone > 0 && scopes[gone - 1].ptr() != self.ptr()) --gone;
+  if (gone == 0) {
+    throw InvalidArgumentError(
+        "AuditScope exited in a thread or task where it is not entered");
+  }
+  py::tuple rest(n - 1);
+  for (std::size_t i = 0, j = 0; i < n; ++i) {
+    if (i + 1 != gone) rest[j++] = scopes[i];
+  }
+  set_entered_scopes(rest);
+}
+
 // Releases the GIL around a call into the store, with the audit fields of the
 // calling Python context applied (as a C++ AuditScope on this thread) while
-// the call runs. Construct with the GIL held.
+// the call runs: none when the context has no scope, even inside a call that
+// applied another context's (Python code the store calls back, such as
+// for_each_event's visit, may run in any context). Construct with the GIL
+// held.
 class Unlocked {
  public:
   Unlocked() {
-    PyObject* value = nullptr;
-    if (PyContextVar_Get(audit_var, nullptr, &value) != 0) {
-      throw py::error_already_set();
-    }
-    if (value != nullptr) {
-      py::object scope = py::reinterpret_steal<py::object>(value);
-      audit_.emplace(scope.cast<PyAuditScope&>().fields);
+    py::tuple scopes = entered_scopes();
+    if (!scopes.empty()) {
+      audit_.emplace(scopes[scopes.size() - 1].cast<PyAuditScope&>().fields);
+    } else if (const AuditFields& f = AuditScope::current();
+               !f.actor.empty() || !f.correlation_id.empty() ||
+               !f.causation_id.empty() || !f.source.empty()) {
+      audit_.emplace(AuditFields{});
     }
     release_.emplace();
   }
@@ -959,26 +1008,12 @@ PYBIND11_MODULE(_wfstore, m) {
            py::arg("causation_id") = "", py::arg("source") = "")
       .def("__enter__",
            [](py::object self) {
-             PyObject* token = PyContextVar_Set(audit_var, self.ptr());
-             if (token == nullptr) throw py::error_already_set();
-             self.cast<PyAuditScope&>().tokens.push_back(
-                 py::reinterpret_steal<py::object>(token));
+             enter_scope(self);
              return self;
            })
-      // Restores the previous scope of the running context (thread or task),
-      // with the latest entry made in this context: one object may be entered
-      // in several threads at once. A ValueError when it was not entered in
-      // this context (the scope then stays current where it was entered).
-      .def("__exit__", [](PyAuditScope& s, py::object, py::object, py::object) {
-        for (auto it = s.tokens.rbegin(); it != s.tokens.rend(); ++it) {
-          if (PyContextVar_Reset(audit_var, it->ptr()) == 0) {
-            s.tokens.erase(std::next(it).base());
-            return false;
-          }
-          if (std::next(it) == s.tokens.rend()) throw py::error_already_set();
-          PyErr_Clear();  // another context's entry
-        }
-        throw InvalidArgumentError("AuditScope exited without being entered");
+      .def("__exit__", [](py::object self, py::object, py::object, py::object) {
+        exit_scope(self);
+        return false;
       });
 
   py::class_<PyHistory>(m, "History")

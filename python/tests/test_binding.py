@@ -427,6 +427,116 @@ def test_audit_scope_nesting_and_misuse(db):
     assert actors == {"inner-0": "inner", "outer-0": "outer", "outer-1": "outer", "outer-2": "outer", "none-0": ""}
 
 
+def test_audit_scope_exits_out_of_order(db):
+    # Scopes exited in another order than entered: each exit ends that scope
+    # only, whichever scopes were entered after it.
+    a = wfstore.AuditScope(actor="a")
+    b = wfstore.AuditScope(actor="b")
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    db.store(lone("b-0"))  # b is still entered
+    b.__exit__(None, None, None)
+    db.store(lone("none-0"))
+
+    # A generator runs in its caller's context: its scope is current there
+    # while it is suspended inside it, and ends when it leaves the scope,
+    # even inside a scope the caller entered meanwhile.
+    def steps():
+        with wfstore.AuditScope(actor="g"):
+            yield
+            yield
+
+    g = steps()
+    next(g)
+    db.store(lone("g-0"))
+    with wfstore.AuditScope(actor="c"):
+        db.store(lone("c-0"))
+        next(g, None)
+        db.store(lone("c-1"))
+        next(g, None)  # the generator leaves its scope
+        db.store(lone("c-2"))
+    db.store(lone("none-1"))
+    assert actors_by_workflow(db) == {
+        "b-0": "b",
+        "none-0": "",
+        "g-0": "g",
+        "c-0": "c",
+        "c-1": "c",
+        "c-2": "c",
+        "none-1": "",
+    }
+
+
+def test_audit_scope_of_a_call_made_from_a_callback(db, tmp_path):
+    # A call made from Python code that the store calls back (for_each_event's
+    # visit) carries the scope of the context that code runs in, not the one
+    # of the call that runs it.
+    import contextvars
+
+    source = wfstore.Database(str(tmp_path / "source"))
+    source.store(lone("source-0"))
+    source.close()
+
+    def visit(event) -> bool:
+        db.store(lone("same-context"))
+        contextvars.Context().run(db.store, lone("empty-context"))
+        with wfstore.AuditScope(actor="inner"):
+            db.store(lone("inner-0"))
+        return False
+
+    with wfstore.AuditScope(actor="outer"):
+        wfstore.for_each_event(str(tmp_path / "source"), 0, visit)
+    assert actors_by_workflow(db) == {"same-context": "outer", "empty-context": "", "inner-0": "inner"}
+
+
+def test_audit_scope_left_entered_is_freed():
+    # An async generator suspended inside its scope and dropped is closed by
+    # asyncio in another task (made in a copy of the dropping task's context,
+    # where the scope is entered: its exit ends it there), and the scope and
+    # the task's context are freed.
+    import asyncio
+    import gc
+    import weakref
+
+    scopes = []
+    errors = []
+
+    async def steps():
+        scope = wfstore.AuditScope(actor="g")
+        scopes.append(weakref.ref(scope))
+        with scope:
+            yield
+            yield
+
+    async def first_step() -> None:
+        async for _ in steps():
+            break
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context.get("exception")))
+        await asyncio.create_task(first_step())
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    gc.collect()
+    assert errors == []
+    assert len(scopes) == 1 and scopes[0]() is None
+
+
+def test_audit_scope_of_a_transaction_is_the_one_at_commit(db):
+    # A transaction's commit carries the scope current where commit() runs,
+    # not the one where the transaction was opened or its operations made.
+    with wfstore.AuditScope(actor="opened"):
+        t = db.transaction()
+        t.mark_message_processed("m-1")
+    with wfstore.AuditScope(actor="committed"):
+        t.commit()
+    h = db.history()
+    assert [e["audit"]["actor"] for e in h.events(from_lsn=h.current_lsn() - 1)] == ["committed"]
+
+
 def db_path(db, tmp_path) -> str:
     return str(tmp_path / "store")
 

@@ -284,6 +284,16 @@ struct KafkaConsumer::State {
     return false;
   }
 
+  // Whether no partition can still bring an LSN that is missing: each one
+  // reached its starting end or is paused (a paused partition's next record
+  // is past the missing LSN, and its later records are past that one).
+  bool reached_start_end_or_paused() const {
+    for (const Partition& p : partitions) {
+      if (!p.paused && p.position < p.start_end) return false;
+    }
+    return true;
+  }
+
   bool reached_start_end() const {
     for (const Partition& p : partitions) {
       if (p.position < p.start_end) return false;
@@ -465,7 +475,7 @@ void KafkaConsumer::consume_until_caught_up(
       handler(batch);
       continue;
     }
-    if (!state_->reached_start_end()) continue;
+    if (!state_->reached_start_end_or_paused()) continue;
     // At the starting end with records past a missing LSN: wait a while for
     // it, then call it a gap.
     if (!stalled_since) stalled_since = Clock::now();

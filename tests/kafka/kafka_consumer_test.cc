@@ -340,6 +340,37 @@ TEST_F(KafkaConsumerTest, RecordsWaitingForAnEarlierLsnAreBoundedInMemory) {
   EXPECT_EQ(consumer.buffered_bytes(), 0u);
 }
 
+TEST_F(KafkaConsumerTest, AGapBehindAPausedPartitionIsReported) {
+  // LSN 5 is nowhere and partition 0 holds the rest, 3 MiB over several
+  // runs: it is paused at its 1 MiB bound before its end, which cannot bring
+  // LSN 5 either, so the stall reports the gap rather than waiting for ever.
+  constexpr std::size_t kBound = std::size_t{1} << 20;
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (std::size_t sent = 0; sent < 3 * kBound;) {
+    for (const KafkaRecord& r : records_) {
+      if (record_lsn(r) == 5) continue;
+      producer.send("t", r, 0);
+      sent += r.value.size();
+    }
+  }
+  producer.flush();
+  KafkaConsumerOptions options = options_for(cluster_, "t");
+  options.max_buffered_bytes_per_partition = kBound;
+  KafkaConsumer consumer(options);
+  std::vector<std::uint64_t> got;
+  try {
+    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+      for (ReceivedEvent& e : batch) got.push_back(e.event.lsn);
+    });
+    FAIL() << "no gap reported";
+  } catch (const KafkaGapError& e) {
+    EXPECT_EQ(e.first_missing(), 5u);
+    EXPECT_EQ(e.last_missing(), 5u);
+  }
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_LE(consumer.buffered_bytes(), 2 * kBound);
+}
+
 TEST_F(KafkaConsumerTest, ARecordWithoutWfstoreHeadersIsForeign) {
   testutil::TestProducer producer(cluster_.bootstrap_servers());
   for (std::size_t i = 0; i < 10; ++i) producer.send("t", records_[i], 0);

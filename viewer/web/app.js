@@ -167,8 +167,14 @@ function wfHref(id, at) {
 let current = null;  // the view on screen: {dispose()}
 
 function render() {
-  if (current) current.dispose();
   const r = route();
+  // Another point of the workflow on screen (a diff's event link): move to it.
+  if (current instanceof WorkflowView && r.get('wf') === current.id) {
+    current.goTo(r.get('at') || '');
+    current.syncSlider();
+    return;
+  }
+  if (current) current.dispose();
   const app = document.getElementById('app');
   app.replaceChildren();
   app.dataset.state = 'loading';
@@ -442,7 +448,7 @@ function stageGraph(stages, selectedId, onSelect) {
     return [...c.before.flatMap((b) => group(b, indent + 1)), {stage: s, indent},
             ...c.after.flatMap((a) => group(a, indent + 1))];
   };
-  const W = 190, H = 34, SH = 26, GAP_X = 70, GAP_Y = 12, PAD = 12, INDENT = 14;
+  const W = 165, H = 34, SH = 26, GAP_X = 44, GAP_Y = 12, PAD = 12, INDENT = 14;
   const pos = new Map();
   const nodes = [];
   let height = 0;
@@ -500,7 +506,7 @@ function stageGraph(stages, selectedId, onSelect) {
       svg('rect', {width: 8, height: p.h, rx: 3, fill: color}),
       svg('text', {x: 14, y: indent ? 17 : 15, class: 'stage-name'},
           clip((indent ? (stage.synthetic_stage_owner === 'STAGE_BEFORE' ? '▸ ' : '◂ ') : '') +
-               (stage.name || stage.ref_id), indent ? 24 : 26)),
+               (stage.name || stage.ref_id), indent ? 20 : 22)),
       indent ? null : svg('text', {x: 14, y: 28, class: 'stage-status', fill: color},
                           stage.status),
       svg('title', null, `${stage.name} (${stage.ref_id}) ${stage.status}`));
@@ -563,6 +569,9 @@ class WorkflowView {
     const diffForm = el('form', {class: 'inline', id: 'diff-form'},
       'From ', this.diffFrom, ' to ', this.diffTo, ' ',
       el('button', {type: 'submit'}, 'Diff'));
+    for (const input of [this.diffFrom, this.diffTo]) {
+      input.addEventListener('input', () => { this.diffAuto = false; });
+    }
     diffForm.addEventListener('submit', (e) => {
       e.preventDefault();
       this.diff(this.diffFrom.value.trim(), this.diffTo.value.trim());
@@ -607,6 +616,7 @@ class WorkflowView {
       this.points = [];
     }
     this.syncSlider();
+    if (this.wf && this.diffAuto !== false) this.diffDefaults(this.wf.as_of_lsn);
   }
 
   // The slider's stops are the points, plus "now" past the last one.
@@ -666,10 +676,7 @@ class WorkflowView {
       jsonTree(wf.context ?? null, 'context', true),
       jsonTree(wf.trigger ?? null, 'trigger', false));
     this.timeline.src = wfPath(this.id, '/timeline.svg' + query({at: this.at}));
-    if (!this.diffTo.value || this.diffAuto) {
-      this.diffTo.value = String(wf.as_of_lsn);
-      this.diffAuto = true;
-    }
+    if (this.diffAuto !== false) this.diffDefaults(wf.as_of_lsn);
     this.markHistory();
     this.root.dataset.state = 'ready';
     this.root.dataset.asOf = String(wf.as_of_lsn);
@@ -677,6 +684,15 @@ class WorkflowView {
       this.firstDraw = false;
       performance.mark('wfstore-workflow-drawn');
     }
+  }
+
+  // The diff's points follow the page (the commit before the point shown, and
+  // the point) until the user edits them.
+  diffDefaults(lsn) {
+    let i = this.points.length - 1;
+    while (i >= 0 && this.points[i].lsn > lsn) --i;
+    this.diffFrom.value = i > 0 ? String(this.points[i - 1].lsn) : '';
+    this.diffTo.value = String(lsn);
   }
 
   drawHeader(wf) {
@@ -760,7 +776,7 @@ class WorkflowView {
     for (const e of page.events || []) {
       const tr = el('tr', {'data-lsn': e.lsn},
         el('td', {class: 'num'}, e.lsn),
-        el('td', {class: 'mono'}, fmtTime(e.timestamp)),
+        el('td', {class: 'mono nowrap', title: fmtTime(e.timestamp)}, fmtTime(e.timestamp).slice(11)),
         el('td', null, (e.audit && e.audit.actor) || ''),
         el('td', null, e.type),
         el('td', null, e.summary || ''));

@@ -171,7 +171,6 @@ function render() {
   // Another point of the workflow on screen (a diff's event link): move to it.
   if (current instanceof WorkflowView && r.get('wf') === current.id) {
     current.goTo(r.get('at') || '');
-    current.syncSlider();
     return;
   }
   if (current) current.dispose();
@@ -553,7 +552,10 @@ class WorkflowView {
                                'aria-label': 'as of'});
     this.sliderLabel = el('span', {id: 'asof-label', class: 'mono'});
     this.nowButton = el('button', {type: 'button', id: 'asof-now'}, 'Now (live)');
+    // While the thumb is held, redraws do not move it.
+    this.slider.addEventListener('change', () => { this.sliding = false; });
     this.slider.addEventListener('input', () => {
+      this.sliding = true;
       this.sliderLabel.textContent = this.pointText(Number(this.slider.value));
       this.onSlide();
     });
@@ -670,6 +672,7 @@ class WorkflowView {
     this.error.replaceChildren();
     this.wf = wf;
     this.shownLsn = wf.as_of_lsn;
+    if (!this.sliding) this.syncSlider();
     this.drawHeader(wf);
     this.drawStages(wf);
     this.context.replaceChildren(

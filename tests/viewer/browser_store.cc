@@ -9,9 +9,11 @@
 //     workflow of about BIG_EVENTS events (default 0: none); and WORKFLOWS
 //     small workflows (default 20) over three applications and several
 //     statuses. Prints the ids as JSON on stdout.
+//   browser_store start DIR ID
+//     one commit: workflow ID RUNNING.
 //   browser_store finish DIR
-//     one commit: kDag's prod stage and the workflow SUCCEEDED (the live
-//     update the page must show while it is open).
+//     one commit: kDag's prod stage and the workflow SUCCEEDED.
+// (The live updates the page must show while it is open.)
 //
 // Commits are buffered (fdatasync in the background): the test needs them
 // visible, not durable.
@@ -208,6 +210,14 @@ int create(const std::string& dir, int workflows, int big_events) {
   return 0;
 }
 
+int start(const std::string& dir, const std::string& id) {
+  auto db = wfstore::Database::open(dir, options());
+  const AuditScope audit({"scheduler", id, "", "engine"});
+  set_workflow(db->workflow_store(), id, WorkflowStatus::kRunning);
+  db->close();
+  return 0;
+}
+
 int finish(const std::string& dir) {
   auto db = wfstore::Database::open(dir, options());
   wfstore::WorkflowStore& store = db->workflow_store();
@@ -236,9 +246,10 @@ int main(int argc, char** argv) {
       return create(args[1], args.size() > 2 ? std::stoi(args[2]) : 20,
                     args.size() > 3 ? std::stoi(args[3]) : 0);
     }
+    if (args.size() == 3 && args[0] == "start") return start(args[1], args[2]);
     if (args.size() == 2 && args[0] == "finish") return finish(args[1]);
     std::cerr << "usage: browser_store create DIR [WORKFLOWS] [BIG_EVENTS] | "
-                 "finish DIR\n";
+                 "start DIR ID | finish DIR\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "browser_store: " << e.what() << "\n";

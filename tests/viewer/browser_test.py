@@ -178,6 +178,18 @@ def run(args, tmp):
     check(rows == 50, f'the list shows its first page of 50 workflows ({rows})')
     list_ms = d.js(DRAWN, 'wfstore-list-drawn')
     first = d.js("return document.querySelector('#workflows tbody tr').dataset.id;")
+
+    # A commit by another process changes a listed workflow's status live.
+    idle = d.js("""const tr = [...document.querySelectorAll('#workflows tbody tr')]
+        .find((tr) => tr.querySelector('.badge').dataset.status === 'NOT_STARTED');
+        return tr ? tr.dataset.id : null;""")
+    check(idle is not None, f'the first page lists a NOT_STARTED workflow ({idle})')
+    d.wait("return document.getElementById('live').textContent === 'live';", 'the event stream')
+    subprocess.run([args.store_gen, 'start', store, idle], check=True, timeout=30)
+    d.wait("""const tr = document.querySelector(`#workflows tbody tr[data-id="${arguments[0]}"]`);
+        return tr && tr.querySelector('.badge').dataset.status === 'RUNNING';""",
+           'the row RUNNING', idle)
+    check(True, f'the list shows {idle} RUNNING after a commit made while it is open')
     d.click('#next-page')
     d.wait("return document.querySelector('#workflows tbody tr').dataset.id !== arguments[0]"
            " && document.getElementById('app').dataset.state === 'ready';", 'the next page', first)

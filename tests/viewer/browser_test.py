@@ -181,9 +181,10 @@ def run(args, tmp):
 
     # A commit by another process changes a listed workflow's status live.
     idle = d.js("""const tr = [...document.querySelectorAll('#workflows tbody tr')]
-        .find((tr) => tr.querySelector('.badge').dataset.status === 'NOT_STARTED');
+        .find((tr) => tr.querySelector('.badge').dataset.status === 'NOT_STARTED' &&
+                      tr.cells[1].textContent !== 'payments');
         return tr ? tr.dataset.id : null;""")
-    check(idle is not None, f'the first page lists a NOT_STARTED workflow ({idle})')
+    check(idle is not None, f'the first page lists a NOT_STARTED workflow of another application ({idle})')
     d.wait("return document.getElementById('live').textContent === 'live';", 'the event stream')
     subprocess.run([args.store_gen, 'start', store, idle], check=True, timeout=30)
     d.wait("""const tr = document.querySelector(`#workflows tbody tr[data-id="${arguments[0]}"]`);

@@ -637,7 +637,8 @@ class WorkflowView {
 
   pointText(index) {
     const p = this.points[index];
-    if (!p) return `now (${this.points.length} commits)`;
+    const n = this.points.length;
+    if (!p) return `now (${n} commit${n === 1 ? '' : 's'})`;
     return `LSN ${p.lsn} · ${fmtTime(p.timestamp)} · ${p.type || ''} · ${p.actor || ''}`;
   }
 

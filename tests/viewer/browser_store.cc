@@ -9,8 +9,8 @@
 //     workflow of about BIG_EVENTS events (default 0: none); and WORKFLOWS
 //     small workflows (default 20) over three applications and several
 //     statuses. Prints the ids as JSON on stdout.
-//   browser_store start DIR ID
-//     one commit: workflow ID RUNNING.
+//   browser_store set DIR ID STATUS
+//     one commit: workflow ID to STATUS (a status name, e.g. TERMINAL).
 //   browser_store finish DIR
 //     one commit: kDag's prod stage and the workflow SUCCEEDED.
 // (The live updates the page must show while it is open.)
@@ -210,10 +210,12 @@ int create(const std::string& dir, int workflows, int big_events) {
   return 0;
 }
 
-int start(const std::string& dir, const std::string& id) {
+int set(const std::string& dir, const std::string& id,
+        const std::string& status) {
   auto db = wfstore::Database::open(dir, options());
   const AuditScope audit({"scheduler", id, "", "engine"});
-  set_workflow(db->workflow_store(), id, WorkflowStatus::kRunning);
+  set_workflow(db->workflow_store(), id,
+               wfstore::parse_status(status, "STATUS"));
   db->close();
   return 0;
 }
@@ -246,10 +248,12 @@ int main(int argc, char** argv) {
       return create(args[1], args.size() > 2 ? std::stoi(args[2]) : 20,
                     args.size() > 3 ? std::stoi(args[3]) : 0);
     }
-    if (args.size() == 3 && args[0] == "start") return start(args[1], args[2]);
+    if (args.size() == 4 && args[0] == "set") {
+      return set(args[1], args[2], args[3]);
+    }
     if (args.size() == 2 && args[0] == "finish") return finish(args[1]);
     std::cerr << "usage: browser_store create DIR [WORKFLOWS] [BIG_EVENTS] | "
-                 "start DIR ID | finish DIR\n";
+                 "set DIR ID STATUS | finish DIR\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "browser_store: " << e.what() << "\n";

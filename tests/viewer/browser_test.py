@@ -181,16 +181,16 @@ def run(args, tmp):
 
     # A commit by another process changes a listed workflow's status live.
     idle = d.js("""const tr = [...document.querySelectorAll('#workflows tbody tr')]
-        .find((tr) => tr.querySelector('.badge').dataset.status === 'NOT_STARTED' &&
+        .find((tr) => tr.querySelector('.badge').dataset.status === 'RUNNING' &&
                       tr.cells[1].textContent !== 'payments');
         return tr ? tr.dataset.id : null;""")
-    check(idle is not None, f'the first page lists a NOT_STARTED workflow of another application ({idle})')
+    check(idle is not None, f'the first page lists a RUNNING workflow of another application ({idle})')
     d.wait("return document.getElementById('live').textContent === 'live';", 'the event stream')
-    subprocess.run([args.store_gen, 'start', store, idle], check=True, timeout=30)
+    subprocess.run([args.store_gen, 'set', store, idle, 'TERMINAL'], check=True, timeout=30)
     d.wait("""const tr = document.querySelector(`#workflows tbody tr[data-id="${arguments[0]}"]`);
-        return tr && tr.querySelector('.badge').dataset.status === 'RUNNING';""",
-           'the row RUNNING', idle)
-    check(True, f'the list shows {idle} RUNNING after a commit made while it is open')
+        return tr && tr.querySelector('.badge').dataset.status === 'TERMINAL';""",
+           'the row TERMINAL', idle)
+    check(True, f'the list shows {idle} TERMINAL after a commit made while it is open')
     d.click('#next-page')
     d.wait("return document.querySelector('#workflows tbody tr').dataset.id !== arguments[0]"
            " && document.getElementById('app').dataset.state === 'ready';", 'the next page', first)

@@ -62,6 +62,12 @@ function fmtTime(ms) {
   return isNaN(d) ? String(ms) : d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
+// A time of day cell, the full time in its title.
+function timeCell(ms) {
+  const text = fmtTime(ms);
+  return el('td', {class: 'mono nowrap', title: text}, text.length > 11 ? text.slice(11) : text);
+}
+
 function fmtValue(value, max) {
   const text = value === undefined ? '' :
       typeof value === 'string' ? value : JSON.stringify(value);
@@ -729,8 +735,7 @@ class WorkflowView {
           el('td', null, s.parent_stage_id ? '↳ ' : '', s.name),
           el('td', {class: 'mono'}, s.ref_id),
           el('td', null, badge(s.status)),
-          el('td', {class: 'mono'}, fmtTime(s.start_time)),
-          el('td', {class: 'mono'}, fmtTime(s.end_time)),
+          timeCell(s.start_time), timeCell(s.end_time),
           el('td', {class: 'num'}, s.version));
         tr.addEventListener('click', () => {
           this.selected = s.id;

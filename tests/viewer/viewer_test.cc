@@ -327,6 +327,15 @@ TEST_F(ViewerTest, WorkflowListPagesByCursorInTheStoresOrder) {
   const json wf_main = ok("/api/workflows?application=" +
                           testutil::diamond_workflow("x").application);
   EXPECT_EQ(wf_main.at("total"), 2);
+  EXPECT_EQ(get("/api/workflows?start_time_before=5").status, 400);
+  const json before =
+      ok("/api/workflows?application=bulk&limit=1000&"
+         "start_time_before=" +
+         std::to_string(kTen + 1000 * 10));
+  for (const json& row : before.at("workflows")) {
+    EXPECT_LT(row.at("start_time").get<std::int64_t>(), kTen + 1000 * 10);
+  }
+  EXPECT_FALSE(before.at("workflows").empty());
   EXPECT_EQ(ok("/api/workflows?application=none").at("workflows"),
             json::array());
 }

@@ -730,7 +730,7 @@ class ViewerServer::Impl {
         });
     server_.set_exception_handler([](const httplib::Request&,
                                      httplib::Response& res,
-                                     std::exception_ptr) {
+                                     const std::exception_ptr&) {
       res.status = 500;
       res.set_content(error_body("InternalError", "the request failed"), kJson);
     });

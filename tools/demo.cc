@@ -916,6 +916,17 @@ int run_demo(const DemoOptions& options) {
   if (!scratch.empty()) std::filesystem::remove_all(replica_dir);
 #endif
   if (!scratch.empty()) std::filesystem::remove_all(scratch);
+  // The last line: how to look at the store in a browser (the demo starts
+  // no server). A scratch store is gone by now; --dir keeps one.
+  if (scratch.empty()) {
+    std::cout << "# look at it in a browser (read-only; a writer may go on): "
+                 "wfstore serve --dir "
+              << std::filesystem::absolute(dir).string() << "\n";
+  } else {
+    std::cout << "# look at it in a browser: this store was temporary and is "
+                 "removed; run wfstore demo --dir D to keep it, then "
+                 "wfstore serve --dir D\n";
+  }
   return views.equal() && ok ? 0 : 1;
 }
 

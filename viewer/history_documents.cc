@@ -266,8 +266,9 @@ std::optional<std::int64_t> parse_iso_time_ms(std::string_view text) {
     return std::nullopt;
   }
   const std::int64_t days = days_from_civil(year, month, day);
-  const std::int64_t seconds =
-      days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  const std::int64_t seconds = days * 86400 + std::int64_t{hour} * 3600 +
+                               std::int64_t{minute} * 60 + second -
+                               offset_minutes * 60;
   return seconds * 1000 + millis;
 }
 

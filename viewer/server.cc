@@ -730,7 +730,7 @@ class ViewerServer::Impl {
         });
     server_.set_exception_handler([](const httplib::Request&,
                                      httplib::Response& res,
-                                     std::exception_ptr) {
+                                     const std::exception_ptr&) {
       res.status = 500;
       res.set_content(error_body("InternalError", "the request failed"), kJson);
     });
@@ -841,6 +841,12 @@ class ViewerServer::Impl {
       bad_request(fmt::format("pending: '{}' is not 0 or 1", *pending));
     }
     if (application != nullptr) validate_key(*application, "application");
+    if (application == nullptr && criteria.start_time_before) {
+      // get_all_pending_workflows (the recovery query) has no upper bound.
+      bad_request(
+          "start_time_before applies to an application's workflows only "
+          "(give application=...)");
+    }
     // The index is read up to the page's end (ids only); only the page's
     // workflows are loaded.
     const std::uint64_t position = cursor ? cursor->position : 0;

@@ -3,6 +3,7 @@
 // fork succeeds and the original stays byte-identical); the test also pins the
 // lines that say so.
 
+#include <filesystem>
 #include <regex>
 #include <string>
 
@@ -36,6 +37,10 @@ TEST(DemoToolTest, RunsToTheEndAndChecksWhatItShows) {
       HasSubstr("on the fork: 01JDEPLOYBILLING0000000003 is SUCCEEDED"));
   EXPECT_THAT(run.output, HasSubstr("01JDEPLOYBILLING0000000003 is TERMINAL"));
   EXPECT_THAT(run.output, HasSubstr("byte-identical"));
+  // Its last line: the command that shows the store it kept in a browser.
+  EXPECT_THAT(run.output, testing::EndsWith(
+                              "wfstore serve --dir " +
+                              std::filesystem::absolute(dir).string() + "\n"));
 #ifdef WFSTORE_WITH_KAFKA
   // The export to a mock cluster, read back exactly once, and the replica.
   EXPECT_THAT(run.output, HasSubstr("lag 0 lsns"));

@@ -81,7 +81,8 @@ class ViewerServer {
   // store; a host that is not loopback without allow_remote; bad options),
   // CorruptionError (views that need a rebuild), IOError (the address
   // cannot be bound: in use, not local, ...).
-  ViewerServer(const std::filesystem::path& dir, ViewerOptions options = {});
+  explicit ViewerServer(const std::filesystem::path& dir,
+                        ViewerOptions options = {});
   // stop().
   ~ViewerServer();
   ViewerServer(const ViewerServer&) = delete;

@@ -35,7 +35,8 @@ struct EventJsonText {
 // decode_commit_body) whose LSNs lie in [from_lsn, to_lsn], in LSN order,
 // as event_json_text() of each decoded event gives them, byte for byte. The
 // body's bytes are transcoded straight to text (the audit once per commit),
-// checking what decode_commit_body checks; a commit the transcoding does not
+// checking what decode_commit_body checks (of the events outside the range,
+// only the envelope: their payloads are skipped); a commit the transcoding does not
 // take whole (damage, an older schema version to upcast, a test-only type, a
 // JSON value whose object keys are out of order) is decoded and written
 // through event_json_text() instead. Returns the number of events written that

@@ -1,6 +1,7 @@
 // KafkaExporter over librdkafka's transactional producer: read a batch after
-// the position (read_committed_commits, transcoded to records), make it durable, send it in one
-// transaction, write the position after the commit succeeded.
+// the position (read_committed_commits, transcoded to records), make it
+// durable, send it in one transaction, write the position after the commit
+// succeeded.
 
 #include <algorithm>
 #include <array>

@@ -2,8 +2,8 @@
 // log positions (history_index.h) say where to start, the log is read forward
 // from there to the commit that holds the LSN (log::read_commit_at), and that
 // commit alone is decoded (only when one of its events is asked for: commit()
-// hands out its bytes as stored). Falls back to the nearest earlier indexed commit or
-// the start of the LSN's segment where the positions lack one.
+// hands out its bytes as stored). Falls back to the nearest earlier indexed
+// commit or the start of the LSN's segment where the positions lack one.
 //
 // Not thread-safe: one per call, on one thread, beside one views snapshot.
 

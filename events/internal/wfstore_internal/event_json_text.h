@@ -36,12 +36,12 @@ struct EventJsonText {
 // as event_json_text() of each decoded event gives them, byte for byte. The
 // body's bytes are transcoded straight to text (the audit once per commit),
 // checking what decode_commit_body checks (of the events outside the range,
-// only the envelope: their payloads are skipped); a commit the transcoding does not
-// take whole (damage, an older schema version to upcast, a test-only type, a
-// JSON value whose object keys are out of order) is decoded and written
-// through event_json_text() instead. Returns the number of events written that
-// way. Throws CorruptionError as decode_commit_body does (nothing is appended
-// then). Thread-safety: reads `body` only.
+// only the envelope: their payloads are skipped); a commit the transcoding
+// does not take whole (damage, an older schema version to upcast, a
+// test-only type, a JSON value whose object keys are out of order) is
+// decoded and written through event_json_text() instead. Returns the number
+// of events written that way. Throws CorruptionError as decode_commit_body
+// does (nothing is appended then). Thread-safety: reads `body` only.
 std::size_t append_commit_json_texts(
     std::uint64_t first_lsn, std::int64_t timestamp_ms, std::size_t event_count,
     std::string_view body, std::uint64_t from_lsn, std::uint64_t to_lsn,

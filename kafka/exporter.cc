@@ -1,6 +1,7 @@
 // KafkaExporter over librdkafka's transactional producer: read a batch after
-// the position (read_committed_events), make it durable, send it in one
-// transaction, write the position after the commit succeeded.
+// the position (read_committed_commits, transcoded to records), make it
+// durable, send it in one transaction, write the position after the commit
+// succeeded.
 
 #include <algorithm>
 #include <array>
@@ -21,7 +22,9 @@
 #include "wfstore/kafka_record.h"
 
 #include "kafka/export_position.h"
+#include "kafka/record_encode.h"
 #include "wfstore_internal/committed_events.h"
+#include "wfstore_internal/event_json_text.h"
 #include "wfstore_internal/kafka_client.h"
 #include "wfstore_internal/log_format.h"
 
@@ -366,28 +369,39 @@ class KafkaExporter::Impl {
   }
 
   // The records of the committed events after `after`: at most `max`, and
-  // no more once they reach max_batch_bytes.
+  // no more once they reach max_batch_bytes. The log's commits are read as
+  // stored and transcoded straight to record values.
   // Thread-safety: reads the store and the constant files_ only, so it runs
   // on the prefetch thread too.
   Records encode(std::uint64_t after, std::size_t max) const {
-    // Decoded events take more memory than their records: few at a time.
-    constexpr std::size_t kReadEvents = 500;
+    // Commits read at a time (their bodies are smaller than their records).
+    constexpr std::size_t kReadEvents = 2000;
     Records records;
+    std::vector<EventJsonText> texts;
     std::size_t bytes = 0;
-    while (records.size() < max && bytes < o_.max_batch_bytes) {
-      const CommittedEvents read = read_committed_events(
-          db_, after + records.size(),
-          std::min(kReadEvents, max - records.size()), true);
-      if (read.events.empty()) break;
-      for (std::size_t i = 0; i < read.events.size(); ++i) {
-        records.emplace_back(read.events[i].lsn,
-                             kafka_record_of(read.events[i], files_.store_id,
-                                             log::to_hex(read.commit_hashes[i]),
-                                             read.commit_last_lsns[i]));
-        bytes += record_bytes(records.back().second);
-        // Bounded in bytes as a batch is, so big events cannot make the
-        // records held ahead grow past about one batch.
-        if (bytes >= o_.max_batch_bytes) break;
+    while (records.size() < max) {
+      const std::uint64_t from = after + records.size();
+      const std::size_t want = std::min(kReadEvents, max - records.size());
+      const CommittedCommits read = read_committed_commits(db_, from, want);
+      if (read.commits.empty()) break;
+      const std::uint64_t to =
+          from + std::min<std::uint64_t>(want, read.current_lsn - from);
+      for (const log::Commit& commit : read.commits) {
+        texts.clear();
+        append_commit_json_texts(commit.first_lsn, commit.timestamp_ms,
+                                 commit.event_count, commit.body, from + 1, to,
+                                 texts);
+        const std::string hash = log::to_hex(commit.hash);
+        for (EventJsonText& text : texts) {
+          const std::uint64_t lsn = text.lsn;
+          records.emplace_back(
+              lsn, kafka::record_of(std::move(text), files_.store_id, hash,
+                                    commit.last_lsn()));
+          bytes += record_bytes(records.back().second);
+          // Bounded in bytes as a batch is, so big events cannot make the
+          // records held ahead grow past about one batch.
+          if (bytes >= o_.max_batch_bytes) return records;
+        }
       }
     }
     return records;

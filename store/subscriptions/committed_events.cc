@@ -46,6 +46,27 @@ CommittedEvents read_committed_events(Database& database, std::uint64_t after,
   return out;
 }
 
+CommittedCommits read_committed_commits(Database& database, std::uint64_t after,
+                                        std::size_t max) {
+  Database::Impl& impl = database_impl(database);
+  const LmdbViews::Snapshot snapshot = impl.core().read();
+  CommittedCommits out;
+  out.current_lsn = applied_lsn(snapshot);
+  if (after > out.current_lsn) {
+    throw InvalidArgumentError(
+        fmt::format("{}: lsn {} is beyond the store's last event (lsn {})",
+                    impl.store_dir().dir().string(), after, out.current_lsn));
+  }
+  const std::uint64_t end =
+      after + std::min<std::uint64_t>(max, out.current_lsn - after);
+  LogCursor log(snapshot, impl.store_dir(), impl.file_system());
+  for (std::uint64_t lsn = after + 1; lsn <= end;) {
+    out.commits.push_back(log.commit(lsn));
+    lsn = out.commits.back().last_lsn() + 1;
+  }
+  return out;
+}
+
 void make_log_durable(Database& database) {
   if (CommitPipeline* pipeline = database_impl(database).pipeline()) {
     pipeline->sync();

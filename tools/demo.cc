@@ -577,6 +577,10 @@ void add_demo_command(CLI::App& app, Action& action) {
   cmd->add_option("--fleet", options->fleet.workflows,
                   "Workflows in the fleet run at the end (0: no fleet)")
       ->capture_default_str();
+  cmd->add_option("--fleet-workers", options->fleet.workers,
+                  "Worker threads of the fleet's processor")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   cmd->add_option("--summary-json", options->fleet.summary_json,
                   "Write the fleet's summary to FILE as one JSON document");
   action = [options] { return run_demo(*options); };

@@ -215,8 +215,8 @@ std::string check_workflow(const Workflow& wf, const Plan& plan) {
   return "";
 }
 
-// The progress of the fleet on stderr: a bar redrawn in place on a
-// terminal, else a plain line every 2 s.
+// The progress of the fleet on stderr: a bar redrawn in place every 0.1 s
+// on a terminal, else a plain line every 2 s.
 class Progress {
  public:
   explicit Progress(std::size_t total)
@@ -224,9 +224,9 @@ class Progress {
 
   void show(std::size_t ended, std::uint64_t commits, double seconds,
             bool last) {
+    if (!last && seconds < next_) return;
+    next_ = seconds + (tty_ ? 0.1 : 2.0);
     if (!tty_) {
-      if (!last && seconds < next_line_) return;
-      next_line_ = seconds + 2.0;
       std::cerr << fmt::format(
           "fleet: {}/{} workflows ended, {} commits, {:.1f} s\n", ended, total_,
           commits, seconds);
@@ -244,7 +244,7 @@ class Progress {
  private:
   std::size_t total_;
   bool tty_;
-  double next_line_ = 0;
+  double next_ = 0;  // seconds
 };
 
 // The operator's actions on the planned workflows: each is paused (or

@@ -14,7 +14,7 @@ struct FleetOptions {
   // Workflows in the fleet.
   std::size_t workflows = 500;
   // The processor's worker threads.
-  int workers = 16;
+  int workers = 32;
   // When not empty, the summary is written to this file as one JSON
   // document (keys: docs in run_fleet below).
   std::string summary_json;

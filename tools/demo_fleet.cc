@@ -382,16 +382,22 @@ bool run_fleet(const std::filesystem::path& dir, const FleetOptions& options) {
     poison.task_type = "explode";
     queue.push(poison);
   }
+  std::string submit_error;  // the first, guarded by mu
   std::vector<std::jthread> submitters;
   constexpr std::size_t kSubmitters = 4;
   for (std::size_t k = 0; k < kSubmitters; ++k) {
     submitters.emplace_back([&, k] {
-      for (std::size_t i = k; i < n; i += kSubmitters) {
-        const AuditScope scope({"ci-bot", plans[i].id, "", "api"});
-        store.store(fleet_workflow(plans[i], i));
-        StartWorkflow message;
-        message.execution_id = plans[i].id;
-        queue.push(message);
+      try {
+        for (std::size_t i = k; i < n; i += kSubmitters) {
+          const AuditScope scope({"ci-bot", plans[i].id, "", "api"});
+          store.store(fleet_workflow(plans[i], i));
+          StartWorkflow message;
+          message.execution_id = plans[i].id;
+          queue.push(message);
+        }
+      } catch (const std::exception& e) {
+        const std::scoped_lock lock(mu);
+        if (submit_error.empty()) submit_error = e.what();
       }
     });
   }
@@ -405,6 +411,7 @@ bool run_fleet(const std::filesystem::path& dir, const FleetOptions& options) {
         std::chrono::duration<double>(Clock::now() - start).count();
     progress.show(ended_count, db->stats().commits - before.commits, seconds,
                   false);
+    if (const std::scoped_lock lock(mu); !submit_error.empty()) break;
     if (ended_count == n && queue.size() == 0 && queue.dlq_size() >= 1) {
       drained = true;
       break;
@@ -423,9 +430,15 @@ bool run_fleet(const std::filesystem::path& dir, const FleetOptions& options) {
   nlohmann::json wrong = nlohmann::json::array();
   std::size_t wrong_count = 0;
   for (const Plan& plan : plans) {
-    const Workflow wf = store.retrieve(plan.id);
-    ++by_status[std::string(status_name(wf.status))];
-    const std::string problem = check_workflow(wf, plan);
+    std::string problem;
+    try {
+      const Workflow wf = store.retrieve(plan.id);
+      ++by_status[std::string(status_name(wf.status))];
+      problem = check_workflow(wf, plan);
+    } catch (const Error& e) {
+      ++by_status["missing"];
+      problem = e.what();
+    }
     if (problem.empty()) continue;
     ++wrong_count;
     if (wrong.size() < 20) {
@@ -451,7 +464,8 @@ bool run_fleet(const std::filesystem::path& dir, const FleetOptions& options) {
   const auto rate = [wall](std::uint64_t count) {
     return static_cast<double>(count) / wall;
   };
-  const bool ok = drained && wrong_count == 0 && dead_letter_ok && retries_ok;
+  const bool ok = drained && wrong_count == 0 && dead_letter_ok && retries_ok &&
+                  submit_error.empty();
 
   std::cout << fmt::format("# the fleet ran in {:.2f} s:\n", wall);
   std::cout << fmt::format("  {:<12} {:>8} {:>8}\n", "status", "planned",
@@ -482,6 +496,9 @@ bool run_fleet(const std::filesystem::path& dir, const FleetOptions& options) {
       n - wrong_count, n, retries_ok ? "yes" : "NO",
       dead_letter_ok ? "yes" : "NO",
       drained ? "" : "; FAILED: not drained in 120 s");
+  if (!submit_error.empty()) {
+    std::cout << "# FAILED: submitting the fleet: " << submit_error << "\n";
+  }
   for (const nlohmann::json& w : wrong) {
     std::cout << fmt::format(
         "#   WRONG {} ({}): {}\n", w["id"].get<std::string>(),
@@ -518,7 +535,8 @@ bool run_fleet(const std::filesystem::path& dir, const FleetOptions& options) {
           {"wrong", wrong},
           {"drained", drained},
           {"retries_as_planned", retries_ok},
-          {"dead_letter_as_planned", dead_letter_ok}}},
+          {"dead_letter_as_planned", dead_letter_ok},
+          {"submit_error", submit_error}}},
         {"ok", ok}};
     std::ofstream out(options.summary_json);
     out << summary.dump(2) << "\n";

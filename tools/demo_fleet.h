@@ -43,7 +43,7 @@ struct FleetOptions {
 // "workflows_per_second", "commits_per_second", "events_per_second",
 // "checks" {"workflows_checked", "workflows_wrong", "wrong" (up to 20
 // {"id", "plan", "problem"}), "drained", "retries_as_planned",
-// "dead_letter_as_planned"}, "ok"}.
+// "dead_letter_as_planned", "submit_error" (empty when none)}, "ok"}.
 //
 // Returns true when every check passed. Throws what the store throws
 // (wfstore::Error) and IOError when the summary file cannot be written.

@@ -57,6 +57,7 @@ TEST(DemoFleetSlowTest, RunsTheFleetAndItsSummaryShowsEveryCheckPassed) {
   EXPECT_EQ(checks["drained"], true);
   EXPECT_EQ(checks["retries_as_planned"], true);
   EXPECT_EQ(checks["dead_letter_as_planned"], true);
+  EXPECT_EQ(checks["submit_error"], "");
   // Each transient fault and each of the poison message's 3 attempts.
   EXPECT_EQ(summary["processor"]["failed"].get<int>(),
             summary["transient_faults"].get<int>() + 3);

@@ -582,7 +582,8 @@ void add_demo_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   cmd->add_option("--summary-json", options->fleet.summary_json,
-                  "Write the fleet's summary to FILE as one JSON document");
+                  "Write the fleet's summary to FILE as one JSON document "
+                  "(not with --fleet 0)");
   action = [options] { return run_demo(*options); };
 }
 

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -337,7 +338,7 @@ bool run_fleet(const std::filesystem::path& dir, const FleetOptions& options) {
   const DatabaseStats before = db->stats();
 
   std::mutex mu;
-  std::map<std::string, WorkflowStatus> ended;
+  std::set<std::string> ended;  // the fleet's workflows the engine ended
   std::atomic<std::size_t> ended_count{0};
   EnginePlan engine_plan;
   engine_plan.fault = [&plan_by_id](const StageExecution& stage) {
@@ -350,10 +351,10 @@ bool run_fleet(const std::filesystem::path& dir, const FleetOptions& options) {
   };
   // The store's other workflows (the demo's) are no part of the count: the
   // engine also handles the messages they left queued.
-  engine_plan.ended = [&](const std::string& id, WorkflowStatus status) {
+  engine_plan.ended = [&](const std::string& id, WorkflowStatus) {
     if (!plan_by_id.contains(id)) return;
     const std::scoped_lock lock(mu);
-    if (ended.emplace(id, status).second) ++ended_count;
+    if (ended.insert(id).second) ++ended_count;
   };
   engine_plan.failure = "smoke check failed (injected)";
   DemoEngine engine(store, queue, std::move(engine_plan));

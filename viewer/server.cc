@@ -570,9 +570,11 @@ class ViewerServer::Impl {
   std::size_t open_streams() const { return streams_.load(); }
 
   void stop() noexcept {
+    // A second caller waits for the first (the threads are joined once).
+    const std::lock_guard<std::mutex> stop_lock(stop_mutex_);
+    if (stopped_) return;
     {
       const std::lock_guard<std::mutex> lock(mutex_);
-      if (stopped_) return;
       stopping_ = true;
     }
     changed_.notify_all();
@@ -584,7 +586,6 @@ class ViewerServer::Impl {
     } catch (const std::exception&) {
       // A read-only open has nothing to sync; its destructor releases it.
     }
-    const std::lock_guard<std::mutex> lock(mutex_);
     stopped_ = true;
   }
 
@@ -1134,10 +1135,13 @@ class ViewerServer::Impl {
   std::thread follower_;
   std::atomic<std::size_t> streams_{0};
 
+  // Held by stop() throughout; guards stopped_.
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+
   std::mutex mutex_;
   std::condition_variable changed_;
   bool stopping_ = false;
-  bool stopped_ = false;
   // The last LSN handed to the streams, and the latest commits.
   std::uint64_t published_ = 0;
   std::deque<std::shared_ptr<const Commit>> ring_;

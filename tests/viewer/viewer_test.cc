@@ -7,6 +7,7 @@
 
 #include "wfstore/viewer.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -670,6 +671,33 @@ TEST_F(ViewerTest, AClientLeavingMidStreamFreesItsStream) {
   }
   EXPECT_EQ(server_->open_streams(), 0U);
   EXPECT_EQ(ok("/api/workflows/wf-late").at("id"), "wf-late");
+}
+
+TEST_F(ViewerTest, StopCalledFromTwoThreadsAtOnceStopsOnce) {
+  ViewerOptions options;
+  options.read_timeout = std::chrono::milliseconds{1500};
+  start(options);
+  // A request that never ends keeps a serving thread until the read
+  // timeout: both stop() calls wait for it together.
+  RawConnection slow(server_->port());
+  slow.send("GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  RawConnection stream(server_->port());
+  stream.send("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  ASSERT_TRUE(stream.read_until(": commits after lsn"));
+  std::atomic<int> returned{0};
+  std::thread a([&] {
+    server_->stop();
+    ++returned;
+  });
+  std::thread b([&] {
+    server_->stop();
+    ++returned;
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(returned.load(), 2);
+  EXPECT_EQ(server_->open_streams(), 0U);
+  server_->stop();
 }
 
 TEST_F(ViewerTest, AThousandConcurrentConnectionsAreEachAnswered) {

@@ -96,7 +96,8 @@ class ViewerServer {
   std::size_t open_streams() const;
 
   // Stops accepting, ends the event streams and the connections, and waits
-  // for the serving threads. Idempotent; never throws.
+  // for the serving threads. Idempotent (a call made while another runs
+  // returns when that one has stopped the server); never throws.
   void stop() noexcept;
 
   class Impl;

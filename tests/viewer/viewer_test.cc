@@ -63,6 +63,7 @@ struct Reply {
   int status = 0;
   std::string content_type;
   std::string nosniff;
+  std::string csp;  // Content-Security-Policy
   std::string body;
   json doc;  // the body parsed, when it is JSON
 };
@@ -190,6 +191,7 @@ class ViewerTest : public ::testing::Test {
     reply.status = result->status;
     reply.content_type = result->get_header_value("Content-Type");
     reply.nosniff = result->get_header_value("X-Content-Type-Options");
+    reply.csp = result->get_header_value("Content-Security-Policy");
     reply.body = result->body;
     if (reply.content_type == "application/json" && !reply.body.empty()) {
       reply.doc = json::parse(reply.body);
@@ -480,6 +482,12 @@ TEST_F(ViewerTest, ThePageIsEmbeddedAndNothingElseIsServed) {
   EXPECT_EQ(index.status, 200);
   EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
   EXPECT_EQ(index.nosniff, "nosniff");
+  // No inline script or style, nothing from elsewhere, never framed (the
+  // browser test runs the page under it).
+  EXPECT_EQ(index.csp,
+            "default-src 'self'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'");
+  EXPECT_EQ(get("/app.js").csp, index.csp);
   EXPECT_EQ(get("/index.html").body, index.body);
   EXPECT_THAT(index.body, HasSubstr("<"));
   const Reply head = get("/", "HEAD");

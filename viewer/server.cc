@@ -680,6 +680,42 @@ class ViewerServer::Impl {
     bool greeted_ = false;
   };
 
+  // A turn of a request whose cost follows a history's length (a workflow
+  // as of a point, its points, diff, timeline and queue): at most
+  // max_folds_ run at once, at most max_fold_requests_ wait or run (more
+  // are refused with 503), so requests of the other kinds keep serving
+  // threads and the memory these hold stays bounded.
+  class FoldSlot {
+   public:
+    explicit FoldSlot(Impl& impl) : impl_(impl) {
+      std::unique_lock<std::mutex> lock(impl_.fold_mutex_);
+      if (impl_.fold_requests_ >= impl_.max_fold_requests_) {
+        throw HttpError(503, "IOError",
+                        fmt::format("{} requests reading histories are "
+                                    "under way, the most this viewer takes; "
+                                    "retry",
+                                    impl_.max_fold_requests_));
+      }
+      ++impl_.fold_requests_;
+      impl_.fold_done_.wait(
+          lock, [&] { return impl_.folds_running_ < impl_.max_folds_; });
+      ++impl_.folds_running_;
+    }
+    ~FoldSlot() {
+      {
+        const std::lock_guard<std::mutex> lock(impl_.fold_mutex_);
+        --impl_.folds_running_;
+        --impl_.fold_requests_;
+      }
+      impl_.fold_done_.notify_one();
+    }
+    FoldSlot(const FoldSlot&) = delete;
+    FoldSlot& operator=(const FoldSlot&) = delete;
+
+   private:
+    Impl& impl_;
+  };
+
   void configure() {
     server_.new_task_queue = [n = options_.threads] {
       return new httplib::ThreadPool(n);
@@ -757,6 +793,7 @@ class ViewerServer::Impl {
       route(target, req, res);
     } catch (const std::exception& e) {
       res.status = status_of(e);
+      if (res.status == 503) res.set_header("Retry-After", "1");
       const auto* http = dynamic_cast<const HttpError*>(&e);
       res.set_content(
           error_body(http != nullptr ? http->error_class() : error_class_of(e),
@@ -784,8 +821,12 @@ class ViewerServer::Impl {
       if (s[1] == "workflows" && (s.size() == 3 || s.size() == 4)) {
         const std::string& id = s[2];
         validate_key(id, "workflow_id");
+        const std::string& what = s.size() == 4 ? s[3] : "";
+        std::optional<FoldSlot> slot;
+        if (s.size() == 3 ? param(t, "at") != nullptr : what != "history") {
+          slot.emplace(*this);
+        }
         if (s.size() == 3) return json(res, workflow(t, id));
-        const std::string& what = s[3];
         if (what == "history") return json(res, history(t, id));
         if (what == "points") return json(res, points(id));
         if (what == "diff") return json(res, diff(t, id));
@@ -1140,6 +1181,18 @@ class ViewerServer::Impl {
   std::thread listener_;
   std::thread follower_;
   std::atomic<std::size_t> streams_{0};
+
+  // FoldSlot's limits and counts: the threads streams cannot hold, half of
+  // them; of those, as many running as the machine has cores (2..8).
+  const std::size_t max_fold_requests_ =
+      std::max<std::size_t>(1, (options_.threads - options_.max_streams) / 2);
+  const std::size_t max_folds_ = std::min<std::size_t>(
+      max_fold_requests_,
+      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 2, 8));
+  std::mutex fold_mutex_;
+  std::condition_variable fold_done_;
+  std::size_t fold_requests_ = 0;
+  std::size_t folds_running_ = 0;
 
   // Held by stop() throughout; guards stopped_.
   std::mutex stop_mutex_;

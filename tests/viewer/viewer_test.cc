@@ -33,6 +33,7 @@
 #include "wfstore/history.h"
 #include "wfstore/history_documents.h"
 #include "wfstore/history_projections.h"
+#include "wfstore/json.h"
 #include "wfstore/queue.h"
 #include "wfstore/time_format.h"
 #include "wfstore/timeline_svg.h"
@@ -706,6 +707,56 @@ TEST_F(ViewerTest, StopCalledFromTwoThreadsAtOnceStopsOnce) {
   EXPECT_EQ(returned.load(), 2);
   EXPECT_EQ(server_->open_streams(), 0U);
   server_->stop();
+}
+
+TEST_F(ViewerTest, RequestsReadingLongHistoriesAreBoundedAndOthersServed) {
+  {
+    auto db = Database::open(dir_, testutil::quiet_options());
+    WorkflowStore& store = db->workflow_store();
+    store.store(testutil::diamond_workflow("wf-long"));
+    StageExecution s = store.retrieve_stage("wf-long.deploy").stage();
+    for (int i = 0; i < 3000; ++i) {
+      s.context = Json(json{{"progress", i}});
+      store.store_stage(s);
+      s = store.retrieve_stage("wf-long.deploy").stage();
+    }
+    db->close();
+  }
+  ViewerOptions options;
+  options.threads = 8;
+  options.max_streams = 2;
+  start(options);
+  // 8 threads, 2 for streams: 3 history readers at once, the rest 503.
+  constexpr std::size_t kReaders = 12;
+  std::vector<int> statuses(kReaders);
+  std::vector<std::thread> readers;
+  for (std::size_t i = 0; i < kReaders; ++i) {
+    readers.emplace_back([&, i] {
+      httplib::Client client("127.0.0.1", server_->port());
+      client.set_read_timeout(std::chrono::seconds{60});
+      const httplib::Result r = client.Get(
+          "/api/workflows/wf-long/timeline.svg?at=" + std::to_string(1000 + i));
+      statuses[i] = r ? r->status : 0;
+      if (r && r->status == 503) {
+        EXPECT_EQ(json::parse(r->body).at("error").at("class"), "IOError");
+        EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+      }
+    });
+  }
+  // Other requests keep being served meanwhile.
+  EXPECT_EQ(get("/api/stats").status, 200);
+  EXPECT_EQ(get("/api/workflows/wf-long/history?limit=10").status, 200);
+  for (std::thread& t : readers) t.join();
+  std::size_t served = 0;
+  std::size_t refused = 0;
+  for (const int status : statuses) {
+    if (status == 200) ++served;
+    if (status == 503) ++refused;
+  }
+  EXPECT_EQ(served + refused, kReaders);
+  EXPECT_GE(served, 1U);
+  EXPECT_GE(refused, 1U);
+  EXPECT_EQ(get("/api/workflows/wf-long/diff?from=1&to=2000").status, 200);
 }
 
 TEST_F(ViewerTest, AThousandConcurrentConnectionsAreEachAnswered) {

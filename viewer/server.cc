@@ -1052,7 +1052,7 @@ class ViewerServer::Impl {
     const History history(*db_);
     std::optional<std::uint64_t> to_lsn;
     if (const std::string* at = param(t, "at"))
-      to_lsn = resolve_point(history, *at);
+      to_lsn = resolve_as_of(history, *at);
     return workflow_timeline(history, id, to_lsn);
   }
 

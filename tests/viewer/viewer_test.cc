@@ -477,6 +477,35 @@ TEST_F(ViewerTest, DiffTimelineQueueAndStatsAreTheLibrarysDocuments) {
   EXPECT_EQ(get("/api/workflows/nope/queue").status, 404);
 }
 
+TEST_F(ViewerTest, ATimelineAsOfAPointInsideACommitShowsTheWholeCommit) {
+  json whole;
+  std::uint64_t first = 0;
+  {
+    auto db = Database::open(dir_, testutil::quiet_options());
+    WorkflowStore& store = db->workflow_store();
+    StageExecution stage = store.retrieve_stage("wf-other.deploy").stage();
+    stage.status = WorkflowStatus::kSucceeded;
+    Workflow wf = store.retrieve_execution_summary("wf-other");
+    wf.status = WorkflowStatus::kSucceeded;
+    run_transaction(store, nullptr, [&](Transaction& txn) {
+      txn.store_stage(stage);
+      txn.update_workflow_status(wf);
+    });
+    const History history(*db);
+    const std::uint64_t end = history.current_lsn();
+    first = end - 1;
+    ASSERT_EQ(history.commit_end(first), end);
+    whole = workflow_timeline(history, "wf-other", end).to_json();
+    db->close();
+  }
+  start();
+  const std::string at = "?at=" + std::to_string(first);
+  EXPECT_EQ(ok("/api/workflows/wf-other/timeline" + at), whole);
+  EXPECT_EQ(ok("/api/workflows/wf-other" + at).at("status"), "SUCCEEDED");
+  // Before the first commit: nothing to draw.
+  EXPECT_EQ(get("/api/workflows/wf-other/timeline?at=0").status, 404);
+}
+
 TEST_F(ViewerTest, ThePageIsEmbeddedAndNothingElseIsServed) {
   start();
   const Reply index = get("/");

@@ -70,8 +70,10 @@ void require_store(const std::filesystem::path& dir);
 // Opens the store in `dir` for reading only (a writer may go on).
 std::unique_ptr<Database> open_store(const std::filesystem::path& dir);
 
-// The LSN a point argument names (wfstore::resolve_point): PointNotFoundError
-// for an LSN beyond the end exits 3, InvalidArgumentError for no point 2.
+// The LSN a point argument names (wfstore::resolve_point, resolve_as_of):
+// PointNotFoundError for an LSN beyond the end exits 3, InvalidArgumentError
+// for no point 2.
+using wfstore::resolve_as_of;
 using wfstore::resolve_point;
 
 // A CLI11 transform reading a decimal number of `min`..2^64-1 and rewriting

@@ -299,6 +299,11 @@ std::uint64_t resolve_point(const History& history, std::string_view text) {
   return point->lsn;
 }
 
+std::uint64_t resolve_as_of(const History& history, std::string_view text) {
+  const std::uint64_t lsn = resolve_point(history, text);
+  return lsn == 0 ? 0 : history.commit_end(lsn);
+}
+
 nlohmann::json audit_to_json(const AuditMetadata& audit) {
   return {{"actor", audit.actor},
           {"correlation_id", audit.correlation_id},
@@ -325,9 +330,8 @@ WorkflowAsOf read_workflow_as_of(Database& database,
     }
     return out;
   }
-  out.as_of_lsn = resolve_point(history, at);
+  out.as_of_lsn = resolve_as_of(history, at);
   if (out.as_of_lsn != 0) {
-    out.as_of_lsn = history.commit_end(out.as_of_lsn);
     out.workflow = history.workflow_as_of(workflow_id, out.as_of_lsn);
   }
   return out;

@@ -67,6 +67,11 @@ constexpr std::size_t kMaxRequestBody = 4096;
 
 constexpr const char* kJson = "application/json";
 
+// The Content-Security-Policy of the embedded files.
+constexpr const char* kPagePolicy =
+    "default-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'";
+
 // An error answered with an HTTP status and a wfstore error class.
 class HttpError : public std::runtime_error {
  public:
@@ -570,9 +575,11 @@ class ViewerServer::Impl {
   std::size_t open_streams() const { return streams_.load(); }
 
   void stop() noexcept {
+    // A second caller waits for the first (the threads are joined once).
+    const std::lock_guard<std::mutex> stop_lock(stop_mutex_);
+    if (stopped_) return;
     {
       const std::lock_guard<std::mutex> lock(mutex_);
-      if (stopped_) return;
       stopping_ = true;
     }
     changed_.notify_all();
@@ -584,7 +591,6 @@ class ViewerServer::Impl {
     } catch (const std::exception&) {
       // A read-only open has nothing to sync; its destructor releases it.
     }
-    const std::lock_guard<std::mutex> lock(mutex_);
     stopped_ = true;
   }
 
@@ -674,6 +680,42 @@ class ViewerServer::Impl {
     bool greeted_ = false;
   };
 
+  // A turn of a request whose cost follows a history's length (a workflow
+  // as of a point, its points, diff, timeline and queue): at most
+  // max_folds_ run at once, at most max_fold_requests_ wait or run (more
+  // are refused with 503), so requests of the other kinds keep serving
+  // threads and the memory these hold stays bounded.
+  class FoldSlot {
+   public:
+    explicit FoldSlot(Impl& impl) : impl_(impl) {
+      std::unique_lock<std::mutex> lock(impl_.fold_mutex_);
+      if (impl_.fold_requests_ >= impl_.max_fold_requests_) {
+        throw HttpError(503, "IOError",
+                        fmt::format("{} requests reading histories are "
+                                    "under way, the most this viewer takes; "
+                                    "retry",
+                                    impl_.max_fold_requests_));
+      }
+      ++impl_.fold_requests_;
+      impl_.fold_done_.wait(
+          lock, [&] { return impl_.folds_running_ < impl_.max_folds_; });
+      ++impl_.folds_running_;
+    }
+    ~FoldSlot() {
+      {
+        const std::lock_guard<std::mutex> lock(impl_.fold_mutex_);
+        --impl_.folds_running_;
+        --impl_.fold_requests_;
+      }
+      impl_.fold_done_.notify_one();
+    }
+    FoldSlot(const FoldSlot&) = delete;
+    FoldSlot& operator=(const FoldSlot&) = delete;
+
+   private:
+    Impl& impl_;
+  };
+
   void configure() {
     server_.new_task_queue = [n = options_.threads] {
       return new httplib::ThreadPool(n);
@@ -751,6 +793,7 @@ class ViewerServer::Impl {
       route(target, req, res);
     } catch (const std::exception& e) {
       res.status = status_of(e);
+      if (res.status == 503) res.set_header("Retry-After", "1");
       const auto* http = dynamic_cast<const HttpError*>(&e);
       res.set_content(
           error_body(http != nullptr ? http->error_class() : error_class_of(e),
@@ -778,8 +821,12 @@ class ViewerServer::Impl {
       if (s[1] == "workflows" && (s.size() == 3 || s.size() == 4)) {
         const std::string& id = s[2];
         validate_key(id, "workflow_id");
+        const std::string& what = s.size() == 4 ? s[3] : "";
+        std::optional<FoldSlot> slot;
+        if (s.size() == 3 ? param(t, "at") != nullptr : what != "history") {
+          slot.emplace(*this);
+        }
         if (s.size() == 3) return json(res, workflow(t, id));
-        const std::string& what = s[3];
         if (what == "history") return json(res, history(t, id));
         if (what == "points") return json(res, points(id));
         if (what == "diff") return json(res, diff(t, id));
@@ -801,9 +848,10 @@ class ViewerServer::Impl {
       if (file.path == path) {
         res.set_content(std::string(file.content), content_type_of(path));
         res.set_header("Cache-Control", "no-cache");
-        // The page talks to this server only.
-        res.set_header("Content-Security-Policy",
-                       "default-src 'self' 'unsafe-inline' data: blob:");
+        // The page loads and talks to this server only, runs no inline
+        // script or style (its styles are set through CSSOM), and is never
+        // framed by another site.
+        res.set_header("Content-Security-Policy", kPagePolicy);
         return;
       }
     }
@@ -1004,7 +1052,7 @@ class ViewerServer::Impl {
     const History history(*db_);
     std::optional<std::uint64_t> to_lsn;
     if (const std::string* at = param(t, "at"))
-      to_lsn = resolve_point(history, *at);
+      to_lsn = resolve_as_of(history, *at);
     return workflow_timeline(history, id, to_lsn);
   }
 
@@ -1134,10 +1182,25 @@ class ViewerServer::Impl {
   std::thread follower_;
   std::atomic<std::size_t> streams_{0};
 
+  // FoldSlot's limits and counts: the threads streams cannot hold, half of
+  // them; of those, as many running as the machine has cores (2..8).
+  const std::size_t max_fold_requests_ =
+      std::max<std::size_t>(1, (options_.threads - options_.max_streams) / 2);
+  const std::size_t max_folds_ = std::min<std::size_t>(
+      max_fold_requests_,
+      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 2, 8));
+  std::mutex fold_mutex_;
+  std::condition_variable fold_done_;
+  std::size_t fold_requests_ = 0;
+  std::size_t folds_running_ = 0;
+
+  // Held by stop() throughout; guards stopped_.
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+
   std::mutex mutex_;
   std::condition_variable changed_;
   bool stopping_ = false;
-  bool stopped_ = false;
   // The last LSN handed to the streams, and the latest commits.
   std::uint64_t published_ = 0;
   std::deque<std::shared_ptr<const Commit>> ring_;

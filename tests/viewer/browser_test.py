@@ -294,7 +294,17 @@ def run(args, tmp):
                "document.getElementById('app').dataset.state === 'ready';", 'a slide on it', '')
         check(True, 'the slider moves over a workflow of 10,000 events')
 
-    errors = [e for e in d.console() if e.get('level') == 'SEVERE']
+    # The page ran under its policy: no inline script or style, nothing from
+    # elsewhere (a violation is a console error, counted below).
+    policy = d.js("""const r = new XMLHttpRequest();
+        r.open('GET', '/', false); r.send();
+        return r.getResponseHeader('Content-Security-Policy');""")
+    check(policy == "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+          f'the page is served under default-src \'self\' ({policy})')
+    log = d.console()
+    violations = [e for e in log if 'Content Security Policy' in e.get('message', '')]
+    check(not violations, f'no Content Security Policy violations ({violations[:3]})')
+    errors = [e for e in log if e.get('level') == 'SEVERE']
     check(not errors, f'no errors in the console ({errors[:3]})')
     print(f'figure: time to first render, list of {args.workflows} workflows: {list_ms:.0f} ms')
     if big_ms is not None:

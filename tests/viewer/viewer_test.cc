@@ -7,6 +7,7 @@
 
 #include "wfstore/viewer.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -32,6 +33,7 @@
 #include "wfstore/history.h"
 #include "wfstore/history_documents.h"
 #include "wfstore/history_projections.h"
+#include "wfstore/json.h"
 #include "wfstore/queue.h"
 #include "wfstore/time_format.h"
 #include "wfstore/timeline_svg.h"
@@ -62,6 +64,7 @@ struct Reply {
   int status = 0;
   std::string content_type;
   std::string nosniff;
+  std::string csp;  // Content-Security-Policy
   std::string body;
   json doc;  // the body parsed, when it is JSON
 };
@@ -189,6 +192,7 @@ class ViewerTest : public ::testing::Test {
     reply.status = result->status;
     reply.content_type = result->get_header_value("Content-Type");
     reply.nosniff = result->get_header_value("X-Content-Type-Options");
+    reply.csp = result->get_header_value("Content-Security-Policy");
     reply.body = result->body;
     if (reply.content_type == "application/json" && !reply.body.empty()) {
       reply.doc = json::parse(reply.body);
@@ -473,12 +477,47 @@ TEST_F(ViewerTest, DiffTimelineQueueAndStatsAreTheLibrarysDocuments) {
   EXPECT_EQ(get("/api/workflows/nope/queue").status, 404);
 }
 
+TEST_F(ViewerTest, ATimelineAsOfAPointInsideACommitShowsTheWholeCommit) {
+  json whole;
+  std::uint64_t first = 0;
+  {
+    auto db = Database::open(dir_, testutil::quiet_options());
+    WorkflowStore& store = db->workflow_store();
+    StageExecution stage = store.retrieve_stage("wf-other.deploy").stage();
+    stage.status = WorkflowStatus::kSucceeded;
+    Workflow wf = store.retrieve_execution_summary("wf-other");
+    wf.status = WorkflowStatus::kSucceeded;
+    run_transaction(store, nullptr, [&](Transaction& txn) {
+      txn.store_stage(stage);
+      txn.update_workflow_status(wf);
+    });
+    const History history(*db);
+    const std::uint64_t end = history.current_lsn();
+    first = end - 1;
+    ASSERT_EQ(history.commit_end(first), end);
+    whole = workflow_timeline(history, "wf-other", end).to_json();
+    db->close();
+  }
+  start();
+  const std::string at = "?at=" + std::to_string(first);
+  EXPECT_EQ(ok("/api/workflows/wf-other/timeline" + at), whole);
+  EXPECT_EQ(ok("/api/workflows/wf-other" + at).at("status"), "SUCCEEDED");
+  // Before the first commit: nothing to draw.
+  EXPECT_EQ(get("/api/workflows/wf-other/timeline?at=0").status, 404);
+}
+
 TEST_F(ViewerTest, ThePageIsEmbeddedAndNothingElseIsServed) {
   start();
   const Reply index = get("/");
   EXPECT_EQ(index.status, 200);
   EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
   EXPECT_EQ(index.nosniff, "nosniff");
+  // No inline script or style, nothing from elsewhere, never framed (the
+  // browser test runs the page under it).
+  EXPECT_EQ(index.csp,
+            "default-src 'self'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'");
+  EXPECT_EQ(get("/app.js").csp, index.csp);
   EXPECT_EQ(get("/index.html").body, index.body);
   EXPECT_THAT(index.body, HasSubstr("<"));
   const Reply head = get("/", "HEAD");
@@ -670,6 +709,83 @@ TEST_F(ViewerTest, AClientLeavingMidStreamFreesItsStream) {
   }
   EXPECT_EQ(server_->open_streams(), 0U);
   EXPECT_EQ(ok("/api/workflows/wf-late").at("id"), "wf-late");
+}
+
+TEST_F(ViewerTest, StopCalledFromTwoThreadsAtOnceStopsOnce) {
+  ViewerOptions options;
+  options.read_timeout = std::chrono::milliseconds{1500};
+  start(options);
+  // A request that never ends keeps a serving thread until the read
+  // timeout: both stop() calls wait for it together.
+  RawConnection slow(server_->port());
+  slow.send("GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  RawConnection stream(server_->port());
+  stream.send("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  ASSERT_TRUE(stream.read_until(": commits after lsn"));
+  std::atomic<int> returned{0};
+  std::thread a([&] {
+    server_->stop();
+    ++returned;
+  });
+  std::thread b([&] {
+    server_->stop();
+    ++returned;
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(returned.load(), 2);
+  EXPECT_EQ(server_->open_streams(), 0U);
+  server_->stop();
+}
+
+TEST_F(ViewerTest, RequestsReadingLongHistoriesAreBoundedAndOthersServed) {
+  {
+    auto db = Database::open(dir_, testutil::quiet_options());
+    WorkflowStore& store = db->workflow_store();
+    store.store(testutil::diamond_workflow("wf-long"));
+    StageExecution s = store.retrieve_stage("wf-long.deploy").stage();
+    for (int i = 0; i < 3000; ++i) {
+      s.context = Json(json{{"progress", i}});
+      store.store_stage(s);
+      s = store.retrieve_stage("wf-long.deploy").stage();
+    }
+    db->close();
+  }
+  ViewerOptions options;
+  options.threads = 8;
+  options.max_streams = 2;
+  start(options);
+  // 8 threads, 2 for streams: 3 history readers at once, the rest 503.
+  constexpr std::size_t kReaders = 12;
+  std::vector<int> statuses(kReaders);
+  std::vector<std::thread> readers;
+  for (std::size_t i = 0; i < kReaders; ++i) {
+    readers.emplace_back([&, i] {
+      httplib::Client client("127.0.0.1", server_->port());
+      client.set_read_timeout(std::chrono::seconds{60});
+      const httplib::Result r = client.Get(
+          "/api/workflows/wf-long/timeline.svg?at=" + std::to_string(1000 + i));
+      statuses[i] = r ? r->status : 0;
+      if (r && r->status == 503) {
+        EXPECT_EQ(json::parse(r->body).at("error").at("class"), "IOError");
+        EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+      }
+    });
+  }
+  // Other requests keep being served meanwhile.
+  EXPECT_EQ(get("/api/stats").status, 200);
+  EXPECT_EQ(get("/api/workflows/wf-long/history?limit=10").status, 200);
+  for (std::thread& t : readers) t.join();
+  std::size_t served = 0;
+  std::size_t refused = 0;
+  for (const int status : statuses) {
+    if (status == 200) ++served;
+    if (status == 503) ++refused;
+  }
+  EXPECT_EQ(served + refused, kReaders);
+  EXPECT_GE(served, 1U);
+  EXPECT_GE(refused, 1U);
+  EXPECT_EQ(get("/api/workflows/wf-long/diff?from=1&to=2000").status, 200);
 }
 
 TEST_F(ViewerTest, AThousandConcurrentConnectionsAreEachAnswered) {

@@ -70,6 +70,11 @@ class PointNotFoundError : public NotFoundError {
 // History throws.
 std::uint64_t resolve_point(const History& history, std::string_view text);
 
+// The point `text` names as a state is read "as of" it: the last LSN of the
+// commit resolve_point() names (0: before the first commit), so what is
+// read never holds part of a commit. Throws as resolve_point().
+std::uint64_t resolve_as_of(const History& history, std::string_view text);
+
 // ---- documents ----
 
 // The audit fields as event_to_json() prints them:

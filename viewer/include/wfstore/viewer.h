@@ -14,7 +14,9 @@
 // a Content-Type and `X-Content-Type-Options: nosniff`; errors are
 // {"error": {"class": "<wfstore error class>", "message": "..."}} with 400
 // (a bad id, query or point), 404 (an unknown workflow or path), 405, 413,
-// 414, 503 (too many event streams) or 500.
+// 414, 503 (too many event streams, or requests whose cost follows a
+// history's length: a workflow as of a point, its points, diff, timeline
+// and queue; see ViewerOptions::threads) or 500.
 
 #pragma once
 
@@ -40,7 +42,9 @@ struct ViewerOptions {
   // DNS name rebound to 127.0.0.1).
   bool allow_remote = false;
   // Threads serving connections (an event stream holds one while it lasts).
-  // 4..1024.
+  // Half of those streams cannot hold may serve requests whose cost follows
+  // a history's length, as many at once as the machine has cores (2..8);
+  // more such requests are refused with 503. 4..1024.
   std::size_t threads = 32;
   // Event streams open at once; more are refused with 503. 1..threads/2.
   std::size_t max_streams = 16;
@@ -96,7 +100,8 @@ class ViewerServer {
   std::size_t open_streams() const;
 
   // Stops accepting, ends the event streams and the connections, and waits
-  // for the serving threads. Idempotent; never throws.
+  // for the serving threads. Idempotent (a call made while another runs
+  // returns when that one has stopped the server); never throws.
   void stop() noexcept;
 
   class Impl;

@@ -544,7 +544,7 @@ class Transcoder {
     return id.value_or(std::string_view());
   }
 
- // A buffer for the caller's text, kept as the scratch buffers are.
+  // A buffer for the caller's text, kept as the scratch buffers are.
   std::string& text() { return text_; }
 
  private:

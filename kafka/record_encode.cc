@@ -11,8 +11,11 @@ KafkaRecord kafka::record_of(EventJsonText&& event, const std::string& store_id,
                              const std::string& commit_hash_hex,
                              std::uint64_t commit_last_lsn) {
   KafkaRecord record;
-  record.key =
-      event.workflow_id.empty() ? store_id : std::move(event.workflow_id);
+  if (event.workflow_id.empty()) {
+    record.key = store_id;
+  } else {
+    record.key = std::move(event.workflow_id);
+  }
   record.value = std::move(event.json);
   record.headers = {
       {std::string(kHeaderLsn), std::to_string(event.lsn)},

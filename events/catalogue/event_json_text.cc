@@ -536,10 +536,10 @@ class Transcoder {
   // returns the workflow id it holds (event_workflow_id's).
   template <typename P>
   std::string_view payload(Reader& r, std::string& out) {
-    constexpr WorkflowIdField where = workflow_id_field<P>();
+    constexpr WorkflowIdField kWhere = workflow_id_field<P>();
     std::optional<std::string_view> id;
-    const IdCapture capture{where.field, where.member, &id};
-    fields_of<P>(r, out, 0, where.field.empty() ? nullptr : &capture);
+    const IdCapture capture{kWhere.field, kWhere.member, &id};
+    fields_of<P>(r, out, 0, kWhere.field.empty() ? nullptr : &capture);
     r.expect_end();
     return id.value_or(std::string_view());
   }

@@ -95,23 +95,8 @@ Workflow deployment(const std::string& id, const std::string& service,
   wf.stages.push_back(make_stage(wf, "integ", "integration-tests",
                                  "Integration tests", {"build"},
                                  {{"suite", "integration"}}));
-  StageExecution canary =
-      make_stage(wf, "canary", "canary", "Canary deploy",
-                 {"unit-tests", "integration-tests"}, {{"percent", 5}});
-  canary.mutex_key = "deploy-" + service;
-  wf.stages.push_back(canary);
-  StageExecution lock =
-      make_stage(wf, "canary-lock", "canary-lock", "Acquire deploy lock", {},
-                 {{"lock", "deploy-" + service}});
-  lock.parent_stage_id = canary.id;
-  lock.synthetic_stage_owner = SyntheticStageOwner::kStageBefore;
-  wf.stages.push_back(lock);
-  StageExecution notify =
-      make_stage(wf, "canary-notify", "canary-notify", "Notify #deploys", {},
-                 {{"channel", "#deploys"}});
-  notify.parent_stage_id = canary.id;
-  notify.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
-  wf.stages.push_back(notify);
+  add_guarded_deploy(wf, "canary", "Canary deploy",
+                     {"unit-tests", "integration-tests"}, 5, service);
   wf.stages.push_back(make_stage(wf, "prod", "prod", "Production deploy",
                                  {"canary"}, {{"percent", 100}}));
   return wf;

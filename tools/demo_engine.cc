@@ -53,6 +53,28 @@ StageExecution make_stage(const Workflow& wf, const std::string& suffix,
   return stage;
 }
 
+void add_guarded_deploy(Workflow& wf, const std::string& ref_id,
+                        const std::string& name,
+                        std::set<std::string> requisites, int percent,
+                        const std::string& service) {
+  StageExecution deploy = make_stage(
+      wf, ref_id, ref_id, name, std::move(requisites), {{"percent", percent}});
+  deploy.mutex_key = "deploy-" + service;
+  wf.stages.push_back(deploy);
+  StageExecution lock =
+      make_stage(wf, ref_id + "-lock", ref_id + "-lock", "Acquire deploy lock",
+                 {}, {{"lock", "deploy-" + service}});
+  lock.parent_stage_id = deploy.id;
+  lock.synthetic_stage_owner = SyntheticStageOwner::kStageBefore;
+  wf.stages.push_back(lock);
+  StageExecution notify =
+      make_stage(wf, ref_id + "-notify", ref_id + "-notify", "Notify #deploys",
+                 {}, {{"channel", "#deploys"}});
+  notify.parent_stage_id = deploy.id;
+  notify.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  wf.stages.push_back(notify);
+}
+
 std::vector<const StageExecution*> dependencies(const Workflow& wf,
                                                 const StageExecution& stage) {
   std::vector<const StageExecution*> deps;

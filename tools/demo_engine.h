@@ -28,6 +28,15 @@ StageExecution make_stage(const Workflow& wf, const std::string& suffix,
                           std::set<std::string> requisites,
                           nlohmann::json context);
 
+// Appends to wf.stages a deploy stage `ref_id` (its id suffix too) after
+// `requisites`, guarded by the service's deploy mutex, with its synthetic
+// before-stage taking the deploy lock (`<ref_id>-lock`) and after-stage
+// notifying #deploys (`<ref_id>-notify`).
+void add_guarded_deploy(Workflow& wf, const std::string& ref_id,
+                        const std::string& name,
+                        std::set<std::string> requisites, int percent,
+                        const std::string& service);
+
 // The stages a stage waits for: its requisites (with their after-stages) and
 // its before-stages; a before-stage waits for its parent's requisites; an
 // after-stage for its parent. The pointers point into `wf`.

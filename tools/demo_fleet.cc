@@ -115,23 +115,9 @@ Workflow fleet_workflow(const Plan& plan, std::size_t i) {
                                    std::string(suite) + " tests", {"build"},
                                    {{"suite", suite}}));
   }
-  StageExecution deploy = make_stage(
-      wf, "deploy", "deploy", "Deploy",
-      {"unit-tests", "integration-tests", "e2e-tests"}, {{"percent", 100}});
-  deploy.mutex_key = "deploy-" + service;
-  wf.stages.push_back(deploy);
-  StageExecution lock =
-      make_stage(wf, "deploy-lock", "deploy-lock", "Acquire deploy lock", {},
-                 {{"lock", "deploy-" + service}});
-  lock.parent_stage_id = deploy.id;
-  lock.synthetic_stage_owner = SyntheticStageOwner::kStageBefore;
-  wf.stages.push_back(lock);
-  StageExecution notify =
-      make_stage(wf, "deploy-notify", "deploy-notify", "Notify #deploys", {},
-                 {{"channel", "#deploys"}});
-  notify.parent_stage_id = deploy.id;
-  notify.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
-  wf.stages.push_back(notify);
+  add_guarded_deploy(wf, "deploy", "Deploy",
+                     {"unit-tests", "integration-tests", "e2e-tests"}, 100,
+                     service);
   wf.stages.push_back(make_stage(wf, "verify", "verify", "Verify", {"deploy"},
                                  {{"probe", "/healthz"}}));
   return wf;

@@ -41,6 +41,8 @@ struct Partition {
   // The offset after the last record (or end of partition) read.
   std::int64_t position = 0;
   std::deque<Buffered> records;
+  std::size_t bytes = 0;  // of the records' values
+  bool paused = false;    // not fetched while its records wait
 };
 
 void set_conf(rd_kafka_conf_t* conf, const char* name,
@@ -129,6 +131,9 @@ struct KafkaConsumer::State {
                                 rd_kafka_message_errstr(m)));
     }
     Partition& p = partition(m->partition);
+    // Fetched again after a resume (librdkafka drops what it held for a
+    // paused partition): already read.
+    if (m->offset < p.position) return true;
     const std::string where = fmt::format("topic '{}' partition {} offset {}",
                                           options.topic, p.id, m->offset);
     Buffered buffered;
@@ -148,8 +153,39 @@ struct KafkaConsumer::State {
     p.position = m->offset + 1;
     if (buffered.record.event.lsn <= last_lsn) return true;  // a duplicate
     buffered.value = std::move(raw.value);
+    p.bytes += buffered.value.size();
     p.records.push_back(std::move(buffered));
+    if (!p.paused && p.bytes > options.max_buffered_bytes_per_partition) {
+      pause_or_resume(p, true);
+    }
     return true;
+  }
+
+  // Stops or restarts fetching `p`.
+  void pause_or_resume(Partition& p, bool pause) {
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, options.topic.c_str(), p.id);
+    const rd_kafka_resp_err_t err = pause
+                                        ? rd_kafka_pause_partitions(rk, list)
+                                        : rd_kafka_resume_partitions(rk, list);
+    const rd_kafka_resp_err_t partition_err = list->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        partition_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw IOError(fmt::format(
+          "kafka consumer: {} partition {} of '{}': {}",
+          pause ? "pausing" : "resuming", p.id, options.topic,
+          rd_kafka_err2str(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err
+                                                             : partition_err)));
+    }
+    p.paused = pause;
+  }
+
+  // Drops `p`'s first record.
+  static void pop(Partition& p) {
+    p.bytes -= p.records.front().value.size();
+    p.records.pop_front();
   }
 
   // Moves every deliverable event to `out`; throws KafkaGapError when the
@@ -162,7 +198,7 @@ struct KafkaConsumer::State {
       for (Partition& p : partitions) {
         while (!p.records.empty() &&
                p.records.front().record.event.lsn <= last_lsn) {
-          p.records.pop_front();  // a re-sent run
+          pop(p);  // a re-sent run
         }
         if (p.records.empty()) {
           all_past = false;
@@ -171,6 +207,7 @@ struct KafkaConsumer::State {
         Buffered& head = p.records.front();
         if (head.record.event.lsn == last_lsn + 1) {
           check_commit(p, head);
+          p.bytes -= head.value.size();
           ReceivedEvent event;
           event.event = std::move(head.record.event);
           event.store_id = std::move(head.record.store_id);
@@ -194,6 +231,12 @@ struct KafkaConsumer::State {
       }
       if (delivered) continue;
       if (all_past && out.empty()) throw gap(lowest - 1);
+      for (Partition& p : partitions) {
+        if (p.paused &&
+            p.bytes <= options.max_buffered_bytes_per_partition / 2) {
+          pause_or_resume(p, false);
+        }
+      }
       return;
     }
   }
@@ -241,6 +284,16 @@ struct KafkaConsumer::State {
     return false;
   }
 
+  // Whether no partition can still bring an LSN that is missing: each one
+  // reached its starting end or is paused (a paused partition's next record
+  // is past the missing LSN, and its later records are past that one).
+  bool reached_start_end_or_paused() const {
+    for (const Partition& p : partitions) {
+      if (!p.paused && p.position < p.start_end) return false;
+    }
+    return true;
+  }
+
   bool reached_start_end() const {
     for (const Partition& p : partitions) {
       if (p.position < p.start_end) return false;
@@ -270,6 +323,14 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options)
         fmt::format("kafka consumer: metadata_timeout: {} ms is not in 1-{}",
                     options.metadata_timeout.count(), kMaxTimeoutMs));
   }
+  constexpr std::size_t kMiB = std::size_t{1} << 20;
+  if (options.max_buffered_bytes_per_partition < kMiB ||
+      options.max_buffered_bytes_per_partition > 1024 * kMiB) {
+    throw InvalidArgumentError(fmt::format(
+        "kafka consumer: max_buffered_bytes_per_partition: {} is not in "
+        "1 MiB-1 GiB",
+        options.max_buffered_bytes_per_partition));
+  }
   if (options.stall_timeout.count() < 0) {
     throw InvalidArgumentError(
         fmt::format("kafka consumer: stall_timeout: {} ms is negative",
@@ -290,6 +351,8 @@ KafkaConsumer::KafkaConsumer(KafkaConsumerOptions options)
   set_conf(conf, "isolation.level", "read_committed");
   set_conf(conf, "allow.auto.create.topics", "false");
   set_conf(conf, "log_level", "3");
+  set_conf(conf, "queued.max.messages.kbytes",
+           std::to_string(s.options.max_buffered_bytes_per_partition >> 10));
   set_conf(conf, "fetch.wait.max.ms",
            std::to_string(s.options.fetch_wait.count()));
   std::array<char, 512> error{};
@@ -392,6 +455,12 @@ std::uint64_t KafkaConsumer::last_lsn() const { return state_->last_lsn; }
 
 const std::string& KafkaConsumer::store_id() const { return state_->store_id; }
 
+std::size_t KafkaConsumer::buffered_bytes() const {
+  std::size_t bytes = 0;
+  for (const Partition& p : state_->partitions) bytes += p.bytes;
+  return bytes;
+}
+
 int KafkaConsumer::partitions() const {
   return static_cast<int>(state_->partitions.size());
 }
@@ -406,7 +475,7 @@ void KafkaConsumer::consume_until_caught_up(
       handler(batch);
       continue;
     }
-    if (!state_->reached_start_end()) continue;
+    if (!state_->reached_start_end_or_paused()) continue;
     // At the starting end with records past a missing LSN: wait a while for
     // it, then call it a gap.
     if (!stalled_since) stalled_since = Clock::now();

@@ -1,6 +1,7 @@
 // KafkaExporter over librdkafka's transactional producer: read a batch after
-// the position (read_committed_events), make it durable, send it in one
-// transaction, write the position after the commit succeeded.
+// the position (read_committed_commits, transcoded to records), make it
+// durable, send it in one transaction, write the position after the commit
+// succeeded.
 
 #include <algorithm>
 #include <array>
@@ -21,7 +22,9 @@
 #include "wfstore/kafka_record.h"
 
 #include "kafka/export_position.h"
+#include "kafka/record_encode.h"
 #include "wfstore_internal/committed_events.h"
+#include "wfstore_internal/event_json_text.h"
 #include "wfstore_internal/kafka_client.h"
 #include "wfstore_internal/log_format.h"
 
@@ -357,6 +360,7 @@ class KafkaExporter::Impl {
         !prefetch_.valid()) {
       const std::uint64_t from =
           pending_.empty() ? batch_.last_lsn : pending_.back().first;
+      prefetch_after_ = from;
       prefetch_ = std::async(std::launch::async, [this, from] {
         return encode(from, o_.max_batch_events);
       });
@@ -365,40 +369,58 @@ class KafkaExporter::Impl {
   }
 
   // The records of the committed events after `after`: at most `max`, and
-  // no more once they reach max_batch_bytes.
+  // no more once they reach max_batch_bytes. The log's commits are read as
+  // stored and transcoded straight to record values.
   // Thread-safety: reads the store and the constant files_ only, so it runs
   // on the prefetch thread too.
   Records encode(std::uint64_t after, std::size_t max) const {
-    // Decoded events take more memory than their records: few at a time.
-    constexpr std::size_t kReadEvents = 500;
+    // Commits read at a time (their bodies are smaller than their records).
+    constexpr std::size_t kReadEvents = 2000;
     Records records;
+    std::vector<EventJsonText> texts;
     std::size_t bytes = 0;
-    while (records.size() < max && bytes < o_.max_batch_bytes) {
-      const CommittedEvents read = read_committed_events(
-          db_, after + records.size(),
-          std::min(kReadEvents, max - records.size()), true);
-      if (read.events.empty()) break;
-      for (std::size_t i = 0; i < read.events.size(); ++i) {
-        records.emplace_back(read.events[i].lsn,
-                             kafka_record_of(read.events[i], files_.store_id,
-                                             log::to_hex(read.commit_hashes[i]),
-                                             read.commit_last_lsns[i]));
-        bytes += record_bytes(records.back().second);
-        // Bounded in bytes as a batch is, so big events cannot make the
-        // records held ahead grow past about one batch.
-        if (bytes >= o_.max_batch_bytes) break;
+    while (records.size() < max) {
+      const std::uint64_t from = after + records.size();
+      const std::size_t want = std::min(kReadEvents, max - records.size());
+      const CommittedCommits read = read_committed_commits(db_, from, want);
+      if (read.commits.empty()) break;
+      const std::uint64_t to =
+          from + std::min<std::uint64_t>(want, read.current_lsn - from);
+      for (const log::Commit& commit : read.commits) {
+        texts.clear();
+        append_commit_json_texts(commit.first_lsn, commit.timestamp_ms,
+                                 commit.event_count, commit.body, from + 1, to,
+                                 texts);
+        const std::string hash = log::to_hex(commit.hash);
+        for (EventJsonText& text : texts) {
+          const std::uint64_t lsn = text.lsn;
+          records.emplace_back(
+              lsn, kafka::record_of(std::move(text), files_.store_id, hash,
+                                    commit.last_lsn()));
+          bytes += record_bytes(records.back().second);
+          // Bounded in bytes as a batch is, so big events cannot make the
+          // records held ahead grow past about one batch.
+          if (bytes >= o_.max_batch_bytes) return records;
+        }
       }
     }
     return records;
   }
 
-  // The records the background encoding made when they follow `after`
-  // (empty otherwise, or when there is none); rethrows its error.
+  // The records the background encoding made when it started at `after`
+  // (empty otherwise, or when there is none); rethrows its error then only:
+  // the error of records no longer wanted (the position moved back after a
+  // failed batch) is not this position's.
   Records take_prefetched(std::uint64_t after) {
     if (!prefetch_.valid()) return {};
-    Records records = prefetch_.get();
-    if (!records.empty() && records.front().first != after + 1) return {};
-    return records;
+    if (prefetch_after_ != after) {
+      try {
+        (void)prefetch_.get();
+      } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch)
+      }
+      return {};
+    }
+    return prefetch_.get();
   }
 
   // Creates the producer and initializes its transactions unless done;
@@ -535,7 +557,9 @@ class KafkaExporter::Impl {
       next = Next::kAbort;
     }
     rd_kafka_error_destroy(err);
-    if (next == Next::kAbort && !abort_transaction()) next = Next::kRecreate;
+    if (next == Next::kAbort && !abort_transaction(stop)) {
+      next = Next::kRecreate;
+    }
     if (next == Next::kRecreate) {
       check_fenced(what);
       destroy_producer();
@@ -545,9 +569,12 @@ class KafkaExporter::Impl {
     return false;
   }
 
-  // Aborts the open transaction; false when the producer must be recreated.
-  bool abort_transaction() {
+  // Aborts the open transaction; false when the producer must be recreated
+  // (or a stop came between retries: recreating is then left to the next
+  // start).
+  bool abort_transaction(const Stop& stop) {
     for (int attempt = 0; attempt < 3; ++attempt) {
+      if (attempt > 0 && (stop() || stopping_.load())) return false;
       rd_kafka_error_t* err =
           rd_kafka_abort_transaction(rk_, timeout_ms(o_.operation_timeout));
       if (err == nullptr) return true;
@@ -621,6 +648,7 @@ class KafkaExporter::Impl {
   // The records after pending_, being encoded in the background (at most
   // one task, of at most max_batch_events records).
   std::future<Records> prefetch_;
+  std::uint64_t prefetch_after_ = 0;  // the LSN prefetch_ encodes after
   SteadyClock::time_point last_progress_;
   std::chrono::milliseconds backoff_{0};
 

@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -26,8 +29,32 @@
 namespace wfstore {
 namespace {
 
-// The stores with an open transaction on this thread (no nesting).
-thread_local std::vector<const StoreCore*> open_transactions;
+// The (thread, store) pairs with an open transaction: transactions do not
+// nest on a thread. One registry for every thread, under a mutex, because a
+// transaction may end on another thread than the one that opened it (moved
+// there, or destroyed there by a garbage collector), possibly after its
+// opener exited.
+class OpenTransactions {
+ public:
+  // Registers `store` for the calling thread; false when it already has one.
+  bool add(const StoreCore* store, std::thread::id thread) {
+    std::lock_guard lock(mu_);
+    return open_.emplace(thread, store).second;
+  }
+  void remove(const StoreCore* store, std::thread::id thread) noexcept {
+    std::lock_guard lock(mu_);
+    open_.erase({thread, store});
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::pair<std::thread::id, const StoreCore*>> open_;
+};
+
+OpenTransactions& open_transactions() {
+  static OpenTransactions registry;
+  return registry;
+}
 
 // The views an operation reads through: the read snapshot the operation
 // took, and nothing between operations.
@@ -58,13 +85,9 @@ class SnapshotSlot final : public ViewReader {
 
 class Transaction::Impl {
  public:
-  // Registers the transaction in `registry` (this thread's open transactions).
-  Impl(StoreCore& store, std::vector<const StoreCore*>& registry)
-      : store_(store),
-        overlay_(base_, /*keep_journal=*/true),
-        registry_(registry) {
-    registry_.push_back(&store_);
-  }
+  // `opener`: the thread registered in open_transactions() for `store`.
+  Impl(StoreCore& store, std::thread::id opener)
+      : store_(store), overlay_(base_, /*keep_journal=*/true), opener_(opener) {}
   ~Impl() { rollback(); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -280,8 +303,10 @@ class Transaction::Impl {
     decisions_.clear();
     base_lsn_.reset();
     commands_.clear();
-    const auto it = std::find(registry_.begin(), registry_.end(), &store_);
-    if (it != registry_.end()) registry_.erase(it);
+    if (registered_) {
+      open_transactions().remove(&store_, opener_);
+      registered_ = false;
+    }
   }
 
   StoreCore& store_;
@@ -303,7 +328,8 @@ class Transaction::Impl {
   bool uniform_ = false;
   std::vector<SavedStage> saved_;
   State state_ = State::kOpen;
-  std::vector<const StoreCore*>& registry_;
+  const std::thread::id opener_;
+  bool registered_ = true;  // until finish()
 };
 
 Transaction WorkflowStoreImpl::transaction(Queue* queue) {
@@ -313,17 +339,21 @@ Transaction WorkflowStoreImpl::transaction(Queue* queue) {
         "queue: the queue belongs to another store (pass null or this "
         "store's queue)");
   }
-  if (std::find(open_transactions.begin(), open_transactions.end(), &core_) !=
-      open_transactions.end()) {
+  // A closed store or poisoned views fail here rather than at the first
+  // operation.
+  (void)core_.read();
+  const std::thread::id self = std::this_thread::get_id();
+  if (!open_transactions().add(&core_, self)) {
     throw InvalidArgumentError(
         "a transaction is already open on this store in this thread "
         "(transactions do not nest)");
   }
-  // A closed store or poisoned views fail here rather than at the first
-  // operation.
-  (void)core_.read();
-  return Transaction(
-      std::make_unique<Transaction::Impl>(core_, open_transactions));
+  try {
+    return Transaction(std::make_unique<Transaction::Impl>(core_, self));
+  } catch (...) {
+    open_transactions().remove(&core_, self);
+    throw;
+  }
 }
 
 Transaction::Transaction(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -1,7 +1,8 @@
 // `wfstore bench`: the standard workload against its raw bounds, with --log
 // the append-only log against a raw write()+fdatasync loop, or with --history
 // the history API against the raw reads that bound it, or with --kafka the
-// export, consumer and replica against a plain producer and a rebuild. The measurements
+// export, consumer and replica against a plain producer and a rebuild, or
+// with --viewer the viewer's API latency and its cost to a writer. The measurements
 // live in the bench library (bench/).
 
 #include "bench/bench.h"
@@ -10,6 +11,7 @@
 #include <memory>
 
 #include "tools/commands.h"
+#include "tools/viewer_bench.h"
 #ifdef WFSTORE_WITH_KAFKA
 #include "tools/kafka_bench.h"
 #endif
@@ -37,6 +39,24 @@ void add_bench_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(std::uint64_t{2}, std::uint64_t{10000000}));
   cmd->add_option("--history-samples", history->samples,
                   "Most samples per --history latency figure")
+      ->check(CLI::PositiveNumber);
+  auto viewer_flag = std::make_shared<bool>(false);
+  auto viewer = std::make_shared<ViewerBenchOptions>();
+  cmd->add_flag("--viewer", *viewer_flag,
+                "Benchmark the viewer (wfstore serve): the workflow page's and "
+                "the list's API latency, and the writer's commit rate with "
+                "and without a viewer following live");
+  cmd->add_option("--viewer-events", viewer->workflow_events,
+                  "Events of the --viewer workflow (default 10000)")
+      ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{10000000}));
+  cmd->add_option("--viewer-workflows", viewer->workflows,
+                  "Workflows of the --viewer store (default 10000)")
+      ->check(CLI::Range(std::uint64_t{2}, std::uint64_t{10000000}));
+  cmd->add_option("--viewer-samples", viewer->samples,
+                  "Most samples per --viewer latency figure")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--viewer-seconds", viewer->commit_seconds,
+                  "Seconds of each --viewer commit-rate run")
       ->check(CLI::PositiveNumber);
 #ifdef WFSTORE_WITH_KAFKA
   auto kafka_flag = std::make_shared<bool>(false);
@@ -76,6 +96,11 @@ void add_bench_command(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--body-bytes", o->body_bytes, "Commit body size");
   action = [=] {
+    if (*viewer_flag) {
+      viewer->dir = store->dir;
+      viewer->json = store->json;
+      return run_viewer_bench(*viewer);
+    }
 #ifdef WFSTORE_WITH_KAFKA
     if (*kafka_flag) {
       kafka->dir = store->dir;

@@ -13,6 +13,7 @@
 
 #include "wfstore/errors.h"
 #include "wfstore/file_system.h"
+#include "wfstore/history_documents.h"
 
 #include "tools/time_arg.h"
 #include "wfstore_internal/store_dir.h"
@@ -68,23 +69,6 @@ void require_store(const std::filesystem::path& dir) {
 std::unique_ptr<Database> open_store(const std::filesystem::path& dir) {
   require_store(dir);
   return Database::open_read_only(dir);
-}
-
-std::uint64_t resolve_point(const History& history, std::string_view text) {
-  const std::optional<PointArg> point = parse_point(text);
-  if (!point) {
-    throw ToolError(kExitUsage,
-                    fmt::format("'{}' is not {}", text, kPointForms));
-  }
-  const std::uint64_t end = history.current_lsn();
-  if (!point->is_lsn) return history.lsn_at_time(point->time_ms);
-  if (point->lsn > end) {
-    throw ToolError(kExitNotFound,
-                    fmt::format("LSN {} is beyond the end of the store (its "
-                                "last LSN is {})",
-                                point->lsn, end));
-  }
-  return point->lsn;
 }
 
 CLI::Validator decimal_u64(std::uint64_t min) {
@@ -149,13 +133,6 @@ std::string entity_text(const EntityRef& entity) {
   return fmt::format("{}:{}", entity_kind_name(entity.kind), entity.id);
 }
 
-nlohmann::json audit_to_json(const AuditMetadata& audit) {
-  return {{"actor", audit.actor},
-          {"correlation_id", audit.correlation_id},
-          {"causation_id", audit.causation_id},
-          {"source", audit.source}};
-}
-
 std::string truncated(const std::string& text, std::size_t width) {
   if (text.size() <= width || width < 4) return text;
   return text.substr(0, width - 3) + "...";
@@ -184,10 +161,7 @@ void for_each_workflow_event(const History& history,
 
 void require_workflow_events(const History& history,
                              const std::string& workflow_id) {
-  EventQuery query;
-  query.workflow_id = workflow_id;
-  query.limit = 1;
-  if (history.events(query).empty()) {
+  if (!has_workflow_events(history, workflow_id)) {
     throw ToolError(
         kExitNotFound,
         fmt::format("workflow {} has no events in this store", workflow_id));

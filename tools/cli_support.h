@@ -19,6 +19,7 @@
 #include "wfstore/database.h"
 #include "wfstore/event.h"
 #include "wfstore/history.h"
+#include "wfstore/history_documents.h"
 
 namespace wfstore::tools {
 
@@ -69,10 +70,11 @@ void require_store(const std::filesystem::path& dir);
 // Opens the store in `dir` for reading only (a writer may go on).
 std::unique_ptr<Database> open_store(const std::filesystem::path& dir);
 
-// The LSN a point argument (parse_point(), validated beforehand) names: an
-// LSN as given, a time as the last LSN of the last commit at or before it.
-// Throws ToolError(kExitNotFound) for an LSN beyond history.current_lsn().
-std::uint64_t resolve_point(const History& history, std::string_view text);
+// The LSN a point argument names (wfstore::resolve_point, resolve_as_of):
+// PointNotFoundError for an LSN beyond the end exits 3, InvalidArgumentError
+// for no point 2.
+using wfstore::resolve_as_of;
+using wfstore::resolve_point;
 
 // A CLI11 transform reading a decimal number of `min`..2^64-1 and rewriting
 // it without leading zeros (CLI11 itself reads "-1" as 2^64-1, "0x10" as hex
@@ -90,7 +92,7 @@ CLI::Validator entity_validator();
 std::string entity_text(const EntityRef& entity);
 
 // The audit fields as event_to_json() prints them.
-nlohmann::json audit_to_json(const AuditMetadata& audit);
+using wfstore::audit_to_json;
 
 // `text` cut to `width` characters with "..." when longer.
 std::string truncated(const std::string& text, std::size_t width);

@@ -33,6 +33,7 @@ void register_commands(CLI::App& app) {
   add_salvage_command(app, actions()["salvage"]);
   add_timeline_command(app, actions()["timeline"]);
   add_metrics_command(app, actions()["metrics"]);
+  add_serve_command(app, actions()["serve"]);
 #ifdef WFSTORE_WITH_KAFKA
   add_stream_command(app, actions()["stream"]);
   add_kafka_mock_command(app, actions()["kafka-mock"]);

@@ -34,6 +34,7 @@ void add_import_command(CLI::App& app, Action& action);
 void add_salvage_command(CLI::App& app, Action& action);
 void add_timeline_command(CLI::App& app, Action& action);
 void add_metrics_command(CLI::App& app, Action& action);
+void add_serve_command(CLI::App& app, Action& action);
 #ifdef WFSTORE_WITH_KAFKA
 // tools/kafka_stream_cmd.cc.
 void add_stream_command(CLI::App& app, Action& action);

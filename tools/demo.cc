@@ -14,7 +14,9 @@
 // before the failure and the diff to the end; it forks the store just before
 // the failure and re-runs the engine, fixed, on the fork, where the workflow
 // goes on from that point and succeeds, and shows that the original did not
-// change.
+// change. Last, a fleet of hundreds of deployment workflows runs through the
+// same engine on many worker threads (tools/demo_fleet.h), and every one's
+// final state is checked against its plan.
 
 #include <chrono>
 #include <condition_variable>
@@ -52,6 +54,8 @@
 #include "wfstore/transaction.h"
 
 #include "tools/commands.h"
+#include "tools/demo_engine.h"
+#include "tools/demo_fleet.h"
 #ifdef WFSTORE_WITH_KAFKA
 #include "tools/kafka_demo.h"
 #endif
@@ -65,35 +69,8 @@ namespace {
 struct DemoOptions {
   std::string dir;
   bool json = false;
+  FleetOptions fleet;
 };
-
-TaskExecution make_task(const std::string& id, const std::string& name,
-                        const std::string& implementing_class) {
-  TaskExecution task;
-  task.id = id;
-  task.name = name;
-  task.implementing_class = implementing_class;
-  task.stage_start = true;
-  task.stage_end = true;
-  return task;
-}
-
-StageExecution make_stage(const Workflow& wf, const std::string& suffix,
-                          const std::string& ref_id, const std::string& name,
-                          std::set<std::string> requisites,
-                          nlohmann::json context) {
-  StageExecution stage;
-  stage.id = wf.id + "-" + suffix;
-  stage.execution_id = wf.id;
-  stage.ref_id = ref_id;
-  stage.type = "shell";
-  stage.name = name;
-  stage.requisite_stage_ref_ids = std::move(requisites);
-  stage.context = Json(std::move(context));
-  stage.tasks.push_back(
-      make_task(stage.id + "-t1", name + " task", "stabilize.tasks.ShellTask"));
-  return stage;
-}
 
 // build -> (unit-tests | integration-tests) -> canary (before: lock, after:
 // notify) -> prod
@@ -118,314 +95,12 @@ Workflow deployment(const std::string& id, const std::string& service,
   wf.stages.push_back(make_stage(wf, "integ", "integration-tests",
                                  "Integration tests", {"build"},
                                  {{"suite", "integration"}}));
-  StageExecution canary =
-      make_stage(wf, "canary", "canary", "Canary deploy",
-                 {"unit-tests", "integration-tests"}, {{"percent", 5}});
-  canary.mutex_key = "deploy-" + service;
-  wf.stages.push_back(canary);
-  StageExecution lock =
-      make_stage(wf, "canary-lock", "canary-lock", "Acquire deploy lock", {},
-                 {{"lock", "deploy-" + service}});
-  lock.parent_stage_id = canary.id;
-  lock.synthetic_stage_owner = SyntheticStageOwner::kStageBefore;
-  wf.stages.push_back(lock);
-  StageExecution notify =
-      make_stage(wf, "canary-notify", "canary-notify", "Notify #deploys", {},
-                 {{"channel", "#deploys"}});
-  notify.parent_stage_id = canary.id;
-  notify.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
-  wf.stages.push_back(notify);
+  add_guarded_deploy(wf, "canary", "Canary deploy",
+                     {"unit-tests", "integration-tests"}, 5, service);
   wf.stages.push_back(make_stage(wf, "prod", "prod", "Production deploy",
                                  {"canary"}, {{"percent", 100}}));
   return wf;
 }
-
-// The stages a stage waits for: its requisites (with their after-stages) and
-// its before-stages; a before-stage waits for its parent's requisites; an
-// after-stage for its parent.
-std::vector<const StageExecution*> dependencies(const Workflow& wf,
-                                                const StageExecution& stage) {
-  std::vector<const StageExecution*> deps;
-  const StageExecution* anchor = &stage;
-  if (stage.is_synthetic()) {
-    const StageExecution* parent = wf.find_stage(*stage.parent_stage_id);
-    if (stage.synthetic_stage_owner == SyntheticStageOwner::kStageAfter) {
-      deps.push_back(parent);
-      return deps;
-    }
-    anchor = parent;
-  }
-  for (const StageExecution* up : upstream_stages(wf, *anchor)) {
-    deps.push_back(up);
-    for (const StageExecution* after : after_stages(wf, *up)) {
-      deps.push_back(after);
-    }
-  }
-  if (anchor == &stage) {
-    for (const StageExecution* before : before_stages(wf, stage)) {
-      deps.push_back(before);
-    }
-  }
-  return deps;
-}
-
-// NOT_STARTED stages whose dependencies all succeeded.
-std::vector<const StageExecution*> ready_stages(const Workflow& wf) {
-  std::vector<const StageExecution*> ready;
-  for (const StageExecution& stage : wf.stages) {
-    if (stage.status != WorkflowStatus::kNotStarted) continue;
-    bool all = true;
-    for (const StageExecution* dep : dependencies(wf, stage)) {
-      all &= dep->status == WorkflowStatus::kSucceeded;
-    }
-    if (all) ready.push_back(&stage);
-  }
-  return ready;
-}
-
-// A small engine on the store's queue: each handler changes stages and pushes
-// the next messages in one transaction, as stabilize's handlers do; the
-// processor dedups, marks, acks and retries around them.
-class DemoEngine {
- public:
-  // The canary stage of `failing_workflow` fails (its error budget is
-  // exceeded) and ends the workflow TERMINAL, and the demo's poison task
-  // throws, unless `fixed` (the fix of the failure, for the re-run on a
-  // fork).
-  DemoEngine(WorkflowStore& store, Queue& queue, bool fixed = false,
-             std::string failing_workflow = "")
-      : store_(store),
-        queue_(queue),
-        fixed_(fixed),
-        failing_workflow_(std::move(failing_workflow)) {}
-
-  // Registers the handlers; each runs under an audit scope naming the
-  // engine as actor and the delivery's workflow as correlation id, so the
-  // history says who made every change.
-  void register_with(QueueProcessor& processor) {
-    using Handler = void (DemoEngine::*)(const Delivery&);
-    const auto on = [&](const char* type, const char* handler_type,
-                        Handler handler) {
-      processor.register_handler(
-          type, handler_type, [this, handler](const Delivery& d) {
-            const AuditScope scope(
-                {fixed_ ? "engine@replay" : "engine@worker",
-                 std::string(message_execution_id(d.message)), "", "engine"});
-            (this->*handler)(d);
-          });
-    };
-    on("StartWorkflow", "StartWorkflowHandler", &DemoEngine::start_workflow);
-    on("StartStage", "StartStageHandler", &DemoEngine::start_stage);
-    on("CompleteStage", "CompleteStageHandler", &DemoEngine::complete_stage);
-    on("CompleteWorkflow", "CompleteWorkflowHandler",
-       &DemoEngine::complete_workflow);
-    on("RunTask", "RunTaskHandler", &DemoEngine::run_task);
-  }
-
-  void say(const std::string& line) {
-    std::scoped_lock lock(mu_);
-    std::cout << line << "\n";
-  }
-
- private:
-  static std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-
-  void push_ready(Transaction& txn, const Workflow& wf) {
-    for (const StageExecution* stage : ready_stages(wf)) {
-      StartStage start;
-      start.execution_id = wf.id;
-      start.stage_id = stage->id;
-      txn.push_message(start);
-    }
-  }
-
-  void start_workflow(const Delivery& d) {
-    const auto& m = std::get<StartWorkflow>(d.message);
-    run_transaction(store_, &queue_, [&](Transaction& txn) {
-      Workflow wf = store_.retrieve(m.execution_id);
-      if (wf.status != WorkflowStatus::kNotStarted) return;
-      wf.status = WorkflowStatus::kRunning;
-      wf.start_time = now_ms();
-      txn.update_workflow_status(wf);
-      push_ready(txn, wf);
-      txn.mark_message_processed(d.message_id(), "StartWorkflowHandler", wf.id);
-    });
-    say(fmt::format("  delivery {:>3}  StartWorkflow     {}", d.id,
-                    m.execution_id));
-  }
-
-  void start_stage(const Delivery& d) {
-    const auto& m = std::get<StartStage>(d.message);
-    StageInExecution found = store_.retrieve_stage(m.stage_id);
-    StageExecution& stage = found.stage();
-    if (stage.status != WorkflowStatus::kNotStarted) return;  // redelivered
-    const nlohmann::json inputs =
-        store_.get_merged_ancestor_outputs(stage.execution_id, stage.ref_id);
-    bool claimed = true;
-    try {
-      run_transaction(store_, &queue_, [&](Transaction& txn) {
-        if (stage.mutex_key) {
-          claimed = txn.acquire_claim(stage.execution_id,
-                                      "mutex:" + *stage.mutex_key, stage.id,
-                                      /*steal_if_owner_terminal=*/true);
-          if (!claimed) return;
-        }
-        stage.status = WorkflowStatus::kRunning;
-        stage.start_time = now_ms();
-        for (TaskExecution& task : stage.tasks) {
-          task.status = WorkflowStatus::kRunning;
-          task.start_time = stage.start_time;
-        }
-        txn.store_stage(stage, "NOT_STARTED");
-        CompleteStage complete;
-        complete.execution_id = stage.execution_id;
-        complete.stage_id = stage.id;
-        txn.push_message(complete, std::chrono::milliseconds{20});
-        txn.mark_message_processed(d.message_id(), "StartStageHandler",
-                                   stage.execution_id);
-      });
-    } catch (const ConcurrencyError&) {
-      return;  // another worker started it (docs/semantics.md §6.6)
-    }
-    say(fmt::format(
-        "  delivery {:>3}  StartStage        {:<18} inputs {} -> v{}{}", d.id,
-        stage.ref_id,
-        inputs.contains("result") ? inputs["result"].dump() : "{}",
-        stage.version, claimed ? "" : " (mutex busy)"));
-  }
-
-  void complete_stage(const Delivery& d) {
-    const auto& m = std::get<CompleteStage>(d.message);
-    // Outlive the transaction, as store_stage requires (a deque keeps its
-    // elements in place as it grows).
-    StageExecution stage;
-    std::deque<StageExecution> waiting;
-    bool canary = false;
-    bool failed = false;
-    run_transaction(store_, &queue_, [&](Transaction& txn) {
-      waiting.clear();
-      stage = store_.retrieve_stage(m.stage_id).stage();
-      if (stage.status != WorkflowStatus::kRunning) return;
-      canary =
-          stage.execution_id == failing_workflow_ && stage.ref_id == "canary";
-      failed = canary && !fixed_;
-      if (failed) {
-        fail_stage(txn, stage, d);
-        return;
-      }
-      stage.status = WorkflowStatus::kSucceeded;
-      stage.end_time = now_ms();
-      stage.outputs.mutable_value() = {
-          {"result", stage.ref_id + " ok"},
-          {"artifacts", {fmt::format("{}.log", stage.ref_id)}}};
-      for (TaskExecution& task : stage.tasks) {
-        task.status = WorkflowStatus::kSucceeded;
-        task.end_time = stage.end_time;
-      }
-      txn.store_stage(stage, "RUNNING");
-      txn.mark_message_processed(d.message_id(), "CompleteStageHandler",
-                                 stage.execution_id);
-      Workflow wf = store_.retrieve(stage.execution_id);
-      *wf.find_stage(stage.id) = stage;
-      // Two upstream stages of a join that complete at once would each see
-      // the other still running, and neither would start the join. Each
-      // completion therefore also compare-and-sets the stages waiting on it:
-      // of two such transactions the second fails at commit, reruns, and
-      // sees both upstream stages done.
-      for (const StageExecution& other : wf.stages) {
-        if (other.status != WorkflowStatus::kNotStarted) continue;
-        for (const StageExecution* dep : dependencies(wf, other)) {
-          if (dep->id != stage.id) continue;
-          waiting.push_back(other);
-          txn.store_stage(waiting.back(), "NOT_STARTED");
-          break;
-        }
-      }
-      push_ready(txn, wf);
-      bool done = true;
-      for (const StageExecution& s : wf.stages) {
-        done &= s.status == WorkflowStatus::kSucceeded;
-      }
-      if (done) {
-        CompleteWorkflow complete;
-        complete.execution_id = wf.id;
-        txn.push_message(complete);
-      }
-    });
-    if (failed) {
-      say(fmt::format(
-          "  delivery {:>3}  CompleteStage     {:<18} FAILS: {} -> stage and "
-          "workflow TERMINAL",
-          d.id, stage.ref_id, kCanaryError));
-    } else if (canary) {
-      say(
-          fmt::format("  delivery {:>3}  CompleteStage     {:<18} health "
-                      "check passes (fixed)",
-                      d.id, stage.ref_id));
-    }
-  }
-
-  static constexpr const char* kCanaryError =
-      "5xx rate 7.3% on the canary, budget 1%";
-
-  // The canary's health check fails: the stage and its tasks end TERMINAL
-  // with the error in the stage context, and so does the workflow, in the
-  // transaction of `txn`.
-  void fail_stage(Transaction& txn, StageExecution& stage, const Delivery& d) {
-    stage.status = WorkflowStatus::kTerminal;
-    stage.end_time = now_ms();
-    stage.context.mutable_value()["exception"] = {
-        {"details", {{"error", kCanaryError}}}};
-    for (TaskExecution& task : stage.tasks) {
-      task.status = WorkflowStatus::kTerminal;
-      task.end_time = stage.end_time;
-    }
-    txn.store_stage(stage, "RUNNING");
-    Workflow wf = store_.retrieve_execution_summary(stage.execution_id);
-    wf.status = WorkflowStatus::kTerminal;
-    wf.end_time = stage.end_time;
-    txn.update_workflow_status(wf);
-    txn.mark_message_processed(d.message_id(), "CompleteStageHandler",
-                               stage.execution_id);
-  }
-
-  void complete_workflow(const Delivery& d) {
-    const auto& m = std::get<CompleteWorkflow>(d.message);
-    run_transaction(store_, &queue_, [&](Transaction& txn) {
-      Workflow wf = store_.retrieve_execution_summary(m.execution_id);
-      wf.status = WorkflowStatus::kSucceeded;
-      wf.end_time = now_ms();
-      txn.update_workflow_status(wf);
-      txn.mark_message_processed(d.message_id(), "CompleteWorkflowHandler",
-                                 wf.id);
-    });
-    say(fmt::format("  delivery {:>3}  CompleteWorkflow  {}", d.id,
-                    m.execution_id));
-  }
-
-  // The poison message of the demo: its task always fails, unless fixed.
-  void run_task(const Delivery& d) {
-    const auto& m = std::get<RunTask>(d.message);
-    if (fixed_) {
-      say(fmt::format("  delivery {:>3}  RunTask {} attempt {}: ok (fixed)",
-                      d.id, m.task_type, d.attempts));
-      return;
-    }
-    say(fmt::format("  delivery {:>3}  RunTask {} attempt {}: fails", d.id,
-                    m.task_type, d.attempts));
-    throw std::runtime_error("task " + m.task_id + " crashed");
-  }
-
-  WorkflowStore& store_;
-  Queue& queue_;
-  bool fixed_;
-  std::string failing_workflow_;
-  std::mutex mu_;
-};
 
 // The permission bits of `path`, as octal text.
 std::string mode_of(const std::filesystem::path& path) {
@@ -498,54 +173,6 @@ std::size_t print_history(const std::filesystem::path& dir, bool json) {
   }
   return events;
 }
-
-// Waits for a state of the store: `done` is checked again after every commit
-// (a commit listener wakes the waiter), for at most 60 s.
-class CommitWaiter {
- public:
-  explicit CommitWaiter(Database& db)
-      : db_(db), id_(db.add_commit_listener([this](const CommitNotice&) {
-          const std::scoped_lock lock(mu_);
-          ++commits_;
-          cv_.notify_all();
-        })) {}
-  ~CommitWaiter() { db_.remove_commit_listener(id_); }
-  CommitWaiter(const CommitWaiter&) = delete;
-  CommitWaiter& operator=(const CommitWaiter&) = delete;
-
-  // True once `done` holds; false when 60 s pass without it.
-  bool wait_for(const std::function<bool()>& done) {
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds{60};
-    std::unique_lock lock(mu_);
-    while (true) {
-      const std::uint64_t seen = commits_;
-      lock.unlock();
-      if (done()) return true;
-      lock.lock();
-      if (!cv_.wait_until(lock, deadline, [&] { return commits_ != seen; })) {
-        return false;
-      }
-    }
-  }
-
- private:
-  Database& db_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::uint64_t commits_ = 0;
-  std::uint64_t id_;
-};
-
-// The demo engine's processor: 2 workers, quick retries and DLQ sweeps.
-QueueProcessorConfig engine_config() {
-  QueueProcessorConfig config;
-  config.max_workers = 2;
-  config.retry_delay = std::chrono::milliseconds{50};
-  config.dlq_check_interval = std::chrono::milliseconds{100};
-  return config;
-}
-
 // Every file of the store in `dir` but its views and lock files (name and
 // bytes): what must not change while the store is only read.
 std::map<std::string, std::string> store_files(
@@ -915,7 +542,19 @@ int run_demo(const DemoOptions& options) {
   ok &= streamed;
   if (!scratch.empty()) std::filesystem::remove_all(replica_dir);
 #endif
+  if (options.fleet.workflows > 0) ok &= run_fleet(dir, options.fleet);
   if (!scratch.empty()) std::filesystem::remove_all(scratch);
+  // The last line: how to look at the store in a browser (the demo starts
+  // no server). A scratch store is gone by now; --dir keeps one.
+  if (scratch.empty()) {
+    std::cout << "# look at it in a browser (read-only; a writer may go on): "
+                 "wfstore serve --dir "
+              << std::filesystem::absolute(dir).string() << "\n";
+  } else {
+    std::cout << "# look at it in a browser: this store was temporary and is "
+                 "removed; run wfstore demo --dir D to keep it, then "
+                 "wfstore serve --dir D\n";
+  }
   return views.equal() && ok ? 0 : 1;
 }
 
@@ -931,6 +570,16 @@ void add_demo_command(CLI::App& app, Action& action) {
       "one, removed afterwards");
   cmd->add_flag("--json", options->json,
                 "Print every event as its full JSON document");
+  cmd->add_option("--fleet", options->fleet.workflows,
+                  "Workflows in the fleet run at the end (0: no fleet)")
+      ->capture_default_str();
+  cmd->add_option("--fleet-workers", options->fleet.workers,
+                  "Worker threads of the fleet's processor")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--summary-json", options->fleet.summary_json,
+                  "Write the fleet's summary to FILE as one JSON document "
+                  "(not with --fleet 0)");
   action = [options] { return run_demo(*options); };
 }
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "wfstore/history.h"
+#include "wfstore/history_documents.h"
 
 #include "tools/cli_support.h"
 #include "tools/commands.h"
@@ -27,19 +28,6 @@ struct DiffOptions {
   std::string dir;
   bool json = false;
 };
-
-nlohmann::json change_to_json(const FieldChange& change) {
-  return {{"entity",
-           {{"kind", entity_kind_name(change.entity.kind)},
-            {"id", change.entity.id}}},
-          {"field", change.field},
-          {"before", change.before},
-          {"after", change.after},
-          {"lsn", change.lsn},
-          {"timestamp", change.timestamp_ms},
-          {"type", event_type_name(change.type)},
-          {"audit", audit_to_json(change.audit)}};
-}
 
 // A value for people: strings bare, absent as "(none)", cut at 40.
 std::string shown(const nlohmann::json& value) {
@@ -67,16 +55,7 @@ int run_diff(const DiffOptions& o) {
 
 void print_diff(const WorkflowDiff& diff, bool json) {
   if (json) {
-    nlohmann::json changes = nlohmann::json::array();
-    for (const FieldChange& change : diff.changes) {
-      changes.push_back(change_to_json(change));
-    }
-    std::cout << nlohmann::json{{"workflow_id", diff.workflow_id},
-                                {"from_lsn", diff.from_lsn},
-                                {"to_lsn", diff.to_lsn},
-                                {"changes", changes}}
-                     .dump()
-              << '\n';
+    std::cout << diff_document(diff).dump() << '\n';
     return;
   }
   std::cout << fmt::format("workflow {}: lsn {} -> {}, {} changes\n",

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +44,16 @@ constexpr int kPartitions = 16;
 
 double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+// The CPU time (user and system) this process used so far, in seconds.
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 // A closed store of (at most) `events` events in `dir`; returns its last LSN.
@@ -106,6 +117,9 @@ long stream_peak_kib(const std::filesystem::path& dir,
 struct Figures {
   std::uint64_t events = 0;
   double export_per_s = 0;
+  // The process's CPU time per exported event: the exporter's threads and
+  // librdkafka's, and the in-process mock broker's.
+  double export_cpu_us = 0;
   double raw_per_s = 0;
   bench::HistoryLatency latency;
   ReplicaBenchResult replica;
@@ -207,11 +221,14 @@ Figures measure(const KafkaBenchOptions& o, const std::filesystem::path& dir) {
     eo.brokers = brokers;
     eo.topic = topic;
     KafkaExporter exporter(*db, eo);
+    const double cpu = process_cpu_seconds();
     const auto start = SteadyClock::now();
     const std::uint64_t exported = exporter.export_until_caught_up();
     const double seconds = seconds_since(start);
     f.ok &= exported == f.events;
     f.export_per_s = static_cast<double>(exported) / seconds;
+    f.export_cpu_us =
+        1e6 * (process_cpu_seconds() - cpu) / static_cast<double>(exported);
   }
 
   // A replica from that topic beside the rebuild of the same views.
@@ -254,6 +271,7 @@ int run_kafka_bench(const KafkaBenchOptions& o) {
         {"events", f.events},
         {"partitions", kPartitions},
         {"export_events_per_sec", f.export_per_s},
+        {"export_cpu_us_per_event", f.export_cpu_us},
         {"raw_produce_events_per_sec", f.raw_per_s},
         {"commit_to_consumer_us",
          {{"samples", f.latency.samples},
@@ -271,9 +289,10 @@ int run_kafka_bench(const KafkaBenchOptions& o) {
     std::cout << fmt::format(
         "kafka export        {:>10.0f} events/s   bound: a plain producer of "
         "the same records {:.0f} events/s ({:.0f}%); {} events, {} "
-        "partitions, one broker\n",
+        "partitions, one broker; {:.1f} us of CPU per event (the process, "
+        "broker included)\n",
         f.export_per_s, f.raw_per_s, 100 * f.export_per_s / f.raw_per_s,
-        f.events, kPartitions);
+        f.events, kPartitions, f.export_cpu_us);
     std::cout << fmt::format(
         "commit -> consumer  median {:.0f} us, p99 {:.0f} us ({} commits of "
         "one event, exporter in the writer's process)\n",

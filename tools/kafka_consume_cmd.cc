@@ -10,11 +10,13 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "wfstore/errors.h"
 #include "wfstore/kafka_consumer.h"
 #include "wfstore/kafka_replica.h"
 #include "wfstore/time_format.h"
@@ -64,6 +66,19 @@ void print_received(const ReceivedEvent& e, bool json) {
       e.partition, e.offset);
 }
 
+// Runs `connect`; false when it failed after SIGINT or SIGTERM asked to
+// stop (a stop while connecting is a clean stop, not the connection's error).
+template <typename Connect>
+bool connect_unless_stopped(Connect&& connect) {
+  try {
+    connect();
+  } catch (const Error&) {
+    if (StopSignals::requested()) return false;
+    throw;
+  }
+  return true;
+}
+
 }  // namespace
 
 void add_consume_command(CLI::App& app, Action& action) {
@@ -79,7 +94,15 @@ void add_consume_command(CLI::App& app, Action& action) {
     KafkaConsumerOptions options;
     options.brokers = args->brokers;
     options.topic = args->topic;
-    KafkaConsumer consumer(options);
+    // Installed before the consumer connects, so a stop while it connects is
+    // the same clean stop as one later.
+    std::optional<StopSignals> signals;
+    if (!args->until_caught_up) signals.emplace();
+    std::optional<KafkaConsumer> connected;
+    if (!connect_unless_stopped([&] { connected.emplace(options); })) {
+      return kExitOk;
+    }
+    KafkaConsumer& consumer = *connected;
     const auto print = [&](std::vector<ReceivedEvent>& batch) {
       for (const ReceivedEvent& e : batch) print_received(e, *json);
       std::cout.flush();
@@ -87,7 +110,6 @@ void add_consume_command(CLI::App& app, Action& action) {
     if (args->until_caught_up) {
       consumer.consume_until_caught_up(print);
     } else {
-      const StopSignals signals;
       consumer.run(print, [] { return StopSignals::requested(); });
     }
     return kExitOk;
@@ -109,13 +131,18 @@ void add_replicate_command(CLI::App& app, Action& action) {
     options.brokers = args->brokers;
     options.topic = args->topic;
     options.dir = *dir;
-    KafkaReplica replica(options);
+    std::optional<StopSignals> signals;  // as consume's
+    if (!args->until_caught_up) signals.emplace();
+    std::optional<KafkaReplica> connected;
+    if (!connect_unless_stopped([&] { connected.emplace(options); })) {
+      return kExitOk;
+    }
+    KafkaReplica& replica = *connected;
     const auto started = std::chrono::steady_clock::now();
     ReplicaProgress done;
     if (args->until_caught_up) {
       done = replica.replicate_until_caught_up();
     } else {
-      const StopSignals signals;
       done = replica.run([] { return StopSignals::requested(); });
     }
     const double seconds = std::chrono::duration<double>(

@@ -14,6 +14,7 @@
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
 #include "wfstore/history.h"
+#include "wfstore/history_documents.h"
 #include "wfstore/model.h"
 
 #include "tools/cli_support.h"
@@ -82,31 +83,13 @@ int run_show(const ShowOptions& o) {
   // it as not found).
   validate_key(o.id, "workflow_id");
   auto db = open_store(o.dir);
-  const History history(*db);
-  std::optional<Workflow> wf;
-  std::uint64_t as_of = 0;
-  if (o.at.empty()) {
-    // The views now; read between two equal LSNs, else as of the later one.
-    const std::uint64_t before = history.current_lsn();
-    try {
-      wf = db->workflow_store().retrieve(o.id);
-    } catch (const WorkflowNotFoundError&) {
-    }
-    as_of = history.current_lsn();
-    if (as_of != before) wf = history.workflow_as_of(o.id, as_of);
-  } else {
-    as_of = resolve_point(history, o.at);
-    if (as_of != 0) {
-      as_of = history.commit_end(as_of);
-      wf = history.workflow_as_of(o.id, as_of);
-    }
+  const WorkflowAsOf found = read_workflow_as_of(*db, o.id, o.at);
+  if (!found.workflow) {
+    throw ToolError(kExitNotFound,
+                    fmt::format("workflow {} does not exist as of lsn {}", o.id,
+                                found.as_of_lsn));
   }
-  if (!wf) {
-    throw ToolError(
-        kExitNotFound,
-        fmt::format("workflow {} does not exist as of lsn {}", o.id, as_of));
-  }
-  print_workflow(*wf, as_of, o.json);
+  print_workflow(*found.workflow, found.as_of_lsn, o.json);
   return kExitOk;
 }
 
@@ -114,12 +97,10 @@ int run_show(const ShowOptions& o) {
 
 void print_workflow(const Workflow& workflow, std::uint64_t as_of_lsn,
                     bool json) {
-  nlohmann::json doc = workflow_to_json(workflow);
   if (json) {
-    doc["as_of_lsn"] = as_of_lsn;
-    std::cout << doc.dump() << '\n';
+    std::cout << workflow_document(workflow, as_of_lsn).dump() << '\n';
   } else {
-    print_table(doc, as_of_lsn);
+    print_table(workflow_to_json(workflow), as_of_lsn);
   }
 }
 

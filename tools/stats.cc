@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "wfstore/history.h"
+#include "wfstore/history_documents.h"
 #include "wfstore/salvage.h"
 #ifdef WFSTORE_WITH_KAFKA
 #include "wfstore/kafka_exporter.h"
@@ -25,46 +26,6 @@
 
 namespace wfstore::tools {
 namespace {
-
-// What a salvaged store's SALVAGE says, in brief (null: not a salvage).
-nlohmann::json salvage_brief(const std::optional<nlohmann::json>& record) {
-  if (!record) return nullptr;
-  nlohmann::json brief = nlohmann::json::object();
-  for (const char* key : {"source_store_id", "last_lsn", "highest_known_lsn",
-                          "lost_events", "nothing_lost"}) {
-    if (record->contains(key)) brief[key] = record->at(key);
-  }
-  return brief;
-}
-
-nlohmann::json summary_to_json(const StoreSummary& s,
-                               const std::optional<nlohmann::json>& salvage) {
-  nlohmann::json tables = nlohmann::json::object();
-  for (const auto& [name, entries] : s.tables) tables[name] = entries;
-  nlohmann::json by_type = nlohmann::json::object();
-  for (const auto& [type, count] : s.events_by_type) {
-    by_type[std::string(event_type_name(type))] = count;
-  }
-  nlohmann::json origin = nullptr;
-  if (s.origin) {
-    origin = {{"source_store_id", s.origin->source_store_id},
-              {"lsn", s.origin->lsn}};
-  }
-  return {{"store_id", s.store_id},
-          {"fork_of", origin},
-          {"salvage", salvage_brief(salvage)},
-          {"workflows", s.workflows},
-          {"events", s.events},
-          {"tables", tables},
-          {"events_by_type", by_type},
-          {"log_segments", s.log_segments},
-          {"log_bytes", s.log_bytes},
-          {"applied_lsn", s.applied_lsn},
-          {"durable_lsn", s.durable_lsn},
-          {"view_checksum", s.view_checksum},
-          {"map_bytes", s.map_bytes},
-          {"map_used_bytes", s.map_used_bytes}};
-}
 
 void print_summary(const StoreSummary& s,
                    const std::optional<nlohmann::json>& salvage) {
@@ -109,18 +70,6 @@ void print_summary(const StoreSummary& s,
 }
 
 #ifdef WFSTORE_WITH_KAFKA
-nlohmann::json exports_to_json(const std::vector<KafkaExportStatus>& exports) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const KafkaExportStatus& e : exports) {
-    out.push_back({{"topic", e.topic},
-                   {"cluster_id", e.cluster_id},
-                   {"exported_lsn", e.lag.exported_lsn},
-                   {"lag_lsns", e.lag.lag_lsns},
-                   {"lag_seconds", e.lag.lag_seconds}});
-  }
-  return out;
-}
-
 void print_exports(const std::vector<KafkaExportStatus>& exports) {
   if (exports.empty()) return;
   std::cout << "kafka exports:\n";
@@ -149,17 +98,12 @@ void add_stats_command(CLI::App& app, Action& action) {
     auto db = open_store(*dir);
     const StoreSummary summary = summarize_store(*db);
     const std::optional<nlohmann::json> salvage = read_salvage_record(*dir);
-    nlohmann::json doc = summary_to_json(summary, salvage);
-#ifdef WFSTORE_WITH_KAFKA
-    const std::vector<KafkaExportStatus> exports = read_export_positions(*db);
-    doc["exports"] = exports_to_json(exports);
-#endif
     if (*json) {
-      std::cout << doc.dump() << '\n';
+      std::cout << stats_document(*db, summary, salvage).dump() << '\n';
     } else {
       print_summary(summary, salvage);
 #ifdef WFSTORE_WITH_KAFKA
-      print_exports(exports);
+      print_exports(read_export_positions(*db));
 #endif
     }
     return kExitOk;

@@ -47,7 +47,7 @@ int run_timeline(const TimelineOptions& o) {
   auto db = open_store(o.dir);
   const History history(*db);
   std::optional<std::uint64_t> to_lsn;
-  if (!o.at.empty()) to_lsn = resolve_point(history, o.at);
+  if (!o.at.empty()) to_lsn = resolve_as_of(history, o.at);
   const WorkflowTimeline timeline = workflow_timeline(history, o.id, to_lsn);
   if (!o.svg.empty()) {
     write_timeline_svg(timeline, o.svg);
@@ -141,7 +141,9 @@ void add_timeline_command(CLI::App& app, Action& action) {
       "failed, retried, ...) and one per stage; --svg draws it");
   cmd->add_option("id", o->id, "The workflow id")->required();
   cmd->add_option("--dir", o->dir, "The store directory")->required();
-  cmd->add_option("--at", o->at, "The timeline as of an LSN or a time")
+  cmd->add_option("--at", o->at,
+                  "The timeline as of an LSN or a time (after the whole commit "
+                  "it names)")
       ->check(point_validator());
   cmd->add_flag("--json", o->json, "Print the timeline as one JSON document");
   cmd->add_option("--svg", o->svg,

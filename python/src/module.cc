@@ -127,6 +127,93 @@ void register_exceptions(py::module_& m) {
   });
 }
 
+// ---- the audit scope ----
+
+// A Python AuditScope: entering it adds it to the scopes entered in the
+// running context (a tuple, innermost last, in the context variable
+// `audit_var`), so the scope belongs to the running thread or asyncio task, as
+// Python's own context does (wfstore's C++ AuditScope is per OS thread and
+// would be seen by every task on the thread, and lost or misplaced by a scope
+// exited on another thread). The object itself keeps no state of its
+// entries: one object may be entered in several threads at once, and a scope
+// left entered in a context that ends is freed with it.
+struct PyAuditScope {
+  AuditFields fields;
+};
+
+// The context variable holding the tuple of entered PyAuditScopes; made at
+// import, never freed.
+PyObject* audit_var = nullptr;
+
+// The scopes entered in the running context, innermost last.
+py::tuple entered_scopes() {
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(audit_var, nullptr, &value) != 0) {
+    throw py::error_already_set();
+  }
+  if (value == nullptr) return py::tuple();
+  return py::reinterpret_steal<py::tuple>(value);
+}
+
+void set_entered_scopes(const py::tuple& scopes) {
+  PyObject* token = PyContextVar_Set(audit_var, scopes.ptr());
+  if (token == nullptr) throw py::error_already_set();
+  Py_DECREF(token);
+}
+
+void enter_scope(const py::object& self) {
+  py::tuple scopes = entered_scopes();
+  py::tuple entered(scopes.size() + 1);
+  for (std::size_t i = 0; i < scopes.size(); ++i) entered[i] = scopes[i];
+  entered[scopes.size()] = self;
+  set_entered_scopes(entered);
+}
+
+// Ends the innermost entry of `self` in the running context (thread or task;
+// a task starts with the scopes of the context that made it), whatever was
+// entered after it: those stay entered. InvalidArgumentError (a ValueError)
+// when it is not entered in this context; it then stays current where it is.
+void exit_scope(const py::object& self) {
+  py::tuple scopes = entered_scopes();
+  std::size_t n = scopes.size();
+  std::size_t gone = n;
+  while (gone > 0 && scopes[gone - 1].ptr() != self.ptr()) --gone;
+  if (gone == 0) {
+    throw InvalidArgumentError(
+        "AuditScope exited in a thread or task where it is not entered");
+  }
+  py::tuple rest(n - 1);
+  for (std::size_t i = 0, j = 0; i < n; ++i) {
+    if (i + 1 != gone) rest[j++] = scopes[i];
+  }
+  set_entered_scopes(rest);
+}
+
+// Releases the GIL around a call into the store, with the audit fields of the
+// calling Python context applied (as a C++ AuditScope on this thread) while
+// the call runs: none when the context has no scope, even inside a call that
+// applied another context's (Python code the store calls back, such as
+// for_each_event's visit, may run in any context). Construct with the GIL
+// held.
+class Unlocked {
+ public:
+  Unlocked() {
+    py::tuple scopes = entered_scopes();
+    if (!scopes.empty()) {
+      audit_.emplace(scopes[scopes.size() - 1].cast<PyAuditScope&>().fields);
+    } else if (const AuditFields& f = AuditScope::current();
+               !f.actor.empty() || !f.correlation_id.empty() ||
+               !f.causation_id.empty() || !f.source.empty()) {
+      audit_.emplace(AuditFields{});
+    }
+    release_.emplace();
+  }
+
+ private:
+  std::optional<AuditScope> audit_;  // destroyed after the GIL is taken back
+  std::optional<py::gil_scoped_release> release_;
+};
+
 // ---- the store ----
 
 // A Database and its one Queue, shared by the Python objects that use them,
@@ -258,7 +345,7 @@ struct PyTransaction {
                          task_objects(stage));
     StageExecution& s = stages.back();
     try {
-      py::gil_scoped_release release;
+      Unlocked release;
       t.store_stage(s, std::move(expected_phase));
     } catch (...) {
       stages.pop_back();
@@ -272,7 +359,7 @@ struct PyTransaction {
     Transaction& t = get();
     CommitRange range;
     try {
-      py::gil_scoped_release release;
+      Unlocked release;
       range = t.commit();
     } catch (...) {
       restore_versions();
@@ -286,7 +373,7 @@ struct PyTransaction {
     Use use(*this);
     if (!txn) return;
     {
-      py::gil_scoped_release release;
+      Unlocked release;
       txn->rollback();
     }
     restore_versions();
@@ -303,13 +390,6 @@ struct PyTransaction {
 // How many commit listeners this thread is running (remove_commit_listener
 // from one would wait for it: refused).
 thread_local int t_listener_depth = 0;
-
-// ---- the audit scope ----
-
-struct PyAuditScope {
-  AuditFields fields;
-  std::vector<std::unique_ptr<AuditScope>> active;  // nested re-entries
-};
 
 // ---- history ----
 
@@ -420,7 +500,7 @@ PYBIND11_MODULE(_wfstore, m) {
            o.file_mode = file_mode;
            if (map_size) o.map_size = *map_size;
            auto store = std::make_shared<Store>();
-           py::gil_scoped_release release;
+           Unlocked release;
            store->db = read_only ? Database::open_read_only(path, o)
                                  : Database::open(path, o);
            return store;
@@ -432,14 +512,14 @@ PYBIND11_MODULE(_wfstore, m) {
          py::arg("map_size") = py::none(), py::arg("read_only") = false)
       .def("close",
            [](Store& s) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.db->close();
            })
       .def("stats",
            [](Store& s) {
              DatabaseStats st;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                st = s.db->stats();
              }
              py::dict d;
@@ -457,7 +537,7 @@ PYBIND11_MODULE(_wfstore, m) {
           "store",
           [](Store& s, py::handle workflow, py::object fallback) {
             Workflow w = workflow_from_py(workflow, options_from(fallback));
-            py::gil_scoped_release release;
+            Unlocked release;
             s.ws().store(w);
           },
           py::arg("workflow"), py::kw_only(), py::arg("default") = py::none())
@@ -465,19 +545,39 @@ PYBIND11_MODULE(_wfstore, m) {
            [](Store& s, const std::string& id) {
              std::optional<Workflow> w;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                w = s.ws().retrieve(id);
              }
              return workflow_to_py(*w);
            })
-      // Benchmark hook (python/bench): seconds the C++ store takes to retrieve
-      // each of `ids` once, in one loop without the GIL, so the binding's own
+      // Benchmark hook (python/bench): seconds the C++ store takes to run
+      // `operation` ("retrieve", "exists" or "is_message_processed") once
+      // for each of `ids`, in one loop without the GIL, so the binding's own
       // cost per call is the Python loop's time less this, in the same run.
-      .def("_retrieve_seconds",
-           [](Store& s, const std::vector<std::string>& ids) {
-             py::gil_scoped_release release;
+      .def("_cpp_seconds",
+           [](Store& s, const std::string& operation,
+              const std::vector<std::string>& ids) {
+             using Op = void (*)(WorkflowStore&, const std::string&);
+             Op op = nullptr;
+             if (operation == "retrieve") {
+               op = [](WorkflowStore& ws, const std::string& id) {
+                 (void)ws.retrieve(id);
+               };
+             } else if (operation == "exists") {
+               op = [](WorkflowStore& ws, const std::string& id) {
+                 (void)ws.exists(id);
+               };
+             } else if (operation == "is_message_processed") {
+               op = [](WorkflowStore& ws, const std::string& id) {
+                 (void)ws.is_message_processed(id);
+               };
+             } else {
+               throw InvalidArgumentError("_cpp_seconds: unknown operation " +
+                                          operation);
+             }
+             Unlocked release;
              const auto start = std::chrono::steady_clock::now();
-             for (const std::string& id : ids) (void)s.ws().retrieve(id);
+             for (const std::string& id : ids) op(s.ws(), id);
              return std::chrono::duration<double>(
                         std::chrono::steady_clock::now() - start)
                  .count();
@@ -486,7 +586,7 @@ PYBIND11_MODULE(_wfstore, m) {
            [](Store& s, const std::string& id) {
              std::optional<Workflow> w;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                w = s.ws().retrieve_execution_summary(id);
              }
              return workflow_to_py(*w, false);
@@ -494,12 +594,12 @@ PYBIND11_MODULE(_wfstore, m) {
       .def("update_status",
            [](Store& s, py::handle workflow) {
              Workflow w = workflow_status_from_py(workflow, true);
-             py::gil_scoped_release release;
+             Unlocked release;
              s.ws().update_status(w);
            })
       .def("delete_workflow",
            [](Store& s, const std::string& id) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.ws().delete_workflow(id);
            })
       // -- stages --
@@ -512,7 +612,7 @@ PYBIND11_MODULE(_wfstore, m) {
                               options_from(fallback), std::move(execution_id));
             std::vector<py::object> tasks = task_objects(stage);
             {
-              py::gil_scoped_release release;
+              Unlocked release;
               s.ws().store_stage(st, std::move(phase));
             }
             write_back_versions(st, stage, tasks);
@@ -523,14 +623,14 @@ PYBIND11_MODULE(_wfstore, m) {
       .def("remove_stage",
            [](Store& s, const std::string& workflow_id,
               const std::string& stage_id) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.ws().remove_stage(workflow_id, stage_id);
            })
       .def("retrieve_stage",
            [](Store& s, const std::string& id) {
              std::optional<StageInExecution> r;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                r = s.ws().retrieve_stage(id);
              }
              return py::make_tuple(workflow_to_py(r->execution), r->index);
@@ -539,7 +639,7 @@ PYBIND11_MODULE(_wfstore, m) {
            [](Store& s, const std::string& wid, const std::string& ref) {
              StageSet set;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                set = s.ws().get_upstream_stages(wid, ref);
              }
              return stage_set_to_py(set);
@@ -548,7 +648,7 @@ PYBIND11_MODULE(_wfstore, m) {
            [](Store& s, const std::string& wid, const std::string& ref) {
              StageSet set;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                set = s.ws().get_downstream_stages(wid, ref);
              }
              return stage_set_to_py(set);
@@ -557,7 +657,7 @@ PYBIND11_MODULE(_wfstore, m) {
            [](Store& s, const std::string& wid, const std::string& parent) {
              StageSet set;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                set = s.ws().get_synthetic_stages(wid, parent);
              }
              return stage_set_to_py(set);
@@ -566,7 +666,7 @@ PYBIND11_MODULE(_wfstore, m) {
            [](Store& s, const std::string& wid, const std::string& ref) {
              nlohmann::json out;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                out = s.ws().get_merged_ancestor_outputs(wid, ref);
              }
              return json_to_py(out);
@@ -576,7 +676,7 @@ PYBIND11_MODULE(_wfstore, m) {
           "query_by_pipeline_config_id",
           [](Store& s, const std::string& id, py::handle criteria) {
             auto c = criteria_from_py(criteria);
-            py::gil_scoped_release release;
+            Unlocked release;
             return s.ws().retrieve_by_pipeline_config_id(id, c).ids();
           },
           py::arg("pipeline_config_id"), py::arg("criteria") = py::none())
@@ -584,7 +684,7 @@ PYBIND11_MODULE(_wfstore, m) {
           "query_by_application",
           [](Store& s, const std::string& app, py::handle criteria) {
             auto c = criteria_from_py(criteria);
-            py::gil_scoped_release release;
+            Unlocked release;
             return s.ws().retrieve_by_application(app, c).ids();
           },
           py::arg("application"), py::arg("criteria") = py::none())
@@ -593,41 +693,41 @@ PYBIND11_MODULE(_wfstore, m) {
           [](Store& s, py::handle criteria) {
             auto c = criteria_from_py(criteria).value_or(WorkflowCriteria{});
             if (criteria.is_none()) c.page_size = 0;
-            py::gil_scoped_release release;
+            Unlocked release;
             return s.ws().get_all_pending_workflows(c).ids();
           },
           py::arg("criteria") = py::none())
       .def("count_by_application",
            [](Store& s, const std::string& app) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.ws().count_by_application(app);
            })
       .def("exists",
            [](Store& s, const std::string& id) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.ws().exists(id);
            })
       // -- control --
       .def("pause",
            [](Store& s, const std::string& id, const std::string& by) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.ws().pause(id, by);
            })
       .def("resume",
            [](Store& s, const std::string& id) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.ws().resume(id);
            })
       .def("cancel",
            [](Store& s, const std::string& id, const std::string& by,
               const std::string& reason) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.ws().cancel(id, by, reason);
            })
       // -- dedup and claims --
       .def("is_message_processed",
            [](Store& s, const std::string& id) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.ws().is_message_processed(id);
            })
       .def(
@@ -635,7 +735,7 @@ PYBIND11_MODULE(_wfstore, m) {
           [](Store& s, const std::string& id,
              std::optional<std::string> handler_type,
              std::optional<std::string> execution_id) {
-            py::gil_scoped_release release;
+            Unlocked release;
             s.ws().mark_message_processed(id, std::move(handler_type),
                                           std::move(execution_id));
           },
@@ -643,25 +743,25 @@ PYBIND11_MODULE(_wfstore, m) {
           py::arg("execution_id") = py::none())
       .def("cleanup_old_processed_messages",
            [](Store& s, std::int64_t max_age_ms) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.ws().cleanup_old_processed_messages(
                  milliseconds(max_age_ms));
            })
       .def(
           "get_processed_message_ids",
           [](Store& s, std::optional<std::size_t> limit) {
-            py::gil_scoped_release release;
+            Unlocked release;
             return s.ws().get_processed_message_ids(limit);
           },
           py::arg("limit") = py::none())
       .def("cleanup_completed_stage_claims",
            [](Store& s) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.ws().cleanup_completed_stage_claims();
            })
       .def("is_healthy",
            [](Store& s) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.ws().is_healthy();
            })
       .def("transaction",
@@ -669,7 +769,7 @@ PYBIND11_MODULE(_wfstore, m) {
              auto t = std::make_unique<PyTransaction>();
              t->store = s;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                t->txn.emplace(s->ws().transaction(nullptr));
              }
              return t;
@@ -677,7 +777,7 @@ PYBIND11_MODULE(_wfstore, m) {
       .def(
           "attach_queue",
           [](Store& s) {
-            py::gil_scoped_release release;
+            Unlocked release;
             s.get_queue();
           },
           "Attaches the store's one queue (the queue_* methods use it).")
@@ -699,7 +799,7 @@ PYBIND11_MODULE(_wfstore, m) {
                }
                --t_listener_depth;
              };
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.db->add_commit_listener(listener);
            })
       .def("remove_commit_listener",
@@ -709,7 +809,7 @@ PYBIND11_MODULE(_wfstore, m) {
                    "remove_commit_listener: called from a commit listener, "
                    "it would wait for the listener itself");
              }
-             py::gil_scoped_release release;
+             Unlocked release;
              s.db->remove_commit_listener(id);
            })
       .def("history",
@@ -725,7 +825,7 @@ PYBIND11_MODULE(_wfstore, m) {
              PyTransaction::Use use(t);
              Transaction& txn = t.get();
              Workflow w = workflow_status_from_py(workflow, false);
-             py::gil_scoped_release release;
+             Unlocked release;
              txn.update_workflow_status(w);
            })
       .def(
@@ -735,7 +835,7 @@ PYBIND11_MODULE(_wfstore, m) {
             PyTransaction::Use use(t);
             Transaction& txn = t.get();
             Message msg = message_from_py(type, fields, max_attempts);
-            py::gil_scoped_release release;
+            Unlocked release;
             txn.push_message(msg, milliseconds(delay_ms));
           },
           py::arg("type"), py::arg("fields"), py::arg("delay_ms") = 0,
@@ -747,7 +847,7 @@ PYBIND11_MODULE(_wfstore, m) {
              std::optional<std::string> execution_id) {
             PyTransaction::Use use(t);
             Transaction& txn = t.get();
-            py::gil_scoped_release release;
+            Unlocked release;
             txn.mark_message_processed(id, std::move(handler_type),
                                        std::move(execution_id));
           },
@@ -759,7 +859,7 @@ PYBIND11_MODULE(_wfstore, m) {
              const std::string& key, const std::string& stage_id, bool steal) {
             PyTransaction::Use use(t);
             Transaction& txn = t.get();
-            py::gil_scoped_release release;
+            Unlocked release;
             return txn.acquire_claim(execution_id, key, stage_id, steal);
           },
           py::arg("execution_id"), py::arg("claim_key"), py::arg("stage_id"),
@@ -785,7 +885,7 @@ PYBIND11_MODULE(_wfstore, m) {
         [](Store& s, const std::string& type, py::handle fields,
            std::int64_t delay_ms, std::optional<int> max_attempts) {
           Message msg = message_from_py(type, fields, max_attempts);
-          py::gil_scoped_release release;
+          Unlocked release;
           return s.get_queue().push(msg, milliseconds(delay_ms));
         },
         py::arg("type"), py::arg("fields"), py::arg("delay_ms") = 0,
@@ -795,7 +895,7 @@ PYBIND11_MODULE(_wfstore, m) {
           [](Store& s, std::optional<std::int64_t> timeout_ms) -> py::object {
             std::optional<Delivery> d;
             {
-              py::gil_scoped_release release;
+              Unlocked release;
               Queue& queue = s.get_queue();
               d = timeout_ms ? queue.poll_one(milliseconds(*timeout_ms))
                              : queue.poll_one();
@@ -808,18 +908,18 @@ PYBIND11_MODULE(_wfstore, m) {
           py::arg("timeout_ms") = py::none())
       .def("queue_ack",
            [](Store& s, std::uint64_t id) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.get_queue().ack(id);
            })
       .def("queue_reschedule",
            [](Store& s, std::uint64_t id, std::int64_t delay_ms) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.get_queue().reschedule(id, milliseconds(delay_ms));
            })
       .def(
           "queue_extend_lock",
           [](Store& s, std::uint64_t id, std::optional<std::int64_t> ms) {
-            py::gil_scoped_release release;
+            Unlocked release;
             std::optional<milliseconds> d;
             if (ms) d = milliseconds(*ms);
             return s.get_queue().extend_lock(id, d);
@@ -827,29 +927,29 @@ PYBIND11_MODULE(_wfstore, m) {
           py::arg("delivery_id"), py::arg("duration_ms") = py::none())
       .def("queue_size",
            [](Store& s) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.get_queue().size();
            })
       .def("queue_clear",
            [](Store& s) {
-             py::gil_scoped_release release;
+             Unlocked release;
              s.get_queue().clear();
            })
       .def("queue_has_pending_message_for_task",
            [](Store& s, const std::string& task_id) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.get_queue().has_pending_message_for_task(task_id);
            })
       .def(
           "queue_move_to_dlq",
           [](Store& s, std::uint64_t id, const std::string& error) {
-            py::gil_scoped_release release;
+            Unlocked release;
             s.get_queue().move_to_dlq(id, error);
           },
           py::arg("delivery_id"), py::arg("error") = "Max attempts exceeded")
       .def("queue_check_and_move_expired",
            [](Store& s) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.get_queue().check_and_move_expired();
            })
       .def(
@@ -858,7 +958,7 @@ PYBIND11_MODULE(_wfstore, m) {
              std::optional<std::string> message_type) {
             std::vector<DeadLetter> dls;
             {
-              py::gil_scoped_release release;
+              Unlocked release;
               std::optional<std::string_view> t;
               if (message_type) t = *message_type;
               dls = s.get_queue().list_dlq(limit, t);
@@ -879,19 +979,21 @@ PYBIND11_MODULE(_wfstore, m) {
           py::arg("limit") = 100, py::arg("message_type") = py::none())
       .def("queue_dlq_size",
            [](Store& s) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.get_queue().dlq_size();
            })
       .def("queue_replay_dlq",
            [](Store& s, std::uint64_t id) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return s.get_queue().replay_dlq(id);
            })
       .def("queue_clear_dlq", [](Store& s) {
-        py::gil_scoped_release release;
+        Unlocked release;
         return s.get_queue().clear_dlq();
       });
 
+  audit_var = PyContextVar_New("wfstore.audit_scope", nullptr);
+  if (audit_var == nullptr) throw py::error_already_set();
   py::class_<PyAuditScope>(m, "AuditScope")
       .def(py::init(
                [](const std::string& actor, const std::string& correlation_id,
@@ -899,25 +1001,25 @@ PYBIND11_MODULE(_wfstore, m) {
                  auto s = std::make_unique<PyAuditScope>();
                  s->fields =
                      AuditFields{actor, correlation_id, causation_id, source};
+                 AuditScope validate(s->fields);  // throws on a bad field
                  return s;
                }),
            py::kw_only(), py::arg("actor") = "", py::arg("correlation_id") = "",
            py::arg("causation_id") = "", py::arg("source") = "")
       .def("__enter__",
            [](py::object self) {
-             auto& s = self.cast<PyAuditScope&>();
-             s.active.push_back(std::make_unique<AuditScope>(s.fields));
+             enter_scope(self);
              return self;
            })
-      .def("__exit__", [](PyAuditScope& s, py::object, py::object, py::object) {
-        if (!s.active.empty()) s.active.pop_back();
+      .def("__exit__", [](py::object self, py::object, py::object, py::object) {
+        exit_scope(self);
         return false;
       });
 
   py::class_<PyHistory>(m, "History")
       .def("current_lsn",
            [](PyHistory& h) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return h.history.current_lsn();
            })
       .def("events",
@@ -925,7 +1027,7 @@ PYBIND11_MODULE(_wfstore, m) {
              EventQuery q = query_from(kwargs);
              std::vector<Event> events;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                events = h.history.events(q);
              }
              return events_to_py(events);
@@ -933,26 +1035,26 @@ PYBIND11_MODULE(_wfstore, m) {
       .def("count",
            [](PyHistory& h, py::kwargs kwargs) {
              EventQuery q = query_from(kwargs);
-             py::gil_scoped_release release;
+             Unlocked release;
              return h.history.count(q);
            })
       .def("event_at",
            [](PyHistory& h, std::uint64_t lsn) -> py::object {
              std::optional<Event> e;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                e = h.history.event_at(lsn);
              }
              return e ? json_to_py(event_to_json(*e)) : py::none();
            })
       .def("commit_end",
            [](PyHistory& h, std::uint64_t lsn) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return h.history.commit_end(lsn);
            })
       .def("lsn_at_time",
            [](PyHistory& h, std::int64_t t) {
-             py::gil_scoped_release release;
+             Unlocked release;
              return h.history.lsn_at_time(t);
            })
       .def("workflow_as_of",
@@ -960,7 +1062,7 @@ PYBIND11_MODULE(_wfstore, m) {
               std::uint64_t lsn) -> py::object {
              std::optional<Workflow> w;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                w = h.history.workflow_as_of(id, lsn);
              }
              return w ? py::object(workflow_to_py(*w)) : py::none();
@@ -970,7 +1072,7 @@ PYBIND11_MODULE(_wfstore, m) {
               std::uint64_t to) {
              WorkflowDiff d;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                d = h.history.diff(id, from, to);
              }
              py::list changes;
@@ -1002,7 +1104,7 @@ PYBIND11_MODULE(_wfstore, m) {
                                           "'");
              std::vector<Event> events;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                events = h.history.entity_history(EntityRef{*k, id});
              }
              return events_to_py(events);
@@ -1011,7 +1113,7 @@ PYBIND11_MODULE(_wfstore, m) {
            [](PyHistory& h, std::uint64_t lsn, const std::string& out) {
              ForkReport r;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                r = h.history.fork(lsn, out);
              }
              py::dict d;
@@ -1025,7 +1127,7 @@ PYBIND11_MODULE(_wfstore, m) {
            [](PyHistory& h, const std::string& id, const std::string& file) {
              BundleInfo b;
              {
-               py::gil_scoped_release release;
+               Unlocked release;
                b = h.history.export_workflow(id, file);
              }
              py::dict d;
@@ -1040,7 +1142,7 @@ PYBIND11_MODULE(_wfstore, m) {
   m.def(
       "for_each_event",
       [](const std::string& dir, std::uint64_t after_lsn, py::function visit) {
-        py::gil_scoped_release release;
+        Unlocked release;
         return for_each_event(dir, after_lsn, [&](const Event& e) {
           py::gil_scoped_acquire acquire;
           py::object r = visit(json_to_py(event_to_json(e)));

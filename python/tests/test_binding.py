@@ -339,6 +339,204 @@ def test_commit_listener_audit_and_history(db, tmp_path):
     assert lsns == list(range(1, h.current_lsn() + 1))
 
 
+def lone(wid: str):
+    return workflow(wid, stages=[stage(f"{wid}-s", "a", wid)])
+
+
+def actors_by_workflow(db) -> dict[str, str]:
+    return {e["workflow_id"]: e["audit"]["actor"] for e in db.history().events(types=["WorkflowStored"])}
+
+
+def test_audit_scope_belongs_to_its_thread(db):
+    # Two threads, each in its own scope, commit interleaved: every commit
+    # carries its own thread's actor; a thread started inside a scope does
+    # not inherit it.
+    barrier = threading.Barrier(2)
+
+    def run(name: str) -> None:
+        with wfstore.AuditScope(actor=name):
+            barrier.wait()
+            for i in range(30):
+                db.store(lone(f"{name}-{i}"))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with wfstore.AuditScope(actor="carol"):
+        inner = threading.Thread(target=lambda: db.store(lone("plain")))
+        inner.start()
+        inner.join()
+        db.store(lone("carol-0"))
+    db.store(lone("after"))
+    actors = actors_by_workflow(db)
+    assert len(actors) == 63
+    for wid, actor in actors.items():
+        expected = {"plain": "", "after": ""}.get(wid, wid.split("-")[0])
+        assert actor == expected, wid
+
+
+def test_audit_scope_belongs_to_its_asyncio_task(db):
+    import asyncio
+
+    async def run(name: str) -> None:
+        with wfstore.AuditScope(actor=name):
+            for i in range(10):
+                db.store(lone(f"{name}-{i}"))
+                await asyncio.sleep(0)  # the other task runs inside its own scope
+
+    async def main() -> None:
+        await asyncio.gather(run("alice"), run("bob"), run("dave"))
+
+    asyncio.run(main())
+    actors = actors_by_workflow(db)
+    assert len(actors) == 30
+    assert all(actor == wid.split("-")[0] for wid, actor in actors.items())
+
+
+def test_audit_scope_nesting_and_misuse(db):
+    outer = wfstore.AuditScope(actor="outer")
+    with outer:
+        with wfstore.AuditScope(actor="inner", source="s"):
+            db.store(lone("inner-0"))
+        with outer:  # re-entered: still outer, and its exit restores outer
+            db.store(lone("outer-0"))
+        db.store(lone("outer-1"))
+        # Exited on another thread than it was entered on: an error there,
+        # and the scope stays current here.
+        errors = []
+
+        def exit_elsewhere() -> None:
+            try:
+                outer.__exit__(None, None, None)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        t = threading.Thread(target=exit_elsewhere)
+        t.start()
+        t.join()
+        assert len(errors) == 1 and isinstance(errors[0], ValueError), errors
+        db.store(lone("outer-2"))
+    db.store(lone("none-0"))
+    with pytest.raises(wfstore.InvalidArgumentError):
+        outer.__exit__(None, None, None)
+    with pytest.raises(wfstore.InvalidArgumentError, match="audit.actor"):
+        wfstore.AuditScope(actor="x" * 2000)
+    actors = actors_by_workflow(db)
+    assert actors == {"inner-0": "inner", "outer-0": "outer", "outer-1": "outer", "outer-2": "outer", "none-0": ""}
+
+
+def test_audit_scope_exits_out_of_order(db):
+    # Scopes exited in another order than entered: each exit ends that scope
+    # only, whichever scopes were entered after it.
+    a = wfstore.AuditScope(actor="a")
+    b = wfstore.AuditScope(actor="b")
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    db.store(lone("b-0"))  # b is still entered
+    b.__exit__(None, None, None)
+    db.store(lone("none-0"))
+
+    # A generator runs in its caller's context: its scope is current there
+    # while it is suspended inside it, and ends when it leaves the scope,
+    # even inside a scope the caller entered meanwhile.
+    def steps():
+        with wfstore.AuditScope(actor="g"):
+            yield
+            yield
+
+    g = steps()
+    next(g)
+    db.store(lone("g-0"))
+    with wfstore.AuditScope(actor="c"):
+        db.store(lone("c-0"))
+        next(g, None)
+        db.store(lone("c-1"))
+        next(g, None)  # the generator leaves its scope
+        db.store(lone("c-2"))
+    db.store(lone("none-1"))
+    assert actors_by_workflow(db) == {
+        "b-0": "b",
+        "none-0": "",
+        "g-0": "g",
+        "c-0": "c",
+        "c-1": "c",
+        "c-2": "c",
+        "none-1": "",
+    }
+
+
+def test_audit_scope_of_a_call_made_from_a_callback(db, tmp_path):
+    # A call made from Python code that the store calls back (for_each_event's
+    # visit) carries the scope of the context that code runs in, not the one
+    # of the call that runs it.
+    import contextvars
+
+    source = wfstore.Database(str(tmp_path / "source"))
+    source.store(lone("source-0"))
+    source.close()
+
+    def visit(event) -> bool:
+        db.store(lone("same-context"))
+        contextvars.Context().run(db.store, lone("empty-context"))
+        with wfstore.AuditScope(actor="inner"):
+            db.store(lone("inner-0"))
+        return False
+
+    with wfstore.AuditScope(actor="outer"):
+        wfstore.for_each_event(str(tmp_path / "source"), 0, visit)
+    assert actors_by_workflow(db) == {"same-context": "outer", "empty-context": "", "inner-0": "inner"}
+
+
+def test_audit_scope_left_entered_is_freed():
+    # An async generator suspended inside its scope and dropped is closed by
+    # asyncio in another task (made in a copy of the dropping task's context,
+    # where the scope is entered: its exit ends it there), and the scope and
+    # the task's context are freed.
+    import asyncio
+    import gc
+    import weakref
+
+    scopes = []
+    errors = []
+
+    async def steps():
+        scope = wfstore.AuditScope(actor="g")
+        scopes.append(weakref.ref(scope))
+        with scope:
+            yield
+            yield
+
+    async def first_step() -> None:
+        async for _ in steps():
+            break
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context.get("exception")))
+        await asyncio.create_task(first_step())
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    gc.collect()
+    assert errors == []
+    assert len(scopes) == 1 and scopes[0]() is None
+
+
+def test_audit_scope_of_a_transaction_is_the_one_at_commit(db):
+    # A transaction's commit carries the scope current where commit() runs,
+    # not the one where the transaction was opened or its operations made.
+    with wfstore.AuditScope(actor="opened"):
+        t = db.transaction()
+        t.mark_message_processed("m-1")
+    with wfstore.AuditScope(actor="committed"):
+        t.commit()
+    h = db.history()
+    assert [e["audit"]["actor"] for e in h.events(from_lsn=h.current_lsn() - 1)] == ["committed"]
+
+
 def db_path(db, tmp_path) -> str:
     return str(tmp_path / "store")
 

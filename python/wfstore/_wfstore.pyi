@@ -126,7 +126,8 @@ StageSet = tuple[WorkflowDict | None, list[StageDict]]
 class Transaction:
     """One atomic commit (one log record); a context manager that commits on
     success and rolls back on an exception. Belongs to the opening thread: a
-    call made while another call of it runs raises InvalidArgumentError."""
+    call made while another call of it runs raises InvalidArgumentError. Its
+    commit carries the AuditScope current where commit() runs."""
 
     def store_stage(
         self, stage: Any, expected_phase: str | None = None, *, execution_id: str | None = None, default: Callable[[Any], Any] | None = None
@@ -164,7 +165,15 @@ class History:
     def export_workflow(self, workflow_id: str, file: str) -> dict[str, Any]: ...
 
 class AuditScope:
-    """While entered, this thread's commits carry these audit fields."""
+    """While entered, the commits of the thread or asyncio task that entered
+    it carry these audit fields (a contextvars variable: a new thread starts
+    with none). Nests (the innermost wins); an exit ends that scope only, in
+    whatever order scopes exit (a generator suspended inside a scope leaves it
+    current in its caller's context until it exits it). An asyncio task
+    starts with the scopes entered where it was made, and an exit there ends
+    the scope in that task only; exiting where the scope is not entered (e.g.
+    another thread) raises InvalidArgumentError, a ValueError. Fields over
+    1 KiB raise InvalidArgumentError here."""
 
     def __init__(self, *, actor: str = "", correlation_id: str = "", causation_id: str = "", source: str = "") -> None: ...
     def __enter__(self) -> AuditScope: ...
@@ -192,7 +201,7 @@ class Database:
     def store(self, workflow: Any, *, default: Callable[[Any], Any] | None = None) -> None:
         """default: as json.dumps's, for values of a JSON field that are not JSON."""
     def retrieve(self, workflow_id: str) -> WorkflowDict: ...
-    def _retrieve_seconds(self, workflow_ids: list[str]) -> float: ...  # benchmark hook
+    def _cpp_seconds(self, operation: str, ids: list[str]) -> float: ...  # benchmark hook
     def retrieve_execution_summary(self, workflow_id: str) -> WorkflowDict: ...
     def update_status(self, workflow: Any) -> None: ...
     def delete_workflow(self, workflow_id: str) -> None: ...

@@ -33,38 +33,27 @@ bool LogCursor::load_from(std::uint64_t segment, std::uint64_t offset,
   std::optional<log::CommitRead> read =
       log::read_commit_at(file(segment), store_.id(), segment, offset, lsn);
   if (!read) return false;
-  const log::Commit& commit = read->commit;
-  DecodedCommit decoded = decode_commit_body(
-      commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
-  ++commits_decoded_;
-  events_ = std::move(decoded.events);
-  hash_ = commit.hash;
+  commit_ = std::move(read->commit);
+  events_.clear();
   segment_ = segment;
   next_offset_ = read->next_offset;
   return true;
 }
 
-const Event& LogCursor::event(std::uint64_t lsn) {
+void LogCursor::load(std::uint64_t lsn) {
   if (store_.is_replica()) {
     throw InvalidArgumentError(fmt::format(
         "{}: a read replica has no log: its events cannot be read (read them "
         "from the source store or its Kafka topic)",
         store_.dir().string()));
   }
-  const auto cached = [&]() -> const Event* {
-    if (events_.empty() || lsn < events_.front().lsn ||
-        lsn > events_.back().lsn) {
-      return nullptr;
-    }
-    return &events_[lsn - events_.front().lsn];
-  };
-  if (const Event* hit = cached()) return *hit;
+  if (holds(lsn)) return;
   const std::optional<history_index::IndexedPosition> indexed =
       history_index::log_position_before(views_, lsn);
   bool loaded = false;
-  if (!events_.empty() && events_.back().lsn < lsn &&
+  if (commit_.event_count != 0 && commit_.last_lsn() < lsn &&
       (!indexed || (indexed->position.segment_first_lsn == segment_ &&
-                    indexed->first_lsn <= events_.back().lsn))) {
+                    indexed->first_lsn <= commit_.last_lsn()))) {
     // Forward from the commit read last: no index entry lies between.
     loaded = load_from(segment_, next_offset_, lsn);
   } else if (indexed) {
@@ -77,13 +66,28 @@ const Event& LogCursor::event(std::uint64_t lsn) {
     const auto it = std::upper_bound(segments_->begin(), segments_->end(), lsn);
     if (it != segments_->begin()) loaded = load_from(*(it - 1), 0, lsn);
   }
-  const Event* hit = loaded ? cached() : nullptr;
-  if (hit == nullptr) {
+  if (!loaded || !holds(lsn)) {
     throw CorruptionError(fmt::format(
         "{}: the log holds no commit with lsn {}, which the views hold",
         store_.dir().string(), lsn));
   }
-  return *hit;
+}
+
+const log::Commit& LogCursor::commit(std::uint64_t lsn) {
+  load(lsn);
+  return commit_;
+}
+
+const Event& LogCursor::event(std::uint64_t lsn) {
+  load(lsn);
+  if (events_.empty()) {
+    DecodedCommit decoded =
+        decode_commit_body(commit_.first_lsn, commit_.timestamp_ms,
+                           commit_.event_count, commit_.body);
+    ++commits_decoded_;
+    events_ = std::move(decoded.events);
+  }
+  return events_[lsn - commit_.first_lsn];
 }
 
 }  // namespace wfstore

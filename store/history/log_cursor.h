@@ -1,8 +1,9 @@
 // Reading events from a store's log by LSN, for the history API: the views'
 // log positions (history_index.h) say where to start, the log is read forward
 // from there to the commit that holds the LSN (log::read_commit_at), and that
-// commit alone is decoded. Falls back to the nearest earlier indexed commit or
-// the start of the LSN's segment where the positions lack one.
+// commit alone is decoded (only when one of its events is asked for: commit()
+// hands out its bytes as stored). Falls back to the nearest earlier indexed
+// commit or the start of the LSN's segment where the positions lack one.
 //
 // Not thread-safe: one per call, on one thread, beside one views snapshot.
 
@@ -34,11 +35,15 @@ class LogCursor {
   // damaged on the way (naming segment and offset), InvalidArgumentError on a
   // read replica (no log), IOError.
   const Event& event(std::uint64_t lsn);
-  // The hash of the commit record holding the event event() returned last.
-  const log::Hash& commit_hash() const { return hash_; }
-  // The last LSN of the commit of the event event() returned last.
+  // The commit record holding `lsn`, undecoded; valid until the next call.
+  // REQUIRES and throws as event().
+  const log::Commit& commit(std::uint64_t lsn);
+  // The hash of the commit record holding the event event() or commit()
+  // returned last.
+  const log::Hash& commit_hash() const { return commit_.hash; }
+  // The last LSN of that commit.
   std::uint64_t commit_last_lsn() const {
-    return events_.empty() ? 0 : events_.back().lsn;
+    return commit_.event_count == 0 ? 0 : commit_.last_lsn();
   }
 
   // Commits decoded so far (tests measure the cost of a query by it).
@@ -49,6 +54,12 @@ class LogCursor {
   // returns false when the segment ends before it.
   bool load_from(std::uint64_t segment, std::uint64_t offset,
                  std::uint64_t lsn);
+  // Makes commit_ the commit holding `lsn`.
+  void load(std::uint64_t lsn);
+  bool holds(std::uint64_t lsn) const {
+    return commit_.event_count != 0 && lsn >= commit_.first_lsn &&
+           lsn <= commit_.last_lsn();
+  }
   const ReadableFile& file(std::uint64_t segment);
 
   const ViewReader& views_;
@@ -57,9 +68,10 @@ class LogCursor {
   std::optional<std::vector<std::uint64_t>> segments_;  // listed on demand
   std::uint64_t open_segment_ = 0;
   std::unique_ptr<ReadableFile> file_;
-  // The decoded commit, and where the record after it starts.
+  // The commit read last, its events once decoded, and where the record
+  // after it starts.
+  log::Commit commit_;
   std::vector<Event> events_;
-  log::Hash hash_{};
   std::uint64_t segment_ = 0;
   std::uint64_t next_offset_ = 0;
   std::uint64_t commits_decoded_ = 0;

@@ -14,6 +14,22 @@
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
+namespace {
+
+// The last LSN to read after `after`: at most `max` events, up to `current`
+// (the snapshot's applied LSN). Throws InvalidArgumentError when `after` is
+// past `current`.
+std::uint64_t range_end(Database::Impl& impl, std::uint64_t after,
+                        std::size_t max, std::uint64_t current) {
+  if (after > current) {
+    throw InvalidArgumentError(
+        fmt::format("{}: lsn {} is beyond the store's last event (lsn {})",
+                    impl.store_dir().dir().string(), after, current));
+  }
+  return after + std::min<std::uint64_t>(max, current - after);
+}
+
+}  // namespace
 
 CommittedEvents read_committed_events(Database& database, std::uint64_t after,
                                       std::size_t max,
@@ -22,13 +38,7 @@ CommittedEvents read_committed_events(Database& database, std::uint64_t after,
   const LmdbViews::Snapshot snapshot = impl.core().read();
   CommittedEvents out;
   out.current_lsn = applied_lsn(snapshot);
-  if (after > out.current_lsn) {
-    throw InvalidArgumentError(
-        fmt::format("{}: lsn {} is beyond the store's last event (lsn {})",
-                    impl.store_dir().dir().string(), after, out.current_lsn));
-  }
-  const std::uint64_t end =
-      after + std::min<std::uint64_t>(max, out.current_lsn - after);
+  const std::uint64_t end = range_end(impl, after, max, out.current_lsn);
   if (end == after) return out;
   out.events.reserve(end - after);
   if (with_commit_hashes) {
@@ -42,6 +52,21 @@ CommittedEvents read_committed_events(Database& database, std::uint64_t after,
       out.commit_hashes.push_back(log.commit_hash());
       out.commit_last_lsns.push_back(log.commit_last_lsn());
     }
+  }
+  return out;
+}
+
+CommittedCommits read_committed_commits(Database& database, std::uint64_t after,
+                                        std::size_t max) {
+  Database::Impl& impl = database_impl(database);
+  const LmdbViews::Snapshot snapshot = impl.core().read();
+  CommittedCommits out;
+  out.current_lsn = applied_lsn(snapshot);
+  const std::uint64_t end = range_end(impl, after, max, out.current_lsn);
+  LogCursor log(snapshot, impl.store_dir(), impl.file_system());
+  for (std::uint64_t lsn = after + 1; lsn <= end;) {
+    out.commits.push_back(log.commit(lsn));
+    lsn = out.commits.back().last_lsn() + 1;
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // match the source's, and the errors' messages and exit codes.
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <string>
@@ -170,6 +171,23 @@ TEST_F(KafkaCliTest, ReplicateFollowsTheTopicUntilSigtermAndClosesCleanly) {
                   brokers(), replica.string()));
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_THAT(again.output, HasSubstr("0 events folded"));
+}
+
+TEST(KafkaCliStopTest, ConsumeAndReplicateStopCleanlyWhileConnecting) {
+  // Nothing listens on port 1: both wait for the cluster's metadata (10 s)
+  // when the stop arrives, and exit 0 as a stop later would.
+  testutil::TempDir tmp;
+  testutil::ToolProcess consume(
+      {"consume", "--brokers", "127.0.0.1:1", "--topic", "t"});
+  testutil::ToolProcess replicate({"replicate", "--brokers", "127.0.0.1:1",
+                                   "--topic", "t", "--dir",
+                                   (tmp / "r").string()});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  consume.signal(SIGTERM);
+  replicate.signal(SIGINT);
+  EXPECT_EQ(consume.wait(), 0);
+  EXPECT_EQ(replicate.wait(), 0);
+  EXPECT_FALSE(std::filesystem::exists(tmp / "r"));
 }
 
 TEST_F(KafkaCliTest, AMissingTopicExitsNotFound) {

@@ -293,6 +293,84 @@ TEST_F(KafkaConsumerTest, AStalledGapIgnoresReSentRecordsBehindIt) {
   EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
 }
 
+TEST_F(KafkaConsumerTest, RecordsWaitingForAnEarlierLsnAreBoundedInMemory) {
+  // Partition 0 holds LSNs 2..N several times over (a re-sending exporter),
+  // 3 MiB or more (the mock cluster keeps a partition's last 5 MB or so),
+  // while LSN 1 is not yet anywhere: what the consumer holds back stays near
+  // its 1 MiB bound; once LSN 1 arrives on partition 1 every event is
+  // delivered in order, once.
+  constexpr std::size_t kBound = std::size_t{1} << 20;
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  std::size_t sent = 0;
+  std::size_t largest = 0;
+  while (sent < 3 * kBound) {
+    for (std::size_t i = 1; i < records_.size(); ++i) {
+      producer.send("t", records_[i], 0);
+      sent += records_[i].value.size();
+      largest = std::max(largest, records_[i].value.size());
+    }
+  }
+  producer.flush();
+  KafkaConsumerOptions options = options_for(cluster_, "t");
+  options.max_buffered_bytes_per_partition = kBound;
+  KafkaConsumer consumer(options);
+  std::size_t most = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < until) {
+    EXPECT_TRUE(consumer.poll(std::chrono::milliseconds(100)).empty());
+    most = std::max(most, consumer.buffered_bytes());
+  }
+  EXPECT_GT(most, kBound / 2) << "partition 0 was hardly read";
+  EXPECT_LE(most, kBound + largest);
+
+  producer.send("t", records_[0], 1);
+  producer.flush();
+  const std::vector<ReceivedEvent> got = poll_for(consumer, records_.size());
+  ASSERT_EQ(got.size(), records_.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].event.lsn, i + 1);
+  }
+  // The rest of partition 0 is re-sent runs: read, dropped, caught up.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!consumer.caught_up() && std::chrono::steady_clock::now() < deadline) {
+    EXPECT_TRUE(consumer.poll(std::chrono::milliseconds(100)).empty());
+  }
+  EXPECT_TRUE(consumer.caught_up());
+  EXPECT_EQ(consumer.buffered_bytes(), 0u);
+}
+
+TEST_F(KafkaConsumerTest, AGapBehindAPausedPartitionIsReported) {
+  // LSN 5 is nowhere and partition 0 holds the rest, 3 MiB over several
+  // runs: it is paused at its 1 MiB bound before its end, which cannot bring
+  // LSN 5 either, so the stall reports the gap rather than waiting for ever.
+  constexpr std::size_t kBound = std::size_t{1} << 20;
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (std::size_t sent = 0; sent < 3 * kBound;) {
+    for (const KafkaRecord& r : records_) {
+      if (record_lsn(r) == 5) continue;
+      producer.send("t", r, 0);
+      sent += r.value.size();
+    }
+  }
+  producer.flush();
+  KafkaConsumerOptions options = options_for(cluster_, "t");
+  options.max_buffered_bytes_per_partition = kBound;
+  KafkaConsumer consumer(options);
+  std::vector<std::uint64_t> got;
+  try {
+    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+      for (ReceivedEvent& e : batch) got.push_back(e.event.lsn);
+    });
+    FAIL() << "no gap reported";
+  } catch (const KafkaGapError& e) {
+    EXPECT_EQ(e.first_missing(), 5u);
+    EXPECT_EQ(e.last_missing(), 5u);
+  }
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_LE(consumer.buffered_bytes(), 2 * kBound);
+}
+
 TEST_F(KafkaConsumerTest, ARecordWithoutWfstoreHeadersIsForeign) {
   testutil::TestProducer producer(cluster_.bootstrap_servers());
   for (std::size_t i = 0; i < 10; ++i) producer.send("t", records_[i], 0);
@@ -387,6 +465,16 @@ TEST_F(KafkaConsumerTest, BadOptionsAreRefusedBeforeConnecting) {
         o.stall_timeout = std::chrono::milliseconds{-1};
       },
       "stall_timeout: -1 ms is negative");
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.max_buffered_bytes_per_partition = (std::size_t{1} << 20) - 1;
+      },
+      "max_buffered_bytes_per_partition: 1048575 is not in 1 MiB-1 GiB");
+  refused(
+      [](KafkaConsumerOptions& o) {
+        o.max_buffered_bytes_per_partition = (std::size_t{1} << 30) + 1;
+      },
+      "max_buffered_bytes_per_partition: 1073741825 is not in 1 MiB-1 GiB");
 }
 
 TEST_F(KafkaConsumerTest, AMissingTopicIsAnError) {

@@ -847,6 +847,45 @@ TEST_F(TransactionTest, Item16OutputsAndTaskExceptionDetailsRoundTripInTxn) {
   EXPECT_EQ(stored.tasks[0].status, WorkflowStatus::kTerminal);
 }
 
+// A transaction ended on another thread than the one that opened it (moved
+// there; a garbage collector's thread in a binding), after its opener exited:
+// it commits, its opener's registration ends with it, and the thread ending it
+// can open its own (sanitizer builds caught the opener's freed registry
+// being used before).
+TEST_F(TransactionTest, ATransactionEndsOnAnotherThreadAfterItsOpenerExited) {
+  store().store(make_workflow("wf", {"a", "b"}));
+  std::optional<Transaction> moved;
+  std::thread opener([&] {
+    Transaction txn = store().transaction();
+    StageExecution a = fetch("wf.a");
+    a.status = WorkflowStatus::kRunning;
+    txn.store_stage(a);
+    moved.emplace(std::move(txn));
+  });
+  opener.join();
+  {
+    // This thread has none open: it can open one beside the moved one.
+    Transaction mine = store().transaction();
+    mine.rollback();
+  }
+  moved->commit();
+  EXPECT_EQ(fetch("wf.a").status, WorkflowStatus::kRunning);
+  moved.reset();
+
+  std::thread again([&] {
+    // Another thread opens one, which this thread rolls back by destroying it.
+    moved.emplace(store().transaction());
+    StageExecution b = fetch("wf.b");
+    b.status = WorkflowStatus::kRunning;
+    moved->store_stage(b);
+  });
+  again.join();
+  moved.reset();
+  EXPECT_EQ(fetch("wf.b").status, WorkflowStatus::kNotStarted);
+  Transaction last = store().transaction();
+  EXPECT_THROW((void)store().transaction(), InvalidArgumentError);
+}
+
 // ---------------------------------------------------------------------------
 // docs/semantics.md §12: the subtle semantics.
 

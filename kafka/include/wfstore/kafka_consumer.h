@@ -90,6 +90,12 @@ struct KafkaConsumerOptions {
   // holds every such fetch this long, so a tailing consumer on it sees new
   // records this late. 1-60000.
   std::chrono::milliseconds fetch_wait{100};
+  // How many bytes of record values a partition may hold back while an
+  // earlier LSN is awaited from another partition: past it the partition is
+  // no longer fetched until the merge has delivered it down to half (its
+  // later records wait in the topic, not in memory). librdkafka's own queue
+  // of fetched records is bounded by the same amount. 1 MiB up to 1 GiB.
+  std::size_t max_buffered_bytes_per_partition = std::size_t{16} << 20;
 };
 
 // One event as delivered, with where it was read.
@@ -110,7 +116,8 @@ class KafkaConsumer {
   // Connects, reads the topic's partitions and each one's high watermark (the
   // end caught_up() waits for), and assigns them all from their earliest
   // offset. Throws InvalidArgumentError for empty brokers or topic, or a
-  // timeout or fetch_wait out of its range (nothing connected then),
+  // timeout, fetch_wait or max_buffered_bytes_per_partition out of its range
+  // (nothing connected then),
   // KafkaTopicNotFoundError, IOError (no broker answered in
   // metadata_timeout, a librdkafka failure).
   explicit KafkaConsumer(KafkaConsumerOptions options);
@@ -135,6 +142,9 @@ class KafkaConsumer {
   // first record is read.
   const std::string& store_id() const;
   int partitions() const;
+  // The bytes of record values read and not yet delivered, over every
+  // partition (see max_buffered_bytes_per_partition).
+  std::size_t buffered_bytes() const;
 
   // Calls `handler` with every batch poll() returns (never an empty one)
   // until caught_up(). Throws what poll() and `handler` throw, and

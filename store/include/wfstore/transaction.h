@@ -4,9 +4,12 @@
 // through one Transaction are appended as one log record when it commits, or
 // not at all.
 //
-// Thread-safety: a Transaction belongs to the thread that opened it; its
-// methods must not be called concurrently. Different threads may run their
-// own transactions at the same time.
+// Thread-safety: its methods must not be called concurrently. A thread has at
+// most one open transaction per store (transactions do not nest); a
+// Transaction may be moved to and ended (committed, rolled back, destroyed)
+// on another thread, also after its opener exited, which then counts as
+// having none open. Different threads may run their own transactions at the
+// same time.
 
 #pragma once
 

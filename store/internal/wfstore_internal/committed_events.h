@@ -44,6 +44,21 @@ CommittedEvents read_committed_events(Database& database, std::uint64_t after,
                                       std::size_t max,
                                       bool with_commit_hashes = false);
 
+struct CommittedCommits {
+  // The commit records holding the events (after, min(after + max,
+  // current_lsn)], in LSN order, undecoded: the first may start before
+  // after + 1 and the last end beyond the range.
+  std::vector<log::Commit> commits;
+  // The views' applied LSN when they were read.
+  std::uint64_t current_lsn = 0;
+};
+
+// read_committed_events without decoding: the commits as the log stores them
+// (read forward, one after the other). Throws as read_committed_events does,
+// except that a commit body is not decoded, so its damage is not seen here.
+CommittedCommits read_committed_commits(Database& database, std::uint64_t after,
+                                        std::size_t max);
+
 // On a writer open, fdatasyncs the log up to the views' applied LSN unless it
 // is there already, so that everything read_committed_events returned
 // survives a machine crash; does nothing on a read-only open (a reader cannot

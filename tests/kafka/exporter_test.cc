@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -68,6 +69,34 @@ class KafkaExporterTest : public ::testing::Test {
   std::unique_ptr<Database> db_;
   std::unique_ptr<KafkaMockCluster> cluster_;
 };
+
+// The re-send count of the export checks: two adjacent re-sent batches are
+// two runs, not one run too long; overlapping re-sends stack.
+TEST(ExportCheckTest, FewestResendRunsCountsEachRestartsBatch) {
+  using testutil::fewest_resend_runs;
+  auto extra = [](std::initializer_list<std::pair<std::uint64_t, std::size_t>>
+                      ranges_and_depth) {
+    std::map<std::uint64_t, std::size_t> m;
+    std::uint64_t lsn = 1;
+    for (const auto& [length, depth] : ranges_and_depth) {
+      for (std::uint64_t i = 0; i < length; ++i, ++lsn) {
+        if (depth > 0) m[lsn] = depth;
+      }
+    }
+    return m;
+  };
+  EXPECT_EQ(fewest_resend_runs({}, 40), 0u);
+  EXPECT_EQ(fewest_resend_runs(extra({{40, 1}}), 40), 1u);
+  EXPECT_EQ(fewest_resend_runs(extra({{80, 1}}), 40), 2u);
+  EXPECT_EQ(fewest_resend_runs(extra({{41, 1}}), 40), 2u);
+  EXPECT_EQ(fewest_resend_runs(extra({{10, 1}, {5, 0}, {10, 1}}), 40), 2u);
+  // Two re-sends overlapping in 10 LSNs; a third inside the overlap.
+  EXPECT_EQ(fewest_resend_runs(extra({{30, 1}, {10, 2}, {30, 1}}), 40), 2u);
+  EXPECT_EQ(fewest_resend_runs(extra({{30, 1}, {5, 2}, {5, 3}, {30, 1}}), 40),
+            3u);
+  // Depth 1, 2, 1, 1 with runs of at most 3 needs three.
+  EXPECT_EQ(fewest_resend_runs(extra({{1, 1}, {1, 2}, {3, 1}}), 3), 3u);
+}
 
 TEST_F(KafkaExporterTest, RandomWorkloadIsReadBackExactlyOnce) {
   const std::uint32_t seed = testutil::random_seed();

@@ -208,16 +208,27 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
            fmt::format("query: {} workflows, expected {}", total, n));
   }));
   phases.back().check = "N workflows in all, 10 stages of one task each";
+  // The answers are checked after the clock stops: building the expected
+  // document costs about as much as the call (stabilize's run does the same).
+  std::vector<std::string> ancestor_ids;
+  ancestor_ids.reserve(ancestors);
+  for (std::uint64_t k = 0; k < ancestors; ++k) {
+    ancestor_ids.push_back(workflow_id(k));
+  }
+  std::vector<nlohmann::json> merged(ancestors);
   phases.push_back(timed(db, "ancestors", ancestors, [&] {
     for (std::uint64_t k = 0; k < ancestors; ++k) {
-      const nlohmann::json got =
-          store.get_merged_ancestor_outputs(workflow_id(k), "stage-9");
-      expect(
-          got == expected_ancestor_outputs(k),
-          fmt::format("ancestors of {}: got {}", workflow_id(k), got.dump()));
+      merged[k] = store.get_merged_ancestor_outputs(ancestor_ids[k], "stage-9");
     }
   }));
-  phases.back().check = "each answer equals the workload's expected merge";
+  for (std::uint64_t k = 0; k < ancestors; ++k) {
+    expect(merged[k] == expected_ancestor_outputs(k),
+           fmt::format("ancestors of {}: got {}", ancestor_ids[k],
+                       merged[k].dump()));
+  }
+  phases.back().check =
+      "each answer equals the workload's expected merge (checked after the "
+      "clock stops)";
   phases.push_back(timed(db, "dedup_mark", w.dedup, [&] {
     for (std::uint64_t j = 0; j < w.dedup; ++j) {
       store.mark_message_processed(fmt::format("dedup-msg-{}", j),

@@ -664,3 +664,26 @@ py::dict message_fields_to_py(const Message& message) {
 }
 
 }  // namespace wfstore::python
+
+namespace pybind11::detail {
+
+bool type_caster<wfstore::python::Utf8>::load(handle src, bool /*convert*/) {
+  if (PyBytes_Check(src.ptr()) != 0) {
+    value.assign(PyBytes_AS_STRING(src.ptr()),
+                 static_cast<std::size_t>(PyBytes_GET_SIZE(src.ptr())));
+    return true;
+  }
+  if (PyUnicode_Check(src.ptr()) == 0) return false;  // TypeError, as before
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(src.ptr(), &size);
+  if (data == nullptr) {
+    PyErr_Clear();
+    throw wfstore::InvalidArgumentError(
+        "a str argument is not valid UTF-8 (it holds a surrogate): " +
+        std::string(pybind11::str(pybind11::repr(src))));
+  }
+  value.assign(data, static_cast<std::size_t>(size));
+  return true;
+}
+
+}  // namespace pybind11::detail

@@ -84,4 +84,22 @@ Message message_from_py(std::string_view type_name, py::handle fields,
 // (message_id, created_at, attempts, max_attempts).
 py::dict message_fields_to_py(const Message& message);
 
+// A str argument of a bound function, as UTF-8. Its caster takes a str (or
+// bytes, as pybind11's std::string caster does) and throws
+// InvalidArgumentError for a str holding a surrogate, which cannot be UTF-8,
+// instead of pybind11's TypeError about incompatible arguments.
+struct Utf8 : std::string {};
+
 }  // namespace wfstore::python
+
+namespace pybind11::detail {
+
+template <>
+struct type_caster<wfstore::python::Utf8> {
+  PYBIND11_TYPE_CASTER(wfstore::python::Utf8, const_name("str"));
+
+  // Throws InvalidArgumentError (a str with a surrogate).
+  bool load(handle src, bool convert);
+};
+
+}  // namespace pybind11::detail

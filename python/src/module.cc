@@ -485,10 +485,10 @@ PYBIND11_MODULE(_wfstore, m) {
   register_exceptions(m);
 
   py::class_<Store, StorePtr> db(m, "Database");
-  db.def(py::init([](const std::string& path, const std::string& durability,
+  db.def(py::init([](const std::filesystem::path& path, const Utf8& durability,
                      std::int64_t buffered_sync_interval_ms,
                      std::int64_t lease_duration_ms, int max_attempts,
-                     const std::string& lease_durability, unsigned file_mode,
+                     const Utf8& lease_durability, unsigned file_mode,
                      std::optional<std::uint64_t> map_size, bool read_only) {
            DatabaseOptions o;
            o.durability = durability_from(durability, "durability");
@@ -542,7 +542,7 @@ PYBIND11_MODULE(_wfstore, m) {
           },
           py::arg("workflow"), py::kw_only(), py::arg("default") = py::none())
       .def("retrieve",
-           [](Store& s, const std::string& id) {
+           [](Store& s, const Utf8& id) {
              std::optional<Workflow> w;
              {
                Unlocked release;
@@ -555,8 +555,7 @@ PYBIND11_MODULE(_wfstore, m) {
       // for each of `ids`, in one loop without the GIL, so the binding's own
       // cost per call is the Python loop's time less this, in the same run.
       .def("_cpp_seconds",
-           [](Store& s, const std::string& operation,
-              const std::vector<std::string>& ids) {
+           [](Store& s, const Utf8& operation, const std::vector<Utf8>& ids) {
              using Op = void (*)(WorkflowStore&, const std::string&);
              Op op = nullptr;
              if (operation == "retrieve") {
@@ -583,7 +582,7 @@ PYBIND11_MODULE(_wfstore, m) {
                  .count();
            })
       .def("retrieve_execution_summary",
-           [](Store& s, const std::string& id) {
+           [](Store& s, const Utf8& id) {
              std::optional<Workflow> w;
              {
                Unlocked release;
@@ -598,15 +597,15 @@ PYBIND11_MODULE(_wfstore, m) {
              s.ws().update_status(w);
            })
       .def("delete_workflow",
-           [](Store& s, const std::string& id) {
+           [](Store& s, const Utf8& id) {
              Unlocked release;
              s.ws().delete_workflow(id);
            })
       // -- stages --
       .def(
           "store_stage",
-          [](Store& s, py::handle stage, std::optional<std::string> phase,
-             std::optional<std::string> execution_id, py::object fallback) {
+          [](Store& s, py::handle stage, std::optional<Utf8> phase,
+             std::optional<Utf8> execution_id, py::object fallback) {
             StageExecution st =
                 stage_from_py(stage, Path{nullptr, "stage"},
                               options_from(fallback), std::move(execution_id));
@@ -621,13 +620,12 @@ PYBIND11_MODULE(_wfstore, m) {
           py::kw_only(), py::arg("execution_id") = py::none(),
           py::arg("default") = py::none())
       .def("remove_stage",
-           [](Store& s, const std::string& workflow_id,
-              const std::string& stage_id) {
+           [](Store& s, const Utf8& workflow_id, const Utf8& stage_id) {
              Unlocked release;
              s.ws().remove_stage(workflow_id, stage_id);
            })
       .def("retrieve_stage",
-           [](Store& s, const std::string& id) {
+           [](Store& s, const Utf8& id) {
              std::optional<StageInExecution> r;
              {
                Unlocked release;
@@ -636,7 +634,7 @@ PYBIND11_MODULE(_wfstore, m) {
              return py::make_tuple(workflow_to_py(r->execution), r->index);
            })
       .def("get_upstream_stages",
-           [](Store& s, const std::string& wid, const std::string& ref) {
+           [](Store& s, const Utf8& wid, const Utf8& ref) {
              StageSet set;
              {
                Unlocked release;
@@ -645,7 +643,7 @@ PYBIND11_MODULE(_wfstore, m) {
              return stage_set_to_py(set);
            })
       .def("get_downstream_stages",
-           [](Store& s, const std::string& wid, const std::string& ref) {
+           [](Store& s, const Utf8& wid, const Utf8& ref) {
              StageSet set;
              {
                Unlocked release;
@@ -654,7 +652,7 @@ PYBIND11_MODULE(_wfstore, m) {
              return stage_set_to_py(set);
            })
       .def("get_synthetic_stages",
-           [](Store& s, const std::string& wid, const std::string& parent) {
+           [](Store& s, const Utf8& wid, const Utf8& parent) {
              StageSet set;
              {
                Unlocked release;
@@ -663,7 +661,7 @@ PYBIND11_MODULE(_wfstore, m) {
              return stage_set_to_py(set);
            })
       .def("get_merged_ancestor_outputs",
-           [](Store& s, const std::string& wid, const std::string& ref) {
+           [](Store& s, const Utf8& wid, const Utf8& ref) {
              nlohmann::json out;
              {
                Unlocked release;
@@ -674,7 +672,7 @@ PYBIND11_MODULE(_wfstore, m) {
       // -- queries (ids in result order; load each with retrieve) --
       .def(
           "query_by_pipeline_config_id",
-          [](Store& s, const std::string& id, py::handle criteria) {
+          [](Store& s, const Utf8& id, py::handle criteria) {
             auto c = criteria_from_py(criteria);
             Unlocked release;
             return s.ws().retrieve_by_pipeline_config_id(id, c).ids();
@@ -682,7 +680,7 @@ PYBIND11_MODULE(_wfstore, m) {
           py::arg("pipeline_config_id"), py::arg("criteria") = py::none())
       .def(
           "query_by_application",
-          [](Store& s, const std::string& app, py::handle criteria) {
+          [](Store& s, const Utf8& app, py::handle criteria) {
             auto c = criteria_from_py(criteria);
             Unlocked release;
             return s.ws().retrieve_by_application(app, c).ids();
@@ -698,43 +696,41 @@ PYBIND11_MODULE(_wfstore, m) {
           },
           py::arg("criteria") = py::none())
       .def("count_by_application",
-           [](Store& s, const std::string& app) {
+           [](Store& s, const Utf8& app) {
              Unlocked release;
              return s.ws().count_by_application(app);
            })
       .def("exists",
-           [](Store& s, const std::string& id) {
+           [](Store& s, const Utf8& id) {
              Unlocked release;
              return s.ws().exists(id);
            })
       // -- control --
       .def("pause",
-           [](Store& s, const std::string& id, const std::string& by) {
+           [](Store& s, const Utf8& id, const Utf8& by) {
              Unlocked release;
              s.ws().pause(id, by);
            })
       .def("resume",
-           [](Store& s, const std::string& id) {
+           [](Store& s, const Utf8& id) {
              Unlocked release;
              s.ws().resume(id);
            })
       .def("cancel",
-           [](Store& s, const std::string& id, const std::string& by,
-              const std::string& reason) {
+           [](Store& s, const Utf8& id, const Utf8& by, const Utf8& reason) {
              Unlocked release;
              s.ws().cancel(id, by, reason);
            })
       // -- dedup and claims --
       .def("is_message_processed",
-           [](Store& s, const std::string& id) {
+           [](Store& s, const Utf8& id) {
              Unlocked release;
              return s.ws().is_message_processed(id);
            })
       .def(
           "mark_message_processed",
-          [](Store& s, const std::string& id,
-             std::optional<std::string> handler_type,
-             std::optional<std::string> execution_id) {
+          [](Store& s, const Utf8& id, std::optional<Utf8> handler_type,
+             std::optional<Utf8> execution_id) {
             Unlocked release;
             s.ws().mark_message_processed(id, std::move(handler_type),
                                           std::move(execution_id));
@@ -830,7 +826,7 @@ PYBIND11_MODULE(_wfstore, m) {
            })
       .def(
           "push_message",
-          [](PyTransaction& t, const std::string& type, py::handle fields,
+          [](PyTransaction& t, const Utf8& type, py::handle fields,
              std::int64_t delay_ms, std::optional<int> max_attempts) {
             PyTransaction::Use use(t);
             Transaction& txn = t.get();
@@ -842,9 +838,8 @@ PYBIND11_MODULE(_wfstore, m) {
           py::arg("max_attempts") = py::none())
       .def(
           "mark_message_processed",
-          [](PyTransaction& t, const std::string& id,
-             std::optional<std::string> handler_type,
-             std::optional<std::string> execution_id) {
+          [](PyTransaction& t, const Utf8& id, std::optional<Utf8> handler_type,
+             std::optional<Utf8> execution_id) {
             PyTransaction::Use use(t);
             Transaction& txn = t.get();
             Unlocked release;
@@ -855,8 +850,8 @@ PYBIND11_MODULE(_wfstore, m) {
           py::arg("execution_id") = py::none())
       .def(
           "acquire_claim",
-          [](PyTransaction& t, const std::string& execution_id,
-             const std::string& key, const std::string& stage_id, bool steal) {
+          [](PyTransaction& t, const Utf8& execution_id, const Utf8& key,
+             const Utf8& stage_id, bool steal) {
             PyTransaction::Use use(t);
             Transaction& txn = t.get();
             Unlocked release;
@@ -882,8 +877,8 @@ PYBIND11_MODULE(_wfstore, m) {
   // package wraps them as wfstore.Queue.
   db.def(
         "queue_push",
-        [](Store& s, const std::string& type, py::handle fields,
-           std::int64_t delay_ms, std::optional<int> max_attempts) {
+        [](Store& s, const Utf8& type, py::handle fields, std::int64_t delay_ms,
+           std::optional<int> max_attempts) {
           Message msg = message_from_py(type, fields, max_attempts);
           Unlocked release;
           return s.get_queue().push(msg, milliseconds(delay_ms));
@@ -936,13 +931,13 @@ PYBIND11_MODULE(_wfstore, m) {
              s.get_queue().clear();
            })
       .def("queue_has_pending_message_for_task",
-           [](Store& s, const std::string& task_id) {
+           [](Store& s, const Utf8& task_id) {
              Unlocked release;
              return s.get_queue().has_pending_message_for_task(task_id);
            })
       .def(
           "queue_move_to_dlq",
-          [](Store& s, std::uint64_t id, const std::string& error) {
+          [](Store& s, std::uint64_t id, const Utf8& error) {
             Unlocked release;
             s.get_queue().move_to_dlq(id, error);
           },
@@ -954,8 +949,7 @@ PYBIND11_MODULE(_wfstore, m) {
            })
       .def(
           "queue_list_dlq",
-          [](Store& s, std::size_t limit,
-             std::optional<std::string> message_type) {
+          [](Store& s, std::size_t limit, std::optional<Utf8> message_type) {
             std::vector<DeadLetter> dls;
             {
               Unlocked release;
@@ -995,15 +989,14 @@ PYBIND11_MODULE(_wfstore, m) {
   audit_var = PyContextVar_New("wfstore.audit_scope", nullptr);
   if (audit_var == nullptr) throw py::error_already_set();
   py::class_<PyAuditScope>(m, "AuditScope")
-      .def(py::init(
-               [](const std::string& actor, const std::string& correlation_id,
-                  const std::string& causation_id, const std::string& source) {
-                 auto s = std::make_unique<PyAuditScope>();
-                 s->fields =
-                     AuditFields{actor, correlation_id, causation_id, source};
-                 AuditScope validate(s->fields);  // throws on a bad field
-                 return s;
-               }),
+      .def(py::init([](const Utf8& actor, const Utf8& correlation_id,
+                       const Utf8& causation_id, const Utf8& source) {
+             auto s = std::make_unique<PyAuditScope>();
+             s->fields =
+                 AuditFields{actor, correlation_id, causation_id, source};
+             AuditScope validate(s->fields);  // throws on a bad field
+             return s;
+           }),
            py::kw_only(), py::arg("actor") = "", py::arg("correlation_id") = "",
            py::arg("causation_id") = "", py::arg("source") = "")
       .def("__enter__",
@@ -1058,8 +1051,7 @@ PYBIND11_MODULE(_wfstore, m) {
              return h.history.lsn_at_time(t);
            })
       .def("workflow_as_of",
-           [](PyHistory& h, const std::string& id,
-              std::uint64_t lsn) -> py::object {
+           [](PyHistory& h, const Utf8& id, std::uint64_t lsn) -> py::object {
              std::optional<Workflow> w;
              {
                Unlocked release;
@@ -1068,7 +1060,7 @@ PYBIND11_MODULE(_wfstore, m) {
              return w ? py::object(workflow_to_py(*w)) : py::none();
            })
       .def("diff",
-           [](PyHistory& h, const std::string& id, std::uint64_t from,
+           [](PyHistory& h, const Utf8& id, std::uint64_t from,
               std::uint64_t to) {
              WorkflowDiff d;
              {
@@ -1097,7 +1089,7 @@ PYBIND11_MODULE(_wfstore, m) {
              return out;
            })
       .def("entity_history",
-           [](PyHistory& h, const std::string& kind, const std::string& id) {
+           [](PyHistory& h, const Utf8& kind, const Utf8& id) {
              auto k = find_entity_kind(kind);
              if (!k)
                throw InvalidArgumentError("kind: unknown entity kind '" + kind +
@@ -1110,7 +1102,8 @@ PYBIND11_MODULE(_wfstore, m) {
              return events_to_py(events);
            })
       .def("fork",
-           [](PyHistory& h, std::uint64_t lsn, const std::string& out) {
+           [](PyHistory& h, std::uint64_t lsn,
+              const std::filesystem::path& out) {
              ForkReport r;
              {
                Unlocked release;
@@ -1124,7 +1117,7 @@ PYBIND11_MODULE(_wfstore, m) {
              return d;
            })
       .def("export_workflow",
-           [](PyHistory& h, const std::string& id, const std::string& file) {
+           [](PyHistory& h, const Utf8& id, const std::filesystem::path& file) {
              BundleInfo b;
              {
                Unlocked release;
@@ -1141,7 +1134,8 @@ PYBIND11_MODULE(_wfstore, m) {
 
   m.def(
       "for_each_event",
-      [](const std::string& dir, std::uint64_t after_lsn, py::function visit) {
+      [](const std::filesystem::path& dir, std::uint64_t after_lsn,
+         py::function visit) {
         Unlocked release;
         return for_each_event(dir, after_lsn, [&](const Event& e) {
           py::gil_scoped_acquire acquire;

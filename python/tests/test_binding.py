@@ -650,6 +650,44 @@ def test_bad_message_and_stage_input(db):
     assert applied(db) == before and db.queue_size() == 0
 
 
+SURROGATE = "bad \udc80"
+
+
+def test_a_str_argument_with_a_surrogate_is_invalid_argument(db):
+    db.store(workflow())
+    db.attach_queue()
+    before = applied(db)
+    calls = [
+        lambda: db.retrieve(SURROGATE),
+        lambda: db.exists(SURROGATE),
+        lambda: db.cancel("w1", SURROGATE, "reason"),
+        lambda: db.mark_message_processed(SURROGATE),
+        lambda: db.mark_message_processed("m", SURROGATE, "w1"),
+        lambda: db.queue_push(SURROGATE, {}),
+        lambda: db.store_stage(stage(), "NOT_STARTED", execution_id=SURROGATE),
+    ]
+    for call in calls:
+        with pytest.raises(wfstore.InvalidArgumentError, match="surrogate"):
+            call()
+    with db.transaction() as txn:
+        with pytest.raises(wfstore.InvalidArgumentError, match="surrogate"):
+            txn.mark_message_processed(SURROGATE)
+    assert applied(db) == before and db.queue_size() == 0
+    # Another type is still the TypeError of mismatched arguments.
+    with pytest.raises(TypeError):
+        db.retrieve(7)
+
+
+def test_paths_take_path_objects_and_undecodable_bytes(tmp_path):
+    # A directory name that is not UTF-8 arrives as a surrogate-escaped str
+    # (os.fsdecode) and is encoded back to the same bytes.
+    raw = os.fsdecode(b"st\xff")
+    d = wfstore.Database(tmp_path / raw, durability="buffered")
+    d.store(workflow())
+    d.close()
+    assert os.path.isdir(os.path.join(os.fsencode(tmp_path), b"st\xff"))
+
+
 def test_default_stores_values_outside_json_as_str(db):
     w = workflow()
     w.context = {"when": Path("/x"), "set": {1}}

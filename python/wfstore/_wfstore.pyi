@@ -7,6 +7,7 @@ dicts with the same keys. Every call that can wait releases the GIL. Bad input
 raises InvalidArgumentError naming the field, with nothing appended.
 """
 
+import os
 from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
@@ -161,8 +162,8 @@ class History:
     def workflow_as_of(self, workflow_id: str, lsn: int) -> WorkflowDict | None: ...
     def diff(self, workflow_id: str, from_lsn: int, to_lsn: int) -> dict[str, Any]: ...
     def entity_history(self, kind: Literal["workflow", "stage", "task", "delivery"], id: str) -> list[dict[str, JsonValue]]: ...
-    def fork(self, lsn: int, out: str) -> dict[str, Any]: ...
-    def export_workflow(self, workflow_id: str, file: str) -> dict[str, Any]: ...
+    def fork(self, lsn: int, out: str | os.PathLike[str]) -> dict[str, Any]: ...
+    def export_workflow(self, workflow_id: str, file: str | os.PathLike[str]) -> dict[str, Any]: ...
 
 class AuditScope:
     """While entered, the commits of the thread or asyncio task that entered
@@ -185,7 +186,7 @@ class Database:
 
     def __init__(
         self,
-        path: str,
+        path: str | os.PathLike[str],
         *,
         durability: Literal["sync", "buffered"] = "sync",
         buffered_sync_interval_ms: int = 5,
@@ -258,4 +259,4 @@ class Database:
         again; raises IOError when called from a commit listener."""
     def history(self) -> History: ...
 
-def for_each_event(dir: str, after_lsn: int, visit: Callable[[dict[str, JsonValue]], bool | None]) -> int: ...
+def for_each_event(dir: str | os.PathLike[str], after_lsn: int, visit: Callable[[dict[str, JsonValue]], bool | None]) -> int: ...

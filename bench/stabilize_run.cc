@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -61,10 +61,11 @@ double number(const std::string& line, const std::string& key) {
 int run_capturing(const std::vector<std::string>& argv, std::string& out) {
   int fds[2];
   if (::pipe(fds) != 0) {
-    throw IOError(
-        fmt::format("bench --vs-stabilize: pipe: {}", std::strerror(errno)));
+    throw IOError(fmt::format("bench --vs-stabilize: pipe: {}",
+                              std::generic_category().message(errno)));
   }
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& arg : argv)
     args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -72,8 +73,8 @@ int run_capturing(const std::vector<std::string>& argv, std::string& out) {
   if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
-    throw IOError(
-        fmt::format("bench --vs-stabilize: fork: {}", std::strerror(errno)));
+    throw IOError(fmt::format("bench --vs-stabilize: fork: {}",
+                              std::generic_category().message(errno)));
   }
   if (pid == 0) {
     ::dup2(fds[1], STDOUT_FILENO);

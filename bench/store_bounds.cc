@@ -135,25 +135,24 @@ void measure_read_bound(Phase& phase, const Workload& w,
     // What get_merged_ancestor_outputs reads: the workflow's stage_order
     // entries (the graph), then the 9 ancestors' stage records, of which only
     // the outputs are decoded.
-    constexpr std::size_t stages = kStages;
-    constexpr std::size_t per_op = 2 * stages - 1;
+    const std::size_t per_op = 2 * kStages - 1;
     std::vector<std::string> rows;
     const std::uint64_t sample = std::min<std::uint64_t>(w.n, 200);
     for (std::uint64_t k = 0; k < sample; ++k) {
       const Workflow& wf = w.workflows[k];
-      for (std::size_t i = 0; i < stages; ++i) {
+      for (std::size_t i = 0; i < kStages; ++i) {
         const StageExecution& s = wf.stages[i];
         rows.push_back(records::encode_stage_order(
-            k * stages + i + 1, 0, s.requisite_stage_ref_ids, s.ref_id));
+            k * kStages + i + 1, 0, s.requisite_stage_ref_ids, s.ref_id));
       }
-      for (std::size_t i = 0; i + 1 < stages; ++i) {
+      for (std::size_t i = 0; i + 1 < kStages; ++i) {
         rows.push_back(records::encode_stage_record(wf.stages[i], k + 1, i));
       }
     }
     std::size_t keys = 0;
     result = raw_lmdb_get_rate(
         scratch, rows, per_op, count, [&](std::string_view v) {
-          if (seen++ % per_op < stages) {
+          if (seen++ % per_op < kStages) {
             keys += records::decode_stage_order(v).requisites.unpack().size();
           } else {
             keys += records::decode_stage_record_outputs(v).value().size();

@@ -114,10 +114,19 @@ std::vector<KafkaExportStatus> read_export_positions(Database& database) {
       continue;
     }
     const std::string topic = entry.substr(0, entry.size() - suffix.size());
-    const std::optional<kafka::ExportPosition> p =
-        kafka::read_position(files, topic);
+    std::optional<kafka::ExportPosition> p;
+    try {
+      p = kafka::read_position(files, topic);
+    } catch (const CorruptionError& e) {
+      out.push_back({topic, {}, {}, e.what()});
+      continue;
+    } catch (const InvalidArgumentError& e) {  // another store's file
+      out.push_back({topic, {}, {}, e.what()});
+      continue;
+    }
     if (!p) continue;
-    out.push_back({p->topic, p->cluster_id, kafka::lag_of(database, p->lsn)});
+    out.push_back(
+        {p->topic, p->cluster_id, kafka::lag_of(database, p->lsn), {}});
   }
   return out;
 }
@@ -125,6 +134,11 @@ std::vector<KafkaExportStatus> read_export_positions(Database& database) {
 std::string export_metric_lines(const std::vector<KafkaExportStatus>& exports) {
   std::string out;
   for (const KafkaExportStatus& e : exports) {
+    if (!e.damage.empty()) {
+      out += fmt::format("wfstore_kafka_export_damaged{{topic=\"{}\"}} 1\n",
+                         e.topic);
+      continue;
+    }
     out += fmt::format("wfstore_kafka_export_lsn{{topic=\"{}\"}} {}\n", e.topic,
                        e.lag.exported_lsn);
     out += fmt::format("wfstore_kafka_export_lag_lsns{{topic=\"{}\"}} {}\n",

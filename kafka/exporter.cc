@@ -228,7 +228,7 @@ class KafkaExporter::Impl {
   KafkaExportLag lag() const { return kafka::lag_of(db_, exported_.load()); }
 
   std::string metric_lines() const {
-    return export_metric_lines({{o_.topic, cluster_id(), lag()}});
+    return export_metric_lines({{o_.topic, cluster_id(), lag(), {}}});
   }
 
   const std::string& transactional_id() const { return txn_id_; }

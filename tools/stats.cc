@@ -74,6 +74,10 @@ void print_exports(const std::vector<KafkaExportStatus>& exports) {
   if (exports.empty()) return;
   std::cout << "kafka exports:\n";
   for (const KafkaExportStatus& e : exports) {
+    if (!e.damage.empty()) {
+      std::cout << fmt::format("  {:<24} damaged: {}\n", e.topic, e.damage);
+      continue;
+    }
     std::cout << fmt::format(
         "  {:<24} cluster {}: exported lsn {}, lag {} lsns, {:.3f} s\n",
         e.topic, e.cluster_id, e.lag.exported_lsn, e.lag.lag_lsns,
@@ -98,15 +102,26 @@ void add_stats_command(CLI::App& app, Action& action) {
     auto db = open_store(*dir);
     const StoreSummary summary = summarize_store(*db);
     const std::optional<nlohmann::json> salvage = read_salvage_record(*dir);
+    // Everything is shown; a damaged export position then makes the exit
+    // status kExitDamaged.
+    bool damaged = false;
     if (*json) {
-      std::cout << stats_document(*db, summary, salvage).dump() << '\n';
+      const nlohmann::json doc = stats_document(*db, summary, salvage);
+      std::cout << doc.dump() << '\n';
+      for (const nlohmann::json& e : doc.value("exports", nlohmann::json())) {
+        damaged = damaged || e.contains("damage");
+      }
     } else {
       print_summary(summary, salvage);
 #ifdef WFSTORE_WITH_KAFKA
-      print_exports(read_export_positions(*db));
+      const std::vector<KafkaExportStatus> exports = read_export_positions(*db);
+      print_exports(exports);
+      for (const KafkaExportStatus& e : exports) {
+        damaged = damaged || !e.damage.empty();
+      }
 #endif
     }
-    return kExitOk;
+    return damaged ? kExitDamaged : kExitOk;
   };
 }
 

@@ -188,6 +188,10 @@ nlohmann::json change_to_json(const FieldChange& change) {
 nlohmann::json exports_to_json(const std::vector<KafkaExportStatus>& exports) {
   nlohmann::json out = nlohmann::json::array();
   for (const KafkaExportStatus& e : exports) {
+    if (!e.damage.empty()) {
+      out.push_back({{"topic", e.topic}, {"damage", e.damage}});
+      continue;
+    }
     out.push_back({{"topic", e.topic},
                    {"cluster_id", e.cluster_id},
                    {"exported_lsn", e.lag.exported_lsn},

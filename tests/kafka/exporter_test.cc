@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "wfstore/database.h"
 #include "wfstore/errors.h"
@@ -26,6 +27,7 @@
 #include "tests/kafka/export_read_back.h"
 #include "tests/store/store_workload.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/run_tool.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -453,7 +455,53 @@ TEST_F(KafkaExporterTest, ADamagedPositionFileIsRefused) {
     out << bytes;
   }
   EXPECT_THROW(KafkaExporter(*db_, options()), CorruptionError);
-  EXPECT_THROW(read_export_positions(*db_), CorruptionError);
+  const std::vector<KafkaExportStatus> exports = read_export_positions(*db_);
+  ASSERT_EQ(exports.size(), 1u);
+  EXPECT_NE(exports[0].damage.find("events.pos"), std::string::npos)
+      << exports[0].damage;
+}
+
+// stats shows every export position; one that cannot be used is flagged
+// (text, JSON and metric lines) and makes the exit status 4.
+TEST_F(KafkaExporterTest, StatsShowsTheOtherPositionsBesideADamagedOne) {
+  testutil::run_workload(db_->workflow_store(), 3, 20, "a");
+  {
+    KafkaExporter exporter(*db_, options());
+    exporter.export_until_caught_up();
+  }
+  const auto exports_dir = dir_.path() / "store" / "exports";
+  // A copy under another topic's name names the wrong topic.
+  std::filesystem::copy_file(exports_dir / "events.pos",
+                             exports_dir / "other.pos");
+  const std::vector<KafkaExportStatus> read = read_export_positions(*db_);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].topic, "events");
+  EXPECT_TRUE(read[0].damage.empty()) << read[0].damage;
+  EXPECT_EQ(read[0].lag.exported_lsn, store_lsn());
+  EXPECT_EQ(read[1].topic, "other");
+  EXPECT_NE(read[1].damage.find("names topic 'events'"), std::string::npos)
+      << read[1].damage;
+  db_->close();
+  db_.reset();
+
+  const std::string dir = (dir_.path() / "store").string();
+  const testutil::ToolRun text = testutil::run_tool("stats --dir " + dir);
+  EXPECT_EQ(text.status, 4) << text.output;
+  EXPECT_NE(text.output.find("exported lsn"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("other"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("damaged: "), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("wfstore_kafka_export_damaged{topic=\"other\"} 1"),
+            std::string::npos)
+      << text.output;
+  const testutil::ToolRun json =
+      testutil::run_tool("stats --json --dir " + dir, false);
+  EXPECT_EQ(json.status, 4) << json.output;
+  const nlohmann::json doc = nlohmann::json::parse(json.output);
+  ASSERT_EQ(doc.at("exports").size(), 2u) << json.output;
+  EXPECT_EQ(doc["exports"][0].at("topic"), "events");
+  EXPECT_TRUE(doc["exports"][0].contains("exported_lsn"));
+  EXPECT_EQ(doc["exports"][1].at("topic"), "other");
+  EXPECT_TRUE(doc["exports"][1].contains("damage"));
 }
 
 }  // namespace

@@ -195,17 +195,24 @@ struct KafkaExportStatus {
   std::string topic;
   std::string cluster_id;
   KafkaExportLag lag;
+  // Non-empty when the position file cannot be used (damaged, another
+  // topic's or another store's): why, as the exporter would refuse it; then
+  // cluster_id and lag are empty.
+  std::string damage;
 };
 
 // The export positions kept in the store of `database`
 // (<store>/exports/*.pos), read without Kafka, with their lag, in topic
-// order. Throws CorruptionError (a damaged file), IOError.
+// order; a file that cannot be used is listed with its `damage` and the
+// others are still read. Throws IOError.
 std::vector<KafkaExportStatus> read_export_positions(Database& database);
 
 // Prometheus text lines of the exports:
 //   wfstore_kafka_export_lsn{topic="T"} N
 //   wfstore_kafka_export_lag_lsns{topic="T"} N
 //   wfstore_kafka_export_lag_seconds{topic="T"} S
+// or, for a position with damage, only
+//   wfstore_kafka_export_damaged{topic="T"} 1
 std::string export_metric_lines(const std::vector<KafkaExportStatus>& exports);
 
 }  // namespace wfstore

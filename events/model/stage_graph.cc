@@ -12,6 +12,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "wfstore_internal/outputs_merge.h"
+
 namespace wfstore::internal {
 
 std::vector<std::size_t> topological_order(
@@ -120,11 +122,11 @@ nlohmann::json merged_ancestor_outputs(const Workflow& workflow,
   for (const StageExecution& stage : workflow.stages) {
     nodes.push_back(node_of(stage));
   }
-  nlohmann::json merged = nlohmann::json::object();
+  OutputsMerge merge;
   for (const std::size_t i : ancestor_merge_order(nodes, stage_ref_id)) {
-    merge_outputs(merged, workflow.stages[i].outputs.value());
+    merge.add(workflow.stages[i].outputs);
   }
-  return merged;
+  return merge.take();
 }
 
 }  // namespace wfstore::internal

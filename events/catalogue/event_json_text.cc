@@ -46,6 +46,7 @@
 #include "events/catalogue/type_traits.h"
 #include "events/catalogue/value_codec.h"
 #include "events/model/utf8.h"
+#include "wfstore_internal/cbor_head.h"
 #include "wfstore_internal/event_codec.h"
 
 namespace wfstore {
@@ -195,27 +196,10 @@ class CborText {
   }
 
   std::uint64_t argument(std::uint8_t info) {
-    if (info < 24) return info;
-    std::size_t width = 0;
-    switch (info) {
-      case 24:
-        width = 1;
-        break;
-      case 25:
-        width = 2;
-        break;
-      case 26:
-        width = 4;
-        break;
-      case 27:
-        width = 8;
-        break;
-      default:
-        throw Fallback{};  // indefinite or reserved
-    }
-    if (remaining() < width) throw Fallback{};
     std::uint64_t v = 0;
-    for (std::size_t i = 0; i < width; ++i) v = (v << 8) | *p_++;
+    if (cbor::read_argument(info, p_, end_, v) != cbor::HeadStatus::kOk) {
+      throw Fallback{};  // truncated, indefinite or reserved
+    }
     return v;
   }
 

@@ -18,6 +18,7 @@
 #include "wfstore/limits.h"
 
 #include "events/model/utf8.h"
+#include "wfstore_internal/cbor_head.h"
 
 namespace wfstore {
 
@@ -98,26 +99,20 @@ class CborChecker {
   }
 
   std::uint64_t argument(std::uint8_t info) {
-    if (info < 24) return info;
-    int width = 0;
-    switch (info) {
-      case 24:
-        width = 1;
+    const auto* const begin =
+        reinterpret_cast<const unsigned char*>(data_.data());
+    const unsigned char* p = begin + pos_;
+    std::uint64_t v = 0;
+    switch (cbor::read_argument(info, p, begin + data_.size(), v)) {
+      case cbor::HeadStatus::kOk:
         break;
-      case 25:
-        width = 2;
-        break;
-      case 26:
-        width = 4;
-        break;
-      case 27:
-        width = 8;
-        break;
-      default:
+      case cbor::HeadStatus::kTruncated:
+        pos_ = data_.size();
+        fail("truncated");
+      case cbor::HeadStatus::kIndefinite:
         fail("indefinite or reserved length");
     }
-    std::uint64_t v = 0;
-    for (int i = 0; i < width; ++i) v = (v << 8) | byte();
+    pos_ = static_cast<std::size_t>(p - begin);
     return v;
   }
 

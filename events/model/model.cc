@@ -15,6 +15,7 @@
 #include "wfstore/limits.h"
 
 #include "events/model/utf8.h"
+#include "wfstore_internal/outputs_merge.h"
 #include "wfstore_internal/stage_graph.h"
 
 namespace wfstore {
@@ -152,11 +153,11 @@ nlohmann::json Workflow::get_context() const {
   for (const StageExecution& stage : stages) {
     if (!stage.is_synthetic()) top_level.push_back(&stage);
   }
-  nlohmann::json merged = nlohmann::json::object();
+  internal::OutputsMerge merge;
   for (const std::size_t i : internal::topological_order(top_level)) {
-    merge_outputs(merged, top_level[i]->outputs.value());
+    merge.add(top_level[i]->outputs);
   }
-  return merged;
+  return merge.take();
 }
 
 std::vector<const StageExecution*> upstream_stages(
@@ -192,26 +193,15 @@ std::vector<const StageExecution*> after_stages(const Workflow& workflow,
 
 void merge_outputs(nlohmann::json& into, const nlohmann::json& next) {
   if (!next.is_object()) return;
-  if (!into.is_object()) into = nlohmann::json::object();
-  for (const auto& [key, value] : next.items()) {
-    const auto existing = into.find(key);
-    if (existing != into.end() && existing->is_array() && value.is_array()) {
-      // As the reference's `if item not in existing: existing.append(item)`:
-      // the list grows as it goes, so repeats within `value` are dropped too.
-      for (const nlohmann::json& item : value) {
-        bool present = false;
-        for (const nlohmann::json& have : *existing) {
-          if (have == item) {
-            present = true;
-            break;
-          }
-        }
-        if (!present) existing->push_back(item);
-      }
-    } else {
-      into[key] = value;
-    }
-  }
+  // The rule lives in OutputsMerge, which works on encodings.
+  std::string merged;
+  if (into.is_object()) nlohmann::json::to_cbor(into, merged);
+  std::string added;
+  nlohmann::json::to_cbor(next, added);
+  internal::OutputsMerge merge;
+  if (!merged.empty()) merge.add_cbor(merged);
+  merge.add_cbor(added);
+  into = merge.take();
 }
 
 void validate_key(std::string_view value, std::string_view field) {

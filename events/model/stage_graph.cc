@@ -3,34 +3,75 @@
 
 #include "wfstore_internal/stage_graph.h"
 
+#include <algorithm>
 #include <cstddef>
-#include <deque>
 #include <functional>
+#include <limits>
 #include <queue>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
+#include <utility>
 #include <vector>
 
+#include "wfstore_internal/outputs_merge.h"
+
 namespace wfstore::internal {
+namespace {
 
-std::vector<std::size_t> topological_order(
-    const std::vector<StageNode>& stages) {
-  const std::size_t n = stages.size();
-  std::unordered_multimap<std::string_view, std::size_t> by_ref;
-  by_ref.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) by_ref.emplace(stages[i].ref_id, i);
+constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
 
-  std::vector<std::size_t> in_degree(n, 0);
-  std::vector<std::vector<std::size_t>> successors(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    for (const std::string_view req : stages[i].requisites) {
-      const auto [first, last] = by_ref.equal_range(req);
-      for (auto it = first; it != last; ++it) {
-        successors[it->second].push_back(i);
-        ++in_degree[i];
-      }
+// Up to this many stages, a ref_id is found by a linear search: cheaper than
+// building a hash map for the small graphs most workflows have.
+constexpr std::size_t kLinearSearchUpTo = 32;
+
+// The first stage with a given ref_id.
+class RefIndex {
+ public:
+  explicit RefIndex(const std::vector<StageNode>& stages) : stages_(stages) {
+    if (stages.size() <= kLinearSearchUpTo) return;
+    first_.reserve(stages.size());
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+      first_.emplace(stages[i].ref_id, i);
     }
+  }
+
+  // The index of the first stage whose ref_id is `ref`, or kNone.
+  std::size_t find(std::string_view ref) const {
+    if (stages_.size() <= kLinearSearchUpTo) {
+      for (std::size_t i = 0; i < stages_.size(); ++i) {
+        if (stages_[i].ref_id == ref) return i;
+      }
+      return kNone;
+    }
+    const auto found = first_.find(ref);
+    return found == first_.end() ? kNone : found->second;
+  }
+
+ private:
+  const std::vector<StageNode>& stages_;
+  std::unordered_map<std::string_view, std::size_t> first_;
+};
+
+using Edge = std::pair<std::size_t, std::size_t>;  // (from, to)
+
+// Kahn's algorithm over nodes 0..n-1 and `edges` (REQUIRES: both ends below
+// n), taking among the ready nodes the smallest. Nodes on a cycle, and nodes
+// downstream of one, are omitted.
+std::vector<std::size_t> kahn_order(std::size_t n,
+                                    const std::vector<Edge>& edges) {
+  // Successors in compressed rows: those of i are successors[first[i],
+  // first[i + 1]).
+  std::vector<std::size_t> first(n + 1, 0);
+  std::vector<std::size_t> in_degree(n, 0);
+  for (const auto& [from, to] : edges) {
+    ++first[from + 1];
+    ++in_degree[to];
+  }
+  for (std::size_t i = 0; i < n; ++i) first[i + 1] += first[i];
+  std::vector<std::size_t> successors(edges.size());
+  {
+    std::vector<std::size_t> fill(first.begin(), first.end() - 1);
+    for (const auto& [from, to] : edges) successors[fill[from]++] = to;
   }
 
   // A min-heap of ready indices: the earliest-inserted ready stage goes first.
@@ -46,11 +87,29 @@ std::vector<std::size_t> topological_order(
     const std::size_t i = ready.top();
     ready.pop();
     order.push_back(i);
-    for (const std::size_t next : successors[i]) {
-      if (--in_degree[next] == 0) ready.push(next);
+    for (std::size_t e = first[i]; e < first[i + 1]; ++e) {
+      if (--in_degree[successors[e]] == 0) ready.push(successors[e]);
     }
   }
   return order;
+}
+
+}  // namespace
+
+std::vector<std::size_t> topological_order(
+    const std::vector<StageNode>& stages) {
+  const std::size_t n = stages.size();
+  std::unordered_multimap<std::string_view, std::size_t> by_ref;
+  by_ref.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) by_ref.emplace(stages[i].ref_id, i);
+  std::vector<Edge> edges;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const std::string_view req : stages[i].requisites) {
+      const auto [first, last] = by_ref.equal_range(req);
+      for (auto it = first; it != last; ++it) edges.emplace_back(it->second, i);
+    }
+  }
+  return kahn_order(n, edges);
 }
 
 std::vector<std::size_t> topological_order(
@@ -72,43 +131,48 @@ StageNode node_of(const StageExecution& stage) {
 std::vector<std::size_t> ancestor_merge_order(
     const std::vector<StageNode>& stages, std::string_view stage_ref_id) {
   // The first stage with a ref_id is its node.
-  std::unordered_map<std::string_view, std::size_t> nodes;
-  nodes.reserve(stages.size());
-  for (std::size_t i = 0; i < stages.size(); ++i) {
-    nodes.emplace(stages[i].ref_id, i);
-  }
-  const auto target = nodes.find(stage_ref_id);
-  if (target == nodes.end()) return {};
+  const RefIndex index(stages);
+  const std::size_t target = index.find(stage_ref_id);
+  if (target == kNone) return {};
 
   // Breadth-first over requisites; dangling refs are neither nodes nor
-  // ancestors (the reference would raise KeyError on them).
-  std::unordered_set<std::string_view> ancestors;
-  std::deque<std::size_t> frontier{target->second};
-  while (!frontier.empty()) {
-    const StageNode& stage = stages[frontier.front()];
-    frontier.pop_front();
-    for (const std::string_view req : stage.requisites) {
+  // ancestors (the reference would raise KeyError on them). `reached` holds
+  // the target, then the ancestors as found; `edges` the requisite edges
+  // between ancestors (every ancestor's requisites are walked once, and a
+  // requisite that is a node is an ancestor), as topological_order() over
+  // the ancestors alone would find them.
+  std::vector<std::size_t> reached{target};
+  std::vector<bool> is_reached(stages.size(), false);
+  is_reached[target] = true;
+  std::vector<Edge> edges;
+  for (std::size_t next = 0; next < reached.size(); ++next) {
+    const std::size_t stage = reached[next];
+    for (const std::string_view req : stages[stage].requisites) {
       if (req == stage_ref_id) continue;
-      const auto node = nodes.find(req);
-      if (node == nodes.end()) continue;
-      if (ancestors.insert(node->first).second) {
-        frontier.push_back(node->second);
+      const std::size_t node = index.find(req);
+      if (node == kNone) continue;
+      if (stage != target) edges.emplace_back(node, stage);
+      if (!is_reached[node]) {
+        is_reached[node] = true;
+        reached.push_back(node);
       }
     }
   }
 
-  std::vector<std::size_t> members;
-  std::vector<StageNode> subgraph;
-  members.reserve(ancestors.size());
-  subgraph.reserve(ancestors.size());
-  for (std::size_t i = 0; i < stages.size(); ++i) {
-    if (ancestors.count(stages[i].ref_id) != 0 &&
-        nodes.find(stages[i].ref_id)->second == i) {
-      members.push_back(i);
-      subgraph.push_back(stages[i]);
-    }
+  // The ancestors in insertion order, and the edges over their positions in
+  // it.
+  std::vector<std::size_t> members(reached.begin() + 1, reached.end());
+  std::sort(members.begin(), members.end());
+  const auto position = [&members](std::size_t stage) {
+    return static_cast<std::size_t>(
+        std::lower_bound(members.begin(), members.end(), stage) -
+        members.begin());
+  };
+  for (auto& [from, to] : edges) {
+    from = position(from);
+    to = position(to);
   }
-  std::vector<std::size_t> order = topological_order(subgraph);
+  std::vector<std::size_t> order = kahn_order(members.size(), edges);
   for (std::size_t& i : order) i = members[i];
   return order;
 }
@@ -120,11 +184,11 @@ nlohmann::json merged_ancestor_outputs(const Workflow& workflow,
   for (const StageExecution& stage : workflow.stages) {
     nodes.push_back(node_of(stage));
   }
-  nlohmann::json merged = nlohmann::json::object();
+  OutputsMerge merge;
   for (const std::size_t i : ancestor_merge_order(nodes, stage_ref_id)) {
-    merge_outputs(merged, workflow.stages[i].outputs.value());
+    merge.add(workflow.stages[i].outputs);
   }
-  return merged;
+  return merge.take();
 }
 
 }  // namespace wfstore::internal

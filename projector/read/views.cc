@@ -11,6 +11,7 @@
 #include "wfstore/errors.h"
 
 #include "wfstore_internal/keys.h"
+#include "wfstore_internal/outputs_merge.h"
 #include "wfstore_internal/stage_graph.h"
 #include "wfstore_internal/view_meta.h"
 #include "wfstore_internal/view_records.h"
@@ -269,9 +270,8 @@ StageSet synthetic_stages(const ViewReader& views, std::string_view workflow_id,
 nlohmann::json merged_ancestor_outputs(const ViewReader& views,
                                        std::string_view workflow_id,
                                        std::string_view stage_ref_id) {
-  nlohmann::json merged = nlohmann::json::object();
   const std::optional<std::uint64_t> wf = keys::lookup_id(views, workflow_id);
-  if (!wf) return merged;
+  if (!wf) return nlohmann::json::object();
   // The stage_order values, owned: scan() lends them only to its callback.
   std::vector<std::string> values;
   std::vector<std::uint64_t> surrogates;
@@ -289,8 +289,13 @@ nlohmann::json merged_ancestor_outputs(const ViewReader& views,
     surrogates.push_back(entry.stage);
     nodes.push_back({entry.ref_id, entry.requisites.unpack()});
   }
-  for (const std::size_t i :
-       internal::ancestor_merge_order(nodes, stage_ref_id)) {
+  const std::vector<std::size_t> order =
+      internal::ancestor_merge_order(nodes, stage_ref_id);
+  // The merge borrows the outputs' bytes until take().
+  std::vector<Json> outputs;
+  outputs.reserve(order.size());
+  internal::OutputsMerge merge;
+  for (const std::size_t i : order) {
     const std::optional<std::string> value =
         views.get(Table::kStages, keys::encode_u64(surrogates[i]));
     if (!value) {
@@ -298,9 +303,10 @@ nlohmann::json merged_ancestor_outputs(const ViewReader& views,
           "views table stage_order names stage {} that table stages lacks",
           surrogates[i]));
     }
-    merge_outputs(merged, records::decode_stage_record_outputs(*value).value());
+    merge.add(
+        outputs.emplace_back(records::decode_stage_record_outputs(*value)));
   }
-  return merged;
+  return merge.take();
 }
 
 std::vector<std::string> workflow_ids_by_application(

@@ -271,8 +271,12 @@ std::vector<const StageExecution*> after_stages(const Workflow& workflow,
 // key present in both where both values are arrays, append each item of `next`
 // not already in `into`'s array; otherwise `next`'s value replaces the earlier
 // one (no deep merge). A `next` that is not an object contributes nothing; an
-// `into` that is not an object is reset to {} first. Complexity: list merging
-// compares each new item with every existing one.
+// `into` that is not an object is reset to {} first. `into` is rebuilt from
+// CBOR, so its numbers come back as from_cbor reads them (a non-negative
+// integer as number_unsigned, == to the value before). Throws what
+// nlohmann::json::to_cbor throws. Complexity: list merging compares each new
+// item with every existing one (by bytes, decoding only items whose bytes do
+// not decide ==).
 void merge_outputs(nlohmann::json& into, const nlohmann::json& next);
 
 // Validation of every limit (README.md "Limits") and model rule. Each throws

@@ -87,7 +87,9 @@ class Transaction::Impl {
  public:
   // `opener`: the thread registered in open_transactions() for `store`.
   Impl(StoreCore& store, std::thread::id opener)
-      : store_(store), overlay_(base_, /*keep_journal=*/true), opener_(opener) {}
+      : store_(store),
+        overlay_(base_, /*keep_journal=*/true),
+        opener_(opener) {}
   ~Impl() { rollback(); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;

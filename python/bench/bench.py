@@ -15,9 +15,11 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from stabilize import SqliteQueue, SqliteWorkflowStore, StageExecution, TaskExecution, Workflow
@@ -27,6 +29,10 @@ from stabilize.queue.messages import StartStage
 
 from wfstore.stabilize import WfstoreQueue, WfstoreWorkflowStore
 
+# The workload's builder is shared with `wfstore bench --vs-stabilize`.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+import stabilize_workload  # noqa: E402
+
 BASE_MS = 1_700_000_000_000
 STAGES = 10
 APPS = 10
@@ -34,40 +40,10 @@ DEDUP = 10_000
 
 
 def build(n: int) -> list[Workflow]:
-    workflows = []
-    for k in range(n):
-        stages = []
-        for i in range(STAGES):
-            stages.append(
-                StageExecution(
-                    ref_id=f"stage-{i}",
-                    type="bench",
-                    name=f"Stage {i}",
-                    context={"stage_index": i, "timeout_s": 30, "command": f"echo {k}-{i}"},
-                    requisite_stage_ref_ids=set() if i == 0 else {f"stage-{i - 1}"},
-                    tasks=[TaskExecution.create(f"task-{i}", "bench.NoopTask", stage_start=True, stage_end=True)],
-                )
-            )
-        workflows.append(
-            Workflow.create(
-                application=f"app-{k % APPS}",
-                name=f"bench-workflow-{k}",
-                stages=stages,
-                context={
-                    "env": "prod" if k % 2 == 0 else "staging",
-                    "region": f"region-{k % 4}",
-                    "owner": f"user-{k % 50}",
-                    "priority": k % 5,
-                    "retries": 3,
-                    "timeout_s": 300,
-                    "dry_run": False,
-                    "tags": ["bench", f"batch-{k % 20}"],
-                    "version": "1.0.0",
-                    "seq": k,
-                },
-            )
-        )
-    return workflows
+    """The workload's N workflows, as bench/workload.md "Build" defines them: the
+    builder `wfstore bench --vs-stabilize` runs, with stabilize's classes."""
+    api = SimpleNamespace(StageExecution=StageExecution, TaskExecution=TaskExecution, Workflow=Workflow)
+    return stabilize_workload.build(api, n)
 
 
 def run_workload(store: Any, queue: Any, n: int) -> dict[str, float]:

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "wfstore/errors.h"
 
@@ -202,12 +203,31 @@ void for_each_item(py::handle iterable, const Path& path, Fn&& fn) {
 }  // namespace
 
 std::string Path::str() const {
-  std::string out = parent != nullptr ? parent->str() : std::string();
-  if (!name.empty()) {
-    if (!out.empty()) out += '.';
-    out.append(name);
+  // Root first. A path deeper than kHead + kTail segments (a value nested
+  // past the depth limit) keeps its first and last segments.
+  constexpr std::size_t kHead = 8;
+  constexpr std::size_t kTail = 8;
+  std::vector<const Path*> nodes;
+  for (const Path* p = this; p != nullptr; p = p->parent) nodes.push_back(p);
+  std::reverse(nodes.begin(), nodes.end());
+  std::string out;
+  const auto append = [&out](const Path& p) {
+    if (!p.name.empty()) {
+      if (!out.empty()) out += '.';
+      out.append(p.name);
+    }
+    if (p.index >= 0) out += "[" + std::to_string(p.index) + "]";
+  };
+  const bool elide = nodes.size() > kHead + kTail + 1;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (elide && i == kHead) {
+      const std::size_t skipped = nodes.size() - kHead - kTail;
+      out += "[... " + std::to_string(skipped) + " more levels ...]";
+      i += skipped - 1;
+      continue;
+    }
+    append(*nodes[i]);
   }
-  if (index >= 0) out += "[" + std::to_string(index) + "]";
   return out;
 }
 

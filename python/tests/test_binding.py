@@ -688,6 +688,22 @@ def test_paths_take_path_objects_and_undecodable_bytes(tmp_path):
     assert os.path.isdir(os.path.join(os.fsencode(tmp_path), b"st\xff"))
 
 
+def test_too_deep_a_value_names_a_shortened_path(db):
+    deep: list = []
+    for _ in range(2000):
+        deep = [deep]
+    w = workflow()
+    w.context = {"deep": deep}
+    before = applied(db)
+    with pytest.raises(wfstore.InvalidArgumentError) as e:
+        db.store(w)
+    message = str(e.value)
+    assert "nested too deeply" in message
+    assert message.startswith("workflow.context.deep[0][0]"), message
+    assert "more levels ...]" in message and len(message) < 300, message
+    assert applied(db) == before
+
+
 def test_default_stores_values_outside_json_as_str(db):
     w = workflow()
     w.context = {"when": Path("/x"), "set": {1}}

@@ -90,6 +90,15 @@ struct KafkaConsumer::State {
   std::uint64_t commit_first = 0;
   std::uint64_t commit_last = 0;
   std::string commit_hash;
+  // The last kRecentEvents delivered events (consecutive LSNs, oldest first):
+  // a copy that arrives again is compared with them.
+  struct Delivered {
+    std::uint64_t commit_first;
+    std::uint64_t commit_last;
+    std::string commit_hash;
+  };
+  static constexpr std::size_t kRecentEvents = 8192;
+  std::deque<Delivered> recent;
   std::exception_ptr failed;
 
   ~State() {
@@ -151,7 +160,10 @@ struct KafkaConsumer::State {
                       buffered.record.store_id, store_id));
     }
     p.position = m->offset + 1;
-    if (buffered.record.event.lsn <= last_lsn) return true;  // a duplicate
+    if (buffered.record.event.lsn <= last_lsn) {  // a copy sent again
+      check_again(p, buffered);
+      return true;
+    }
     buffered.value = std::move(raw.value);
     p.bytes += buffered.value.size();
     p.records.push_back(std::move(buffered));
@@ -198,6 +210,7 @@ struct KafkaConsumer::State {
       for (Partition& p : partitions) {
         while (!p.records.empty() &&
                p.records.front().record.event.lsn <= last_lsn) {
+          check_again(p, p.records.front());
           pop(p);  // a re-sent run
         }
         if (p.records.empty()) {
@@ -220,6 +233,8 @@ struct KafkaConsumer::State {
           commit_first = event.event.commit_id;
           commit_last = event.commit_last_lsn;
           commit_hash = event.commit_hash;
+          recent.push_back({commit_first, commit_last, commit_hash});
+          if (recent.size() > kRecentEvents) recent.pop_front();
           out.push_back(std::move(event));
           p.records.pop_front();
           delivered = true;
@@ -267,6 +282,30 @@ struct KafkaConsumer::State {
           where, lsn, r.event.commit_id, r.commit_last_lsn, r.commit_hash,
           commit_first, commit_last, commit_hash, last_lsn));
     }
+  }
+
+  // A record of an LSN already delivered: when that event is among the
+  // recent ones, the copy must name the same commit (first LSN, last LSN and
+  // hash, which covers the commit's content); an older copy cannot be
+  // compared. The value is not compared: a later build may render the same
+  // event differently.
+  void check_again(const Partition& p, const Buffered& copy) const {
+    const std::uint64_t lsn = copy.record.event.lsn;
+    if (recent.empty() || lsn + recent.size() <= last_lsn) return;
+    const Delivered& first = recent[recent.size() - 1 - (last_lsn - lsn)];
+    const DecodedRecord& r = copy.record;
+    if (r.event.commit_id == first.commit_first &&
+        r.commit_last_lsn == first.commit_last &&
+        r.commit_hash == first.commit_hash) {
+      return;
+    }
+    throw ForeignRecordError(fmt::format(
+        "topic '{}' partition {} offset {}: lsn {} arrived again as another "
+        "event (commit {} ending at lsn {} with hash {}) than the one "
+        "delivered (commit {} ending at lsn {} with hash {})",
+        options.topic, p.id, copy.offset, lsn, r.event.commit_id,
+        r.commit_last_lsn, r.commit_hash, first.commit_first, first.commit_last,
+        first.commit_hash));
   }
 
   KafkaGapError gap(std::uint64_t last_missing) const {

@@ -540,6 +540,20 @@ TEST_F(KafkaConsumerTest, RecordsOfOneCommitDisagreeingOnItsHashAreForeign) {
   EXPECT_LE(got.size(), first);
 }
 
+// A copy of a delivered LSN that names another commit is another history,
+// not a re-send; exact copies are still dropped quietly.
+TEST_F(KafkaConsumerTest, ACopyOfADeliveredLsnNamingAnotherCommitIsForeign) {
+  std::vector<KafkaRecord> records(records_.begin(), records_.begin() + 100);
+  const std::uint64_t lsn = record_lsn(records[60]);
+  records.push_back(records[60]);  // an exact re-send: dropped
+  records.push_back(
+      with_header(records[60], kHeaderCommitHash, std::string(64, 'a')));
+  const std::vector<std::uint64_t> got = delivered_before_error(
+      cluster_, records,
+      fmt::format("lsn {} arrived again as another event", lsn));
+  EXPECT_LE(got.size(), 100u);
+}
+
 TEST_F(KafkaConsumerTest, ACommitStartingBeforeTheOneBeforeEndsIsForeign) {
   const std::vector<KafkaRecord> records =
       records_with_long_commit(tmp_ / "long");

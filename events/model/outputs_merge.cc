@@ -245,6 +245,7 @@ void OutputsMerge::add_cbor(std::string_view cbor) {
       e.is_array = is_array;
       e.expanded = false;
       e.items.clear();
+      e.decoded.clear();
     }
   }
 }
@@ -264,16 +265,21 @@ void OutputsMerge::merge_array(Entry& entry, const Item& array) {
   };
   if (!entry.expanded) {
     entry.items.clear();
+    entry.decoded.clear();
     split(entry.value.bytes, entry.items);
     entry.expanded = true;
   }
+  // Each item is decoded at most once per merge, kept items across merges:
+  // comparisons of n new items with m kept ones decode n + m items, not n * m.
+  entry.decoded.resize(entry.items.size());
   std::vector<Item> added;
   split(array.bytes, added);
   for (const Item& item : added) {
     const int kind = kind_of(item.bytes);
     std::optional<nlohmann::json> decoded;  // `item`, once needed
     bool present = false;
-    for (const Item& have : entry.items) {
+    for (std::size_t j = 0; j < entry.items.size(); ++j) {
+      const Item& have = entry.items[j];
       if (have.bytes == item.bytes) {
         present = true;
         break;
@@ -282,12 +288,16 @@ void OutputsMerge::merge_array(Entry& entry, const Item& array) {
         continue;
       }
       if (!decoded) decoded = decode(item.bytes);
-      if (decode(have.bytes) == *decoded) {
+      if (!entry.decoded[j]) entry.decoded[j] = decode(have.bytes);
+      if (*entry.decoded[j] == *decoded) {
         present = true;
         break;
       }
     }
-    if (!present) entry.items.push_back(item);
+    if (!present) {
+      entry.items.push_back(item);
+      entry.decoded.push_back(std::move(decoded));
+    }
   }
 }
 

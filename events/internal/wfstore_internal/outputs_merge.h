@@ -60,6 +60,8 @@ class OutputsMerge {
     // The array's items once the array took a merge; then `value` is stale.
     bool expanded = false;
     std::vector<Item> items;
+    // items[i] decoded, once a comparison needed it (parallel to items).
+    std::vector<std::optional<nlohmann::json>> decoded;
   };
 
   Entry& entry(std::string_view key, std::string_view key_item);

@@ -480,8 +480,10 @@ std::vector<ReceivedEvent> KafkaConsumer::poll(
       if (!out.empty() || Clock::now() >= deadline) break;
     }
   } catch (...) {
+    // Events already taken (last_lsn counts them) are returned first; the
+    // error comes with the next call.
     s.failed = std::current_exception();
-    throw;
+    if (out.empty()) throw;
   }
   return out;
 }

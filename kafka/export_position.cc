@@ -79,6 +79,28 @@ void write_position(const StoreFiles& files, const ExportPosition& position) {
                         encode(position));
 }
 
+namespace {
+
+// A Prometheus label value: backslash, double quote and line feed escaped
+// (a damaged position's topic is a file name, which may hold any of them).
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 KafkaExportLag lag_of(Database& database, std::uint64_t exported_lsn) {
   KafkaExportLag lag;
   lag.exported_lsn = exported_lsn;
@@ -133,7 +155,8 @@ std::vector<KafkaExportStatus> read_export_positions(Database& database) {
 
 std::string export_metric_lines(const std::vector<KafkaExportStatus>& exports) {
   std::string out;
-  for (const KafkaExportStatus& e : exports) {
+  for (KafkaExportStatus e : exports) {
+    e.topic = kafka::escape_label_value(e.topic);
     if (!e.damage.empty()) {
       out += fmt::format("wfstore_kafka_export_damaged{{topic=\"{}\"}} 1\n",
                          e.topic);

@@ -693,14 +693,28 @@ bool type_caster<wfstore::python::Utf8>::load(handle src, bool /*convert*/) {
                  static_cast<std::size_t>(PyBytes_GET_SIZE(src.ptr())));
     return true;
   }
+  if (PyByteArray_Check(src.ptr()) != 0) {
+    value.assign(PyByteArray_AS_STRING(src.ptr()),
+                 static_cast<std::size_t>(PyByteArray_GET_SIZE(src.ptr())));
+    return true;
+  }
   if (PyUnicode_Check(src.ptr()) == 0) return false;  // TypeError, as before
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(src.ptr(), &size);
   if (data == nullptr) {
     PyErr_Clear();
-    throw wfstore::InvalidArgumentError(
+    // The argument quoted, its first 200 characters at most.
+    constexpr Py_ssize_t kQuoted = 200;
+    const Py_ssize_t length = PyUnicode_GetLength(src.ptr());
+    const object quoted = reinterpret_borrow<object>(
+        src)[pybind11::slice(0, std::min(length, kQuoted), 1)];
+    std::string message =
         "a str argument is not valid UTF-8 (it holds a surrogate): " +
-        std::string(pybind11::str(pybind11::repr(src))));
+        std::string(pybind11::str(pybind11::repr(quoted)));
+    if (length > kQuoted) {
+      message += " ... (" + std::to_string(length) + " characters)";
+    }
+    throw wfstore::InvalidArgumentError(message);
   }
   value.assign(data, static_cast<std::size_t>(size));
   return true;

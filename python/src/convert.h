@@ -85,7 +85,7 @@ Message message_from_py(std::string_view type_name, py::handle fields,
 py::dict message_fields_to_py(const Message& message);
 
 // A str argument of a bound function, as UTF-8. Its caster takes a str (or
-// bytes, as pybind11's std::string caster does) and throws
+// bytes or bytearray, as pybind11's std::string caster does) and throws
 // InvalidArgumentError for a str holding a surrogate, which cannot be UTF-8,
 // instead of pybind11's TypeError about incompatible arguments.
 struct Utf8 : std::string {};

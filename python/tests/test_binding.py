@@ -676,6 +676,13 @@ def test_a_str_argument_with_a_surrogate_is_invalid_argument(db):
     # Another type is still the TypeError of mismatched arguments.
     with pytest.raises(TypeError):
         db.retrieve(7)
+    # A long argument is quoted in part.
+    with pytest.raises(wfstore.InvalidArgumentError) as e:
+        db.exists("\ud800" * 100_000)
+    assert len(str(e.value)) < 2000 and "(100000 characters)" in str(e.value)
+    # bytes and bytearray are taken as they are, as for any str argument.
+    assert not db.exists(b"w-none") and not db.exists(bytearray(b"w-none"))
+    assert db.exists(bytearray(b"w1"))
 
 
 def test_paths_take_path_objects_and_undecodable_bytes(tmp_path):

@@ -461,6 +461,14 @@ TEST_F(KafkaExporterTest, ADamagedPositionFileIsRefused) {
       << exports[0].damage;
 }
 
+TEST(ExportMetricLinesTest, TheTopicLabelIsEscaped) {
+  KafkaExportStatus damaged;
+  damaged.topic = "a\"b\\c\nd";
+  damaged.damage = "unreadable";
+  EXPECT_EQ(export_metric_lines({damaged}),
+            "wfstore_kafka_export_damaged{topic=\"a\\\"b\\\\c\\nd\"} 1\n");
+}
+
 // stats shows every export position; one that cannot be used is flagged
 // (text, JSON and metric lines) and makes the exit status 4.
 TEST_F(KafkaExporterTest, StatsShowsTheOtherPositionsBesideADamagedOne) {

@@ -554,6 +554,39 @@ TEST_F(KafkaConsumerTest, ACopyOfADeliveredLsnNamingAnotherCommitIsForeign) {
   EXPECT_LE(got.size(), 100u);
 }
 
+// Events taken before an error is found are returned, the error comes with
+// the next poll: last_lsn() never counts an event the caller did not get.
+TEST_F(KafkaConsumerTest, EventsTakenBeforeAnErrorAreReturnedFirst) {
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (std::size_t i = 0; i < 100; ++i) producer.send("t", records_[i], 0);
+  // After them, a copy of LSN 60 naming another commit: found while the
+  // events before it are being taken, or after they were returned.
+  producer.send(
+      "t", with_header(records_[59], kHeaderCommitHash, std::string(64, 'a')),
+      0);
+  producer.flush();
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  std::vector<std::uint64_t> got;
+  bool failed = false;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!failed && std::chrono::steady_clock::now() < deadline) {
+    try {
+      for (const ReceivedEvent& e :
+           consumer.poll(std::chrono::milliseconds(100))) {
+        got.push_back(e.event.lsn);
+      }
+    } catch (const ForeignRecordError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("arrived again as another event"));
+      failed = true;
+    }
+  }
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(got.size(), 100u);
+  EXPECT_EQ(got.back(), consumer.last_lsn());
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i + 1);
+}
+
 TEST_F(KafkaConsumerTest, ACommitStartingBeforeTheOneBeforeEndsIsForeign) {
   const std::vector<KafkaRecord> records =
       records_with_long_commit(tmp_ / "long");

@@ -135,6 +135,29 @@ std::vector<std::uint64_t> delivered_before_error(
   return got;
 }
 
+// Consumes until the consumer reports a gap, which must be
+// `first`..`last` (and name `text` when given); returns the LSNs delivered
+// before it.
+std::vector<std::uint64_t> consume_until_gap(KafkaConsumer& consumer,
+                                             std::uint64_t first,
+                                             std::uint64_t last,
+                                             const std::string& text = "") {
+  std::vector<std::uint64_t> got;
+  try {
+    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
+      for (ReceivedEvent& e : batch) got.push_back(e.event.lsn);
+    });
+    ADD_FAILURE() << "no gap reported";
+  } catch (const KafkaGapError& e) {
+    EXPECT_EQ(e.first_missing(), first);
+    EXPECT_EQ(e.last_missing(), last);
+    if (!text.empty()) {
+      EXPECT_THAT(e.what(), HasSubstr(text));
+    }
+  }
+  return got;
+}
+
 class KafkaConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -255,16 +278,7 @@ TEST_F(KafkaConsumerTest, GapWithAPartitionBehindIsReportedOnceCaughtUp) {
   }
   producer.flush();
   KafkaConsumer consumer(options_for(cluster_, "t"));
-  std::vector<std::uint64_t> got;
-  try {
-    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
-      for (ReceivedEvent& e : batch) got.push_back(e.event.lsn);
-    });
-    FAIL() << "no gap reported";
-  } catch (const KafkaGapError& e) {
-    EXPECT_EQ(e.first_missing(), 5u);
-    EXPECT_EQ(e.last_missing(), 5u);
-  }
+  const std::vector<std::uint64_t> got = consume_until_gap(consumer, 5u, 5u);
   EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
 }
 
@@ -279,17 +293,8 @@ TEST_F(KafkaConsumerTest, AStalledGapIgnoresReSentRecordsBehindIt) {
   }
   producer.flush();
   KafkaConsumer consumer(options_for(cluster_, "t"));
-  std::vector<std::uint64_t> got;
-  try {
-    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
-      for (ReceivedEvent& e : batch) got.push_back(e.event.lsn);
-    });
-    FAIL() << "no gap reported";
-  } catch (const KafkaGapError& e) {
-    EXPECT_EQ(e.first_missing(), 6u);
-    EXPECT_EQ(e.last_missing(), 6u);
-    EXPECT_THAT(e.what(), HasSubstr("lsn 6..6 missing"));
-  }
+  const std::vector<std::uint64_t> got =
+      consume_until_gap(consumer, 6u, 6u, "lsn 6..6 missing");
   EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
 }
 
@@ -357,16 +362,7 @@ TEST_F(KafkaConsumerTest, AGapBehindAPausedPartitionIsReported) {
   KafkaConsumerOptions options = options_for(cluster_, "t");
   options.max_buffered_bytes_per_partition = kBound;
   KafkaConsumer consumer(options);
-  std::vector<std::uint64_t> got;
-  try {
-    consumer.consume_until_caught_up([&](std::vector<ReceivedEvent>& batch) {
-      for (ReceivedEvent& e : batch) got.push_back(e.event.lsn);
-    });
-    FAIL() << "no gap reported";
-  } catch (const KafkaGapError& e) {
-    EXPECT_EQ(e.first_missing(), 5u);
-    EXPECT_EQ(e.last_missing(), 5u);
-  }
+  const std::vector<std::uint64_t> got = consume_until_gap(consumer, 5u, 5u);
   EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
   EXPECT_LE(consumer.buffered_bytes(), 2 * kBound);
 }

@@ -854,10 +854,13 @@ TEST_F(TransactionTest, Item16OutputsAndTaskExceptionDetailsRoundTripInTxn) {
 // being used before).
 TEST_F(TransactionTest, ATransactionEndsOnAnotherThreadAfterItsOpenerExited) {
   store().store(make_workflow("wf", {"a", "b"}));
+  // The stages outlive the transactions that store them (store_stage's
+  // contract: a rollback writes their versions back), not the threads.
+  StageExecution a = fetch("wf.a");
+  StageExecution b = fetch("wf.b");
   std::optional<Transaction> moved;
   std::thread opener([&] {
     Transaction txn = store().transaction();
-    StageExecution a = fetch("wf.a");
     a.status = WorkflowStatus::kRunning;
     txn.store_stage(a);
     moved.emplace(std::move(txn));
@@ -875,13 +878,13 @@ TEST_F(TransactionTest, ATransactionEndsOnAnotherThreadAfterItsOpenerExited) {
   std::thread again([&] {
     // Another thread opens one, which this thread rolls back by destroying it.
     moved.emplace(store().transaction());
-    StageExecution b = fetch("wf.b");
     b.status = WorkflowStatus::kRunning;
     moved->store_stage(b);
   });
   again.join();
   moved.reset();
   EXPECT_EQ(fetch("wf.b").status, WorkflowStatus::kNotStarted);
+  EXPECT_EQ(b.version, fetch("wf.b").version);  // the rollback restored it
   Transaction last = store().transaction();
   EXPECT_THROW((void)store().transaction(), InvalidArgumentError);
 }

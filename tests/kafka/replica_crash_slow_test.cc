@@ -78,13 +78,32 @@ TEST(ReplicaCrashTest, ReplicaKilledMidFoldResumesAndEqualsTheSource) {
     for (const KafkaRecord& r : records) producer.send("t", r);
     producer.flush();
   }
+  // The kills land within the time one whole run takes on this machine and
+  // build, measured first: a fixed delay outlasts the whole fold on a fast
+  // build, and no kill would land mid-fold.
+  std::uint64_t whole_run_ms = 0;
+  {
+    const auto started = std::chrono::steady_clock::now();
+    const pid_t pid =
+        spawn_replicate(cluster.bootstrap_servers(), tmp / "whole");
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    whole_run_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started)
+            .count());
+  }
   std::mt19937 rng(5);
   long killed_mid_fold = 0;
   std::uint64_t last_applied = 0;
   for (long round = 0; round < kills; ++round) {
     const pid_t pid = spawn_replicate(cluster.bootstrap_servers(), tmp / "r");
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 400));
+    // Between a tenth and three fifths of a whole run.
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        whole_run_ms / 10 + rng() % (whole_run_ms / 2 + 1)));
     ::kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);

@@ -74,6 +74,22 @@ struct TxnState {
     return std::string(*value);
   }
 
+  // One cursor seeks from key to key: MDB_SET_KEY searches the cursor's
+  // leaf page first when the cursor is already on one.
+  void get_sorted(Table table, std::span<const std::string> keys,
+                  const GetFn& fn) const {
+    check_active();
+    if (keys.empty()) return;
+    lmdb::Cursor cursor(txn, impl->dbi(table));
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (cursor.move(MDB_SET_KEY, keys[i])) {
+        fn(i, cursor.value());
+      } else {
+        fn(i, std::nullopt);
+      }
+    }
+  }
+
   void scan(Table table, std::string_view from_key, std::string_view to_key,
             const ScanFn& fn, bool reverse) const {
     check_active();
@@ -222,6 +238,12 @@ std::optional<std::string> LmdbViews::WriteTxn::get(
   return state_->get(table, key);
 }
 
+void LmdbViews::WriteTxn::get_sorted(Table table,
+                                     std::span<const std::string> keys,
+                                     const GetFn& fn) const {
+  state_->get_sorted(table, keys, fn);
+}
+
 void LmdbViews::WriteTxn::scan(Table table, std::string_view from_key,
                                std::string_view to_key, const ScanFn& fn,
                                bool reverse) const {
@@ -268,6 +290,12 @@ LmdbViews::Snapshot::~Snapshot() = default;
 std::optional<std::string> LmdbViews::Snapshot::get(
     Table table, std::string_view key) const {
   return state_->get(table, key);
+}
+
+void LmdbViews::Snapshot::get_sorted(Table table,
+                                     std::span<const std::string> keys,
+                                     const GetFn& fn) const {
+  state_->get_sorted(table, keys, fn);
 }
 
 void LmdbViews::Snapshot::scan(Table table, std::string_view from_key,

@@ -229,12 +229,31 @@ StageRecord decode_stage_record(std::string_view value) {
   return record;
 }
 
-Json decode_stage_record_outputs(std::string_view value) {
+namespace {
+
+// The StageAdded payload of a stages record and its schema version.
+std::pair<std::uint16_t, std::string_view> stage_record_payload(
+    std::string_view value) {
   RecordReader r(value, Table::kStages);
   r.u64();  // workflow
   r.u64();  // position
   const std::uint16_t version = r.u16();
-  return decode_stage_added_outputs(version, r.rest());
+  return {version, r.rest()};
+}
+
+}  // namespace
+
+Json decode_stage_record_outputs(std::string_view value) {
+  const auto [version, payload] = stage_record_payload(value);
+  return decode_stage_added_outputs(version, payload);
+}
+
+std::string stage_record_outputs_cbor(std::string_view value) {
+  const auto [version, payload] = stage_record_payload(value);
+  const std::optional<std::string_view> cbor =
+      stage_added_outputs_cbor(version, payload);
+  if (cbor) return std::string(*cbor);
+  return decode_stage_added_outputs(version, payload).cbor();
 }
 
 std::vector<std::string_view> PackedStrings::unpack() const {

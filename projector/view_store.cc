@@ -8,6 +8,18 @@
 
 namespace wfstore {
 
+void ViewReader::get_sorted(Table table, std::span<const std::string> keys,
+                            const GetFn& fn) const {
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::optional<std::string> value = get(table, keys[i]);
+    if (value) {
+      fn(i, std::string_view(*value));
+    } else {
+      fn(i, std::nullopt);
+    }
+  }
+}
+
 const char* table_name(Table table) {
   switch (table) {
     case Table::kIds:

@@ -182,13 +182,9 @@ EventPayload decode_payload(EventType type, std::uint16_t schema_version,
   return catalogue::decode_payload_with(type, schema_version, payload, reader);
 }
 
-Json decode_stage_added_outputs(std::uint16_t schema_version,
-                                std::string_view payload) {
-  if (schema_version != StageAdded::kVersion) {
-    return std::get<StageAdded>(
-               decode_payload(StageAdded::kType, schema_version, payload))
-        .stage.outputs;
-  }
+std::optional<std::string_view> stage_added_outputs_cbor(
+    std::uint16_t schema_version, std::string_view payload) {
+  if (schema_version != StageAdded::kVersion) return std::nullopt;
   // The stage's field table (fields.h) up to outputs: id, execution_id,
   // ref_id, type, name (str), status (u8), context (json), outputs (json).
   static_assert(StageAdded::kVersion == 1,
@@ -210,7 +206,7 @@ Json decode_stage_added_outputs(std::uint16_t schema_version,
     }
     r.u8("stage.status");
     r.bytes("stage.context");
-    return r.json("stage.outputs");
+    return r.bytes("stage.outputs");
   } catch (const cereal::Exception& e) {
     reader.reset();
     throw CorruptionError(fmt::format("payload: {}", e.what()));
@@ -218,6 +214,16 @@ Json decode_stage_added_outputs(std::uint16_t schema_version,
     reader.reset();
     throw;
   }
+}
+
+Json decode_stage_added_outputs(std::uint16_t schema_version,
+                                std::string_view payload) {
+  const std::optional<std::string_view> cbor =
+      stage_added_outputs_cbor(schema_version, payload);
+  if (cbor) return Json::from_cbor(std::string(*cbor), "stage.outputs");
+  return std::get<StageAdded>(
+             decode_payload(StageAdded::kType, schema_version, payload))
+      .stage.outputs;
 }
 
 }  // namespace wfstore

@@ -291,21 +291,33 @@ nlohmann::json merged_ancestor_outputs(const ViewReader& views,
   }
   const std::vector<std::size_t> order =
       internal::ancestor_merge_order(nodes, stage_ref_id);
-  // The merge borrows the outputs' bytes until take().
-  std::vector<Json> outputs;
-  outputs.reserve(order.size());
-  internal::OutputsMerge merge;
-  for (const std::size_t i : order) {
-    const std::optional<std::string> value =
-        views.get(Table::kStages, keys::encode_u64(surrogates[i]));
-    if (!value) {
-      throw CorruptionError(fmt::format(
-          "views table stage_order names stage {} that table stages lacks",
-          surrogates[i]));
-    }
-    merge.add(
-        outputs.emplace_back(records::decode_stage_record_outputs(*value)));
+  // The ancestors' records in key order, added in merge order: rank[k] is
+  // the position in `order` of the k-th key.
+  std::vector<std::size_t> rank(order.size());
+  for (std::size_t k = 0; k < rank.size(); ++k) rank[k] = k;
+  std::sort(rank.begin(), rank.end(), [&](std::size_t a, std::size_t b) {
+    return surrogates[order[a]] < surrogates[order[b]];
+  });
+  std::vector<std::string> keys;
+  keys.reserve(rank.size());
+  for (const std::size_t k : rank) {
+    keys.push_back(keys::encode_u64(surrogates[order[k]]));
   }
+  // The merge borrows the outputs' bytes until take().
+  std::vector<std::string> outputs(order.size());
+  views.get_sorted(Table::kStages, keys,
+                   [&](std::size_t k, std::optional<std::string_view> value) {
+                     if (!value) {
+                       throw CorruptionError(fmt::format(
+                           "views table stage_order names stage {} that "
+                           "table stages lacks",
+                           surrogates[order[rank[k]]]));
+                     }
+                     outputs[rank[k]] =
+                         records::stage_record_outputs_cbor(*value);
+                   });
+  internal::OutputsMerge merge;
+  for (const std::string& cbor : outputs) merge.add_cbor(cbor);
   return merge.take();
 }
 

@@ -18,7 +18,9 @@
 
 #include "tests/projector/state_machine_harness.h"
 #include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
+#include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/memory_view_store.h"
 #include "wfstore_internal/stage_graph.h"
 #include "wfstore_internal/view_records.h"
@@ -256,6 +258,44 @@ TEST(MergedAncestorOutputsTest, EqualsTheModelsMergeOverTheStoredWorkflow) {
   EXPECT_EQ(merged_ancestor_outputs(h.views, "g", "late")["v"], "syn");
   ASSERT_EQ(h.apply(DeleteWorkflow{"g"}).events.size(), 1u);
   EXPECT_EQ(merged_ancestor_outputs(h.views, "g", "d"), json::object());
+}
+
+// Ancestors whose stage records lie in another key order than their merge
+// order (a requisite stored after the stage that names it) merge in merge
+// order, from memory views and from the same views in LMDB, whose snapshot
+// reads the records through one cursor.
+TEST(MergedAncestorOutputsTest, MergeOrderNotKeyOrderOverMemoryAndLmdb) {
+  Harness h;
+  Workflow w = testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
+  auto add = [&](const std::string& ref, std::set<std::string> requisites) {
+    StageExecution s =
+        testutil::make_stage("g", ref, "t", ref, WorkflowStatus::kSucceeded);
+    s.requisite_stage_ref_ids = std::move(requisites);
+    s.outputs = Json(nlohmann::json{{"v", ref}, {"l", {ref}}});
+    return s;
+  };
+  w.stages.push_back(add("target", {"mid"}));
+  w.stages.push_back(add("mid", {"root"}));
+  ASSERT_EQ(h.apply(StoreWorkflow{w}).events.size(), 1u);
+  ASSERT_EQ(h.apply(StoreStage{add("root", {}), std::nullopt}).events.size(),
+            1u);
+  const nlohmann::json expected = {{"v", "mid"}, {"l", {"root", "mid"}}};
+  EXPECT_EQ(merged_ancestor_outputs(h.views, "g", "target"), expected);
+
+  testutil::TempDir dir;
+  auto lmdb =
+      LmdbViews::open(dir / "views", LmdbViewsOptions{std::uint64_t{64} << 20});
+  lmdb->write([&](LmdbViews::WriteTxn& txn) {
+    for (Table table : kAllTables) {
+      for (const auto& [key, value] : dump_table(h.views, table)) {
+        txn.put(table, key, value);
+      }
+    }
+  });
+  const LmdbViews::Snapshot snapshot = lmdb->begin_read();
+  EXPECT_EQ(merged_ancestor_outputs(snapshot, "g", "target"), expected);
+  EXPECT_EQ(merged_ancestor_outputs(snapshot, "g", "mid"),
+            (nlohmann::json{{"v", "root"}, {"l", {"root"}}}));
 }
 
 TEST_F(GraphTest, MergedAncestorOutputsUsesTheStoredWorkflow) {

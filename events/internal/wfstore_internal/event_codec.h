@@ -112,6 +112,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -161,6 +162,15 @@ EventPayload decode_payload(EventType type, std::uint16_t schema_version,
 // malformed outputs.
 Json decode_stage_added_outputs(std::uint16_t schema_version,
                                 std::string_view payload);
+
+// The CBOR bytes of the stage's outputs in a StageAdded payload written at
+// this build's version, borrowed from `payload`: neither they nor the fields
+// before them are checked (a reader of these bytes checks what it reads, as
+// internal::OutputsMerge::add_cbor does). nullopt for a payload of an older
+// version (decode_stage_added_outputs() upcasts it). Throws CorruptionError for
+// a payload too short.
+std::optional<std::string_view> stage_added_outputs_cbor(
+    std::uint16_t schema_version, std::string_view payload);
 
 // The version this build writes for `type` (test-only types included), or 0
 // for an unknown type.

@@ -101,6 +101,12 @@ StageRecord decode_stage_record(std::string_view value);
 // decoded whole). Throws CorruptionError for a malformed record.
 Json decode_stage_record_outputs(std::string_view value);
 
+// The CBOR bytes of the outputs in the stages record `value`, copied: the
+// fields before them are skipped and the bytes are not checked (a reader of
+// them checks what it reads, as internal::OutputsMerge::add_cbor does).
+// Throws CorruptionError for a record too short.
+std::string stage_record_outputs_cbor(std::string_view value);
+
 // kStageOrder value: stage:u64 parent:u64 (0: not synthetic)
 // requisites:str ref_id:rest, where requisites holds the stage's
 // requisite_stage_ref_ids in order, each as str (u32be length, bytes). A

@@ -13,6 +13,7 @@
 #include "wfstore/errors.h"
 
 #include "wfstore_internal/event_codec.h"
+#include "wfstore_internal/json_check.h"
 
 namespace wfstore::records {
 namespace {
@@ -252,8 +253,9 @@ std::string stage_record_outputs_cbor(std::string_view value) {
   const auto [version, payload] = stage_record_payload(value);
   const std::optional<std::string_view> cbor =
       stage_added_outputs_cbor(version, payload);
-  if (cbor) return std::string(*cbor);
-  return decode_stage_added_outputs(version, payload).cbor();
+  if (!cbor) return decode_stage_added_outputs(version, payload).cbor();
+  internal::check_json_cbor(*cbor, "stage.outputs");
+  return std::string(*cbor);
 }
 
 std::vector<std::string_view> PackedStrings::unpack() const {

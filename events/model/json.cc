@@ -19,6 +19,7 @@
 
 #include "events/model/utf8.h"
 #include "wfstore_internal/cbor_head.h"
+#include "wfstore_internal/json_check.h"
 
 namespace wfstore {
 
@@ -291,7 +292,7 @@ Json& Json::operator=(Json&& other) noexcept = default;
 Json::~Json() = default;
 
 Json Json::from_cbor(std::string cbor, std::string_view field) {
-  CborChecker(cbor, field).check();
+  internal::check_json_cbor(cbor, field);
   Json json;
   json.state_ = std::make_shared<State>();
   json.state_->cbor = std::move(cbor);
@@ -372,5 +373,13 @@ void validate_json(const Json& value, std::string_view field) {
                         size, kMaxJsonBytes));
   }
 }
+
+namespace internal {
+
+void check_json_cbor(std::string_view cbor, std::string_view field) {
+  CborChecker(cbor, field).check();
+}
+
+}  // namespace internal
 
 }  // namespace wfstore

@@ -1,0 +1,17 @@
+// The check Json::from_cbor makes, for readers that borrow a JSON value's
+// CBOR bytes instead of wrapping a copy of them.
+
+#pragma once
+
+#include <string_view>
+
+namespace wfstore::internal {
+
+// Returns if `cbor` is what Json::from_cbor accepts (one well-formed CBOR item
+// within the JSON limits, no binary or non-finite values, no indefinite
+// lengths), so that nlohmann::json::from_cbor of it can neither fail nor
+// exhaust memory; otherwise throws CorruptionError naming `field`. Allocates
+// nothing beyond a stack of open containers.
+void check_json_cbor(std::string_view cbor, std::string_view field);
+
+}  // namespace wfstore::internal

@@ -298,6 +298,44 @@ TEST(MergedAncestorOutputsTest, MergeOrderNotKeyOrderOverMemoryAndLmdb) {
             (nlohmann::json{{"v", "root"}, {"l", {"root"}}}));
 }
 
+// A damaged outputs value in an ancestor's record (malformed CBOR, a string
+// that is not UTF-8) is CorruptionError, as reading the stage whole is.
+TEST(MergedAncestorOutputsTest, DamagedAncestorOutputsAreCorruption) {
+  for (const bool bad_utf8 : {false, true}) {
+    SCOPED_TRACE(bad_utf8 ? "not UTF-8" : "malformed CBOR");
+    Harness h;
+    Workflow w =
+        testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
+    StageExecution root = testutil::make_stage("g", "root", "t", "root",
+                                               WorkflowStatus::kRunning);
+    root.outputs = Json(nlohmann::json{{"key", "value"}});
+    StageExecution leaf = testutil::make_stage("g", "leaf", "t", "leaf",
+                                               WorkflowStatus::kRunning);
+    leaf.requisite_stage_ref_ids = {"root"};
+    w.stages = {root, leaf};
+    ASSERT_EQ(h.apply(StoreWorkflow{w}).events.size(), 1u);
+    ASSERT_EQ(merged_ancestor_outputs(h.views, "g", "leaf"),
+              (nlohmann::json{{"key", "value"}}));
+
+    const std::vector<std::uint8_t> outputs =
+        nlohmann::json::to_cbor(nlohmann::json{{"key", "value"}});
+    const std::string cbor(outputs.begin(), outputs.end());
+    bool damaged = false;
+    for (auto [key, value] : dump_table(h.views, Table::kStages)) {
+      if (records::decode_stage_record(value).stage.ref_id != "root") continue;
+      const std::size_t at = value.find(cbor);
+      ASSERT_NE(at, std::string::npos);
+      // The map's head, or the first byte of "value".
+      value[bad_utf8 ? at + cbor.size() - 5 : at] = '\xff';
+      h.views.put(Table::kStages, key, value);
+      damaged = true;
+    }
+    ASSERT_TRUE(damaged);
+    EXPECT_THROW((void)merged_ancestor_outputs(h.views, "g", "leaf"),
+                 CorruptionError);
+  }
+}
+
 TEST_F(GraphTest, MergedAncestorOutputsUsesTheStoredWorkflow) {
   const Workflow w = testutil::diamond_workflow("wf");
   EXPECT_EQ(merged_ancestor_outputs(h_.views, "wf", "deploy"),

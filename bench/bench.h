@@ -64,6 +64,26 @@ struct StoreBenchOptions {
 // check failed. Throws what the store throws.
 int run_store_bench(const StoreBenchOptions& options);
 
+struct ScaleBenchOptions {
+  std::uint64_t small_n = 2000;    // workflows of the small run
+  std::uint64_t large_n = 100000;  // workflows of the large run
+  std::uint64_t dedup = 10000;     // message ids of the dedup phases
+  // Expired leases a poll picks among (against kPolls = 2000).
+  std::uint64_t leases = 100000;
+  // Events the memory run grows its store to.
+  std::uint64_t rss_events = 10000000;
+  std::string dir;  // empty: a temporary directory
+  bool json = false;
+};
+
+// `wfstore bench --scale` (scale_bench.cc): the standard workload's phases at
+// small_n and large_n workflows, per-operation cost side by side (flat: large
+// at most 1.5x small); poll_one+ack among `leases` expired leases against
+// among 2000; resident memory sampled ten times while a store grows to
+// rss_events events. Printed to stdout. Returns 0, or 1 when an answer was
+// wrong. Throws what the store throws.
+int run_scale_bench(const ScaleBenchOptions& options);
+
 struct LogBenchOptions {
   std::string dir = ".";  // a scratch subdirectory is made in it
   double seconds = 2.0;   // per measurement

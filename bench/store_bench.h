@@ -132,6 +132,14 @@ struct Workload {
 
 // The workload and its phases (store_workload.cc).
 
+// CPU seconds this thread has used.
+double thread_cpu_seconds();
+// Times `body` as phase `name` of `ops` operations on `db`; write phases
+// record their commits and the log bytes each appended. Throws what body
+// throws.
+Phase timed(Database& db, const std::string& name, std::uint64_t ops,
+            const std::function<void()>& body);
+
 // The id of workflow `k` of the workload.
 std::string workflow_id(std::uint64_t k);
 // Workflow `k` of the workload: kStages stages of one task each.

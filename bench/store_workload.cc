@@ -47,7 +47,8 @@ void check_workflow(const Workflow& wf, const std::string& id) {
   }
 }
 
-// CPU seconds this thread has used.
+}  // namespace
+
 double thread_cpu_seconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -55,8 +56,6 @@ double thread_cpu_seconds() {
          1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// Times `body` as phase `name` of `ops` operations; write phases record their
-// commits and the log bytes each appended.
 Phase timed(Database& db, const std::string& name, std::uint64_t ops,
             const std::function<void()>& body) {
   const DatabaseStats before = db.stats();
@@ -79,8 +78,6 @@ Phase timed(Database& db, const std::string& name, std::uint64_t ops,
   }
   return phase;
 }
-
-}  // namespace
 
 std::string workflow_id(std::uint64_t k) { return fmt::format("wf-{}", k); }
 

@@ -2,7 +2,8 @@
 // the append-only log against a raw write()+fdatasync loop, or with --history
 // the history API against the raw reads that bound it, or with --kafka the
 // export, consumer and replica against a plain producer and a rebuild, or
-// with --viewer the viewer's API latency and its cost to a writer. The measurements
+// with --viewer the viewer's API latency and its cost to a writer, or with
+// --scale whether costs stay flat as the store grows. The measurements
 // live in the bench library (bench/).
 
 #include "bench/bench.h"
@@ -71,6 +72,22 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "Commit-to-consumer latency samples of --kafka")
       ->check(CLI::PositiveNumber);
 #endif
+  auto scale_flag = std::make_shared<bool>(false);
+  auto scale = std::make_shared<bench::ScaleBenchOptions>();
+  cmd->add_flag("--scale", *scale_flag,
+                "Benchmark flat cost at scale: the workload's phases at --n "
+                "and at --scale-n workflows, a poll among --scale-leases "
+                "expired leases, resident memory over --scale-events events");
+  cmd->add_option("--scale-n", scale->large_n,
+                  "Workflows of the --scale large run (default 100000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--scale-leases", scale->leases,
+                  "Expired leases of the --scale poll (default 100000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--scale-events", scale->rss_events,
+                  "Events of the --scale memory run (default 10000000; it "
+                  "grows by 1100)")
+      ->check(CLI::Range(std::uint64_t{11000}, std::uint64_t{1000000000}));
   cmd->add_option("--n", store->n, "Workflows of the standard workload")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--dedup", store->dedup,
@@ -108,6 +125,13 @@ void add_bench_command(CLI::App& app, Action& action) {
       return run_kafka_bench(*kafka);
     }
 #endif
+    if (*scale_flag) {
+      scale->small_n = store->n;
+      scale->dedup = store->dedup;
+      scale->dir = store->dir;
+      scale->json = store->json;
+      return bench::run_scale_bench(*scale);
+    }
     if (*history_flag) {
       history->dir = store->dir;
       history->json = store->json;

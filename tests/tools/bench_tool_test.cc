@@ -186,6 +186,72 @@ TEST(BenchToolTest, VsStabilizeSetsEachPhaseBesideStabilize) {
   EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
 }
 
+// --scale at tiny sizes: every phase at both sizes with its ratio and
+// verdict, the expired-lease poll, ten RSS samples over a growing store, and
+// the tally; --json holds the same as one document.
+TEST(BenchToolTest, ScalePrintsEveryPhaseAtBothSizesPollsAndMemory) {
+  const testutil::TempDir tmp;
+  const std::string args =
+      "bench --scale --n 20 --scale-n 60 --scale-leases 3000 "
+      "--scale-events 11000 --dedup 100 --dir " +
+      tmp.path().string();
+  const ToolRun run = run_tool(args, false);
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_THAT(run.output,
+              HasSubstr("# scale durability=buffered small_n=20 large_n=60 "
+                        "max_ratio=1.5\n"));
+  for (const char* phase : kPhases) {
+    const std::regex line(
+        std::string("\nscale phase=") + phase +
+        " small_ops=[1-9][0-9]* large_ops=[1-9][0-9]* "
+        "small_us_per_op=[0-9.]+ large_us_per_op=[0-9.]+ "
+        "small_cpu_us_per_op=[0-9.]+ large_cpu_us_per_op=[0-9.]+ "
+        "wall_ratio=[0-9.]+ ratio=[0-9.]+ result=(pass|FAIL)\n");
+    EXPECT_TRUE(std::regex_search(run.output, line))
+        << phase << " missing in:\n"
+        << run.output;
+  }
+  EXPECT_THAT(run.output, HasSubstr("scale phase=store small_ops=20 "
+                                    "large_ops=60 "));
+  EXPECT_TRUE(std::regex_search(
+      run.output,
+      std::regex("\nscale poll_expired small_leases=2000 large_leases=3000 "
+                 "small_us_per_poll=[0-9.]+ large_us_per_poll=[0-9.]+ "
+                 "small_cpu_us_per_poll=[0-9.]+ large_cpu_us_per_poll=[0-9.]+ "
+                 "ratio=[0-9.]+ result=(pass|FAIL)\n")))
+      << run.output;
+  const std::regex rss_line(
+      "\nscale rss events=[1-9][0-9]* rss_mb=[0-9.]+ "
+      "anon_mb=[0-9.]+");
+  EXPECT_EQ(std::distance(std::sregex_iterator(run.output.begin(),
+                                               run.output.end(), rss_line),
+                          std::sregex_iterator()),
+            10)
+      << run.output;
+  EXPECT_TRUE(std::regex_search(
+      run.output, std::regex("\nscale rss_summary events=[0-9]+ .* "
+                             "result=(pass|FAIL)\n# scale met=[0-9]+/12 "
+                             "missed=[a-z_,]+\n$")))
+      << run.output;
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
+
+  const ToolRun json_run = run_tool(args + " --json", false);
+  ASSERT_EQ(json_run.status, 0) << json_run.output;
+  const nlohmann::json doc = nlohmann::json::parse(json_run.output).at("scale");
+  ASSERT_EQ(doc.at("phases").size(), kPhases.size());
+  for (std::size_t i = 0; i < kPhases.size(); ++i) {
+    const nlohmann::json& p = doc["phases"][i];
+    EXPECT_EQ(p.at("phase"), kPhases[i]);
+    EXPECT_GT(p.at("large_cpu_us_per_op").get<double>(), 0) << p.dump();
+    EXPECT_TRUE(p.at("pass").is_boolean());
+  }
+  EXPECT_EQ(doc.at("poll_expired").at("large_leases"), 3000);
+  ASSERT_EQ(doc.at("rss").size(), 10U);
+  EXPECT_GE(doc["rss"][0]["events"].get<std::uint64_t>(), 1000U);
+  EXPECT_GE(doc["rss"][9]["events"].get<std::uint64_t>(), 10000U);
+  EXPECT_TRUE(doc.at("missed").is_array());
+}
+
 TEST(BenchToolTest, RejectsAnUnknownDurability) {
   const ToolRun run = run_tool("bench --durability fast");
   EXPECT_NE(run.status, 0);

@@ -27,6 +27,7 @@
 
 #include "wfstore_internal/commands.h"
 #include "wfstore_internal/decide.h"
+#include "wfstore_internal/json_check.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/store_core.h"
 #include "wfstore_internal/views.h"
@@ -65,7 +66,12 @@ std::string_view truncate_utf8(std::string_view text) {
 std::optional<Message> parse_stored(std::string_view type,
                                     std::string_view payload_cbor) {
   try {
+    // Checked first, so the decode is bounded (a damaged payload of deeply
+    // nested heads would otherwise recurse without limit).
+    internal::check_json_cbor(payload_cbor, "payload");
     return message_from_wire(type, nlohmann::json::from_cbor(payload_cbor));
+  } catch (const CorruptionError&) {
+    return std::nullopt;
   } catch (const InvalidArgumentError&) {
     return std::nullopt;
   } catch (const nlohmann::json::exception&) {

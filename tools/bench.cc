@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "tools/commands.h"
 #include "tools/viewer_bench.h"
@@ -27,11 +28,13 @@ void add_bench_command(CLI::App& app, Action& action) {
   auto store = std::make_shared<bench::StoreBenchOptions>();
   auto history_flag = std::make_shared<bool>(false);
   auto history = std::make_shared<bench::HistoryBenchOptions>();
-  cmd->add_flag("--log", *log_flag,
-                "Benchmark the append-only log instead of the workload");
-  cmd->add_flag("--history", *history_flag,
-                "Benchmark the history API (queries, as-of, fork, export) and "
-                "subscriptions (delivery latency, catch-up, commit cost)");
+  CLI::Option* log_opt =
+      cmd->add_flag("--log", *log_flag,
+                    "Benchmark the append-only log instead of the workload");
+  CLI::Option* history_opt = cmd->add_flag(
+      "--history", *history_flag,
+      "Benchmark the history API (queries, as-of, fork, export) and "
+      "subscriptions (delivery latency, catch-up, commit cost)");
   cmd->add_option("--history-events", history->events,
                   "Events of the --history store (default 200000)")
       ->check(CLI::Range(std::uint64_t{1100}, std::uint64_t{100000000}));
@@ -43,10 +46,11 @@ void add_bench_command(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber);
   auto viewer_flag = std::make_shared<bool>(false);
   auto viewer = std::make_shared<ViewerBenchOptions>();
-  cmd->add_flag("--viewer", *viewer_flag,
-                "Benchmark the viewer (wfstore serve): the workflow page's and "
-                "the list's API latency, and the writer's commit rate with "
-                "and without a viewer following live");
+  CLI::Option* viewer_opt = cmd->add_flag(
+      "--viewer", *viewer_flag,
+      "Benchmark the viewer (wfstore serve): the workflow page's and "
+      "the list's API latency, and the writer's commit rate with "
+      "and without a viewer following live");
   cmd->add_option("--viewer-events", viewer->workflow_events,
                   "Events of the --viewer workflow (default 10000)")
       ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{10000000}));
@@ -62,9 +66,10 @@ void add_bench_command(CLI::App& app, Action& action) {
 #ifdef WFSTORE_WITH_KAFKA
   auto kafka_flag = std::make_shared<bool>(false);
   auto kafka = std::make_shared<KafkaBenchOptions>();
-  cmd->add_flag("--kafka", *kafka_flag,
-                "Benchmark the Kafka export, consumer latency and replica "
-                "fold against an in-process mock cluster");
+  CLI::Option* kafka_opt =
+      cmd->add_flag("--kafka", *kafka_flag,
+                    "Benchmark the Kafka export, consumer latency and replica "
+                    "fold against an in-process mock cluster");
   cmd->add_option("--kafka-events", kafka->events,
                   "Events of the --kafka store (default 100000)")
       ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{10000000}));
@@ -74,10 +79,11 @@ void add_bench_command(CLI::App& app, Action& action) {
 #endif
   auto scale_flag = std::make_shared<bool>(false);
   auto scale = std::make_shared<bench::ScaleBenchOptions>();
-  cmd->add_flag("--scale", *scale_flag,
-                "Benchmark flat cost at scale: the workload's phases at --n "
-                "and at --scale-n workflows, a poll among --scale-leases "
-                "expired leases, resident memory over --scale-events events");
+  CLI::Option* scale_opt = cmd->add_flag(
+      "--scale", *scale_flag,
+      "Benchmark flat cost at scale: the workload's phases at --n "
+      "and at --scale-n workflows, a poll among --scale-leases "
+      "expired leases, resident memory over --scale-events events");
   cmd->add_option("--scale-n", scale->large_n,
                   "Workflows of the --scale large run (default 100000)")
       ->check(CLI::PositiveNumber);
@@ -93,13 +99,15 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--dedup", store->dedup,
                   "Message ids of the dedup phases (default 10000)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--durability", store->durability,
-                  "sync, buffered or both (sync first)")
-      ->check(CLI::IsMember({"sync", "buffered", "both"}));
+  CLI::Option* durability_opt =
+      cmd->add_option("--durability", store->durability,
+                      "sync, buffered or both (sync first)")
+          ->check(CLI::IsMember({"sync", "buffered", "both"}));
   cmd->add_flag("--json", store->json, "Print one JSON document");
-  cmd->add_flag("--vs-stabilize", store->vs_stabilize,
-                "Also run stabilize's SqliteWorkflowStore (WAL) on the "
-                "workload and print each phase beside it");
+  CLI::Option* vs_opt =
+      cmd->add_flag("--vs-stabilize", store->vs_stabilize,
+                    "Also run stabilize's SqliteWorkflowStore (WAL) on the "
+                    "workload and print each phase beside it");
   cmd->add_option("--thread-seconds", store->thread_seconds,
                   "Seconds per thread count of the commit-throughput run")
       ->check(CLI::PositiveNumber);
@@ -112,6 +120,20 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--seconds", o->seconds, "Seconds per measurement")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--body-bytes", o->body_bytes, "Commit body size");
+  // One benchmark per run: the mode flags exclude each other, and --scale
+  // (buffered only, no stabilize run) the options it would ignore.
+  std::vector<CLI::Option*> modes = {log_opt, history_opt, viewer_opt,
+                                     scale_opt};
+#ifdef WFSTORE_WITH_KAFKA
+  modes.push_back(kafka_opt);
+#endif
+  for (CLI::Option* a : modes) {
+    for (CLI::Option* b : modes) {
+      if (a != b) a->excludes(b);
+    }
+  }
+  scale_opt->excludes(durability_opt);
+  scale_opt->excludes(vs_opt);
   action = [=] {
     if (*viewer_flag) {
       viewer->dir = store->dir;

@@ -825,6 +825,28 @@ TEST_F(QueueTest, UnparseablePayloadIsDeadLetteredAtPoll) {
   EXPECT_EQ(letters[0].message, Message{});
 }
 
+// A damaged payload that nests arrays a million deep (a decode without the
+// check first recursed once per level and overflowed the stack) is dead-
+// lettered at poll like any payload that no longer parses.
+TEST_F(QueueTest, DeeplyNestedDamagedPayloadIsDeadLetteredAtPoll) {
+  verify_views_ = false;  // the test rewrites a view record behind the log
+  const std::uint64_t id = queue().push(start_workflow("wf-1"));
+  database_impl(db()).views().write([&](LmdbViews::WriteTxn& txn) {
+    const std::string key = keys::encode_u64(id);
+    records::QueueRecord record =
+        records::decode_queue(*txn.get(Table::kQueueMessages, key));
+    record.payload_cbor.assign(1'000'000, '\x81');
+    record.payload_cbor.push_back('\x01');
+    txn.put(Table::kQueueMessages, key, records::encode_queue(record));
+  });
+  EXPECT_FALSE(queue().poll_one());
+  const std::vector<DeadLetter> letters = queue().list_dlq();
+  ASSERT_THAT(letters, SizeIs(1));
+  EXPECT_EQ(letters[0].id, id);
+  EXPECT_THAT(letters[0].error, HasSubstr("Deserialization failed"));
+  EXPECT_EQ(letters[0].message, Message{});
+}
+
 // Views written by a build of view schema 1, whose queue records had no task
 // id, are rebuilt from the log when this build opens the store as its writer
 // (and refused by a read-only open); the rebuilt records carry the task id, so

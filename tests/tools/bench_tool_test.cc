@@ -252,6 +252,20 @@ TEST(BenchToolTest, ScalePrintsEveryPhaseAtBothSizesPollsAndMemory) {
   EXPECT_TRUE(doc.at("missed").is_array());
 }
 
+// --scale refuses sizes that would compare a run with itself (or the wrong
+// way round) and options it would ignore; the benchmarks exclude each other.
+TEST(BenchToolTest, ScaleRefusesEqualSizesAndIgnoredOptions) {
+  for (const char* args :
+       {"bench --scale --n 1000 --scale-n 1000",
+        "bench --scale --n 5000 --scale-n 100",
+        "bench --scale --scale-leases 2000", "bench --scale --durability sync",
+        "bench --scale --vs-stabilize", "bench --scale --history",
+        "bench --log --history", "bench --viewer --scale"}) {
+    const ToolRun run = run_tool(args);
+    EXPECT_EQ(run.status, 2) << args << "\n" << run.output;
+  }
+}
+
 TEST(BenchToolTest, RejectsAnUnknownDurability) {
   const ToolRun run = run_tool("bench --durability fast");
   EXPECT_NE(run.status, 0);

@@ -82,6 +82,19 @@ class QueueTest : public ::testing::Test {
     }
   }
 
+  // Rewrites delivery `id`'s record in the views behind the log (the test
+  // must set verify_views_ = false).
+  void rewrite_queue_record(
+      std::uint64_t id,
+      const std::function<void(records::QueueRecord&)>& change) {
+    database_impl(db()).views().write([&](LmdbViews::WriteTxn& txn) {
+      const std::string key = keys::encode_u64(id);
+      records::QueueRecord record =
+          records::decode_queue(*txn.get(Table::kQueueMessages, key));
+      change(record);
+      txn.put(Table::kQueueMessages, key, records::encode_queue(record));
+    });
+  }
   Database& db() {
     if (!db_) open();
     return *db_;
@@ -806,12 +819,8 @@ TEST_F(QueueTest, BlockingPollWithAFakeClockStillTimesOut) {
 TEST_F(QueueTest, UnparseablePayloadIsDeadLetteredAtPoll) {
   verify_views_ = false;  // the test rewrites a view record behind the log
   const std::uint64_t id = queue().push(start_workflow("wf-1"));
-  database_impl(db()).views().write([&](LmdbViews::WriteTxn& txn) {
-    const std::string key = keys::encode_u64(id);
-    records::QueueRecord record =
-        records::decode_queue(*txn.get(Table::kQueueMessages, key));
+  rewrite_queue_record(id, [](records::QueueRecord& record) {
     record.message_type = "NoSuchType";
-    txn.put(Table::kQueueMessages, key, records::encode_queue(record));
   });
   EXPECT_FALSE(queue().poll_one());
   EXPECT_EQ(queue().size(), 0u);
@@ -831,13 +840,9 @@ TEST_F(QueueTest, UnparseablePayloadIsDeadLetteredAtPoll) {
 TEST_F(QueueTest, DeeplyNestedDamagedPayloadIsDeadLetteredAtPoll) {
   verify_views_ = false;  // the test rewrites a view record behind the log
   const std::uint64_t id = queue().push(start_workflow("wf-1"));
-  database_impl(db()).views().write([&](LmdbViews::WriteTxn& txn) {
-    const std::string key = keys::encode_u64(id);
-    records::QueueRecord record =
-        records::decode_queue(*txn.get(Table::kQueueMessages, key));
+  rewrite_queue_record(id, [](records::QueueRecord& record) {
     record.payload_cbor.assign(1'000'000, '\x81');
     record.payload_cbor.push_back('\x01');
-    txn.put(Table::kQueueMessages, key, records::encode_queue(record));
   });
   EXPECT_FALSE(queue().poll_one());
   const std::vector<DeadLetter> letters = queue().list_dlq();

@@ -316,6 +316,8 @@ void print_json(const ScaleRun& r, const ScaleBenchOptions& o) {
           {"pass", flat_ratio(r.poll_ratio())}}},
         {"rss", rss},
         {"rss_ratio", r.rss_ratio()},
+        {"figures", r.figures()},
+        {"met", r.figures() - r.missed().size()},
         {"rss_anon_mb_per_million_events", r.rss_slope()},
         {"missed", r.missed()}}}};
   std::cout << doc.dump(2) << "\n";
@@ -359,7 +361,8 @@ int run_scale_bench(const ScaleBenchOptions& o) {
       const auto l =
           std::find_if(large.begin(), large.end(),
                        [&](const Phase& p) { return p.name == s.name; });
-      if (l == large.end()) continue;
+      expect(l != large.end(),
+             fmt::format("scale: phase {} missing from the large run", s.name));
       run.phases.push_back({s.name, s.n, l->n, us_per_op(s.seconds, s.n),
                             us_per_op(l->seconds, l->n),
                             us_per_op(s.cpu_seconds, s.n),

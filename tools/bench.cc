@@ -84,16 +84,21 @@ void add_bench_command(CLI::App& app, Action& action) {
       "Benchmark flat cost at scale: the workload's phases at --n "
       "and at --scale-n workflows, a poll among --scale-leases "
       "expired leases, resident memory over --scale-events events");
-  cmd->add_option("--scale-n", scale->large_n,
-                  "Workflows of the --scale large run (default 100000)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--scale-leases", scale->leases,
-                  "Expired leases of the --scale poll (default 100000)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--scale-events", scale->rss_events,
-                  "Events of the --scale memory run (default 10000000; it "
-                  "grows by 1100)")
-      ->check(CLI::Range(std::uint64_t{11000}, std::uint64_t{1000000000}));
+  std::vector<CLI::Option*> scale_only;
+  scale_only.push_back(
+      cmd->add_option("--scale-n", scale->large_n,
+                      "Workflows of the --scale large run (default 100000)"));
+  scale_only.back()->check(CLI::PositiveNumber);
+  scale_only.push_back(
+      cmd->add_option("--scale-leases", scale->leases,
+                      "Expired leases of the --scale poll (default 100000)"));
+  scale_only.back()->check(CLI::PositiveNumber);
+  scale_only.push_back(
+      cmd->add_option("--scale-events", scale->rss_events,
+                      "Events of the --scale memory run (default 10000000; it "
+                      "grows by 1100)"));
+  scale_only.back()->check(
+      CLI::Range(std::uint64_t{11000}, std::uint64_t{1000000000}));
   cmd->add_option("--n", store->n, "Workflows of the standard workload")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--dedup", store->dedup,
@@ -134,6 +139,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   }
   scale_opt->excludes(durability_opt);
   scale_opt->excludes(vs_opt);
+  for (CLI::Option* option : scale_only) option->needs(scale_opt);
   action = [=] {
     if (*viewer_flag) {
       viewer->dir = store->dir;

@@ -250,6 +250,8 @@ TEST(BenchToolTest, ScalePrintsEveryPhaseAtBothSizesPollsAndMemory) {
   EXPECT_GE(doc["rss"][0]["events"].get<std::uint64_t>(), 1000U);
   EXPECT_GE(doc["rss"][9]["events"].get<std::uint64_t>(), 10000U);
   EXPECT_TRUE(doc.at("missed").is_array());
+  EXPECT_EQ(doc.at("figures"), 12);
+  EXPECT_EQ(doc.at("met").get<std::size_t>() + doc["missed"].size(), 12U);
 }
 
 // --scale refuses sizes that would compare a run with itself (or the wrong
@@ -260,6 +262,7 @@ TEST(BenchToolTest, ScaleRefusesEqualSizesAndIgnoredOptions) {
         "bench --scale --n 5000 --scale-n 100",
         "bench --scale --scale-leases 2000", "bench --scale --durability sync",
         "bench --scale --vs-stabilize", "bench --scale --history",
+        "bench --scale-n 5000", "bench --log --scale-events 20000",
         "bench --log --history", "bench --viewer --scale"}) {
     const ToolRun run = run_tool(args);
     EXPECT_EQ(run.status, 2) << args << "\n" << run.output;

@@ -53,11 +53,7 @@ ModeRun run_mode(const std::filesystem::path& dir, Durability durability,
 }  // namespace
 
 int run_store_bench(const StoreBenchOptions& options) {
-  const std::filesystem::path parent =
-      options.dir.empty() ? std::filesystem::temp_directory_path()
-                          : std::filesystem::absolute(options.dir);
-  ScratchDir scratch{parent / fmt::format("wfstore-bench-{}", ::getpid())};
-  std::filesystem::create_directories(scratch.path);
+  const ScratchDir scratch = ScratchDir::make(options.dir, "wfstore-bench");
   std::vector<Durability> modes;
   if (options.durability != "buffered") modes.push_back(Durability::kSync);
   if (options.durability != "sync") modes.push_back(Durability::kBuffered);

@@ -820,12 +820,7 @@ std::vector<HistoryFigure> run_history_figures(
 }
 
 int run_history_bench(const HistoryBenchOptions& o) {
-  const std::filesystem::path parent =
-      o.dir.empty() ? std::filesystem::temp_directory_path()
-                    : std::filesystem::absolute(o.dir);
-  ScratchDir scratch{parent /
-                     fmt::format("wfstore-bench-history-{}", ::getpid())};
-  std::filesystem::create_directories(scratch.path);
+  const ScratchDir scratch = ScratchDir::make(o.dir, "wfstore-bench-history");
   std::vector<HistoryFigure> figures;
   try {
     figures = run_history_figures(o, scratch.path);

@@ -336,11 +336,7 @@ int run_scale_bench(const ScaleBenchOptions& o) {
         "bench --scale: --scale-leases {} must exceed the {} of the small poll",
         o.leases, kPolls));
   }
-  const std::filesystem::path parent =
-      o.dir.empty() ? std::filesystem::temp_directory_path()
-                    : std::filesystem::absolute(o.dir);
-  ScratchDir scratch{parent / fmt::format("wfstore-scale-{}", ::getpid())};
-  std::filesystem::create_directories(scratch.path);
+  const ScratchDir scratch = ScratchDir::make(o.dir, "wfstore-scale");
   ScaleRun run;
   try {
     // Memory first, before the large workload's objects live in this process.

@@ -9,11 +9,15 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
+
+#include <unistd.h>
 
 #include "wfstore/database.h"
 #include "wfstore/model.h"
@@ -43,6 +47,18 @@ inline void expect(bool ok, const std::string& what) {
 
 // A scratch directory removed on scope exit.
 struct ScratchDir {
+  // A new directory `<name>-<pid>` in `dir` (the temporary directory when
+  // empty). Throws std::filesystem::filesystem_error.
+  static ScratchDir make(const std::string& dir, std::string_view name) {
+    const std::filesystem::path parent =
+        dir.empty() ? std::filesystem::temp_directory_path()
+                    : std::filesystem::absolute(dir);
+    ScratchDir scratch{parent /
+                       (std::string(name) + "-" + std::to_string(::getpid()))};
+    std::filesystem::create_directories(scratch.path);
+    return scratch;
+  }
+
   std::filesystem::path path;
   ~ScratchDir() {
     std::error_code ignored;

@@ -197,11 +197,8 @@ class StreamClient {
 }  // namespace
 
 int run_viewer_bench(const ViewerBenchOptions& o) {
-  const std::filesystem::path parent =
-      o.dir.empty() ? std::filesystem::temp_directory_path()
-                    : std::filesystem::absolute(o.dir);
-  bench::ScratchDir scratch{parent /
-                            fmt::format("wfstore-bench-viewer-{}", ::getpid())};
+  const bench::ScratchDir scratch =
+      bench::ScratchDir::make(o.dir, "wfstore-bench-viewer");
   const std::filesystem::path dir = scratch.path / "store";
   std::vector<Figure> figures;
   double rate_alone = 0;

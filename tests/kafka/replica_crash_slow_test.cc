@@ -39,7 +39,9 @@ namespace wfstore {
 namespace {
 
 // Starts `wfstore replicate` with its output discarded: following the topic
-// until killed, or with --until-caught-up when `until_caught_up`.
+// until killed, or with --until-caught-up when `until_caught_up`. posix_spawn,
+// not testutil::spawn_tool (fork, then code in the child): this process runs
+// librdkafka's threads (the producer, the mock cluster) while it spawns.
 pid_t spawn_replicate(const std::string& brokers,
                       const std::filesystem::path& dir, bool until_caught_up) {
   const std::string tool = WFSTORE_TOOL_PATH;

@@ -145,6 +145,9 @@ std::vector<KafkaExportStatus> read_export_positions(Database& database) {
     } catch (const InvalidArgumentError& e) {  // another store's file
       out.push_back({topic, {}, {}, e.what()});
       continue;
+    } catch (const IOError& e) {  // unreadable: a directory, no permission
+      out.push_back({topic, {}, {}, e.what()});
+      continue;
     }
     if (!p) continue;
     out.push_back(

@@ -471,6 +471,24 @@ TEST(ExportMetricLinesTest, TheTopicLabelIsEscaped) {
 
 // stats shows every export position; one that cannot be used is flagged
 // (text, JSON and metric lines) and makes the exit status 4.
+// A position that cannot be read at all (a directory under its name) is
+// listed as damaged beside the others, not an error for the whole listing.
+TEST_F(KafkaExporterTest, AnUnreadablePositionIsListedAsDamaged) {
+  testutil::run_workload(db_->workflow_store(), 3, 20, "a");
+  {
+    KafkaExporter exporter(*db_, options());
+    exporter.export_until_caught_up();
+  }
+  std::filesystem::create_directory(dir_.path() / "store" / "exports" /
+                                    "unreadable.pos");
+  const std::vector<KafkaExportStatus> read = read_export_positions(*db_);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].topic, "events");
+  EXPECT_TRUE(read[0].damage.empty()) << read[0].damage;
+  EXPECT_EQ(read[1].topic, "unreadable");
+  EXPECT_FALSE(read[1].damage.empty());
+}
+
 TEST_F(KafkaExporterTest, StatsShowsTheOtherPositionsBesideADamagedOne) {
   testutil::run_workload(db_->workflow_store(), 3, 20, "a");
   {

@@ -455,6 +455,7 @@ class KafkaExporter::Impl {
       }
       const std::string cluster(id);
       rd_kafka_mem_free(rk_, id);
+      learn_topic_leaders();
       const std::optional<kafka::ExportPosition> p =
           kafka::read_position(files_, o_.topic);
       // A position of another cluster does not count: export from LSN 1.
@@ -467,6 +468,24 @@ class KafkaExporter::Impl {
       exported_ = position;
     }
     return true;
+  }
+
+  // Asks the cluster for the topic's partitions and leaders (creating a
+  // missing topic where the cluster auto-creates) before the first batch.
+  // Without it the first produce() finds no leaders and librdkafka learns
+  // them on its one-second topic scan: each new producer's first
+  // transaction then waited about a second (measured: a 99,000-event export
+  // took 1.5 s instead of 0.55). An error is left to the batch's own
+  // produce() and commit, which report it where it is handled.
+  void learn_topic_leaders() {
+    constexpr std::chrono::milliseconds kMaxWait{1000};
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, o_.topic.c_str(), nullptr);
+    if (rkt == nullptr) return;
+    const rd_kafka_metadata_t* md = nullptr;
+    (void)rd_kafka_metadata(
+        rk_, 0, rkt, &md, timeout_ms(std::min(o_.operation_timeout, kMaxWait)));
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
   }
 
   // The LSN of position `p` when the store still holds what was exported up

@@ -92,6 +92,13 @@ rd_kafka_conf_t* make_conf(const KafkaExporterOptions& o,
   props.emplace_back("transactional.id", transactional_id);
   props.emplace_back("enable.idempotence", "true");
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // A delivery report callback, though it does nothing (a failed delivery
+  // fails the transaction's commit): without one, a delivered message wakes
+  // nothing, and rd_kafka_commit_transaction's flush sleeps in 10 ms polls
+  // after the last delivery (measured: a one-event transaction took 11 ms,
+  // not 1).
+  rd_kafka_conf_set_dr_msg_cb(
+      conf, [](rd_kafka_t*, const rd_kafka_message_t*, void*) {});
   std::array<char, 512> error{};
   for (const auto& [name, value] : props) {
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error.data(),

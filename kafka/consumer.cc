@@ -40,6 +40,9 @@ struct Partition {
   std::int64_t start_end = 0;
   // The offset after the last record (or end of partition) read.
   std::int64_t position = 0;
+  // Read to its end (the last message of it was librdkafka's end of
+  // partition): nothing more to fetch until new records arrive.
+  bool at_end = false;
   std::deque<Buffered> records;
   std::size_t bytes = 0;  // of the records' values
   bool paused = false;    // not fetched while its records wait
@@ -128,7 +131,9 @@ struct KafkaConsumer::State {
       ~Release() { rd_kafka_message_destroy(m); }
     } release{m};
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      partition(m->partition).position = m->offset;
+      Partition& p = partition(m->partition);
+      p.position = m->offset;
+      p.at_end = true;
       return true;
     }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -140,6 +145,7 @@ struct KafkaConsumer::State {
                                 rd_kafka_message_errstr(m)));
     }
     Partition& p = partition(m->partition);
+    p.at_end = false;
     // Fetched again after a resume (librdkafka drops what it held for a
     // paused partition): already read.
     if (m->offset < p.position) return true;
@@ -308,12 +314,58 @@ struct KafkaConsumer::State {
         first.commit_hash));
   }
 
-  KafkaGapError gap(std::uint64_t last_missing) const {
+  // `why`: how it is known that the LSNs cannot arrive any more.
+  KafkaGapError gap(std::uint64_t last_missing,
+                    std::string_view why = "every partition is past it") const {
     return KafkaGapError(
         fmt::format("gap in the topic '{}' of store {}: lsn {}..{} missing "
-                    "(every partition is past it)",
-                    options.topic, store_id, last_lsn + 1, last_missing),
+                    "({})",
+                    options.topic, store_id, last_lsn + 1, last_missing, why),
         last_lsn + 1, last_missing);
+  }
+
+  // Called after a poll that delivered nothing, `quiet` when no partition
+  // can bring a missing LSN now. Throws KafkaGapError (and keeps it for the
+  // next call) when records past a missing LSN are held, the partitions are
+  // quiet, and stall_timeout has passed since `stalled_since`: the first
+  // such call with the partitions quiet (set here; not reset when they stop
+  // being quiet, so a trickle of new records cannot defer the error for
+  // ever; reset here when nothing is held, and by the caller on a
+  // delivery).
+  void check_stalled(std::optional<Clock::time_point>& stalled_since,
+                     bool quiet) {
+    // The lowest LSN still to deliver; a re-sent run behind a partition's
+    // head may hold LSNs already delivered.
+    std::uint64_t lowest = 0;
+    for (const Partition& p : partitions) {
+      for (const Buffered& b : p.records) {
+        const std::uint64_t lsn = b.record.event.lsn;
+        if (lsn > last_lsn && (lowest == 0 || lsn < lowest)) lowest = lsn;
+      }
+    }
+    if (lowest == 0) {
+      stalled_since.reset();
+      return;
+    }
+    if (!quiet) return;
+    if (!stalled_since) stalled_since = Clock::now();
+    if (Clock::now() - *stalled_since < options.stall_timeout) return;
+    KafkaGapError error = gap(
+        lowest - 1,
+        fmt::format("lsn {} and later were read and waited {} ms for it while "
+                    "no partition had more to read",
+                    lowest, options.stall_timeout.count()));
+    failed = std::make_exception_ptr(error);
+    throw error;
+  }
+
+  // Whether no partition can bring a missing LSN now: each one is read to
+  // its current end or paused (see reached_start_end_or_paused).
+  bool at_end_or_paused() const {
+    for (const Partition& p : partitions) {
+      if (!p.paused && !p.at_end) return false;
+    }
+    return true;
   }
 
   bool buffered() const {
@@ -516,34 +568,26 @@ void KafkaConsumer::consume_until_caught_up(
       handler(batch);
       continue;
     }
-    if (!state_->reached_start_end_or_paused()) continue;
     // At the starting end with records past a missing LSN: wait a while for
     // it, then call it a gap.
-    if (!stalled_since) stalled_since = Clock::now();
-    if (Clock::now() - *stalled_since >= state_->options.stall_timeout) {
-      // The lowest LSN still to deliver; a re-sent run behind a partition's
-      // head may hold LSNs already delivered.
-      const std::uint64_t last = state_->last_lsn;
-      std::uint64_t lowest = 0;
-      for (const Partition& p : state_->partitions) {
-        for (const Buffered& b : p.records) {
-          const std::uint64_t lsn = b.record.event.lsn;
-          if (lsn > last && (lowest == 0 || lsn < lowest)) lowest = lsn;
-        }
-      }
-      KafkaGapError error = state_->gap(lowest - 1);
-      state_->failed = std::make_exception_ptr(error);
-      throw error;
-    }
+    state_->check_stalled(stalled_since, state_->reached_start_end_or_paused());
   }
 }
 
 void KafkaConsumer::run(
     const std::function<void(std::vector<ReceivedEvent>&)>& handler,
     const std::function<bool()>& stop) {
+  std::optional<Clock::time_point> stalled_since;
   while (!stop()) {
     std::vector<ReceivedEvent> batch = poll(std::chrono::milliseconds(100));
-    if (!batch.empty()) handler(batch);
+    if (!batch.empty()) {
+      stalled_since.reset();
+      handler(batch);
+      continue;
+    }
+    // Records past a missing LSN, held for stall_timeout, every partition
+    // read to its current end (or paused): a gap, as when catching up.
+    state_->check_stalled(stalled_since, state_->at_end_or_paused());
   }
 }
 

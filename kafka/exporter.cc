@@ -322,6 +322,7 @@ class KafkaExporter::Impl {
   void export_to(std::uint64_t target, const Stop& stop) {
     last_progress_ = SteadyClock::now();
     backoff_ = o_.retry_backoff;
+    if (target == 0) return;  // an empty store: nothing to prove exported
     while (!stop() && !stopping_.load()) {
       if (!ensure_producer(stop)) return;
       if (exported_.load() >= target) return;
@@ -462,7 +463,6 @@ class KafkaExporter::Impl {
       }
       const std::string cluster(id);
       rd_kafka_mem_free(rk_, id);
-      learn_topic_leaders();
       const std::optional<kafka::ExportPosition> p =
           kafka::read_position(files_, o_.topic);
       // A position of another cluster does not count: export from LSN 1.
@@ -473,6 +473,7 @@ class KafkaExporter::Impl {
         cluster_id_ = cluster;
       }
       exported_ = position;
+      learn_topic_leaders();  // after the position was accepted
     }
     return true;
   }

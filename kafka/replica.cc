@@ -224,11 +224,8 @@ ReplicaProgress KafkaReplica::replicate_until_caught_up() {
 ReplicaProgress KafkaReplica::run(const std::function<bool()>& stop) {
   State& s = *state_;
   try {
-    while (!stop()) {
-      std::vector<ReceivedEvent> batch =
-          s.consumer->poll(std::chrono::milliseconds(100));
-      s.take(batch);
-    }
+    s.consumer->run([&](std::vector<ReceivedEvent>& batch) { s.take(batch); },
+                    stop);
   } catch (const KafkaGapError&) {
     s.close_views();
     throw;

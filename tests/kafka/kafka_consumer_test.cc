@@ -282,6 +282,37 @@ TEST_F(KafkaConsumerTest, GapWithAPartitionBehindIsReportedOnceCaughtUp) {
   EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
 }
 
+// Following (run), not catching up: LSN 5 missing, every record on
+// partition 0 and the other partitions empty, so no partition is past it;
+// the stall (every partition read to its current end) reports the gap, and
+// nothing past LSN 4 is delivered.
+TEST_F(KafkaConsumerTest, GapWhileFollowingIsReportedAfterTheStall) {
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (const KafkaRecord& r : records_) {
+    if (record_lsn(r) != 5) producer.send("t", r, 0);
+  }
+  producer.flush();
+  KafkaConsumer consumer(options_for(cluster_, "t"));
+  std::vector<std::uint64_t> got;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  try {
+    consumer.run(
+        [&](std::vector<ReceivedEvent>& batch) {
+          for (const ReceivedEvent& e : batch) got.push_back(e.event.lsn);
+        },
+        [&] { return std::chrono::steady_clock::now() > deadline; });
+    FAIL() << "no gap reported while following";
+  } catch (const KafkaGapError& e) {
+    EXPECT_EQ(e.first_missing(), 5u);
+    EXPECT_EQ(e.last_missing(), 5u);
+    EXPECT_THAT(e.what(), HasSubstr("lsn 5..5 missing"));
+    EXPECT_THAT(e.what(), HasSubstr("no partition had more to read"));
+  }
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_THROW(consumer.poll(std::chrono::milliseconds(10)), KafkaGapError);
+}
+
 TEST_F(KafkaConsumerTest, AStalledGapIgnoresReSentRecordsBehindIt) {
   // Partition 0: 1..5, 7, 8, then a re-sent run 4, 5, 7, 8; LSN 6 nowhere and
   // the other partitions empty, so only the stall reports the gap. The

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <string>
@@ -105,6 +106,26 @@ class KafkaReplicaTest : public ::testing::Test {
     producer.flush();
   }
 
+  // Runs `replicate` on a replica in tmp_/r of topic t, whose records skip
+  // LSN `missing`: it must stop with that gap, nothing past it applied (in
+  // its progress and in its views).
+  void expect_gap_stops_replica(
+      const std::vector<KafkaRecord>& records, std::uint64_t missing,
+      const std::function<void(KafkaReplica&)>& replicate) {
+    KafkaReplica replica(options(tmp_ / "r"));
+    try {
+      replicate(replica);
+      FAIL() << "no gap";
+    } catch (const KafkaGapError& e) {
+      EXPECT_EQ(e.first_missing(), missing);
+      EXPECT_EQ(e.last_missing(), missing);
+    }
+    const std::uint64_t applied = whole_commits_through(records, missing - 1);
+    EXPECT_EQ(replica.progress().applied_lsn, applied);
+    auto db = Database::open_read_only(tmp_ / "r", testutil::quiet_options());
+    EXPECT_EQ(summarize_store(*db).applied_lsn, applied);
+  }
+
   KafkaReplicaOptions options(const std::filesystem::path& dir) {
     KafkaReplicaOptions o;
     o.brokers = cluster_.bootstrap_servers();
@@ -158,19 +179,26 @@ TEST_F(KafkaReplicaTest, ReplicaFedAGapAppliesNothingPastIt) {
   testutil::TestProducer producer(cluster_.bootstrap_servers());
   producer.send_round_robin("t", holed, 4);
   producer.flush();
-  KafkaReplica replica(options(tmp_ / "r"));
-  try {
+  expect_gap_stops_replica(records, 150, [](KafkaReplica& replica) {
     replica.replicate_until_caught_up();
-    FAIL() << "no gap";
-  } catch (const KafkaGapError& e) {
-    EXPECT_EQ(e.first_missing(), 150u);
-    EXPECT_EQ(e.last_missing(), 150u);
+  });
+}
+
+// Following (run, as `wfstore replicate` without --until-caught-up): a gap
+// no partition is past (everything on partition 0) stops the replica after
+// the stall, with nothing past it applied.
+TEST_F(KafkaReplicaTest, ReplicaFollowingAGapStopsAndAppliesNothingPastIt) {
+  const std::vector<KafkaRecord> records = workload(tmp_ / "src", 13, 300);
+  testutil::TestProducer producer(cluster_.bootstrap_servers());
+  for (const KafkaRecord& r : records) {
+    if (record_lsn(r) != 150) producer.send("t", r, 0);
   }
-  EXPECT_EQ(replica.progress().applied_lsn,
-            whole_commits_through(records, 149));
-  auto db = Database::open_read_only(tmp_ / "r", testutil::quiet_options());
-  EXPECT_EQ(summarize_store(*db).applied_lsn,
-            whole_commits_through(records, 149));
+  producer.flush();
+  expect_gap_stops_replica(records, 150, [](KafkaReplica& replica) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    replica.run([&] { return std::chrono::steady_clock::now() > deadline; });
+  });
 }
 
 // A commit whose last record is not in the topic yet (on a partition not

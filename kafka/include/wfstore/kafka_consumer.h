@@ -81,9 +81,10 @@ struct KafkaConsumerOptions {
   // How long the metadata and watermark queries of the constructor may take;
   // 1 ms up to INT_MAX ms.
   std::chrono::milliseconds metadata_timeout{10000};
-  // consume_until_caught_up(): how long to wait, once every partition reached
-  // its starting end, for a missing LSN while records past it are buffered,
-  // before reporting a gap; not negative.
+  // consume_until_caught_up() and run(): how long to wait, once every
+  // partition reached its starting end (run(): its current end), for a
+  // missing LSN while records past it are buffered, before reporting a gap;
+  // not negative.
   std::chrono::milliseconds stall_timeout{5000};
   // fetch.wait.max.ms: how long a broker may hold a fetch that found nothing
   // new. A real broker answers as soon as records arrive; the mock cluster
@@ -155,7 +156,9 @@ class KafkaConsumer {
 
   // Calls `handler` with every batch until `stop` returns true (checked
   // between polls, at least every 100 ms). Throws what poll() and `handler`
-  // throw.
+  // throw, and KafkaGapError when records past a missing LSN have been held
+  // for stall_timeout while every partition was read to its current end (or
+  // paused with records waiting).
   void run(const std::function<void(std::vector<ReceivedEvent>&)>& handler,
            const std::function<bool()>& stop);
 

@@ -51,9 +51,10 @@
 // the store is never slowed or failed by the export: every Kafka call runs on
 // the exporter's thread, the commit listener only wakes it.
 //
-// Memory is flat over the log's size: the log is read max_batch_events at a
-// time; while a batch is sent and committed, the records after it (at most
-// max_batch_events more) are read and encoded on a second thread.
+// Memory is bounded by batches, not by the log's size: the log is read a
+// few thousand events at a time up to a batch; while a batch is sent and
+// committed, the records after it (at most max_batch_events more) are read
+// and encoded on a second thread.
 //
 // Lifetime: the Database must outlive the exporter. Thread-safety: run(),
 // export_until_caught_up() and start() must not overlap (one run at a time,

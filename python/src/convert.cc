@@ -131,58 +131,6 @@ std::string key_from_py(py::handle key, const Path& path) {
   bad(path, "a key of type " + type_name(key) + " is not JSON");
 }
 
-py::object str_to_py(const std::string& value) {
-  return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
-      value.data(), static_cast<Py_ssize_t>(value.size()), "surrogateescape"));
-}
-
-py::object opt_str_to_py(const std::optional<std::string>& value) {
-  return value ? str_to_py(*value) : py::none();
-}
-
-py::object opt_int_to_py(const std::optional<std::int64_t>& value) {
-  if (!value) return py::none();
-  return py::int_(*value);
-}
-
-// A string literal as a template argument.
-template <std::size_t N>
-struct Literal {
-  constexpr Literal(const char (&text)[N]) { std::copy_n(text, N, chars); }
-  char chars[N];
-};
-
-// The interned Python str of a field name, made on first use and kept for
-// the process: a converted workflow repeats each key once per stage or task,
-// and an interned key skips making, hashing and freeing a str each time.
-template <Literal Name>
-PyObject* key() {
-  static PyObject* const interned = PyUnicode_InternFromString(Name.chars);
-  return interned;
-}
-
-template <Literal Key>
-void set(py::dict& d, py::handle value) {
-  PyObject* k = key<Key>();
-  if (k == nullptr || PyDict_SetItem(d.ptr(), k, value.ptr()) != 0) {
-    throw py::error_already_set();
-  }
-}
-
-// An enum's name (the model's *_name functions) as a str made once per name.
-py::object name_to_py(std::string_view name) {
-  static std::map<std::string, py::handle, std::less<>> names;
-  auto it = names.find(name);
-  if (it == names.end()) {
-    PyObject* interned = PyUnicode_FromStringAndSize(
-        name.data(), static_cast<Py_ssize_t>(name.size()));
-    if (interned == nullptr) throw py::error_already_set();
-    PyUnicode_InternInPlace(&interned);
-    it = names.emplace(std::string(name), interned).first;
-  }
-  return py::reinterpret_borrow<py::object>(it->second);
-}
-
 // Runs fn over each item of an iterable, with its index.
 template <typename Fn>
 void for_each_item(py::handle iterable, const Path& path, Fn&& fn) {
@@ -201,6 +149,33 @@ void for_each_item(py::handle iterable, const Path& path, Fn&& fn) {
 }
 
 }  // namespace
+
+py::object str_to_py(const std::string& value) {
+  return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
+      value.data(), static_cast<Py_ssize_t>(value.size()), "surrogateescape"));
+}
+
+py::object opt_str_to_py(const std::optional<std::string>& value) {
+  return value ? str_to_py(*value) : py::none();
+}
+
+py::object opt_int_to_py(const std::optional<std::int64_t>& value) {
+  if (!value) return py::none();
+  return py::int_(*value);
+}
+
+py::object name_to_py(std::string_view name) {
+  static std::map<std::string, py::handle, std::less<>> names;
+  auto it = names.find(name);
+  if (it == names.end()) {
+    PyObject* interned = PyUnicode_FromStringAndSize(
+        name.data(), static_cast<Py_ssize_t>(name.size()));
+    if (interned == nullptr) throw py::error_already_set();
+    PyUnicode_InternInPlace(&interned);
+    it = names.emplace(std::string(name), interned).first;
+  }
+  return py::reinterpret_borrow<py::object>(it->second);
+}
 
 std::string Path::str() const {
   // Root first. A path deeper than kHead + kTail segments (a value nested
@@ -533,132 +508,6 @@ std::optional<WorkflowCriteria> criteria_from_py(py::handle obj) {
   c.start_time_before = get_opt_int(obj, "start_time_before", path);
   c.start_time_after = get_opt_int(obj, "start_time_after", path);
   return c;
-}
-
-py::dict task_to_py(const TaskExecution& t) {
-  py::dict d;
-  set<"id">(d, str_to_py(t.id));
-  set<"name">(d, str_to_py(t.name));
-  set<"implementing_class">(d, str_to_py(t.implementing_class));
-  set<"status">(d, name_to_py(status_name(t.status)));
-  set<"start_time">(d, opt_int_to_py(t.start_time));
-  set<"end_time">(d, opt_int_to_py(t.end_time));
-  set<"stage_start">(d, py::bool_(t.stage_start));
-  set<"stage_end">(d, py::bool_(t.stage_end));
-  set<"loop_start">(d, py::bool_(t.loop_start));
-  set<"loop_end">(d, py::bool_(t.loop_end));
-  set<"task_exception_details">(d,
-                                json_to_py(t.task_exception_details.value()));
-  set<"version">(d, py::int_(t.version));
-  return d;
-}
-
-py::dict stage_to_py(const StageExecution& s) {
-  py::dict d;
-  set<"id">(d, str_to_py(s.id));
-  set<"execution_id">(d, str_to_py(s.execution_id));
-  set<"ref_id">(d, str_to_py(s.ref_id));
-  set<"type">(d, str_to_py(s.type));
-  set<"name">(d, str_to_py(s.name));
-  set<"status">(d, name_to_py(status_name(s.status)));
-  set<"context">(d, json_to_py(s.context.value()));
-  set<"outputs">(d, json_to_py(s.outputs.value()));
-  py::list tasks(s.tasks.size());
-  for (std::size_t i = 0; i < s.tasks.size(); ++i) {
-    PyList_SET_ITEM(tasks.ptr(), static_cast<Py_ssize_t>(i),
-                    task_to_py(s.tasks[i]).release().ptr());
-  }
-  set<"tasks">(d, tasks);
-  py::set refs;
-  for (const auto& ref : s.requisite_stage_ref_ids) refs.add(str_to_py(ref));
-  set<"requisite_stage_ref_ids">(d, refs);
-  set<"parent_stage_id">(d, opt_str_to_py(s.parent_stage_id));
-  set<"synthetic_stage_owner">(
-      d, s.synthetic_stage_owner
-             ? name_to_py(synthetic_stage_owner_name(*s.synthetic_stage_owner))
-             : py::none());
-  set<"start_time">(d, opt_int_to_py(s.start_time));
-  set<"end_time">(d, opt_int_to_py(s.end_time));
-  set<"start_time_expiry">(d, opt_int_to_py(s.start_time_expiry));
-  set<"scheduled_time">(d, opt_int_to_py(s.scheduled_time));
-  set<"version">(d, py::int_(s.version));
-  set<"join_type">(d, name_to_py(join_type_name(s.join_type)));
-  set<"join_threshold">(d, py::int_(s.join_threshold));
-  set<"split_type">(d, name_to_py(split_type_name(s.split_type)));
-  py::dict conditions;
-  for (const auto& [k, v] : s.split_conditions) {
-    conditions[str_to_py(k)] = str_to_py(v);
-  }
-  set<"split_conditions">(d, conditions);
-  if (s.mi_config) {
-    const MultiInstanceConfig& m = *s.mi_config;
-    py::dict mi;
-    set<"count">(mi, py::int_(m.count));
-    set<"count_from_context">(mi, str_to_py(m.count_from_context));
-    set<"sync_on_complete">(mi, py::bool_(m.sync_on_complete));
-    set<"allow_dynamic">(mi, py::bool_(m.allow_dynamic));
-    set<"collection_from_context">(mi, str_to_py(m.collection_from_context));
-    set<"join_threshold">(mi, py::int_(m.join_threshold));
-    set<"cancel_remaining">(mi, py::bool_(m.cancel_remaining));
-    set<"mi_config">(d, mi);
-  } else {
-    set<"mi_config">(d, py::none());
-  }
-  set<"deferred_choice_group">(d, opt_str_to_py(s.deferred_choice_group));
-  set<"milestone_ref_id">(d, opt_str_to_py(s.milestone_ref_id));
-  set<"milestone_status">(d, opt_str_to_py(s.milestone_status));
-  set<"mutex_key">(d, opt_str_to_py(s.mutex_key));
-  set<"cancel_region">(d, opt_str_to_py(s.cancel_region));
-  return d;
-}
-
-py::dict workflow_to_py(const Workflow& w, bool with_stages) {
-  py::dict d;
-  set<"id">(d, str_to_py(w.id));
-  set<"type">(d, name_to_py(workflow_type_name(w.type)));
-  set<"application">(d, str_to_py(w.application));
-  set<"name">(d, str_to_py(w.name));
-  set<"status">(d, name_to_py(status_name(w.status)));
-  if (with_stages) {
-    py::list stages(w.stages.size());
-    for (std::size_t i = 0; i < w.stages.size(); ++i) {
-      PyList_SET_ITEM(stages.ptr(), static_cast<Py_ssize_t>(i),
-                      stage_to_py(w.stages[i]).release().ptr());
-    }
-    set<"stages">(d, stages);
-  } else {
-    set<"stages">(d, py::list());
-  }
-  set<"context">(d, json_to_py(w.context.value()));
-  py::dict trigger;
-  set<"type">(trigger, str_to_py(w.trigger.type));
-  set<"user">(trigger, str_to_py(w.trigger.user));
-  set<"parameters">(trigger, json_to_py(w.trigger.parameters.value()));
-  set<"artifacts">(trigger, json_to_py(w.trigger.artifacts.value()));
-  set<"payload">(trigger, json_to_py(w.trigger.payload.value()));
-  set<"trigger">(d, trigger);
-  set<"start_time">(d, opt_int_to_py(w.start_time));
-  set<"end_time">(d, opt_int_to_py(w.end_time));
-  set<"start_time_expiry">(d, opt_int_to_py(w.start_time_expiry));
-  set<"is_canceled">(d, py::bool_(w.is_canceled));
-  set<"canceled_by">(d, opt_str_to_py(w.canceled_by));
-  set<"cancellation_reason">(d, opt_str_to_py(w.cancellation_reason));
-  if (w.paused) {
-    py::dict p;
-    set<"paused_by">(p, str_to_py(w.paused->paused_by));
-    set<"pause_time">(p, opt_int_to_py(w.paused->pause_time));
-    set<"resume_time">(p, opt_int_to_py(w.paused->resume_time));
-    set<"paused_ms">(p, py::int_(w.paused->paused_ms));
-    set<"paused">(d, p);
-  } else {
-    set<"paused">(d, py::none());
-  }
-  set<"pipeline_config_id">(d, opt_str_to_py(w.pipeline_config_id));
-  set<"is_limit_concurrent">(d, py::bool_(w.is_limit_concurrent));
-  set<"max_concurrent_executions">(d, py::int_(w.max_concurrent_executions));
-  set<"keep_waiting_pipelines">(d, py::bool_(w.keep_waiting_pipelines));
-  set<"origin">(d, str_to_py(w.origin));
-  return d;
 }
 
 Message message_from_py(std::string_view type_name, py::handle fields,

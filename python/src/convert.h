@@ -1,7 +1,7 @@
 // Conversions between Python objects and wfstore's values for the binding:
 // JSON values to and from Python objects directly (no JSON text in between),
 // model structs read from any object with the model's attribute names (a
-// stabilize object or the binding's own), model structs written as dicts.
+// stabilize object or the binding's own); models.h writes model structs.
 //
 // Every function requires the GIL. Bad input throws InvalidArgumentError whose
 // message names the field ("workflow.stages[1].tasks[0].status: ...").
@@ -71,11 +71,14 @@ Workflow workflow_status_from_py(py::handle obj, bool full);
 // start_time_after (None: no criteria).
 std::optional<WorkflowCriteria> criteria_from_py(py::handle obj);
 
-// Dicts whose keys are the model's field names; enums as their names,
-// requisite_stage_ref_ids as a set, mi_config, trigger and paused as dicts.
-py::dict task_to_py(const TaskExecution& task);
-py::dict stage_to_py(const StageExecution& stage);
-py::dict workflow_to_py(const Workflow& workflow, bool with_stages = true);
+// Stored strings as str (bytes that are not UTF-8 surrogate-escaped, as
+// os.fsdecode does); None for nullopt.
+py::object str_to_py(const std::string& value);
+py::object opt_str_to_py(const std::optional<std::string>& value);
+py::object opt_int_to_py(const std::optional<std::int64_t>& value);
+// An enum's name (the model's *_name functions) as an interned str made once
+// per name and kept for the process.
+py::object name_to_py(std::string_view name);
 
 // A message from its type name and field dict (the reference's wire form).
 Message message_from_py(std::string_view type_name, py::handle fields,

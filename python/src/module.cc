@@ -3,10 +3,11 @@
 // (python/wfstore/_wfstore.pyi documents each call).
 //
 // Values cross as Python objects: model structs are read from any object with
-// the model's attribute names and returned as dicts; JSON values are converted
-// directly, without JSON text. Every call that can wait (a commit and its
-// fdatasync, a blocking poll, a read of the views) runs with the GIL released,
-// after its arguments were converted and before its result is.
+// the model's attribute names and returned as Models (models.h); JSON values
+// are converted directly, without JSON text. Every call that can wait (a
+// commit and its fdatasync, a blocking poll, a read of the views) runs with
+// the GIL released, after its arguments were converted and before its result
+// is.
 
 #include <chrono>
 #include <cstdint>
@@ -28,6 +29,7 @@
 #include "wfstore/transaction.h"
 
 #include "python/src/convert.h"
+#include "python/src/models.h"
 #include <pybind11/functional.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -274,11 +276,12 @@ std::vector<py::object> task_objects(py::handle stage_obj) {
   return out;
 }
 
-py::tuple stage_set_to_py(const StageSet& set) {
+py::tuple stage_set_to_py(StageSet&& set) {
+  auto owned = std::make_shared<const StageSet>(std::move(set));
   py::list stages;
-  for (const auto& s : set.stages) stages.append(stage_to_py(s));
+  for (const auto& s : owned->stages) stages.append(model_of(owned, s));
   py::object execution =
-      set.execution ? py::object(workflow_to_py(*set.execution)) : py::none();
+      owned->execution ? model_of(owned, *owned->execution) : py::none();
   return py::make_tuple(execution, stages);
 }
 
@@ -483,6 +486,7 @@ PYBIND11_MODULE(_wfstore, m) {
   using std::chrono::milliseconds;
   m.doc() = "wfstore's event-sourced workflow store (see wfstore/_wfstore.pyi)";
   register_exceptions(m);
+  define_model(m);
 
   py::class_<Store, StorePtr> db(m, "Database");
   db.def(py::init([](const std::filesystem::path& path, const Utf8& durability,
@@ -548,7 +552,7 @@ PYBIND11_MODULE(_wfstore, m) {
                Unlocked release;
                w = s.ws().retrieve(id);
              }
-             return workflow_to_py(*w);
+             return model_of(std::move(*w));
            })
       // Benchmark hook (python/bench): seconds the C++ store takes to run
       // `operation` ("retrieve", "exists" or "is_message_processed") once
@@ -588,7 +592,7 @@ PYBIND11_MODULE(_wfstore, m) {
                Unlocked release;
                w = s.ws().retrieve_execution_summary(id);
              }
-             return workflow_to_py(*w, false);
+             return model_of(std::move(*w));
            })
       .def("update_status",
            [](Store& s, py::handle workflow) {
@@ -631,7 +635,7 @@ PYBIND11_MODULE(_wfstore, m) {
                Unlocked release;
                r = s.ws().retrieve_stage(id);
              }
-             return py::make_tuple(workflow_to_py(r->execution), r->index);
+             return py::make_tuple(model_of(std::move(r->execution)), r->index);
            })
       .def("get_upstream_stages",
            [](Store& s, const Utf8& wid, const Utf8& ref) {
@@ -640,7 +644,7 @@ PYBIND11_MODULE(_wfstore, m) {
                Unlocked release;
                set = s.ws().get_upstream_stages(wid, ref);
              }
-             return stage_set_to_py(set);
+             return stage_set_to_py(std::move(set));
            })
       .def("get_downstream_stages",
            [](Store& s, const Utf8& wid, const Utf8& ref) {
@@ -649,7 +653,7 @@ PYBIND11_MODULE(_wfstore, m) {
                Unlocked release;
                set = s.ws().get_downstream_stages(wid, ref);
              }
-             return stage_set_to_py(set);
+             return stage_set_to_py(std::move(set));
            })
       .def("get_synthetic_stages",
            [](Store& s, const Utf8& wid, const Utf8& parent) {
@@ -658,7 +662,7 @@ PYBIND11_MODULE(_wfstore, m) {
                Unlocked release;
                set = s.ws().get_synthetic_stages(wid, parent);
              }
-             return stage_set_to_py(set);
+             return stage_set_to_py(std::move(set));
            })
       .def("get_merged_ancestor_outputs",
            [](Store& s, const Utf8& wid, const Utf8& ref) {
@@ -1057,7 +1061,7 @@ PYBIND11_MODULE(_wfstore, m) {
                Unlocked release;
                w = h.history.workflow_as_of(id, lsn);
              }
-             return w ? py::object(workflow_to_py(*w)) : py::none();
+             return w ? model_of(std::move(*w)) : py::none();
            })
       .def("diff",
            [](PyHistory& h, const Utf8& id, std::uint64_t from,

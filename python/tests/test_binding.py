@@ -8,6 +8,7 @@ C++), WFSTORE_LEAK_CALLS (calls of the leak test, default 100000).
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -173,6 +175,58 @@ def test_workflow_round_trip(db):
     assert summary["stages"] == [] and summary["name"] == "wf"
     assert db.exists("w1") and not db.exists("nope")
     assert db.count_by_application("app") == 1
+
+
+def test_results_are_read_only_models_whose_fields_convert_when_read(tmp_path):
+    db = wfstore.Database(str(tmp_path / "store"), durability="buffered")
+    db.store(diamond())
+    got = db.retrieve("w1")
+    assert isinstance(got, wfstore.Model) and isinstance(got, Mapping)
+    # The keys of the plain form, in its order, and equal to it both ways.
+    plain = got.to_dict()
+    assert type(plain) is dict and list(got) == list(plain) == got.keys()
+    assert len(got) == len(plain) and got == plain and plain == got and not got != plain
+    assert dict(got.items()) == plain and got.values() == list(plain.values())
+    # Stages and tasks are Models; to_dict() is plain all the way down.
+    s0 = got["stages"][0]
+    assert isinstance(s0, wfstore.Model) and isinstance(s0["tasks"][0], wfstore.Model)
+    assert type(plain["stages"][0]) is dict and type(plain["stages"][0]["tasks"][0]) is dict
+    assert s0 == plain["stages"][0] and s0["tasks"][0]["id"] == "w1-a-t1"
+    # JSON values are plain objects, made anew at each read.
+    s0["context"]["k"].append("changed")
+    assert s0["context"] == {"k": [1, 2.5, "x", None, True, {"n": -3}]}
+    # A key that is not the interned literal is found too.
+    assert got["".join(["sta", "tus"])] == "NOT_STARTED"
+    # Read-only, missing keys as a dict's, unhashable, copies are itself.
+    with pytest.raises(TypeError):
+        got["status"] = "RUNNING"
+    with pytest.raises(KeyError):
+        got["nope"]
+    with pytest.raises(KeyError):
+        got[1]
+    assert got.get("nope") is None and got.get("nope", 5) == 5 and got.get("id") == "w1"
+    assert "status" in got and "nope" not in got and 1 not in got
+    with pytest.raises(TypeError):
+        hash(got)
+    assert copy.copy(got) is got and copy.deepcopy(got) is got
+    assert got != {"id": "w1"} and got != 5 and got != s0
+    assert repr(got).startswith("Workflow({'id': 'w1', ")
+    # Not a model argument (no attributes, as a dict): refused, nothing appended.
+    before = applied(db)
+    with pytest.raises(wfstore.InvalidArgumentError, match="missing attribute"):
+        db.store_stage(s0)
+    assert applied(db) == before
+    # Every call that returns models returns Models, which keep their result
+    # alive, not the store.
+    execution, stages = db.get_upstream_stages("w1", "d")
+    summary = db.retrieve_execution_summary("w1")
+    in_execution, index = db.retrieve_stage("w1-b")
+    db.close()
+    del execution
+    assert [s["ref_id"] for s in stages] == ["b", "c"] and stages[0]["tasks"][0]["id"] == "w1-b-t1"
+    assert summary["stages"] == [] and isinstance(summary, wfstore.Model)
+    assert in_execution["stages"][index]["requisite_stage_ref_ids"] == {"a"}
+    assert got["stages"][3]["requisite_stage_ref_ids"] == {"b", "c"}
 
 
 def test_store_stage_bumps_versions_and_checks_them(db):

@@ -4,12 +4,15 @@
 WorkflowStore of stabilize's persistence interface, its transactions, its queue
 (``queue_*``), commit listeners and the history API (``history()``). Model
 values are read from any object with the model's attribute names and come back
-as dicts; JSON values cross as Python objects. Errors are the classes below,
+as ``Model``: read-only mappings whose fields are converted when read
+(``to_dict()`` converts them all); JSON values cross as Python objects. Errors are the classes below,
 mirroring wfstore::Error's.
 
 stabilize's adapter (``WfstoreWorkflowStore``, ``WfstoreQueue``) lives in
 ``wfstore.stabilize``, the only module that imports stabilize.
 """
+
+from collections.abc import Mapping as _Mapping
 
 from wfstore._wfstore import (
     AuditScope,
@@ -22,6 +25,7 @@ from wfstore._wfstore import (
     InvalidArgumentError,
     IOError,
     KafkaTopicNotFoundError,
+    Model,
     NotFoundError,
     StageNotFoundError,
     StoreLockedError,
@@ -43,6 +47,7 @@ __all__ = [
     "InvalidArgumentError",
     "IOError",
     "KafkaTopicNotFoundError",
+    "Model",
     "NotFoundError",
     "StageNotFoundError",
     "StoreLockedError",
@@ -52,3 +57,5 @@ __all__ = [
     "WorkflowNotFoundError",
     "for_each_event",
 ]
+
+_Mapping.register(Model)

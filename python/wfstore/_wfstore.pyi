@@ -3,12 +3,13 @@
 Model arguments (workflow, stage, task, criteria) are any objects with the
 model's attribute names (stabilize's objects among them); enum attributes take
 an enum (its ``.name`` is used) or the name as ``str``. Models come back as
-dicts with the same keys. Every call that can wait releases the GIL. Bad input
+``Model``: read-only mappings with the same keys, each field converted when it
+is read (``to_dict()`` gives the plain dicts typed below). Every call that can wait releases the GIL. Bad input
 raises InvalidArgumentError naming the field, with nothing appended.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, TypedDict
 
 JsonValue = Any
@@ -122,7 +123,22 @@ class WorkflowDict(TypedDict):
 # (delivery id, attempts, message type name, message fields)
 Delivery = tuple[int, int, str, dict[str, JsonValue]]
 # (a summary of the workflow with its stages, or None; the selected stages)
-StageSet = tuple[WorkflowDict | None, list[StageDict]]
+class Model(Mapping[str, Any]):
+    """A read-only view of a stored workflow, stage or task (the keys of
+    WorkflowDict, StageDict, TaskDict). Each field is converted when read, by
+    key; stages and tasks are Models, JSON values plain Python objects made
+    anew at each read. Like a dict, it has no model attributes, so it is not a
+    model argument (store, store_stage write versions back into theirs). It keeps its result alive, not the
+    store: it stays valid after the store closes. Equal to a dict of the same
+    fields; copies are itself (it is immutable); unhashable."""
+
+    def __getitem__(self, key: str) -> Any: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __len__(self) -> int: ...
+    def to_dict(self) -> Any:
+        """Every field converted at once: a WorkflowDict, StageDict or TaskDict."""
+
+StageSet = tuple[Model | None, list[Model]]
 
 class Transaction:
     """One atomic commit (one log record); a context manager that commits on
@@ -159,7 +175,7 @@ class History:
     def event_at(self, lsn: int) -> dict[str, JsonValue] | None: ...
     def commit_end(self, lsn: int) -> int: ...
     def lsn_at_time(self, time_ms: int) -> int: ...
-    def workflow_as_of(self, workflow_id: str, lsn: int) -> WorkflowDict | None: ...
+    def workflow_as_of(self, workflow_id: str, lsn: int) -> Model | None: ...
     def diff(self, workflow_id: str, from_lsn: int, to_lsn: int) -> dict[str, Any]: ...
     def entity_history(self, kind: Literal["workflow", "stage", "task", "delivery"], id: str) -> list[dict[str, JsonValue]]: ...
     def fork(self, lsn: int, out: str | os.PathLike[str]) -> dict[str, Any]: ...
@@ -201,9 +217,9 @@ class Database:
     def stats(self) -> dict[str, int]: ...
     def store(self, workflow: Any, *, default: Callable[[Any], Any] | None = None) -> None:
         """default: as json.dumps's, for values of a JSON field that are not JSON."""
-    def retrieve(self, workflow_id: str) -> WorkflowDict: ...
+    def retrieve(self, workflow_id: str) -> Model: ...
     def _cpp_seconds(self, operation: str, ids: list[str]) -> float: ...  # benchmark hook
-    def retrieve_execution_summary(self, workflow_id: str) -> WorkflowDict: ...
+    def retrieve_execution_summary(self, workflow_id: str) -> Model: ...
     def update_status(self, workflow: Any) -> None: ...
     def delete_workflow(self, workflow_id: str) -> None: ...
     def store_stage(
@@ -212,7 +228,7 @@ class Database:
         """Insert or compare-and-set update; bumps stage.version and the listed
         tasks' versions on the object on success."""
     def remove_stage(self, workflow_id: str, stage_id: str) -> None: ...
-    def retrieve_stage(self, stage_id: str) -> tuple[WorkflowDict, int]:
+    def retrieve_stage(self, stage_id: str) -> tuple[Model, int]:
         """The stage's workflow (the stage, its upstream and synthetic stages)
         and the stage's index in it."""
     def get_upstream_stages(self, workflow_id: str, stage_ref_id: str) -> StageSet: ...

@@ -113,7 +113,8 @@ def _stage(d: dict[str, Any]) -> StageExecution:
     return stage
 
 
-def _workflow(d: dict[str, Any]) -> Workflow:
+def _workflow(model: wfstore.Model) -> Workflow:
+    d = model.to_dict()
     d["type"] = _WORKFLOW_TYPE[d["type"]]
     d["status"] = _STATUS[d["status"]]
     d["trigger"] = Trigger(**d["trigger"])
@@ -124,13 +125,13 @@ def _workflow(d: dict[str, Any]) -> Workflow:
     return Workflow(**d)  # __post_init__ attaches the stages
 
 
-def _stage_list(result: tuple[dict[str, Any] | None, list[dict[str, Any]]]) -> list[StageExecution]:
-    execution_dict, stage_dicts = result
-    stages = [_stage(s) for s in stage_dicts]
-    if execution_dict is not None and stages:
+def _stage_list(result: tuple[wfstore.Model | None, list[wfstore.Model]]) -> list[StageExecution]:
+    execution_model, stage_models = result
+    stages = [_stage(s.to_dict()) for s in stage_models]
+    if execution_model is not None and stages:
         # As the reference: the stages refer (weakly) to a summary of their
         # workflow holding every stage.
-        execution = _workflow(execution_dict)
+        execution = _workflow(execution_model)
         for stage in stages:
             stage.execution = execution
     return stages
@@ -302,8 +303,8 @@ class WfstoreWorkflowStore(WorkflowStore):
 
     @_translating
     def retrieve_stage(self, stage_id: str) -> StageExecution:
-        execution_dict, index = self._db.retrieve_stage(stage_id)
-        execution = _workflow(execution_dict)
+        execution_model, index = self._db.retrieve_stage(stage_id)
+        execution = _workflow(execution_model)
         for s in execution.stages:
             s.set_execution_strong(execution)
         return execution.stages[index]

@@ -196,6 +196,14 @@ TEST_F(KafkaCliTest, AMissingTopicExitsNotFound) {
   EXPECT_EQ(run.status, 3);
   EXPECT_THAT(run.output,
               HasSubstr("wfstore: Kafka topic 'nope' does not exist"));
+  // A replica of a missing topic: the same error, and no replica directory.
+  const testutil::ToolRun replicate =
+      run_tool(fmt::format("replicate --brokers {} --topic nope --dir {}",
+                           brokers(), (tmp_ / "r").string()));
+  EXPECT_EQ(replicate.status, 3);
+  EXPECT_THAT(replicate.output,
+              HasSubstr("wfstore: Kafka topic 'nope' does not exist"));
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "r"));
 }
 
 TEST_F(KafkaCliTest, AGapExitsDamagedNamingTheRange) {

@@ -143,7 +143,8 @@ def overhead(n: int) -> None:
     10-stage workflow (its fields converted when read); beside it, what a
     caller pays to read a few fields (the status of the workflow and of each
     stage) and every field (to_dict(): about 940 Python objects, dicts, keys,
-    strings, ints); exists and is_message_processed return a bool."""
+    strings, ints), and the stabilize adapter's retrieve (every field, then
+    stabilize's dataclasses); exists and is_message_processed return a bool."""
     import wfstore
 
     directory = tempfile.mkdtemp(prefix="wfstore-pybench-overhead-")
@@ -165,6 +166,7 @@ def overhead(n: int) -> None:
             "retrieve": ("retrieve", db.retrieve),
             "retrieve, then the statuses of the workflow and its stages": ("retrieve", statuses),
             "retrieve, then to_dict() (every field)": ("retrieve", lambda i: db.retrieve(i).to_dict()),
+            "WfstoreWorkflowStore.retrieve (stabilize's objects)": ("retrieve", store.retrieve),
             "exists": ("exists", db.exists),
             "is_message_processed": ("is_message_processed", db.is_message_processed),
         }

@@ -43,6 +43,9 @@ template <typename T>
 struct Field {
   PyObject* (*name)();
   py::object (*get)(const T&, const Keep&);
+  // The value is a list of nested structs (stages, tasks): a Model makes
+  // their Models once and hands out a new list of them at each read.
+  bool nested = false;
 };
 
 py::object json_value(const Json& value) { return json_to_py(value.value()); }
@@ -147,7 +150,8 @@ const Field<S> kStageFields[] = {
     {&key<"tasks">,
      [](const S& s, const Keep& keep) -> py::object {
        return list_of(s.tasks, keep, &task_to_dict);
-     }},
+     },
+     true},
     {&key<"requisite_stage_ref_ids">,
      [](const S& s, const Keep&) -> py::object {
        py::set refs;
@@ -230,7 +234,8 @@ const Field<W> kWorkflowFields[] = {
     {&key<"stages">,
      [](const W& w, const Keep& keep) -> py::object {
        return list_of(w.stages, keep, &stage_to_dict);
-     }},
+     },
+     true},
     {&key<"context">,
      [](const W& w, const Keep&) { return json_value(w.context); }},
     {&key<"trigger">,
@@ -305,6 +310,7 @@ py::dict dict_of(const U& object) {
 struct Kind {
   const char* name;
   std::size_t size;
+  std::size_t nested;  // the index of the nested field, or size
   PyObject* (*key)(std::size_t i);
   py::object (*value)(const void* object, std::size_t i, const Keep& keep);
   py::dict (*to_dict)(const void* object);
@@ -315,6 +321,10 @@ const Kind& kind_of(const char* name) {
   static const Kind kind{
       name,
       fields_of<U>().size(),
+      static_cast<std::size_t>(
+          std::find_if(fields_of<U>().begin(), fields_of<U>().end(),
+                       [](const Field<U>& f) { return f.nested; }) -
+          fields_of<U>().begin()),
       [](std::size_t i) { return fields_of<U>()[i].name(); },
       [](const void* object, std::size_t i, const Keep& keep) {
         return fields_of<U>()[i].get(*static_cast<const U*>(object), keep);
@@ -327,7 +337,8 @@ const Kind& kind_of(const char* name) {
 }
 
 // The Python class wfstore.Model: a read-only mapping of one struct's
-// fields, each converted when read. Immutable, so copies are itself.
+// fields, each converted when read (the nested structs' Models once, kept
+// for the next read). Immutable, so copies are itself.
 class Model {
  public:
   Model(Keep keep, const void* object, const Kind& kind)
@@ -352,7 +363,12 @@ class Model {
     return py::reinterpret_borrow<py::object>(kind_->key(i));
   }
   py::object value(std::size_t i) const {
-    return kind_->value(object_, i, keep_);
+    if (i != kind_->nested) return kind_->value(object_, i, keep_);
+    if (!nested_) nested_ = kind_->value(object_, i, keep_);
+    // A new list, so a caller changing it changes no later read's.
+    PyObject* copy = PyList_GetSlice(nested_.ptr(), 0, PY_SSIZE_T_MAX);
+    if (copy == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(copy);
   }
   py::dict to_dict() const { return kind_->to_dict(object_); }
   const char* kind_name() const { return kind_->name; }
@@ -361,11 +377,15 @@ class Model {
   Keep keep_;
   const void* object_;
   const Kind* kind_;
+  mutable py::object nested_;  // the nested structs' Models, once read
 };
 
 py::object get_item(const Model& m, py::handle key) {
   const std::size_t i = m.find(key);
-  if (i == Model::npos) throw py::key_error(py::repr(key));
+  if (i == Model::npos) {
+    PyErr_SetObject(PyExc_KeyError, key.ptr());  // the key itself, as a dict
+    throw py::error_already_set();
+  }
   return m.value(i);
 }
 
@@ -422,26 +442,6 @@ void define_model(py::module_& m) {
       .def("__len__", &Model::size)
       .def("__iter__",
            [](const Model& self) { return py::iter(keys_of(self)); })
-      .def("keys", &keys_of)
-      .def("values",
-           [](const Model& self) {
-             py::list out(self.size());
-             for (std::size_t i = 0; i < self.size(); ++i) {
-               PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i),
-                               self.value(i).release().ptr());
-             }
-             return out;
-           })
-      .def("items",
-           [](const Model& self) {
-             py::list out(self.size());
-             for (std::size_t i = 0; i < self.size(); ++i) {
-               PyList_SET_ITEM(
-                   out.ptr(), static_cast<Py_ssize_t>(i),
-                   py::make_tuple(self.key(i), self.value(i)).release().ptr());
-             }
-             return out;
-           })
       .def("to_dict", &Model::to_dict)
       .def("__eq__",
            [](const Model& self, py::handle other) -> py::object {
@@ -454,10 +454,21 @@ void define_model(py::module_& m) {
              }
              return py::reinterpret_borrow<py::object>(Py_NotImplemented);
            })
-      .def("__repr__",
+      // __repr__ is a Python function over this (wfstore/__init__.py):
+      // pprint looks a type's __repr__ up in a dict, and pybind11's methods
+      // are not hashable.
+      .def("_repr",
            [](const Model& self) {
              return std::string(self.kind_name()) + "(" +
                     std::string(py::str(py::repr(self.to_dict()))) + ")";
+           })
+      .def("__reduce__",
+           [](const Model& self) {
+             // Pickled as its plain form: unpickled, it is a dict.
+             return py::make_tuple(
+                 py::reinterpret_borrow<py::object>(
+                     reinterpret_cast<PyObject*>(&PyDict_Type)),
+                 py::make_tuple(self.to_dict()));
            })
       .def("__copy__", [](py::object self) { return self; })
       .def("__deepcopy__",

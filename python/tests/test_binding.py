@@ -9,8 +9,11 @@ C++), WFSTORE_LEAK_CALLS (calls of the leak test, default 100000).
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
+import pickle
+import pprint
 import signal
 import subprocess
 import sys
@@ -184,9 +187,9 @@ def test_results_are_read_only_models_whose_fields_convert_when_read(tmp_path):
     assert isinstance(got, wfstore.Model) and isinstance(got, Mapping)
     # The keys of the plain form, in its order, and equal to it both ways.
     plain = got.to_dict()
-    assert type(plain) is dict and list(got) == list(plain) == got.keys()
+    assert type(plain) is dict and list(got) == list(plain) == list(got.keys())
     assert len(got) == len(plain) and got == plain and plain == got and not got != plain
-    assert dict(got.items()) == plain and got.values() == list(plain.values())
+    assert dict(got.items()) == plain and list(got.values()) == list(plain.values())
     # Stages and tasks are Models; to_dict() is plain all the way down.
     s0 = got["stages"][0]
     assert isinstance(s0, wfstore.Model) and isinstance(s0["tasks"][0], wfstore.Model)
@@ -211,6 +214,20 @@ def test_results_are_read_only_models_whose_fields_convert_when_read(tmp_path):
     assert copy.copy(got) is got and copy.deepcopy(got) is got
     assert got != {"id": "w1"} and got != 5 and got != s0
     assert repr(got).startswith("Workflow({'id': 'w1', ")
+    # A dict's behaviours: views, reversed, the key in a KeyError, pprint.
+    assert got.keys() & {"id", "x"} == {"id"} and got.items() == plain.items()
+    assert list(got.values())[0] == "w1" and list(reversed(got)) == list(reversed(plain))
+    with pytest.raises(KeyError) as missing:
+        got["nope"]
+    assert missing.value.args == ("nope",)
+    assert pprint.pformat({"w": got}).startswith("{'w': Workflow({'id': 'w1',")
+    # Pickled as its plain form; to_dict() is JSON but for the requisite sets.
+    assert pickle.loads(pickle.dumps(got)) == plain and type(pickle.loads(pickle.dumps(s0))) is dict
+    assert json.loads(json.dumps(plain, default=sorted))["stages"][3]["requisite_stage_ref_ids"] == ["b", "c"]
+    # The nested Models are made once: each read is a new list of the same ones.
+    assert got["stages"] is not got["stages"] and got["stages"][2] is got["stages"][2]
+    got["stages"].clear()
+    assert len(got["stages"]) == 4
     # Not a model argument (no attributes, as a dict): refused, nothing appended.
     before = applied(db)
     with pytest.raises(wfstore.InvalidArgumentError, match="missing attribute"):
@@ -883,9 +900,14 @@ def test_no_leak_over_many_calls(db):
         for i in range(n):
             k = i % 5
             if k == 0:
-                db.retrieve("w1")
+                # Every field, nested Models and their plain form.
+                got = db.retrieve("w1")
+                for st in got["stages"]:
+                    st["tasks"][0]["status"], st["context"], st.get("outputs")
+                got.to_dict()
             elif k == 1:
-                db.get_upstream_stages("w1", "d")
+                execution, stages = db.get_upstream_stages("w1", "d")
+                execution == stages[0], repr(stages[1])
             elif k == 2:
                 db.store_stage(s)
             elif k == 3:
@@ -903,7 +925,7 @@ def test_no_leak_over_many_calls(db):
     before = rss_kib()
     round_(calls)
     growth = rss_kib() - before
-    # A leaked dict per call would be ~100 MB here; the views' growth from
+    # A leaked workflow per call would be ~100 MB here; the views' growth from
     # the stage updates is far below the bound.
     assert growth < 16 * 1024, f"RSS grew by {growth} KiB over {calls} calls"
 

@@ -58,4 +58,16 @@ __all__ = [
     "for_each_event",
 ]
 
+
+def _model_repr(self: Model) -> str:
+    return self._repr()
+
+
+# A Model is a collections.abc.Mapping: keys(), values() and items() are its
+# views; its repr is a plain function (pprint and pytest look it up by value).
 _Mapping.register(Model)
+Model.keys = _Mapping.keys
+Model.values = _Mapping.values
+Model.items = _Mapping.items
+Model.__reversed__ = lambda self: reversed(list(self))
+Model.__repr__ = _model_repr

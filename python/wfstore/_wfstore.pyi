@@ -122,22 +122,27 @@ class WorkflowDict(TypedDict):
 
 # (delivery id, attempts, message type name, message fields)
 Delivery = tuple[int, int, str, dict[str, JsonValue]]
-# (a summary of the workflow with its stages, or None; the selected stages)
 class Model(Mapping[str, Any]):
     """A read-only view of a stored workflow, stage or task (the keys of
-    WorkflowDict, StageDict, TaskDict). Each field is converted when read, by
-    key; stages and tasks are Models, JSON values plain Python objects made
-    anew at each read. Like a dict, it has no model attributes, so it is not a
-    model argument (store, store_stage write versions back into theirs). It keeps its result alive, not the
-    store: it stays valid after the store closes. Equal to a dict of the same
-    fields; copies are itself (it is immutable); unhashable."""
+    WorkflowDict, StageDict, TaskDict), a collections.abc.Mapping. Each field
+    is converted when read; JSON values come as plain Python objects made anew
+    at each read; stages and tasks as a new list, at each read, of the same
+    nested Models (made at the first read). A Model keeps the whole result it
+    belongs to alive (a task's Model holds its workflow), not the store: it
+    stays valid after the store closes. Equal to a dict of the same fields;
+    unhashable; copies are itself (it is immutable); pickled as its plain
+    dict. Like a dict, it has no model attributes, so it is not a model
+    argument (store, store_stage write versions back into theirs)."""
 
     def __getitem__(self, key: str) -> Any: ...
     def __iter__(self) -> Iterator[str]: ...
     def __len__(self) -> int: ...
-    def to_dict(self) -> Any:
-        """Every field converted at once: a WorkflowDict, StageDict or TaskDict."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every field converted at once: a WorkflowDict, StageDict or
+        TaskDict (requisite_stage_ref_ids a set, so json.dumps needs a
+        default such as sorted)."""
 
+# (a summary of the workflow with its stages, or None; the selected stages)
 StageSet = tuple[Model | None, list[Model]]
 
 class Transaction:

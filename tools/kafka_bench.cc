@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -68,23 +69,30 @@ std::uint64_t build_store(const std::filesystem::path& dir,
   return last;
 }
 
-// VmHWM of process `pid` in KiB, or -1 when it has none (gone, or a zombie).
-long peak_kib_of(pid_t pid) {
+// A line of /proc/<pid>/status in KiB ("VmHWM:", "RssAnon:"), or -1 when
+// the process has none (gone, or a zombie).
+long status_kib_of(pid_t pid, std::string_view field) {
   std::ifstream status(fmt::format("/proc/{}/status", pid));
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   }
   return -1;
 }
 
-// The peak resident memory, in KiB, of `wfstore stream --until-caught-up`
-// exporting the store in `dir` to `topic`: a process of its own, so the
-// figure is the exporter's alone. Its VmHWM (the high-water mark of its own
-// memory since exec; getrusage's maxrss would include this process's, which
-// a spawned child inherits) is read every 5 ms until it exits.
-long stream_peak_kib(const std::filesystem::path& dir,
-                     const std::string& brokers, const std::string& topic) {
+struct PeakMemory {
+  long hwm_kib = -1;   // VmHWM: resident, the mapped files' pages included
+  long anon_kib = -1;  // the highest RssAnon seen: the process's own memory
+};
+
+// The peak resident memory of `wfstore stream --until-caught-up` exporting
+// the store in `dir` to `topic`: a process of its own, so the figure is the
+// exporter's alone. Its VmHWM (the high-water mark of its own memory since
+// exec; getrusage's maxrss would include this process's, which a spawned
+// child inherits) and RssAnon are read every 5 ms until it exits.
+PeakMemory stream_peak_memory(const std::filesystem::path& dir,
+                              const std::string& brokers,
+                              const std::string& topic) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe");
   std::vector<std::string> args = {
       self,    "stream",  "--dir", dir.string(),       "--brokers",
@@ -97,16 +105,17 @@ long stream_peak_kib(const std::filesystem::path& dir,
       0) {
     throw IOError("bench --kafka: cannot start wfstore stream");
   }
-  long peak = -1;
+  PeakMemory peak;
   int status = 0;
   for (;;) {
-    peak = std::max(peak, peak_kib_of(pid));
+    peak.hwm_kib = std::max(peak.hwm_kib, status_kib_of(pid, "VmHWM:"));
+    peak.anon_kib = std::max(peak.anon_kib, status_kib_of(pid, "RssAnon:"));
     const pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0) throw IOError("bench --kafka: waitpid failed");
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || peak < 0) {
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || peak.hwm_kib < 0) {
     throw IOError(
         fmt::format("bench --kafka: wfstore stream of {} failed (status {})",
                     dir.string(), status));
@@ -124,8 +133,8 @@ struct Figures {
   bench::HistoryLatency latency;
   ReplicaBenchResult replica;
   std::uint64_t small_events = 0;
-  long small_peak_kib = 0;
-  long big_peak_kib = 0;
+  PeakMemory small_peak;
+  PeakMemory big_peak;
   bool ok = true;
 };
 
@@ -240,9 +249,9 @@ Figures measure(const KafkaBenchOptions& o, const std::filesystem::path& dir) {
   f.small_events = build_store(small, o.events / 4);
   cluster.create_topic("wfstore-bench-memory-small", kPartitions);
   cluster.create_topic("wfstore-bench-memory", kPartitions);
-  f.small_peak_kib =
-      stream_peak_kib(small, brokers, "wfstore-bench-memory-small");
-  f.big_peak_kib = stream_peak_kib(store, brokers, "wfstore-bench-memory");
+  f.small_peak =
+      stream_peak_memory(small, brokers, "wfstore-bench-memory-small");
+  f.big_peak = stream_peak_memory(store, brokers, "wfstore-bench-memory");
 
   f.latency = commit_to_consumer(dir / "latency", cluster, o.latency_samples);
   return f;
@@ -280,9 +289,14 @@ int run_kafka_bench(const KafkaBenchOptions& o) {
         {"replica_events_per_sec", f.replica.replica_events_per_s},
         {"rebuild_events_per_sec", f.replica.rebuild_events_per_s},
         {"replica_checksum_equal", f.replica.checksums_equal},
-        {"exporter_peak_kib", {{"events", f.events}, {"kib", f.big_peak_kib}}},
+        {"exporter_peak_kib",
+         {{"events", f.events},
+          {"kib", f.big_peak.hwm_kib},
+          {"anon_kib", f.big_peak.anon_kib}}},
         {"exporter_peak_kib_small",
-         {{"events", f.small_events}, {"kib", f.small_peak_kib}}},
+         {{"events", f.small_events},
+          {"kib", f.small_peak.hwm_kib},
+          {"anon_kib", f.small_peak.anon_kib}}},
         {"ok", f.ok}};
     std::cout << doc.dump(2) << '\n';
   } else {
@@ -303,9 +317,11 @@ int run_kafka_bench(const KafkaBenchOptions& o) {
         f.replica.replica_events_per_s, f.replica.rebuild_events_per_s,
         f.replica.checksums_equal ? "equal" : "DIFFER");
     std::cout << fmt::format(
-        "exporter memory     peak {} KiB exporting {} events, {} KiB "
-        "exporting {} (a wfstore stream process)\n",
-        f.big_peak_kib, f.events, f.small_peak_kib, f.small_events);
+        "exporter memory     peak {} KiB (anonymous {} KiB) exporting {} "
+        "events, {} KiB (anonymous {} KiB) exporting {} (a wfstore stream "
+        "process)\n",
+        f.big_peak.hwm_kib, f.big_peak.anon_kib, f.events, f.small_peak.hwm_kib,
+        f.small_peak.anon_kib, f.small_events);
     if (!f.ok) std::cout << "FAILED: an export or replica check failed\n";
   }
   return f.ok ? 0 : 1;

@@ -4,6 +4,8 @@
 #include "kafka/export_position.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -50,6 +52,15 @@ ExportPosition decode(const std::string& bytes,
 
 }  // namespace
 
+bool is_topic_name(std::string_view topic) {
+  constexpr std::size_t kMaxTopicLength = 249;
+  return !topic.empty() && topic.size() <= kMaxTopicLength && topic != "." &&
+         topic != ".." && std::all_of(topic.begin(), topic.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                  c == '.' || c == '_' || c == '-';
+         });
+}
+
 std::filesystem::path position_path(const StoreFiles& files,
                                     const std::string& topic) {
   return files.dir / kExportsDir / (topic + std::string(kPositionSuffix));
@@ -80,6 +91,20 @@ void write_position(const StoreFiles& files, const ExportPosition& position) {
 }
 
 namespace {
+
+// `name` with every byte outside printable ASCII, and backslash, as \xNN.
+std::string escaped_file_name(std::string_view name) {
+  std::string out;
+  for (const char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte > 0x7e || c == '\\') {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 // A Prometheus label value: backslash, double quote and line feed escaped
 // (a damaged position's topic is a file name, which may hold any of them).
@@ -136,6 +161,15 @@ std::vector<KafkaExportStatus> read_export_positions(Database& database) {
       continue;
     }
     const std::string topic = entry.substr(0, entry.size() - suffix.size());
+    if (!kafka::is_topic_name(topic)) {
+      // No exporter writes it; its name may be any bytes (not UTF-8, quotes,
+      // line feeds): shown with those escaped, so listings and JSON hold.
+      out.push_back({kafka::escaped_file_name(topic),
+                     {},
+                     {},
+                     "not an export position: its name is not a Kafka topic"});
+      continue;
+    }
     std::optional<kafka::ExportPosition> p;
     try {
       p = kafka::read_position(files, topic);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "wfstore/database.h"
 #include "wfstore/kafka_exporter.h"
@@ -30,6 +31,10 @@ struct ExportPosition {
   std::string commit_hash;
   std::int64_t updated_ms = 0;
 };
+
+// Whether `topic` is a topic name the exporter takes: 1-249 characters of
+// [A-Za-z0-9._-], not "." or "..".
+bool is_topic_name(std::string_view topic);
 
 std::filesystem::path position_path(const StoreFiles& files,
                                     const std::string& topic);

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -34,21 +33,14 @@ namespace {
 using Stop = std::function<bool()>;
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxTopicLength = 249;
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
 
 void check_topic(const std::string& topic) {
-  const bool ok = !topic.empty() && topic.size() <= kMaxTopicLength &&
-                  topic != "." && topic != ".." &&
-                  std::all_of(topic.begin(), topic.end(), [](char c) {
-                    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-                           c == '.' || c == '_' || c == '-';
-                  });
-  if (!ok) {
+  if (!kafka::is_topic_name(topic)) {
     throw InvalidArgumentError(fmt::format(
-        "Kafka topic '{}' must be 1-{} characters of [A-Za-z0-9._-] and not "
+        "Kafka topic '{}' must be 1-249 characters of [A-Za-z0-9._-] and not "
         "'.' or '..'",
-        topic, kMaxTopicLength));
+        topic));
   }
 }
 

@@ -532,6 +532,44 @@ TEST_F(KafkaExporterTest, AnUnreadablePositionIsListedAsDamaged) {
   EXPECT_FALSE(read[1].damage.empty());
 }
 
+// A file in exports/ whose name is no topic (here not UTF-8, with a quote
+// and a line feed) is listed as damaged under its escaped name; the listing,
+// `stats --json` and the metric lines hold.
+TEST_F(KafkaExporterTest, APositionFileNamedNoTopicIsListedEscaped) {
+  testutil::run_workload(db_->workflow_store(), 3, 20, "a");
+  {
+    KafkaExporter exporter(*db_, options());
+    exporter.export_until_caught_up();
+  }
+  const auto exports_dir = dir_.path() / "store" / "exports";
+  std::filesystem::copy_file(exports_dir / "events.pos",
+                             exports_dir / "\xff\"q\n.pos");
+  const std::vector<KafkaExportStatus> read = read_export_positions(*db_);
+  ASSERT_EQ(read.size(), 2u);
+  const auto bad = std::find_if(read.begin(), read.end(), [](const auto& e) {
+    return !e.damage.empty();
+  });
+  ASSERT_NE(bad, read.end());
+  EXPECT_EQ(bad->topic, "\\xff\"q\\x0a");
+  EXPECT_NE(bad->damage.find("not a Kafka topic"), std::string::npos)
+      << bad->damage;
+  EXPECT_NE(
+      export_metric_lines(read).find(
+          "wfstore_kafka_export_damaged{topic=\"\\\\xff\\\"q\\\\x0a\"} 1"),
+      std::string::npos)
+      << export_metric_lines(read);
+  db_->close();
+  db_.reset();
+  const std::string dir = (dir_.path() / "store").string();
+  const testutil::ToolRun json =
+      testutil::run_tool("stats --dir " + dir + " --json");
+  EXPECT_EQ(json.status, 4) << json.output;
+  const nlohmann::json doc = nlohmann::json::parse(json.output, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << json.output;
+  EXPECT_NE(json.output.find("not a Kafka topic"), std::string::npos)
+      << json.output;
+}
+
 TEST_F(KafkaExporterTest, StatsShowsTheOtherPositionsBesideADamagedOne) {
   testutil::run_workload(db_->workflow_store(), 3, 20, "a");
   {

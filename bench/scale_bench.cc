@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -150,19 +149,12 @@ struct RssSample {
   double anon_mb = 0;  // RssAnon: the process's own memory
 };
 
-// VmRSS and RssAnon of this process, from /proc/self/status.
+// VmRSS and RssAnon of this process.
 RssSample read_rss() {
+  const ProcMemory m = proc_memory();
   RssSample s;
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    const auto kb = [&](std::string_view key) -> std::optional<double> {
-      if (line.rfind(key, 0) != 0) return std::nullopt;
-      return std::stod(line.substr(key.size())) / 1024.0;
-    };
-    if (auto v = kb("VmRSS:")) s.rss_mb = *v;
-    if (auto v = kb("RssAnon:")) s.anon_mb = *v;
-  }
+  s.rss_mb = static_cast<double>(m.rss_kib) / 1024.0;
+  s.anon_mb = static_cast<double>(m.anon_kib) / 1024.0;
   return s;
 }
 

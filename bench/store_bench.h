@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -45,7 +47,8 @@ inline void expect(bool ok, const std::string& what) {
   if (!ok) throw CheckFailed(what);
 }
 
-// A scratch directory removed on scope exit.
+// A scratch directory removed on scope exit. Not copyable: a copy's
+// destructor would remove the directory under the original.
 struct ScratchDir {
   // A new directory `<name>-<pid>` in `dir` (the temporary directory when
   // empty). Throws std::filesystem::filesystem_error.
@@ -53,18 +56,48 @@ struct ScratchDir {
     const std::filesystem::path parent =
         dir.empty() ? std::filesystem::temp_directory_path()
                     : std::filesystem::absolute(dir);
-    ScratchDir scratch{parent /
-                       (std::string(name) + "-" + std::to_string(::getpid()))};
-    std::filesystem::create_directories(scratch.path);
-    return scratch;
+    std::filesystem::path path =
+        parent / (std::string(name) + "-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(path);
+    return ScratchDir(std::move(path));
   }
 
-  std::filesystem::path path;
+  explicit ScratchDir(std::filesystem::path p) : path(std::move(p)) {}
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
   ~ScratchDir() {
     std::error_code ignored;
     std::filesystem::remove_all(path, ignored);
   }
+
+  std::filesystem::path path;
 };
+
+// Memory figures of a process from /proc/<pid>/status, in KiB; -1 for a
+// figure the file lacks (or the whole file: the process is gone, or a
+// zombie).
+struct ProcMemory {
+  long rss_kib = -1;   // VmRSS: anonymous and file pages (mapped files too)
+  long anon_kib = -1;  // RssAnon: the process's own memory
+  long hwm_kib = -1;   // VmHWM: the peak of VmRSS since exec
+};
+
+// `pid` 0: this process.
+inline ProcMemory proc_memory(pid_t pid = 0) {
+  std::ifstream status(pid == 0 ? std::string("/proc/self/status")
+                                : "/proc/" + std::to_string(pid) + "/status");
+  ProcMemory m;
+  std::string line;
+  while (std::getline(status, line)) {
+    const auto kib = [&](std::string_view key, long& out) {
+      if (line.rfind(key, 0) == 0) out = std::stol(line.substr(key.size()));
+    };
+    kib("VmRSS:", m.rss_kib);
+    kib("RssAnon:", m.anon_kib);
+    kib("VmHWM:", m.hwm_kib);
+  }
+  return m;
+}
 
 struct Phase {
   std::string name;

@@ -8,10 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -33,6 +31,7 @@
 #include "wfstore/kafka_record.h"
 
 #include "bench/bench.h"
+#include "bench/store_bench.h"
 
 extern char** environ;
 
@@ -69,17 +68,6 @@ std::uint64_t build_store(const std::filesystem::path& dir,
   return last;
 }
 
-// A line of /proc/<pid>/status in KiB ("VmHWM:", "RssAnon:"), or -1 when
-// the process has none (gone, or a zombie).
-long status_kib_of(pid_t pid, std::string_view field) {
-  std::ifstream status(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
-  }
-  return -1;
-}
-
 struct PeakMemory {
   long hwm_kib = -1;   // VmHWM: resident, the mapped files' pages included
   long anon_kib = -1;  // the highest RssAnon seen: the process's own memory
@@ -108,8 +96,9 @@ PeakMemory stream_peak_memory(const std::filesystem::path& dir,
   PeakMemory peak;
   int status = 0;
   for (;;) {
-    peak.hwm_kib = std::max(peak.hwm_kib, status_kib_of(pid, "VmHWM:"));
-    peak.anon_kib = std::max(peak.anon_kib, status_kib_of(pid, "RssAnon:"));
+    const bench::ProcMemory now = bench::proc_memory(pid);
+    peak.hwm_kib = std::max(peak.hwm_kib, now.hwm_kib);
+    peak.anon_kib = std::max(peak.anon_kib, now.anon_kib);
     const pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0) throw IOError("bench --kafka: waitpid failed");
@@ -260,21 +249,12 @@ Figures measure(const KafkaBenchOptions& o, const std::filesystem::path& dir) {
 }  // namespace
 
 int run_kafka_bench(const KafkaBenchOptions& o) {
-  const std::filesystem::path parent =
-      o.dir.empty() ? std::filesystem::temp_directory_path()
-                    : std::filesystem::path(o.dir);
-  const std::filesystem::path dir =
-      parent / fmt::format("wfstore-bench-kafka-{}", ::getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
   Figures f;
-  try {
-    f = measure(o, dir);
-  } catch (...) {
-    std::filesystem::remove_all(dir);
-    throw;
+  {
+    const bench::ScratchDir scratch =
+        bench::ScratchDir::make(o.dir, "wfstore-bench-kafka");
+    f = measure(o, scratch.path);
   }
-  std::filesystem::remove_all(dir);
   if (o.json) {
     const nlohmann::json doc = {
         {"events", f.events},

@@ -53,7 +53,6 @@ ExportPosition decode(const std::string& bytes,
 }  // namespace
 
 bool is_topic_name(std::string_view topic) {
-  constexpr std::size_t kMaxTopicLength = 249;
   return !topic.empty() && topic.size() <= kMaxTopicLength && topic != "." &&
          topic != ".." && std::all_of(topic.begin(), topic.end(), [](char c) {
            return std::isalnum(static_cast<unsigned char>(c)) != 0 ||

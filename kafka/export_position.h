@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -32,8 +33,10 @@ struct ExportPosition {
   std::int64_t updated_ms = 0;
 };
 
-// Whether `topic` is a topic name the exporter takes: 1-249 characters of
-// [A-Za-z0-9._-], not "." or "..".
+inline constexpr std::size_t kMaxTopicLength = 249;
+
+// Whether `topic` is a topic name the exporter takes: 1-kMaxTopicLength
+// characters of [A-Za-z0-9._-], not "." or "..".
 bool is_topic_name(std::string_view topic);
 
 std::filesystem::path position_path(const StoreFiles& files,

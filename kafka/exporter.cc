@@ -38,9 +38,9 @@ constexpr std::chrono::milliseconds kMaxBackoff{2000};
 void check_topic(const std::string& topic) {
   if (!kafka::is_topic_name(topic)) {
     throw InvalidArgumentError(fmt::format(
-        "Kafka topic '{}' must be 1-249 characters of [A-Za-z0-9._-] and not "
+        "Kafka topic '{}' must be 1-{} characters of [A-Za-z0-9._-] and not "
         "'.' or '..'",
-        topic));
+        topic, kafka::kMaxTopicLength));
   }
 }
 

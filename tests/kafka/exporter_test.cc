@@ -8,8 +8,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,6 +25,7 @@
 #include "tests/kafka/export_read_back.h"
 #include "tests/store/store_workload.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/log_test_util.h"
 #include "tests/testutil/run_tool.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
@@ -65,6 +64,15 @@ class KafkaExporterTest : public ::testing::Test {
 
   std::uint64_t store_lsn() {
     return read_committed_events(*db_, 0, 0).current_lsn;
+  }
+
+  // A small workload exported whole to topic "events"; returns the
+  // directory its position file is in.
+  std::filesystem::path export_small_workload() {
+    testutil::run_workload(db_->workflow_store(), 3, 20, "a");
+    KafkaExporter exporter(*db_, options());
+    exporter.export_until_caught_up();
+    return dir_.path() / "store" / "exports";
   }
 
   testutil::TempDir dir_;
@@ -144,11 +152,7 @@ TEST_F(KafkaExporterTest,
   const std::uint64_t first_end = store_lsn();
   const std::filesystem::path position =
       dir_.path() / "store" / "exports" / "events.pos";
-  std::string before;
-  {
-    std::ifstream in(position, std::ios::binary);
-    before.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::string before = log::testutil::slurp(position);
   ASSERT_FALSE(before.empty());
   testutil::run_workload(db_->workflow_store(), 6, 20, "b");
   const std::uint64_t batch = store_lsn() - first_end;
@@ -158,7 +162,7 @@ TEST_F(KafkaExporterTest,
     KafkaExporter exporter(*db_, o);
     exporter.export_until_caught_up();
   }
-  { std::ofstream(position, std::ios::binary | std::ios::trunc) << before; }
+  log::testutil::spit(position, before);
   {
     KafkaExporter exporter(*db_, o);
     EXPECT_EQ(exporter.export_until_caught_up(), store_lsn());
@@ -396,6 +400,18 @@ TEST_F(KafkaExporterTest, BadOptionsAreRefusedAndNothingIsWritten) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "store" / "exports"));
 }
 
+// An empty store has nothing to prove exported: no broker is needed.
+TEST_F(KafkaExporterTest, AnEmptyStoreIsCaughtUpWithoutBrokers) {
+  KafkaExporterOptions o = options();
+  o.brokers = "127.0.0.1:1";
+  o.operation_timeout = std::chrono::milliseconds(300);
+  o.give_up_after = std::chrono::milliseconds(1000);
+  KafkaExporter exporter(*db_, o);
+  EXPECT_EQ(exporter.export_until_caught_up(), 0u);
+  EXPECT_EQ(exporter.error(), nullptr);
+  EXPECT_TRUE(read_export_positions(*db_).empty());
+}
+
 TEST_F(KafkaExporterTest, UnreachableBrokersGiveUpWithAClearError) {
   testutil::run_workload(db_->workflow_store(), 2, 20, "a");
   KafkaExporterOptions o = options();
@@ -487,16 +503,9 @@ TEST_F(KafkaExporterTest, ADamagedPositionFileIsRefused) {
     exporter.export_until_caught_up();
   }
   const auto pos = dir_.path() / "store" / "exports" / "events.pos";
-  std::string bytes;
-  {
-    std::ifstream in(pos, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string bytes = log::testutil::slurp(pos);
   bytes[bytes.find("\"lsn\":") + 6] ^= 1;
-  {
-    std::ofstream out(pos, std::ios::binary | std::ios::trunc);
-    out << bytes;
-  }
+  log::testutil::spit(pos, bytes);
   EXPECT_THROW(KafkaExporter(*db_, options()), CorruptionError);
   const std::vector<KafkaExportStatus> exports = read_export_positions(*db_);
   ASSERT_EQ(exports.size(), 1u);
@@ -512,18 +521,10 @@ TEST(ExportMetricLinesTest, TheTopicLabelIsEscaped) {
             "wfstore_kafka_export_damaged{topic=\"a\\\"b\\\\c\\nd\"} 1\n");
 }
 
-// stats shows every export position; one that cannot be used is flagged
-// (text, JSON and metric lines) and makes the exit status 4.
 // A position that cannot be read at all (a directory under its name) is
 // listed as damaged beside the others, not an error for the whole listing.
 TEST_F(KafkaExporterTest, AnUnreadablePositionIsListedAsDamaged) {
-  testutil::run_workload(db_->workflow_store(), 3, 20, "a");
-  {
-    KafkaExporter exporter(*db_, options());
-    exporter.export_until_caught_up();
-  }
-  std::filesystem::create_directory(dir_.path() / "store" / "exports" /
-                                    "unreadable.pos");
+  std::filesystem::create_directory(export_small_workload() / "unreadable.pos");
   const std::vector<KafkaExportStatus> read = read_export_positions(*db_);
   ASSERT_EQ(read.size(), 2u);
   EXPECT_EQ(read[0].topic, "events");
@@ -536,12 +537,7 @@ TEST_F(KafkaExporterTest, AnUnreadablePositionIsListedAsDamaged) {
 // and a line feed) is listed as damaged under its escaped name; the listing,
 // `stats --json` and the metric lines hold.
 TEST_F(KafkaExporterTest, APositionFileNamedNoTopicIsListedEscaped) {
-  testutil::run_workload(db_->workflow_store(), 3, 20, "a");
-  {
-    KafkaExporter exporter(*db_, options());
-    exporter.export_until_caught_up();
-  }
-  const auto exports_dir = dir_.path() / "store" / "exports";
+  const std::filesystem::path exports_dir = export_small_workload();
   std::filesystem::copy_file(exports_dir / "events.pos",
                              exports_dir / "\xff\"q\n.pos");
   const std::vector<KafkaExportStatus> read = read_export_positions(*db_);
@@ -570,13 +566,10 @@ TEST_F(KafkaExporterTest, APositionFileNamedNoTopicIsListedEscaped) {
       << json.output;
 }
 
+// stats shows every export position; one that cannot be used is flagged
+// (text, JSON and metric lines) and makes the exit status 4.
 TEST_F(KafkaExporterTest, StatsShowsTheOtherPositionsBesideADamagedOne) {
-  testutil::run_workload(db_->workflow_store(), 3, 20, "a");
-  {
-    KafkaExporter exporter(*db_, options());
-    exporter.export_until_caught_up();
-  }
-  const auto exports_dir = dir_.path() / "store" / "exports";
+  const std::filesystem::path exports_dir = export_small_workload();
   // A copy under another topic's name names the wrong topic.
   std::filesystem::copy_file(exports_dir / "events.pos",
                              exports_dir / "other.pos");

@@ -179,6 +179,16 @@ class KafkaConsumerTest : public ::testing::Test {
     return out;
   }
 
+  // Every record of the workload but LSN `missing`, all on partition 0 of
+  // topic t: the other partitions stay empty, so none is ever past the gap.
+  void send_all_but_lsn_to_partition_0(std::uint64_t missing) {
+    testutil::TestProducer producer(cluster_.bootstrap_servers());
+    for (const KafkaRecord& r : records_) {
+      if (record_lsn(r) != missing) producer.send("t", r, 0);
+    }
+    producer.flush();
+  }
+
   testutil::TempDir tmp_;
   KafkaMockCluster cluster_{1};
   std::vector<KafkaRecord> records_;
@@ -272,11 +282,7 @@ TEST_F(KafkaConsumerTest, GapNamesTheMissingRangeAndDeliversNothingPastIt) {
 TEST_F(KafkaConsumerTest, GapWithAPartitionBehindIsReportedOnceCaughtUp) {
   // LSN 5 missing and partition 3 holds nothing: it might still bring LSN 5,
   // so only the stall after catching up reports the gap.
-  testutil::TestProducer producer(cluster_.bootstrap_servers());
-  for (const KafkaRecord& r : records_) {
-    if (record_lsn(r) != 5) producer.send("t", r, 0);
-  }
-  producer.flush();
+  send_all_but_lsn_to_partition_0(5);
   KafkaConsumer consumer(options_for(cluster_, "t"));
   const std::vector<std::uint64_t> got = consume_until_gap(consumer, 5u, 5u);
   EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
@@ -287,11 +293,7 @@ TEST_F(KafkaConsumerTest, GapWithAPartitionBehindIsReportedOnceCaughtUp) {
 // the stall (every partition read to its current end) reports the gap, and
 // nothing past LSN 4 is delivered.
 TEST_F(KafkaConsumerTest, GapWhileFollowingIsReportedAfterTheStall) {
-  testutil::TestProducer producer(cluster_.bootstrap_servers());
-  for (const KafkaRecord& r : records_) {
-    if (record_lsn(r) != 5) producer.send("t", r, 0);
-  }
-  producer.flush();
+  send_all_but_lsn_to_partition_0(5);
   KafkaConsumer consumer(options_for(cluster_, "t"));
   std::vector<std::uint64_t> got;
   const auto deadline =

@@ -295,6 +295,16 @@ std::span<const Field<W>> fields_of<W>() {
   return kWorkflowFields;
 }
 
+// The struct's name in a Model's repr.
+template <typename U>
+constexpr const char* kModelName = nullptr;
+template <>
+constexpr const char* kModelName<T> = "TaskExecution";
+template <>
+constexpr const char* kModelName<S> = "StageExecution";
+template <>
+constexpr const char* kModelName<W> = "Workflow";
+
 template <typename U>
 py::dict dict_of(const U& object) {
   py::dict d;
@@ -317,9 +327,9 @@ struct Kind {
 };
 
 template <typename U>
-const Kind& kind_of(const char* name) {
+const Kind& kind_of() {
   static const Kind kind{
-      name,
+      kModelName<U>,
       fields_of<U>().size(),
       static_cast<std::size_t>(
           std::find_if(fields_of<U>().begin(), fields_of<U>().end(),
@@ -389,6 +399,11 @@ py::object get_item(const Model& m, py::handle key) {
   return m.value(i);
 }
 
+template <typename U>
+py::object make_model(Keep keep, const U& object) {
+  return py::cast(Model(std::move(keep), &object, kind_of<U>()));
+}
+
 py::list keys_of(const Model& m) {
   py::list out(m.size());
   for (std::size_t i = 0; i < m.size(); ++i) {
@@ -407,16 +422,15 @@ py::dict workflow_to_dict(const Workflow& workflow) {
 }
 
 py::object model_of(Keep keep, const Workflow& object) {
-  return py::cast(Model(std::move(keep), &object, kind_of<W>("Workflow")));
+  return make_model(std::move(keep), object);
 }
 
 py::object model_of(Keep keep, const StageExecution& object) {
-  return py::cast(
-      Model(std::move(keep), &object, kind_of<S>("StageExecution")));
+  return make_model(std::move(keep), object);
 }
 
 py::object model_of(Keep keep, const TaskExecution& object) {
-  return py::cast(Model(std::move(keep), &object, kind_of<T>("TaskExecution")));
+  return make_model(std::move(keep), object);
 }
 
 py::object model_of(Workflow&& workflow) {

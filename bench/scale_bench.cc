@@ -153,8 +153,9 @@ struct RssSample {
 RssSample read_rss() {
   const ProcMemory m = proc_memory();
   RssSample s;
-  s.rss_mb = static_cast<double>(m.rss_kib) / 1024.0;
-  s.anon_mb = static_cast<double>(m.anon_kib) / 1024.0;
+  // A figure the kernel does not report counts as 0.
+  s.rss_mb = static_cast<double>(std::max(m.rss_kib, 0L)) / 1024.0;
+  s.anon_mb = static_cast<double>(std::max(m.anon_kib, 0L)) / 1024.0;
   return s;
 }
 

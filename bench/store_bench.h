@@ -50,14 +50,16 @@ inline void expect(bool ok, const std::string& what) {
 // A scratch directory removed on scope exit. Not copyable: a copy's
 // destructor would remove the directory under the original.
 struct ScratchDir {
-  // A new directory `<name>-<pid>` in `dir` (the temporary directory when
-  // empty). Throws std::filesystem::filesystem_error.
+  // A new, empty directory `<name>-<pid>` in `dir` (the temporary directory
+  // when empty): what a killed run of the same pid left there is removed
+  // first. Throws std::filesystem::filesystem_error.
   static ScratchDir make(const std::string& dir, std::string_view name) {
     const std::filesystem::path parent =
         dir.empty() ? std::filesystem::temp_directory_path()
                     : std::filesystem::absolute(dir);
     std::filesystem::path path =
         parent / (std::string(name) + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
     return ScratchDir(std::move(path));
   }

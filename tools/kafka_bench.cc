@@ -68,19 +68,14 @@ std::uint64_t build_store(const std::filesystem::path& dir,
   return last;
 }
 
-struct PeakMemory {
-  long hwm_kib = -1;   // VmHWM: resident, the mapped files' pages included
-  long anon_kib = -1;  // the highest RssAnon seen: the process's own memory
-};
-
 // The peak resident memory of `wfstore stream --until-caught-up` exporting
 // the store in `dir` to `topic`: a process of its own, so the figure is the
 // exporter's alone. Its VmHWM (the high-water mark of its own memory since
 // exec; getrusage's maxrss would include this process's, which a spawned
 // child inherits) and RssAnon are read every 5 ms until it exits.
-PeakMemory stream_peak_memory(const std::filesystem::path& dir,
-                              const std::string& brokers,
-                              const std::string& topic) {
+bench::ProcMemory stream_peak_memory(const std::filesystem::path& dir,
+                                     const std::string& brokers,
+                                     const std::string& topic) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe");
   std::vector<std::string> args = {
       self,    "stream",  "--dir", dir.string(),       "--brokers",
@@ -93,7 +88,9 @@ PeakMemory stream_peak_memory(const std::filesystem::path& dir,
       0) {
     throw IOError("bench --kafka: cannot start wfstore stream");
   }
-  PeakMemory peak;
+  // hwm_kib: VmHWM, resident with the mapped files' pages; anon_kib: the
+  // highest RssAnon seen, the process's own memory.
+  bench::ProcMemory peak;
   int status = 0;
   for (;;) {
     const bench::ProcMemory now = bench::proc_memory(pid);
@@ -122,8 +119,8 @@ struct Figures {
   bench::HistoryLatency latency;
   ReplicaBenchResult replica;
   std::uint64_t small_events = 0;
-  PeakMemory small_peak;
-  PeakMemory big_peak;
+  bench::ProcMemory small_peak;
+  bench::ProcMemory big_peak;
   bool ok = true;
 };
 

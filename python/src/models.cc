@@ -328,6 +328,7 @@ struct Kind {
 
 template <typename U>
 const Kind& kind_of() {
+  static_assert(kModelName<U> != nullptr, "a Model of a struct without a name");
   static const Kind kind{
       kModelName<U>,
       fields_of<U>().size(),

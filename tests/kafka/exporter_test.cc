@@ -408,7 +408,6 @@ TEST_F(KafkaExporterTest, AnEmptyStoreIsCaughtUpWithoutBrokers) {
   o.give_up_after = std::chrono::milliseconds(1000);
   KafkaExporter exporter(*db_, o);
   EXPECT_EQ(exporter.export_until_caught_up(), 0u);
-  EXPECT_EQ(exporter.error(), nullptr);
   EXPECT_TRUE(read_export_positions(*db_).empty());
 }
 

@@ -279,8 +279,8 @@ HistoryFigure workflow_query(const History& history, std::uint64_t workflows,
     q.workflow_id = workflow_id(rng() % workflows);
     const std::vector<Event> events = history.events(q);
     expect(events.size() == kEventsPerWorkflow,
-           fmt::format("workflow query {}: {} events, expected {}",
-                       *q.workflow_id, events.size(), kEventsPerWorkflow));
+           "workflow query {}: {} events, expected {}", *q.workflow_id,
+           events.size(), kEventsPerWorkflow);
   });
   return latency_figure("workflow_query",
                         {{"log_events", log_events},
@@ -500,7 +500,7 @@ void subscriber_figures(const HistoryBenchOptions& o,
     const std::size_t space = line.find(' ');
     expect(
         space != std::string::npos && std::stoull(line.substr(0, space)) == lsn,
-        fmt::format("bench reader: '{}' for lsn {}", line, lsn));
+        "bench reader: '{}' for lsn {}", line, lsn);
     cross_us.push_back(
         static_cast<double>(std::stoll(line.substr(space + 1)) - start) / 1e3);
   }

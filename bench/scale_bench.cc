@@ -119,7 +119,7 @@ PollFigure poll_among_expired(const std::filesystem::path& dir,
     }
     for (std::uint64_t i = 0; i < leases; ++i) {
       expect(queue.poll_one().has_value(),
-             fmt::format("scale: lease {} of {}: nothing to poll", i, leases));
+             "scale: lease {} of {}: nothing to poll", i, leases);
     }
     expect(!queue.poll_one().has_value(),
            "scale: a delivery left after every message was leased");
@@ -128,11 +128,10 @@ PollFigure poll_among_expired(const std::filesystem::path& dir,
     const Phase phase = timed(*db, "poll_expired", polls, [&] {
       for (std::uint64_t i = 0; i < polls; ++i) {
         const std::optional<Delivery> d = queue.poll_one();
-        expect(
-            d.has_value() && d->attempts == 2,
-            fmt::format("scale: poll {} among {} expired leases: {}", i, leases,
-                        d ? fmt::format("attempt {}", d->attempts)
-                          : std::string("nothing")));
+        expect(d.has_value() && d->attempts == 2,
+               "scale: poll {} among {} expired leases: {}", i, leases,
+               d ? fmt::format("attempt {}", d->attempts)
+                 : std::string("nothing"));
         queue.ack(d->id);
       }
     });
@@ -350,8 +349,8 @@ int run_scale_bench(const ScaleBenchOptions& o) {
       const auto l =
           std::find_if(large.begin(), large.end(),
                        [&](const Phase& p) { return p.name == s.name; });
-      expect(l != large.end(),
-             fmt::format("scale: phase {} missing from the large run", s.name));
+      expect(l != large.end(), "scale: phase {} missing from the large run",
+             s.name);
       run.phases.push_back({s.name, s.n, l->n, us_per_op(s.seconds, s.n),
                             us_per_op(l->seconds, l->n),
                             us_per_op(s.cpu_seconds, s.n),

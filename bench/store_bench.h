@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include "wfstore/database.h"
@@ -45,6 +46,14 @@ class CheckFailed : public std::runtime_error {
 
 inline void expect(bool ok, const std::string& what) {
   if (!ok) throw CheckFailed(what);
+}
+
+// expect() whose message is formatted only when the check fails: a phase's
+// per-operation check must not time the formatting of a message it never
+// shows.
+template <typename... Args>
+void expect(bool ok, fmt::format_string<Args...> format, Args&&... args) {
+  if (!ok) throw CheckFailed(fmt::format(format, std::forward<Args>(args)...));
 }
 
 // A scratch directory removed on scope exit. Not copyable: a copy's

@@ -36,14 +36,12 @@ nlohmann::json expected_ancestor_outputs(std::uint64_t k) {
 }
 
 void check_workflow(const Workflow& wf, const std::string& id) {
-  expect(wf.id == id, fmt::format("retrieve {}: got id {}", id, wf.id));
-  expect(wf.stages.size() == kStages,
-         fmt::format("workflow {}: {} stages, expected {}", id,
-                     wf.stages.size(), kStages));
+  expect(wf.id == id, "retrieve {}: got id {}", id, wf.id);
+  expect(wf.stages.size() == kStages, "workflow {}: {} stages, expected {}", id,
+         wf.stages.size(), kStages);
   for (const StageExecution& stage : wf.stages) {
-    expect(stage.tasks.size() == 1,
-           fmt::format("stage {}: {} tasks, expected 1", stage.id,
-                       stage.tasks.size()));
+    expect(stage.tasks.size() == 1, "stage {}: {} tasks, expected 1", stage.id,
+           stage.tasks.size());
   }
 }
 
@@ -131,12 +129,10 @@ Message start_stage(const Workflow& wf, int stage) {
 // Checks that `delivery` is the StartStage of `stage` of `wf`.
 void check_delivery(const std::optional<Delivery>& delivery, const Workflow& wf,
                     int stage) {
-  expect(
-      delivery.has_value(),
-      fmt::format("poll: no delivery, expected stage {} of {}", stage, wf.id));
+  expect(delivery.has_value(), "poll: no delivery, expected stage {} of {}",
+         stage, wf.id);
   expect(delivery->message == start_stage(wf, stage),
-         fmt::format("poll: delivery {} is not stage {} of {}", delivery->id,
-                     stage, wf.id));
+         "poll: delivery {} is not stage {} of {}", delivery->id, stage, wf.id);
 }
 
 std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
@@ -147,9 +143,8 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
   phases.push_back(timed(db, "store", n, [&] {
     for (const Workflow& wf : w.workflows) store.store(wf);
   }));
-  expect(
-      phases.back().commits == n,
-      fmt::format("store: {} commits, expected {}", phases.back().commits, n));
+  expect(phases.back().commits == n, "store: {} commits, expected {}",
+         phases.back().commits, n);
   phases.back().check = "one commit per workflow, each read back by retrieve";
   phases.push_back(timed(db, "retrieve", n, [&] {
     for (std::uint64_t k = 0; k < n; ++k) {
@@ -167,8 +162,8 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
         stage.outputs = Json(stage_outputs(k, i));
         store.store_stage(stage, "NOT_STARTED");
         expect(stage.version == 1,
-               fmt::format("stage {}: version {} after update, expected 1",
-                           stage.id, stage.version));
+               "stage {}: version {} after update, expected 1", stage.id,
+               stage.version);
       }
     }
   }));
@@ -183,12 +178,11 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
       txn.store_stage(stage, "RUNNING");
       txn.push_message(start_stage(wf, 1));
       txn.commit();
-      expect(stage.version == 2,
-             fmt::format("stage {}: version {} after txn, expected 2", stage.id,
-                         stage.version));
+      expect(stage.version == 2, "stage {}: version {} after txn, expected 2",
+             stage.id, stage.version);
     }
-    expect(queue.size() == n,
-           fmt::format("txn: queue size {}, expected {}", queue.size(), n));
+    expect(queue.size() == n, "txn: queue size {}, expected {}", queue.size(),
+           n);
   }));
   phases.back().check =
       "stage_0 at version 2; queue size N; each message polled";
@@ -201,8 +195,7 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
         ++total;
       }
     }
-    expect(total == n,
-           fmt::format("query: {} workflows, expected {}", total, n));
+    expect(total == n, "query: {} workflows, expected {}", total, n);
   }));
   phases.back().check = "N workflows in all, 10 stages of one task each";
   // The answers are checked after the clock stops: building the expected
@@ -219,9 +212,8 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
     }
   }));
   for (std::uint64_t k = 0; k < ancestors; ++k) {
-    expect(merged[k] == expected_ancestor_outputs(k),
-           fmt::format("ancestors of {}: got {}", ancestor_ids[k],
-                       merged[k].dump()));
+    expect(merged[k] == expected_ancestor_outputs(k), "ancestors of {}: got {}",
+           ancestor_ids[k], merged[k].dump());
   }
   phases.back().check =
       "each answer equals the workload's expected merge (checked after the "
@@ -233,13 +225,12 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
     }
   }));
   expect(phases.back().commits == w.dedup,
-         fmt::format("dedup_mark: {} commits, expected {}",
-                     phases.back().commits, w.dedup));
+         "dedup_mark: {} commits, expected {}", phases.back().commits, w.dedup);
   phases.back().check = "one commit per id; each id read back by dedup_check";
   phases.push_back(timed(db, "dedup_check", w.dedup, [&] {
     for (std::uint64_t j = 0; j < w.dedup; ++j) {
       expect(store.is_message_processed(fmt::format("dedup-msg-{}", j)),
-             fmt::format("dedup-msg-{} is not processed", j));
+             "dedup-msg-{} is not processed", j);
     }
   }));
   phases.back().check = "every id processed";
@@ -249,9 +240,8 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
   phases.push_back(timed(db, "queue_push", n, [&] {
     for (std::uint64_t k = 0; k < n; ++k)
       queue.push(start_stage(w.workflows[k], 2));
-    expect(queue.size() == 2 * n,
-           fmt::format("queue_push: queue size {}, expected {}", queue.size(),
-                       2 * n));
+    expect(queue.size() == 2 * n, "queue_push: queue size {}, expected {}",
+           queue.size(), 2 * n);
   }));
   phases.back().check = "queue size 2N; each message polled in FIFO order";
   phases.push_back(timed(db, "queue_poll_ack", 2 * n, [&] {
@@ -260,8 +250,8 @@ std::vector<Phase> run_phases(Database& db, Queue& queue, Workload& w) {
       check_delivery(delivery, w.workflows[j % n], j < n ? 1 : 2);
       queue.ack(delivery->id);
     }
-    expect(queue.size() == 0,
-           fmt::format("queue_poll_ack: {} left in the queue", queue.size()));
+    expect(queue.size() == 0, "queue_poll_ack: {} left in the queue",
+           queue.size());
   }));
   phases.back().check = "each delivery the expected message, FIFO; queue empty";
   const Durability lease_durability = db.options().queue.lease_durability;

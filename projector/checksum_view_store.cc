@@ -40,6 +40,11 @@ std::optional<std::string> ChecksumViewStore::get(Table table,
   return inner_.get(table, key);
 }
 
+void ChecksumViewStore::get_with(Table table, std::string_view key,
+                                 const ValueFn& fn) const {
+  inner_.get_with(table, key, fn);
+}
+
 void ChecksumViewStore::scan(Table table, std::string_view from_key,
                              std::string_view to_key, const ScanFn& fn,
                              bool reverse) const {

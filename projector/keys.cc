@@ -147,11 +147,14 @@ IdHashes id_hashes(std::string_view s) {
 std::optional<std::uint64_t> lookup_id(const ViewReader& views,
                                        std::string_view s) {
   const std::string key = encode_u64(id_hash(s));
-  const std::optional<std::string> value = views.get(Table::kIds, key);
-  if (!value) return std::nullopt;
-  return find_entry(key, *value, [&](std::uint64_t, std::string_view entry) {
-    return entry == s;
+  std::optional<std::uint64_t> found;
+  views.get_with(Table::kIds, key, [&](std::optional<std::string_view> value) {
+    if (!value) return;
+    found = find_entry(key, *value, [&](std::uint64_t, std::string_view entry) {
+      return entry == s;
+    });
   });
+  return found;
 }
 
 std::uint64_t intern_id(ViewStore& views, std::string_view s) {

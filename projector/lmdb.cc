@@ -3,6 +3,7 @@
 
 #include "projector/lmdb.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -261,10 +262,42 @@ Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
 }
 
 Env::~Env() {
-  // A child of fork() must not close its parent's environment: mdb_env_close
-  // would release the parent's reader slots.
-  if (opened_by_pid_ == ::getpid()) mdb_env_close(env_);
+  // A child of fork() must not close its parent's environment, nor free the
+  // kept readers: either would release the parent's reader slots.
+  if (opened_by_pid_ == ::getpid()) {
+    for (MDB_txn* txn : reset_readers_) mdb_txn_abort(txn);
+    mdb_env_close(env_);
+  }
   live_envs.fetch_sub(1);
+}
+
+MDB_txn* Env::take_reset_reader() noexcept {
+  std::scoped_lock lock(readers_mu_);
+  if (reset_readers_.empty()) return nullptr;
+  MDB_txn* txn = reset_readers_.back();
+  reset_readers_.pop_back();
+  return txn;
+}
+
+void Env::keep_reader(MDB_txn* txn) noexcept {
+  mdb_txn_reset(txn);
+  {
+    std::scoped_lock lock(readers_mu_);
+    if (reset_readers_.size() < kMaxResetReaders) {
+      // Reserved on the first keep: the push below then never allocates.
+      if (reset_readers_.capacity() < kMaxResetReaders) {
+        try {
+          reset_readers_.reserve(kMaxResetReaders);
+        } catch (const std::bad_alloc&) {
+          mdb_txn_abort(txn);
+          return;
+        }
+      }
+      reset_readers_.push_back(txn);
+      return;
+    }
+  }
+  mdb_txn_abort(txn);
 }
 
 std::uint64_t Env::map_size() const {
@@ -285,13 +318,28 @@ void ResizeLock::Hold::release() noexcept {
   if (lock_ != nullptr) std::exchange(lock_, nullptr)->unlock_shared(owner_);
 }
 
+std::vector<std::pair<std::thread::id, int>>::iterator ResizeLock::find_holder(
+    std::thread::id thread) {
+  return std::find_if(
+      holders_.begin(), holders_.end(),
+      [&](const auto& holder) { return holder.first == thread; });
+}
+
+std::vector<std::pair<std::thread::id, int>>::const_iterator
+ResizeLock::find_holder(std::thread::id thread) const {
+  return std::find_if(
+      holders_.begin(), holders_.end(),
+      [&](const auto& holder) { return holder.first == thread; });
+}
+
 ResizeLock::Hold ResizeLock::lock_shared() {
   const std::thread::id self = std::this_thread::get_id();
   std::unique_lock lock(mu_);
-  auto it = holders_.find(self);
+  auto it = find_holder(self);
   if (it == holders_.end()) {
     cv_.wait(lock, [&] { return !exclusive_ && resizes_waiting_ == 0; });
-    it = holders_.emplace(self, 0).first;
+    holders_.emplace_back(self, 0);
+    it = std::prev(holders_.end());
   }
   ++it->second;
   ++shared_;
@@ -300,14 +348,18 @@ ResizeLock::Hold ResizeLock::lock_shared() {
 
 void ResizeLock::unlock_shared(std::thread::id owner) noexcept {
   std::scoped_lock lock(mu_);
-  const auto it = holders_.find(owner);
-  if (it != holders_.end() && --it->second == 0) holders_.erase(it);
+  const auto it = find_holder(owner);
+  if (it != holders_.end() && --it->second == 0) {
+    // Order does not matter: move the last entry into the freed one.
+    *it = holders_.back();
+    holders_.pop_back();
+  }
   if (--shared_ == 0) cv_.notify_all();
 }
 
 void ResizeLock::lock(const std::string& path) {
   std::unique_lock lock(mu_);
-  if (holders_.count(std::this_thread::get_id()) != 0) {
+  if (find_holder(std::this_thread::get_id()) != holders_.end()) {
     throw IOError(fmt::format(
         "{}: cannot grow the map: this thread holds a transaction of the "
         "views, which the growth would wait for forever",
@@ -336,7 +388,7 @@ void ResizeLock::unlock() noexcept {
 
 int ResizeLock::held_by_this_thread() const {
   std::scoped_lock lock(mu_);
-  const auto it = holders_.find(std::this_thread::get_id());
+  const auto it = find_holder(std::this_thread::get_id());
   return it == holders_.end() ? 0 : it->second;
 }
 
@@ -417,11 +469,23 @@ std::vector<std::optional<MDB_dbi>> Env::dbis(
   return handles;
 }
 
-Txn::Txn(Env& env, bool read_only) : env_(&env) {
+Txn::Txn(Env& env, bool read_only) : env_(&env), read_only_(read_only) {
   for (;;) {
     hold_ = env.resize_lock().lock_shared();
-    const int rc =
-        mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
+    int rc = MDB_NOTFOUND;
+    if (read_only) {
+      if (MDB_txn* kept = env.take_reset_reader(); kept != nullptr) {
+        rc = mdb_txn_renew(kept);
+        if (rc == MDB_SUCCESS) {
+          txn_ = kept;
+          return;
+        }
+        // Whatever failed (a map another process grew, a panic), a fresh
+        // begin meets it again and handles it.
+        mdb_txn_abort(kept);
+      }
+    }
+    rc = mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
     if (rc == MDB_MAP_RESIZED) {
       // Another process grew the map: adopt its size (needs no transaction
       // active here; throws IOError if this thread holds another one).
@@ -442,6 +506,7 @@ Txn::Txn(Env& env, bool read_only) : env_(&env) {
 Txn::Txn(Txn&& other) noexcept
     : env_(other.env_),
       txn_(std::exchange(other.txn_, nullptr)),
+      read_only_(other.read_only_),
       hold_(std::move(other.hold_)) {}
 
 Txn& Txn::operator=(Txn&& other) noexcept {
@@ -449,6 +514,7 @@ Txn& Txn::operator=(Txn&& other) noexcept {
     abort();
     env_ = other.env_;
     txn_ = std::exchange(other.txn_, nullptr);
+    read_only_ = other.read_only_;
     hold_ = std::move(other.hold_);
   }
   return *this;
@@ -463,7 +529,14 @@ void Txn::commit() {
 }
 
 void Txn::abort() noexcept {
-  if (txn_ != nullptr) mdb_txn_abort(std::exchange(txn_, nullptr));
+  if (txn_ != nullptr) {
+    MDB_txn* txn = std::exchange(txn_, nullptr);
+    if (read_only_) {
+      env_->keep_reader(txn);
+    } else {
+      mdb_txn_abort(txn);
+    }
+  }
   hold_.release();
 }
 

@@ -146,12 +146,20 @@ class ResizeLock {
  private:
   void unlock_shared(std::thread::id owner) noexcept;
 
+  // The entry of `thread` in holders_, or holders_.end(). REQUIRES: mu_ held.
+  std::vector<std::pair<std::thread::id, int>>::iterator find_holder(
+      std::thread::id thread);
+  std::vector<std::pair<std::thread::id, int>>::const_iterator find_holder(
+      std::thread::id thread) const;
+
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::thread::id, int> holders_;  // Guarded by mu_.
-  int shared_ = 0;                          // Guarded by mu_.
-  int resizes_waiting_ = 0;                 // Guarded by mu_.
-  bool exclusive_ = false;                  // Guarded by mu_.
+  // The shared holds per holding thread: a flat list, since few threads hold
+  // at once and a read must not allocate. Guarded by mu_.
+  std::vector<std::pair<std::thread::id, int>> holders_;
+  int shared_ = 0;           // Guarded by mu_.
+  int resizes_waiting_ = 0;  // Guarded by mu_.
+  bool exclusive_ = false;   // Guarded by mu_.
 };
 
 // One MDB_env, shared by every open of its directory in this process (a
@@ -233,6 +241,19 @@ class Env {
 
   ResizeLock& resize_lock() noexcept { return resize_lock_; }
 
+  // A read transaction handle that was reset (mdb_txn_reset) and kept for
+  // reuse, or nullptr if none is kept. The caller renews it (mdb_txn_renew)
+  // and owns it. Renewing keeps the handle's reader slot, so a read skips
+  // mdb_txn_begin's allocation and its search of the reader table under the
+  // lock file's mutex.
+  MDB_txn* take_reset_reader() noexcept;
+  // Resets `txn`, an active read transaction of this environment, and keeps
+  // it for take_reset_reader(), or aborts it when kMaxResetReaders are kept
+  // already. Each kept handle holds a reader slot, at no snapshot (it holds
+  // back no page reuse).
+  void keep_reader(MDB_txn* txn) noexcept;
+  static constexpr std::size_t kMaxResetReaders = 8;
+
  private:
   MDB_env* env_;
   std::string path_;
@@ -244,13 +265,17 @@ class Env {
   ResizeLock resize_lock_;
   std::mutex dbi_mu_;
   std::map<std::string, MDB_dbi> dbi_cache_;  // Guarded by dbi_mu_.
+  std::mutex readers_mu_;
+  std::vector<MDB_txn*> reset_readers_;  // Guarded by readers_mu_.
 };
 
 // A transaction that aborts unless commit() was called. Holds the environment's
 // resize lock shared until it ends (counted for the thread that began it).
 // Read transactions use MDB_NOTLS: they may move between threads but not be
 // used by two at once; keep them short, since they block map growth, and
-// never hold one while waiting for a commit.
+// never hold one while waiting for a commit. A read transaction renews a
+// handle the environment kept (Env::take_reset_reader) when there is one, and
+// its end (abort) hands the handle back, reset; commit() frees it.
 //
 // Not thread-safe. REQUIRES: the Env outlives the Txn.
 class Txn {
@@ -292,6 +317,7 @@ class Txn {
 
   Env* env_;
   MDB_txn* txn_ = nullptr;
+  bool read_only_ = false;
   ResizeLock::Hold hold_;
 };
 

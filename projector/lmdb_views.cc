@@ -74,6 +74,11 @@ struct TxnState {
     return std::string(*value);
   }
 
+  void get_with(Table table, std::string_view key, const ValueFn& fn) const {
+    check_active();
+    fn(txn.get(impl->dbi(table), key));
+  }
+
   // One cursor seeks from key to key: MDB_SET_KEY searches the cursor's
   // leaf page first when the cursor is already on one.
   void get_sorted(Table table, std::span<const std::string> keys,
@@ -238,6 +243,11 @@ std::optional<std::string> LmdbViews::WriteTxn::get(
   return state_->get(table, key);
 }
 
+void LmdbViews::WriteTxn::get_with(Table table, std::string_view key,
+                                   const ValueFn& fn) const {
+  state_->get_with(table, key, fn);
+}
+
 void LmdbViews::WriteTxn::get_sorted(Table table,
                                      std::span<const std::string> keys,
                                      const GetFn& fn) const {
@@ -290,6 +300,11 @@ LmdbViews::Snapshot::~Snapshot() = default;
 std::optional<std::string> LmdbViews::Snapshot::get(
     Table table, std::string_view key) const {
   return state_->get(table, key);
+}
+
+void LmdbViews::Snapshot::get_with(Table table, std::string_view key,
+                                   const ValueFn& fn) const {
+  state_->get_with(table, key, fn);
 }
 
 void LmdbViews::Snapshot::get_sorted(Table table,

@@ -16,6 +16,19 @@ std::optional<std::string> OverlayViewStore::get(Table table,
   return base_.get(table, key);
 }
 
+void OverlayViewStore::get_with(Table table, std::string_view key,
+                                const ValueFn& fn) const {
+  const Pending& pending = pending_[table_index(table)];
+  auto it = pending.find(key);
+  if (it == pending.end()) {
+    base_.get_with(table, key, fn);
+  } else if (it->second) {
+    fn(std::string_view(*it->second));
+  } else {
+    fn(std::nullopt);
+  }
+}
+
 namespace {
 
 // Merges the pending range [it, end) into the base's scan. `before(a, b)` is

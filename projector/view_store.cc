@@ -20,6 +20,24 @@ void ViewReader::get_sorted(Table table, std::span<const std::string> keys,
   }
 }
 
+void ViewReader::get_with(Table table, std::string_view key,
+                          const ValueFn& fn) const {
+  const std::optional<std::string> value = get(table, key);
+  if (value) {
+    fn(std::string_view(*value));
+  } else {
+    fn(std::nullopt);
+  }
+}
+
+bool ViewReader::contains(Table table, std::string_view key) const {
+  bool found = false;
+  get_with(table, key, [&](std::optional<std::string_view> value) {
+    found = value.has_value();
+  });
+  return found;
+}
+
 const char* table_name(Table table) {
   switch (table) {
     case Table::kIds:

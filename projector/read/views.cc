@@ -372,8 +372,8 @@ bool is_message_processed(const ViewReader& views,
                           std::string_view message_id) {
   const std::optional<std::uint64_t> surrogate =
       keys::lookup_id(views, message_id);
-  return surrogate &&
-         views.get(Table::kProcessedMessages, keys::encode_u64(*surrogate));
+  return surrogate && views.contains(Table::kProcessedMessages,
+                                     keys::encode_u64(*surrogate));
 }
 
 std::vector<std::string> processed_message_ids(

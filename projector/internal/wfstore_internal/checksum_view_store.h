@@ -38,6 +38,8 @@ class ChecksumViewStore final : public ViewStore {
 
   std::optional<std::string> get(Table table,
                                  std::string_view key) const override;
+  void get_with(Table table, std::string_view key,
+                const ValueFn& fn) const override;
   void scan(Table table, std::string_view from_key, std::string_view to_key,
             const ScanFn& fn, bool reverse = false) const override;
   void put(Table table, std::string_view key, std::string_view value) override;

@@ -146,6 +146,8 @@ class LmdbViews::WriteTxn final : public ViewStore {
 
   std::optional<std::string> get(Table table,
                                  std::string_view key) const override;
+  void get_with(Table table, std::string_view key,
+                const ValueFn& fn) const override;
   void get_sorted(Table table, std::span<const std::string> keys,
                   const GetFn& fn) const override;
   void scan(Table table, std::string_view from_key, std::string_view to_key,
@@ -181,6 +183,8 @@ class LmdbViews::Snapshot final : public ViewReader {
 
   std::optional<std::string> get(Table table,
                                  std::string_view key) const override;
+  void get_with(Table table, std::string_view key,
+                const ValueFn& fn) const override;
   void get_sorted(Table table, std::span<const std::string> keys,
                   const GetFn& fn) const override;
   void scan(Table table, std::string_view from_key, std::string_view to_key,

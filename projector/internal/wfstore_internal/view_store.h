@@ -124,6 +124,10 @@ using ScanFn =
 using GetFn = std::function<void(std::size_t index,
                                  std::optional<std::string_view> value)>;
 
+// Called by get_with() with the value, or nullopt if the key is absent. The
+// value is valid only during the call.
+using ValueFn = std::function<void(std::optional<std::string_view> value)>;
+
 // Read access to the views. Keys are ordered bytewise (unsigned, shorter prefix
 // first), as LMDB orders them; keys are 1..kMaxKeySize bytes.
 //
@@ -136,6 +140,16 @@ class ViewReader {
   // IOError, CorruptionError.
   virtual std::optional<std::string> get(Table table,
                                          std::string_view key) const = 0;
+
+  // get() without the copy: calls fn once with the value stored under `key`
+  // in `table`, or nullopt if absent. REQUIRES: fn does not write to this
+  // store. The default calls get(). Throws IOError, CorruptionError, and
+  // whatever fn throws.
+  virtual void get_with(Table table, std::string_view key,
+                        const ValueFn& fn) const;
+
+  // Whether `key` is present in `table`. Throws IOError, CorruptionError.
+  bool contains(Table table, std::string_view key) const;
 
   // Calls fn(i, value) for each keys[i] of `table`, in the order of `keys`:
   // get() for many keys at once. REQUIRES: keys ascending bytewise (an

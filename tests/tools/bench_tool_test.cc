@@ -116,6 +116,15 @@ TEST(BenchToolTest, JsonOfBothModesHoldsEveryPhaseChecked) {
   EXPECT_EQ(doc["runs"][1]["phases"][6]["n"], 1000);  // dedup_mark: --dedup
   ASSERT_EQ(doc.at("commit_threads").size(), 5U);
   EXPECT_GT(doc.at("commit_threads_16_over_1").get<double>(), 0);
+  // Goal 3's bound form, from both modes' dedup_mark phases.
+  const nlohmann::json& goal3 = doc.at("goal3");
+  EXPECT_GT(goal3.at("cpu_bound_commits_per_sec").get<double>(), 0);
+  EXPECT_GT(goal3.at("sync_bound_commits_per_sec").get<double>(), 0);
+  EXPECT_DOUBLE_EQ(
+      goal3.at("goal_commits_per_sec").get<double>(),
+      0.5 * std::min(goal3.at("cpu_bound_commits_per_sec").get<double>(),
+                     goal3.at("sync_bound_commits_per_sec").get<double>()));
+  EXPECT_TRUE(goal3.at("result") == "pass" || goal3.at("result") == "FAIL");
   EXPECT_FALSE(doc.contains("stabilize"));
   EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
 }

@@ -331,6 +331,60 @@ ProcessedRecord decode_processed(std::string_view value) {
                                         kProcessedFields);
 }
 
+std::string processed_key(std::string_view message_id) {
+  return keys::encode_u64(keys::id_hash(message_id));
+}
+
+namespace {
+
+// Calls fn(message_id, entry_bytes, record) for each entry of a
+// kProcessedMessages value until fn returns true; returns whether it did.
+template <typename Fn>
+bool find_processed_entry(std::string_view value, Fn fn) {
+  RecordReader reader(value, Table::kProcessedMessages);
+  while (reader.remaining() > 0) {
+    const std::size_t start = value.size() - reader.remaining();
+    const std::string_view id = reader.str();
+    const std::string_view record = reader.str();
+    const std::size_t end = value.size() - reader.remaining();
+    if (fn(id, value.substr(start, end - start), record)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string_view> find_processed(std::string_view value,
+                                               std::string_view message_id) {
+  std::optional<std::string_view> found;
+  find_processed_entry(value, [&](std::string_view id, std::string_view,
+                                  std::string_view record) {
+    if (id != message_id) return false;
+    found = record;
+    return true;
+  });
+  return found;
+}
+
+void append_processed(std::string& value, std::string_view message_id,
+                      const ProcessedRecord& record) {
+  RecordWriter entry;
+  entry.str(message_id);
+  entry.str(encode_processed(record));
+  value.append(entry.take());
+}
+
+std::string without_processed(std::string_view value,
+                              std::string_view message_id) {
+  std::string rest;
+  find_processed_entry(value, [&](std::string_view id, std::string_view entry,
+                                  std::string_view) {
+    if (id != message_id) rest.append(entry);
+    return false;
+  });
+  return rest;
+}
+
 std::string encode_claim(const ClaimRecord& record) {
   return encode_fields(record, kClaimFields);
 }

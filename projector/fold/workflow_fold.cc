@@ -209,32 +209,37 @@ void fold_stage_removed(const StageRemoved& event, ViewStore& views) {
 
 void fold_processed(const MessageProcessed& event, std::uint64_t lsn,
                     ViewStore& views) {
-  const std::uint64_t message = keys::intern_id(views, event.message_id);
-  const std::string key = keys::encode_u64(message);
-  if (views.get(Table::kProcessedMessages, key)) return;
-  views.put(
-      Table::kProcessedMessages, key,
-      records::encode_processed(
-          {event.processed_at, lsn, event.handler_type, event.execution_id}));
+  const std::string key = records::processed_key(event.message_id);
+  std::string value =
+      views.get(Table::kProcessedMessages, key).value_or(std::string());
+  if (records::find_processed(value, event.message_id)) return;
+  records::append_processed(
+      value, event.message_id,
+      {event.processed_at, lsn, event.handler_type, event.execution_id});
+  views.put(Table::kProcessedMessages, key, value);
   std::string by_time = keys::encode_i64(event.processed_at);
   keys::append_u64(by_time, lsn);
-  records::RecordWriter value;
-  value.u64(message);
-  value.rest(event.message_id);
-  views.put(Table::kProcessedByTime, by_time, value.take());
+  views.put(Table::kProcessedByTime, by_time, event.message_id);
 }
 
 void fold_purged(const ProcessedMessagesPurged& event, ViewStore& views) {
-  std::vector<std::pair<std::string, std::uint64_t>> doomed;
+  std::vector<std::pair<std::string, std::string>> doomed;
   views.scan(Table::kProcessedByTime, "", keys::encode_i64(event.cutoff),
-             [&](std::string_view key, std::string_view value) {
-               records::RecordReader reader(value, Table::kProcessedByTime);
-               doomed.emplace_back(std::string(key), reader.u64());
+             [&](std::string_view key, std::string_view message_id) {
+               doomed.emplace_back(std::string(key), std::string(message_id));
                return true;
              });
-  for (const auto& [key, message] : doomed) {
-    views.del(Table::kProcessedMessages, keys::encode_u64(message));
-    views.del(Table::kProcessedByTime, key);
+  for (const auto& [by_time, message_id] : doomed) {
+    const std::string key = records::processed_key(message_id);
+    const std::string rest = records::without_processed(
+        views.get(Table::kProcessedMessages, key).value_or(std::string()),
+        message_id);
+    if (rest.empty()) {
+      views.del(Table::kProcessedMessages, key);
+    } else {
+      views.put(Table::kProcessedMessages, key, rest);
+    }
+    views.del(Table::kProcessedByTime, by_time);
   }
 }
 

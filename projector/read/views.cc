@@ -370,10 +370,14 @@ bool workflow_exists(const ViewReader& views, std::string_view workflow_id) {
 
 bool is_message_processed(const ViewReader& views,
                           std::string_view message_id) {
-  const std::optional<std::uint64_t> surrogate =
-      keys::lookup_id(views, message_id);
-  return surrogate && views.contains(Table::kProcessedMessages,
-                                     keys::encode_u64(*surrogate));
+  bool found = false;
+  views.get_with(Table::kProcessedMessages, records::processed_key(message_id),
+                 [&](std::optional<std::string_view> value) {
+                   found =
+                       value.has_value() &&
+                       records::find_processed(*value, message_id).has_value();
+                 });
+  return found;
 }
 
 std::vector<std::string> processed_message_ids(
@@ -382,9 +386,7 @@ std::vector<std::string> processed_message_ids(
   if (limit && *limit == 0) return ids;
   views.scan(Table::kProcessedByTime, "", "",
              [&](std::string_view, std::string_view value) {
-               records::RecordReader reader(value, Table::kProcessedByTime);
-               reader.u64();
-               ids.emplace_back(reader.rest());
+               ids.emplace_back(value);
                return !limit || ids.size() < *limit;
              });
   return ids;

@@ -16,6 +16,7 @@
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/overloaded.h"
 #include "wfstore_internal/view_records.h"
+#include "wfstore_internal/views.h"
 
 namespace wfstore {
 namespace {
@@ -381,12 +382,7 @@ Decision decide_mark(const MarkMessageProcessed& command,
   check_optional(command.handler_type, "handler_type");
   check_optional(command.execution_id, "execution_id");
   Decision decision;
-  const std::optional<std::uint64_t> surrogate =
-      keys::lookup_id(views, command.message_id);
-  if (surrogate &&
-      views.get(Table::kProcessedMessages, keys::encode_u64(*surrogate))) {
-    return decision;
-  }
+  if (is_message_processed(views, command.message_id)) return decision;
   decision.events.emplace_back(
       MessageProcessed{command.message_id, command.handler_type,
                        command.execution_id, context.now_ms});

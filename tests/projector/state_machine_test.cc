@@ -566,6 +566,51 @@ TEST(StateMachineInterningTest, HashCollisionsKeepEveryIdApart) {
   EXPECT_TRUE(workflow_exists(h.views, "b"));
 }
 
+TEST(StateMachineInterningTest, ProcessedIdsSharingAHashKeepApart) {
+  keys::ScopedIdHashForTesting all_collide(&colliding_hash);
+  Harness h;
+  h.apply(MarkMessageProcessed{"m1", std::nullopt, std::nullopt});
+  h.apply(MarkMessageProcessed{"m2", "H", "wf"});
+  h.now_ms += 10'000;
+  h.apply(MarkMessageProcessed{"m3", std::nullopt, std::nullopt});
+  // One key holds the three entries; no message id is interned.
+  EXPECT_EQ(dump_table(h.views, Table::kProcessedMessages).size(), 1u);
+  for (const char* id : {"m1", "m2", "m3"}) {
+    EXPECT_TRUE(is_message_processed(h.views, id)) << id;
+    EXPECT_EQ(keys::lookup_id(h.views, id), std::nullopt) << id;
+  }
+  EXPECT_FALSE(is_message_processed(h.views, "m"));
+  EXPECT_FALSE(is_message_processed(h.views, "m4"));
+  // Marking one again changes nothing.
+  const auto before = dump_all(h.views);
+  EXPECT_TRUE(h.apply(MarkMessageProcessed{"m2", std::nullopt, std::nullopt})
+                  .events.empty());
+  EXPECT_EQ(dump_all(h.views), before);
+  // Purging the two older ones keeps the third under the shared key.
+  EXPECT_EQ(h.apply(CleanupProcessedMessages{5'000}).count, 2u);
+  EXPECT_FALSE(is_message_processed(h.views, "m1"));
+  EXPECT_FALSE(is_message_processed(h.views, "m2"));
+  EXPECT_TRUE(is_message_processed(h.views, "m3"));
+  EXPECT_EQ(processed_message_ids(h.views, std::nullopt),
+            std::vector<std::string>{"m3"});
+  h.now_ms += 1;
+  EXPECT_EQ(h.apply(CleanupProcessedMessages{0}).count, 1u);
+  EXPECT_EQ(dump_table(h.views, Table::kProcessedMessages).size(), 0u);
+  EXPECT_EQ(dump_table(h.views, Table::kProcessedByTime).size(), 0u);
+}
+
+TEST(StateMachineInterningTest, ADamagedProcessedValueIsCorruption) {
+  Harness h;
+  h.apply(MarkMessageProcessed{"m", std::nullopt, std::nullopt});
+  const auto rows = dump_table(h.views, Table::kProcessedMessages);
+  ASSERT_EQ(rows.size(), 1u);
+  h.views.put(Table::kProcessedMessages, rows[0].first,
+              rows[0].second.substr(0, rows[0].second.size() - 1));
+  EXPECT_THROW(is_message_processed(h.views, "m"), CorruptionError);
+  EXPECT_THROW(h.apply(MarkMessageProcessed{"m", std::nullopt, std::nullopt}),
+               CorruptionError);
+}
+
 TEST_F(StateMachineTest, DecidingOverAnOverlaySeesPendingEventsOnly) {
   // A transaction's eager checks: decide over a snapshot plus pending events.
   OverlayViewStore overlay(h_.views);

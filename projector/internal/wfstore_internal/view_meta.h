@@ -52,7 +52,8 @@ inline constexpr std::string_view kMetaCleanClose = "clean_close";
 // payload's task id. 3: the queue's poll index is keyed by attempt class.
 // 4: the history indexes (entity, type, commit, actor, correlation, counts)
 // and the log positions. 5: stage_order entries hold the stage's requisites.
-inline constexpr std::uint64_t kViewSchemaVersion = 5;
+// 6: processed_messages is keyed by the message id's hash (no surrogate).
+inline constexpr std::uint64_t kViewSchemaVersion = 6;
 
 // The u64 (or i64) stored under `key` in meta, or nullopt when absent. Throws
 // CorruptionError for a value of the wrong size, IOError from the views.

@@ -146,9 +146,8 @@ std::string start_index_key(std::optional<std::uint64_t> owner,
 std::string start_index_value(WorkflowStatus status,
                               std::string_view workflow_id);
 
-// kProcessedMessages value: processed_at:i64 lsn:u64 handler_type:opt<str>
-// execution_id:opt<str>. kProcessedByTime key (processed_at:i64, lsn:u64),
-// value message:u64 message-id:rest.
+// A processed message's record: processed_at:i64 lsn:u64
+// handler_type:opt<str> execution_id:opt<str>.
 struct ProcessedRecord {
   std::int64_t processed_at = 0;
   std::uint64_t lsn = 0;
@@ -157,6 +156,25 @@ struct ProcessedRecord {
 };
 std::string encode_processed(const ProcessedRecord& record);
 ProcessedRecord decode_processed(std::string_view value);
+
+// kProcessedMessages key: the message id's keys::id_hash (u64), so that a
+// check is one lookup and a mark interns nothing. Value: the entries of the
+// message ids sharing that hash, each message-id:str record:str (the encoded
+// ProcessedRecord). kProcessedByTime key (processed_at:i64, lsn:u64), value
+// message-id:rest.
+std::string processed_key(std::string_view message_id);
+// The encoded record of `message_id` in the kProcessedMessages value `value`,
+// or nullopt if it has no entry there. Throws CorruptionError for a damaged
+// value.
+std::optional<std::string_view> find_processed(std::string_view value,
+                                               std::string_view message_id);
+// Appends the entry of `message_id` to the kProcessedMessages value `value`.
+void append_processed(std::string& value, std::string_view message_id,
+                      const ProcessedRecord& record);
+// `value` without the entry of `message_id` (empty when it was the only one).
+// Throws CorruptionError for a damaged value.
+std::string without_processed(std::string_view value,
+                              std::string_view message_id);
 
 // kClaims key (execution:u64, claim_key:u64), value execution_id:str
 // claim_key:str stage_id:str claimed_at:i64.

@@ -265,35 +265,31 @@ Env::~Env() {
   // A child of fork() must not close its parent's environment, nor free the
   // kept readers: either would release the parent's reader slots.
   if (opened_by_pid_ == ::getpid()) {
-    for (MDB_txn* txn : reset_readers_) mdb_txn_abort(txn);
+    for (std::atomic<MDB_txn*>& slot : reset_readers_) {
+      if (MDB_txn* txn = slot.exchange(nullptr)) mdb_txn_abort(txn);
+    }
     mdb_env_close(env_);
   }
   live_envs.fetch_sub(1);
 }
 
 MDB_txn* Env::take_reset_reader() noexcept {
-  std::scoped_lock lock(readers_mu_);
-  if (reset_readers_.empty()) return nullptr;
-  MDB_txn* txn = reset_readers_.back();
-  reset_readers_.pop_back();
-  return txn;
+  for (std::atomic<MDB_txn*>& slot : reset_readers_) {
+    if (slot.load(std::memory_order_relaxed) == nullptr) continue;
+    if (MDB_txn* txn = slot.exchange(nullptr, std::memory_order_acquire)) {
+      return txn;
+    }
+  }
+  return nullptr;
 }
 
 void Env::keep_reader(MDB_txn* txn) noexcept {
   mdb_txn_reset(txn);
-  {
-    std::scoped_lock lock(readers_mu_);
-    if (reset_readers_.size() < kMaxResetReaders) {
-      // Reserved on the first keep: the push below then never allocates.
-      if (reset_readers_.capacity() < kMaxResetReaders) {
-        try {
-          reset_readers_.reserve(kMaxResetReaders);
-        } catch (const std::bad_alloc&) {
-          mdb_txn_abort(txn);
-          return;
-        }
-      }
-      reset_readers_.push_back(txn);
+  for (std::atomic<MDB_txn*>& slot : reset_readers_) {
+    MDB_txn* empty = nullptr;
+    if (slot.load(std::memory_order_relaxed) == nullptr &&
+        slot.compare_exchange_strong(empty, txn, std::memory_order_release,
+                                     std::memory_order_relaxed)) {
       return;
     }
   }
@@ -354,7 +350,8 @@ void ResizeLock::unlock_shared(std::thread::id owner) noexcept {
     *it = holders_.back();
     holders_.pop_back();
   }
-  if (--shared_ == 0) cv_.notify_all();
+  // Only a resize waits for the last shared hold to go.
+  if (--shared_ == 0 && resizes_waiting_ != 0) cv_.notify_all();
 }
 
 void ResizeLock::lock(const std::string& path) {

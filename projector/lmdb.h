@@ -5,6 +5,8 @@
 
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -265,8 +267,9 @@ class Env {
   ResizeLock resize_lock_;
   std::mutex dbi_mu_;
   std::map<std::string, MDB_dbi> dbi_cache_;  // Guarded by dbi_mu_.
-  std::mutex readers_mu_;
-  std::vector<MDB_txn*> reset_readers_;  // Guarded by readers_mu_.
+  // The kept reset readers: a slot holds one or nullptr. Taken and filled by
+  // atomic exchange, so a read takes no lock for them.
+  std::array<std::atomic<MDB_txn*>, kMaxResetReaders> reset_readers_{};
 };
 
 // A transaction that aborts unless commit() was called. Holds the environment's

@@ -74,6 +74,13 @@ struct OverlayOverDataFixture {
   OverlayViewStore overlay{base};
 };
 
+// The checksumming decorator over memory: reads are forwarded.
+struct ChecksumFixture {
+  ViewStore& store() { return checksum; }
+  MemoryViewStore inner;
+  ChecksumViewStore checksum{inner};
+};
+
 template <typename Fixture>
 class ViewStoreTest : public ::testing::Test {
  protected:
@@ -107,7 +114,7 @@ class ViewStoreTest : public ::testing::Test {
 
 using Implementations =
     ::testing::Types<MemoryFixture, LmdbFixture, OverlayFixture,
-                     OverlayOverDataFixture>;
+                     OverlayOverDataFixture, ChecksumFixture>;
 TYPED_TEST_SUITE(ViewStoreTest, Implementations);
 
 TYPED_TEST(ViewStoreTest, PutGetOverwriteAndMissing) {
@@ -140,6 +147,32 @@ TYPED_TEST(ViewStoreTest, GetSortedAnswersEachKeyAsGetDoes) {
       Table::kStages, {},
       [&](std::size_t, std::optional<std::string_view>) { called = true; });
   EXPECT_FALSE(called);
+}
+
+// get_with and contains answer as get() does: present, absent, empty values,
+// a base key seen through an overlay and one the overlay deleted.
+TYPED_TEST(ViewStoreTest, GetWithAndContainsAnswerAsGetDoes) {
+  ViewStore& store = this->store();
+  this->put_all(Table::kStages, {"b", "d"});
+  store.put(Table::kStages, "e", "");
+  store.put(Table::kStages, "d", "vd2");
+  store.del(Table::kStages, "b");
+  for (const std::string& key :
+       {std::string("a"), std::string("b"), std::string("d"), std::string("e"),
+        std::string(kDecoyPrefix) + "base",
+        std::string(kDecoyPrefix) + "gone"}) {
+    const std::optional<std::string> expected = store.get(Table::kStages, key);
+    int calls = 0;
+    store.get_with(Table::kStages, key,
+                   [&](std::optional<std::string_view> value) {
+                     ++calls;
+                     EXPECT_EQ(value, expected) << key;
+                   });
+    EXPECT_EQ(calls, 1) << key;
+    EXPECT_EQ(store.contains(Table::kStages, key), expected.has_value()) << key;
+  }
+  EXPECT_FALSE(store.contains(Table::kStages, "b"));
+  EXPECT_TRUE(store.contains(Table::kStages, "e"));
 }
 
 TYPED_TEST(ViewStoreTest, DelRemovesAndIgnoresMissingKeys) {

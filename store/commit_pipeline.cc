@@ -508,14 +508,15 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
 
   if (!appended.empty()) {
     const std::uint64_t applied = writer_.last_lsn();
+    std::optional<history_index::IndexedPosition> last_position;
     try {
-      record_log_positions(*txn, appended);
+      last_position = record_log_positions(*txn, appended);
       write_meta(*txn, applied, checksum, timestamp_ms);
       txn->commit();
     } catch (const MapFullError&) {
       txn.reset();
       try {
-        refold(appended);
+        last_position = refold(appended);
       } catch (const std::exception& e) {
         fail(fmt::format("view commit failed: {}", e.what()));
         return;
@@ -528,6 +529,8 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     }
     checksum_ = checksum;
     last_timestamp_ms_ = timestamp_ms;
+    last_position_ = last_position;
+    last_position_known_ = true;
     applied_lsn_ = applied;
     commits_.fetch_add(appended.size(), std::memory_order_relaxed);
   } else if (txn) {
@@ -535,8 +538,10 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   }
 }
 
-void CommitPipeline::refold(const std::vector<Request*>& appended) {
+std::optional<history_index::IndexedPosition> CommitPipeline::refold(
+    const std::vector<Request*>& appended) {
   std::int64_t timestamp_ms = last_timestamp_ms_;
+  std::optional<history_index::IndexedPosition> last_position;
   views_.write([&](LmdbViews::WriteTxn& txn) {
     ChecksumViewStore cs(txn, checksum_);
     for (const Request* r : appended) {
@@ -545,16 +550,25 @@ void CommitPipeline::refold(const std::vector<Request*>& appended) {
         timestamp_ms = event.timestamp_ms;
       }
     }
-    record_log_positions(txn, appended);
+    last_position = record_log_positions(txn, appended);
     write_meta(txn, writer_.last_lsn(), cs.checksum(), timestamp_ms);
   });
+  return last_position;
 }
 
-void CommitPipeline::record_log_positions(
-    ViewStore& txn, const std::vector<Request*>& appended) {
+std::optional<history_index::IndexedPosition>
+CommitPipeline::record_log_positions(
+    ViewStore& txn, const std::vector<Request*>& appended) const {
+  if (appended.empty()) return last_position_;
+  std::optional<history_index::IndexedPosition> last =
+      last_position_known_ ? last_position_
+                           : history_index::log_position_before(
+                                 txn, appended.front()->first_lsn);
   for (const Request* r : appended) {
-    history_index::record_log_position(txn, r->first_lsn, r->position);
+    last = history_index::record_log_position_after(txn, r->first_lsn,
+                                                    r->position, last);
   }
+  return last;
 }
 
 void CommitPipeline::sync() {

@@ -42,6 +42,7 @@
 #include "wfstore_internal/checksum_view_store.h"
 #include "wfstore_internal/commands.h"
 #include "wfstore_internal/decide.h"
+#include "wfstore_internal/history_index.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_writer.h"
 #include "wfstore_internal/store_core.h"
@@ -175,10 +176,14 @@ class CommitPipeline {
   // everything was a no-op.
   bool decide_request(Request& request, ViewStore& views,
                       std::int64_t timestamp_ms, std::uint64_t first_lsn);
-  void refold(const std::vector<Request*>& appended);
+  // Returns what record_log_positions() returned for the committed fold.
+  std::optional<history_index::IndexedPosition> refold(
+      const std::vector<Request*>& appended);
   // Records where each appended request's record starts (log_positions).
-  static void record_log_positions(ViewStore& txn,
-                                   const std::vector<Request*>& appended);
+  // Returns the last entry as of the last request, to adopt as
+  // last_position_ once the transaction commits.
+  std::optional<history_index::IndexedPosition> record_log_positions(
+      ViewStore& txn, const std::vector<Request*>& appended) const;
   void write_meta(ViewStore& txn, std::uint64_t applied_lsn,
                   const ViewChecksum& checksum, std::int64_t timestamp_ms);
   // Moves an open or closing pipeline to failed, keeping the first reason.
@@ -203,6 +208,11 @@ class CommitPipeline {
   // Leader-only state (one leader at a time).
   ViewChecksum checksum_;
   std::int64_t last_timestamp_ms_ = 0;
+  // The greatest log_positions entry as of the last view commit, once known
+  // (the pipeline is the views' only writer while it is open): a commit then
+  // reads no entry to decide whether to write its own.
+  std::optional<history_index::IndexedPosition> last_position_;
+  bool last_position_known_ = false;
 
   std::function<void(const Command&)> decide_hook_;
 

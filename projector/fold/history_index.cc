@@ -215,17 +215,24 @@ std::optional<std::uint64_t> first_commit_at_or_after(const ViewReader& views,
 
 void record_log_position(ViewStore& views, std::uint64_t first_lsn,
                          const LogPosition& position) {
-  if (const std::optional<IndexedPosition> before =
-          log_position_before(views, first_lsn)) {
-    if (before->first_lsn == first_lsn) return;
+  record_log_position_after(views, first_lsn, position,
+                            log_position_before(views, first_lsn));
+}
+
+std::optional<IndexedPosition> record_log_position_after(
+    ViewStore& views, std::uint64_t first_lsn, const LogPosition& position,
+    const std::optional<IndexedPosition>& before) {
+  if (before) {
+    if (before->first_lsn == first_lsn) return before;
     if (before->position.segment_first_lsn == position.segment_first_lsn &&
         before->position.offset / log::kBlockSize ==
             position.offset / log::kBlockSize) {
-      return;
+      return before;
     }
   }
   views.put(Table::kLogPositions, keys::encode_u64(first_lsn),
             keys::make_key({position.segment_first_lsn, position.offset}));
+  return IndexedPosition{first_lsn, position};
 }
 
 std::optional<IndexedPosition> log_position_before(const ViewReader& views,

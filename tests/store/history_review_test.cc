@@ -35,6 +35,7 @@
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/log_verify.h"
 #include "wfstore_internal/sha256.h"
@@ -164,6 +165,47 @@ TEST(HistoryReviewTest, LogPositionsAfterSigkilledWritersAndCatchUp) {
   rebuild_store_views(dir);
   auto db = Database::open(dir, quiet_options());
   expect_history_matches_log(*db, dir);
+}
+
+// The entries of the views' log_positions table of the store in `dir`.
+std::vector<std::pair<std::string, std::string>> log_positions(
+    const std::filesystem::path& dir) {
+  LmdbViewsOptions options;
+  options.read_only = true;
+  return LmdbViews::open(dir / "views", options)->dump(Table::kLogPositions);
+}
+
+// The commit pipeline keeps the last log position it committed instead of
+// reading it per commit: what a live writer records, group commits of
+// several threads included, equals what a rebuild records from the log.
+TEST(HistoryReviewTest, LiveLogPositionsEqualARebuilds) {
+  const TempDir tmp;
+  const std::filesystem::path dir = tmp / "store";
+  {
+    auto db = Database::open(dir, quiet_options(Durability::kBuffered));
+    WorkflowStore& store = db->workflow_store();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&store, t] {
+        for (int i = 0; i < 400; ++i) {
+          store.mark_message_processed(
+              fmt::format("m-{}-{}", t, i),
+              std::string(static_cast<std::size_t>(200 + (i * 37) % 300), 'h'),
+              std::nullopt);
+          if (i % 50 == 0)
+            store.store(
+                testutil::diamond_workflow(fmt::format("wf-{}-{}", t, i)));
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    db->close();
+  }
+  const auto live = log_positions(dir);
+  // 1,600 marks of 200-500 bytes fill dozens of 32 KiB log blocks.
+  EXPECT_GT(live.size(), 20u);
+  rebuild_store_views(dir);
+  EXPECT_EQ(log_positions(dir), live);
 }
 
 // Every byte of a bundle changed with the checksum recomputed: each import

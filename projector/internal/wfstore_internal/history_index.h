@@ -122,4 +122,13 @@ struct IndexedPosition {
 std::optional<IndexedPosition> log_position_before(const ViewReader& views,
                                                    std::uint64_t lsn);
 
+// record_log_position() for a caller that knows `before`, what
+// log_position_before(views, first_lsn) returns (the commit pipeline keeps the
+// last entry it committed, so it reads none per commit). Returns the greatest
+// indexed commit start <= first_lsn after the call: the next call's `before`.
+// REQUIRES: `before` is that entry. Throws what the views throw.
+std::optional<IndexedPosition> record_log_position_after(
+    ViewStore& views, std::uint64_t first_lsn, const LogPosition& position,
+    const std::optional<IndexedPosition>& before);
+
 }  // namespace wfstore::history_index

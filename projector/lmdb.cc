@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <map>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +70,23 @@ void count_env_opened() {
   int peak = peak_live_envs.load();
   while (now > peak && !peak_live_envs.compare_exchange_weak(peak, now)) {
   }
+}
+
+// Counts the fork()s this process came out of as the child. An environment
+// inherited across a fork must not renew or reset the parent's kept readers:
+// their reader slots are the parent's, in the shared lock file.
+std::atomic<unsigned> fork_generation{0};
+
+void count_fork_in_child() noexcept {
+  fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+unsigned current_fork_generation() {
+  static const bool registered = [] {
+    return ::pthread_atfork(nullptr, nullptr, count_fork_in_child) == 0;
+  }();
+  if (!registered) return UINT_MAX;  // Never equal: keep no reader.
+  return fork_generation.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -256,6 +275,7 @@ Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
       path_(std::move(path)),
       read_only_(read_only),
       opened_by_pid_(::getpid()),
+      fork_generation_(current_fork_generation()),
       dev_(dev),
       ino_(ino) {
   count_env_opened();
@@ -274,6 +294,9 @@ Env::~Env() {
 }
 
 MDB_txn* Env::take_reset_reader() noexcept {
+  if (fork_generation.load(std::memory_order_relaxed) != fork_generation_) {
+    return nullptr;
+  }
   for (std::atomic<MDB_txn*>& slot : reset_readers_) {
     if (slot.load(std::memory_order_relaxed) == nullptr) continue;
     if (MDB_txn* txn = slot.exchange(nullptr, std::memory_order_acquire)) {
@@ -284,6 +307,11 @@ MDB_txn* Env::take_reset_reader() noexcept {
 }
 
 void Env::keep_reader(MDB_txn* txn) noexcept {
+  if (fork_generation.load(std::memory_order_relaxed) != fork_generation_) {
+    // A forked child's reader: its own slot, freed here, never kept.
+    mdb_txn_abort(txn);
+    return;
+  }
   mdb_txn_reset(txn);
   for (std::atomic<MDB_txn*>& slot : reset_readers_) {
     MDB_txn* empty = nullptr;
@@ -467,6 +495,7 @@ std::vector<std::optional<MDB_dbi>> Env::dbis(
 }
 
 Txn::Txn(Env& env, bool read_only) : env_(&env), read_only_(read_only) {
+  bool reaped = false;
   for (;;) {
     hold_ = env.resize_lock().lock_shared();
     int rc = MDB_NOTFOUND;
@@ -483,6 +512,17 @@ Txn::Txn(Env& env, bool read_only) : env_(&env), read_only_(read_only) {
       }
     }
     rc = mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
+    if (rc == MDB_READERS_FULL && !reaped) {
+      // Slots of processes that died without closing the environment (each
+      // kept up to Env::kMaxResetReaders): free them and try once more.
+      reaped = true;
+      int dead = 0;
+      if (mdb_reader_check(env.get(), &dead) == MDB_SUCCESS && dead > 0) {
+        txn_ = nullptr;
+        hold_.release();
+        continue;
+      }
+    }
     if (rc == MDB_MAP_RESIZED) {
       // Another process grew the map: adopt its size (needs no transaction
       // active here; throws IOError if this thread holds another one).

@@ -247,12 +247,15 @@ class Env {
   // reuse, or nullptr if none is kept. The caller renews it (mdb_txn_renew)
   // and owns it. Renewing keeps the handle's reader slot, so a read skips
   // mdb_txn_begin's allocation and its search of the reader table under the
-  // lock file's mutex.
+  // lock file's mutex. Always nullptr in a child of fork(): the kept
+  // handles' slots are the parent's.
   MDB_txn* take_reset_reader() noexcept;
   // Resets `txn`, an active read transaction of this environment, and keeps
   // it for take_reset_reader(), or aborts it when kMaxResetReaders are kept
-  // already. Each kept handle holds a reader slot, at no snapshot (it holds
-  // back no page reuse).
+  // already (or in a child of fork()). Each kept handle holds a reader slot,
+  // at no snapshot (it holds back no page reuse); the slots of a process that
+  // died keeping some are reaped by a writer's open, or by a read that finds
+  // the reader table full (Txn).
   void keep_reader(MDB_txn* txn) noexcept;
   static constexpr std::size_t kMaxResetReaders = 8;
 
@@ -261,6 +264,8 @@ class Env {
   std::string path_;
   bool read_only_;
   int opened_by_pid_;
+  // The process's fork generation at open: a forked child keeps no reader.
+  unsigned fork_generation_;
   dev_t dev_;
   ino_t ino_;
   friend class Registry;

@@ -148,6 +148,82 @@ TEST_F(LmdbTest, KeptReadersAreCappedAndFreedWithTheEnvironment) {
   EXPECT_EQ(read(*reopened, "k"), "v");
 }
 
+// A process that dies without closing its environment leaves its reader slots
+// (up to Env::kMaxResetReaders kept ones each); a read that finds the table
+// full reaps them instead of failing.
+TEST_F(LmdbTest, SlotsOfADeadProcessAreReapedWhenTheTableIsFull) {
+  const std::filesystem::path path = dir_.path() / "views";
+  lmdb::EnvOptions options;
+  options.max_readers = 4;
+  options.map_size = std::uint64_t{1} << 20;
+  // Open across the child's life: the last process to close the lock file
+  // resets its reader table, which would hide the dead child's slots.
+  auto env = lmdb::Env::open(path, options);
+  const MDB_dbi dbi = table(*env);
+  {
+    lmdb::Txn txn(*env, false);
+    txn.put(dbi, "k", "v");
+    txn.commit();
+  }
+  ASSERT_EQ(reader_slots(*env), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      lmdb::EnvOptions read_only;
+      read_only.read_only = true;
+      auto child_env = lmdb::Env::open(path, read_only);
+      std::vector<lmdb::Txn> readers;
+      for (int i = 0; i < 4; ++i) readers.emplace_back(*child_env, true);
+      ::_exit(reader_slots(*child_env) == 4 ? 0 : 1);  // Dies holding them.
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(reader_slots(*env), 4);  // Every slot is the dead child's.
+  lmdb::Txn txn(*env, true);
+  EXPECT_EQ(txn.get(dbi, "k"), "v");
+}
+
+// A forked child reading through an environment it inherited takes a reader
+// slot of its own: the parent's kept readers (their slots are the parent's,
+// in the shared lock file) are neither renewed nor reset by the child.
+TEST_F(LmdbTest, AForkedChildNeverTakesTheParentsKeptReaders) {
+  auto env = open_env();
+  const MDB_dbi dbi = table(*env);
+  {
+    lmdb::Txn txn(*env, false);
+    txn.put(dbi, "k", "v");
+    txn.commit();
+  }
+  EXPECT_EQ(read(*env, "k"), "v");
+  ASSERT_EQ(reader_slots(*env), 1);  // The parent's kept reader.
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = 0;
+    {
+      lmdb::Txn txn(*env, true);
+      if (txn.get(dbi, "k") != "v") code = 1;
+      // Its own slot beside the parent's kept one.
+      if (reader_slots(*env) != 2) code = 2;
+    }
+    // Ended, its slot is freed, not kept.
+    if (reader_slots(*env) != 1) code = 3;
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(reader_slots(*env), 1);
+  EXPECT_EQ(read(*env, "k"), "v");
+}
+
 TEST_F(LmdbTest, DelAndCursorWalkInKeyOrder) {
   auto env = open_env();
   const MDB_dbi dbi = table(*env);

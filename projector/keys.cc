@@ -146,15 +146,22 @@ IdHashes id_hashes(std::string_view s) {
 
 std::optional<std::uint64_t> lookup_id(const ViewReader& views,
                                        std::string_view s) {
-  const std::string key = encode_u64(id_hash(s));
-  std::optional<std::uint64_t> found;
-  views.get_with(Table::kIds, key, [&](std::optional<std::string_view> value) {
-    if (!value) return;
-    found = find_entry(key, *value, [&](std::uint64_t, std::string_view entry) {
-      return entry == s;
-    });
-  });
-  return found;
+  // One reference captured: the callback fits std::function's own buffer.
+  struct Lookup {
+    std::string key;
+    std::string_view s;
+    std::optional<std::uint64_t> found;
+  } lookup{encode_u64(id_hash(s)), s, std::nullopt};
+  views.get_with(Table::kIds, lookup.key,
+                 [&lookup](std::optional<std::string_view> value) {
+                   if (!value) return;
+                   lookup.found = find_entry(
+                       lookup.key, *value,
+                       [&lookup](std::uint64_t, std::string_view entry) {
+                         return entry == lookup.s;
+                       });
+                 });
+  return lookup.found;
 }
 
 std::uint64_t intern_id(ViewStore& views, std::string_view s) {

@@ -341,6 +341,10 @@ namespace {
 // kProcessedMessages value until fn returns true; returns whether it did.
 template <typename Fn>
 bool find_processed_entry(std::string_view value, Fn fn) {
+  // The fold deletes a key whose last entry goes: an empty value is damage.
+  if (value.empty()) {
+    throw CorruptionError("views table processed_messages: empty value");
+  }
   RecordReader reader(value, Table::kProcessedMessages);
   while (reader.remaining() > 0) {
     const std::size_t start = value.size() - reader.remaining();
@@ -374,14 +378,27 @@ void append_processed(std::string& value, std::string_view message_id,
   value.append(entry.take());
 }
 
-std::string without_processed(std::string_view value,
+std::string without_processed(std::optional<std::string_view> value,
                               std::string_view message_id) {
   std::string rest;
-  find_processed_entry(value, [&](std::string_view id, std::string_view entry,
-                                  std::string_view) {
-    if (id != message_id) rest.append(entry);
-    return false;
-  });
+  bool found = false;
+  if (value) {
+    find_processed_entry(*value, [&](std::string_view id,
+                                     std::string_view entry, std::string_view) {
+      if (id == message_id) {
+        found = true;
+      } else {
+        rest.append(entry);
+      }
+      return false;
+    });
+  }
+  if (!found) {
+    throw CorruptionError(fmt::format(
+        "views table processed_messages: no entry for message '{}' that "
+        "processed_by_time lists",
+        message_id));
+  }
   return rest;
 }
 

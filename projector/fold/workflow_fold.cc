@@ -210,9 +210,12 @@ void fold_stage_removed(const StageRemoved& event, ViewStore& views) {
 void fold_processed(const MessageProcessed& event, std::uint64_t lsn,
                     ViewStore& views) {
   const std::string key = records::processed_key(event.message_id);
-  std::string value =
-      views.get(Table::kProcessedMessages, key).value_or(std::string());
-  if (records::find_processed(value, event.message_id)) return;
+  std::string value;
+  if (std::optional<std::string> stored =
+          views.get(Table::kProcessedMessages, key)) {
+    if (records::find_processed(*stored, event.message_id)) return;
+    value = std::move(*stored);
+  }
   records::append_processed(
       value, event.message_id,
       {event.processed_at, lsn, event.handler_type, event.execution_id});
@@ -231,8 +234,10 @@ void fold_purged(const ProcessedMessagesPurged& event, ViewStore& views) {
              });
   for (const auto& [by_time, message_id] : doomed) {
     const std::string key = records::processed_key(message_id);
+    const std::optional<std::string> stored =
+        views.get(Table::kProcessedMessages, key);
     const std::string rest = records::without_processed(
-        views.get(Table::kProcessedMessages, key).value_or(std::string()),
+        stored ? std::optional<std::string_view>(*stored) : std::nullopt,
         message_id);
     if (rest.empty()) {
       views.del(Table::kProcessedMessages, key);

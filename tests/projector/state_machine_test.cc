@@ -609,6 +609,28 @@ TEST(StateMachineInterningTest, ADamagedProcessedValueIsCorruption) {
   EXPECT_THROW(is_message_processed(h.views, "m"), CorruptionError);
   EXPECT_THROW(h.apply(MarkMessageProcessed{"m", std::nullopt, std::nullopt}),
                CorruptionError);
+  // An empty value: the fold deletes an emptied key, so it is damage too
+  // (not "no entry").
+  h.views.put(Table::kProcessedMessages, rows[0].first, "");
+  EXPECT_THROW(is_message_processed(h.views, "m"), CorruptionError);
+}
+
+TEST(StateMachineInterningTest, APurgeOfAnIdItsBucketLacksIsCorruption) {
+  keys::ScopedIdHashForTesting all_collide(&colliding_hash);  // One bucket.
+  Harness h;
+  h.apply(MarkMessageProcessed{"m", std::nullopt, std::nullopt});
+  h.apply(MarkMessageProcessed{"n", std::nullopt, std::nullopt});
+  // processed_by_time names "x" where it named "m": the bucket (that of every
+  // id here) has no "x".
+  const auto by_time = dump_table(h.views, Table::kProcessedByTime);
+  ASSERT_EQ(by_time.size(), 2u);
+  h.views.put(Table::kProcessedByTime, by_time[0].first, "x");
+  h.now_ms += 1;
+  EXPECT_THROW(h.apply(CleanupProcessedMessages{0}), CorruptionError);
+  // And a by-time entry whose bucket is gone altogether.
+  h.views.put(Table::kProcessedByTime, by_time[0].first, "m");
+  h.views.del(Table::kProcessedMessages, records::processed_key("m"));
+  EXPECT_THROW(h.apply(CleanupProcessedMessages{0}), CorruptionError);
 }
 
 TEST_F(StateMachineTest, DecidingOverAnOverlaySeesPendingEventsOnly) {

@@ -22,9 +22,10 @@
 //                    start := u8 0, ~time (set) | u8 1, 0 (NULL): start_time
 //                    descending, NULLs last; ties by surrogate, which the
 //                    queries re-sort by workflow id
-//   processed_messages  message -> processed_at, lsn, handler_type,
-//                    execution_id
-//   processed_by_time   (processed_at, lsn) -> message, message id
+//   processed_messages  hash of the message id -> per id sharing it:
+//                    message id, (processed_at, lsn, handler_type,
+//                    execution_id); message ids are not interned
+//   processed_by_time   (processed_at, lsn) -> message id
 //   claims           (execution, claim key) -> execution id, claim key,
 //                    stage id, claimed_at
 //   queue_messages   delivery -> execution id, type, payload CBOR,

@@ -165,15 +165,16 @@ ProcessedRecord decode_processed(std::string_view value);
 std::string processed_key(std::string_view message_id);
 // The encoded record of `message_id` in the kProcessedMessages value `value`,
 // or nullopt if it has no entry there. Throws CorruptionError for a damaged
-// value.
+// value (an empty one included: the fold deletes an emptied key).
 std::optional<std::string_view> find_processed(std::string_view value,
                                                std::string_view message_id);
 // Appends the entry of `message_id` to the kProcessedMessages value `value`.
 void append_processed(std::string& value, std::string_view message_id,
                       const ProcessedRecord& record);
-// `value` without the entry of `message_id` (empty when it was the only one).
-// Throws CorruptionError for a damaged value.
-std::string without_processed(std::string_view value,
+// The kProcessedMessages value `value` (nullopt: the key is absent) without
+// the entry of `message_id` (empty when it was the only one). Throws
+// CorruptionError for a damaged value or one without that entry.
+std::string without_processed(std::optional<std::string_view> value,
                               std::string_view message_id);
 
 // kClaims key (execution:u64, claim_key:u64), value execution_id:str

@@ -48,6 +48,12 @@ inline void expect(bool ok, const std::string& what) {
   if (!ok) throw CheckFailed(what);
 }
 
+// A literal message builds no string unless the check fails (the overload a
+// literal picks over the two above).
+inline void expect(bool ok, const char* what) {
+  if (!ok) throw CheckFailed(what);
+}
+
 // expect() whose message is formatted only when the check fails: a phase's
 // per-operation check must not time the formatting of a message it never
 // shows.

@@ -72,9 +72,11 @@ void count_env_opened() {
   }
 }
 
-// Counts the fork()s this process came out of as the child. An environment
-// inherited across a fork must not renew or reset the parent's kept readers:
-// their reader slots are the parent's, in the shared lock file.
+// Counts the fork()s this process came out of as the child. LMDB forbids
+// using an environment across fork(): its reader slots (in the shared lock
+// file) carry the opener's pid, so a child's reads would share or free the
+// parent's. An environment inherited across a fork begins no transaction in
+// the child, and ends the ones it inherited without touching the lock file.
 std::atomic<unsigned> fork_generation{0};
 
 void count_fork_in_child() noexcept {
@@ -293,10 +295,11 @@ Env::~Env() {
   live_envs.fetch_sub(1);
 }
 
+bool Env::inherited_across_fork() const noexcept {
+  return fork_generation.load(std::memory_order_relaxed) != fork_generation_;
+}
+
 MDB_txn* Env::take_reset_reader() noexcept {
-  if (fork_generation.load(std::memory_order_relaxed) != fork_generation_) {
-    return nullptr;
-  }
   for (std::atomic<MDB_txn*>& slot : reset_readers_) {
     if (slot.load(std::memory_order_relaxed) == nullptr) continue;
     if (MDB_txn* txn = slot.exchange(nullptr, std::memory_order_acquire)) {
@@ -307,11 +310,6 @@ MDB_txn* Env::take_reset_reader() noexcept {
 }
 
 void Env::keep_reader(MDB_txn* txn) noexcept {
-  if (fork_generation.load(std::memory_order_relaxed) != fork_generation_) {
-    // A forked child's reader: its own slot, freed here, never kept.
-    mdb_txn_abort(txn);
-    return;
-  }
   mdb_txn_reset(txn);
   for (std::atomic<MDB_txn*>& slot : reset_readers_) {
     MDB_txn* empty = nullptr;
@@ -495,6 +493,12 @@ std::vector<std::optional<MDB_dbi>> Env::dbis(
 }
 
 Txn::Txn(Env& env, bool read_only) : env_(&env), read_only_(read_only) {
+  if (env.inherited_across_fork()) {
+    throw IOError(fmt::format(
+        "{}: the views' environment was inherited across fork(); open the "
+        "store again in the child process",
+        env.path()));
+  }
   bool reaped = false;
   for (;;) {
     hold_ = env.resize_lock().lock_shared();
@@ -560,6 +564,13 @@ Txn& Txn::operator=(Txn&& other) noexcept {
 void Txn::commit() {
   // LMDB frees the handle even when the commit fails.
   MDB_txn* txn = std::exchange(txn_, nullptr);
+  if (env_->inherited_across_fork()) {
+    // Begun before the fork: the parent's to end (its slot, its writer lock).
+    hold_.release();
+    throw IOError(fmt::format(
+        "{}: a transaction inherited across fork() cannot commit in the child",
+        env_->path()));
+  }
   const int rc = mdb_txn_commit(txn);
   hold_.release();
   check(rc, "mdb_txn_commit", env_->path());
@@ -568,7 +579,10 @@ void Txn::commit() {
 void Txn::abort() noexcept {
   if (txn_ != nullptr) {
     MDB_txn* txn = std::exchange(txn_, nullptr);
-    if (read_only_) {
+    if (env_->inherited_across_fork()) {
+      // Begun before the fork: ending it here would free the parent's reader
+      // slot or writer lock. The handle's memory is the child's to leak.
+    } else if (read_only_) {
       env_->keep_reader(txn);
     } else {
       mdb_txn_abort(txn);

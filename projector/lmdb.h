@@ -247,16 +247,19 @@ class Env {
   // reuse, or nullptr if none is kept. The caller renews it (mdb_txn_renew)
   // and owns it. Renewing keeps the handle's reader slot, so a read skips
   // mdb_txn_begin's allocation and its search of the reader table under the
-  // lock file's mutex. Always nullptr in a child of fork(): the kept
-  // handles' slots are the parent's.
+  // lock file's mutex.
   MDB_txn* take_reset_reader() noexcept;
   // Resets `txn`, an active read transaction of this environment, and keeps
   // it for take_reset_reader(), or aborts it when kMaxResetReaders are kept
-  // already (or in a child of fork()). Each kept handle holds a reader slot,
-  // at no snapshot (it holds back no page reuse); the slots of a process that
-  // died keeping some are reaped by a writer's open, or by a read that finds
-  // the reader table full (Txn).
+  // already. Each kept handle holds a reader slot, at no snapshot (it holds
+  // back no page reuse); the slots of a process that died keeping some are
+  // reaped by a writer's open, or by a read that finds the reader table full
+  // (Txn). The table's 1024 slots so hold up to 128 processes' full sets.
   void keep_reader(MDB_txn* txn) noexcept;
+  // Whether this process is a child of fork() and the environment its
+  // parent's: it then begins no transaction (Txn throws IOError) and ends
+  // inherited ones without touching the shared lock file.
+  bool inherited_across_fork() const noexcept;
   static constexpr std::size_t kMaxResetReaders = 8;
 
  private:
@@ -281,7 +284,10 @@ class Env {
 // resize lock shared until it ends (counted for the thread that began it).
 // Read transactions use MDB_NOTLS: they may move between threads but not be
 // used by two at once; keep them short, since they block map growth, and
-// never hold one while waiting for a commit. A read transaction renews a
+// never hold one while waiting for a commit. In a child of fork(), a
+// transaction of an environment inherited from the parent cannot begin
+// (IOError), and one inherited ends without touching the lock file (its
+// handle leaks). A read transaction renews a
 // handle the environment kept (Env::take_reset_reader) when there is one, and
 // its end (abort) hands the handle back, reset; commit() frees it.
 //

@@ -462,6 +462,30 @@ TEST_F(QueueTest, Item60ReplayDlqRequeuesAsANewDelivery) {
   EXPECT_FALSE(queue().replay_dlq(id));
 }
 
+// A dead letter whose stored record is damaged: replay_dlq reports the damage
+// (CorruptionError, as every read of damaged views does) and the rejected
+// commit appends nothing and changes no view.
+TEST_F(QueueTest, ReplayOfADamagedDeadLetterIsCorruptionAndChangesNothing) {
+  verify_views_ = false;  // The views are damaged on purpose.
+  const std::uint64_t id = queue().push(start_stage("wf-1", "stage-1"));
+  ASSERT_TRUE(queue().poll_one());
+  queue().move_to_dlq(id, "Test error");
+  database_impl(db()).views().write([&](LmdbViews::WriteTxn& txn) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    txn.scan(Table::kDeadLetters, "", "",
+             [&](std::string_view key, std::string_view value) {
+               rows.emplace_back(std::string(key), std::string(value));
+               return true;
+             });
+    ASSERT_EQ(rows.size(), 1u);
+    txn.put(Table::kDeadLetters, rows[0].first,
+            rows[0].second.substr(0, rows[0].second.size() - 1));
+  });
+  const StoreState before = state();
+  EXPECT_THROW(queue().replay_dlq(id), CorruptionError);
+  EXPECT_EQ(state(), before);
+}
+
 TEST_F(QueueTest, Item61ClearDlqReturnsTheCount) {
   for (const int n : {3, 5}) {
     for (int i = 0; i < n; ++i) {

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <map>
@@ -83,11 +82,19 @@ void count_fork_in_child() noexcept {
   fork_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Registers count_fork_in_child once per process. Throws IOError naming
+// `path` if it cannot (pthread_atfork fails only without memory).
+void count_forks(const std::string& path) {
+  static const int kRegistered =
+      ::pthread_atfork(nullptr, nullptr, count_fork_in_child);
+  if (kRegistered != 0) {
+    throw IOError(fmt::format(
+        "{}: pthread_atfork: {}", path,
+        std::error_code(kRegistered, std::generic_category()).message()));
+  }
+}
+
 unsigned current_fork_generation() {
-  static const bool registered = [] {
-    return ::pthread_atfork(nullptr, nullptr, count_fork_in_child) == 0;
-  }();
-  if (!registered) return UINT_MAX;  // Never equal: keep no reader.
   return fork_generation.load(std::memory_order_relaxed);
 }
 
@@ -183,6 +190,7 @@ class Registry {
   // for `key`.
   std::shared_ptr<Env> create(const std::string& path, const Key& key,
                               const EnvOptions& options) {
+    count_forks(path);
     MDB_env* raw = nullptr;
     check(mdb_env_create(&raw), "mdb_env_create", path);
     auto env = std::make_unique<Env>(Env::Passkey{}, raw, path,

@@ -39,7 +39,7 @@ enum class Table : std::uint8_t {
   kByApplication = 5,      // (application, workflow)
   kByPipelineConfig = 6,   // (pipeline config id, workflow)
   kByStartTime = 7,        // (start time descending, NULLs last, workflow)
-  kProcessedMessages = 8,  // message id -> handler, execution, processed time
+  kProcessedMessages = 8,  // hash of the message id -> (id, record) entries
   kProcessedByTime = 9,    // (processed time, message)
   kQueueMessages = 10,     // delivery id -> message
   kQueueReady = 11,        // (attempt class, deliver_at, delivery id)

@@ -3,6 +3,8 @@
 //
 // Thread-safety: all methods may be called concurrently, close() included: it
 // waits for the commits in flight, and a call racing with it throws IOError.
+// Processes: not usable across fork(); in the child, a call that reads or
+// writes the views throws IOError (open the store again there).
 // The Database must outlive every object obtained from it (the WorkflowStore,
 // ranges, listeners, a Queue and its QueueProcessor); they may outlive
 // close(), after which their calls throw IOError.

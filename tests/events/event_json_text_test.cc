@@ -143,7 +143,7 @@ TEST(EventJsonTextTest, EveryWorkloadEventMatchesDump) {
   SCOPED_TRACE(seed);
   testutil::TempDir dir;
   auto db = Database::open(dir.path() / "store");
-  testutil::run_workload(db->workflow_store(), seed, 600, "a");
+  testutil::run_workload(db->workflow_store(), seed, 1000, "a");
   const CommittedEvents read = read_committed_events(*db, 0, 1u << 20);
   ASSERT_GT(read.events.size(), 300u);
   std::set<EventType> types;

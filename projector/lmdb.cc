@@ -3,7 +3,6 @@
 
 #include "projector/lmdb.h"
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -284,7 +283,6 @@ Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
     : env_(env),
       path_(std::move(path)),
       read_only_(read_only),
-      opened_by_pid_(::getpid()),
       fork_generation_(current_fork_generation()),
       dev_(dev),
       ino_(ino) {
@@ -294,7 +292,7 @@ Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
 Env::~Env() {
   // A child of fork() must not close its parent's environment, nor free the
   // kept readers: either would release the parent's reader slots.
-  if (opened_by_pid_ == ::getpid()) {
+  if (!inherited_across_fork()) {
     for (std::atomic<MDB_txn*>& slot : reset_readers_) {
       if (MDB_txn* txn = slot.exchange(nullptr)) mdb_txn_abort(txn);
     }
@@ -348,40 +346,32 @@ void ResizeLock::Hold::release() noexcept {
   if (lock_ != nullptr) std::exchange(lock_, nullptr)->unlock_shared(owner_);
 }
 
-std::vector<std::pair<std::thread::id, int>>::iterator ResizeLock::find_holder(
-    std::thread::id thread) {
-  return std::find_if(
-      holders_.begin(), holders_.end(),
-      [&](const auto& holder) { return holder.first == thread; });
-}
-
-std::vector<std::pair<std::thread::id, int>>::const_iterator
-ResizeLock::find_holder(std::thread::id thread) const {
-  return std::find_if(
-      holders_.begin(), holders_.end(),
-      [&](const auto& holder) { return holder.first == thread; });
+std::size_t ResizeLock::find_holder(std::thread::id thread) const {
+  std::size_t i = 0;
+  while (i < holders_.size() && holders_[i].first != thread) ++i;
+  return i;
 }
 
 ResizeLock::Hold ResizeLock::lock_shared() {
   const std::thread::id self = std::this_thread::get_id();
   std::unique_lock lock(mu_);
-  auto it = find_holder(self);
-  if (it == holders_.end()) {
+  std::size_t i = find_holder(self);
+  if (i == holders_.size()) {
     cv_.wait(lock, [&] { return !exclusive_ && resizes_waiting_ == 0; });
+    i = holders_.size();
     holders_.emplace_back(self, 0);
-    it = std::prev(holders_.end());
   }
-  ++it->second;
+  ++holders_[i].second;
   ++shared_;
   return Hold(this, self);
 }
 
 void ResizeLock::unlock_shared(std::thread::id owner) noexcept {
   std::scoped_lock lock(mu_);
-  const auto it = find_holder(owner);
-  if (it != holders_.end() && --it->second == 0) {
+  const std::size_t i = find_holder(owner);
+  if (i < holders_.size() && --holders_[i].second == 0) {
     // Order does not matter: move the last entry into the freed one.
-    *it = holders_.back();
+    holders_[i] = holders_.back();
     holders_.pop_back();
   }
   // Only a resize waits for the last shared hold to go.
@@ -390,7 +380,7 @@ void ResizeLock::unlock_shared(std::thread::id owner) noexcept {
 
 void ResizeLock::lock(const std::string& path) {
   std::unique_lock lock(mu_);
-  if (find_holder(std::this_thread::get_id()) != holders_.end()) {
+  if (find_holder(std::this_thread::get_id()) < holders_.size()) {
     throw IOError(fmt::format(
         "{}: cannot grow the map: this thread holds a transaction of the "
         "views, which the growth would wait for forever",
@@ -419,8 +409,8 @@ void ResizeLock::unlock() noexcept {
 
 int ResizeLock::held_by_this_thread() const {
   std::scoped_lock lock(mu_);
-  const auto it = find_holder(std::this_thread::get_id());
-  return it == holders_.end() ? 0 : it->second;
+  const std::size_t i = find_holder(std::this_thread::get_id());
+  return i < holders_.size() ? holders_[i].second : 0;
 }
 
 int ResizeLock::resizes_waiting() const {
@@ -510,11 +500,9 @@ Txn::Txn(Env& env, bool read_only) : env_(&env), read_only_(read_only) {
   bool reaped = false;
   for (;;) {
     hold_ = env.resize_lock().lock_shared();
-    int rc = MDB_NOTFOUND;
     if (read_only) {
       if (MDB_txn* kept = env.take_reset_reader(); kept != nullptr) {
-        rc = mdb_txn_renew(kept);
-        if (rc == MDB_SUCCESS) {
+        if (mdb_txn_renew(kept) == MDB_SUCCESS) {
           txn_ = kept;
           return;
         }
@@ -523,7 +511,8 @@ Txn::Txn(Env& env, bool read_only) : env_(&env), read_only_(read_only) {
         mdb_txn_abort(kept);
       }
     }
-    rc = mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
+    const int rc =
+        mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
     if (rc == MDB_READERS_FULL && !reaped) {
       // Slots of processes that died without closing the environment (each
       // kept up to Env::kMaxResetReaders): free them and try once more.

@@ -148,11 +148,9 @@ class ResizeLock {
  private:
   void unlock_shared(std::thread::id owner) noexcept;
 
-  // The entry of `thread` in holders_, or holders_.end(). REQUIRES: mu_ held.
-  std::vector<std::pair<std::thread::id, int>>::iterator find_holder(
-      std::thread::id thread);
-  std::vector<std::pair<std::thread::id, int>>::const_iterator find_holder(
-      std::thread::id thread) const;
+  // The position of `thread`'s entry in holders_, or holders_.size().
+  // REQUIRES: mu_ held.
+  std::size_t find_holder(std::thread::id thread) const;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -266,8 +264,7 @@ class Env {
   MDB_env* env_;
   std::string path_;
   bool read_only_;
-  int opened_by_pid_;
-  // The process's fork generation at open: a forked child keeps no reader.
+  // The process's fork generation at open (inherited_across_fork()).
   unsigned fork_generation_;
   dev_t dev_;
   ino_t ino_;
@@ -284,12 +281,12 @@ class Env {
 // resize lock shared until it ends (counted for the thread that began it).
 // Read transactions use MDB_NOTLS: they may move between threads but not be
 // used by two at once; keep them short, since they block map growth, and
-// never hold one while waiting for a commit. In a child of fork(), a
-// transaction of an environment inherited from the parent cannot begin
-// (IOError), and one inherited ends without touching the lock file (its
-// handle leaks). A read transaction renews a
+// never hold one while waiting for a commit. A read transaction renews a
 // handle the environment kept (Env::take_reset_reader) when there is one, and
-// its end (abort) hands the handle back, reset; commit() frees it.
+// its end (abort) hands the handle back, reset; commit() frees it. In a child
+// of fork(), a transaction of an environment inherited from the parent cannot
+// begin (IOError), and one inherited ends without touching the lock file (its
+// handle leaks).
 //
 // Not thread-safe. REQUIRES: the Env outlives the Txn.
 class Txn {

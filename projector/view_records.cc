@@ -337,8 +337,8 @@ std::string processed_key(std::string_view message_id) {
 
 namespace {
 
-// Calls fn(message_id, entry_bytes, record) for each entry of a
-// kProcessedMessages value until fn returns true; returns whether it did.
+// Calls fn(message_id, entry_bytes) for each entry of a kProcessedMessages
+// value until fn returns true; returns whether it did.
 template <typename Fn>
 bool find_processed_entry(std::string_view value, Fn fn) {
   // The fold deletes a key whose last entry goes: an empty value is damage.
@@ -349,25 +349,19 @@ bool find_processed_entry(std::string_view value, Fn fn) {
   while (reader.remaining() > 0) {
     const std::size_t start = value.size() - reader.remaining();
     const std::string_view id = reader.str();
-    const std::string_view record = reader.str();
+    reader.str();  // The record.
     const std::size_t end = value.size() - reader.remaining();
-    if (fn(id, value.substr(start, end - start), record)) return true;
+    if (fn(id, value.substr(start, end - start))) return true;
   }
   return false;
 }
 
 }  // namespace
 
-std::optional<std::string_view> find_processed(std::string_view value,
-                                               std::string_view message_id) {
-  std::optional<std::string_view> found;
-  find_processed_entry(value, [&](std::string_view id, std::string_view,
-                                  std::string_view record) {
-    if (id != message_id) return false;
-    found = record;
-    return true;
-  });
-  return found;
+bool has_processed(std::string_view value, std::string_view message_id) {
+  return find_processed_entry(
+      value,
+      [&](std::string_view id, std::string_view) { return id == message_id; });
 }
 
 void append_processed(std::string& value, std::string_view message_id,
@@ -383,15 +377,15 @@ std::string without_processed(std::optional<std::string_view> value,
   std::string rest;
   bool found = false;
   if (value) {
-    find_processed_entry(*value, [&](std::string_view id,
-                                     std::string_view entry, std::string_view) {
-      if (id == message_id) {
-        found = true;
-      } else {
-        rest.append(entry);
-      }
-      return false;
-    });
+    find_processed_entry(*value,
+                         [&](std::string_view id, std::string_view entry) {
+                           if (id == message_id) {
+                             found = true;
+                           } else {
+                             rest.append(entry);
+                           }
+                           return false;
+                         });
   }
   if (!found) {
     throw CorruptionError(fmt::format(
@@ -533,7 +527,7 @@ std::optional<std::uint64_t> workflow_surrogate(const ViewReader& views,
                                                 std::string_view id) {
   const std::optional<std::uint64_t> surrogate = keys::lookup_id(views, id);
   if (!surrogate ||
-      !views.get(Table::kWorkflows, keys::encode_u64(*surrogate))) {
+      !views.contains(Table::kWorkflows, keys::encode_u64(*surrogate))) {
     return std::nullopt;
   }
   return surrogate;
@@ -543,7 +537,7 @@ bool stage_exists(const ViewReader& views, std::string_view stage_id) {
   const std::optional<std::uint64_t> surrogate =
       keys::lookup_id(views, stage_id);
   return surrogate &&
-         views.get(Table::kStages, keys::encode_u64(*surrogate)).has_value();
+         views.contains(Table::kStages, keys::encode_u64(*surrogate));
 }
 
 std::string claim_key(std::uint64_t execution, std::uint64_t claim) {

@@ -129,6 +129,7 @@ CommitPipeline::CommitPipeline(log::Writer& writer, LmdbViews& views,
   {
     const LmdbViews::Snapshot snapshot = views_.begin_read();
     applied_lsn_ = applied_lsn(snapshot);
+    last_position_ = history_index::log_position_before(snapshot, UINT64_MAX);
   }
   syncer_ = std::thread([this] { syncer_loop(); });
 }
@@ -530,7 +531,6 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     checksum_ = checksum;
     last_timestamp_ms_ = timestamp_ms;
     last_position_ = last_position;
-    last_position_known_ = true;
     applied_lsn_ = applied;
     commits_.fetch_add(appended.size(), std::memory_order_relaxed);
   } else if (txn) {
@@ -559,11 +559,7 @@ std::optional<history_index::IndexedPosition> CommitPipeline::refold(
 std::optional<history_index::IndexedPosition>
 CommitPipeline::record_log_positions(
     ViewStore& txn, const std::vector<Request*>& appended) const {
-  if (appended.empty()) return last_position_;
-  std::optional<history_index::IndexedPosition> last =
-      last_position_known_ ? last_position_
-                           : history_index::log_position_before(
-                                 txn, appended.front()->first_lsn);
+  std::optional<history_index::IndexedPosition> last = last_position_;
   for (const Request* r : appended) {
     last = history_index::record_log_position_after(txn, r->first_lsn,
                                                     r->position, last);

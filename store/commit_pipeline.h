@@ -208,11 +208,10 @@ class CommitPipeline {
   // Leader-only state (one leader at a time).
   ViewChecksum checksum_;
   std::int64_t last_timestamp_ms_ = 0;
-  // The greatest log_positions entry as of the last view commit, once known
-  // (the pipeline is the views' only writer while it is open): a commit then
-  // reads no entry to decide whether to write its own.
+  // The greatest log_positions entry as of the last view commit (read when
+  // the pipeline starts; it is the views' only writer while it is open): a
+  // commit reads no entry to decide whether to write its own.
   std::optional<history_index::IndexedPosition> last_position_;
-  bool last_position_known_ = false;
 
   std::function<void(const Command&)> decide_hook_;
 

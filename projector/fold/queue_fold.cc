@@ -103,7 +103,7 @@ void bump_next_delivery(ViewStore& views, std::uint64_t delivery_id) {
 void insert_delivery(ViewStore& views, std::uint64_t delivery,
                      const records::QueueRecord& record) {
   const std::string key = keys::encode_u64(delivery);
-  if (views.get(Table::kQueueMessages, key)) return;
+  if (views.contains(Table::kQueueMessages, key)) return;
   index(views, delivery, record);
   if (!record.task_id.empty()) {
     views.put(Table::kQueueTaskIndex,

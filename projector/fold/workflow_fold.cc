@@ -103,7 +103,7 @@ void put_stage(ViewStore& views, std::uint64_t wf, std::uint64_t position,
 void fold_stored(const WorkflowStored& event, ViewStore& views) {
   const Workflow& workflow = event.workflow;
   const std::uint64_t wf = keys::intern_id(views, workflow.id);
-  if (views.get(Table::kWorkflows, keys::encode_u64(wf))) return;
+  if (views.contains(Table::kWorkflows, keys::encode_u64(wf))) return;
   const Workflow summary = summary_of(workflow);
   views.put(Table::kWorkflows, keys::encode_u64(wf),
             records::encode_workflow_record(summary, workflow.stages.size()));
@@ -213,7 +213,7 @@ void fold_processed(const MessageProcessed& event, std::uint64_t lsn,
   std::string value;
   if (std::optional<std::string> stored =
           views.get(Table::kProcessedMessages, key)) {
-    if (records::find_processed(*stored, event.message_id)) return;
+    if (records::has_processed(*stored, event.message_id)) return;
     value = std::move(*stored);
   }
   records::append_processed(

@@ -373,9 +373,8 @@ bool is_message_processed(const ViewReader& views,
   bool found = false;
   views.get_with(Table::kProcessedMessages, records::processed_key(message_id),
                  [&](std::optional<std::string_view> value) {
-                   found =
-                       value.has_value() &&
-                       records::find_processed(*value, message_id).has_value();
+                   found = value.has_value() &&
+                           records::has_processed(*value, message_id);
                  });
   return found;
 }

@@ -58,13 +58,16 @@ void for_each_commit(std::shared_ptr<FileSystem> fs,
     throw CorruptionError(fmt::format("log damaged: {}", damage));
 }
 
-// Records where `commit` starts in the views' log positions.
-void record_position(ViewStore& views, const log::Commit& commit) {
+// Records where `commit` starts in the views' log positions. `last`: the
+// greatest entry so far, carried from commit to commit (the fold is the views'
+// only writer), so no commit reads it back.
+void record_position(ViewStore& views, const log::Commit& commit,
+                     std::optional<history_index::IndexedPosition>& last) {
   const std::optional<std::uint64_t> segment =
       log::parse_segment_file_name(commit.segment);
   if (!segment) return;
-  history_index::record_log_position(views, commit.first_lsn,
-                                     {*segment, commit.offset});
+  last = history_index::record_log_position_after(
+      views, commit.first_lsn, {*segment, commit.offset}, last);
 }
 
 }  // namespace
@@ -97,11 +100,13 @@ FoldProgress fold_log_into(ViewStore& views, std::shared_ptr<FileSystem> fs,
                            std::uint64_t up_to_lsn) {
   ChecksumViewStore cs(views, start.checksum);
   FoldProgress progress = start;
+  std::optional<history_index::IndexedPosition> last_position =
+      history_index::log_position_before(views, UINT64_MAX);
   for_each_commit(std::move(fs), log_dir, store_id, start.applied_lsn,
                   up_to_lsn,
                   [&](std::vector<Event>&& events, const log::Commit& commit) {
                     fold_events(events, cs);
-                    record_position(views, commit);
+                    record_position(views, commit, last_position);
                     progress.applied_lsn = commit.last_lsn();
                     progress.last_timestamp_ms = commit.timestamp_ms;
                     progress.events += events.size();
@@ -117,6 +122,8 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
                            const std::filesystem::path& log_dir,
                            const StoreId& store_id, FoldProgress start) {
   FoldProgress committed = start;
+  std::optional<history_index::IndexedPosition> committed_position =
+      history_index::log_position_before(views.begin_read(), UINT64_MAX);
   std::vector<std::vector<Event>> batch;
   std::vector<std::int64_t> batch_times;
   std::vector<log::Commit> batch_commits;  // positions only: no bodies
@@ -124,12 +131,14 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
   const auto flush = [&] {
     if (batch.empty()) return;
     FoldProgress next;
+    std::optional<history_index::IndexedPosition> next_position;
     views.write([&](LmdbViews::WriteTxn& txn) {
       ChecksumViewStore cs(txn, committed.checksum);
       next = committed;
+      next_position = committed_position;
       for (std::size_t i = 0; i < batch.size(); ++i) {
         fold_events(batch[i], cs);
-        record_position(txn, batch_commits[i]);
+        record_position(txn, batch_commits[i], next_position);
         next.applied_lsn = batch[i].back().lsn;
         next.last_timestamp_ms = batch_times[i];
         next.events += batch[i].size();
@@ -140,6 +149,7 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
               keys::encode_i64(next.last_timestamp_ms));
     });
     committed = next;
+    committed_position = next_position;
     batch.clear();
     batch_times.clear();
     batch_commits.clear();

@@ -90,36 +90,37 @@ TEST_F(LmdbTest, CommitIsVisibleToLaterReadTxns) {
   EXPECT_EQ(read(*env, "k"), "v");
 }
 
-// Counts the reader table's slots in use (mdb_reader_list prints a header
-// line, then one line per slot).
-int reader_slots(lmdb::Env& env) {
-  int lines = 0;
-  mdb_reader_list(
-      env.get(),
-      [](const char*, void* ctx) {
-        ++*static_cast<int*>(ctx);
-        return 0;
-      },
-      &lines);
-  return lines == 0 ? 0 : lines - 1;
-}
-
-// Counts the slots at a snapshot (mdb_reader_list prints a reset slot's
-// transaction id as "-").
-int active_reader_slots(lmdb::Env& env) {
+// The reader table's slots in use and, of those, the ones at a snapshot:
+// mdb_reader_list prints a header line, then a line per slot whose
+// transaction id is "-" when the slot is reset (or one line saying there are
+// no readers).
+struct ReaderSlots {
+  int used = 0;
   int active = 0;
+};
+ReaderSlots list_reader_slots(lmdb::Env& env) {
+  ReaderSlots slots;
   mdb_reader_list(
       env.get(),
       [](const char* line, void* ctx) {
         const std::string_view text(line);
-        if (text.find("pid") == std::string_view::npos &&
-            text.find(" -") == std::string_view::npos) {
-          ++*static_cast<int*>(ctx);
+        // The header, or "(no active readers)".
+        if (text.find("pid") != std::string_view::npos ||
+            text.find("no active") != std::string_view::npos) {
+          return 0;
         }
+        auto& out = *static_cast<ReaderSlots*>(ctx);
+        ++out.used;
+        if (text.find(" -") == std::string_view::npos) ++out.active;
         return 0;
       },
-      &active);
-  return active;
+      &slots);
+  return slots;
+}
+
+int reader_slots(lmdb::Env& env) { return list_reader_slots(env).used; }
+int active_reader_slots(lmdb::Env& env) {
+  return list_reader_slots(env).active;
 }
 
 TEST_F(LmdbTest, AKeptReaderRenewedSeesTheLatestCommit) {

@@ -471,12 +471,7 @@ TEST_F(QueueTest, ReplayOfADamagedDeadLetterIsCorruptionAndChangesNothing) {
   ASSERT_TRUE(queue().poll_one());
   queue().move_to_dlq(id, "Test error");
   database_impl(db()).views().write([&](LmdbViews::WriteTxn& txn) {
-    std::vector<std::pair<std::string, std::string>> rows;
-    txn.scan(Table::kDeadLetters, "", "",
-             [&](std::string_view key, std::string_view value) {
-               rows.emplace_back(std::string(key), std::string(value));
-               return true;
-             });
+    const auto rows = dump_table(txn, Table::kDeadLetters);
     ASSERT_EQ(rows.size(), 1u);
     txn.put(Table::kDeadLetters, rows[0].first,
             rows[0].second.substr(0, rows[0].second.size() - 1));

@@ -155,6 +155,7 @@ struct ProcessedRecord {
   std::optional<std::string> execution_id;
 };
 std::string encode_processed(const ProcessedRecord& record);
+// The record encode_processed() wrote. Throws CorruptionError.
 ProcessedRecord decode_processed(std::string_view value);
 
 // kProcessedMessages key: the message id's keys::id_hash (u64), so that a
@@ -163,11 +164,10 @@ ProcessedRecord decode_processed(std::string_view value);
 // ProcessedRecord). kProcessedByTime key (processed_at:i64, lsn:u64), value
 // message-id:rest.
 std::string processed_key(std::string_view message_id);
-// The encoded record of `message_id` in the kProcessedMessages value `value`,
-// or nullopt if it has no entry there. Throws CorruptionError for a damaged
-// value (an empty one included: the fold deletes an emptied key).
-std::optional<std::string_view> find_processed(std::string_view value,
-                                               std::string_view message_id);
+// Whether the kProcessedMessages value `value` has an entry for
+// `message_id`. Throws CorruptionError for a damaged value (an empty one
+// included: the fold deletes an emptied key).
+bool has_processed(std::string_view value, std::string_view message_id);
 // Appends the entry of `message_id` to the kProcessedMessages value `value`.
 void append_processed(std::string& value, std::string_view message_id,
                       const ProcessedRecord& record);

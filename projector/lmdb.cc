@@ -3,9 +3,12 @@
 
 #include "projector/lmdb.h"
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <system_error>
@@ -102,6 +105,30 @@ unsigned current_fork_generation() {
 void set_env_close_hook_for_testing(std::function<void()> hook) {
   std::scoped_lock lock(close_hook_mu);
   close_hook = std::move(hook);
+}
+
+int compare_keys(const MDB_val* a, const MDB_val* b) noexcept {
+  const auto* x = static_cast<const unsigned char*>(a->mv_data);
+  const auto* y = static_cast<const unsigned char*>(b->mv_data);
+  const std::size_t common = std::min(a->mv_size, b->mv_size);
+  std::size_t i = 0;
+  for (; i + 8 <= common; i += 8) {
+    std::uint64_t u = 0;
+    std::uint64_t v = 0;
+    std::memcpy(&u, x + i, 8);
+    std::memcpy(&v, y + i, 8);
+    if (u != v) {
+      if constexpr (std::endian::native == std::endian::little) {
+        u = __builtin_bswap64(u);
+        v = __builtin_bswap64(v);
+      }
+      return u < v ? -1 : 1;
+    }
+  }
+  for (; i < common; ++i) {
+    if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+  }
+  return a->mv_size < b->mv_size ? -1 : (a->mv_size > b->mv_size ? 1 : 0);
 }
 
 int waiting_opens_for_testing() { return waiting_opens.load(); }
@@ -256,6 +283,8 @@ std::optional<std::map<std::string, std::string>> read_database_unlocked(
   const int rc = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
   if (rc == MDB_NOTFOUND) return std::nullopt;
   check(rc, "mdb_dbi_open " + name, path);
+  check(mdb_set_compare(txn, dbi, compare_keys), "mdb_set_compare " + name,
+        path);
   MDB_cursor* cursor = nullptr;
   check(mdb_cursor_open(txn, dbi, &cursor), "mdb_cursor_open", path);
   const std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> cursor_guard(
@@ -479,6 +508,8 @@ std::vector<std::optional<MDB_dbi>> Env::dbis(
         mdb_dbi_open(txn.get(), names[i].c_str(), write ? MDB_CREATE : 0, &dbi);
     if (rc == MDB_NOTFOUND) continue;
     check(rc, "mdb_dbi_open " + names[i], path_);
+    check(mdb_set_compare(txn.get(), dbi, compare_keys),
+          "mdb_set_compare " + names[i], path_);
     handles[i] = dbi;
   }
   // Committing (also a read transaction) keeps the handles open for the

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -187,8 +188,7 @@ void LmdbViews::write(const std::function<void(WriteTxn&)>& fn) {
 }
 
 LmdbViews::Snapshot LmdbViews::begin_read() const {
-  return Snapshot(std::make_unique<Snapshot::State>(
-      Snapshot::State{{impl_.get(), lmdb::Txn(*impl_->env, true)}}));
+  return Snapshot(Snapshot::State{{impl_.get(), lmdb::Txn(*impl_->env, true)}});
 }
 
 std::vector<std::pair<std::string, std::string>> LmdbViews::dump(
@@ -290,42 +290,52 @@ bool LmdbViews::WriteTxn::active() const noexcept {
   return state_ && state_->txn.active();
 }
 
-LmdbViews::Snapshot::Snapshot(std::unique_ptr<State> state)
-    : state_(std::move(state)) {}
-LmdbViews::Snapshot::Snapshot(Snapshot&&) noexcept = default;
-LmdbViews::Snapshot& LmdbViews::Snapshot::operator=(Snapshot&&) noexcept =
-    default;
-LmdbViews::Snapshot::~Snapshot() = default;
+LmdbViews::Snapshot::Snapshot(State&& state) noexcept {
+  static_assert(sizeof(State) <= kStateBytes && alignof(State) <= 8);
+  new (state_) State(std::move(state));
+}
+LmdbViews::Snapshot::Snapshot(Snapshot&& other) noexcept
+    : Snapshot(std::move(other.state())) {}
+LmdbViews::Snapshot& LmdbViews::Snapshot::operator=(Snapshot&& other) noexcept {
+  state() = std::move(other.state());
+  return *this;
+}
+LmdbViews::Snapshot::~Snapshot() { state().~State(); }
+
+LmdbViews::Snapshot::State& LmdbViews::Snapshot::state() noexcept {
+  return *std::launder(reinterpret_cast<State*>(state_));
+}
+const LmdbViews::Snapshot::State& LmdbViews::Snapshot::state() const noexcept {
+  return *std::launder(reinterpret_cast<const State*>(state_));
+}
 
 std::optional<std::string> LmdbViews::Snapshot::get(
     Table table, std::string_view key) const {
-  return state_->get(table, key);
+  return state().get(table, key);
 }
 
 void LmdbViews::Snapshot::get_with(Table table, std::string_view key,
                                    const ValueFn& fn) const {
-  state_->get_with(table, key, fn);
+  state().get_with(table, key, fn);
 }
 
 void LmdbViews::Snapshot::get_sorted(Table table,
                                      std::span<const std::string> keys,
                                      const GetFn& fn) const {
-  state_->get_sorted(table, keys, fn);
+  state().get_sorted(table, keys, fn);
 }
 
 void LmdbViews::Snapshot::scan(Table table, std::string_view from_key,
                                std::string_view to_key, const ScanFn& fn,
                                bool reverse) const {
-  state_->scan(table, from_key, to_key, fn, reverse);
+  state().scan(table, from_key, to_key, fn, reverse);
 }
 
 std::uint64_t LmdbViews::Snapshot::entries(Table table) const {
-  state_->check_active();
-  return state_->txn.entries(state_->impl->dbi(table));
+  state().check_active();
+  return state().txn.entries(state().impl->dbi(table));
 }
 
-void LmdbViews::Snapshot::release() noexcept {
-  if (state_) state_->txn.abort();
-}
+void LmdbViews::Snapshot::release() noexcept { state().txn.abort(); }
 
 }  // namespace wfstore

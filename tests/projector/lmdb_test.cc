@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -261,6 +262,99 @@ TEST_F(LmdbTest, DelAndCursorWalkInKeyOrder) {
       keys += cursor.key();
   }
   EXPECT_EQ(keys, "ac");
+}
+
+// Random keys from a few byte values around the signed/unsigned edges, often
+// a prefix of or one byte off another key, across the 8-byte steps.
+std::string random_key(std::mt19937& rng, const std::string& near) {
+  static constexpr unsigned char kBytes[] = {0x00, 0x01, 0x7f,
+                                             0x80, 0xfe, 0xff};
+  std::string key;
+  switch (rng() % 3) {
+    case 0:
+      key = near.substr(0, rng() % (near.size() + 1));
+      break;
+    case 1:
+      key = near;
+      if (!key.empty()) {
+        key[rng() % key.size()] = static_cast<char>(kBytes[rng() % 6]);
+      }
+      break;
+    default:
+      break;
+  }
+  const std::size_t extra = rng() % 20;
+  for (std::size_t i = 0; i < extra; ++i) {
+    key.push_back(static_cast<char>(kBytes[rng() % 6]));
+  }
+  return key;
+}
+
+int sign(int x) { return (x > 0) - (x < 0); }
+
+TEST_F(LmdbTest, CompareKeysOrdersAsLmdbsDefault) {
+  // LMDB's default: memcmp over the common length, then the shorter first,
+  // which is std::string's order.
+  std::mt19937 rng(7);
+  std::string a;
+  std::string b;
+  for (int i = 0; i < 50000; ++i) {
+    a = random_key(rng, b);
+    b = random_key(rng, a);
+    const MDB_val va{a.size(), a.data()};
+    const MDB_val vb{b.size(), b.data()};
+    ASSERT_EQ(sign(lmdb::compare_keys(&va, &vb)), sign(a.compare(b)))
+        << lmdb::compare_keys(&va, &vb) << " " << keys::hex(a) << " "
+        << keys::hex(b);
+  }
+}
+
+TEST_F(LmdbTest, ATableWrittenInCompareKeysOrderReadsAlikeThroughLmdbsOwn) {
+  std::mt19937 rng(11);
+  std::set<std::string> written;
+  std::string last = "seed";
+  while (written.size() < 3000) {
+    last = random_key(rng, last);
+    if (!last.empty()) written.insert(last);
+  }
+  {
+    auto env = open_env();
+    const MDB_dbi dbi = table(*env);
+    lmdb::Txn txn(*env, false);
+    for (const std::string& key : written) txn.put(dbi, key, key);
+    txn.commit();
+    lmdb::Txn read(*env, true);
+    std::vector<std::string> walked;
+    lmdb::Cursor cursor(read, dbi);
+    for (bool ok = cursor.move(MDB_FIRST); ok; ok = cursor.move(MDB_NEXT)) {
+      walked.emplace_back(cursor.key());
+    }
+    EXPECT_EQ(walked, std::vector<std::string>(written.begin(), written.end()));
+  }
+  // A plain LMDB handle (its default comparison) finds every key.
+  MDB_env* raw = nullptr;
+  ASSERT_EQ(mdb_env_create(&raw), MDB_SUCCESS);
+  ASSERT_EQ(mdb_env_set_maxdbs(raw, 4), MDB_SUCCESS);
+  ASSERT_EQ(mdb_env_open(raw, (dir_.path() / "views").c_str(),
+                         MDB_RDONLY | MDB_NOLOCK, 0),
+            MDB_SUCCESS);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(raw, nullptr, MDB_RDONLY, &txn), MDB_SUCCESS);
+  MDB_dbi dbi = 0;
+  ASSERT_EQ(mdb_dbi_open(txn, "t", 0, &dbi), MDB_SUCCESS);
+  std::size_t found = 0;
+  for (const std::string& key : written) {
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{};
+    if (mdb_get(txn, dbi, &k, &v) == MDB_SUCCESS &&
+        std::string_view(static_cast<const char*>(v.mv_data), v.mv_size) ==
+            key) {
+      ++found;
+    }
+  }
+  mdb_txn_abort(txn);
+  mdb_env_close(raw);
+  EXPECT_EQ(found, written.size());
 }
 
 TEST_F(LmdbTest, CheckTranslatesReturnCodes) {

@@ -1,6 +1,6 @@
-// Incremental SHA-256 over OpenSSL's EVP interface, for the log's commit hash
-// chain, the view checksum and id hashes; events/io/sha256.cc is the only code
-// that calls OpenSSL.
+// Incremental SHA-256 over OpenSSL, for the log's commit hash chain, the view
+// checksum and id hashes; events/io/sha256.cc is the only code that calls
+// OpenSSL.
 
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
-struct evp_md_ctx_st;
+struct SHA256state_st;
 
 namespace wfstore {
 
@@ -20,7 +20,7 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 // Not thread-safe.
 class Sha256 {
  public:
-  // Throws IOError if OpenSSL cannot provide SHA-256.
+  // Throws IOError if OpenSSL fails to start a digest.
   Sha256();
   ~Sha256();
   Sha256(const Sha256&) = delete;
@@ -33,10 +33,10 @@ class Sha256 {
   Sha256Digest finish();
 
  private:
-  evp_md_ctx_st* ctx_;
+  SHA256state_st* ctx_;  // owned
 };
 
-// SHA-256 of `data`.
+// SHA-256 of `data`. Thread-safe. Throws IOError if OpenSSL fails.
 Sha256Digest sha256(std::string_view data);
 
 }  // namespace wfstore

@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -177,6 +178,10 @@ class LmdbViews::WriteTxn final : public ViewStore {
 // LmdbViews outlives it.
 class LmdbViews::Snapshot final : public ViewReader {
  public:
+  // The bytes of the snapshot's state (an LMDB read transaction and its
+  // hold on the resize lock).
+  static constexpr std::size_t kStateBytes = 48;
+
   Snapshot(Snapshot&&) noexcept;
   Snapshot& operator=(Snapshot&&) noexcept;
   ~Snapshot() override;
@@ -199,8 +204,14 @@ class LmdbViews::Snapshot final : public ViewReader {
  private:
   friend class LmdbViews;
   struct State;
-  explicit Snapshot(std::unique_ptr<State> state);
-  std::unique_ptr<State> state_;
+  // Takes over `state`'s transaction.
+  explicit Snapshot(State&& state) noexcept;
+  State& state() noexcept;
+  const State& state() const noexcept;
+
+  // The state lives in place, so a read allocates nothing (lmdb_views.cc
+  // checks that it fits). A moved-from snapshot keeps a finished one.
+  alignas(8) std::byte state_[kStateBytes];
 };
 
 }  // namespace wfstore

@@ -313,6 +313,7 @@ Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
       path_(std::move(path)),
       read_only_(read_only),
       fork_generation_(current_fork_generation()),
+      opened_by_(getpid()),
       dev_(dev),
       ino_(ino) {
   count_env_opened();
@@ -321,7 +322,7 @@ Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
 Env::~Env() {
   // A child of fork() must not close its parent's environment, nor free the
   // kept readers: either would release the parent's reader slots.
-  if (!inherited_across_fork()) {
+  if (!inherited_across_fork() && getpid() == opened_by_) {
     for (std::atomic<MDB_txn*>& slot : reset_readers_) {
       if (MDB_txn* txn = slot.exchange(nullptr)) mdb_txn_abort(txn);
     }

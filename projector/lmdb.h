@@ -274,6 +274,9 @@ class Env {
   bool read_only_;
   // The process's fork generation at open (inherited_across_fork()).
   unsigned fork_generation_;
+  // The opening process: ~Env checks it too, for a child made without
+  // running fork handlers (_Fork(), a raw clone), where the generation stays.
+  pid_t opened_by_;
   dev_t dev_;
   ino_t ino_;
   friend class Registry;

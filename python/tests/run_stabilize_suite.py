@@ -10,9 +10,10 @@ tests listed in EXCLUDED (tests that reach into SQLite itself), each with its
 reason. (A test that passes on wfstore needs no SQLite run to meet the bar,
 and most of the suite builds its own stores or none, so running it all twice
 would only double the time.) A test that failed without running through the
-wfstore backend's fixtures ran stabilize's code alone; it is run again up to
-RETRIES times (stabilize's thread-driven tests have timing races of their
-own), and each test that passed only on a retry is printed.
+wfstore backend's fixtures ran only stabilize's code; its file is run again up
+to RETRIES times (stabilize's thread-driven tests have timing races of their
+own), and each test that passed only on a retry is printed. A collection error
+or an abnormal pytest exit fails the run.
 
 Environment: WFSTORE_STABILIZE_DIR (stabilize's source tree, holding src/ and
 tests/; its pure-Python dependencies are in ../python beside it, or in
@@ -79,43 +80,41 @@ def _node_key(testcase: ET.Element) -> str:
     return f"{classname}::{name}"
 
 
-def _file_of(key: str) -> str:
-    """The test file of a test key ("tests.test_x.TestClass::name")."""
-    parts = key.split("::", 1)[0].split(".")
-    while parts and not parts[-1].startswith("test_"):
-        parts.pop()
-    return "/".join(parts) + ".py"
+class Results:
+    """One pytest run's outcome per test key, and each key's test file (as
+    pytest reported it: the junit `file` attribute, xunit1)."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str] = {}
+        self.files: dict[str, str] = {}
 
 
-def _node_id(key: str) -> str:
-    """The pytest node id of a test key ("tests.test_x.TestClass::name")."""
-    dotted, name = key.split("::", 1)
-    parts = dotted.split(".")
-    file_parts: list[str] = []
-    while parts and not (file_parts and file_parts[-1].startswith("test_")):
-        file_parts.append(parts.pop(0))
-    return "::".join(["/".join(file_parts) + ".py", *parts, name])
-
-
-def _outcomes(junit: Path, on_backend: set[str] | None = None) -> dict[str, str]:
+def _outcomes(junit: Path, on_backend: set[str] | None = None) -> Results:
     """Each test's outcome; `on_backend` collects the tests that ran through
-    the backend-parameterised fixtures."""
-    outcomes: dict[str, str] = {}
+    the backend-parameterised fixtures. Raises SystemExit for an entry that
+    is no test (a module that failed to import or collect)."""
+    results = Results()
     for case in ET.parse(junit).getroot().iter("testcase"):
+        if not case.get("classname") or not case.get("file"):
+            raise SystemExit(
+                f"{junit.name}: an entry that is no test ({case.get('name', '')!r}): a collection error; "
+                "see the output beside it"
+            )
+        key = _node_key(case)
         if on_backend is not None and "wfstore" in case.get("name", ""):
-            on_backend.add(_node_key(case))
+            on_backend.add(key)
         outcome = "passed"
         for child in case:
             if child.tag in ("failure", "error"):
                 outcome = "failed"
             elif child.tag == "skipped":
                 outcome = "skipped"
-        key = _node_key(case)
         # A parametrised test counts once per id; a failed setup/teardown
         # entry marks it failed.
-        if outcomes.get(key) != "failed":
-            outcomes[key] = outcome
-    return outcomes
+        if results.outcomes.get(key) != "failed":
+            results.outcomes[key] = outcome
+        results.files[key] = case.get("file", "")
+    return results
 
 
 def _run(
@@ -125,11 +124,13 @@ def _run(
     env: dict[str, str],
     on_backend: set[str] | None = None,
     label: str = "",
-) -> dict[str, str]:
+) -> Results:
     label = label or backend
     junit = workdir / f"junit-{label}.xml"
+    # xunit1: each testcase carries its file, so nothing guesses a path from
+    # a dotted class name.
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "-o",
-            "junit_family=xunit2"]
+            "junit_family=xunit1"]
     for target in EXCLUDED:
         args += ["--deselect", target] if "::" in target else ["--ignore", target]
     args += targets
@@ -139,9 +140,11 @@ def _run(
     tail = proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []
     print("\n".join(tail), flush=True)
     (workdir / f"output-{label}.txt").write_text(proc.stdout)
-    if not junit.exists():
+    # 0: all passed, 1: some failed; anything else (interrupted, an internal
+    # or usage error, nothing collected) means the run did not happen.
+    if proc.returncode not in (0, 1) or not junit.exists():
         print(proc.stdout[-5000:])
-        raise SystemExit(f"pytest on {backend} produced no report (exit {proc.returncode})")
+        raise SystemExit(f"pytest on {backend} ({label}) did not run the tests (exit {proc.returncode})")
     return _outcomes(junit, on_backend)
 
 
@@ -164,34 +167,38 @@ def main() -> int:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         targets = os.environ.get("WFSTORE_SUITE_FILES", "tests").split()
         on_backend: set[str] = set()
-        wf = _run("wfstore", tmp, targets, env, on_backend)
+        run = _run("wfstore", tmp, targets, env, on_backend)
+        wf = run.outcomes
         # A failed test that did not run through the wfstore backend's
-        # fixtures ran stabilize's own code alone, exactly as the SQLite run
-        # would: it is run again (up to RETRIES times) so that stabilize's
-        # own timing races (its thread-driven tests) are told apart; each
-        # retry is reported. Tests on the wfstore backend get no retry.
+        # fixtures ran only stabilize's code, though in a process where
+        # wfstore-backed tests ran before it: its whole file runs again (up to
+        # RETRIES times, in a fresh process, beside the same neighbours), so
+        # that stabilize's own timing races (its thread-driven tests) are told
+        # apart; each test that passed only then is printed. Tests on the
+        # wfstore backend get no retry.
         retried: dict[str, int] = {}
         for attempt in range(1, RETRIES + 1):
             flaky = sorted(k for k, v in wf.items() if v == "failed" and k not in on_backend)
             if not flaky:
                 break
-            again = _run("wfstore", tmp, [_node_id(k) for k in flaky], env, label=f"wfstore-retry{attempt}")
+            again = _run(
+                "wfstore", tmp, sorted({run.files[k] for k in flaky}), env, label=f"wfstore-retry{attempt}"
+            ).outcomes
             for key in flaky:
                 if again.get(key) == "passed":
                     wf[key] = "passed"
                     retried[key] = attempt
         passed_wf = {k for k, v in wf.items() if v == "passed"}
         not_passed = sorted(k for k, v in wf.items() if v != "passed")
-        # The files of the tests that did not pass, by their classname
-        # ("tests.test_x" or "tests.test_x.TestClass").
-        files = sorted({_file_of(key) for key in not_passed})
-        sqlite = _run("sqlite", tmp, files, env) if files else {}
+        # The files of the tests that did not pass.
+        files = sorted({run.files[key] for key in not_passed})
+        sqlite = _run("sqlite", tmp, files, env).outcomes if files else {}
         passed_sqlite = {k for k, v in sqlite.items() if v == "passed"}
         missing = sorted(passed_sqlite & set(not_passed))
         print(f"passed on wfstore: {len(passed_wf)} of {len(wf)}, of which "
               f"{len(passed_wf & on_backend)} ran through the wfstore backend's fixtures "
               f"(the others build their own stores or none)")
-        print(f"passed only when run again (stabilize's own code, no wfstore backend): {len(retried)}: "
+        print(f"passed only when their file ran again (stabilize's own code, no wfstore backend): {len(retried)}: "
               f"{', '.join(f'{k} (attempt {n + 1})' for k, n in sorted(retried.items()))}")
         print(f"not passed on wfstore: {len(not_passed)}: {', '.join(f'{k} ({wf[k]})' for k in not_passed)}")
         print(f"their files on SQLite: {len(passed_sqlite)} of {len(sqlite)} passed")

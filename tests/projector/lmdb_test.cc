@@ -248,6 +248,31 @@ TEST_F(LmdbTest, AForkedChildNeitherReadsThroughNorEndsItsParentsEnvironment) {
   EXPECT_EQ(read(*env, "k"), "v");
 }
 
+TEST_F(LmdbTest, AChildMadeWithoutForkHandlersDoesNotFreeItsParentsSlots) {
+  auto env = open_env();
+  const MDB_dbi dbi = table(*env);
+  {
+    lmdb::Txn txn(*env, false);
+    txn.put(dbi, "k", "v");
+    txn.commit();
+  }
+  EXPECT_EQ(read(*env, "k"), "v");  // Keeps a reset reader.
+  ASSERT_EQ(reader_slots(*env), 1);
+  // _Fork() runs no pthread_atfork handlers, so the fork generation stays.
+  const pid_t pid = ::_Fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    env.reset();  // The child's last reference: ~Env runs here.
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(reader_slots(*env), 1);
+  EXPECT_EQ(read(*env, "k"), "v");
+}
+
 TEST_F(LmdbTest, DelAndCursorWalkInKeyOrder) {
   auto env = open_env();
   const MDB_dbi dbi = table(*env);

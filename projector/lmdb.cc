@@ -320,9 +320,11 @@ Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
 }
 
 Env::~Env() {
-  // A child of fork() must not close its parent's environment, nor free the
-  // kept readers: either would release the parent's reader slots.
-  if (!inherited_across_fork() && getpid() == opened_by_) {
+  // A child must not close its parent's environment, nor free the kept
+  // readers: either would release the parent's reader slots. The pid tells
+  // every child, also one made without fork handlers (_Fork(), a raw clone),
+  // where the fork generation stays.
+  if (getpid() == opened_by_) {
     for (std::atomic<MDB_txn*>& slot : reset_readers_) {
       if (MDB_txn* txn = slot.exchange(nullptr)) mdb_txn_abort(txn);
     }

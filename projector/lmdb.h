@@ -274,8 +274,8 @@ class Env {
   bool read_only_;
   // The process's fork generation at open (inherited_across_fork()).
   unsigned fork_generation_;
-  // The opening process: ~Env checks it too, for a child made without
-  // running fork handlers (_Fork(), a raw clone), where the generation stays.
+  // The opening process: only it closes the environment (~Env). A pid, not
+  // the generation, since a child made without fork handlers keeps that.
   pid_t opened_by_;
   dev_t dev_;
   ino_t ino_;

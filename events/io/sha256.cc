@@ -21,6 +21,19 @@ void init(SHA256state_st* ctx) {
   if (SHA256_Init(ctx) != 1) throw IOError("openssl: SHA256_Init failed");
 }
 
+void add(SHA256state_st* ctx, const void* data, std::size_t size) {
+  if (SHA256_Update(ctx, data, size) != 1)
+    throw IOError("openssl: SHA256_Update failed");
+}
+
+Sha256Digest digest_of(SHA256state_st* ctx) {
+  Sha256Digest digest{};
+  if (SHA256_Final(digest.data(), ctx) != 1) {
+    throw IOError("openssl: SHA256_Final failed");
+  }
+  return digest;
+}
+
 }  // namespace
 
 Sha256::Sha256() : ctx_(new SHA256state_st) {
@@ -35,29 +48,21 @@ Sha256::Sha256() : ctx_(new SHA256state_st) {
 Sha256::~Sha256() { delete ctx_; }
 
 void Sha256::update(const void* data, std::size_t size) {
-  if (SHA256_Update(ctx_, data, size) != 1)
-    throw IOError("openssl: SHA256_Update failed");
+  add(ctx_, data, size);
 }
 
 Sha256Digest Sha256::finish() {
-  Sha256Digest digest{};
-  if (SHA256_Final(digest.data(), ctx_) != 1) {
-    throw IOError("openssl: SHA256_Final failed");
-  }
+  const Sha256Digest digest = digest_of(ctx_);
   init(ctx_);
   return digest;
 }
 
+// A context on the stack: no allocation, no state kept between calls.
 Sha256Digest sha256(std::string_view data) {
   SHA256state_st ctx;
   init(&ctx);
-  if (SHA256_Update(&ctx, data.data(), data.size()) != 1)
-    throw IOError("openssl: SHA256_Update failed");
-  Sha256Digest digest{};
-  if (SHA256_Final(digest.data(), &ctx) != 1) {
-    throw IOError("openssl: SHA256_Final failed");
-  }
-  return digest;
+  add(&ctx, data.data(), data.size());
+  return digest_of(&ctx);
 }
 
 }  // namespace wfstore

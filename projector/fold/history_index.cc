@@ -213,12 +213,6 @@ std::optional<std::uint64_t> first_commit_at_or_after(const ViewReader& views,
   return reader.u64();
 }
 
-void record_log_position(ViewStore& views, std::uint64_t first_lsn,
-                         const LogPosition& position) {
-  record_log_position_after(views, first_lsn, position,
-                            log_position_before(views, first_lsn));
-}
-
 std::optional<IndexedPosition> record_log_position_after(
     ViewStore& views, std::uint64_t first_lsn, const LogPosition& position,
     const std::optional<IndexedPosition>& before) {

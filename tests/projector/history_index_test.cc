@@ -165,17 +165,25 @@ TEST(HistoryIndexTest, CollidingIdsAreToldApartByTheCheck) {
       *shared, hi::entity_index_key({EntityKind::kStage, "stage-c"})));
 }
 
+// Records a commit's position the way a writer that does not carry the last
+// entry would: reading it first.
+void record_log_position(ViewStore& views, std::uint64_t first_lsn,
+                         const hi::LogPosition& position) {
+  hi::record_log_position_after(views, first_lsn, position,
+                                hi::log_position_before(views, first_lsn));
+}
+
 TEST(HistoryIndexTest, LogPositionsKeepOneEntryPerBlockOutsideTheChecksum) {
   MemoryViewStore inner;
   ChecksumViewStore views(inner);
   const std::uint64_t block = log::kBlockSize;
-  hi::record_log_position(views, 1, {1, 0});
-  hi::record_log_position(views, 2, {1, 100});          // same block
-  hi::record_log_position(views, 5, {1, block + 10});   // next block
-  hi::record_log_position(views, 6, {1, block + 500});  // same
-  hi::record_log_position(views, 9, {9, 0});            // next segment
-  hi::record_log_position(views, 9, {9, 0});            // again: kept once
-  hi::record_log_position(views, 12, {9, 3 * block});
+  record_log_position(views, 1, {1, 0});
+  record_log_position(views, 2, {1, 100});          // same block
+  record_log_position(views, 5, {1, block + 10});   // next block
+  record_log_position(views, 6, {1, block + 500});  // same
+  record_log_position(views, 9, {9, 0});            // next segment
+  record_log_position(views, 9, {9, 0});            // again: kept once
+  record_log_position(views, 12, {9, 3 * block});
   EXPECT_EQ(
       keys_of(inner, Table::kLogPositions),
       (std::vector<std::string>{keys::encode_u64(1), keys::encode_u64(5),

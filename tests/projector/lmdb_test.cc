@@ -22,6 +22,7 @@
 
 #include "wfstore/errors.h"
 
+#include "tests/testutil/child_process.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/lmdb_views.h"
@@ -51,6 +52,15 @@ class LmdbTest : public ::testing::Test {
 
   static MDB_dbi table(lmdb::Env& env) {
     return *env.dbis({"t"}, true).front();
+  }
+
+  // Commits `key` = `value` in the fixture's table.
+  static void write(lmdb::Env& env, std::string_view key,
+                    std::string_view value) {
+    const MDB_dbi dbi = table(env);
+    lmdb::Txn txn(env, false);
+    txn.put(dbi, key, value);
+    txn.commit();
   }
 
   static std::optional<std::string> read(lmdb::Env& env, std::string_view key) {
@@ -180,30 +190,20 @@ TEST_F(LmdbTest, SlotsOfADeadProcessAreReapedWhenTheTableIsFull) {
   // resets its reader table, which would hide the dead child's slots.
   auto env = lmdb::Env::open(path, options);
   const MDB_dbi dbi = table(*env);
-  {
-    lmdb::Txn txn(*env, false);
-    txn.put(dbi, "k", "v");
-    txn.commit();
-  }
+  write(*env, "k", "v");
   ASSERT_EQ(reader_slots(*env), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    try {
-      lmdb::EnvOptions read_only;
-      read_only.read_only = true;
-      auto child_env = lmdb::Env::open(path, read_only);
-      std::vector<lmdb::Txn> readers;
-      for (int i = 0; i < 4; ++i) readers.emplace_back(*child_env, true);
-      ::_exit(reader_slots(*child_env) == 4 ? 0 : 1);  // Dies holding them.
-    } catch (...) {
-      ::_exit(2);
-    }
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_EQ(testutil::exit_code_in_child([&] {
+              lmdb::EnvOptions read_only;
+              read_only.read_only = true;
+              auto child_env = lmdb::Env::open(path, read_only);
+              std::vector<lmdb::Txn> readers;
+              for (int i = 0; i < 4; ++i)
+                readers.emplace_back(*child_env, true);
+              // Dies holding them.
+              ::_exit(reader_slots(*child_env) == 4 ? 0 : 1);
+              return 1;
+            }),
+            0);
   EXPECT_EQ(reader_slots(*env), 4);  // Every slot is the dead child's.
   lmdb::Txn txn(*env, true);
   EXPECT_EQ(txn.get(dbi, "k"), "v");
@@ -215,32 +215,23 @@ TEST_F(LmdbTest, SlotsOfADeadProcessAreReapedWhenTheTableIsFull) {
 TEST_F(LmdbTest, AForkedChildNeitherReadsThroughNorEndsItsParentsEnvironment) {
   auto env = open_env();
   const MDB_dbi dbi = table(*env);
-  {
-    lmdb::Txn txn(*env, false);
-    txn.put(dbi, "k", "v");
-    txn.commit();
-  }
+  write(*env, "k", "v");
   EXPECT_EQ(read(*env, "k"), "v");
   lmdb::Txn reading(*env, true);  // Open across the fork.
   ASSERT_EQ(reader_slots(*env), 1);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    int code = 0;
-    try {
-      const lmdb::Txn txn(*env, true);
-      code = 1;
-    } catch (const IOError&) {
-    }
-    reading.abort();
-    // The parent's slot stays, at its snapshot.
-    if (active_reader_slots(*env) != 1) code = 2;
-    ::_exit(code);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(testutil::exit_code_in_child([&] {
+              int code = 0;
+              try {
+                const lmdb::Txn txn(*env, true);
+                code = 1;
+              } catch (const IOError&) {
+              }
+              reading.abort();
+              // The parent's slot stays, at its snapshot.
+              if (active_reader_slots(*env) != 1) code = 2;
+              return code;
+            }),
+            0);
   EXPECT_EQ(active_reader_slots(*env), 1);
   EXPECT_EQ(reading.get(dbi, "k"), "v");
   reading.abort();
@@ -250,25 +241,17 @@ TEST_F(LmdbTest, AForkedChildNeitherReadsThroughNorEndsItsParentsEnvironment) {
 
 TEST_F(LmdbTest, AChildMadeWithoutForkHandlersDoesNotFreeItsParentsSlots) {
   auto env = open_env();
-  const MDB_dbi dbi = table(*env);
-  {
-    lmdb::Txn txn(*env, false);
-    txn.put(dbi, "k", "v");
-    txn.commit();
-  }
+  write(*env, "k", "v");
   EXPECT_EQ(read(*env, "k"), "v");  // Keeps a reset reader.
   ASSERT_EQ(reader_slots(*env), 1);
   // _Fork() runs no pthread_atfork handlers, so the fork generation stays.
-  const pid_t pid = ::_Fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    env.reset();  // The child's last reference: ~Env runs here.
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(testutil::exit_code_in_child(
+                [&] {
+                  env.reset();  // The child's last reference: ~Env runs here.
+                  return 0;
+                },
+                testutil::ForkHandlers::kSkip),
+            0);
   EXPECT_EQ(reader_slots(*env), 1);
   EXPECT_EQ(read(*env, "k"), "v");
 }

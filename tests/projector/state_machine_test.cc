@@ -24,6 +24,7 @@
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/lmdb_views.h"
 #include "wfstore_internal/overlay_view_store.h"
+#include "wfstore_internal/view_records.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
@@ -597,6 +598,24 @@ TEST(StateMachineInterningTest, ProcessedIdsSharingAHashKeepApart) {
   EXPECT_EQ(h.apply(CleanupProcessedMessages{0}).count, 1u);
   EXPECT_EQ(dump_table(h.views, Table::kProcessedMessages).size(), 0u);
   EXPECT_EQ(dump_table(h.views, Table::kProcessedByTime).size(), 0u);
+}
+
+TEST(ProcessedRecordTest, EveryFieldRoundTripsAndATruncatedOneIsCorruption) {
+  const records::ProcessedRecord full{-7, 42, "Handler", "wf-1"};
+  const std::string bytes = records::encode_processed(full);
+  const records::ProcessedRecord back = records::decode_processed(bytes);
+  EXPECT_EQ(back.processed_at, -7);
+  EXPECT_EQ(back.lsn, 42u);
+  EXPECT_EQ(back.handler_type, "Handler");
+  EXPECT_EQ(back.execution_id, "wf-1");
+  const records::ProcessedRecord bare =
+      records::decode_processed(records::encode_processed({5, 6, {}, {}}));
+  EXPECT_EQ(bare.processed_at, 5);
+  EXPECT_EQ(bare.lsn, 6u);
+  EXPECT_EQ(bare.handler_type, std::nullopt);
+  EXPECT_EQ(bare.execution_id, std::nullopt);
+  EXPECT_THROW(records::decode_processed(bytes.substr(0, bytes.size() - 1)),
+               CorruptionError);
 }
 
 TEST(StateMachineInterningTest, ADamagedProcessedValueIsCorruption) {

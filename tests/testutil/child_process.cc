@@ -112,8 +112,9 @@ void kill_after_lines(ChildProcess& child, int lines,
   for (const std::string& line : child.drain()) on_line(line);
 }
 
-int exit_code_in_child(const std::function<int()>& body) {
-  const pid_t pid = ::fork();
+int exit_code_in_child(const std::function<int()>& body,
+                       ForkHandlers handlers) {
+  const pid_t pid = handlers == ForkHandlers::kRun ? ::fork() : ::_Fork();
   if (pid == 0) {
     try {
       ::_exit(body());

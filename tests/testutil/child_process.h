@@ -66,7 +66,11 @@ void kill_after_lines(ChildProcess& child, int lines,
 // Forks a child that runs `body` and exits with the code it returns (2 when
 // `body` throws). Returns that exit code, or -1 when fork() fails or the child
 // does not exit normally. For "can another process ..." checks of locks.
-int exit_code_in_child(const std::function<int()>& body);
+// kSkip forks with _Fork(), which runs no pthread_atfork handlers (a child
+// that libraries' fork hooks do not see).
+enum class ForkHandlers { kRun, kSkip };
+int exit_code_in_child(const std::function<int()>& body,
+                       ForkHandlers handlers = ForkHandlers::kRun);
 
 // Child side: writes `line` and '\n' to `fd` with one write(2) (atomic for a
 // pipe up to PIPE_BUF bytes); _exit(3) when the write fails.

@@ -106,13 +106,6 @@ struct LogPosition {
   std::uint64_t offset = 0;
 };
 
-// Records that the commit starting at `first_lsn` starts at `position`,
-// unless the entry before it already points into the same log block of the
-// same segment (at most one entry per block). Never checksummed. Throws what
-// the views throw.
-void record_log_position(ViewStore& views, std::uint64_t first_lsn,
-                         const LogPosition& position);
-
 // The greatest indexed commit start <= `lsn` and its position, or nullopt.
 // Throws CorruptionError for a malformed entry.
 struct IndexedPosition {
@@ -122,11 +115,14 @@ struct IndexedPosition {
 std::optional<IndexedPosition> log_position_before(const ViewReader& views,
                                                    std::uint64_t lsn);
 
-// record_log_position() for a caller that knows `before`, what
-// log_position_before(views, first_lsn) returns (the commit pipeline keeps the
-// last entry it committed, so it reads none per commit). Returns the greatest
-// indexed commit start <= first_lsn after the call: the next call's `before`.
-// REQUIRES: `before` is that entry. Throws what the views throw.
+// Records that the commit starting at `first_lsn` starts at `position`,
+// unless the entry before it already points into the same log block of the
+// same segment (at most one entry per block). Never checksummed. `before` is
+// what log_position_before(views, first_lsn) returns; its writers (the commit
+// pipeline, catch-up and rebuild) carry it from commit to commit instead of
+// reading it back. Returns the greatest indexed commit start <= first_lsn
+// after the call: the next call's `before`. REQUIRES: `before` is that entry.
+// Throws what the views throw.
 std::optional<IndexedPosition> record_log_position_after(
     ViewStore& views, std::uint64_t first_lsn, const LogPosition& position,
     const std::optional<IndexedPosition>& before);

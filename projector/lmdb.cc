@@ -321,10 +321,11 @@ Env::Env(Passkey, MDB_env* env, std::string path, bool read_only, dev_t dev,
 
 Env::~Env() {
   // A child must not close its parent's environment, nor free the kept
-  // readers: either would release the parent's reader slots. The pid tells
-  // every child, also one made without fork handlers (_Fork(), a raw clone),
-  // where the fork generation stays.
-  if (getpid() == opened_by_) {
+  // readers: either would release the parent's reader slots. Neither check
+  // tells every child alone: the fork generation misses one made without fork
+  // handlers (_Fork(), a raw clone), the pid one forked into a new pid
+  // namespace that numbers it as its parent was numbered.
+  if (!inherited_across_fork() && getpid() == opened_by_) {
     for (std::atomic<MDB_txn*>& slot : reset_readers_) {
       if (MDB_txn* txn = slot.exchange(nullptr)) mdb_txn_abort(txn);
     }

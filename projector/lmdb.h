@@ -274,8 +274,9 @@ class Env {
   bool read_only_;
   // The process's fork generation at open (inherited_across_fork()).
   unsigned fork_generation_;
-  // The opening process: only it closes the environment (~Env). A pid, not
-  // the generation, since a child made without fork handlers keeps that.
+  // The opening process: only it closes the environment (~Env, which checks
+  // the fork generation too: a child in a new pid namespace may have the same
+  // pid; a child made without fork handlers has the same generation).
   pid_t opened_by_;
   dev_t dev_;
   ino_t ino_;

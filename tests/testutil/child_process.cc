@@ -122,10 +122,13 @@ int exit_code_in_child(const std::function<int()>& body,
       ::_exit(2);
     }
   }
+  if (pid < 0) return -1;
   int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
-    return -1;
-  }
+  pid_t waited = -1;
+  do {
+    waited = ::waitpid(pid, &status, 0);
+  } while (waited < 0 && errno == EINTR);
+  if (waited != pid || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
 }
 

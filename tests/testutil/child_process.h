@@ -67,7 +67,8 @@ void kill_after_lines(ChildProcess& child, int lines,
 // `body` throws). Returns that exit code, or -1 when fork() fails or the child
 // does not exit normally. For "can another process ..." checks of locks.
 // kSkip forks with _Fork(), which runs no pthread_atfork handlers (a child
-// that libraries' fork hooks do not see).
+// that libraries' fork hooks do not see); call it only while the process runs
+// one thread, since such a child may find another thread's locks held.
 enum class ForkHandlers { kRun, kSkip };
 int exit_code_in_child(const std::function<int()>& body,
                        ForkHandlers handlers = ForkHandlers::kRun);

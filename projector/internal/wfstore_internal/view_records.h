@@ -157,7 +157,7 @@ struct ProcessedRecord {
 std::string encode_processed(const ProcessedRecord& record);
 // The record encode_processed() wrote. Throws CorruptionError. No query
 // reads the record back today (a check needs only the id); the decoder keeps
-// the stored format tested (ProcessedRecordTest).
+// the record's encoding round-trip tested (ProcessedRecordTest).
 ProcessedRecord decode_processed(std::string_view value);
 
 // kProcessedMessages key: the message id's keys::id_hash (u64), so that a

@@ -35,13 +35,13 @@ std::uint64_t for_each_event(
   std::shared_ptr<FileSystem> fs = posix_file_system();
   const StoreDir store = StoreDir::open_existing(fs, dir, /*lock=*/false);
   if (after_lsn == UINT64_MAX) return after_lsn;
-  // The last LSN an open would keep: damage before it is corruption, damage
-  // after it a torn tail.
-  const std::uint64_t end =
+  // Where an open would end the log: damage before it is corruption, a torn
+  // tail after it is only reported.
+  const log::RecoveryPlan plan =
       fs->exists(store.log_dir())
           ? log::plan_log_recovery(*fs, store.log_dir(), store.id().bytes)
-                .last_lsn
-          : 0;
+          : log::RecoveryPlan{};
+  const std::uint64_t end = plan.last_lsn;
   std::optional<log::Damage> damage;
   log::Reader reader(fs, store.log_dir(), store.id(), after_lsn + 1,
                      [&damage](const log::Damage& d) {
@@ -50,7 +50,8 @@ std::uint64_t for_each_event(
   std::uint64_t read_to = after_lsn;  // the commits read cover up to here
   std::uint64_t last = after_lsn;
   log::Commit commit;
-  while (reader.next(&commit) && commit.first_lsn <= end) {
+  // Nothing after `end` is read: a live writer may be writing there.
+  while (read_to < end && reader.next(&commit) && commit.first_lsn <= end) {
     if (damage) throw CorruptionError(describe(*damage));
     read_to = commit.last_lsn();
     if (read_to <= after_lsn) continue;
@@ -62,12 +63,13 @@ std::uint64_t for_each_event(
       if (!visit(event)) return last;
     }
   }
-  if (damage) {
-    if (read_to < end) throw CorruptionError(describe(*damage));
-    if (logger) {
-      logger(LogLevel::kWarning,
-             "history ends at a torn tail: " + describe(*damage));
-    }
+  if (damage) throw CorruptionError(describe(*damage));
+  if (plan.cut_bytes > 0 && logger) {
+    logger(LogLevel::kWarning,
+           "history ends at a torn tail: " +
+               describe(log::Damage{plan.last_segment.filename().string(),
+                                    plan.cut_offset, plan.cut_bytes,
+                                    plan.cut_reason}));
   }
   return last;
 }

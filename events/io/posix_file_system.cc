@@ -100,12 +100,19 @@ class PosixWritableFile final : public WritableFile {
         fd_(std::move(fd)),
         size_(fd_size(fd_.get(), path_)) {}
 
-  void append(std::string_view data) override {
+  void append(std::string_view data) override { write_at(size_, data); }
+
+  void write_at(std::uint64_t offset, std::string_view data) override {
     check_open("write");
+    if (offset > size_) {
+      throw IOError(fmt::format("write {}: offset {} is past the end ({})",
+                                path_.string(), offset, size_));
+    }
     const char* p = data.data();
     std::size_t left = data.size();
     while (left > 0) {
-      const ssize_t n = ::write(fd_.get(), p, left);
+      const ssize_t n =
+          ::pwrite(fd_.get(), p, left, static_cast<off_t>(offset));
       if (n < 0) {
         if (errno == EINTR) continue;
         throw_errno(path_, "write");
@@ -114,9 +121,12 @@ class PosixWritableFile final : public WritableFile {
       const auto written = static_cast<std::size_t>(n);
       p += written;
       left -= written;
-      size_ += written;
+      offset += written;
+      size_ = std::max(size_, offset);
     }
   }
+
+  bool supports_write_at() const override { return true; }
 
   void sync() override {
     check_open("fdatasync");
@@ -207,7 +217,7 @@ class PosixFileSystem final : public FileSystem {
   std::unique_ptr<WritableFile> open_writable(
       const std::filesystem::path& path) override {
     return std::make_unique<PosixWritableFile>(
-        path, open_fd(path, O_WRONLY | O_APPEND | O_CREAT, file_mode_));
+        path, open_fd(path, O_WRONLY | O_CREAT, file_mode_));
   }
 
   std::unique_ptr<ReadableFile> open_readable(
@@ -309,6 +319,15 @@ class PosixFileSystem final : public FileSystem {
 };
 
 }  // namespace
+
+void WritableFile::write_at(std::uint64_t offset, std::string_view data) {
+  if (offset != size()) {
+    throw IOError(fmt::format(
+        "write {}: offset {} is not the end ({}) and this file only appends",
+        path().string(), offset, size()));
+  }
+  append(data);
+}
 
 std::shared_ptr<FileSystem> posix_file_system() {
   static const std::shared_ptr<FileSystem> kInstance =

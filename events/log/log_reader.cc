@@ -47,6 +47,21 @@ std::vector<std::uint64_t> list_segments(const FileSystem& fs,
   return out;
 }
 
+std::uint64_t nonzero_end(const ReadableFile& file, std::uint64_t from) {
+  constexpr std::uint64_t kChunk = 64 * 1024;
+  std::string chunk;
+  for (std::uint64_t end = file.size(); end > from;) {
+    const std::uint64_t start = end - std::min(kChunk, end - from);
+    chunk.resize(static_cast<std::size_t>(end - start));
+    chunk.resize(file.read(start, chunk.size(), chunk.data()));
+    for (std::size_t i = chunk.size(); i > 0; --i) {
+      if (chunk[i - 1] != '\0') return start + i;
+    }
+    end = start;
+  }
+  return from;
+}
+
 SegmentReader::SegmentReader(const ReadableFile& file, std::string segment,
                              Reporter reporter)
     : file_(file),
@@ -68,6 +83,21 @@ void SegmentReader::fill_block(std::size_t needed) {
   const std::size_t n = file_.read(start, kBlockSize, block_.data());
   block_.resize(n);
   block_start_ = start;
+}
+
+bool SegmentReader::zeros_to_end(std::uint64_t from) const {
+  return file_.size() > from && nonzero_end(file_, from) == from;
+}
+
+bool SegmentReader::header_changed() {
+  const std::string before = block_;
+  block_.clear();  // read the block again
+  fill_block(kBlockSize);
+  const auto in_block = static_cast<std::size_t>(pos_ % kBlockSize);
+  if (block_.size() != before.size()) return true;
+  return block_.size() > in_block &&
+         block_.compare(in_block, std::string::npos, before, in_block,
+                        std::string::npos) != 0;
 }
 
 SegmentReader::Physical SegmentReader::skip_damage(std::size_t avail,
@@ -137,9 +167,13 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
         (static_cast<std::size_t>(static_cast<std::uint8_t>(h[5])) << 8);
     const auto t = static_cast<std::uint8_t>(h[6]);
     if (t == 0 && len == 0 && stored_crc == 0) {
+      if (zeros_to_end(pos_)) return Physical::kEnd;
+      if (header_changed()) continue;
       return skip_damage(avail, left_in_block, "zero-filled block");
     }
     if (kHeaderSize + len > left_in_block) {
+      if (zeros_to_end(pos_ + kHeaderSize)) return Physical::kEnd;
+      if (header_changed()) continue;
       return skip_damage(
           avail, left_in_block,
           fmt::format("bad record length {} (crosses the block end)", len));
@@ -150,6 +184,8 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
     const char* rec = block_.data() + in_block;
     const std::uint32_t actual = crc32c::extend(0, rec + 6, 1 + len);
     if (crc32c::unmask(stored_crc) != actual) {
+      if (zeros_to_end(pos_ + kHeaderSize + len)) return Physical::kEnd;
+      if (header_changed()) continue;
       return skip_damage(avail2, left_in_block, "checksum mismatch",
                          in_block + kHeaderSize + len);
     }

@@ -201,10 +201,14 @@ void plan_last(const FileSystem& fs, const std::filesystem::path& path,
     good_end = scan.reader.position();
   }
   note_damage();
-  const std::uint64_t size = scan.file->size();
-  if (!first_damage && good_end < size) {
-    first_damage = Damage{path.filename().string(), good_end, size - good_end,
-                          "incomplete record at the end of the segment"};
+  // Zeros after the last record are space the writer wrote ahead (none in a
+  // sealed segment: the writer cuts them before sealing).
+  const std::uint64_t written =
+      sealed ? scan.file->size() : nonzero_end(*scan.file, good_end);
+  if (!first_damage && good_end < written) {
+    first_damage =
+        Damage{path.filename().string(), good_end, written - good_end,
+               "incomplete record at the end of the segment"};
   }
   if (first_damage && vouched > good_last) {
     corrupt(path, first_damage->offset,
@@ -219,9 +223,10 @@ void plan_last(const FileSystem& fs, const std::filesystem::path& path,
   plan->segment_first_lsn = header.first_lsn;
   plan->last_lsn = good_last;
   plan->last_hash = last_hash;
-  if (size > good_end) {
+  plan->end = good_end;
+  if (written > good_end) {
     plan->cut_offset = good_end;
-    plan->cut_bytes = size - good_end;
+    plan->cut_bytes = written - good_end;
     plan->cut_reason = first_damage->reason;
   }
 }
@@ -409,13 +414,21 @@ RecoveredLog apply_log_recovery(FileSystem& fs,
     fs.sync_dir(log_dir);
   }
   out.file = fs.open_writable(path);
+  // Zeros written ahead go with the torn tail, or alone, silently.
+  const std::uint64_t size = out.file->size();
+  if (size > plan.end) out.file->truncate(plan.end);
   if (plan.cut_bytes > 0) {
-    out.file->truncate(plan.cut_offset);
+    const std::uint64_t dropped = size - std::min(size, plan.end);
+    const std::uint64_t zeros = dropped - std::min(dropped, plan.cut_bytes);
     warn(logger,
          fmt::format("log segment {}: dropped {} bytes of torn tail at offset "
-                     "{} ({}); they are kept in {}",
+                     "{} ({}); they are kept in {}{}",
                      path.string(), plan.cut_bytes, plan.cut_offset,
-                     plan.cut_reason, side.filename().string()));
+                     plan.cut_reason, side.filename().string(),
+                     zeros == 0 ? std::string()
+                                : fmt::format(" (and {} zero bytes after "
+                                              "them, dropped too)",
+                                              zeros)));
   }
   out.file->sync();
   out.segment_first_lsn = plan.segment_first_lsn;

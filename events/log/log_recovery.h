@@ -53,8 +53,12 @@ struct RecoveryPlan {
   // an empty log).
   std::uint64_t last_lsn = 0;
   Hash last_hash{};
-  // A torn tail of last_segment to cut: bytes [cut_offset, cut_offset +
-  // cut_bytes); none when cut_bytes is 0.
+  // Where last_segment's last whole record ends: it is truncated there (what
+  // follows is zeros the writer wrote ahead, or a torn tail).
+  std::uint64_t end = 0;
+  // A torn tail of last_segment, copied to a side file before the truncate:
+  // bytes [cut_offset, cut_offset + cut_bytes), zeros after them left out;
+  // none when cut_bytes is 0.
   std::uint64_t cut_offset = 0;
   std::uint64_t cut_bytes = 0;
   std::string cut_reason;
@@ -75,7 +79,8 @@ RecoveryPlan plan_log_recovery(const FileSystem& fs,
 
 // Applies `plan` (from plan_log_recovery of the same, unchanged log): sets a
 // torn fresh segment aside, copies a torn tail to its side file and truncates
-// it (a warning names the bytes dropped and the side file), and returns the
+// it (a warning names the bytes dropped and the side file), truncates zeros
+// written ahead after the last record (silently), and returns the
 // last segment open for appending, fdatasynced. Throws IOError.
 RecoveredLog apply_log_recovery(FileSystem& fs,
                                 const std::filesystem::path& log_dir,

@@ -171,8 +171,10 @@ FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
     c.hash = commit.hash;
     commits.push_back(c);
   }
-  if (reader.position() < file->size()) {
-    damage(reader.position(), file->size() - reader.position(),
+  // Zeros after the last record are space the writer wrote ahead.
+  const std::uint64_t written = nonzero_end(*file, reader.position());
+  if (reader.position() < written) {
+    damage(reader.position(), written - reader.position(),
            "incomplete record at the end of the file");
   }
   if (scan.foreign) return scan;

@@ -2,6 +2,8 @@
 
 #include "wfstore_internal/log_writer.h"
 
+#include <algorithm>
+#include <exception>
 #include <utility>
 
 #include <fmt/format.h>
@@ -58,7 +60,9 @@ std::unique_ptr<Writer> Writer::open(const std::shared_ptr<FileSystem>& fs,
   }
   w->file_ = std::move(recovered.file);
   w->segment_first_lsn_ = recovered.segment_first_lsn;
-  w->block_offset_ = static_cast<std::size_t>(w->file_->size() % kBlockSize);
+  w->end_ = w->file_->size();  // recovery cut any zeros after the records
+  w->block_offset_ = static_cast<std::size_t>(w->end_ % kBlockSize);
+  w->filling_ = w->can_fill();
   w->last_lsn_ = recovered.last_lsn;
   w->durable_lsn_ = recovered.last_lsn;
   w->last_hash_ = recovered.last_hash;
@@ -117,7 +121,7 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
   }
   const std::uint64_t size = kCommitFixedSize + body.size();
   if (last_lsn_ >= segment_first_lsn_ &&
-      file_->size() + framed_size(size, block_offset_) > options_.roll_bytes) {
+      end_ + framed_size(size, block_offset_) > options_.roll_bytes) {
     roll();  // Throws IOError when the writer is (or becomes) unusable.
   }
   try {
@@ -127,9 +131,10 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
                       last_hash_, body, &hash);
     std::string framed;
     std::size_t block_offset = block_offset_;
-    const std::uint64_t start = file_->size();
+    const std::uint64_t start = end_;
     frame_record(payload, &block_offset, &framed);
-    file_->append(framed);
+    fill_ahead(framed.size());
+    write_at_end(framed);
     // The first fragment follows a block trailer, if one was padded.
     last_commit_segment_ = segment_first_lsn_;
     last_commit_offset_ = start + (kBlockSize - block_offset_ < kHeaderSize
@@ -143,6 +148,41 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
     poison(e.what());
     throw;
   }
+}
+
+void Writer::fill_ahead(std::uint64_t bytes) {
+  if (!filling_) return;
+  const std::uint64_t size = file_->size();
+  if (end_ + bytes <= size) return;
+  static const std::string zeros(std::size_t{1} << 20, '\0');
+  const std::uint64_t target = end_ + bytes + options_.fill_bytes;
+  try {
+    for (std::uint64_t at = size; at < target;) {
+      const std::uint64_t n =
+          std::min<std::uint64_t>(zeros.size(), target - at);
+      file_->append(std::string_view(zeros.data(), n));
+      at += n;
+    }
+  } catch (const std::exception& e) {
+    // Whatever zeros were written stay after the records; the records go on
+    // without the fill.
+    filling_ = false;
+    if (options_.logger) {
+      options_.logger(LogLevel::kWarning,
+                      fmt::format("log segment {}: writing zeros ahead failed "
+                                  "({}); records append from here",
+                                  segment(), e.what()));
+    }
+  }
+}
+
+void Writer::write_at_end(std::string_view framed) {
+  if (end_ == file_->size()) {
+    file_->append(framed);
+  } else {
+    file_->write_at(end_, framed);
+  }
+  end_ += framed.size();
 }
 
 void Writer::poison(const char* reason) {
@@ -187,9 +227,22 @@ bool Writer::sync_locked() {
 
 void Writer::close() {
   const std::scoped_lock lock(sync_mu_);
-  if (state_.load() == State::kClosed) return;
+  const State state = state_.load();
+  if (state == State::kClosed) return;
   state_.store(State::kClosed);
-  if (file_) file_->close();
+  if (!file_) return;
+  // A poisoned writer leaves its file as the failure left it. The file is
+  // closed even when the cut fails.
+  std::exception_ptr error;
+  if (state == State::kOpen) {
+    try {
+      if (file_->size() > end_) file_->truncate(end_);
+    } catch (const std::exception&) {
+      error = std::current_exception();
+    }
+  }
+  file_->close();
+  if (error) std::rethrow_exception(error);
 }
 
 void Writer::roll() {
@@ -200,8 +253,10 @@ void Writer::roll() {
   // which can answer 0 for the data that failed.
   check_usable_locked();
   try {
-    file_->sync();  // Seal: the old segment is durable before the next
-                    // header exists.
+    // Seal: the old segment, without the zeros written ahead, is durable
+    // before the next header exists.
+    if (file_->size() > end_) file_->truncate(end_);
+    file_->sync();
     durable_lsn_.store(last_lsn_.load());
     file_->close();
     create_segment(last_lsn_ + 1, segment_first_lsn_);
@@ -232,11 +287,14 @@ void Writer::create_segment(std::uint64_t first_lsn,
   frame_physical(static_cast<std::uint8_t>(RecordType::kSegmentHeader),
                  encode_segment_header(header), &block_offset, &framed);
   file->append(framed);
-  file->sync();
-  fs_->sync_dir(log_dir_);
   file_ = std::move(file);
   segment_first_lsn_ = first_lsn;
   block_offset_ = block_offset;
+  end_ = framed.size();
+  filling_ = can_fill();
+  fill_ahead(0);
+  file_->sync();
+  fs_->sync_dir(log_dir_);
 }
 
 }  // namespace wfstore::log

@@ -57,6 +57,55 @@ class FaultFileSystemTest : public ::testing::Test {
   FaultFileSystem fs_;
 };
 
+// Bytes written over synced ones (write_at) are durable only once synced: a
+// power cut keeps, page by page, the new bytes or the old ones, never a mix
+// within a page and never anything else; past the synced length the usual
+// page lottery applies.
+TEST_F(FaultFileSystemTest, OverwritesOfSyncedBytesSurviveOrRevertPageByPage) {
+  constexpr std::size_t kPage = FaultFileSystem::kPageSize;
+  const std::string old = std::string(4 * kPage, '\0');
+  const std::string fresh = pattern(2 * kPage + 100, 'w');
+  const std::size_t at = kPage / 2;
+  std::set<std::string> outcomes;
+  for (int seed = 0; seed < kSeeds; ++seed) {
+    write_durable("f", old);
+    auto file = fs_.open_writable(dir_ / "f");
+    ASSERT_TRUE(file->supports_write_at());
+    file->write_at(at, fresh);
+    EXPECT_EQ(file->size(), old.size());
+    fs_.power_cut(static_cast<std::uint32_t>(seed));
+    const std::string after = read("f");
+    ASSERT_EQ(after.size(), old.size());
+    std::string expected_new = old;
+    expected_new.replace(at, fresh.size(), fresh);
+    std::string mask;
+    for (std::size_t page = 0; page < 4; ++page) {
+      const std::string got = after.substr(page * kPage, kPage);
+      const bool is_new = got == expected_new.substr(page * kPage, kPage);
+      const bool is_old = got == old.substr(page * kPage, kPage);
+      ASSERT_TRUE(is_new || is_old) << seed << " page " << page;
+      mask += is_new ? 'n' : 'o';
+    }
+    outcomes.insert(mask);
+  }
+  EXPECT_GT(outcomes.size(), 2u);  // the pages are decided apart
+  // Once synced, the new bytes always survive.
+  for (int seed = 0; seed < 8; ++seed) {
+    write_durable("f", old);
+    auto file = fs_.open_writable(dir_ / "f");
+    file->write_at(at, fresh);
+    file->sync();
+    file->write_at(old.size(), "tail");  // unsynced, past the synced length
+    fs_.power_cut(static_cast<std::uint32_t>(seed));
+    const std::string after = read("f");
+    ASSERT_GE(after.size(), old.size());
+    EXPECT_EQ(after.substr(at, fresh.size()), fresh) << seed;
+  }
+  auto file = fs_.open_writable(dir_ / "f");
+  EXPECT_THAT([&] { file->write_at(file->size() + 1, "x"); },
+              ThrowsMessage<IOError>(HasSubstr("past the end")));
+}
+
 TEST_F(FaultFileSystemTest, PassesThroughAndCountsCalls) {
   auto file = fs_.open_writable(dir_ / "a");
   file->append("hello");

@@ -132,17 +132,18 @@ TEST_F(LogCrashTest, PowerCutAtEveryStepKeepsEverySyncedCommit) {
 // keeps the cut bytes in a side file; a header claiming more would make the
 // damage look like lost durable data.
 TEST_F(LogCrashTest, PowerCutLosingTheFirstPageAndKeepingTheSecondIsATornTail) {
-  std::uint64_t synced_end = 0;
+  // The header (the zeros written ahead after it are synced with it).
+  const std::uint64_t synced_end = kHeaderSize + kSegmentHeaderSize;
   {
     auto w = open_writer();
-    synced_end = std::filesystem::file_size(segment_path(1));  // the header
-    while (std::filesystem::file_size(segment_path(1)) <
-           kBlockSize + 2 * FaultFileSystem::kPageSize) {
+    for (std::uint64_t written = synced_end;
+         written < kBlockSize + 2 * FaultFileSystem::kPageSize;) {
       const std::uint64_t lsn = w->last_lsn() + 1;
       w->append(lsn, 1, 0, body_for(lsn, 700));
+      written += kHeaderSize + kCommitFixedSize + 700;
     }
     EXPECT_EQ(w->durable_lsn(), 0u);
-    w->close();  // no sync
+    w->close();  // no sync; the zeros after the records are cut off
   }
   std::string image = slurp(segment_path(1));
   // Lose every unsynced page of block 0; keep block 1's pages.

@@ -53,33 +53,105 @@ TEST_F(LogReaderTest, FollowsALiveWriterAcrossRolls) {
   EXPECT_TRUE(damages_.empty());
 }
 
+// The second record is written in pieces, as a reader may see a live writer
+// mid-write: appended, or (the writer's way) over zeros written ahead, header
+// first and then its payload's blocks one by one. Each state is the end so
+// far, and the record reads once whole.
 TEST_F(LogReaderTest, IncompleteTailOfTheLiveSegmentIsEndForNow) {
-  // The second record is appended in pieces, as a reader may see a live writer
-  // mid-write.
   SegmentBuilder b(store_id_, 1);
   b.commit(1, 0, 100);
   const std::size_t start = b.bytes().size();
   b.commit(1, 0, 3 * kBlockSize);
   const std::string rest = b.bytes().substr(start);
   std::filesystem::create_directories(dir_);
-  spit(segment_path(1), b.bytes().substr(0, start));
-  Reader reader(fs_, dir_, store_id_, 0,
-                [this](const Damage& d) { damages_.push_back(d); });
-  Commit c;
-  auto file = fs_->open_writable(segment_path(1));
-  for (std::size_t cut :
-       {std::size_t{3}, std::size_t{kBlockSize + 5}, rest.size()}) {
-    const std::size_t done = static_cast<std::size_t>(file->size()) - start;
-    file->append(rest.substr(done, cut - done));
-    if (cut < rest.size()) {
-      while (reader.next(&c)) EXPECT_EQ(c.first_lsn, 1u);
-      EXPECT_TRUE(damages_.empty());
+  for (const std::size_t ahead : {std::size_t{0}, rest.size() + kBlockSize}) {
+    SCOPED_TRACE(ahead);
+    spit(segment_path(1),
+         b.bytes().substr(0, start) + std::string(ahead, '\0'));
+    damages_.clear();
+    Reader reader(fs_, dir_, store_id_, 0,
+                  [this](const Damage& d) { damages_.push_back(d); });
+    Commit c;
+    ASSERT_TRUE(reader.next(&c));
+    EXPECT_EQ(c.first_lsn, 1u);
+    EXPECT_FALSE(reader.next(&c));
+    auto file = fs_->open_writable(segment_path(1));
+    ASSERT_TRUE(file->supports_write_at());
+    std::size_t done = 0;
+    for (std::size_t cut : {std::size_t{3}, std::size_t{kHeaderSize + 9},
+                            std::size_t{kBlockSize + 5},
+                            std::size_t{2 * kBlockSize + 100}, rest.size()}) {
+      file->write_at(start + done, rest.substr(done, cut - done));
+      done = cut;
+      if (cut < rest.size()) {
+        EXPECT_FALSE(reader.next(&c)) << cut;
+        EXPECT_TRUE(damages_.empty()) << cut;
+      }
     }
+    EXPECT_EQ(file->size(), start + std::max(ahead, rest.size()));
+    ASSERT_TRUE(reader.next(&c));
+    EXPECT_EQ(c.first_lsn, 2u);
+    EXPECT_EQ(c.body, body_for(2, 3 * kBlockSize));
+    EXPECT_FALSE(reader.next(&c));
+    EXPECT_TRUE(damages_.empty());
   }
-  ASSERT_TRUE(reader.next(&c));
-  EXPECT_EQ(c.first_lsn, 2u);
-  EXPECT_EQ(c.body, body_for(2, 3 * kBlockSize));
+}
+
+// Zeros followed by anything else are damage, not the end: a zeroed block
+// inside the written records, or a damaged record with a record after it.
+TEST_F(LogReaderTest, ZerosOrADamagedRecordBeforeOtherBytesAreDamage) {
+  SegmentBuilder b(store_id_, 1);
+  b.commit(1, 0, 100);
+  const std::uint64_t second = b.commit(1, 0, 100);
+  const std::size_t end = b.bytes().size();
+  std::filesystem::create_directories(dir_);
+  // The second record zeroed, the next block holding a non-zero byte.
+  std::string zeroed = b.bytes();
+  std::fill(zeroed.begin() + static_cast<std::ptrdiff_t>(second), zeroed.end(),
+            '\0');
+  zeroed.resize(kBlockSize + 10, '\0');
+  zeroed.back() = 'x';
+  spit(segment_path(1), zeroed);
+  read_all();
+  ASSERT_FALSE(damages_.empty());
+  EXPECT_EQ(damages_[0].offset, second);
+  EXPECT_EQ(damages_[0].reason, "zero-filled block");
+  // The second record with a flipped byte: damage when any non-zero byte
+  // follows it, the end so far when only zeros do (a record being written).
+  std::string flipped = b.bytes();
+  flipped[second + kHeaderSize + 5] ^= 0x20;
+  spit(segment_path(1), flipped + std::string(100, '\0') + "x");
+  read_all();
+  ASSERT_FALSE(damages_.empty());
+  EXPECT_EQ(damages_[0].reason, "checksum mismatch");
+  spit(segment_path(1), flipped + std::string(100, '\0'));
+  EXPECT_EQ(read_all().size(), 1u);
   EXPECT_TRUE(damages_.empty());
+  // With nothing after it, a damaged last record stays damage.
+  spit(segment_path(1), flipped);
+  read_all();
+  ASSERT_FALSE(damages_.empty());
+  EXPECT_EQ(damages_[0].offset, second);
+  EXPECT_EQ(end, flipped.size());
+}
+
+TEST(NonzeroEndTest, FindsTheEndOfTheLastNonZeroByte) {
+  wfstore::testutil::TempDir dir;
+  const auto path = dir.path() / "f";
+  const auto fs = posix_file_system();
+  std::string bytes(200000, '\0');
+  spit(path, bytes);
+  EXPECT_EQ(nonzero_end(*fs->open_readable(path), 0), 0u);
+  EXPECT_EQ(nonzero_end(*fs->open_readable(path), 500000), 500000u);
+  bytes[7] = 'a';
+  bytes[70000] = 'b';
+  spit(path, bytes);
+  EXPECT_EQ(nonzero_end(*fs->open_readable(path), 0), 70001u);
+  EXPECT_EQ(nonzero_end(*fs->open_readable(path), 70001), 70001u);
+  EXPECT_EQ(nonzero_end(*fs->open_readable(path), 8), 70001u);
+  bytes.back() = 'c';
+  spit(path, bytes);
+  EXPECT_EQ(nonzero_end(*fs->open_readable(path), 3), bytes.size());
 }
 
 TEST_F(LogReaderTest,

@@ -94,9 +94,16 @@ TEST_F(LogWriterTest, LsnsStayDenseWithinCommitsAcrossSegmentRolls) {
     }
     expected = c.last_lsn() + 1;
   }
+  // Sealed segments end at their last record; the live one too once closed
+  // (the zeros written ahead are cut off).
   for (std::uint64_t seg : segments) {
-    EXPECT_LE(file_size(segment_path(seg)), 2000u);
+    if (seg != segments.back()) {
+      EXPECT_LE(file_size(segment_path(seg)), 2000u);
+    }
   }
+  EXPECT_GT(file_size(segment_path(segments.back())), kDefaultFillBytes);
+  w.reset();
+  EXPECT_LE(file_size(segment_path(segments.back())), 2000u);
   EXPECT_EQ(expected, lsn);
 }
 
@@ -218,18 +225,56 @@ TEST_F(LogWriterFaultTest,
   EXPECT_THAT(warnings_[0], HasSubstr("dropped 50 bytes"));
 }
 
+// The live segment holds zeros written ahead; a process that dies leaves
+// them, and the next open cuts them off without a warning or side file and
+// appends where the records end.
+TEST_F(LogWriterFaultTest, ZerosAheadOfADeadWriterAreCutSilentlyOnReopen) {
+  auto w = open_writer();
+  for (int i = 0; i < 5; ++i) add(*w, 3000);
+  w->sync();
+  const std::uint64_t size = file_size(segment_path(1));
+  EXPECT_GE(size, kDefaultFillBytes);
+  const std::uint64_t end =
+      nonzero_end(*fs_->open_readable(segment_path(1)), 0);
+  EXPECT_LT(end, 5 * 3200u);
+  fault_->crash_process();
+  w.reset();  // its handle died: closing it only warns
+  warnings_.clear();
+  w = open_writer();
+  EXPECT_EQ(w->last_lsn(), 5u);
+  EXPECT_TRUE(warnings_.empty());
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename(), segment_file_name(1));
+  }
+  // Filled ahead again by the open writer.
+  add(*w, 3000);
+  w->sync();
+  EXPECT_GT(file_size(segment_path(1)), end + kDefaultFillBytes);
+  ASSERT_EQ(read_all().size(), 6u);
+  EXPECT_TRUE(damages_.empty());
+  w.reset();  // close cuts the zeros off
+  EXPECT_LT(file_size(segment_path(1)), 7 * 3200u);
+  EXPECT_EQ(read_all().size(), 6u);
+  EXPECT_TRUE(damages_.empty());
+}
+
 TEST_F(LogWriterFaultTest, EnospcIsAnIOErrorAndTheLogReopensCleanly) {
   auto w = open_writer();
   add(*w, 100);
   w->sync();
   fault_->enospc_after(1000, name_ends_with(".log"));
+  // The records first fill the zeros written ahead (their space is taken);
+  // the next fill fails (a warning: records append from there on) and then
+  // the record past the end.
   EXPECT_THAT(
       [&] {
-        for (int i = 0; i < 20; ++i) add(*w, 100);
+        for (int i = 0; i < 20; ++i) add(*w, 100 * 1024);
       },
       ThrowsMessage<IOError>(HasSubstr("No space left on device")));
   const std::uint64_t written = w->last_lsn();
-  EXPECT_GT(written, 1u);
+  EXPECT_GT(written, 5u);
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_THAT(warnings_[0], HasSubstr("writing zeros ahead failed"));
   fault_->clear_faults();
   EXPECT_THROW(add(*w), IOError);
   w.reset();

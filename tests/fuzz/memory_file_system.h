@@ -117,6 +117,13 @@ class MemoryFileSystem final : public FileSystem {
     Writable(std::filesystem::path path, Bytes bytes)
         : path_(std::move(path)), bytes_(std::move(bytes)) {}
     void append(std::string_view data) override { bytes_->append(data); }
+    void write_at(std::uint64_t offset, std::string_view data) override {
+      if (offset > bytes_->size()) throw IOError("write past the end");
+      const auto at = static_cast<std::size_t>(offset);
+      if (bytes_->size() < at + data.size()) bytes_->resize(at + data.size());
+      bytes_->replace(at, data.size(), data);
+    }
+    bool supports_write_at() const override { return true; }
     void sync() override {}
     void truncate(std::uint64_t size) override {
       if (size < bytes_->size()) bytes_->resize(static_cast<std::size_t>(size));

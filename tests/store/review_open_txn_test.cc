@@ -123,6 +123,13 @@ class KillingFileSystem final : public testutil::ForwardingFileSystem {
       fs_.step();
       real_->append(data);
     }
+    void write_at(std::uint64_t offset, std::string_view data) override {
+      fs_.step();
+      real_->write_at(offset, data);
+    }
+    bool supports_write_at() const override {
+      return real_->supports_write_at();
+    }
     void sync() override {
       fs_.step();
       real_->sync();

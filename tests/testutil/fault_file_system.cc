@@ -27,6 +27,9 @@ struct FileState {
       path;  // Current real path; empty once removed or replaced.
   std::uint64_t synced_size = 0;
   std::string detached;  // The content it had when it lost its path.
+  // Bytes below synced_size overwritten since the last sync, oldest first: the
+  // offset and what was there before (a power cut may bring it back).
+  std::vector<std::pair<std::uint64_t, std::string>> overwritten;
 };
 using StatePtr = std::shared_ptr<FileState>;
 
@@ -77,6 +80,7 @@ struct Shared {
   CountedFault fail_rename;
   std::function<void(const std::filesystem::path&)> sync_hook;
   bool real_syncs = true;
+  bool positioned_writes = true;
   std::map<std::filesystem::path, DirState> dirs;
   std::vector<std::weak_ptr<LockSlot>> locks;
 
@@ -161,24 +165,22 @@ class FaultWritableFile final : public WritableFile {
   void append(std::string_view data) override {
     const std::scoped_lock lock(shared_->mu);
     check_alive(*shared_, generation_, "write", path());
-    Shared& s = *shared_;
-    ++s.stats.appends;
-    const bool fail = s.fail_write.hit(path());
-    const bool short_write = s.short_write.hit(path());
-    if (fail) throw injected("write", path(), "Input/output error");
-    if (short_write) {
-      write(data.substr(0, std::min(s.short_write_keep, data.size())));
-      throw injected("write", path(), "short write");
+    put(inner_->size(), data);
+  }
+
+  void write_at(std::uint64_t offset, std::string_view data) override {
+    const std::scoped_lock lock(shared_->mu);
+    check_alive(*shared_, generation_, "write", path());
+    if (offset > inner_->size()) {
+      throw IOError(fmt::format("write {}: offset {} is past the end ({})",
+                                path().string(), offset, inner_->size()));
     }
-    if (s.enospc_armed && (!s.enospc_only || s.enospc_only(path()))) {
-      if (data.size() > s.enospc_budget) {
-        write(data.substr(0, static_cast<std::size_t>(s.enospc_budget)));
-        s.enospc_budget = 0;
-        throw injected("write", path(), "No space left on device");
-      }
-      s.enospc_budget -= data.size();
-    }
-    write(data);
+    put(offset, data);
+  }
+
+  bool supports_write_at() const override {
+    const std::scoped_lock lock(shared_->mu);
+    return shared_->positioned_writes && inner_->supports_write_at();
   }
 
   void sync() override {
@@ -191,6 +193,7 @@ class FaultWritableFile final : public WritableFile {
     if (hook) hook(path());
     std::uint64_t size = 0;
     bool real = true;
+    std::size_t before = 0;  // overwrites this sync covers
     {
       const std::scoped_lock lock(shared_->mu);
       check_alive(*shared_, generation_, "fdatasync", path());
@@ -200,10 +203,16 @@ class FaultWritableFile final : public WritableFile {
       }
       size = inner_->size();
       real = shared_->real_syncs;
+      before = state_->overwritten.size();
     }
     if (real) inner_->sync();
     const std::scoped_lock lock(shared_->mu);
     state_->synced_size = std::max(state_->synced_size, size);
+    auto& overwritten = state_->overwritten;
+    overwritten.erase(
+        overwritten.begin(),
+        overwritten.begin() +
+            static_cast<std::ptrdiff_t>(std::min(before, overwritten.size())));
   }
 
   void truncate(std::uint64_t size) override {
@@ -212,6 +221,12 @@ class FaultWritableFile final : public WritableFile {
     ++shared_->stats.truncates;
     inner_->truncate(size);
     state_->synced_size = std::min(state_->synced_size, size);
+    // Bytes cut off come back as nothing: truncate() is durable at once.
+    for (auto& [offset, old] : state_->overwritten) {
+      old.resize(static_cast<std::size_t>(
+          offset >= size ? 0
+                         : std::min<std::uint64_t>(old.size(), size - offset)));
+    }
   }
 
   std::uint64_t size() const override {
@@ -232,9 +247,50 @@ class FaultWritableFile final : public WritableFile {
   const std::filesystem::path& path() const override { return inner_->path(); }
 
  private:
+  // Writes `data` at `offset` with the armed faults. REQUIRES: shared_->mu
+  // held, offset <= size.
+  void put(std::uint64_t offset, std::string_view data) {
+    Shared& s = *shared_;
+    ++s.stats.appends;
+    const bool fail = s.fail_write.hit(path());
+    const bool short_write = s.short_write.hit(path());
+    if (fail) throw injected("write", path(), "Input/output error");
+    if (short_write) {
+      write(offset, data.substr(0, std::min(s.short_write_keep, data.size())));
+      throw injected("write", path(), "short write");
+    }
+    if (s.enospc_armed && (!s.enospc_only || s.enospc_only(path()))) {
+      // Only bytes past the end take space.
+      const std::uint64_t end = inner_->size();
+      const std::uint64_t grows =
+          offset + data.size() > end ? offset + data.size() - end : 0;
+      if (grows > s.enospc_budget) {
+        const std::uint64_t fits = data.size() - (grows - s.enospc_budget);
+        write(offset, data.substr(0, static_cast<std::size_t>(fits)));
+        s.enospc_budget = 0;
+        throw injected("write", path(), "No space left on device");
+      }
+      s.enospc_budget -= grows;
+    }
+    write(offset, data);
+  }
+
   // REQUIRES: shared_->mu held.
-  void write(std::string_view data) {
-    inner_->append(data);
+  void write(std::uint64_t offset, std::string_view data) {
+    if (offset < state_->synced_size && !data.empty()) {
+      const std::uint64_t upto =
+          std::min<std::uint64_t>(state_->synced_size, offset + data.size());
+      std::string old(static_cast<std::size_t>(upto - offset), '\0');
+      const std::unique_ptr<ReadableFile> reader =
+          shared_->base->open_readable(inner_->path());
+      old.resize(reader->read(offset, old.size(), old.data()));
+      state_->overwritten.emplace_back(offset, std::move(old));
+    }
+    if (offset == inner_->size()) {
+      inner_->append(data);
+    } else {
+      inner_->write_at(offset, data);
+    }
     shared_->stats.bytes_appended += data.size();
   }
 
@@ -308,6 +364,26 @@ std::string durable_image(const FileSystem& base,
       std::min<std::uint64_t>(state.synced_size, content.size());
   std::uint64_t length = synced;
   const std::uint64_t page = FaultFileSystem::kPageSize;
+  // Each page an unsynced overwrite touched keeps the new bytes or gets back
+  // its oldest unsynced content; newest first, so the oldest is left.
+  std::map<std::uint64_t, bool> lost;
+  for (auto it = state.overwritten.rbegin(); it != state.overwritten.rend();
+       ++it) {
+    const auto& [offset, old] = *it;
+    for (std::uint64_t at = offset; at < offset + old.size();) {
+      const std::uint64_t next =
+          std::min<std::uint64_t>((at / page + 1) * page, offset + old.size());
+      const auto [pick, fresh] = lost.try_emplace(at / page, false);
+      if (fresh) pick->second = std::bernoulli_distribution(0.5)(rng);
+      if (pick->second && next <= content.size()) {
+        content.replace(static_cast<std::size_t>(at),
+                        static_cast<std::size_t>(next - at),
+                        old.substr(static_cast<std::size_t>(at - offset),
+                                   static_cast<std::size_t>(next - at)));
+      }
+      at = next;
+    }
+  }
   for (std::uint64_t start = synced / page * page; start < content.size();
        start += page) {
     const std::uint64_t from = std::max(start, synced);
@@ -396,6 +472,11 @@ void FaultFileSystem::clear_faults() {
   s.fail_rename = {};
 }
 
+void FaultFileSystem::set_positioned_writes(bool on) {
+  const std::scoped_lock lock(shared_->mu);
+  shared_->positioned_writes = on;
+}
+
 void FaultFileSystem::set_real_syncs(bool on) {
   const std::scoped_lock lock(shared_->mu);
   shared_->real_syncs = on;
@@ -446,7 +527,8 @@ void FaultFileSystem::power_cut(std::uint32_t seed) {
       if (images.count(state.get()) != 0) continue;
       const bool in_place =
           state->path == plan.dir / name && s.base->exists(state->path) &&
-          s.base->open_readable(state->path)->size() <= state->synced_size;
+          s.base->open_readable(state->path)->size() <= state->synced_size &&
+          state->overwritten.empty();
       images[state.get()] =
           in_place ? std::nullopt
                    : std::optional(durable_image(*s.base, *state, rng));

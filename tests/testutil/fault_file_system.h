@@ -28,7 +28,7 @@ struct Shared;
 
 // Counters of calls made through a FaultFileSystem, injected failures included.
 struct FaultStats {
-  std::uint64_t appends = 0;  // WritableFile::append calls
+  std::uint64_t appends = 0;  // WritableFile::append and write_at calls
   std::uint64_t bytes_appended =
       0;  // bytes that reached the file (short writes count)
   std::uint64_t file_syncs = 0;  // WritableFile::sync calls (fdatasync)
@@ -91,6 +91,9 @@ class FaultFileSystem final : public FileSystem {
   // base's fdatasync/fsync, which makes loops of power cuts fast (only
   // power_cut() can tell the difference). On by default.
   void set_real_syncs(bool on);
+  // Off: its files say !supports_write_at(), as a file system that only
+  // appends (the log writer then writes no zeros ahead). On by default.
+  void set_positioned_writes(bool on);
 
   // Calls `hook(path)` before each WritableFile::sync, without holding any lock
   // of this object (the hook may block while other threads append). Empty to
@@ -98,7 +101,9 @@ class FaultFileSystem final : public FileSystem {
   void set_sync_hook(std::function<void(const std::filesystem::path&)> hook);
 
   // Simulates a machine crash and reboot. For every file written through this
-  // object: the bytes covered by its last successful sync() survive; of the
+  // object: the bytes covered by its last successful sync() survive, except
+  // that each page that write_at() overwrote since that sync keeps the new
+  // bytes or gets back what it held at the sync; of the
   // unsynced aligned kPageSize pages after them, each survives or is lost
   // independently (so a later page may survive while an earlier one is lost);
   // lost bytes inside the surviving length read as zeros; the length is the end

@@ -5,10 +5,10 @@
 //
 // Thread-safety: a FileSystem is safe for concurrent use. A ReadableFile is
 // used by one thread at a time. A WritableFile is used by one thread at a
-// time, except that sync() may run on one other thread while append() or
-// size() runs (the log writer's background syncer fdatasyncs beside the
-// appending leader; the fdatasync covers at least what was appended before
-// it began). truncate() and close() never overlap another call on the same
+// time, except that sync() may run on one other thread while append(),
+// write_at() or size() runs (the log writer's background syncer fdatasyncs
+// beside the appending leader; the fdatasync covers at least what was
+// written before it began). truncate() and close() never overlap another call on the same
 // file.
 
 #pragma once
@@ -31,6 +31,14 @@ class WritableFile {
   // Appends all of `data` at the end. A short write is retried until done or
   // failed. Throws IOError naming the file (ENOSPC included).
   virtual void append(std::string_view data) = 0;
+  // Writes all of `data` at `offset` (at most size()), over the bytes there
+  // and past the end as needed (size() grows to cover it). A short write is
+  // retried until done or failed. Throws IOError naming the file. Only when
+  // supports_write_at(); the default throws IOError unless offset == size()
+  // (an append).
+  virtual void write_at(std::uint64_t offset, std::string_view data);
+  // Whether write_at() writes at any offset up to size(). False by default.
+  virtual bool supports_write_at() const { return false; }
   // fdatasync: the data appended so far survives a machine crash. Throws
   // IOError.
   virtual void sync() = 0;

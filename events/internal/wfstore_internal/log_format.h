@@ -80,6 +80,8 @@ inline constexpr std::uint8_t kIgnorableBit = 0x40;
 inline constexpr std::uint32_t kFormatVersion = 1;
 inline constexpr std::string_view kSegmentMagic{"WFSTLOG\n", 8};
 inline constexpr std::uint64_t kDefaultRollBytes = kSegmentRollBytes;
+// Zeros the writer writes ahead of its records at a time.
+inline constexpr std::uint64_t kDefaultFillBytes = std::uint64_t{1} << 20;
 
 inline constexpr std::size_t kHashSize = 32;
 using Hash = std::array<std::uint8_t, kHashSize>;

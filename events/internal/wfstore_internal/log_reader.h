@@ -40,12 +40,20 @@ using Reporter = std::function<void(const Damage&)>;
 std::vector<std::uint64_t> list_segments(const FileSystem& fs,
                                          const std::filesystem::path& log_dir);
 
+// The end of the last byte other than zero in [from, size of `file`), or
+// `from` when there is none (or the file ends before it). Throws IOError.
+std::uint64_t nonzero_end(const ReadableFile& file, std::uint64_t from);
+
 // Reads the logical records of one segment file. An incomplete record at the
-// end of the file (a truncated header or payload, a FIRST without its LAST yet)
-// is "end for now": read() returns false without consuming it, and a later
-// read() returns it once it is whole. A checksum mismatch or bad length is
-// reported and the reader resyncs at the next block; a fragment out of order or
-// an unknown type without kIgnorableBit is reported and skipped.
+// end of the file is "end for now": read() returns false without consuming
+// it, and a later read() returns it once it is whole. Incomplete means: a
+// truncated header or payload, a FIRST without its LAST yet, or, since the
+// writer writes zeros ahead of its records (docs/formats.md), a physical
+// record that is all zeros, or whose checksum or length is wrong, with only
+// zeros (at least one) after it to the end of the file. Other checksum
+// mismatches and bad lengths are reported and the reader resyncs at the next
+// block; a fragment out of order or an unknown type without kIgnorableBit is
+// reported and skipped.
 class SegmentReader {
  public:
   // `file` must outlive the reader. `segment` names the file in reports.
@@ -85,6 +93,11 @@ class SegmentReader {
   // Makes the block holding pos_ available in block_ with as many bytes as the
   // file has.
   void fill_block(std::size_t needed);
+  // Whether the file holds bytes from `from` on and all of them are zero.
+  bool zeros_to_end(std::uint64_t from) const;
+  // Reads pos_'s block again; true when the bytes from pos_ on changed since
+  // it was read (a writer was writing there: parse them again, not damage).
+  bool header_changed();
   void report(std::uint64_t offset, std::uint64_t bytes,
               std::string reason) const;
   // Skips the damaged physical record at pos_ (`avail` bytes of its block

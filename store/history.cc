@@ -26,6 +26,21 @@ std::string describe(const log::Damage& damage) {
                      damage.offset, damage.reason);
 }
 
+// Whether no whole record starts where `plan` would cut the log: false when
+// a live writer has finished, since the plan, the record it saw half written.
+bool still_torn(const FileSystem& fs, const log::RecoveryPlan& plan) {
+  const std::unique_ptr<ReadableFile> file =
+      fs.open_readable(plan.last_segment);
+  bool damaged = false;
+  log::SegmentReader reader(*file, plan.last_segment.filename().string(),
+                            [&damaged](const log::Damage&) { damaged = true; });
+  reader.seek(plan.cut_offset);
+  std::string payload;
+  log::RecordType type = log::RecordType::kZero;
+  std::uint64_t at = 0;
+  return !reader.read(&payload, &type, &at) || damaged || at != plan.cut_offset;
+}
+
 }  // namespace
 
 std::uint64_t for_each_event(
@@ -64,7 +79,13 @@ std::uint64_t for_each_event(
     }
   }
   if (damage) throw CorruptionError(describe(*damage));
-  if (plan.cut_bytes > 0 && logger) {
+  if (!logger) return last;
+  if (!plan.set_aside_segment.empty()) {
+    logger(LogLevel::kWarning,
+           fmt::format("history ends before a torn segment: log segment {}: {}",
+                       plan.set_aside_segment.filename().string(),
+                       plan.set_aside_reason));
+  } else if (plan.cut_bytes > 0 && still_torn(*fs, plan)) {
     logger(LogLevel::kWarning,
            "history ends at a torn tail: " +
                describe(log::Damage{plan.last_segment.filename().string(),

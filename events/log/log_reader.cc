@@ -48,7 +48,7 @@ std::vector<std::uint64_t> list_segments(const FileSystem& fs,
 }
 
 std::uint64_t nonzero_end(const ReadableFile& file, std::uint64_t from) {
-  constexpr std::uint64_t kChunk = 64 * 1024;
+  constexpr std::uint64_t kChunk = std::uint64_t{64} * 1024;
   std::string chunk;
   for (std::uint64_t end = file.size(); end > from;) {
     const std::uint64_t start = end - std::min(kChunk, end - from);
@@ -85,11 +85,24 @@ void SegmentReader::fill_block(std::size_t needed) {
   block_start_ = start;
 }
 
-bool SegmentReader::zeros_to_end(std::uint64_t from) const {
-  return file_.size() > from && nonzero_end(file_, from) == from;
+bool SegmentReader::zeros_to_end(std::uint64_t from) {
+  const std::uint64_t size = file_.size();
+  if (size <= from) return false;
+  if (from == zeros_from_ && size == zeros_size_) {
+    // All zeros before, at this size: the one writer writes on from here,
+    // so while the bytes here are still zero nothing after them changed but
+    // a record being written here, which is not whole: the end so far.
+    char h[kHeaderSize];
+    const std::size_t n = file_.read(from, kHeaderSize, h);
+    if (std::all_of(h, h + n, [](char c) { return c == '\0'; })) return true;
+  }
+  if (nonzero_end(file_, from) != from) return false;
+  zeros_from_ = from;
+  zeros_size_ = size;
+  return true;
 }
 
-bool SegmentReader::header_changed() {
+bool SegmentReader::block_changed() {
   const std::string before = block_;
   block_.clear();  // read the block again
   fill_block(kBlockSize);
@@ -166,14 +179,20 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
         static_cast<std::size_t>(static_cast<std::uint8_t>(h[4])) |
         (static_cast<std::size_t>(static_cast<std::uint8_t>(h[5])) << 8);
     const auto t = static_cast<std::uint8_t>(h[6]);
+    // A zeroed or damaged record: a writer may be writing it now (read it
+    // again), or have yet to (zeros only after it: the end so far); else it
+    // is damage. The block is read again before each decision, since the one
+    // held may be older than the bytes scanned after it.
     if (t == 0 && len == 0 && stored_crc == 0) {
+      if (block_changed()) continue;
       if (zeros_to_end(pos_)) return Physical::kEnd;
-      if (header_changed()) continue;
+      if (block_changed()) continue;
       return skip_damage(avail, left_in_block, "zero-filled block");
     }
     if (kHeaderSize + len > left_in_block) {
+      if (block_changed()) continue;
       if (zeros_to_end(pos_ + kHeaderSize)) return Physical::kEnd;
-      if (header_changed()) continue;
+      if (block_changed()) continue;
       return skip_damage(
           avail, left_in_block,
           fmt::format("bad record length {} (crosses the block end)", len));
@@ -184,8 +203,9 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
     const char* rec = block_.data() + in_block;
     const std::uint32_t actual = crc32c::extend(0, rec + 6, 1 + len);
     if (crc32c::unmask(stored_crc) != actual) {
+      if (block_changed()) continue;
       if (zeros_to_end(pos_ + kHeaderSize + len)) return Physical::kEnd;
-      if (header_changed()) continue;
+      if (block_changed()) continue;
       return skip_damage(avail2, left_in_block, "checksum mismatch",
                          in_block + kHeaderSize + len);
     }

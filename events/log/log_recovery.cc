@@ -202,9 +202,20 @@ void plan_last(const FileSystem& fs, const std::filesystem::path& path,
   }
   note_damage();
   // Zeros after the last record are space the writer wrote ahead (none in a
-  // sealed segment: the writer cuts them before sealing).
-  const std::uint64_t written =
-      sealed ? scan.file->size() : nonzero_end(*scan.file, good_end);
+  // sealed segment: the writer cuts them before sealing). What is written
+  // ends with the block of the last non-zero byte: no record crosses a block
+  // end, so every record there is kept whole, its own zero bytes included.
+  std::uint64_t written = scan.file->size();
+  if (!sealed) {
+    const std::uint64_t nonzero = nonzero_end(*scan.file, good_end);
+    if (nonzero == good_end) {
+      written = good_end;
+    } else {
+      const std::uint64_t block_end =
+          (nonzero + kBlockSize - 1) / kBlockSize * kBlockSize;
+      written = std::min(written, block_end);
+    }
+  }
   if (!first_damage && good_end < written) {
     first_damage =
         Damage{path.filename().string(), good_end, written - good_end,

@@ -57,8 +57,9 @@ struct RecoveryPlan {
   // follows is zeros the writer wrote ahead, or a torn tail).
   std::uint64_t end = 0;
   // A torn tail of last_segment, copied to a side file before the truncate:
-  // bytes [cut_offset, cut_offset + cut_bytes), zeros after them left out;
-  // none when cut_bytes is 0.
+  // bytes [cut_offset, cut_offset + cut_bytes), which end with the block of
+  // the last non-zero byte (the zeros after it were written ahead); none when
+  // cut_bytes is 0.
   std::uint64_t cut_offset = 0;
   std::uint64_t cut_bytes = 0;
   std::string cut_reason;

@@ -83,6 +83,9 @@ struct FileScan {
   bool header_ok = false;  // a valid header of this store at offset 0
   bool foreign = false;
   std::uint64_t header_end = 0;  // just past the header record
+  // Where the file's records and damage end: its size but for the zeros
+  // written ahead after them.
+  std::uint64_t end = 0;
 };
 
 // Reads every record of one file: damage into out->damages, whole commits
@@ -177,6 +180,7 @@ FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
     damage(reader.position(), written - reader.position(),
            "incomplete record at the end of the file");
   }
+  scan.end = std::max(reader.position(), written);
   if (scan.foreign) return scan;
   for (const FoundCommit& c : commits) {
     out->highest_commit_lsn =
@@ -329,9 +333,8 @@ LogSalvage salvage_log(const std::shared_ptr<FileSystem>& fs,
     } else if (lsn > 0) {
       out.highest_segment_lsn = std::max(out.highest_segment_lsn, lsn - 1);
     }
-    const std::uint64_t size = fs->open_readable(from_dir / name)->size();
-    out.source_bytes += size;
-    segment_info[name] = {size, scan.header_ok ? scan.header_end : 0};
+    out.source_bytes += scan.end;
+    segment_info[name] = {scan.end, scan.header_ok ? scan.header_end : 0};
   }
   std::vector<SideFile> sides = list_side_files(*fs, from_dir);
   std::sort(

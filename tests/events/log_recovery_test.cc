@@ -5,6 +5,7 @@
 
 #include "events/log/log_recovery.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -173,9 +174,7 @@ TEST_F(LogRecoveryTest, TruncatedPayloadIsTornTail) {
   EXPECT_EQ(w->last_lsn(), 3u);
   EXPECT_EQ(file_size(segment_path(1)), commits[3].offset);
   ASSERT_EQ(warnings_.size(), 1u);
-  // The torn payload's last byte is zero: it is dropped but not kept.
-  EXPECT_THAT(warnings_[0], HasSubstr("dropped 16 bytes"));
-  EXPECT_THAT(warnings_[0], HasSubstr("and 1 zero bytes after them"));
+  EXPECT_THAT(warnings_[0], HasSubstr("dropped 17 bytes"));
 }
 
 TEST_F(LogRecoveryTest,
@@ -200,6 +199,36 @@ TEST_F(LogRecoveryTest, ZeroFilledBlockBeforeDurablePointIsCorruption) {
   std::fill(bytes.begin() + kBlockSize, bytes.begin() + 2 * kBlockSize, '\0');
   spit(segment_path(1), bytes);
   expect_corruption_at(kBlockSize, "zero-filled block");
+}
+
+// A torn tail before zeros written ahead: its side file keeps every byte
+// up to the end of the block that holds the last non-zero one (no record
+// crosses a block end, so a record's own zero bytes at its end are kept: it
+// may be whole, for salvage), and leaves out the zeros after that block.
+TEST_F(LogRecoveryTest, ATornTailsSideFileKeepsItsLastRecordsZeroBytes) {
+  SegmentBuilder b(store_id_, 1);
+  b.commit(1, 0);
+  const std::uint64_t damaged = b.commit(1, 0);
+  // A record whose body ends in zero bytes.
+  Hash hash = b.last_hash();
+  const std::string body = body_for(3, 100) + std::string(20, '\0');
+  b.raw(static_cast<std::uint8_t>(RecordType::kFull),
+        encode_commit(3, 1, 1000, 0, hash, body, &hash));
+  b.bytes()[damaged + kHeaderSize + 5] ^= 0x10;
+  std::filesystem::create_directories(dir_);
+  const std::string image = b.bytes() + std::string(2 * kBlockSize, '\0');
+  spit(segment_path(1), image);
+  auto w = open_writer();
+  EXPECT_EQ(w->last_lsn(), 1u);
+  EXPECT_EQ(file_size(segment_path(1)), damaged);
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_THAT(warnings_[0],
+              HasSubstr(fmt::format("dropped {} bytes", kBlockSize - damaged)));
+  EXPECT_THAT(warnings_[0],
+              HasSubstr(fmt::format("and {} zero bytes after them",
+                                    image.size() - kBlockSize)));
+  EXPECT_EQ(slurp(dir_ / cut_file_name(segment_file_name(1), damaged)),
+            image.substr(damaged, kBlockSize - damaged));
 }
 
 TEST_F(LogRecoveryTest, ZeroFilledTailIsTruncated) {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -216,13 +217,21 @@ TEST_F(LogWriterFaultTest,
   auto w = open_writer();
   add(*w);
   w->sync();
+  const Commit first = read_all().at(0);
+  const std::uint64_t torn_at =
+      first.offset + kHeaderSize + kCommitFixedSize + first.body.size();
   fault_->short_write_nth(1, 50);
   EXPECT_THROW(add(*w), IOError);
   EXPECT_THROW(w->sync(), IOError);
   w.reset();
   expect_clean_reopen(1);
   ASSERT_EQ(warnings_.size(), 1u);
-  EXPECT_THAT(warnings_[0], HasSubstr("dropped 50 bytes"));
+  // The 50 bytes went over zeros written ahead: the cut keeps them and the
+  // zeros to the end of their block, not the zeros after it.
+  EXPECT_THAT(warnings_[0], HasSubstr(fmt::format(
+                                "dropped {} bytes of torn tail at offset {}",
+                                kBlockSize - torn_at, torn_at)));
+  EXPECT_THAT(warnings_[0], HasSubstr("zero bytes after them"));
 }
 
 // The live segment holds zeros written ahead; a process that dies leaves

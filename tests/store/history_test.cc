@@ -4,10 +4,12 @@
 
 #include "wfstore/history.h"
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -151,6 +153,40 @@ TEST(HistoryTest, ATornTailEndsTheWalkWithAWarning) {
   EXPECT_EQ(events.back().lsn, last);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_THAT(warnings.front(), HasSubstr("torn tail"));
+}
+
+// A walk beside a live writer in the same store: the record being written
+// after the planned end is no torn tail, so no walk warns, and each walk's
+// events are the store's, in LSN order, up to where the log ended.
+TEST(HistoryTest, AWalkBesideALiveWriterReportsNoTornTail) {
+  const TempDir tmp;
+  auto db = Database::open(tmp / "store");
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 600; ++i) {
+      db->workflow_store().store(
+          wfstore::testutil::diamond_workflow("wf-" + std::to_string(i)));
+    }
+    done = true;
+  });
+  std::vector<std::string> warnings;
+  int walks = 0;
+  while (!done || walks == 0) {
+    std::uint64_t expected = 1;
+    for_each_event(
+        tmp / "store", 0,
+        [&](const Event& event) {
+          EXPECT_EQ(event.lsn, expected);
+          expected = event.lsn + 1;
+          return true;
+        },
+        [&](LogLevel, std::string_view m) { warnings.emplace_back(m); });
+    ++walks;
+  }
+  writer.join();
+  db->close();
+  EXPECT_GT(walks, 1);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
 }
 
 TEST(HistoryTest, DamageBeforeTheEndIsCorruption) {

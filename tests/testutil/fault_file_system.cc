@@ -30,6 +30,9 @@ struct FileState {
   // Bytes below synced_size overwritten since the last sync, oldest first: the
   // offset and what was there before (a power cut may bring it back).
   std::vector<std::pair<std::uint64_t, std::string>> overwritten;
+  // The size a sync that runs now will make durable (0: none runs); bytes
+  // below it overwritten meanwhile are recorded as overwrites too.
+  std::uint64_t syncing_size = 0;
 };
 using StatePtr = std::shared_ptr<FileState>;
 
@@ -204,9 +207,13 @@ class FaultWritableFile final : public WritableFile {
       size = inner_->size();
       real = shared_->real_syncs;
       before = state_->overwritten.size();
+      state_->syncing_size = std::max(state_->syncing_size, size);
     }
     if (real) inner_->sync();
     const std::scoped_lock lock(shared_->mu);
+    // A power cut while the fdatasync ran decided what survived.
+    check_alive(*shared_, generation_, "fdatasync", path());
+    state_->syncing_size = 0;
     state_->synced_size = std::max(state_->synced_size, size);
     auto& overwritten = state_->overwritten;
     overwritten.erase(
@@ -277,9 +284,11 @@ class FaultWritableFile final : public WritableFile {
 
   // REQUIRES: shared_->mu held.
   void write(std::uint64_t offset, std::string_view data) {
-    if (offset < state_->synced_size && !data.empty()) {
+    const std::uint64_t durable =
+        std::max(state_->synced_size, state_->syncing_size);
+    if (offset < durable && !data.empty()) {
       const std::uint64_t upto =
-          std::min<std::uint64_t>(state_->synced_size, offset + data.size());
+          std::min<std::uint64_t>(durable, offset + data.size());
       std::string old(static_cast<std::size_t>(upto - offset), '\0');
       const std::unique_ptr<ReadableFile> reader =
           shared_->base->open_readable(inner_->path());

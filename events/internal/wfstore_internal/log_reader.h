@@ -94,10 +94,13 @@ class SegmentReader {
   // file has.
   void fill_block(std::size_t needed);
   // Whether the file holds bytes from `from` on and all of them are zero.
-  bool zeros_to_end(std::uint64_t from) const;
+  // Remembers the last answer that was yes: asked again at the same offset
+  // and file size, it reads only the bytes at `from` (a reader waiting at
+  // the live end does not scan the zeros written ahead each time).
+  bool zeros_to_end(std::uint64_t from);
   // Reads pos_'s block again; true when the bytes from pos_ on changed since
   // it was read (a writer was writing there: parse them again, not damage).
-  bool header_changed();
+  bool block_changed();
   void report(std::uint64_t offset, std::uint64_t bytes,
               std::string reason) const;
   // Skips the damaged physical record at pos_ (`avail` bytes of its block
@@ -115,6 +118,9 @@ class SegmentReader {
   std::string block_;
   std::uint64_t block_start_ = 0;
   bool resync_ = false;
+  // The last zeros_to_end() that found only zeros: from where, at what size.
+  std::uint64_t zeros_from_ = UINT64_MAX;
+  std::uint64_t zeros_size_ = 0;
 };
 
 // A commit read at random (read_commit_at) and where the record after it

@@ -64,7 +64,7 @@ struct LogSalvage {
   // ---- the source ----
   std::vector<std::string> segments;    // segment file names, sorted
   std::vector<std::string> side_files;  // side file names, sorted
-  std::uint64_t source_bytes = 0;       // of the segment files
+  std::uint64_t source_bytes = 0;       // of the segment files, zeros ahead not
   // Segment files none of whose commits was copied.
   std::vector<std::string> segments_skipped;
   // Segment files whose header names another store (their commits are not

@@ -281,7 +281,7 @@ struct StoreSummary {
   // Events per type, in type order, types with none left out.
   std::vector<std::pair<EventType, std::uint64_t>> events_by_type;
   std::uint64_t log_segments = 0;
-  std::uint64_t log_bytes = 0;
+  std::uint64_t log_bytes = 0;    // the segment files' sizes, zeros ahead too
   std::uint64_t applied_lsn = 0;  // the views'
   std::uint64_t durable_lsn = 0;  // the log's, as the views last recorded it
   std::string view_checksum;      // lowercase hex

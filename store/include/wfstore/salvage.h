@@ -102,8 +102,8 @@ struct SalvageReport {
   std::vector<std::string> segments_skipped;  // none of whose commits was
                                               // copied
   std::vector<std::string> foreign_segments;  // headers of another store
-  std::uint64_t source_bytes = 0;             // of the source's segments
-  std::uint64_t bytes_lost = 0;  // of the segments, not carried over
+  std::uint64_t source_bytes = 0;  // of the source's segments, zeros ahead not
+  std::uint64_t bytes_lost = 0;    // of the segments, not carried over
   std::vector<SalvageDamage> damages;
 
   std::uint64_t segments_written = 0;

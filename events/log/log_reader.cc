@@ -450,7 +450,7 @@ bool Reader::next_in_segment(Commit* commit) {
         report(offset, payload.size(),
                "segment does not start with a segment header");
       } else {
-        check_header(payload);
+        if (!check_header(payload)) header_read_ = false;  // moved back
         continue;
       }
     }
@@ -488,12 +488,12 @@ bool Reader::next_in_segment(Commit* commit) {
   return false;
 }
 
-void Reader::check_header(std::string_view payload) {
+bool Reader::check_header(std::string_view payload) {
   std::string error;
   const std::optional<SegmentHeader> h = decode_segment_header(payload, &error);
   if (!h) {
     report(0, payload.size(), error);
-    return;
+    return true;
   }
   const std::uint64_t name_lsn = segments_[index_];
   if (h->store_uuid != store_uuid_) {
@@ -507,6 +507,21 @@ void Reader::check_header(std::string_view payload) {
                     h->first_lsn));
   }
   const std::uint64_t previous_file = index_ == 0 ? 0 : segments_[index_ - 1];
+  if (index_ > 0 && h->prev_first_lsn > previous_file &&
+      h->prev_first_lsn < name_lsn) {
+    // A listing made while the writer rolled can miss a segment created
+    // during it and show a later one: list again, and read a segment found
+    // between first.
+    std::vector<std::uint64_t> fresh = list_segments(*fs_, log_dir_);
+    const auto it = std::upper_bound(fresh.begin(), fresh.end(), previous_file);
+    if (it != fresh.end() && *it < name_lsn) {
+      index_ = static_cast<std::size_t>(it - fresh.begin());
+      segments_ = std::move(fresh);
+      --segments_read_;  // the later one is read again after it
+      open_next_segment();
+      return false;
+    }
+  }
   if (h->prev_first_lsn != previous_file) {
     report(0, payload.size(),
            previous_file == 0
@@ -532,6 +547,7 @@ void Reader::check_header(std::string_view payload) {
   have_last_ = true;
   last_lsn_ = h->prev_last_lsn;
   last_hash_ = h->prev_last_hash;
+  return true;
 }
 
 }  // namespace wfstore::log

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/testutil/forwarding_file_system.h"
 #include "tests/testutil/log_test_util.h"
 
 namespace wfstore::log::testutil {
@@ -31,6 +32,40 @@ TEST_F(LogReaderTest, ReadsFromAnyLsnAcrossSegments) {
     EXPECT_TRUE(damages_.empty());
   }
   EXPECT_TRUE(read_all(w->last_lsn() + 1).empty());
+}
+
+// A listing made while the writer rolls may miss a segment created during
+// it and show a later one (readdir): the reader lists again when a header
+// names a segment between, and reads it, with no damage reported.
+TEST_F(LogReaderTest, ASegmentAListingMissedIsReadOnceTheHeaderAfterItNamesIt) {
+  auto w = open_writer(1500);
+  for (std::uint32_t i = 0; i < 30; ++i) add(*w, 150);
+  w->sync();
+  const std::vector<std::uint64_t> segments = list_segments(*fs_, dir_);
+  ASSERT_GT(segments.size(), 4u);
+  // The first listing lacks the third segment.
+  class MissingOnce final : public wfstore::testutil::ForwardingFileSystem {
+   public:
+    MissingOnce(std::shared_ptr<FileSystem> real, std::string hidden)
+        : ForwardingFileSystem(std::move(real)), hidden_(std::move(hidden)) {}
+    std::vector<std::string> list_dir(
+        const std::filesystem::path& dir) const override {
+      std::vector<std::string> names = real().list_dir(dir);
+      if (lists_++ == 0) std::erase(names, hidden_);
+      return names;
+    }
+
+   private:
+    std::string hidden_;
+    mutable int lists_ = 0;
+  };
+  fs_ = std::make_shared<MissingOnce>(fs_, segment_file_name(segments[2]));
+  const auto commits = read_all();
+  EXPECT_TRUE(damages_.empty()) << damages_.front().reason;
+  ASSERT_EQ(commits.size(), 30u);
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    EXPECT_EQ(commits[i].first_lsn, i + 1);
+  }
 }
 
 TEST_F(LogReaderTest, FollowsALiveWriterAcrossRolls) {

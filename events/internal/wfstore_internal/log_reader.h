@@ -190,7 +190,10 @@ class Reader {
   // Re-lists the directory; on the first call also positions on the segment of
   // from_lsn.
   bool refresh_segments();
-  void check_header(std::string_view payload);
+  // Checks the current segment's header (reporting what is wrong). Returns
+  // false when the listing had missed a segment before this one: the reader
+  // then moved to that segment, whose header comes next.
+  bool check_header(std::string_view payload);
   // Reads the next commit of the current segment; false at its end for now.
   bool next_in_segment(Commit* commit);
   void report(std::uint64_t offset, std::uint64_t bytes,

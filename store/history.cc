@@ -34,11 +34,32 @@ bool still_torn(const FileSystem& fs, const log::RecoveryPlan& plan) {
   bool damaged = false;
   log::SegmentReader reader(*file, plan.last_segment.filename().string(),
                             [&damaged](const log::Damage&) { damaged = true; });
+  // A record starts there, or at the next block when the cut is in a block's
+  // trailer.
+  std::uint64_t start = plan.cut_offset;
+  const std::uint64_t left = log::kBlockSize - start % log::kBlockSize;
+  if (left < log::kHeaderSize) start += left;
   reader.seek(plan.cut_offset);
   std::string payload;
   log::RecordType type = log::RecordType::kZero;
   std::uint64_t at = 0;
-  return !reader.read(&payload, &type, &at) || damaged || at != plan.cut_offset;
+  return !reader.read(&payload, &type, &at) || damaged || at != start;
+}
+
+// Whether `path` (a segment recovery would set aside for its torn header)
+// still lacks a whole header: false once a live writer, which was creating
+// it, has written it.
+bool still_headless(const FileSystem& fs, const std::filesystem::path& path) {
+  if (!fs.exists(path)) return true;
+  const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
+  bool damaged = false;
+  log::SegmentReader reader(*file, path.filename().string(),
+                            [&damaged](const log::Damage&) { damaged = true; });
+  std::string payload;
+  log::RecordType type = log::RecordType::kZero;
+  std::uint64_t at = 0;
+  return !reader.read(&payload, &type, &at) || damaged || at != 0 ||
+         type != log::RecordType::kSegmentHeader;
 }
 
 }  // namespace
@@ -81,6 +102,7 @@ std::uint64_t for_each_event(
   if (damage) throw CorruptionError(describe(*damage));
   if (!logger) return last;
   if (!plan.set_aside_segment.empty()) {
+    if (!still_headless(*fs, plan.set_aside_segment)) return last;
     logger(LogLevel::kWarning,
            fmt::format("history ends before a torn segment: log segment {}: {}",
                        plan.set_aside_segment.filename().string(),

@@ -88,13 +88,23 @@ void SegmentReader::fill_block(std::size_t needed) {
 bool SegmentReader::zeros_to_end(std::uint64_t from) {
   const std::uint64_t size = file_.size();
   if (size <= from) return false;
-  if (from == zeros_from_ && size == zeros_size_) {
-    // All zeros before, at this size: the one writer writes on from here,
-    // so while the bytes here are still zero nothing after them changed but
-    // a record being written here, which is not whole: the end so far.
-    char h[kHeaderSize];
-    const std::size_t n = file_.read(from, kHeaderSize, h);
-    if (std::all_of(h, h + n, [](char c) { return c == '\0'; })) return true;
+  if (from == zeros_from_ && size == zeros_size_ && from >= block_start_ &&
+      from - block_start_ <= block_.size()) {
+    // All zeros before, at this size. The writer's next physical record
+    // after `from` starts in the rest of this block (just read again) or at
+    // the next block's start: while both are still zero, nothing after
+    // `from` changed but, at most, a record being written at it.
+    const auto zero = [](char c) { return c == '\0'; };
+    bool still = std::all_of(
+        block_.begin() + static_cast<std::ptrdiff_t>(from - block_start_),
+        block_.end(), zero);
+    if (still && block_.size() == kBlockSize) {
+      char h[kHeaderSize];
+      const std::size_t n =
+          file_.read(block_start_ + kBlockSize, kHeaderSize, h);
+      still = std::all_of(h, h + n, zero);
+    }
+    if (still) return true;
   }
   if (nonzero_end(file_, from) != from) return false;
   zeros_from_ = from;
@@ -434,6 +444,7 @@ bool Reader::next(Commit* commit) {
       report(segment_reader_->position(), size - segment_reader_->position(),
              "incomplete record at the end of a sealed segment");
     }
+    read_before_ = segments_[index_];
     ++index_;
     open_next_segment();
   }
@@ -506,8 +517,12 @@ bool Reader::check_header(std::string_view payload) {
         fmt::format("segment header first_lsn {} does not match the file name",
                     h->first_lsn));
   }
-  const std::uint64_t previous_file = index_ == 0 ? 0 : segments_[index_ - 1];
-  if (index_ > 0 && h->prev_first_lsn > previous_file &&
+  // The segment read before this one; when this is the first read, the one
+  // listed before it.
+  const std::uint64_t previous_file = read_before_ != 0 ? read_before_
+                                      : index_ == 0     ? 0
+                                                        : segments_[index_ - 1];
+  if (previous_file != 0 && h->prev_first_lsn > previous_file &&
       h->prev_first_lsn < name_lsn) {
     // A listing made while the writer rolled can miss a segment created
     // during it and show a later one: list again, and read a segment found

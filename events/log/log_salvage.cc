@@ -89,11 +89,14 @@ struct FileScan {
 };
 
 // Reads every record of one file: damage into out->damages, whole commits
-// into *found, header evidence into out->highest_segment_lsn.
+// into *found, header evidence into out->highest_segment_lsn. `last`: the
+// log's last segment, or a side file (zeros after its records are no
+// damage).
 FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
-                   const std::string& name, bool side_file, std::uint64_t base,
-                   std::uint64_t name_lsn, const StoreId& store_id,
-                   LogSalvage* out, std::vector<FoundCommit>* found) {
+                   const std::string& name, bool side_file, bool last,
+                   std::uint64_t base, std::uint64_t name_lsn,
+                   const StoreId& store_id, LogSalvage* out,
+                   std::vector<FoundCommit>* found) {
   FileScan scan;
   const std::unique_ptr<ReadableFile> file =
       open_source(fs, dir, name, side_file, base);
@@ -174,8 +177,10 @@ FileScan scan_file(const FileSystem& fs, const std::filesystem::path& dir,
     c.hash = commit.hash;
     commits.push_back(c);
   }
-  // Zeros after the last record are space the writer wrote ahead.
-  const std::uint64_t written = nonzero_end(*file, reader.position());
+  // Zeros after the last record of the last segment (or of a side file) are
+  // space the writer wrote ahead; a sealed segment has none.
+  const std::uint64_t written =
+      last ? nonzero_end(*file, reader.position()) : file->size();
   if (reader.position() < written) {
     damage(reader.position(), written - reader.position(),
            "incomplete record at the end of the file");
@@ -322,11 +327,13 @@ LogSalvage salvage_log(const std::shared_ptr<FileSystem>& fs,
   std::vector<FoundCommit> found;
   // Per segment file: its size and where its valid header ends.
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> segment_info;
-  for (const std::uint64_t lsn : list_segments(*fs, from_dir)) {
+  const std::vector<std::uint64_t> segments = list_segments(*fs, from_dir);
+  for (const std::uint64_t lsn : segments) {
     const std::string name = segment_file_name(lsn);
     out.segments.push_back(name);
     const FileScan scan =
-        scan_file(*fs, from_dir, name, false, 0, lsn, from_id, &out, &found);
+        scan_file(*fs, from_dir, name, false, lsn == segments.back(), 0, lsn,
+                  from_id, &out, &found);
     // A segment of another store tells nothing of this one's history.
     if (scan.foreign) {
       out.foreign_segments.push_back(name);
@@ -342,7 +349,7 @@ LogSalvage salvage_log(const std::shared_ptr<FileSystem>& fs,
       [](const SideFile& a, const SideFile& b) { return a.name < b.name; });
   for (const SideFile& side : sides) {
     out.side_files.push_back(side.name);
-    scan_file(*fs, from_dir, side.name, true, side.offset,
+    scan_file(*fs, from_dir, side.name, true, true, side.offset,
               side.segment_first_lsn, from_id, &out, &found);
   }
 

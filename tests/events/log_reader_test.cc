@@ -34,37 +34,58 @@ TEST_F(LogReaderTest, ReadsFromAnyLsnAcrossSegments) {
   EXPECT_TRUE(read_all(w->last_lsn() + 1).empty());
 }
 
-// A listing made while the writer rolls may miss a segment created during
-// it and show a later one (readdir): the reader lists again when a header
-// names a segment between, and reads it, with no damage reported.
+// A listing that hides one segment from its first call (as readdir may while
+// the writer rolls: a segment created during the listing missed, a later one
+// shown).
+class MissingOnce final : public wfstore::testutil::ForwardingFileSystem {
+ public:
+  MissingOnce(std::shared_ptr<FileSystem> real, std::string hidden)
+      : ForwardingFileSystem(std::move(real)), hidden_(std::move(hidden)) {}
+  std::vector<std::string> list_dir(
+      const std::filesystem::path& dir) const override {
+    std::vector<std::string> names = real().list_dir(dir);
+    if (lists_++ == 0) std::erase(names, hidden_);
+    return names;
+  }
+
+ private:
+  std::string hidden_;
+  mutable int lists_ = 0;
+};
+
+// The reader lists again when a header names a segment between the one read
+// before and this one, and reads it, with no damage reported; also when the
+// later segment was still empty (its header not yet written) when the reader
+// first met it and listed again meanwhile.
 TEST_F(LogReaderTest, ASegmentAListingMissedIsReadOnceTheHeaderAfterItNamesIt) {
   auto w = open_writer(1500);
   for (std::uint32_t i = 0; i < 30; ++i) add(*w, 150);
   w->sync();
+  w.reset();
   const std::vector<std::uint64_t> segments = list_segments(*fs_, dir_);
   ASSERT_GT(segments.size(), 4u);
-  // The first listing lacks the third segment.
-  class MissingOnce final : public wfstore::testutil::ForwardingFileSystem {
-   public:
-    MissingOnce(std::shared_ptr<FileSystem> real, std::string hidden)
-        : ForwardingFileSystem(std::move(real)), hidden_(std::move(hidden)) {}
-    std::vector<std::string> list_dir(
-        const std::filesystem::path& dir) const override {
-      std::vector<std::string> names = real().list_dir(dir);
-      if (lists_++ == 0) std::erase(names, hidden_);
-      return names;
+  const auto real = fs_;
+  for (const bool empty_at_first : {false, true}) {
+    SCOPED_TRACE(empty_at_first);
+    const std::filesystem::path later = segment_path(segments.back());
+    const std::string later_bytes = slurp(later);
+    if (empty_at_first) spit(later, "");
+    fs_ = std::make_shared<MissingOnce>(
+        real, segment_file_name(segments[segments.size() - 2]));
+    damages_.clear();
+    Reader reader(fs_, dir_, store_id_, 0,
+                  [this](const Damage& d) { damages_.push_back(d); });
+    std::vector<std::uint64_t> lsns;
+    Commit c;
+    while (reader.next(&c)) lsns.push_back(c.first_lsn);
+    if (empty_at_first) {
+      spit(later, later_bytes);
+      while (reader.next(&c)) lsns.push_back(c.first_lsn);
     }
-
-   private:
-    std::string hidden_;
-    mutable int lists_ = 0;
-  };
-  fs_ = std::make_shared<MissingOnce>(fs_, segment_file_name(segments[2]));
-  const auto commits = read_all();
-  EXPECT_TRUE(damages_.empty()) << damages_.front().reason;
-  ASSERT_EQ(commits.size(), 30u);
-  for (std::size_t i = 0; i < commits.size(); ++i) {
-    EXPECT_EQ(commits[i].first_lsn, i + 1);
+    EXPECT_TRUE(damages_.empty()) << damages_.front().reason;
+    ASSERT_EQ(lsns.size(), 30u);
+    for (std::size_t i = 0; i < lsns.size(); ++i) EXPECT_EQ(lsns[i], i + 1);
+    EXPECT_EQ(reader.segments_read(), segments.size());
   }
 }
 
@@ -168,6 +189,36 @@ TEST_F(LogReaderTest, ZerosOrADamagedRecordBeforeOtherBytesAreDamage) {
   ASSERT_FALSE(damages_.empty());
   EXPECT_EQ(damages_[0].offset, second);
   EXPECT_EQ(end, flipped.size());
+}
+
+// A reader that found only zeros after a zeroed record (the end so far)
+// remembers it; records then written after the zeroed one, in the zeros
+// written ahead (the file's size unchanged), make it damage at the next read.
+TEST_F(LogReaderTest, RecordsWrittenAfterZeroedBytesTurnTheEndIntoDamage) {
+  SegmentBuilder b(store_id_, 1);
+  b.commit(1, 0);
+  const std::uint64_t zeroed = b.commit(1, 0);
+  const std::uint64_t third = b.commit(1, 0);
+  std::string image = b.bytes();
+  std::fill(image.begin() + static_cast<std::ptrdiff_t>(zeroed), image.end(),
+            '\0');
+  image.resize(image.size() + 3 * kBlockSize, '\0');
+  std::filesystem::create_directories(dir_);
+  spit(segment_path(1), image);
+  Reader reader(fs_, dir_, store_id_, 0,
+                [this](const Damage& d) { damages_.push_back(d); });
+  Commit c;
+  ASSERT_TRUE(reader.next(&c));
+  EXPECT_FALSE(reader.next(&c));
+  EXPECT_FALSE(reader.next(&c));
+  EXPECT_TRUE(damages_.empty());
+  auto file = fs_->open_writable(segment_path(1));
+  file->write_at(third, b.bytes().substr(third));
+  EXPECT_EQ(file->size(), image.size());
+  EXPECT_FALSE(reader.next(&c));  // lsn 3 follows a gap
+  ASSERT_FALSE(damages_.empty());
+  EXPECT_EQ(damages_[0].offset, zeroed);
+  EXPECT_EQ(damages_[0].reason, "zero-filled block");
 }
 
 TEST(NonzeroEndTest, FindsTheEndOfTheLastNonZeroByte) {

@@ -30,9 +30,10 @@ struct FileState {
   // Bytes below synced_size overwritten since the last sync, oldest first: the
   // offset and what was there before (a power cut may bring it back).
   std::vector<std::pair<std::uint64_t, std::string>> overwritten;
-  // The size a sync that runs now will make durable (0: none runs); bytes
-  // below it overwritten meanwhile are recorded as overwrites too.
+  // The largest size a sync that runs now will make durable (0: none runs);
+  // bytes below it overwritten meanwhile are recorded as overwrites too.
   std::uint64_t syncing_size = 0;
+  int syncs_running = 0;
 };
 using StatePtr = std::shared_ptr<FileState>;
 
@@ -207,13 +208,24 @@ class FaultWritableFile final : public WritableFile {
       size = inner_->size();
       real = shared_->real_syncs;
       before = state_->overwritten.size();
+      ++state_->syncs_running;
       state_->syncing_size = std::max(state_->syncing_size, size);
     }
-    if (real) inner_->sync();
+    // However it ends, this sync no longer runs.
+    const auto done = [this] {
+      if (--state_->syncs_running == 0) state_->syncing_size = 0;
+    };
+    try {
+      if (real) inner_->sync();
+    } catch (...) {
+      const std::scoped_lock lock(shared_->mu);
+      done();
+      throw;
+    }
     const std::scoped_lock lock(shared_->mu);
+    done();
     // A power cut while the fdatasync ran decided what survived.
     check_alive(*shared_, generation_, "fdatasync", path());
-    state_->syncing_size = 0;
     state_->synced_size = std::max(state_->synced_size, size);
     auto& overwritten = state_->overwritten;
     overwritten.erase(

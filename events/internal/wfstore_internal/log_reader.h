@@ -95,8 +95,12 @@ class SegmentReader {
   void fill_block(std::size_t needed);
   // Whether the file holds bytes from `from` on and all of them are zero.
   // Remembers the last answer that was yes: asked again at the same offset
-  // and file size, it reads only the bytes at `from` (a reader waiting at
-  // the live end does not scan the zeros written ahead each time).
+  // and file size, it checks only the rest of the block just read and the
+  // next block's first bytes, where the writer's next record would start (a
+  // reader waiting at the live end does not scan the zeros written ahead
+  // each time; zeroed damage longer than a block, followed by records within
+  // the same fill, then shows once the file grows). REQUIRES: block_ holds
+  // the block of `from` as just read.
   bool zeros_to_end(std::uint64_t from);
   // Reads pos_'s block again; true when the bytes from pos_ on changed since
   // it was read (a writer was writing there: parse them again, not damage).
@@ -213,6 +217,8 @@ class Reader {
   bool header_read_ = false;
   bool sealed_ = false;  // a later segment exists: this one's end is final
   std::size_t segments_read_ = 0;
+  // First LSN of the segment read before the current one (0: none yet).
+  std::uint64_t read_before_ = 0;
 
   bool have_last_ =
       false;  // last_lsn_ / last_hash_ describe a commit or header seen

@@ -26,40 +26,30 @@ std::string describe(const log::Damage& damage) {
                      damage.offset, damage.reason);
 }
 
-// Whether no whole record starts where `plan` would cut the log: false when
-// a live writer has finished, since the plan, the record it saw half written.
-bool still_torn(const FileSystem& fs, const log::RecoveryPlan& plan) {
-  const std::unique_ptr<ReadableFile> file =
-      fs.open_readable(plan.last_segment);
-  bool damaged = false;
-  log::SegmentReader reader(*file, plan.last_segment.filename().string(),
-                            [&damaged](const log::Damage&) { damaged = true; });
-  // A record starts there, or at the next block when the cut is in a block's
-  // trailer.
-  std::uint64_t start = plan.cut_offset;
-  const std::uint64_t left = log::kBlockSize - start % log::kBlockSize;
-  if (left < log::kHeaderSize) start += left;
-  reader.seek(plan.cut_offset);
-  std::string payload;
-  log::RecordType type = log::RecordType::kZero;
-  std::uint64_t at = 0;
-  return !reader.read(&payload, &type, &at) || damaged || at != start;
-}
-
-// Whether `path` (a segment recovery would set aside for its torn header)
-// still lacks a whole header: false once a live writer, which was creating
-// it, has written it.
-bool still_headless(const FileSystem& fs, const std::filesystem::path& path) {
-  if (!fs.exists(path)) return true;
+// The type of the whole record that starts at `offset` of `path` (or at the
+// next block, when `offset` is in a block's trailer), or nullopt when there
+// is none yet or it is damaged. A live writer may have finished, since
+// recovery was planned, a record the plan took for a torn tail or a torn
+// segment header.
+std::optional<log::RecordType> whole_record_at(
+    const FileSystem& fs, const std::filesystem::path& path,
+    std::uint64_t offset) {
+  if (!fs.exists(path)) return std::nullopt;
   const std::unique_ptr<ReadableFile> file = fs.open_readable(path);
   bool damaged = false;
   log::SegmentReader reader(*file, path.filename().string(),
                             [&damaged](const log::Damage&) { damaged = true; });
+  std::uint64_t start = offset;
+  const std::uint64_t left = log::kBlockSize - start % log::kBlockSize;
+  if (left < log::kHeaderSize) start += left;
+  reader.seek(offset);
   std::string payload;
   log::RecordType type = log::RecordType::kZero;
   std::uint64_t at = 0;
-  return !reader.read(&payload, &type, &at) || damaged || at != 0 ||
-         type != log::RecordType::kSegmentHeader;
+  if (!reader.read(&payload, &type, &at) || damaged || at != start) {
+    return std::nullopt;
+  }
+  return type;
 }
 
 }  // namespace
@@ -102,12 +92,16 @@ std::uint64_t for_each_event(
   if (damage) throw CorruptionError(describe(*damage));
   if (!logger) return last;
   if (!plan.set_aside_segment.empty()) {
-    if (!still_headless(*fs, plan.set_aside_segment)) return last;
+    if (whole_record_at(*fs, plan.set_aside_segment, 0) ==
+        log::RecordType::kSegmentHeader) {
+      return last;
+    }
     logger(LogLevel::kWarning,
            fmt::format("history ends before a torn segment: log segment {}: {}",
                        plan.set_aside_segment.filename().string(),
                        plan.set_aside_reason));
-  } else if (plan.cut_bytes > 0 && still_torn(*fs, plan)) {
+  } else if (plan.cut_bytes > 0 &&
+             !whole_record_at(*fs, plan.last_segment, plan.cut_offset)) {
     logger(LogLevel::kWarning,
            "history ends at a torn tail: " +
                describe(log::Damage{plan.last_segment.filename().string(),

@@ -88,9 +88,10 @@ void SegmentReader::fill_block(std::size_t needed) {
 bool SegmentReader::zeros_to_end(std::uint64_t from) {
   const std::uint64_t size = file_.size();
   if (size <= from) return false;
-  if (from == zeros_from_ && size == zeros_size_ && from >= block_start_ &&
+  if (from >= zeros_from_ && size == zeros_size_ && from >= block_start_ &&
       from - block_start_ <= block_.size()) {
-    // All zeros before, at this size. The writer's next physical record
+    // All zeros from zeros_from_ before, at this size, and the writer writes
+    // only at its end, from there on. The writer's next physical record
     // after `from` starts in the rest of this block (just read again) or at
     // the next block's start: while both are still zero, nothing after
     // `from` changed but, at most, a record being written at it.
@@ -121,6 +122,14 @@ bool SegmentReader::block_changed() {
   return block_.size() > in_block &&
          block_.compare(in_block, std::string::npos, before, in_block,
                         std::string::npos) != 0;
+}
+
+SegmentReader::Triage SegmentReader::triage_damage(std::uint64_t after) {
+  // The block is read again before each decision, since the one held may be
+  // older than the bytes scanned after it.
+  if (block_changed()) return Triage::kReread;
+  if (zeros_to_end(after)) return Triage::kEnd;
+  return block_changed() ? Triage::kReread : Triage::kDamage;
 }
 
 SegmentReader::Physical SegmentReader::skip_damage(std::size_t avail,
@@ -189,20 +198,16 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
         static_cast<std::size_t>(static_cast<std::uint8_t>(h[4])) |
         (static_cast<std::size_t>(static_cast<std::uint8_t>(h[5])) << 8);
     const auto t = static_cast<std::uint8_t>(h[6]);
-    // A zeroed or damaged record: a writer may be writing it now (read it
-    // again), or have yet to (zeros only after it: the end so far); else it
-    // is damage. The block is read again before each decision, since the one
-    // held may be older than the bytes scanned after it.
     if (t == 0 && len == 0 && stored_crc == 0) {
-      if (block_changed()) continue;
-      if (zeros_to_end(pos_)) return Physical::kEnd;
-      if (block_changed()) continue;
+      const Triage triage = triage_damage(pos_);
+      if (triage == Triage::kReread) continue;
+      if (triage == Triage::kEnd) return Physical::kEnd;
       return skip_damage(avail, left_in_block, "zero-filled block");
     }
     if (kHeaderSize + len > left_in_block) {
-      if (block_changed()) continue;
-      if (zeros_to_end(pos_ + kHeaderSize)) return Physical::kEnd;
-      if (block_changed()) continue;
+      const Triage triage = triage_damage(pos_ + kHeaderSize);
+      if (triage == Triage::kReread) continue;
+      if (triage == Triage::kEnd) return Physical::kEnd;
       return skip_damage(
           avail, left_in_block,
           fmt::format("bad record length {} (crosses the block end)", len));
@@ -213,9 +218,9 @@ SegmentReader::Physical SegmentReader::read_physical(std::uint8_t* type,
     const char* rec = block_.data() + in_block;
     const std::uint32_t actual = crc32c::extend(0, rec + 6, 1 + len);
     if (crc32c::unmask(stored_crc) != actual) {
-      if (block_changed()) continue;
-      if (zeros_to_end(pos_ + kHeaderSize + len)) return Physical::kEnd;
-      if (block_changed()) continue;
+      const Triage triage = triage_damage(pos_ + kHeaderSize + len);
+      if (triage == Triage::kReread) continue;
+      if (triage == Triage::kEnd) return Physical::kEnd;
       return skip_damage(avail2, left_in_block, "checksum mismatch",
                          in_block + kHeaderSize + len);
     }
@@ -461,7 +466,7 @@ bool Reader::next_in_segment(Commit* commit) {
         report(offset, payload.size(),
                "segment does not start with a segment header");
       } else {
-        if (!check_header(payload)) header_read_ = false;  // moved back
+        check_header(payload);  // may move back to a segment listed late
         continue;
       }
     }
@@ -499,12 +504,12 @@ bool Reader::next_in_segment(Commit* commit) {
   return false;
 }
 
-bool Reader::check_header(std::string_view payload) {
+void Reader::check_header(std::string_view payload) {
   std::string error;
   const std::optional<SegmentHeader> h = decode_segment_header(payload, &error);
   if (!h) {
     report(0, payload.size(), error);
-    return true;
+    return;
   }
   const std::uint64_t name_lsn = segments_[index_];
   if (h->store_uuid != store_uuid_) {
@@ -534,7 +539,7 @@ bool Reader::check_header(std::string_view payload) {
       segments_ = std::move(fresh);
       --segments_read_;  // the later one is read again after it
       open_next_segment();
-      return false;
+      return;
     }
   }
   if (h->prev_first_lsn != previous_file) {
@@ -562,7 +567,6 @@ bool Reader::check_header(std::string_view payload) {
   have_last_ = true;
   last_lsn_ = h->prev_last_lsn;
   last_hash_ = h->prev_last_hash;
-  return true;
 }
 
 }  // namespace wfstore::log

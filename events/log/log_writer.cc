@@ -154,7 +154,7 @@ void Writer::fill_ahead(std::uint64_t bytes) {
   if (!filling_) return;
   const std::uint64_t size = file_->size();
   if (end_ + bytes <= size) return;
-  static const std::string kZeros(std::size_t{1} << 20, '\0');
+  static const std::string kZeros(kDefaultFillBytes, '\0');
   const std::uint64_t target = end_ + bytes + options_.fill_bytes;
   try {
     for (std::uint64_t at = size; at < target;) {

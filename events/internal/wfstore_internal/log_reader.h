@@ -93,9 +93,15 @@ class SegmentReader {
   // Makes the block holding pos_ available in block_ with as many bytes as the
   // file has.
   void fill_block(std::size_t needed);
+  // What a zeroed or damaged physical record at pos_, whose bytes end at
+  // `after`, is: being written by a live writer (kReread: the block changed,
+  // parse it again), not yet written (kEnd: only zeros after it, the end so
+  // far), or damage.
+  enum class Triage { kReread, kEnd, kDamage };
+  Triage triage_damage(std::uint64_t after);
   // Whether the file holds bytes from `from` on and all of them are zero.
-  // Remembers the last answer that was yes: asked again at the same offset
-  // and file size, it checks only the rest of the block just read and the
+  // Remembers the last answer that was yes: asked again at that offset or
+  // a later one, at the same file size, it checks only the rest of the block just read and the
   // next block's first bytes, where the writer's next record would start (a
   // reader waiting at the live end does not scan the zeros written ahead
   // each time; zeroed damage longer than a block, followed by records within
@@ -194,10 +200,10 @@ class Reader {
   // Re-lists the directory; on the first call also positions on the segment of
   // from_lsn.
   bool refresh_segments();
-  // Checks the current segment's header (reporting what is wrong). Returns
-  // false when the listing had missed a segment before this one: the reader
-  // then moved to that segment, whose header comes next.
-  bool check_header(std::string_view payload);
+  // Checks the current segment's header (reporting what is wrong). When the
+  // listing had missed a segment before this one, the reader moves to that
+  // segment instead, whose header comes next.
+  void check_header(std::string_view payload);
   // Reads the next commit of the current segment; false at its end for now.
   bool next_in_segment(Commit* commit);
   void report(std::uint64_t offset, std::uint64_t bytes,

@@ -130,6 +130,11 @@ CommitPipeline::CommitPipeline(log::Writer& writer, LmdbViews& views,
     const LmdbViews::Snapshot snapshot = views_.begin_read();
     applied_lsn_ = applied_lsn(snapshot);
     last_position_ = history_index::log_position_before(snapshot, UINT64_MAX);
+    const std::optional<std::uint64_t> durable =
+        meta_u64(snapshot, kMetaDurableLsn);
+    const std::optional<std::int64_t> timestamp =
+        meta_i64(snapshot, kMetaLastTimestamp);
+    if (durable && timestamp) meta_tail_ = MetaTail{*durable, *timestamp};
   }
   syncer_ = std::thread([this] { syncer_loop(); });
 }
@@ -251,16 +256,17 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
     }
     CommitNotice notice;
     // The other callers' requests end with their commit() calls, which the
-    // loop below lets return: the events listeners need are moved out first.
+    // loop below lets return: the events listeners need are copied out first
+    // (each caller gives its own back to its decisions).
     std::vector<Event> group_events;
     const bool keep_events = events_listeners_.load() != 0;
     for (Request* r : group) {
       if (r->error || r->events.empty()) continue;
       if (notice.first_lsn == 0) notice.first_lsn = r->first_lsn;
       notice.last_lsn = r->last_lsn;
-      for (Event& event : r->events) {
+      for (const Event& event : r->events) {
         notice.queue_changed |= makes_delivery_due(event.payload);
-        if (keep_events) group_events.push_back(std::move(event));
+        if (keep_events) group_events.push_back(event);
       }
     }
     lock.lock();
@@ -288,6 +294,13 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
     lock.unlock();
   }
   if (request.error) std::rethrow_exception(request.error);
+  auto lent = request.events.begin();
+  for (Decision& decision : request.decisions) {
+    for (EventPayload& payload : decision.events) {
+      payload = std::move(lent->payload);
+      ++lent;
+    }
+  }
   CommitResult result;
   result.decisions = std::move(request.decisions);
   if (request.last_lsn != 0) {
@@ -332,10 +345,13 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
       }
       request.writes = overlay.take_journal();
     }
+    // The decisions lend their payloads to the events rather than copy them
+    // (a deep copy: a stored workflow's every stage and task); commit()
+    // gives them back to its caller's decisions.
     std::vector<EventPayload> payloads;
-    for (const Decision& decision : request.decisions) {
-      for (const EventPayload& payload : decision.events)
-        payloads.push_back(payload);
+    for (Decision& decision : request.decisions) {
+      for (EventPayload& payload : decision.events)
+        payloads.push_back(std::move(payload));
     }
     if (payloads.empty()) return false;
     request.body = encode_commit_body(request.audit, payloads);
@@ -373,14 +389,20 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
   }
 }
 
-void CommitPipeline::write_meta(ViewStore& txn, std::uint64_t applied,
-                                const ViewChecksum& checksum,
-                                std::int64_t timestamp_ms) {
+CommitPipeline::MetaTail CommitPipeline::write_meta(
+    ViewStore& txn, std::uint64_t applied, const ViewChecksum& checksum,
+    std::int64_t timestamp_ms) {
   txn.put(Table::kMeta, kMetaAppliedLsn, keys::encode_u64(applied));
-  txn.put(Table::kMeta, kMetaDurableLsn,
-          keys::encode_u64(writer_.durable_lsn()));
-  txn.put(Table::kMeta, kMetaLastTimestamp, keys::encode_i64(timestamp_ms));
   write_checksum(txn, checksum);
+  const MetaTail tail{writer_.durable_lsn(), timestamp_ms};
+  if (!meta_tail_ || meta_tail_->durable_lsn != tail.durable_lsn) {
+    txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(tail.durable_lsn));
+  }
+  if (!meta_tail_ || meta_tail_->last_timestamp_ms != tail.last_timestamp_ms) {
+    txn.put(Table::kMeta, kMetaLastTimestamp,
+            keys::encode_i64(tail.last_timestamp_ms));
+  }
+  return tail;
 }
 
 void CommitPipeline::run_group(const std::vector<Request*>& group) {
@@ -509,15 +531,15 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
 
   if (!appended.empty()) {
     const std::uint64_t applied = writer_.last_lsn();
-    std::optional<history_index::IndexedPosition> last_position;
+    ViewCommit done;
     try {
-      last_position = record_log_positions(*txn, appended);
-      write_meta(*txn, applied, checksum, timestamp_ms);
+      done.last_position = record_log_positions(*txn, appended);
+      done.meta_tail = write_meta(*txn, applied, checksum, timestamp_ms);
       txn->commit();
     } catch (const MapFullError&) {
       txn.reset();
       try {
-        last_position = refold(appended);
+        done = refold(appended);
       } catch (const std::exception& e) {
         fail(fmt::format("view commit failed: {}", e.what()));
         return;
@@ -530,7 +552,8 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     }
     checksum_ = checksum;
     last_timestamp_ms_ = timestamp_ms;
-    last_position_ = last_position;
+    last_position_ = done.last_position;
+    meta_tail_ = done.meta_tail;
     applied_lsn_ = applied;
     commits_.fetch_add(appended.size(), std::memory_order_relaxed);
   } else if (txn) {
@@ -538,11 +561,11 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   }
 }
 
-std::optional<history_index::IndexedPosition> CommitPipeline::refold(
+CommitPipeline::ViewCommit CommitPipeline::refold(
     const std::vector<Request*>& appended) {
-  std::int64_t timestamp_ms = last_timestamp_ms_;
-  std::optional<history_index::IndexedPosition> last_position;
+  ViewCommit done;
   views_.write([&](LmdbViews::WriteTxn& txn) {
+    std::int64_t timestamp_ms = last_timestamp_ms_;
     ChecksumViewStore cs(txn, checksum_);
     for (const Request* r : appended) {
       for (const Event& event : r->events) {
@@ -550,10 +573,11 @@ std::optional<history_index::IndexedPosition> CommitPipeline::refold(
         timestamp_ms = event.timestamp_ms;
       }
     }
-    last_position = record_log_positions(txn, appended);
-    write_meta(txn, writer_.last_lsn(), cs.checksum(), timestamp_ms);
+    done.last_position = record_log_positions(txn, appended);
+    done.meta_tail =
+        write_meta(txn, writer_.last_lsn(), cs.checksum(), timestamp_ms);
   });
-  return last_position;
+  return done;
 }
 
 std::optional<history_index::IndexedPosition>

@@ -176,16 +176,30 @@ class CommitPipeline {
   // everything was a no-op.
   bool decide_request(Request& request, ViewStore& views,
                       std::int64_t timestamp_ms, std::uint64_t first_lsn);
-  // Returns what record_log_positions() returned for the committed fold.
-  std::optional<history_index::IndexedPosition> refold(
-      const std::vector<Request*>& appended);
   // Records where each appended request's record starts (log_positions).
   // Returns the last entry as of the last request, to adopt as
   // last_position_ once the transaction commits.
   std::optional<history_index::IndexedPosition> record_log_positions(
       ViewStore& txn, const std::vector<Request*>& appended) const;
-  void write_meta(ViewStore& txn, std::uint64_t applied_lsn,
-                  const ViewChecksum& checksum, std::int64_t timestamp_ms);
+  // The durable LSN and last timestamp a view commit leaves in meta.
+  struct MetaTail {
+    std::uint64_t durable_lsn = 0;
+    std::int64_t last_timestamp_ms = 0;
+  };
+  // What a group's view commit leaves behind, adopted once it commits.
+  struct ViewCommit {
+    // What record_log_positions() returned.
+    std::optional<history_index::IndexedPosition> last_position;
+    MetaTail meta_tail;
+  };
+  // Folds `appended` again in a transaction of its own (after the map grew).
+  ViewCommit refold(const std::vector<Request*>& appended);
+  // Writes the applied LSN and checksum, and the durable LSN and timestamp
+  // where they differ from meta_tail_ (most commits of a busy buffered store
+  // share both). Returns what meta then holds, to adopt as meta_tail_ once
+  // the transaction commits.
+  MetaTail write_meta(ViewStore& txn, std::uint64_t applied_lsn,
+                      const ViewChecksum& checksum, std::int64_t timestamp_ms);
   // Moves an open or closing pipeline to failed, keeping the first reason.
   void fail(const std::string& reason);
   [[noreturn]] void throw_unusable_locked() const;  // REQUIRES: mu_ held.
@@ -212,6 +226,9 @@ class CommitPipeline {
   // the pipeline starts; it is the views' only writer while it is open): a
   // commit reads no entry to decide whether to write its own.
   std::optional<history_index::IndexedPosition> last_position_;
+  // What meta held as of the last view commit (read when the pipeline
+  // starts), or nullopt where unknown: write_meta writes those keys then.
+  std::optional<MetaTail> meta_tail_;
 
   std::function<void(const Command&)> decide_hook_;
 

@@ -60,12 +60,15 @@ std::string encode(const nlohmann::json& value) {
 }
 
 // One pass over a CBOR item: well-formed, within the limits, only the types
-// that nlohmann::json produces for finite JSON. Allocates only the container
-// stack (bounded by kMaxJsonDepth). Throws CorruptionError naming `field`.
+// that nlohmann::json produces for finite JSON. Given `out`, the same pass
+// also builds the value nlohmann::json::from_cbor would (one walk instead of a
+// check and a parse); otherwise it allocates only the container stack
+// (bounded by kMaxJsonDepth). Throws CorruptionError naming `field`.
 class CborChecker {
  public:
-  CborChecker(std::string_view data, std::string_view field)
-      : data_(data), field_(field) {}
+  CborChecker(std::string_view data, std::string_view field,
+              nlohmann::json* out = nullptr)
+      : data_(data), field_(field), out_(out) {}
 
   void check() {
     if (data_.size() > kMaxJsonBytes) fail("value exceeds the JSON size limit");
@@ -79,6 +82,7 @@ class CborChecker {
       if (open.back() == 0) {
         open.pop_back();
         is_map.pop_back();
+        if (out_ != nullptr) parents_.pop_back();
         continue;
       }
       --open.back();
@@ -92,6 +96,27 @@ class CborChecker {
   [[noreturn]] void fail(std::string_view what) const {
     throw CorruptionError(fmt::format(
         "{}: malformed JSON encoding at byte {}: {}", field_, pos_, what));
+  }
+
+  // Places a value that was just read: the whole value, the next item of
+  // the innermost open array, or the value of the pending key (the last of
+  // equal keys wins, as in nlohmann's parse). Returns where it now lives.
+  nlohmann::json* emit(nlohmann::json&& value) {
+    if (parents_.empty()) {
+      *out_ = std::move(value);
+      return out_;
+    }
+    nlohmann::json& parent = *parents_.back();
+    if (parent.is_array()) {
+      auto& items = parent.get_ref<nlohmann::json::array_t&>();
+      items.push_back(std::move(value));
+      return &items.back();
+    }
+    nlohmann::json& slot =
+        parent.get_ref<nlohmann::json::object_t&>()[std::move(key_)];
+    key_.clear();
+    slot = std::move(value);
+    return &slot;
   }
 
   std::uint8_t byte() {
@@ -126,15 +151,22 @@ class CborChecker {
     const auto info = static_cast<std::uint8_t>(initial & 0x1f);
     if (expect_key && major != 3) fail("object key is not a string");
     switch (major) {
-      case 0:
-        argument(info);
+      case 0: {
+        const std::uint64_t n = argument(info);
+        if (out_ != nullptr) emit(nlohmann::json(n));
         return;
-      case 1:
+      }
+      case 1: {
         // nlohmann decodes -1 - n into an int64 and would silently wrap.
-        if (argument(info) > static_cast<std::uint64_t>(
-                                 std::numeric_limits<std::int64_t>::max()))
+        const std::uint64_t n = argument(info);
+        if (n > static_cast<std::uint64_t>(
+                    std::numeric_limits<std::int64_t>::max()))
           fail("negative integer out of range");
+        if (out_ != nullptr) {
+          emit(nlohmann::json(std::int64_t{-1} - static_cast<std::int64_t>(n)));
+        }
         return;
+      }
       case 2:
         fail("binary values are not allowed");
       case 3: {
@@ -144,6 +176,13 @@ class CborChecker {
             data_.substr(pos_, static_cast<std::size_t>(n));
         if (!utf8::is_valid(text)) fail("string is not valid UTF-8");
         pos_ += static_cast<std::size_t>(n);
+        if (out_ != nullptr) {
+          if (expect_key) {
+            key_.assign(text);
+          } else {
+            emit(nlohmann::json(std::string(text)));
+          }
+        }
         return;
       }
       case 4:
@@ -158,6 +197,16 @@ class CborChecker {
           fail("nesting deeper than the JSON depth limit");
         open.push_back(items);
         is_map.push_back(major == 5);
+        if (out_ != nullptr) {
+          nlohmann::json* container =
+              emit(major == 5 ? nlohmann::json(nlohmann::json::value_t::object)
+                              : nlohmann::json(nlohmann::json::value_t::array));
+          if (major == 4) {
+            container->get_ref<nlohmann::json::array_t&>().reserve(
+                static_cast<std::size_t>(n));
+          }
+          parents_.push_back(container);
+        }
         return;
       }
       case 6:
@@ -168,11 +217,23 @@ class CborChecker {
     switch (info) {
       case 20:
       case 21:
+        if (out_ != nullptr) emit(nlohmann::json(info == 21));
+        return;
       case 22:
+        if (out_ != nullptr) emit(nlohmann::json(nullptr));
         return;
       case 25: {
         const auto half = static_cast<std::uint16_t>(argument(info));
         if ((half & 0x7c00) == 0x7c00) fail("non-finite number");
+        if (out_ != nullptr) {
+          // IEEE 754 binary16, finite: subnormal below exponent 1.
+          const int exponent = (half >> 10) & 0x1f;
+          const unsigned mantissa = half & 0x3ffU;
+          const double magnitude =
+              exponent == 0 ? std::ldexp(mantissa, -24)
+                            : std::ldexp(mantissa + 1024, exponent - 25);
+          emit(nlohmann::json((half & 0x8000U) != 0 ? -magnitude : magnitude));
+        }
         return;
       }
       case 26: {
@@ -180,6 +241,7 @@ class CborChecker {
         float f = 0;
         std::memcpy(&f, &bits, sizeof f);
         if (!std::isfinite(f)) fail("non-finite number");
+        if (out_ != nullptr) emit(nlohmann::json(static_cast<double>(f)));
         return;
       }
       case 27: {
@@ -187,6 +249,7 @@ class CborChecker {
         double d = 0;
         std::memcpy(&d, &bits, sizeof d);
         if (!std::isfinite(d)) fail("non-finite number");
+        if (out_ != nullptr) emit(nlohmann::json(d));
         return;
       }
       default:
@@ -197,6 +260,11 @@ class CborChecker {
   std::string_view data_;
   std::string_view field_;
   std::size_t pos_ = 0;
+  nlohmann::json* out_;  // null: check only
+  // While building: the open containers, innermost last, and the key read
+  // for the next value of the innermost object.
+  std::vector<nlohmann::json*> parents_;
+  std::string key_;
 };
 
 [[noreturn]] void invalid(std::string_view field, std::string_view what) {
@@ -305,8 +373,11 @@ const nlohmann::json& Json::value() const {
   if (!state_->decoded.load(std::memory_order_acquire)) {
     std::scoped_lock lock(state_->mu);
     if (!state_->decoded.load(std::memory_order_relaxed)) {
-      // The bytes passed CborChecker, so this parse is bounded and cannot fail.
-      state_->value = nlohmann::json::from_cbor(state_->cbor);
+      // The bytes passed CborChecker, so this pass cannot fail (it checks
+      // again as it builds).
+      nlohmann::json value;
+      CborChecker(state_->cbor, "json", &value).check();
+      state_->value = std::move(value);
       state_->decoded.store(true, std::memory_order_release);
     }
   }
@@ -378,6 +449,12 @@ namespace internal {
 
 void check_json_cbor(std::string_view cbor, std::string_view field) {
   CborChecker(cbor, field).check();
+}
+
+nlohmann::json decode_json_cbor(std::string_view cbor, std::string_view field) {
+  nlohmann::json value;
+  CborChecker(cbor, field, &value).check();
+  return value;
 }
 
 }  // namespace internal

@@ -15,6 +15,7 @@
 #include "wfstore/errors.h"
 
 #include "wfstore_internal/cbor_head.h"
+#include "wfstore_internal/json_check.h"
 
 namespace wfstore::internal {
 namespace {
@@ -138,10 +139,11 @@ int kind_of(std::string_view item) {
   }
 }
 
+// Checks the item as Json::from_cbor does while decoding it: bytes that did
+// not come from a Json (a view record's outputs, borrowed) are checked where
+// they are decoded, for a comparison or for the merged answer.
 nlohmann::json decode(std::string_view item) {
-  return nlohmann::json::from_cbor(item, /*strict=*/true,
-                                   /*allow_exceptions=*/true,
-                                   nlohmann::json::cbor_tag_handler_t::store);
+  return internal::decode_json_cbor(item, "stage outputs");
 }
 
 void append_head(std::string& out, std::uint8_t major, std::uint64_t n) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
@@ -17,6 +18,8 @@
 
 #include "wfstore/errors.h"
 #include "wfstore/limits.h"
+
+#include "wfstore_internal/json_check.h"
 
 namespace wfstore {
 namespace {
@@ -168,6 +171,75 @@ TEST(JsonTest, AcceptsEdgeValues) {
                 bytes({0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}))
                 .value(),
             json(std::numeric_limits<std::int64_t>::min()));
+}
+
+// A random JSON value: integers across every width and sign, doubles that
+// CBOR writes as half, single or double floats, strings with multi-byte
+// characters, nested arrays and objects.
+json random_value(std::mt19937_64& rng, int depth) {
+  const auto pick = [&](std::uint64_t n) { return rng() % n; };
+  switch (pick(depth > 3 ? 6 : 8)) {
+    case 0:
+      return json(rng() >> pick(64));  // unsigned, every width
+    case 1:
+      return json(-1 - static_cast<std::int64_t>(rng() >> (1 + pick(63))));
+    case 2: {
+      static const double kFloats[] = {0.0,   -0.0,  0.5,    1.5, -2.25,
+                                       65504, 6e-8,  1e-300, 0.1, 3.4e38,
+                                       1e308, -1e-7, 123.456};
+      return json(kFloats[pick(std::size(kFloats))]);
+    }
+    case 3: {
+      static const char* const kStrings[] = {"", "a", "ключ", "値 🚀",
+                                             "a longer string of 32+ bytes .."};
+      return json(kStrings[pick(std::size(kStrings))]);
+    }
+    case 4:
+      return json(pick(2) == 0);
+    case 5:
+      return json(nullptr);
+    case 6: {
+      json array = json::array();
+      for (std::uint64_t i = pick(5); i > 0; --i) {
+        array.push_back(random_value(rng, depth + 1));
+      }
+      return array;
+    }
+    default: {
+      json object = json::object();
+      for (std::uint64_t i = pick(5); i > 0; --i) {
+        object["k" + std::to_string(pick(6))] = random_value(rng, depth + 1);
+      }
+      return object;
+    }
+  }
+}
+
+// The one-pass check and decode gives what nlohmann's parser gives: the same
+// value, the same number types, the same text.
+TEST(JsonTest, OnePassDecodeEqualsNlohmannsParse) {
+  std::mt19937_64 rng(20261206);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string cbor = encode(random_value(rng, 0));
+    const json theirs = json::from_cbor(cbor);
+    const json ours = internal::decode_json_cbor(cbor, "value");
+    ASSERT_EQ(ours, theirs) << theirs.dump();
+    ASSERT_EQ(ours.dump(), theirs.dump());
+    ASSERT_EQ(Json::from_cbor(cbor).value().dump(), theirs.dump());
+  }
+  // Written the long way, half floats (a subnormal one too) and a repeated
+  // key, of which nlohmann keeps the last.
+  for (const std::string& cbor :
+       {non_canonical(), bytes({0xf9, 0x00, 0x01}), bytes({0xf9, 0xc5, 0x00}),
+        bytes({0xa2, 0x61, 'a', 0x01, 0x61, 'a', 0x82, 0x02, 0x03})}) {
+    const json theirs = json::from_cbor(cbor);
+    EXPECT_EQ(internal::decode_json_cbor(cbor, "value").dump(), theirs.dump());
+  }
+  EXPECT_THAT(
+      [] {
+        internal::decode_json_cbor(bytes({0x63, 'a'}), "f");
+      },
+      ThrowsMessage<CorruptionError>(HasSubstr("f: malformed")));
 }
 
 TEST(JsonTest, NestingAtTheLimitIsAccepted) {

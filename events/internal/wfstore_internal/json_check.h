@@ -5,6 +5,8 @@
 
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace wfstore::internal {
 
 // Returns if `cbor` is what Json::from_cbor accepts (one well-formed CBOR item
@@ -13,5 +15,12 @@ namespace wfstore::internal {
 // exhaust memory; otherwise throws CorruptionError naming `field`. Allocates
 // nothing beyond a stack of open containers.
 void check_json_cbor(std::string_view cbor, std::string_view field);
+
+// check_json_cbor and the parse in one pass: returns what
+// nlohmann::json::from_cbor returns for the bytes check_json_cbor accepts
+// (unsigned and negative integers, doubles, UTF-8 strings, arrays, objects in
+// which the last of equal keys wins, booleans, null); throws CorruptionError
+// naming `field` for the bytes it refuses.
+nlohmann::json decode_json_cbor(std::string_view cbor, std::string_view field);
 
 }  // namespace wfstore::internal

@@ -36,13 +36,15 @@ class OutputsMerge {
   // changed before take()). Throws CorruptionError if the bytes are not
   // well-formed CBOR.
   void add(const Json& outputs) { add_cbor(outputs.cbor()); }
-  // Adds one CBOR item. Bytes of a Json (checked by Json::from_cbor or
-  // written by nlohmann::json::to_cbor) are taken whole; for anything else
-  // throws CorruptionError where the bytes end early or hold something
-  // other than the items to_cbor writes, and never reads outside `cbor`.
+  // Adds one CBOR item, checked or not. Throws CorruptionError where the
+  // bytes end early or hold something other than the items to_cbor writes,
+  // and never reads outside `cbor`; what the merge decodes (items compared
+  // as values, the answer) is checked as Json::from_cbor checks.
   void add_cbor(std::string_view cbor);
 
-  // The merged object ({} if nothing was added), decoded once. Leaves the
+  // The merged object ({} if nothing was added), checked and decoded in one
+  // pass. Throws CorruptionError where the added bytes that reach it are not
+  // a JSON value's (invalid UTF-8, binary, tags, too deep, ...). Leaves the
   // merge empty.
   nlohmann::json take();
 

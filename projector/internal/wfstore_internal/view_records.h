@@ -101,10 +101,10 @@ StageRecord decode_stage_record(std::string_view value);
 // decoded whole). Throws CorruptionError for a malformed record.
 Json decode_stage_record_outputs(std::string_view value);
 
-// The CBOR bytes of the outputs in the stages record `value`, checked as
-// Json::from_cbor checks them and copied; the fields before them are skipped.
-// Throws CorruptionError for a record too short or outputs that are not a
-// JSON value's CBOR.
+// The CBOR bytes of the outputs in the stages record `value`, copied and not
+// checked (for OutputsMerge::add_cbor, which checks what it decodes); the
+// fields before them are skipped. Throws CorruptionError for a record too
+// short.
 std::string stage_record_outputs_cbor(std::string_view value);
 
 // kStageOrder value: stage:u64 parent:u64 (0: not synthetic)

@@ -253,8 +253,8 @@ std::string stage_record_outputs_cbor(std::string_view value) {
   const std::optional<std::string_view> cbor =
       stage_added_outputs_cbor(version, payload);
   if (!cbor) return decode_stage_added_outputs(version, payload).cbor();
-  // Unchecked: OutputsMerge checks what it decodes (the merged answer, the
-  // items it compares as values).
+  // Unchecked: OutputsMerge::add_stored checks what the merge decodes (the
+  // merged answer, the items it compares as values).
   return std::string(*cbor);
 }
 

@@ -66,12 +66,14 @@ std::string encode(const nlohmann::json& value) {
 // (bounded by kMaxJsonDepth). Throws CorruptionError naming `field`.
 class CborChecker {
  public:
+  // `max_bytes`: the largest input accepted (a value's limit by default).
   CborChecker(std::string_view data, std::string_view field,
-              nlohmann::json* out = nullptr)
-      : data_(data), field_(field), out_(out) {}
+              nlohmann::json* out = nullptr,
+              std::size_t max_bytes = kMaxJsonBytes)
+      : data_(data), field_(field), out_(out), max_bytes_(max_bytes) {}
 
   void check() {
-    if (data_.size() > kMaxJsonBytes) fail("value exceeds the JSON size limit");
+    if (data_.size() > max_bytes_) fail("value exceeds the JSON size limit");
     if (data_.empty()) fail("empty CBOR value");
     // Each entry counts the items still expected by an open container.
     std::vector<std::uint64_t> open;
@@ -197,15 +199,12 @@ class CborChecker {
           fail("nesting deeper than the JSON depth limit");
         open.push_back(items);
         is_map.push_back(major == 5);
+        // No reserve for the declared count: it is bounded by the input left,
+        // not by the enclosing container's, so nested declarations add up.
         if (out_ != nullptr) {
-          nlohmann::json* container =
-              emit(major == 5 ? nlohmann::json(nlohmann::json::value_t::object)
-                              : nlohmann::json(nlohmann::json::value_t::array));
-          if (major == 4) {
-            container->get_ref<nlohmann::json::array_t&>().reserve(
-                static_cast<std::size_t>(n));
-          }
-          parents_.push_back(container);
+          parents_.push_back(emit(
+              major == 5 ? nlohmann::json(nlohmann::json::value_t::object)
+                         : nlohmann::json(nlohmann::json::value_t::array)));
         }
         return;
       }
@@ -261,6 +260,7 @@ class CborChecker {
   std::string_view field_;
   std::size_t pos_ = 0;
   nlohmann::json* out_;  // null: check only
+  std::size_t max_bytes_;
   // While building: the open containers, innermost last, and the key read
   // for the next value of the innermost object.
   std::vector<nlohmann::json*> parents_;
@@ -451,9 +451,10 @@ void check_json_cbor(std::string_view cbor, std::string_view field) {
   CborChecker(cbor, field).check();
 }
 
-nlohmann::json decode_json_cbor(std::string_view cbor, std::string_view field) {
+nlohmann::json decode_json_cbor(std::string_view cbor, std::string_view field,
+                                std::size_t max_bytes) {
   nlohmann::json value;
-  CborChecker(cbor, field, &value).check();
+  CborChecker(cbor, field, &value, max_bytes).check();
   return value;
 }
 

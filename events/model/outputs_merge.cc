@@ -139,13 +139,6 @@ int kind_of(std::string_view item) {
   }
 }
 
-// Checks the item as Json::from_cbor does while decoding it: bytes that did
-// not come from a Json (a view record's outputs, borrowed) are checked where
-// they are decoded, for a comparison or for the merged answer.
-nlohmann::json decode(std::string_view item) {
-  return internal::decode_json_cbor(item, "stage outputs");
-}
-
 void append_head(std::string& out, std::uint8_t major, std::uint64_t n) {
   const auto initial = static_cast<char>(major << 5);
   if (n < 24) {
@@ -172,6 +165,17 @@ void append_head(std::string& out, std::uint8_t major, std::uint64_t n) {
 
 }  // namespace
 
+nlohmann::json OutputsMerge::decode(std::string_view item) const {
+  if (checked_) {
+    // The answer may exceed one value's size limit: each part was within it.
+    return internal::decode_json_cbor(item, "stage outputs",
+                                      std::numeric_limits<std::size_t>::max());
+  }
+  return nlohmann::json::from_cbor(item, /*strict=*/true,
+                                   /*allow_exceptions=*/true,
+                                   nlohmann::json::cbor_tag_handler_t::store);
+}
+
 OutputsMerge::Entry& OutputsMerge::entry(std::string_view key,
                                          std::string_view key_item) {
   if (index_.empty()) {
@@ -195,12 +199,17 @@ OutputsMerge::Entry& OutputsMerge::entry(std::string_view key,
   return added;
 }
 
-void OutputsMerge::add_cbor(std::string_view cbor) {
+void OutputsMerge::add_bytes(std::string_view cbor, bool unchecked) {
+  checked_ |= unchecked;
   const unsigned char* p = bytes_of(cbor);
   const unsigned char* const end = p + cbor.size();
   cbor::Head h;
   head_or_throw(p, end, h);
-  if (h.major != 5) return;  // not an object: contributes nothing
+  if (h.major != 5) {
+    // Not an object: contributes nothing, but damage must not pass for that.
+    if (unchecked) internal::check_json_cbor(cbor, "stage outputs");
+    return;
+  }
   if (h.argument > static_cast<std::uint64_t>(end - p) / 2) {
     malformed("container larger than its input");
   }
@@ -327,7 +336,9 @@ nlohmann::json OutputsMerge::take() {
   }
   entries_.clear();
   index_.clear();
-  return decode(out);
+  nlohmann::json merged = decode(out);
+  checked_ = false;
+  return merged;
 }
 
 }  // namespace wfstore::internal

@@ -317,7 +317,7 @@ nlohmann::json merged_ancestor_outputs(const ViewReader& views,
                          records::stage_record_outputs_cbor(*value);
                    });
   internal::OutputsMerge merge;
-  for (const std::string& cbor : outputs) merge.add_cbor(cbor);
+  for (const std::string& cbor : outputs) merge.add_stored(cbor);
   return merge.take();
 }
 

@@ -21,6 +21,7 @@
 
 #include "wfstore/errors.h"
 #include "wfstore/json.h"
+#include "wfstore/limits.h"
 #include "wfstore/model.h"
 
 namespace wfstore::internal {
@@ -315,6 +316,29 @@ TEST(OutputsMergeTest, NonObjectsAndNothingGiveAnEmptyObject) {
   merge.add(list);
   merge.add(text);
   EXPECT_EQ(merge.take(), json::object());
+}
+
+// Values merged in memory (merge_outputs, get_context) are not stored
+// values: NaN, a string that is not UTF-8, binary and a merged object larger
+// than one stored value may allowed are merged as nlohmann decodes them. Bytes
+// from the views (add_stored) are checked where decoded: the same NaN is refused.
+TEST(OutputsMergeTest, InMemoryValuesAreNotHeldToTheStoredLimits) {
+  json into = {{"n", {std::nan("")}}};
+  merge_outputs(into, json{{"n", {1}}, {"s", "\xff"}});
+  merge_outputs(into, json{{"b", json::binary({1, 2, 3})}});
+  EXPECT_TRUE(std::isnan(into["n"][0].get<double>()));
+  EXPECT_EQ(into["n"][1], 1);
+  EXPECT_EQ(into["s"].get<std::string>(), "\xff");
+  EXPECT_TRUE(into["b"].is_binary());
+
+  const std::string big(kMaxJsonBytes / 2 + 1024, 'x');
+  json large = {{"a", big}};
+  merge_outputs(large, json{{"b", big}});
+  EXPECT_EQ(large.size(), 2u);
+
+  OutputsMerge merge;
+  merge.add_stored(to_cbor(json{{"n", std::nan("")}}));
+  EXPECT_THROW(merge.take(), CorruptionError);
 }
 
 TEST(OutputsMergeTest, RejectsDamagedBytesWithoutReadingPastThem) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "wfstore/errors.h"
+#include "wfstore/limits.h"
 
 #include "tests/projector/state_machine_harness.h"
 #include "tests/testutil/sample_workflows.h"
@@ -299,10 +300,21 @@ TEST(MergedAncestorOutputsTest, MergeOrderNotKeyOrderOverMemoryAndLmdb) {
 }
 
 // A damaged outputs value in an ancestor's record (malformed CBOR, a string
-// that is not UTF-8) is CorruptionError, as reading the stage whole is.
+// that is not UTF-8, a first byte that no longer heads a map: an array, a
+// number, a string, null, binary, a tag, each with the map's bytes after it)
+// is CorruptionError, as reading the stage whole is.
 TEST(MergedAncestorOutputsTest, DamagedAncestorOutputsAreCorruption) {
-  for (const bool bad_utf8 : {false, true}) {
-    SCOPED_TRACE(bad_utf8 ? "not UTF-8" : "malformed CBOR");
+  struct Damage {
+    const char* name;
+    std::size_t from_end;  // 0: the map's head
+    char byte;
+  };
+  for (const Damage& damage :
+       {Damage{"malformed CBOR", 0, '\xff'}, Damage{"not UTF-8", 5, '\xff'},
+        Damage{"array head", 0, '\x81'}, Damage{"integer", 0, '\x01'},
+        Damage{"string head", 0, '\x61'}, Damage{"null", 0, '\xf6'},
+        Damage{"binary head", 0, '\x41'}, Damage{"tag", 0, '\xc1'}}) {
+    SCOPED_TRACE(damage.name);
     Harness h;
     Workflow w =
         testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
@@ -326,7 +338,8 @@ TEST(MergedAncestorOutputsTest, DamagedAncestorOutputsAreCorruption) {
       const std::size_t at = value.find(cbor);
       ASSERT_NE(at, std::string::npos);
       // The map's head, or the first byte of "value".
-      value[bad_utf8 ? at + cbor.size() - 5 : at] = '\xff';
+      value[damage.from_end == 0 ? at : at + cbor.size() - damage.from_end] =
+          damage.byte;
       h.views.put(Table::kStages, key, value);
       damaged = true;
     }
@@ -334,6 +347,28 @@ TEST(MergedAncestorOutputsTest, DamagedAncestorOutputsAreCorruption) {
     EXPECT_THROW((void)merged_ancestor_outputs(h.views, "g", "leaf"),
                  CorruptionError);
   }
+}
+
+// The merged answer may be larger than one value's size limit: each
+// ancestor's outputs were within it.
+TEST(MergedAncestorOutputsTest, AnswerLargerThanOneValuesLimit) {
+  Harness h;
+  Workflow w = testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
+  const std::string big(kMaxJsonBytes / 2 + 1024, 'x');
+  StageExecution a =
+      testutil::make_stage("g", "a", "t", "a", WorkflowStatus::kSucceeded);
+  a.outputs = Json(nlohmann::json{{"a", big}});
+  StageExecution b =
+      testutil::make_stage("g", "b", "t", "b", WorkflowStatus::kSucceeded);
+  b.outputs = Json(nlohmann::json{{"b", big}});
+  StageExecution leaf =
+      testutil::make_stage("g", "leaf", "t", "leaf", WorkflowStatus::kRunning);
+  leaf.requisite_stage_ref_ids = {"a", "b"};
+  w.stages = {a, b, leaf};
+  ASSERT_EQ(h.apply(StoreWorkflow{w}).events.size(), 1u);
+  const nlohmann::json merged = merged_ancestor_outputs(h.views, "g", "leaf");
+  EXPECT_EQ(merged, (nlohmann::json{{"a", big}, {"b", big}}));
+  EXPECT_EQ(merged, internal::merged_ancestor_outputs(w, "leaf"));
 }
 
 TEST_F(GraphTest, MergedAncestorOutputsUsesTheStoredWorkflow) {

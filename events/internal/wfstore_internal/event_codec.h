@@ -165,9 +165,9 @@ Json decode_stage_added_outputs(std::uint16_t schema_version,
 
 // The CBOR bytes of the stage's outputs in a StageAdded payload written at
 // this build's version, borrowed from `payload`: neither they nor the fields
-// before them are checked (a reader of these bytes checks them first with
-// internal::check_json_cbor, which checks what Json::from_cbor checks;
-// OutputsMerge::add_cbor alone checks only their structure). nullopt for a
+// before them are checked (a reader of these bytes checks them with
+// internal::check_json_cbor, which checks what Json::from_cbor checks, or
+// through OutputsMerge::add_stored, which checks what it decodes). nullopt for a
 // payload of an older version (decode_stage_added_outputs() upcasts it).
 // Throws CorruptionError for a payload too short.
 std::optional<std::string_view> stage_added_outputs_cbor(

@@ -3,9 +3,12 @@
 
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
+
+#include "wfstore/limits.h"
 
 namespace wfstore::internal {
 
@@ -20,7 +23,9 @@ void check_json_cbor(std::string_view cbor, std::string_view field);
 // nlohmann::json::from_cbor returns for the bytes check_json_cbor accepts
 // (unsigned and negative integers, doubles, UTF-8 strings, arrays, objects in
 // which the last of equal keys wins, booleans, null); throws CorruptionError
-// naming `field` for the bytes it refuses.
-nlohmann::json decode_json_cbor(std::string_view cbor, std::string_view field);
+// naming `field` for the bytes it refuses. `max_bytes` replaces the size
+// limit (kMaxJsonBytes) for a value assembled from several checked ones.
+nlohmann::json decode_json_cbor(std::string_view cbor, std::string_view field,
+                                std::size_t max_bytes = kMaxJsonBytes);
 
 }  // namespace wfstore::internal

@@ -33,18 +33,23 @@ namespace wfstore::internal {
 class OutputsMerge {
  public:
   // Adds the CBOR encoding of `outputs` (Json::cbor(): the Json must not be
-  // changed before take()). Throws CorruptionError if the bytes are not
-  // well-formed CBOR.
+  // changed before take()).
   void add(const Json& outputs) { add_cbor(outputs.cbor()); }
-  // Adds one CBOR item, checked or not. Throws CorruptionError where the
-  // bytes end early or hold something other than the items to_cbor writes,
-  // and never reads outside `cbor`; what the merge decodes (items compared
-  // as values, the answer) is checked as Json::from_cbor checks.
-  void add_cbor(std::string_view cbor);
+  // Adds one CBOR item as nlohmann::json::to_cbor writes it (a Json's bytes):
+  // what the merge decodes is decoded as nlohmann::json::from_cbor decodes
+  // it. Throws CorruptionError where the bytes end early or hold something
+  // other than the items to_cbor writes, and never reads outside `cbor`.
+  void add_cbor(std::string_view cbor) { add_bytes(cbor, false); }
+  // Adds one CBOR item read from the views and not checked, with add_cbor's
+  // walk. From then on what the merge decodes (items compared as values, the
+  // answer) is checked as it is decoded, as Json::from_cbor checks (but for
+  // the size limit, which each stored value had), and an item that is not an
+  // object is checked whole.
+  void add_stored(std::string_view cbor) { add_bytes(cbor, true); }
 
-  // The merged object ({} if nothing was added), checked and decoded in one
-  // pass. Throws CorruptionError where the added bytes that reach it are not
-  // a JSON value's (invalid UTF-8, binary, tags, too deep, ...). Leaves the
+  // The merged object ({} if nothing was added), decoded once. Throws
+  // CorruptionError where bytes added by add_stored that reach it are not a
+  // JSON value's (invalid UTF-8, binary, tags, too deep, ...). Leaves the
   // merge empty.
   nlohmann::json take();
 
@@ -66,8 +71,14 @@ class OutputsMerge {
     std::vector<std::optional<nlohmann::json>> decoded;
   };
 
+  void add_bytes(std::string_view cbor, bool unchecked);
   Entry& entry(std::string_view key, std::string_view key_item);
   void merge_array(Entry& entry, const Item& array);
+  // An item (or the answer) as a value, checked once add_stored was used.
+  nlohmann::json decode(std::string_view item) const;
+
+  // Whether add_stored added bytes since the last take().
+  bool checked_ = false;
 
   std::vector<Entry> entries_;
   // key -> index in entries_, kept once there are many keys.

@@ -102,7 +102,7 @@ StageRecord decode_stage_record(std::string_view value);
 Json decode_stage_record_outputs(std::string_view value);
 
 // The CBOR bytes of the outputs in the stages record `value`, copied and not
-// checked (for OutputsMerge::add_cbor, which checks what it decodes); the
+// checked (for OutputsMerge::add_stored, which checks what it decodes); the
 // fields before them are skipped. Throws CorruptionError for a record too
 // short.
 std::string stage_record_outputs_cbor(std::string_view value);

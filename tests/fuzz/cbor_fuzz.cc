@@ -3,12 +3,12 @@
 //
 // Input: the CBOR bytes. A CorruptionError from Json::from_cbor is an accepted
 // answer. Properties checked (a violation aborts), for bytes from_cbor
-// accepts: the lazy decode does not throw; the bytes come back unchanged while
-// the value is untouched; the value passes validate_json, the check every
-// entry point applies to JSON a caller sends (the limits on the two paths
-// agree); its fresh encoding is accepted by from_cbor again and decodes to an
-// equal value; copies are copy-on-write (mutating one leaves the others' bytes
-// and value alone).
+// accepts: the lazy decode does not throw and gives what nlohmann's parser
+// gives; the bytes come back unchanged while the value is untouched; the
+// value passes validate_json, the check every entry point applies to JSON a
+// caller sends (the limits on the two paths agree); its fresh encoding is
+// accepted by from_cbor again and decodes to an equal value; copies are
+// copy-on-write (mutating one leaves the others' bytes and value alone).
 
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +36,11 @@ void fuzz_string(std::string_view bytes) {
   FUZZ_CHECK(json.cbor() == bytes, "undecoded bytes come back unchanged");
   const nlohmann::json& value = json.value();
   FUZZ_CHECK(json.cbor() == bytes, "decoded bytes come back unchanged");
+  // The checker's own decode (Json::value()) gives nlohmann's parse exactly.
+  const nlohmann::json theirs = nlohmann::json::from_cbor(bytes);
+  FUZZ_CHECK(theirs == value && theirs.dump() == value.dump() &&
+                 theirs.type() == value.type(),
+             "the one-pass decode equals nlohmann's parse");
   FUZZ_CHECK(copy == json, "a copy equals its original");
 
   // What a caller could send: the same value, parsed.

@@ -337,7 +337,8 @@ TEST(OutputsMergeTest, InMemoryValuesAreNotHeldToTheStoredLimits) {
   EXPECT_EQ(large.size(), 2u);
 
   OutputsMerge merge;
-  merge.add_stored(to_cbor(json{{"n", std::nan("")}}));
+  const std::string stored = to_cbor(json{{"n", std::nan("")}});
+  merge.add_stored(stored);  // borrowed until take()
   EXPECT_THROW(merge.take(), CorruptionError);
 }
 

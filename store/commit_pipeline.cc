@@ -130,11 +130,7 @@ CommitPipeline::CommitPipeline(log::Writer& writer, LmdbViews& views,
     const LmdbViews::Snapshot snapshot = views_.begin_read();
     applied_lsn_ = applied_lsn(snapshot);
     last_position_ = history_index::log_position_before(snapshot, UINT64_MAX);
-    const std::optional<std::uint64_t> durable =
-        meta_u64(snapshot, kMetaDurableLsn);
-    const std::optional<std::int64_t> timestamp =
-        meta_i64(snapshot, kMetaLastTimestamp);
-    if (durable && timestamp) meta_tail_ = MetaTail{*durable, *timestamp};
+    meta_durable_lsn_ = meta_u64(snapshot, kMetaDurableLsn);
   }
   syncer_ = std::thread([this] { syncer_loop(); });
 }
@@ -389,20 +385,19 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
   }
 }
 
-CommitPipeline::MetaTail CommitPipeline::write_meta(
-    ViewStore& txn, std::uint64_t applied, const ViewChecksum& checksum,
-    std::int64_t timestamp_ms) {
+std::uint64_t CommitPipeline::write_meta(ViewStore& txn, std::uint64_t applied,
+                                         const ViewChecksum& checksum,
+                                         std::int64_t timestamp_ms) {
   txn.put(Table::kMeta, kMetaAppliedLsn, keys::encode_u64(applied));
   write_checksum(txn, checksum);
-  const MetaTail tail{writer_.durable_lsn(), timestamp_ms};
-  if (!meta_tail_ || meta_tail_->durable_lsn != tail.durable_lsn) {
-    txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(tail.durable_lsn));
+  const std::uint64_t durable = writer_.durable_lsn();
+  if (meta_durable_lsn_ != durable) {
+    txn.put(Table::kMeta, kMetaDurableLsn, keys::encode_u64(durable));
   }
-  if (!meta_tail_ || meta_tail_->last_timestamp_ms != tail.last_timestamp_ms) {
-    txn.put(Table::kMeta, kMetaLastTimestamp,
-            keys::encode_i64(tail.last_timestamp_ms));
+  if (timestamp_ms != last_timestamp_ms_) {
+    txn.put(Table::kMeta, kMetaLastTimestamp, keys::encode_i64(timestamp_ms));
   }
-  return tail;
+  return durable;
 }
 
 void CommitPipeline::run_group(const std::vector<Request*>& group) {
@@ -534,7 +529,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     ViewCommit done;
     try {
       done.last_position = record_log_positions(*txn, appended);
-      done.meta_tail = write_meta(*txn, applied, checksum, timestamp_ms);
+      done.meta_durable_lsn = write_meta(*txn, applied, checksum, timestamp_ms);
       txn->commit();
     } catch (const MapFullError&) {
       txn.reset();
@@ -553,7 +548,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     checksum_ = checksum;
     last_timestamp_ms_ = timestamp_ms;
     last_position_ = done.last_position;
-    meta_tail_ = done.meta_tail;
+    meta_durable_lsn_ = done.meta_durable_lsn;
     applied_lsn_ = applied;
     commits_.fetch_add(appended.size(), std::memory_order_relaxed);
   } else if (txn) {
@@ -574,7 +569,7 @@ CommitPipeline::ViewCommit CommitPipeline::refold(
       }
     }
     done.last_position = record_log_positions(txn, appended);
-    done.meta_tail =
+    done.meta_durable_lsn =
         write_meta(txn, writer_.last_lsn(), cs.checksum(), timestamp_ms);
   });
   return done;

@@ -181,25 +181,23 @@ class CommitPipeline {
   // last_position_ once the transaction commits.
   std::optional<history_index::IndexedPosition> record_log_positions(
       ViewStore& txn, const std::vector<Request*>& appended) const;
-  // The durable LSN and last timestamp a view commit leaves in meta.
-  struct MetaTail {
-    std::uint64_t durable_lsn = 0;
-    std::int64_t last_timestamp_ms = 0;
-  };
   // What a group's view commit leaves behind, adopted once it commits.
   struct ViewCommit {
     // What record_log_positions() returned.
     std::optional<history_index::IndexedPosition> last_position;
-    MetaTail meta_tail;
+    // The durable LSN meta then holds.
+    std::uint64_t meta_durable_lsn = 0;
   };
   // Folds `appended` again in a transaction of its own (after the map grew).
   ViewCommit refold(const std::vector<Request*>& appended);
   // Writes the applied LSN and checksum, and the durable LSN and timestamp
-  // where they differ from meta_tail_ (most commits of a busy buffered store
-  // share both). Returns what meta then holds, to adopt as meta_tail_ once
-  // the transaction commits.
-  MetaTail write_meta(ViewStore& txn, std::uint64_t applied_lsn,
-                      const ViewChecksum& checksum, std::int64_t timestamp_ms);
+  // where they differ from what meta holds (meta_durable_lsn_,
+  // last_timestamp_ms_: most commits of a busy buffered store share both).
+  // Returns the durable LSN meta then holds, to adopt as meta_durable_lsn_
+  // once the transaction commits.
+  std::uint64_t write_meta(ViewStore& txn, std::uint64_t applied_lsn,
+                           const ViewChecksum& checksum,
+                           std::int64_t timestamp_ms);
   // Moves an open or closing pipeline to failed, keeping the first reason.
   void fail(const std::string& reason);
   [[noreturn]] void throw_unusable_locked() const;  // REQUIRES: mu_ held.
@@ -221,14 +219,15 @@ class CommitPipeline {
 
   // Leader-only state (one leader at a time).
   ViewChecksum checksum_;
+  // The last commit's timestamp, which meta holds (absent meaning 0).
   std::int64_t last_timestamp_ms_ = 0;
   // The greatest log_positions entry as of the last view commit (read when
   // the pipeline starts; it is the views' only writer while it is open): a
   // commit reads no entry to decide whether to write its own.
   std::optional<history_index::IndexedPosition> last_position_;
-  // What meta held as of the last view commit (read when the pipeline
-  // starts), or nullopt where unknown: write_meta writes those keys then.
-  std::optional<MetaTail> meta_tail_;
+  // The durable LSN meta holds as of the last view commit (read when the
+  // pipeline starts), or nullopt when it holds none.
+  std::optional<std::uint64_t> meta_durable_lsn_;
 
   std::function<void(const Command&)> decide_hook_;
 

@@ -375,9 +375,7 @@ const nlohmann::json& Json::value() const {
     if (!state_->decoded.load(std::memory_order_relaxed)) {
       // The bytes passed CborChecker, so this pass cannot fail (it checks
       // again as it builds).
-      nlohmann::json value;
-      CborChecker(state_->cbor, "json", &value).check();
-      state_->value = std::move(value);
+      state_->value = internal::decode_json_cbor(state_->cbor, "json");
       state_->decoded.store(true, std::memory_order_release);
     }
   }

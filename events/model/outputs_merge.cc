@@ -165,8 +165,8 @@ void append_head(std::string& out, std::uint8_t major, std::uint64_t n) {
 
 }  // namespace
 
-nlohmann::json OutputsMerge::decode(std::string_view item) const {
-  if (checked_) {
+nlohmann::json OutputsMerge::decode(std::string_view item, bool checked) {
+  if (checked) {
     // The answer may exceed one value's size limit: each part was within it.
     return internal::decode_json_cbor(item, "stage outputs",
                                       std::numeric_limits<std::size_t>::max());
@@ -298,8 +298,8 @@ void OutputsMerge::merge_array(Entry& entry, const Item& array) {
       if ((have.canonical && item.canonical) || kind_of(have.bytes) != kind) {
         continue;
       }
-      if (!decoded) decoded = decode(item.bytes);
-      if (!entry.decoded[j]) entry.decoded[j] = decode(have.bytes);
+      if (!decoded) decoded = decode(item.bytes, checked_);
+      if (!entry.decoded[j]) entry.decoded[j] = decode(have.bytes, checked_);
       if (*entry.decoded[j] == *decoded) {
         present = true;
         break;
@@ -336,9 +336,9 @@ nlohmann::json OutputsMerge::take() {
   }
   entries_.clear();
   index_.clear();
-  nlohmann::json merged = decode(out);
-  checked_ = false;
-  return merged;
+  // The merge is empty from here on, whether or not the answer decodes.
+  const bool checked = std::exchange(checked_, false);
+  return decode(out, checked);
 }
 
 }  // namespace wfstore::internal

@@ -100,12 +100,13 @@ class SegmentReader {
   enum class Triage { kReread, kEnd, kDamage };
   Triage triage_damage(std::uint64_t after);
   // Whether the file holds bytes from `from` on and all of them are zero.
-  // Remembers the last answer that was yes: asked again at that offset or
-  // a later one, at the same file size, it checks only the rest of the block just read and the
-  // next block's first bytes, where the writer's next record would start (a
-  // reader waiting at the live end does not scan the zeros written ahead
-  // each time; zeroed damage longer than a block, followed by records within
-  // the same fill, then shows once the file grows). REQUIRES: block_ holds
+  // Remembers the last answer that was yes: asked again at that offset or a
+  // later one, at the same file size, it checks only the rest of the block
+  // just read and the next block's first bytes, where the writer's next
+  // record would start (a reader waiting at the live end does not scan the
+  // zeros written ahead each time; zeroed damage longer than a block,
+  // followed by records within the same fill, then shows once the file
+  // grows). REQUIRES: block_ holds
   // the block of `from` as just read.
   bool zeros_to_end(std::uint64_t from);
   // Reads pos_'s block again; true when the bytes from pos_ on changed since

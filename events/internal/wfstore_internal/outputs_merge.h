@@ -74,8 +74,9 @@ class OutputsMerge {
   void add_bytes(std::string_view cbor, bool unchecked);
   Entry& entry(std::string_view key, std::string_view key_item);
   void merge_array(Entry& entry, const Item& array);
-  // An item (or the answer) as a value, checked once add_stored was used.
-  nlohmann::json decode(std::string_view item) const;
+  // An item (or the answer) as a value, checked as it is decoded when
+  // `checked` (add_stored was used).
+  static nlohmann::json decode(std::string_view item, bool checked);
 
   // Whether add_stored added bytes since the last take().
   bool checked_ = false;

@@ -33,6 +33,7 @@
 #include "events/catalogue/codec_primitives.h"
 #include "events/catalogue/fields.h"
 #include "events/catalogue/value_codec.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/probe_event.h"
 #include "tests/testutil/sample_events.h"
 #include "tests/testutil/sample_workflows.h"
@@ -170,11 +171,6 @@ Event expected_event(const EventPayload& payload, std::size_t index = 0) {
 
 DecodedCommit decode(std::string_view body, std::size_t count = 1) {
   return decode_commit_body(kFirstLsn, kTimestamp, count, body);
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 class EventCodecTest : public ::testing::Test {
@@ -318,7 +314,7 @@ TEST_F(EventCodecTest, GoldenFilesDecodeAndReencodeToTheSameBytes) {
     ASSERT_TRUE(std::filesystem::exists(path))
         << path << " is missing; run with WFSTORE_WRITE_GOLDEN=1 once to "
         << "create it (existing golden files are never rewritten)";
-    const std::string golden = read_file(path);
+    const std::string golden = testutil::read_file_bytes(path);
     const DecodedCommit commit = decode(golden);
     ASSERT_EQ(commit.events.size(), 1u);
     EXPECT_EQ(commit.events[0], expected_event(payload));

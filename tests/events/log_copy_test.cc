@@ -42,7 +42,7 @@ class LogCopyTest : public LogFixture {
   std::map<std::string, std::string> files(const std::filesystem::path& dir) {
     std::map<std::string, std::string> out;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      out[entry.path().filename().string()] = slurp(entry.path());
+      out[entry.path().filename().string()] = read_file_bytes(entry.path());
     }
     return out;
   }

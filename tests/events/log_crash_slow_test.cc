@@ -145,7 +145,7 @@ TEST_F(LogCrashTest, PowerCutLosingTheFirstPageAndKeepingTheSecondIsATornTail) {
     EXPECT_EQ(w->durable_lsn(), 0u);
     w->close();  // no sync; the zeros after the records are cut off
   }
-  std::string image = slurp(segment_path(1));
+  std::string image = read_file_bytes(segment_path(1));
   // Lose every unsynced page of block 0; keep block 1's pages.
   std::fill(image.begin() + static_cast<std::ptrdiff_t>(synced_end),
             image.begin() + kBlockSize, '\0');
@@ -177,8 +177,9 @@ TEST_F(LogCrashTest, PowerCutLosingTheFirstPageAndKeepingTheSecondIsATornTail) {
             std::string::npos)
       << warnings_[0];
   EXPECT_EQ(std::filesystem::file_size(segment_path(1)), synced_end);
-  EXPECT_EQ(slurp(dir_ / cut_file_name(segment_file_name(1), synced_end)),
-            image.substr(synced_end));
+  EXPECT_EQ(
+      read_file_bytes(dir_ / cut_file_name(segment_file_name(1), synced_end)),
+      image.substr(synced_end));
   const std::uint64_t lsn = w->last_lsn() + 1;
   w->append(lsn, 1, 0, body_for(lsn, 700));
   w->sync();

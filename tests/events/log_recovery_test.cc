@@ -43,7 +43,7 @@ class LogRecoveryTest : public LogFixture {
                           HasSubstr(reason))));
   }
 
-  std::string log_bytes() { return slurp(segment_path(1)); }
+  std::string log_bytes() { return read_file_bytes(segment_path(1)); }
 };
 
 TEST_F(LogRecoveryTest, CleanLogReopensWithEveryCommitAndNoWarning) {
@@ -94,7 +94,7 @@ TEST_F(LogRecoveryTest, CutTornTailIsKeptInASideFile) {
   EXPECT_EQ(side.filename().string(),
             segment_file_name(1) + ".cut-" + std::to_string(commits[3].offset));
   ASSERT_TRUE(std::filesystem::exists(side));
-  EXPECT_EQ(slurp(side), before.substr(commits[3].offset));
+  EXPECT_EQ(read_file_bytes(side), before.substr(commits[3].offset));
   ASSERT_EQ(warnings_.size(), 1u);
   EXPECT_THAT(warnings_[0], HasSubstr(side.filename().string()));
   // The side file is no segment: the log reads and reopens as before.
@@ -227,8 +227,9 @@ TEST_F(LogRecoveryTest, ATornTailsSideFileKeepsItsLastRecordsZeroBytes) {
   EXPECT_THAT(warnings_[0],
               HasSubstr(fmt::format("and {} zero bytes after them",
                                     image.size() - kBlockSize)));
-  EXPECT_EQ(slurp(dir_ / cut_file_name(segment_file_name(1), damaged)),
-            image.substr(damaged, kBlockSize - damaged));
+  EXPECT_EQ(
+      read_file_bytes(dir_ / cut_file_name(segment_file_name(1), damaged)),
+      image.substr(damaged, kBlockSize - damaged));
 }
 
 TEST_F(LogRecoveryTest, ZeroFilledTailIsTruncated) {
@@ -457,7 +458,7 @@ TEST_F(LogRecoveryTest, TornHeaderInAFreshLastSegmentIsSetAside) {
   ASSERT_EQ(warnings_.size(), 1u);
   EXPECT_THAT(warnings_[0], HasSubstr("set aside a fresh segment"));
   // Its bytes are kept beside the log for salvage.
-  EXPECT_EQ(slurp(dir_ / cut_file_name(segment_file_name(6), 0)),
+  EXPECT_EQ(read_file_bytes(dir_ / cut_file_name(segment_file_name(6), 0)),
             fresh.bytes().substr(0, 30));
   EXPECT_EQ(w->last_lsn(), 5u);
   add(*w, 150);

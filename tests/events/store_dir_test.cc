@@ -19,6 +19,7 @@
 
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/crc32c.h"
 
@@ -42,10 +43,7 @@ Snapshot snapshot(const std::filesystem::path& root) {
     const auto mtime =
         std::filesystem::last_write_time(p).time_since_epoch().count();
     std::string content;
-    if (!is_dir) {
-      std::ifstream in(p, std::ios::binary);
-      content.assign(std::istreambuf_iterator<char>(in), {});
-    }
+    if (!is_dir) content = testutil::read_file_bytes(p);
     out[std::filesystem::relative(p, root.parent_path()).string()] = {
         is_dir, is_dir ? 0 : std::filesystem::file_size(p), mtime, content};
   };
@@ -60,11 +58,6 @@ Snapshot snapshot(const std::filesystem::path& root) {
 void write_raw(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << bytes;
-}
-
-std::string read_raw(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 class StoreDirTest : public ::testing::Test {
@@ -88,7 +81,7 @@ TEST_F(StoreDirTest, CreatesInAMissingDirectory) {
   EXPECT_EQ(fs_->list_dir(nested),
             (std::vector<std::string>{"LOCK", "STORE", "log"}));
 
-  const std::string bytes = read_raw(nested / "STORE");
+  const std::string bytes = testutil::read_file_bytes(nested / "STORE");
   ASSERT_EQ(bytes.size(), kStoreFileSize);
   EXPECT_EQ(bytes.substr(0, 8), "WFSTORE\n");
   EXPECT_EQ(bytes.substr(8, 4), std::string("\x01\x00\x00\x00", 4));
@@ -141,7 +134,8 @@ TEST_F(StoreDirTest, InterruptedCreationLeftoversCountAsEmpty) {
   write_raw(dir_ / "LOCK", "");
   write_raw(dir_ / "STORE.tmp", "half a STO");
   const StoreDir store = StoreDir::create_or_open(fs_, dir_);
-  EXPECT_EQ(read_raw(dir_ / "STORE"), encode_store_file(store.id(), 1));
+  EXPECT_EQ(testutil::read_file_bytes(dir_ / "STORE"),
+            encode_store_file(store.id(), 1));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "STORE.tmp"));
 }
 
@@ -186,7 +180,7 @@ class DamagedStoreTest : public StoreDirTest {
     EXPECT_EQ(snapshot(dir_), before);
   }
 
-  std::string good() { return read_raw(dir_ / "STORE"); }
+  std::string good() { return testutil::read_file_bytes(dir_ / "STORE"); }
 };
 
 TEST_F(DamagedStoreTest, BadMagicIsNotAStore) {
@@ -327,7 +321,8 @@ TEST_F(StoreDirTest, FailedRenameLeavesNoStoreAndARetrySucceeds) {
   EXPECT_THROW(StoreDir::create_or_open(fault, dir_), IOError);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "STORE"));
   const StoreDir store = StoreDir::create_or_open(fault, dir_);
-  EXPECT_EQ(read_raw(dir_ / "STORE"), encode_store_file(store.id(), 1));
+  EXPECT_EQ(testutil::read_file_bytes(dir_ / "STORE"),
+            encode_store_file(store.id(), 1));
 }
 
 TEST_F(StoreDirTest, FailedSyncOfTheStoreFileFailsCreation) {
@@ -343,7 +338,8 @@ TEST_F(StoreDirTest, ViewsStateIsMissingUntilWrittenAndRoundTrips) {
   const ViewsState open_state{false, "1f6c-boot", 41};
   store.write_views_state(open_state);
   EXPECT_EQ(store.read_views_state(), open_state);
-  EXPECT_EQ(read_raw(dir_ / "VIEWS_STATE"), encode_views_state(open_state));
+  EXPECT_EQ(testutil::read_file_bytes(dir_ / "VIEWS_STATE"),
+            encode_views_state(open_state));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "VIEWS_STATE.tmp"));
   const ViewsState clean{true, "1f6c-boot", UINT64_MAX};
   store.write_views_state(clean);

@@ -152,7 +152,7 @@ TEST_F(KafkaExporterTest,
   const std::uint64_t first_end = store_lsn();
   const std::filesystem::path position =
       dir_.path() / "store" / "exports" / "events.pos";
-  const std::string before = log::testutil::slurp(position);
+  const std::string before = log::testutil::read_file_bytes(position);
   ASSERT_FALSE(before.empty());
   testutil::run_workload(db_->workflow_store(), 6, 20, "b");
   const std::uint64_t batch = store_lsn() - first_end;
@@ -502,7 +502,7 @@ TEST_F(KafkaExporterTest, ADamagedPositionFileIsRefused) {
     exporter.export_until_caught_up();
   }
   const auto pos = dir_.path() / "store" / "exports" / "events.pos";
-  std::string bytes = log::testutil::slurp(pos);
+  std::string bytes = log::testutil::read_file_bytes(pos);
   bytes[bytes.find("\"lsn\":") + 6] ^= 1;
   log::testutil::spit(pos, bytes);
   EXPECT_THROW(KafkaExporter(*db_, options()), CorruptionError);

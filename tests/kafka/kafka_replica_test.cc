@@ -32,6 +32,7 @@
 #include "tests/kafka/kafka_test_producer.h"
 #include "tests/kafka/replica_compare.h"
 #include "tests/store/store_workload.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -55,9 +56,7 @@ std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
         fmt::format("{} {}", entry.file_size(),
                     entry.last_write_time().time_since_epoch().count());
     if (entry.file_size() < (1u << 20)) {
-      std::ifstream in(entry.path(), std::ios::binary);
-      state += std::string(std::istreambuf_iterator<char>(in),
-                           std::istreambuf_iterator<char>());
+      state += testutil::read_file_bytes(entry.path());
     }
     out[entry.path().string()] = std::move(state);
   }

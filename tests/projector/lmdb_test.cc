@@ -23,6 +23,7 @@
 #include "wfstore/errors.h"
 
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/lmdb_views.h"
@@ -67,11 +68,6 @@ class LmdbTest : public ::testing::Test {
     lmdb::Txn txn(env, true);
     auto value = txn.get(table(env), key);
     return value ? std::optional<std::string>(*value) : std::nullopt;
-  }
-
-  static std::string slurp_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
   testutil::TempDir dir_;
@@ -537,14 +533,18 @@ TEST_F(LmdbTest, ReadDatabaseUnlockedWritesNoByte) {
     txn.put(dbi, "k", "v");
     txn.commit();
   }
-  const std::string data_before = slurp_file(dir_ / "views" / "data.mdb");
-  const std::string lock_before = slurp_file(dir_ / "views" / "lock.mdb");
+  const std::string data_before =
+      testutil::read_file_bytes(dir_ / "views" / "data.mdb");
+  const std::string lock_before =
+      testutil::read_file_bytes(dir_ / "views" / "lock.mdb");
   const auto values = lmdb::read_database_unlocked(dir_ / "views", "t");
   ASSERT_TRUE(values.has_value());
   EXPECT_EQ(values->at("k"), "v");
   EXPECT_FALSE(lmdb::read_database_unlocked(dir_ / "views", "none"));
-  EXPECT_EQ(slurp_file(dir_ / "views" / "data.mdb"), data_before);
-  EXPECT_EQ(slurp_file(dir_ / "views" / "lock.mdb"), lock_before);
+  EXPECT_EQ(testutil::read_file_bytes(dir_ / "views" / "data.mdb"),
+            data_before);
+  EXPECT_EQ(testutil::read_file_bytes(dir_ / "views" / "lock.mdb"),
+            lock_before);
 }
 
 TEST_F(LmdbTest, ReadOnlyViewsShareTheWritersEnvironmentAndSeeItsCommits) {
@@ -591,9 +591,7 @@ struct FileState {
 
 FileState file_state(const std::filesystem::path& path) {
   FileState state;
-  std::ifstream in(path, std::ios::binary);
-  state.bytes.assign(std::istreambuf_iterator<char>(in),
-                     std::istreambuf_iterator<char>());
+  state.bytes = testutil::read_file_bytes(path);
   EXPECT_EQ(::stat(path.c_str(), &state.st), 0) << path;
   return state;
 }

@@ -37,7 +37,7 @@ using testutil::capture_state;
 using testutil::hash_files;
 using testutil::log_events;
 using testutil::quiet_options;
-using testutil::read_bytes;
+using testutil::read_file_bytes;
 using testutil::run_history_script;
 using testutil::ScriptedHistory;
 using testutil::TempDir;
@@ -130,7 +130,7 @@ TEST_F(BundleTest, ExportHoldsEveryEventOfTheWorkflow) {
   EXPECT_EQ(info.events, events.size());
   EXPECT_EQ(info.first_lsn, events.front().lsn);
   EXPECT_EQ(info.last_lsn, events.back().lsn);
-  const std::string bytes = read_bytes(file);
+  const std::string bytes = read_file_bytes(file);
   EXPECT_EQ(info.bytes, bytes.size());
   EXPECT_EQ(info.sha256, hex_sha256(bytes));
   EXPECT_EQ(bytes.substr(0, 8), "WFBUNDLE");
@@ -225,7 +225,7 @@ TEST_F(BundleTest, DamagedTruncatedAndForeignFilesAreRejected) {
   target->workflow_store().store(testutil::diamond_workflow("mine"));
   const std::filesystem::path dir = tmp_ / "target";
   const auto file = export_bundle("wf-b");
-  const std::string bytes = read_bytes(file);
+  const std::string bytes = read_file_bytes(file);
   const auto variant = [&](const std::string& name, const std::string& b) {
     auto path = tmp_ / name;
     write_bytes(path, b);
@@ -306,7 +306,7 @@ TEST_F(BundleTest, ExportAndImportRefuseBadArguments) {
   write_bytes(tmp_ / "taken", "mine");
   EXPECT_THAT([&] { h.export_workflow("wf-b", tmp_ / "taken"); },
               ThrowsMessage<InvalidArgumentError>(HasSubstr("exists")));
-  EXPECT_EQ(read_bytes(tmp_ / "taken"), "mine");
+  EXPECT_EQ(read_file_bytes(tmp_ / "taken"), "mine");
   EXPECT_FALSE(std::filesystem::exists(tmp_ / "nope.wfbundle"));
   // A directory is no bundle (not an I/O error).
   EXPECT_THAT(

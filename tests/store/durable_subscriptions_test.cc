@@ -35,7 +35,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
-using testutil::read_bytes;
+using testutil::read_file_bytes;
 using testutil::TempDir;
 using testutil::write_bytes;
 
@@ -134,7 +134,7 @@ TEST_F(DurableSubscriptionsTest,
   commit(5);
   DurableSubscriptions s = subs(5);
   s.create("flaky", StartFrom::after(1));
-  const std::string before = read_bytes(file("flaky"));
+  const std::string before = read_file_bytes(file("flaky"));
   std::vector<std::uint64_t> seen;
   const auto failing = [&](const Event& event) {
     seen.push_back(event.lsn);
@@ -150,7 +150,7 @@ TEST_F(DurableSubscriptionsTest,
     EXPECT_THAT([&] { std::rethrow_if_nested(e); },
                 ThrowsMessage<std::runtime_error>("downstream is down"));
   }
-  EXPECT_EQ(read_bytes(file("flaky")), before);
+  EXPECT_EQ(read_file_bytes(file("flaky")), before);
   EXPECT_EQ(s.status("flaky").checkpoint, 1u);
   // At least once: the batch comes again from the checkpoint.
   EXPECT_EQ(s.process_once("flaky", collect(seen)), 4u);
@@ -187,7 +187,7 @@ TEST_F(DurableSubscriptionsTest, CheckpointBeyondTheEndOfTheLogIsRefused) {
   DurableSubscriptions s = subs();
   s.create("ahead", StartFrom::latest());
   // Rewrite the file with a valid checksum and a checkpoint past the log.
-  std::string bytes = read_bytes(file("ahead"));
+  std::string bytes = read_file_bytes(file("ahead"));
   const std::size_t first = bytes.find('\n');
   const std::size_t second = bytes.find('\n', first + 1);
   nlohmann::json doc =
@@ -201,7 +201,7 @@ TEST_F(DurableSubscriptionsTest, CheckpointBeyondTheEndOfTheLogIsRefused) {
   EXPECT_THAT([&] { s.process_once("ahead", collect(seen)); },
               ThrowsMessage<InvalidArgumentError>(
                   HasSubstr("checkpoint (lsn 99) is beyond")));
-  EXPECT_EQ(read_bytes(file("ahead")), bytes);
+  EXPECT_EQ(read_file_bytes(file("ahead")), bytes);
   EXPECT_TRUE(seen.empty());
 }
 
@@ -209,13 +209,13 @@ TEST_F(DurableSubscriptionsTest, DamagedFileIsCorruption) {
   commit(1);
   DurableSubscriptions s = subs();
   s.create("d", StartFrom::beginning());
-  std::string bytes = read_bytes(file("d"));
+  std::string bytes = read_file_bytes(file("d"));
   bytes[bytes.find("checkpoint") + 1] ^= 0x01;
   write_bytes(file("d"), bytes);
   std::vector<std::uint64_t> seen;
   EXPECT_THAT([&] { s.process_once("d", collect(seen)); },
               ThrowsMessage<CorruptionError>(HasSubstr("checksum mismatch")));
-  EXPECT_EQ(read_bytes(file("d")), bytes);
+  EXPECT_EQ(read_file_bytes(file("d")), bytes);
 }
 
 TEST_F(DurableSubscriptionsTest, OneConsumerAtATime) {

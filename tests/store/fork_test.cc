@@ -277,9 +277,9 @@ TEST_F(ForkTest, BadLsnsAndTargetsChangeNothing) {
   EXPECT_THAT(
       [&] { h.fork(1, out); },
       ThrowsMessage<InvalidArgumentError>(HasSubstr("not an empty directory")));
-  EXPECT_EQ(testutil::read_bytes(out / "keep.txt"), "mine");
+  EXPECT_EQ(testutil::read_file_bytes(out / "keep.txt"), "mine");
   EXPECT_THROW(h.fork(1, out / "keep.txt"), InvalidArgumentError);
-  EXPECT_EQ(testutil::read_bytes(out / "keep.txt"), "mine");
+  EXPECT_EQ(testutil::read_file_bytes(out / "keep.txt"), "mine");
   // The original is a store: not a target either, nor a place inside it.
   EXPECT_THROW(h.fork(1, dir_), InvalidArgumentError);
   EXPECT_THAT(
@@ -306,7 +306,7 @@ TEST_F(ForkTest, DamageBeforeTheLsnFailsAndRemovesTheFork) {
   // Flip a byte in the middle of the first segment, which a read-only open
   // does not read.
   const auto segment = dir_ / "log" / log::segment_file_name(1);
-  std::string bytes = testutil::read_bytes(segment);
+  std::string bytes = testutil::read_file_bytes(segment);
   bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x40);
   std::ofstream(segment, std::ios::binary | std::ios::trunc) << bytes;
   const auto before = hash_files(dir_);

@@ -34,6 +34,7 @@
 #include "wfstore/workflow_store.h"
 
 #include "store/database_impl.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/run_tool.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
@@ -79,18 +80,15 @@ fs::path golden_store_dir() {
   return fs::path(WFSTORE_TEST_DATA_DIR) / "golden" / "store-v1";
 }
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // Every file of the store's history (STORE and the log segments) by relative
 // path, with its bytes.
 std::map<std::string, std::string> history_files(const fs::path& dir) {
   std::map<std::string, std::string> out;
-  out[std::string(kStoreFileName)] = read_bytes(dir / kStoreFileName);
+  out[std::string(kStoreFileName)] =
+      testutil::read_file_bytes(dir / kStoreFileName);
   for (const auto& entry : fs::directory_iterator(dir / "log")) {
-    out["log/" + entry.path().filename().string()] = read_bytes(entry.path());
+    out["log/" + entry.path().filename().string()] =
+        testutil::read_file_bytes(entry.path());
   }
   return out;
 }

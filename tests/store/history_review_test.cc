@@ -47,7 +47,7 @@ namespace {
 using testutil::ChildProcess;
 using testutil::log_events;
 using testutil::quiet_options;
-using testutil::read_bytes;
+using testutil::read_file_bytes;
 using testutil::TempDir;
 using testutil::write_bytes;
 
@@ -225,7 +225,7 @@ TEST(HistoryReviewTest, EveryTamperedByteImportsWholeOrFailsCleanly) {
     source->workflow_store().pause("wf", "ops");
     History(*source).export_workflow("wf", tmp / "wf.bundle");
     source->close();
-    bytes = read_bytes(tmp / "wf.bundle");
+    bytes = read_file_bytes(tmp / "wf.bundle");
   }
   ASSERT_LT(bytes.size(), 4096u);
   auto target =

@@ -25,6 +25,7 @@
 #include "wfstore/queue.h"
 #include "wfstore/transaction.h"
 
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
 #include "wfstore_internal/log_reader.h"
@@ -168,12 +169,6 @@ inline std::vector<Event> log_events(const std::filesystem::path& dir,
   return out;
 }
 
-inline std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in),
-                     std::istreambuf_iterator<char>());
-}
-
 // Replaces the file at `path` with `bytes`.
 inline void write_bytes(const std::filesystem::path& path,
                         const std::string& bytes) {
@@ -206,7 +201,7 @@ inline std::map<std::string, Sha256Digest> hash_files(
       continue;
     }
     out[std::filesystem::relative(entry.path(), dir).string()] =
-        sha256(read_bytes(entry.path()));
+        sha256(read_file_bytes(entry.path()));
   }
   return out;
 }

@@ -25,6 +25,7 @@
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -40,18 +41,13 @@ using ::testing::ThrowsMessage;
 using testutil::TempDir;
 using testutil::Warnings;
 
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // Every regular file under `dir` (relative path -> bytes).
 std::map<std::string, std::string> all_files(const std::filesystem::path& dir) {
   std::map<std::string, std::string> out;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (entry.is_regular_file()) {
       out[std::filesystem::relative(entry.path(), dir).string()] =
-          slurp(entry.path());
+          testutil::read_file_bytes(entry.path());
     }
   }
   return out;
@@ -187,7 +183,7 @@ TEST_F(OpenRecoveryTest, TornTailCutAtOpenIsMovedToASideFile) {
   const std::filesystem::path side =
       dir_ / "log" / log::cut_file_name(segment.filename().string(), end);
   ASSERT_TRUE(std::filesystem::exists(side));
-  EXPECT_EQ(slurp(side), garbage);
+  EXPECT_EQ(testutil::read_file_bytes(side), garbage);
   EXPECT_EQ(mode_of(side), 0600u);
   EXPECT_EQ(std::filesystem::file_size(segment), end);
   EXPECT_TRUE(db->workflow_store().is_message_processed("m2"));

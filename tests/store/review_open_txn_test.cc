@@ -27,6 +27,7 @@
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/forwarding_file_system.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -38,11 +39,6 @@ namespace {
 
 using testutil::TempDir;
 using testutil::Warnings;
-
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 void append_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::app | std::ios::binary);
@@ -56,7 +52,7 @@ std::vector<std::string> side_file_contents(
   for (const auto& entry : std::filesystem::directory_iterator(log_dir)) {
     if (entry.path().filename().string().find(log::kCutInfix) !=
         std::string::npos) {
-      out.push_back(slurp(entry.path()));
+      out.push_back(testutil::read_file_bytes(entry.path()));
     }
   }
   return out;

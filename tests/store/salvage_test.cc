@@ -49,7 +49,7 @@ using ::testing::ThrowsMessage;
 using testutil::hash_files;
 using testutil::log_events;
 using testutil::quiet_options;
-using testutil::read_bytes;
+using testutil::read_file_bytes;
 using testutil::read_log_commits;
 using testutil::TempDir;
 using testutil::write_bytes;
@@ -227,8 +227,8 @@ TEST_F(SalvageTest, FlippedByteMidLogKeepsThePrefixAndNamesTheLoss) {
   // A commit in the middle of the third segment.
   const std::string name = log::segment_file_name(segs[2]);
   const log::Commit& hit =
-      commit_at_or_after(name, read_bytes(segment(segs[2])).size() / 2);
-  std::string bytes = read_bytes(segment(segs[2]));
+      commit_at_or_after(name, read_file_bytes(segment(segs[2])).size() / 2);
+  std::string bytes = read_file_bytes(segment(segs[2]));
   bytes[hit.offset + log::kHeaderSize + 50] ^= 0x10;
   write_bytes(segment(segs[2]), bytes);
 
@@ -297,7 +297,7 @@ TEST_F(SalvageTest, RemovedSegmentEndsTheSalvageBeforeIt) {
 TEST_F(SalvageTest, ZeroedBlockLosesEverythingFromTheFirstCommitItHolds) {
   build(120, 200000);
   const std::vector<std::uint64_t> segs = segments();
-  const std::string bytes = read_bytes(segment(segs[0]));
+  const std::string bytes = read_file_bytes(segment(segs[0]));
   ASSERT_GT(bytes.size(), 2 * log::kBlockSize);
   std::string zeroed = bytes;
   std::fill(zeroed.begin() + log::kBlockSize,
@@ -326,7 +326,7 @@ TEST_F(SalvageTest, TruncatedSegmentKeepsItsWholeCommits) {
   build(60, 20000);
   const std::vector<std::uint64_t> segs = segments();
   const std::string name = log::segment_file_name(segs[1]);
-  const std::string bytes = read_bytes(segment(segs[1]));
+  const std::string bytes = read_file_bytes(segment(segs[1]));
   const log::Commit& hit = commit_at_or_after(name, bytes.size() / 2);
   write_bytes(segment(segs[1]), bytes.substr(0, hit.offset + 20));
   const SalvageReport report = salvage();
@@ -356,7 +356,7 @@ TEST_F(SalvageTest, SegmentWithADamagedHeaderIsReadAfterIt) {
   const std::vector<std::uint64_t> segs = segments();
   ASSERT_GE(segs.size(), 4u);
   const std::string name = log::segment_file_name(segs[2]);
-  const std::string bytes = read_bytes(segment(segs[2]));
+  const std::string bytes = read_file_bytes(segment(segs[2]));
   // A byte of the header's payload, then of its length.
   for (const std::size_t at : {log::kHeaderSize + 10, std::size_t{4}}) {
     SCOPED_TRACE(at);
@@ -379,7 +379,7 @@ TEST_F(SalvageTest, TornTailCutIntoASideFileIsReportedFromIt) {
   // One segment, the rolled commits never synced: their tail is torn.
   build(20, log::kDefaultRollBytes, /*fold=*/false);
   const log::Commit& hit = commits_[commits_.size() - 8];
-  std::string bytes = read_bytes(segment(1));
+  std::string bytes = read_file_bytes(segment(1));
   bytes[hit.offset + log::kHeaderSize + 50] ^= 0x10;
   write_bytes(segment(1), bytes);
   // An open cuts the tail from the damaged commit into a side file.
@@ -410,7 +410,7 @@ TEST_F(SalvageTest, SetAsideSegmentWithWholeCommitsIsSalvaged) {
   // open sets the whole segment aside; its commits are whole and chain.
   build(60, 20000, /*fold=*/false);
   const std::uint64_t last = segments().back();
-  std::string bytes = read_bytes(segment(last));
+  std::string bytes = read_file_bytes(segment(last));
   bytes[log::kHeaderSize + 10] ^= 0x01;
   write_bytes(segment(last), bytes);
   {
@@ -432,7 +432,7 @@ TEST_F(SalvageTest, SideFileCommitsTheLogSupersededAreDiscarded) {
   // The tail from the eighth-last commit is cut whole into a side file, and
   // the writer goes on with other commits of the same LSNs.
   const log::Commit& cut = commits_[commits_.size() - 8];
-  const std::string bytes = read_bytes(segment(1));
+  const std::string bytes = read_file_bytes(segment(1));
   write_bytes(
       dir_ / "log" / log::cut_file_name(log::segment_file_name(1), cut.offset),
       bytes.substr(cut.offset));
@@ -483,7 +483,7 @@ TEST_F(SalvageTest, DamagedFirstCommitSalvagesAnEmptyStore) {
   build(10, 20000);
   const log::Commit& first = commits_.front();
   ASSERT_EQ(first.first_lsn, 1u);
-  std::string bytes = read_bytes(segment(1));
+  std::string bytes = read_file_bytes(segment(1));
   bytes[first.offset + log::kHeaderSize + 40] ^= 0x04;
   write_bytes(segment(1), bytes);
   const SalvageReport report = salvage();
@@ -582,7 +582,7 @@ TEST_F(SalvageTest, TargetThatIsAFileOrHoldsTheSourceIsRefused) {
   EXPECT_THAT([&] { salvage_store(dir_, temp_ / "file"); },
               ThrowsMessage<InvalidArgumentError>(
                   HasSubstr("exists and is not an empty directory")));
-  EXPECT_EQ(read_bytes(temp_ / "file"), "mine");
+  EXPECT_EQ(read_file_bytes(temp_ / "file"), "mine");
   EXPECT_THAT(
       [&] { salvage_store(dir_, dir_.parent_path()); },
       ThrowsMessage<InvalidArgumentError>(HasSubstr("holds the store")));
@@ -595,7 +595,7 @@ TEST_F(SalvageTest, TargetThatIsAFileOrHoldsTheSourceIsRefused) {
 
 TEST_F(SalvageTest, DamagedStoreFileIsCorruptionAndNothingIsWritten) {
   build(5, 20000);
-  std::string bytes = read_bytes(dir_ / "STORE");
+  std::string bytes = read_file_bytes(dir_ / "STORE");
   bytes[bytes.size() / 2] ^= 0x01;
   write_bytes(dir_ / "STORE", bytes);
   const auto before = hash_files(dir_);
@@ -613,7 +613,7 @@ TEST_F(SalvageTest, ExistingTargetIsRefusedAndNothingChanges) {
               ThrowsMessage<InvalidArgumentError>(
                   HasSubstr("exists and is not an empty directory")));
   EXPECT_EQ(hash_files(dir_), before);
-  EXPECT_EQ(read_bytes(out_ / "keep"), "mine");
+  EXPECT_EQ(read_file_bytes(out_ / "keep"), "mine");
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(out_), {}), 1);
 }
 
@@ -637,7 +637,7 @@ TEST_F(SalvageTest, SourceThatIsNoStoreIsRefused) {
               ThrowsMessage<InvalidArgumentError>(HasSubstr("not a wfstore")));
   EXPECT_THROW(salvage_store(temp_ / "missing", out_), InvalidArgumentError);
   EXPECT_FALSE(std::filesystem::exists(out_));
-  EXPECT_EQ(read_bytes(temp_ / "plain" / "file"), "x");
+  EXPECT_EQ(read_file_bytes(temp_ / "plain" / "file"), "x");
 }
 
 TEST_F(SalvageTest, StoreWithALiveWriterIsRefused) {

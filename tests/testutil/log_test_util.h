@@ -15,6 +15,7 @@
 
 #include "wfstore/file_system.h"
 
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/crc32c.h"
 #include "wfstore_internal/log_format.h"
@@ -22,6 +23,8 @@
 #include "wfstore_internal/log_writer.h"
 
 namespace wfstore::log::testutil {
+
+using ::wfstore::testutil::read_file_bytes;
 
 inline StoreId make_store_id(std::uint8_t seed) {
   StoreId id;
@@ -45,12 +48,6 @@ inline std::string body_for(std::uint64_t first_lsn, std::size_t size) {
   return out;
 }
 
-inline std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in),
-                     std::istreambuf_iterator<char>());
-}
-
 inline void spit(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -58,7 +55,7 @@ inline void spit(const std::filesystem::path& path, const std::string& bytes) {
 
 inline void flip_bit(const std::filesystem::path& path, std::uint64_t offset,
                      std::uint8_t mask = 0x01) {
-  std::string bytes = slurp(path);
+  std::string bytes = read_file_bytes(path);
   ASSERT_LT(offset, bytes.size());
   bytes[offset] = static_cast<char>(bytes[offset] ^ static_cast<char>(mask));
   spit(path, bytes);
@@ -69,7 +66,7 @@ inline void flip_bit(const std::filesystem::path& path, std::uint64_t offset,
 template <class Edit>
 void rewrite_record(const std::filesystem::path& path, std::uint64_t offset,
                     Edit edit) {
-  std::string bytes = slurp(path);
+  std::string bytes = read_file_bytes(path);
   const std::size_t len =
       static_cast<std::uint8_t>(bytes[offset + 4]) |
       (static_cast<std::size_t>(static_cast<std::uint8_t>(bytes[offset + 5]))

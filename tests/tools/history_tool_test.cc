@@ -87,7 +87,8 @@ std::string slurp_dir(const std::filesystem::path& dir) {
     names.insert(entry.path());
   }
   for (const std::filesystem::path& name : names) {
-    all += name.filename().string() + "\n" + log::testutil::slurp(name);
+    all +=
+        name.filename().string() + "\n" + log::testutil::read_file_bytes(name);
   }
   return all;
 }
@@ -433,7 +434,7 @@ TEST_F(HistoryToolTest, ExportAndImportIntoAFreshStoreRoundTrip) {
   EXPECT_EQ(slurp_dir(fresh / "log"), log_before);
 
   // A damaged bundle: 4, and no store created.
-  std::string bytes = log::testutil::slurp(bundle);
+  std::string bytes = log::testutil::read_file_bytes(bundle);
   bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x10);
   const std::filesystem::path damaged = tmp_ / "damaged.bundle";
   log::testutil::spit(damaged, bytes);
@@ -627,12 +628,12 @@ TEST_F(VerifyDamageToolTest, ATamperedEventWithARecomputedCrcIsCaught) {
   // The first commit of the second segment: its record follows the segment
   // header record.
   const std::filesystem::path path = segment(1);
-  const std::string bytes = log::testutil::slurp(path);
+  const std::string bytes = log::testutil::read_file_bytes(path);
   const std::uint64_t offset = log::kHeaderSize + log::kSegmentHeaderSize;
   log::testutil::rewrite_record(path, offset, [](std::string& payload) {
     payload[log::kCommitFixedSize + 10] ^= 0x20;
   });
-  ASSERT_NE(log::testutil::slurp(path), bytes);
+  ASSERT_NE(log::testutil::read_file_bytes(path), bytes);
   expect_caught("hash does not match");
 }
 

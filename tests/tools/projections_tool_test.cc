@@ -149,7 +149,7 @@ TEST_F(ProjectionsToolTest, TheSvgHasOneBarPerStageInItsFinalColour) {
   const std::string out = ok_text("timeline wf-1 --svg " + file.string() + d());
   EXPECT_THAT(out, HasSubstr(file.string()));
   const testutil::XmlElement root =
-      testutil::parse_xml(log::testutil::slurp(file));
+      testutil::parse_xml(log::testutil::read_file_bytes(file));
   const auto bars = root.find_all("rect", "data-stage");
   ASSERT_EQ(bars.size(), 4U);
   const std::vector<std::pair<std::string, WorkflowStatus>> expected = {
@@ -188,7 +188,7 @@ TEST_F(ProjectionsToolTest, TheSvgHasTheModeOfANewFile) {
 
 TEST_F(ProjectionsToolTest, BadInputIsAClearErrorAndChangesNothing) {
   const std::string before =
-      log::testutil::slurp(dir_ / "log" / "00000000000000000001.log");
+      log::testutil::read_file_bytes(dir_ / "log" / "00000000000000000001.log");
   ToolRun run = run_tool("timeline nope" + d());
   EXPECT_EQ(run.status, 3) << run.output;
   EXPECT_THAT(run.output, HasSubstr("wfstore: Execution not found: nope"));
@@ -205,8 +205,9 @@ TEST_F(ProjectionsToolTest, BadInputIsAClearErrorAndChangesNothing) {
   EXPECT_EQ(run.status, 2) << run.output;
   run = run_tool("metrics --dir " + (tmp_ / "nothing").string());
   EXPECT_EQ(run.status, 1) << run.output;
-  EXPECT_EQ(log::testutil::slurp(dir_ / "log" / "00000000000000000001.log"),
-            before);
+  EXPECT_EQ(
+      log::testutil::read_file_bytes(dir_ / "log" / "00000000000000000001.log"),
+      before);
 }
 
 TEST_F(ProjectionsToolTest, BothReadAStoreAnotherProcessIsWriting) {
@@ -232,7 +233,7 @@ TEST_F(ProjectionsToolTest, BothReadAStoreAnotherProcessIsWriting) {
   EXPECT_GE(tl.at("entries").size(), 28U);
   const std::filesystem::path file = tmp_ / "live.svg";
   ok_text("timeline wf-1 --svg " + file.string() + d());
-  EXPECT_EQ(testutil::parse_xml(log::testutil::slurp(file))
+  EXPECT_EQ(testutil::parse_xml(log::testutil::read_file_bytes(file))
                 .find_all("rect", "data-stage")
                 .size(),
             4U);

@@ -35,7 +35,7 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testutil::hash_files;
-using testutil::read_bytes;
+using testutil::read_file_bytes;
 using testutil::read_log_commits;
 using testutil::run_tool;
 using testutil::TempDir;
@@ -62,7 +62,7 @@ class SalvageToolTest : public ::testing::Test {
   log::Commit damage(std::size_t from_end) {
     const log::Commit hit = commits_[commits_.size() - 1 - from_end];
     const std::filesystem::path file = dir_ / "log" / hit.segment;
-    std::string bytes = read_bytes(file);
+    std::string bytes = read_file_bytes(file);
     bytes[hit.offset + log::kHeaderSize + 70] ^= 0x20;
     write_bytes(file, bytes);
     return hit;
@@ -162,7 +162,7 @@ TEST_F(SalvageToolTest, UndamagedStoreIsCopiedWholeAndExitsZero) {
   EXPECT_EQ(v2.at("store_id"), report.at("store_id"));
   EXPECT_NE(report.at("store_id"), report.at("source_store_id"));
   EXPECT_NE(report.at("store_id"), v.at("store_id"));
-  EXPECT_EQ(json::parse(read_bytes(out2 / "SALVAGE")).at("store_id"),
+  EXPECT_EQ(json::parse(read_file_bytes(out2 / "SALVAGE")).at("store_id"),
             report.at("store_id"));
 }
 
@@ -253,7 +253,7 @@ TEST_F(SalvageToolTest, BadInputIsAClearErrorWithItsExitCode) {
   ToolRun r = run(salvage_args(out_));
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("exists and is not an empty directory"));
-  EXPECT_EQ(read_bytes(out_ / "keep"), "mine");
+  EXPECT_EQ(read_file_bytes(out_ / "keep"), "mine");
   // The target is the store, inside it, or holds it: usage (2).
   for (const std::filesystem::path& bad :
        {dir_, dir_ / "inner", dir_.parent_path()}) {

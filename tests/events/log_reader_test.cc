@@ -68,7 +68,7 @@ TEST_F(LogReaderTest, ASegmentAListingMissedIsReadOnceTheHeaderAfterItNamesIt) {
   for (const bool empty_at_first : {false, true}) {
     SCOPED_TRACE(empty_at_first);
     const std::filesystem::path later = segment_path(segments.back());
-    const std::string later_bytes = slurp(later);
+    const std::string later_bytes = read_file_bytes(later);
     if (empty_at_first) spit(later, "");
     fs_ = std::make_shared<MissingOnce>(
         real, segment_file_name(segments[segments.size() - 2]));
@@ -216,6 +216,41 @@ TEST_F(LogReaderTest, RecordsWrittenAfterZeroedBytesTurnTheEndIntoDamage) {
   file->write_at(third, b.bytes().substr(third));
   EXPECT_EQ(file->size(), image.size());
   EXPECT_FALSE(reader.next(&c));  // lsn 3 follows a gap
+  ASSERT_FALSE(damages_.empty());
+  EXPECT_EQ(damages_[0].offset, zeroed);
+  EXPECT_EQ(damages_[0].reason, "zero-filled block");
+}
+
+// The limit of the remembered end (SegmentReader::zeros_to_end): once a read
+// found only zeros from a record's offset on, a later read at the same file
+// size checks only the rest of that block and the next block's first header,
+// where a live writer's next record would start. Zeroed damage longer than
+// that, with a record written after it in the zeros ahead, reads as the end
+// until the file grows; then it is damage.
+TEST_F(LogReaderTest, ZeroedDamageLongerThanABlockShowsOnceTheFileGrows) {
+  SegmentBuilder b(store_id_, 1);
+  b.commit(1, 0);
+  const std::uint64_t zeroed = b.commit(1, 0, 2 * kBlockSize);
+  const std::uint64_t third = b.commit(1, 0);
+  ASSERT_GT(third, (zeroed / kBlockSize + 1) * kBlockSize + kHeaderSize);
+  std::string image = b.bytes();
+  std::fill(image.begin() + static_cast<std::ptrdiff_t>(zeroed), image.end(),
+            '\0');
+  image.resize(image.size() + kBlockSize, '\0');
+  std::filesystem::create_directories(dir_);
+  spit(segment_path(1), image);
+  Reader reader(fs_, dir_, store_id_, 0,
+                [this](const Damage& d) { damages_.push_back(d); });
+  Commit c;
+  ASSERT_TRUE(reader.next(&c));
+  EXPECT_FALSE(reader.next(&c));
+  auto file = fs_->open_writable(segment_path(1));
+  file->write_at(third, b.bytes().substr(third));
+  EXPECT_EQ(file->size(), image.size());
+  EXPECT_FALSE(reader.next(&c));  // the end so far, at the same size
+  EXPECT_TRUE(damages_.empty());
+  file->append(std::string(kBlockSize, '\0'));  // the writer's next fill
+  EXPECT_FALSE(reader.next(&c));
   ASSERT_FALSE(damages_.empty());
   EXPECT_EQ(damages_[0].offset, zeroed);
   EXPECT_EQ(damages_[0].reason, "zero-filled block");

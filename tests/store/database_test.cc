@@ -23,12 +23,15 @@
 #include "wfstore/limits.h"
 
 #include "store/commit_pipeline.h"
+#include "store/database_impl.h"
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
+#include "wfstore_internal/commands.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_reader.h"
+#include "wfstore_internal/view_meta.h"
 
 namespace wfstore {
 namespace {
@@ -679,6 +682,53 @@ TEST_F(DatabaseTest, SmallMapGrowsUnderLoad) {
   for (int i = 0; i < 150; ++i)
     EXPECT_TRUE(db->workflow_store().exists(fmt::format("wf{}", i)));
   EXPECT_EQ(db->stats().commits, 150u);
+}
+
+// The views' meta holds, after every commit, the log's durable LSN and the
+// commit's timestamp as of that commit; a commit whose values equal what meta
+// holds writes neither (most commits of a busy buffered store).
+TEST_F(DatabaseTest, ViewsMetaHoldsTheDurableLsnAndTimestampOfTheLastCommit) {
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
+  auto db = Database::open(
+      dir_.path(), buffered_options(fs, std::chrono::milliseconds::max()));
+  const auto meta = [&] {
+    const LmdbViews::Snapshot snapshot =
+        database_impl(*db).views().begin_read();
+    return std::pair{meta_u64(snapshot, kMetaDurableLsn),
+                     meta_i64(snapshot, kMetaLastTimestamp)};
+  };
+  const auto mark = [&](const std::string& id, Durability durability) {
+    std::vector<Command> commands;
+    commands.push_back(MarkMessageProcessed{id, std::nullopt, std::nullopt});
+    database_impl(*db).pipeline()->commit(std::move(commands), durability);
+  };
+  const std::int64_t t0 = clock_->now_ms();
+  using Meta =
+      std::pair<std::optional<std::uint64_t>, std::optional<std::int64_t>>;
+
+  mark("a", Durability::kBuffered);  // lsn 1, not durable
+  EXPECT_EQ(meta(), (Meta{0u, t0}));
+  mark("b", Durability::kBuffered);  // same durable LSN and timestamp
+  EXPECT_EQ(meta(), (Meta{0u, t0}));
+  mark("c", Durability::kSync);  // its fdatasync makes lsn 1-3 durable
+  EXPECT_EQ(meta(), (Meta{3u, t0}));
+  clock_->advance(5);
+  mark("d", Durability::kBuffered);
+  EXPECT_EQ(meta(), (Meta{3u, t0 + 5}));
+  clock_->advance(-100);  // timestamps never decrease
+  mark("e", Durability::kBuffered);
+  EXPECT_EQ(meta(), (Meta{3u, t0 + 5}));
+  mark("f", Durability::kSync);
+  EXPECT_EQ(meta(), (Meta{6u, t0 + 5}));
+  db->close();
+
+  // The reopen starts from what meta holds: the next commit's timestamp does
+  // not go below it and its durable LSN is the log's.
+  db = Database::open(dir_.path(),
+                      buffered_options(fs, std::chrono::milliseconds::max()));
+  mark("g", Durability::kSync);
+  EXPECT_EQ(meta(), (Meta{7u, t0 + 5}));
+  db->close();
 }
 
 TEST_F(DatabaseTest, TimestampsNeverDecrease) {

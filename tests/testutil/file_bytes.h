@@ -19,7 +19,8 @@ inline std::string read_file_bytes(const std::filesystem::path& path) {
   std::string bytes(static_cast<std::size_t>(size), '\0');
   in.seekg(0);
   in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  bytes.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+  bytes.resize(
+      static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
   return bytes;
 }
 

@@ -9,10 +9,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "tests/testutil/file_bytes.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size);
@@ -35,13 +36,13 @@ int main(int argc, char** argv) {
   }
   std::sort(inputs.begin(), inputs.end());
   for (const std::filesystem::path& path : inputs) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    const std::optional<std::string> read =
+        wfstore::testutil::try_read_file_bytes(path);
+    if (!read) {
       std::fprintf(stderr, "replay: cannot read %s\n", path.c_str());
       return 2;
     }
-    const std::string bytes((std::istreambuf_iterator<char>(in)),
-                            std::istreambuf_iterator<char>());
+    const std::string& bytes = *read;
     std::fprintf(stderr, "replay: %s (%zu bytes)\n", path.c_str(),
                  bytes.size());
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()),

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -25,6 +25,7 @@
 #include "wfstore/event.h"
 #include "wfstore/file_system.h"
 
+#include "tests/testutil/file_bytes.h"
 #include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/log_format.h"
 #include "wfstore_internal/log_reader.h"
@@ -39,9 +40,9 @@ namespace fs = std::filesystem;
 constexpr std::string_view kSegmentSeparator = "--wfstore-fuzz-next-segment--";
 
 std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IOError("cannot read " + path.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::optional<std::string> bytes = testutil::try_read_file_bytes(path);
+  if (!bytes) throw IOError("cannot read " + path.string());
+  return std::move(*bytes);
 }
 
 void spit(const fs::path& path, std::string_view bytes) {

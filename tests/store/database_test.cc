@@ -685,8 +685,9 @@ TEST_F(DatabaseTest, SmallMapGrowsUnderLoad) {
 }
 
 // The views' meta holds, after every commit, the log's durable LSN and the
-// commit's timestamp as of that commit; a commit whose values equal what meta
-// holds writes neither (most commits of a busy buffered store).
+// commit's timestamp as of that commit, although a commit whose values equal
+// what meta holds writes neither (most commits of a busy buffered store): the
+// values are checked here, not which puts were made.
 TEST_F(DatabaseTest, ViewsMetaHoldsTheDurableLsnAndTimestampOfTheLastCommit) {
   auto fs = std::make_shared<testutil::FaultFileSystem>();
   auto db = Database::open(

@@ -12,11 +12,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +29,7 @@
 #include "wfstore/subscriptions.h"
 
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -102,10 +101,7 @@ void run_follower(const std::filesystem::path& dir,
 // did not return).
 std::vector<std::string> new_lines(const std::filesystem::path& path,
                                    std::size_t& offset) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream all;
-  all << in.rdbuf();
-  const std::string text = all.str();
+  const std::string text = testutil::read_file_bytes(path);
   std::vector<std::string> out;
   while (offset < text.size()) {
     const std::size_t nl = text.find('\n', offset);

@@ -1,20 +1,22 @@
-// The bytes of a whole file, for tests.
+// The bytes of a whole file, for tests and the fuzz tools.
 
 #pragma once
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 namespace wfstore::testutil {
 
-// The bytes of the file at `path` as it is when read (empty if it cannot be
-// opened). One read call: a character-at-a-time stream iterator took seconds
-// per MiB in the unoptimized sanitizer builds.
-inline std::string read_file_bytes(const std::filesystem::path& path) {
+// The bytes of the file at `path` as it is when read, or nullopt if it cannot
+// be opened. One read call: a character-at-a-time stream iterator took
+// seconds per MiB in the unoptimized sanitizer builds.
+inline std::optional<std::string> try_read_file_bytes(
+    const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return {};
+  if (!in) return std::nullopt;
   const std::streamoff size = std::max<std::streamoff>(in.tellg(), 0);
   std::string bytes(static_cast<std::size_t>(size), '\0');
   in.seekg(0);
@@ -22,6 +24,11 @@ inline std::string read_file_bytes(const std::filesystem::path& path) {
   bytes.resize(
       static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
   return bytes;
+}
+
+// try_read_file_bytes(), empty if the file cannot be opened.
+inline std::string read_file_bytes(const std::filesystem::path& path) {
+  return try_read_file_bytes(path).value_or(std::string());
 }
 
 }  // namespace wfstore::testutil

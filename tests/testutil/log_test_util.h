@@ -158,13 +158,20 @@ class LogFixture : public ::testing::Test {
     return first;
   }
 
+  // A reader of the log in dir_ from `from`, adding the damage it reports to
+  // damages_.
+  std::unique_ptr<Reader> open_reader(std::uint64_t from = 0) {
+    return std::make_unique<Reader>(
+        fs_, dir_, store_id_, from,
+        [this](const Damage& d) { damages_.push_back(d); });
+  }
+
   std::vector<Commit> read_all(std::uint64_t from = 0) {
     damages_.clear();
-    Reader reader(fs_, dir_, store_id_, from,
-                  [this](const Damage& d) { damages_.push_back(d); });
+    const std::unique_ptr<Reader> reader = open_reader(from);
     std::vector<Commit> out;
     Commit c;
-    while (reader.next(&c)) out.push_back(c);
+    while (reader->next(&c)) out.push_back(c);
     return out;
   }
 

@@ -1,4 +1,4 @@
-"""Runs stabilize's own test suite against wfstore (ctest python_stabilize_suite).
+"""Runs stabilize's own test suite against wfstore (ctest python_stabilize_suite_<i>).
 
 stabilize's tests/ are copied unchanged into a temporary directory; its
 conftest.py is renamed _stabilize_conftest.py and stabilize_suite/conftest.py

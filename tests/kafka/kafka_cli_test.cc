@@ -182,6 +182,8 @@ TEST(KafkaCliStopTest, ConsumeAndReplicateStopCleanlyWhileConnecting) {
   testutil::ToolProcess replicate({"replicate", "--brokers", "127.0.0.1:1",
                                    "--topic", "t", "--dir",
                                    (tmp / "r").string()});
+  ASSERT_TRUE(consume.wait_until_catching(SIGTERM));
+  ASSERT_TRUE(replicate.wait_until_catching(SIGINT));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   consume.signal(SIGTERM);
   replicate.signal(SIGINT);

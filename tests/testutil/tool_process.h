@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -95,6 +96,29 @@ class ToolProcess {
   }
 
   void signal(int sig) { ::kill(pid_, sig); }
+
+  // Whether the process catches `sig` (SigCgt in /proc/<pid>/status), waiting
+  // up to `wait` for its handler: a stop signal sent before it is installed
+  // ends a process still starting (as on a loaded machine), not the tool's way.
+  bool wait_until_catching(int sig,
+                           std::chrono::milliseconds wait = kToolLineWait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    const std::uint64_t bit = std::uint64_t{1} << (sig - 1);
+    for (;;) {
+      std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+      std::string line;
+      while (std::getline(status, line)) {
+        if (line.rfind("SigCgt:", 0) == 0) {
+          if ((std::stoull(line.substr(7), nullptr, 16) & bit) != 0) {
+            return true;
+          }
+          break;
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+  }
 
   // Reaps the process; its exit code, or -1 when it did not exit (a signal
   // killed it, or it ran past 20 s).

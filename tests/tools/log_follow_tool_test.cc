@@ -149,6 +149,7 @@ TEST_F(LogFollowToolTest, ASignalWhileStdoutIsFullLosesNoLine) {
     db->close();
   }
   ToolProcess follow(follow_args());
+  ASSERT_TRUE(follow.wait_until_catching(SIGTERM));
   // Far more than a pipe holds: the process blocks writing.
   std::this_thread::sleep_for(std::chrono::milliseconds{500});
   follow.signal(SIGTERM);

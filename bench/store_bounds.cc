@@ -35,8 +35,10 @@ RawTxnShape write_shape(const Phase& phase) {
     shape.big_value_size = bytes / shape.big_puts;
     shape.small_puts = 3 * kStages + 6;
   } else if (phase.name == "stage_update") {
+    // The stage record; its stage_order entry (the phase changes every
+    // stage's outputs) and 2 small puts.
     shape.big_value_size = bytes;
-    shape.small_puts = 2;
+    shape.small_puts = 3;
   } else if (phase.name == "txn") {
     // The stage record and the queued message; the stage's 2 small puts plus
     // the ready index, the next delivery id and the queue size.
@@ -135,30 +137,25 @@ void measure_read_bound(Phase& phase, const Workload& w,
                                });
   } else if (phase.name == "ancestors") {
     // What get_merged_ancestor_outputs reads: the workflow's stage_order
-    // entries (the graph), then the 9 ancestors' stage records, of which only
-    // the outputs are decoded.
-    const std::size_t per_op = 2 * kStages - 1;
+    // entries, which hold the graph and each stage's outputs (as after the
+    // stage_update phase: the entry's bytes are what is read, not decoded).
+    const std::size_t per_op = kStages;
     std::vector<std::string> rows;
     const std::uint64_t sample = std::min<std::uint64_t>(w.n, 200);
     for (std::uint64_t k = 0; k < sample; ++k) {
       const Workflow& wf = w.workflows[k];
       for (std::size_t i = 0; i < kStages; ++i) {
         const StageExecution& s = wf.stages[i];
-        rows.push_back(records::encode_stage_order(
-            k * kStages + i + 1, 0, s.requisite_stage_ref_ids, s.ref_id));
-      }
-      for (std::size_t i = 0; i + 1 < kStages; ++i) {
-        rows.push_back(records::encode_stage_record(wf.stages[i], k + 1, i));
+        rows.push_back(records::encode_stage_order(k * kStages + i + 1, 0,
+                                                   s.requisite_stage_ref_ids,
+                                                   s.outputs.cbor(), s.ref_id));
       }
     }
     std::size_t keys = 0;
     result = raw_lmdb_get_rate(
         scratch, rows, per_op, count, [&](std::string_view v) {
-          if (seen++ % per_op < kStages) {
-            keys += records::decode_stage_order(v).requisites.unpack().size();
-          } else {
-            keys += records::decode_stage_record_outputs(v).value().size();
-          }
+          const records::StageOrderEntry entry = records::decode_stage_order(v);
+          keys += entry.requisites.unpack().size() + entry.outputs.bytes.size();
         });
     expect(keys > 0, "ancestors bound: no outputs decoded");
   } else {

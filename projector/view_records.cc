@@ -45,12 +45,13 @@ Payload decode_versioned(RecordReader& reader, Table table) {
 // decode_fields walk it in each direction, so a record's layout is written
 // once. Stored form by member type: std::string str, std::optional<std::string>
 // opt<str>, std::int64_t i64, std::optional<std::int64_t> opt<i64>,
-// std::uint64_t u64, PackedStrings str, std::string_view rest (the value's
-// remaining bytes; last member only).
+// std::uint64_t u64, PackedStrings and StoredBytes str, std::string_view rest
+// (the value's remaining bytes; last member only).
 
 constexpr auto kStageOrderFields =
     std::tuple(&StageOrderEntry::stage, &StageOrderEntry::parent,
-               &StageOrderEntry::requisites, &StageOrderEntry::ref_id);
+               &StageOrderEntry::requisites, &StageOrderEntry::outputs,
+               &StageOrderEntry::ref_id);
 constexpr auto kProcessedFields =
     std::tuple(&ProcessedRecord::processed_at, &ProcessedRecord::lsn,
                &ProcessedRecord::handler_type, &ProcessedRecord::execution_id);
@@ -79,6 +80,7 @@ void put_field(RecordWriter& w, const std::optional<std::int64_t>& v) {
 void put_field(RecordWriter& w, std::uint64_t v) { w.u64(v); }
 void put_field(RecordWriter& w, std::string_view v) { w.rest(v); }
 void put_field(RecordWriter& w, const PackedStrings& v) { w.str(v.bytes); }
+void put_field(RecordWriter& w, const StoredBytes& v) { w.str(v.bytes); }
 
 void get_field(RecordReader& r, std::string& v) { v = std::string(r.str()); }
 void get_field(RecordReader& r, std::optional<std::string>& v) {
@@ -91,6 +93,7 @@ void get_field(RecordReader& r, std::optional<std::int64_t>& v) {
 void get_field(RecordReader& r, std::uint64_t& v) { v = r.u64(); }
 void get_field(RecordReader& r, std::string_view& v) { v = r.rest(); }
 void get_field(RecordReader& r, PackedStrings& v) { v.bytes = r.str(); }
+void get_field(RecordReader& r, StoredBytes& v) { v.bytes = r.str(); }
 
 template <typename Record, typename Fields>
 std::string encode_fields(const Record& record, const Fields& fields) {
@@ -229,35 +232,6 @@ StageRecord decode_stage_record(std::string_view value) {
   return record;
 }
 
-namespace {
-
-// The StageAdded payload of a stages record and its schema version.
-std::pair<std::uint16_t, std::string_view> stage_record_payload(
-    std::string_view value) {
-  RecordReader r(value, Table::kStages);
-  r.u64();  // workflow
-  r.u64();  // position
-  const std::uint16_t version = r.u16();
-  return {version, r.rest()};
-}
-
-}  // namespace
-
-Json decode_stage_record_outputs(std::string_view value) {
-  const auto [version, payload] = stage_record_payload(value);
-  return decode_stage_added_outputs(version, payload);
-}
-
-std::string stage_record_outputs_cbor(std::string_view value) {
-  const auto [version, payload] = stage_record_payload(value);
-  const std::optional<std::string_view> cbor =
-      stage_added_outputs_cbor(version, payload);
-  if (!cbor) return decode_stage_added_outputs(version, payload).cbor();
-  // Unchecked: OutputsMerge::add_stored checks what the merge decodes (the
-  // merged answer, the items it compares as values).
-  return std::string(*cbor);
-}
-
 std::vector<std::string_view> PackedStrings::unpack() const {
   std::vector<std::string_view> out;
   RecordReader r(bytes, Table::kStageOrder);
@@ -267,12 +241,14 @@ std::vector<std::string_view> PackedStrings::unpack() const {
 
 std::string encode_stage_order(std::uint64_t stage, std::uint64_t parent,
                                const std::set<std::string>& requisites,
+                               std::string_view outputs_cbor,
                                std::string_view ref_id) {
   RecordWriter packed;
   for (const std::string& requisite : requisites) packed.str(requisite);
   const std::string bytes = packed.take();
-  return encode_fields(StageOrderEntry{stage, parent, {bytes}, ref_id},
-                       kStageOrderFields);
+  return encode_fields(
+      StageOrderEntry{stage, parent, {bytes}, {outputs_cbor}, ref_id},
+      kStageOrderFields);
 }
 
 StageOrderEntry decode_stage_order(std::string_view value) {

@@ -283,9 +283,9 @@ void OutputsMerge::merge_array(Entry& entry, const Item& array) {
   // Each item is decoded at most once per merge, kept items across merges:
   // comparisons of n new items with m kept ones decode n + m items, not n * m.
   entry.decoded.resize(entry.items.size());
-  std::vector<Item> added;
-  split(array.bytes, added);
-  for (const Item& item : added) {
+  added_.clear();
+  split(array.bytes, added_);
+  for (const Item& item : added_) {
     const int kind = kind_of(item.bytes);
     std::optional<nlohmann::json> decoded;  // `item`, once needed
     bool present = false;

@@ -75,9 +75,11 @@ std::vector<std::size_t> kahn_order(std::size_t n,
   }
 
   // A min-heap of ready indices: the earliest-inserted ready stage goes first.
+  std::vector<std::size_t> heap;
+  heap.reserve(n);
   std::priority_queue<std::size_t, std::vector<std::size_t>,
                       std::greater<std::size_t>>
-      ready;
+      ready(std::greater<std::size_t>(), std::move(heap));
   for (std::size_t i = 0; i < n; ++i) {
     if (in_degree[i] == 0) ready.push(i);
   }
@@ -141,10 +143,13 @@ std::vector<std::size_t> ancestor_merge_order(
   // between ancestors (every ancestor's requisites are walked once, and a
   // requisite that is a node is an ancestor), as topological_order() over
   // the ancestors alone would find them.
-  std::vector<std::size_t> reached{target};
+  std::vector<std::size_t> reached;
+  reached.reserve(stages.size());
+  reached.push_back(target);
   std::vector<bool> is_reached(stages.size(), false);
   is_reached[target] = true;
   std::vector<Edge> edges;
+  edges.reserve(stages.size());
   for (std::size_t next = 0; next < reached.size(); ++next) {
     const std::size_t stage = reached[next];
     for (const std::string_view req : stages[stage].requisites) {

@@ -86,18 +86,26 @@ Workflow summary_of(const Workflow& workflow) {
   return summary;
 }
 
-void put_stage(ViewStore& views, std::uint64_t wf, std::uint64_t position,
-               const StageExecution& stage) {
-  const std::uint64_t stage_surrogate = keys::intern_id(views, stage.id);
+// Writes the stage_order entry of `stage` (interned as `stage_surrogate`) at
+// `position` of workflow `wf`.
+void put_stage_order(ViewStore& views, std::uint64_t wf, std::uint64_t position,
+                     std::uint64_t stage_surrogate,
+                     const StageExecution& stage) {
   const std::uint64_t parent =
       stage.parent_stage_id ? keys::intern_id(views, *stage.parent_stage_id)
                             : 0;
+  views.put(Table::kStageOrder, keys::make_key({wf, position}),
+            records::encode_stage_order(stage_surrogate, parent,
+                                        stage.requisite_stage_ref_ids,
+                                        stage.outputs.cbor(), stage.ref_id));
+}
+
+void put_stage(ViewStore& views, std::uint64_t wf, std::uint64_t position,
+               const StageExecution& stage) {
+  const std::uint64_t stage_surrogate = keys::intern_id(views, stage.id);
   views.put(Table::kStages, keys::encode_u64(stage_surrogate),
             records::encode_stage_record(stage, wf, position));
-  views.put(
-      Table::kStageOrder, keys::make_key({wf, position}),
-      records::encode_stage_order(stage_surrogate, parent,
-                                  stage.requisite_stage_ref_ids, stage.ref_id));
+  put_stage_order(views, wf, position, stage_surrogate, stage);
 }
 
 void fold_stored(const WorkflowStored& event, ViewStore& views) {
@@ -173,6 +181,8 @@ void fold_stage_updated(const StageUpdated& event, ViewStore& views) {
       records::find_stage(views, event.stage_id);
   if (!found) return;
   StageExecution stage = found->record->stage;
+  // The stage_order entry holds the outputs too: rewritten when they change.
+  const bool outputs_changed = stage.outputs.cbor() != event.outputs.cbor();
   stage.version = event.version;
   stage.status = event.status;
   stage.context = event.context;
@@ -196,6 +206,10 @@ void fold_stage_updated(const StageUpdated& event, ViewStore& views) {
   views.put(Table::kStages, keys::encode_u64(found->surrogate),
             records::encode_stage_record(stage, found->record->workflow,
                                          found->record->position));
+  if (outputs_changed) {
+    put_stage_order(views, found->record->workflow, found->record->position,
+                    found->surrogate, stage);
+  }
 }
 
 void fold_stage_removed(const StageRemoved& event, ViewStore& views) {

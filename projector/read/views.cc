@@ -272,52 +272,36 @@ nlohmann::json merged_ancestor_outputs(const ViewReader& views,
                                        std::string_view stage_ref_id) {
   const std::optional<std::uint64_t> wf = keys::lookup_id(views, workflow_id);
   if (!wf) return nlohmann::json::object();
-  // The stage_order values, owned: scan() lends them only to its callback.
-  std::vector<std::string> values;
-  std::vector<std::uint64_t> surrogates;
-  std::vector<internal::StageNode> nodes;
+  // The workflow's stage_order entries (graph and outputs), copied into one
+  // buffer: scan() lends them only to its callback.
+  std::string values;
+  values.reserve(1024);
+  std::vector<std::size_t> ends;
+  ends.reserve(16);
   const std::string prefix = keys::encode_u64(*wf);
   views.scan(Table::kStageOrder, prefix, keys::prefix_end(prefix),
              [&](std::string_view, std::string_view value) {
-               values.emplace_back(value);
+               values.append(value);
+               ends.push_back(values.size());
                return true;
              });
-  surrogates.reserve(values.size());
-  nodes.reserve(values.size());
-  for (const std::string& value : values) {
-    const records::StageOrderEntry entry = records::decode_stage_order(value);
-    surrogates.push_back(entry.stage);
-    nodes.push_back({entry.ref_id, entry.requisites.unpack()});
+  std::vector<records::StageOrderEntry> entries;
+  std::vector<internal::StageNode> nodes;
+  entries.reserve(ends.size());
+  nodes.reserve(ends.size());
+  std::size_t begin = 0;
+  for (const std::size_t end : ends) {
+    entries.push_back(records::decode_stage_order(
+        std::string_view(values).substr(begin, end - begin)));
+    nodes.push_back(
+        {entries.back().ref_id, entries.back().requisites.unpack()});
+    begin = end;
   }
-  const std::vector<std::size_t> order =
-      internal::ancestor_merge_order(nodes, stage_ref_id);
-  // The ancestors' records in key order, added in merge order: rank[k] is
-  // the position in `order` of the k-th key.
-  std::vector<std::size_t> rank(order.size());
-  for (std::size_t k = 0; k < rank.size(); ++k) rank[k] = k;
-  std::sort(rank.begin(), rank.end(), [&](std::size_t a, std::size_t b) {
-    return surrogates[order[a]] < surrogates[order[b]];
-  });
-  std::vector<std::string> keys;
-  keys.reserve(rank.size());
-  for (const std::size_t k : rank) {
-    keys.push_back(keys::encode_u64(surrogates[order[k]]));
-  }
-  // The merge borrows the outputs' bytes until take().
-  std::vector<std::string> outputs(order.size());
-  views.get_sorted(Table::kStages, keys,
-                   [&](std::size_t k, std::optional<std::string_view> value) {
-                     if (!value) {
-                       throw CorruptionError(fmt::format(
-                           "views table stage_order names stage {} that "
-                           "table stages lacks",
-                           surrogates[order[rank[k]]]));
-                     }
-                     outputs[rank[k]] =
-                         records::stage_record_outputs_cbor(*value);
-                   });
   internal::OutputsMerge merge;
-  for (const std::string& cbor : outputs) merge.add_stored(cbor);
+  for (const std::size_t i :
+       internal::ancestor_merge_order(nodes, stage_ref_id)) {
+    merge.add_stored(entries[i].outputs.bytes);
+  }
   return merge.take();
 }
 

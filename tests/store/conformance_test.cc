@@ -714,6 +714,49 @@ TEST_F(ConformanceTest, Item66ChainLaterAncestorReplacesEarlierValue) {
   EXPECT_EQ(seen_by_c.at("/result/copied_from_a/a_only"_json_pointer), 1);
 }
 
+// The ancestors' outputs are read from the stage_order entries
+// (docs/read-models.md): each update that changes a stage's outputs must
+// reach them, one that does not must leave them, a synthetic stage's (its
+// parent interned) included, and a reopen must read the same.
+TEST_F(ConformanceTest, AncestorOutputsFollowEveryUpdateOfTheirStages) {
+  const std::string id = ulid();
+  Workflow workflow = graph_workflow(id, "data-flow", {{"A", {}}});
+  StageExecution synthetic = make_stage(id, "S");
+  synthetic.parent_stage_id = ulid();
+  synthetic.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
+  workflow.stages.push_back(synthetic);
+  workflow.stages.push_back(make_stage(id, "C", {"A", "S"}));
+  store().store(workflow);
+  EXPECT_EQ(store().get_merged_ancestor_outputs(id, "C"), json::object());
+
+  complete_stage(store(), workflow, "A", json{{"a", 1}, {"list", {1}}});
+  complete_stage(store(), workflow, "S", json{{"s", 1}, {"list", {2}}});
+  const json both = {{"a", 1}, {"s", 1}, {"list", {1, 2}}};
+  EXPECT_EQ(store().get_merged_ancestor_outputs(id, "C"), both);
+
+  // An update that leaves the outputs as they are.
+  StageInExecution a = store().retrieve_stage(stage_by_ref(workflow, "A").id);
+  a.stage().status = WorkflowStatus::kRunning;
+  store().store_stage(a.stage(), "SUCCEEDED");
+  EXPECT_EQ(store().get_merged_ancestor_outputs(id, "C"), both);
+
+  // Outputs replaced, then emptied.
+  StageInExecution s = store().retrieve_stage(stage_by_ref(workflow, "S").id);
+  s.stage().outputs = json{{"s", 2}};
+  store().store_stage(s.stage(), "SUCCEEDED");
+  EXPECT_EQ(store().get_merged_ancestor_outputs(id, "C"),
+            (json{{"a", 1}, {"s", 2}, {"list", {1}}}));
+  a = store().retrieve_stage(stage_by_ref(workflow, "A").id);
+  a.stage().outputs = json::object();
+  store().store_stage(a.stage(), "RUNNING");
+  EXPECT_EQ(store().get_merged_ancestor_outputs(id, "C"), (json{{"s", 2}}));
+  reopen();
+  EXPECT_EQ(store().get_merged_ancestor_outputs(id, "C"), (json{{"s", 2}}));
+  EXPECT_EQ(
+      store().retrieve_stage(stage_by_ref(workflow, "S").id).stage().outputs,
+      Json(json{{"s", 2}}));
+}
+
 TEST_F(ConformanceTest, Item68FanInWinnerIsConsistentAcrossWorkflows) {
   constexpr int kWorkflows = 12;
   const std::vector<std::string> branches = {"branch_1", "branch_2",

@@ -91,6 +91,8 @@ class OutputsMerge {
     Item value;
   };
   std::vector<Pending> pending_;
+  // The items of the array being merged (reused between merge_array calls).
+  std::vector<Item> added_;
 };
 
 }  // namespace wfstore::internal

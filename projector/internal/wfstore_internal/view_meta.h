@@ -53,7 +53,8 @@ inline constexpr std::string_view kMetaCleanClose = "clean_close";
 // 4: the history indexes (entity, type, commit, actor, correlation, counts)
 // and the log positions. 5: stage_order entries hold the stage's requisites.
 // 6: processed_messages is keyed by the message id's hash (no surrogate).
-inline constexpr std::uint64_t kViewSchemaVersion = 6;
+// 7: stage_order entries hold the stage's outputs.
+inline constexpr std::uint64_t kViewSchemaVersion = 7;
 
 // The u64 (or i64) stored under `key` in meta, or nullopt when absent. Throws
 // CorruptionError for a value of the wrong size, IOError from the views.

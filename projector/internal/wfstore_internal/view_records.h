@@ -96,35 +96,33 @@ std::string encode_stage_record(const StageExecution& stage,
                                 std::uint64_t workflow, std::uint64_t position);
 StageRecord decode_stage_record(std::string_view value);
 
-// kStages value's outputs alone: reads the record's header and the stage
-// fields before its outputs, skipping the rest (an older payload version is
-// decoded whole). Throws CorruptionError for a malformed record.
-Json decode_stage_record_outputs(std::string_view value);
-
-// The CBOR bytes of the outputs in the stages record `value`, copied and not
-// checked (for OutputsMerge::add_stored, which checks what it decodes); the
-// fields before them are skipped. Throws CorruptionError for a record too
-// short.
-std::string stage_record_outputs_cbor(std::string_view value);
-
 // kStageOrder value: stage:u64 parent:u64 (0: not synthetic)
-// requisites:str ref_id:rest, where requisites holds the stage's
-// requisite_stage_ref_ids in order, each as str (u32be length, bytes). A
-// stage's requisites never change after it is added, so the workflow's graph
-// is read from this table alone.
+// requisites:str outputs:str ref_id:rest, where requisites holds the stage's
+// requisite_stage_ref_ids in order, each as str (u32be length, bytes), and
+// outputs the stage's outputs as CBOR (Json::cbor()), as its stages record
+// holds them. A stage's requisites never change after it is added, and its
+// outputs here are rewritten with its record, so the workflow's graph and an
+// ancestor merge's inputs are read from this table alone.
 struct PackedStrings {
   std::string_view bytes;  // borrowed from the value
   // The strings, in order. Throws CorruptionError for a malformed packing.
   std::vector<std::string_view> unpack() const;
 };
+// Bytes stored as str (u32be length, bytes), borrowed from the value.
+struct StoredBytes {
+  std::string_view bytes;
+};
 struct StageOrderEntry {
   std::uint64_t stage = 0;
   std::uint64_t parent = 0;
   PackedStrings requisites;
+  // Not checked: OutputsMerge::add_stored checks what the merge decodes.
+  StoredBytes outputs;
   std::string_view ref_id;  // borrowed from the value
 };
 std::string encode_stage_order(std::uint64_t stage, std::uint64_t parent,
                                const std::set<std::string>& requisites,
+                               std::string_view outputs_cbor,
                                std::string_view ref_id);
 StageOrderEntry decode_stage_order(std::string_view value);
 

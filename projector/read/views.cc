@@ -265,42 +265,87 @@ StageSet synthetic_stages(const ViewReader& views, std::string_view workflow_id,
                        });
 }
 
-// The graph comes from stage_order alone (ref ids and requisites); only the
-// ancestors' stage records are read, and of those only the outputs decoded.
+// Outputs up to this size are copied while the graph is scanned; larger ones
+// are read again only if their stage turns out to be an ancestor, so a call
+// never copies the outputs of stages it does not merge beyond this much each.
+constexpr std::size_t kScannedOutputsBytes = 1024;
+
+// Everything comes from the workflow's stage_order entries (ref ids,
+// requisites, outputs); no stage record is read.
 nlohmann::json merged_ancestor_outputs(const ViewReader& views,
                                        std::string_view workflow_id,
                                        std::string_view stage_ref_id) {
   const std::optional<std::uint64_t> wf = keys::lookup_id(views, workflow_id);
   if (!wf) return nlohmann::json::object();
-  // The workflow's stage_order entries (graph and outputs), copied into one
-  // buffer: scan() lends them only to its callback.
-  std::string values;
-  values.reserve(1024);
-  std::vector<std::size_t> ends;
-  ends.reserve(16);
+  // Per entry: its key, its ref id, its packed requisites and (when small)
+  // its outputs, copied into one buffer (scan() lends values only to its
+  // callback) as offsets, made views once the buffer stops growing.
+  struct Span {
+    std::size_t at = 0;
+    std::size_t size = 0;
+  };
+  struct Copied {
+    Span key, ref_id, requisites, outputs;
+    bool outputs_copied = false;
+  };
+  std::string bytes;
+  bytes.reserve(1024);
+  std::vector<Copied> copied;
+  copied.reserve(16);
+  const auto copy = [&bytes](std::string_view part) {
+    const Span span{bytes.size(), part.size()};
+    bytes.append(part);
+    return span;
+  };
   const std::string prefix = keys::encode_u64(*wf);
   views.scan(Table::kStageOrder, prefix, keys::prefix_end(prefix),
-             [&](std::string_view, std::string_view value) {
-               values.append(value);
-               ends.push_back(values.size());
+             [&](std::string_view key, std::string_view value) {
+               const records::StageOrderEntry entry =
+                   records::decode_stage_order(value);
+               Copied& c = copied.emplace_back();
+               c.key = copy(key);
+               c.ref_id = copy(entry.ref_id);
+               c.requisites = copy(entry.requisites.bytes);
+               c.outputs_copied =
+                   entry.outputs.bytes.size() <= kScannedOutputsBytes;
+               if (c.outputs_copied) c.outputs = copy(entry.outputs.bytes);
                return true;
              });
-  std::vector<records::StageOrderEntry> entries;
+  const auto view = [&bytes](Span span) {
+    return std::string_view(bytes).substr(span.at, span.size);
+  };
   std::vector<internal::StageNode> nodes;
-  entries.reserve(ends.size());
-  nodes.reserve(ends.size());
-  std::size_t begin = 0;
-  for (const std::size_t end : ends) {
-    entries.push_back(records::decode_stage_order(
-        std::string_view(values).substr(begin, end - begin)));
+  nodes.reserve(copied.size());
+  for (const Copied& c : copied) {
     nodes.push_back(
-        {entries.back().ref_id, entries.back().requisites.unpack()});
-    begin = end;
+        {view(c.ref_id), records::PackedStrings{view(c.requisites)}.unpack()});
   }
+  const std::vector<std::size_t> order =
+      internal::ancestor_merge_order(nodes, stage_ref_id);
+  // The large outputs of ancestors, read again (the merge borrows them).
+  std::vector<std::string> large;  // reserved: views of its strings stay valid
+  large.reserve(static_cast<std::size_t>(
+      std::count_if(order.begin(), order.end(),
+                    [&](std::size_t i) { return !copied[i].outputs_copied; })));
   internal::OutputsMerge merge;
-  for (const std::size_t i :
-       internal::ancestor_merge_order(nodes, stage_ref_id)) {
-    merge.add_stored(entries[i].outputs.bytes);
+  for (const std::size_t i : order) {
+    const Copied& c = copied[i];
+    if (c.outputs_copied) {
+      merge.add_stored(view(c.outputs));
+      continue;
+    }
+    std::string& outputs = large.emplace_back();
+    views.get_with(Table::kStageOrder, view(c.key),
+                   [&](std::optional<std::string_view> value) {
+                     if (!value) {
+                       throw CorruptionError(
+                           "views table stage_order: an entry vanished within "
+                           "one read");
+                     }
+                     outputs = std::string(
+                         records::decode_stage_order(*value).outputs.bytes);
+                   });
+    merge.add_stored(outputs);
   }
   return merge.take();
 }

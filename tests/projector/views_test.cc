@@ -206,8 +206,8 @@ TEST_F(GraphTest, UpstreamDownstreamAndSyntheticQueries) {
   EXPECT_THAT(none.stages, IsEmpty());
 }
 
-// merged_ancestor_outputs over the views reads the graph from stage_order and
-// only the ancestors' outputs; its answer is the model's over the whole
+// merged_ancestor_outputs over the views reads the graph and the ancestors'
+// outputs from stage_order; its answer is the model's over the whole
 // stored workflow for every ref: parallel branches (ties in insertion order),
 // dangling requisites, a self-edge, a cycle, a synthetic stage, a stage added
 // later and outputs updated later.
@@ -299,10 +299,11 @@ TEST(MergedAncestorOutputsTest, MergeOrderNotKeyOrderOverMemoryAndLmdb) {
             (nlohmann::json{{"v", "root"}, {"l", {"root"}}}));
 }
 
-// A damaged outputs value in an ancestor's record (malformed CBOR, a string
-// that is not UTF-8, a first byte that no longer heads a map: an array, a
-// number, a string, null, binary, a tag, each with the map's bytes after it)
-// is CorruptionError, as reading the stage whole is.
+// A damaged outputs value in an ancestor's stage_order entry, where the merge
+// reads it (malformed CBOR, a string that is not UTF-8, a first byte that no
+// longer heads a map: an array, a number, a string, null, binary, a tag, each
+// with the map's bytes after it) is CorruptionError, as reading the stage
+// whole is.
 TEST(MergedAncestorOutputsTest, DamagedAncestorOutputsAreCorruption) {
   struct Damage {
     const char* name;
@@ -333,14 +334,14 @@ TEST(MergedAncestorOutputsTest, DamagedAncestorOutputsAreCorruption) {
         nlohmann::json::to_cbor(nlohmann::json{{"key", "value"}});
     const std::string cbor(outputs.begin(), outputs.end());
     bool damaged = false;
-    for (auto [key, value] : dump_table(h.views, Table::kStages)) {
-      if (records::decode_stage_record(value).stage.ref_id != "root") continue;
+    for (auto [key, value] : dump_table(h.views, Table::kStageOrder)) {
+      if (records::decode_stage_order(value).ref_id != "root") continue;
       const std::size_t at = value.find(cbor);
       ASSERT_NE(at, std::string::npos);
       // The map's head, or the first byte of "value".
       value[damage.from_end == 0 ? at : at + cbor.size() - damage.from_end] =
           damage.byte;
-      h.views.put(Table::kStages, key, value);
+      h.views.put(Table::kStageOrder, key, value);
       damaged = true;
     }
     ASSERT_TRUE(damaged);

@@ -15,7 +15,7 @@
 //   workflows        wf -> next_position, the workflow without stages
 //   stages           stage -> wf, position, the stage with tasks in order
 //   stage_order      (wf, position) -> stage, parent stage (0: none),
-//                    requisite ref ids, ref_id
+//                    requisite ref ids, outputs, ref_id
 //   by_application   (app, start, wf) -> status, workflow id
 //   by_pipeline_config (config, start, wf) -> status, workflow id
 //   by_start_time    (start, wf) -> status, workflow id

@@ -80,22 +80,6 @@ struct TxnState {
     fn(txn.get(impl->dbi(table), key));
   }
 
-  // One cursor seeks from key to key: MDB_SET_KEY searches the cursor's
-  // leaf page first when the cursor is already on one.
-  void get_sorted(Table table, std::span<const std::string> keys,
-                  const GetFn& fn) const {
-    check_active();
-    if (keys.empty()) return;
-    lmdb::Cursor cursor(txn, impl->dbi(table));
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (cursor.move(MDB_SET_KEY, keys[i])) {
-        fn(i, cursor.value());
-      } else {
-        fn(i, std::nullopt);
-      }
-    }
-  }
-
   void scan(Table table, std::string_view from_key, std::string_view to_key,
             const ScanFn& fn, bool reverse) const {
     check_active();
@@ -248,12 +232,6 @@ void LmdbViews::WriteTxn::get_with(Table table, std::string_view key,
   state_->get_with(table, key, fn);
 }
 
-void LmdbViews::WriteTxn::get_sorted(Table table,
-                                     std::span<const std::string> keys,
-                                     const GetFn& fn) const {
-  state_->get_sorted(table, keys, fn);
-}
-
 void LmdbViews::WriteTxn::scan(Table table, std::string_view from_key,
                                std::string_view to_key, const ScanFn& fn,
                                bool reverse) const {
@@ -317,12 +295,6 @@ std::optional<std::string> LmdbViews::Snapshot::get(
 void LmdbViews::Snapshot::get_with(Table table, std::string_view key,
                                    const ValueFn& fn) const {
   state().get_with(table, key, fn);
-}
-
-void LmdbViews::Snapshot::get_sorted(Table table,
-                                     std::span<const std::string> keys,
-                                     const GetFn& fn) const {
-  state().get_sorted(table, keys, fn);
 }
 
 void LmdbViews::Snapshot::scan(Table table, std::string_view from_key,

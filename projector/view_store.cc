@@ -8,18 +8,6 @@
 
 namespace wfstore {
 
-void ViewReader::get_sorted(Table table, std::span<const std::string> keys,
-                            const GetFn& fn) const {
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    const std::optional<std::string> value = get(table, keys[i]);
-    if (value) {
-      fn(i, std::string_view(*value));
-    } else {
-      fn(i, std::nullopt);
-    }
-  }
-}
-
 void ViewReader::get_with(Table table, std::string_view key,
                           const ValueFn& fn) const {
   const std::optional<std::string> value = get(table, key);

@@ -68,10 +68,6 @@ class SnapshotSlot final : public ViewReader {
                 const ValueFn& fn) const override {
     target().get_with(table, key, fn);
   }
-  void get_sorted(Table table, std::span<const std::string> keys,
-                  const GetFn& fn) const override {
-    target().get_sorted(table, keys, fn);
-  }
   void scan(Table table, std::string_view from_key, std::string_view to_key,
             const ScanFn& fn, bool reverse) const override {
     target().scan(table, from_key, to_key, fn, reverse);

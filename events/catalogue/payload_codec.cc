@@ -182,48 +182,4 @@ EventPayload decode_payload(EventType type, std::uint16_t schema_version,
   return catalogue::decode_payload_with(type, schema_version, payload, reader);
 }
 
-std::optional<std::string_view> stage_added_outputs_cbor(
-    std::uint16_t schema_version, std::string_view payload) {
-  if (schema_version != StageAdded::kVersion) return std::nullopt;
-  // The stage's field table (fields.h) up to outputs: id, execution_id,
-  // ref_id, type, name (str), status (u8), context (json), outputs (json).
-  static_assert(StageAdded::kVersion == 1,
-                "a new StageAdded version: check the fields skipped here");
-  // One reader per thread: its stream costs more to make than the few fields
-  // read here (an ancestor merge reads one record per ancestor). A failed
-  // read drops it, so no stream state outlives a failure.
-  thread_local std::optional<codec::Reader> reader;
-  try {
-    if (reader) {
-      reader->restart(payload);
-    } else {
-      reader.emplace(payload, "payload");
-    }
-    codec::Reader& r = *reader;
-    for (const char* field : {"stage.id", "stage.execution_id", "stage.ref_id",
-                              "stage.type", "stage.name"}) {
-      r.bytes(field);
-    }
-    r.u8("stage.status");
-    r.bytes("stage.context");
-    return r.bytes("stage.outputs");
-  } catch (const cereal::Exception& e) {
-    reader.reset();
-    throw CorruptionError(fmt::format("payload: {}", e.what()));
-  } catch (...) {
-    reader.reset();
-    throw;
-  }
-}
-
-Json decode_stage_added_outputs(std::uint16_t schema_version,
-                                std::string_view payload) {
-  const std::optional<std::string_view> cbor =
-      stage_added_outputs_cbor(schema_version, payload);
-  if (cbor) return Json::from_cbor(std::string(*cbor), "stage.outputs");
-  return std::get<StageAdded>(
-             decode_payload(StageAdded::kType, schema_version, payload))
-      .stage.outputs;
-}
-
 }  // namespace wfstore

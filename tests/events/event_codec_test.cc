@@ -199,25 +199,6 @@ TEST_F(EventCodecTest, EveryTypeRoundTripsWithEveryFieldSet) {
   }
 }
 
-// The outputs read alone (the ancestor merge's path) are those of the whole
-// decode, for stages with every field set; a truncated payload is corrupt.
-TEST_F(EventCodecTest, StageAddedOutputsDecodeAloneAsInTheWholePayload) {
-  for (const StageExecution& stage :
-       testutil::full_workflow("wf-full").stages) {
-    SCOPED_TRACE(stage.id);
-    const std::string payload = encode_payload(StageAdded{stage});
-    const Json outputs =
-        decode_stage_added_outputs(StageAdded::kVersion, payload);
-    EXPECT_EQ(outputs, stage.outputs);
-    EXPECT_EQ(outputs.cbor(), stage.outputs.cbor());
-    EXPECT_THROW(
-        decode_stage_added_outputs(StageAdded::kVersion, payload.substr(0, 10)),
-        CorruptionError);
-  }
-  EXPECT_THROW(decode_stage_added_outputs(StageAdded::kVersion + 1, "\x01"),
-               CorruptionError);
-}
-
 TEST_F(EventCodecTest, OneCommitHoldsManyEventsWithConsecutiveLsns) {
   const std::vector<EventPayload> payloads =
       payloads_for(testutil::diamond_workflow("wf-d"));

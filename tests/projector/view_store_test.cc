@@ -128,27 +128,6 @@ TYPED_TEST(ViewStoreTest, PutGetOverwriteAndMissing) {
   EXPECT_EQ(store.get(Table::kWorkflows, "a"), std::string("\0x\xff", 3));
 }
 
-// get_sorted answers as get() does, key by key, absent keys included.
-TYPED_TEST(ViewStoreTest, GetSortedAnswersEachKeyAsGetDoes) {
-  ViewStore& store = this->store();
-  this->put_all(Table::kStages, {"b", "d", "da", "f"});
-  const std::vector<std::string> keys = {"a",  "b",  "c", "d",
-                                         "da", "db", "f", "z"};
-  std::vector<std::string> seen;
-  store.get_sorted(Table::kStages, keys,
-                   [&](std::size_t i, std::optional<std::string_view> value) {
-                     EXPECT_EQ(i, seen.size());
-                     EXPECT_EQ(value, store.get(Table::kStages, keys[i]));
-                     seen.push_back(value ? std::string(*value) : "-");
-                   });
-  EXPECT_THAT(seen, ElementsAre("-", "vb", "-", "vd", "vda", "-", "vf", "-"));
-  bool called = false;
-  store.get_sorted(
-      Table::kStages, {},
-      [&](std::size_t, std::optional<std::string_view>) { called = true; });
-  EXPECT_FALSE(called);
-}
-
 // get_with and contains answer as get() does: present, absent, empty values,
 // a base key seen through an overlay and one the overlay deleted.
 TYPED_TEST(ViewStoreTest, GetWithAndContainsAnswerAsGetDoes) {
@@ -496,35 +475,6 @@ TEST_F(OverlayTest, WorksOverAnLmdbSnapshot) {
   EXPECT_THAT(dump_table(overlay, Table::kStages),
               ElementsAre(Pair("c", "new"), Pair("d", "base")));
   EXPECT_EQ(views->dump(Table::kStages).size(), 2u);
-}
-
-// A snapshot's get_sorted over keys spread across many leaf pages, every
-// other one absent, answers as get() does.
-TEST(LmdbViewsTest, SnapshotGetSortedAcrossManyPagesAnswersAsGet) {
-  testutil::TempDir dir;
-  auto views =
-      LmdbViews::open(dir / "views", LmdbViewsOptions{std::uint64_t{64} << 20});
-  views->write([](LmdbViews::WriteTxn& txn) {
-    for (std::uint64_t i = 0; i < 20000; i += 2) {
-      txn.put(Table::kStages, keys::encode_u64(i),
-              std::string(100, static_cast<char>('a' + i % 26)));
-    }
-  });
-  const LmdbViews::Snapshot snapshot = views->begin_read();
-  std::vector<std::string> keys;
-  for (std::uint64_t i = 0; i < 20000; i += 7)
-    keys.push_back(keys::encode_u64(i));
-  std::size_t found = 0;
-  std::size_t calls = 0;
-  snapshot.get_sorted(
-      Table::kStages, keys,
-      [&](std::size_t i, std::optional<std::string_view> value) {
-        ASSERT_EQ(i, calls++);
-        EXPECT_EQ(value, snapshot.get(Table::kStages, keys[i]));
-        if (value) ++found;
-      });
-  EXPECT_EQ(calls, keys.size());
-  EXPECT_EQ(found, (keys.size() + 1) / 2);
 }
 
 struct Write {

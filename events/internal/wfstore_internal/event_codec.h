@@ -155,24 +155,6 @@ std::string encode_payload(const EventPayload& payload);
 EventPayload decode_payload(EventType type, std::uint16_t schema_version,
                             std::string_view payload);
 
-// The stage's outputs of a StageAdded payload written at `schema_version`.
-// At this build's version only the fields before outputs are read (skipped,
-// not checked); an older payload is upcast and decoded whole. Throws
-// CorruptionError as decode_payload() does for a payload too short or with
-// malformed outputs.
-Json decode_stage_added_outputs(std::uint16_t schema_version,
-                                std::string_view payload);
-
-// The CBOR bytes of the stage's outputs in a StageAdded payload written at
-// this build's version, borrowed from `payload`: neither they nor the fields
-// before them are checked (a reader of these bytes checks them with
-// internal::check_json_cbor, which checks what Json::from_cbor checks, or
-// through OutputsMerge::add_stored, which checks what it decodes). nullopt for a
-// payload of an older version (decode_stage_added_outputs() upcasts it).
-// Throws CorruptionError for a payload too short.
-std::optional<std::string_view> stage_added_outputs_cbor(
-    std::uint16_t schema_version, std::string_view payload);
-
 // The version this build writes for `type` (test-only types included), or 0
 // for an unknown type.
 std::uint16_t current_schema_version(EventType type);

@@ -149,8 +149,6 @@ class LmdbViews::WriteTxn final : public ViewStore {
                                  std::string_view key) const override;
   void get_with(Table table, std::string_view key,
                 const ValueFn& fn) const override;
-  void get_sorted(Table table, std::span<const std::string> keys,
-                  const GetFn& fn) const override;
   void scan(Table table, std::string_view from_key, std::string_view to_key,
             const ScanFn& fn, bool reverse = false) const override;
   void put(Table table, std::string_view key, std::string_view value) override;
@@ -190,8 +188,6 @@ class LmdbViews::Snapshot final : public ViewReader {
                                  std::string_view key) const override;
   void get_with(Table table, std::string_view key,
                 const ValueFn& fn) const override;
-  void get_sorted(Table table, std::span<const std::string> keys,
-                  const GetFn& fn) const override;
   void scan(Table table, std::string_view from_key, std::string_view to_key,
             const ScanFn& fn, bool reverse = false) const override;
 

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -119,11 +118,6 @@ void check_view_key(Table table, std::string_view key);
 using ScanFn =
     std::function<bool(std::string_view key, std::string_view value)>;
 
-// Called by get_sorted() with the index of a key and its value, or nullopt if
-// the key is absent. The value is valid only during the call.
-using GetFn = std::function<void(std::size_t index,
-                                 std::optional<std::string_view> value)>;
-
 // Called by get_with() with the value, or nullopt if the key is absent. The
 // value is valid only during the call.
 using ValueFn = std::function<void(std::optional<std::string_view> value)>;
@@ -150,15 +144,6 @@ class ViewReader {
 
   // Whether `key` is present in `table`. Throws IOError, CorruptionError.
   bool contains(Table table, std::string_view key) const;
-
-  // Calls fn(i, value) for each keys[i] of `table`, in the order of `keys`:
-  // get() for many keys at once. REQUIRES: keys ascending bytewise (an
-  // implementation may seek from each key to the next: an LMDB cursor stays on
-  // its leaf page while the keys fall in it, where get() searches from the
-  // root each time); fn does not write to this store. The default calls get()
-  // for each key. Throws IOError, CorruptionError, and whatever fn throws.
-  virtual void get_sorted(Table table, std::span<const std::string> keys,
-                          const GetFn& fn) const;
 
   // Calls fn for each key in [from_key, to_key) of `table` in ascending key
   // order, or descending if `reverse`, until fn returns false. An empty

@@ -62,9 +62,11 @@ bool ref_in_use(const ViewReader& views, std::uint64_t wf,
   return found;
 }
 
-void check_unique_tasks(const StageExecution& stage, std::string_view field) {
+// Throws DuplicateError naming `field` when two of `tasks` share an id.
+void check_unique_tasks(const std::vector<TaskExecution>& tasks,
+                        std::string_view field) {
   std::set<std::string_view> ids;
-  for (const TaskExecution& task : stage.tasks) {
+  for (const TaskExecution& task : tasks) {
     if (!ids.insert(task.id).second) {
       throw DuplicateError(
           fmt::format("{}: task id {} appears twice", field, task.id));
@@ -117,14 +119,15 @@ void check_kind(const std::optional<DecisionKind>& expected,
                   subject(), kind_name(*expected), kind_name(actual), why));
 }
 
-Decision decide_store(const StoreWorkflow& command, const ViewReader& views) {
-  const Workflow& workflow = command.workflow;
-  validate_workflow(workflow);
+// The rules a stored workflow's stages keep among themselves: no stage id, ref
+// id or (within a stage) task id twice. Throws DuplicateError naming the field
+// after `prefix` ("" or "events[0].workflow.").
+void check_unique_stages(const Workflow& workflow, std::string_view prefix) {
   std::set<std::string_view> stage_ids;
   std::set<std::string_view> ref_ids;
   for (std::size_t i = 0; i < workflow.stages.size(); ++i) {
     const StageExecution& stage = workflow.stages[i];
-    const std::string field = fmt::format("stages[{}]", i);
+    const std::string field = fmt::format("{}stages[{}]", prefix, i);
     if (!stage_ids.insert(stage.id).second) {
       throw DuplicateError(
           fmt::format("{}.id: stage {} appears twice", field, stage.id));
@@ -134,8 +137,31 @@ Decision decide_store(const StoreWorkflow& command, const ViewReader& views) {
           fmt::format("{}.ref_id: ref_id {} appears twice in workflow {}",
                       field, stage.ref_id, workflow.id));
     }
-    check_unique_tasks(stage, field);
+    check_unique_tasks(stage.tasks, field);
   }
+}
+
+// check_parent_workflow() for each stage of `workflow` whose parent is not a
+// stage of `workflow` itself.
+void check_stage_parents(const ViewReader& views, const Workflow& workflow,
+                         std::string_view prefix) {
+  std::set<std::string_view> stage_ids;
+  for (const StageExecution& stage : workflow.stages) {
+    stage_ids.insert(stage.id);
+  }
+  for (std::size_t i = 0; i < workflow.stages.size(); ++i) {
+    const StageExecution& stage = workflow.stages[i];
+    if (stage.parent_stage_id && stage_ids.count(*stage.parent_stage_id) == 0) {
+      check_parent_workflow(views, stage, workflow.id,
+                            fmt::format("{}stages[{}]", prefix, i));
+    }
+  }
+}
+
+Decision decide_store(const StoreWorkflow& command, const ViewReader& views) {
+  const Workflow& workflow = command.workflow;
+  validate_workflow(workflow);
+  check_unique_stages(workflow, "");
   if (workflow_surrogate(views, workflow.id)) {
     throw DuplicateError(
         fmt::format("id: workflow {} already exists", workflow.id));
@@ -146,13 +172,7 @@ Decision decide_store(const StoreWorkflow& command, const ViewReader& views) {
                                        i, workflow.stages[i].id));
     }
   }
-  for (std::size_t i = 0; i < workflow.stages.size(); ++i) {
-    const StageExecution& stage = workflow.stages[i];
-    if (stage.parent_stage_id && stage_ids.count(*stage.parent_stage_id) == 0) {
-      check_parent_workflow(views, stage, workflow.id,
-                            fmt::format("stages[{}]", i));
-    }
-  }
+  check_stage_parents(views, workflow, "");
   WorkflowStored event{workflow};
   for (StageExecution& stage : event.workflow.stages) {
     for (TaskExecution& task : stage.tasks) task.version = 0;
@@ -219,7 +239,7 @@ Decision decide_store_stage(const StoreStage& command,
                       *command.expected_phase));
     }
   }
-  check_unique_tasks(stage, "stage");
+  check_unique_tasks(stage.tasks, "stage");
   Decision decision;
   std::optional<FoundStage> stored = find_stage(views, stage.id);
   // A stage added or removed since the transaction decided: its versions
@@ -544,6 +564,88 @@ bool claim_held(const ViewReader& views, std::string_view execution_id,
          views.get(Table::kClaims, records::claim_key(*execution, *claim));
 }
 
+// The imported workflow's stages as its events leave them, one event at a
+// time: each event must be one the store's own decisions could have written
+// at that point (the rules of decide_store and decide_store_stage), or its
+// fold would break a rule the views keep (a ref id twice in a workflow, a
+// stage_order entry with no stage, a task id twice in a stage).
+class ImportedStages {
+ public:
+  // Checks `payload` (validated, of the imported workflow) against the state
+  // the events before it left, then applies it. Throws InvalidArgumentError
+  // (DuplicateError from the checks shared with decide_store) naming `field`.
+  void follow(const EventPayload& payload, const ViewReader& views,
+              const std::string& field) {
+    if (const auto* stored = std::get_if<WorkflowStored>(&payload)) {
+      const Workflow& workflow = stored->workflow;
+      if (stored_) {
+        throw InvalidArgumentError(
+            fmt::format("{}: workflow {} is stored again while it exists",
+                        field, workflow.id));
+      }
+      check_unique_stages(workflow, field + ".workflow.");
+      check_stage_parents(views, workflow, field + ".workflow.");
+      stored_ = true;
+      for (const StageExecution& stage : workflow.stages) {
+        ref_ids_.emplace(stage.id, stage.ref_id);
+      }
+      return;
+    }
+    if (std::holds_alternative<ClaimAcquired>(payload) ||
+        std::holds_alternative<ClaimTransferred>(payload)) {
+      return;
+    }
+    if (!stored_) {
+      throw InvalidArgumentError(fmt::format(
+          "{}: a {} while workflow {} is not stored", field,
+          event_type_name(event_type(payload)), event_workflow_id(payload)));
+    }
+    if (const auto* added = std::get_if<StageAdded>(&payload)) {
+      const StageExecution& stage = added->stage;
+      if (ref_ids_.count(stage.id) != 0) {
+        throw InvalidArgumentError(fmt::format(
+            "{}.stage.id: stage {} is added while it exists", field, stage.id));
+      }
+      for (const auto& [id, ref_id] : ref_ids_) {
+        if (ref_id == stage.ref_id) {
+          throw InvalidArgumentError(fmt::format(
+              "{}.stage.ref_id: ref_id {} already exists in workflow {}", field,
+              stage.ref_id, stage.execution_id));
+        }
+      }
+      check_unique_tasks(stage.tasks, field + ".stage");
+      if (stage.parent_stage_id &&
+          ref_ids_.count(*stage.parent_stage_id) == 0) {
+        check_parent_workflow(views, stage, stage.execution_id,
+                              field + ".stage");
+      }
+      ref_ids_.emplace(stage.id, stage.ref_id);
+    } else if (const auto* updated = std::get_if<StageUpdated>(&payload)) {
+      require_stage(updated->stage_id, field);
+      check_unique_tasks(updated->tasks, field);
+    } else if (const auto* removed = std::get_if<StageRemoved>(&payload)) {
+      require_stage(removed->stage_id, field);
+      ref_ids_.erase(removed->stage_id);
+    } else if (std::holds_alternative<WorkflowDeleted>(payload)) {
+      stored_ = false;
+      ref_ids_.clear();
+    }
+  }
+
+ private:
+  void require_stage(const std::string& stage_id,
+                     const std::string& field) const {
+    if (ref_ids_.count(stage_id) == 0) {
+      throw InvalidArgumentError(fmt::format(
+          "{}.stage_id: stage {} is not a stage of the workflow at that point",
+          field, stage_id));
+    }
+  }
+
+  bool stored_ = false;
+  std::map<std::string, std::string> ref_ids_;  // stage id -> ref id
+};
+
 Decision decide_import(const ImportWorkflowHistory& command,
                        const ViewReader& views) {
   validate_key(command.workflow_id, "workflow_id");
@@ -563,6 +665,7 @@ Decision decide_import(const ImportWorkflowHistory& command,
         fmt::format("import of workflow {}: this store already holds {} {}",
                     command.workflow_id, what, id));
   };
+  ImportedStages stages;
   for (std::size_t i = 0; i < command.events.size(); ++i) {
     const EventPayload& payload = command.events[i];
     const std::string field = fmt::format("events[{}]", i);
@@ -574,6 +677,14 @@ Decision decide_import(const ImportWorkflowHistory& command,
           event_workflow_id(payload), command.workflow_id));
     }
     validate_imported(payload, field);
+    try {
+      stages.follow(payload, views, field);
+    } catch (const DuplicateError& e) {
+      // A bundle's own duplicates are bad input, not a conflict with the
+      // store.
+      throw InvalidArgumentError(fmt::format("import of workflow {}: {}",
+                                             command.workflow_id, e.what()));
+    }
     std::vector<std::string_view> added;
     if (const auto* stored = std::get_if<WorkflowStored>(&payload)) {
       for (const StageExecution& stage : stored->workflow.stages) {

@@ -123,6 +123,73 @@ TEST_F(StateMachineTest, StoreRejectsDuplicateStageIdsRefIdsAndTaskIds) {
   EXPECT_FALSE(workflow_exists(h_.views, "w2"));
 }
 
+// An imported history is replayed event by event only if the store's own
+// writes could have made it: what its folds would otherwise store (a ref id
+// twice in a workflow, a task id twice in a stage, a stage event for a stage
+// the workflow does not hold) is an InvalidArgumentError that changes nothing.
+TEST_F(StateMachineTest, ImportRejectsHistoriesTheStoreDoesNotWrite) {
+  const Workflow base = testutil::diamond_workflow("w2");
+  const auto import = [](std::vector<EventPayload> events) {
+    return ImportWorkflowHistory{"w2", std::move(events)};
+  };
+  const auto reject = [&](std::vector<EventPayload> events,
+                          const std::string& message_part) {
+    SCOPED_TRACE(message_part);
+    expect_rejected<InvalidArgumentError>(h_, import(std::move(events)),
+                                          message_part);
+  };
+  Workflow w = base;
+  w.stages[1].id = w.stages[0].id;
+  reject({WorkflowStored{w}},
+         "events[0].workflow.stages[1].id: stage w2.setup appears twice");
+  w = base;
+  w.stages[2].ref_id = "setup";
+  reject({WorkflowStored{w}}, "ref_id setup appears twice");
+  w = base;
+  w.stages[1].tasks[1].id = w.stages[1].tasks[0].id;
+  reject({WorkflowStored{w}}, "events[0].workflow.stages[1]: task id");
+  w = base;
+  w.stages[3].parent_stage_id = "wf.setup";
+  reject({WorkflowStored{w}}, "belongs to workflow 'wf'");
+  reject({WorkflowStored{base}, WorkflowStored{base}},
+         "events[1]: workflow w2 is stored again");
+
+  StageExecution added = new_stage("w2", "w2.extra", "extra");
+  reject({StageAdded{added}, WorkflowStored{base}},
+         "events[0]: a StageAdded while workflow w2 is not stored");
+  reject({WorkflowStored{base}, WorkflowDeleted{"w2"},
+          WorkflowPaused{"w2", "ops", 1}},
+         "events[2]: a WorkflowPaused while workflow w2 is not stored");
+  added.ref_id = "deploy";
+  reject({WorkflowStored{base}, StageAdded{added}},
+         "events[1].stage.ref_id: ref_id deploy already exists");
+  reject({WorkflowStored{base}, StageAdded{base.stages[2]}},
+         "stage w2.build_mac is added while it exists");
+  added = new_stage("w2", "w2.extra", "extra");
+  added.tasks = {new_task("t"), new_task("t")};
+  reject({WorkflowStored{base}, StageAdded{added}},
+         "events[1].stage: task id t appears twice");
+
+  StageUpdated update;
+  update.execution_id = "w2";
+  update.stage_id = "w2.deploy";
+  reject({WorkflowStored{base}, StageRemoved{"w2", "w2.deploy"}, update},
+         "events[2].stage_id: stage w2.deploy is not a stage");
+  reject({WorkflowStored{base}, StageRemoved{"w2", "w2.nope"}},
+         "stage w2.nope is not a stage");
+  update.tasks = {new_task("t"), new_task("t")};
+  reject({WorkflowStored{base}, update}, "events[1]: task id t appears twice");
+  EXPECT_FALSE(workflow_exists(h_.views, "w2"));
+
+  // What the store writes: a removed stage's id and ref id free again, a
+  // deleted workflow stored again, claims whatever the workflow's state.
+  StageExecution again = new_stage("w2", "w2.deploy", "deploy");
+  h_.apply(
+      import({WorkflowStored{base}, StageRemoved{"w2", "w2.deploy"},
+              StageAdded{again}, WorkflowDeleted{"w2"}, WorkflowStored{base}}));
+  EXPECT_EQ(load("w2"), base);  // replayed as it is, task versions included
+}
+
 TEST_F(StateMachineTest, StoreValidatesLimitsAndChangesNothing) {
   Workflow w = testutil::diamond_workflow("");
   expect_rejected<InvalidArgumentError>(h_, StoreWorkflow{w}, "id");

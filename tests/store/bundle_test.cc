@@ -288,6 +288,18 @@ TEST_F(BundleTest, DamagedTruncatedAndForeignFilesAreRejected) {
                                      "event 1 of");
   }
   {
+    // The stage removal naming a stage the workflow does not hold: the
+    // events must be a history the store's own writes make.
+    std::string t = bytes;
+    const std::size_t at = t.rfind("prepare_hook_b");  // the StageRemoved
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_GT(at, frames[1]);
+    t[at + 13] = 'x';
+    expect_rejected<InvalidArgumentError>(
+        *target, dir, variant("removed", rehash(t)),
+        "stage wf-b.prepare_hook_x is not a stage of the workflow");
+  }
+  {
     // The header counting one event more than the file holds.
     std::string t = bytes;
     t[12 + 16] = static_cast<char>(t[12 + 16] + 1);

@@ -303,7 +303,11 @@ BundleInfo read_bundle_info(const std::filesystem::path& file);
 // commit: the workflow's state events replayed in their original order, so
 // the workflow reads back as it was at the bundle's end. Throws as
 // read_bundle_info(), and InvalidArgumentError when the store already holds
-// that workflow; nothing is changed on any error.
+// that workflow, a stage the events add or a claim they take, or when the
+// events are not a history the store's own writes make (a stage id, ref id or
+// task id twice, a stage event for a stage the workflow does not hold at that
+// point, an event before the workflow is stored, a stage whose parent belongs
+// to another workflow); nothing is changed on any error.
 BundleInfo import_bundle(Database& database, const std::filesystem::path& file);
 
 }  // namespace wfstore

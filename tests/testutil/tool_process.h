@@ -7,10 +7,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -100,20 +102,35 @@ class ToolProcess {
   // Whether the process catches `sig` (SigCgt in /proc/<pid>/status), waiting
   // up to `wait` for its handler: a stop signal sent before it is installed
   // ends a process still starting (as on a loaded machine), not the tool's way.
+  // Before exec the child still shows this test's handlers, so it counts only
+  // once it runs another executable; false at once when it has exited.
   bool wait_until_catching(int sig,
                            std::chrono::milliseconds wait = kToolLineWait) {
     const auto deadline = std::chrono::steady_clock::now() + wait;
     const std::uint64_t bit = std::uint64_t{1} << (sig - 1);
+    const std::string proc = "/proc/" + std::to_string(pid_);
+    std::error_code error;
+    const std::filesystem::path self =
+        std::filesystem::read_symlink("/proc/self/exe", error);
     for (;;) {
-      std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+      std::ifstream status(proc + "/status");
       std::string line;
+      bool catching = false;
       while (std::getline(status, line)) {
-        if (line.rfind("SigCgt:", 0) == 0) {
-          if ((std::stoull(line.substr(7), nullptr, 16) & bit) != 0) {
-            return true;
+        if (line.rfind("State:", 0) == 0) {
+          const std::size_t at = line.find_first_not_of(" \t", 6);
+          if (at != std::string::npos && (line[at] == 'Z' || line[at] == 'X')) {
+            return false;  // exited (a zombie until wait())
           }
+        }
+        if (line.rfind("SigCgt:", 0) == 0) {
+          catching = (std::stoull(line.substr(7), nullptr, 16) & bit) != 0;
           break;
         }
+      }
+      if (catching &&
+          std::filesystem::read_symlink(proc + "/exe", error) != self) {
+        return true;
       }
       if (std::chrono::steady_clock::now() >= deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds{10});

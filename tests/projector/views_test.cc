@@ -206,11 +206,24 @@ TEST_F(GraphTest, UpstreamDownstreamAndSyntheticQueries) {
   EXPECT_THAT(none.stages, IsEmpty());
 }
 
+// `outputs` with a "pad" string of `letter`s making its CBOR exactly `size`
+// bytes (at least 300).
+nlohmann::json padded(nlohmann::json outputs, std::size_t size, char letter) {
+  outputs["pad"] = std::string(256, letter);
+  const std::size_t base = nlohmann::json::to_cbor(outputs).size();
+  EXPECT_GE(size, base);
+  outputs["pad"] = std::string(256 + size - base, letter);
+  EXPECT_EQ(nlohmann::json::to_cbor(outputs).size(), size);
+  return outputs;
+}
+
 // merged_ancestor_outputs over the views reads the graph and the ancestors'
 // outputs from stage_order; its answer is the model's over the whole
 // stored workflow for every ref: parallel branches (ties in insertion order),
 // dangling requisites, a self-edge, a cycle, a synthetic stage, a stage added
-// later and outputs updated later.
+// later and outputs updated later; outputs around the 1 KiB the scan copies
+// (1023, 1024, 1025 and 3000 bytes, sharing keys and lists with small ones)
+// among them, an update growing outputs past it and one shrinking them below.
 TEST(MergedAncestorOutputsTest, EqualsTheModelsMergeOverTheStoredWorkflow) {
   Harness h;
   Workflow w = testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
@@ -223,38 +236,56 @@ TEST(MergedAncestorOutputsTest, EqualsTheModelsMergeOverTheStoredWorkflow) {
     return s;
   };
   using nlohmann::json;
-  w.stages.push_back(add("a", {}, {{"v", "a"}, {"l", {"a"}}, {"a", 1}}));
-  w.stages.push_back(add("c", {"a"}, {{"v", "c"}, {"l", {"c"}}}));
-  w.stages.push_back(add("b", {"a"}, {{"v", "b"}, {"l", {"b"}}}));
-  w.stages.push_back(add("d", {"b", "c", "dangling"}, {{"v", "d"}}));
+  w.stages.push_back(
+      add("a", {}, padded({{"v", "a"}, {"l", {"a"}}, {"a", 1}}, 3000, 'a')));
+  w.stages.push_back(
+      add("c", {"a"}, padded({{"v", "c"}, {"l", {"c"}}}, 1024, 'c')));
+  w.stages.push_back(
+      add("b", {"a"}, padded({{"v", "b"}, {"l", {"b"}}}, 1025, 'b')));
+  w.stages.push_back(
+      add("d", {"b", "c", "dangling"}, padded({{"v", "d"}}, 1023, 'd')));
   w.stages.push_back(add("self", {"self", "a"}, {{"v", "self"}}));
-  w.stages.push_back(add("f", {"x"}, {{"v", "f"}}));
+  w.stages.push_back(add("f", {"x"}, padded({{"v", "f"}}, 1025, 'f')));
   w.stages.push_back(add("x", {"f"}, {{"v", "x"}}));
   w.stages.push_back(add("h", {"f", "d", "self"}, {{"h", true}}));
   StageExecution synthetic = add("d_after", {"d"}, {{"v", "syn"}});
   synthetic.parent_stage_id = "g.d";
   synthetic.synthetic_stage_owner = SyntheticStageOwner::kStageAfter;
   w.stages.push_back(synthetic);
+  const auto equals_model = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    const std::optional<Workflow> stored = load_workflow(h.views, "g", true);
+    ASSERT_TRUE(stored.has_value());
+    for (const std::string ref : {"a", "b", "c", "d", "self", "f", "x", "h",
+                                  "d_after", "late", "nope", "dangling"}) {
+      EXPECT_EQ(merged_ancestor_outputs(h.views, "g", ref),
+                internal::merged_ancestor_outputs(*stored, ref))
+          << ref;
+    }
+  };
   ASSERT_EQ(h.apply(StoreWorkflow{w}).events.size(), 1u);
+  equals_model("stored");
   StageExecution late = add("late", {"d_after", "b"}, {{"v", "late"}});
   ASSERT_EQ(h.apply(StoreStage{late, std::nullopt}).events.size(), 1u);
+  equals_model("late added");
+  // b shrinks below 1 KiB, c grows past it.
   StageExecution b = w.stages[2];
   b.outputs = Json(json{{"v", "b2"}, {"l", {"b2", "b3"}}});
   ASSERT_EQ(h.apply(StoreStage{b, "SUCCEEDED"}).events.size(), 1u);
-
-  const std::optional<Workflow> stored = load_workflow(h.views, "g", true);
-  ASSERT_TRUE(stored.has_value());
-  ASSERT_EQ(stored->stages.size(), 10u);
-  for (const std::string ref : {"a", "b", "c", "d", "self", "f", "x", "h",
-                                "d_after", "late", "nope", "dangling"}) {
-    EXPECT_EQ(merged_ancestor_outputs(h.views, "g", ref),
-              internal::merged_ancestor_outputs(*stored, ref))
-        << ref;
-  }
+  equals_model("b updated");
+  StageExecution c = w.stages[1];
+  c.outputs = Json(padded({{"v", "c2"}, {"l", {"c"}}}, 1025, 'C'));
+  ASSERT_EQ(h.apply(StoreStage{c, "SUCCEEDED"}).events.size(), 1u);
+  equals_model("c updated");
+  ASSERT_EQ(load_workflow(h.views, "g", true)->stages.size(), 10u);
   // Parallel ancestors merge in insertion order: c before b, so b wins; lists
-  // concatenate in that order; the update of b is seen.
+  // concatenate in that order; the updates are seen; the pad of the last
+  // ancestor merged (d's own is not merged into d's answer) wins.
   EXPECT_EQ(merged_ancestor_outputs(h.views, "g", "d"),
-            (json{{"v", "b2"}, {"l", {"a", "c", "b2", "b3"}}, {"a", 1}}));
+            (json{{"v", "b2"},
+                  {"l", {"a", "c", "b2", "b3"}},
+                  {"a", 1},
+                  {"pad", c.outputs.value()["pad"]}}));
   EXPECT_FALSE(merged_ancestor_outputs(h.views, "g", "h").contains("h"));
   EXPECT_EQ(merged_ancestor_outputs(h.views, "g", "late")["v"], "syn");
   ASSERT_EQ(h.apply(DeleteWorkflow{"g"}).events.size(), 1u);
@@ -263,8 +294,8 @@ TEST(MergedAncestorOutputsTest, EqualsTheModelsMergeOverTheStoredWorkflow) {
 
 // Ancestors whose stage records lie in another key order than their merge
 // order (a requisite stored after the stage that names it) merge in merge
-// order, from memory views and from the same views in LMDB, whose snapshot
-// reads the records through one cursor.
+// order, from memory views and from the same views in LMDB read through a
+// snapshot.
 TEST(MergedAncestorOutputsTest, MergeOrderNotKeyOrderOverMemoryAndLmdb) {
   Harness h;
   Workflow w = testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
@@ -315,38 +346,43 @@ TEST(MergedAncestorOutputsTest, DamagedAncestorOutputsAreCorruption) {
         Damage{"array head", 0, '\x81'}, Damage{"integer", 0, '\x01'},
         Damage{"string head", 0, '\x61'}, Damage{"null", 0, '\xf6'},
         Damage{"binary head", 0, '\x41'}, Damage{"tag", 0, '\xc1'}}) {
-    SCOPED_TRACE(damage.name);
-    Harness h;
-    Workflow w =
-        testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
-    StageExecution root = testutil::make_stage("g", "root", "t", "root",
-                                               WorkflowStatus::kRunning);
-    root.outputs = Json(nlohmann::json{{"key", "value"}});
-    StageExecution leaf = testutil::make_stage("g", "leaf", "t", "leaf",
-                                               WorkflowStatus::kRunning);
-    leaf.requisite_stage_ref_ids = {"root"};
-    w.stages = {root, leaf};
-    ASSERT_EQ(h.apply(StoreWorkflow{w}).events.size(), 1u);
-    ASSERT_EQ(merged_ancestor_outputs(h.views, "g", "leaf"),
-              (nlohmann::json{{"key", "value"}}));
+    for (const std::size_t size : {std::size_t{0}, std::size_t{2000}}) {
+      SCOPED_TRACE(damage.name);
+      SCOPED_TRACE(size);  // 0: small outputs; else their size, read again
+      Harness h;
+      Workflow w =
+          testutil::bare_workflow("g", "app", WorkflowStatus::kRunning, 1);
+      StageExecution root = testutil::make_stage("g", "root", "t", "root",
+                                                 WorkflowStatus::kRunning);
+      const nlohmann::json root_outputs =
+          size == 0 ? nlohmann::json{{"key", "value"}}
+                    : padded({{"key", "value"}}, size, 'y');
+      root.outputs = Json(root_outputs);
+      StageExecution leaf = testutil::make_stage("g", "leaf", "t", "leaf",
+                                                 WorkflowStatus::kRunning);
+      leaf.requisite_stage_ref_ids = {"root"};
+      w.stages = {root, leaf};
+      ASSERT_EQ(h.apply(StoreWorkflow{w}).events.size(), 1u);
+      ASSERT_EQ(merged_ancestor_outputs(h.views, "g", "leaf"), root_outputs);
 
-    const std::vector<std::uint8_t> outputs =
-        nlohmann::json::to_cbor(nlohmann::json{{"key", "value"}});
-    const std::string cbor(outputs.begin(), outputs.end());
-    bool damaged = false;
-    for (auto [key, value] : dump_table(h.views, Table::kStageOrder)) {
-      if (records::decode_stage_order(value).ref_id != "root") continue;
-      const std::size_t at = value.find(cbor);
-      ASSERT_NE(at, std::string::npos);
-      // The map's head, or the first byte of "value".
-      value[damage.from_end == 0 ? at : at + cbor.size() - damage.from_end] =
-          damage.byte;
-      h.views.put(Table::kStageOrder, key, value);
-      damaged = true;
+      const std::vector<std::uint8_t> outputs =
+          nlohmann::json::to_cbor(root_outputs);
+      const std::string cbor(outputs.begin(), outputs.end());
+      bool damaged = false;
+      for (auto [key, value] : dump_table(h.views, Table::kStageOrder)) {
+        if (records::decode_stage_order(value).ref_id != "root") continue;
+        const std::size_t at = value.find(cbor);
+        ASSERT_NE(at, std::string::npos);
+        // The map's head, or the first byte of "value".
+        value[damage.from_end == 0 ? at : at + cbor.size() - damage.from_end] =
+            damage.byte;
+        h.views.put(Table::kStageOrder, key, value);
+        damaged = true;
+      }
+      ASSERT_TRUE(damaged);
+      EXPECT_THROW((void)merged_ancestor_outputs(h.views, "g", "leaf"),
+                   CorruptionError);
     }
-    ASSERT_TRUE(damaged);
-    EXPECT_THROW((void)merged_ancestor_outputs(h.views, "g", "leaf"),
-                 CorruptionError);
   }
 }
 

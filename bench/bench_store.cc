@@ -42,6 +42,7 @@ ModeRun run_mode(const std::filesystem::path& dir, Durability durability,
     {
       Queue queue(*db);
       run.phases = run_phases(*db, queue, w);
+      run.page_fault_us = page_fault_us();
       run.wakeup = measure_wakeup_latency(queue, w, wakeup_samples);
     }
     db->close();

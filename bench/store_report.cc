@@ -169,7 +169,8 @@ void print_text(const std::vector<ModeRun>& modes,
   std::cout << fmt::format("# machine: nproc={} cpu=\"{}\" loadavg=\"{}\"\n",
                            nproc(), cpu_model(), load_average());
   for (const ModeRun& mode : modes) {
-    std::cout << fmt::format("# durability={}\n", mode.durability);
+    std::cout << fmt::format("# durability={} page_fault_us={:.2f}\n",
+                             mode.durability, mode.page_fault_us);
     for (const Phase& p : mode.phases) {
       std::cout << fmt::format(
           "phase={} n={} seconds={:.3f} ops_per_sec={:.0f} bound={:.0f} "
@@ -179,6 +180,10 @@ void print_text(const std::vector<ModeRun>& modes,
       std::cout << fmt::format(
           "# gate phase={} ratio={:.2f} min={:.1f} gate={}\n", p.name,
           p.ratio(), p.gate, p.pass() ? "pass" : "FAIL");
+      std::cout << fmt::format(
+          "# faults phase={} minor_faults_per_op={:.3f} "
+          "fault_us_per_op={:.2f}\n",
+          p.name, p.faults_per_op(), p.faults_per_op() * mode.page_fault_us);
     }
     const WakeupLatency& l = mode.wakeup;
     std::cout << fmt::format(
@@ -238,6 +243,7 @@ void print_json(const std::vector<ModeRun>& modes,
   for (const ModeRun& mode : modes) {
     nlohmann::json m;
     m["durability"] = mode.durability;
+    m["page_fault_us"] = mode.page_fault_us;
     for (const Phase& p : mode.phases) {
       m["phases"].push_back({{"phase", p.name},
                              {"n", p.n},
@@ -246,6 +252,7 @@ void print_json(const std::vector<ModeRun>& modes,
                              {"bound", p.bound},
                              {"ratio", p.ratio()},
                              {"cpu_us_per_op", p.cpu_us_per_op()},
+                             {"minor_faults_per_op", p.faults_per_op()},
                              {"gate_min", p.gate},
                              {"gate", p.pass() ? "pass" : "FAIL"},
                              {"checked", true},

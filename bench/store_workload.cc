@@ -11,7 +11,10 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "wfstore/transaction.h"
 
@@ -54,14 +57,43 @@ double thread_cpu_seconds() {
          1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+std::uint64_t process_minor_faults() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::uint64_t>(usage.ru_minflt);
+}
+
+double page_fault_us() {
+  constexpr std::size_t kPages = 4096;
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<double> runs;
+  for (int run = 0; run < 3; ++run) {
+    void* map = ::mmap(nullptr, kPages * page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return 0;
+    volatile char* bytes = static_cast<char*>(map);
+    const auto start = SteadyClock::now();
+    for (std::size_t i = 0; i < kPages; ++i) bytes[i * page] = 1;
+    runs.push_back(
+        std::chrono::duration<double, std::micro>(SteadyClock::now() - start)
+            .count() /
+        static_cast<double>(kPages));
+    ::munmap(map, kPages * page);
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs[1];
+}
+
 Phase timed(Database& db, const std::string& name, std::uint64_t ops,
             const std::function<void()>& body) {
   const DatabaseStats before = db.stats();
+  const std::uint64_t faults_start = process_minor_faults();
   const double cpu_start = thread_cpu_seconds();
   const auto start = SteadyClock::now();
   body();
   const double cpu_end = thread_cpu_seconds();
   Phase phase;
+  phase.minor_faults = process_minor_faults() - faults_start;
   phase.name = name;
   phase.n = ops;
   phase.seconds =

@@ -22,6 +22,8 @@
 
 #include "wfstore/file_system.h"
 
+#include "projector/map_prefault.h"
+
 namespace wfstore::lmdb {
 namespace {
 
@@ -237,6 +239,10 @@ class Registry {
     if (!options.read_only) {
       int dead = 0;
       check(mdb_reader_check(raw, &dead), "mdb_reader_check", path);
+      if (options.write_map && options.prefault_bytes > 0) {
+        env->prefaulter_ = std::make_unique<MapPrefaulter>(
+            raw, env->resize_lock_, options.prefault_bytes);
+      }
     }
     return std::shared_ptr<Env>(env.release(), [this](Env* e) { release(e); });
   }
@@ -326,12 +332,24 @@ Env::~Env() {
   // handlers (_Fork(), a raw clone), the pid one forked into a new pid
   // namespace that numbers it as its parent was numbered.
   if (!inherited_across_fork() && getpid() == opened_by_) {
+    prefaulter_.reset();  // its thread reads the map
     for (std::atomic<MDB_txn*>& slot : reset_readers_) {
       if (MDB_txn* txn = slot.exchange(nullptr)) mdb_txn_abort(txn);
     }
     mdb_env_close(env_);
+  } else {
+    // The prefaulter's thread is the parent's: a child has none to join.
+    (void)prefaulter_.release();
   }
   live_envs.fetch_sub(1);
+}
+
+void Env::note_write_commit() noexcept {
+  if (prefaulter_ != nullptr) prefaulter_->note_write_commit();
+}
+
+std::uint64_t Env::prefaulted_bytes() const noexcept {
+  return prefaulter_ != nullptr ? prefaulter_->prefaulted_bytes() : 0;
 }
 
 bool Env::inherited_across_fork() const noexcept {
@@ -606,6 +624,7 @@ void Txn::commit() {
   const int rc = mdb_txn_commit(txn);
   hold_.release();
   check(rc, "mdb_txn_commit", env_->path());
+  if (!read_only_) env_->note_write_commit();
 }
 
 void Txn::abort() noexcept {

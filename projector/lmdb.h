@@ -60,6 +60,11 @@ struct EnvOptions {
   // Writer only: permission bits of data.mdb and lock.mdb when created
   // (mdb_env_open's mode, less the umask).
   unsigned file_mode = 0600;
+  // Writer with write_map only: how far beyond the map's used end a
+  // background thread faults the map's pages in ahead of the writes
+  // (MapPrefaulter), so a commit that grows the data writes to mapped pages;
+  // 0: none.
+  std::uint64_t prefault_bytes = std::uint64_t{4} << 20;
 };
 
 // Reads every key and value of the named database `name` of the environment
@@ -170,6 +175,8 @@ class ResizeLock {
   bool exclusive_ = false;   // Guarded by mu_.
 };
 
+class MapPrefaulter;
+
 // One MDB_env, shared by every open of its directory in this process (a
 // process-wide registry keyed by the directory's device and inode, so every
 // path to it shares one). An open that finds the directory's environment
@@ -239,6 +246,13 @@ class Env {
   // Flushes the map to disk (mdb_env_sync with force). Throws IOError.
   void sync();
 
+  // Called after each write transaction commits: wakes the prefaulter when
+  // the used end nears the pages it has faulted in. Never throws.
+  void note_write_commit() noexcept;
+  // Bytes of the map the prefaulter has faulted in since the open (0 without
+  // one).
+  std::uint64_t prefaulted_bytes() const noexcept;
+
   // The handles of the named databases `names`, opened in one transaction (and
   // created in it if `create` and the environment is writable), cached for the
   // environment's life. A database that does not exist and is not created is
@@ -282,6 +296,9 @@ class Env {
   ino_t ino_;
   friend class Registry;
   ResizeLock resize_lock_;
+  // Started by the registry for a writer with a write map; stopped first by
+  // ~Env. Declared after resize_lock_, which it uses.
+  std::unique_ptr<MapPrefaulter> prefaulter_;
   std::mutex dbi_mu_;
   std::map<std::string, MDB_dbi> dbi_cache_;  // Guarded by dbi_mu_.
   // The kept reset readers: a slot holds one or nullptr. Taken and filled by

@@ -4,6 +4,7 @@
 #include "projector/lmdb.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -651,6 +652,64 @@ TEST_F(LmdbTest, MapGrowsWhenATransactionOverflowsIt) {
   EXPECT_GT(runs, 1);
   EXPECT_GE(views->map_size(), std::uint64_t{2} << 20);
   EXPECT_EQ(views->dump(Table::kStages).size(), 1024u);
+}
+
+// The prefaulter keeps the map's pages ahead of the writes faulted in through
+// map growth (each remaps the map) while another thread reads: every value
+// reads back, before and after a reopen; with prefault_bytes 0 none is.
+TEST_F(LmdbTest, PrefaulterRunsAheadOfTheWritesThroughMapGrowth) {
+  const std::string value(8000, 'p');
+  const auto key = [](int i) { return "k" + std::to_string(i); };
+  constexpr int kValues = 600;  // about 5 MB: the map grows from 1 MiB
+  constexpr std::chrono::seconds kWait{20};
+  {
+    lmdb::EnvOptions options;
+    options.map_size = std::uint64_t{1} << 20;
+    options.prefault_bytes = std::uint64_t{512} << 10;
+    auto env = lmdb::Env::open(dir_.path() / "views", options);
+    write(*env, key(0), value);
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+      while (!done.load()) EXPECT_EQ(read(*env, key(0)), value);
+    });
+    int growths = 0;
+    for (int i = 1; i < kValues; ++i) {
+      for (;;) {
+        const std::uint64_t seen = env->map_size();
+        try {
+          write(*env, key(i), value);
+          break;
+        } catch (const lmdb::MapFullError&) {
+          env->grow(seen);
+          ++growths;
+        }
+      }
+    }
+    EXPECT_GE(growths, 2);
+    // After one more remap, writes of more than half the window wake the
+    // prefaulter, which finds the new map and faults its pages in.
+    env->grow(env->map_size());
+    const std::uint64_t before = env->prefaulted_bytes();
+    EXPECT_GT(before, 0u);
+    for (int i = kValues; i < kValues + 64; ++i) write(*env, key(i), value);
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (env->prefaulted_bytes() == before &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+    EXPECT_GT(env->prefaulted_bytes(), before);
+    done.store(true);
+    reader.join();
+    for (int i = 0; i < kValues + 64; ++i) {
+      ASSERT_EQ(read(*env, key(i)), value);
+    }
+  }
+  lmdb::EnvOptions options;
+  options.prefault_bytes = 0;
+  auto env = lmdb::Env::open(dir_.path() / "views", options);
+  write(*env, "after", "reopen");
+  EXPECT_EQ(env->prefaulted_bytes(), 0u);
+  for (int i = 0; i < kValues + 64; ++i) ASSERT_EQ(read(*env, key(i)), value);
 }
 
 // Writes one byte to `fd` and reads one from `in_fd`; false on failure.

@@ -134,8 +134,9 @@ struct Phase {
   // Whether each commit waited for its fdatasync (sync-mode writes; leases and
   // acks follow QueueOptions::lease_durability).
   bool synced = false;
-  // Minor page faults of the whole process during the phase (first touches of
-  // new heap and of new LMDB map pages): each costs page_fault_us().
+  // Minor page faults of the thread that ran the phase (first touches of new
+  // heap and of new LMDB map pages; not the map prefaulter's, on its own
+  // thread): each costs about page_fault_us().
   std::uint64_t minor_faults = 0;
 
   double commits_per_op() const {
@@ -208,8 +209,8 @@ struct Workload {
 
 // CPU seconds this thread has used.
 double thread_cpu_seconds();
-// Minor page faults this process has taken.
-std::uint64_t process_minor_faults();
+// Minor page faults this thread has taken.
+std::uint64_t thread_minor_faults();
 // The machine's cost of one minor page fault in microseconds: the median of
 // three runs touching 4,096 fresh anonymous pages (a bound of what a phase
 // that first-touches memory pays; a virtual machine's can be tens of times a

@@ -169,7 +169,8 @@ void print_text(const std::vector<ModeRun>& modes,
   std::cout << fmt::format("# machine: nproc={} cpu=\"{}\" loadavg=\"{}\"\n",
                            nproc(), cpu_model(), load_average());
   for (const ModeRun& mode : modes) {
-    std::cout << fmt::format("# durability={} page_fault_us={:.2f}\n",
+    std::cout << fmt::format("# durability={}\n", mode.durability);
+    std::cout << fmt::format("# page_fault durability={} us={:.2f}\n",
                              mode.durability, mode.page_fault_us);
     for (const Phase& p : mode.phases) {
       std::cout << fmt::format(

@@ -57,9 +57,9 @@ double thread_cpu_seconds() {
          1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-std::uint64_t process_minor_faults() {
+std::uint64_t thread_minor_faults() {
   rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
+  ::getrusage(RUSAGE_THREAD, &usage);
   return static_cast<std::uint64_t>(usage.ru_minflt);
 }
 
@@ -87,13 +87,13 @@ double page_fault_us() {
 Phase timed(Database& db, const std::string& name, std::uint64_t ops,
             const std::function<void()>& body) {
   const DatabaseStats before = db.stats();
-  const std::uint64_t faults_start = process_minor_faults();
+  const std::uint64_t faults_start = thread_minor_faults();
   const double cpu_start = thread_cpu_seconds();
   const auto start = SteadyClock::now();
   body();
   const double cpu_end = thread_cpu_seconds();
   Phase phase;
-  phase.minor_faults = process_minor_faults() - faults_start;
+  phase.minor_faults = thread_minor_faults() - faults_start;
   phase.name = name;
   phase.n = ops;
   phase.seconds =

@@ -240,8 +240,12 @@ class Registry {
       int dead = 0;
       check(mdb_reader_check(raw, &dead), "mdb_reader_check", path);
       if (options.write_map && options.prefault_bytes > 0) {
-        env->prefaulter_ = std::make_unique<MapPrefaulter>(
-            raw, env->resize_lock_, options.prefault_bytes);
+        try {
+          env->prefaulter_ =
+              std::make_unique<MapPrefaulter>(raw, options.prefault_bytes);
+        } catch (const std::system_error&) {
+          // No thread to be had: the environment works without one.
+        }
       }
     }
     return std::shared_ptr<Env>(env.release(), [this](Env* e) { release(e); });
@@ -379,15 +383,21 @@ void Env::keep_reader(MDB_txn* txn) noexcept {
   mdb_txn_abort(txn);
 }
 
-std::uint64_t Env::map_size() const {
+MDB_envinfo Env::info_unlocked() const {
   MDB_envinfo info{};
   check(mdb_env_info(env_, &info), "mdb_env_info", path_);
-  return info.me_mapsize;
+  return info;
+}
+
+std::uint64_t Env::map_size() const {
+  // mdb_env_info reads the meta pages, which a resize unmaps.
+  const ResizeLock::Hold hold = resize_lock_.lock_shared();
+  return info_unlocked().me_mapsize;
 }
 
 std::uint64_t Env::used_size() const {
-  MDB_envinfo info{};
-  check(mdb_env_info(env_, &info), "mdb_env_info", path_);
+  const ResizeLock::Hold hold = resize_lock_.lock_shared();
+  const MDB_envinfo info = info_unlocked();
   MDB_stat stat{};
   check(mdb_env_stat(env_, &stat), "mdb_env_stat", path_);
   return (std::uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
@@ -479,19 +489,26 @@ struct ExclusiveGuard {
 
 }  // namespace
 
+std::unique_lock<std::mutex> Env::pause_prefaulter() {
+  return prefaulter_ != nullptr ? prefaulter_->pause()
+                                : std::unique_lock<std::mutex>();
+}
+
 void Env::grow(std::uint64_t seen_map_size) {
   resize_lock_.lock(path_);
   const ExclusiveGuard guard{resize_lock_};
-  const std::uint64_t current = map_size();
+  const std::uint64_t current = info_unlocked().me_mapsize;
   if (current != seen_map_size) return;
+  const std::unique_lock<std::mutex> paused = pause_prefaulter();
   check(mdb_env_set_mapsize(env_, current * 2), "mdb_env_set_mapsize", path_);
 }
 
 bool Env::try_grow(std::uint64_t seen_map_size) {
   if (!resize_lock_.try_lock()) return false;
   const ExclusiveGuard guard{resize_lock_};
-  const std::uint64_t current = map_size();
+  const std::uint64_t current = info_unlocked().me_mapsize;
   if (current != seen_map_size) return false;
+  const std::unique_lock<std::mutex> paused = pause_prefaulter();
   check(mdb_env_set_mapsize(env_, current * 2), "mdb_env_set_mapsize", path_);
   return true;
 }
@@ -499,6 +516,7 @@ bool Env::try_grow(std::uint64_t seen_map_size) {
 void Env::adopt_map_size() {
   resize_lock_.lock(path_);
   const ExclusiveGuard guard{resize_lock_};
+  const std::unique_lock<std::mutex> paused = pause_prefaulter();
   check(mdb_env_set_mapsize(env_, 0), "mdb_env_set_mapsize", path_);
 }
 
@@ -622,9 +640,10 @@ void Txn::commit() {
         env_->path()));
   }
   const int rc = mdb_txn_commit(txn);
+  // Before the hold goes: it reads the meta pages, which a resize unmaps.
+  if (rc == MDB_SUCCESS && !read_only_) env_->note_write_commit();
   hold_.release();
   check(rc, "mdb_txn_commit", env_->path());
-  if (!read_only_) env_->note_write_commit();
 }
 
 void Txn::abort() noexcept {

@@ -216,9 +216,11 @@ class Env {
   // The canonical directory path, for messages.
   const std::string& path() const noexcept { return path_; }
   bool read_only() const noexcept { return read_only_; }
-  // The current map size in bytes. Throws IOError.
+  // The current map size in bytes. Waits while a resize runs. Throws
+  // IOError.
   std::uint64_t map_size() const;
-  // Bytes of the map in use as of the last commit. Throws IOError.
+  // Bytes of the map in use as of the last commit. Waits while a resize
+  // runs. Throws IOError.
   std::uint64_t used_size() const;
 
   // Doubles the map size (at least) if it is still `seen_map_size`, else does
@@ -295,9 +297,15 @@ class Env {
   dev_t dev_;
   ino_t ino_;
   friend class Registry;
-  ResizeLock resize_lock_;
+  // mdb_env_info. REQUIRES: the resize lock held (shared or exclusively).
+  MDB_envinfo info_unlocked() const;
+  // The prefaulter's chunk lock, which a resize takes before it remaps (empty
+  // without a prefaulter).
+  std::unique_lock<std::mutex> pause_prefaulter();
+
+  mutable ResizeLock resize_lock_;
   // Started by the registry for a writer with a write map; stopped first by
-  // ~Env. Declared after resize_lock_, which it uses.
+  // ~Env.
   std::unique_ptr<MapPrefaulter> prefaulter_;
   std::mutex dbi_mu_;
   std::map<std::string, MDB_dbi> dbi_cache_;  // Guarded by dbi_mu_.

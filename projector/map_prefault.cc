@@ -33,9 +33,10 @@ __attribute__((no_sanitize("thread"))) void touch_pages(
 }
 
 // The address of the shared writable mapping of the file open as `fd` that
-// starts at its offset 0 (LMDB's map: mdb_env_info's me_mapaddr is only the
-// address a MDB_FIXEDMAP map asks for), or nullptr.
-void* find_map(int fd) {
+// starts at its offset 0 and is `length` bytes long (LMDB's map), or nullptr.
+// Matched by inode and name: on overlayfs or btrfs the device /proc/self/maps
+// shows is not fstat's.
+void* find_map(int fd, std::uint64_t length) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return nullptr;
   std::ifstream maps("/proc/self/maps");
@@ -43,33 +44,31 @@ void* find_map(int fd) {
   while (std::getline(maps, line)) {
     // start-end perms offset major:minor inode path
     std::istringstream fields(line);
-    std::string range, perms, offset, device;
+    std::string range, perms, offset, device, path;
     unsigned long long inode = 0;
-    if (!(fields >> range >> perms >> offset >> device >> inode)) continue;
+    if (!(fields >> range >> perms >> offset >> device >> inode >> path)) {
+      continue;
+    }
+    const std::size_t dash = range.find('-');
     if (inode != st.st_ino || perms.size() < 4 || perms[1] != 'w' ||
-        perms[3] != 's' || std::stoull(offset, nullptr, 16) != 0) {
+        perms[3] != 's' || std::stoull(offset, nullptr, 16) != 0 ||
+        !path.ends_with("/data.mdb") || dash == std::string::npos) {
       continue;
     }
-    const unsigned int dev_major = major(st.st_dev);
-    const unsigned int dev_minor = minor(st.st_dev);
-    unsigned int map_major = 0;
-    unsigned int map_minor = 0;
-    if (std::sscanf(device.c_str(), "%x:%x", &map_major, &map_minor) != 2 ||
-        map_major != dev_major || map_minor != dev_minor) {
-      continue;
-    }
+    const std::uint64_t start = std::stoull(range.substr(0, dash), nullptr, 16);
+    const std::uint64_t end = std::stoull(range.substr(dash + 1), nullptr, 16);
+    if (end - start != length) continue;
     // The kernel names the map's address only as a number.
     return reinterpret_cast<void*>(  // NOLINT(performance-no-int-to-ptr)
-        static_cast<std::uintptr_t>(std::stoull(range, nullptr, 16)));
+        static_cast<std::uintptr_t>(start));
   }
   return nullptr;
 }
 
 }  // namespace
 
-MapPrefaulter::MapPrefaulter(MDB_env* env, ResizeLock& resize_lock,
-                             std::uint64_t window)
-    : env_(env), resize_lock_(resize_lock), window_(window) {
+MapPrefaulter::MapPrefaulter(MDB_env* env, std::uint64_t window)
+    : env_(env), window_(window) {
   MDB_stat stat{};
   if (mdb_env_stat(env_, &stat) == MDB_SUCCESS && stat.ms_psize > 0) {
     page_size_ = stat.ms_psize;
@@ -93,7 +92,14 @@ void MapPrefaulter::note_write_commit() noexcept {
   if (mdb_env_info(env_, &info) != MDB_SUCCESS) return;
   const std::uint64_t used =
       (std::uint64_t{info.me_last_pgno} + 1) * page_size_;
-  if (used + window_ / 2 < frontier_.load(std::memory_order_relaxed)) return;
+  const std::uint64_t frontier = frontier_.load(std::memory_order_relaxed);
+  // In the map step() last faulted in (a resize remaps it: none of its pages
+  // are then faulted in), far enough ahead or at the end of the map.
+  if (info.me_mapsize == mapped_size_seen_.load(std::memory_order_relaxed) &&
+      (used + window_ / 2 < frontier ||
+       (frontier >= info.me_mapsize && frontier > used))) {
+    return;
+  }
   {
     std::scoped_lock lock(mu_);
     woken_ = true;
@@ -114,15 +120,21 @@ void MapPrefaulter::run() {
         std::scoped_lock lock(mu_);
         if (stopping_) return;
       }
-      if (!step()) break;
+      bool more = false;
+      try {
+        more = step();
+      } catch (...) {  // std::bad_alloc, std::stoull's: stop for good
+        failed_.store(true, std::memory_order_relaxed);
+      }
+      if (!more) break;
     }
   }
 }
 
 bool MapPrefaulter::step() {
   if (failed_.load(std::memory_order_relaxed)) return false;
-  // No resize remaps the map while this hold lasts.
-  const ResizeLock::Hold hold = resize_lock_.lock_shared();
+  // No resize remaps the map while this lock is held.
+  const std::scoped_lock chunk(chunk_mu_);
   MDB_envinfo info{};
   if (mdb_env_info(env_, &info) != MDB_SUCCESS) return false;
   const std::uint64_t used =
@@ -132,12 +144,13 @@ bool MapPrefaulter::step() {
     // The first step, or the map was remapped by a resize.
     mdb_filehandle_t fd = -1;
     if (mdb_env_get_fd(env_, &fd) != MDB_SUCCESS) return false;
-    map_ = static_cast<char*>(find_map(fd));
+    map_ = static_cast<char*>(find_map(fd, info.me_mapsize));
     if (map_ == nullptr) {
       failed_.store(true, std::memory_order_relaxed);
       return false;
     }
     mapped_size_ = info.me_mapsize;
+    mapped_size_seen_.store(mapped_size_, std::memory_order_relaxed);
     frontier = used;  // a page boundary
   }
   const std::uint64_t target = std::min<std::uint64_t>(

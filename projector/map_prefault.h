@@ -11,36 +11,44 @@
 
 #include <lmdb.h>
 
-#include "projector/lmdb.h"
-
 namespace wfstore::lmdb {
 
 // Keeps the pages of [used end, used end + window) of a writer's MDB_WRITEMAP
-// map faulted in: madvise(MADV_POPULATE_WRITE) (the file is as long as the
-// map, so these are holes of a sparse file; their bytes are not changed),
+// map faulted in: madvise(MADV_POPULATE_WRITE) (LMDB makes the file as long as
+// the map, so these are holes of a sparse file; their bytes are not changed),
 // then one read of each page, which also fills the page tables a virtual
 // machine keeps beside the guest's. A first write to an unmapped page costs a
 // page fault on the committing thread (about 10 us on this project's machine,
-// 4.5 us after the madvise alone; README "Performance"). It works in chunks
-// of 1 MiB, each under the environment's resize lock held shared (a resize
-// remaps the map: the frontier starts again from the used end). The map's
-// address is the shared writable mapping of data.mdb at offset 0 in
-// /proc/self/maps (LMDB does not export it). On any error (no such mapping, a
-// kernel before 5.14, a full disk) it stops for the rest of the environment's
-// life: prefaulting is never needed for correctness.
+// 4.5 us after the madvise alone; README "Performance"). The pages so faulted
+// in are dirty: a sync or the kernel's writeback writes them (zeros) and
+// allocates their blocks, at most `window` bytes beyond the used end; pages
+// the writeback cleaned before LMDB writes them fault again on that write.
 //
-// Thread-safe. REQUIRES: `env` and `resize_lock` outlive it; destroyed before
-// the environment closes.
+// It works in chunks of 1 MiB, each under its chunk lock, which a resize takes
+// (pause()) before it remaps; a change of the map's size means a new map: the
+// frontier starts again from the used end. The map's address is that of the
+// shared writable mapping of data.mdb's inode at offset 0, as long as the map,
+// in /proc/self/maps (LMDB exports only the address a MDB_FIXEDMAP map asks
+// for). On any error (no such mapping, a kernel before 5.14, a full disk) it
+// stops for the rest of the environment's life: prefaulting is never needed
+// for correctness.
+//
+// Thread-safe. REQUIRES: `env` outlives it; destroyed before the environment
+// closes.
 class MapPrefaulter {
  public:
-  MapPrefaulter(MDB_env* env, ResizeLock& resize_lock, std::uint64_t window);
+  // Starts the thread. Throws std::system_error when no thread can be made.
+  MapPrefaulter(MDB_env* env, std::uint64_t window);
   ~MapPrefaulter();
   MapPrefaulter(const MapPrefaulter&) = delete;
   MapPrefaulter& operator=(const MapPrefaulter&) = delete;
 
-  // After a write commit: wakes the thread when the used end has come within
-  // half the window of the frontier. Never throws.
+  // After a write commit, with the environment's resize lock still held:
+  // wakes the thread when the used end has come within half the window of
+  // the frontier. Never throws.
   void note_write_commit() noexcept;
+  // The chunk lock: no page is faulted in while it is held. For a resize.
+  std::unique_lock<std::mutex> pause() { return std::unique_lock(chunk_mu_); }
   // Bytes faulted in so far.
   std::uint64_t prefaulted_bytes() const noexcept {
     return prefaulted_.load(std::memory_order_relaxed);
@@ -53,17 +61,18 @@ class MapPrefaulter {
   bool step();
 
   MDB_env* const env_;
-  ResizeLock& resize_lock_;
   const std::uint64_t window_;
   std::uint64_t page_size_ = 4096;
-  // The end of the pages faulted in, as a file offset; only run() writes it.
+  // The end of the pages faulted in, as a file offset; only step() writes it.
   std::atomic<std::uint64_t> frontier_{0};
   std::atomic<std::uint64_t> prefaulted_{0};
   std::atomic<bool> failed_{false};
-  // The map and its size as last found (run()'s thread only): a resize
-  // changes the size and remaps.
+  // mapped_size_, for note_write_commit().
+  std::atomic<std::uint64_t> mapped_size_seen_{0};
+  std::mutex chunk_mu_;
+  // The map and its size as last found (under chunk_mu_).
   char* map_ = nullptr;
-  std::size_t mapped_size_ = 0;
+  std::uint64_t mapped_size_ = 0;
   std::mutex mu_;
   std::condition_variable wake_;
   bool woken_ = false;     // Guarded by mu_.

@@ -143,8 +143,7 @@ void check_unique_stages(const Workflow& workflow, std::string_view prefix) {
 
 // check_parent_workflow() for each stage of `workflow` whose parent is not a
 // stage of `workflow` itself.
-void check_stage_parents(const ViewReader& views, const Workflow& workflow,
-                         std::string_view prefix) {
+void check_stage_parents(const ViewReader& views, const Workflow& workflow) {
   std::set<std::string_view> stage_ids;
   for (const StageExecution& stage : workflow.stages) {
     stage_ids.insert(stage.id);
@@ -153,7 +152,7 @@ void check_stage_parents(const ViewReader& views, const Workflow& workflow,
     const StageExecution& stage = workflow.stages[i];
     if (stage.parent_stage_id && stage_ids.count(*stage.parent_stage_id) == 0) {
       check_parent_workflow(views, stage, workflow.id,
-                            fmt::format("{}stages[{}]", prefix, i));
+                            fmt::format("stages[{}]", i));
     }
   }
 }
@@ -172,7 +171,7 @@ Decision decide_store(const StoreWorkflow& command, const ViewReader& views) {
                                        i, workflow.stages[i].id));
     }
   }
-  check_stage_parents(views, workflow, "");
+  check_stage_parents(views, workflow);
   WorkflowStored event{workflow};
   for (StageExecution& stage : event.workflow.stages) {
     for (TaskExecution& task : stage.tasks) task.version = 0;
@@ -568,14 +567,16 @@ bool claim_held(const ViewReader& views, std::string_view execution_id,
 // time: each event must be one the store's own decisions could have written
 // at that point (the rules of decide_store and decide_store_stage), or its
 // fold would break a rule the views keep (a ref id twice in a workflow, a
-// stage_order entry with no stage, a task id twice in a stage).
+// stage_order entry with no stage, a task id twice in a stage). A parent
+// stage id is not checked against the target: no rule of the views depends on
+// it, and a stage may name a parent that another workflow stores later, so a
+// check would refuse an export of a store the store's own writes made.
 class ImportedStages {
  public:
   // Checks `payload` (validated, of the imported workflow) against the state
   // the events before it left, then applies it. Throws InvalidArgumentError
   // (DuplicateError from the checks shared with decide_store) naming `field`.
-  void follow(const EventPayload& payload, const ViewReader& views,
-              const std::string& field) {
+  void follow(const EventPayload& payload, const std::string& field) {
     if (const auto* stored = std::get_if<WorkflowStored>(&payload)) {
       const Workflow& workflow = stored->workflow;
       if (stored_) {
@@ -584,11 +585,8 @@ class ImportedStages {
                         field, workflow.id));
       }
       check_unique_stages(workflow, field + ".workflow.");
-      check_stage_parents(views, workflow, field + ".workflow.");
       stored_ = true;
-      for (const StageExecution& stage : workflow.stages) {
-        ref_ids_.emplace(stage.id, stage.ref_id);
-      }
+      for (const StageExecution& stage : workflow.stages) add(stage);
       return;
     }
     if (std::holds_alternative<ClaimAcquired>(payload) ||
@@ -606,44 +604,49 @@ class ImportedStages {
         throw InvalidArgumentError(fmt::format(
             "{}.stage.id: stage {} is added while it exists", field, stage.id));
       }
-      for (const auto& [id, ref_id] : ref_ids_) {
-        if (ref_id == stage.ref_id) {
-          throw InvalidArgumentError(fmt::format(
-              "{}.stage.ref_id: ref_id {} already exists in workflow {}", field,
-              stage.ref_id, stage.execution_id));
-        }
+      if (live_refs_.count(stage.ref_id) != 0) {
+        throw InvalidArgumentError(fmt::format(
+            "{}.stage.ref_id: ref_id {} already exists in workflow {}", field,
+            stage.ref_id, stage.execution_id));
       }
       check_unique_tasks(stage.tasks, field + ".stage");
-      if (stage.parent_stage_id &&
-          ref_ids_.count(*stage.parent_stage_id) == 0) {
-        check_parent_workflow(views, stage, stage.execution_id,
-                              field + ".stage");
-      }
-      ref_ids_.emplace(stage.id, stage.ref_id);
+      add(stage);
     } else if (const auto* updated = std::get_if<StageUpdated>(&payload)) {
       require_stage(updated->stage_id, field);
       check_unique_tasks(updated->tasks, field);
     } else if (const auto* removed = std::get_if<StageRemoved>(&payload)) {
-      require_stage(removed->stage_id, field);
-      ref_ids_.erase(removed->stage_id);
+      const auto it = require_stage(removed->stage_id, field);
+      live_refs_.erase(it->second);
+      ref_ids_.erase(it);
     } else if (std::holds_alternative<WorkflowDeleted>(payload)) {
       stored_ = false;
       ref_ids_.clear();
+      live_refs_.clear();
     }
   }
 
  private:
-  void require_stage(const std::string& stage_id,
-                     const std::string& field) const {
-    if (ref_ids_.count(stage_id) == 0) {
+  using RefIds = std::map<std::string, std::string, std::less<>>;
+
+  void add(const StageExecution& stage) {
+    ref_ids_.emplace(stage.id, stage.ref_id);
+    live_refs_.insert(stage.ref_id);
+  }
+
+  RefIds::iterator require_stage(const std::string& stage_id,
+                                 const std::string& field) {
+    const auto it = ref_ids_.find(stage_id);
+    if (it == ref_ids_.end()) {
       throw InvalidArgumentError(fmt::format(
           "{}.stage_id: stage {} is not a stage of the workflow at that point",
           field, stage_id));
     }
+    return it;
   }
 
   bool stored_ = false;
-  std::map<std::string, std::string> ref_ids_;  // stage id -> ref id
+  RefIds ref_ids_;                                // stage id -> ref id
+  std::set<std::string, std::less<>> live_refs_;  // the ref ids of ref_ids_
 };
 
 Decision decide_import(const ImportWorkflowHistory& command,
@@ -678,7 +681,7 @@ Decision decide_import(const ImportWorkflowHistory& command,
     }
     validate_imported(payload, field);
     try {
-      stages.follow(payload, views, field);
+      stages.follow(payload, field);
     } catch (const DuplicateError& e) {
       // A bundle's own duplicates are bad input, not a conflict with the
       // store.

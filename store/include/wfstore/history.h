@@ -306,8 +306,8 @@ BundleInfo read_bundle_info(const std::filesystem::path& file);
 // that workflow, a stage the events add or a claim they take, or when the
 // events are not a history the store's own writes make (a stage id, ref id or
 // task id twice, a stage event for a stage the workflow does not hold at that
-// point, an event before the workflow is stored, a stage whose parent belongs
-// to another workflow); nothing is changed on any error.
+// point, an event before the workflow is stored or a second store of it);
+// nothing is changed on any error.
 BundleInfo import_bundle(Database& database, const std::filesystem::path& file);
 
 }  // namespace wfstore

@@ -718,6 +718,13 @@ TEST_F(LmdbTest, PrefaulterRunsAheadOfTheWritesThroughMapGrowth) {
 // from the end) and the prefaulter idle, writing 32 new pages takes the
 // writing thread (almost) no page fault, where without it each is one.
 TEST_F(LmdbTest, PrefaultedPagesTakeTheWriterNoFault) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer's shadow memory faults on every new page";
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  GTEST_SKIP() << "ThreadSanitizer's shadow memory faults on every new page";
+#endif
+#endif
   lmdb::EnvOptions options;
   options.map_size = std::uint64_t{64} << 20;
   options.prefault_bytes = std::uint64_t{1} << 20;

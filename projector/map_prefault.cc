@@ -86,6 +86,14 @@ MapPrefaulter::~MapPrefaulter() {
   thread_.join();
 }
 
+std::unique_lock<std::mutex> MapPrefaulter::pause() {
+  std::unique_lock lock(chunk_mu_);
+  map_ = nullptr;
+  mapped_size_ = 0;
+  mapped_size_seen_.store(0, std::memory_order_relaxed);
+  return lock;
+}
+
 void MapPrefaulter::note_write_commit() noexcept {
   if (failed_.load(std::memory_order_relaxed)) return;
   MDB_envinfo info{};
@@ -140,8 +148,8 @@ bool MapPrefaulter::step() {
   const std::uint64_t used =
       (std::uint64_t{info.me_last_pgno} + 1) * page_size_;
   std::uint64_t frontier = frontier_.load(std::memory_order_relaxed);
-  if (info.me_mapsize != mapped_size_ || frontier < used) {
-    // The first step, or the map was remapped by a resize.
+  if (map_ == nullptr || info.me_mapsize != mapped_size_ || frontier < used) {
+    // The first step, or the map was remapped by a resize (pause()).
     mdb_filehandle_t fd = -1;
     if (mdb_env_get_fd(env_, &fd) != MDB_SUCCESS) return false;
     map_ = static_cast<char*>(find_map(fd, info.me_mapsize));

@@ -25,8 +25,9 @@ namespace wfstore::lmdb {
 // the writeback cleaned before LMDB writes them fault again on that write.
 //
 // It works in chunks of 1 MiB, each under its chunk lock, which a resize takes
-// (pause()) before it remaps; a change of the map's size means a new map: the
-// frontier starts again from the used end. The map's address is that of the
+// (pause()) before it remaps; after a pause the map is found again (a remap
+// may move it even at the same size) and the frontier starts again from the
+// used end. The map's address is that of the
 // shared writable mapping of data.mdb's inode at offset 0, as long as the map,
 // in /proc/self/maps (LMDB exports only the address a MDB_FIXEDMAP map asks
 // for). On any error (no such mapping, a kernel before 5.14, a full disk) it
@@ -47,8 +48,10 @@ class MapPrefaulter {
   // wakes the thread when the used end has come within half the window of
   // the frontier. Never throws.
   void note_write_commit() noexcept;
-  // The chunk lock: no page is faulted in while it is held. For a resize.
-  std::unique_lock<std::mutex> pause() { return std::unique_lock(chunk_mu_); }
+  // The chunk lock: no page is faulted in while it is held. For a resize,
+  // which remaps the map (even at the same size): the map is found again and
+  // the next commit wakes the thread.
+  std::unique_lock<std::mutex> pause();
   // Bytes faulted in so far.
   std::uint64_t prefaulted_bytes() const noexcept {
     return prefaulted_.load(std::memory_order_relaxed);

@@ -98,8 +98,7 @@ void MapPrefaulter::note_write_commit() noexcept {
   if (failed_.load(std::memory_order_relaxed)) return;
   MDB_envinfo info{};
   if (mdb_env_info(env_, &info) != MDB_SUCCESS) return;
-  const std::uint64_t used =
-      (std::uint64_t{info.me_last_pgno} + 1) * page_size_;
+  const std::uint64_t used = used_end(info);
   const std::uint64_t frontier = frontier_.load(std::memory_order_relaxed);
   // In the map step() last faulted in (a resize remaps it: none of its pages
   // are then faulted in), far enough ahead or at the end of the map.
@@ -139,14 +138,17 @@ void MapPrefaulter::run() {
   }
 }
 
+std::uint64_t MapPrefaulter::used_end(const MDB_envinfo& info) const {
+  return (std::uint64_t{info.me_last_pgno} + 1) * page_size_;
+}
+
 bool MapPrefaulter::step() {
   if (failed_.load(std::memory_order_relaxed)) return false;
   // No resize remaps the map while this lock is held.
   const std::scoped_lock chunk(chunk_mu_);
   MDB_envinfo info{};
   if (mdb_env_info(env_, &info) != MDB_SUCCESS) return false;
-  const std::uint64_t used =
-      (std::uint64_t{info.me_last_pgno} + 1) * page_size_;
+  const std::uint64_t used = used_end(info);
   std::uint64_t frontier = frontier_.load(std::memory_order_relaxed);
   if (map_ == nullptr || info.me_mapsize != mapped_size_ || frontier < used) {
     // The first step, or the map was remapped by a resize (pause()).

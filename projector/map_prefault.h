@@ -27,10 +27,9 @@ namespace wfstore::lmdb {
 // It works in chunks of 1 MiB, each under its chunk lock, which a resize takes
 // (pause()) before it remaps; after a pause the map is found again (a remap
 // may move it even at the same size) and the frontier starts again from the
-// used end. The map's address is that of the
-// shared writable mapping of data.mdb's inode at offset 0, as long as the map,
-// in /proc/self/maps (LMDB exports only the address a MDB_FIXEDMAP map asks
-// for). On any error (no such mapping, a kernel before 5.14, a full disk) it
+// used end. The map's address is that of the shared writable mapping of
+// data.mdb's inode at offset 0, as long as the map, in /proc/self/maps (LMDB
+// exports only the address a MDB_FIXEDMAP map asks for). On any error (no such mapping, a kernel before 5.14, a full disk) it
 // stops for the rest of the environment's life: prefaulting is never needed
 // for correctness.
 //
@@ -62,6 +61,8 @@ class MapPrefaulter {
   // Faults in the next chunk if the frontier is within the window of the used
   // end. Returns false when there is nothing to do or prefaulting stopped.
   bool step();
+  // The file offset just past the last page in use as of `info`.
+  std::uint64_t used_end(const MDB_envinfo& info) const;
 
   MDB_env* const env_;
   const std::uint64_t window_;

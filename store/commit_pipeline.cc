@@ -3,10 +3,13 @@
 #include "store/commit_pipeline.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <utility>
 
 #include <fmt/format.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "wfstore/audit_scope.h"
 #include "wfstore/errors.h"
@@ -16,6 +19,7 @@
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/overlay_view_store.h"
 #include "wfstore_internal/views.h"
+#include <linux/futex.h>
 
 namespace wfstore {
 namespace {
@@ -32,6 +36,21 @@ thread_local const CommitPipeline* notifying_pipeline = nullptr;
 
 std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
+
+// Sleeps while `word` holds `value` (or until a spurious wake-up): a futex
+// wait without std::atomic::wait's spinning and sched_yield() first, which
+// burn the cores a group's leader needs when many calls queue.
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t value) {
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word),
+          FUTEX_WAIT_PRIVATE, value, nullptr, nullptr, 0);
+}
+
+// Wakes one thread asleep in futex_wait on `word`.
+void futex_wake(std::atomic<std::uint32_t>& word) {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word),
+          FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
 
 // `from` + `wait`, saturated at the clock's last time point.
 std::chrono::steady_clock::time_point sync_deadline(
@@ -102,8 +121,9 @@ struct CommitPipeline::Request {
   bool folds_while_deciding() const { return commands.size() > 1; }
   std::exception_ptr error;
   bool fold_failed = false;
-  bool done = false;  // Guarded by mu_.
-  std::condition_variable cv;
+  // What the call sleeps on while queued behind the head; none for a call
+  // that found the queue empty. Set under mu_.
+  Waiter* waiter = nullptr;
 
   void reset() {
     decisions.clear();
@@ -196,8 +216,33 @@ void CommitPipeline::fail(const std::string& reason) {
                   options_.dir, reason));
 }
 
-void CommitPipeline::leave_locked() {
-  if (--active_ == 0 && state_.load() != State::kOpen) idle_cv_.notify_all();
+void CommitPipeline::leave() {
+  std::size_t seen = active_.load();
+  while ((seen & 1) == 0) {
+    // close() does not wait: nothing here touches the pipeline after this.
+    if (active_.compare_exchange_weak(seen, seen - 2)) return;
+  }
+  // close() waits: the last call wakes it under mu_, so the wake cannot fall
+  // between its check and its wait, and close() cannot return before this
+  // call is done with the pipeline.
+  const std::scoped_lock lock(mu_);
+  if (active_.fetch_sub(2) == 3) idle_cv_.notify_all();
+}
+
+CommitPipeline::Waiter* CommitPipeline::take_waiter_locked() {
+  Waiter* waiter = nullptr;
+  if (free_waiters_.empty()) {
+    waiters_.push_back(std::make_unique<Waiter>());
+    waiter = waiters_.back().get();
+  } else {
+    waiter = free_waiters_.back();
+    free_waiters_.pop_back();
+    waiter->base += 4;
+  }
+  // Release: a call that finds this value instead of its kDone (see
+  // commit()) synchronizes through it with the leader that stored kDone.
+  waiter->state.store(waiter->base + Waiter::kWait, std::memory_order_release);
+  return waiter;
 }
 
 CommitResult CommitPipeline::commit(std::vector<Command> commands,
@@ -215,15 +260,32 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
 
   std::unique_lock lock(mu_);
   if (state_.load() != State::kOpen) throw_unusable_locked();
-  ++active_;
+  active_.fetch_add(2);
   queue_.push_back(&request);
   queued_ = queue_.size();
-  while (!request.done && &request != queue_.front()) request.cv.wait(lock);
-  if (request.done) {
-    leave_locked();
-    lock.unlock();
+  bool lead = &request == queue_.front();
+  Waiter* const waiter = lead ? nullptr : take_waiter_locked();
+  request.waiter = waiter;
+  // Read under the lock: once this call's result is in, the waiter goes back
+  // to the pool and its next use changes `base`, maybe before this thread
+  // runs again.
+  const std::uint32_t waiting =
+      waiter == nullptr ? 0 : waiter->base + Waiter::kWait;
+  lock.unlock();
+  if (waiter != nullptr) {
+    // Asleep without the lock: the leader wakes this call once its result is
+    // in `request` (kDone), or to lead the next group (kLead). A value of a
+    // later use means kDone came and went.
+    std::uint32_t seen = waiting;
+    while ((seen = waiter->state.load(std::memory_order_acquire)) == waiting)
+      futex_wait(waiter->state, waiting);
+    lead = seen == waiting + Waiter::kLead;
+  }
+  if (!lead) {
+    leave();
   } else {
     // This thread leads the group at the head of the queue.
+    lock.lock();
     const std::size_t count = std::min(queue_.size(), kMaxGroupCommits);
     std::vector<Request*> group(
         queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
@@ -265,19 +327,47 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
         if (keep_events) group_events.push_back(event);
       }
     }
+    // The group leaves the queue; the calls are woken after the lock is
+    // released (a call woken under it would wait for it again), the next
+    // leader first, so the next group starts while this thread wakes the
+    // rest.
+    std::vector<std::pair<Waiter*, std::uint32_t>> wake;
+    wake.reserve(count);
     lock.lock();
     for (std::size_t i = 0; i < count; ++i) {
       Request* r = queue_.front();
       queue_.pop_front();
-      r->done = true;
-      if (r != &request) r->cv.notify_one();
+      if (r->waiter == nullptr) continue;
+      if (r == &request) {
+        free_waiters_.push_back(r->waiter);
+      } else {
+        wake.emplace_back(r->waiter, r->waiter->base + Waiter::kDone);
+      }
     }
     queued_ = queue_.size();
-    if (!queue_.empty()) queue_.front()->cv.notify_one();
-    if (notice.first_lsn != 0) {
-      // Groups leave the queue in LSN order; their notices go out in that
-      // order even when the next group's leader gets here first.
-      const std::uint64_t ticket = next_ticket_++;
+    std::pair<Waiter*, std::uint32_t> next_leader{nullptr, 0};
+    if (!queue_.empty()) {
+      Waiter* next = queue_.front()->waiter;
+      next_leader = {next, next->base + Waiter::kLead};
+    }
+    // Groups leave the queue in LSN order; their notices go out in that
+    // order even when the next group's leader gets here first.
+    const bool notifies = notice.first_lsn != 0;
+    const std::uint64_t ticket = notifies ? next_ticket_++ : 0;
+    lock.unlock();
+    if (next_leader.first != nullptr) {
+      next_leader.first->state.store(next_leader.second,
+                                     std::memory_order_release);
+      futex_wake(next_leader.first->state);
+    }
+    for (const auto& [w, done] : wake) {
+      w->state.store(done, std::memory_order_release);
+      futex_wake(w->state);
+    }
+    lock.lock();
+    // Back in the pool only now: until here this thread touched them.
+    for (const auto& entry : wake) free_waiters_.push_back(entry.first);
+    if (notifies) {
       if (notified_ != ticket) ++listener_turn_waits_;
       notify_cv_.wait(lock, [&] { return notified_ == ticket; });
       lock.unlock();
@@ -286,8 +376,8 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
       ++notified_;
       notify_cv_.notify_all();
     }
-    leave_locked();
     lock.unlock();
+    leave();
   }
   if (request.error) std::rethrow_exception(request.error);
   auto lent = request.events.begin();
@@ -715,7 +805,8 @@ bool CommitPipeline::shut_down(bool sync) {
   }
   {
     std::unique_lock lock(mu_);
-    idle_cv_.wait(lock, [&] { return active_ == 0; });
+    active_.fetch_or(1);
+    idle_cv_.wait(lock, [&] { return active_.load() == 1; });
   }
   {
     const std::scoped_lock lock(syncer_mu_);

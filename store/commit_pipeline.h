@@ -168,6 +168,19 @@ class CommitPipeline {
 
  private:
   struct Request;
+  // What a queued commit() call sleeps on (a futex word): the pipeline owns
+  // it, so the leader that wakes a call touches none of the call's own
+  // memory after its result is published (the call may return at once).
+  // Its state is the generation of its current use times 4 plus kWait,
+  // kLead or kDone: a call that went to sleep on an earlier use's value
+  // wakes (the value changed) instead of sleeping through the next use's.
+  struct Waiter {
+    static constexpr std::uint32_t kWait = 0;
+    static constexpr std::uint32_t kLead = 1;  // lead the group at the head
+    static constexpr std::uint32_t kDone = 2;  // the result is in the request
+    std::atomic<std::uint32_t> state{0};
+    std::uint32_t base = 0;  // this use's generation times 4; mu_ guards it
+  };
   enum class State : std::uint8_t { kOpen, kClosing, kFailed, kClosed };
 
   void run_group(const std::vector<Request*>& group);
@@ -201,9 +214,10 @@ class CommitPipeline {
   // Moves an open or closing pipeline to failed, keeping the first reason.
   void fail(const std::string& reason);
   [[noreturn]] void throw_unusable_locked() const;  // REQUIRES: mu_ held.
-  // Ends one commit() call; wakes close() when it was the last. REQUIRES: mu_
-  // held.
-  void leave_locked();
+  // Ends one commit() call; wakes close() when it was the last.
+  void leave();
+  // A waiter from the pool, in state kWait. REQUIRES: mu_ held.
+  Waiter* take_waiter_locked();
   // Shared by close() and abandon_for_testing(); returns whether this call
   // closed the pipeline (false when it was already closed).
   bool shut_down(bool sync);
@@ -237,8 +251,14 @@ class CommitPipeline {
   // Written under mu_; read without it where a stale "open" is harmless.
   std::atomic<State> state_{State::kOpen};
   std::string failure_;  // Guarded by mu_: the first failure's reason.
-  // commit() calls between their state check and their return.
-  std::size_t active_ = 0;           // Guarded by mu_.
+  // Waiters not in use; the pool holds every waiter ever made (as many as
+  // calls were ever queued at once).
+  std::vector<Waiter*> free_waiters_;             // Guarded by mu_.
+  std::vector<std::unique_ptr<Waiter>> waiters_;  // Guarded by mu_.
+  // Twice the commit() calls between their state check and their return,
+  // plus 1 once close() waits for them: raised under mu_ while open, lowered
+  // without it (leave()) unless close() waits.
+  std::atomic<std::size_t> active_{0};
   std::condition_variable idle_cv_;  // Signalled when active_ drops to 0.
   // Groups with a notice take consecutive tickets when they leave the queue
   // (so in LSN order) and notify listeners in ticket order.

@@ -452,6 +452,59 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
   EXPECT_EQ(expected, static_cast<std::uint64_t>(kCommits) + 1);
 }
 
+// Many threads of short buffered commits: the writer queue hands each queued
+// call its result or the lead of the next group through a waiter the pipeline
+// recycles, so a call that runs late must not take a later use of its waiter
+// for its own (that made two leaders, or none: a hang). Every call returns,
+// once, and the log's commits are dense.
+TEST_F(DatabaseTest, GroupCommitOfManyThreadsLeadsOnceAndLosesNoCall) {
+  auto db = Database::open(
+      dir_.path(), buffered_options(nullptr, std::chrono::milliseconds(5)));
+  WorkflowStore& store = db->workflow_store();
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 1500;
+  std::atomic<int> finished{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        for (int i = 0; i < kPerThread; ++i) {
+          store.mark_message_processed(fmt::format("m-{}-{}", t, i));
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "thread " << t << ": " << e.what();
+        failures.fetch_add(1);
+      }
+      finished.fetch_add(1);
+    });
+  }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (finished.load() < kThreads &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (finished.load() < kThreads) {
+    // A call asleep for good cannot be joined: end the test process.
+    ADD_FAILURE() << kThreads - finished.load()
+                  << " threads still wait for their commits";
+    std::abort();
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  constexpr int kCommits = kThreads * kPerThread;
+  EXPECT_EQ(db->stats().commits, static_cast<std::uint64_t>(kCommits));
+  EXPECT_EQ(db->stats().applied_lsn, static_cast<std::uint64_t>(kCommits));
+  db->close();
+  std::uint64_t expected = 1;
+  for (const log::Commit& commit : read_commits(dir_.path())) {
+    ASSERT_EQ(commit.first_lsn, expected);
+    expected = commit.last_lsn() + 1;
+  }
+  EXPECT_EQ(expected, static_cast<std::uint64_t>(kCommits) + 1);
+}
+
 TEST_F(DatabaseTest, FailedSyncPoisonsWrites) {
   auto fs = std::make_shared<testutil::FaultFileSystem>();
   auto db = open(fs);

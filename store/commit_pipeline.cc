@@ -232,8 +232,10 @@ void CommitPipeline::leave() {
 CommitPipeline::Waiter* CommitPipeline::take_waiter_locked() {
   Waiter* waiter = nullptr;
   if (free_waiters_.empty()) {
-    waiters_.push_back(std::make_unique<Waiter>());
-    waiter = waiters_.back().get();
+    free_waiters_.reserve(waiters_.size() + 1);
+    auto made = std::make_unique<Waiter>();
+    waiter = made.get();
+    waiters_.push_back(std::move(made));
   } else {
     waiter = free_waiters_.back();
     free_waiters_.pop_back();
@@ -260,11 +262,18 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
 
   std::unique_lock lock(mu_);
   if (state_.load() != State::kOpen) throw_unusable_locked();
+  // What may allocate comes before the call is queued: a failure leaves
+  // nothing behind.
+  Waiter* const waiter = queue_.empty() ? nullptr : take_waiter_locked();
+  try {
+    queue_.push_back(&request);
+  } catch (...) {
+    if (waiter != nullptr) free_waiters_.push_back(waiter);
+    throw;
+  }
   active_.fetch_add(2);
-  queue_.push_back(&request);
   queued_ = queue_.size();
-  bool lead = &request == queue_.front();
-  Waiter* const waiter = lead ? nullptr : take_waiter_locked();
+  bool lead = waiter == nullptr;
   request.waiter = waiter;
   // Read under the lock: once this call's result is in, the waiter goes back
   // to the pool and its next use changes `base`, maybe before this thread
@@ -273,6 +282,7 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
       waiter == nullptr ? 0 : waiter->base + Waiter::kWait;
   lock.unlock();
   if (waiter != nullptr) {
+    if (queued_hook_) queued_hook_();
     // Asleep without the lock: the leader wakes this call once its result is
     // in `request` (kDone), or to lead the next group (kLead). A value of a
     // later use means kDone came and went.
@@ -284,12 +294,14 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
   if (!lead) {
     leave();
   } else {
-    // This thread leads the group at the head of the queue.
-    lock.lock();
-    const std::size_t count = std::min(queue_.size(), kMaxGroupCommits);
-    std::vector<Request*> group(
-        queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
-    lock.unlock();
+    // This thread leads the group at the head of the queue. (Not throwing:
+    // see finish_group.)
+    const std::vector<Request*> group = [&]() noexcept {
+      const std::scoped_lock hold(mu_);
+      const std::size_t n = std::min(queue_.size(), kMaxGroupCommits);
+      return std::vector<Request*>(
+          queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }();
     try {
       run_group(group);
     } catch (const std::exception& e) {
@@ -312,71 +324,7 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
         if (!r->error) r->error = error;
       }
     }
-    CommitNotice notice;
-    // The other callers' requests end with their commit() calls, which the
-    // loop below lets return: the events listeners need are copied out first
-    // (each caller gives its own back to its decisions).
-    std::vector<Event> group_events;
-    const bool keep_events = events_listeners_.load() != 0;
-    for (Request* r : group) {
-      if (r->error || r->events.empty()) continue;
-      if (notice.first_lsn == 0) notice.first_lsn = r->first_lsn;
-      notice.last_lsn = r->last_lsn;
-      for (const Event& event : r->events) {
-        notice.queue_changed |= makes_delivery_due(event.payload);
-        if (keep_events) group_events.push_back(event);
-      }
-    }
-    // The group leaves the queue; the calls are woken after the lock is
-    // released (a call woken under it would wait for it again), the next
-    // leader first, so the next group starts while this thread wakes the
-    // rest.
-    std::vector<std::pair<Waiter*, std::uint32_t>> wake;
-    wake.reserve(count);
-    lock.lock();
-    for (std::size_t i = 0; i < count; ++i) {
-      Request* r = queue_.front();
-      queue_.pop_front();
-      if (r->waiter == nullptr) continue;
-      if (r == &request) {
-        free_waiters_.push_back(r->waiter);
-      } else {
-        wake.emplace_back(r->waiter, r->waiter->base + Waiter::kDone);
-      }
-    }
-    queued_ = queue_.size();
-    std::pair<Waiter*, std::uint32_t> next_leader{nullptr, 0};
-    if (!queue_.empty()) {
-      Waiter* next = queue_.front()->waiter;
-      next_leader = {next, next->base + Waiter::kLead};
-    }
-    // Groups leave the queue in LSN order; their notices go out in that
-    // order even when the next group's leader gets here first.
-    const bool notifies = notice.first_lsn != 0;
-    const std::uint64_t ticket = notifies ? next_ticket_++ : 0;
-    lock.unlock();
-    if (next_leader.first != nullptr) {
-      next_leader.first->state.store(next_leader.second,
-                                     std::memory_order_release);
-      futex_wake(next_leader.first->state);
-    }
-    for (const auto& [w, done] : wake) {
-      w->state.store(done, std::memory_order_release);
-      futex_wake(w->state);
-    }
-    lock.lock();
-    // Back in the pool only now: until here this thread touched them.
-    for (const auto& entry : wake) free_waiters_.push_back(entry.first);
-    if (notifies) {
-      if (notified_ != ticket) ++listener_turn_waits_;
-      notify_cv_.wait(lock, [&] { return notified_ == ticket; });
-      lock.unlock();
-      notify_listeners(notice, group_events);
-      lock.lock();
-      ++notified_;
-      notify_cv_.notify_all();
-    }
-    lock.unlock();
+    finish_group(request, group);
     leave();
   }
   if (request.error) std::rethrow_exception(request.error);
@@ -394,6 +342,77 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
     result.last_lsn = request.last_lsn;
   }
   return result;
+}
+
+void CommitPipeline::finish_group(const Request& own,
+                                  const std::vector<Request*>& group) noexcept {
+  const std::size_t count = group.size();
+  std::unique_lock lock(mu_, std::defer_lock);
+  CommitNotice notice;
+  // The other callers' requests end with their commit() calls, which the
+  // loop below lets return: the events listeners need are copied out first
+  // (each caller gives its own back to its decisions).
+  std::vector<Event> events;
+  const bool keep_events = events_listeners_.load() != 0;
+  for (Request* r : group) {
+    if (r->error || r->events.empty()) continue;
+    if (notice.first_lsn == 0) notice.first_lsn = r->first_lsn;
+    notice.last_lsn = r->last_lsn;
+    for (const Event& event : r->events) {
+      notice.queue_changed |= makes_delivery_due(event.payload);
+      if (keep_events) events.push_back(event);
+    }
+  }
+  // The group leaves the queue; the calls are woken after the lock is
+  // released (a call woken under it would wait for it again), the next
+  // leader first, so the next group starts while this thread wakes the
+  // rest.
+  std::vector<std::pair<Waiter*, std::uint32_t>> wake;
+  wake.reserve(count);
+  lock.lock();
+  for (std::size_t i = 0; i < count; ++i) {
+    Request* r = queue_.front();
+    queue_.pop_front();
+    if (r->waiter == nullptr) continue;
+    if (r == &own) {
+      free_waiters_.push_back(r->waiter);
+    } else {
+      wake.emplace_back(r->waiter, r->waiter->base + Waiter::kDone);
+    }
+  }
+  queued_ = queue_.size();
+  std::pair<Waiter*, std::uint32_t> next_leader{nullptr, 0};
+  if (!queue_.empty()) {
+    Waiter* next = queue_.front()->waiter;
+    next_leader = {next, next->base + Waiter::kLead};
+  }
+  // Groups leave the queue in LSN order; their notices go out in that
+  // order even when the next group's leader gets here first.
+  const bool notifies = notice.first_lsn != 0;
+  const std::uint64_t ticket = notifies ? next_ticket_++ : 0;
+  lock.unlock();
+  if (next_leader.first != nullptr) {
+    next_leader.first->state.store(next_leader.second,
+                                   std::memory_order_release);
+    futex_wake(next_leader.first->state);
+  }
+  for (const auto& [w, done] : wake) {
+    w->state.store(done, std::memory_order_release);
+    futex_wake(w->state);
+  }
+  lock.lock();
+  // Back in the pool only now: until here this thread touched them.
+  for (const auto& entry : wake) free_waiters_.push_back(entry.first);
+  if (notifies) {
+    if (notified_ != ticket) ++listener_turn_waits_;
+    notify_cv_.wait(lock, [&] { return notified_ == ticket; });
+    lock.unlock();
+    notify_listeners(notice, events);
+    lock.lock();
+    ++notified_;
+    notify_cv_.notify_all();
+  }
+  lock.unlock();
 }
 
 bool CommitPipeline::decide_request(Request& request, ViewStore& views,

@@ -153,6 +153,12 @@ class CommitPipeline {
   void set_decide_hook_for_testing(std::function<void(const Command&)> hook) {
     decide_hook_ = std::move(hook);
   }
+  // Tests: `hook` runs on every queued call's thread after it joined the
+  // queue behind another and released the queue's lock, before it waits.
+  // Empty to remove. REQUIRES: no commit runs.
+  void set_queued_hook_for_testing(std::function<void()> hook) {
+    queued_hook_ = std::move(hook);
+  }
   // Tests: how often a group's leader waited for an earlier group's listener
   // calls to end before notifying its own.
   std::uint64_t listener_turn_waits_for_testing() const;
@@ -174,7 +180,9 @@ class CommitPipeline {
   // Its state is the generation of its current use times 4 plus kWait,
   // kLead or kDone: a call that went to sleep on an earlier use's value
   // wakes (the value changed) instead of sleeping through the next use's.
-  struct Waiter {
+  // A use's generation wraps after 2^30 uses of one waiter: a call that
+  // slept through that many would misread; it is not guarded against.
+  struct alignas(64) Waiter {
     static constexpr std::uint32_t kWait = 0;
     static constexpr std::uint32_t kLead = 1;  // lead the group at the head
     static constexpr std::uint32_t kDone = 2;  // the result is in the request
@@ -216,8 +224,16 @@ class CommitPipeline {
   [[noreturn]] void throw_unusable_locked() const;  // REQUIRES: mu_ held.
   // Ends one commit() call; wakes close() when it was the last.
   void leave();
-  // A waiter from the pool, in state kWait. REQUIRES: mu_ held.
+  // A waiter from the pool, in state kWait; the pool keeps room for every
+  // waiter, so putting one back never allocates. REQUIRES: mu_ held.
   Waiter* take_waiter_locked();
+  // The leader's hand-off once its group ran: takes the group (`own`, this
+  // thread's call, first) out of the queue, wakes the next leader and the
+  // group's callers, and calls the listeners in LSN order. Not throwing: a
+  // queue left without a leader would hang every caller, so an allocation
+  // failure here ends the process.
+  void finish_group(const Request& own,
+                    const std::vector<Request*>& group) noexcept;
   // Shared by close() and abandon_for_testing(); returns whether this call
   // closed the pipeline (false when it was already closed).
   bool shut_down(bool sync);
@@ -244,6 +260,7 @@ class CommitPipeline {
   std::optional<std::uint64_t> meta_durable_lsn_;
 
   std::function<void(const Command&)> decide_hook_;
+  std::function<void()> queued_hook_;
 
   // The writer queue's lock; also guards the state.
   mutable std::mutex mu_;
@@ -251,8 +268,7 @@ class CommitPipeline {
   // Written under mu_; read without it where a stale "open" is harmless.
   std::atomic<State> state_{State::kOpen};
   std::string failure_;  // Guarded by mu_: the first failure's reason.
-  // Waiters not in use; the pool holds every waiter ever made (as many as
-  // calls were ever queued at once).
+  // Waiters not in use; the pool holds every waiter ever made.
   std::vector<Waiter*> free_waiters_;             // Guarded by mu_.
   std::vector<std::unique_ptr<Waiter>> waiters_;  // Guarded by mu_.
   // Twice the commit() calls between their state check and their return,

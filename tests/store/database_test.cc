@@ -455,12 +455,19 @@ TEST_F(DatabaseTest, GroupCommitBatchesSyncs) {
 // Many threads of short buffered commits: the writer queue hands each queued
 // call its result or the lead of the next group through a waiter the pipeline
 // recycles, so a call that runs late must not take a later use of its waiter
-// for its own (that made two leaders, or none: a hang). Every call returns,
-// once, and the log's commits are dense.
+// for its own (that made two leaders, or none: a hang). Every eighth queued
+// call pauses between joining the queue and waiting, long enough for its
+// group to finish and its waiter to be used again. Every call returns, once,
+// and the log's commits are dense.
 TEST_F(DatabaseTest, GroupCommitOfManyThreadsLeadsOnceAndLosesNoCall) {
   auto db = Database::open(
       dir_.path(), buffered_options(nullptr, std::chrono::milliseconds(5)));
   WorkflowStore& store = db->workflow_store();
+  std::atomic<std::uint64_t> queued{0};
+  database_impl(*db).pipeline()->set_queued_hook_for_testing([&] {
+    if (queued.fetch_add(1) % 8 == 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+  });
   constexpr int kThreads = 16;
   constexpr int kPerThread = 1500;
   std::atomic<int> finished{0};
@@ -493,6 +500,8 @@ TEST_F(DatabaseTest, GroupCommitOfManyThreadsLeadsOnceAndLosesNoCall) {
   }
   for (std::thread& t : threads) t.join();
   ASSERT_EQ(failures.load(), 0);
+  EXPECT_GT(queued.load(), 0U);
+  database_impl(*db).pipeline()->set_queued_hook_for_testing({});
   constexpr int kCommits = kThreads * kPerThread;
   EXPECT_EQ(db->stats().commits, static_cast<std::uint64_t>(kCommits));
   EXPECT_EQ(db->stats().applied_lsn, static_cast<std::uint64_t>(kCommits));

@@ -62,6 +62,10 @@ struct PhasePair {
   double large_us = 0;
   double small_cpu_us = 0;
   double large_cpu_us = 0;
+  // Minor page faults of the phase's thread per operation (Phase::
+  // faults_per_op): where a large store's extra cost is faulting.
+  double small_faults = 0;
+  double large_faults = 0;
   // Judged on CPU time per operation (the committing thread leads every
   // group): wall time on a shared machine swings with other load.
   double ratio() const {
@@ -241,6 +245,10 @@ void print_text(const ScaleRun& r, const ScaleBenchOptions& o) {
         p.name, p.small_ops, p.large_ops, p.small_us, p.large_us,
         p.small_cpu_us, p.large_cpu_us, p.wall_ratio(), p.ratio(),
         verdict(p.flat()));
+    std::cout << fmt::format(
+        "# scale_faults phase={} small_minor_faults_per_op={:.3f} "
+        "large_minor_faults_per_op={:.3f}\n",
+        p.name, p.small_faults, p.large_faults);
   }
   std::cout << fmt::format(
       "scale poll_expired small_leases={} large_leases={} "
@@ -282,6 +290,8 @@ void print_json(const ScaleRun& r, const ScaleBenchOptions& o) {
                       {"large_us_per_op", p.large_us},
                       {"small_cpu_us_per_op", p.small_cpu_us},
                       {"large_cpu_us_per_op", p.large_cpu_us},
+                      {"small_minor_faults_per_op", p.small_faults},
+                      {"large_minor_faults_per_op", p.large_faults},
                       {"wall_ratio", p.wall_ratio()},
                       {"ratio", p.ratio()},
                       {"pass", p.flat()}});
@@ -355,7 +365,8 @@ int run_scale_bench(const ScaleBenchOptions& o) {
       run.phases.push_back({s.name, s.n, l->n, us_per_op(s.seconds, s.n),
                             us_per_op(l->seconds, l->n),
                             us_per_op(s.cpu_seconds, s.n),
-                            us_per_op(l->cpu_seconds, l->n)});
+                            us_per_op(l->cpu_seconds, l->n), s.faults_per_op(),
+                            l->faults_per_op()});
     }
   } catch (const CheckFailed& e) {
     std::cerr << "wfstore: bench: wrong answer: " << e.what() << "\n";

@@ -219,6 +219,12 @@ TEST(BenchToolTest, ScalePrintsEveryPhaseAtBothSizesPollsAndMemory) {
     EXPECT_TRUE(std::regex_search(run.output, line))
         << phase << " missing in:\n"
         << run.output;
+    const std::regex faults(std::string("\n# scale_faults phase=") + phase +
+                            " small_minor_faults_per_op=[0-9.]+ "
+                            "large_minor_faults_per_op=[0-9.]+\n");
+    EXPECT_TRUE(std::regex_search(run.output, faults))
+        << phase << " faults missing in:\n"
+        << run.output;
   }
   EXPECT_THAT(run.output, HasSubstr("scale phase=store small_ops=20 "
                                     "large_ops=60 "));
@@ -252,6 +258,8 @@ TEST(BenchToolTest, ScalePrintsEveryPhaseAtBothSizesPollsAndMemory) {
     const nlohmann::json& p = doc["phases"][i];
     EXPECT_EQ(p.at("phase"), kPhases[i]);
     EXPECT_GT(p.at("large_cpu_us_per_op").get<double>(), 0) << p.dump();
+    EXPECT_GE(p.at("large_minor_faults_per_op").get<double>(), 0) << p.dump();
+    EXPECT_GE(p.at("small_minor_faults_per_op").get<double>(), 0) << p.dump();
     EXPECT_TRUE(p.at("pass").is_boolean());
   }
   EXPECT_EQ(doc.at("poll_expired").at("large_leases"), 3000);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -36,6 +37,14 @@ thread_local const CommitPipeline* notifying_pipeline = nullptr;
 
 std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
+
+// An exception's message for a log line or error text; "(no message)" for a
+// what() that returns null (a user callback's exception may; fmt throws on a
+// null string).
+std::string_view what_of(const std::exception& e) {
+  const char* what = e.what();
+  return what != nullptr ? std::string_view(what) : "(no message)";
+}
 
 // Sleeps while `word` holds `value` (or until a spurious wake-up): a futex
 // wait without std::atomic::wait's spinning and sched_yield() first, which
@@ -159,7 +168,7 @@ CommitPipeline::~CommitPipeline() {
   try {
     close();
   } catch (const Error& e) {
-    warn(fmt::format("closing the commit pipeline: {}", e.what()));
+    warn(fmt::format("closing the commit pipeline: {}", what_of(e)));
   }
 }
 
@@ -302,29 +311,34 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
       return std::vector<Request*>(
           queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     }();
-    try {
-      run_group(group);
-    } catch (const std::exception& e) {
-      // run_group stores every expected failure in its requests, and rejects
-      // one commit for an exception of its own decision; what reaches here
-      // failed the group's log or views, whose state is then unknown.
-      fail(fmt::format("commit group failed: {}", e.what()));
-      const std::exception_ptr error = std::make_exception_ptr(
-          IOError(fmt::format("commit group failed: {}", e.what())));
-      for (Request* r : group) {
-        if (!r->error) r->error = error;
+    // Running the group, failing it, and the hand-off do not throw either:
+    // an exception leaving here would strand this call's request at the
+    // head of the queue (formatting a failure can fail to allocate).
+    [&]() noexcept {
+      try {
+        run_group(group);
+      } catch (const std::exception& e) {
+        // run_group stores every expected failure in its requests, and rejects
+        // one commit for an exception of its own decision; what reaches here
+        // failed the group's log or views, whose state is then unknown.
+        fail(fmt::format("commit group failed: {}", what_of(e)));
+        const std::exception_ptr error = std::make_exception_ptr(
+            IOError(fmt::format("commit group failed: {}", what_of(e))));
+        for (Request* r : group) {
+          if (!r->error) r->error = error;
+        }
+      } catch (...) {
+        // Not thrown by wfstore (a user callback's non-standard exception):
+        // the group's state is as unknown as above, and its callers must wake.
+        fail("commit group failed: a non-standard exception");
+        const std::exception_ptr error = std::make_exception_ptr(
+            IOError("commit group failed: a non-standard exception"));
+        for (Request* r : group) {
+          if (!r->error) r->error = error;
+        }
       }
-    } catch (...) {
-      // Not thrown by wfstore (a user callback's non-standard exception):
-      // the group's state is as unknown as above, and its callers must wake.
-      fail("commit group failed: a non-standard exception");
-      const std::exception_ptr error = std::make_exception_ptr(
-          IOError("commit group failed: a non-standard exception"));
-      for (Request* r : group) {
-        if (!r->error) r->error = error;
-      }
-    }
-    finish_group(request, group);
+      finish_group(request, group);
+    }();
     leave();
   }
   if (request.error) std::rethrow_exception(request.error);
@@ -484,7 +498,7 @@ bool CommitPipeline::decide_request(Request& request, ViewStore& views,
     // LMDB failure is a wfstore::Error): anything else is this commit's own
     // fault, so it alone is rejected.
     request.error = std::make_exception_ptr(InvalidArgumentError(fmt::format(
-        "commit rejected: deciding or encoding it failed: {}", e.what())));
+        "commit rejected: deciding or encoding it failed: {}", what_of(e))));
     return false;
   } catch (...) {
     request.error = std::make_exception_ptr(InvalidArgumentError(
@@ -534,7 +548,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     try {
       throw;
     } catch (const std::exception& e) {
-      what = e.what();
+      what = what_of(e);
     } catch (...) {
     }
     const std::exception_ptr error = std::make_exception_ptr(IOError(
@@ -589,7 +603,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
         failing->error = std::current_exception();
       } else {
         failing->error = std::make_exception_ptr(InvalidArgumentError(
-            fmt::format("commit rejected: folding it failed: {}", e.what())));
+            fmt::format("commit rejected: folding it failed: {}", what_of(e))));
       }
       failing->fold_failed = true;
       txn->abort();
@@ -623,10 +637,10 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
       syncer_cv_.notify_one();
     }
   } catch (const std::exception& e) {
-    fail(fmt::format("log write failed: {}", e.what()));
+    fail(fmt::format("log write failed: {}", what_of(e)));
     if (txn) txn->abort();
     const std::exception_ptr error = std::make_exception_ptr(
-        IOError(fmt::format("log write failed: {}", e.what())));
+        IOError(fmt::format("log write failed: {}", what_of(e))));
     for (Request* r : group) {
       if (!r->error) r->error = error;
     }
@@ -645,13 +659,13 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
       try {
         done = refold(appended);
       } catch (const std::exception& e) {
-        fail(fmt::format("view commit failed: {}", e.what()));
+        fail(fmt::format("view commit failed: {}", what_of(e)));
         return;
       }
     } catch (const std::exception& e) {
       // The records are in the log (a reopen folds them), so their commits
       // stand; the views lack them, so nothing may read or decide on them.
-      fail(fmt::format("view commit failed: {}", e.what()));
+      fail(fmt::format("view commit failed: {}", what_of(e)));
       return;
     }
     checksum_ = checksum;
@@ -743,7 +757,8 @@ void CommitPipeline::notify_listeners(const CommitNotice& notice,
       if (listener.on_commit) listener.on_commit(notice);
       if (listener.on_events) listener.on_events(notice, events);
     } catch (const std::exception& e) {
-      warn(fmt::format("commit listener {} threw: {}", listener.id, e.what()));
+      warn(
+          fmt::format("commit listener {} threw: {}", listener.id, what_of(e)));
     } catch (...) {
       warn(fmt::format("commit listener {} threw a non-standard exception",
                        listener.id));
@@ -801,7 +816,7 @@ void CommitPipeline::syncer_loop() {
         fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
       raise_to(durable_lsn_, writer_.durable_lsn());
     } catch (const std::exception& e) {
-      fail(fmt::format("background log sync failed: {}", e.what()));
+      fail(fmt::format("background log sync failed: {}", what_of(e)));
     }
     lock.lock();
   }
@@ -845,7 +860,7 @@ bool CommitPipeline::shut_down(bool sync) {
       writer_.sync();
       raise_to(durable_lsn_, writer_.durable_lsn());
     } catch (const std::exception& e) {
-      failure = fmt::format("final log sync failed: {}", e.what());
+      failure = fmt::format("final log sync failed: {}", what_of(e));
     }
   }
   {

@@ -29,9 +29,9 @@ namespace wfstore::lmdb {
 // may move it even at the same size) and the frontier starts again from the
 // used end. The map's address is that of the shared writable mapping of
 // data.mdb's inode at offset 0, as long as the map, in /proc/self/maps (LMDB
-// exports only the address a MDB_FIXEDMAP map asks for). On any error (no such mapping, a kernel before 5.14, a full disk) it
-// stops for the rest of the environment's life: prefaulting is never needed
-// for correctness.
+// exports only the address a MDB_FIXEDMAP map asks for). On any error (no
+// such mapping, a kernel before 5.14, a full disk) it stops for the rest of
+// the environment's life: prefaulting is never needed for correctness.
 //
 // Thread-safe. REQUIRES: `env` outlives it; destroyed before the environment
 // closes.

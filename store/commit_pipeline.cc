@@ -3,7 +3,6 @@
 #include "store/commit_pipeline.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <fstream>
 #include <string_view>
 #include <utility>

@@ -23,6 +23,7 @@
 #include "wfstore/message.h"
 #include "wfstore/model.h"
 
+#include "wfstore_internal/exception_text.h"
 #include "wfstore_internal/store_core.h"
 
 namespace wfstore {
@@ -410,7 +411,7 @@ class QueueProcessor::Impl {
     try {
       registered.handler(delivery);
     } catch (const std::exception& e) {
-      error = e.what();
+      error = what_of(e);
       if (error.empty()) error = "handler threw";
     } catch (...) {
       error = "handler threw a non-standard exception";

@@ -15,6 +15,7 @@
 #include "wfstore/errors.h"
 
 #include "wfstore_internal/event_codec.h"
+#include "wfstore_internal/exception_text.h"
 #include "wfstore_internal/history_index.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/overlay_view_store.h"
@@ -36,14 +37,6 @@ thread_local const CommitPipeline* notifying_pipeline = nullptr;
 
 std::mutex boot_id_mu;
 std::string boot_id_override;  // Guarded by boot_id_mu.
-
-// An exception's message for a log line or error text; "(no message)" for a
-// what() that returns null (a user callback's exception may; fmt throws on a
-// null string).
-std::string_view what_of(const std::exception& e) {
-  const char* what = e.what();
-  return what != nullptr ? std::string_view(what) : "(no message)";
-}
 
 // Sleeps while `word` holds `value` (or until a spurious wake-up): a futex
 // wait without std::atomic::wait's spinning and sched_yield() first, which

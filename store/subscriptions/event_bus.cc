@@ -20,6 +20,7 @@
 
 #include "store/database_impl.h"
 #include "wfstore_internal/committed_events.h"
+#include "wfstore_internal/exception_text.h"
 
 namespace wfstore {
 namespace {
@@ -280,7 +281,7 @@ class EventBus::Impl {
         options_.error_handler(id, event, error);
         return;
       } catch (const std::exception& e) {
-        log(fmt::format("event bus: the error handler threw: {}", e.what()));
+        log(fmt::format("event bus: the error handler threw: {}", what_of(e)));
         return;
       } catch (...) {
         log("event bus: the error handler threw a non-standard exception");
@@ -291,7 +292,7 @@ class EventBus::Impl {
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      what = e.what();
+      what = what_of(e);
     } catch (...) {
       // Named above.
     }

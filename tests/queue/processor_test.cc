@@ -237,6 +237,29 @@ TEST_F(ProcessorTest, Item53WithoutHeartbeatTheLeaseLapses) {
   EXPECT_GE(run_long_handler(*db_, queue(), /*heartbeat=*/false), 2);
 }
 
+// A handler whose exception has no message (what() is null) fails that
+// attempt like any other: the message is retried and then handled.
+TEST_F(ProcessorTest, HandlerExceptionWithoutAMessageIsRetried) {
+  open(QueueOptions());
+  queue().push(start_stage("w1", "w1.a"));
+  QueueProcessorConfig config;
+  config.max_workers = 1;
+  config.retry_delay = milliseconds{10};
+  config.dlq_check_interval = milliseconds{0};
+  QueueProcessor processor(store(), queue(), config);
+  std::atomic<int> calls{0};
+  processor.register_handler("StartStage", "StartStageHandler",
+                             [&](const Delivery&) {
+                               if (calls.fetch_add(1) == 0)
+                                 throw testutil::NullMessageError();
+                             });
+  processor.start();
+  EXPECT_TRUE(wait_for([&] { return queue().size() == 0; }));
+  processor.stop();
+  EXPECT_EQ(processor.stats().failed, 1u);
+  EXPECT_EQ(processor.stats().handled, 1u);
+}
+
 // Item 65: a handler that always throws: attempts are kept across the
 // reschedules, and the periodic sweep moves the message to the DLQ.
 TEST_F(ProcessorTest, Item65AlwaysThrowingHandlerReachesDlqBySweep) {

@@ -517,6 +517,21 @@ TEST_F(DatabaseTest, GroupCommitOfManyThreadsLeadsOnceAndLosesNoCall) {
             static_cast<std::uint64_t>(kCommits) + 1);
 }
 
+// A commit listener's exception whose what() is null is logged as "(no
+// message)", and the commit and the next ones stand.
+TEST_F(DatabaseTest, ListenerExceptionWithoutAMessageIsLogged) {
+  auto db = open();
+  CommitPipeline& pipeline = *database_impl(*db).pipeline();
+  const std::uint64_t id = pipeline.add_listener(
+      [](const CommitNotice&) { throw testutil::NullMessageError(); });
+  db->workflow_store().mark_message_processed("a");
+  db->workflow_store().mark_message_processed("b");
+  pipeline.remove_listener(id);
+  EXPECT_TRUE(warnings_.contains("threw: (no message)"));
+  EXPECT_TRUE(db->workflow_store().is_message_processed("b"));
+  db->close();
+}
+
 TEST_F(DatabaseTest, FailedSyncPoisonsWrites) {
   auto fs = std::make_shared<testutil::FaultFileSystem>();
   auto db = open(fs);

@@ -172,6 +172,26 @@ TEST_F(EventBusTest, ResubscribingReplacesTheSubscription) {
   EXPECT_EQ(bus.stats().active, 1u);
 }
 
+// A subscriber and an error handler whose exceptions have no message (what()
+// is null): both are contained, and delivery goes on.
+TEST_F(EventBusTest, ExceptionsWithoutAMessageAreContained) {
+  EventBusOptions options;
+  options.error_handler = [](const std::string&, const Event&,
+                             const std::exception_ptr&) {
+    throw testutil::NullMessageError();
+  };
+  EventBus bus(*db_, options);
+  Seen seen;
+  bus.subscribe("bad",
+                [](const Event&) { throw testutil::NullMessageError(); });
+  bus.subscribe("good", seen.handler());
+  store().store(running_workflow("w1"));
+  store().store(running_workflow("w2"));
+  ASSERT_TRUE(bus.wait_idle(kWait));
+  EXPECT_EQ(seen.lsns(), one_to(2));
+  EXPECT_EQ(bus.stats().errors, 2u);
+}
+
 TEST_F(EventBusTest, ThrowingHandlerIsIsolatedAndReported) {
   ReportedErrors errors;
   EventBusOptions options;

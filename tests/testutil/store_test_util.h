@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,12 @@
 #include "wfstore_internal/view_store.h"
 
 namespace wfstore::testutil {
+
+// An exception whose what() is null, as a caller's handler may throw: fmt and
+// std::string throw on a null string.
+struct NullMessageError : std::exception {
+  const char* what() const noexcept override { return nullptr; }
+};
 
 // Every warning a Database logged.
 class Warnings {

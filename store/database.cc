@@ -226,8 +226,12 @@ std::unique_ptr<Database::Impl> Database::Impl::open(
                                 dir.string(), e.what()));
     }
   }
-  impl->writer_ = open_log_checked(store_dir, impl->fs_, impl->logger_, prior,
-                                   views_durable);
+  // A buffered writer syncs once per buffered_sync_interval at most, not per
+  // commit: its records go through a mapping of the live segment instead of
+  // a pwrite() each.
+  impl->writer_ = open_log_checked(
+      store_dir, impl->fs_, impl->logger_, prior, views_durable,
+      /*mapped_writes=*/options.durability == Durability::kBuffered);
   const std::uint64_t durable = impl->writer_->durable_lsn();
   remove_rebuild_leftovers(store_dir);
   if (!distrust.empty()) {

@@ -62,7 +62,7 @@ std::unique_ptr<Writer> Writer::open(const std::shared_ptr<FileSystem>& fs,
   w->segment_first_lsn_ = recovered.segment_first_lsn;
   w->end_ = w->file_->size();  // recovery cut any zeros after the records
   w->block_offset_ = static_cast<std::size_t>(w->end_ % kBlockSize);
-  w->filling_ = w->can_fill();
+  w->start_filling();
   w->last_lsn_ = recovered.last_lsn;
   w->durable_lsn_ = recovered.last_lsn;
   w->last_hash_ = recovered.last_hash;
@@ -147,6 +147,18 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
   } catch (const std::exception& e) {
     poison(e.what());
     throw;
+  }
+}
+
+void Writer::start_filling() {
+  filling_ = can_fill();
+  if (filling_ && options_.mapped_writes) {
+    // A segment is sealed once its records pass roll_bytes; the zeros run
+    // up to fill_bytes past them. Writes past the mapping are system calls.
+    constexpr std::uint64_t kLimit = std::uint64_t{1} << 32;
+    file_->map_writes(std::min(options_.roll_bytes, kLimit) +
+                      std::min(options_.fill_bytes, kLimit) +
+                      kDefaultFillBytes);
   }
 }
 
@@ -291,7 +303,7 @@ void Writer::create_segment(std::uint64_t first_lsn,
   segment_first_lsn_ = first_lsn;
   block_offset_ = block_offset;
   end_ = framed.size();
-  filling_ = can_fill();
+  start_filling();
   fill_ahead(0);
   file_->sync();
   fs_->sync_dir(log_dir_);

@@ -174,11 +174,12 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
 std::unique_ptr<log::Writer> open_log_checked(
     const StoreDir& store, const std::shared_ptr<FileSystem>& fs,
     const Logger& logger, const std::optional<ViewsState>& state,
-    std::optional<std::uint64_t> views_durable_lsn) {
+    std::optional<std::uint64_t> views_durable_lsn, bool mapped_writes) {
   std::uint64_t floor = views_durable_lsn.value_or(0);
   if (state) floor = std::max(floor, state->durable_lsn);
   log::WriterOptions writer_options;
   writer_options.logger = logger;
+  writer_options.mapped_writes = mapped_writes;
   writer_options.check_recovered_end = [&store, floor](std::uint64_t end) {
     if (end < floor) {
       throw CorruptionError(fmt::format(

@@ -19,6 +19,7 @@
 #include "wfstore/limits.h"
 
 #include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/log_test_util.h"
 
 namespace wfstore::log::testutil {
@@ -115,6 +116,51 @@ TEST_F(LogWriterTest, OneCommitLargerThanTheRollSizeGetsItsOwnSegment) {
   add(*w, 100);
   EXPECT_EQ(list_segments(*fs_, dir_), (std::vector<std::uint64_t>{1, 2, 3}));
   EXPECT_EQ(read_all().size(), 3u);
+}
+
+// With mapped_writes the live segment, and only it, is mapped; records of
+// every size read back with their hash chain across rolls, a close (which
+// cuts the zeros) and a reopen.
+TEST_F(LogWriterTest, MappedWritesReadBackAcrossRollsAndAReopen) {
+  constexpr std::uint64_t kRoll = 64 * 1024;
+  auto w = open_writer(kRoll, /*mapped_writes=*/true);
+  EXPECT_TRUE(wfstore::testutil::is_mapped_for_writes(segment_path(1)));
+  std::vector<std::uint64_t> firsts;
+  std::vector<std::size_t> sizes;
+  const std::vector<std::size_t> cycle = {40, 300, 2000, 2100, 5000, 90};
+  for (int i = 0; i < 120; ++i) {
+    const std::size_t size = cycle[static_cast<std::size_t>(i) % cycle.size()];
+    firsts.push_back(add(*w, size));
+    sizes.push_back(size);
+  }
+  const std::vector<std::uint64_t> segments = list_segments(*fs_, dir_);
+  ASSERT_GE(segments.size(), 3u);
+  for (const std::uint64_t segment : segments) {
+    EXPECT_EQ(wfstore::testutil::is_mapped_for_writes(segment_path(segment)),
+              segment == segments.back())
+        << segment;
+  }
+  w.reset();
+  EXPECT_FALSE(
+      wfstore::testutil::is_mapped_for_writes(segment_path(segments.back())));
+  w = open_writer(kRoll, /*mapped_writes=*/true);
+  EXPECT_TRUE(
+      wfstore::testutil::is_mapped_for_writes(segment_path(segments.back())));
+  for (int i = 0; i < 10; ++i) {
+    firsts.push_back(add(*w, 150));
+    sizes.push_back(150);
+  }
+  const auto commits = read_all();
+  EXPECT_TRUE(damages_.empty());
+  ASSERT_EQ(commits.size(), firsts.size());
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    EXPECT_EQ(commits[i].first_lsn, firsts[i]);
+    EXPECT_EQ(commits[i].body, body_for(firsts[i], sizes[i])) << i;
+    if (i > 0) {
+      EXPECT_EQ(commits[i].prev_hash, commits[i - 1].hash);
+    }
+  }
+  EXPECT_EQ(commits.back().hash, w->last_hash());
 }
 
 TEST_F(LogWriterTest, RollSealsTheOldSegmentBeforeTheNewHeader) {

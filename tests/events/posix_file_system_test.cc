@@ -2,6 +2,7 @@
 // directories, errno translation, and flock semantics within and across
 // processes.
 
+#include <algorithm>
 #include <csignal>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "wfstore/file_system.h"
 
 #include "tests/testutil/child_process.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace wfstore {
@@ -158,6 +160,98 @@ TEST_F(PosixFileSystemTest, ShortWriteIsRetriedUntilItFails) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(fs_->read_file(path), std::string(4096, 'x'));
+}
+
+// The bytes of record `i` of the mapped-writes tests: `size` bytes that name
+// it.
+std::string record_bytes(int i, std::size_t size) {
+  std::string out(size, static_cast<char>('a' + i % 26));
+  const std::string label = std::to_string(i) + ":";
+  out.replace(0, std::min(label.size(), size), label, 0, size);
+  return out;
+}
+
+TEST_F(PosixFileSystemTest, MappedWritesAreReadAtOnceAndGoWithClose) {
+  const auto path = dir_ / "m";
+  auto file = fs_->open_writable(path);
+  file->append(std::string(64 * 1024, '\0'));
+  EXPECT_FALSE(testutil::is_mapped_for_writes(path));
+  file->map_writes(1 << 20);
+  EXPECT_TRUE(testutil::is_mapped_for_writes(path));
+  auto reader = fs_->open_readable(path);
+  std::string expected(64 * 1024, '\0');
+  std::uint64_t at = 0;
+  // Small writes (through the mapping), one over the size a mapped write
+  // takes, and one that passes the file's end: each reads back at once.
+  for (const std::size_t size : {std::size_t{100}, std::size_t{2048},
+                                 std::size_t{3000}, std::size_t{1}}) {
+    const std::string bytes = record_bytes(static_cast<int>(at), size);
+    file->write_at(at, bytes);
+    expected.replace(at, size, bytes);
+    std::string back(size, '?');
+    ASSERT_EQ(reader->read(at, size, back.data()), size);
+    EXPECT_EQ(back, bytes);
+    at += size;
+  }
+  const std::string tail = record_bytes(7, 200);
+  file->write_at(file->size() - 50, tail);
+  expected.replace(expected.size() - 50, 50, tail);
+  EXPECT_EQ(file->size(), 64u * 1024 + 150);
+  EXPECT_EQ(fs_->read_file(path), expected);
+  // Cut, then written again at the new end.
+  file->truncate(1000);
+  file->write_at(900, record_bytes(8, 100));
+  file->append(record_bytes(9, 10));
+  expected =
+      expected.substr(0, 900) + record_bytes(8, 100) + record_bytes(9, 10);
+  EXPECT_EQ(fs_->read_file(path), expected);
+  file->map_writes(0);
+  EXPECT_FALSE(testutil::is_mapped_for_writes(path));
+  file->map_writes(1 << 20);
+  file->sync();
+  file->close();
+  EXPECT_FALSE(testutil::is_mapped_for_writes(path));
+  file->map_writes(1 << 20);  // closed: nothing to map
+  EXPECT_FALSE(testutil::is_mapped_for_writes(path));
+  EXPECT_EQ(fs_->read_file(path), expected);
+}
+
+// A write through the mapping is in the page cache when write_at() returns:
+// a SIGKILL of the writer loses none of it.
+TEST_F(PosixFileSystemTest, MappedWritesSurviveAKilledWriter) {
+  const auto path = dir_ / "k";
+  constexpr std::size_t kRecords = 3000;
+  constexpr std::size_t kSize = 333;
+  auto child = testutil::ChildProcess::spawn([&](int report_fd) {
+    auto file = posix_file_system()->open_writable(path);
+    file->append(std::string(kRecords * kSize, '\0'));
+    file->map_writes(kRecords * kSize);
+    testutil::report_line(
+        report_fd, testutil::is_mapped_for_writes(path) ? "mapped" : "not");
+    for (std::size_t i = 0; i < kRecords; ++i) {
+      file->write_at(i * kSize, record_bytes(static_cast<int>(i), kSize));
+      testutil::report_line(report_fd, std::to_string(i));
+    }
+    for (;;) ::pause();
+  });
+  EXPECT_EQ(child.read_line(), "mapped");
+  std::size_t reported = 0;  // records the child reported written
+  // Killed in the middle of the writes.
+  for (std::size_t i = 0; i < kRecords / 2; ++i) {
+    const auto line = child.read_line();
+    ASSERT_TRUE(line.has_value());
+    reported = std::stoul(*line) + 1;
+  }
+  const int status = child.kill_and_wait();
+  EXPECT_TRUE(WIFSIGNALED(status)) << testutil::describe_wait_status(status);
+  for (const std::string& line : child.drain()) reported = std::stoul(line) + 1;
+  const std::string bytes = testutil::read_file_bytes(path);
+  ASSERT_EQ(bytes.size(), kRecords * kSize);
+  for (std::size_t i = 0; i < reported; ++i) {
+    ASSERT_EQ(bytes.substr(i * kSize, kSize),
+              record_bytes(static_cast<int>(i), kSize))
+        << "record " << i << " of " << reported << " reported";
+  }
 }
 
 TEST_F(PosixFileSystemTest, RenameReplacesTheTarget) {

@@ -25,6 +25,7 @@
 #include "store/commit_pipeline.h"
 #include "store/database_impl.h"
 #include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/file_bytes.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -563,6 +564,34 @@ TEST_F(DatabaseTest, LogCutBelowDurableLsnIsCorruption) {
                                commits.back().offset);
   EXPECT_THAT([&] { open(); }, ThrowsMessage<CorruptionError>(HasSubstr(
                                    "below the views' durable lsn 3")));
+}
+
+// A kBuffered writer writes its records through a mapping of the live
+// segment (no system call per commit); a kSync one, whose every fdatasync
+// would make the next record's page fault, writes them. Either way a reopen
+// reads every commit back.
+TEST_F(DatabaseTest, OnlyABufferedWriterMapsItsLiveSegment) {
+  for (const Durability durability :
+       {Durability::kBuffered, Durability::kSync}) {
+    SCOPED_TRACE(durability == Durability::kBuffered ? "buffered" : "sync");
+    testutil::TempDir dir;
+    auto db = Database::open(dir.path(), testutil::quiet_options(durability));
+    for (int i = 0; i < 50; ++i) {
+      db->workflow_store().mark_message_processed(fmt::format("m{}", i));
+    }
+    const std::vector<log::Commit> before = read_commits(dir.path());
+    ASSERT_FALSE(before.empty());
+    EXPECT_EQ(testutil::is_mapped_for_writes(dir.path() / "log" /
+                                             before.back().segment),
+              durability == Durability::kBuffered);
+    db->close();
+    EXPECT_EQ(read_commits(dir.path()).size(), before.size());
+    db = Database::open(dir.path(), testutil::quiet_options(durability));
+    for (int i = 0; i < 50; ++i) {
+      EXPECT_TRUE(
+          db->workflow_store().is_message_processed(fmt::format("m{}", i)));
+    }
+  }
 }
 
 // The background syncer fdatasyncs beside the commit queue: while its sync is

@@ -31,4 +31,20 @@ inline std::string read_file_bytes(const std::filesystem::path& path) {
   return try_read_file_bytes(path).value_or(std::string());
 }
 
+// Whether this process has the file at `path` mapped writable and shared
+// (a line of /proc/self/maps with "rw-s" naming it).
+inline bool is_mapped_for_writes(const std::filesystem::path& path) {
+  std::ifstream maps("/proc/self/maps");
+  const std::string name = std::filesystem::absolute(path).string();
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find(" rw-s ") != std::string::npos &&
+        line.size() >= name.size() &&
+        line.compare(line.size() - name.size(), name.size(), name) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace wfstore::testutil

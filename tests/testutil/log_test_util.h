@@ -139,9 +139,11 @@ class LogFixture : public ::testing::Test {
   }
 
   std::unique_ptr<Writer> open_writer(
-      std::uint64_t roll_bytes = kDefaultRollBytes) {
+      std::uint64_t roll_bytes = kDefaultRollBytes,
+      bool mapped_writes = false) {
     WriterOptions options;
     options.roll_bytes = roll_bytes;
+    options.mapped_writes = mapped_writes;
     options.logger = [this](LogLevel, std::string_view text) {
       warnings_.emplace_back(text);
     };

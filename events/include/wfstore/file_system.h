@@ -39,6 +39,16 @@ class WritableFile {
   virtual void write_at(std::uint64_t offset, std::string_view data);
   // Whether write_at() writes at any offset up to size(). False by default.
   virtual bool supports_write_at() const { return false; }
+  // Advice for a file whose writes mostly land on bytes it already has
+  // (zeros written ahead) and that is rarely synced: from now on write_at()
+  // may copy a small write that lies within the file's first `length` bytes
+  // and below size() into a shared writable mapping of the file instead of
+  // making a system call. The bytes reach the same page cache as a write's:
+  // sync() covers them, readers see them, a killed process does not lose
+  // them. 0 stops it. An I/O error while a page of the mapping is read in
+  // raises SIGBUS, as it does for the views' LMDB map. Does nothing by
+  // default, nor when no mapping can be made. Never throws.
+  virtual void map_writes(std::uint64_t length) { (void)length; }
   // fdatasync: the data appended so far survives a machine crash. Throws
   // IOError.
   virtual void sync() = 0;

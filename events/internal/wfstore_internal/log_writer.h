@@ -50,6 +50,12 @@ struct WriterOptions {
   // append as without it). The zeros are cut off before a segment is sealed
   // and at close(); readers take zeros after the last record for its end.
   std::uint64_t fill_bytes = kDefaultFillBytes;
+  // Small records written over the zeros go through a shared mapping of the
+  // live segment (WritableFile::map_writes) instead of a system call each.
+  // For a writer that does not sync each commit (Durability::kBuffered):
+  // each fdatasync cleans the page the next record goes on, whose first write
+  // through the mapping then faults.
+  bool mapped_writes = false;
   // Called by open() with the LSN the log will end at once recovery has
   // repaired it, before recovery changes any file (or creates `log_dir`). May
   // throw to refuse the open, which then leaves every file as it was. Empty:
@@ -174,6 +180,9 @@ class Writer {
   bool can_fill() const {
     return options_.fill_bytes > 0 && file_->supports_write_at();
   }
+  // Sets filling_ for the new live segment file_ and, with mapped_writes,
+  // maps the part a segment's records fill.
+  void start_filling();
   // Writes `framed` at end_ and moves end_ past it. Throws IOError.
   void write_at_end(std::string_view framed);
 

@@ -93,11 +93,12 @@ void set_rebuild_hooks_for_testing(RebuildHooks hooks);
 // when `views_durable_lsn` is set, the views' durable LSN. A log that would
 // end below either is CorruptionError ("the log ends at lsn N below the
 // views' durable lsn M: acknowledged commits were lost") and no file is
-// changed. Throws as log::Writer::open.
+// changed. `mapped_writes`: log::WriterOptions::mapped_writes. Throws as
+// log::Writer::open.
 std::unique_ptr<log::Writer> open_log_checked(
     const StoreDir& store, const std::shared_ptr<FileSystem>& fs,
     const Logger& logger, const std::optional<ViewsState>& state,
-    std::optional<std::uint64_t> views_durable_lsn);
+    std::optional<std::uint64_t> views_durable_lsn, bool mapped_writes = false);
 
 // What verify_views found.
 struct ViewsVerification {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -15,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "wfstore/errors.h"
@@ -103,6 +105,39 @@ void close_fd(UniqueFd& fd, const std::filesystem::path& path) {
 // pages would pay more in faults than the call (README "Performance").
 constexpr std::size_t kMaxMappedWrite = 2048;
 
+// Copies `data` to `dst` so that no byte becomes visible to another thread or
+// process before the bytes in front of it: the log's readers take a record
+// whose header is still zero, followed only by zeros, for one being written,
+// and a zero header before written bytes for damage (docs/formats.md, "Zeros
+// written ahead"). memcpy() gives no order (glibc stores a copy of more than
+// a few hundred bytes from its end back), and the first store to a page of
+// the mapping may fault and wait. Eight bytes at a time, each store released
+// after the one before (on x86 only the compiler is held to the order).
+void copy_ascending(char* dst, std::string_view data) {
+  std::size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    std::memcpy(dst + i, data.data() + i, 8);
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  for (; i < data.size(); ++i) {
+    dst[i] = data[i];
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+}
+
+// Whether an overwrite of bytes already written to a file on the file system
+// of `fd` allocates nothing: then a write through a mapping cannot fail for
+// space. On copy-on-write file systems (btrfs, XFS with shared extents) a
+// page fault that cannot allocate raises SIGBUS where a write() returns
+// ENOSPC, so files there are not mapped.
+bool overwrites_allocate_nothing(int fd) {
+  constexpr long kExt4Magic = 0xEF53;  // ext2, ext3 and ext4
+  constexpr long kTmpfsMagic = 0x01021994;
+  struct statfs st {};
+  if (::fstatfs(fd, &st) != 0) return false;
+  return st.f_type == kExt4Magic || st.f_type == kTmpfsMagic;
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::filesystem::path path, UniqueFd fd)
@@ -123,7 +158,7 @@ class PosixWritableFile final : public WritableFile {
     }
     if (map_ != nullptr && data.size() <= kMaxMappedWrite &&
         offset + data.size() <= std::min(size_, map_length_)) {
-      std::memcpy(map_ + offset, data.data(), data.size());
+      copy_ascending(map_ + offset, data);
       // The bytes are stored before whatever tells another thread or
       // process that they are there (a pwrite() was a full barrier).
       std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -151,7 +186,10 @@ class PosixWritableFile final : public WritableFile {
 
   void map_writes(std::uint64_t length) override {
     unmap();
-    if (length == 0 || !fd_.valid()) return;
+    if (length == 0 || length > std::numeric_limits<std::size_t>::max() ||
+        !fd_.valid() || !overwrites_allocate_nothing(fd_.get())) {
+      return;
+    }
     // Past the file's end the mapping is never touched (write_at() copies
     // only below size()); a file that grows is covered without a remap.
     void* at = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -31,9 +32,9 @@ inline std::string read_file_bytes(const std::filesystem::path& path) {
   return try_read_file_bytes(path).value_or(std::string());
 }
 
-// Whether this process has the file at `path` mapped writable and shared
-// (a line of /proc/self/maps with "rw-s" naming it).
-inline bool is_mapped_for_writes(const std::filesystem::path& path) {
+// The start address of a writable shared mapping of the file at `path` in
+// this process (a line of /proc/self/maps with "rw-s" naming it), or 0.
+inline std::uintptr_t writable_mapping_of(const std::filesystem::path& path) {
   std::ifstream maps("/proc/self/maps");
   const std::string name = std::filesystem::absolute(path).string();
   std::string line;
@@ -41,10 +42,15 @@ inline bool is_mapped_for_writes(const std::filesystem::path& path) {
     if (line.find(" rw-s ") != std::string::npos &&
         line.size() >= name.size() &&
         line.compare(line.size() - name.size(), name.size(), name) == 0) {
-      return true;
+      return static_cast<std::uintptr_t>(std::stoull(line, nullptr, 16));
     }
   }
-  return false;
+  return 0;
+}
+
+// Whether this process has the file at `path` mapped writable and shared.
+inline bool is_mapped_for_writes(const std::filesystem::path& path) {
+  return writable_mapping_of(path) != 0;
 }
 
 }  // namespace wfstore::testutil

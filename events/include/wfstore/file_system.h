@@ -43,11 +43,16 @@ class WritableFile {
   // (zeros written ahead) and that is rarely synced: from now on write_at()
   // may copy a small write that lies within the file's first `length` bytes
   // and below size() into a shared writable mapping of the file instead of
-  // making a system call. The bytes reach the same page cache as a write's:
-  // sync() covers them, readers see them, a killed process does not lose
-  // them. 0 stops it. An I/O error while a page of the mapping is read in
-  // raises SIGBUS, as it does for the views' LMDB map. Does nothing by
-  // default, nor when no mapping can be made. Never throws.
+  // making a system call, front to back (no byte is seen before the ones in
+  // front of it). The bytes reach the same page cache as a write's: sync()
+  // covers them, readers see them, a killed process does not lose them. What
+  // a write reports at once, a mapped write leaves to the next sync(): a file
+  // system that refuses writes (shut down, remounted read-only) fails the
+  // sync, not the write. An I/O error while a page of the mapping is read in
+  // raises SIGBUS, as it does for the views' LMDB map. 0 stops it. Does
+  // nothing by default, nor when no mapping can be made, nor on a file system
+  // where an overwrite may need space (posix_file_system() maps only on ext4
+  // and tmpfs). Never throws.
   virtual void map_writes(std::uint64_t length) { (void)length; }
   // fdatasync: the data appended so far survives a machine crash. Throws
   // IOError.

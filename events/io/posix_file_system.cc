@@ -74,14 +74,22 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-UniqueFd open_fd(const std::filesystem::path& path, int flags,
-                 mode_t mode = 0) {
+// open(2) with O_CLOEXEC, retried on EINTR; an invalid UniqueFd and errno set
+// when it fails.
+UniqueFd try_open_fd(const std::filesystem::path& path, int flags,
+                     mode_t mode = 0) {
   int fd;
   do {
     fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) throw_errno(path, "open");
   return UniqueFd(fd);
+}
+
+UniqueFd open_fd(const std::filesystem::path& path, int flags,
+                 mode_t mode = 0) {
+  UniqueFd fd = try_open_fd(path, flags, mode);
+  if (!fd.valid()) throw_errno(path, "open");
+  return fd;
 }
 
 std::uint64_t fd_size(int fd, const std::filesystem::path& path) {
@@ -302,16 +310,12 @@ class PosixFileSystem final : public FileSystem {
       const std::filesystem::path& path) override {
     // Readable as well, for map_writes(): a shared writable mapping needs
     // both. A file this process may only write is opened for writing.
-    int fd;
-    do {
-      fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, file_mode_);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0 && errno == EACCES) {
-      return std::make_unique<PosixWritableFile>(
-          path, open_fd(path, O_WRONLY | O_CREAT, file_mode_));
+    UniqueFd fd = try_open_fd(path, O_RDWR | O_CREAT, file_mode_);
+    if (!fd.valid() && errno == EACCES) {
+      fd = open_fd(path, O_WRONLY | O_CREAT, file_mode_);
     }
-    if (fd < 0) throw_errno(path, "open");
-    return std::make_unique<PosixWritableFile>(path, UniqueFd(fd));
+    if (!fd.valid()) throw_errno(path, "open");
+    return std::make_unique<PosixWritableFile>(path, std::move(fd));
   }
 
   std::unique_ptr<ReadableFile> open_readable(

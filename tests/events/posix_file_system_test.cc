@@ -340,6 +340,29 @@ TEST_F(PosixFileSystemTest, MappedWritesSurviveAKilledWriter) {
   }
 }
 
+// A file its process may write but not read is opened write-only (a shared
+// mapping needs both, so it is not mapped) and written by pwrite().
+TEST_F(PosixFileSystemTest, AWriteOnlyFileIsOpenedForWritingAndNotMapped) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+  constexpr uid_t kNobody = 65534;
+  const auto path = dir_ / "w";
+  fs_->open_writable(path)->append(std::string(8192, '\0'));
+  ASSERT_EQ(::chown(dir_.path().c_str(), kNobody, kNobody), 0);
+  ASSERT_EQ(::chown(path.c_str(), kNobody, kNobody), 0);
+  ASSERT_EQ(::chmod(path.c_str(), 0200), 0);
+  const int code = testutil::exit_code_in_child([&] {
+    if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) return 3;
+    auto file = posix_file_system()->open_writable(path);
+    file->map_writes(1 << 20);
+    if (testutil::is_mapped_for_writes(path)) return 4;
+    file->write_at(100, "written");
+    file->close();
+    return 0;
+  });
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(testutil::read_file_bytes(path).substr(100, 7), "written");
+}
+
 TEST_F(PosixFileSystemTest, RenameReplacesTheTarget) {
   fs_->open_writable(dir_ / "tmp")->append("new");
   fs_->open_writable(dir_ / "cur")->append("old");

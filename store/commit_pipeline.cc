@@ -217,6 +217,15 @@ void CommitPipeline::fail(const std::string& reason) {
                   options_.dir, reason));
 }
 
+void CommitPipeline::fail_group(const std::vector<Request*>& group,
+                                const std::string& reason) {
+  fail(reason);
+  const std::exception_ptr error = std::make_exception_ptr(IOError(reason));
+  for (Request* r : group) {
+    if (!r->error) r->error = error;
+  }
+}
+
 void CommitPipeline::leave() {
   std::size_t seen = active_.load();
   while ((seen & 1) == 0) {
@@ -313,21 +322,11 @@ CommitResult CommitPipeline::commit(std::vector<Command> commands,
         // run_group stores every expected failure in its requests, and rejects
         // one commit for an exception of its own decision; what reaches here
         // failed the group's log or views, whose state is then unknown.
-        fail(fmt::format("commit group failed: {}", what_of(e)));
-        const std::exception_ptr error = std::make_exception_ptr(
-            IOError(fmt::format("commit group failed: {}", what_of(e))));
-        for (Request* r : group) {
-          if (!r->error) r->error = error;
-        }
+        fail_group(group, fmt::format("commit group failed: {}", what_of(e)));
       } catch (...) {
         // Not thrown by wfstore (a user callback's non-standard exception):
         // the group's state is as unknown as above, and its callers must wake.
-        fail("commit group failed: a non-standard exception");
-        const std::exception_ptr error = std::make_exception_ptr(
-            IOError("commit group failed: a non-standard exception"));
-        for (Request* r : group) {
-          if (!r->error) r->error = error;
-        }
+        fail_group(group, "commit group failed: a non-standard exception");
       }
       finish_group(request, group);
     }();
@@ -629,13 +628,8 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
       syncer_cv_.notify_one();
     }
   } catch (const std::exception& e) {
-    fail(fmt::format("log write failed: {}", what_of(e)));
+    fail_group(group, fmt::format("log write failed: {}", what_of(e)));
     if (txn) txn->abort();
-    const std::exception_ptr error = std::make_exception_ptr(
-        IOError(fmt::format("log write failed: {}", what_of(e))));
-    for (Request* r : group) {
-      if (!r->error) r->error = error;
-    }
     return;
   }
 

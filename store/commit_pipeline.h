@@ -221,6 +221,10 @@ class CommitPipeline {
                            std::int64_t timestamp_ms);
   // Moves an open or closing pipeline to failed, keeping the first reason.
   void fail(const std::string& reason);
+  // fail(reason), and every request of `group` without an error of its own
+  // gets IOError(reason): the group's log or views are in an unknown state.
+  void fail_group(const std::vector<Request*>& group,
+                  const std::string& reason);
   [[noreturn]] void throw_unusable_locked() const;  // REQUIRES: mu_ held.
   // Ends one commit() call; wakes close() when it was the last.
   void leave();

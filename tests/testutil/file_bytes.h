@@ -1,4 +1,5 @@
-// The bytes of a whole file, for tests and the fuzz tools.
+// The bytes of a whole file and whether this process maps it, for tests and
+// the fuzz tools.
 
 #pragma once
 

@@ -167,7 +167,7 @@ class Heartbeat {
     } catch (const std::exception& e) {
       logger_(LogLevel::kError,
               fmt::format("lease heartbeat of delivery {} failed: {}",
-                          delivery_id, e.what()));
+                          delivery_id, what_of(e)));
     }
   }
 
@@ -304,16 +304,16 @@ class QueueProcessor::Impl {
           // The store was closed (or its writer failed): no poll can succeed
           // until it is reopened, which takes a new Queue and processor.
           if (!unusable_logged_.exchange(true)) {
-            logger_(
-                LogLevel::kWarning,
-                fmt::format("queue processor idle until stop(): {}", e.what()));
+            logger_(LogLevel::kWarning,
+                    fmt::format("queue processor idle until stop(): {}",
+                                what_of(e)));
           }
           std::unique_lock lock(stop_mu_);
           stop_cv_.wait(lock, [this] { return stopping_; });
           return;
         }
         logger_(LogLevel::kError,
-                fmt::format("queue poll failed: {}", e.what()));
+                fmt::format("queue poll failed: {}", what_of(e)));
         wait_or_stop(config_.poll_frequency);
         continue;
       }
@@ -361,7 +361,7 @@ class QueueProcessor::Impl {
       dead_lettered_ += moved;
     } catch (const std::exception& e) {
       logger_(LogLevel::kError,
-              fmt::format("dead-letter sweep failed: {}", e.what()));
+              fmt::format("dead-letter sweep failed: {}", what_of(e)));
     }
   }
 
@@ -371,7 +371,7 @@ class QueueProcessor::Impl {
       store_.cleanup_completed_stage_claims();
     } catch (const std::exception& e) {
       logger_(LogLevel::kError,
-              fmt::format("retention sweep failed: {}", e.what()));
+              fmt::format("retention sweep failed: {}", what_of(e)));
     }
   }
 
@@ -387,7 +387,7 @@ class QueueProcessor::Impl {
         return;
       }
     } catch (const std::exception& e) {
-      reschedule_after_error(delivery, e.what());
+      reschedule_after_error(delivery, what_of(e));
       ++failed_;
       return;
     }
@@ -433,7 +433,7 @@ class QueueProcessor::Impl {
       queue_.ack(delivery.id);
       ++handled_;
     } catch (const std::exception& e) {
-      reschedule_after_error(delivery, e.what());
+      reschedule_after_error(delivery, what_of(e));
       ++failed_;
     }
   }
@@ -445,7 +445,7 @@ class QueueProcessor::Impl {
     } catch (const std::exception& e) {
       logger_(LogLevel::kError,
               fmt::format("rescheduling delivery {} after \"{}\" failed: {}",
-                          delivery.id, error, e.what()));
+                          delivery.id, error, what_of(e)));
     }
   }
 

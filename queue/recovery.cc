@@ -18,6 +18,8 @@
 #include "wfstore/model.h"
 #include "wfstore/transaction.h"
 
+#include "wfstore_internal/exception_text.h"
+
 namespace wfstore {
 namespace {
 
@@ -170,7 +172,7 @@ RecoveryResult recover_workflow(WorkflowStore& store, Queue& queue,
     } catch (const std::exception& e) {
       result.outcome = Outcome::kFailed;
       result.message =
-          fmt::format("Failed to re-queue workflow start: {}", e.what());
+          fmt::format("Failed to re-queue workflow start: {}", what_of(e));
       return result;
     }
     result.outcome = Outcome::kRecovered;
@@ -198,7 +200,7 @@ RecoveryResult recover_workflow(WorkflowStore& store, Queue& queue,
     result.outcome = Outcome::kPartial;
     result.message =
         fmt::format("Re-queued {} stages (0 messages, {} failed): {}",
-                    to_recover.size(), messages.size(), e.what());
+                    to_recover.size(), messages.size(), what_of(e));
     return result;
   }
   result.outcome = Outcome::kRecovered;
@@ -252,7 +254,7 @@ std::vector<RecoveryResult> recover_pending(WorkflowStore& store, Queue& queue,
       RecoveryResult failed;
       failed.workflow_id = candidate.id;
       failed.outcome = Outcome::kFailed;
-      failed.message = e.what();
+      failed.message = std::string(what_of(e));
       results.push_back(std::move(failed));
     }
   }

@@ -12,6 +12,7 @@
 #include "wfstore/limits.h"
 
 #include "events/log/log_recovery.h"
+#include "wfstore_internal/exception_text.h"
 
 namespace wfstore::log {
 
@@ -30,7 +31,7 @@ Writer::~Writer() {
     if (options_.logger) {
       options_.logger(
           LogLevel::kError,
-          fmt::format("closing log segment {}: {}", segment(), e.what()));
+          fmt::format("closing log segment {}: {}", segment(), what_of(e)));
     }
   }
 }
@@ -145,7 +146,7 @@ Hash Writer::append(std::uint64_t first_lsn, std::uint32_t event_count,
     last_hash_ = hash;
     return hash;
   } catch (const std::exception& e) {
-    poison(e.what());
+    poison(what_of(e).data());
     throw;
   }
 }
@@ -183,7 +184,7 @@ void Writer::fill_ahead(std::uint64_t bytes) {
       options_.logger(LogLevel::kWarning,
                       fmt::format("log segment {}: writing zeros ahead failed "
                                   "({}); records append from here",
-                                  segment(), e.what()));
+                                  segment(), what_of(e)));
     }
   }
 }
@@ -230,7 +231,7 @@ bool Writer::sync_locked() {
   try {
     file_->sync();
   } catch (const std::exception& e) {
-    poison_locked(e.what());
+    poison_locked(what_of(e).data());
     throw;
   }
   durable_lsn_.store(target);
@@ -273,7 +274,7 @@ void Writer::roll() {
     file_->close();
     create_segment(last_lsn_ + 1, segment_first_lsn_);
   } catch (const std::exception& e) {
-    poison_locked(e.what());
+    poison_locked(what_of(e).data());
     throw;
   }
 }

@@ -307,7 +307,7 @@ TEST_F(PosixFileSystemTest, MappedWritesStoreFrontToBack) {
 TEST_F(PosixFileSystemTest, MappedWritesSurviveAKilledWriter) {
   const auto path = dir_ / "k";
   constexpr std::size_t kRecords = 3000;
-  constexpr std::size_t kSize = 333;
+  constexpr std::size_t kSize = 200;  // a mapped write (at most 256 bytes)
   auto child = testutil::ChildProcess::spawn([&](int report_fd) {
     auto file = posix_file_system()->open_writable(path);
     file->append(std::string(kRecords * kSize, '\0'));

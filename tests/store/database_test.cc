@@ -533,6 +533,30 @@ TEST_F(DatabaseTest, ListenerExceptionWithoutAMessageIsLogged) {
   db->close();
 }
 
+// A caller's file system may throw an exception whose what() is null: the
+// log writer keeps "(no message)" as its reason instead of reading null.
+TEST_F(DatabaseTest, FileSystemExceptionWithoutAMessagePoisonsTheWriter) {
+  auto fs = std::make_shared<testutil::FaultFileSystem>();
+  auto db = open(fs);
+  WorkflowStore& store = db->workflow_store();
+  store.mark_message_processed("a");
+  bool thrown = false;
+  fs->set_sync_hook([&](const std::filesystem::path& path) {
+    if (path.extension() != ".log" || thrown) return;
+    thrown = true;
+    throw testutil::NullMessageError();
+  });
+  EXPECT_THAT([&] { store.mark_message_processed("b"); },
+              ThrowsMessage<IOError>(HasSubstr("(no message)")));
+  EXPECT_THAT([&] { store.mark_message_processed("c"); },
+              ThrowsMessage<IOError>(HasSubstr("(no message)")));
+  fs->set_sync_hook({});
+  EXPECT_THROW(db->close(), IOError);
+  db.reset();
+  db = open(fs);
+  EXPECT_TRUE(db->workflow_store().is_message_processed("a"));
+}
+
 TEST_F(DatabaseTest, FailedSyncPoisonsWrites) {
   auto fs = std::make_shared<testutil::FaultFileSystem>();
   auto db = open(fs);

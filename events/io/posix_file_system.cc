@@ -120,7 +120,7 @@ constexpr std::size_t kMaxMappedWrite = 256;
 // whose header is still zero, followed only by zeros, for one being written,
 // and a zero header before written bytes for damage (docs/formats.md, "Zeros
 // written ahead"). memcpy() gives no order (glibc stores a copy of more than
-// a few hundred bytes from its end back), and the first store to a page of
+// 512 bytes with its first 64 bytes last), and the first store to a page of
 // the mapping may fault and wait. Eight bytes at a time, each store released
 // after the one before (on x86 only the compiler is held to the order).
 void copy_ascending(char* dst, std::string_view data) {

@@ -1,5 +1,5 @@
 // The message of an exception that may come from code outside wfstore (a
-// handler, listener, clock or logger the caller gave).
+// handler, listener, clock, logger or file system the caller gave).
 
 #pragma once
 

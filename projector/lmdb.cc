@@ -15,6 +15,7 @@
 #include <tuple>
 #include <utility>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -50,7 +51,35 @@ std::string_view from_val(const MDB_val& v) noexcept {
   }
 }
 
+constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+constexpr std::uint64_t kMaxMapGrowth = std::uint64_t{1} << 30;
+
+// Allocates the blocks of [offset, offset + length) of `fd` (fallocate mode
+// 0: the file's size is unchanged inside it). Returns 0 or the errno.
+int allocate(int fd, std::uint64_t offset, std::uint64_t length) {
+  if (length == 0) return 0;
+  for (;;) {
+    if (::fallocate(fd, 0, static_cast<off_t>(offset),
+                    static_cast<off_t>(length)) == 0) {
+      return 0;
+    }
+    if (errno != EINTR) return errno;
+  }
+}
+
+bool no_room(int err) { return err == ENOSPC || err == EDQUOT; }
+
+// The file system cannot allocate ahead (ZFS, some network and FUSE file
+// systems): the map is used as before, without the guarantee.
+bool cannot_allocate_ahead(int err) {
+  return err == EOPNOTSUPP || err == ENOSYS;
+}
+
 }  // namespace
+
+std::uint64_t map_growth(std::uint64_t size) noexcept {
+  return std::max(kMiB, std::min(size, kMaxMapGrowth));
+}
 
 void check(int rc, std::string_view what, const std::string& path) {
   if (rc != MDB_SUCCESS) throw_error(rc, what, path);
@@ -239,6 +268,7 @@ class Registry {
     if (!options.read_only) {
       int dead = 0;
       check(mdb_reader_check(raw, &dead), "mdb_reader_check", path);
+      if (options.write_map) env->allocate_at_open();
       if (options.write_map && options.prefault_bytes > 0) {
         try {
           env->prefaulter_ =
@@ -345,6 +375,9 @@ Env::~Env() {
     // The prefaulter's thread is the parent's: a child has none to join.
     (void)prefaulter_.release();
   }
+  // After the close: closing it first would drop LMDB's fcntl locks on the
+  // file. (A child holds none: they are not inherited.)
+  if (lock_fd_ >= 0) ::close(lock_fd_);
   live_envs.fetch_sub(1);
 }
 
@@ -494,22 +527,105 @@ std::unique_lock<std::mutex> Env::pause_prefaulter() {
                                 : std::unique_lock<std::mutex>();
 }
 
+void Env::allocate_at_open() {
+  // lock.mdb first: every process's first read writes a page of its reader
+  // table.
+  const std::string lock_path = path_ + "/lock.mdb";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  struct stat st {};
+  if (lock_fd_ >= 0 && ::fstat(lock_fd_, &st) == 0) {
+    const int err =
+        allocate(lock_fd_, 0, static_cast<std::uint64_t>(st.st_size));
+    if (no_room(err)) {
+      throw IOError(
+          fmt::format("{}: no room on the disk for lock.mdb ({} bytes): {}",
+                      path_, st.st_size, std::strerror(err)));
+    }
+  }
+  int fd = -1;
+  check(mdb_env_get_fd(env_, &fd), "mdb_env_get_fd", path_);
+  const MDB_envinfo info = info_unlocked();
+  int err = allocate(fd, 0, info.me_mapsize);
+  if (cannot_allocate_ahead(err)) return;
+  if (no_room(err)) {
+    // No room for the whole map: it shrinks by halves, down to the pages in
+    // use if need be (LMDB truncates data.mdb to its map, which frees what
+    // was allocated beyond), and a growth then needs room.
+    MDB_stat stat{};
+    check(mdb_env_stat(env_, &stat), "mdb_env_stat", path_);
+    const std::uint64_t used =
+        (std::uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+    std::uint64_t size = info.me_mapsize;
+    while (no_room(err) && size > used) {
+      size = std::max(used, size / 2 / kMiB * kMiB);
+      check(mdb_env_set_mapsize(env_, size), "mdb_env_set_mapsize", path_);
+      err = allocate(fd, 0, size);
+    }
+  }
+  if (err != 0) {
+    throw IOError(fmt::format("{}: allocating data.mdb's blocks: {}", path_,
+                              std::strerror(err)));
+  }
+  allocates_map_.store(true);
+}
+
+bool Env::enlarge_map_unlocked(std::uint64_t current, std::string& why) {
+  int fd = -1;
+  check(mdb_env_get_fd(env_, &fd), "mdb_env_get_fd", path_);
+  std::uint64_t step = map_growth(current);
+  for (;;) {
+    const std::uint64_t next = current + step;
+    check(mdb_env_set_mapsize(env_, next), "mdb_env_set_mapsize", path_);
+    if (!allocates_map_.load()) return true;
+    const int err = allocate(fd, current, step);
+    if (err == 0) return true;
+    if (cannot_allocate_ahead(err)) {
+      allocates_map_.store(false);
+      return true;
+    }
+    // Back to the size it had: LMDB truncates data.mdb to its map, which
+    // frees whatever this growth allocated.
+    check(mdb_env_set_mapsize(env_, current), "mdb_env_set_mapsize", path_);
+    if (!no_room(err)) {
+      throw IOError(
+          fmt::format("{}: allocating data.mdb from {} to {} bytes: {}", path_,
+                      current, next, std::strerror(err)));
+    }
+    if (step <= kMiB) {
+      why = fmt::format("{} bytes more: {}", step, std::strerror(err));
+      return false;
+    }
+    step = std::max(kMiB, step / 2 / kMiB * kMiB);
+  }
+}
+
 void Env::grow(std::uint64_t seen_map_size) {
   resize_lock_.lock(path_);
   const ExclusiveGuard guard{resize_lock_};
   const std::uint64_t current = info_unlocked().me_mapsize;
   if (current != seen_map_size) return;
   const std::unique_lock<std::mutex> paused = pause_prefaulter();
-  check(mdb_env_set_mapsize(env_, current * 2), "mdb_env_set_mapsize", path_);
+  std::string why;
+  if (!enlarge_map_unlocked(current, why)) {
+    no_room_at_.store(current);
+    throw IOError(fmt::format(
+        "{}: no room on the disk to grow the views' map past {} bytes ({})",
+        path_, current, why));
+  }
 }
 
 bool Env::try_grow(std::uint64_t seen_map_size) {
+  if (no_room_at_.load() == seen_map_size) return false;
   if (!resize_lock_.try_lock()) return false;
   const ExclusiveGuard guard{resize_lock_};
   const std::uint64_t current = info_unlocked().me_mapsize;
   if (current != seen_map_size) return false;
   const std::unique_lock<std::mutex> paused = pause_prefaulter();
-  check(mdb_env_set_mapsize(env_, current * 2), "mdb_env_set_mapsize", path_);
+  std::string why;
+  if (!enlarge_map_unlocked(current, why)) {
+    no_room_at_.store(current);
+    return false;
+  }
   return true;
 }
 
@@ -540,21 +656,36 @@ std::vector<std::optional<MDB_dbi>> Env::dbis(
   }
   if (all_cached) return handles;
   const bool write = create && !read_only_;
-  Txn txn(*this, !write);
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (handles[i]) continue;
-    MDB_dbi dbi = 0;
-    const int rc =
-        mdb_dbi_open(txn.get(), names[i].c_str(), write ? MDB_CREATE : 0, &dbi);
-    if (rc == MDB_NOTFOUND) continue;
-    check(rc, "mdb_dbi_open " + names[i], path_);
-    check(mdb_set_compare(txn.get(), dbi, compare_keys),
-          "mdb_set_compare " + names[i], path_);
-    handles[i] = dbi;
+  for (;;) {
+    const std::uint64_t seen_map = write ? map_size() : 0;
+    try {
+      Txn txn(*this, !write);
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        if (handles[i]) continue;
+        MDB_dbi dbi = 0;
+        const int rc = mdb_dbi_open(txn.get(), names[i].c_str(),
+                                    write ? MDB_CREATE : 0, &dbi);
+        if (rc == MDB_NOTFOUND) continue;
+        check(rc, "mdb_dbi_open " + names[i], path_);
+        check(mdb_set_compare(txn.get(), dbi, compare_keys),
+              "mdb_set_compare " + names[i], path_);
+        handles[i] = dbi;
+      }
+      // Committing (also a read transaction) keeps the handles open for the
+      // environment.
+      txn.commit();
+      break;
+    } catch (const MapFullError&) {
+      // Creating the tables needs pages the map has no room for (the Txn
+      // is aborted, and with it the handles it opened).
+      std::fill(handles.begin(), handles.end(), std::nullopt);
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        auto it = dbi_cache_.find(names[i]);
+        if (it != dbi_cache_.end()) handles[i] = it->second;
+      }
+      grow(seen_map);
+    }
   }
-  // Committing (also a read transaction) keeps the handles open for the
-  // environment.
-  txn.commit();
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (handles[i]) dbi_cache_[names[i]] = *handles[i];
   }

@@ -45,9 +45,9 @@ void check(int rc, std::string_view what, const std::string& path);
 // Options of an environment. Only the first opener of a directory in a process
 // decides them; later opens share its environment.
 struct EnvOptions {
-  // Initial map size in bytes (a sparse file for a writer). Grows by doubling
-  // on MDB_MAP_FULL. Default 64 GiB.
-  std::uint64_t map_size = std::uint64_t{64} << 30;
+  // Initial map size in bytes. A writer with write_map allocates the map's
+  // blocks on disk (Env::open); growth adds map_growth(size). Default 64 MiB.
+  std::uint64_t map_size = std::uint64_t{64} << 20;
   // MDB_RDONLY: never creates or writes the data file; fails if the directory
   // or the environment is missing.
   bool read_only = false;
@@ -86,6 +86,12 @@ void reset_peak_live_envs_for_testing();
 // opens are waiting for such a close to finish.
 void set_env_close_hook_for_testing(std::function<void()> hook);
 int waiting_opens_for_testing();
+
+// The bytes a growth adds to a map of `size` bytes when there is room: as
+// much again, at most 1 GiB (a growth allocates what it adds on disk, so a
+// larger store grows in steps that waste at most 1 GiB). A growth that finds
+// no room for that tries halves of it, down to 1 MiB.
+std::uint64_t map_growth(std::uint64_t size) noexcept;
 
 // Orders two keys exactly as LMDB's default comparison does (bytes as
 // unsigned, a key before its extensions), 8 bytes at a time: the views' keys
@@ -192,9 +198,22 @@ class Env {
  public:
   // Returns the environment of `dir`, opening it (and for a writer creating
   // `dir`) if this process has none. A writer open creates data.mdb/lock.mdb if
-  // missing; it reaps stale reader slots. Throws IOError if `dir` cannot be
-  // opened or created, if a writer open meets an environment this process
-  // opened read-only, or for a read-only open of a missing environment;
+  // missing; it reaps stale reader slots.
+  //
+  // A writer with a write map allocates the blocks of lock.mdb and of
+  // data.mdb's whole map (fallocate), and each growth those of what it adds,
+  // so that no write through the maps needs the file system to find room: a
+  // write to a page without a block raises SIGBUS where write() would return
+  // ENOSPC. A full disk then refuses a growth (IOError) instead. When the
+  // whole map cannot be allocated at open, the map shrinks to the pages in
+  // use. A file system that cannot allocate ahead (EOPNOTSUPP) is used as
+  // before, without the guarantee; so is one that copies on write (btrfs),
+  // whose overwrites need new blocks anyway.
+  //
+  // Throws IOError if `dir` cannot be opened or created, if a writer open
+  // meets an environment this process opened read-only, for a read-only open
+  // of a missing environment, or when a writer's lock.mdb or the pages in use
+  // cannot be allocated;
   // CorruptionError for a damaged one; InvalidArgumentError for a writer open
   // whose options.file_mode is outside 0600..0777 (posix_file_system()).
   static std::shared_ptr<Env> open(const std::filesystem::path& dir,
@@ -223,16 +242,20 @@ class Env {
   // runs. Throws IOError.
   std::uint64_t used_size() const;
 
-  // Doubles the map size (at least) if it is still `seen_map_size`, else does
-  // nothing (another thread grew it already). Waits until no transaction of
-  // this process is active; new transactions of other threads wait for the
-  // growth. Throws IOError, also when the calling thread holds a transaction
-  // of this environment (growth would wait for it forever).
+  // Grows the map by map_growth() (or, without room for that, by the
+  // largest half of it down to 1 MiB that has room) if it is still
+  // `seen_map_size`, else does nothing (another thread grew it already).
+  // Waits until no transaction of this process is active; new transactions
+  // of other threads wait for the growth. Throws IOError when the disk has no
+  // room for 1 MiB more (the map is then unchanged), and when the calling
+  // thread holds a transaction of this environment (growth would wait for it
+  // forever).
   void grow(std::uint64_t seen_map_size);
 
   // As grow(), but only if no transaction of this process is active: never
-  // waits. Returns false when it did not grow (transactions active, or
-  // already grown past `seen_map_size`). Throws IOError.
+  // waits. Returns false when it did not grow (transactions active, already
+  // grown past `seen_map_size`, or no room; after no room it does not try
+  // again at the same size: grow() does). Throws IOError.
   bool try_grow(std::uint64_t seen_map_size);
 
   // Adopts the map size another process grew the environment to
@@ -302,8 +325,25 @@ class Env {
   // The prefaulter's chunk lock, which a resize takes before it remaps (empty
   // without a prefaulter).
   std::unique_lock<std::mutex> pause_prefaulter();
+  // At a writer's open with a write map: allocates lock.mdb and the map (see
+  // open()). Throws IOError.
+  void allocate_at_open();
+  // Grows the map from `current`. REQUIRES: the resize lock held
+  // exclusively, the prefaulter paused. Returns false, the map unchanged and
+  // `why` set, when the disk has no room. Throws IOError.
+  bool enlarge_map_unlocked(std::uint64_t current, std::string& why);
 
   mutable ResizeLock resize_lock_;
+  // Whether growths allocate what they add (a writer with a write map on a
+  // file system that can allocate ahead). Written at open and under the
+  // resize lock held exclusively.
+  std::atomic<bool> allocates_map_{false};
+  // The map size a growth last found no room beyond (try_grow() does not try
+  // again at it); 0: none.
+  std::atomic<std::uint64_t> no_room_at_{0};
+  // lock.mdb, kept open from its allocation to the close: closing a
+  // descriptor of it would drop the fcntl locks LMDB holds on it. -1: none.
+  int lock_fd_ = -1;
   // Started by the registry for a writer with a write map; stopped first by
   // ~Env.
   std::unique_ptr<MapPrefaulter> prefaulter_;

@@ -147,11 +147,12 @@ LmdbViews::WriteTxn LmdbViews::begin_write() {
   if (impl_->read_only) {
     throw IOError(fmt::format("{}: views are open read-only", env.path()));
   }
-  // Growing before the map fills keeps MapFullError (and redone work) rare.
-  // It never waits: with read snapshots active it is left to a later write,
-  // or to the MapFullError path, which waits for them.
+  // Growing before the map fills keeps MapFullError (and redone work) rare:
+  // once less than half a growth is left. It never waits: with read
+  // snapshots active it is left to a later write, or to the MapFullError
+  // path, which waits for them.
   const std::uint64_t size = env.map_size();
-  if (env.used_size() > size / 2) env.try_grow(size);
+  if (env.used_size() + lmdb::map_growth(size) / 2 > size) env.try_grow(size);
   return WriteTxn(std::make_unique<WriteTxn::State>(
       WriteTxn::State{{impl_.get(), lmdb::Txn(env, false)}}));
 }

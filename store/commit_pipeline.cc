@@ -584,7 +584,18 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     } catch (const MapFullError&) {
       txn->abort();
       txn.reset();
-      views_.grow_map(seen_map);
+      try {
+        views_.grow_map(seen_map);
+      } catch (const IOError&) {
+        // No room on the disk for the views to grow: nothing is appended
+        // and the views are as they were, so the group is rejected and the
+        // store stays usable.
+        const std::exception_ptr error = std::current_exception();
+        for (Request* r : group) {
+          if (!r->error) r->error = error;
+        }
+        return;
+      }
       continue;
     } catch (const std::exception& e) {
       if (failing == nullptr) throw;

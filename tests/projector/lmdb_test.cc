@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -39,8 +40,8 @@ using ::testing::ThrowsMessage;
 class LmdbTest : public ::testing::Test {
  protected:
   std::shared_ptr<lmdb::Env> open_env(bool read_only = false,
-                                      std::uint64_t map_size = std::uint64_t{1}
-                                                               << 30) {
+                                      std::uint64_t map_size = std::uint64_t{64}
+                                                               << 20) {
     lmdb::EnvOptions options;
     options.read_only = read_only;
     options.map_size = map_size;
@@ -653,6 +654,46 @@ TEST_F(LmdbTest, MapGrowsWhenATransactionOverflowsIt) {
   EXPECT_GT(runs, 1);
   EXPECT_GE(views->map_size(), std::uint64_t{2} << 20);
   EXPECT_EQ(views->dump(Table::kStages).size(), 1024u);
+}
+
+TEST_F(LmdbTest, MapGrowthIsAsMuchAgainAtMostOneGiB) {
+  constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+  EXPECT_EQ(lmdb::map_growth(4096), kMiB);
+  EXPECT_EQ(lmdb::map_growth(kMiB), kMiB);
+  EXPECT_EQ(lmdb::map_growth(64 * kMiB), 64 * kMiB);
+  EXPECT_EQ(lmdb::map_growth(1024 * kMiB), 1024 * kMiB);
+  EXPECT_EQ(lmdb::map_growth(3072 * kMiB), 1024 * kMiB);
+}
+
+// A writer's map and lock file have their blocks on disk from the open, and
+// a growth allocates what it adds, so no write through the maps needs the
+// file system to find room (a full disk raised SIGBUS; see disk_full_test).
+// A read-only open allocates nothing.
+TEST_F(LmdbTest, AWritersMapAndLockFileHaveTheirBlocksOnDisk) {
+  constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+  {
+    const std::filesystem::path probe = dir_ / "probe";
+    std::ofstream(probe).put('x');
+    const int fd = ::open(probe.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const bool can = ::fallocate(fd, 0, 0, 1 << 16) == 0;
+    ::close(fd);
+    if (!can) GTEST_SKIP() << "this file system cannot allocate ahead";
+  }
+  const auto allocated = [&](const char* name) {
+    struct stat st {};
+    EXPECT_EQ(::stat((dir_ / "views" / name).c_str(), &st), 0);
+    return static_cast<std::uint64_t>(st.st_blocks) * 512;
+  };
+  auto env = open_env(false, 8 * kMiB);
+  EXPECT_GE(allocated("data.mdb"), 8 * kMiB);
+  EXPECT_GE(allocated("lock.mdb"),
+            std::filesystem::file_size(dir_ / "views" / "lock.mdb"));
+  env->grow(env->map_size());
+  EXPECT_EQ(env->map_size(), 16 * kMiB);
+  EXPECT_GE(allocated("data.mdb"), 16 * kMiB);
+  write(*env, "k", "v");
+  EXPECT_EQ(read(*env, "k"), "v");
 }
 
 // The prefaulter keeps the map's pages ahead of the writes faulted in through

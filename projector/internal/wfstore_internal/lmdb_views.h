@@ -20,10 +20,10 @@
 namespace wfstore {
 
 struct LmdbViewsOptions {
-  // Initial map size in bytes: a sparse file for a writer; doubled whenever it
-  // fills. Default 64 GiB. Ignored by read-only opens, which follow the
-  // writer's size.
-  std::uint64_t map_size = std::uint64_t{64} << 30;
+  // Initial map size in bytes, allocated on disk by a writer (lmdb::Env::open);
+  // grown by lmdb::map_growth() whenever it fills. Default 64 MiB. Ignored by
+  // read-only opens, which follow the writer's size.
+  std::uint64_t map_size = std::uint64_t{64} << 20;
   // Opens with MDB_RDONLY: never creates or writes data.mdb; begin_write() and
   // drop_all() throw IOError.
   bool read_only = false;
@@ -108,9 +108,11 @@ class LmdbViews {
   std::uint64_t map_size() const;
   // Bytes of the map in use as of the last commit. Throws IOError.
   std::uint64_t used_size() const;
-  // Doubles the map unless another thread already grew it past `seen_map_size`,
-  // waiting until no transaction of the process is active. Throws IOError,
-  // also when the calling thread holds a transaction of these views.
+  // Grows the map (lmdb::Env::grow) unless another thread already grew it past
+  // `seen_map_size`, waiting until no transaction of the process is active.
+  // Throws IOError when the disk has no room for the growth (the map is
+  // unchanged), and when the calling thread holds a transaction of these
+  // views.
   void grow_map(std::uint64_t seen_map_size);
   // The number of transactions (snapshots and write transactions) of these
   // views' environment the calling thread holds.

@@ -90,8 +90,11 @@ struct DatabaseOptions {
   Logger logger;
   // Every file operation goes through this. Null: the POSIX file system.
   std::shared_ptr<FileSystem> file_system;
-  // Initial LMDB map size (sparse); it grows on demand.
-  std::uint64_t map_size = std::uint64_t{64} << 30;
+  // Initial LMDB map size. A writer allocates the map's blocks on disk, so
+  // that a full disk refuses a commit (IOError) where writing to an
+  // unallocated page of the map would kill the process (SIGBUS); the map
+  // grows on demand by as much again, at most 1 GiB at a time.
+  std::uint64_t map_size = std::uint64_t{64} << 20;
   // Permission bits of every file the store creates (STORE, LOCK,
   // VIEWS_STATE, log segments and their side files, LMDB's data.mdb and
   // lock.mdb); the directories it creates (a missing store directory, log/,

@@ -1,0 +1,223 @@
+// A full disk under the views: LMDB writes its data through a shared writable
+// map, and a write to a page of it that has no block on disk raises SIGBUS
+// where write() would return ENOSPC. A writer allocates the map's blocks at
+// open and at each growth (lmdb::Env::open), so a commit whose views need
+// more room than the disk has is refused with IOError: nothing is appended,
+// the views are as they were, and the store stays usable. Each test runs in a
+// child process with a mount namespace of its own, on a small file system
+// mounted there (tmpfs, or ext4 on a loop device): root only, skipped
+// elsewhere.
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wfstore/database.h"
+#include "wfstore/errors.h"
+#include "wfstore/maintenance.h"
+#include "wfstore/workflow_store.h"
+
+#include "tests/testutil/child_process.h"
+#include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/store_test_util.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace wfstore {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class FsKind { kTmpfs, kExt4 };
+
+struct Param {
+  FsKind fs;
+  Durability durability;
+};
+
+void PrintTo(const Param& param, std::ostream* out) {
+  *out << (param.fs == FsKind::kTmpfs ? "tmpfs" : "ext4") << ", "
+       << (param.durability == Durability::kSync ? "sync" : "buffered");
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  return fmt::format(
+      "{}_{}", info.param.fs == FsKind::kTmpfs ? "Tmpfs" : "Ext4",
+      info.param.durability == Durability::kSync ? "Sync" : "Buffered");
+}
+
+void report(int fd, const std::string& line) {
+  const std::string out = line + "\n";
+  (void)!::write(fd, out.data(), out.size());
+}
+
+// Mounts a file system of `mib` MiB at `dir` in a mount namespace of this
+// (child) process's own. Returns why not, or nullopt once mounted.
+std::optional<std::string> mount_small_fs(FsKind kind, const fs::path& dir,
+                                          const fs::path& image, int mib) {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    return fmt::format("unshare(CLONE_NEWNS): {}", std::strerror(errno));
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return fmt::format("mount --make-rprivate /: {}", std::strerror(errno));
+  }
+  fs::create_directories(dir);
+  if (kind == FsKind::kTmpfs) {
+    const std::string options = fmt::format("size={}m", mib);
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+      return fmt::format("mount tmpfs: {}", std::strerror(errno));
+    }
+    return std::nullopt;
+  }
+  const std::string make = fmt::format(
+      "truncate -s {}M '{}' && mkfs.ext4 -q -F '{}' >/dev/null 2>&1 && "
+      "mount -o loop '{}' '{}' 2>/dev/null",
+      mib, image.string(), image.string(), image.string(), dir.string());
+  if (std::system(make.c_str()) != 0) {
+    return "no ext4 on a loop device here (mkfs.ext4 or a loop device missing)";
+  }
+  return std::nullopt;
+}
+
+// Fills the file system of `dir` with `filler` until it has at most
+// `leave_bytes` free.
+void fill_leaving(const fs::path& filler, std::uint64_t leave_bytes) {
+  {
+    std::ofstream out(filler, std::ios::binary);
+    const std::string chunk(1 << 16, 'f');
+    while (
+        out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()))) {
+    }
+  }
+  std::error_code ec;
+  const std::uint64_t size = fs::file_size(filler, ec);
+  if (ec) throw std::runtime_error("filler: " + ec.message());
+  fs::resize_file(filler, size > leave_bytes ? size - leave_bytes : 0);
+}
+
+Workflow big_workflow(const std::string& id, std::size_t bytes) {
+  Workflow w = testutil::diamond_workflow(id);
+  w.context = nlohmann::json{{"big", std::string(bytes, 'x')}};
+  return w;
+}
+
+class DiskFullTest : public ::testing::TestWithParam<Param> {};
+
+// The child's scenario; each step reports a line, a failed check throws.
+void scenario(const Param& param, const fs::path& root, int fd) {
+  const fs::path dir = root / "store";
+  const fs::path filler = root / "filler";
+  auto expect = [](bool ok, const std::string& what) {
+    if (!ok) throw std::runtime_error("check failed: " + what);
+  };
+  DatabaseOptions options = testutil::quiet_options(param.durability);
+  options.map_size = std::uint64_t{4} << 20;
+  {
+    auto db = Database::open(dir, options);
+    WorkflowStore& store = db->workflow_store();
+    for (int k = 0; k < 20; ++k) {
+      store.store(testutil::diamond_workflow(fmt::format("wf-{}", k)));
+    }
+    // 1 MiB left. A commit's views are folded before its record is
+    // appended, so the refusal comes from the views' growth.
+    fill_leaving(filler, std::uint64_t{1} << 20);
+    const testutil::TableDump before = testutil::dump_all(*db);
+    const std::uint64_t log_before = testutil::log_bytes(dir);
+    bool refused = false;
+    try {
+      store.store(big_workflow("big", 6 << 20));
+    } catch (const IOError& e) {
+      refused = std::string(e.what()).find("no room on the disk") !=
+                std::string::npos;
+      report(fd, fmt::format("refused: {}", e.what()));
+    }
+    expect(refused, "a commit the views have no room for is refused");
+    expect(testutil::dump_all(*db) == before, "the views are unchanged");
+    expect(testutil::log_bytes(dir) == log_before, "nothing is appended");
+    expect(!store.retrieve("wf-3").id.empty(), "reads go on");
+    store.store(testutil::diamond_workflow("small-after"));
+    report(fd, "a small commit after the refusal is written");
+    fs::remove(filler);
+    store.store(big_workflow("big", 6 << 20));
+    report(fd, "with room again the big commit is written");
+    // Nearly full again: an open keeps the room its map has, and a growth
+    // is refused.
+    fill_leaving(filler, std::uint64_t{256} << 10);
+    db->close();
+  }
+  {
+    auto db = Database::open(dir, options);
+    WorkflowStore& store = db->workflow_store();
+    expect(store.retrieve("big").context.value().size() == 1, "reopened");
+    bool refused = false;
+    try {
+      store.store(big_workflow("big-2", 6 << 20));
+    } catch (const IOError& e) {
+      refused = true;
+      report(fd, fmt::format("refused after reopening: {}", e.what()));
+    }
+    expect(refused, "a growth on a full disk is refused after a reopen");
+    db->close();
+  }
+  fs::remove(filler);
+  const ViewsVerifyReport verify = verify_store_views(dir);
+  expect(verify.equal(), "the views equal a rebuild of the log");
+  report(fd, "done");
+}
+
+TEST_P(DiskFullTest, ACommitTheViewsHaveNoRoomForIsRefusedNotKilled) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
+  const testutil::TempDir tmp;
+  const Param param = GetParam();
+  testutil::ChildProcess child = testutil::ChildProcess::spawn([&](int fd) {
+    const std::optional<std::string> why =
+        mount_small_fs(param.fs, tmp.path() / "mnt", tmp.path() / "fs.img", 48);
+    if (why) {
+      report(fd, "skip: " + *why);
+      return;
+    }
+    scenario(param, tmp.path() / "mnt", fd);
+  });
+  std::vector<std::string> lines;
+  while (std::optional<std::string> line = child.read_line()) {
+    lines.push_back(*line);
+  }
+  const int status = child.wait();
+  if (!lines.empty() && lines.front().rfind("skip: ", 0) == 0) {
+    GTEST_SKIP() << lines.front();
+  }
+  std::string said;
+  for (const std::string& line : lines) said += line + "\n";
+  ASSERT_TRUE(WIFEXITED(status))
+      << "the child died of signal " << WTERMSIG(status) << "; it said:\n"
+      << said;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << said;
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "done") << said;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    FileSystems, DiskFullTest,
+    ::testing::Values(Param{FsKind::kTmpfs, Durability::kSync},
+                      Param{FsKind::kTmpfs, Durability::kBuffered},
+                      Param{FsKind::kExt4, Durability::kSync},
+                      Param{FsKind::kExt4, Durability::kBuffered}),
+    param_name);
+
+}  // namespace
+}  // namespace wfstore

@@ -48,12 +48,16 @@ bool wait_for(const std::function<bool()>& done,
 
 // The system clock plus an offset a test moves forward, as if that much time
 // had passed, without waiting for it.
+// While `throw_without_message` is set it throws an exception whose what()
+// is null, as a caller's clock may.
 class ShiftedClock final : public Clock {
  public:
   std::int64_t now_ms() override {
+    if (throw_without_message.load()) throw testutil::NullMessageError();
     return system_->now_ms() + offset_ms.load();
   }
   std::atomic<std::int64_t> offset_ms{0};
+  std::atomic<bool> throw_without_message{false};
 
  private:
   std::shared_ptr<Clock> system_ = system_clock();
@@ -258,6 +262,30 @@ TEST_F(ProcessorTest, HandlerExceptionWithoutAMessageIsRetried) {
   processor.stop();
   EXPECT_EQ(processor.stats().failed, 1u);
   EXPECT_EQ(processor.stats().handled, 1u);
+}
+
+// A clock whose exception has no message (what() is null) fails the
+// workers' polls, which log it as "(no message)" and go on: formatting the
+// null message threw inside a worker, and the process terminated.
+TEST_F(ProcessorTest, ClockExceptionWithoutAMessageIsLoggedAndPollsGoOn) {
+  open(QueueOptions());
+  QueueProcessorConfig config;
+  config.max_workers = 1;
+  config.poll_frequency = milliseconds{5};
+  config.dlq_check_interval = milliseconds{0};
+  QueueProcessor processor(store(), queue(), config);
+  std::atomic<int> handled{0};
+  processor.register_handler("StartStage", "StartStageHandler",
+                             [&](const Delivery&) { handled.fetch_add(1); });
+  clock_->throw_without_message = true;
+  processor.start();
+  EXPECT_TRUE(wait_for(
+      [&] { return warnings_.contains("queue poll failed: (no message)"); }));
+  clock_->throw_without_message = false;
+  queue().push(start_stage("w1", "w1.a"));
+  EXPECT_TRUE(wait_for([&] { return handled.load() == 1; }));
+  processor.stop();
+  EXPECT_EQ(queue().size(), 0u);
 }
 
 // Item 65: a handler that always throws: attempts are kept across the

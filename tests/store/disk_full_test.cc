@@ -8,10 +8,8 @@
 // mounted there (tmpfs, or ext4 on a loop device): root only, skipped
 // elsewhere.
 
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,8 +21,6 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +31,7 @@
 
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/sample_workflows.h"
+#include "tests/testutil/small_fs.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -43,7 +40,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum class FsKind { kTmpfs, kExt4 };
+using FsKind = testutil::SmallFsKind;
 
 struct Param {
   FsKind fs;
@@ -64,34 +61,6 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 void report(int fd, const std::string& line) {
   const std::string out = line + "\n";
   (void)!::write(fd, out.data(), out.size());
-}
-
-// Mounts a file system of `mib` MiB at `dir` in a mount namespace of this
-// (child) process's own. Returns why not, or nullopt once mounted.
-std::optional<std::string> mount_small_fs(FsKind kind, const fs::path& dir,
-                                          const fs::path& image, int mib) {
-  if (::unshare(CLONE_NEWNS) != 0) {
-    return fmt::format("unshare(CLONE_NEWNS): {}", std::strerror(errno));
-  }
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    return fmt::format("mount --make-rprivate /: {}", std::strerror(errno));
-  }
-  fs::create_directories(dir);
-  if (kind == FsKind::kTmpfs) {
-    const std::string options = fmt::format("size={}m", mib);
-    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) != 0) {
-      return fmt::format("mount tmpfs: {}", std::strerror(errno));
-    }
-    return std::nullopt;
-  }
-  const std::string make = fmt::format(
-      "truncate -s {}M '{}' && mkfs.ext4 -q -F '{}' >/dev/null 2>&1 && "
-      "mount -o loop '{}' '{}' 2>/dev/null",
-      mib, image.string(), image.string(), image.string(), dir.string());
-  if (std::system(make.c_str()) != 0) {
-    return "no ext4 on a loop device here (mkfs.ext4 or a loop device missing)";
-  }
-  return std::nullopt;
 }
 
 // Fills the file system of `dir` with `filler` until it has at most
@@ -185,8 +154,8 @@ TEST_P(DiskFullTest, ACommitTheViewsHaveNoRoomForIsRefusedNotKilled) {
   const testutil::TempDir tmp;
   const Param param = GetParam();
   testutil::ChildProcess child = testutil::ChildProcess::spawn([&](int fd) {
-    const std::optional<std::string> why =
-        mount_small_fs(param.fs, tmp.path() / "mnt", tmp.path() / "fs.img", 48);
+    const std::optional<std::string> why = testutil::mount_small_fs(
+        param.fs, tmp.path() / "mnt", tmp.path() / "fs.img", 48);
     if (why) {
       report(fd, "skip: " + *why);
       return;

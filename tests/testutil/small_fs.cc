@@ -1,0 +1,57 @@
+// A small file system of a test's own (small_fs.h).
+
+#include "tests/testutil/small_fs.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <sched.h>
+#include <sys/mount.h>
+
+namespace wfstore::testutil {
+
+std::optional<std::string> mount_small_fs(SmallFsKind kind,
+                                          const std::filesystem::path& dir,
+                                          const std::filesystem::path& image,
+                                          int mib) {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    return fmt::format("unshare(CLONE_NEWNS): {}", std::strerror(errno));
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return fmt::format("mount --make-rprivate /: {}", std::strerror(errno));
+  }
+  std::filesystem::create_directories(dir);
+  if (kind == SmallFsKind::kTmpfs) {
+    const std::string options = fmt::format("size={}m", mib);
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+      return fmt::format("mount tmpfs: {}", std::strerror(errno));
+    }
+    return std::nullopt;
+  }
+  const std::string make = fmt::format(
+      "truncate -s {}M '{}' && mkfs.ext4 -q -F '{}' >/dev/null 2>&1 && "
+      "mount -o loop '{}' '{}' 2>/dev/null",
+      mib, image.string(), image.string(), image.string(), dir.string());
+  if (std::system(make.c_str()) != 0) {
+    return "no ext4 on a loop device here (mkfs.ext4 or a loop device missing)";
+  }
+  return std::nullopt;
+}
+
+void remount_ext4(const std::filesystem::path& dir,
+                  const std::filesystem::path& image) {
+  if (::umount2(dir.c_str(), 0) != 0) {
+    throw std::runtime_error(
+        fmt::format("umount {}: {}", dir.string(), std::strerror(errno)));
+  }
+  const std::string mount =
+      fmt::format("mount -o loop '{}' '{}' 2>&1", image.string(), dir.string());
+  if (std::system(mount.c_str()) != 0) {
+    throw std::runtime_error("mount again: " + mount);
+  }
+}
+
+}  // namespace wfstore::testutil

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -27,6 +29,7 @@
 
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/file_bytes.h"
+#include "tests/testutil/small_fs.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/lmdb_views.h"
@@ -482,6 +485,80 @@ TEST_F(LmdbTest, RegistryIsKeyedByDeviceAndInodeNotPath) {
   options.read_only = true;
   EXPECT_EQ(lmdb::Env::open(dir_ / "moved", options).get(), writer.get());
   EXPECT_EQ(lmdb::live_envs_for_testing(), 1);
+}
+
+// The registry's key is the directory's inode, which cannot be reused by
+// another directory while the environment is open: its open data.mdb and
+// lock.mdb pin their directory's entry, and with it the inode, after the
+// directory is deleted. On a small ext4 whose every inode is taken, deleting
+// `a` frees none, so `b` needs a filler's and gets an environment of its own,
+// not the deleted one's. In a child with a mount namespace of its own (root
+// only).
+TEST_F(LmdbTest, ADeletedDirectorysInodeIsNotReusedWhileItsEnvironmentIsOpen) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
+  const std::filesystem::path mnt = dir_ / "mnt";
+  testutil::ChildProcess child = testutil::ChildProcess::spawn([&](int fd) {
+    auto say = [&](const std::string& line) {
+      const std::string out = line + "\n";
+      (void)!::write(fd, out.data(), out.size());
+    };
+    if (auto why = testutil::mount_small_fs(testutil::SmallFsKind::kExt4, mnt,
+                                            dir_ / "fs.img", 16)) {
+      say("skip: " + *why);
+      return;
+    }
+    lmdb::EnvOptions options;
+    options.map_size = std::uint64_t{1} << 20;
+    auto env_a = lmdb::Env::open(mnt / "a", options);
+    write(*env_a, "k", "from a");
+    struct stat st_a {};
+    if (::stat((mnt / "a").c_str(), &st_a) != 0)
+      throw std::runtime_error("stat a");
+    // Every inode taken, then `a` deleted: it frees none.
+    int files = 0;
+    for (;; ++files) {
+      const std::string name = (mnt / ("f" + std::to_string(files))).string();
+      const int f = ::open(name.c_str(), O_CREAT | O_WRONLY, 0600);
+      if (f < 0) break;
+      ::close(f);
+    }
+    std::filesystem::remove_all(mnt / "a");
+    if (::mkdir((mnt / "b").c_str(), 0700) != 0) {
+      say(fmt::format("no inode for b: {}", std::strerror(errno)));
+      for (int i = 1; i <= 3; ++i) {
+        std::filesystem::remove(mnt / ("f" + std::to_string(files - i)));
+      }
+      std::filesystem::create_directory(mnt / "b");
+    }
+    struct stat st_b {};
+    if (::stat((mnt / "b").c_str(), &st_b) != 0)
+      throw std::runtime_error("stat b");
+    auto env_b = lmdb::Env::open(mnt / "b", options);
+    write(*env_b, "other", "from b");
+    say(fmt::format("inodes a {} b {}; {} fillers", st_a.st_ino, st_b.st_ino,
+                    files));
+    say(fmt::format("same environment: {}", env_a.get() == env_b.get()));
+    say(fmt::format("b has its data.mdb: {}",
+                    std::filesystem::exists(mnt / "b" / "data.mdb")));
+    say(fmt::format("b reads a's key: {}", read(*env_b, "k").has_value()));
+    say(fmt::format("a reads its key: {}", read(*env_a, "k") == "from a"));
+  });
+  std::vector<std::string> lines;
+  while (auto line = child.read_line()) lines.push_back(*line);
+  const int status = child.wait();
+  std::string said;
+  for (const std::string& line : lines) said += line + "\n";
+  if (!lines.empty() && lines.front().rfind("skip: ", 0) == 0) {
+    GTEST_SKIP() << lines.front();
+  }
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << said;
+  EXPECT_THAT(lines,
+              ::testing::Contains("no inode for b: No space left on device"))
+      << said;
+  EXPECT_THAT(lines, ::testing::Contains("same environment: false")) << said;
+  EXPECT_THAT(lines, ::testing::Contains("b has its data.mdb: true")) << said;
+  EXPECT_THAT(lines, ::testing::Contains("b reads a's key: false")) << said;
+  EXPECT_THAT(lines, ::testing::Contains("a reads its key: true")) << said;
 }
 
 TEST_F(LmdbTest, WriterCreatesPrivateFilesAndDirectory) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include <fmt/format.h>
@@ -12,6 +13,36 @@
 #include "wfstore_internal/keys.h"
 
 namespace wfstore {
+
+namespace {
+
+// Commits what `fn` puts in one write transaction, growing the map and
+// putting it again when it does not fit (as the views do).
+void commit_growing(lmdb::Env& env, const std::function<void(lmdb::Txn&)>& fn) {
+  for (;;) {
+    const std::uint64_t seen = env.map_size();
+    try {
+      lmdb::Txn txn(env, false);
+      fn(txn);
+      txn.commit();
+      return;
+    } catch (const MapFullError&) {
+      env.grow(seen);
+    }
+  }
+}
+
+// Options whose map holds about `bytes` of puts from the start, so that
+// growing it is rarely timed.
+lmdb::EnvOptions options_for(std::uint64_t bytes, bool write_map = true) {
+  lmdb::EnvOptions options;
+  options.write_map = write_map;
+  options.map_size = std::max(
+      options.map_size, (2 * bytes + (1u << 20) - 1) / (1u << 20) * (1u << 20));
+  return options;
+}
+
+}  // namespace
 
 RawBenchResult raw_lmdb_put_rate(const std::filesystem::path& dir,
                                  const RawBenchOptions& options) {
@@ -22,25 +53,26 @@ RawBenchResult raw_lmdb_put_rate(const std::filesystem::path& dir,
   }
   RawBenchResult result;
   {
-    lmdb::EnvOptions env_options;
-    env_options.write_map = options.write_map;
-    std::shared_ptr<lmdb::Env> env = lmdb::Env::open(dir, env_options);
+    std::shared_ptr<lmdb::Env> env = lmdb::Env::open(
+        dir, options_for(options.count * (options.value_size + 64),
+                         options.write_map));
     const MDB_dbi dbi = *env->dbis({"raw_bench"}, true).front();
     const std::string value(options.value_size, 'v');
     std::string key;
     const auto start = std::chrono::steady_clock::now();
     std::uint64_t done = 0;
     while (done < options.count) {
-      lmdb::Txn txn(*env, false);
       const std::uint64_t end =
           std::min(options.count, done + options.puts_per_txn);
-      for (; done < end; ++done) {
-        key.clear();
-        keys::append_u64(
-            key, options.scattered_keys ? done * 0x9e3779b97f4a7c15ULL : done);
-        txn.put(dbi, key, value);
-      }
-      txn.commit();
+      commit_growing(*env, [&](lmdb::Txn& txn) {
+        for (std::uint64_t i = done; i < end; ++i) {
+          key.clear();
+          keys::append_u64(
+              key, options.scattered_keys ? i * 0x9e3779b97f4a7c15ULL : i);
+          txn.put(dbi, key, value);
+        }
+      });
+      done = end;
     }
     const std::chrono::duration<double> elapsed =
         std::chrono::steady_clock::now() - start;
@@ -85,28 +117,34 @@ RawBenchResult raw_lmdb_txn_rate(const std::filesystem::path& dir,
   if (count == 0) {
     throw InvalidArgumentError("raw bench: count must be > 0");
   }
-  std::shared_ptr<lmdb::Env> env = lmdb::Env::open(dir, lmdb::EnvOptions{});
+  const std::size_t puts = shape.big_puts + shape.small_puts;
+  std::shared_ptr<lmdb::Env> env = lmdb::Env::open(
+      dir,
+      options_for(count * (shape.big_puts * (shape.big_value_size + 64) +
+                           shape.small_puts * (shape.small_value_size + 64))));
   const MDB_dbi dbi = open_bench_dbi(*env);
   const std::string big(shape.big_value_size, 'v');
   const std::string small(shape.small_value_size, 's');
-  const std::size_t puts = shape.big_puts + shape.small_puts;
   std::uint64_t next_key = 0;
   std::size_t found = 0;
   const auto start = std::chrono::steady_clock::now();
   for (std::uint64_t op = 0; op < count; ++op) {
-    lmdb::Txn txn(*env, false);
-    for (std::size_t g = 0; g < shape.gets; ++g) {
-      // Keys of the previous operation's puts (misses on the first).
-      const std::uint64_t back = next_key >= puts ? next_key - puts : 0;
-      if (txn.get(dbi,
-                  scattered_key(back + g % std::max<std::size_t>(puts, 1)))) {
-        ++found;
+    const std::uint64_t first_key = next_key;
+    commit_growing(*env, [&](lmdb::Txn& txn) {
+      next_key = first_key;
+      for (std::size_t g = 0; g < shape.gets; ++g) {
+        // Keys of the previous operation's puts (misses on the first).
+        const std::uint64_t back = next_key >= puts ? next_key - puts : 0;
+        if (txn.get(dbi,
+                    scattered_key(back + g % std::max<std::size_t>(puts, 1)))) {
+          ++found;
+        }
       }
-    }
-    for (std::size_t p = 0; p < puts; ++p) {
-      txn.put(dbi, scattered_key(next_key++), p < shape.big_puts ? big : small);
-    }
-    txn.commit();
+      for (std::size_t p = 0; p < puts; ++p) {
+        txn.put(dbi, scattered_key(next_key++),
+                p < shape.big_puts ? big : small);
+      }
+    });
     if (after_op) after_op();
   }
   RawBenchResult result = result_since(start, count);
@@ -124,15 +162,15 @@ RawBenchResult raw_lmdb_get_rate(
     throw InvalidArgumentError(
         "raw bench: records, count and gets_per_op must be non-empty");
   }
-  std::shared_ptr<lmdb::Env> env = lmdb::Env::open(dir, lmdb::EnvOptions{});
+  std::uint64_t bytes = 0;
+  for (const std::string& record : records) bytes += record.size() + 64;
+  std::shared_ptr<lmdb::Env> env = lmdb::Env::open(dir, options_for(bytes));
   const MDB_dbi dbi = open_bench_dbi(*env);
-  {
-    lmdb::Txn txn(*env, false);
+  commit_growing(*env, [&](lmdb::Txn& txn) {
     for (std::size_t i = 0; i < records.size(); ++i) {
       txn.put(dbi, scattered_key(i), records[i]);
     }
-    txn.commit();
-  }
+  });
   std::uint64_t next = 0;
   const auto start = std::chrono::steady_clock::now();
   for (std::uint64_t op = 0; op < count; ++op) {

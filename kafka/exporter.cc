@@ -517,8 +517,8 @@ class KafkaExporter::Impl {
   // Sends `batch` in one transaction and writes the position; returns
   // whether it was committed.
   bool send(const Batch& batch, const Stop& stop) {
-    if (!files_.read_only && db_.stats().durable_lsn < batch.last_lsn) {
-      make_log_durable(db_);
+    if (db_.stats().durable_lsn < batch.last_lsn) {
+      make_log_durable(db_, batch.last_lsn);
     }
     if (rd_kafka_error_t* err = rd_kafka_begin_transaction(rk_)) {
       return after_error("begin_transaction", err, stop);

@@ -376,6 +376,16 @@ class PosixFileSystem final : public FileSystem {
     close_fd(fd, path);
   }
 
+  void sync_file(const std::filesystem::path& path) override {
+    UniqueFd fd = open_fd(path, O_RDONLY);
+    int rc;
+    do {
+      rc = ::fdatasync(fd.get());
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) throw_errno(path, "fdatasync");
+    close_fd(fd, path);
+  }
+
   bool exists(const std::filesystem::path& path) const override {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0) return true;

@@ -3,7 +3,10 @@
 #include "wfstore_internal/committed_events.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <iterator>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -11,6 +14,9 @@
 
 #include "store/database_impl.h"
 #include "store/history/log_cursor.h"
+#include "wfstore_internal/log_format.h"
+#include "wfstore_internal/log_reader.h"
+#include "wfstore_internal/view_meta.h"
 #include "wfstore_internal/views.h"
 
 namespace wfstore {
@@ -71,10 +77,27 @@ CommittedCommits read_committed_commits(Database& database, std::uint64_t after,
   return out;
 }
 
-void make_log_durable(Database& database) {
-  if (CommitPipeline* pipeline = database_impl(database).pipeline()) {
+void make_log_durable(Database& database, std::uint64_t lsn) {
+  Database::Impl& impl = database_impl(database);
+  if (CommitPipeline* pipeline = impl.pipeline()) {
     pipeline->sync();
+    return;
   }
+  if (lsn == 0 || impl.store_dir().is_replica()) return;
+  {
+    const LmdbViews::Snapshot snapshot = impl.core().read();
+    if (meta_u64(snapshot, kMetaDurableLsn).value_or(0) >= lsn) return;
+  }
+  const std::filesystem::path log_dir = impl.store_dir().log_dir();
+  const std::vector<std::uint64_t> firsts =
+      log::list_segments(*impl.file_system(), log_dir);
+  const auto after = std::upper_bound(firsts.begin(), firsts.end(), lsn);
+  if (after == firsts.begin()) {
+    throw IOError(
+        fmt::format("{}: no log segment holds lsn {}", log_dir.string(), lsn));
+  }
+  impl.file_system()->sync_file(log_dir /
+                                log::segment_file_name(*std::prev(after)));
 }
 
 StoreFiles store_files(Database& database) {

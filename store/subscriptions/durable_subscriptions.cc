@@ -249,7 +249,7 @@ class DurableSubscriptions::Impl {
       if (!read.events.empty()) {
         r.checkpoint = read.events.back().lsn;
         r.updated_ms = now_ms();
-        make_log_durable();
+        make_log_durable(r.checkpoint);
         const std::scoped_lock lock(mu_);
         write(r);
       }
@@ -273,11 +273,14 @@ class DurableSubscriptions::Impl {
     return database_.options().clock ? database_.options().clock->now_ms() : 0;
   }
 
-  // On a writer open, fdatasyncs the log up to the views' applied LSN unless
-  // it is there already: a buffered commit's events may be handled before
-  // the syncer made them durable, and a checkpoint past the log a crash
-  // leaves would skip the events later commits put at those LSNs.
-  void make_log_durable() { wfstore::make_log_durable(database_); }
+  // Makes the log durable up to `lsn` before a checkpoint names it (also on
+  // a read-only open beside a buffered writer): a buffered commit's events
+  // may be handled before the syncer made them durable, and a checkpoint
+  // past the log a machine crash leaves would skip the events later commits
+  // put at those LSNs.
+  void make_log_durable(std::uint64_t lsn) {
+    wfstore::make_log_durable(database_, lsn);
+  }
 
   // REQUIRES: mu_ held.
   Record read_locked(const std::string& name) const {

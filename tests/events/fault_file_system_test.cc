@@ -206,6 +206,39 @@ TEST_F(FaultFileSystemTest, FailedSyncLeavesDataUnsynced) {
   EXPECT_GT(lost, 0);
 }
 
+// sync_file makes what a writable handle wrote durable, as that handle's own
+// sync would (a reader process syncing a writer's log); a failed one leaves
+// it unsynced, and a missing file is IOError.
+TEST_F(FaultFileSystemTest, SyncFileMakesWhatAnotherHandleWroteDurable) {
+  write_durable("a", "");
+  const std::string data = pattern(3 * FaultFileSystem::kPageSize, 'a');
+  int lost_unsynced = 0;
+  for (int seed = 0; seed < kSeeds; ++seed) {
+    const std::uint32_t cut = random_seed() + static_cast<std::uint32_t>(seed);
+    {
+      auto file = fs_.open_writable(dir_ / "a");
+      file->truncate(0);
+      file->append(data);
+      fs_.sync_file(dir_ / "a");
+      file->append("b");
+    }
+    fs_.power_cut(cut);
+    EXPECT_EQ(read("a").substr(0, data.size()), data) << seed;
+    {
+      auto file = fs_.open_writable(dir_ / "a");
+      file->truncate(0);
+      file->append(data);
+      fs_.fail_nth_sync(1);
+      EXPECT_THROW(fs_.sync_file(dir_ / "a"), IOError);
+    }
+    fs_.power_cut(cut);
+    if (read("a").size() < data.size()) ++lost_unsynced;
+  }
+  EXPECT_GT(lost_unsynced, 0);
+  EXPECT_THAT([&] { fs_.sync_file(dir_ / "missing"); },
+              ThrowsMessage<IOError>(HasSubstr("missing")));
+}
+
 TEST_F(FaultFileSystemTest, FailNthRenameRenamesNothing) {
   write_durable("tmp", "new");
   write_durable("cur", "old");

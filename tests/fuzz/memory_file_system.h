@@ -80,6 +80,12 @@ class MemoryFileSystem final : public FileSystem {
     }
   }
   void sync_dir(const std::filesystem::path&) override {}
+  void sync_file(const std::filesystem::path& path) override {
+    if (files_.count(key(path)) == 0) {
+      throw IOError("fdatasync " + path.string() +
+                    ": No such file or directory");
+    }
+  }
   bool exists(const std::filesystem::path& path) const override {
     return files_.count(key(path)) != 0 || dirs_.count(key(path)) != 0;
   }

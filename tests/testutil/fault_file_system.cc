@@ -672,6 +672,24 @@ void FaultFileSystem::sync_dir(const std::filesystem::path& path) {
   it->second.pending.clear();
 }
 
+void FaultFileSystem::sync_file(const std::filesystem::path& path) {
+  const std::filesystem::path key = normal(path);
+  const std::scoped_lock lock(shared_->mu);
+  Shared& s = *shared_;
+  ++s.stats.file_syncs;
+  if (s.fail_sync.hit(key))
+    throw injected("fdatasync", key, "Input/output error");
+  if (s.real_syncs) s.base->sync_file(key);
+  const StatePtr state = s.lookup(key);
+  if (state == nullptr) {
+    throw IOError(
+        fmt::format("fdatasync {}: No such file or directory", key.string()));
+  }
+  state->synced_size =
+      std::max(state->synced_size, s.base->open_readable(key)->size());
+  state->overwritten.clear();
+}
+
 bool FaultFileSystem::exists(const std::filesystem::path& path) const {
   return shared_->base->exists(path);
 }

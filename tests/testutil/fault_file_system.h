@@ -133,6 +133,9 @@ class FaultFileSystem final : public FileSystem {
   void remove(const std::filesystem::path& path) override;
   void create_directories(const std::filesystem::path& path) override;
   void sync_dir(const std::filesystem::path& path) override;
+  // As WritableFile::sync for the file at `path` (counted and failed by
+  // fail_nth_sync alike): what was written to it so far is durable.
+  void sync_file(const std::filesystem::path& path) override;
   bool exists(const std::filesystem::path& path) const override;
   std::vector<std::string> list_dir(
       const std::filesystem::path& dir) const override;

@@ -41,6 +41,9 @@ class ForwardingFileSystem : public FileSystem {
   void create_directories(const std::filesystem::path& path) override {
     real_->create_directories(path);
   }
+  void sync_file(const std::filesystem::path& path) override {
+    real_->sync_file(path);
+  }
   void sync_dir(const std::filesystem::path& path) override {
     real_->sync_dir(path);
   }

@@ -112,6 +112,11 @@ class FileSystem {
   // fsyncs a directory, making creations, renames and removals in it durable.
   // Throws IOError.
   virtual void sync_dir(const std::filesystem::path& path) = 0;
+  // fdatasyncs the file at `path` through a descriptor of its own, opened
+  // for reading: makes durable what another process (or handle) wrote to it,
+  // as a read-only open does for the log a writer beside it writes. Throws
+  // IOError naming the file (a missing one included).
+  virtual void sync_file(const std::filesystem::path& path) = 0;
 
   virtual bool exists(const std::filesystem::path& path) const = 0;
   // Names (not paths) of the entries of `dir`, sorted. Throws IOError.

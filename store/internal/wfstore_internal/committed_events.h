@@ -59,11 +59,15 @@ struct CommittedCommits {
 CommittedCommits read_committed_commits(Database& database, std::uint64_t after,
                                         std::size_t max);
 
-// On a writer open, fdatasyncs the log up to the views' applied LSN unless it
-// is there already, so that everything read_committed_events returned
-// survives a machine crash; does nothing on a read-only open (a reader cannot
-// sync the writer's log). Throws IOError.
-void make_log_durable(Database& database);
+// Makes the log durable up to `lsn` at least (an LSN read_committed_events
+// returned), so that what a checkpoint or an export names survives a machine
+// crash: a writer open fdatasyncs its log (up to the views' applied LSN)
+// unless it is there already; a read-only open, whose writer may be a
+// buffered one in another process, fdatasyncs the log segment that holds
+// `lsn` unless the views say the writer made it durable (every earlier
+// segment was synced when the writer sealed it). Does nothing for a read
+// replica (no log) or `lsn` 0. Throws IOError.
+void make_log_durable(Database& database, std::uint64_t lsn);
 
 // Where an open store lives, for the files a module keeps beside the store
 // (subscription checkpoints, export positions).

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "wfstore/file_system.h"
@@ -52,7 +53,14 @@ std::string_view from_val(const MDB_val& v) noexcept {
 }
 
 constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
-constexpr std::uint64_t kMaxMapGrowth = std::uint64_t{1} << 30;
+constexpr std::uint64_t kMaxMapGrowth = std::uint64_t{256} << 20;
+// What a growth leaves free on the disk, for the log and the store's other
+// files: a commit refused by the views then still has room in the log.
+constexpr std::uint64_t kDiskReserve = std::uint64_t{8} << 20;
+// LMDB's lock file: a 192-byte header, then 64 bytes per reader slot beyond
+// the first (MDB_txninfo and MDB_reader; LmdbTest checks LMDB agrees).
+constexpr std::uint64_t kLockHeaderBytes = 192;
+constexpr std::uint64_t kLockReaderBytes = 64;
 
 // Allocates the blocks of [offset, offset + length) of `fd` (fallocate mode
 // 0: the file's size is unchanged inside it). Returns 0 or the errno.
@@ -68,6 +76,44 @@ int allocate(int fd, std::uint64_t offset, std::uint64_t length) {
 }
 
 bool no_room(int err) { return err == ENOSPC || err == EDQUOT; }
+
+// Bytes an unprivileged write may still take on the file system of `fd`
+// (f_bavail). Throws IOError.
+std::uint64_t free_bytes(int fd, const std::string& path) {
+  struct statvfs st {};
+  if (::fstatvfs(fd, &st) != 0) {
+    throw IOError(fmt::format("{}: fstatvfs: {}", path, std::strerror(errno)));
+  }
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+// Makes lock.mdb in `dir` at least as long as LMDB's lock file for
+// `max_readers` with every block allocated (creating it with `mode` if
+// missing), before mdb_env_open: LMDB writes its header and each reader's
+// slot through a shared mapping, where a page without a block raises SIGBUS
+// on a full disk. No descriptor of it is open in this process yet, so
+// closing this one drops no lock. Throws IOError when the disk has no room.
+void allocate_lock_file(const std::string& dir, unsigned max_readers,
+                        unsigned mode) {
+  const std::string path = dir + "/lock.mdb";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
+                        static_cast<mode_t>(mode));
+  if (fd < 0) return;  // mdb_env_open reports it
+  struct stat st {};
+  int err = 0;
+  if (::fstat(fd, &st) == 0) {
+    const std::uint64_t want =
+        kLockHeaderBytes +
+        std::uint64_t{max_readers > 0 ? max_readers - 1 : 0} * kLockReaderBytes;
+    err =
+        allocate(fd, 0, std::max(want, static_cast<std::uint64_t>(st.st_size)));
+  }
+  ::close(fd);
+  if (no_room(err)) {
+    throw IOError(fmt::format("{}: no room on the disk for lock.mdb: {}", dir,
+                              std::strerror(err)));
+  }
+}
 
 // The file system cannot allocate ahead (ZFS, some network and FUSE file
 // systems): the map is used as before, without the guarantee.
@@ -256,6 +302,9 @@ class Registry {
           "mdb_env_set_maxreaders", path);
     check(mdb_env_set_maxdbs(raw, options.max_dbs), "mdb_env_set_maxdbs", path);
     unsigned flags = MDB_NOTLS | MDB_RDONLY;
+    if (!options.read_only && options.write_map) {
+      allocate_lock_file(path, options.max_readers, options.file_mode);
+    }
     if (!options.read_only) {
       check(mdb_env_set_mapsize(raw, options.map_size), "mdb_env_set_mapsize",
             path);
@@ -375,9 +424,6 @@ Env::~Env() {
     // The prefaulter's thread is the parent's: a child has none to join.
     (void)prefaulter_.release();
   }
-  // After the close: closing it first would drop LMDB's fcntl locks on the
-  // file. (A child holds none: they are not inherited.)
-  if (lock_fd_ >= 0) ::close(lock_fd_);
   live_envs.fetch_sub(1);
 }
 
@@ -528,39 +574,36 @@ std::unique_lock<std::mutex> Env::pause_prefaulter() {
 }
 
 void Env::allocate_at_open() {
-  // lock.mdb first: every process's first read writes a page of its reader
-  // table.
-  const std::string lock_path = path_ + "/lock.mdb";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
-  struct stat st {};
-  if (lock_fd_ >= 0 && ::fstat(lock_fd_, &st) == 0) {
-    const int err =
-        allocate(lock_fd_, 0, static_cast<std::uint64_t>(st.st_size));
-    if (no_room(err)) {
-      throw IOError(
-          fmt::format("{}: no room on the disk for lock.mdb ({} bytes): {}",
-                      path_, st.st_size, std::strerror(err)));
-    }
-  }
   int fd = -1;
   check(mdb_env_get_fd(env_, &fd), "mdb_env_get_fd", path_);
   const MDB_envinfo info = info_unlocked();
-  int err = allocate(fd, 0, info.me_mapsize);
+  MDB_stat stat{};
+  check(mdb_env_stat(env_, &stat), "mdb_env_stat", path_);
+  const std::uint64_t used =
+      (std::uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+  // What the whole map still needs, against what the disk has beyond its
+  // reserve; the pages in use have their blocks already.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    throw IOError(
+        fmt::format("{}: fstat data.mdb: {}", path_, std::strerror(errno)));
+  }
+  const std::uint64_t have = static_cast<std::uint64_t>(st.st_blocks) * 512;
+  const std::uint64_t need =
+      info.me_mapsize > have ? info.me_mapsize - have : 0;
+  int err = 0;
+  if (need > 0 && need + kDiskReserve > free_bytes(fd, path_)) {
+    err = ENOSPC;
+  } else {
+    err = allocate(fd, 0, info.me_mapsize);
+  }
   if (cannot_allocate_ahead(err)) return;
   if (no_room(err)) {
-    // No room for the whole map: it shrinks by halves, down to the pages in
-    // use if need be (LMDB truncates data.mdb to its map, which frees what
-    // was allocated beyond), and a growth then needs room.
-    MDB_stat stat{};
-    check(mdb_env_stat(env_, &stat), "mdb_env_stat", path_);
-    const std::uint64_t used =
-        (std::uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
-    std::uint64_t size = info.me_mapsize;
-    while (no_room(err) && size > used) {
-      size = std::max(used, size / 2 / kMiB * kMiB);
-      check(mdb_env_set_mapsize(env_, size), "mdb_env_set_mapsize", path_);
-      err = allocate(fd, 0, size);
-    }
+    // No room for the whole map: it shrinks to the pages in use (LMDB
+    // truncates data.mdb to its map, which frees what was allocated beyond),
+    // and each growth then needs room.
+    check(mdb_env_set_mapsize(env_, used), "mdb_env_set_mapsize", path_);
+    err = allocate(fd, 0, used);
   }
   if (err != 0) {
     throw IOError(fmt::format("{}: allocating data.mdb's blocks: {}", path_,
@@ -573,30 +616,36 @@ bool Env::enlarge_map_unlocked(std::uint64_t current, std::string& why) {
   int fd = -1;
   check(mdb_env_get_fd(env_, &fd), "mdb_env_get_fd", path_);
   std::uint64_t step = map_growth(current);
-  for (;;) {
-    const std::uint64_t next = current + step;
-    check(mdb_env_set_mapsize(env_, next), "mdb_env_set_mapsize", path_);
-    if (!allocates_map_.load()) return true;
-    const int err = allocate(fd, current, step);
-    if (err == 0) return true;
-    if (cannot_allocate_ahead(err)) {
-      allocates_map_.store(false);
-      return true;
-    }
-    // Back to the size it had: LMDB truncates data.mdb to its map, which
-    // frees whatever this growth allocated.
-    check(mdb_env_set_mapsize(env_, current), "mdb_env_set_mapsize", path_);
-    if (!no_room(err)) {
-      throw IOError(
-          fmt::format("{}: allocating data.mdb from {} to {} bytes: {}", path_,
-                      current, next, std::strerror(err)));
-    }
-    if (step <= kMiB) {
-      why = fmt::format("{} bytes more: {}", step, std::strerror(err));
+  if (allocates_map_.load()) {
+    const std::uint64_t free = free_bytes(fd, path_);
+    const std::uint64_t room = free > kDiskReserve ? free - kDiskReserve : 0;
+    step = std::min(step, room / kMiB * kMiB);
+    if (step == 0) {
+      why = fmt::format(
+          "{} bytes free on the disk, of which {} are kept for "
+          "the log",
+          free, kDiskReserve);
       return false;
     }
-    step = std::max(kMiB, step / 2 / kMiB * kMiB);
   }
+  const std::uint64_t next = current + step;
+  check(mdb_env_set_mapsize(env_, next), "mdb_env_set_mapsize", path_);
+  if (!allocates_map_.load()) return true;
+  const int err = allocate(fd, current, step);
+  if (err == 0) return true;
+  if (cannot_allocate_ahead(err)) {
+    allocates_map_.store(false);
+    return true;
+  }
+  // Back to the size it had: LMDB truncates data.mdb to its map, which frees
+  // whatever this growth allocated.
+  check(mdb_env_set_mapsize(env_, current), "mdb_env_set_mapsize", path_);
+  if (!no_room(err)) {
+    throw IOError(fmt::format("{}: allocating data.mdb from {} to {} bytes: {}",
+                              path_, current, next, std::strerror(err)));
+  }
+  why = fmt::format("{} bytes more: {}", step, std::strerror(err));
+  return false;
 }
 
 void Env::grow(std::uint64_t seen_map_size) {
@@ -607,7 +656,6 @@ void Env::grow(std::uint64_t seen_map_size) {
   const std::unique_lock<std::mutex> paused = pause_prefaulter();
   std::string why;
   if (!enlarge_map_unlocked(current, why)) {
-    no_room_at_.store(current);
     throw IOError(fmt::format(
         "{}: no room on the disk to grow the views' map past {} bytes ({})",
         path_, current, why));
@@ -615,18 +663,22 @@ void Env::grow(std::uint64_t seen_map_size) {
 }
 
 bool Env::try_grow(std::uint64_t seen_map_size) {
-  if (no_room_at_.load() == seen_map_size) return false;
   if (!resize_lock_.try_lock()) return false;
   const ExclusiveGuard guard{resize_lock_};
   const std::uint64_t current = info_unlocked().me_mapsize;
   if (current != seen_map_size) return false;
   const std::unique_lock<std::mutex> paused = pause_prefaulter();
   std::string why;
-  if (!enlarge_map_unlocked(current, why)) {
-    no_room_at_.store(current);
-    return false;
-  }
-  return true;
+  return enlarge_map_unlocked(current, why);
+}
+
+void Env::shrink(std::uint64_t size) {
+  resize_lock_.lock(path_);
+  const ExclusiveGuard guard{resize_lock_};
+  if (size >= info_unlocked().me_mapsize) return;
+  const std::unique_lock<std::mutex> paused = pause_prefaulter();
+  // LMDB keeps the map at least as long as the pages in use.
+  check(mdb_env_set_mapsize(env_, size), "mdb_env_set_mapsize", path_);
 }
 
 void Env::adopt_map_size() {

@@ -87,10 +87,11 @@ void reset_peak_live_envs_for_testing();
 void set_env_close_hook_for_testing(std::function<void()> hook);
 int waiting_opens_for_testing();
 
-// The bytes a growth adds to a map of `size` bytes when there is room: as
-// much again, at most 1 GiB (a growth allocates what it adds on disk, so a
-// larger store grows in steps that waste at most 1 GiB). A growth that finds
-// no room for that tries halves of it, down to 1 MiB.
+// The bytes a growth adds to a map of `size` bytes: as much again, at most
+// 256 MiB, at least 1 MiB (a growth allocates what it adds on disk, so a
+// larger store grows in steps). A growth of a writer's allocated map takes
+// less when the disk has less beyond 8 MiB (kept for the log), and none when
+// that leaves under 1 MiB.
 std::uint64_t map_growth(std::uint64_t size) noexcept;
 
 // Orders two keys exactly as LMDB's default comparison does (bytes as
@@ -200,15 +201,16 @@ class Env {
   // `dir`) if this process has none. A writer open creates data.mdb/lock.mdb if
   // missing; it reaps stale reader slots.
   //
-  // A writer with a write map allocates the blocks of lock.mdb and of
+  // A writer with a write map allocates the blocks of lock.mdb (before
+  // mdb_env_open, which writes its header through a mapping) and of
   // data.mdb's whole map (fallocate), and each growth those of what it adds,
   // so that no write through the maps needs the file system to find room: a
   // write to a page without a block raises SIGBUS where write() would return
   // ENOSPC. A full disk then refuses a growth (IOError) instead. When the
-  // whole map cannot be allocated at open, the map shrinks to the pages in
-  // use. A file system that cannot allocate ahead (EOPNOTSUPP) is used as
-  // before, without the guarantee; so is one that copies on write (btrfs),
-  // whose overwrites need new blocks anyway.
+  // whole map cannot be allocated at open (leaving 8 MiB free for the log),
+  // the map shrinks to the pages in use. A file system that cannot allocate
+  // ahead (EOPNOTSUPP) is used as before, without the guarantee; so is one
+  // that copies on write (btrfs), whose overwrites need new blocks anyway.
   //
   // Throws IOError if `dir` cannot be opened or created, if a writer open
   // meets an environment this process opened read-only, for a read-only open
@@ -242,21 +244,25 @@ class Env {
   // runs. Throws IOError.
   std::uint64_t used_size() const;
 
-  // Grows the map by map_growth() (or, without room for that, by the
-  // largest half of it down to 1 MiB that has room) if it is still
-  // `seen_map_size`, else does nothing (another thread grew it already).
-  // Waits until no transaction of this process is active; new transactions
-  // of other threads wait for the growth. Throws IOError when the disk has no
-  // room for 1 MiB more (the map is then unchanged), and when the calling
-  // thread holds a transaction of this environment (growth would wait for it
-  // forever).
+  // Grows the map by map_growth() (less when the disk has less room beyond
+  // the log's 8 MiB) if it is still `seen_map_size`, else does nothing
+  // (another thread grew it already). Waits until no transaction of this
+  // process is active; new transactions of other threads wait for the
+  // growth. Throws IOError when the disk has no room for 1 MiB more (the map
+  // is then unchanged), and when the calling thread holds a transaction of
+  // this environment (growth would wait for it forever).
   void grow(std::uint64_t seen_map_size);
 
   // As grow(), but only if no transaction of this process is active: never
   // waits. Returns false when it did not grow (transactions active, already
-  // grown past `seen_map_size`, or no room; after no room it does not try
-  // again at the same size: grow() does). Throws IOError.
+  // grown past `seen_map_size`, or no room). Throws IOError.
   bool try_grow(std::uint64_t seen_map_size);
+
+  // Shrinks the map to `size` bytes (at least the pages in use) if it is
+  // larger, giving back what growths allocated beyond: for a commit refused
+  // for want of room, whose growths no one needs. Same locking as grow().
+  // Throws IOError.
+  void shrink(std::uint64_t size);
 
   // Adopts the map size another process grew the environment to
   // (MDB_MAP_RESIZED). Same locking as grow().
@@ -325,12 +331,13 @@ class Env {
   // The prefaulter's chunk lock, which a resize takes before it remaps (empty
   // without a prefaulter).
   std::unique_lock<std::mutex> pause_prefaulter();
-  // At a writer's open with a write map: allocates lock.mdb and the map (see
-  // open()). Throws IOError.
+  // At a writer's open with a write map: allocates the map (see open()).
+  // Throws IOError.
   void allocate_at_open();
-  // Grows the map from `current`. REQUIRES: the resize lock held
-  // exclusively, the prefaulter paused. Returns false, the map unchanged and
-  // `why` set, when the disk has no room. Throws IOError.
+  // Grows the map from `current` by map_growth(), or by what the disk has
+  // room for. REQUIRES: the resize lock held exclusively, the prefaulter
+  // paused. Returns false, the map unchanged and `why` set, when the disk
+  // has no room. Throws IOError.
   bool enlarge_map_unlocked(std::uint64_t current, std::string& why);
 
   mutable ResizeLock resize_lock_;
@@ -338,12 +345,7 @@ class Env {
   // file system that can allocate ahead). Written at open and under the
   // resize lock held exclusively.
   std::atomic<bool> allocates_map_{false};
-  // The map size a growth last found no room beyond (try_grow() does not try
-  // again at it); 0: none.
-  std::atomic<std::uint64_t> no_room_at_{0};
-  // lock.mdb, kept open from its allocation to the close: closing a
-  // descriptor of it would drop the fcntl locks LMDB holds on it. -1: none.
-  int lock_fd_ = -1;
+
   // Started by the registry for a writer with a write map; stopped first by
   // ~Env.
   std::unique_ptr<MapPrefaulter> prefaulter_;

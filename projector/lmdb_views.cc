@@ -200,6 +200,8 @@ void LmdbViews::grow_map(std::uint64_t seen_map_size) {
   impl_->env->grow(seen_map_size);
 }
 
+void LmdbViews::shrink_map(std::uint64_t size) { impl_->env->shrink(size); }
+
 int LmdbViews::transactions_held_by_this_thread() const {
   return impl_->env->transactions_held_by_this_thread();
 }

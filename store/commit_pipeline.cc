@@ -555,6 +555,8 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   std::vector<Request*> appended;
   std::optional<LmdbViews::WriteTxn> txn;
   ViewChecksum checksum = checksum_;
+  // The map's size before this group's first growth (0: none yet).
+  std::uint64_t map_before = 0;
   for (;;) {
     appended.clear();
     for (Request* r : group) r->reset();
@@ -584,17 +586,18 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     } catch (const MapFullError&) {
       txn->abort();
       txn.reset();
+      if (map_before == 0) map_before = seen_map;
       try {
         views_.grow_map(seen_map);
       } catch (const IOError&) {
-        // No room on the disk for the views to grow: nothing is appended
-        // and the views are as they were, so the group is rejected and the
-        // store stays usable.
-        const std::exception_ptr error = std::current_exception();
-        for (Request* r : group) {
-          if (!r->error) r->error = error;
-        }
-        return;
+        if (failing == nullptr) throw;
+        // No room on the disk for the views to grow: the commit whose fold
+        // met the full map is rejected alone (nothing of it is appended) and
+        // the group redone without it, in the map as it was before the
+        // group: the growths made for it are given back to the disk.
+        failing->error = std::current_exception();
+        failing->fold_failed = true;
+        views_.shrink_map(map_before);
       }
       continue;
     } catch (const std::exception& e) {

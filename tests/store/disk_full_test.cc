@@ -8,19 +8,24 @@
 // mounted there (tmpfs, or ext4 on a loop device): root only, skipped
 // elsewhere.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +84,12 @@ void fill_leaving(const fs::path& filler, std::uint64_t leave_bytes) {
   fs::resize_file(filler, size > leave_bytes ? size - leave_bytes : 0);
 }
 
+std::uint64_t free_bytes(const fs::path& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) throw std::runtime_error("statvfs");
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
 Workflow big_workflow(const std::string& id, std::size_t bytes) {
   Workflow w = testutil::diamond_workflow(id);
   w.context = nlohmann::json{{"big", std::string(bytes, 'x')}};
@@ -102,11 +113,13 @@ void scenario(const Param& param, const fs::path& root, int fd) {
     for (int k = 0; k < 20; ++k) {
       store.store(testutil::diamond_workflow(fmt::format("wf-{}", k)));
     }
-    // 1 MiB left. A commit's views are folded before its record is
-    // appended, so the refusal comes from the views' growth.
-    fill_leaving(filler, std::uint64_t{1} << 20);
+    // 10 MiB left: the views may grow by 2 MiB (a growth leaves 8 MiB to
+    // the log), too little for the 6 MB commit. Its views are folded before
+    // its record is appended, so the refusal comes from the views' growth.
+    fill_leaving(filler, std::uint64_t{10} << 20);
     const testutil::TableDump before = testutil::dump_all(*db);
     const std::uint64_t log_before = testutil::log_bytes(dir);
+    const std::uint64_t free_before = free_bytes(root);
     bool refused = false;
     try {
       store.store(big_workflow("big", 6 << 20));
@@ -118,9 +131,16 @@ void scenario(const Param& param, const fs::path& root, int fd) {
     expect(refused, "a commit the views have no room for is refused");
     expect(testutil::dump_all(*db) == before, "the views are unchanged");
     expect(testutil::log_bytes(dir) == log_before, "nothing is appended");
+    const std::uint64_t free_after = free_bytes(root);
+    expect(free_after + (std::uint64_t{256} << 10) >= free_before,
+           fmt::format("the refused commit's growths are given back ({} "
+                       "bytes free before, {} after)",
+                       free_before, free_after));
     expect(!store.retrieve("wf-3").id.empty(), "reads go on");
-    store.store(testutil::diamond_workflow("small-after"));
-    report(fd, "a small commit after the refusal is written");
+    for (int k = 0; k < 200; ++k) {
+      store.store(testutil::diamond_workflow(fmt::format("small-{}", k)));
+    }
+    report(fd, "200 small commits after the refusal are written");
     fs::remove(filler);
     store.store(big_workflow("big", 6 << 20));
     report(fd, "with room again the big commit is written");
@@ -179,6 +199,179 @@ TEST_P(DiskFullTest, ACommitTheViewsHaveNoRoomForIsRefusedNotKilled) {
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back(), "done") << said;
 }
+
+// Runs `body` in a child on a small file system of `kind`; returns the
+// child's lines, or skips the test.
+std::vector<std::string> run_on_small_fs(
+    FsKind kind, int mib,
+    const std::function<void(const fs::path& root, int fd)>& body,
+    bool& skipped) {
+  const testutil::TempDir tmp;
+  testutil::ChildProcess child = testutil::ChildProcess::spawn([&](int fd) {
+    const std::optional<std::string> why = testutil::mount_small_fs(
+        kind, tmp.path() / "mnt", tmp.path() / "fs.img", mib);
+    if (why) {
+      report(fd, "skip: " + *why);
+      return;
+    }
+    body(tmp.path() / "mnt", fd);
+  });
+  std::vector<std::string> lines;
+  while (std::optional<std::string> line = child.read_line()) {
+    lines.push_back(*line);
+  }
+  const int status = child.wait();
+  std::string said;
+  for (const std::string& line : lines) said += line + "\n";
+  skipped = !lines.empty() && lines.front().rfind("skip: ", 0) == 0;
+  if (skipped) return lines;
+  EXPECT_TRUE(WIFEXITED(status))
+      << "the child died of signal " << WTERMSIG(status) << "; it said:\n"
+      << said;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << said;
+  EXPECT_FALSE(lines.empty());
+  if (!lines.empty()) {
+    EXPECT_EQ(lines.back(), "done") << said;
+  }
+  return lines;
+}
+
+class DiskFullOpenTest : public ::testing::TestWithParam<FsKind> {};
+
+// A new store, and a rebuild's new views, on a disk with almost no room:
+// LMDB writes lock.mdb's header through a mapping as it creates the file,
+// which wfstore now allocates first. The open or the rebuild is refused with
+// an error (or succeeds), and the process lives, at every amount of room.
+TEST_P(DiskFullOpenTest, ANewStoreOrARebuildOnAFullDiskIsRefusedNotKilled) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
+  bool skipped = false;
+  run_on_small_fs(
+      GetParam(), 32,
+      [](const fs::path& root, int fd) {
+        const fs::path dir = root / "store";
+        const fs::path filler = root / "filler";
+        DatabaseOptions options = testutil::quiet_options(Durability::kSync);
+        options.map_size = std::uint64_t{1} << 20;
+        {
+          auto db = Database::open(dir, options);
+          for (int k = 0; k < 20; ++k) {
+            db->workflow_store().store(
+                testutil::diamond_workflow(fmt::format("wf-{}", k)));
+          }
+          db->close();
+        }
+        int refused = 0;
+        for (const std::uint64_t room :
+             std::vector<std::uint64_t>{0, 4, 8, 12, 16, 24, 32, 64, 128}) {
+          fill_leaving(filler, room << 10);
+          const fs::path fresh = root / fmt::format("new-{}", room);
+          try {
+            Database::open(fresh, options)->close();
+          } catch (const Error&) {
+            ++refused;
+          }
+          try {
+            rebuild_store_views(dir);
+          } catch (const Error&) {
+            ++refused;
+          }
+          fs::remove(filler);
+          fs::remove_all(fresh);
+        }
+        report(fd, fmt::format("{} opens and rebuilds refused", refused));
+        if (refused == 0) throw std::runtime_error("none was refused");
+        const ViewsVerifyReport verify = verify_store_views(dir);
+        if (!verify.equal()) throw std::runtime_error("views differ");
+        report(fd, "done");
+      },
+      skipped);
+  if (skipped) GTEST_SKIP();
+}
+
+// A clock that holds the first commit's group until released, so that the
+// commits behind it queue and form the next group together.
+class HoldingClock final : public Clock {
+ public:
+  std::int64_t now_ms() override {
+    std::unique_lock lock(mu_);
+    if (!held_once_) {
+      held_once_ = true;
+      cv_.wait(lock, [&] { return released_; });
+    }
+    return ++now_;
+  }
+  void release() {
+    const std::scoped_lock lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_once_ = false;
+  bool released_ = false;
+  std::int64_t now_ = 1'000'000;
+};
+
+// A commit the views have no room for is refused alone: the small commit
+// grouped behind it is written (it was refused with it).
+TEST(DiskFullGroupTest, ACommitGroupedWithARefusedOneIsWritten) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
+  bool skipped = false;
+  run_on_small_fs(
+      FsKind::kTmpfs, 32,
+      [](const fs::path& root, int fd) {
+        auto clock = std::make_shared<HoldingClock>();
+        DatabaseOptions options = testutil::quiet_options(Durability::kSync);
+        options.map_size = std::uint64_t{4} << 20;
+        options.clock = clock;
+        auto db = Database::open(root / "store", options);
+        WorkflowStore& store = db->workflow_store();
+        // Room for 2 MiB of growth beyond the log's 8 MiB: not for 8 MB.
+        fill_leaving(root / "filler", std::uint64_t{10} << 20);
+        std::string big_error;
+        bool small_written = false;
+        std::thread first(
+            [&] { store.store(testutil::diamond_workflow("first")); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::thread big([&] {
+          try {
+            store.store(big_workflow("big", 8 << 20));
+          } catch (const IOError& e) {
+            big_error = e.what();
+          }
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::thread small([&] {
+          store.store(testutil::diamond_workflow("small"));
+          small_written = true;
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        clock->release();
+        first.join();
+        big.join();
+        small.join();
+        report(fd, "big: " + big_error);
+        if (big_error.find("no room on the disk") == std::string::npos) {
+          throw std::runtime_error("the big commit was not refused for room");
+        }
+        if (!small_written || store.retrieve("small").id != "small") {
+          throw std::runtime_error("the small commit was not written");
+        }
+        db->close();
+        report(fd, "done");
+      },
+      skipped);
+  if (skipped) GTEST_SKIP();
+}
+
+INSTANTIATE_TEST_SUITE_P(FileSystems, DiskFullOpenTest,
+                         ::testing::Values(FsKind::kTmpfs, FsKind::kExt4),
+                         [](const ::testing::TestParamInfo<FsKind>& p) {
+                           return std::string(
+                               p.param == FsKind::kTmpfs ? "Tmpfs" : "Ext4");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(
     FileSystems, DiskFullTest,

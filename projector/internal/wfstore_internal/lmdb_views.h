@@ -114,6 +114,9 @@ class LmdbViews {
   // unchanged), and when the calling thread holds a transaction of these
   // views.
   void grow_map(std::uint64_t seen_map_size);
+  // Shrinks the map back to `size` (lmdb::Env::shrink): for a commit refused
+  // for want of room, whose growths no one needs. Throws IOError.
+  void shrink_map(std::uint64_t size);
   // The number of transactions (snapshots and write transactions) of these
   // views' environment the calling thread holds.
   int transactions_held_by_this_thread() const;

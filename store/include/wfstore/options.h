@@ -93,7 +93,9 @@ struct DatabaseOptions {
   // Initial LMDB map size. A writer allocates the map's blocks on disk, so
   // that a full disk refuses a commit (IOError) where writing to an
   // unallocated page of the map would kill the process (SIGBUS); the map
-  // grows on demand by as much again, at most 1 GiB at a time.
+  // grows on demand by as much again, at most 256 MiB at a time, leaving 8
+  // MiB of the disk to the log. A map the disk has no room for at open
+  // shrinks to the pages in use.
   std::uint64_t map_size = std::uint64_t{64} << 20;
   // Permission bits of every file the store creates (STORE, LOCK,
   // VIEWS_STATE, log segments and their side files, LMDB's data.mdb and

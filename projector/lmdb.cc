@@ -588,22 +588,26 @@ void Env::allocate_at_open() {
     throw IOError(
         fmt::format("{}: fstat data.mdb: {}", path_, std::strerror(errno)));
   }
+  // The pages in use first (they have their blocks: this costs nothing),
+  // which also tells whether the file system can allocate ahead.
+  int err = allocate(fd, 0, used);
+  if (cannot_allocate_ahead(err)) return;
   const std::uint64_t have = static_cast<std::uint64_t>(st.st_blocks) * 512;
   const std::uint64_t need =
       info.me_mapsize > have ? info.me_mapsize - have : 0;
-  int err = 0;
-  if (need > 0 && need + kDiskReserve > free_bytes(fd, path_)) {
-    err = ENOSPC;
-  } else {
-    err = allocate(fd, 0, info.me_mapsize);
-  }
-  if (cannot_allocate_ahead(err)) return;
-  if (no_room(err)) {
-    // No room for the whole map: it shrinks to the pages in use (LMDB
-    // truncates data.mdb to its map, which frees what was allocated beyond),
-    // and each growth then needs room.
-    check(mdb_env_set_mapsize(env_, used), "mdb_env_set_mapsize", path_);
-    err = allocate(fd, 0, used);
+  if (err == 0) {
+    if (need > 0 && need + kDiskReserve > free_bytes(fd, path_)) {
+      err = ENOSPC;
+    } else {
+      err = allocate(fd, 0, info.me_mapsize);
+    }
+    if (no_room(err)) {
+      // No room for the whole map: it shrinks to the pages in use (LMDB
+      // truncates data.mdb to its map, which frees what was allocated
+      // beyond), and each growth then needs room.
+      check(mdb_env_set_mapsize(env_, used), "mdb_env_set_mapsize", path_);
+      err = 0;
+    }
   }
   if (err != 0) {
     throw IOError(fmt::format("{}: allocating data.mdb's blocks: {}", path_,
@@ -612,19 +616,24 @@ void Env::allocate_at_open() {
   allocates_map_.store(true);
 }
 
-bool Env::enlarge_map_unlocked(std::uint64_t current, std::string& why) {
+bool Env::enlarge_map_unlocked(std::uint64_t current, bool use_reserve,
+                               std::string& why) {
   int fd = -1;
   check(mdb_env_get_fd(env_, &fd), "mdb_env_get_fd", path_);
   std::uint64_t step = map_growth(current);
   if (allocates_map_.load()) {
     const std::uint64_t free = free_bytes(fd, path_);
-    const std::uint64_t room = free > kDiskReserve ? free - kDiskReserve : 0;
-    step = std::min(step, room / kMiB * kMiB);
+    const std::uint64_t reserve = use_reserve ? 0 : kDiskReserve;
+    const std::uint64_t room = free > reserve ? free - reserve : 0;
+    // Whole MiB, or for writes that cannot be refused whatever pages are
+    // left (their growth is a commit's last pages).
+    const std::uint64_t unit = use_reserve ? kLockReaderBytes * 64 : kMiB;
+    step = std::min(step, room / unit * unit);
     if (step == 0) {
       why = fmt::format(
           "{} bytes free on the disk, of which {} are kept for "
           "the log",
-          free, kDiskReserve);
+          free, reserve);
       return false;
     }
   }
@@ -648,14 +657,14 @@ bool Env::enlarge_map_unlocked(std::uint64_t current, std::string& why) {
   return false;
 }
 
-void Env::grow(std::uint64_t seen_map_size) {
+void Env::grow(std::uint64_t seen_map_size, bool use_reserve) {
   resize_lock_.lock(path_);
   const ExclusiveGuard guard{resize_lock_};
   const std::uint64_t current = info_unlocked().me_mapsize;
   if (current != seen_map_size) return;
   const std::unique_lock<std::mutex> paused = pause_prefaulter();
   std::string why;
-  if (!enlarge_map_unlocked(current, why)) {
+  if (!enlarge_map_unlocked(current, use_reserve, why)) {
     throw IOError(fmt::format(
         "{}: no room on the disk to grow the views' map past {} bytes ({})",
         path_, current, why));
@@ -669,7 +678,7 @@ bool Env::try_grow(std::uint64_t seen_map_size) {
   if (current != seen_map_size) return false;
   const std::unique_lock<std::mutex> paused = pause_prefaulter();
   std::string why;
-  return enlarge_map_unlocked(current, why);
+  return enlarge_map_unlocked(current, /*use_reserve=*/false, why);
 }
 
 void Env::shrink(std::uint64_t size) {

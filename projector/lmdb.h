@@ -251,7 +251,9 @@ class Env {
   // growth. Throws IOError when the disk has no room for 1 MiB more (the map
   // is then unchanged), and when the calling thread holds a transaction of
   // this environment (growth would wait for it forever).
-  void grow(std::uint64_t seen_map_size);
+  // `use_reserve`: the growth may take the 8 MiB too, for writes whose
+  // records are in the log already (they cannot be refused).
+  void grow(std::uint64_t seen_map_size, bool use_reserve = false);
 
   // As grow(), but only if no transaction of this process is active: never
   // waits. Returns false when it did not grow (transactions active, already
@@ -338,7 +340,8 @@ class Env {
   // room for. REQUIRES: the resize lock held exclusively, the prefaulter
   // paused. Returns false, the map unchanged and `why` set, when the disk
   // has no room. Throws IOError.
-  bool enlarge_map_unlocked(std::uint64_t current, std::string& why);
+  bool enlarge_map_unlocked(std::uint64_t current, bool use_reserve,
+                            std::string& why);
 
   mutable ResizeLock resize_lock_;
   // Whether growths allocate what they add (a writer with a write map on a

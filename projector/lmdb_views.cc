@@ -157,7 +157,8 @@ LmdbViews::WriteTxn LmdbViews::begin_write() {
       WriteTxn::State{{impl_.get(), lmdb::Txn(env, false)}}));
 }
 
-void LmdbViews::write(const std::function<void(WriteTxn&)>& fn) {
+void LmdbViews::write(const std::function<void(WriteTxn&)>& fn,
+                      bool use_reserve) {
   for (;;) {
     WriteTxn txn = begin_write();
     const std::uint64_t seen = impl_->env->map_size();
@@ -167,7 +168,7 @@ void LmdbViews::write(const std::function<void(WriteTxn&)>& fn) {
       return;
     } catch (const MapFullError&) {
       txn.abort();
-      impl_->env->grow(seen);
+      impl_->env->grow(seen, use_reserve);
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,6 +24,11 @@
 #include <linux/futex.h>
 
 namespace wfstore {
+
+// What a store keeps free on its disk: commits are refused (room_for) when
+// their records would leave less, so a disk filled by the store ends in
+// refusals rather than in the log's own write failing.
+constexpr std::uint64_t kLowSpace = std::uint64_t{4} << 20;
 namespace {
 
 // Most commits one group takes, so one leader's latency stays bounded.
@@ -555,8 +561,9 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   std::vector<Request*> appended;
   std::optional<LmdbViews::WriteTxn> txn;
   ViewChecksum checksum = checksum_;
-  // The map's size before this group's first growth (0: none yet).
-  std::uint64_t map_before = 0;
+  // The map's size before this group, to give back the growths made for a
+  // commit that is then refused for want of room.
+  const std::uint64_t map_before = views_.map_size();
   for (;;) {
     appended.clear();
     for (Request* r : group) r->reset();
@@ -586,7 +593,6 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     } catch (const MapFullError&) {
       txn->abort();
       txn.reset();
-      if (map_before == 0) map_before = seen_map;
       try {
         views_.grow_map(seen_map);
       } catch (const IOError&) {
@@ -617,6 +623,21 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     }
     checksum = cs.checksum();
     break;
+  }
+
+  if (!appended.empty()) {
+    std::uint64_t bytes = 0;
+    for (const Request* r : appended) bytes += r->body.size();
+    if (!room_for(bytes)) {
+      // Refused for want of room before anything is appended: the views'
+      // transaction is aborted below and the store stays usable.
+      const std::exception_ptr error = std::make_exception_ptr(IOError(
+          fmt::format("store {}: no room on the disk for {} bytes of log "
+                      "records ({} bytes free, of which {} are kept)",
+                      options_.dir, bytes, free_at_check_, kLowSpace)));
+      for (Request* r : appended) r->error = error;
+      appended.clear();
+    }
   }
 
   // Append the group's records and sync once.
@@ -679,22 +700,42 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   }
 }
 
+bool CommitPipeline::room_for(std::uint64_t bytes) {
+  bytes_since_check_ += bytes;
+  const bool low = free_at_check_ < kLowSpace + (std::uint64_t{1} << 20);
+  if (!low && ++groups_since_check_ < 64 &&
+      bytes_since_check_ < (std::uint64_t{1} << 20)) {
+    return true;
+  }
+  groups_since_check_ = 0;
+  bytes_since_check_ = 0;
+  struct statvfs st {};
+  if (::statvfs(options_.dir.c_str(), &st) != 0) {
+    free_at_check_ = UINT64_MAX;
+    return true;
+  }
+  free_at_check_ = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  return free_at_check_ >= kLowSpace + bytes;
+}
+
 CommitPipeline::ViewCommit CommitPipeline::refold(
     const std::vector<Request*>& appended) {
   ViewCommit done;
-  views_.write([&](LmdbViews::WriteTxn& txn) {
-    std::int64_t timestamp_ms = last_timestamp_ms_;
-    ChecksumViewStore cs(txn, checksum_);
-    for (const Request* r : appended) {
-      for (const Event& event : r->events) {
-        fold(event, cs);
-        timestamp_ms = event.timestamp_ms;
-      }
-    }
-    done.last_position = record_log_positions(txn, appended);
-    done.meta_durable_lsn =
-        write_meta(txn, writer_.last_lsn(), cs.checksum(), timestamp_ms);
-  });
+  views_.write(
+      [&](LmdbViews::WriteTxn& txn) {
+        std::int64_t timestamp_ms = last_timestamp_ms_;
+        ChecksumViewStore cs(txn, checksum_);
+        for (const Request* r : appended) {
+          for (const Event& event : r->events) {
+            fold(event, cs);
+            timestamp_ms = event.timestamp_ms;
+          }
+        }
+        done.last_position = record_log_positions(txn, appended);
+        done.meta_durable_lsn =
+            write_meta(txn, writer_.last_lsn(), cs.checksum(), timestamp_ms);
+      },
+      /*use_reserve=*/true);  // The records are in the log: no refusal now.
   return done;
 }
 

@@ -192,6 +192,13 @@ class CommitPipeline {
   enum class State : std::uint8_t { kOpen, kClosing, kFailed, kClosed };
 
   void run_group(const std::vector<Request*>& group);
+  // Whether the disk has room for `bytes` more of log records beyond the
+  // 4 MiB a store keeps free (kLowSpace): a group refused here appends
+  // nothing and fails nothing else, where the log's own write failing on a
+  // full disk fails the writer. Checks the free space (statvfs) every 64
+  // groups or 1 MiB of records, and every group while it is low; a file
+  // system it cannot ask counts as roomy. Leader only.
+  bool room_for(std::uint64_t bytes);
   // Decides one request against `views`; fills its events, body and LSNs.
   // Returns false (and stores the error) when a command was rejected or
   // everything was a no-op.
@@ -306,6 +313,11 @@ class CommitPipeline {
   std::atomic<std::uint64_t> fdatasyncs_{0};
   std::atomic<std::uint64_t> prepared_taken_{0};
   std::atomic<std::uint64_t> bytes_appended_{0};
+  // The disk's free space as last checked (room_for), and the groups and
+  // bytes appended since. Only the leader of a group uses them.
+  std::uint64_t free_at_check_ = UINT64_MAX;
+  std::uint64_t groups_since_check_ = 0;
+  std::uint64_t bytes_since_check_ = 0;
   std::atomic<std::uint64_t> applied_lsn_{0};
   std::atomic<std::uint64_t> appended_lsn_{0};
   std::atomic<std::uint64_t> durable_lsn_{0};

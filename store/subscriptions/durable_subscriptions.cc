@@ -168,6 +168,7 @@ class DurableSubscriptions::Impl {
     }
     r.created_ms = now_ms();
     r.updated_ms = r.created_ms;
+    make_log_durable(r.checkpoint);
     const std::scoped_lock lock(mu_);
     fs_->create_directories(dir_);
     const std::unique_ptr<FileLock> held = lock_consumer(name);

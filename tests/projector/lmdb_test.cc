@@ -769,6 +769,9 @@ TEST_F(LmdbTest, AWritersMapAndLockFileHaveTheirBlocksOnDisk) {
   const std::uint64_t lock_bytes = 192 + (1024 - 1) * 64;
   EXPECT_EQ(std::filesystem::file_size(dir_ / "views" / "lock.mdb"),
             lock_bytes);
+  unsigned readers = 0;
+  ASSERT_EQ(mdb_env_get_maxreaders(env->get(), &readers), MDB_SUCCESS);
+  EXPECT_EQ(readers, 1024u);
   EXPECT_GE(allocated("lock.mdb"), lock_bytes);
   env->grow(env->map_size());
   EXPECT_EQ(env->map_size(), 16 * kMiB);

@@ -342,5 +342,39 @@ TEST(DurableSubscriptionsPowerCutTest, AReadersCheckpointNeverPassesTheLog) {
   }
 }
 
+// A subscription created at the latest event (or at an LSN) names that LSN
+// in its checkpoint at once: the log is made durable up to it first, or a
+// machine crash could leave the checkpoint on LSNs later commits refill, and
+// their events would never be delivered.
+TEST(DurableSubscriptionsPowerCutTest, ACheckpointCreatedAtTheLatestIsDurable) {
+  const std::uint32_t seed = testutil::random_seed();
+  for (std::uint32_t round = 0; round < 20; ++round) {
+    SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
+    const TempDir dir;
+    auto fs = std::make_shared<testutil::FaultFileSystem>();
+    fs->set_real_syncs(false);
+    DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
+    o.file_system = fs;
+    o.buffered_sync_interval = std::chrono::hours{1};
+    auto db = Database::open(dir.path(), o);
+    for (int i = 0; i < 3; ++i) {
+      db->workflow_store().store(testutil::bare_workflow(
+          fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
+    }
+    const bool reader = round % 2 == 1;
+    std::unique_ptr<Database> read_only;
+    if (reader) read_only = Database::open_read_only(dir.path(), o);
+    DurableSubscriptions(reader ? *read_only : *db)
+        .create("r", StartFrom::latest());
+    fs->power_cut(seed + round);
+    read_only.reset();
+    db.reset();
+    db = Database::open(dir.path(), o);
+    const SubscriptionStatus status = DurableSubscriptions(*db).status("r");
+    EXPECT_EQ(status.checkpoint, 3u);
+    EXPECT_EQ(status.current_lsn, 3u);
+  }
+}
+
 }  // namespace
 }  // namespace wfstore

@@ -30,6 +30,10 @@ struct FileState {
   // Bytes below synced_size overwritten since the last sync, oldest first: the
   // offset and what was there before (a power cut may bring it back).
   std::vector<std::pair<std::uint64_t, std::string>> overwritten;
+  // How many entries were ever erased from the front of `overwritten`: a
+  // sync covers the entries before the absolute index it saw when it began,
+  // whatever other syncs erased meanwhile.
+  std::uint64_t overwrites_erased = 0;
   // The largest size a sync that runs now will make durable (0: none runs);
   // bytes below it overwritten meanwhile are recorded as overwrites too.
   std::uint64_t syncing_size = 0;
@@ -197,7 +201,8 @@ class FaultWritableFile final : public WritableFile {
     if (hook) hook(path());
     std::uint64_t size = 0;
     bool real = true;
-    std::size_t before = 0;  // overwrites this sync covers
+    std::uint64_t before =
+        0;  // absolute index of the first overwrite not covered
     {
       const std::scoped_lock lock(shared_->mu);
       check_alive(*shared_, generation_, "fdatasync", path());
@@ -207,7 +212,7 @@ class FaultWritableFile final : public WritableFile {
       }
       size = inner_->size();
       real = shared_->real_syncs;
-      before = state_->overwritten.size();
+      before = state_->overwrites_erased + state_->overwritten.size();
       ++state_->syncs_running;
       state_->syncing_size = std::max(state_->syncing_size, size);
     }
@@ -228,10 +233,15 @@ class FaultWritableFile final : public WritableFile {
     check_alive(*shared_, generation_, "fdatasync", path());
     state_->synced_size = std::max(state_->synced_size, size);
     auto& overwritten = state_->overwritten;
+    const std::uint64_t covered =
+        before > state_->overwrites_erased
+            ? std::min<std::uint64_t>(before - state_->overwrites_erased,
+                                      overwritten.size())
+            : 0;
     overwritten.erase(
         overwritten.begin(),
-        overwritten.begin() +
-            static_cast<std::ptrdiff_t>(std::min(before, overwritten.size())));
+        overwritten.begin() + static_cast<std::ptrdiff_t>(covered));
+    state_->overwrites_erased += covered;
   }
 
   void truncate(std::uint64_t size) override {
@@ -687,6 +697,7 @@ void FaultFileSystem::sync_file(const std::filesystem::path& path) {
   }
   state->synced_size =
       std::max(state->synced_size, s.base->open_readable(key)->size());
+  state->overwrites_erased += state->overwritten.size();
   state->overwritten.clear();
 }
 

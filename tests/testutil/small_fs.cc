@@ -31,10 +31,12 @@ std::optional<std::string> mount_small_fs(SmallFsKind kind,
     }
     return std::nullopt;
   }
+  const char* const mkfs =
+      kind == SmallFsKind::kExt2 ? "mkfs.ext2" : "mkfs.ext4";
   const std::string make = fmt::format(
-      "truncate -s {}M '{}' && mkfs.ext4 -q -F '{}' >/dev/null 2>&1 && "
+      "truncate -s {}M '{}' && {} -q -F '{}' >/dev/null 2>&1 && "
       "mount -o loop '{}' '{}' 2>/dev/null",
-      mib, image.string(), image.string(), image.string(), dir.string());
+      mib, image.string(), mkfs, image.string(), image.string(), dir.string());
   if (std::system(make.c_str()) != 0) {
     return "no ext4 on a loop device here (mkfs.ext4 or a loop device missing)";
   }

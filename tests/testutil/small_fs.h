@@ -10,10 +10,11 @@
 
 namespace wfstore::testutil {
 
-enum class SmallFsKind { kTmpfs, kExt4 };
+// kExt2 cannot allocate ahead (fallocate: EOPNOTSUPP).
+enum class SmallFsKind { kTmpfs, kExt4, kExt2 };
 
 // Unshares the mount namespace and mounts a file system of `mib` MiB at `dir`
-// (created if missing): a tmpfs, or ext4 made by mkfs.ext4 in the file
+// (created if missing): a tmpfs, or ext4 (ext2) made by mkfs in the file
 // `image` and mounted through a loop device. Returns why it could not (not
 // root, no loop device, no mkfs.ext4), or nullopt once mounted.
 std::optional<std::string> mount_small_fs(SmallFsKind kind,

@@ -87,7 +87,10 @@ class LmdbViews {
   // (MapFullError from fn or the commit) it aborts, grows the map and runs fn
   // again in a fresh transaction, so fn must be repeatable. Throws IOError,
   // CorruptionError, whatever fn throws.
-  void write(const std::function<void(WriteTxn&)>& fn);
+  // `use_reserve`: a growth may take the disk's last 8 MiB (lmdb::Env::grow),
+  // for writes whose records are in the log already.
+  void write(const std::function<void(WriteTxn&)>& fn,
+             bool use_reserve = false);
 
   // Begins a read snapshot of the last commit. Throws IOError.
   Snapshot begin_read() const;

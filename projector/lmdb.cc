@@ -82,7 +82,8 @@ bool no_room(int err) { return err == ENOSPC || err == EDQUOT; }
 std::uint64_t free_bytes(int fd, const std::string& path) {
   struct statvfs st {};
   if (::fstatvfs(fd, &st) != 0) {
-    throw IOError(fmt::format("{}: fstatvfs: {}", path, std::strerror(errno)));
+    throw IOError(fmt::format("{}: fstatvfs: {}", path,
+                              std::generic_category().message(errno)));
   }
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
@@ -111,7 +112,7 @@ void allocate_lock_file(const std::string& dir, unsigned max_readers,
   ::close(fd);
   if (no_room(err)) {
     throw IOError(fmt::format("{}: no room on the disk for lock.mdb: {}", dir,
-                              std::strerror(err)));
+                              std::generic_category().message(err)));
   }
 }
 
@@ -585,8 +586,8 @@ void Env::allocate_at_open() {
   // reserve; the pages in use have their blocks already.
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    throw IOError(
-        fmt::format("{}: fstat data.mdb: {}", path_, std::strerror(errno)));
+    throw IOError(fmt::format("{}: fstat data.mdb: {}", path_,
+                              std::generic_category().message(errno)));
   }
   // The pages in use first (they have their blocks: this costs nothing),
   // which also tells whether the file system can allocate ahead.
@@ -611,7 +612,7 @@ void Env::allocate_at_open() {
   }
   if (err != 0) {
     throw IOError(fmt::format("{}: allocating data.mdb's blocks: {}", path_,
-                              std::strerror(err)));
+                              std::generic_category().message(err)));
   }
   allocates_map_.store(true);
 }
@@ -651,9 +652,11 @@ bool Env::enlarge_map_unlocked(std::uint64_t current, bool use_reserve,
   check(mdb_env_set_mapsize(env_, current), "mdb_env_set_mapsize", path_);
   if (!no_room(err)) {
     throw IOError(fmt::format("{}: allocating data.mdb from {} to {} bytes: {}",
-                              path_, current, next, std::strerror(err)));
+                              path_, current, next,
+                              std::generic_category().message(err)));
   }
-  why = fmt::format("{} bytes more: {}", step, std::strerror(err));
+  why = fmt::format("{} bytes more: {}", step,
+                    std::generic_category().message(err));
   return false;
 }
 

@@ -89,7 +89,9 @@ struct TxnState {
 
 }  // namespace
 
-struct LmdbViews::WriteTxn::State : TxnState {};
+struct LmdbViews::WriteTxn::State : TxnState {
+  std::uint64_t map_size_at_begin = 0;
+};
 struct LmdbViews::Snapshot::State : TxnState {};
 
 LmdbViews::LmdbViews(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -154,7 +156,7 @@ LmdbViews::WriteTxn LmdbViews::begin_write() {
   const std::uint64_t size = env.map_size();
   if (env.used_size() + lmdb::map_growth(size) / 2 > size) env.try_grow(size);
   return WriteTxn(std::make_unique<WriteTxn::State>(
-      WriteTxn::State{{impl_.get(), lmdb::Txn(env, false)}}));
+      WriteTxn::State{{impl_.get(), lmdb::Txn(env, false)}, size}));
 }
 
 void LmdbViews::write(const std::function<void(WriteTxn&)>& fn,
@@ -270,6 +272,10 @@ void LmdbViews::WriteTxn::abort() noexcept {
 
 bool LmdbViews::WriteTxn::active() const noexcept {
   return state_ && state_->txn.active();
+}
+
+std::uint64_t LmdbViews::WriteTxn::map_size_at_begin() const noexcept {
+  return state_->map_size_at_begin;
 }
 
 LmdbViews::Snapshot::Snapshot(State&& state) noexcept {

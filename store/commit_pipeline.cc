@@ -563,7 +563,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
   ViewChecksum checksum = checksum_;
   // The map's size before this group, to give back the growths made for a
   // commit that is then refused for want of room.
-  const std::uint64_t map_before = views_.map_size();
+  std::uint64_t map_before = 0;
   for (;;) {
     appended.clear();
     for (Request* r : group) r->reset();
@@ -571,6 +571,7 @@ void CommitPipeline::run_group(const std::vector<Request*>& group) {
     for (const Request* r : group) any |= !r->sync_only && !r->fold_failed;
     if (!any) break;
     txn.emplace(views_.begin_write());
+    if (map_before == 0) map_before = txn->map_size_at_begin();
     const std::uint64_t seen_map = views_.map_size();
     ChecksumViewStore cs(*txn, checksum_);
     std::uint64_t next_lsn = writer_.last_lsn() + 1;

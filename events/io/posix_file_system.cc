@@ -98,6 +98,16 @@ std::uint64_t fd_size(int fd, const std::filesystem::path& path) {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
+// fdatasync (`data_only`) or fsync of `fd`, retried on EINTR. Throws IOError
+// naming `path`.
+void sync_fd(int fd, const std::filesystem::path& path, bool data_only) {
+  int rc;
+  do {
+    rc = data_only ? ::fdatasync(fd) : ::fsync(fd);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) throw_errno(path, data_only ? "fdatasync" : "fsync");
+}
+
 // Closes `fd`, throwing on failure. EINTR is not retried: Linux has released
 // the descriptor already, and a retry could close a descriptor another thread
 // just opened.
@@ -211,11 +221,7 @@ class PosixWritableFile final : public WritableFile {
 
   void sync() override {
     check_open("fdatasync");
-    int rc;
-    do {
-      rc = ::fdatasync(fd_.get());
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) throw_errno(path_, "fdatasync");
+    sync_fd(fd_.get(), path_, /*data_only=*/true);
   }
 
   void truncate(std::uint64_t size) override {
@@ -368,21 +374,13 @@ class PosixFileSystem final : public FileSystem {
 
   void sync_dir(const std::filesystem::path& path) override {
     UniqueFd fd = open_fd(path, O_RDONLY | O_DIRECTORY);
-    int rc;
-    do {
-      rc = ::fsync(fd.get());
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) throw_errno(path, "fsync");
+    sync_fd(fd.get(), path, /*data_only=*/false);
     close_fd(fd, path);
   }
 
   void sync_file(const std::filesystem::path& path) override {
     UniqueFd fd = open_fd(path, O_RDONLY);
-    int rc;
-    do {
-      rc = ::fdatasync(fd.get());
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) throw_errno(path, "fdatasync");
+    sync_fd(fd.get(), path, /*data_only=*/true);
     close_fd(fd, path);
   }
 

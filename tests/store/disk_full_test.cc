@@ -63,11 +63,6 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
       info.param.durability == Durability::kSync ? "Sync" : "Buffered");
 }
 
-void report(int fd, const std::string& line) {
-  const std::string out = line + "\n";
-  (void)!::write(fd, out.data(), out.size());
-}
-
 // Fills the file system of `dir` with `filler` until it has at most
 // `leave_bytes` free.
 void fill_leaving(const fs::path& filler, std::uint64_t leave_bytes) {
@@ -126,7 +121,7 @@ void scenario(const Param& param, const fs::path& root, int fd) {
     } catch (const IOError& e) {
       refused = std::string(e.what()).find("no room on the disk") !=
                 std::string::npos;
-      report(fd, fmt::format("refused: {}", e.what()));
+      testutil::report_line(fd, fmt::format("refused: {}", e.what()));
     }
     expect(refused, "a commit the views have no room for is refused");
     expect(testutil::dump_all(*db) == before, "the views are unchanged");
@@ -140,10 +135,11 @@ void scenario(const Param& param, const fs::path& root, int fd) {
     for (int k = 0; k < 200; ++k) {
       store.store(testutil::diamond_workflow(fmt::format("small-{}", k)));
     }
-    report(fd, "200 small commits after the refusal are written");
+    testutil::report_line(fd,
+                          "200 small commits after the refusal are written");
     fs::remove(filler);
     store.store(big_workflow("big", 6 << 20));
-    report(fd, "with room again the big commit is written");
+    testutil::report_line(fd, "with room again the big commit is written");
     // Nearly full again: an open keeps the room its map has, and a growth
     // is refused.
     fill_leaving(filler, std::uint64_t{256} << 10);
@@ -158,7 +154,8 @@ void scenario(const Param& param, const fs::path& root, int fd) {
       store.store(big_workflow("big-2", 6 << 20));
     } catch (const IOError& e) {
       refused = true;
-      report(fd, fmt::format("refused after reopening: {}", e.what()));
+      testutil::report_line(
+          fd, fmt::format("refused after reopening: {}", e.what()));
     }
     expect(refused, "a growth on a full disk is refused after a reopen");
     db->close();
@@ -166,74 +163,20 @@ void scenario(const Param& param, const fs::path& root, int fd) {
   fs::remove(filler);
   const ViewsVerifyReport verify = verify_store_views(dir);
   expect(verify.equal(), "the views equal a rebuild of the log");
-  report(fd, "done");
+  testutil::report_line(fd, "done");
 }
 
 TEST_P(DiskFullTest, ACommitTheViewsHaveNoRoomForIsRefusedNotKilled) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
-  const testutil::TempDir tmp;
   const Param param = GetParam();
-  testutil::ChildProcess child = testutil::ChildProcess::spawn([&](int fd) {
-    const std::optional<std::string> why = testutil::mount_small_fs(
-        param.fs, tmp.path() / "mnt", tmp.path() / "fs.img", 48);
-    if (why) {
-      report(fd, "skip: " + *why);
-      return;
-    }
-    scenario(param, tmp.path() / "mnt", fd);
-  });
-  std::vector<std::string> lines;
-  while (std::optional<std::string> line = child.read_line()) {
-    lines.push_back(*line);
-  }
-  const int status = child.wait();
-  if (!lines.empty() && lines.front().rfind("skip: ", 0) == 0) {
-    GTEST_SKIP() << lines.front();
-  }
-  std::string said;
-  for (const std::string& line : lines) said += line + "\n";
-  ASSERT_TRUE(WIFEXITED(status))
-      << "the child died of signal " << WTERMSIG(status) << "; it said:\n"
-      << said;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << said;
-  ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines.back(), "done") << said;
-}
-
-// Runs `body` in a child on a small file system of `kind`; returns the
-// child's lines, or skips the test.
-std::vector<std::string> run_on_small_fs(
-    FsKind kind, int mib,
-    const std::function<void(const fs::path& root, int fd)>& body,
-    bool& skipped) {
-  const testutil::TempDir tmp;
-  testutil::ChildProcess child = testutil::ChildProcess::spawn([&](int fd) {
-    const std::optional<std::string> why = testutil::mount_small_fs(
-        kind, tmp.path() / "mnt", tmp.path() / "fs.img", mib);
-    if (why) {
-      report(fd, "skip: " + *why);
-      return;
-    }
-    body(tmp.path() / "mnt", fd);
-  });
-  std::vector<std::string> lines;
-  while (std::optional<std::string> line = child.read_line()) {
-    lines.push_back(*line);
-  }
-  const int status = child.wait();
-  std::string said;
-  for (const std::string& line : lines) said += line + "\n";
-  skipped = !lines.empty() && lines.front().rfind("skip: ", 0) == 0;
-  if (skipped) return lines;
-  EXPECT_TRUE(WIFEXITED(status))
-      << "the child died of signal " << WTERMSIG(status) << "; it said:\n"
-      << said;
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << said;
-  EXPECT_FALSE(lines.empty());
-  if (!lines.empty()) {
-    EXPECT_EQ(lines.back(), "done") << said;
-  }
-  return lines;
+  bool skipped = false;
+  testutil::run_on_small_fs(
+      param.fs, 48,
+      [&](const fs::path& root, const fs::path&, int fd) {
+        scenario(param, root, fd);
+      },
+      skipped);
+  if (skipped) GTEST_SKIP();
 }
 
 class DiskFullOpenTest : public ::testing::TestWithParam<FsKind> {};
@@ -245,9 +188,9 @@ class DiskFullOpenTest : public ::testing::TestWithParam<FsKind> {};
 TEST_P(DiskFullOpenTest, ANewStoreOrARebuildOnAFullDiskIsRefusedNotKilled) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
   bool skipped = false;
-  run_on_small_fs(
+  testutil::run_on_small_fs(
       GetParam(), 32,
-      [](const fs::path& root, int fd) {
+      [](const fs::path& root, const fs::path&, int fd) {
         const fs::path dir = root / "store";
         const fs::path filler = root / "filler";
         DatabaseOptions options = testutil::quiet_options(Durability::kSync);
@@ -278,11 +221,12 @@ TEST_P(DiskFullOpenTest, ANewStoreOrARebuildOnAFullDiskIsRefusedNotKilled) {
           fs::remove(filler);
           fs::remove_all(fresh);
         }
-        report(fd, fmt::format("{} opens and rebuilds refused", refused));
+        testutil::report_line(
+            fd, fmt::format("{} opens and rebuilds refused", refused));
         if (refused == 0) throw std::runtime_error("none was refused");
         const ViewsVerifyReport verify = verify_store_views(dir);
         if (!verify.equal()) throw std::runtime_error("views differ");
-        report(fd, "done");
+        testutil::report_line(fd, "done");
       },
       skipped);
   if (skipped) GTEST_SKIP();
@@ -298,9 +242,9 @@ TEST_P(DiskFullOpenTest, ANewStoreOrARebuildOnAFullDiskIsRefusedNotKilled) {
 TEST(DiskFullFillTest, ADiskThatFillsCommitByCommitEndsInRefusals) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
   bool skipped = false;
-  run_on_small_fs(
+  testutil::run_on_small_fs(
       FsKind::kTmpfs, 48,
-      [](const fs::path& root, int fd) {
+      [](const fs::path& root, const fs::path&, int fd) {
         for (int trial = 0; trial < 12; ++trial) {
           const fs::path dir = root / "store";
           const fs::path filler = root / "filler";
@@ -320,8 +264,8 @@ TEST(DiskFullFillTest, ADiskThatFillsCommitByCommitEndsInRefusals) {
               error = e.what();
             }
           }
-          report(fd,
-                 fmt::format("trial {}: {} commits, then {}", trial, k, error));
+          testutil::report_line(fd, fmt::format("trial {}: {} commits, then {}",
+                                                trial, k, error));
           // A refusal, the store healthy: by the views (no room to grow) or
           // before the log (its records would leave less than the store
           // keeps free).
@@ -348,7 +292,7 @@ TEST(DiskFullFillTest, ADiskThatFillsCommitByCommitEndsInRefusals) {
           }
           fs::remove_all(dir);
         }
-        report(fd, "done");
+        testutil::report_line(fd, "done");
       },
       skipped);
   if (skipped) GTEST_SKIP();
@@ -361,9 +305,9 @@ TEST(DiskFullFillTest, ADiskThatFillsCommitByCommitEndsInRefusals) {
 TEST(DiskFullExt2Test, AFileSystemThatCannotAllocateAheadStillOpens) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
   bool skipped = false;
-  run_on_small_fs(
+  testutil::run_on_small_fs(
       FsKind::kExt2, 48,
-      [](const fs::path& root, int fd) {
+      [](const fs::path& root, const fs::path&, int fd) {
         DatabaseOptions options = testutil::quiet_options(Durability::kSync);
         options.map_size = std::uint64_t{256} << 20;
         auto db = Database::open(root / "store", options);
@@ -372,7 +316,7 @@ TEST(DiskFullExt2Test, AFileSystemThatCannotAllocateAheadStillOpens) {
               testutil::diamond_workflow(fmt::format("wf-{}", k)));
         }
         db->close();
-        report(fd, "done");
+        testutil::report_line(fd, "done");
       },
       skipped);
   if (skipped) GTEST_SKIP();
@@ -409,9 +353,9 @@ class HoldingClock final : public Clock {
 TEST(DiskFullGroupTest, ACommitGroupedWithARefusedOneIsWritten) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
   bool skipped = false;
-  run_on_small_fs(
+  testutil::run_on_small_fs(
       FsKind::kTmpfs, 32,
-      [](const fs::path& root, int fd) {
+      [](const fs::path& root, const fs::path&, int fd) {
         auto clock = std::make_shared<HoldingClock>();
         DatabaseOptions options = testutil::quiet_options(Durability::kSync);
         options.map_size = std::uint64_t{4} << 20;
@@ -443,7 +387,7 @@ TEST(DiskFullGroupTest, ACommitGroupedWithARefusedOneIsWritten) {
         first.join();
         big.join();
         small.join();
-        report(fd, "big: " + big_error);
+        testutil::report_line(fd, "big: " + big_error);
         // The held first commit's group, then the big and the small one's.
         if (db->stats().groups != groups_before + 2) {
           throw std::runtime_error(fmt::format(
@@ -458,7 +402,7 @@ TEST(DiskFullGroupTest, ACommitGroupedWithARefusedOneIsWritten) {
           throw std::runtime_error("the small commit was not written");
         }
         db->close();
-        report(fd, "done");
+        testutil::report_line(fd, "done");
       },
       skipped);
   if (skipped) GTEST_SKIP();

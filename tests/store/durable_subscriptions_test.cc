@@ -271,6 +271,25 @@ TEST_F(DurableSubscriptionsTest, RunFollowsNewCommitsUntilStopped) {
   EXPECT_EQ(s.status("live").checkpoint, 7u);
 }
 
+// A buffered store on `fs` that never syncs by itself: what a power cut keeps
+// is what a sync made durable.
+DatabaseOptions power_cut_options(
+    const std::shared_ptr<testutil::FaultFileSystem>& fs) {
+  fs->set_real_syncs(false);
+  DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
+  o.file_system = fs;
+  o.buffered_sync_interval = std::chrono::hours{1};
+  return o;
+}
+
+// Three commits of one event each (LSNs 1-3).
+void store_three_workflows(Database& db) {
+  for (int i = 0; i < 3; ++i) {
+    db.workflow_store().store(testutil::bare_workflow(
+        fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
+  }
+}
+
 // A machine crash after a batch was handled on a buffered writer: the batch's
 // events were applied but maybe not fdatasynced when the checkpoint was
 // written. After the reboot the checkpoint is the old or the new one, and
@@ -282,16 +301,10 @@ TEST(DurableSubscriptionsPowerCutTest, CheckpointNeverPassesTheLogAfterACrash) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
     const TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    fs->set_real_syncs(false);
-    DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
-    o.file_system = fs;
-    o.buffered_sync_interval = std::chrono::hours{1};
+    const DatabaseOptions o = power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
     DurableSubscriptions(*db).create("s", StartFrom::beginning());
-    for (int i = 0; i < 3; ++i) {
-      db->workflow_store().store(testutil::bare_workflow(
-          fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
-    }
+    store_three_workflows(*db);
     std::vector<std::uint64_t> handled;
     ASSERT_EQ(DurableSubscriptions(*db).process_once(
                   "s", [&](const Event& e) { handled.push_back(e.lsn); }),
@@ -318,15 +331,9 @@ TEST(DurableSubscriptionsPowerCutTest, AReadersCheckpointNeverPassesTheLog) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
     const TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    fs->set_real_syncs(false);
-    DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
-    o.file_system = fs;
-    o.buffered_sync_interval = std::chrono::hours{1};
+    const DatabaseOptions o = power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
-    for (int i = 0; i < 3; ++i) {
-      db->workflow_store().store(testutil::bare_workflow(
-          fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
-    }
+    store_three_workflows(*db);
     auto reader = Database::open_read_only(dir.path(), o);
     DurableSubscriptions subs(*reader);
     subs.create("r", StartFrom::beginning());
@@ -352,15 +359,9 @@ TEST(DurableSubscriptionsPowerCutTest, ACheckpointCreatedAtTheLatestIsDurable) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
     const TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    fs->set_real_syncs(false);
-    DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
-    o.file_system = fs;
-    o.buffered_sync_interval = std::chrono::hours{1};
+    const DatabaseOptions o = power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
-    for (int i = 0; i < 3; ++i) {
-      db->workflow_store().store(testutil::bare_workflow(
-          fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
-    }
+    store_three_workflows(*db);
     const bool reader = round % 2 == 1;
     std::unique_ptr<Database> read_only;
     if (reader) read_only = Database::open_read_only(dir.path(), o);

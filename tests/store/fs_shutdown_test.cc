@@ -49,11 +49,6 @@ namespace fs = std::filesystem;
 constexpr unsigned long kShutdownIoctl = _IOR('X', 125, std::uint32_t);
 constexpr std::uint32_t kShutdownNoLogFlush = 2;
 
-void report(int fd, const std::string& line) {
-  const std::string out = line + "\n";
-  (void)!::write(fd, out.data(), out.size());
-}
-
 std::string id(int k) { return fmt::format("m-{}", k); }
 
 void scenario(Durability durability, const fs::path& mnt, const fs::path& image,
@@ -78,8 +73,8 @@ void scenario(Durability durability, const fs::path& mnt, const fs::path& image,
     const int dir_fd = ::open(mnt.c_str(), O_RDONLY | O_DIRECTORY);
     std::uint32_t flags = kShutdownNoLogFlush;
     if (dir_fd < 0 || ::ioctl(dir_fd, kShutdownIoctl, &flags) != 0) {
-      report(fd,
-             fmt::format("skip: EXT4_IOC_SHUTDOWN: {}", std::strerror(errno)));
+      testutil::report_line(
+          fd, fmt::format("skip: EXT4_IOC_SHUTDOWN: {}", std::strerror(errno)));
       return;
     }
     ::close(dir_fd);
@@ -93,8 +88,9 @@ void scenario(Durability durability, const fs::path& mnt, const fs::path& image,
         ++acked;
       } catch (const IOError& e) {
         refused = true;
-        report(fd, fmt::format("refused after {} more acknowledged: {}",
-                               acked - acked_before_shutdown, e.what()));
+        testutil::report_line(
+            fd, fmt::format("refused after {} more acknowledged: {}",
+                            acked - acked_before_shutdown, e.what()));
       }
     }
     const double ms = std::chrono::duration<double, std::milli>(
@@ -144,13 +140,13 @@ void scenario(Durability durability, const fs::path& mnt, const fs::path& image,
       expect(present == acked,
              fmt::format("{} of {} acknowledged found", present, acked));
     }
-    report(fd,
-           fmt::format("{} of {} acknowledged commits found", present, acked));
+    testutil::report_line(
+        fd, fmt::format("{} of {} acknowledged commits found", present, acked));
     db->close();
   }
   const ViewsVerifyReport verify = verify_store_views(dir);
   expect(verify.equal(), "the views equal a rebuild of the log");
-  report(fd, "done");
+  testutil::report_line(fd, "done");
 }
 
 std::string durability_name(const ::testing::TestParamInfo<Durability>& param) {
@@ -161,35 +157,16 @@ class FsShutdownTest : public ::testing::TestWithParam<Durability> {};
 
 TEST_P(FsShutdownTest, NothingAcknowledgedBeforeTheLastSyncIsLost) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
-  const testutil::TempDir tmp;
   const Durability durability = GetParam();
-  testutil::ChildProcess child = testutil::ChildProcess::spawn([&](int fd) {
-    const std::optional<std::string> why =
-        testutil::mount_small_fs(testutil::SmallFsKind::kExt4,
-                                 tmp.path() / "mnt", tmp.path() / "fs.img", 64);
-    if (why) {
-      report(fd, "skip: " + *why);
-      return;
-    }
-    scenario(durability, tmp.path() / "mnt", tmp.path() / "fs.img", fd);
-  });
-  std::vector<std::string> lines;
-  while (std::optional<std::string> line = child.read_line()) {
-    lines.push_back(*line);
-  }
-  const int status = child.wait();
-  std::string said;
-  for (const std::string& line : lines) said += line + "\n";
-  for (const std::string& line : lines) {
-    if (line.rfind("skip: ", 0) == 0) GTEST_SKIP() << line;
-  }
-  ASSERT_TRUE(WIFEXITED(status))
-      << "the child died of signal " << WTERMSIG(status) << "; it said:\n"
-      << said;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << said;
-  ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines.back(), "done") << said;
-  std::printf("%s", said.c_str());
+  bool skipped = false;
+  const std::vector<std::string> lines = testutil::run_on_small_fs(
+      testutil::SmallFsKind::kExt4, 64,
+      [&](const fs::path& root, const fs::path& image, int fd) {
+        scenario(durability, root, image, fd);
+      },
+      skipped);
+  if (skipped) GTEST_SKIP();
+  for (const std::string& line : lines) std::printf("%s\n", line.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Durabilities, FsShutdownTest,

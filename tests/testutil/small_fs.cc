@@ -8,8 +8,13 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
+
+#include "tests/testutil/child_process.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace wfstore::testutil {
 
@@ -54,6 +59,42 @@ void remount_ext4(const std::filesystem::path& dir,
   if (std::system(mount.c_str()) != 0) {
     throw std::runtime_error("mount again: " + mount);
   }
+}
+
+std::vector<std::string> run_on_small_fs(
+    SmallFsKind kind, int mib,
+    const std::function<void(const std::filesystem::path& root,
+                             const std::filesystem::path& image, int fd)>& body,
+    bool& skipped) {
+  const TempDir tmp;
+  const std::filesystem::path root = tmp.path() / "mnt";
+  const std::filesystem::path image = tmp.path() / "fs.img";
+  ChildProcess child = ChildProcess::spawn([&](int fd) {
+    if (const std::optional<std::string> why =
+            mount_small_fs(kind, root, image, mib)) {
+      report_line(fd, "skip: " + *why);
+      return;
+    }
+    body(root, image, fd);
+  });
+  std::vector<std::string> lines;
+  while (std::optional<std::string> line = child.read_line()) {
+    lines.push_back(*line);
+  }
+  const int status = child.wait();
+  skipped = !lines.empty() && lines.front().rfind("skip: ", 0) == 0;
+  if (skipped) return lines;
+  std::string said;
+  for (const std::string& line : lines) said += line + "\n";
+  EXPECT_TRUE(WIFEXITED(status))
+      << "the child died of signal " << WTERMSIG(status) << "; it said:\n"
+      << said;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << said;
+  EXPECT_FALSE(lines.empty());
+  if (!lines.empty()) {
+    EXPECT_EQ(lines.back(), "done") << said;
+  }
+  return lines;
 }
 
 }  // namespace wfstore::testutil

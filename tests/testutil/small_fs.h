@@ -5,8 +5,10 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wfstore::testutil {
 
@@ -27,5 +29,18 @@ std::optional<std::string> mount_small_fs(SmallFsKind kind,
 // std::runtime_error when either fails.
 void remount_ext4(const std::filesystem::path& dir,
                   const std::filesystem::path& image);
+
+// Runs `body(root, image, report_fd)` in a forked child (ChildProcess) with a
+// file system of `kind` and `mib` MiB mounted at `root` (`image` backs an
+// ext4 or ext2). The child reports lines with report_line(); its last must
+// be "done". Returns them, after failing the test (gtest) if the child died,
+// exited non-zero or did not end with "done". Sets `skipped` instead when the
+// file system could not be mounted (not root, no loop device): the caller
+// then skips.
+std::vector<std::string> run_on_small_fs(
+    SmallFsKind kind, int mib,
+    const std::function<void(const std::filesystem::path& root,
+                             const std::filesystem::path& image, int fd)>& body,
+    bool& skipped);
 
 }  // namespace wfstore::testutil

@@ -168,6 +168,9 @@ class LmdbViews::WriteTxn final : public ViewStore {
   // Aborts if active; idempotent.
   void abort() noexcept;
   bool active() const noexcept;
+  // The map's size when begin_write() was called, before the growth ahead of
+  // need it may have made.
+  std::uint64_t map_size_at_begin() const noexcept;
 
  private:
   friend class LmdbViews;

@@ -20,6 +20,7 @@
 #include "wfstore/errors.h"
 #include "wfstore/transaction.h"
 
+#include "tests/testutil/log_test_util.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -202,12 +203,9 @@ TEST(HistoryTest, DamageBeforeTheEndIsCorruption) {
   }
   const std::filesystem::path segment = last_segment(tmp / "store");
   ASSERT_GT(std::filesystem::file_size(segment), 2u * 32768);
-  {
-    // A byte in the middle of the first commit.
-    std::fstream file(segment, std::ios::binary | std::ios::in | std::ios::out);
-    file.seekp(200);
-    file.put('\x5a');
-  }
+  // Every bit of a byte in the middle of the first commit (a fixed value may
+  // be the one already there).
+  wfstore::log::testutil::flip_bit(segment, 200, 0xff);
   EXPECT_THROW(all_events(tmp / "store"), CorruptionError);
 }
 

@@ -1,9 +1,10 @@
-// CRC-32C: the RFC 3720 (iSCSI) test vectors, extend() over splits, and
-// masking.
+// CRC-32C: the RFC 3720 (iSCSI) test vectors, extend() over splits, the
+// CPU's instruction against the tables, and masking.
 
 #include "wfstore_internal/crc32c.h"
 
 #include <cstdint>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -61,6 +62,30 @@ TEST(Crc32cTest, ExtendEqualsValueOfConcatenationAtEverySplit) {
         << "split " << split;
   }
   EXPECT_EQ(extend(crc_of("hello "), "world", 5), crc_of("hello world"));
+}
+
+// extend() (the CPU's crc32 instruction where it has one) and the tables
+// agree at every length, alignment and starting CRC.
+TEST(Crc32cTest, InstructionAndTablesAgree) {
+  std::mt19937 rng(7);
+  std::string buffer(300 + 8, '\0');
+  for (char& c : buffer) c = static_cast<char>(rng());
+  const std::string ascending = [] {
+    std::string s;
+    for (int i = 0; i < 32; ++i) s.push_back(static_cast<char>(i));
+    return s;
+  }();
+  EXPECT_EQ(extend_portable(0, ascending.data(), ascending.size()),
+            0x46dd794eu);
+  for (std::size_t align = 0; align < 8; ++align) {
+    for (std::size_t n = 0; n <= 300; ++n) {
+      const std::uint32_t init =
+          n % 3 == 0 ? 0 : static_cast<std::uint32_t>(rng());
+      ASSERT_EQ(extend(init, buffer.data() + align, n),
+                extend_portable(init, buffer.data() + align, n))
+          << "align " << align << ", length " << n;
+    }
+  }
 }
 
 TEST(Crc32cTest, MaskRoundTripsAndIsNotIdentity) {

@@ -1,4 +1,5 @@
-// CRC-32C (Castagnoli, reflected polynomial 0x82f63b78), table-driven, and the
+// CRC-32C (Castagnoli, reflected polynomial 0x82f63b78), by the CPU's crc32
+// instruction where it has one, and the
 // masking that the log applies to CRCs it stores (a CRC of data that itself
 // holds CRCs is weak).
 //
@@ -15,6 +16,11 @@ namespace wfstore::crc32c {
 // is the value() (or extend()) of the data before, or 0 for none. REQUIRES:
 // data != nullptr unless n == 0.
 std::uint32_t extend(std::uint32_t init_crc, const char* data, std::size_t n);
+
+// extend() without the CPU's crc32 instruction (the same results; tests
+// compare the two).
+std::uint32_t extend_portable(std::uint32_t init_crc, const char* data,
+                              std::size_t n);
 
 // Returns the CRC-32C of data[0, n).
 inline std::uint32_t value(const char* data, std::size_t n) {

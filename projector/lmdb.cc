@@ -25,6 +25,7 @@
 #include "wfstore/file_system.h"
 
 #include "projector/map_prefault.h"
+#include "wfstore_internal/raise_to.h"
 
 namespace wfstore::lmdb {
 namespace {
@@ -145,10 +146,7 @@ std::mutex close_hook_mu;
 std::function<void()> close_hook;  // Guarded by close_hook_mu.
 
 void count_env_opened() {
-  const int now = live_envs.fetch_add(1) + 1;
-  int peak = peak_live_envs.load();
-  while (now > peak && !peak_live_envs.compare_exchange_weak(peak, now)) {
-  }
+  raise_to(peak_live_envs, live_envs.fetch_add(1) + 1);
 }
 
 // Counts the fork()s this process came out of as the child. LMDB forbids

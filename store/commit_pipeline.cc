@@ -20,6 +20,7 @@
 #include "wfstore_internal/history_index.h"
 #include "wfstore_internal/keys.h"
 #include "wfstore_internal/overlay_view_store.h"
+#include "wfstore_internal/raise_to.h"
 #include "wfstore_internal/views.h"
 #include <linux/futex.h>
 
@@ -70,13 +71,6 @@ std::chrono::steady_clock::time_point sync_deadline(
     return TimePoint::max();
   }
   return from + wait;
-}
-
-// Raises `value` to `to` unless it is already higher.
-void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
-  std::uint64_t seen = value.load();
-  while (seen < to && !value.compare_exchange_weak(seen, to)) {
-  }
 }
 
 // A commit with one of these events can make a waiting poll succeed.

@@ -14,6 +14,7 @@
 
 #include "store/database_impl.h"
 #include "wfstore_internal/keys.h"
+#include "wfstore_internal/raise_to.h"
 #include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
@@ -363,6 +364,10 @@ void Database::Impl::simulate_crash_for_testing() {
     }
   }
   store_dir_.reset();
+}
+
+void Database::Impl::raise_reader_synced_lsn(std::uint64_t lsn) {
+  raise_to(reader_synced_lsn_, lsn);
 }
 
 DatabaseStats Database::Impl::stats() const {

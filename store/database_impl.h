@@ -6,6 +6,8 @@
 
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -58,6 +60,11 @@ class Database::Impl {
   // The options as opened, with the file system, logger and clock filled in.
   const DatabaseOptions& options() const { return options_; }
 
+  // A read-only open: the LSN up to which make_log_durable made the log
+  // durable itself (committed_events.h). Thread-safe.
+  std::uint64_t reader_synced_lsn() const { return reader_synced_lsn_.load(); }
+  void raise_reader_synced_lsn(std::uint64_t lsn);
+
   // The Impl of `database` (a nested class reaches the Database's members).
   static Impl& of(Database& database) { return *database.impl_; }
 
@@ -74,6 +81,7 @@ class Database::Impl {
   std::unique_ptr<CommitPipeline> pipeline_;
   std::unique_ptr<StoreCore> core_;
   std::unique_ptr<WorkflowStoreImpl> store_;
+  std::atomic<std::uint64_t> reader_synced_lsn_{0};
   std::mutex close_mu_;
   bool closed_ = false;  // Guarded by close_mu_.
 };

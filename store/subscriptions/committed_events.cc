@@ -84,20 +84,26 @@ void make_log_durable(Database& database, std::uint64_t lsn) {
     return;
   }
   if (lsn == 0 || impl.store_dir().is_replica()) return;
+  if (impl.reader_synced_lsn() >= lsn) return;
+  // Everything up to the applied LSN is in the log already: one sync covers
+  // it, and later calls up to it need none.
+  std::uint64_t target = lsn;
   {
     const LmdbViews::Snapshot snapshot = impl.core().read();
     if (meta_u64(snapshot, kMetaDurableLsn).value_or(0) >= lsn) return;
+    target = std::max(lsn, applied_lsn(snapshot));
   }
   const std::filesystem::path log_dir = impl.store_dir().log_dir();
   const std::vector<std::uint64_t> firsts =
       log::list_segments(*impl.file_system(), log_dir);
-  const auto after = std::upper_bound(firsts.begin(), firsts.end(), lsn);
+  const auto after = std::upper_bound(firsts.begin(), firsts.end(), target);
   if (after == firsts.begin()) {
-    throw IOError(
-        fmt::format("{}: no log segment holds lsn {}", log_dir.string(), lsn));
+    throw IOError(fmt::format("{}: no log segment holds lsn {}",
+                              log_dir.string(), target));
   }
   impl.file_system()->sync_file(log_dir /
                                 log::segment_file_name(*std::prev(after)));
+  impl.raise_reader_synced_lsn(target);
 }
 
 StoreFiles store_files(Database& database) {

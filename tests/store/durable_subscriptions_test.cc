@@ -3,6 +3,7 @@
 // handler, one consumer at a time, a read-only open keeping its own
 // checkpoint, and bad input changing nothing.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -24,6 +25,7 @@
 
 #include "tests/store/history_script.h"
 #include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/forwarding_file_system.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -346,6 +348,61 @@ TEST(DurableSubscriptionsPowerCutTest, AReadersCheckpointNeverPassesTheLog) {
     const SubscriptionStatus status = DurableSubscriptions(*db).status("r");
     EXPECT_EQ(status.checkpoint, 3u);
     EXPECT_EQ(status.current_lsn, 3u);
+  }
+}
+
+// Counts FileSystem::sync_file calls (a read-only open's syncs of the log).
+class SyncFileCounter final : public testutil::ForwardingFileSystem {
+ public:
+  using ForwardingFileSystem::ForwardingFileSystem;
+  void sync_file(const std::filesystem::path& path) override {
+    ++syncs_;
+    real().sync_file(path);
+  }
+  int syncs() const { return syncs_.load(); }
+
+ private:
+  std::atomic<int> syncs_{0};
+};
+
+// A reader's sync of the log covers everything the views held when it
+// synced: a catch-up in many batches syncs it once, and a later one once
+// more; the last checkpoint survives a power cut.
+TEST(DurableSubscriptionsPowerCutTest, AReaderSyncsTheLogOncePerCatchUp) {
+  const std::uint32_t seed = testutil::random_seed();
+  for (std::uint32_t round = 0; round < 10; ++round) {
+    SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
+    const TempDir dir;
+    auto fs = std::make_shared<testutil::FaultFileSystem>();
+    const DatabaseOptions o = power_cut_options(fs);
+    auto db = Database::open(dir.path(), o);
+    const auto commit = [&](int from, int n) {
+      for (int i = from; i < from + n; ++i) {
+        db->workflow_store().store(testutil::bare_workflow(
+            fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
+      }
+    };
+    commit(0, 40);
+    auto counter = std::make_shared<SyncFileCounter>(fs);
+    DatabaseOptions ro = o;
+    ro.file_system = counter;
+    auto reader = Database::open_read_only(dir.path(), ro);
+    DurableSubscriptions::Options so;
+    so.batch_size = 4;
+    DurableSubscriptions subs(*reader, so);
+    subs.create("r", StartFrom::beginning());
+    EXPECT_EQ(subs.catch_up("r", [](const Event&) {}), 40u);
+    EXPECT_EQ(counter->syncs(), 1);
+    commit(40, 20);
+    EXPECT_EQ(subs.catch_up("r", [](const Event&) {}), 20u);
+    EXPECT_EQ(counter->syncs(), 2);
+    fs->power_cut(seed + round);
+    reader.reset();
+    db.reset();
+    db = Database::open(dir.path(), o);
+    const SubscriptionStatus status = DurableSubscriptions(*db).status("r");
+    EXPECT_EQ(status.checkpoint, 60u);
+    EXPECT_EQ(status.current_lsn, 60u);
   }
 }
 

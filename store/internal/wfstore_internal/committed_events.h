@@ -64,9 +64,11 @@ CommittedCommits read_committed_commits(Database& database, std::uint64_t after,
 // crash: a writer open fdatasyncs its log (up to the views' applied LSN)
 // unless it is there already; a read-only open, whose writer may be a
 // buffered one in another process, fdatasyncs the log segment that holds
-// `lsn` unless the views say the writer made it durable (every earlier
-// segment was synced when the writer sealed it). Does nothing for a read
-// replica (no log) or `lsn` 0. Throws IOError.
+// the views' applied LSN unless the views say the writer made `lsn` durable
+// (every earlier segment was synced when the writer sealed it), and then
+// needs no sync up to that LSN (a catch-up in many batches syncs once).
+// Does nothing for a read replica (no log) or `lsn` 0. Thread-safe. Throws
+// IOError.
 void make_log_durable(Database& database, std::uint64_t lsn);
 
 // Where an open store lives, for the files a module keeps beside the store

@@ -76,12 +76,13 @@ std::uint64_t for_each_event(
   std::uint64_t read_to = after_lsn;  // the commits read cover up to here
   std::uint64_t last = after_lsn;
   log::Commit commit;
+  CommitDecoder decoder;
   // Nothing after `end` is read: a live writer may be writing there.
   while (read_to < end && reader.next(&commit) && commit.first_lsn <= end) {
     if (damage) throw CorruptionError(describe(*damage));
     read_to = commit.last_lsn();
     if (read_to <= after_lsn) continue;
-    const DecodedCommit decoded = decode_commit_body(
+    const DecodedCommit decoded = decoder.decode(
         commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
     for (const Event& event : decoded.events) {
       if (event.lsn <= after_lsn) continue;

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,6 +83,23 @@ DecodedCommit decode_commit_body(std::uint64_t first_lsn,
                                  std::int64_t timestamp_ms,
                                  std::size_t event_count,
                                  std::string_view body) {
+  return CommitDecoder().decode(first_lsn, timestamp_ms, event_count, body);
+}
+
+struct CommitDecoder::Readers {
+  std::optional<Reader> body;
+  std::optional<Reader> payload;
+};
+
+CommitDecoder::CommitDecoder() : readers_(std::make_unique<Readers>()) {}
+CommitDecoder::~CommitDecoder() = default;
+CommitDecoder::CommitDecoder(CommitDecoder&&) noexcept = default;
+CommitDecoder& CommitDecoder::operator=(CommitDecoder&&) noexcept = default;
+
+DecodedCommit CommitDecoder::decode(std::uint64_t first_lsn,
+                                    std::int64_t timestamp_ms,
+                                    std::size_t event_count,
+                                    std::string_view body) {
   if (body.empty()) {
     throw CorruptionError("commit body: empty");
   }
@@ -93,9 +111,14 @@ DecodedCommit decode_commit_body(std::uint64_t first_lsn,
         kCommitBodyFormatVersion));
   }
   DecodedCommit commit;
-  std::optional<Reader> payload_reader;
+  std::optional<Reader>& payload_reader = readers_->payload;
   try {
-    Reader r(body.substr(1), "commit body", 1);
+    if (readers_->body) {
+      readers_->body->restart(body.substr(1), 1);
+    } else {
+      readers_->body.emplace(body.substr(1), "commit body", 1);
+    }
+    Reader& r = *readers_->body;
     codec::get_fields(r, commit.audit);
     const std::size_t count = r.count("event_count", kMinEventBytes);
     if (count != event_count) {
@@ -110,12 +133,12 @@ DecodedCommit decode_commit_body(std::uint64_t first_lsn,
     commit.events.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t offset = body.size() - r.remaining();
-      std::string context = fmt::format("event {}", i);
+      // The event's type and schema version once read, for an error's text.
+      std::optional<std::pair<EventType, std::uint16_t>> header;
       try {
         const auto type = static_cast<EventType>(r.u16("event.type"));
         const std::uint16_t version = r.u16("event.schema_version");
-        context = fmt::format("event {} ({} v{})", i,
-                              catalogue::describe_event_type(type), version);
+        header.emplace(type, version);
         std::string workflow_id = r.str("event.workflow_id");
         const std::string_view payload = r.bytes("event.payload");
         EventPayload decoded = catalogue::decode_payload_with(
@@ -131,6 +154,11 @@ DecodedCommit decode_commit_body(std::uint64_t first_lsn,
                                       std::move(workflow_id), commit.audit,
                                       std::move(decoded)});
       } catch (const CorruptionError& e) {
+        const std::string context =
+            header ? fmt::format("event {} ({} v{})", i,
+                                 catalogue::describe_event_type(header->first),
+                                 header->second)
+                   : fmt::format("event {}", i);
         throw CorruptionError(fmt::format("commit body byte {}: {}: {}", offset,
                                           context, e.what()));
       }

@@ -253,7 +253,14 @@ std::uint64_t framed_size(std::size_t payload_size, std::size_t block_offset) {
 }
 
 std::string segment_file_name(std::uint64_t first_lsn) {
-  return fmt::format("{:020}.log", first_lsn);
+  // By hand: a reader names the segment of every commit it reads, and
+  // fmt::format was a tenth of reading a log of small commits.
+  std::string name(24, '0');
+  for (std::size_t i = 20; i-- > 0 && first_lsn != 0; first_lsn /= 10) {
+    name[i] = static_cast<char>('0' + first_lsn % 10);
+  }
+  name.replace(20, 4, ".log");
+  return name;
 }
 
 std::optional<std::uint64_t> parse_segment_file_name(std::string_view name) {

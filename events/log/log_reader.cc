@@ -297,15 +297,32 @@ bool SegmentReader::read(std::string* payload, RecordType* type,
   }
 }
 
+SegmentReader commit_segment_reader(const ReadableFile& file,
+                                    std::uint64_t segment_first_lsn) {
+  std::string name = segment_file_name(segment_first_lsn);
+  return SegmentReader(file, name, [name](const Damage& d) {
+    throw_damage(name, d.offset, d.reason);
+  });
+}
+
 std::optional<CommitRead> read_commit_at(const ReadableFile& file,
                                          const StoreId& store_id,
                                          std::uint64_t segment_first_lsn,
                                          std::uint64_t offset,
                                          std::uint64_t lsn) {
-  const std::string name = segment_file_name(segment_first_lsn);
-  SegmentReader reader(file, name, [&name](const Damage& d) {
-    throw_damage(name, d.offset, d.reason);
-  });
+  SegmentReader reader = commit_segment_reader(file, segment_first_lsn);
+  return read_commit_at(reader, store_id, segment_first_lsn, offset, lsn);
+}
+
+std::optional<CommitRead> read_commit_at(SegmentReader& reader,
+                                         const StoreId& store_id,
+                                         std::uint64_t segment_first_lsn,
+                                         std::uint64_t offset,
+                                         std::uint64_t lsn) {
+  // The segment's name, made only for a report or the commit found.
+  const auto name = [segment_first_lsn] {
+    return segment_file_name(segment_first_lsn);
+  };
   reader.seek(offset);
   std::string payload;
   RecordType type = RecordType::kZero;
@@ -314,17 +331,17 @@ std::optional<CommitRead> read_commit_at(const ReadableFile& file,
   std::uint64_t expected = 0;
   while (reader.read(&payload, &type, &at)) {
     if (type == RecordType::kSegmentHeader) {
-      if (at != 0) throw_damage(name, at, "segment header in the middle");
+      if (at != 0) throw_damage(name(), at, "segment header in the middle");
       std::string error;
       const std::optional<SegmentHeader> header =
           decode_segment_header(payload, &error);
-      if (!header) throw_damage(name, at, error);
+      if (!header) throw_damage(name(), at, error);
       if (header->store_uuid != store_id.bytes) {
-        throw_damage(name, at,
+        throw_damage(name(), at,
                      "segment belongs to a foreign store (store uuid differs)");
       }
       if (header->first_lsn != segment_first_lsn) {
-        throw_damage(name, at,
+        throw_damage(name(), at,
                      fmt::format("segment header first_lsn {} does not match "
                                  "the file name",
                                  header->first_lsn));
@@ -332,34 +349,35 @@ std::optional<CommitRead> read_commit_at(const ReadableFile& file,
       expected = segment_first_lsn;
       continue;
     }
-    if (at == 0) throw_damage(name, at, "segment does not start with a header");
+    if (at == 0)
+      throw_damage(name(), at, "segment does not start with a header");
     if (payload.size() < kCommitFixedSize) {
-      throw_damage(name, at,
+      throw_damage(name(), at,
                    fmt::format("commit record of {} bytes", payload.size()));
     }
     const std::uint64_t first = load_u64(payload.data());
     const std::uint32_t count = load_u32(payload.data() + 8);
     if (expected != 0 && first != expected) {
-      throw_damage(name, at,
+      throw_damage(name(), at,
                    fmt::format("lsn gap: expected commit at lsn {}, found {}",
                                expected, first));
     }
     if (first > lsn) {
-      throw_damage(name, at,
+      throw_damage(name(), at,
                    fmt::format("commit at lsn {} starts after lsn {}: the "
                                "read began past the commit that holds it",
                                first, lsn));
     }
     if (count == 0 || first > UINT64_MAX - count) {
-      throw_damage(name, at, fmt::format("commit of {} events", count));
+      throw_damage(name(), at, fmt::format("commit of {} events", count));
     }
     expected = first + count;
     if (expected - 1 < lsn) continue;
     CommitRead out;
     std::string error;
     if (!decode_commit(payload, &out.commit, &error))
-      throw_damage(name, at, error);
-    out.commit.segment = name;
+      throw_damage(name(), at, error);
+    out.commit.segment = name();
     out.commit.offset = at;
     out.next_offset = reader.position();
     return out;

@@ -2,6 +2,8 @@
 // into a view store, the progress recorded in meta, and the log's floor.
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -38,6 +40,7 @@ void for_each_commit(std::shared_ptr<FileSystem> fs,
                        }
                      });
   log::Commit commit;
+  CommitDecoder decoder;
   std::uint64_t expected = after_lsn + 1;
   while (reader.next(&commit)) {
     if (!damage.empty())
@@ -49,7 +52,7 @@ void for_each_commit(std::shared_ptr<FileSystem> fs,
           "segment {} offset {}: commit at lsn {} where lsn {} was expected",
           commit.segment, commit.offset, commit.first_lsn, expected));
     }
-    DecodedCommit decoded = decode_commit_body(
+    DecodedCommit decoded = decoder.decode(
         commit.first_lsn, commit.timestamp_ms, commit.event_count, commit.body);
     expected = commit.last_lsn() + 1;
     fn(std::move(decoded.events), commit);
@@ -171,6 +174,14 @@ FoldProgress fold_log_into(LmdbViews& views, std::shared_ptr<FileSystem> fs,
   return committed;
 }
 
+namespace {
+std::atomic<std::uint64_t> roll_bytes_for_testing{0};
+}  // namespace
+
+void set_log_roll_bytes_for_testing(std::uint64_t bytes) {
+  roll_bytes_for_testing.store(bytes);
+}
+
 std::unique_ptr<log::Writer> open_log_checked(
     const StoreDir& store, const std::shared_ptr<FileSystem>& fs,
     const Logger& logger, const std::optional<ViewsState>& state,
@@ -180,6 +191,9 @@ std::unique_ptr<log::Writer> open_log_checked(
   log::WriterOptions writer_options;
   writer_options.logger = logger;
   writer_options.mapped_writes = mapped_writes;
+  if (const std::uint64_t roll = roll_bytes_for_testing.load(); roll != 0) {
+    writer_options.roll_bytes = roll;
+  }
   writer_options.check_recovered_end = [&store, floor](std::uint64_t end) {
     if (end < floor) {
       throw CorruptionError(fmt::format(

@@ -18,20 +18,22 @@ LogCursor::LogCursor(const ViewReader& views, const StoreDir& store,
                      std::shared_ptr<FileSystem> fs)
     : views_(views), store_(store), fs_(std::move(fs)) {}
 
-const ReadableFile& LogCursor::file(std::uint64_t segment) {
+log::SegmentReader& LogCursor::reader(std::uint64_t segment) {
   if (!file_ || open_segment_ != segment) {
+    reader_.reset();
     file_.reset();
     file_ =
         fs_->open_readable(store_.log_dir() / log::segment_file_name(segment));
     open_segment_ = segment;
+    reader_.emplace(log::commit_segment_reader(*file_, segment));
   }
-  return *file_;
+  return *reader_;
 }
 
 bool LogCursor::load_from(std::uint64_t segment, std::uint64_t offset,
                           std::uint64_t lsn) {
   std::optional<log::CommitRead> read =
-      log::read_commit_at(file(segment), store_.id(), segment, offset, lsn);
+      log::read_commit_at(reader(segment), store_.id(), segment, offset, lsn);
   if (!read) return false;
   commit_ = std::move(read->commit);
   events_.clear();
@@ -48,6 +50,11 @@ void LogCursor::load(std::uint64_t lsn) {
         store_.dir().string()));
   }
   if (holds(lsn)) return;
+  // The next LSN in order: the next commit of the segment, when it has one.
+  if (commit_.event_count != 0 && commit_.last_lsn() + 1 == lsn &&
+      load_from(segment_, next_offset_, lsn)) {
+    return;
+  }
   const std::optional<history_index::IndexedPosition> indexed =
       history_index::log_position_before(views_, lsn);
   bool loaded = false;
@@ -82,8 +89,8 @@ const Event& LogCursor::event(std::uint64_t lsn) {
   load(lsn);
   if (events_.empty()) {
     DecodedCommit decoded =
-        decode_commit_body(commit_.first_lsn, commit_.timestamp_ms,
-                           commit_.event_count, commit_.body);
+        decoder_.decode(commit_.first_lsn, commit_.timestamp_ms,
+                        commit_.event_count, commit_.body);
     ++commits_decoded_;
     events_ = std::move(decoded.events);
   }

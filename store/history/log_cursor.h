@@ -2,7 +2,9 @@
 // log positions (history_index.h) say where to start, the log is read forward
 // from there to the commit that holds the LSN (log::read_commit_at), and that
 // commit alone is decoded (only when one of its events is asked for: commit()
-// hands out its bytes as stored). Falls back to the nearest earlier indexed
+// hands out its bytes as stored). The LSN after the commit read last is read
+// on from it without a look at the positions, and each block of a segment
+// read in order is read once. Falls back to the nearest earlier indexed
 // commit or the start of the LSN's segment where the positions lack one.
 //
 // Not thread-safe: one per call, on one thread, beside one views snapshot.
@@ -17,8 +19,10 @@
 #include "wfstore/event.h"
 #include "wfstore/file_system.h"
 
+#include "wfstore_internal/event_codec.h"
 #include "wfstore_internal/history_index.h"
 #include "wfstore_internal/log_format.h"
+#include "wfstore_internal/log_reader.h"
 #include "wfstore_internal/store_dir.h"
 #include "wfstore_internal/view_store.h"
 
@@ -60,7 +64,8 @@ class LogCursor {
     return commit_.event_count != 0 && lsn >= commit_.first_lsn &&
            lsn <= commit_.last_lsn();
   }
-  const ReadableFile& file(std::uint64_t segment);
+  // The reader of segment `segment`, opened on demand.
+  log::SegmentReader& reader(std::uint64_t segment);
 
   const ViewReader& views_;
   const StoreDir& store_;
@@ -68,10 +73,13 @@ class LogCursor {
   std::optional<std::vector<std::uint64_t>> segments_;  // listed on demand
   std::uint64_t open_segment_ = 0;
   std::unique_ptr<ReadableFile> file_;
+  // Reads file_, keeping the block it read last (reset with file_).
+  std::optional<log::SegmentReader> reader_;
   // The commit read last, its events once decoded, and where the record
   // after it starts.
   log::Commit commit_;
   std::vector<Event> events_;
+  CommitDecoder decoder_;
   std::uint64_t segment_ = 0;
   std::uint64_t next_offset_ = 0;
   std::uint64_t commits_decoded_ = 0;

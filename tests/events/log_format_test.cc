@@ -130,6 +130,13 @@ TEST(LogFormatTest, FramingSplitsIntoFirstMiddleLast) {
 
 TEST(LogFormatTest, SegmentNamesHaveTwentyDigits) {
   EXPECT_EQ(segment_file_name(1), "00000000000000000001.log");
+  EXPECT_EQ(segment_file_name(0), "00000000000000000000.log");
+  EXPECT_EQ(segment_file_name(1234567890), "00000000001234567890.log");
+  EXPECT_EQ(segment_file_name(UINT64_MAX), "18446744073709551615.log");
+  for (const std::uint64_t lsn :
+       {std::uint64_t{9}, std::uint64_t{10}, std::uint64_t{99999}}) {
+    EXPECT_EQ(parse_segment_file_name(segment_file_name(lsn)), lsn);
+  }
   EXPECT_EQ(parse_segment_file_name("00000000000000000042.log"), 42u);
   EXPECT_EQ(parse_segment_file_name("18446744073709551615.log"), UINT64_MAX);
   EXPECT_FALSE(parse_segment_file_name("18446744073709551616.log"));

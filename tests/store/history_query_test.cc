@@ -5,7 +5,6 @@
 // positions.
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -29,7 +28,7 @@
 
 #include "store/database_impl.h"
 #include "tests/store/history_script.h"
-#include "tests/testutil/forwarding_file_system.h"
+#include "tests/testutil/counting_file_system.h"
 #include "tests/testutil/sample_messages.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
@@ -48,47 +47,10 @@ using testutil::TempDir;
 
 constexpr std::int64_t kStartMs = 1'700'000'000'000;
 
-// Counts the bytes read from the log's segment files.
-class CountingFileSystem final : public testutil::ForwardingFileSystem {
- public:
-  std::unique_ptr<ReadableFile> open_readable(
-      const std::filesystem::path& path) const override {
-    auto inner = real().open_readable(path);
-    if (path.extension() != ".log") return inner;
-    return std::make_unique<File>(std::move(inner), bytes_);
-  }
-  std::uint64_t bytes_read() const { return bytes_->load(); }
-  void reset() { bytes_->store(0); }
-
- private:
-  class File final : public ReadableFile {
-   public:
-    File(std::unique_ptr<ReadableFile> inner,
-         std::shared_ptr<std::atomic<std::uint64_t>> bytes)
-        : inner_(std::move(inner)), bytes_(std::move(bytes)) {}
-    std::size_t read(std::uint64_t offset, std::size_t n,
-                     char* dst) const override {
-      const std::size_t got = inner_->read(offset, n, dst);
-      bytes_->fetch_add(got);
-      return got;
-    }
-    std::uint64_t size() const override { return inner_->size(); }
-    const std::filesystem::path& path() const override {
-      return inner_->path();
-    }
-
-   private:
-    std::unique_ptr<ReadableFile> inner_;
-    std::shared_ptr<std::atomic<std::uint64_t>> bytes_;
-  };
-  std::shared_ptr<std::atomic<std::uint64_t>> bytes_ =
-      std::make_shared<std::atomic<std::uint64_t>>(0);
-};
-
 struct Fixture {
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>(kStartMs);
-  std::shared_ptr<CountingFileSystem> fs =
-      std::make_shared<CountingFileSystem>();
+  std::shared_ptr<testutil::CountingFileSystem> fs =
+      std::make_shared<testutil::CountingFileSystem>();
 
   DatabaseOptions options(Durability durability = Durability::kSync) const {
     DatabaseOptions o = testutil::quiet_options(durability);

@@ -159,6 +159,19 @@ std::optional<CommitRead> read_commit_at(const ReadableFile& file,
                                          std::uint64_t segment_first_lsn,
                                          std::uint64_t offset,
                                          std::uint64_t lsn);
+// The same through `reader`, made by commit_segment_reader for `file`, which
+// keeps the block it read last: reading on from the `next_offset` of the
+// commit read before reads each block of the segment once.
+std::optional<CommitRead> read_commit_at(SegmentReader& reader,
+                                         const StoreId& store_id,
+                                         std::uint64_t segment_first_lsn,
+                                         std::uint64_t offset,
+                                         std::uint64_t lsn);
+// The reader read_commit_at uses for segment file `file` (the segment whose
+// first LSN is `segment_first_lsn`): damage throws CorruptionError naming the
+// segment and offset. `file` must outlive it.
+SegmentReader commit_segment_reader(const ReadableFile& file,
+                                    std::uint64_t segment_first_lsn);
 // The same for the segment of `log_dir` that starts at `segment_first_lsn`
 // (opened for this call). Throws IOError also for a missing segment.
 std::optional<CommitRead> read_commit_at(const FileSystem& fs,

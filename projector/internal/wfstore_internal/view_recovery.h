@@ -88,6 +88,11 @@ struct RebuildHooks {
 };
 void set_rebuild_hooks_for_testing(RebuildHooks hooks);
 
+// Makes every log open_log_checked opens in this process roll its segments
+// past `bytes` (log::WriterOptions::roll_bytes; 0 restores the default), so
+// that a test crosses segments without writing 64 MiB.
+void set_log_roll_bytes_for_testing(std::uint64_t bytes);
+
 // Opens the log of `store` for appending, refusing to repair it below what is
 // known to be durable: the durable LSN recorded in `state` (VIEWS_STATE) and,
 // when `views_durable_lsn` is set, the views' durable LSN. A log that would

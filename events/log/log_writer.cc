@@ -59,6 +59,10 @@ std::unique_ptr<Writer> Writer::open(const std::shared_ptr<FileSystem>& fs,
     w->create_segment(1, 0);
     return w;
   }
+  // A writer that died between a new segment's header and the sync of the
+  // directory left the segment's name unsynced: the records appended to it
+  // from here on would not survive a power cut.
+  fs->sync_dir(log_dir);
   w->file_ = std::move(recovered.file);
   w->segment_first_lsn_ = recovered.segment_first_lsn;
   w->end_ = w->file_->size();  // recovery cut any zeros after the records

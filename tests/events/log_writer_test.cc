@@ -280,6 +280,39 @@ TEST_F(LogWriterFaultTest,
   EXPECT_THAT(warnings_[0], HasSubstr("zero bytes after them"));
 }
 
+// A writer that died between a new segment's header and the sync of its
+// directory left the segment's name not durable. The next open syncs the
+// directory before it appends there: commits it acknowledges in that segment
+// survive a power cut.
+TEST_F(LogWriterFaultTest, ASegmentAdoptedAtOpenHasADurableName) {
+  const std::uint32_t seed = wfstore::testutil::random_seed();
+  for (std::uint32_t round = 0; round < 20; ++round) {
+    SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
+    dir_ = tmp_ / fmt::format("log-{}", round);
+    fault_ = std::make_shared<FaultFileSystem>();
+    fault_->set_real_syncs(false);
+    fs_ = fault_;
+    auto w = open_writer(700);
+    add(*w, 200);
+    add(*w, 200);
+    w->sync();
+    fault_->fail_nth_sync_dir(1);
+    EXPECT_THROW(add(*w, 200), IOError);  // rolls: the new name's sync fails
+    fault_->crash_process();
+    w.reset();
+    ASSERT_EQ(list_segments(*fs_, dir_), (std::vector<std::uint64_t>{1, 3}));
+    w = open_writer(700);
+    EXPECT_EQ(w->last_lsn(), 2u);
+    add(*w, 100);
+    w->sync();  // acknowledged: LSN 3, in segment 3
+    fault_->power_cut(seed + round);
+    w.reset();
+    fs_ = posix_file_system();
+    w = open_writer(700);
+    EXPECT_EQ(w->last_lsn(), 3u);
+  }
+}
+
 // The live segment holds zeros written ahead; a process that dies leaves
 // them, and the next open cuts them off without a warning or side file and
 // appends where the records end.

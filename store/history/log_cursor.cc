@@ -19,13 +19,12 @@ LogCursor::LogCursor(const ViewReader& views, const StoreDir& store,
     : views_(views), store_(store), fs_(std::move(fs)) {}
 
 log::SegmentReader& LogCursor::reader(std::uint64_t segment) {
-  if (!file_ || open_segment_ != segment) {
+  if (!reader_ || open_segment_ != segment) {
     reader_.reset();
-    file_.reset();
     file_ =
         fs_->open_readable(store_.log_dir() / log::segment_file_name(segment));
-    open_segment_ = segment;
     reader_.emplace(log::commit_segment_reader(*file_, segment));
+    open_segment_ = segment;
   }
   return *reader_;
 }
@@ -51,14 +50,13 @@ void LogCursor::load(std::uint64_t lsn) {
   }
   if (holds(lsn)) return;
   // The next LSN in order: the next commit of the segment, when it has one.
-  if (commit_.event_count != 0 && commit_.last_lsn() + 1 == lsn &&
-      load_from(segment_, next_offset_, lsn)) {
-    return;
-  }
+  const bool next_in_order =
+      commit_.event_count != 0 && commit_.last_lsn() + 1 == lsn;
+  if (next_in_order && load_from(segment_, next_offset_, lsn)) return;
   const std::optional<history_index::IndexedPosition> indexed =
       history_index::log_position_before(views_, lsn);
   bool loaded = false;
-  if (commit_.event_count != 0 && commit_.last_lsn() < lsn &&
+  if (!next_in_order && commit_.event_count != 0 && commit_.last_lsn() < lsn &&
       (!indexed || (indexed->position.segment_first_lsn == segment_ &&
                     indexed->first_lsn <= commit_.last_lsn()))) {
     // Forward from the commit read last: no index entry lies between.

@@ -30,6 +30,7 @@
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
 #include "wfstore_internal/crc32c.h"
+#include "wfstore_internal/view_recovery.h"
 
 namespace wfstore {
 namespace {
@@ -365,13 +366,25 @@ class SyncFileCounter final : public testutil::ForwardingFileSystem {
   std::atomic<int> syncs_{0};
 };
 
+// Makes the logs opened while it lives roll past `bytes`.
+struct RollBytes {
+  explicit RollBytes(std::uint64_t bytes) {
+    set_log_roll_bytes_for_testing(bytes);
+  }
+  ~RollBytes() { set_log_roll_bytes_for_testing(0); }
+  RollBytes(const RollBytes&) = delete;
+  RollBytes& operator=(const RollBytes&) = delete;
+};
+
 // A reader's sync of the log covers everything the views held when it
 // synced: a catch-up in many batches syncs it once, and a later one once
-// more; the last checkpoint survives a power cut.
+// more; the last checkpoint survives a power cut. Odd rounds roll the log
+// every few commits (the writer syncs each segment it seals).
 TEST(DurableSubscriptionsPowerCutTest, AReaderSyncsTheLogOncePerCatchUp) {
   const std::uint32_t seed = testutil::random_seed();
   for (std::uint32_t round = 0; round < 10; ++round) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
+    const RollBytes roll(round % 2 == 1 ? 1024 : 0);
     const TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
     const DatabaseOptions o = power_cut_options(fs);

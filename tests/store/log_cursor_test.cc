@@ -54,7 +54,7 @@ class LogCursorTest : public ::testing::Test {
     }
   }
   void TearDown() override {
-    db_->close();
+    if (db_) db_->close();
     set_log_roll_bytes_for_testing(0);
   }
 

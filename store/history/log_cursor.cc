@@ -85,14 +85,23 @@ const log::Commit& LogCursor::commit(std::uint64_t lsn) {
 
 const Event& LogCursor::event(std::uint64_t lsn) {
   load(lsn);
-  if (events_.empty()) {
+  const std::uint64_t i = lsn - commit_.first_lsn;
+  if (events_.empty() || taken_[i]) {
     DecodedCommit decoded =
         decoder_.decode(commit_.first_lsn, commit_.timestamp_ms,
                         commit_.event_count, commit_.body);
     ++commits_decoded_;
     events_ = std::move(decoded.events);
+    taken_.assign(events_.size(), false);
   }
-  return events_[lsn - commit_.first_lsn];
+  return events_[i];
+}
+
+Event LogCursor::take_event(std::uint64_t lsn) {
+  event(lsn);
+  const std::uint64_t i = lsn - commit_.first_lsn;
+  taken_[i] = true;
+  return std::move(events_[i]);
 }
 
 }  // namespace wfstore

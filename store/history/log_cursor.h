@@ -39,6 +39,10 @@ class LogCursor {
   // damaged on the way (naming segment and offset), InvalidArgumentError on a
   // read replica (no log), IOError.
   const Event& event(std::uint64_t lsn);
+  // The event at `lsn`, moved out of the cursor, for a caller that reads
+  // each LSN once (no copy of its payload). Asked for again, the commit is
+  // decoded again. REQUIRES and throws as event().
+  Event take_event(std::uint64_t lsn);
   // The commit record holding `lsn`, undecoded; valid until the next call.
   // REQUIRES and throws as event().
   const log::Commit& commit(std::uint64_t lsn);
@@ -79,6 +83,7 @@ class LogCursor {
   // after it starts.
   log::Commit commit_;
   std::vector<Event> events_;
+  std::vector<bool> taken_;  // events_[i] was moved out by take_event()
   CommitDecoder decoder_;
   std::uint64_t segment_ = 0;
   std::uint64_t next_offset_ = 0;

@@ -53,7 +53,7 @@ CommittedEvents read_committed_events(Database& database, std::uint64_t after,
   }
   LogCursor log(snapshot, impl.store_dir(), impl.file_system());
   for (std::uint64_t lsn = after + 1; lsn <= end; ++lsn) {
-    out.events.push_back(log.event(lsn));
+    out.events.push_back(log.take_event(lsn));
     if (with_commit_hashes) {
       out.commit_hashes.push_back(log.commit_hash());
       out.commit_last_lsns.push_back(log.commit_last_lsn());

@@ -3,6 +3,8 @@
 // across segments and commits of several events: every event once, in
 // order, from any starting LSN, reading each block of the log about once.
 
+#include "store/history/log_cursor.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "wfstore/transaction.h"
 #include "wfstore/workflow_store.h"
 
+#include "store/database_impl.h"
 #include "tests/testutil/counting_file_system.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -135,6 +138,26 @@ TEST_F(LogCursorTest, FollowingFromAnyLsnStartsThere) {
     ASSERT_EQ(events.size(), std::min<std::uint64_t>(2000, end - after));
     expect_events_from(events, after);
   }
+}
+
+// take_event() hands an event out without a copy; asked for again, the
+// cursor decodes its commit again rather than return what was moved out.
+TEST_F(LogCursorTest, AnEventTakenOutIsDecodedAgainWhenAskedAgain) {
+  Database::Impl& impl = database_impl(*db_);
+  const LmdbViews::Snapshot snapshot = impl.core().read();
+  LogCursor log(snapshot, impl.store_dir(), impl.file_system());
+  // LSNs 1-3 are the first transaction's three events.
+  const Event taken = log.take_event(2);
+  EXPECT_EQ(taken.lsn, 2u);
+  EXPECT_EQ(log.commits_decoded(), 1u);
+  const Event& again = log.event(2);
+  EXPECT_EQ(log.commits_decoded(), 2u);
+  EXPECT_EQ(again, taken);
+  EXPECT_EQ(std::get<MessageProcessed>(log.take_event(3).payload).message_id,
+            ids_[2]);
+  EXPECT_EQ(std::get<MessageProcessed>(log.event(1).payload).message_id,
+            ids_[0]);
+  EXPECT_EQ(log.commits_decoded(), 2u);
 }
 
 }  // namespace

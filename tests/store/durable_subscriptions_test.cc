@@ -24,8 +24,8 @@
 #include "wfstore/subscriptions.h"
 
 #include "tests/store/history_script.h"
+#include "tests/testutil/counting_file_system.h"
 #include "tests/testutil/fault_file_system.h"
-#include "tests/testutil/forwarding_file_system.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -352,20 +352,6 @@ TEST(DurableSubscriptionsPowerCutTest, AReadersCheckpointNeverPassesTheLog) {
   }
 }
 
-// Counts FileSystem::sync_file calls (a read-only open's syncs of the log).
-class SyncFileCounter final : public testutil::ForwardingFileSystem {
- public:
-  using ForwardingFileSystem::ForwardingFileSystem;
-  void sync_file(const std::filesystem::path& path) override {
-    ++syncs_;
-    real().sync_file(path);
-  }
-  int syncs() const { return syncs_.load(); }
-
- private:
-  std::atomic<int> syncs_{0};
-};
-
 // Makes the logs opened while it lives roll past `bytes`.
 struct RollBytes {
   explicit RollBytes(std::uint64_t bytes) {
@@ -396,7 +382,7 @@ TEST(DurableSubscriptionsPowerCutTest, AReaderSyncsTheLogOncePerCatchUp) {
       }
     };
     commit(0, 40);
-    auto counter = std::make_shared<SyncFileCounter>(fs);
+    auto counter = std::make_shared<testutil::SyncFileCounter>(fs);
     DatabaseOptions ro = o;
     ro.file_system = counter;
     auto reader = Database::open_read_only(dir.path(), ro);

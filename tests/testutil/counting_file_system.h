@@ -1,5 +1,5 @@
-// A FileSystem that counts the bytes read from log segment files (*.log):
-// tests bound what a read of the log costs by it.
+// FileSystems that count: the bytes read from log segment files (*.log),
+// and the calls of sync_file (a read-only open's syncs of the log).
 
 #pragma once
 
@@ -48,6 +48,20 @@ class CountingFileSystem final : public ForwardingFileSystem {
   };
   std::shared_ptr<std::atomic<std::uint64_t>> bytes_ =
       std::make_shared<std::atomic<std::uint64_t>>(0);
+};
+
+// Counts FileSystem::sync_file calls (a read-only open's syncs of the log).
+class SyncFileCounter final : public ForwardingFileSystem {
+ public:
+  using ForwardingFileSystem::ForwardingFileSystem;
+  void sync_file(const std::filesystem::path& path) override {
+    ++syncs_;
+    real().sync_file(path);
+  }
+  int syncs() const { return syncs_.load(); }
+
+ private:
+  std::atomic<int> syncs_{0};
 };
 
 }  // namespace wfstore::testutil

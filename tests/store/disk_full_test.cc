@@ -298,6 +298,62 @@ TEST(DiskFullFillTest, ADiskThatFillsCommitByCommitEndsInRefusals) {
   if (skipped) GTEST_SKIP();
 }
 
+// An open whose map (here 64 MiB, asked for after the disk filled) does not
+// fit the disk's room with the log's reserve shrinks the map to the pages in
+// use and opens: reads go on, a growth is refused, and with room again the
+// store takes commits.
+TEST(DiskFullShrinkTest, AnOpenWithoutRoomForItsMapShrinksIt) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system";
+  bool skipped = false;
+  testutil::run_on_small_fs(
+      FsKind::kTmpfs, 48,
+      [](const fs::path& root, const fs::path&, int fd) {
+        const fs::path dir = root / "store";
+        const fs::path filler = root / "filler";
+        auto expect = [](bool ok, const std::string& what) {
+          if (!ok) throw std::runtime_error("check failed: " + what);
+        };
+        DatabaseOptions options = testutil::quiet_options(Durability::kSync);
+        options.map_size = std::uint64_t{4} << 20;
+        {
+          auto db = Database::open(dir, options);
+          for (int k = 0; k < 20; ++k) {
+            db->workflow_store().store(
+                testutil::diamond_workflow(fmt::format("wf-{}", k)));
+          }
+          db->close();
+        }
+        fill_leaving(filler, std::uint64_t{12} << 20);
+        options.map_size = std::uint64_t{64} << 20;
+        {
+          auto db = Database::open(dir, options);
+          const std::uint64_t map = fs::file_size(dir / "views" / "data.mdb");
+          testutil::report_line(fd, fmt::format("map at open: {} bytes", map));
+          expect(map < (std::uint64_t{12} << 20),
+                 "the map shrank to fit the disk's room");
+          expect(!db->workflow_store().retrieve("wf-3").id.empty(),
+                 "reads go on");
+          bool refused = false;
+          try {
+            db->workflow_store().store(big_workflow("big", 6 << 20));
+          } catch (const IOError& e) {
+            refused = std::string(e.what()).find("no room on the disk") !=
+                      std::string::npos;
+          }
+          expect(refused, "a growth past the room is refused");
+          fs::remove(filler);
+          db->workflow_store().store(big_workflow("big", 6 << 20));
+          testutil::report_line(fd, "with room again the commit is written");
+          db->close();
+        }
+        expect(verify_store_views(dir).equal(),
+               "the views equal a rebuild of the log");
+        testutil::report_line(fd, "done");
+      },
+      skipped);
+  if (skipped) GTEST_SKIP();
+}
+
 // A file system that cannot allocate ahead (ext2: fallocate is EOPNOTSUPP)
 // is used as before, without the guarantee: a map larger than the disk's
 // room still opens and takes commits (its open failed with "Operation not

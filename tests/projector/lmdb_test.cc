@@ -733,6 +733,22 @@ TEST_F(LmdbTest, MapGrowsWhenATransactionOverflowsIt) {
   EXPECT_EQ(views->dump(Table::kStages).size(), 1024u);
 }
 
+// Creating tables in a map without room for them grows the map (LMDB's
+// MDB_MAP_FULL) and creates them all.
+TEST_F(LmdbTest, CreatingTablesInAFullMapGrowsIt) {
+  constexpr std::uint64_t kSmall = 3 * 4096;
+  auto env = open_env(false, kSmall);
+  std::vector<std::string> names;
+  for (int i = 0; i < 30; ++i) names.push_back(fmt::format("table-{:02}", i));
+  const std::vector<std::optional<MDB_dbi>> handles = env->dbis(names, true);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_TRUE(handles[i].has_value()) << names[i];
+  }
+  EXPECT_GT(env->map_size(), kSmall);
+  write(*env, "k", "v");
+  EXPECT_EQ(read(*env, "k"), "v");
+}
+
 TEST_F(LmdbTest, MapGrowthIsAsMuchAgainAtMost256MiB) {
   constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
   EXPECT_EQ(lmdb::map_growth(4096), kMiB);

@@ -734,19 +734,34 @@ TEST_F(LmdbTest, MapGrowsWhenATransactionOverflowsIt) {
 }
 
 // Creating tables in a map without room for them grows the map (LMDB's
-// MDB_MAP_FULL) and creates them all.
+// MDB_MAP_FULL) and creates them all. With four pages and names this long,
+// the map fills at the twelfth table, so the handles the aborted transaction
+// opened must be dropped and their tables created again: each table is then
+// written, read and found again after a reopen.
 TEST_F(LmdbTest, CreatingTablesInAFullMapGrowsIt) {
-  constexpr std::uint64_t kSmall = 3 * 4096;
-  auto env = open_env(false, kSmall);
+  constexpr std::uint64_t kSmall = 4 * 4096;
   std::vector<std::string> names;
-  for (int i = 0; i < 30; ++i) names.push_back(fmt::format("table-{:02}", i));
-  const std::vector<std::optional<MDB_dbi>> handles = env->dbis(names, true);
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    EXPECT_TRUE(handles[i].has_value()) << names[i];
+  for (int i = 0; i < 30; ++i) {
+    names.push_back(std::string(300, 't') + fmt::format("{:02}", i));
   }
-  EXPECT_GT(env->map_size(), kSmall);
-  write(*env, "k", "v");
-  EXPECT_EQ(read(*env, "k"), "v");
+  {
+    auto env = open_env(false, kSmall);
+    const std::vector<std::optional<MDB_dbi>> handles = env->dbis(names, true);
+    EXPECT_GT(env->map_size(), kSmall);
+    lmdb::Txn txn(*env, false);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      ASSERT_TRUE(handles[i].has_value()) << i;
+      txn.put(*handles[i], "k", fmt::format("v{}", i));
+    }
+    txn.commit();
+  }
+  auto env = open_env();
+  const std::vector<std::optional<MDB_dbi>> handles = env->dbis(names, false);
+  lmdb::Txn txn(*env, true);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(handles[i].has_value()) << i;
+    EXPECT_EQ(txn.get(*handles[i], "k"), fmt::format("v{}", i)) << i;
+  }
 }
 
 TEST_F(LmdbTest, MapGrowthIsAsMuchAgainAtMost256MiB) {

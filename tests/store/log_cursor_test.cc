@@ -158,6 +158,11 @@ TEST_F(LogCursorTest, AnEventTakenOutIsDecodedAgainWhenAskedAgain) {
   EXPECT_EQ(std::get<MessageProcessed>(log.event(1).payload).message_id,
             ids_[0]);
   EXPECT_EQ(log.commits_decoded(), 2u);
+  // Another commit and back: the taken event is decoded anew with it.
+  EXPECT_EQ(log.event(4).lsn, 4u);
+  EXPECT_EQ(std::get<MessageProcessed>(log.event(3).payload).message_id,
+            ids_[2]);
+  EXPECT_EQ(log.commits_decoded(), 4u);
 }
 
 }  // namespace

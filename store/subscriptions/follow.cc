@@ -102,7 +102,9 @@ WorkflowStream::End WorkflowStream::follow(
     std::chrono::milliseconds poll_interval) const {
   check_interval(poll_interval);
   using SteadyClock = std::chrono::steady_clock;
-  const auto start = SteadyClock::now();
+  // The timeout counts from the last event visited (the reference's: time
+  // without new events), or from the start.
+  auto last_event = SteadyClock::now();
   const History history(database_);
   // Events up to here are the history; later ones are live.
   const std::uint64_t replay_end = history.current_lsn();
@@ -117,6 +119,7 @@ WorkflowStream::End WorkflowStream::follow(
           event.lsn <= replay_end ? Source::kReplay : Source::kLive;
       if (source == Source::kLive || include_history) {
         if (!visit(Item{event, source})) return End::kStopped;
+        last_event = SteadyClock::now();
       }
       if (ends_workflow(event)) return End::kTerminal;
     }
@@ -124,7 +127,7 @@ WorkflowStream::End WorkflowStream::follow(
     // In milliseconds, so no timeout or interval can overflow the clock's
     // nanoseconds.
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        SteadyClock::now() - start);
+        SteadyClock::now() - last_event);
     if (timeout && elapsed >= *timeout) return End::kTimeout;
     std::chrono::milliseconds wait = poll_interval;
     if (timeout) wait = std::min(wait, *timeout - elapsed);

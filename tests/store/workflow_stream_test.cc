@@ -180,6 +180,28 @@ TEST_F(WorkflowStreamTest, TimeoutAndStopEndTheStream) {
             End::kStopped);
 }
 
+// The timeout is time without new events (the reference's), not the
+// stream's whole time: a workflow with an event every 100 ms for 2 s is
+// followed through all of them with a timeout of 1 s.
+TEST_F(WorkflowStreamTest, TheTimeoutCountsFromTheLastEvent) {
+  store().store(running_workflow("w"));  // 1
+  std::thread writer([&] {
+    for (int i = 0; i < 20; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+      store().pause("w", "ops");
+      store().resume("w");
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const Followed f =
+      follow(*db_, "w", nullptr, true, std::chrono::milliseconds{1000});
+  const auto took = std::chrono::steady_clock::now() - start;
+  writer.join();
+  EXPECT_EQ(f.end, End::kTimeout);
+  EXPECT_EQ(f.live.size(), 40u);
+  EXPECT_GE(took, std::chrono::milliseconds{2900});
+}
+
 TEST_F(WorkflowStreamTest, ManyLiveEventsEachOnceInLsnOrder) {
   store().store(running_workflow("w"));
   constexpr int kRounds = 300;

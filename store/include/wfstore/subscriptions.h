@@ -328,7 +328,9 @@ class WorkflowStream {
   // LSN order. Ends after the event that moves the workflow to a complete
   // status (is_complete(): SUCCEEDED, TERMINAL, CANCELED, ...) or deletes
   // it (visited first); a workflow already complete in its history ends at
-  // once. Ends with kTimeout when `timeout` passes first (nullopt: never).
+  // once. Ends with kTimeout when `timeout` passes without an event to visit
+  // (counted from the last one visited, or from the call; as the
+  // reference's timeout, time without new events; nullopt: never).
   // Throws InvalidArgumentError for an id that is not a valid key, and what
   // `visit` throws.
   End follow(const std::function<bool(const Item&)>& visit,

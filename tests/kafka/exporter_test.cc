@@ -29,6 +29,7 @@
 #include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/forwarding_file_system.h"
 #include "tests/testutil/log_test_util.h"
+#include "tests/testutil/power_cut_store.h"
 #include "tests/testutil/run_tool.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
@@ -321,15 +322,9 @@ TEST(KafkaExporterPowerCutTest, AReadersExportNeverPassesTheLog) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
     const testutil::TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    fs->set_real_syncs(false);
-    DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
-    o.file_system = fs;
-    o.buffered_sync_interval = std::chrono::hours{1};
+    const DatabaseOptions o = testutil::power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
-    for (int i = 0; i < 30; ++i) {
-      db->workflow_store().store(testutil::bare_workflow(
-          fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
-    }
+    testutil::store_bare_workflows(*db, 0, 30);
     auto counter = std::make_shared<testutil::SyncFileCounter>(fs);
     DatabaseOptions ro = o;
     ro.file_system = counter;
@@ -388,15 +383,9 @@ TEST(KafkaExporterPowerCutTest, AReaderSyncsBeforeItSends) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
     const testutil::TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    fs->set_real_syncs(false);
-    DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
-    o.file_system = fs;
-    o.buffered_sync_interval = std::chrono::hours{1};
+    const DatabaseOptions o = testutil::power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
-    for (int i = 0; i < 10; ++i) {
-      db->workflow_store().store(testutil::bare_workflow(
-          fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
-    }
+    testutil::store_bare_workflows(*db, 0, 10);
     DatabaseOptions ro = o;
     ro.file_system =
         std::make_shared<PowerCutAtFirstSyncFile>(fs, seed + round);

@@ -85,6 +85,19 @@ std::uint64_t free_bytes(const fs::path& path) {
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
+// A failed check of a child's scenario: the child reports it and fails.
+void expect(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error("check failed: " + what);
+}
+
+// Stores the diamond workflows wf-0 .. wf-19.
+void store_twenty_workflows(Database& db) {
+  for (int k = 0; k < 20; ++k) {
+    db.workflow_store().store(
+        testutil::diamond_workflow(fmt::format("wf-{}", k)));
+  }
+}
+
 Workflow big_workflow(const std::string& id, std::size_t bytes) {
   Workflow w = testutil::diamond_workflow(id);
   w.context = nlohmann::json{{"big", std::string(bytes, 'x')}};
@@ -97,17 +110,12 @@ class DiskFullTest : public ::testing::TestWithParam<Param> {};
 void scenario(const Param& param, const fs::path& root, int fd) {
   const fs::path dir = root / "store";
   const fs::path filler = root / "filler";
-  auto expect = [](bool ok, const std::string& what) {
-    if (!ok) throw std::runtime_error("check failed: " + what);
-  };
   DatabaseOptions options = testutil::quiet_options(param.durability);
   options.map_size = std::uint64_t{4} << 20;
   {
     auto db = Database::open(dir, options);
     WorkflowStore& store = db->workflow_store();
-    for (int k = 0; k < 20; ++k) {
-      store.store(testutil::diamond_workflow(fmt::format("wf-{}", k)));
-    }
+    store_twenty_workflows(*db);
     // 10 MiB left: the views may grow by 2 MiB (a growth leaves 8 MiB to
     // the log), too little for the 6 MB commit. Its views are folded before
     // its record is appended, so the refusal comes from the views' growth.
@@ -197,10 +205,7 @@ TEST_P(DiskFullOpenTest, ANewStoreOrARebuildOnAFullDiskIsRefusedNotKilled) {
         options.map_size = std::uint64_t{1} << 20;
         {
           auto db = Database::open(dir, options);
-          for (int k = 0; k < 20; ++k) {
-            db->workflow_store().store(
-                testutil::diamond_workflow(fmt::format("wf-{}", k)));
-          }
+          store_twenty_workflows(*db);
           db->close();
         }
         int refused = 0;
@@ -310,17 +315,11 @@ TEST(DiskFullShrinkTest, AnOpenWithoutRoomForItsMapShrinksIt) {
       [](const fs::path& root, const fs::path&, int fd) {
         const fs::path dir = root / "store";
         const fs::path filler = root / "filler";
-        auto expect = [](bool ok, const std::string& what) {
-          if (!ok) throw std::runtime_error("check failed: " + what);
-        };
         DatabaseOptions options = testutil::quiet_options(Durability::kSync);
         options.map_size = std::uint64_t{4} << 20;
         {
           auto db = Database::open(dir, options);
-          for (int k = 0; k < 20; ++k) {
-            db->workflow_store().store(
-                testutil::diamond_workflow(fmt::format("wf-{}", k)));
-          }
+          store_twenty_workflows(*db);
           db->close();
         }
         fill_leaving(filler, std::uint64_t{12} << 20);
@@ -368,10 +367,7 @@ TEST(DiskFullExt2Test, AFileSystemThatCannotAllocateAheadStillOpens) {
         DatabaseOptions options = testutil::quiet_options(Durability::kSync);
         options.map_size = std::uint64_t{256} << 20;
         auto db = Database::open(root / "store", options);
-        for (int k = 0; k < 20; ++k) {
-          db->workflow_store().store(
-              testutil::diamond_workflow(fmt::format("wf-{}", k)));
-        }
+        store_twenty_workflows(*db);
         db->close();
         testutil::report_line(fd, "done");
       },

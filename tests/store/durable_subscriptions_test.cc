@@ -26,6 +26,7 @@
 #include "tests/store/history_script.h"
 #include "tests/testutil/counting_file_system.h"
 #include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/power_cut_store.h"
 #include "tests/testutil/sample_workflows.h"
 #include "tests/testutil/store_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -49,10 +50,8 @@ class DurableSubscriptionsTest : public ::testing::Test {
                          testutil::quiet_options(Durability::kBuffered));
   }
   void commit(int n) {
-    for (int i = 0; i < n; ++i) {
-      db_->workflow_store().store(testutil::bare_workflow(
-          fmt::format("w{}", next_++), "app", WorkflowStatus::kRunning, 1));
-    }
+    testutil::store_bare_workflows(*db_, next_, n);
+    next_ += n;
   }
   DurableSubscriptions subs(std::size_t batch = 100) {
     DurableSubscriptions::Options o;
@@ -274,25 +273,6 @@ TEST_F(DurableSubscriptionsTest, RunFollowsNewCommitsUntilStopped) {
   EXPECT_EQ(s.status("live").checkpoint, 7u);
 }
 
-// A buffered store on `fs` that never syncs by itself: what a power cut keeps
-// is what a sync made durable.
-DatabaseOptions power_cut_options(
-    const std::shared_ptr<testutil::FaultFileSystem>& fs) {
-  fs->set_real_syncs(false);
-  DatabaseOptions o = testutil::quiet_options(Durability::kBuffered);
-  o.file_system = fs;
-  o.buffered_sync_interval = std::chrono::hours{1};
-  return o;
-}
-
-// Three commits of one event each (LSNs 1-3).
-void store_three_workflows(Database& db) {
-  for (int i = 0; i < 3; ++i) {
-    db.workflow_store().store(testutil::bare_workflow(
-        fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
-  }
-}
-
 // A machine crash after a batch was handled on a buffered writer: the batch's
 // events were applied but maybe not fdatasynced when the checkpoint was
 // written. After the reboot the checkpoint is the old or the new one, and
@@ -304,10 +284,10 @@ TEST(DurableSubscriptionsPowerCutTest, CheckpointNeverPassesTheLogAfterACrash) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
     const TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    const DatabaseOptions o = power_cut_options(fs);
+    const DatabaseOptions o = testutil::power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
     DurableSubscriptions(*db).create("s", StartFrom::beginning());
-    store_three_workflows(*db);
+    testutil::store_bare_workflows(*db, 0, 3);
     std::vector<std::uint64_t> handled;
     ASSERT_EQ(DurableSubscriptions(*db).process_once(
                   "s", [&](const Event& e) { handled.push_back(e.lsn); }),
@@ -334,9 +314,9 @@ TEST(DurableSubscriptionsPowerCutTest, AReadersCheckpointNeverPassesTheLog) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
     const TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    const DatabaseOptions o = power_cut_options(fs);
+    const DatabaseOptions o = testutil::power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
-    store_three_workflows(*db);
+    testutil::store_bare_workflows(*db, 0, 3);
     auto reader = Database::open_read_only(dir.path(), o);
     DurableSubscriptions subs(*reader);
     subs.create("r", StartFrom::beginning());
@@ -373,15 +353,9 @@ TEST(DurableSubscriptionsPowerCutTest, AReaderSyncsTheLogOncePerCatchUp) {
     const RollBytes roll(round % 2 == 1 ? 1024 : 0);
     const TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    const DatabaseOptions o = power_cut_options(fs);
+    const DatabaseOptions o = testutil::power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
-    const auto commit = [&](int from, int n) {
-      for (int i = from; i < from + n; ++i) {
-        db->workflow_store().store(testutil::bare_workflow(
-            fmt::format("w{}", i), "app", WorkflowStatus::kRunning, 1));
-      }
-    };
-    commit(0, 40);
+    testutil::store_bare_workflows(*db, 0, 40);
     auto counter = std::make_shared<testutil::SyncFileCounter>(fs);
     DatabaseOptions ro = o;
     ro.file_system = counter;
@@ -392,7 +366,7 @@ TEST(DurableSubscriptionsPowerCutTest, AReaderSyncsTheLogOncePerCatchUp) {
     subs.create("r", StartFrom::beginning());
     EXPECT_EQ(subs.catch_up("r", [](const Event&) {}), 40u);
     EXPECT_EQ(counter->syncs(), 1);
-    commit(40, 20);
+    testutil::store_bare_workflows(*db, 40, 20);
     EXPECT_EQ(subs.catch_up("r", [](const Event&) {}), 20u);
     EXPECT_EQ(counter->syncs(), 2);
     fs->power_cut(seed + round);
@@ -415,9 +389,9 @@ TEST(DurableSubscriptionsPowerCutTest, ACheckpointCreatedAtTheLatestIsDurable) {
     SCOPED_TRACE(fmt::format("seed {}, round {}", seed, round));
     const TempDir dir;
     auto fs = std::make_shared<testutil::FaultFileSystem>();
-    const DatabaseOptions o = power_cut_options(fs);
+    const DatabaseOptions o = testutil::power_cut_options(fs);
     auto db = Database::open(dir.path(), o);
-    store_three_workflows(*db);
+    testutil::store_bare_workflows(*db, 0, 3);
     const bool reader = round % 2 == 1;
     std::unique_ptr<Database> read_only;
     if (reader) read_only = Database::open_read_only(dir.path(), o);
